@@ -1,0 +1,27 @@
+#!/usr/bin/env bash
+# Installs what is missing, builds (Release), and runs the main job.
+# Until the runner lands, the main job is `faultline check` over the shared histories with known
+# verdicts (../shared/histories), printing each verdict beside the expected one.
+set -euo pipefail
+cd "$(dirname "$0")"
+./scripts/install-deps.sh
+cmake -S . -B build-release -G Ninja -DCMAKE_BUILD_TYPE=Release >/dev/null
+ninja -C build-release faultline
+FL=build-release/faultline
+SHARED=${FAULTLINE_SHARED:-../shared}/histories/porcupine
+if [ ! -f "$SHARED/expected.tsv" ]; then
+  echo "demo: $SHARED/expected.tsv not found; set FAULTLINE_SHARED to the shared folder" >&2
+  exit 254
+fi
+agree=0; disagree=0
+while IFS=$'\t' read -r file expected; do
+  [ "$file" = "file" ] && continue
+  set +e
+  out=$("$FL" check "$SHARED/$file" 2>&1); rc=$?
+  set -e
+  case $rc in 0) got=true ;; 1) got=false ;; *) got="error($rc)" ;; esac
+  if [ "$got" = "$expected" ]; then agree=$((agree + 1)); mark=ok; else disagree=$((disagree + 1)); mark=DIFFERS; fi
+  printf '%-22s expected %-5s got %-5s %s\n' "$file" "$expected" "$got" "$mark"
+done < "$SHARED/expected.tsv"
+echo "demo: $agree histories agree with their known verdict, $disagree differ"
+[ "$disagree" -eq 0 ]

@@ -1,0 +1,48 @@
+#include "harness/checker.h"
+
+#include <algorithm>
+#include <stdexcept>
+
+namespace faultline {
+
+std::string_view to_string(Validity v) {
+  switch (v) {
+    case Validity::kValid: return "valid";
+    case Validity::kInvalid: return "invalid";
+    case Validity::kUnknown: return "unknown";
+  }
+  return "?";
+}
+
+Validity merge(Validity a, Validity b) {
+  if (a == Validity::kInvalid || b == Validity::kInvalid) return Validity::kInvalid;
+  if (a == Validity::kUnknown || b == Validity::kUnknown) return Validity::kUnknown;
+  return Validity::kValid;
+}
+
+int exit_code_of(Validity v) {
+  switch (v) {
+    case Validity::kValid: return 0;
+    case Validity::kInvalid: return 1;
+    case Validity::kUnknown: return 2;
+  }
+  return 255;
+}
+
+void reject_unknown_options(const Json& options, std::initializer_list<const char*> known,
+                            const std::string& where) {
+  if (options.is_null()) return;
+  if (!options.is_object()) {
+    throw std::invalid_argument(where + ": options must be a JSON object");
+  }
+  for (const auto& [k, v] : options.items()) {
+    if (std::none_of(known.begin(), known.end(), [&](const char* n) { return k == n; })) {
+      std::string list;
+      for (const char* n : known) list += (list.empty() ? "" : ", ") + std::string(n);
+      throw std::invalid_argument(where + ": unknown option '" + k + "' (known: " +
+                                  (list.empty() ? "none" : list) + ")");
+    }
+  }
+}
+
+}  // namespace faultline

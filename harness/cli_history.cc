@@ -1,0 +1,230 @@
+// `faultline check`, `faultline convert`, `faultline list`: commands on history files that need
+// no cluster.
+#include <chrono>
+#include <fstream>
+#include <iomanip>
+#include <iostream>
+#include <memory>
+#include <sstream>
+#include <thread>
+
+#include <CLI/CLI.hpp>
+
+#include "harness/checker.h"
+#include "harness/cli.h"
+#include "harness/formats.h"
+#include "harness/registry.h"
+
+namespace faultline {
+namespace {
+
+std::optional<HistoryFormat> format_option(const std::string& name) {
+  if (name.empty() || name == "auto") return std::nullopt;
+  auto f = parse_history_format(name);
+  if (!f) {
+    throw BadInput("unknown format '" + name +
+                   "' (known: auto, jsonl, edn, jepsen-log, porcupine-kv)");
+  }
+  return f;
+}
+
+std::vector<std::string> split_commas(const std::string& s) {
+  std::vector<std::string> out;
+  std::stringstream in(s);
+  std::string part;
+  while (std::getline(in, part, ',')) {
+    if (!part.empty()) out.push_back(part);
+  }
+  return out;
+}
+
+struct CheckOptions {
+  std::vector<std::string> files;
+  std::string checker = "linearizable";
+  std::string model;
+  std::string engine;
+  std::string consistency_model;
+  std::string format;
+  double time_limit_s = 0;
+  double memory_limit_mb = 0;
+  int threads = 0;
+  uint64_t seed = 0;
+  bool json = false;
+};
+
+int run_check(const CheckOptions& o) {
+  auto format = format_option(o.format);
+  std::vector<std::string> checkers = split_commas(o.checker);
+  if (checkers.empty()) throw BadInput("--checker needs at least one name");
+  for (const auto& c : checkers) CheckerRegistry::get("checker", c);  // fail early on a typo
+  Json options = Json::object();
+  if (!o.model.empty()) options["model"] = o.model;
+  if (!o.engine.empty()) options["engine"] = o.engine;
+  if (!o.consistency_model.empty()) options["consistency-model"] = o.consistency_model;
+
+  Validity overall = Validity::kValid;
+  Json all = Json::array();
+  for (const auto& file : o.files) {
+    auto t0 = std::chrono::steady_clock::now();
+    LoadedHistory loaded = load_history_file(file, format);
+    auto t1 = std::chrono::steady_clock::now();
+    Json file_json = {{"file", file},
+                      {"format", std::string(to_string(loaded.format))},
+                      {"ops", loaded.history.size()},
+                      {"parse_s", std::chrono::duration<double>(t1 - t0).count()}};
+    Validity file_validity = Validity::kValid;
+    Json results = Json::object();
+    std::string summary;
+    for (const auto& name : checkers) {
+      auto checker = CheckerRegistry::get("checker", name)(options);
+      CheckContext ctx;
+      if (o.time_limit_s > 0) {
+        ctx.deadline = std::chrono::steady_clock::now() +
+                       std::chrono::duration_cast<std::chrono::steady_clock::duration>(
+                           std::chrono::duration<double>(o.time_limit_s));
+      }
+      ctx.memory_limit_bytes = static_cast<size_t>(o.memory_limit_mb * 1024 * 1024);
+      ctx.threads = o.threads > 0 ? o.threads
+                                  : std::max(1u, std::thread::hardware_concurrency());
+      ctx.seed = o.seed;
+      auto c0 = std::chrono::steady_clock::now();
+      CheckResult r = checker->check(loaded.history, ctx);
+      double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - c0).count();
+      file_validity = merge(file_validity, r.validity);
+      Json rj = r.details;
+      rj["valid"] = std::string(to_string(r.validity));
+      rj["check_s"] = secs;
+      results[name] = rj;
+      if (!summary.empty()) summary += "; ";
+      summary += name + " " + std::string(to_string(r.validity));
+      if (r.details.contains("summary") && r.details["summary"].is_string()) {
+        summary += " (" + r.details["summary"].get<std::string>() + ")";
+      }
+    }
+    double total = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    overall = merge(overall, file_validity);
+    file_json["valid"] = std::string(to_string(file_validity));
+    file_json["results"] = results;
+    file_json["total_s"] = total;
+    all.push_back(file_json);
+    if (!o.json) {
+      std::cout << file << ": " << to_string(file_validity) << ": " << summary << " ["
+                << std::fixed << std::setprecision(3) << total << " s]\n";
+      // Explanations of anomalies, indented, for invalid files.
+      for (const auto& [name, rj] : results.items()) {
+        if (rj.contains("explanation") && rj["explanation"].is_string()) {
+          std::istringstream lines(rj["explanation"].get<std::string>());
+          std::string line;
+          while (std::getline(lines, line)) std::cout << "  " << line << "\n";
+        }
+      }
+    }
+  }
+  if (o.json) {
+    Json doc = {{"valid", std::string(to_string(overall))}, {"files", all}};
+    std::cout << doc.dump(2, ' ', false, Json::error_handler_t::replace) << "\n";
+  }
+  return exit_code_of(overall);
+}
+
+const bool check_registered = register_command(
+    {"check", "Check history files (jsonl, Jepsen EDN or log, Porcupine kv) for consistency",
+     [](CLI::App& app) {
+       auto o = std::make_shared<CheckOptions>();
+       app.add_option("files", o->files, "History files")->required();
+       app.add_option("--checker,-c", o->checker,
+                      "Checker(s), comma-separated; see `faultline list`")
+           ->capture_default_str();
+       app.add_option("--model,-m", o->model,
+                      "Model for the linearizability checker (default: guessed from the ops)");
+       app.add_option("--engine", o->engine,
+                      "Linearizability engine: search, smt or portfolio (default: search, then "
+                      "Z3 to explain any illegal key)");
+       app.add_option("--consistency-model", o->consistency_model,
+                      "For transactional checkers: the model whose anomalies make it invalid");
+       app.add_option("--format,-f", o->format, "Input format: auto, jsonl, edn, jepsen-log, "
+                                                "porcupine-kv")
+           ->capture_default_str();
+       app.add_option("--time-limit", o->time_limit_s,
+                      "Seconds per checker and file before the verdict is unknown (0: none)");
+       app.add_option("--memory-limit", o->memory_limit_mb,
+                      "MiB of search state before the verdict is unknown (0: none)");
+       app.add_option("--threads", o->threads, "Threads per check (default: all cores)");
+       app.add_option("--seed", o->seed, "Seed for randomised engines");
+       app.add_flag("--json", o->json, "Print the full results as JSON");
+       return [o] { return run_check(*o); };
+     }});
+
+struct ConvertOptions {
+  std::string in, out, from, to;
+};
+
+int run_convert(const ConvertOptions& o) {
+  LoadedHistory loaded = load_history_file(o.in, format_option(o.from));
+  HistoryFormat to;
+  if (!o.to.empty()) {
+    auto f = format_option(o.to);
+    if (!f) throw BadInput("--to needs a format: jsonl, edn, jepsen-log or porcupine-kv");
+    to = *f;
+  } else if (o.out.ends_with(".edn")) {
+    to = HistoryFormat::kEdn;
+  } else if (o.out.ends_with(".log")) {
+    to = HistoryFormat::kJepsenLog;
+  } else {
+    to = HistoryFormat::kJsonl;
+  }
+  if (o.out == "-") {
+    write_history(std::cout, loaded.history, to);
+    return 0;
+  }
+  std::ofstream out(o.out, std::ios::binary | std::ios::trunc);
+  if (!out) throw BadInput(o.out + ": cannot write: " + std::strerror(errno));
+  write_history(out, loaded.history, to);
+  out.close();
+  if (!out) throw std::runtime_error(o.out + ": write failed");
+  std::cerr << o.in << " (" << to_string(loaded.format) << ", " << loaded.history.size()
+            << " ops) -> " << o.out << " (" << to_string(to) << ")\n";
+  return 0;
+}
+
+const bool convert_registered = register_command(
+    {"convert", "Convert a history between formats (jsonl, edn, jepsen-log, porcupine-kv)",
+     [](CLI::App& app) {
+       auto o = std::make_shared<ConvertOptions>();
+       app.add_option("in", o->in, "Input history")->required();
+       app.add_option("out", o->out, "Output file, or - for stdout")->required();
+       app.add_option("--from", o->from, "Input format (default: detected)");
+       app.add_option("--to", o->to,
+                      "Output format (default: from the extension: .edn, .log, else jsonl)");
+       return [o] { return run_convert(*o); };
+     }});
+
+const bool list_registered = register_command(
+    {"list", "List registered models, checkers, workloads, nemeses and databases",
+     [](CLI::App& app) {
+       auto json = std::make_shared<bool>(false);
+       app.add_flag("--json", *json, "As JSON");
+       return [json] {
+         auto entries = catalog();
+         if (*json) {
+           Json out = Json::array();
+           for (const auto& e : entries) {
+             out.push_back({{"kind", e.kind}, {"name", e.name}, {"description", e.description}});
+           }
+           std::cout << out.dump(2) << "\n";
+           return 0;
+         }
+         std::string kind;
+         for (const auto& e : entries) {
+           if (e.kind != kind) {
+             kind = e.kind;
+             std::cout << (kind == entries.front().kind ? "" : "\n") << kind << ":\n";
+           }
+           std::cout << "  " << std::left << std::setw(28) << e.name << e.description << "\n";
+         }
+         return 0;
+       };
+     }});
+
+}  // namespace
+}  // namespace faultline

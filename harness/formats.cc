@@ -1,0 +1,799 @@
+#include "harness/formats.h"
+
+#include <cctype>
+#include <charconv>
+#include <cmath>
+#include <cstdlib>
+#include <cstring>
+#include <fstream>
+#include <ostream>
+#include <set>
+#include <sstream>
+
+namespace faultline {
+
+std::string_view to_string(HistoryFormat format) {
+  switch (format) {
+    case HistoryFormat::kJsonl: return "jsonl";
+    case HistoryFormat::kEdn: return "edn";
+    case HistoryFormat::kJepsenLog: return "jepsen-log";
+    case HistoryFormat::kPorcupineKv: return "porcupine-kv";
+  }
+  return "?";
+}
+
+std::optional<HistoryFormat> parse_history_format(std::string_view name) {
+  if (name == "jsonl" || name == "json") return HistoryFormat::kJsonl;
+  if (name == "edn") return HistoryFormat::kEdn;
+  if (name == "jepsen-log" || name == "log") return HistoryFormat::kJepsenLog;
+  if (name == "porcupine-kv" || name == "kv") return HistoryFormat::kPorcupineKv;
+  return std::nullopt;
+}
+
+namespace {
+
+constexpr int kMaxDepth = 256;
+constexpr std::string_view kLogMarker = "jepsen.util - ";
+
+[[noreturn]] void fail_at(const std::string& source, int64_t line, std::string reason) {
+  throw HistoryError(source, {HistoryProblem{line, -1, std::move(reason)}});
+}
+
+bool is_symbol_char(char c) {
+  unsigned char u = static_cast<unsigned char>(c);
+  return std::isalnum(u) || u >= 0x80 || c == '.' || c == '*' || c == '+' || c == '!' ||
+         c == '-' || c == '_' || c == '?' || c == '$' || c == '%' || c == '&' || c == '=' ||
+         c == '<' || c == '>' || c == '/' || c == ':' || c == '#' || c == '\'';
+}
+
+// Recursive-descent EDN reader producing JSON (see formats.h for the mapping).
+class EdnReader {
+ public:
+  EdnReader(std::string_view text, const std::string& source, int64_t first_line = 1)
+      : s_(text), source_(source), line_(first_line) {}
+
+  // Skips whitespace, commas, comments and #_ discards. True if a form follows.
+  bool more() {
+    skip();
+    return pos_ < s_.size();
+  }
+  int64_t line() const { return line_; }
+  size_t pos() const { return pos_; }
+  char peek() const { return pos_ < s_.size() ? s_[pos_] : '\0'; }
+  void consume() { ++pos_; }
+
+  Json read() { return read_form(0); }
+
+  // Reads one op map ({...} or a tagged map) directly into an Op.
+  Op read_op() {
+    skip();
+    int64_t start_line = line_;
+    if (peek() == '#' && pos_ + 1 < s_.size() && is_symbol_char(s_[pos_ + 1]) &&
+        s_[pos_ + 1] != '_' && s_[pos_ + 1] != '{') {
+      ++pos_;
+      read_token();  // the tag, e.g. jepsen.history.Op
+      skip();
+    }
+    if (peek() != '{') error("expected an op map '{...}', found " + describe_here());
+    Json m = read_form(0);
+    return op_from_map(std::move(m), start_line);
+  }
+
+  Op op_from_map(Json m, int64_t line) {
+    Op op;
+    op.line = line;
+    bool has_type = false, has_process = false;
+    for (auto& [k, v] : m.items()) {
+      if (k == "type") {
+        auto t = v.is_string() ? parse_op_type(v.get_ref<const std::string&>()) : std::nullopt;
+        if (!t) {
+          fail_at(source_, line, "unknown op type " + json_text(v) +
+                                     " (expected invoke, ok, fail or info)");
+        }
+        op.type = *t;
+        has_type = true;
+      } else if (k == "process") {
+        op.process = process_of(v, line);
+        has_process = true;
+      } else if (k == "f") {
+        op.f = v.is_string() ? v.get<std::string>() : json_text(v);
+      } else if (k == "value") {
+        op.value = std::move(v);
+      } else if (k == "time") {
+        if (!v.is_number()) fail_at(source_, line, "time must be a number, not " + json_text(v));
+        op.time_ns = v.is_number_float() ? static_cast<int64_t>(v.get<double>()) : v.get<int64_t>();
+      } else if (k == "index") {
+        // Positions are re-derived from the order of ops.
+      } else if (k == "node") {
+        op.node = v.is_string() ? v.get<std::string>() : json_text(v);
+      } else if (k == "error") {
+        op.error = std::move(v);
+      } else {
+        op.extra[k] = std::move(v);
+      }
+    }
+    if (!has_type) fail_at(source_, line, "op has no :type");
+    if (!has_process) fail_at(source_, line, "op has no :process");
+    return op;
+  }
+
+  int64_t process_of(const Json& v, int64_t line) {
+    if (v.is_number_integer()) return v.get<int64_t>();
+    if (v.is_string() && v.get_ref<const std::string&>() == "nemesis") return kNemesisProcess;
+    fail_at(source_, line, "process must be an integer or nemesis, not " + json_text(v));
+  }
+
+  [[noreturn]] void error(std::string reason) { fail_at(source_, line_, std::move(reason)); }
+
+  std::string describe_here() {
+    if (pos_ >= s_.size()) return "end of input";
+    std::string_view rest = s_.substr(pos_, 20);
+    if (auto nl = rest.find('\n'); nl != std::string_view::npos) rest = rest.substr(0, nl);
+    std::string out = "'";
+    for (char c : rest) out += (static_cast<unsigned char>(c) < 0x20) ? '?' : c;
+    return out + "'";
+  }
+
+ private:
+  void skip() {
+    while (pos_ < s_.size()) {
+      char c = s_[pos_];
+      if (c == '\n') {
+        ++line_;
+        ++pos_;
+      } else if (c == ' ' || c == '\t' || c == '\r' || c == ',' || c == '\f') {
+        ++pos_;
+      } else if (c == ';') {
+        while (pos_ < s_.size() && s_[pos_] != '\n') ++pos_;
+      } else if (c == '#' && pos_ + 1 < s_.size() && s_[pos_ + 1] == '_') {
+        pos_ += 2;
+        read_form(0);  // discarded
+      } else {
+        break;
+      }
+    }
+  }
+
+  std::string_view read_token() {
+    size_t start = pos_;
+    while (pos_ < s_.size() && is_symbol_char(s_[pos_])) ++pos_;
+    return s_.substr(start, pos_ - start);
+  }
+
+  Json read_form(int depth) {
+    if (depth > kMaxDepth) error("nesting deeper than " + std::to_string(kMaxDepth));
+    skip();
+    if (pos_ >= s_.size()) error("unexpected end of input");
+    char c = s_[pos_];
+    switch (c) {
+      case '"': return read_string();
+      case '[': ++pos_; return read_seq(']', depth);
+      case '(': ++pos_; return read_seq(')', depth);
+      case '{': ++pos_; return read_map(depth);
+      case '#': return read_dispatch(depth);
+      case ':': {
+        ++pos_;
+        std::string_view name = read_token();
+        if (name.empty()) error("empty keyword");
+        return std::string(name);
+      }
+      case '\\': return read_char();
+      case ']': case ')': case '}': error(std::string("unmatched '") + c + "'");
+      default: break;
+    }
+    if (std::isdigit(static_cast<unsigned char>(c)) ||
+        ((c == '-' || c == '+') && pos_ + 1 < s_.size() &&
+         std::isdigit(static_cast<unsigned char>(s_[pos_ + 1])))) {
+      return read_number();
+    }
+    if (is_symbol_char(c)) {
+      std::string_view sym = read_token();
+      if (sym == "nil") return nullptr;
+      if (sym == "true") return true;
+      if (sym == "false") return false;
+      return std::string(sym);
+    }
+    error("unexpected character " + describe_here());
+  }
+
+  Json read_seq(char close, int depth) {
+    Json arr = Json::array();
+    while (true) {
+      skip();
+      if (pos_ >= s_.size()) error(std::string("unterminated collection, expected '") + close + "'");
+      if (s_[pos_] == close) {
+        ++pos_;
+        return arr;
+      }
+      arr.push_back(read_form(depth + 1));
+    }
+  }
+
+  static std::string key_text(const Json& k) {
+    if (k.is_string()) return k.get<std::string>();
+    return to_edn(k);
+  }
+
+  Json read_map(int depth) {
+    Json obj = Json::object();
+    while (true) {
+      skip();
+      if (pos_ >= s_.size()) error("unterminated map, expected '}'");
+      if (s_[pos_] == '}') {
+        ++pos_;
+        return obj;
+      }
+      Json k = read_form(depth + 1);
+      skip();
+      if (pos_ >= s_.size() || s_[pos_] == '}') error("map key " + json_text(k) + " has no value");
+      obj[key_text(k)] = read_form(depth + 1);
+    }
+  }
+
+  Json read_dispatch(int depth) {
+    ++pos_;  // '#'
+    if (pos_ >= s_.size()) error("unexpected end of input after '#'");
+    char c = s_[pos_];
+    if (c == '{') {
+      ++pos_;
+      Json arr = read_seq('}', depth);
+      return arr;
+    }
+    if (c == '_') {
+      ++pos_;
+      read_form(depth + 1);
+      return read_form(depth);
+    }
+    if (c == '"') {  // regex literal: keep its text
+      return read_string();
+    }
+    std::string_view tag = read_token();
+    if (tag.empty()) error("bad dispatch '#" + std::string(1, c) + "'");
+    return read_form(depth + 1);  // #inst "..." -> string, #Op{...} -> map, ...
+  }
+
+  Json read_string() {
+    ++pos_;  // opening quote
+    std::string out;
+    while (true) {
+      if (pos_ >= s_.size()) error("unterminated string");
+      char c = s_[pos_++];
+      if (c == '"') return out;
+      if (c == '\n') ++line_;
+      if (c != '\\') {
+        out += c;
+        continue;
+      }
+      if (pos_ >= s_.size()) error("unterminated string escape");
+      char e = s_[pos_++];
+      switch (e) {
+        case 'n': out += '\n'; break;
+        case 't': out += '\t'; break;
+        case 'r': out += '\r'; break;
+        case 'b': out += '\b'; break;
+        case 'f': out += '\f'; break;
+        case '"': out += '"'; break;
+        case '\\': out += '\\'; break;
+        case '/': out += '/'; break;
+        case 'u': {
+          uint32_t cp = read_hex4();
+          if (cp >= 0xD800 && cp <= 0xDBFF && pos_ + 6 <= s_.size() && s_[pos_] == '\\' &&
+              s_[pos_ + 1] == 'u') {
+            pos_ += 2;
+            uint32_t lo = read_hex4();
+            if (lo >= 0xDC00 && lo <= 0xDFFF) {
+              cp = 0x10000 + ((cp - 0xD800) << 10) + (lo - 0xDC00);
+            } else {
+              encode_utf8(0xFFFD, out);
+              cp = lo;
+            }
+          }
+          encode_utf8(cp, out);
+          break;
+        }
+        default: error(std::string("unknown string escape '\\") + e + "'");
+      }
+    }
+  }
+
+  uint32_t read_hex4() {
+    if (pos_ + 4 > s_.size()) error("truncated \\u escape");
+    uint32_t cp = 0;
+    for (int i = 0; i < 4; ++i) {
+      char h = s_[pos_++];
+      cp <<= 4;
+      if (h >= '0' && h <= '9') cp |= static_cast<uint32_t>(h - '0');
+      else if (h >= 'a' && h <= 'f') cp |= static_cast<uint32_t>(h - 'a' + 10);
+      else if (h >= 'A' && h <= 'F') cp |= static_cast<uint32_t>(h - 'A' + 10);
+      else error("bad hex digit in \\u escape");
+    }
+    return cp;
+  }
+
+  Json read_char() {
+    ++pos_;  // backslash
+    if (pos_ >= s_.size()) error("truncated character literal");
+    size_t start = pos_;
+    ++pos_;
+    while (pos_ < s_.size() && std::isalnum(static_cast<unsigned char>(s_[pos_]))) ++pos_;
+    std::string_view name = s_.substr(start, pos_ - start);
+    if (name.size() == 1) return std::string(name);
+    if (name == "newline") return "\n";
+    if (name == "space") return " ";
+    if (name == "tab") return "\t";
+    if (name == "return") return "\r";
+    if (name.size() == 5 && name[0] == 'u') {
+      pos_ = start + 1;
+      std::string out;
+      uint32_t cp = read_hex4();
+      encode_utf8(cp, out);
+      return out;
+    }
+    // A one-character literal followed by letters, e.g. \a in "\abc": take one character.
+    pos_ = start + 1;
+    return std::string(1, s_[start]);
+  }
+
+  Json read_number() {
+    size_t start = pos_;
+    if (s_[pos_] == '-' || s_[pos_] == '+') ++pos_;
+    bool is_float = false;
+    while (pos_ < s_.size()) {
+      char c = s_[pos_];
+      if (std::isdigit(static_cast<unsigned char>(c))) {
+        ++pos_;
+      } else if (c == '.' || c == 'e' || c == 'E') {
+        is_float = true;
+        ++pos_;
+        if ((c == 'e' || c == 'E') && pos_ < s_.size() && (s_[pos_] == '-' || s_[pos_] == '+')) {
+          ++pos_;
+        }
+      } else {
+        break;
+      }
+    }
+    std::string_view text = s_.substr(start, pos_ - start);
+    bool big = false;
+    if (pos_ < s_.size() && (s_[pos_] == 'N' || s_[pos_] == 'M')) {
+      big = s_[pos_] == 'N';
+      if (s_[pos_] == 'M') is_float = true;
+      ++pos_;
+    }
+    if (pos_ < s_.size() && s_[pos_] == '/') {  // ratio a/b
+      ++pos_;
+      size_t dstart = pos_;
+      while (pos_ < s_.size() && std::isdigit(static_cast<unsigned char>(s_[pos_]))) ++pos_;
+      if (dstart == pos_) error("bad ratio");
+      double num = std::strtod(std::string(text).c_str(), nullptr);
+      double den = std::strtod(std::string(s_.substr(dstart, pos_ - dstart)).c_str(), nullptr);
+      return num / den;
+    }
+    if (pos_ < s_.size() && is_symbol_char(s_[pos_]) && s_[pos_] != '/') {
+      error("bad number " + describe_at(start));
+    }
+    if (!is_float) {
+      std::string_view digits = text;
+      if (!digits.empty() && digits.front() == '+') digits.remove_prefix(1);
+      int64_t v = 0;
+      auto [ptr, ec] = std::from_chars(digits.data(), digits.data() + digits.size(), v);
+      if (ec == std::errc() && ptr == digits.data() + digits.size()) return v;
+      (void)big;
+      // Beyond int64: keep the magnitude as a double.
+    }
+    std::string copy(text);
+    char* end = nullptr;
+    double d = std::strtod(copy.c_str(), &end);
+    if (end != copy.c_str() + copy.size()) error("bad number " + describe_at(start));
+    if (!std::isfinite(d)) return copy;  // keep an overflowing literal's text
+    return d;
+  }
+
+  std::string describe_at(size_t at) {
+    size_t save = pos_;
+    pos_ = at;
+    std::string d = describe_here();
+    pos_ = save;
+    return d;
+  }
+
+ public:
+  static void encode_utf8(uint32_t cp, std::string& out) {
+    if (cp >= 0xD800 && cp <= 0xDFFF) cp = 0xFFFD;  // lone surrogate
+    if (cp < 0x80) {
+      out += static_cast<char>(cp);
+    } else if (cp < 0x800) {
+      out += static_cast<char>(0xC0 | (cp >> 6));
+      out += static_cast<char>(0x80 | (cp & 0x3F));
+    } else if (cp < 0x10000) {
+      out += static_cast<char>(0xE0 | (cp >> 12));
+      out += static_cast<char>(0x80 | ((cp >> 6) & 0x3F));
+      out += static_cast<char>(0x80 | (cp & 0x3F));
+    } else {
+      out += static_cast<char>(0xF0 | (cp >> 18));
+      out += static_cast<char>(0x80 | ((cp >> 12) & 0x3F));
+      out += static_cast<char>(0x80 | ((cp >> 6) & 0x3F));
+      out += static_cast<char>(0x80 | (cp & 0x3F));
+    }
+  }
+
+ private:
+  std::string_view s_;
+  const std::string& source_;
+  size_t pos_ = 0;
+  int64_t line_ = 1;
+};
+
+}  // namespace
+
+namespace {
+
+std::string_view trim(std::string_view s) {
+  while (!s.empty() && (s.front() == ' ' || s.front() == '\t' || s.front() == '\r')) {
+    s.remove_prefix(1);
+  }
+  while (!s.empty() && (s.back() == ' ' || s.back() == '\t' || s.back() == '\r')) {
+    s.remove_suffix(1);
+  }
+  return s;
+}
+
+// Calls fn(line_text, line_number) for every line.
+template <typename Fn>
+void for_each_line(std::string_view text, Fn&& fn) {
+  int64_t line = 1;
+  size_t start = 0;
+  while (start < text.size()) {
+    size_t nl = text.find('\n', start);
+    if (nl == std::string_view::npos) nl = text.size();
+    fn(text.substr(start, nl - start), line);
+    ++line;
+    start = nl + 1;
+  }
+}
+
+std::vector<Op> read_edn_ops(std::string_view text, const std::string& source) {
+  std::vector<Op> ops;
+  EdnReader r(text, source);
+  if (!r.more()) return ops;
+  if (r.peek() == '[' || r.peek() == '(') {
+    // One vector of op maps (history.edn as Jepsen writes it).
+    char close = r.peek() == '[' ? ']' : ')';
+    r.consume();
+    while (true) {
+      if (!r.more()) {
+        r.error(std::string("unterminated history vector, expected '") + close + "'");
+      }
+      if (r.peek() == close) {
+        r.consume();
+        break;
+      }
+      ops.push_back(r.read_op());
+    }
+    if (r.more()) r.error("unexpected text after the history vector: " + r.describe_here());
+    return ops;
+  }
+  while (r.more()) ops.push_back(r.read_op());
+  return ops;
+}
+
+std::vector<Op> read_jsonl_ops(std::string_view text, const std::string& source) {
+  std::vector<Op> ops;
+  EdnReader helper("", source);
+  for_each_line(text, [&](std::string_view raw, int64_t line) {
+    std::string_view l = trim(raw);
+    if (l.empty()) return;
+    Json j = Json::parse(l.begin(), l.end(), nullptr, /*allow_exceptions=*/false);
+    if (j.is_discarded()) {
+      fail_at(source, line, l.front() == '{' && l.back() != '}'
+                                ? "truncated JSON object (torn line?)"
+                                : "not a JSON object");
+    }
+    if (!j.is_object()) fail_at(source, line, "expected a JSON object, found " + json_text(j));
+    ops.push_back(helper.op_from_map(std::move(j), line));
+  });
+  return ops;
+}
+
+std::vector<Op> read_log_ops(std::string_view text, const std::string& source) {
+  std::vector<Op> ops;
+  for_each_line(text, [&](std::string_view raw, int64_t line) {
+    size_t at = raw.find(kLogMarker);
+    if (at == std::string_view::npos) return;
+    std::string_view rest = raw.substr(at + kLogMarker.size());
+    // <process>\t<type>\t<f>\t<value>; be lenient about spaces instead of tabs.
+    EdnReader r(rest, source, line);
+    Json fields[3];
+    for (int i = 0; i < 3; ++i) {
+      if (!r.more()) fail_at(source, line, "log line has fewer than 4 fields");
+      fields[i] = r.read();
+    }
+    Op op;
+    op.line = line;
+    op.process = r.process_of(fields[0], line);
+    auto type = fields[1].is_string() ? parse_op_type(fields[1].get<std::string>()) : std::nullopt;
+    if (!type) {
+      fail_at(source, line, "unknown op type " + json_text(fields[1]) +
+                                " (expected invoke, ok, fail or info)");
+    }
+    op.type = *type;
+    op.f = fields[2].is_string() ? fields[2].get<std::string>() : json_text(fields[2]);
+    if (r.more()) op.value = r.read();
+    if (r.more()) fail_at(source, line, "unexpected text after the value: " + r.describe_here());
+    ops.push_back(std::move(op));
+  });
+  return ops;
+}
+
+bool is_keyword_text(std::string_view s) {
+  if (s.empty() || !std::isalpha(static_cast<unsigned char>(s[0]))) return false;
+  for (char c : s) {
+    if (!(std::isalnum(static_cast<unsigned char>(c)) || c == '-' || c == '_' || c == '.' ||
+          c == '?' || c == '!' || c == '*' || c == '+' || c == '/')) {
+      return false;
+    }
+  }
+  return s != "nil" && s != "true" && s != "false";
+}
+
+bool is_integer_text(std::string_view s) {
+  if (s.empty()) return false;
+  size_t i = s[0] == '-' ? 1 : 0;
+  if (i == s.size() || s.size() > 19) return false;
+  for (; i < s.size(); ++i) {
+    if (!std::isdigit(static_cast<unsigned char>(s[i]))) return false;
+  }
+  if (s.size() > 1 && (s[0] == '0' || (s[0] == '-' && s[1] == '0'))) return false;
+  return true;
+}
+
+void write_edn_string(std::string& out, const std::string& s) {
+  out += '"';
+  for (unsigned char c : s) {
+    switch (c) {
+      case '"': out += "\\\""; break;
+      case '\\': out += "\\\\"; break;
+      case '\n': out += "\\n"; break;
+      case '\t': out += "\\t"; break;
+      case '\r': out += "\\r"; break;
+      default:
+        if (c < 0x20) {
+          char buf[8];
+          std::snprintf(buf, sizeof buf, "\\u%04x", c);
+          out += buf;
+        } else {
+          out += static_cast<char>(c);
+        }
+    }
+  }
+  out += '"';
+}
+
+// Writes EDN. `mops` marks an array of micro-ops ([["append", k, v], ...]) whose function
+// names are written as keywords.
+void write_edn(std::string& out, const Json& v, bool mops = false) {
+  switch (v.type()) {
+    case Json::value_t::null: out += "nil"; return;
+    case Json::value_t::boolean: out += v.get<bool>() ? "true" : "false"; return;
+    case Json::value_t::number_integer:
+    case Json::value_t::number_unsigned: out += json_text(v); return;
+    case Json::value_t::number_float: {
+      std::string t = json_text(v);
+      if (t.find_first_of(".eE") == std::string::npos) t += ".0";
+      out += t;
+      return;
+    }
+    case Json::value_t::string: write_edn_string(out, v.get_ref<const std::string&>()); return;
+    case Json::value_t::array: {
+      out += '[';
+      bool first = true;
+      for (const auto& e : v) {
+        if (!first) out += ' ';
+        first = false;
+        if (mops && e.is_array() && !e.empty() && e[0].is_string() &&
+            (e[0] == "append" || e[0] == "r" || e[0] == "w")) {
+          out += "[:";
+          out += e[0].get<std::string>();
+          for (size_t i = 1; i < e.size(); ++i) {
+            out += ' ';
+            write_edn(out, e[i]);
+          }
+          out += ']';
+        } else {
+          write_edn(out, e);
+        }
+      }
+      out += ']';
+      return;
+    }
+    case Json::value_t::object: {
+      out += '{';
+      bool first = true;
+      for (const auto& [k, e] : v.items()) {
+        if (!first) out += ", ";
+        first = false;
+        if (is_integer_text(k)) {
+          out += k;
+        } else {
+          write_edn_string(out, k);
+        }
+        out += ' ';
+        write_edn(out, e);
+      }
+      out += '}';
+      return;
+    }
+    default: out += "nil"; return;
+  }
+}
+
+bool looks_like_txn(const Json& v) {
+  if (!v.is_array() || v.empty()) return false;
+  for (const auto& m : v) {
+    if (!m.is_array() || m.empty() || !m[0].is_string()) return false;
+    const auto& f = m[0].get_ref<const std::string&>();
+    if (f != "append" && f != "r" && f != "w") return false;
+  }
+  return true;
+}
+
+std::string op_to_edn(const Op& op, bool porcupine) {
+  std::string out = "{";
+  if (!porcupine) {
+    out += ":index " + std::to_string(op.index) + ", ";
+    if (op.time_ns != kNoTime) out += ":time " + std::to_string(op.time_ns) + ", ";
+  }
+  out += ":process ";
+  out += op.is_nemesis() ? std::string(":nemesis") : std::to_string(op.process);
+  out += ", :type :";
+  out += to_string(op.type);
+  out += ", :f ";
+  if (is_keyword_text(op.f)) {
+    out += ":" + op.f;
+  } else {
+    write_edn_string(out, op.f);
+  }
+  for (const auto& [k, e] : op.extra.items()) {
+    out += ", :" + (is_keyword_text(k) ? k : std::string("extra")) + " ";
+    write_edn(out, e);
+  }
+  out += ", :value ";
+  write_edn(out, op.value, looks_like_txn(op.value));
+  if (!op.node.empty()) {
+    out += ", :node ";
+    write_edn_string(out, op.node);
+  }
+  if (!op.error.is_null()) {
+    out += ", :error ";
+    if (op.error.is_string() && is_keyword_text(op.error.get_ref<const std::string&>())) {
+      out += ":" + op.error.get<std::string>();
+    } else {
+      write_edn(out, op.error);
+    }
+  }
+  out += "}";
+  return out;
+}
+
+}  // namespace
+
+Json parse_edn(std::string_view text, const std::string& source) {
+  EdnReader r(text, source);
+  if (!r.more()) r.error("no EDN value");
+  Json v = r.read();
+  if (r.more()) r.error("unexpected text after the value: " + r.describe_here());
+  return v;
+}
+
+std::string to_edn(const Json& value) {
+  std::string out;
+  write_edn(out, value);
+  return out;
+}
+
+HistoryFormat detect_format(std::string_view text) {
+  HistoryFormat result = HistoryFormat::kEdn;
+  bool decided = false;
+  for_each_line(text, [&](std::string_view raw, int64_t) {
+    if (decided) return;
+    std::string_view l = trim(raw);
+    if (l.empty() || l.front() == ';') return;
+    decided = true;
+    if (l.find(kLogMarker) != std::string_view::npos || l.starts_with("INFO")) {
+      result = HistoryFormat::kJepsenLog;
+    } else if (l.front() == '{') {
+      std::string_view rest = trim(l.substr(1));
+      if (!rest.empty() && rest.front() == '"') {
+        result = HistoryFormat::kJsonl;
+      } else if (l.find(":key ") != std::string_view::npos) {
+        result = HistoryFormat::kPorcupineKv;
+      }
+    }
+  });
+  // A log file may start with other log lines: look for the marker anywhere in the head.
+  if (!decided || result == HistoryFormat::kEdn) {
+    if (text.substr(0, 1 << 16).find(kLogMarker) != std::string_view::npos) {
+      result = HistoryFormat::kJepsenLog;
+    }
+  }
+  return result;
+}
+
+std::vector<Op> read_ops(std::string_view text, HistoryFormat format, const std::string& source) {
+  switch (format) {
+    case HistoryFormat::kJsonl: return read_jsonl_ops(text, source);
+    case HistoryFormat::kJepsenLog: return read_log_ops(text, source);
+    case HistoryFormat::kEdn:
+    case HistoryFormat::kPorcupineKv: return read_edn_ops(text, source);
+  }
+  return {};
+}
+
+LoadedHistory load_history_text(std::string_view text, const std::string& source,
+                                std::optional<HistoryFormat> format) {
+  HistoryFormat f = format ? *format : detect_format(text);
+  if (text.find('\0') != std::string_view::npos) {
+    int64_t line = 1;
+    for (char c : text.substr(0, text.find('\0'))) line += c == '\n';
+    fail_at(source, line, "binary data (NUL byte) in a history file");
+  }
+  std::vector<Op> ops = read_ops(text, f, source);
+  return {History::build_or_throw(std::move(ops), source), f};
+}
+
+LoadedHistory load_history_file(const std::string& path, std::optional<HistoryFormat> format) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) throw std::runtime_error(path + ": cannot open: " + std::strerror(errno));
+  std::ostringstream buf;
+  buf << in.rdbuf();
+  std::string text = std::move(buf).str();
+  return load_history_text(text, path, format);
+}
+
+std::string op_to_jsonl(const Op& op) {
+  std::string out = "{\"index\":" + std::to_string(op.index);
+  if (op.time_ns != kNoTime) out += ",\"time\":" + std::to_string(op.time_ns);
+  out += ",\"process\":";
+  out += op.is_nemesis() ? std::string("\"nemesis\"") : std::to_string(op.process);
+  out += ",\"type\":\"";
+  out += to_string(op.type);
+  out += "\",\"f\":" + json_text(op.f);
+  out += ",\"value\":" + json_text(op.value);
+  if (!op.node.empty()) out += ",\"node\":" + json_text(op.node);
+  if (!op.error.is_null()) out += ",\"error\":" + json_text(op.error);
+  for (const auto& [k, e] : op.extra.items()) {
+    out += "," + json_text(k) + ":" + json_text(e);
+  }
+  out += "}";
+  return out;
+}
+
+void write_jsonl_op(std::ostream& out, const Op& op) { out << op_to_jsonl(op) << '\n'; }
+
+void write_history(std::ostream& out, const History& history, HistoryFormat format) {
+  switch (format) {
+    case HistoryFormat::kJsonl:
+      for (const Op& op : history) write_jsonl_op(out, op);
+      return;
+    case HistoryFormat::kEdn:
+      out << "[";
+      for (size_t i = 0; i < history.size(); ++i) {
+        out << (i == 0 ? "" : "\n ") << op_to_edn(history[i], false);
+      }
+      out << "]\n";
+      return;
+    case HistoryFormat::kPorcupineKv:
+      for (const Op& op : history) out << op_to_edn(op, true) << '\n';
+      return;
+    case HistoryFormat::kJepsenLog:
+      for (const Op& op : history) {
+        std::string v;
+        write_edn(v, op.type == OpType::kInfo && !op.error.is_null() ? op.error : op.value);
+        out << "INFO  jepsen.util - "
+            << (op.is_nemesis() ? std::string(":nemesis") : std::to_string(op.process)) << "\t:"
+            << to_string(op.type) << "\t:" << op.f << "\t" << v << '\n';
+      }
+      return;
+  }
+}
+
+}  // namespace faultline

@@ -1,0 +1,69 @@
+// Registry: things that register themselves by name from their own file (models, checkers,
+// workloads, nemeses, databases, CLI commands), so that adding one is adding one file.
+//
+//   namespace { const bool registered = faultline::Registry<Factory>::add("kind", {...}); }
+//
+// Every entry also lands in the catalog that `faultline list` prints. Names are kebab-case.
+//
+// Thread safety: entries are added by static initialisers before main; after that the
+// registries are only read, from any thread.
+#pragma once
+
+#include <map>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+namespace faultline {
+
+struct CatalogEntry {
+  std::string kind;         // "model", "checker", "workload", "nemesis", "db", ...
+  std::string name;
+  std::string description;  // one line
+};
+
+void catalog_add(CatalogEntry entry);
+// All entries, ordered by kind, then name.
+std::vector<CatalogEntry> catalog();
+
+// Thrown when a name is not registered; what() lists the names that are.
+class UnknownNameError : public std::invalid_argument {
+ public:
+  using std::invalid_argument::invalid_argument;
+};
+
+template <typename Entry>
+class Registry {
+ public:
+  static bool add(const std::string& kind, const std::string& name,
+                  const std::string& description, Entry entry) {
+    entries().emplace(name, std::move(entry));
+    catalog_add({kind, name, description});
+    return true;
+  }
+  static const Entry* find(const std::string& name) {
+    auto it = entries().find(name);
+    return it == entries().end() ? nullptr : &it->second;
+  }
+  // As find, but throws UnknownNameError("unknown <kind> 'x' (known: a, b, c)").
+  static const Entry& get(const std::string& kind, const std::string& name) {
+    if (const Entry* e = find(name)) return *e;
+    std::string known;
+    for (const auto& [n, e] : entries()) known += (known.empty() ? "" : ", ") + n;
+    throw UnknownNameError("unknown " + kind + " '" + name + "' (known: " +
+                           (known.empty() ? std::string("none") : known) + ")");
+  }
+  static std::vector<std::string> names() {
+    std::vector<std::string> out;
+    for (const auto& [n, e] : entries()) out.push_back(n);
+    return out;
+  }
+
+ private:
+  static std::map<std::string, Entry>& entries() {
+    static std::map<std::string, Entry> m;
+    return m;
+  }
+};
+
+}  // namespace faultline
