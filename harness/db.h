@@ -1,0 +1,103 @@
+// Db: the database under test, on every node of the cluster: install, configure and start it
+// (setup), stop and wipe it (teardown), say where its logs are, and make clients for the
+// workload vocabularies it speaks. Implemented in clusters/<db>/, one folder per system;
+// registered by name ("memory", "galera", ...) with a factory taking the spec's "db-options".
+//
+// Optional capabilities are separate interfaces, found with capability<T>(db): Killable
+// (SIGKILL and restart a node's processes), Pausable (SIGSTOP / SIGCONT), HasPrimaries (which
+// nodes are primaries now). A nemesis that needs one asks for it when the test is built and
+// fails with require_capability's message when it is missing.
+//
+// Contract: setup() throws on failure (the runner then tears down whatever was set up);
+// teardown() is idempotent and safe after a partial or failed setup; both act on every node of
+// ctx.nodes.
+//
+// Thread safety: setup/teardown are called from the runner thread only; new_client() and the
+// capabilities may be called from any thread concurrently.
+#pragma once
+
+#include <functional>
+#include <map>
+#include <memory>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+#include "harness/client.h"
+#include "harness/op.h"
+#include "harness/registry.h"
+
+namespace faultline {
+
+class Remote;  // harness/remote.h: SSH sessions to nodes (null for in-process databases)
+
+struct DbContext {
+  std::string test_name;
+  std::vector<std::string> nodes;  // node names, e.g. n1 n2 n3
+  Remote* remote = nullptr;
+  Json options = Json::object();   // the spec's "db-options"
+  std::function<void(const std::string&)> log;  // controller.log; never null when set by the runner
+  std::string run_dir;             // results directory of the run ("" when none)
+};
+
+class Db {
+ public:
+  virtual ~Db() = default;
+  virtual std::string name() const = 0;
+  // Version of the software on the nodes (after setup), for test.json.
+  virtual std::string version(const DbContext& ctx) { (void)ctx; return "unknown"; }
+  virtual void setup(const DbContext& ctx) = 0;
+  virtual void teardown(const DbContext& ctx) = 0;
+  // Node -> paths of its log files (on the node), collected into nodes/<node>/.
+  virtual std::map<std::string, std::vector<std::string>> log_files(const DbContext& ctx) {
+    (void)ctx;
+    return {};
+  }
+  // Nodes to use when the spec names none (in-process databases: n1 n2 n3); empty means the
+  // spec must give nodes or a cluster.
+  virtual std::vector<std::string> default_nodes() const { return {}; }
+  // Workload vocabularies this database has clients for, e.g. {"register"}.
+  virtual std::vector<std::string> vocabularies() const = 0;
+  // A fresh, unopened client for `vocabulary`; nullptr when not supported.
+  virtual std::unique_ptr<Client> new_client(const std::string& vocabulary) = 0;
+};
+
+class Killable {
+ public:
+  virtual ~Killable() = default;
+  virtual void kill(const DbContext& ctx, const std::string& node) = 0;   // SIGKILL
+  virtual void start(const DbContext& ctx, const std::string& node) = 0;  // restart after kill
+};
+
+class Pausable {
+ public:
+  virtual ~Pausable() = default;
+  virtual void pause(const DbContext& ctx, const std::string& node) = 0;   // SIGSTOP
+  virtual void resume(const DbContext& ctx, const std::string& node) = 0;  // SIGCONT
+};
+
+class HasPrimaries {
+ public:
+  virtual ~HasPrimaries() = default;
+  virtual std::vector<std::string> primaries(const DbContext& ctx) = 0;
+};
+
+template <typename Capability>
+Capability* capability(Db& db) {
+  return dynamic_cast<Capability*>(&db);
+}
+
+// capability<T>(db) or std::invalid_argument("<who> needs a database that <what>; '<db>'
+// cannot"), e.g. require_capability<Killable>(db, "nemesis 'kill'", "can be killed").
+template <typename Capability>
+Capability& require_capability(Db& db, const std::string& who, const std::string& what) {
+  if (auto* c = capability<Capability>(db)) return *c;
+  throw std::invalid_argument(who + " needs a database that " + what + "; '" + db.name() +
+                              "' cannot");
+}
+
+// Factories take the spec's "db-options" and reject unknown keys (reject_unknown_options).
+using DbFactory = std::function<std::unique_ptr<Db>(const Json& options)>;
+using DbRegistry = Registry<DbFactory>;
+
+}  // namespace faultline

@@ -1,0 +1,75 @@
+// Interpreter: runs a generator against the database: one worker thread per client thread,
+// each with its own Client, and one nemesis thread; every invocation and completion goes to
+// the HistoryRecorder in the order the generator saw them.
+//
+// Processes (Jepsen's convention): client thread t starts as process t. When one of its ops
+// ends in info (the client said so, threw, could not open, or did not return within
+// op_timeout), that process retires: its client is closed and the thread continues as process
+// p + concurrency with a fresh client. A client stuck past its timeout is abandoned: the
+// interpreter records info ("timeout") at once and starts a replacement thread; the stuck
+// thread closes its client whenever invoke returns and then exits.
+//
+// Scheduling: the generator is asked under one lock by whichever worker is free (a worker that
+// just completed an op asks for its next one itself, so a no-op client costs no wake-up per
+// op); one free worker at a time sleeps until the generator's next wake time.
+//
+// Thread safety: run() from one thread at a time; stop() and counts() from any thread (e.g. a
+// signal watcher or a progress printer).
+#pragma once
+
+#include <atomic>
+#include <chrono>
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "harness/client.h"
+#include "harness/generator.h"
+#include "harness/nemesis.h"
+#include "harness/recorder.h"
+
+namespace faultline {
+
+struct InterpreterOptions {
+  int concurrency = 5;                      // client threads
+  std::vector<std::string> nodes;           // client thread t talks to nodes[t % size]
+  std::chrono::nanoseconds op_timeout{std::chrono::seconds(10)};
+  // Makes a fresh, unopened client (e.g. db.new_client(vocabulary)); may return null, which
+  // makes every client op info.
+  std::function<std::unique_ptr<Client>()> new_client;
+  const DbContext* db_ctx = nullptr;
+  Nemesis* nemesis = nullptr;               // null: nemesis ops complete info "no nemesis"
+  NemesisContext nemesis_ctx;
+  uint64_t seed = 0;                        // the generator's random source
+  std::chrono::steady_clock::time_point start = std::chrono::steady_clock::now();  // time 0
+};
+
+class Interpreter {
+ public:
+  Interpreter(InterpreterOptions options, HistoryRecorder& recorder);
+  ~Interpreter();  // closes every open client
+  Interpreter(const Interpreter&) = delete;
+  Interpreter& operator=(const Interpreter&) = delete;
+
+  // Runs g until it is done and every op it emitted has completed, or until stop(); then
+  // returns. May be called again with another generator: processes and clients carry over.
+  void run(Generator& g);
+  // Asks run() to return: no new ops; ops in flight complete or time out. Sticky.
+  void stop();
+  bool stopping() const;
+
+  struct Counts {
+    int64_t invoked = 0, ok = 0, fail = 0, info = 0;
+  };
+  Counts counts() const;
+  // Nanoseconds since options.start.
+  int64_t now_ns() const;
+
+  struct State;  // shared with worker threads, which may outlive run() when abandoned
+
+ private:
+  std::shared_ptr<State> s_;
+};
+
+}  // namespace faultline

@@ -1,0 +1,80 @@
+// Nemesis: injects faults into the cluster. Implemented in nemeses/, one file per fault, each
+// registering a NemesisPackage factory by name ("partition", "kill", ...).
+//
+// A nemesis op is invoked on the interpreter's nemesis thread and recorded as two info ops on
+// process "nemesis": the request (f, value) and what was done (value: which nodes, how).
+// invoke() returns that completion; it may throw (plumbing failed), which is recorded as info
+// with the error and does not stop the test. teardown() heals everything this nemesis may have
+// done (it runs in the runner's scope guard, also after exceptions and on SIGINT) and must be
+// idempotent.
+//
+// A package bundles the nemesis with its generator (start/stop at the spec's
+// nemesis-interval), its final generator (the healing ops of the heal phase) and the colour it
+// gets in plots. Several packages compose into one nemesis that routes each op by its f.
+//
+// Thread safety: setup/teardown from the runner thread; invoke from the nemesis thread, one at
+// a time.
+#pragma once
+
+#include <functional>
+#include <memory>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "harness/client.h"
+#include "harness/db.h"
+#include "harness/generator.h"
+#include "harness/random.h"
+#include "harness/registry.h"
+
+namespace faultline {
+
+struct NemesisContext {
+  const DbContext* db_ctx = nullptr;
+  Db* db = nullptr;
+  Remote* remote = nullptr;
+  std::vector<std::string> nodes;
+};
+
+class Nemesis {
+ public:
+  virtual ~Nemesis() = default;
+  virtual void setup(const NemesisContext& ctx) { (void)ctx; }
+  virtual Completion invoke(const NemesisContext& ctx, const Op& op) = 0;
+  virtual void teardown(const NemesisContext& ctx) = 0;
+  // The op names this nemesis handles (e.g. {"start-partition", "stop-partition"}).
+  virtual std::set<std::string> fs() const = 0;
+};
+
+struct NemesisPackage {
+  std::string name;
+  std::unique_ptr<Nemesis> nemesis;
+  GenPtr generator;        // ops during the main phase (may be null: none)
+  GenPtr final_generator;  // healing ops for the heal phase (may be null: teardown heals)
+  std::string colour = "#cccccc";  // plots
+};
+
+struct NemesisOptions {
+  int64_t interval_ns = 10'000'000'000;  // --nemesis-interval
+  Json options = Json::object();         // the spec's "nemesis-options"[name]
+  std::vector<std::string> nodes;
+  Db* db = nullptr;                      // for capability checks
+  Random random{0};                      // forked for this package
+};
+
+// Throws std::invalid_argument for bad options or a missing database capability.
+using NemesisFactory = std::function<NemesisPackage(const NemesisOptions& options)>;
+using NemesisRegistry = Registry<NemesisFactory>;
+
+// One nemesis over several: setup/teardown all (teardown of each is attempted even when
+// another throws; the first error is rethrown), invoke routed by f (an unknown f completes
+// info with an error). Throws std::invalid_argument if two handle the same f.
+std::unique_ptr<Nemesis> compose_nemeses(std::vector<std::unique_ptr<Nemesis>> nemeses);
+
+// The nemesis cycle of Jepsen's packages: sleep interval, start op, sleep interval, stop op,
+// repeated; `start` and `stop` make the op each time (randomness from ctx).
+GenPtr start_stop_cycle(int64_t interval_ns, std::function<OpTemplate(const GenContext&)> start,
+                        std::function<OpTemplate(const GenContext&)> stop);
+
+}  // namespace faultline

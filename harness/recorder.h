@@ -1,0 +1,86 @@
+// HistoryRecorder: streams a run's ops to history.jsonl while the test runs, durably.
+//
+// record() assigns the op its index and queues it; a flusher thread writes the queued ops as
+// whole jsonl lines and fdatasync()s the file at least every `flush_interval` (100 ms by
+// default), and sync() does the same at once (the runner calls it at every phase change). So a
+// controller killed with SIGKILL loses at most the last interval of ops. Lines are only ever
+// appended whole with one write() per batch; if the process dies inside that write the last
+// line may be cut, which `load_recorded_history` reports and skips (it never breaks loading).
+//
+// Thread safety: record(), sync(), stats() may be called from any thread; close() once, from
+// the owner.
+#pragma once
+
+#include <chrono>
+#include <condition_variable>
+#include <cstdint>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "harness/history.h"
+
+namespace faultline {
+
+class HistoryRecorder {
+ public:
+  struct Options {
+    std::string path;                                  // created or truncated
+    std::chrono::milliseconds flush_interval{100};     // upper bound on unsynced time
+    bool fsync = true;                                 // fdatasync after each batch
+  };
+  // Opens the file and starts the flusher. Throws std::runtime_error if it cannot be created.
+  explicit HistoryRecorder(Options options);
+  ~HistoryRecorder();
+  HistoryRecorder(const HistoryRecorder&) = delete;
+  HistoryRecorder& operator=(const HistoryRecorder&) = delete;
+
+  // Queues op with the next index (returned). The op's other fields are written as given.
+  int64_t record(Op op);
+  // Writes and syncs everything recorded so far before returning.
+  void sync();
+  // sync(), stops the flusher and closes the file. Idempotent.
+  void close();
+
+  struct Stats {
+    int64_t ops = 0;            // recorded
+    int64_t written = 0;        // written to the file
+    int64_t batches = 0;        // write+sync rounds
+    int64_t bytes = 0;
+    double max_batch_ms = 0;    // longest write+sync
+  };
+  Stats stats() const;
+  const std::string& path() const { return options_.path; }
+
+ private:
+  void flusher();
+  void flush_locked(std::unique_lock<std::mutex>& flush_lock);
+
+  Options options_;
+  int fd_ = -1;
+  mutable std::mutex mu_;       // guards queue_, next_index_, stop_
+  std::condition_variable cv_;
+  std::vector<Op> queue_;
+  int64_t next_index_ = 0;
+  bool stop_ = false;
+  mutable std::mutex flush_mu_;       // one flush at a time; guards the file and stats_
+  Stats stats_;
+  std::string buffer_;
+  std::thread thread_;
+  bool closed_ = false;
+};
+
+// A recorded history read back for checking: a cut last line (no trailing newline, or not
+// valid JSON) is skipped and reported in `warnings` ("history.jsonl:812: torn last line (37
+// bytes) skipped"); any other bad line throws HistoryError as load_history_file does.
+struct RecoveredHistory {
+  History history;
+  std::vector<std::string> warnings;
+  bool torn_last_line = false;
+};
+// `name` is how the file is named in warnings and errors (default: path), so that results do
+// not depend on where the run directory is.
+RecoveredHistory load_recorded_history(const std::string& path, const std::string& name = "");
+
+}  // namespace faultline

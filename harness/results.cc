@@ -1,0 +1,188 @@
+#include "harness/results.h"
+
+#include <unistd.h>
+
+#include <ctime>
+#include <iostream>
+#include <sstream>
+#include <stdexcept>
+#include <thread>
+
+#include "harness/formats.h"
+#include "harness/recorder.h"
+
+namespace faultline {
+
+namespace fs = std::filesystem;
+
+std::string run_timestamp(std::chrono::system_clock::time_point when) {
+  std::time_t t = std::chrono::system_clock::to_time_t(when);
+  std::tm tm{};
+  gmtime_r(&t, &tm);
+  char buf[32];
+  std::strftime(buf, sizeof buf, "%Y%m%dT%H%M%S", &tm);
+  return buf;
+}
+
+namespace {
+
+void point_link(const fs::path& link, const fs::path& target) {
+  fs::path tmp = link;
+  tmp += ".tmp" + std::to_string(::getpid());
+  std::error_code ec;
+  fs::remove(tmp, ec);
+  fs::create_directory_symlink(target, tmp);
+  fs::rename(tmp, link);  // atomic replacement of the old link
+}
+
+}  // namespace
+
+fs::path make_run_dir(const fs::path& root, const std::string& test,
+                      std::chrono::system_clock::time_point when) {
+  if (test.empty() || test.find('/') != std::string::npos || test == "." || test == ".." ||
+      test == "latest") {
+    throw std::invalid_argument("test name '" + test + "' cannot be a directory name");
+  }
+  fs::create_directories(root / test);
+  std::string stamp = run_timestamp(when);
+  fs::path dir;
+  for (int k = 1;; ++k) {
+    dir = root / test / (k == 1 ? stamp : stamp + "-" + std::to_string(k));
+    if (fs::create_directory(dir)) break;
+  }
+  point_link(root / test / "latest", dir.filename());
+  point_link(root / "latest", fs::path(test) / dir.filename());
+  return dir;
+}
+
+fs::path resolve_run_dir(const fs::path& arg) {
+  fs::path p = arg;
+  for (int depth = 0; depth < 3; ++depth) {
+    if (fs::exists(p / "test.json") || fs::exists(p / "history.jsonl")) return p;
+    if (!fs::exists(p / "latest")) break;
+    p = fs::canonical(p / "latest");
+  }
+  throw std::invalid_argument(arg.string() + ": not a run directory (no test.json, no latest)");
+}
+
+void write_file_atomic(const fs::path& path, const std::string& text) {
+  fs::path tmp = path;
+  tmp += ".tmp";
+  {
+    std::ofstream out(tmp, std::ios::binary | std::ios::trunc);
+    if (!out) throw std::runtime_error(tmp.string() + ": cannot write");
+    out << text;
+    out.close();
+    if (!out) throw std::runtime_error(tmp.string() + ": write failed");
+  }
+  fs::rename(tmp, path);
+}
+
+std::string read_file(const fs::path& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) throw std::runtime_error(path.string() + ": cannot open");
+  std::ostringstream buf;
+  buf << in.rdbuf();
+  return buf.str();
+}
+
+void ControllerLog::open(const fs::path& path, bool echo) {
+  std::lock_guard<std::mutex> lock(mu_);
+  out_.open(path, std::ios::app);
+  echo_ = echo;
+  start_ = std::chrono::steady_clock::now();
+}
+
+void ControllerLog::log(const std::string& line) {
+  std::lock_guard<std::mutex> lock(mu_);
+  std::string stamp = run_timestamp(std::chrono::system_clock::now());
+  double t = std::chrono::duration<double>(std::chrono::steady_clock::now() - start_).count();
+  char rel[32];
+  std::snprintf(rel, sizeof rel, "%9.3f", t);
+  if (out_.is_open()) out_ << stamp << " " << rel << "  " << line << "\n" << std::flush;
+  if (echo_) std::cerr << "[" << rel << "] " << line << "\n";
+}
+
+void ControllerLog::close() {
+  std::lock_guard<std::mutex> lock(mu_);
+  if (out_.is_open()) out_.close();
+}
+
+CheckRunResult check_run(const fs::path& run_dir, const std::vector<CheckerSpec>& checkers,
+                         const CheckRunOptions& options) {
+  CheckRunResult out;
+  RecoveredHistory rec = load_recorded_history((run_dir / "history.jsonl").string(),
+                                               "history.jsonl");
+  History::Counts counts = rec.history.counts();
+  Json history = {{"ops", rec.history.size()},     {"invoke", counts.invoke},
+                  {"ok", counts.ok},               {"fail", counts.fail},
+                  {"info", counts.info},           {"nemesis", counts.nemesis},
+                  {"open", counts.open},           {"torn-last-line", rec.torn_last_line},
+                  {"warnings", rec.warnings}};
+  Json per_checker = Json::object();
+  Validity overall = Validity::kValid;
+  for (const auto& spec : checkers) {
+    std::string label = spec.label.empty() ? spec.name : spec.label;
+    Json rj;
+    const CheckerFactory* factory = CheckerRegistry::find(spec.name);
+    if (!factory) {
+      rj = {{"valid", "unknown"},
+            {"error", "checker '" + spec.name + "' is not registered in this build"}};
+      overall = merge(overall, Validity::kUnknown);
+      per_checker[label] = rj;
+      continue;
+    }
+    CheckContext ctx;
+    if (options.checker_time_limit_s > 0) {
+      ctx.deadline = std::chrono::steady_clock::now() +
+                     std::chrono::duration_cast<std::chrono::steady_clock::duration>(
+                         std::chrono::duration<double>(options.checker_time_limit_s));
+    }
+    ctx.threads = options.threads > 0 ? options.threads
+                                      : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+    ctx.seed = options.seed;
+    ctx.progress = options.progress;
+    try {
+      auto checker = (*factory)(spec.options);
+      CheckResult r = checker->check(rec.history, ctx);
+      rj = r.details;
+      if (!rj.is_object()) rj = Json{{"details", rj}};
+      rj["valid"] = std::string(to_string(r.validity));
+      overall = merge(overall, r.validity);
+      for (auto& [name, bytes] : r.artifacts) out.artifacts[label + "/" + name] = bytes;
+    } catch (const std::exception& e) {
+      rj = {{"valid", "unknown"}, {"error", std::string("checker failed: ") + e.what()}};
+      overall = merge(overall, Validity::kUnknown);
+    }
+    rj["checker"] = spec.name;
+    rj["options"] = spec.options;
+    per_checker[label] = rj;
+  }
+  if (checkers.empty()) overall = Validity::kUnknown;
+  out.validity = overall;
+  out.results = {{"valid", std::string(to_string(overall))},
+                 {"checkers", per_checker},
+                 {"history", history}};
+  return out;
+}
+
+std::string results_text(const Json& results) {
+  return results.dump(2, ' ', false, Json::error_handler_t::replace) + "\n";
+}
+
+std::string summarise(const Json& results) {
+  std::string s;
+  if (!results.contains("checkers")) return s;
+  for (const auto& [name, rj] : results["checkers"].items()) {
+    s += name + ": " + rj.value("valid", std::string("?"));
+    if (rj.contains("summary") && rj["summary"].is_string()) {
+      s += " (" + rj["summary"].get<std::string>() + ")";
+    } else if (rj.contains("error") && rj["error"].is_string()) {
+      s += " (" + rj["error"].get<std::string>() + ")";
+    }
+    s += "\n";
+  }
+  return s;
+}
+
+}  // namespace faultline

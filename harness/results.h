@@ -1,0 +1,88 @@
+// Results store: where a run's files go, and the checking step shared by `faultline run` and
+// `faultline analyze`.
+//
+//   <results-dir>/<test-name>/<YYYYMMDDTHHMMSS>/   one run (UTC; "-2", "-3" appended when a
+//                                                   second run starts within the same second)
+//       test.json        the spec (every key, the seed), versions, nodes, start time
+//       history.jsonl    streamed while running (HistoryRecorder)
+//       history.edn      Jepsen-compatible copy, written after the run
+//       results.json     verdict and each checker's details (deterministic: no timings)
+//       controller.log   what the runner did, with times
+//   <results-dir>/latest and <results-dir>/<test-name>/latest: relative symlinks to the newest
+//   run.
+//
+// check_run() reads history.jsonl (skipping a torn last line, reported in results.json),
+// runs the workload's checkers and returns results.json's content; the same history and spec
+// give the same bytes.
+//
+// Thread safety: ControllerLog is thread-safe; the rest are free functions.
+#pragma once
+
+#include <chrono>
+#include <filesystem>
+#include <fstream>
+#include <mutex>
+#include <string>
+#include <vector>
+
+#include "harness/checker.h"
+#include "harness/op.h"
+#include "harness/workload.h"
+
+namespace faultline {
+
+// "20261126T021500" for `when`, in UTC.
+std::string run_timestamp(std::chrono::system_clock::time_point when);
+
+// Creates <root>/<test>/<timestamp>[-k]/ and points both latest links at it.
+std::filesystem::path make_run_dir(const std::filesystem::path& root, const std::string& test,
+                                   std::chrono::system_clock::time_point when);
+
+// A run directory given on the command line: the directory itself if it holds a test.json,
+// else its `latest` link resolved (so `results`, `results/<test>` and a run dir all work).
+// Throws std::invalid_argument when none is found.
+std::filesystem::path resolve_run_dir(const std::filesystem::path& arg);
+
+// Writes `text` to path via a temporary file and rename, so readers never see half a file.
+void write_file_atomic(const std::filesystem::path& path, const std::string& text);
+std::string read_file(const std::filesystem::path& path);
+
+class ControllerLog {
+ public:
+  ControllerLog() = default;
+  // Appends to path; `echo` also prints each line to stderr.
+  void open(const std::filesystem::path& path, bool echo);
+  void log(const std::string& line);
+  void close();
+
+ private:
+  std::mutex mu_;
+  std::ofstream out_;
+  bool echo_ = false;
+  std::chrono::steady_clock::time_point start_ = std::chrono::steady_clock::now();
+};
+
+struct CheckRunOptions {
+  double checker_time_limit_s = 0;  // 0: none
+  int threads = 0;                  // 0: all cores
+  uint64_t seed = 0;
+  std::function<void(const std::string&)> progress;
+};
+
+struct CheckRunResult {
+  Validity validity = Validity::kValid;
+  Json results;                               // results.json
+  std::map<std::string, std::string> artifacts;  // "<checker>/<name>" -> bytes
+};
+
+// Checks the history in `run_dir`/history.jsonl with `checkers`.
+CheckRunResult check_run(const std::filesystem::path& run_dir,
+                         const std::vector<CheckerSpec>& checkers, const CheckRunOptions& options);
+
+// results.json text for a result: two-space indented JSON and a newline.
+std::string results_text(const Json& results);
+
+// One line per checker: "linearizable: invalid (3 keys of 40 not linearizable)".
+std::string summarise(const Json& results);
+
+}  // namespace faultline

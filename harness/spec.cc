@@ -1,0 +1,266 @@
+#include "harness/spec.h"
+
+#include <algorithm>
+#include <cmath>
+#include <fstream>
+#include <map>
+#include <sstream>
+
+namespace faultline {
+namespace {
+
+[[noreturn]] void bad(const std::string& source, const std::string& path,
+                      const std::string& reason) {
+  throw SpecError(source + ": " + path + ": " + reason);
+}
+
+const char* kind_of(const Json& v) {
+  switch (v.type()) {
+    case Json::value_t::null: return "null";
+    case Json::value_t::boolean: return "a boolean";
+    case Json::value_t::string: return "a string";
+    case Json::value_t::array: return "an array";
+    case Json::value_t::object: return "an object";
+    default: return "a number";
+  }
+}
+
+struct Reader {
+  const Json& j;
+  const std::string& source;
+
+  std::string path(const std::string& key) const { return "/" + key; }
+
+  std::string string(const std::string& key, const std::string& def) const {
+    if (!j.contains(key)) return def;
+    const Json& v = j.at(key);
+    if (!v.is_string()) bad(source, path(key), std::string("expected a string, found ") + kind_of(v));
+    return v.get<std::string>();
+  }
+  double seconds(const std::string& key, double def, bool allow_zero = true) const {
+    if (!j.contains(key)) return def;
+    const Json& v = j.at(key);
+    if (!v.is_number()) bad(source, path(key), std::string("expected a number, found ") + kind_of(v));
+    double d = v.get<double>();
+    if (!std::isfinite(d) || d < 0 || (!allow_zero && d == 0)) {
+      bad(source, path(key), std::string("expected a number ") + (allow_zero ? ">= 0" : "> 0") +
+                                 ", found " + json_text(v));
+    }
+    return d;
+  }
+  int64_t integer(const std::string& key, int64_t def, int64_t min) const {
+    if (!j.contains(key)) return def;
+    const Json& v = j.at(key);
+    if (!v.is_number_integer()) {
+      bad(source, path(key), std::string("expected an integer, found ") + json_text(v));
+    }
+    int64_t i = v.get<int64_t>();
+    if (i < min) bad(source, path(key), "expected an integer >= " + std::to_string(min));
+    return i;
+  }
+  bool boolean(const std::string& key, bool def) const {
+    if (!j.contains(key)) return def;
+    const Json& v = j.at(key);
+    if (!v.is_boolean()) bad(source, path(key), std::string("expected true or false, found ") + kind_of(v));
+    return v.get<bool>();
+  }
+  Json object(const std::string& key) const {
+    if (!j.contains(key)) return Json::object();
+    const Json& v = j.at(key);
+    if (!v.is_object()) bad(source, path(key), std::string("expected an object, found ") + kind_of(v));
+    return v;
+  }
+  std::vector<std::string> strings(const std::string& key) const {
+    std::vector<std::string> out;
+    if (!j.contains(key)) return out;
+    const Json& v = j.at(key);
+    if (!v.is_array()) bad(source, path(key), std::string("expected an array of strings, found ") + kind_of(v));
+    for (size_t i = 0; i < v.size(); ++i) {
+      if (!v[i].is_string() || v[i].get<std::string>().empty()) {
+        bad(source, path(key) + "/" + std::to_string(i), "expected a non-empty string");
+      }
+      out.push_back(v[i].get<std::string>());
+    }
+    return out;
+  }
+};
+
+const std::vector<std::string>& known_keys() {
+  static const std::vector<std::string> keys = {
+      "checker-time-limit", "concurrency", "consistency-model", "db", "db-options",
+      "final-time-limit", "leave-db-running", "local", "name", "nemesis", "nemesis-interval",
+      "nemesis-options", "nodes", "nodes-file", "op-timeout", "rate", "recovery-wait",
+      "results-dir", "seed", "ssh", "test-count", "time-limit", "workload", "workload-options"};
+  return keys;
+}
+
+}  // namespace
+
+std::vector<std::string> split_nemesis_list(const std::string& text) {
+  std::vector<std::string> out;
+  std::stringstream in(text);
+  std::string part;
+  while (std::getline(in, part, ',')) {
+    part.erase(0, part.find_first_not_of(" \t"));
+    part.erase(part.find_last_not_of(" \t") + 1);
+    if (part.empty() || part == "none") continue;
+    if (std::find(out.begin(), out.end(), part) == out.end()) out.push_back(part);
+  }
+  return out;
+}
+
+TestSpec parse_spec(const Json& j, const std::string& source) {
+  if (!j.is_object()) bad(source, "/", std::string("expected an object, found ") + kind_of(j));
+  for (const auto& [k, v] : j.items()) {
+    const auto& keys = known_keys();
+    if (std::find(keys.begin(), keys.end(), k) == keys.end()) {
+      std::string list;
+      for (const auto& n : keys) list += (list.empty() ? "" : ", ") + n;
+      bad(source, "/" + k, "unknown key (known: " + list + ")");
+    }
+  }
+  Reader r{j, source};
+  TestSpec s;
+  s.name = r.string("name", "");
+  s.db = r.string("db", s.db);
+  if (s.db.empty()) bad(source, "/db", "must not be empty");
+  s.db_options = r.object("db-options");
+  s.workload = r.string("workload", s.workload);
+  if (s.workload.empty()) bad(source, "/workload", "must not be empty");
+  s.workload_options = r.object("workload-options");
+  if (j.contains("nemesis")) {
+    const Json& v = j.at("nemesis");
+    if (v.is_string()) {
+      s.nemesis = split_nemesis_list(v.get<std::string>());
+    } else {
+      for (const auto& n : r.strings("nemesis")) {
+        for (const auto& part : split_nemesis_list(n)) {
+          if (std::find(s.nemesis.begin(), s.nemesis.end(), part) == s.nemesis.end()) {
+            s.nemesis.push_back(part);
+          }
+        }
+      }
+    }
+  }
+  s.nemesis_options = r.object("nemesis-options");
+  for (const auto& [k, v] : s.nemesis_options.items()) {
+    if (!v.is_object()) {
+      bad(source, "/nemesis-options/" + k, std::string("expected an object, found ") + kind_of(v));
+    }
+  }
+  s.nemesis_interval_s = r.seconds("nemesis-interval", s.nemesis_interval_s, false);
+  s.time_limit_s = r.seconds("time-limit", s.time_limit_s);
+  if (j.contains("concurrency")) {
+    const Json& v = j.at("concurrency");
+    if (v.is_number_integer()) {
+      s.concurrency = std::to_string(v.get<int64_t>());
+    } else if (v.is_string()) {
+      s.concurrency = v.get<std::string>();
+    } else {
+      bad(source, "/concurrency", "expected an integer or \"<N>n\", found " + json_text(v));
+    }
+    try {
+      resolve_concurrency(s.concurrency, 1);
+    } catch (const SpecError& e) {
+      bad(source, "/concurrency", e.what());
+    }
+  }
+  s.rate = r.seconds("rate", s.rate);
+  s.op_timeout_s = r.seconds("op-timeout", s.op_timeout_s, false);
+  s.recovery_wait_s = r.seconds("recovery-wait", s.recovery_wait_s);
+  s.final_time_limit_s = r.seconds("final-time-limit", s.final_time_limit_s);
+  s.checker_time_limit_s = r.seconds("checker-time-limit", s.checker_time_limit_s);
+  s.test_count = r.integer("test-count", s.test_count, 1);
+  if (j.contains("seed")) {
+    const Json& v = j.at("seed");
+    if (v.is_number_unsigned()) {
+      s.seed = v.get<uint64_t>();
+    } else if (v.is_number_integer() && v.get<int64_t>() >= 0) {
+      s.seed = static_cast<uint64_t>(v.get<int64_t>());
+    } else {
+      bad(source, "/seed", "expected an integer >= 0, found " + json_text(v));
+    }
+  }
+  s.nodes = r.strings("nodes");
+  s.nodes_file = r.string("nodes-file", "");
+  s.local = r.integer("local", 0, 0);
+  s.ssh = r.object("ssh");
+  for (const auto& [k, v] : s.ssh.items()) {
+    static const std::vector<std::string> ssh_keys = {
+        "username", "password", "private-key-path", "port", "strict-host-key-checking"};
+    if (std::find(ssh_keys.begin(), ssh_keys.end(), k) == ssh_keys.end()) {
+      bad(source, "/ssh/" + k,
+          "unknown key (known: username, password, private-key-path, port, "
+          "strict-host-key-checking)");
+    }
+  }
+  s.leave_db_running = r.boolean("leave-db-running", false);
+  s.consistency_model = r.string("consistency-model", "");
+  s.results_dir = r.string("results-dir", s.results_dir);
+  if (s.results_dir.empty()) bad(source, "/results-dir", "must not be empty");
+  int sources = (!s.nodes.empty()) + (!s.nodes_file.empty()) + (s.local > 0);
+  if (sources > 1) bad(source, "/nodes", "give at most one of nodes, nodes-file and local");
+  return s;
+}
+
+Json TestSpec::to_json() const {
+  Json j = {{"name", name},
+            {"db", db},
+            {"db-options", db_options},
+            {"workload", workload},
+            {"workload-options", workload_options},
+            {"nemesis", nemesis},
+            {"nemesis-options", nemesis_options},
+            {"nemesis-interval", nemesis_interval_s},
+            {"time-limit", time_limit_s},
+            {"concurrency", concurrency},
+            {"rate", rate},
+            {"op-timeout", op_timeout_s},
+            {"recovery-wait", recovery_wait_s},
+            {"final-time-limit", final_time_limit_s},
+            {"checker-time-limit", checker_time_limit_s},
+            {"test-count", test_count},
+            {"nodes", nodes},
+            {"nodes-file", nodes_file},
+            {"local", local},
+            {"ssh", ssh},
+            {"leave-db-running", leave_db_running},
+            {"consistency-model", consistency_model},
+            {"results-dir", results_dir}};
+  if (seed) j["seed"] = *seed;
+  return j;
+}
+
+std::string TestSpec::test_name() const {
+  if (!name.empty()) return name;
+  std::string n = db + "-" + workload;
+  for (const auto& x : nemesis) n += "-" + x;
+  return n;
+}
+
+Json load_spec_file(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) throw SpecError(path + ": cannot open");
+  std::ostringstream buf;
+  buf << in.rdbuf();
+  try {
+    return Json::parse(buf.str());
+  } catch (const Json::parse_error& e) {
+    throw SpecError(path + ": not valid JSON: " + e.what());
+  }
+}
+
+int resolve_concurrency(const std::string& c, size_t node_count) {
+  std::string digits = c;
+  bool per_node = !digits.empty() && digits.back() == 'n';
+  if (per_node) digits.pop_back();
+  if (digits.empty() || digits.size() > 6 ||
+      !std::all_of(digits.begin(), digits.end(), [](char ch) { return ch >= '0' && ch <= '9'; })) {
+    throw SpecError("concurrency '" + c + "' is not N or Nn (N per node)");
+  }
+  int64_t n = std::stoll(digits) * (per_node ? static_cast<int64_t>(node_count) : 1);
+  if (n < 1 || n > 100000) throw SpecError("concurrency '" + c + "' gives " + std::to_string(n));
+  return static_cast<int>(n);
+}
+
+}  // namespace faultline
