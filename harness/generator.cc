@@ -42,7 +42,9 @@ GenContext GenContext::restricted(const std::function<bool(int)>& keep) const {
 
 std::optional<int> GenContext::next_thread() const {
   if (preferred_thread >= 0 && is_free(preferred_thread)) return preferred_thread;
-  if (auto t = free_client()) return t;
+  auto first = std::lower_bound(free_threads.begin(), free_threads.end(), 0);
+  size_t n = static_cast<size_t>(free_threads.end() - first);
+  if (n > 0) return random ? *(first + static_cast<ptrdiff_t>(random->uniform(n))) : *first;
   bool has_clients = !threads.empty() && threads.back() >= 0;
   if (!has_clients && is_free(kNemesisThread)) return kNemesisThread;
   return std::nullopt;

@@ -44,16 +44,18 @@ struct GenContext {
   std::vector<int> free_threads;   // the free ones among them, ascending
   const std::vector<int64_t>* processes = nullptr;  // current process of each client thread
   Random* random = nullptr;        // never null when the interpreter calls
-  // The thread asking, when it is free: leaves give it the op rather than the lowest free
-  // thread, which saves the interpreter a wake-up per op. Never set by `simulate`.
+  // Set by the interpreter when a worker that has just completed an op asks for its next one:
+  // leaves give the op to it rather than to a random free thread, which saves a wake-up per op
+  // when ops come as fast as threads free up. Never set by `simulate`.
   int preferred_thread = INT32_MIN;
 
   bool is_free(int thread) const;
   bool all_free() const { return free_threads.size() == threads.size(); }
   // Lowest free client thread, if any.
   std::optional<int> free_client() const;
-  // The thread a leaf gives its next op to: the preferred thread when it is free, else the
-  // lowest free client thread, else the nemesis thread when no client thread is in scope.
+  // The thread a leaf gives its next op to: the preferred thread when it is free, else a
+  // random free client thread (Jepsen's some-free-process; the lowest when there is no random
+  // source), else the nemesis thread when no client thread is in scope.
   std::optional<int> next_thread() const;
   // kNemesisProcess for the nemesis thread; the thread's process (or the thread number when no
   // process table is given) otherwise.
@@ -102,14 +104,13 @@ using GenPtr = std::unique_ptr<Generator>;
 using GenFactory = std::function<GenPtr()>;
 
 // ---- leaves ----
-// "The lowest free thread in scope" below means the lowest free client thread, or the nemesis
+// Leaves give each op to ctx.next_thread(): a random free client thread, or the nemesis
 // thread when no client thread is in scope.
-// One op on the lowest free thread in scope, then done.
+// One op, then done.
 GenPtr once(OpTemplate op);
-// The ops in order, each on the lowest free thread in scope; then done.
+// The ops in order; then done.
 GenPtr sequence(std::vector<OpTemplate> ops);
-// Endless ops made by fn(ctx) (which draws randomness from ctx.random), each on the lowest free
-// thread in scope.
+// Endless ops made by fn(ctx) (which draws randomness from ctx.random).
 GenPtr repeat_fn(std::function<OpTemplate(const GenContext&)> fn);
 // Nothing for `duration_ns` after its first call, then done.
 GenPtr sleep(int64_t duration_ns);

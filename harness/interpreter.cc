@@ -55,7 +55,7 @@ struct Interpreter::State {
         .count();
   }
 
-  GenContext context(int self) {
+  GenContext context(int preferred) {
     GenContext ctx;
     ctx.time_ns = now_ns();
     ctx.threads = threads;
@@ -65,7 +65,7 @@ struct Interpreter::State {
     }
     ctx.processes = &processes;
     ctx.random = &random;
-    ctx.preferred_thread = self;
+    ctx.preferred_thread = preferred;
     return ctx;
   }
 
@@ -231,11 +231,13 @@ void worker(std::shared_ptr<State> s, int thread, uint64_t generation) {
   std::unique_lock<std::mutex> lk(s->mu);
   Slot& me = *s->slots.at(thread);
   bool poll_now = true;
+  bool just_completed = false;  // then this thread asks for its own next op
   while (true) {
     if (me.generation != generation) return;
     if (me.assigned) {
       run_assigned(s, lk, me, generation);
       poll_now = true;
+      just_completed = true;
       continue;
     }
     if (s->finished) return;
@@ -254,8 +256,10 @@ void worker(std::shared_ptr<State> s, int thread, uint64_t generation) {
     }
     poll_now = false;
     GenResult r;
+    int preferred = just_completed ? thread : kNoPoller;
+    just_completed = false;
     try {
-      r = s->gen->next(s->context(thread));
+      r = s->gen->next(s->context(preferred));
     } catch (...) {
       // A broken generator ends the run; run() rethrows.
       if (!s->error) s->error = std::current_exception();
@@ -340,9 +344,10 @@ Interpreter::~Interpreter() {
   for (auto& c : clients) c->close();
 }
 
-void Interpreter::run(Generator& g) {
+void Interpreter::run(Generator& g, const std::atomic<bool>* cancel) {
   {
     std::lock_guard<std::mutex> lock(s_->mu);
+    s_->stopping.store(false);
     s_->gen = &g;
     s_->gen_done = false;
     s_->finished = false;
@@ -366,6 +371,10 @@ void Interpreter::run(Generator& g) {
   std::unique_lock<std::mutex> lk(s_->mu);
   while (!s_->finished) {
     s_->watchdog_cv.wait_for(lk, tick);
+    if (cancel && cancel->load() && !s_->stopping.load()) {
+      s_->stopping.store(true);
+      for (auto& [t, slot] : s_->slots) slot->cv.notify_all();
+    }
     if (s_->stopping.load()) s_->maybe_finish();
     auto now = Clock::now();
     for (auto& [t, slot] : s_->slots) {

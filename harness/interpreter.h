@@ -52,10 +52,12 @@ class Interpreter {
   Interpreter(const Interpreter&) = delete;
   Interpreter& operator=(const Interpreter&) = delete;
 
-  // Runs g until it is done and every op it emitted has completed, or until stop(); then
-  // returns. May be called again with another generator: processes and clients carry over.
-  void run(Generator& g);
-  // Asks run() to return: no new ops; ops in flight complete or time out. Sticky.
+  // Runs g until it is done and every op it emitted has completed, or until stop() or
+  // `*cancel` (checked every few milliseconds); then returns. May be called again with another
+  // generator: processes and clients carry over. Rethrows what the generator threw.
+  void run(Generator& g, const std::atomic<bool>* cancel = nullptr);
+  // Asks the current run() to return: no new ops; ops in flight complete or time out. The next
+  // run() starts afresh.
   void stop();
   bool stopping() const;
 

@@ -138,8 +138,9 @@ CheckRunResult check_run(const fs::path& run_dir, const std::vector<CheckerSpec>
                      std::chrono::duration_cast<std::chrono::steady_clock::duration>(
                          std::chrono::duration<double>(options.checker_time_limit_s));
     }
-    ctx.threads = options.threads > 0 ? options.threads
-                                      : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+    ctx.threads = options.threads > 0
+                      ? options.threads
+                      : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
     ctx.seed = options.seed;
     ctx.progress = options.progress;
     try {

@@ -1,0 +1,525 @@
+#include "harness/runner.h"
+
+#include <pthread.h>
+#include <signal.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <cstdio>
+#include <fstream>
+#include <iostream>
+#include <mutex>
+#include <set>
+#include <sstream>
+#include <thread>
+
+#include "harness/db.h"
+#include "harness/formats.h"
+#include "harness/interpreter.h"
+#include "harness/nemesis.h"
+#include "harness/random.h"
+#include "harness/recorder.h"
+#include "harness/results.h"
+#include "harness/version.h"
+#include "harness/workload.h"
+
+namespace faultline {
+
+namespace fs = std::filesystem;
+
+namespace {
+
+int64_t to_ns(double seconds) { return static_cast<int64_t>(seconds * 1e9); }
+
+// What the run has set up and not yet taken down, for the message of an aborted teardown.
+class LeftBehind {
+ public:
+  void add(const std::string& what) {
+    std::lock_guard<std::mutex> lock(mu_);
+    items_.insert(what);
+  }
+  void remove(const std::string& what) {
+    std::lock_guard<std::mutex> lock(mu_);
+    items_.erase(what);
+  }
+  std::string describe() {
+    std::lock_guard<std::mutex> lock(mu_);
+    std::string s;
+    for (const auto& i : items_) s += "  - " + i + "\n";
+    return s.empty() ? "  nothing\n" : s;
+  }
+
+ private:
+  std::mutex mu_;
+  std::set<std::string> items_;
+};
+
+// Takes SIGINT and SIGTERM for its lifetime: they are blocked in every thread started after
+// it and taken by a watcher thread, which calls first() on the first and second() on the next.
+class SignalWatcher {
+ public:
+  SignalWatcher(std::function<void(int)> first, std::function<void(int)> second)
+      : first_(std::move(first)), second_(std::move(second)) {
+    sigemptyset(&set_);
+    sigaddset(&set_, SIGINT);
+    sigaddset(&set_, SIGTERM);
+    pthread_sigmask(SIG_BLOCK, &set_, &old_);
+    thread_ = std::thread([this] {
+      int count = 0;
+      timespec tick{0, 50'000'000};
+      while (!stop_.load()) {
+        int sig = sigtimedwait(&set_, nullptr, &tick);
+        if (sig <= 0) continue;
+        if (++count == 1) {
+          first_(sig);
+        } else {
+          second_(sig);
+        }
+      }
+    });
+  }
+  ~SignalWatcher() {
+    stop_.store(true);
+    thread_.join();
+    pthread_sigmask(SIG_SETMASK, &old_, nullptr);
+  }
+
+ private:
+  std::function<void(int)> first_, second_;
+  sigset_t set_, old_;
+  std::atomic<bool> stop_{false};
+  std::thread thread_;
+};
+
+std::vector<std::string> read_nodes_file(const std::string& path) {
+  std::ifstream in(path);
+  if (!in) throw SpecError(path + ": cannot open the nodes file");
+  std::vector<std::string> nodes;
+  std::string line;
+  while (std::getline(in, line)) {
+    auto hash = line.find('#');
+    if (hash != std::string::npos) line.resize(hash);
+    line.erase(0, line.find_first_not_of(" \t\r"));
+    line.erase(line.find_last_not_of(" \t\r") + 1);
+    if (!line.empty()) nodes.push_back(line);
+  }
+  if (nodes.empty()) throw SpecError(path + ": no nodes in the nodes file");
+  return nodes;
+}
+
+// Wraps a factory's complaint about its options with the spec path of those options.
+template <typename Fn>
+auto with_path(const std::string& path, Fn&& fn) {
+  try {
+    return fn();
+  } catch (const UnknownNameError& e) {
+    throw SpecError(std::string("spec: ") + path + ": " + e.what());
+  } catch (const SpecError&) {
+    throw;
+  } catch (const std::invalid_argument& e) {
+    throw SpecError(std::string("spec: ") + path + ": " + e.what());
+  }
+}
+
+WorkloadContext workload_context(const TestSpec& spec, int concurrency,
+                                 const std::vector<std::string>& nodes) {
+  WorkloadContext w;
+  w.concurrency = concurrency;
+  w.nodes = nodes;
+  w.consistency_model = spec.consistency_model;
+  w.random = Random(spec.seed.value_or(0)).fork("workload");
+  return w;
+}
+
+void write_artifacts(const fs::path& dir, const std::map<std::string, std::string>& artifacts) {
+  for (const auto& [name, bytes] : artifacts) {
+    fs::path p = dir / name;
+    if (name.find("..") != std::string::npos) continue;  // never outside the run directory
+    fs::create_directories(p.parent_path());
+    write_file_atomic(p, bytes);
+  }
+}
+
+// Checks the stored history and writes results.json, history.edn and artifacts.
+CheckRunResult check_and_write(const fs::path& dir, const TestSpec& spec,
+                               const std::vector<CheckerSpec>& checkers, ControllerLog* log,
+                               bool progress) {
+  CheckRunOptions co;
+  co.checker_time_limit_s = spec.checker_time_limit_s;
+  co.seed = spec.seed.value_or(0);
+  if (progress) co.progress = [](const std::string& line) { std::cerr << line << "\n"; };
+  auto t0 = std::chrono::steady_clock::now();
+  CheckRunResult r = check_run(dir, checkers, co);
+  double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  write_file_atomic(dir / "results.json", results_text(r.results));
+  write_artifacts(dir, r.artifacts);
+  if (log) {
+    char buf[64];
+    std::snprintf(buf, sizeof buf, "%.3f", secs);
+    log->log("check: " + std::string(to_string(r.validity)) + " in " + buf + " s");
+  }
+  return r;
+}
+
+void write_edn(const fs::path& dir) {
+  RecoveredHistory rec = load_recorded_history((dir / "history.jsonl").string(), "history.jsonl");
+  std::ostringstream out;
+  write_history(out, rec.history, HistoryFormat::kEdn);
+  write_file_atomic(dir / "history.edn", out.str());
+}
+
+std::string summary_text(const fs::path& dir, const Json& results, Validity v) {
+  std::string s = "verdict: " + std::string(to_string(v)) + "\n";
+  s += summarise(results);
+  const Json& h = results["history"];
+  s += "history: " + std::to_string(h.value("ops", 0)) + " ops (ok " +
+       std::to_string(h.value("ok", 0)) + ", fail " + std::to_string(h.value("fail", 0)) +
+       ", info " + std::to_string(h.value("info", 0)) + ", nemesis " +
+       std::to_string(h.value("nemesis", 0)) + ")\n";
+  for (const auto& w : h.value("warnings", Json::array())) s += "warning: " + w.get<std::string>() + "\n";
+  s += "results: " + dir.string() + "\n";
+  return s;
+}
+
+}  // namespace
+
+RunOutcome run_test(const TestSpec& spec_in, const RunOptions& ro) {
+  TestSpec spec = spec_in;
+  if (!spec.seed) spec.seed = random_seed_from_os();
+  Random root(*spec.seed);
+
+  // ---- build everything that can be refused, before anything is created ----
+  std::unique_ptr<Db> db = with_path("/db", [&] {
+    return DbRegistry::get("db", spec.db)(spec.db_options);
+  });
+  std::vector<std::string> nodes = spec.nodes;
+  if (!spec.nodes_file.empty()) nodes = read_nodes_file(spec.nodes_file);
+  if (spec.local > 0) {
+    throw SpecError("spec: /local: the local cluster is not wired into `faultline run` yet; "
+                    "bring it up with `faultline cluster up` and pass --nodes");
+  }
+  if (nodes.empty()) nodes = db->default_nodes();
+  if (nodes.empty()) {
+    throw SpecError("spec: /nodes: database '" + spec.db +
+                    "' needs nodes (--nodes, --nodes-file or --local N)");
+  }
+  int concurrency = with_path("/concurrency", [&] {
+    return resolve_concurrency(spec.concurrency, nodes.size());
+  });
+  std::unique_ptr<Workload> workload = with_path("/workload", [&] {
+    return WorkloadRegistry::get("workload", spec.workload)(spec.workload_options);
+  });
+  {
+    auto vocab = db->vocabularies();
+    if (std::find(vocab.begin(), vocab.end(), workload->vocabulary()) == vocab.end()) {
+      std::string list;
+      for (const auto& v : vocab) list += (list.empty() ? "" : ", ") + v;
+      throw SpecError("spec: /workload: database '" + spec.db + "' has no client for workload '" +
+                      spec.workload + "' (vocabulary '" + workload->vocabulary() +
+                      "'; it speaks: " + (list.empty() ? "nothing" : list) + ")");
+    }
+  }
+  std::vector<std::string> nemesis_names = spec.nemesis;
+  if (std::find(nemesis_names.begin(), nemesis_names.end(), "all") != nemesis_names.end()) {
+    nemesis_names = NemesisRegistry::names();
+  }
+  for (const auto& [k, v] : spec.nemesis_options.items()) {
+    if (std::find(nemesis_names.begin(), nemesis_names.end(), k) == nemesis_names.end()) {
+      throw SpecError("spec: /nemesis-options/" + k + ": options for a nemesis not in the run");
+    }
+  }
+  std::vector<NemesisPackage> packages;
+  for (const auto& name : nemesis_names) {
+    NemesisOptions no;
+    no.interval_ns = to_ns(spec.nemesis_interval_s);
+    no.options = spec.nemesis_options.value(name, Json::object());
+    no.nodes = nodes;
+    no.db = db.get();
+    no.random = root.fork("nemesis/" + name);
+    packages.push_back(with_path("/nemesis-options/" + name, [&] {
+      return NemesisRegistry::get("nemesis", name)(no);
+    }));
+    if (packages.back().name.empty()) packages.back().name = name;
+  }
+  WorkloadContext wctx = workload_context(spec, concurrency, nodes);
+  std::vector<CheckerSpec> checkers = workload->checkers(wctx);
+
+  // ---- the run directory ----
+  RunOutcome outcome;
+  auto started = std::chrono::system_clock::now();
+  fs::path dir = make_run_dir(spec.results_dir, spec.test_name(), started);
+  outcome.dir = dir;
+  ControllerLog log;
+  log.open(dir / "controller.log", ro.echo_log);
+  auto logf = [&log](const std::string& line) { log.log(line); };
+  Json test = {{"spec", spec.to_json()},
+               {"test-name", spec.test_name()},
+               {"seed", *spec.seed},
+               {"faultline-version", kVersion},
+               {"db-version", nullptr},
+               {"nodes", nodes},
+               {"concurrency", concurrency},
+               {"nemeses", nemesis_names},
+               {"started", run_timestamp(started)}};
+  write_file_atomic(dir / "test.json", test.dump(2) + "\n");
+  if (ro.on_run_dir) ro.on_run_dir(dir);
+  log.log("run " + dir.string() + " seed " + std::to_string(*spec.seed) + ": db " + spec.db +
+          ", workload " + spec.workload + ", concurrency " + std::to_string(concurrency) +
+          ", nodes " + std::to_string(nodes.size()));
+
+  HistoryRecorder recorder({(dir / "history.jsonl").string()});
+  DbContext dctx;
+  dctx.test_name = spec.test_name();
+  dctx.nodes = nodes;
+  dctx.options = spec.db_options;
+  dctx.log = logf;
+  dctx.run_dir = dir.string();
+
+  std::vector<std::unique_ptr<Nemesis>> nemesis_parts;
+  for (auto& p : packages) nemesis_parts.push_back(std::move(p.nemesis));
+  std::unique_ptr<Nemesis> nemesis =
+      nemesis_parts.empty() ? nullptr : compose_nemeses(std::move(nemesis_parts));
+  NemesisContext nctx;
+  nctx.db_ctx = &dctx;
+  nctx.db = db.get();
+  nctx.nodes = nodes;
+
+  InterpreterOptions io;
+  io.concurrency = concurrency;
+  io.nodes = nodes;
+  io.op_timeout = std::chrono::nanoseconds(to_ns(spec.op_timeout_s));
+  std::string vocabulary = workload->vocabulary();
+  Db* dbp = db.get();
+  io.new_client = [dbp, vocabulary] { return dbp->new_client(vocabulary); };
+  io.db_ctx = &dctx;
+  io.nemesis = nemesis.get();
+  io.nemesis_ctx = nctx;
+  io.seed = root.fork("interpreter").seed();
+  auto interp = std::make_unique<Interpreter>(io, recorder);
+
+  LeftBehind left;
+  std::atomic<bool> interrupted{false};
+  std::unique_ptr<SignalWatcher> watcher;
+  if (ro.handle_signals) {
+    watcher = std::make_unique<SignalWatcher>(
+        [&](int sig) {
+          interrupted.store(true);
+          log.log(std::string(sig == SIGTERM ? "SIGTERM" : "SIGINT") +
+                  ": stopping; healing and tearing down (interrupt again to abort teardown)");
+        },
+        [&](int) {
+          std::string what = left.describe();
+          std::cerr << "\nfaultline: second interrupt: aborting teardown. Left behind:\n"
+                    << what << "faultline: history so far: " << (dir / "history.jsonl").string()
+                    << "\nfaultline: `faultline heal` heals a cluster a run left behind\n";
+          log.log("second interrupt: teardown aborted; left behind:\n" + what);
+          try {
+            recorder.sync();
+          } catch (...) {
+          }
+          std::_Exit(130);
+        });
+  }
+
+  // Progress: a live line on a terminal, a plain line every 10 s otherwise.
+  std::atomic<bool> progress_stop{false};
+  std::atomic<int64_t> phase_end_ns{0};
+  std::thread progress;
+  if (ro.progress) {
+    progress = std::thread([&] {
+      bool tty = ::isatty(2);
+      auto t0 = std::chrono::steady_clock::now();
+      int64_t last_ops = 0;
+      auto last = t0;
+      int ticks = 0;
+      while (!progress_stop.load()) {
+        std::this_thread::sleep_for(std::chrono::milliseconds(250));
+        if (++ticks % (tty ? 4 : 40) != 0) continue;
+        auto now = std::chrono::steady_clock::now();
+        auto c = interp->counts();
+        double dt = std::chrono::duration<double>(now - last).count();
+        double rate = dt > 0 ? (c.invoked - last_ops) / dt : 0;
+        last_ops = c.invoked;
+        last = now;
+        char buf[200];
+        std::snprintf(buf, sizeof buf,
+                      "%6.1f s / %.0f s  %7.0f ops/s  ok %lld  fail %lld  info %lld",
+                      std::chrono::duration<double>(now - t0).count(), spec.time_limit_s, rate,
+                      static_cast<long long>(c.ok), static_cast<long long>(c.fail),
+                      static_cast<long long>(c.info));
+        if (tty) {
+          std::cerr << "\r" << buf << "\033[K" << std::flush;
+        } else {
+          std::cerr << buf << "\n";
+        }
+      }
+      if (tty) std::cerr << "\r\033[K" << std::flush;
+    });
+  }
+  (void)phase_end_ns;
+
+  std::exception_ptr error;
+  auto phase = [&](const std::string& name) {
+    recorder.sync();
+    log.log("phase: " + name);
+  };
+  bool db_up = false;
+  bool nemesis_up = false;
+  const std::string db_left = "database '" + spec.db + "' running on " +
+                              std::to_string(nodes.size()) + " nodes (teardown not run)";
+  const std::string faults_left = "nemesis faults possibly active (heal not run)";
+  try {
+    phase("setup");
+    left.add(db_left);
+    db_up = true;
+    db->setup(dctx);
+    test["db-version"] = db->version(dctx);
+    write_file_atomic(dir / "test.json", test.dump(2) + "\n");
+    if (nemesis) {
+      left.add(faults_left);
+      nemesis_up = true;
+      nemesis->setup(nctx);
+    }
+    if (!interrupted.load()) {
+      phase("main");
+      std::vector<GenPtr> nemesis_gens;
+      for (auto& p : packages) {
+        if (p.generator) nemesis_gens.push_back(std::move(p.generator));
+      }
+      GenPtr nemesis_gen = nemesis_gens.empty() ? nullptr : any(std::move(nemesis_gens));
+      GenPtr main = time_limit(to_ns(spec.time_limit_s),
+                               clients_and_nemesis(rate(spec.rate, workload->generator(wctx)),
+                                                   std::move(nemesis_gen)));
+      interp->run(*main, &interrupted);
+      auto c = interp->counts();
+      log.log("main: " + std::to_string(c.invoked) + " ops invoked (ok " + std::to_string(c.ok) +
+              ", fail " + std::to_string(c.fail) + ", info " + std::to_string(c.info) + ")");
+    }
+  } catch (...) {
+    error = std::current_exception();
+    try {
+      std::rethrow_exception(error);
+    } catch (const std::exception& e) {
+      log.log(std::string("error: ") + e.what() + "; healing and tearing down");
+    } catch (...) {
+      log.log("error: unknown exception; healing and tearing down");
+    }
+  }
+  // ---- heal: always ----
+  if (nemesis_up) {
+    phase("heal");
+    try {
+      std::vector<GenPtr> finals;
+      for (auto& p : packages) {
+        if (p.final_generator) finals.push_back(std::move(p.final_generator));
+      }
+      if (!finals.empty()) {
+        GenPtr heal = time_limit(to_ns(spec.final_time_limit_s), faultline::nemesis(phases(std::move(finals))));
+        interp->run(*heal);
+      }
+    } catch (const std::exception& e) {
+      log.log(std::string("heal: final generators failed: ") + e.what());
+    }
+    try {
+      nemesis->teardown(nctx);
+      left.remove(faults_left);
+    } catch (const std::exception& e) {
+      log.log(std::string("heal: nemesis teardown failed: ") + e.what());
+      if (!error) error = std::current_exception();
+    }
+    if (!interrupted.load() && spec.recovery_wait_s > 0) {
+      phase("recovery");
+      auto until = std::chrono::steady_clock::now() +
+                   std::chrono::nanoseconds(to_ns(spec.recovery_wait_s));
+      while (std::chrono::steady_clock::now() < until && !interrupted.load()) {
+        std::this_thread::sleep_for(std::chrono::milliseconds(20));
+      }
+    }
+  }
+  // ---- final reads ----
+  if (!error && !interrupted.load()) {
+    try {
+      GenPtr final = workload->final_generator(wctx);
+      if (final) {
+        phase("final");
+        GenPtr bounded = time_limit(to_ns(spec.final_time_limit_s), clients(std::move(final)));
+        interp->run(*bounded, &interrupted);
+      }
+    } catch (const std::exception& e) {
+      log.log(std::string("final reads failed: ") + e.what());
+      error = std::current_exception();
+    }
+  }
+  // ---- teardown: always ----
+  phase("teardown");
+  interp.reset();  // closes clients
+  if (db_up) {
+    if (spec.leave_db_running) {
+      log.log("teardown: leaving the database running (--leave-db-running)");
+      left.remove(db_left);
+    } else {
+      try {
+        db->teardown(dctx);
+        left.remove(db_left);
+      } catch (const std::exception& e) {
+        log.log(std::string("teardown failed: ") + e.what());
+        if (!error) error = std::current_exception();
+      }
+    }
+  }
+  recorder.close();
+  progress_stop.store(true);
+  if (progress.joinable()) progress.join();
+  watcher.reset();
+  outcome.interrupted = interrupted.load();
+  if (error) {
+    log.log("history kept: " + (dir / "history.jsonl").string());
+    std::rethrow_exception(error);
+  }
+
+  // ---- check ----
+  log.log("phase: check");
+  write_edn(dir);
+  CheckRunResult r = check_and_write(dir, spec, checkers, &log, ro.progress);
+  outcome.validity = r.validity;
+  outcome.results = r.results;
+  outcome.summary = summary_text(dir, r.results, r.validity);
+  if (outcome.interrupted) outcome.summary = "interrupted: the main phase was cut short\n" + outcome.summary;
+  log.log("verdict: " + std::string(to_string(r.validity)));
+  log.close();
+  return outcome;
+}
+
+RunOutcome analyze_run(const fs::path& arg, bool progress) {
+  fs::path dir = resolve_run_dir(arg);
+  if (!fs::exists(dir / "test.json")) {
+    throw std::invalid_argument(dir.string() + ": no test.json: cannot tell which checkers apply");
+  }
+  Json test;
+  try {
+    test = Json::parse(read_file(dir / "test.json"));
+  } catch (const Json::parse_error& e) {
+    throw SpecError((dir / "test.json").string() + ": not valid JSON: " + e.what());
+  }
+  TestSpec spec = parse_spec(test.value("spec", Json::object()), (dir / "test.json").string());
+  std::unique_ptr<Workload> workload = with_path("/workload", [&] {
+    return WorkloadRegistry::get("workload", spec.workload)(spec.workload_options);
+  });
+  std::vector<std::string> nodes = test.value("nodes", std::vector<std::string>{});
+  int concurrency = test.value("concurrency", 1);
+  std::vector<CheckerSpec> checkers =
+      workload->checkers(workload_context(spec, concurrency, nodes));
+  ControllerLog log;
+  log.open(dir / "controller.log", false);
+  log.log("analyze: re-checking history.jsonl");
+  write_edn(dir);
+  CheckRunResult r = check_and_write(dir, spec, checkers, &log, progress);
+  RunOutcome out;
+  out.dir = dir;
+  out.validity = r.validity;
+  out.results = r.results;
+  out.summary = summary_text(dir, r.results, r.validity);
+  return out;
+}
+
+}  // namespace faultline
