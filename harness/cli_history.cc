@@ -44,6 +44,7 @@ struct CheckOptions {
   std::string model;
   std::string engine;
   std::string consistency_model;
+  std::string independent;
   std::string format;
   double time_limit_s = 0;
   double memory_limit_mb = 0;
@@ -61,6 +62,7 @@ int run_check(const CheckOptions& o) {
   if (!o.model.empty()) options["model"] = o.model;
   if (!o.engine.empty()) options["engine"] = o.engine;
   if (!o.consistency_model.empty()) options["consistency-model"] = o.consistency_model;
+  if (!o.independent.empty()) options["independent"] = o.independent == "true";
 
   Validity overall = Validity::kValid;
   Json all = Json::array();
@@ -140,6 +142,9 @@ const bool check_registered = register_command(
        app.add_option("--engine", o->engine,
                       "Linearizability engine: search, smt or portfolio (default: search, then "
                       "Z3 to explain any illegal key)");
+       app.add_option("--independent", o->independent,
+                      "Linearizability: check each key separately (default: when ops carry keys)")
+           ->check(CLI::IsMember({"true", "false"}));
        app.add_option("--consistency-model", o->consistency_model,
                       "For transactional checkers: the model whose anomalies make it invalid");
        app.add_option("--format,-f", o->format, "Input format: auto, jsonl, edn, jepsen-log, "

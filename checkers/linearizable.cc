@@ -1,0 +1,442 @@
+// Checker "linearizable": is there a total order of the operations, consistent with their
+// real-time order, in which every operation's result is what the model gives?
+//
+// A violation: a key (or the whole history, when it is not split) for which no such order
+// exists. Semantics of outcomes (Herlihy and Wing 1990; Jepsen/Knossos conventions):
+//   - ok: took effect exactly once, at some instant between invocation and completion;
+//   - fail: never took effect, and is dropped, except where the model gives a failure a
+//     meaning (cas-register: a failed cas means the compare did not match; it is then a no-op
+//     that must still fit at some instant between its invocation and completion);
+//   - info, or never completed: may take effect at any instant after its invocation, or never;
+//     its result is unknown; an info read constrains nothing.
+// We read intervals as closed at the recorded positions of invocation and completion in the
+// history (its order is its real-time order); an op completed before another was invoked
+// precedes it.
+//
+// Independent keys are checked separately (P-compositionality: Herlihy and Wing's locality,
+// and Horn and Kroening, FORTE 2015), in parallel on CheckContext::threads threads. Once a key
+// is found illegal, keys after it in key order are skipped, keys before it are still checked,
+// so the first illegal key reported does not depend on timing.
+//
+// Engines: "search" (linear_search.h, the default), "smt" (z3_linear.h), "portfolio" (the
+// search, then Z3 on keys whose search ran out of budget). With any engine, each illegal key
+// gets a minimal counterexample: the history is cut at the shortest illegal prefix (prefix-
+// closure), shrunk by delta debugging with the search (every op whose removal keeps it illegal
+// goes), then Z3's unsat core (core.minimize) over what is left; the core's ops are printed in
+// time order with the longest linearization of them and the op that cannot follow it.
+#include <algorithm>
+#include <mutex>
+#include <numeric>
+#include <sstream>
+#include <thread>
+
+#include "checkers/linear_search.h"
+#include "checkers/model.h"
+#include "checkers/z3_linear.h"
+#include "harness/checker.h"
+
+namespace faultline::lin {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+double seconds_since(Clock::time_point t) {
+  return std::chrono::duration<double>(Clock::now() - t).count();
+}
+
+std::string op_process(const Op& op) {
+  return op.is_nemesis() ? std::string("nemesis") : std::to_string(op.process);
+}
+
+Json op_json(const LinOp& l) {
+  Json j = {{"index", l.invoke->index},
+            {"process", l.invoke->process},
+            {"f", l.invoke->f},
+            {"value", l.invoke->value},
+            {"type", std::string(to_string(l.complete ? l.complete->type : OpType::kInfo))}};
+  if (l.invoke->line > 0) j["line"] = l.invoke->line;
+  if (l.complete) {
+    j["complete_index"] = l.complete->index;
+    if (l.complete->line > 0) j["complete_line"] = l.complete->line;
+    if (l.complete->type == OpType::kOk) j["result"] = l.complete->value;
+  }
+  if (l.invoke->time_ns != kNoTime) j["time"] = l.invoke->time_ns;
+  if (l.complete && l.complete->time_ns != kNoTime) j["complete_time"] = l.complete->time_ns;
+  return j;
+}
+
+// One line for an op: "process 3, cas 1 -> 4 (ok; invoked line 20, completed line 25)".
+std::string op_line(const LinOp& l, const Model& model) {
+  std::ostringstream s;
+  s << "process " << op_process(*l.invoke) << ": " << model.describe_call(l.call) << " ("
+    << to_string(l.complete ? l.complete->type : OpType::kInfo);
+  auto where = [](const Op& op) {
+    return op.line > 0 ? "line " + std::to_string(op.line) : "op " + std::to_string(op.index);
+  };
+  s << "; invoked " << where(*l.invoke);
+  if (l.complete) s << ", completed " << where(*l.complete);
+  else s << ", never completed";
+  s << ")";
+  return s.str();
+}
+
+struct Options {
+  std::string model;
+  std::string engine = "search";
+  std::optional<bool> independent;  // split by key; default: when ops carry keys
+  bool explain = true;
+};
+
+// Everything found about one key.
+struct KeyResult {
+  Json key;
+  SearchVerdict verdict = SearchVerdict::kLinearizable;
+  std::string reason;
+  bool checked = false;
+  size_t ops = 0;
+  SearchResult search;
+  Json counterexample;  // for illegal keys
+  std::string explanation;
+  double search_s = 0, smt_s = 0, explain_s = 0;
+};
+
+class Linearizable : public Checker {
+ public:
+  explicit Linearizable(Options o) : o_(std::move(o)) {}
+
+  CheckResult check(const History& history, const CheckContext& ctx) override {
+    auto t0 = Clock::now();
+    std::string model_name = o_.model.empty() ? guess_model(history) : o_.model;
+    if (model_name.empty()) {
+      throw std::invalid_argument(
+          "linearizable: cannot guess a model from the operations; name one with --model "
+          "(known: " + join(ModelRegistry::names()) + ")");
+    }
+    const ModelFactory& factory = ModelRegistry::get("model", model_name);
+
+    // Partition by key.
+    bool split = o_.independent.value_or(default_split(history));
+    std::vector<KeyedHistory> parts;
+    if (split) {
+      parts = split_by_key(history);
+    } else {
+      parts.push_back({nullptr, history});
+    }
+    double split_s = seconds_since(t0);
+
+    std::vector<KeyResult> results(parts.size());
+    std::atomic<size_t> next{0};
+    std::atomic<size_t> first_illegal{SIZE_MAX};
+    std::mutex error_mu;
+    std::string error;
+    auto worker = [&] {
+      while (true) {
+        size_t k = next.fetch_add(1);
+        if (k >= parts.size()) return;
+        if (k > first_illegal.load()) continue;
+        try {
+          check_key(parts[k], factory, ctx, results[k], first_illegal, k);
+        } catch (const std::exception& e) {
+          std::lock_guard<std::mutex> lock(error_mu);
+          if (error.empty()) error = e.what();
+          first_illegal = 0;
+        }
+      }
+    };
+    int threads = std::max(1, std::min<int>(ctx.threads, static_cast<int>(parts.size())));
+    std::vector<std::thread> pool;
+    for (int t = 1; t < threads; ++t) pool.emplace_back(worker);
+    worker();
+    for (auto& t : pool) t.join();
+    if (!error.empty()) throw std::invalid_argument(error);
+
+    // Explanations for illegal keys (in key order), then assemble.
+    auto te = Clock::now();
+    for (auto& r : results) {
+      if (r.checked && r.verdict == SearchVerdict::kIllegal && o_.explain) {
+        explain(parts, r, factory, ctx);
+      }
+    }
+    return assemble(model_name, split, parts, results, ctx, split_s, seconds_since(te),
+                    seconds_since(t0));
+  }
+
+ private:
+  static std::string join(const std::vector<std::string>& v) {
+    std::string s;
+    for (const auto& x : v) s += (s.empty() ? "" : ", ") + x;
+    return s;
+  }
+
+  // Split when ops carry a "key" field, or when every client invocation's value is a pair
+  // [key value] (Jepsen's independent keys; a read there is [k nil], so a plain register's
+  // read of nil keeps the history whole).
+  static bool default_split(const History& history) {
+    bool any = false, all_pairs = true;
+    for (const Op& op : history) {
+      if (op.is_nemesis() || !op.is_invoke()) continue;
+      any = true;
+      if (op.extra.contains("key")) return true;
+      if (!(op.value.is_array() && op.value.size() == 2)) all_pairs = false;
+    }
+    return any && all_pairs;
+  }
+
+  void check_key(const KeyedHistory& part, const ModelFactory& factory, const CheckContext& ctx,
+                 KeyResult& r, std::atomic<size_t>& first_illegal, size_t k) {
+    r.key = part.key;
+    r.checked = true;
+    std::unique_ptr<Model> model = factory();
+    std::vector<LinOp> ops = prepare_ops(part.history, *model);
+    r.ops = ops.size();
+    SearchLimits limits{ctx.deadline, ctx.memory_limit_bytes, ctx.cancel};
+    auto t = Clock::now();
+    if (o_.engine == "smt") {
+      SmtOptions so;
+      so.deadline = ctx.deadline;
+      so.seed = ctx.seed;
+      SmtResult s = smt_check(ops, *model, so);
+      r.verdict = s.verdict;
+      r.reason = s.reason;
+      r.smt_s = seconds_since(t);
+    } else {
+      r.search = search(ops, *model, limits);
+      r.verdict = r.search.verdict;
+      r.reason = r.search.unknown_reason;
+      r.search_s = seconds_since(t);
+      if (r.verdict == SearchVerdict::kUnknown && o_.engine == "portfolio" &&
+          smt_supports(*model) && !ctx.expired()) {
+        auto t2 = Clock::now();
+        SmtOptions so;
+        so.deadline = ctx.deadline;
+        so.seed = ctx.seed;
+        SmtResult s = smt_check(ops, *model, so);
+        if (s.verdict != SearchVerdict::kUnknown) {
+          r.verdict = s.verdict;
+          r.reason.clear();
+        } else {
+          r.reason += "; " + s.reason;
+        }
+        r.smt_s = seconds_since(t2);
+      }
+    }
+    if (r.verdict == SearchVerdict::kIllegal) {
+      size_t cur = first_illegal.load();
+      while (k < cur && !first_illegal.compare_exchange_weak(cur, k)) {
+      }
+    }
+  }
+
+  // Minimal counterexample and the plain-words explanation of one illegal key.
+  void explain(const std::vector<KeyedHistory>& parts, KeyResult& r, const ModelFactory& factory,
+               const CheckContext& ctx) {
+    auto t = Clock::now();
+    const KeyedHistory* part = nullptr;
+    for (const auto& p : parts) {
+      if (p.key == r.key) part = &p;
+    }
+    std::unique_ptr<Model> model = factory();
+    std::vector<LinOp> ops = prepare_ops(part->history, *model);
+    // Explaining gets at most 10 s (or what is left of the deadline).
+    auto deadline = std::min(ctx.deadline, Clock::now() + std::chrono::seconds(10));
+    SearchLimits limits{deadline, ctx.memory_limit_bytes, ctx.cancel};
+    auto illegal = [&](const std::vector<LinOp>& v) {
+      return search(v, *model, limits).verdict == SearchVerdict::kIllegal;
+    };
+
+    // 1. Shortest illegal prefix: ops invoked before the cut; those completing after it become
+    // pending (they may or may not take effect). Prefix-closure makes this monotone.
+    auto cut = [&](int64_t c) {
+      std::vector<LinOp> v;
+      for (const LinOp& l : ops) {
+        if (l.call_pos >= c) continue;
+        LinOp x = l;
+        if (x.ret_pos != INT64_MAX && x.ret_pos >= c) {
+          x.ret_pos = INT64_MAX;
+          x.call.outcome = Outcome::kInfo;
+        }
+        v.push_back(x);
+      }
+      return v;
+    };
+    int64_t lo = 0, hi = static_cast<int64_t>(part->history.size());
+    while (lo + 1 < hi) {
+      int64_t mid = lo + (hi - lo) / 2;
+      if (illegal(cut(mid))) hi = mid;
+      else lo = mid;
+    }
+    std::vector<LinOp> cur = cut(hi);
+    if (!illegal(cur)) cur = ops;  // budget ran out: keep the whole key
+
+    // 2. Delta debugging with the search: drop chunks whose removal keeps it illegal.
+    for (size_t chunk = std::max<size_t>(1, cur.size() / 2); chunk >= 1; chunk /= 2) {
+      size_t i = 0;
+      while (i < cur.size() && Clock::now() < deadline) {
+        std::vector<LinOp> trial;
+        trial.reserve(cur.size());
+        for (size_t j = 0; j < cur.size(); ++j) {
+          if (j < i || j >= i + chunk) trial.push_back(cur[j]);
+        }
+        if (!trial.empty() && illegal(trial)) {
+          cur.swap(trial);
+        } else {
+          i += chunk;
+        }
+      }
+      if (chunk == 1) break;
+    }
+
+    // 3. Z3's unsat core over what is left.
+    bool minimal_by_smt = false;
+    if (smt_supports(*model) && cur.size() <= 200) {
+      SmtOptions so;
+      so.core = true;
+      so.deadline = deadline;
+      so.seed = ctx.seed;
+      SmtResult s = smt_check(cur, *model, so);
+      if (s.verdict == SearchVerdict::kIllegal && !s.core.empty()) {
+        std::vector<LinOp> core;
+        for (int32_t i : s.core) core.push_back(cur[static_cast<size_t>(i)]);
+        if (illegal(core)) {
+          cur.swap(core);
+          minimal_by_smt = true;
+        }
+      }
+    }
+    std::sort(cur.begin(), cur.end(),
+              [](const LinOp& a, const LinOp& b) { return a.call_pos < b.call_pos; });
+
+    // 4. Words: the ops, then the longest order of them and what breaks it.
+    SearchResult sr = search(cur, *model, limits);
+    Json ops_json = Json::array();
+    for (const LinOp& l : cur) ops_json.push_back(op_json(l));
+    std::ostringstream text;
+    std::string key_name = r.key.is_null() ? "the history" : "key " + json_text(r.key);
+    text << "Not linearizable: " << key_name << ". These " << cur.size()
+         << " operations cannot be put in any order that respects real time (an operation that "
+            "completed before another was invoked must come first) in which every result is "
+            "what a "
+         << model->name() << " gives:\n";
+    for (const LinOp& l : cur) text << "  - " << op_line(l, *model) << "\n";
+    if (sr.blocked_op >= 0) {
+      int64_t state = model->init();
+      std::string order;
+      for (int32_t i : sr.longest_prefix) {
+        state = model->step(state, cur[static_cast<size_t>(i)].call);
+        order += (order.empty() ? "" : ", then ") + model->describe_call(cur[i].call) +
+                 " by process " + op_process(*cur[i].invoke);
+      }
+      const LinOp& b = cur[static_cast<size_t>(sr.blocked_op)];
+      text << "The furthest any order gets: "
+           << (order.empty() ? std::string("nothing can go first") : order)
+           << "; the state is then " << model->describe_state(state) << ", and process "
+           << op_process(*b.invoke) << "'s " << model->describe_call(b.call)
+           << " must come next (it completed before anything else left could start) but "
+              "cannot happen in that state. Every other order fails sooner.\n";
+    }
+    r.explanation = text.str();
+    r.counterexample = {{"key", r.key},
+                        {"ops", ops_json},
+                        {"minimal", minimal_by_smt ? "unsat-core" : "delta-debugging"}};
+    r.explain_s = seconds_since(t);
+  }
+
+  CheckResult assemble(const std::string& model_name, bool split,
+                       const std::vector<KeyedHistory>& parts, std::vector<KeyResult>& results,
+                       const CheckContext& ctx, double split_s, double explain_s,
+                       double total_s) {
+    (void)ctx;
+    CheckResult out;
+    Validity v = Validity::kValid;
+    Json illegal = Json::array(), unknown = Json::array();
+    size_t checked = 0, skipped = 0, ops = 0;
+    uint64_t steps = 0, cache_entries = 0;
+    size_t peak = 0;
+    double search_s = 0, smt_s = 0;
+    std::string explanation;
+    Json counterexamples = Json::array();
+    Json longest = nullptr;
+    for (auto& r : results) {
+      if (!r.checked) {
+        ++skipped;
+        continue;
+      }
+      ++checked;
+      ops += r.ops;
+      steps += r.search.steps;
+      cache_entries += r.search.cache_entries;
+      peak = std::max(peak, r.search.peak_bytes);
+      search_s += r.search_s;
+      smt_s += r.smt_s;
+      if (r.verdict == SearchVerdict::kIllegal) {
+        v = Validity::kInvalid;
+        illegal.push_back(r.key);
+        if (!r.counterexample.is_null()) counterexamples.push_back(r.counterexample);
+        explanation += r.explanation;
+        if (longest.is_null()) {
+          longest = {{"key", r.key},
+                     {"length", r.search.longest_prefix.size()},
+                     {"of", r.ops}};
+        }
+      } else if (r.verdict == SearchVerdict::kUnknown) {
+        v = merge(v, Validity::kUnknown);
+        unknown.push_back({{"key", r.key}, {"reason", r.reason}});
+      }
+    }
+    out.validity = v;
+    std::ostringstream summary;
+    summary << model_name << ", " << (split ? std::to_string(parts.size()) + " keys" : "1 history")
+            << ", " << ops << " ops";
+    if (!illegal.empty()) summary << ", " << illegal.size() << " illegal";
+    if (!unknown.empty()) {
+      summary << ", " << unknown.size() << " unknown (" << unknown[0]["reason"].get<std::string>()
+              << ")";
+    }
+    if (skipped) summary << ", " << skipped << " skipped after the first illegal key";
+    out.details = {{"model", model_name},
+                   {"engine", o_.engine},
+                   {"split_by_key", split},
+                   {"keys", parts.size()},
+                   {"keys_checked", checked},
+                   {"keys_skipped", skipped},
+                   {"ops", ops},
+                   {"illegal_keys", illegal},
+                   {"unknown_keys", unknown},
+                   {"summary", summary.str()}};
+    if (!counterexamples.empty()) out.details["counterexamples"] = counterexamples;
+    if (!longest.is_null()) out.details["longest_linearizable_prefix"] = longest;
+    if (!explanation.empty()) out.details["explanation"] = explanation;
+    out.timing = {{"split_s", split_s},         {"search_s", search_s},
+                  {"smt_s", smt_s},             {"explain_s", explain_s},
+                  {"total_s", total_s},         {"search_steps", steps},
+                  {"cache_entries", cache_entries}, {"peak_search_bytes", peak}};
+    return out;
+  }
+
+  Options o_;
+};
+
+std::unique_ptr<Checker> make(const Json& options) {
+  reject_unknown_options(options, {"model", "engine", "independent", "explain"},
+                         "linearizable checker");
+  Options o;
+  if (options.is_object()) {
+    if (options.contains("model")) o.model = options["model"].get<std::string>();
+    if (options.contains("engine")) o.engine = options["engine"].get<std::string>();
+    if (options.contains("independent")) o.independent = options["independent"].get<bool>();
+    if (options.contains("explain")) o.explain = options["explain"].get<bool>();
+  }
+  if (o.engine != "search" && o.engine != "smt" && o.engine != "portfolio") {
+    throw std::invalid_argument("linearizable checker: unknown engine '" + o.engine +
+                                "' (known: search, smt, portfolio)");
+  }
+  if (!o.model.empty()) ModelRegistry::get("model", o.model);
+  return std::make_unique<Linearizable>(std::move(o));
+}
+
+const bool registered = CheckerRegistry::add(
+    "checker", "linearizable",
+    "linearizability against a model (--model), key by key; Z3 explains illegal keys", make);
+
+}  // namespace
+}  // namespace faultline::lin

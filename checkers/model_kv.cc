@@ -1,0 +1,150 @@
+// Model "kv": Porcupine's key-value store with string values. get returns the value ("" for a
+// missing key), put sets it, append concatenates to it. Ops name their key in a "key" field or
+// as [key value]; the checker splits by key (P-compositionality), and this model then sees one
+// key. Checked without splitting (option "partition": false), the state is the whole map.
+#include <map>
+#include <optional>
+
+#include "checkers/model.h"
+
+namespace faultline::lin {
+namespace {
+
+enum : uint16_t { kGet, kPut, kAppend };
+
+class KvModel : public Model {
+ public:
+  std::string name() const override { return "kv"; }
+
+  std::optional<Call> prepare(const Operation& op) override {
+    Call c;
+    const std::string& f = op.invoke->f;
+    OpType t = op.type();
+    c.outcome = t == OpType::kOk ? Outcome::kOk : t == OpType::kFail ? Outcome::kFail
+                                                                     : Outcome::kInfo;
+    if (c.outcome == Outcome::kFail) return std::nullopt;
+    Json key = op.invoke->extra.contains("key") ? op.invoke->extra["key"] : Json(nullptr);
+    c.c = keys_.intern(key);
+    if (f == "get" || f == "read") {
+      if (c.outcome != Outcome::kOk) return std::nullopt;
+      c.f = kGet;
+      c.a = strings_.intern(text_of(op.complete->value));
+      return c;
+    }
+    if (f == "put" || f == "write") {
+      c.f = kPut;
+      c.a = strings_.intern(text_of(op.invoke->value));
+      return c;
+    }
+    if (f == "append") {
+      c.f = kAppend;
+      c.a = strings_.intern(text_of(op.invoke->value));
+      return c;
+    }
+    bad_op(op, name(), "expected get, put or append");
+  }
+
+  // State: a sorted vector of (key id, string id) pairs, interned; a missing key is "".
+  int64_t init() override { return states_.intern({}); }
+
+  int64_t step(int64_t state, const Call& c) override {
+    const std::vector<int64_t>& m = states_.get(state);
+    int64_t current = empty_;
+    size_t at = m.size();
+    for (size_t i = 0; i < m.size(); i += 2) {
+      if (m[i] == c.c) {
+        current = m[i + 1];
+        at = i;
+        break;
+      }
+    }
+    int64_t next;
+    switch (c.f) {
+      case kGet: return current == c.a ? state : kIllegal;
+      case kPut: next = c.a; break;
+      case kAppend: next = strings_.intern(strings_.text_raw(current) + strings_.text_raw(c.a));
+        break;
+      default: return kIllegal;
+    }
+    std::vector<int64_t> out = m;
+    if (at < m.size()) {
+      out[at + 1] = next;
+    } else {
+      auto pos = out.begin();
+      while (pos != out.end() && *pos < c.c) pos += 2;
+      pos = out.insert(pos, next);
+      out.insert(pos, c.c);
+    }
+    return states_.intern(out);
+  }
+
+  bool memoise_steps() const override { return true; }
+
+  // One key only: the unsplit map has no symbolic form here.
+  SymbolicDomain symbolic_domain() const override {
+    return keys_.size() <= 2 ? SymbolicDomain::kString : SymbolicDomain::kNone;
+  }
+  Symbolic symbolic(const Call& c) const override {
+    using G = Symbolic::Guard;
+    using E = Symbolic::Effect;
+    switch (c.f) {
+      case kGet: return {G::kEq, E::kKeep, c.a, 0};
+      case kPut: return {G::kNone, E::kSet, 0, c.a};
+      default: return {G::kNone, E::kConcat, 0, c.a};
+    }
+  }
+  int64_t symbolic_init() const override { return empty_; }
+  std::string symbolic_string(int64_t id) const override { return strings_.text_raw(id); }
+
+  std::string describe_state(int64_t state) const override {
+    const auto& m = states_.get(state);
+    if (m.empty()) return "{}";
+    if (m.size() == 2 && keys_.text(m[0]) == "null") return quoted(strings_.text_raw(m[1]));
+    std::string out = "{";
+    for (size_t i = 0; i < m.size(); i += 2) {
+      out += (i ? ", " : "") + keys_.text(m[i]) + ": " + quoted(strings_.text_raw(m[i + 1]));
+    }
+    return out + "}";
+  }
+  std::string describe_call(const Call& c) const override {
+    std::string k = keys_.text(c.c) == "null" ? "" : " " + keys_.text(c.c);
+    switch (c.f) {
+      case kGet: return "get" + k + " -> " + quoted(strings_.text_raw(c.a));
+      case kPut: return "put" + k + " " + quoted(strings_.text_raw(c.a));
+      case kAppend: return "append" + k + " " + quoted(strings_.text_raw(c.a));
+    }
+    return "?";
+  }
+
+ private:
+  static std::string text_of(const Json& v) {
+    if (v.is_string()) return v.get<std::string>();
+    if (v.is_null()) return "";
+    return json_text(v);
+  }
+  static std::string quoted(const std::string& s) { return json_text(Json(s)); }
+
+  // Raw strings (not JSON) interned.
+  struct Strings {
+    std::unordered_map<std::string, int64_t> ids;
+    std::vector<std::string> texts;
+    int64_t intern(const std::string& s) {
+      auto [it, inserted] = ids.emplace(s, static_cast<int64_t>(texts.size()));
+      if (inserted) texts.push_back(s);
+      return it->second;
+    }
+    const std::string& text_raw(int64_t id) const { return texts[static_cast<size_t>(id)]; }
+  };
+
+  Strings strings_;
+  int64_t empty_ = strings_.intern("");
+  ValueTable keys_;
+  VectorTable states_;
+};
+
+const bool registered = ModelRegistry::add(
+    "model", "kv", "key-value store of strings: get, put, append (Porcupine's kv)",
+    [] { return std::make_unique<KvModel>(); });
+
+}  // namespace
+}  // namespace faultline::lin

@@ -1,0 +1,234 @@
+// Linearizability checker: micro-histories per model, the shared Porcupine histories under both
+// engines, and differential tests between the search and Z3 on generated histories.
+#include <fstream>
+#include <random>
+
+#include <catch2/catch.hpp>
+
+#include "checkers/linear_search.h"
+#include "checkers/model.h"
+#include "checkers/z3_linear.h"
+#include "harness/checker.h"
+#include "harness/formats.h"
+#include "tests/support/paths.h"
+
+using namespace faultline;
+
+namespace {
+
+History parse(const std::string& edn) { return load_history_text(edn, "test").history; }
+
+CheckResult check(const History& h, Json options = Json::object()) {
+  auto checker = CheckerRegistry::get("checker", "linearizable")(options);
+  CheckContext ctx;
+  ctx.threads = 2;
+  return checker->check(h, ctx);
+}
+
+Validity verdict(const std::string& edn, const std::string& model, const std::string& engine =
+                                                                       "search") {
+  auto r = check(parse(edn), {{"model", model}, {"engine", engine}});
+  INFO(r.details.dump(2));
+  return r.validity;
+}
+
+// Builds an EDN history from lines "p type f value".
+std::string h(std::initializer_list<const char*> lines) {
+  std::string out;
+  for (const char* l : lines) {
+    std::string s(l);
+    std::istringstream in(s);
+    std::string p, type, f;
+    in >> p >> type >> f;
+    std::string value;
+    std::getline(in, value);
+    if (value.empty()) value = " nil";
+    out += "{:process " + p + ", :type :" + type + ", :f :" + f + ", :value" + value + "}\n";
+  }
+  return out;
+}
+
+const std::vector<std::string> kEngines = {"search", "smt"};
+
+}  // namespace
+
+TEST_CASE("register: stale read is illegal, concurrent read is fine", "[lin][register]") {
+  for (const auto& engine : kEngines) {
+    INFO(engine);
+    CHECK(verdict(h({"0 invoke write 1", "0 ok write 1", "1 invoke read", "1 ok read 1"}),
+                  "register", engine) == Validity::kValid);
+    CHECK(verdict(h({"0 invoke write 1", "0 ok write 1", "1 invoke read", "1 ok read nil"}),
+                  "register", engine) == Validity::kInvalid);
+    CHECK(verdict(h({"0 invoke write 1", "1 invoke read", "1 ok read nil", "0 ok write 1"}),
+                  "register", engine) == Validity::kValid);
+    // Two sequential reads that see the writes in the wrong order.
+    CHECK(verdict(h({"0 invoke write 1", "1 invoke write 2", "0 ok write 1", "1 ok write 2",
+                     "2 invoke read", "2 ok read 2", "3 invoke read", "3 ok read 1"}),
+                  "register", engine) == Validity::kInvalid);
+  }
+}
+
+TEST_CASE("info ops may take effect late, or never", "[lin][info]") {
+  for (const auto& engine : kEngines) {
+    INFO(engine);
+    // The info write is seen long after it crashed: allowed.
+    CHECK(verdict(h({"0 invoke write 1", "0 info write", "1 invoke read", "1 ok read nil",
+                     "2 invoke read", "2 ok read 1"}),
+                  "register", engine) == Validity::kValid);
+    // Never seen: allowed.
+    CHECK(verdict(h({"0 invoke write 1", "0 info write", "1 invoke read", "1 ok read nil"}),
+                  "register", engine) == Validity::kValid);
+    // Once seen it cannot be unseen (it took effect once).
+    CHECK(verdict(h({"0 invoke write 1", "0 info write", "1 invoke read", "1 ok read 1",
+                     "2 invoke read", "2 ok read nil"}),
+                  "register", engine) == Validity::kInvalid);
+    // An info op cannot take effect before it was invoked.
+    CHECK(verdict(h({"1 invoke read", "1 ok read 1", "0 invoke write 1", "0 info write"}),
+                  "register", engine) == Validity::kInvalid);
+    // An info read constrains nothing.
+    CHECK(verdict(h({"1 invoke read", "1 info read 7"}), "register", engine) ==
+          Validity::kValid);
+    // An invocation that never completed counts as info.
+    CHECK(verdict(h({"0 invoke write 1", "1 invoke read", "1 ok read 1"}), "register", engine) ==
+          Validity::kValid);
+  }
+}
+
+TEST_CASE("cas-register: failed cas did not match", "[lin][cas]") {
+  for (const auto& engine : kEngines) {
+    INFO(engine);
+    CHECK(verdict(h({"0 invoke write 1", "0 ok write 1", "1 invoke cas [1 2]", "1 ok cas [1 2]",
+                     "2 invoke read", "2 ok read 2"}),
+                  "cas-register", engine) == Validity::kValid);
+    // The cas matched the value there, yet failed: illegal.
+    CHECK(verdict(h({"0 invoke write 1", "0 ok write 1", "1 invoke cas [1 2]",
+                     "1 fail cas [1 2]"}),
+                  "cas-register", engine) == Validity::kInvalid);
+    // A cas cannot succeed on a value that is not there.
+    CHECK(verdict(h({"0 invoke write 1", "0 ok write 1", "1 invoke cas [3 2]", "1 ok cas [3 2]"}),
+                  "cas-register", engine) == Validity::kInvalid);
+    // A failed write never happened.
+    CHECK(verdict(h({"0 invoke write 1", "0 fail write 1", "1 invoke read", "1 ok read 1"}),
+                  "cas-register", engine) == Validity::kInvalid);
+    // An info cas may have taken effect.
+    CHECK(verdict(h({"0 invoke write 1", "0 ok write 1", "1 invoke cas [1 2]", "1 info cas",
+                     "2 invoke read", "2 ok read 2"}),
+                  "cas-register", engine) == Validity::kValid);
+  }
+}
+
+TEST_CASE("kv, counter, mutex micro-histories", "[lin][models]") {
+  for (const auto& engine : kEngines) {
+    INFO(engine);
+    CHECK(verdict(h({"0 invoke append \"a\"", "0 ok append \"a\"", "1 invoke append \"b\"",
+                     "1 ok append \"b\"", "2 invoke get", "2 ok get \"ab\""}),
+                  "kv", engine) == Validity::kValid);
+    CHECK(verdict(h({"0 invoke append \"a\"", "0 ok append \"a\"", "1 invoke append \"b\"",
+                     "1 ok append \"b\"", "2 invoke get", "2 ok get \"ba\""}),
+                  "kv", engine) == Validity::kInvalid);
+    CHECK(verdict(h({"0 invoke put \"x\"", "1 invoke append \"b\"", "1 ok append \"b\"",
+                     "0 ok put \"x\"", "2 invoke get", "2 ok get \"xb\""}),
+                  "kv", engine) == Validity::kValid);
+    CHECK(verdict(h({"0 invoke add 2", "0 ok add 2", "1 invoke add 3", "1 info add",
+                     "2 invoke read", "2 ok read 5"}),
+                  "counter", engine) == Validity::kValid);
+    CHECK(verdict(h({"0 invoke add 2", "0 ok add 2", "2 invoke read", "2 ok read 1"}), "counter",
+                  engine) == Validity::kInvalid);
+    CHECK(verdict(h({"0 invoke acquire", "0 ok acquire", "1 invoke acquire", "1 ok acquire"}),
+                  "mutex", engine) == Validity::kInvalid);
+    CHECK(verdict(h({"0 invoke acquire", "0 ok acquire", "0 invoke release", "0 ok release",
+                     "1 invoke acquire", "1 ok acquire"}),
+                  "mutex", engine) == Validity::kValid);
+  }
+}
+
+TEST_CASE("set, queues, multi-register micro-histories", "[lin][models]") {
+  CHECK(verdict(h({"0 invoke add 1", "0 ok add 1", "1 invoke add 2", "2 invoke read",
+                   "2 ok read [2 1]", "1 ok add 2"}),
+                "set") == Validity::kValid);
+  CHECK(verdict(h({"0 invoke add 1", "0 ok add 1", "2 invoke read", "2 ok read []"}), "set") ==
+        Validity::kInvalid);
+  CHECK(verdict(h({"0 invoke enqueue 1", "0 ok enqueue 1", "0 invoke enqueue 2",
+                   "0 ok enqueue 2", "1 invoke dequeue", "1 ok dequeue 2"}),
+                "fifo-queue") == Validity::kInvalid);
+  CHECK(verdict(h({"0 invoke enqueue 1", "0 ok enqueue 1", "0 invoke enqueue 2",
+                   "0 ok enqueue 2", "1 invoke dequeue", "1 ok dequeue 2"}),
+                "unordered-queue") == Validity::kValid);
+  CHECK(verdict(h({"0 invoke dequeue", "0 ok dequeue nil"}), "fifo-queue") == Validity::kValid);
+  CHECK(verdict(h({"0 invoke write {:x 1, :y 2}", "0 ok write {:x 1, :y 2}", "1 invoke read",
+                   "1 ok read {:x 1}"}),
+                "multi-register") == Validity::kValid);
+  CHECK(verdict(h({"0 invoke write {:x 1, :y 2}", "0 ok write {:x 1, :y 2}", "1 invoke read",
+                   "1 ok read {:x 1, :y nil}"}),
+                "multi-register") == Validity::kInvalid);
+}
+
+TEST_CASE("independent keys are checked apart and explained", "[lin][keys]") {
+  auto hist = parse(h({"0 invoke write [1 5]", "0 ok write [1 5]", "1 invoke read [2 nil]",
+                       "1 ok read [2 nil]", "2 invoke read [1 nil]", "2 ok read [1 nil]"}));
+  auto r = check(hist, {{"model", "register"}});
+  CHECK(r.validity == Validity::kInvalid);
+  CHECK(r.details["split_by_key"] == true);
+  CHECK(r.details["keys"] == 2);
+  CHECK(r.details["illegal_keys"] == Json::array({1}));
+  REQUIRE(r.details.contains("counterexamples"));
+  auto ce = r.details["counterexamples"][0];
+  CHECK(ce["ops"].size() == 2);
+  CHECK_THAT(r.details["explanation"].get<std::string>(), Catch::Contains("key 1"));
+  CHECK_THAT(r.details["explanation"].get<std::string>(), Catch::Contains("read nil"));
+}
+
+TEST_CASE("a model is guessed, a wrong one is refused", "[lin]") {
+  CHECK(lin::guess_model(parse(h({"0 invoke cas [1 2]", "0 ok cas [1 2]"}))) == "cas-register");
+  CHECK(lin::guess_model(parse("{:process 0, :type :invoke, :f :get, :key \"1\", :value nil}")) ==
+        "kv");
+  CHECK_THROWS_AS(check(parse(h({"0 invoke frob 1", "0 ok frob 1"}))), std::invalid_argument);
+  CHECK_THROWS_AS(check(parse(h({"0 invoke frob 1", "0 ok frob 1"})), {{"model", "register"}}),
+                  std::invalid_argument);
+  CHECK_THROWS_AS(CheckerRegistry::get("checker", "linearizable")({{"engine", "magic"}}),
+                  std::invalid_argument);
+  CHECK_THROWS_AS(CheckerRegistry::get("checker", "linearizable")({{"bogus", 1}}),
+                  std::invalid_argument);
+}
+
+TEST_CASE("a deadline gives unknown, never a wrong answer", "[lin][limits]") {
+  // A wide, illegal history that takes the search a while; with no time at all it is unknown.
+  std::string edn;
+  for (int p = 0; p < 12; ++p) edn += h({}) + "{:process " + std::to_string(p) +
+                                      ", :type :invoke, :f :write, :value " + std::to_string(p) + "}\n";
+  for (int p = 0; p < 12; ++p) edn += "{:process " + std::to_string(p) +
+                                      ", :type :ok, :f :write, :value " + std::to_string(p) + "}\n";
+  edn += "{:process 20, :type :invoke, :f :read, :value nil}\n"
+         "{:process 20, :type :ok, :f :read, :value 99}\n";
+  auto checker = CheckerRegistry::get("checker", "linearizable")({{"model", "register"}});
+  CheckContext ctx;
+  ctx.deadline = std::chrono::steady_clock::now();
+  auto r = checker->check(parse(edn), ctx);
+  CHECK(r.validity != Validity::kValid);
+}
+
+TEST_CASE("the shared Porcupine histories get their known verdicts", "[lin][shared]") {
+  FAULTLINE_REQUIRE_SHARED(shared);
+  auto engine = GENERATE(as<std::string>{}, "search", "smt");
+  std::ifstream tsv(shared / "porcupine" / "expected.tsv");
+  std::string line;
+  std::getline(tsv, line);
+  int files = 0;
+  while (std::getline(tsv, line)) {
+    auto tab = line.find('\t');
+    std::string file = line.substr(0, tab);
+    bool expected = line.substr(tab + 1) == "true";
+    auto path = shared / "porcupine" / file;
+    auto loaded = load_history_file(path.string());
+    auto checker = CheckerRegistry::get("checker", "linearizable")(
+        {{"engine", engine}, {"explain", false}});
+    CheckContext ctx;
+    ctx.threads = 2;
+    ctx.deadline = std::chrono::steady_clock::now() + std::chrono::seconds(120);
+    auto r = checker->check(loaded.history, ctx);
+    INFO(engine << " " << file << ": " << r.details.dump());
+    CHECK(r.validity == (expected ? Validity::kValid : Validity::kInvalid));
+    ++files;
+  }
+  CHECK(files == 108);
+}
