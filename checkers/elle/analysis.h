@@ -1,0 +1,39 @@
+// Shared pieces of the list-append and rw-register analyses: realtime and process edges,
+// op descriptions, option parsing.
+//
+// Thread safety: pure functions over values.
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "checkers/elle/graph.h"
+#include "checkers/elle/report.h"
+#include "checkers/elle/txn.h"
+
+namespace faultline::elle {
+
+// Adds process edges (consecutive ok/info transactions of one process) and a transitive
+// reduction of real-time order (T1 completed ok before T2 was invoked) between ok/info
+// transactions. Failed transactions are not graph nodes; info transactions never precede
+// anything in real time (they may complete at any time).
+void add_session_edges(const TxnHistory& th, DepGraph* g);
+
+// {"index", "process", "type", "value"} of a transaction: its completion (or its invocation
+// when it never completed).
+Json txn_op_json(const History& history, const Txn& t);
+// "op 12 (process 3)".
+std::string txn_label(const Txn& t);
+
+// Reads "consistency-model" from checker options (default strict-serializable, as Elle);
+// throws std::invalid_argument for an unknown model, naming the known ones.
+std::string model_option(const Json& options, const std::string& where);
+
+// "[1 2 3]" for short lists, "[... 7 8 9] (12 elements)" for long ones.
+std::string list_text(const TxnHistory& th, const Mop& read, size_t tail = 6);
+
+// Sentences for process and realtime edges (see TxnDescriber::edge_sentence).
+std::string session_sentence(const Txn& a, const Txn& b, uint8_t kind, const std::string& na,
+                             const std::string& nb);
+
+}  // namespace faultline::elle

@@ -1,0 +1,279 @@
+#include "checkers/elle/report.h"
+
+#include <algorithm>
+#include <map>
+
+namespace faultline::elle {
+namespace {
+
+using Set = std::set<std::string>;
+
+Set join(std::initializer_list<Set> sets) {
+  Set out;
+  for (const auto& s : sets) out.insert(s.begin(), s.end());
+  return out;
+}
+
+Set variants(const Set& base, const std::string& suffix) {
+  Set out;
+  for (const auto& b : base) out.insert(b + suffix);
+  return out;
+}
+
+struct Lattice {
+  std::vector<std::string> names;
+  std::map<std::string, Set> forbidden;
+  std::map<std::string, std::string> aliases;
+
+  Lattice() {
+    // Anomalies no model allows: the history contradicts itself or the workload's rules.
+    const Set universal = {"internal",     "duplicate-elements", "incompatible-order",
+                           "garbage-read", "future-read",        "cyclic-versions"};
+    const Set ru = join({universal, {"G0"}});
+    const Set rc = join({ru, {"G1a", "G1b", "G1c", "dirty-update"}});
+    const Set cs = join({rc, {"lost-update"}});
+    const Set pl2plus = join({rc, {"G-single"}});
+    const Set causal = join({pl2plus, {"G0-process", "G1c-process", "G-single-process"}});
+    const Set si = join({cs, {"G-single", "G-nonadjacent"}});
+    const Set ser = join({si, {"G2-item"}});
+    const Set cycles = {"G0", "G1c", "G-single", "G-nonadjacent"};
+    const Set cycles2 = join({cycles, {"G2-item"}});
+    add("read-uncommitted", ru);
+    add("read-committed", rc);
+    add("monotonic-atomic-view", rc);
+    add("cursor-stability", cs);
+    add("PL-2+", pl2plus);
+    add("causal", causal);
+    add("repeatable-read", ser);
+    add("snapshot-isolation", si);
+    add("serializable", ser);
+    add("strong-session-snapshot-isolation", join({si, variants(cycles, "-process")}));
+    add("strong-snapshot-isolation",
+        join({si, variants(cycles, "-process"), variants(cycles, "-realtime")}));
+    add("strong-session-serializable", join({ser, variants(cycles2, "-process")}));
+    add("strict-serializable",
+        join({ser, variants(cycles2, "-process"), variants(cycles2, "-realtime")}));
+    aliases = {{"ru", "read-uncommitted"},      {"pl-1", "read-uncommitted"},
+               {"rc", "read-committed"},        {"pl-2", "read-committed"},
+               {"mav", "monotonic-atomic-view"}, {"cs", "cursor-stability"},
+               {"pl-2+", "PL-2+"},              {"consistent-view", "PL-2+"},
+               {"rr", "repeatable-read"},       {"pl-2.99", "repeatable-read"},
+               {"si", "snapshot-isolation"},    {"pl-3", "serializable"},
+               {"pl-ss", "strict-serializable"}, {"strong-serializable", "strict-serializable"},
+               {"linearizable", "strict-serializable"}};
+  }
+  void add(const std::string& name, Set s) {
+    names.push_back(name);
+    forbidden[name] = std::move(s);
+  }
+};
+
+const Lattice& lattice() {
+  static const Lattice l;
+  return l;
+}
+
+std::string lower(std::string s) {
+  for (auto& c : s) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  return s;
+}
+
+bool strictly_stronger(const std::string& a, const std::string& b) {
+  const auto& fa = forbidden_by(a);
+  const auto& fb = forbidden_by(b);
+  return fa.size() > fb.size() && std::includes(fa.begin(), fa.end(), fb.begin(), fb.end());
+}
+
+std::string dot_escape(const std::string& s) {
+  std::string out;
+  for (char c : s) {
+    if (c == '"' || c == '\\') out += '\\';
+    out += c;
+  }
+  return out;
+}
+
+std::string list_text(const std::vector<std::string>& v) {
+  std::string out;
+  for (const auto& s : v) out += (out.empty() ? "" : ", ") + s;
+  return out;
+}
+
+}  // namespace
+
+const std::vector<std::string>& model_names() { return lattice().names; }
+
+std::string canonical_model(const std::string& name) {
+  const auto& l = lattice();
+  const std::string low = lower(name);
+  for (const auto& n : l.names) {
+    if (lower(n) == low) return n;
+  }
+  auto it = l.aliases.find(low);
+  return it == l.aliases.end() ? std::string() : it->second;
+}
+
+const std::set<std::string>& forbidden_by(const std::string& model) {
+  return lattice().forbidden.at(model);
+}
+
+std::vector<std::string> ruled_out(const std::set<std::string>& types) {
+  std::vector<std::string> out;
+  for (const auto& m : model_names()) {
+    const auto& f = forbidden_by(m);
+    if (std::any_of(types.begin(), types.end(), [&](const auto& t) { return f.count(t) > 0; })) {
+      out.push_back(m);
+    }
+  }
+  return out;
+}
+
+std::vector<std::string> strongest_possible(const std::set<std::string>& types) {
+  std::vector<std::string> out_models = ruled_out(types);
+  std::set<std::string> out(out_models.begin(), out_models.end());
+  std::vector<std::string> possible;
+  for (const auto& m : model_names()) {
+    if (!out.count(m)) possible.push_back(m);
+  }
+  std::vector<std::string> best;
+  for (const auto& m : possible) {
+    bool dominated = std::any_of(possible.begin(), possible.end(),
+                                 [&](const auto& o) { return strictly_stronger(o, m); });
+    if (!dominated) best.push_back(m);
+  }
+  return best;
+}
+
+Anomaly cycle_anomaly(const FoundCycle& cycle, const TxnDescriber& d) {
+  Anomaly a;
+  a.type = cycle.name;
+  const size_t n = cycle.steps.size();
+  auto name = [](size_t i) { return "T" + std::to_string(i + 1); };
+  Json ops = Json::array();
+  Json steps = Json::array();
+  std::string text = cycle.name + ": ";
+  std::string dot = "digraph \"" + cycle.name + "\" {\n  rankdir=LR;\n  node [shape=box];\n";
+  for (size_t i = 0; i < n; ++i) {
+    Json op = d.op_json(cycle.steps[i].node);
+    text += (i ? ", " : "") + name(i) + " = op " + op.value("index", Json()).dump() +
+            " (process " + op.value("process", Json()).dump() + ")";
+    dot += "  " + name(i) + " [label=\"" + name(i) + "\\nop " +
+           op.value("index", Json()).dump() + ", process " + op.value("process", Json()).dump() +
+           "\\n" + dot_escape(json_text(op.value("value", Json()))) + "\"];\n";
+    ops.push_back(op);
+  }
+  text += ". ";
+  std::string chain = name(0);
+  for (size_t i = 0; i < n; ++i) {
+    const size_t j = (i + 1) % n;
+    const uint8_t k = cycle.steps[i].kind;
+    text += d.edge_sentence(cycle.steps[i].node, cycle.steps[j].node, k, name(i), name(j));
+    text += i + 1 < n ? "; " : ". ";
+    chain += " -> " + name(j);
+    steps.push_back({{"from", name(i)}, {"to", name(j)}, {"kind", edge_name(k)}});
+    dot += "  " + name(i) + " -> " + name(j) + " [label=\"" + edge_name(k) + "\"];\n";
+  }
+  dot += "}\n";
+  text += "So " + chain + " is a cycle, which is " + cycle.name + ".";
+  a.explanation = text;
+  a.detail = {{"type", cycle.name}, {"cycle", chain}, {"steps", steps}, {"ops", ops}};
+  a.dot = dot;
+  return a;
+}
+
+CheckResult make_result(ReportInput in) {
+  CheckResult r;
+  std::set<std::string> types;
+  std::map<std::string, size_t> counts;
+  for (const auto& a : in.anomalies) {
+    types.insert(a.type);
+    ++counts[a.type];
+  }
+  size_t total = 0;
+  for (auto& [t, c] : counts) {
+    auto it = in.total_counts.find(t);
+    if (it != in.total_counts.end()) c = std::max(c, it->second);
+    total += c;
+  }
+  const auto& forbidden = forbidden_by(in.model);
+  std::vector<std::string> bad;
+  for (const auto& t : types) {
+    if (forbidden.count(t)) bad.push_back(t);
+  }
+  std::vector<std::string> open;
+  for (const auto& t : in.incomplete) {
+    if (forbidden.count(t) && !types.count(t)) open.push_back(t);
+  }
+  if (!bad.empty()) {
+    r.validity = Validity::kInvalid;
+  } else if (!in.unknown_reason.empty() || !open.empty()) {
+    r.validity = Validity::kUnknown;
+  } else {
+    r.validity = Validity::kValid;
+  }
+
+  // Anomalies in a stable order: by type, then as found.
+  std::stable_sort(in.anomalies.begin(), in.anomalies.end(),
+                   [](const Anomaly& a, const Anomaly& b) { return a.type < b.type; });
+  Json list = Json::array();
+  std::string explanation;
+  std::map<std::string, size_t> shown;
+  size_t explained = 0, dots = 0;
+  for (const auto& a : in.anomalies) {
+    if (shown[a.type]++ >= kMaxPerType) continue;
+    Json d = a.detail;
+    d["type"] = a.type;
+    d["explanation"] = a.explanation;
+    list.push_back(d);
+    if (explained < kMaxExplained) {
+      explanation += (explanation.empty() ? "" : "\n") + a.explanation;
+      ++explained;
+    }
+    if (!a.dot.empty()) {
+      ++dots;
+      r.artifacts[in.checker + "-cycle-" + std::to_string(dots) + "-" + a.type + ".dot"] = a.dot;
+    }
+  }
+  if (in.anomalies.size() > explained) {
+    explanation += "\n(" + std::to_string(in.anomalies.size() - explained) +
+                   " more anomalies in \"anomalies\")";
+  }
+  Json count_json = Json::object();
+  for (const auto& [t, c] : counts) count_json[t] = c;
+  auto out_models = ruled_out(types);
+  auto best = strongest_possible(types);
+
+  std::string summary;
+  if (types.empty()) {
+    summary = "no anomalies";
+  } else {
+    summary = std::to_string(total) + " anomal" + (total == 1 ? "y" : "ies") + " (" +
+              list_text(std::vector<std::string>(types.begin(), types.end())) + ")";
+  }
+  if (r.validity == Validity::kInvalid) {
+    summary += "; " + in.model + " forbids " + list_text(bad);
+  } else if (r.validity == Validity::kUnknown) {
+    summary += "; " + in.model + " not decided: " +
+               (in.unknown_reason.empty() ? "incomplete search for " + list_text(open)
+                                          : in.unknown_reason);
+  } else {
+    summary += "; consistent with " + in.model;
+  }
+  if (!types.empty()) summary += "; strongest possible: " + list_text(best);
+
+  Json& d = r.details;
+  d["summary"] = summary;
+  if (!explanation.empty()) d["explanation"] = explanation;
+  d["consistency-model"] = in.model;
+  d["anomaly-types"] = std::vector<std::string>(types.begin(), types.end());
+  d["anomaly-counts"] = count_json;
+  d["anomalies"] = list;
+  d["ruled-out"] = out_models;
+  d["strongest-possible"] = best;
+  d["incomplete"] = std::vector<std::string>(in.incomplete.begin(), in.incomplete.end());
+  if (!in.unknown_reason.empty()) d["unknown-reason"] = in.unknown_reason;
+  d["stats"] = in.stats;
+  return r;
+}
+
+}  // namespace faultline::elle

@@ -1,0 +1,282 @@
+#include <iostream>
+#include <random>
+
+#include <catch2/catch.hpp>
+
+#include "bench/elle_gen.h"
+#include "checkers/elle/report.h"
+#include "tests/checkers/elle_test_util.h"
+
+using namespace faultline;
+using namespace faultline::testing;
+
+namespace {
+
+Json J(const char* text) { return Json::parse(text); }
+
+struct MicroCase {
+  const char* anomaly;
+  bool concurrent;
+  std::vector<TxnSpec> bad;
+  std::vector<TxnSpec> twin;
+};
+
+std::vector<MicroCase> micro_cases() {
+  return {
+      {"G0", true,
+       {{0, "ok", J(R"([["append","x",1],["append","y",1]])")},
+        {1, "ok", J(R"([["append","x",2],["append","y",2]])")},
+        {2, "ok", J(R"([["r","x",[1,2]],["r","y",[2,1]]])")}},
+       {{0, "ok", J(R"([["append","x",1],["append","y",1]])")},
+        {1, "ok", J(R"([["append","x",2],["append","y",2]])")},
+        {2, "ok", J(R"([["r","x",[1,2]],["r","y",[1,2]]])")}}},
+      {"G1a", false,
+       {{0, "fail", J(R"([["append","x",1]])")}, {1, "ok", J(R"([["r","x",[1]]])")}},
+       {{0, "ok", J(R"([["append","x",1]])")}, {1, "ok", J(R"([["r","x",[1]]])")}}},
+      {"G1b", false,
+       {{0, "ok", J(R"([["append","x",1],["append","x",2]])")},
+        {1, "ok", J(R"([["r","x",[1]]])")}},
+       {{0, "ok", J(R"([["append","x",1],["append","x",2]])")},
+        {1, "ok", J(R"([["r","x",[1,2]]])")}}},
+      {"G1c", true,
+       {{0, "ok", J(R"([["append","x",1],["r","y",[1]]])")},
+        {1, "ok", J(R"([["append","y",1],["r","x",[1]]])")}},
+       {{0, "ok", J(R"([["append","x",1],["r","y",[]]])")},
+        {1, "ok", J(R"([["append","y",1],["r","x",[1]]])")}}},
+      {"G-single", true,
+       {{0, "ok", J(R"([["append","x",1],["append","y",1]])")},
+        {1, "ok", J(R"([["r","x",[]],["r","y",[1]]])")}},
+       {{0, "ok", J(R"([["append","x",1],["append","y",1]])")},
+        {1, "ok", J(R"([["r","x",[1]],["r","y",[1]]])")}}},
+      {"G-nonadjacent", true,
+       {{0, "ok", J(R"([["append","x",1]])")},
+        {1, "ok", J(R"([["append","y",1]])")},
+        {2, "ok", J(R"([["r","x",[1]],["r","y",[]]])")},
+        {3, "ok", J(R"([["r","y",[1]],["r","x",[]]])")}},
+       {{0, "ok", J(R"([["append","x",1]])")},
+        {1, "ok", J(R"([["append","y",1]])")},
+        {2, "ok", J(R"([["r","x",[1]],["r","y",[]]])")},
+        {3, "ok", J(R"([["r","y",[1]],["r","x",[1]]])")}}},
+      {"G2-item", true,
+       {{0, "ok", J(R"([["r","x",[]],["r","y",[]],["append","x",1]])")},
+        {1, "ok", J(R"([["r","x",[]],["r","y",[]],["append","y",1]])")}},
+       {{0, "ok", J(R"([["r","x",[]],["r","y",[]],["append","x",1]])")},
+        {1, "ok", J(R"([["r","x",[1]],["r","y",[]],["append","y",1]])")}}},
+      {"G-single-realtime", false,
+       {{0, "ok", J(R"([["append","x",1]])")}, {1, "ok", J(R"([["r","x",[]]])")}},
+       {{0, "ok", J(R"([["append","x",1]])")}, {1, "ok", J(R"([["r","x",[1]]])")}}},
+      {"G-single-process", false,
+       {{0, "ok", J(R"([["append","x",1]])")}, {0, "ok", J(R"([["r","x",[]]])")}},
+       {{0, "ok", J(R"([["append","x",1]])")}, {0, "ok", J(R"([["r","x",[1]]])")}}},
+      {"internal", false,
+       {{0, "ok", J(R"([["append","x",1],["r","x",[]]])")}},
+       {{0, "ok", J(R"([["append","x",1],["r","x",[1]]])")}}},
+      {"lost-update", true,
+       {{0, "ok", J(R"([["r","x",[]],["append","x",1]])")},
+        {1, "ok", J(R"([["r","x",[]],["append","x",2]])")},
+        {2, "ok", J(R"([["r","x",[1,2]]])")}},
+       {{0, "ok", J(R"([["r","x",[]],["append","x",1]])")},
+        {1, "ok", J(R"([["r","x",[1]],["append","x",2]])")},
+        {2, "ok", J(R"([["r","x",[1,2]]])")}}},
+      {"duplicate-elements", false,
+       {{0, "ok", J(R"([["append","x",1]])")}, {1, "ok", J(R"([["r","x",[1,1]]])")}},
+       {{0, "ok", J(R"([["append","x",1]])")}, {1, "ok", J(R"([["r","x",[1]]])")}}},
+      {"incompatible-order", true,
+       {{0, "ok", J(R"([["append","x",1]])")},
+        {1, "ok", J(R"([["append","x",2]])")},
+        {2, "ok", J(R"([["r","x",[1,2]]])")},
+        {3, "ok", J(R"([["r","x",[2,1]]])")}},
+       {{0, "ok", J(R"([["append","x",1]])")},
+        {1, "ok", J(R"([["append","x",2]])")},
+        {2, "ok", J(R"([["r","x",[1,2]]])")},
+        {3, "ok", J(R"([["r","x",[1,2]]])")}}},
+      {"garbage-read", false,
+       {{0, "ok", J(R"([["append","x",1]])")}, {1, "ok", J(R"([["r","x",[1,9]]])")}},
+       {{0, "ok", J(R"([["append","x",1]])")}, {1, "ok", J(R"([["r","x",[1]]])")}}},
+      {"future-read", false,
+       {{0, "ok", J(R"([["r","x",[1]],["append","x",1]])")}},
+       {{0, "ok", J(R"([["append","x",1], ["r","x",[1]]])")}}},
+      {"dirty-update", false,
+       {{0, "fail", J(R"([["append","x",1]])")},
+        {1, "ok", J(R"([["append","x",2]])")},
+        {2, "ok", J(R"([["r","x",[1,2]]])")}},
+       {{0, "fail", J(R"([["append","x",1]])")},
+        {1, "ok", J(R"([["append","x",2]])")},
+        {2, "ok", J(R"([["r","x",[2]]])")}}},
+  };
+}
+
+}  // namespace
+
+TEST_CASE("list-append: one micro-history per anomaly, each with a valid twin",
+          "[elle][list-append]") {
+  for (const auto& c : micro_cases()) {
+    SECTION(c.anomaly) {
+      History bad = c.concurrent ? concurrent_history(c.bad) : serial_history(c.bad);
+      CheckResult r = run_checker("list-append", bad);
+      INFO(r.details.dump(2));
+      CHECK(r.validity == Validity::kInvalid);
+      CHECK(has_type(r, c.anomaly));
+      CHECK(r.details.at("explanation").get<std::string>().find(c.anomaly) != std::string::npos);
+      History twin = c.concurrent ? concurrent_history(c.twin) : serial_history(c.twin);
+      CheckResult t = run_checker("list-append", twin);
+      INFO(t.details.dump(2));
+      CHECK(t.validity == Validity::kValid);
+      CHECK(anomaly_types(t).empty());
+    }
+  }
+}
+
+TEST_CASE("list-append: cycles come with explanations and dot artifacts", "[elle][list-append]") {
+  History h = concurrent_history({{0, "ok", J(R"([["append","x",1],["append","y",1]])")},
+                                  {1, "ok", J(R"([["r","x",[]],["r","y",[1]]])")}});
+  CheckResult r = run_checker("list-append", h);
+  REQUIRE(r.validity == Validity::kInvalid);
+  const std::string text = r.details.at("explanation").get<std::string>();
+  CHECK_THAT(text, Catch::Contains("T2 appended 1 to key \"x\"; T1 read key \"x\" as [], without 1"));
+  CHECK_THAT(text, Catch::Contains("so T1 precedes T2 (rw)"));
+  CHECK_THAT(text, Catch::Contains("so T2 precedes T1 (wr)"));
+  REQUIRE(r.artifacts.size() == 1);
+  CHECK_THAT(r.artifacts.begin()->second, Catch::Contains("T1 -> T2"));
+  const auto& a = r.details.at("anomalies").at(0);
+  CHECK(a.at("type") == "G-single");
+  CHECK(a.at("ops").size() == 2);
+  CHECK(r.details.at("strongest-possible") == J(R"(["cursor-stability"])"));
+  CHECK_THAT(r.details.at("summary").get<std::string>(), Catch::Contains("G-single"));
+}
+
+TEST_CASE("list-append: the consistency model decides what is invalid", "[elle][list-append]") {
+  // Write skew: G2-item only. Snapshot isolation allows it; serializability does not.
+  History skew = concurrent_history(
+      {{0, "ok", J(R"([["r","x",[]],["r","y",[]],["append","x",1]])")},
+       {1, "ok", J(R"([["r","x",[]],["r","y",[]],["append","y",1]])")}});
+  CHECK(run_checker("list-append", skew, "snapshot-isolation").validity == Validity::kValid);
+  CHECK(run_checker("list-append", skew, "si").validity == Validity::kValid);
+  CHECK(run_checker("list-append", skew, "serializable").validity == Validity::kInvalid);
+  auto best = run_checker("list-append", skew).details.at("strongest-possible");
+  CHECK(std::find(best.begin(), best.end(), "strong-snapshot-isolation") != best.end());
+
+  // A stale read in real time: serializable, not strict serializable.
+  History stale = serial_history(
+      {{0, "ok", J(R"([["append","x",1]])")}, {1, "ok", J(R"([["r","x",[]]])")}});
+  CHECK(run_checker("list-append", stale, "serializable").validity == Validity::kValid);
+  CHECK(run_checker("list-append", stale, "strict-serializable").validity ==
+        Validity::kInvalid);
+  CHECK(run_checker("list-append", stale).validity == Validity::kInvalid);  // default: strict
+
+  // Options are checked.
+  CHECK_THROWS_AS(CheckerRegistry::get("checker", "list-append")(J(R"({"consistency-model":"x"})")),
+                  std::invalid_argument);
+  CHECK_THROWS_AS(CheckerRegistry::get("checker", "list-append")(J(R"({"colour":"red"})")),
+                  std::invalid_argument);
+}
+
+TEST_CASE("list-append: lattice", "[elle][lattice]") {
+  using namespace faultline::elle;
+  CHECK(strongest_possible({}) == std::vector<std::string>{"strict-serializable"});
+  auto out = ruled_out({"G1c"});
+  CHECK(std::find(out.begin(), out.end(), "read-committed") != out.end());
+  CHECK(std::find(out.begin(), out.end(), "read-uncommitted") == out.end());
+  CHECK(strongest_possible({"G1c"}) == std::vector<std::string>{"read-uncommitted"});
+  CHECK(canonical_model("PL-3") == "serializable");
+  CHECK(canonical_model("Snapshot-Isolation") == "snapshot-isolation");
+  CHECK(canonical_model("nope").empty());
+}
+
+namespace {
+
+std::vector<Op> generated(uint64_t seed, int64_t txns, double fail = 0.05, double info = 0.05) {
+  bench::TxnGenOptions o;
+  o.seed = seed;
+  o.txns = txns;
+  o.processes = 5;
+  o.active_keys = 4;
+  o.max_writes_per_key = 8;
+  o.fail_fraction = fail;
+  o.info_fraction = info;
+  return bench::generate_txn_history(o);
+}
+
+// Index of an ok completion with a read of a non-empty list whose last element was appended by
+// a transaction that completed ok before this one was invoked; -1 when none.
+struct Pick {
+  int64_t op = -1;
+  size_t mop = 0;
+};
+Pick pick_stale_candidate(const History& h, std::mt19937_64& rng) {
+  std::map<std::pair<Json, Json>, int64_t> appended_done;  // (key, value) -> completion index
+  std::vector<Pick> picks;
+  for (size_t i = 0; i < h.size(); ++i) {
+    const Op& op = h[i];
+    if (op.type != OpType::kOk) continue;
+    const Op& inv = h[static_cast<size_t>(h.pair_of(i))];
+    for (size_t m = 0; m < op.value.size(); ++m) {
+      const Json& mop = op.value[m];
+      if (mop[0] == "r" && !mop[2].empty()) {
+        auto it = appended_done.find({mop[1], mop[2].back()});
+        if (it != appended_done.end() && it->second < inv.index) picks.push_back({op.index, m});
+      }
+    }
+    for (const auto& mop : op.value) {
+      if (mop[0] == "append") appended_done[{mop[1], mop[2]}] = op.index;
+    }
+  }
+  if (picks.empty()) return {};
+  return picks[std::uniform_int_distribution<size_t>(0, picks.size() - 1)(rng)];
+}
+
+}  // namespace
+
+TEST_CASE("list-append: generated serializable histories are valid; injected anomalies found",
+          "[elle][list-append][generated]") {
+  for (uint64_t seed = 1; seed <= 12; ++seed) {
+    std::cout << "list-append generated seed " << seed << std::endl;
+    INFO("seed " << seed);
+    std::vector<Op> ops = generated(seed, 300);
+    History h = History::build_or_throw(ops, "gen");
+    CheckResult r = run_checker("list-append", h);
+    INFO(r.details.dump(2).substr(0, 4000));
+    REQUIRE(r.validity == Validity::kValid);
+    REQUIRE(anomaly_types(r).empty());
+
+    std::mt19937_64 rng(seed);
+    SECTION("stale read") {
+      Pick p = pick_stale_candidate(h, rng);
+      REQUIRE(p.op >= 0);
+      ops[static_cast<size_t>(p.op)].value[p.mop][2].erase(
+          ops[static_cast<size_t>(p.op)].value[p.mop][2].size() - 1);
+      CheckResult b = run_checker("list-append", History::build_or_throw(ops, "gen"));
+      INFO(b.details.dump(2).substr(0, 4000));
+      CHECK(b.validity == Validity::kInvalid);
+      bool cycle = false;
+      for (const auto& t : anomaly_types(b)) cycle = cycle || t.rfind("G", 0) == 0;
+      CHECK(cycle);
+    }
+    SECTION("garbage, duplicate, aborted read") {
+      Pick p = pick_stale_candidate(h, rng);
+      REQUIRE(p.op >= 0);
+      Json& list = ops[static_cast<size_t>(p.op)].value[p.mop][2];
+      const Json key = ops[static_cast<size_t>(p.op)].value[p.mop][1];
+      const Json last = list.back();
+      std::vector<Op> garbage = ops, dup = ops, aborted = ops;
+      garbage[static_cast<size_t>(p.op)].value[p.mop][2].push_back(1000000);
+      dup[static_cast<size_t>(p.op)].value[p.mop][2].push_back(last);
+      // Make the writer of `last` fail.
+      for (size_t i = 0; i < aborted.size(); ++i) {
+        Op& op = aborted[i];
+        if (op.type != OpType::kOk) continue;
+        bool writes = false;
+        for (const auto& m : op.value) writes = writes || (m[0] == "append" && m[1] == key && m[2] == last);
+        if (writes) {
+          op.type = OpType::kFail;
+          op.value = aborted[static_cast<size_t>(h.pair_of(i))].value;
+        }
+      }
+      CHECK(has_type(run_checker("list-append", History::build_or_throw(garbage, "g")),
+                     "garbage-read"));
+      CHECK(has_type(run_checker("list-append", History::build_or_throw(dup, "d")),
+                     "duplicate-elements"));
+      CHECK(has_type(run_checker("list-append", History::build_or_throw(aborted, "a")), "G1a"));
+    }
+  }
+}
