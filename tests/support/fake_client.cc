@@ -1,0 +1,68 @@
+#include "tests/support/fake_client.h"
+
+#include <iostream>
+#include <stdexcept>
+#include <thread>
+
+namespace faultline::testing {
+
+void ScriptedClient::open(const ClientContext&) { stats_->opened.fetch_add(1); }
+
+Completion ScriptedClient::invoke(const Op& op, std::chrono::steady_clock::time_point) {
+  stats_->invoked.fetch_add(1);
+  if (op.f == "ok" || op.f == "noop") return Completion::ok(op.value);
+  if (op.f == "fail") return Completion::fail("scripted");
+  if (op.f == "info") return Completion::info("scripted");
+  if (op.f == "throw") throw std::runtime_error("scripted exception");
+  if (op.f == "hang") {
+    std::this_thread::sleep_for(std::chrono::milliseconds(op.value.get<int64_t>()));
+    return Completion::ok(op.value);
+  }
+  return Completion::fail("unknown f");
+}
+
+void ScriptedClient::close() noexcept { stats_->closed.fetch_add(1); }
+
+void RecordingNemesis::setup(const NemesisContext&) {
+  std::lock_guard<std::mutex> lock(log_->mu);
+  ++log_->setups;
+}
+
+Completion RecordingNemesis::invoke(const NemesisContext&, const Op& op) {
+  std::lock_guard<std::mutex> lock(log_->mu);
+  log_->ops.push_back(op.f);
+  return Completion::ok(Json{{"did", op.f}});
+}
+
+void RecordingNemesis::teardown(const NemesisContext&) {
+  std::lock_guard<std::mutex> lock(log_->mu);
+  ++log_->teardowns;
+}
+
+std::shared_ptr<RecordingNemesis::Log> fake_nemesis_log() {
+  static auto log = std::make_shared<RecordingNemesis::Log>();
+  return log;
+}
+
+void announce_seed(const std::string& test, uint64_t seed) {
+  std::cerr << "seed " << seed << " (" << test << ")\n";
+}
+
+namespace {
+
+const bool fake_registered = NemesisRegistry::add(
+    "nemesis", "fake", "test double: records start/stop ops (tests only)",
+    [](const NemesisOptions& o) {
+      NemesisPackage p;
+      p.name = "fake";
+      p.nemesis = std::make_unique<RecordingNemesis>(fake_nemesis_log());
+      p.generator = start_stop_cycle(
+          o.interval_ns, [](const GenContext&) { return OpTemplate{"start", "n1"}; },
+          [](const GenContext&) { return OpTemplate{"stop", nullptr}; });
+      p.final_generator = once({"stop", nullptr});
+      p.colour = "#ff0000";
+      return p;
+    });
+
+}  // namespace
+}  // namespace faultline::testing
