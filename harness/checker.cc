@@ -35,7 +35,8 @@ void reject_unknown_options(const Json& options, std::initializer_list<const cha
   if (!options.is_object()) {
     throw std::invalid_argument(where + ": options must be a JSON object");
   }
-  for (const auto& [k, v] : options.items()) {
+  for (const auto& item : options.items()) {
+    const std::string& k = item.key();
     if (std::none_of(known.begin(), known.end(), [&](const char* n) { return k == n; })) {
       std::string list;
       for (const char* n : known) list += (list.empty() ? "" : ", ") + std::string(n);

@@ -96,6 +96,7 @@ int run_check(const CheckOptions& o) {
       Json rj = r.details;
       rj["valid"] = std::string(to_string(r.validity));
       rj["check_s"] = secs;
+      if (!r.timing.empty()) rj["timing"] = r.timing;
       results[name] = rj;
       if (!summary.empty()) summary += "; ";
       summary += name + " " + std::string(to_string(r.validity));

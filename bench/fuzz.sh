@@ -1,0 +1,27 @@
+#!/usr/bin/env bash
+# Builds the libFuzzer targets with clang and fuzzes each parser for SECONDS (default 600),
+# seeded from the shared histories and our test data. Prints executions and crashes per target.
+#   bench/fuzz.sh [SECONDS] [TARGET...]
+set -euo pipefail
+cd "$(dirname "$0")/.."
+SECONDS_EACH=${1:-600}; shift || true
+TARGETS=("$@"); [ ${#TARGETS[@]} -gt 0 ] || TARGETS=(edn jsonl jepsen_log porcupine_kv)
+if [ -z "${FUZZ_NO_BUILD:-}" ]; then
+CC=clang-14 CXX=clang++-14 cmake -S . -B build-fuzz -G Ninja -DFAULTLINE_FUZZ=ON \
+  -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
+ninja -C build-fuzz $(printf 'fuzz_%s ' "${TARGETS[@]}") >/dev/null
+fi
+SHARED=${FAULTLINE_SHARED:-../shared}/histories/porcupine
+for t in "${TARGETS[@]}"; do
+  corpus=fuzz/corpus-$t; mkdir -p "$corpus" fuzz/artifacts
+  case $t in
+    jepsen_log) ls "$SHARED"/etcd/*.log 2>/dev/null | head -5 | xargs -r cp -t "$corpus" ;;
+    porcupine_kv|edn) ls "$SHARED"/kv/*.txt 2>/dev/null | xargs -r cp -t "$corpus" ;;
+  esac
+  log=fuzz/artifacts/$t.log
+  ./build-fuzz/fuzz/fuzz_$t "$corpus" -max_total_time="$SECONDS_EACH" -max_len=4096 \
+    -artifact_prefix=fuzz/artifacts/$t- -print_final_stats=1 >"$log" 2>&1 || true
+  execs=$(grep -o 'stat::number_of_executed_units: *[0-9]*' "$log" | grep -o '[0-9]*$' || echo '?')
+  crashes=$(ls fuzz/artifacts/$t-crash-* fuzz/artifacts/$t-leak-* fuzz/artifacts/$t-timeout-* 2>/dev/null | wc -l)
+  echo "fuzz_$t: ${SECONDS_EACH}s, $execs executions, $crashes crashes (log: $log)"
+done

@@ -1,0 +1,47 @@
+#!/usr/bin/env bash
+# Linearizability benchmarks (issue 3): wall time and peak memory of `faultline check`, parsing
+# included, median of RUNS runs (default 3). Needs a Release build (build-release/).
+#   bench/lin_bench.sh [RUNS]
+set -euo pipefail
+cd "$(dirname "$0")/.."
+RUNS=${1:-3}
+B=build-release
+cmake -S . -B $B -G Ninja -DCMAKE_BUILD_TYPE=Release >/dev/null
+ninja -C $B faultline lin_gen >/dev/null
+FL=$B/faultline
+SHARED=${FAULTLINE_SHARED:-../shared}/histories/porcupine
+TMP=$(mktemp -d); trap 'rm -rf "$TMP"' EXIT
+
+# median wall seconds and max RSS (MiB) of a command over RUNS runs
+measure() {
+  local name=$1; shift
+  local walls=() rss=0
+  for _ in $(seq "$RUNS"); do
+    /usr/bin/time -f '%e %M' -o "$TMP/t" "$@" >/dev/null 2>&1 || true
+    read -r w m < "$TMP/t"; walls+=("$w"); [ "$m" -gt "$rss" ] && rss=$m
+  done
+  local med; med=$(printf '%s\n' "${walls[@]}" | sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}')
+  printf '%-44s median %6.2f s   max RSS %6d MiB   (runs: %s)\n' "$name" "$med" $((rss / 1024)) "${walls[*]}"
+}
+
+measure "etcd suite (102 files, one process)" $FL check "$SHARED"/etcd/*.log
+measure "kv c10-ok unsplit" $FL check --independent false "$SHARED"/kv/c10-ok.txt
+measure "kv c10-bad unsplit" $FL check --independent false "$SHARED"/kv/c10-bad.txt
+G=$B/bench/lin_gen
+$G --clients 50 --keys 10 --ops 10000 > "$TMP/c50k10n10k.txt" 2>/dev/null
+$G --clients 50 --keys 10 --ops 100000 > "$TMP/c50k10n100k.txt" 2>/dev/null
+$G --clients 10 --keys 10 --ops 1000000 > "$TMP/c10k10n1m.txt" 2>/dev/null
+$G --clients 50 --keys 1000 --ops 1000000 > "$TMP/c50k1000n1m.txt" 2>/dev/null
+$G --clients 50 --keys 10 --ops 10000 --stale > "$TMP/stale.txt" 2>/dev/null
+measure "synthetic kv 50 clients/10 keys/10k ops" $FL check "$TMP/c50k10n10k.txt"
+measure "synthetic kv 50 clients/10 keys/100k ops" $FL check "$TMP/c50k10n100k.txt"
+measure "synthetic kv 10 clients/10 keys/1M ops" $FL check "$TMP/c10k10n1m.txt"
+measure "synthetic kv 50 clients/1000 keys/1M ops" $FL check "$TMP/c50k1000n1m.txt"
+measure "synthetic kv 50c/10k/10k + stale read" $FL check "$TMP/stale.txt"
+# Minimal counterexample of each illegal etcd history (explanation time from --json timing).
+worst=0
+for f in $(awk -F'\t' '$2=="false" && $1 ~ /etcd/ {print $1}' "$SHARED/expected.tsv"); do
+  t=$($FL check --json "$SHARED/$f" | python3 -c 'import json,sys; d=json.load(sys.stdin); print(d["files"][0]["results"]["linearizable"].get("timing",{}).get("explain_s",0))' 2>/dev/null || echo 0)
+  worst=$(python3 -c "print(max($worst, $t))")
+done
+echo "minimal counterexample, worst illegal etcd history: ${worst} s"
