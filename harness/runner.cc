@@ -267,7 +267,35 @@ RunOutcome run_test(const TestSpec& spec_in, const RunOptions& ro) {
           ", workload " + spec.workload + ", concurrency " + std::to_string(concurrency) +
           ", nodes " + std::to_string(nodes.size()));
 
+  // Signals first: threads started after the watcher inherit the blocked mask, so SIGINT and
+  // SIGTERM reach only the watcher.
+  LeftBehind left;
+  std::atomic<HistoryRecorder*> recorder_ptr{nullptr};
+  std::atomic<bool> interrupted{false};
+  std::unique_ptr<SignalWatcher> watcher;
+  if (ro.handle_signals) {
+    watcher = std::make_unique<SignalWatcher>(
+        [&](int sig) {
+          interrupted.store(true);
+          log.log(std::string(sig == SIGTERM ? "SIGTERM" : "SIGINT") +
+                  ": stopping; healing and tearing down (interrupt again to abort teardown)");
+        },
+        [&](int) {
+          std::string what = left.describe();
+          std::cerr << "\nfaultline: second interrupt: aborting teardown. Left behind:\n"
+                    << what << "faultline: history so far: " << (dir / "history.jsonl").string()
+                    << "\nfaultline: `faultline heal` heals a cluster a run left behind\n";
+          log.log("second interrupt: teardown aborted; left behind:\n" + what);
+          try {
+            if (HistoryRecorder* r = recorder_ptr.load()) r->sync();
+          } catch (...) {
+          }
+          std::_Exit(130);
+        });
+  }
+
   HistoryRecorder recorder({(dir / "history.jsonl").string()});
+  recorder_ptr.store(&recorder);
   DbContext dctx;
   dctx.test_name = spec.test_name();
   dctx.nodes = nodes;
@@ -296,30 +324,6 @@ RunOutcome run_test(const TestSpec& spec_in, const RunOptions& ro) {
   io.nemesis_ctx = nctx;
   io.seed = root.fork("interpreter").seed();
   auto interp = std::make_unique<Interpreter>(io, recorder);
-
-  LeftBehind left;
-  std::atomic<bool> interrupted{false};
-  std::unique_ptr<SignalWatcher> watcher;
-  if (ro.handle_signals) {
-    watcher = std::make_unique<SignalWatcher>(
-        [&](int sig) {
-          interrupted.store(true);
-          log.log(std::string(sig == SIGTERM ? "SIGTERM" : "SIGINT") +
-                  ": stopping; healing and tearing down (interrupt again to abort teardown)");
-        },
-        [&](int) {
-          std::string what = left.describe();
-          std::cerr << "\nfaultline: second interrupt: aborting teardown. Left behind:\n"
-                    << what << "faultline: history so far: " << (dir / "history.jsonl").string()
-                    << "\nfaultline: `faultline heal` heals a cluster a run left behind\n";
-          log.log("second interrupt: teardown aborted; left behind:\n" + what);
-          try {
-            recorder.sync();
-          } catch (...) {
-          }
-          std::_Exit(130);
-        });
-  }
 
   // Progress: a live line on a terminal, a plain line every 10 s otherwise.
   std::atomic<bool> progress_stop{false};

@@ -67,8 +67,11 @@ class MemoryRegisterClient : public Client {
 
 }  // namespace
 
-MemoryDb::MemoryDb(bool stale, int64_t latency_us)
-    : stale_(stale), latency_us_(latency_us), store_(std::make_shared<MemoryStore>()) {}
+MemoryDb::MemoryDb(bool stale, int64_t latency_us, int64_t teardown_ms)
+    : stale_(stale),
+      latency_us_(latency_us),
+      teardown_ms_(teardown_ms),
+      store_(std::make_shared<MemoryStore>()) {}
 
 void MemoryDb::setup(const DbContext& ctx) {
   std::lock_guard<std::mutex> lock(store_->mu);
@@ -80,6 +83,7 @@ void MemoryDb::setup(const DbContext& ctx) {
 }
 
 void MemoryDb::teardown(const DbContext& ctx) {
+  if (teardown_ms_ > 0) std::this_thread::sleep_for(std::chrono::milliseconds(teardown_ms_));
   {
     std::lock_guard<std::mutex> lock(store_->mu);
     store_->paused.clear();
@@ -121,16 +125,16 @@ namespace {
 
 std::unique_ptr<Db> make_memory(bool stale, const Json& options) {
   const char* where = stale ? "db 'memory-stale'" : "db 'memory'";
-  reject_unknown_options(options, {"latency-us"}, where);
-  int64_t latency = 0;
-  if (options.is_object() && options.contains("latency-us")) {
-    const Json& v = options["latency-us"];
+  reject_unknown_options(options, {"latency-us", "teardown-ms"}, where);
+  auto option = [&](const char* key) -> int64_t {
+    if (!options.is_object() || !options.contains(key)) return 0;
+    const Json& v = options[key];
     if (!v.is_number_integer() || v.get<int64_t>() < 0) {
-      throw std::invalid_argument(std::string(where) + ": latency-us must be an integer >= 0");
+      throw std::invalid_argument(std::string(where) + ": " + key + " must be an integer >= 0");
     }
-    latency = v.get<int64_t>();
-  }
-  return std::make_unique<MemoryDb>(stale, latency);
+    return v.get<int64_t>();
+  };
+  return std::make_unique<MemoryDb>(stale, option("latency-us"), option("teardown-ms"));
 }
 
 const bool memory_registered = DbRegistry::add(

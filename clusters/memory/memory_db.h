@@ -12,7 +12,8 @@
 // resume or their deadline, then complete info).
 //
 // Options (db-options): "latency-us" (default 0): each op sleeps this long while holding no
-// lock, to widen the windows of concurrency.
+// lock, to widen the windows of concurrency; "teardown-ms" (default 0): teardown takes this
+// long, like a real database's, so interrupt handling during teardown can be tested.
 //
 // Thread safety: every member may be called from any thread.
 #pragma once
@@ -42,7 +43,7 @@ class MemoryStore {
 
 class MemoryDb : public Db, public Killable, public Pausable {
  public:
-  MemoryDb(bool stale, int64_t latency_us);
+  MemoryDb(bool stale, int64_t latency_us, int64_t teardown_ms = 0);
   std::string name() const override { return stale_ ? "memory-stale" : "memory"; }
   std::string version(const DbContext&) override { return "in-process"; }
   void setup(const DbContext& ctx) override;
@@ -61,6 +62,7 @@ class MemoryDb : public Db, public Killable, public Pausable {
  private:
   bool stale_;
   int64_t latency_us_;
+  int64_t teardown_ms_;
   std::shared_ptr<MemoryStore> store_;
 };
 

@@ -4,6 +4,9 @@
 #include <stdexcept>
 #include <thread>
 
+#include "harness/checker.h"
+#include "harness/db.h"
+
 namespace faultline::testing {
 
 void ScriptedClient::open(const ClientContext&) { stats_->opened.fetch_add(1); }
@@ -64,5 +67,40 @@ const bool fake_registered = NemesisRegistry::add(
       return p;
     });
 
+class BrokenDb : public Db {
+ public:
+  explicit BrokenDb(std::string fail_in) : fail_in_(std::move(fail_in)) {}
+  std::string name() const override { return "fake-broken"; }
+  void setup(const DbContext&) override {
+    broken_db_log().setups.fetch_add(1);
+    if (fail_in_ == "setup") throw std::runtime_error("fake-broken: setup failed as asked");
+  }
+  void teardown(const DbContext&) override {
+    broken_db_log().teardowns.fetch_add(1);
+    if (fail_in_ == "teardown") throw std::runtime_error("fake-broken: teardown failed");
+  }
+  std::vector<std::string> default_nodes() const override { return {"n1"}; }
+  std::vector<std::string> vocabularies() const override { return {"register"}; }
+  std::unique_ptr<Client> new_client(const std::string&) override {
+    return std::make_unique<ScriptedClient>(std::make_shared<ClientStats>());
+  }
+
+ private:
+  std::string fail_in_;
+};
+
+const bool broken_registered = DbRegistry::add(
+    "db", "fake-broken", "test double: a database whose setup or teardown throws (tests only)",
+    [](const Json& options) -> std::unique_ptr<Db> {
+      reject_unknown_options(options, {"fail-in"}, "db 'fake-broken'");
+      return std::make_unique<BrokenDb>(options.value("fail-in", std::string()));
+    });
+
 }  // namespace
+
+BrokenDbLog& broken_db_log() {
+  static BrokenDbLog log;
+  return log;
+}
+
 }  // namespace faultline::testing

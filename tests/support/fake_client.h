@@ -62,3 +62,15 @@ std::shared_ptr<RecordingNemesis::Log> fake_nemesis_log();
 void announce_seed(const std::string& test, uint64_t seed);
 
 }  // namespace faultline::testing
+
+namespace faultline::testing {
+
+// The "fake-broken" database (tests only): speaks "register" through ScriptedClient (so every
+// register op fails "unknown f"); db-options {"fail-in": "setup" | "teardown" | ""} makes that
+// step throw. Counts its setups and teardowns here.
+struct BrokenDbLog {
+  std::atomic<int> setups{0}, teardowns{0};
+};
+BrokenDbLog& broken_db_log();
+
+}  // namespace faultline::testing

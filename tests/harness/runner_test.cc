@@ -1,0 +1,299 @@
+// The runner: phases, heal and teardown guards, results layout, analyze byte-identical, and the
+// `faultline` binary under SIGINT and SIGKILL.
+#include <fcntl.h>
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <filesystem>
+#include <fstream>
+#include <thread>
+
+#include <catch2/catch.hpp>
+
+#include "harness/cli.h"
+#include "harness/formats.h"
+#include "harness/recorder.h"
+#include "harness/results.h"
+#include "harness/runner.h"
+#include "tests/support/fake_client.h"
+#include "tests/support/paths.h"
+
+using namespace faultline;
+using namespace faultline::testing;
+namespace fs = std::filesystem;
+
+namespace {
+
+fs::path temp_dir(const std::string& name) {
+  fs::path d = fs::temp_directory_path() / ("faultline-runner-" + name + "-" +
+                                            std::to_string(::getpid()));
+  fs::remove_all(d);
+  fs::create_directories(d);
+  return d;
+}
+
+TestSpec quick_spec(const fs::path& results, uint64_t seed) {
+  TestSpec s;
+  s.results_dir = results.string();
+  s.time_limit_s = 1;
+  s.rate = 500;
+  s.concurrency = "2n";
+  s.seed = seed;
+  s.recovery_wait_s = 0;
+  return s;
+}
+
+RunOptions quiet() {
+  RunOptions o;
+  o.echo_log = false;
+  o.progress = false;
+  o.handle_signals = false;
+  return o;
+}
+
+// A child `faultline` process with stdout and stderr in files.
+struct Child {
+  pid_t pid = -1;
+  fs::path out;
+
+  Child(const std::vector<std::string>& args, const fs::path& dir) {
+    out = dir / "child.out";
+    pid = ::fork();
+    if (pid == 0) {
+      int fd = ::open(out.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+      ::dup2(fd, 1);
+      ::dup2(fd, 2);
+      ::chdir(dir.c_str());
+      std::vector<char*> argv;
+      std::string bin = faultline_binary();
+      argv.push_back(bin.data());
+      std::vector<std::string> copy = args;
+      for (auto& a : copy) argv.push_back(a.data());
+      argv.push_back(nullptr);
+      ::execv(bin.c_str(), argv.data());
+      ::_exit(127);
+    }
+  }
+  // Exit code, or 128 + signal; -1 if it did not end within `limit`.
+  int wait(std::chrono::milliseconds limit) {
+    auto until = std::chrono::steady_clock::now() + limit;
+    while (std::chrono::steady_clock::now() < until) {
+      int status = 0;
+      pid_t r = ::waitpid(pid, &status, WNOHANG);
+      if (r == pid) {
+        pid = -1;
+        return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+      }
+      std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    }
+    return -1;
+  }
+  std::string output() const { return read_file(out); }
+  ~Child() {
+    if (pid > 0) {
+      ::kill(pid, SIGKILL);
+      ::waitpid(pid, nullptr, 0);
+    }
+  }
+};
+
+// Waits until `file` has at least `lines` lines (or 10 s).
+void wait_for_lines(const fs::path& file, size_t lines) {
+  auto until = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+  while (std::chrono::steady_clock::now() < until) {
+    if (fs::exists(file)) {
+      std::string t = read_file(file);
+      if (static_cast<size_t>(std::count(t.begin(), t.end(), '\n')) >= lines) return;
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  FAIL("timed out waiting for " << lines << " lines in " << file);
+}
+
+}  // namespace
+
+TEST_CASE("a run writes the results layout and latest links", "[runner]") {
+  uint64_t seed = 101;
+  announce_seed("runner: layout", seed);
+  fs::path root = temp_dir("layout");
+  RunOutcome out = run_test(quick_spec(root, seed), quiet());
+  INFO(out.summary);
+  for (const char* f : {"test.json", "history.jsonl", "history.edn", "results.json",
+                        "controller.log"}) {
+    INFO(f);
+    CHECK(fs::exists(out.dir / f));
+  }
+  CHECK(fs::equivalent(root / "latest", out.dir));
+  CHECK(fs::equivalent(root / "memory-register" / "latest", out.dir));
+  CHECK(fs::is_symlink(root / "latest"));
+  Json test = Json::parse(read_file(out.dir / "test.json"));
+  CHECK(test["seed"] == seed);
+  CHECK(test["spec"]["seed"] == seed);
+  CHECK(test["db-version"] == "in-process");
+  CHECK(test["concurrency"] == 6);
+  CHECK(!test["faultline-version"].get<std::string>().empty());
+  std::string log = read_file(out.dir / "controller.log");
+  for (const char* phase : {"phase: setup", "phase: main", "phase: teardown", "phase: check"}) {
+    CHECK_THAT(log, Catch::Contains(phase));
+  }
+  // history.edn holds the same ops as history.jsonl.
+  auto jsonl = load_recorded_history((out.dir / "history.jsonl").string());
+  auto edn = load_history_file((out.dir / "history.edn").string());
+  CHECK(jsonl.history.size() == edn.history.size());
+  CHECK(jsonl.history.size() > 100);
+  fs::remove_all(root);
+}
+
+TEST_CASE("analyze rewrites results.json byte for byte", "[runner]") {
+  uint64_t seed = 102;
+  announce_seed("runner: analyze", seed);
+  fs::path root = temp_dir("analyze");
+  TestSpec spec = quick_spec(root, seed);
+  spec.db = "memory-stale";
+  RunOutcome out = run_test(spec, quiet());
+  std::string before = read_file(out.dir / "results.json");
+  for (int i = 0; i < 2; ++i) {
+    RunOutcome again = analyze_run(root);  // via the latest link
+    CHECK(fs::equivalent(again.dir, out.dir));
+    CHECK(again.validity == out.validity);
+    CHECK(read_file(out.dir / "results.json") == before);
+  }
+  fs::remove_all(root);
+}
+
+TEST_CASE("nemesis packages run beside the clients and are healed", "[runner]") {
+  uint64_t seed = 103;
+  announce_seed("runner: nemesis", seed);
+  fs::path root = temp_dir("nemesis");
+  TestSpec spec = quick_spec(root, seed);
+  spec.nemesis = {"fake"};
+  spec.nemesis_interval_s = 0.2;
+  spec.recovery_wait_s = 0.1;
+  auto log = fake_nemesis_log();
+  {
+    std::lock_guard<std::mutex> lock(log->mu);
+    log->ops.clear();
+    log->setups = log->teardowns = 0;
+  }
+  RunOutcome out = run_test(spec, quiet());
+  INFO(out.summary);
+  {
+    std::lock_guard<std::mutex> lock(log->mu);
+    CHECK(log->setups == 1);
+    CHECK(log->teardowns == 1);
+    REQUIRE(log->ops.size() >= 3);
+    CHECK(log->ops.back() == "stop");  // the final generator healed
+  }
+  CHECK(out.results["history"]["nemesis"].get<int64_t>() >= 6);
+  std::string clog = read_file(out.dir / "controller.log");
+  CHECK_THAT(clog, Catch::Contains("phase: heal"));
+  CHECK_THAT(clog, Catch::Contains("phase: recovery"));
+  fs::remove_all(root);
+}
+
+TEST_CASE("teardown runs when setup throws; bad specs are refused up front", "[runner]") {
+  fs::path root = temp_dir("broken");
+  TestSpec spec = quick_spec(root, 104);
+  spec.db = "fake-broken";
+  spec.db_options = {{"fail-in", "setup"}};
+  int teardowns = broken_db_log().teardowns.load();
+  CHECK_THROWS_WITH(run_test(spec, quiet()), Catch::Contains("setup failed as asked"));
+  CHECK(broken_db_log().teardowns.load() == teardowns + 1);
+
+  TestSpec typo = quick_spec(root, 104);
+  typo.db_options = {{"latency", 5}};
+  CHECK_THROWS_WITH(run_test(typo, quiet()), Catch::Contains("/db: db 'memory': unknown option"));
+  TestSpec unknown = quick_spec(root, 104);
+  unknown.workload = "no-such-workload";
+  CHECK_THROWS_AS(run_test(unknown, quiet()), SpecError);
+  TestSpec nem = quick_spec(root, 104);
+  nem.nemesis = {"no-such-nemesis"};
+  CHECK_THROWS_WITH(run_test(nem, quiet()), Catch::Contains("unknown nemesis 'no-such-nemesis'"));
+  fs::remove_all(root);
+}
+
+TEST_CASE("SIGKILL mid-run leaves a history that analyze checks", "[runner][signals]") {
+  uint64_t seed = 105;
+  announce_seed("runner: sigkill", seed);
+  fs::path root = temp_dir("sigkill");
+  Child child({"run", "--db", "memory", "--workload", "register", "--time-limit", "30",
+               "--rate", "2000", "--concurrency", "10", "--seed", std::to_string(seed),
+               "--results-dir", "results", "-q"},
+              root);
+  fs::path history = root / "results" / "memory-register" / "latest" / "history.jsonl";
+  wait_for_lines(history, 1000);
+  REQUIRE(::kill(child.pid, SIGKILL) == 0);
+  REQUIRE(child.wait(std::chrono::seconds(5)) == 128 + SIGKILL);
+  CHECK(!fs::exists(root / "results" / "latest" / "results.json"));
+
+  // Checks what was recorded (at most the last 100 ms lost).
+  auto a = run_shell(faultline_binary() + " analyze " + (root / "results").string());
+  INFO(a.output);
+  CHECK((a.status == kExitValid || a.status == kExitUnknown));
+  CHECK(fs::exists(root / "results" / "latest" / "results.json"));
+  CHECK_THAT(a.output, Catch::Contains("verdict: "));
+
+  // A torn last line (a kill inside a write) is reported and skipped.
+  std::ofstream(history, std::ios::app) << "{\"index\":999999,\"time\":12,\"proc";
+  auto b = run_shell(faultline_binary() + " analyze " + (root / "results").string());
+  INFO(b.output);
+  CHECK(b.status != kExitBadInput);
+  CHECK(b.status != kExitInternal);
+  CHECK_THAT(b.output, Catch::Contains("torn last line"));
+  Json results = Json::parse(read_file(root / "results" / "latest" / "results.json"));
+  CHECK(results["history"]["torn-last-line"] == true);
+  fs::remove_all(root);
+}
+
+TEST_CASE("SIGINT mid-run heals, tears down, keeps and checks the history",
+          "[runner][signals]") {
+  uint64_t seed = 106;
+  announce_seed("runner: sigint", seed);
+  fs::path root = temp_dir("sigint");
+  Child child({"run", "--db", "memory", "--time-limit", "60", "--rate", "500", "--seed",
+               std::to_string(seed), "--results-dir", "results"},
+              root);
+  fs::path run = root / "results" / "memory-register" / "latest";
+  wait_for_lines(run / "history.jsonl", 100);
+  auto t0 = std::chrono::steady_clock::now();
+  REQUIRE(::kill(child.pid, SIGINT) == 0);
+  int code = child.wait(std::chrono::seconds(20));
+  double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  INFO(child.output());
+  CHECK(code == kExitValid);
+  CHECK(secs < 10);
+  std::string log = read_file(run / "controller.log");
+  CHECK_THAT(log, Catch::Contains("SIGINT: stopping"));
+  CHECK_THAT(log, Catch::Contains("memory: torn down"));
+  CHECK(fs::exists(run / "results.json"));
+  CHECK_THAT(child.output(), Catch::Contains("interrupted"));
+  fs::remove_all(root);
+}
+
+TEST_CASE("a second SIGINT aborts teardown and says what was left", "[runner][signals]") {
+  fs::path root = temp_dir("sigint2");
+  Child child({"run", "--db", "memory", "--spec", "spec.json", "--time-limit", "60",
+               "--results-dir", "results", "--seed", "107"},
+              root);
+  // Written before the child reads it: fork returns at once, exec takes longer than this.
+  std::ofstream(root / "spec.json") << R"({"db-options": {"teardown-ms": 5000}})";
+  fs::path run = root / "results" / "memory-register" / "latest";
+  wait_for_lines(run / "history.jsonl", 20);
+  REQUIRE(::kill(child.pid, SIGINT) == 0);
+  // Wait for the teardown to begin, then interrupt again.
+  auto until = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+  while (std::chrono::steady_clock::now() < until &&
+         read_file(run / "controller.log").find("phase: teardown") == std::string::npos) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  REQUIRE(::kill(child.pid, SIGINT) == 0);
+  int code = child.wait(std::chrono::seconds(10));
+  INFO(child.output());
+  CHECK(code == 130);
+  CHECK_THAT(child.output(), Catch::Contains("aborting teardown"));
+  CHECK_THAT(child.output(), Catch::Contains("database 'memory' running on 3 nodes"));
+  // The history is still loadable.
+  CHECK_NOTHROW(load_recorded_history((run / "history.jsonl").string()));
+  fs::remove_all(root);
+}
