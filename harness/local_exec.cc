@@ -98,12 +98,13 @@ class LocalSession : public Session {
 
     ExecResult result;
     int open_pipes = 2;
+    asio::steady_timer ticker(io);
     std::array<char, 65536> out_buf{}, err_buf{};
     std::function<void(boost::system::error_code, size_t)> on_out, on_err;
     on_out = [&](boost::system::error_code ec, size_t n) {
       result.out.append(out_buf.data(), n);
       if (ec) {
-        --open_pipes;
+        if (--open_pipes == 0) ticker.cancel();
         return;
       }
       out.async_read_some(asio::buffer(out_buf), on_out);
@@ -111,7 +112,7 @@ class LocalSession : public Session {
     on_err = [&](boost::system::error_code ec, size_t n) {
       result.err.append(err_buf.data(), n);
       if (ec) {
-        --open_pipes;
+        if (--open_pipes == 0) ticker.cancel();
         return;
       }
       err.async_read_some(asio::buffer(err_buf), on_err);
@@ -130,7 +131,6 @@ class LocalSession : public Session {
     const auto start = std::chrono::steady_clock::now();
     std::optional<std::chrono::steady_clock::time_point> exited_at;
     bool timed_out = false;
-    asio::steady_timer ticker(io);
     std::function<void(boost::system::error_code)> on_tick = [&](boost::system::error_code ec) {
       if (ec || open_pipes == 0) return;
       auto now = std::chrono::steady_clock::now();

@@ -76,7 +76,11 @@ class Connection {
 
   // REQUIRES: mu held. Marks the connection dead if libssh says it is no longer connected.
   bool check_alive() {
-    if (!dead && ssh_is_connected(s_) == 0) dead = true;
+    if (!dead && (ssh_is_connected(s_) == 0 ||
+                  (ssh_get_status(s_) & (SSH_CLOSED | SSH_CLOSED_ERROR)) != 0)) {
+      dead = true;
+      cv.notify_all();
+    }
     return !dead;
   }
   std::string error() { return ssh_get_error(s_); }
@@ -345,7 +349,8 @@ class SshSession : public Session {
       }
     }
     int status = ssh_channel_get_exit_status(ch);
-    if (status == SSH_ERROR && !conn->check_alive()) throw lost("waiting for the exit status of");
+    // EOF because the connection died is not the command's end.
+    if (!conn->check_alive()) throw lost("while running");
     result.exit_status = status < 0 ? -1 : status;
     ssh_channel_close(ch);
     conn->cv.notify_all();

@@ -396,7 +396,10 @@ class Provisioner : public LocalClusterProvisioner {
         run(add);
       }
     }
-    // 2. Directories and keys.
+    // 2. Directories and keys. Parents we create are removed again if empty.
+    for (const fs::path& parent : {fs::path("/etc/netns"), l.dir.parent_path()}) {
+      if (!fs::exists(parent)) st.record("parents", parent.string());
+    }
     st.record("dirs", l.dir.string());
     fs::create_directories(l.ssh_dir());
     fs::permissions(l.dir, fs::perms(0755));
@@ -581,15 +584,20 @@ class Provisioner : public LocalClusterProvisioner {
       << "PrintLastLog no\n"
       << "MaxSessions 20\n"
       << "MaxStartups 100:30:200\n"
-      << "Subsystem sftp internal-sftp\n";
+      << "Subsystem sftp internal-sftp\n"
+      // bash run by sshd sources ~/.bashrc unless SHLVL is already set: the controller's
+      // root dotfiles (pyenv init: 170 ms here) have no business in every command of a node.
+      << "SetEnv SHLVL=1\n";
     return c.str();
   }
 
   // Whether `pid` is the sshd of node i of this cluster (guards against reused pids).
   static bool is_our_sshd(int pid, const Layout& l, int i) {
     if (!pid_alive(pid)) return false;
+    // sshd rewrites its title ("sshd: /usr/sbin/sshd -f CONFIG ... [listener] ..."), so
+    // look for the config path anywhere in it.
     for (const auto& w : cmdline(pid)) {
-      if (w == l.sshd_config(i).string()) return true;
+      if (w.find(l.sshd_config(i).string()) != std::string::npos) return true;
     }
     return false;
   }
@@ -714,14 +722,25 @@ class Provisioner : public LocalClusterProvisioner {
         if (is_our_sshd(pid, l, i)) pids.push_back(pid);
       }
     }
-    for (const auto& ns : st.made("netns")) {
-      for (int pid : pids_in_netns(ns.get<std::string>())) pids.push_back(pid);
+    // Rescan: a process may have been starting in a namespace (a crashed `up`'s sshd, a
+    // daemon forking) while we stopped the others.
+    size_t stopped = 0;
+    for (int round = 0; round < 5; ++round) {
+      for (const auto& ns : st.made("netns")) {
+        for (int pid : pids_in_netns(ns.get<std::string>())) pids.push_back(pid);
+      }
+      std::sort(pids.begin(), pids.end());
+      pids.erase(std::unique(pids.begin(), pids.end()), pids.end());
+      if (pids.empty()) break;
+      stopped += pids.size();
+      std::vector<int> left = stop_pids(pids, round == 0);
+      pids.clear();
+      if (!left.empty()) {
+        for (int p : left) failed.push_back("process " + std::to_string(p) + " survived SIGKILL");
+        break;
+      }
     }
-    std::sort(pids.begin(), pids.end());
-    pids.erase(std::unique(pids.begin(), pids.end()), pids.end());
-    std::vector<int> left = stop_pids(pids, true);
-    for (int p : left) failed.push_back("process " + std::to_string(p) + " survived SIGKILL");
-    if (!pids.empty()) log << "  stopped " << pids.size() << " processes\n";
+    if (stopped > 0) log << "  stopped " << stopped << " processes\n";
 
     for (const auto& ns : st.made("netns")) {
       std::string name = ns.get<std::string>();
@@ -746,6 +765,10 @@ class Provisioner : public LocalClusterProvisioner {
         fs::remove_all(d.get<std::string>(), ec);
         if (ec) failed.push_back("directory " + d.get<std::string>() + ": " + ec.message());
       }
+    }
+    for (const auto& d : st.made("parents")) {
+      std::error_code ec;
+      if (fs::is_empty(d.get<std::string>(), ec)) fs::remove(d.get<std::string>(), ec);
     }
     if (failed.empty()) {
       for (const auto& chain : st.made("iptables")) {
