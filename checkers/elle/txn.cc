@@ -1,5 +1,6 @@
 #include "checkers/elle/txn.h"
 
+#include <algorithm>
 #include <map>
 
 namespace faultline::elle {
@@ -41,22 +42,37 @@ class Interner {
     KvKey kk{key, 0, 0};
     if (v.is_number_integer()) {
       kk.value = v.get<int64_t>();
+      // Fast path: small non-negative values (Jepsen's per-key counters) index a per-key table.
+      if (kk.value >= 0 && kk.value < kDenseLimit) {
+        if (dense_.size() <= key) dense_.resize(key + 1);
+        auto& table = dense_[key];
+        const size_t at = static_cast<size_t>(kk.value);
+        if (table.size() <= at) table.resize(std::max(at + 1, table.size() * 2), kNone);
+        if (table[at] == kNone) table[at] = lookup(kk, v);
+        return table[at];
+      }
     } else {
       auto [it, added] =
           other_values_.try_emplace(json_text(v), static_cast<int64_t>(other_values_.size()));
       kk.tag = 1;
       kk.value = it->second;
     }
+    return lookup(kk, v);
+  }
+
+ private:
+  static constexpr int64_t kDenseLimit = 1 << 16;
+
+  uint32_t lookup(const KvKey& kk, const Json& v) {
     auto [it, added] = kvs_.try_emplace(kk, 0);
     if (added) {
       it->second = static_cast<uint32_t>(out_->kv_key.size());
-      out_->kv_key.push_back(key);
+      out_->kv_key.push_back(kk.key);
       out_->kv_value.push_back(v);
     }
     return it->second;
   }
 
- private:
   uint32_t new_key(const Json& k) {
     out_->key_json.push_back(k);
     return static_cast<uint32_t>(out_->key_json.size() - 1);
@@ -67,6 +83,7 @@ class Interner {
   std::map<std::string, uint32_t> other_keys_;
   std::map<std::string, int64_t> other_values_;
   std::unordered_map<KvKey, uint32_t, KvHash> kvs_;
+  std::vector<std::vector<uint32_t>> dense_;  // key -> small integer value -> kv id
 };
 
 bool mop_name(const Json& m, MopKind* kind) {

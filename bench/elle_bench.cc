@@ -1,0 +1,133 @@
+// Benchmarks of the transactional and causal checkers on generated histories (elle_gen.h).
+//
+//   elle_bench list-append [txns=1000000] [runs=3]
+//   elle_bench rw-register [txns=10000] [runs=3]     (serializable; version order unknown)
+//   elle_bench causal [ops=100000] [runs=3]
+//   elle_bench write list-append|rw-register TXNS FILE [seed]   (writes a jsonl history)
+//
+// Each run: generate (not timed), write jsonl text (not timed), parse it with the harness
+// reader (timed: "parse"), check (timed: "check"). Prints every run and the medians, and the
+// peak resident set size of the process.
+#include <sys/resource.h>
+
+#include <algorithm>
+#include <chrono>
+#include <fstream>
+#include <iostream>
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include "bench/elle_gen.h"
+#include "harness/checker.h"
+#include "harness/formats.h"
+
+using namespace faultline;
+
+namespace {
+
+double seconds_since(std::chrono::steady_clock::time_point t0) {
+  return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+}
+
+double median(std::vector<double> v) {
+  std::sort(v.begin(), v.end());
+  return v.empty() ? 0 : v[v.size() / 2];
+}
+
+long peak_rss_mb() {
+  rusage u{};
+  getrusage(RUSAGE_SELF, &u);
+  return u.ru_maxrss / 1024;
+}
+
+bench::TxnGenOptions options_for(const std::string& workload, int64_t n, uint64_t seed) {
+  bench::TxnGenOptions o;
+  o.workload = workload == "causal" ? "rw-register" : workload;
+  o.txns = n;
+  o.seed = seed;
+  if (workload == "list-append") {
+    o.processes = 10;
+    o.active_keys = 10;
+    o.max_writes_per_key = 32;
+    o.fail_fraction = 0.02;
+    o.info_fraction = 0.01;
+  } else if (workload == "rw-register") {
+    o.processes = 10;
+    o.active_keys = 10;
+    o.max_writes_per_key = 16;
+    o.fail_fraction = 0.02;
+    o.info_fraction = 0.0;
+  } else {  // causal: single-op register transactions
+    o.processes = 10;
+    o.active_keys = 20;
+    o.max_writes_per_key = 64;
+    o.min_mops = o.max_mops = 1;
+  }
+  return o;
+}
+
+std::string jsonl_text(const std::vector<Op>& ops) {
+  std::ostringstream out;
+  for (const auto& op : ops) write_jsonl_op(out, op);
+  return out.str();
+}
+
+int run(const std::string& workload, int64_t n, int runs) {
+  std::string checker = workload == "causal" ? "causal" : workload;
+  Json options = Json::object();
+  if (workload == "rw-register") options["consistency-model"] = "serializable";
+  if (workload == "list-append") options["consistency-model"] = "strict-serializable";
+  std::vector<double> parse, check, total;
+  for (int r = 0; r < runs; ++r) {
+    const uint64_t seed = static_cast<uint64_t>(r + 1);
+    std::string text = jsonl_text(bench::generate_txn_history(options_for(workload, n, seed)));
+    auto t0 = std::chrono::steady_clock::now();
+    LoadedHistory loaded = load_history_text(text, "bench", HistoryFormat::kJsonl);
+    text.clear();
+    text.shrink_to_fit();
+    const double p = seconds_since(t0);
+    auto c = CheckerRegistry::get("checker", checker)(options);
+    auto t1 = std::chrono::steady_clock::now();
+    CheckResult res = c->check(loaded.history, CheckContext{});
+    const double k = seconds_since(t1);
+    parse.push_back(p);
+    check.push_back(k);
+    total.push_back(p + k);
+    std::cout << workload << " n=" << n << " seed=" << seed << " ops=" << loaded.history.size()
+              << " parse=" << p << "s check=" << k << "s valid=" << to_string(res.validity)
+              << " (" << res.details.value("summary", std::string()) << ")\n";
+  }
+  const double mt = median(total);
+  std::cout << "MEDIAN " << workload << " n=" << n << " runs=" << runs
+            << " parse=" << median(parse) << "s check=" << median(check) << "s total=" << mt
+            << "s rate=" << static_cast<int64_t>(static_cast<double>(n) / mt)
+            << "/s (check only " << static_cast<int64_t>(static_cast<double>(n) / median(check))
+            << "/s) peak_rss=" << peak_rss_mb() << "MB\n";
+  return 0;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  std::vector<std::string> args(argv + 1, argv + argc);
+  if (args.empty()) {
+    std::cerr << "usage: elle_bench list-append|rw-register|causal [n] [runs]\n"
+                 "       elle_bench write list-append|rw-register|causal N FILE [seed]\n";
+    return 254;
+  }
+  if (args[0] == "write") {
+    if (args.size() < 4) return 254;
+    const uint64_t seed = args.size() > 4 ? std::stoull(args[4]) : 1;
+    std::ofstream out(args[3]);
+    out << jsonl_text(bench::generate_txn_history(options_for(args[1], std::stoll(args[2]), seed)));
+    return 0;
+  }
+  const std::string w = args[0];
+  const int64_t n = args.size() > 1 ? std::stoll(args[1])
+                    : w == "list-append" ? 1000000
+                    : w == "rw-register" ? 10000
+                                         : 100000;
+  const int runs = args.size() > 2 ? std::stoi(args[2]) : 3;
+  return run(w, n, runs);
+}
