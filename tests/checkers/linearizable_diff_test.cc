@@ -1,0 +1,145 @@
+// Differential test: the search and the Z3 engine agree on generated small histories. Each
+// history is a random concurrent schedule of a cas-register (valid by construction: every op
+// takes effect at a random instant inside its interval; some crash as info, before or after
+// taking effect), then, half the time, one random mutation (a read's result changed, a cas's
+// outcome flipped), which may or may not make it illegal. The seed is printed; set
+// FAULTLINE_SEED to replay.
+#include <cstdlib>
+#include <iostream>
+#include <random>
+
+#include <catch2/catch.hpp>
+
+#include "checkers/linear_search.h"
+#include "checkers/z3_linear.h"
+#include "harness/formats.h"
+
+using namespace faultline;
+
+namespace {
+
+std::vector<Op> generate(std::mt19937_64& rng, bool mutate) {
+  const int procs = 2 + static_cast<int>(rng() % 3);
+  const int total = 3 + static_cast<int>(rng() % 7);
+  struct P {
+    int id;
+    bool active = false, applied = false;
+    std::string f;
+    Json value, result;
+    OpType outcome = OpType::kOk;
+  };
+  std::vector<P> ps(procs);
+  for (int i = 0; i < procs; ++i) ps[i].id = i;
+  int next_id = procs, issued = 0, active = 0;
+  Json state = nullptr;
+  std::vector<Op> ops;
+  auto emit = [&](const P& p, OpType type, const Json& v) {
+    Op op;
+    op.process = p.id;
+    op.type = type;
+    op.f = p.f;
+    op.value = v;
+    ops.push_back(op);
+  };
+  while (issued < total || active > 0) {
+    P& p = ps[rng() % procs];
+    if (!p.active) {
+      if (issued >= total) continue;
+      p.active = true;
+      p.applied = false;
+      unsigned r = rng() % 3;
+      p.f = r == 0 ? "read" : r == 1 ? "write" : "cas";
+      if (p.f == "read") p.value = nullptr;
+      if (p.f == "write") p.value = static_cast<int>(rng() % 3);
+      if (p.f == "cas") p.value = Json::array({static_cast<int>(rng() % 3), static_cast<int>(rng() % 3)});
+      ++issued;
+      ++active;
+      emit(p, OpType::kInvoke, p.value);
+      continue;
+    }
+    if (!p.applied && rng() % 8 == 0) {  // crash before taking effect
+      emit(p, OpType::kInfo, nullptr);
+      p.active = false;
+      --active;
+      p.id = next_id++;
+      continue;
+    }
+    if (!p.applied) {
+      p.applied = true;
+      p.outcome = OpType::kOk;
+      if (p.f == "read") p.result = state;
+      if (p.f == "write") {
+        state = p.value;
+        p.result = p.value;
+      }
+      if (p.f == "cas") {
+        p.result = p.value;
+        if (state == p.value[0]) state = p.value[1];
+        else p.outcome = OpType::kFail;
+      }
+      continue;
+    }
+    bool crash = rng() % 8 == 0;  // crash after taking effect
+    emit(p, crash ? OpType::kInfo : p.outcome, crash ? Json(nullptr) : p.result);
+    p.active = false;
+    --active;
+    if (crash) p.id = next_id++;
+  }
+  if (mutate) {
+    std::vector<size_t> candidates;
+    for (size_t i = 0; i < ops.size(); ++i) {
+      if ((ops[i].f == "read" && ops[i].type == OpType::kOk) ||
+          (ops[i].f == "cas" && (ops[i].type == OpType::kOk || ops[i].type == OpType::kFail))) {
+        candidates.push_back(i);
+      }
+    }
+    if (!candidates.empty()) {
+      Op& op = ops[candidates[rng() % candidates.size()]];
+      if (op.f == "read") {
+        op.value = rng() % 4 == 0 ? Json(nullptr) : Json(static_cast<int>(rng() % 3));
+      } else {
+        op.type = op.type == OpType::kOk ? OpType::kFail : OpType::kOk;
+      }
+    }
+  }
+  return ops;
+}
+
+uint64_t seed_from_env() {
+  if (const char* s = std::getenv("FAULTLINE_SEED")) return std::strtoull(s, nullptr, 10);
+  return std::random_device{}();
+}
+
+}  // namespace
+
+TEST_CASE("search and Z3 agree on 10,000 generated cas-register histories", "[lin][diff]") {
+  const uint64_t seed = seed_from_env();
+  std::cout << "linearizable differential test: seed " << seed << " (FAULTLINE_SEED to replay)\n";
+  std::mt19937_64 rng(seed);
+  int illegal = 0, legal = 0;
+  for (int n = 0; n < 10000; ++n) {
+    std::vector<Op> raw = generate(rng, n % 2 == 1);
+    History h = History::build_or_throw(raw, "generated");
+    auto model = lin::ModelRegistry::get("model", "cas-register")();
+    auto ops = lin::prepare_ops(h, *model);
+    auto s = lin::search(ops, *model, {});
+    auto z = lin::smt_check(ops, *model, {});
+    if (s.verdict != z.verdict) {
+      std::ostringstream edn;
+      write_history(edn, h, HistoryFormat::kEdn);
+      FAIL("seed " << seed << ", history " << n << ": search says "
+                   << (s.verdict == lin::SearchVerdict::kIllegal ? "illegal" : "linearizable")
+                   << ", Z3 says "
+                   << (z.verdict == lin::SearchVerdict::kIllegal ? "illegal" : "other") << " "
+                   << z.reason << "\n"
+                   << edn.str());
+    }
+    if (!(n % 2)) {
+      // Unmutated histories are linearizable by construction.
+      REQUIRE(s.verdict == lin::SearchVerdict::kLinearizable);
+    }
+    (s.verdict == lin::SearchVerdict::kIllegal ? illegal : legal)++;
+  }
+  std::cout << "  " << legal << " linearizable, " << illegal << " illegal\n";
+  CHECK(illegal > 500);  // the mutations do produce illegal histories
+}
