@@ -1,9 +1,10 @@
 // HistoryRecorder: streams a run's ops to history.jsonl while the test runs, durably.
 //
 // record() assigns the op its index and queues its jsonl line; a flusher thread writes the
-// queued lines and fdatasync()s the file at least every `flush_interval` (100 ms by
-// default), and sync() does the same at once (the runner calls it at every phase change). So a
-// controller killed with SIGKILL loses at most the last interval of ops. Lines are only ever
+// queued lines and fdatasync()s the file every `flush_interval` (50 ms by default, half the
+// 100 ms promise, to leave room for a flusher scheduled late on a loaded machine), and sync()
+// does the same at once (the runner calls it at every phase change). So a controller killed
+// with SIGKILL loses at most about the last 100 ms of ops. Lines are only ever
 // appended whole with one write() per batch; if the process dies inside that write the last
 // line may be cut, which `load_recorded_history` reports and skips (it never breaks loading).
 //
