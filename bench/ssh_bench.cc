@@ -78,13 +78,20 @@ int main(int argc, char** argv) {
       }
       return argv[++i];
     };
-    if (a == "--name") name = next();
-    else if (a == "--nodes-file") nodes_file = next();
-    else if (a == "--subnet") subnet = next();
-    else if (a == "--calls") calls = std::stoi(next());
-    else if (a == "--threads") threads = std::stoi(next());
-    else if (a == "--seconds") seconds = std::stod(next());
-    else if (a == "--up") up = true;
+    if (a == "--name")
+      name = next();
+    else if (a == "--nodes-file")
+      nodes_file = next();
+    else if (a == "--subnet")
+      subnet = next();
+    else if (a == "--calls")
+      calls = std::stoi(next());
+    else if (a == "--threads")
+      threads = std::stoi(next());
+    else if (a == "--seconds")
+      seconds = std::stod(next());
+    else if (a == "--up")
+      up = true;
     else {
       std::cerr << "ssh_bench: unknown argument " << a << "\n";
       return 254;
@@ -122,8 +129,8 @@ int main(int argc, char** argv) {
         lat.push_back(ms_since(t));
       }
       std::cout << std::fixed << std::setprecision(3) << "exec `true` on " << node
-                << ", one session, " << calls << " calls: median " << pct(lat, 0.5)
-                << " ms, p90 " << pct(lat, 0.9) << " ms, p99 " << pct(lat, 0.99) << " ms\n";
+                << ", one session, " << calls << " calls: median " << pct(lat, 0.5) << " ms, p90 "
+                << pct(lat, 0.9) << " ms, p99 " << pct(lat, 0.99) << " ms\n";
     }
     {
       std::vector<double> lat;

@@ -7,10 +7,9 @@
 //                                                 exit status of CMD (255 for transport errors)
 #include <unistd.h>
 
+#include <CLI/CLI.hpp>
 #include <iostream>
 #include <memory>
-
-#include <CLI/CLI.hpp>
 
 #include "harness/cli.h"
 #include "harness/inventory.h"
@@ -75,9 +74,9 @@ int run_exec(const ClusterOptions& o) {
   inv.node(o.node);  // unknown node: exit 254 with the known names
   SshOptions so;
   so.command_timeout = std::chrono::seconds(o.timeout_s);
-  auto remote = make_ssh_remote(inv, so);
-  auto session = remote->session(o.node);
   try {
+    auto remote = make_ssh_remote(inv, so);
+    auto session = remote->session(o.node);
     ExecResult r = session->exec(Command(o.command));
     std::cout << r.out << std::flush;
     std::cerr << r.err << std::flush;

@@ -23,12 +23,12 @@
 namespace faultline {
 
 struct Command {
-  std::vector<std::string> argv;          // REQUIRES: non-empty; argv[0] is the program
-  std::string stdin_data;                 // written to the command's stdin, then EOF
-  std::string cwd;                        // empty: the login directory (remote) / ours (local)
-  std::map<std::string, std::string> env; // extra environment, set with `env` (names checked)
-  bool sudo = false;                      // run through `sudo -n` (non-interactive)
-  std::string sudo_user;                  // with sudo: the user to become; empty means root
+  std::vector<std::string> argv;           // REQUIRES: non-empty; argv[0] is the program
+  std::string stdin_data;                  // written to the command's stdin, then EOF
+  std::string cwd;                         // empty: the login directory (remote) / ours (local)
+  std::map<std::string, std::string> env;  // extra environment, set with `env` (names checked)
+  bool sudo = false;                       // run through `sudo -n` (non-interactive)
+  std::string sudo_user;                   // with sudo: the user to become; empty means root
   // 0: the session's default. After it the command is killed and CommandTimeoutError thrown.
   std::chrono::milliseconds timeout{0};
   // Running this command twice is harmless, so a retrying session may re-run it after a
@@ -43,10 +43,23 @@ struct Command {
   // ARGS and is read by the script as "$1", "$2", ... (never spliced into the script).
   static Command shell(std::string script, std::vector<std::string> args = {});
 
-  Command& in(std::string dir) { cwd = std::move(dir); return *this; }
-  Command& as_sudo(std::string user = "") { sudo = true; sudo_user = std::move(user); return *this; }
-  Command& with_stdin(std::string data) { stdin_data = std::move(data); return *this; }
-  Command& with_timeout(std::chrono::milliseconds t) { timeout = t; return *this; }
+  Command& in(std::string dir) {
+    cwd = std::move(dir);
+    return *this;
+  }
+  Command& as_sudo(std::string user = "") {
+    sudo = true;
+    sudo_user = std::move(user);
+    return *this;
+  }
+  Command& with_stdin(std::string data) {
+    stdin_data = std::move(data);
+    return *this;
+  }
+  Command& with_timeout(std::chrono::milliseconds t) {
+    timeout = t;
+    return *this;
+  }
   Command& with_env(std::string name, std::string value) {
     env[std::move(name)] = std::move(value);
     return *this;

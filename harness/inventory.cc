@@ -1,11 +1,10 @@
 #include "harness/inventory.h"
 
+#include <CLI/CLI.hpp>
 #include <cstdlib>
 #include <fstream>
 #include <set>
 #include <sstream>
-
-#include <CLI/CLI.hpp>
 
 #include "harness/cli.h"
 #include "harness/registry.h"
@@ -71,8 +70,8 @@ const NodeSpec& Inventory::node(const std::string& name) const {
   }
   std::string known;
   for (const auto& n : nodes) known += (known.empty() ? "" : ", ") + n.name;
-  throw UnknownNodeError("unknown node '" + name + "' (nodes: " +
-                         (known.empty() ? std::string("none") : known) + ")");
+  throw UnknownNodeError("unknown node '" + name +
+                         "' (nodes: " + (known.empty() ? std::string("none") : known) + ")");
 }
 
 std::vector<std::string> Inventory::names() const {
@@ -104,8 +103,8 @@ Inventory Inventory::from_json(const Json& doc, const std::string& source) {
     if (k != "nodes") throw BadInput(source + ": unknown key '" + k + "'");
   }
   Inventory inv;
-  static const std::set<std::string> kKeys = {"name", "host", "port", "user",
-                                              "key",  "known_hosts", "strict_host_key_checking"};
+  static const std::set<std::string> kKeys = {
+      "name", "host", "port", "user", "key", "known_hosts", "strict_host_key_checking"};
   int i = 0;
   for (const auto& j : doc["nodes"]) {
     std::string where = source + ": nodes[" + std::to_string(i++) + "]";

@@ -16,11 +16,10 @@
 #include <functional>
 #include <iosfwd>
 #include <memory>
+#include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
 #include <vector>
-
-#include <nlohmann/json.hpp>
 
 namespace CLI {
 class App;
@@ -29,8 +28,8 @@ class App;
 namespace faultline {
 
 struct NodeSpec {
-  std::string name;         // the node's name in histories and logs ("n1", "db1.example")
-  std::string host;         // address or DNS name to connect to
+  std::string name;  // the node's name in histories and logs ("n1", "db1.example")
+  std::string host;  // address or DNS name to connect to
   int port = 22;
   std::string user = "root";
   std::string key;          // private key file (ed25519 or RSA); empty: ssh-agent, then
@@ -59,14 +58,14 @@ struct Inventory {
 NodeSpec parse_node(const std::string& text, const NodeSpec& defaults);
 
 struct InventoryOptions {
-  std::string nodes;               // --nodes a,b,c
-  std::string nodes_file;          // --nodes-file: one node per line (# comments) or JSON
-  std::string ssh_user;            // --ssh-user (default root)
-  std::string ssh_key;             // --ssh-key
-  int ssh_port = 0;                // --ssh-port (default 22)
-  std::string ssh_known_hosts;     // --ssh-known-hosts
+  std::string nodes;            // --nodes a,b,c
+  std::string nodes_file;       // --nodes-file: one node per line (# comments) or JSON
+  std::string ssh_user;         // --ssh-user (default root)
+  std::string ssh_key;          // --ssh-key
+  int ssh_port = 0;             // --ssh-port (default 22)
+  std::string ssh_known_hosts;  // --ssh-known-hosts
   std::string strict_host_key_checking = "yes";  // --ssh-strict-host-key-checking yes|no
-  std::string local_cluster;       // --local-cluster NAME: a running local cluster's nodes
+  std::string local_cluster;  // --local-cluster NAME: a running local cluster's nodes
 };
 
 // Declares the flags above on `app`.
@@ -84,10 +83,10 @@ Inventory load_nodes_file(const std::string& path, const NodeSpec& defaults);
 // --- local cluster provisioner (implemented in clusters/local) ------------------------------
 
 struct LocalClusterOptions {
-  std::string name = "fl";            // prefix of every namespace, interface and directory
-  int nodes = 3;                      // 1..9
+  std::string name = "fl";              // prefix of every namespace, interface and directory
+  int nodes = 3;                        // 1..9
   std::string subnet = "10.77.7.0/24";  // a private /24 used by nothing else on this machine
-  std::string dir;                    // empty: /tmp/faultline/<name>
+  std::string dir;                      // empty: /tmp/faultline/<name>
 };
 
 class LocalClusterProvisioner {

@@ -7,14 +7,13 @@
 
 #include <array>
 #include <atomic>
+#include <boost/asio.hpp>
+#include <boost/process.hpp>
 #include <filesystem>
 #include <functional>
 #include <mutex>
 #include <optional>
 #include <utility>  // before asio: Boost 1.74 asio uses std::exchange without it
-
-#include <boost/asio.hpp>
-#include <boost/process.hpp>
 
 #include "harness/remote.h"
 
@@ -178,8 +177,8 @@ class LocalSession : public Session {
     try {
       copy_tree(from, to);
     } catch (const fs::filesystem_error& e) {
-      throw TransferError(name_, "copy " + from.string() + " -> " + to.string() + ": " +
-                                     e.code().message());
+      throw TransferError(
+          name_, "copy " + from.string() + " -> " + to.string() + ": " + e.code().message());
     }
   }
 

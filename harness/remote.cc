@@ -13,8 +13,7 @@ std::string trimmed(const std::string& s, size_t max_chars = 2000) {
 }
 
 std::string failed_message(const Command& command, const ExecResult& r) {
-  std::string m = "`" + describe(command) + "` exited with status " +
-                  std::to_string(r.exit_status);
+  std::string m = "`" + describe(command) + "` exited with status " + std::to_string(r.exit_status);
   std::string err = trimmed(r.err);
   std::string out = trimmed(r.out);
   if (!err.empty()) m += "; stderr: " + err;

@@ -82,8 +82,8 @@ class AuthError : public RemoteError {
 // channel closed. Whether it took effect is unknown. Never retried.
 class CommandTimeoutError : public RemoteError {
  public:
-  CommandTimeoutError(std::string node, const Command& command,
-                      std::chrono::milliseconds timeout, ExecResult partial);
+  CommandTimeoutError(std::string node, const Command& command, std::chrono::milliseconds timeout,
+                      ExecResult partial);
   const ExecResult& partial() const { return partial_; }
 
  private:

@@ -24,7 +24,8 @@ class Backoff {
     next_ = std::min(policy_.max_backoff, next_ * 2);
     double j = std::clamp(policy_.jitter, 0.0, 1.0);
     std::uniform_real_distribution<double> d(1.0 - j, 1.0);
-    return std::chrono::milliseconds(static_cast<int64_t>(static_cast<double>(b.count()) * d(rng_)));
+    return std::chrono::milliseconds(
+        static_cast<int64_t>(static_cast<double>(b.count()) * d(rng_)));
   }
 
  private:
@@ -115,8 +116,7 @@ RetriesExhausted::RetriesExhausted(std::string node, const std::string& what_fai
                      last.may_have_run()),
       tries_(tries) {}
 
-std::unique_ptr<Session> make_retrying_session(std::unique_ptr<Session> inner,
-                                               RetryPolicy policy) {
+std::unique_ptr<Session> make_retrying_session(std::unique_ptr<Session> inner, RetryPolicy policy) {
   return std::make_unique<RetryingSession>(std::move(inner), std::move(policy));
 }
 

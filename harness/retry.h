@@ -25,11 +25,11 @@
 namespace faultline {
 
 struct RetryPolicy {
-  int max_tries = 5;                                 // >= 1; 1 means no retry
+  int max_tries = 5;  // >= 1; 1 means no retry
   std::chrono::milliseconds initial_backoff{100};
   std::chrono::milliseconds max_backoff{2000};
-  double jitter = 0.5;                               // 0: fixed waits; 1: anywhere in [0, b]
-  uint64_t seed = 0;                                 // the jitter's random source
+  double jitter = 0.5;  // 0: fixed waits; 1: anywhere in [0, b]
+  uint64_t seed = 0;    // the jitter's random source
   // How to wait; empty: std::this_thread::sleep_for. Tests pass a recorder.
   std::function<void(std::chrono::milliseconds)> sleep;
 };

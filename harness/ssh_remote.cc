@@ -9,17 +9,16 @@
 // replaced by a fresh one on the next call; calls in flight on it fail with TransportError.
 //
 // Host keys are checked against the node's known_hosts file unless the node opted out.
+#include <fcntl.h>
+#include <libssh/libssh.h>
+#include <libssh/sftp.h>
 #include <poll.h>
 #include <signal.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include <libssh/libssh.h>
-#include <libssh/sftp.h>
-
 #include <condition_variable>
 #include <cstdlib>
-#include <fcntl.h>
 #include <fstream>
 #include <iostream>
 #include <map>
@@ -68,9 +67,9 @@ class Connection {
 
   std::mutex mu;
   std::condition_variable cv;
-  bool dead = false;          // guarded by mu
-  bool polling = false;       // one thread polls the socket at a time
-  int channels = 0;           // open channels (exec and sftp)
+  bool dead = false;     // guarded by mu
+  bool polling = false;  // one thread polls the socket at a time
+  int channels = 0;      // open channels (exec and sftp)
   ssh_session raw() { return s_; }
   const NodeSpec& spec() const { return spec_; }
 
@@ -143,12 +142,13 @@ class Connection {
       case SSH_KNOWN_HOSTS_UNKNOWN:
       case SSH_KNOWN_HOSTS_NOT_FOUND:
         throw HostKeyError(node, hp + " is not in known_hosts file " + known + " (its key is " +
-                                     fingerprint() + "); check it and add it with `ssh-keyscan -p " +
+                                     fingerprint() +
+                                     "); check it and add it with `ssh-keyscan -p " +
                                      std::to_string(spec_.port) + " " + spec_.host + " >> " +
                                      known + "`, or pass --ssh-strict-host-key-checking=no");
       default:
-        throw HostKeyError(node, "cannot check host key of " + hp + " against " + known + ": " +
-                                     error());
+        throw HostKeyError(node,
+                           "cannot check host key of " + hp + " against " + known + ": " + error());
     }
   }
 
@@ -187,8 +187,7 @@ class Connection {
 // The connections to one node: the current one, replaced when it dies.
 class NodeConnections {
  public:
-  NodeConnections(NodeSpec spec, SshOptions options)
-      : spec_(std::move(spec)), options_(options) {}
+  NodeConnections(NodeSpec spec, SshOptions options) : spec_(std::move(spec)), options_(options) {}
 
   std::shared_ptr<Connection> get() {
     std::lock_guard<std::mutex> lock(mu_);
@@ -232,14 +231,22 @@ class ChannelSlot {
 
 std::string sftp_error_text(int code) {
   switch (code) {
-    case SSH_FX_NO_SUCH_FILE: return "no such file or directory";
-    case SSH_FX_PERMISSION_DENIED: return "permission denied";
-    case SSH_FX_FAILURE: return "failure";
-    case SSH_FX_FILE_ALREADY_EXISTS: return "file already exists";
-    case SSH_FX_NO_SUCH_PATH: return "no such path";
-    case SSH_FX_NO_MEDIA: return "no media";
-    case SSH_FX_WRITE_PROTECT: return "write protected";
-    default: return "sftp error " + std::to_string(code);
+    case SSH_FX_NO_SUCH_FILE:
+      return "no such file or directory";
+    case SSH_FX_PERMISSION_DENIED:
+      return "permission denied";
+    case SSH_FX_FAILURE:
+      return "failure";
+    case SSH_FX_FILE_ALREADY_EXISTS:
+      return "file already exists";
+    case SSH_FX_NO_SUCH_PATH:
+      return "no such path";
+    case SSH_FX_NO_MEDIA:
+      return "no media";
+    case SSH_FX_WRITE_PROTECT:
+      return "write protected";
+    default:
+      return "sftp error " + std::to_string(code);
   }
 }
 
@@ -251,9 +258,8 @@ class SshSession : public Session {
 
   ExecResult exec(const Command& command) override {
     const std::string line = command_line(command);
-    const std::chrono::milliseconds timeout = command.timeout.count() > 0
-                                                  ? command.timeout
-                                                  : pool_->options().command_timeout;
+    const std::chrono::milliseconds timeout =
+        command.timeout.count() > 0 ? command.timeout : pool_->options().command_timeout;
     auto conn = pool_->get();
     ChannelSlot slot(*conn);
     std::unique_lock<std::mutex> lk(conn->mu);
@@ -283,9 +289,9 @@ class SshSession : public Session {
     auto lost = [&](const std::string& what) {
       conn->dead = true;
       conn->cv.notify_all();
-      return TransportError(node(), "connection lost " + what + " `" + describe(command) +
-                                        "`: " + conn->error(),
-                            true);
+      return TransportError(
+          node(), "connection lost " + what + " `" + describe(command) + "`: " + conn->error(),
+          true);
     };
     size_t off = 0;
     while (off < command.stdin_data.size()) {
@@ -328,8 +334,9 @@ class SshSession : public Session {
       }
       auto wait = kMaxWait;
       if (timeout.count() > 0) {
-        wait = std::min(wait, std::chrono::duration_cast<std::chrono::milliseconds>(
-                                  start + timeout - now) + std::chrono::milliseconds(1));
+        wait = std::min(
+            wait, std::chrono::duration_cast<std::chrono::milliseconds>(start + timeout - now) +
+                      std::chrono::milliseconds(1));
       }
       if (!conn->polling) {
         conn->polling = true;
@@ -389,8 +396,10 @@ class SshSession : public Session {
       if (sf != nullptr) sftp_free(sf);
       bool alive = conn->check_alive();
       if (!alive) throw TransportError(node(), what + ": cannot start sftp: " + err, false);
-      throw TransferError(node(), what + ": cannot start sftp (is the sftp subsystem "
-                                         "enabled?): " + err);
+      throw TransferError(node(), what +
+                                      ": cannot start sftp (is the sftp subsystem "
+                                      "enabled?): " +
+                                      err);
     }
     try {
       body(sf);
@@ -461,8 +470,8 @@ class SshSession : public Session {
     if (type == SSH_FILEXFER_TYPE_DIRECTORY) {
       if (!fs::is_directory(local)) fs::create_directory(local, ec);
       if (ec) {
-        throw TransferError(node(), "cannot create local directory " + local.string() + ": " +
-                                        ec.message());
+        throw TransferError(
+            node(), "cannot create local directory " + local.string() + ": " + ec.message());
       }
       sftp_dir d = sftp_opendir(sf, remote.c_str());
       if (d == nullptr) throw SftpFailure{"opendir " + remote};

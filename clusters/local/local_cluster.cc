@@ -6,6 +6,7 @@
 #include <netinet/in.h>
 #include <poll.h>
 #include <signal.h>
+#include <sys/file.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -235,6 +236,34 @@ bool tcp_reachable(const std::string& ip, int port, milliseconds timeout) {
   return ok;
 }
 
+// An exclusive lock on the state directory, so two faultline processes never build or remove
+// clusters at once (each takes about a second). Released when destroyed or when the process
+// dies; leaves no file behind.
+class ClusterLock {
+ public:
+  explicit ClusterLock(const std::string& name) {
+    fs::path dir = state_path(name).parent_path();
+    fs::create_directories(dir);
+    fd_ = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (fd_ < 0) throw std::runtime_error("cannot open " + dir.string());
+    auto deadline = Clock::now() + std::chrono::seconds(30);
+    while (::flock(fd_, LOCK_EX | LOCK_NB) != 0) {
+      if (Clock::now() >= deadline) {
+        ::close(fd_);
+        throw BadInput("another faultline process has held " + dir.string() +
+                       " for 30 s while working on a cluster; is one stuck?");
+      }
+      std::this_thread::sleep_for(milliseconds(50));
+    }
+  }
+  ~ClusterLock() { ::close(fd_); }
+  ClusterLock(const ClusterLock&) = delete;
+  ClusterLock& operator=(const ClusterLock&) = delete;
+
+ private:
+  int fd_ = -1;
+};
+
 // Everything one cluster is made of, derived from its name, subnet, size and directory.
 struct Layout {
   std::string name;
@@ -259,9 +288,17 @@ struct Layout {
   fs::path etc_netns(int i) const { return fs::path("/etc/netns") / netns(i); }
   // The safety rules, as iptables arguments after the chain name.
   std::vector<std::string> drop_rule() const {
-    return {"-d", subnet, "!", "-o", bridge(), "-m", "comment", "--comment",
+    return {"-d",
+            subnet,
+            "!",
+            "-o",
+            bridge(),
+            "-m",
+            "comment",
+            "--comment",
             "faultline cluster " + name + ": never route the cluster subnet off this machine",
-            "-j", "DROP"};
+            "-j",
+            "DROP"};
   }
 
   Json to_json() const {
@@ -295,7 +332,9 @@ class State {
     return true;
   }
   void init(const Layout& l) {
-    doc_ = {{"layout", l.to_json()}, {"made", Json::object()}, {"complete", false},
+    doc_ = {{"layout", l.to_json()},
+            {"made", Json::object()},
+            {"complete", false},
             {"started", now_text()}};
     save();
   }
@@ -374,8 +413,14 @@ class Provisioner : public LocalClusterProvisioner {
     l.dir = o.dir.empty() ? fs::path("/tmp/faultline") / o.name : fs::path(o.dir);
     if (!l.dir.is_absolute()) l.dir = fs::absolute(l.dir);
 
+    ClusterLock lock(o.name);
     State old(o.name);
     if (old.load()) {
+      // A healthy cluster may hold a user's databases: never replace it silently.
+      if (status(o.name).value("up", false)) {
+        throw BadInput("cluster " + o.name + " is already up (`faultline cluster down --name " +
+                       o.name + "` first)");
+      }
       log << "cluster " << o.name << ": cleaning up what an earlier run left ("
           << old.path().string() << ")\n";
       teardown(old, log);
@@ -459,8 +504,8 @@ class Provisioner : public LocalClusterProvisioner {
     st.set("complete", true);
     log << "cluster " << l.name << ": " << l.nodes << " nodes up on " << l.subnet << " in "
         << seconds_since(t0) << " s (keys " << std::chrono::duration<double>(t_keys - t0).count()
-        << " s, network " << std::chrono::duration<double>(t_net - t_keys).count()
-        << " s, sshd " << std::chrono::duration<double>(t_sshd - t_net).count() << " s)\n"
+        << " s, network " << std::chrono::duration<double>(t_net - t_keys).count() << " s, sshd "
+        << std::chrono::duration<double>(t_sshd - t_net).count() << " s)\n"
         << "inventory: " << (l.dir / "inventory.json").string() << "\n";
     return inv;
   }
@@ -468,6 +513,7 @@ class Provisioner : public LocalClusterProvisioner {
   void down(const std::string& name, std::ostream& log) override {
     require_root("down");
     check_name(name);
+    ClusterLock lock(name);
     State st(name);
     if (!st.load()) {
       log << "cluster " << name << ": not up (no state file " << st.path().string() << ")\n";
@@ -557,8 +603,8 @@ class Provisioner : public LocalClusterProvisioner {
     for (int i = 1; i <= l.nodes; ++i) {
       if (l.node(i) == node) return i;
     }
-    throw UnknownNodeError("unknown node '" + node + "' (nodes: n1..n" +
-                           std::to_string(l.nodes) + ")");
+    throw UnknownNodeError("unknown node '" + node + "' (nodes: n1..n" + std::to_string(l.nodes) +
+                           ")");
   }
 
   ExecResult run(const std::vector<std::string>& argv) {
@@ -638,8 +684,8 @@ class Provisioner : public LocalClusterProvisioner {
       if (tcp_reachable(l.ip(i), 22, milliseconds(200))) return;
       std::this_thread::sleep_for(milliseconds(5));
     }
-    throw std::runtime_error("sshd of " + l.node(i) + " does not accept connections on " +
-                             l.ip(i) + ":22; see " + (l.sshd_dir(i) / "sshd.log").string());
+    throw std::runtime_error("sshd of " + l.node(i) + " does not accept connections on " + l.ip(i) +
+                             ":22; see " + (l.sshd_dir(i) / "sshd.log").string());
   }
 
   static Inventory inventory_of(const Layout& l) {

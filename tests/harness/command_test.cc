@@ -1,6 +1,7 @@
+#include "harness/command.h"
+
 #include <catch2/catch.hpp>
 
-#include "harness/command.h"
 #include "harness/remote.h"
 
 using namespace faultline;
@@ -78,13 +79,11 @@ TEST_CASE("command_line rejects what a shell cannot carry", "[command]") {
 
 TEST_CASE("a real shell reads back exactly the words given", "[command]") {
   std::vector<std::string> nasty = {
-      "plain",        "two words",  "it's",        "\"double\"",   "$HOME",
-      "${PATH}",      "`id`",       "$(id)",       "back\\slash",  "new\nline",
-      "tab\there",    "",           "*",           "?",            "~",
-      "a;b",          "a|b",        "a&b",         "<in",          ">out",
-      "(x)",          "{y}",        "#comment",    "!bang",        "'",
-      "''",           "'\\''",      "é ü 日本語",  "\xff\xfe",     "-n",
-      "--",           " lead",      "trail ",      "\r\n",         "=",
+      "plain",    "two words",   "it's",      "\"double\"", "$HOME",  "${PATH}", "`id`",
+      "$(id)",    "back\\slash", "new\nline", "tab\there",  "",       "*",       "?",
+      "~",        "a;b",         "a|b",       "a&b",        "<in",    ">out",    "(x)",
+      "{y}",      "#comment",    "!bang",     "'",          "''",     "'\\''",   "é ü 日本語",
+      "\xff\xfe", "-n",          "--",        " lead",      "trail ", "\r\n",    "=",
   };
   CHECK(words_after_shell(nasty) == nasty);
 }

@@ -1,12 +1,12 @@
+#include "harness/inventory.h"
+
 #include <unistd.h>
 
+#include <catch2/catch.hpp>
 #include <filesystem>
 #include <fstream>
 
-#include <catch2/catch.hpp>
-
 #include "harness/cli.h"
-#include "harness/inventory.h"
 #include "harness/remote.h"
 
 using namespace faultline;
@@ -143,8 +143,7 @@ TEST_CASE("ssh remote: unreadable key, missing known_hosts, unknown node", "[inv
   CHECK_THROWS_AS(remote->session("n2"), UnknownNodeError);
 }
 
-TEST_CASE("ssh remote: a refused connection is a transport error naming the node",
-          "[inventory]") {
+TEST_CASE("ssh remote: a refused connection is a transport error naming the node", "[inventory]") {
   Inventory inv;
   NodeSpec n;
   n.name = "n1";

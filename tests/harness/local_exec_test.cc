@@ -1,9 +1,8 @@
 #include <sys/stat.h>
 
+#include <catch2/catch.hpp>
 #include <filesystem>
 #include <fstream>
-
-#include <catch2/catch.hpp>
 
 #include "harness/remote.h"
 
@@ -44,8 +43,7 @@ TEST_CASE("local exec: run_checked throws CommandFailed with everything", "[loca
   }
 }
 
-TEST_CASE("local exec times out, kills, and does not wait for background daemons",
-          "[local-exec]") {
+TEST_CASE("local exec times out, kills, and does not wait for background daemons", "[local-exec]") {
   auto s = make_local_session();
   auto t0 = std::chrono::steady_clock::now();
   CHECK_THROWS_AS(s->exec(Command{"sleep", "10"}.with_timeout(std::chrono::milliseconds(200))),

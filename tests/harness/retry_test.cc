@@ -1,9 +1,9 @@
+#include "harness/retry.h"
+
+#include <catch2/catch.hpp>
 #include <iostream>
 #include <random>
 
-#include <catch2/catch.hpp>
-
-#include "harness/retry.h"
 #include "tests/support/fake_session.h"
 
 using namespace faultline;
@@ -55,8 +55,7 @@ TEST_CASE("retry: a command that ran and failed is never retried", "[retry]") {
   CHECK(h.waits.empty());
 }
 
-TEST_CASE("retry: a connection lost while running is not re-run unless idempotent",
-          "[retry]") {
+TEST_CASE("retry: a connection lost while running is not re-run unless idempotent", "[retry]") {
   Harness h;
   h.script->then_drop_while_running("n1");
   CHECK_THROWS_AS(h.session->exec(Command{"mkdir", "/x"}), TransportError);
@@ -84,8 +83,7 @@ TEST_CASE("retry: timeouts and host-key errors are not retried", "[retry]") {
   CHECK(h.waits.empty());
 }
 
-TEST_CASE("retry: after the last try, the error names node, command, tries and cause",
-          "[retry]") {
+TEST_CASE("retry: after the last try, the error names node, command, tries and cause", "[retry]") {
   Harness h(3);
   for (int i = 0; i < 5; ++i) h.script->then_drop_before_start("n1", "Connection refused");
   try {
@@ -95,8 +93,7 @@ TEST_CASE("retry: after the last try, the error names node, command, tries and c
     CHECK(e.node() == "n1");
     CHECK(e.tries() == 3);
     CHECK_THAT(e.what(), Catch::Contains("node n1") && Catch::Contains("`hostname`") &&
-                             Catch::Contains("3 tries") &&
-                             Catch::Contains("Connection refused"));
+                             Catch::Contains("3 tries") && Catch::Contains("Connection refused"));
   }
   CHECK(h.script->exec_count() == 3);
   CHECK(h.waits.size() == 2);

@@ -6,14 +6,13 @@
 #include <unistd.h>
 
 #include <atomic>
+#include <catch2/catch.hpp>
 #include <filesystem>
 #include <fstream>
 #include <future>
 #include <iostream>
 #include <sstream>
 #include <thread>
-
-#include <catch2/catch.hpp>
 
 #include "harness/inventory.h"
 #include "harness/remote.h"
@@ -29,10 +28,10 @@ namespace {
 constexpr const char* kName = "flit";
 constexpr const char* kSubnet = "10.77.201.0/24";
 
-#define REQUIRE_ROOT()                                                \
-  if (::geteuid() != 0) {                                             \
-    WARN("SKIPPED: the local cluster tests need root");               \
-    return;                                                           \
+#define REQUIRE_ROOT()                                  \
+  if (::geteuid() != 0) {                               \
+    WARN("SKIPPED: the local cluster tests need root"); \
+    return;                                             \
   }
 
 struct ClusterGuard {
@@ -138,9 +137,11 @@ TEST_CASE("local cluster: exec, transfers, parallel channels, host keys, sshd lo
     CHECK(s->exec(Command{"cat"}.with_stdin("to stdin\n")).out == "to stdin\n");
     CHECK(s->exec(Command{"pwd"}.in("/tmp")).out == "/tmp\n");
     CHECK_THROWS_AS(s->run_checked(Command{"false"}), CommandFailed);
-    CHECK_THROWS_AS(s->exec(Command{"sleep", "10"}.with_timeout(milliseconds(300))),
+    CHECK_THROWS_AS(s->exec(Command{"sleep", "17.25"}.with_timeout(milliseconds(300))),
                     CommandTimeoutError);
     CHECK(s->exec(Command{"true"}).ok());  // the connection survives a timed-out channel
+    // (The timed-out `sleep` itself keeps running: OpenSSH refuses signal requests for root
+    // sessions, which run without privilege separation. `down` stops it with the node.)
   }
 
   // Upload/download round trip of a file and a directory, with permissions.
@@ -161,8 +162,8 @@ TEST_CASE("local cluster: exec, transfers, parallel channels, host keys, sshd lo
     s->upload(local / "file.bin", rdir + "/file.bin");
     s->upload(local / "tree", rdir + "/tree");
     CHECK(s->exec(Command{rdir + "/tree/run.sh"}).out == "ran\n");
-    CHECK(s->exec(Command{"stat", "-c", "%a", rdir + "/tree/sub/secret", rdir + "/tree/sub"})
-              .out == "600\n750\n");
+    CHECK(s->exec(Command{"stat", "-c", "%a", rdir + "/tree/sub/secret", rdir + "/tree/sub"}).out ==
+          "600\n750\n");
     s->download(rdir + "/file.bin", local / "file.back");
     s->download(rdir + "/tree", local / "tree.back");
     CHECK(slurp(local / "file.back") == blob);
@@ -189,6 +190,44 @@ TEST_CASE("local cluster: exec, transfers, parallel channels, host keys, sshd lo
     double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
     std::cout << "12 x sleep 0.3 on one node: " << secs << " s\n";
     CHECK(secs < 2.5);  // serial would be 3.6 s; two waves of 6 are about 0.6 s
+  }
+
+  // RSA keys, and ssh-agent when no key is given.
+  {
+    fs::path d = fs::temp_directory_path() / ("flit-keys-" + std::to_string(::getpid()));
+    fs::remove_all(d);
+    fs::create_directories(d);
+    std::string rsa = (d / "id_rsa").string();
+    REQUIRE(testing::run_shell("ssh-keygen -q -t rsa -b 2048 -N '' -f " + rsa).status == 0);
+    std::string auth = (fs::path(inv.nodes[0].key).parent_path() / "authorized_keys").string();
+    REQUIRE(testing::run_shell("cat " + rsa + ".pub >> " + auth).status == 0);
+    Inventory with_rsa = inv;
+    for (auto& n : with_rsa.nodes) n.key = rsa;
+    CHECK(make_ssh_remote(with_rsa)->session("n1")->exec(Command{"hostname"}).out == "n1\n");
+
+    std::string sock = (d / "agent.sock").string();
+    auto agent = testing::run_shell("ssh-agent -a " + sock + " -s");
+    REQUIRE(agent.status == 0);
+    std::string pid_text = agent.output.substr(agent.output.find("SSH_AGENT_PID=") + 14);
+    int agent_pid = std::atoi(pid_text.c_str());
+    REQUIRE(
+        testing::run_shell("SSH_AUTH_SOCK=" + sock + " ssh-add -q " + inv.nodes[0].key).status ==
+        0);
+    const char* old_sock = std::getenv("SSH_AUTH_SOCK");
+    std::string saved = old_sock != nullptr ? old_sock : "";
+    ::setenv("SSH_AUTH_SOCK", sock.c_str(), 1);
+    Inventory with_agent = inv;
+    for (auto& n : with_agent.nodes) n.key.clear();
+    ExecResult r;
+    CHECK_NOTHROW(r = make_ssh_remote(with_agent)->session("n3")->exec(Command{"hostname"}));
+    CHECK(r.out == "n3\n");
+    if (saved.empty()) {
+      ::unsetenv("SSH_AUTH_SOCK");
+    } else {
+      ::setenv("SSH_AUTH_SOCK", saved.c_str(), 1);
+    }
+    if (agent_pid > 0) ::kill(agent_pid, SIGTERM);
+    fs::remove_all(d);
   }
 
   // A wrong host key is refused; so is a host missing from known_hosts.
@@ -256,8 +295,8 @@ TEST_CASE("local cluster: exec, transfers, parallel channels, host keys, sshd lo
   }
 
   // The CLI talks to the same cluster.
-  auto cli = testing::run_shell(testing::faultline_binary() +
-                                " cluster exec --name flit n3 -- hostname");
+  auto cli =
+      testing::run_shell(testing::faultline_binary() + " cluster exec --name flit n3 -- hostname");
   CHECK(cli.status == 0);
   CHECK(cli.output == "n3\n");
 
@@ -287,9 +326,12 @@ TEST_CASE("local cluster: crash mid-up is cleaned by down; leftovers and intrude
   CHECK(down.status == 0);
   CHECK(leftovers({}).empty());
 
-  // Up over a previous cluster of the same name cleans it first.
+  // Up over a healthy cluster of the same name refuses; over a broken one, cleans it first.
   guard.p->up(options(1), std::cout);
+  CHECK_THROWS_WITH(guard.p->up(options(2), std::cout), Catch::Contains("already up"));
   std::vector<int> old_pids = sshd_pids(*guard.p);
+  guard.p->kill_sshd(kName, "n1");
+  CHECK_FALSE(guard.p->status(kName).value("up", true));
   Inventory inv = guard.p->up(options(2), std::cout);
   CHECK(inv.nodes.size() == 2);
   for (int pid : old_pids) CHECK(::kill(pid, 0) != 0);

@@ -49,7 +49,8 @@ size_t FakeScript::exec_count() {
 }
 
 FakeSession::FakeSession(std::string node, std::shared_ptr<FakeScript> script)
-    : node_(std::move(node)), script_(script ? std::move(script) : std::make_shared<FakeScript>()) {}
+    : node_(std::move(node)),
+      script_(script ? std::move(script) : std::make_shared<FakeScript>()) {}
 
 ExecResult FakeSession::exec(const Command& command) {
   FakeScript::Step step;

@@ -29,16 +29,17 @@ struct FakeScript {
   using Step = std::function<ExecResult(const Command&)>;  // may throw
 
   std::mutex mu;
-  std::deque<Step> steps;             // consumed by exec, in order
-  std::deque<Step> transfer_steps;    // consumed by upload/download; result is ignored
-  Step fallback;                      // when `steps` is empty; default: exit 0
-  std::vector<Command> commands;      // every exec, in order
-  std::vector<std::string> transfers; // "upload L -> R" / "download R -> L"
+  std::deque<Step> steps;              // consumed by exec, in order
+  std::deque<Step> transfer_steps;     // consumed by upload/download; result is ignored
+  Step fallback;                       // when `steps` is empty; default: exit 0
+  std::vector<Command> commands;       // every exec, in order
+  std::vector<std::string> transfers;  // "upload L -> R" / "download R -> L"
 
   // Helpers for scripting.
   void then_return(ExecResult r);
   void then_return(int status, std::string out = "", std::string err = "");
-  void then_drop_before_start(const std::string& node, const std::string& why = "connection refused");
+  void then_drop_before_start(const std::string& node,
+                              const std::string& why = "connection refused");
   void then_drop_while_running(const std::string& node,
                                const std::string& why = "connection reset by peer");
   void then_timeout(const std::string& node);
