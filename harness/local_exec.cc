@@ -7,13 +7,16 @@
 
 #include <array>
 #include <atomic>
-#include <boost/asio.hpp>
-#include <boost/process.hpp>
 #include <filesystem>
 #include <functional>
 #include <mutex>
 #include <optional>
-#include <utility>  // before asio: Boost 1.74 asio uses std::exchange without it
+#include <utility>  // before asio: Boost 1.74 asio uses std::exchange without including it
+
+// clang-format off
+#include <boost/asio.hpp>
+#include <boost/process.hpp>
+// clang-format on
 
 #include "harness/remote.h"
 
