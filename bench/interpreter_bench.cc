@@ -41,19 +41,27 @@ int main(int argc, char** argv) {
   for (int i = 1; i < argc; ++i) {
     std::string a = argv[i];
     auto next = [&] { return i + 1 < argc ? std::string(argv[++i]) : std::string(); };
-    if (a == "--workers") workers = std::stoi(next());
-    else if (a == "--seconds") seconds = std::stod(next());
-    else if (a == "--runs") runs = std::stoi(next());
-    else if (a == "--dir") dir = next();
-    else if (a == "--no-fsync") fsync = false;
+    if (a == "--workers")
+      workers = std::stoi(next());
+    else if (a == "--seconds")
+      seconds = std::stod(next());
+    else if (a == "--runs")
+      runs = std::stoi(next());
+    else if (a == "--dir")
+      dir = next();
+    else if (a == "--no-fsync")
+      fsync = false;
     else {
-      std::fprintf(stderr, "usage: %s [--workers N] [--seconds S] [--runs N] [--dir D] [--no-fsync]\n", argv[0]);
+      std::fprintf(stderr,
+                   "usage: %s [--workers N] [--seconds S] [--runs N] [--dir D] [--no-fsync]\n",
+                   argv[0]);
       return 2;
     }
   }
   fs::path path = fs::path(dir) / ("faultline-bench-" + std::to_string(::getpid()) + ".jsonl");
-  std::printf("interpreter_bench: %d workers, no-op client, %.1f s per run, %d runs, fsync %s, %s\n",
-              workers, seconds, runs, fsync ? "on (every flush)" : "off", path.c_str());
+  std::printf(
+      "interpreter_bench: %d workers, no-op client, %.1f s per run, %d runs, fsync %s, %s\n",
+      workers, seconds, runs, fsync ? "on (every flush)" : "off", path.c_str());
   std::vector<double> rates;
   for (int run = 0; run < runs; ++run) {
     HistoryRecorder::Options ro;
@@ -79,10 +87,11 @@ int main(int argc, char** argv) {
     auto s = recorder.stats();
     double rate = static_cast<double>(c.ok) / secs;
     rates.push_back(rate);
-    std::printf("run %d: %lld ops in %.2f s = %.0f ops/s; %lld lines, %.1f MB, %lld batches, longest write+sync %.1f ms, longest gap between syncs %.1f ms\n",
-                run + 1, static_cast<long long>(c.ok), secs, rate,
-                static_cast<long long>(s.written), s.bytes / 1e6,
-                static_cast<long long>(s.batches), s.max_batch_ms, s.max_sync_gap_ms);
+    std::printf(
+        "run %d: %lld ops in %.2f s = %.0f ops/s; %lld lines, %.1f MB, %lld batches, longest "
+        "write+sync %.1f ms, longest gap between syncs %.1f ms\n",
+        run + 1, static_cast<long long>(c.ok), secs, rate, static_cast<long long>(s.written),
+        s.bytes / 1e6, static_cast<long long>(s.batches), s.max_batch_ms, s.max_sync_gap_ms);
     if (run == 0) {
       // The streamed file must load as a valid history.
       auto loaded = load_history_file(path.string());

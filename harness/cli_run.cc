@@ -1,10 +1,9 @@
 // `faultline run` (a test from flags and/or a spec file) and `faultline analyze` (re-check a
 // stored run). Flags are Jepsen's; each one is also a spec key (spec.h), and a flag given on
 // the command line overrides the same key of --spec.
+#include <CLI/CLI.hpp>
 #include <iostream>
 #include <memory>
-
-#include <CLI/CLI.hpp>
 
 #include "harness/cli.h"
 #include "harness/runner.h"

@@ -35,9 +35,9 @@ struct DbContext {
   std::string test_name;
   std::vector<std::string> nodes;  // node names, e.g. n1 n2 n3
   Remote* remote = nullptr;
-  Json options = Json::object();   // the spec's "db-options"
+  Json options = Json::object();                // the spec's "db-options"
   std::function<void(const std::string&)> log;  // controller.log; never null when set by the runner
-  std::string run_dir;             // results directory of the run ("" when none)
+  std::string run_dir;                          // results directory of the run ("" when none)
 };
 
 class Db {
@@ -45,7 +45,10 @@ class Db {
   virtual ~Db() = default;
   virtual std::string name() const = 0;
   // Version of the software on the nodes (after setup), for test.json.
-  virtual std::string version(const DbContext& ctx) { (void)ctx; return "unknown"; }
+  virtual std::string version(const DbContext& ctx) {
+    (void)ctx;
+    return "unknown";
+  }
   virtual void setup(const DbContext& ctx) = 0;
   virtual void teardown(const DbContext& ctx) = 0;
   // Node -> paths of its log files (on the node), collected into nodes/<node>/.

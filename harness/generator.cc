@@ -357,8 +357,8 @@ GenPtr clients_and_nemesis(GenPtr client_gen, GenPtr nemesis_gen) {
   return any(std::move(gs));
 }
 
-std::vector<SimulatedOp> simulate(Generator& g, int concurrency, uint64_t seed,
-                                  int64_t latency_ns, int64_t max_ops, int64_t max_time_ns) {
+std::vector<SimulatedOp> simulate(Generator& g, int concurrency, uint64_t seed, int64_t latency_ns,
+                                  int64_t max_ops, int64_t max_time_ns) {
   Random random(seed);
   std::vector<int64_t> processes(concurrency);
   for (int i = 0; i < concurrency; ++i) processes[i] = i;
@@ -418,8 +418,8 @@ std::vector<SimulatedOp> simulate(Generator& g, int concurrency, uint64_t seed,
 
 std::string to_string(const SimulatedOp& op) {
   std::ostringstream s;
-  s << op.time_ns << " " << (op.thread == kNemesisThread ? std::string("nemesis")
-                                                         : "t" + std::to_string(op.thread))
+  s << op.time_ns << " "
+    << (op.thread == kNemesisThread ? std::string("nemesis") : "t" + std::to_string(op.thread))
     << " p" << op.process << " " << op.f << " " << json_text(op.value);
   return s.str();
 }

@@ -39,11 +39,11 @@ inline constexpr int kNemesisThread = -1;
 inline constexpr int64_t kNoWake = INT64_MAX;
 
 struct GenContext {
-  int64_t time_ns = 0;             // now, nanoseconds since the test started
-  std::vector<int> threads;        // threads in scope, ascending (kNemesisThread first)
-  std::vector<int> free_threads;   // the free ones among them, ascending
+  int64_t time_ns = 0;            // now, nanoseconds since the test started
+  std::vector<int> threads;       // threads in scope, ascending (kNemesisThread first)
+  std::vector<int> free_threads;  // the free ones among them, ascending
   const std::vector<int64_t>* processes = nullptr;  // current process of each client thread
-  Random* random = nullptr;        // never null when the interpreter calls
+  Random* random = nullptr;                         // never null when the interpreter calls
   // Set by the interpreter when a worker that has just completed an op asks for its next one:
   // leaves give the op to it rather than to a random free thread, which saves a wake-up per op
   // when ops come as fast as threads free up. Never set by `simulate`.
@@ -79,7 +79,7 @@ struct GenOp {
 struct GenResult {
   enum class Kind { kOp, kPending, kDone };
   Kind kind = Kind::kDone;
-  GenOp op;                 // when kOp
+  GenOp op;                   // when kOp
   int64_t wake_ns = kNoWake;  // when kPending: ask again then (kNoWake: after a completion)
 
   static GenResult of(GenOp op) { return {Kind::kOp, std::move(op), kNoWake}; }

@@ -17,14 +17,14 @@ constexpr int kNoPoller = INT32_MIN;
 struct Slot {
   int thread = 0;
   int64_t process = 0;
-  uint64_t generation = 0;      // bumped when the thread is replaced after a timeout
-  bool busy = false;            // an op assigned or in flight
-  std::optional<Op> assigned;   // recorded invocation, to be run by this slot's worker
+  uint64_t generation = 0;     // bumped when the thread is replaced after a timeout
+  bool busy = false;           // an op assigned or in flight
+  std::optional<Op> assigned;  // recorded invocation, to be run by this slot's worker
   bool in_invoke = false;
-  Op inflight;                  // the invocation in flight, for the watchdog
+  Op inflight;  // the invocation in flight, for the watchdog
   Clock::time_point started;
   bool waiting = false;
-  bool kicked = false;          // woken to poll the generator
+  bool kicked = false;  // woken to poll the generator
   std::unique_ptr<Client> client;
   std::condition_variable cv;
 };
@@ -36,7 +36,7 @@ struct Interpreter::State {
 
   std::mutex mu;
   std::condition_variable watchdog_cv;
-  std::exception_ptr error;  // a generator that threw
+  std::exception_ptr error;                    // a generator that threw
   std::map<int, std::unique_ptr<Slot>> slots;  // kNemesisThread first
   std::vector<int> threads;                    // ascending
   std::vector<int64_t> processes;              // per client thread
@@ -118,9 +118,15 @@ struct Interpreter::State {
     done.extra = inv.extra;
     done.index = recorder->record(done);
     switch (done.type) {
-      case OpType::kOk: ok.fetch_add(1, std::memory_order_relaxed); break;
-      case OpType::kFail: fail.fetch_add(1, std::memory_order_relaxed); break;
-      default: info.fetch_add(1, std::memory_order_relaxed); break;
+      case OpType::kOk:
+        ok.fetch_add(1, std::memory_order_relaxed);
+        break;
+      case OpType::kFail:
+        fail.fetch_add(1, std::memory_order_relaxed);
+        break;
+      default:
+        info.fetch_add(1, std::memory_order_relaxed);
+        break;
     }
     if (!inv.is_nemesis() && done.type == OpType::kInfo) {
       slot.process += options.concurrency;
@@ -365,9 +371,9 @@ void Interpreter::run(Generator& g, const std::atomic<bool>* cancel) {
   }
   // Watchdog: abandons clients stuck past their op timeout.
   auto grace = std::chrono::milliseconds(50);
-  auto tick = std::clamp(std::chrono::duration_cast<std::chrono::milliseconds>(
-                             s_->options.op_timeout / 4),
-                         std::chrono::milliseconds(1), std::chrono::milliseconds(50));
+  auto tick =
+      std::clamp(std::chrono::duration_cast<std::chrono::milliseconds>(s_->options.op_timeout / 4),
+                 std::chrono::milliseconds(1), std::chrono::milliseconds(50));
   std::unique_lock<std::mutex> lk(s_->mu);
   while (!s_->finished) {
     s_->watchdog_cv.wait_for(lk, tick);

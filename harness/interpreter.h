@@ -32,16 +32,16 @@
 namespace faultline {
 
 struct InterpreterOptions {
-  int concurrency = 5;                      // client threads
-  std::vector<std::string> nodes;           // client thread t talks to nodes[t % size]
+  int concurrency = 5;             // client threads
+  std::vector<std::string> nodes;  // client thread t talks to nodes[t % size]
   std::chrono::nanoseconds op_timeout{std::chrono::seconds(10)};
   // Makes a fresh, unopened client (e.g. db.new_client(vocabulary)); may return null, which
   // makes every client op info.
   std::function<std::unique_ptr<Client>()> new_client;
   const DbContext* db_ctx = nullptr;
-  Nemesis* nemesis = nullptr;               // null: nemesis ops complete info "no nemesis"
+  Nemesis* nemesis = nullptr;  // null: nemesis ops complete info "no nemesis"
   NemesisContext nemesis_ctx;
-  uint64_t seed = 0;                        // the generator's random source
+  uint64_t seed = 0;  // the generator's random source
   std::chrono::steady_clock::time_point start = std::chrono::steady_clock::now();  // time 0
 };
 

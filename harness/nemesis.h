@@ -50,8 +50,8 @@ class Nemesis {
 struct NemesisPackage {
   std::string name;
   std::unique_ptr<Nemesis> nemesis;
-  GenPtr generator;        // ops during the main phase (may be null: none)
-  GenPtr final_generator;  // healing ops for the heal phase (may be null: teardown heals)
+  GenPtr generator;                // ops during the main phase (may be null: none)
+  GenPtr final_generator;          // healing ops for the heal phase (may be null: teardown heals)
   std::string colour = "#cccccc";  // plots
 };
 
@@ -59,8 +59,8 @@ struct NemesisOptions {
   int64_t interval_ns = 10'000'000'000;  // --nemesis-interval
   Json options = Json::object();         // the spec's "nemesis-options"[name]
   std::vector<std::string> nodes;
-  Db* db = nullptr;                      // for capability checks
-  Random random{0};                      // forked for this package
+  Db* db = nullptr;  // for capability checks
+  Random random{0};  // forked for this package
 };
 
 // Throws std::invalid_argument for bad options or a missing database capability.

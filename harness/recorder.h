@@ -27,12 +27,12 @@ namespace faultline {
 class HistoryRecorder {
  public:
   struct Options {
-    std::string path;                                  // created or truncated
+    std::string path;  // created or truncated
     // Flushes start this often. 50 ms, half the 100 ms promise, leaves room for a flusher
     // that is scheduled late on a loaded machine (measured: gaps between syncs <= ~100 ms with
     // 50 busy workers on 2 cores; see bench/interpreter_bench).
     std::chrono::milliseconds flush_interval{50};
-    bool fsync = true;                                 // fdatasync after each batch
+    bool fsync = true;  // fdatasync after each batch
   };
   // Opens the file and starts the flusher. Throws std::runtime_error if it cannot be created.
   explicit HistoryRecorder(Options options);
@@ -48,11 +48,11 @@ class HistoryRecorder {
   void close();
 
   struct Stats {
-    int64_t ops = 0;            // recorded
-    int64_t written = 0;        // written to the file
-    int64_t batches = 0;        // write+sync rounds
+    int64_t ops = 0;      // recorded
+    int64_t written = 0;  // written to the file
+    int64_t batches = 0;  // write+sync rounds
     int64_t bytes = 0;
-    double max_batch_ms = 0;    // longest write+sync
+    double max_batch_ms = 0;  // longest write+sync
     // Longest time between the ends of two successive syncs: the most a SIGKILL could lose.
     double max_sync_gap_ms = 0;
   };
@@ -65,13 +65,13 @@ class HistoryRecorder {
 
   Options options_;
   int fd_ = -1;
-  mutable std::mutex mu_;       // guards queue_, next_index_, stop_
+  mutable std::mutex mu_;  // guards queue_, next_index_, stop_
   std::condition_variable cv_;
-  std::string queue_;           // serialised lines not yet written
+  std::string queue_;  // serialised lines not yet written
   int64_t queued_ = 0;
   int64_t next_index_ = 0;
   bool stop_ = false;
-  mutable std::mutex flush_mu_;       // one flush at a time; guards the file and stats_
+  mutable std::mutex flush_mu_;  // one flush at a time; guards the file and stats_
   Stats stats_;
   std::string buffer_;
   std::chrono::steady_clock::time_point last_sync_ = std::chrono::steady_clock::now();

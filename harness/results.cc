@@ -111,13 +111,13 @@ void ControllerLog::close() {
 CheckRunResult check_run(const fs::path& run_dir, const std::vector<CheckerSpec>& checkers,
                          const CheckRunOptions& options) {
   CheckRunResult out;
-  RecoveredHistory rec = load_recorded_history((run_dir / "history.jsonl").string(),
-                                               "history.jsonl");
+  RecoveredHistory rec =
+      load_recorded_history((run_dir / "history.jsonl").string(), "history.jsonl");
   History::Counts counts = rec.history.counts();
-  Json history = {{"ops", rec.history.size()},     {"invoke", counts.invoke},
-                  {"ok", counts.ok},               {"fail", counts.fail},
-                  {"info", counts.info},           {"nemesis", counts.nemesis},
-                  {"open", counts.open},           {"torn-last-line", rec.torn_last_line},
+  Json history = {{"ops", rec.history.size()}, {"invoke", counts.invoke},
+                  {"ok", counts.ok},           {"fail", counts.fail},
+                  {"info", counts.info},       {"nemesis", counts.nemesis},
+                  {"open", counts.open},       {"torn-last-line", rec.torn_last_line},
                   {"warnings", rec.warnings}};
   Json per_checker = Json::object();
   Validity overall = Validity::kValid;
@@ -161,9 +161,8 @@ CheckRunResult check_run(const fs::path& run_dir, const std::vector<CheckerSpec>
   }
   if (checkers.empty()) overall = Validity::kUnknown;
   out.validity = overall;
-  out.results = {{"valid", std::string(to_string(overall))},
-                 {"checkers", per_checker},
-                 {"history", history}};
+  out.results = {
+      {"valid", std::string(to_string(overall))}, {"checkers", per_checker}, {"history", history}};
   return out;
 }
 

@@ -74,7 +74,7 @@ struct CheckRunOptions {
 
 struct CheckRunResult {
   Validity validity = Validity::kValid;
-  Json results;                               // results.json
+  Json results;                                  // results.json
   std::map<std::string, std::string> artifacts;  // "<checker>/<name>" -> bytes
 };
 

@@ -176,7 +176,8 @@ std::string summary_text(const fs::path& dir, const Json& results, Validity v) {
        std::to_string(h.value("ok", 0)) + ", fail " + std::to_string(h.value("fail", 0)) +
        ", info " + std::to_string(h.value("info", 0)) + ", nemesis " +
        std::to_string(h.value("nemesis", 0)) + ")\n";
-  for (const auto& w : h.value("warnings", Json::array())) s += "warning: " + w.get<std::string>() + "\n";
+  for (const auto& w : h.value("warnings", Json::array()))
+    s += "warning: " + w.get<std::string>() + "\n";
   s += "results: " + dir.string() + "\n";
   return s;
 }
@@ -189,23 +190,22 @@ RunOutcome run_test(const TestSpec& spec_in, const RunOptions& ro) {
   Random root(*spec.seed);
 
   // ---- build everything that can be refused, before anything is created ----
-  std::unique_ptr<Db> db = with_path("/db", [&] {
-    return DbRegistry::get("db", spec.db)(spec.db_options);
-  });
+  std::unique_ptr<Db> db =
+      with_path("/db", [&] { return DbRegistry::get("db", spec.db)(spec.db_options); });
   std::vector<std::string> nodes = spec.nodes;
   if (!spec.nodes_file.empty()) nodes = read_nodes_file(spec.nodes_file);
   if (spec.local > 0) {
-    throw SpecError("spec: /local: the local cluster is not wired into `faultline run` yet; "
-                    "bring it up with `faultline cluster up` and pass --nodes");
+    throw SpecError(
+        "spec: /local: the local cluster is not wired into `faultline run` yet; "
+        "bring it up with `faultline cluster up` and pass --nodes");
   }
   if (nodes.empty()) nodes = db->default_nodes();
   if (nodes.empty()) {
     throw SpecError("spec: /nodes: database '" + spec.db +
                     "' needs nodes (--nodes, --nodes-file or --local N)");
   }
-  int concurrency = with_path("/concurrency", [&] {
-    return resolve_concurrency(spec.concurrency, nodes.size());
-  });
+  int concurrency = with_path("/concurrency",
+                              [&] { return resolve_concurrency(spec.concurrency, nodes.size()); });
   std::unique_ptr<Workload> workload = with_path("/workload", [&] {
     return WorkloadRegistry::get("workload", spec.workload)(spec.workload_options);
   });
@@ -236,9 +236,8 @@ RunOutcome run_test(const TestSpec& spec_in, const RunOptions& ro) {
     no.nodes = nodes;
     no.db = db.get();
     no.random = root.fork("nemesis/" + name);
-    packages.push_back(with_path("/nemesis-options/" + name, [&] {
-      return NemesisRegistry::get("nemesis", name)(no);
-    }));
+    packages.push_back(with_path("/nemesis-options/" + name,
+                                 [&] { return NemesisRegistry::get("nemesis", name)(no); }));
     if (packages.back().name.empty()) packages.back().name = name;
   }
   WorkloadContext wctx = workload_context(spec, concurrency, nodes);
@@ -391,9 +390,9 @@ RunOutcome run_test(const TestSpec& spec_in, const RunOptions& ro) {
         if (p.generator) nemesis_gens.push_back(std::move(p.generator));
       }
       GenPtr nemesis_gen = nemesis_gens.empty() ? nullptr : any(std::move(nemesis_gens));
-      GenPtr main = time_limit(to_ns(spec.time_limit_s),
-                               clients_and_nemesis(rate(spec.rate, workload->generator(wctx)),
-                                                   std::move(nemesis_gen)));
+      GenPtr main = time_limit(
+          to_ns(spec.time_limit_s),
+          clients_and_nemesis(rate(spec.rate, workload->generator(wctx)), std::move(nemesis_gen)));
       interp->run(*main, &interrupted);
       auto c = interp->counts();
       log.log("main: " + std::to_string(c.invoked) + " ops invoked (ok " + std::to_string(c.ok) +
@@ -418,7 +417,8 @@ RunOutcome run_test(const TestSpec& spec_in, const RunOptions& ro) {
         if (p.final_generator) finals.push_back(std::move(p.final_generator));
       }
       if (!finals.empty()) {
-        GenPtr heal = time_limit(to_ns(spec.final_time_limit_s), faultline::nemesis(phases(std::move(finals))));
+        GenPtr heal = time_limit(to_ns(spec.final_time_limit_s),
+                                 faultline::nemesis(phases(std::move(finals))));
         interp->run(*heal);
       }
     } catch (const std::exception& e) {
@@ -433,8 +433,8 @@ RunOutcome run_test(const TestSpec& spec_in, const RunOptions& ro) {
     }
     if (!interrupted.load() && spec.recovery_wait_s > 0) {
       phase("recovery");
-      auto until = std::chrono::steady_clock::now() +
-                   std::chrono::nanoseconds(to_ns(spec.recovery_wait_s));
+      auto until =
+          std::chrono::steady_clock::now() + std::chrono::nanoseconds(to_ns(spec.recovery_wait_s));
       while (std::chrono::steady_clock::now() < until && !interrupted.load()) {
         std::this_thread::sleep_for(std::chrono::milliseconds(20));
       }
@@ -488,7 +488,8 @@ RunOutcome run_test(const TestSpec& spec_in, const RunOptions& ro) {
   outcome.validity = r.validity;
   outcome.results = r.results;
   outcome.summary = summary_text(dir, r.results, r.validity);
-  if (outcome.interrupted) outcome.summary = "interrupted: the main phase was cut short\n" + outcome.summary;
+  if (outcome.interrupted)
+    outcome.summary = "interrupted: the main phase was cut short\n" + outcome.summary;
   log.log("verdict: " + std::string(to_string(r.validity)));
   log.close();
   return outcome;

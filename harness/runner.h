@@ -28,8 +28,8 @@
 namespace faultline {
 
 struct RunOptions {
-  bool echo_log = true;      // controller.log lines also on stderr
-  bool progress = true;      // progress line (a live line on a terminal, periodic otherwise)
+  bool echo_log = true;  // controller.log lines also on stderr
+  bool progress = true;  // progress line (a live line on a terminal, periodic otherwise)
   bool handle_signals = true;
   // Called when the run directory exists (tests use it to find the run while it is going).
   std::function<void(const std::filesystem::path&)> on_run_dir;
@@ -38,9 +38,9 @@ struct RunOptions {
 struct RunOutcome {
   Validity validity = Validity::kUnknown;
   std::filesystem::path dir;
-  Json results;              // results.json
+  Json results;  // results.json
   bool interrupted = false;
-  std::string summary;       // printable lines
+  std::string summary;  // printable lines
 };
 
 // One run of `spec` (spec.test_count is the caller's business). Throws SpecError /

@@ -16,12 +16,18 @@ namespace {
 
 const char* kind_of(const Json& v) {
   switch (v.type()) {
-    case Json::value_t::null: return "null";
-    case Json::value_t::boolean: return "a boolean";
-    case Json::value_t::string: return "a string";
-    case Json::value_t::array: return "an array";
-    case Json::value_t::object: return "an object";
-    default: return "a number";
+    case Json::value_t::null:
+      return "null";
+    case Json::value_t::boolean:
+      return "a boolean";
+    case Json::value_t::string:
+      return "a string";
+    case Json::value_t::array:
+      return "an array";
+    case Json::value_t::object:
+      return "an object";
+    default:
+      return "a number";
   }
 }
 
@@ -34,17 +40,20 @@ struct Reader {
   std::string string(const std::string& key, const std::string& def) const {
     if (!j.contains(key)) return def;
     const Json& v = j.at(key);
-    if (!v.is_string()) bad(source, path(key), std::string("expected a string, found ") + kind_of(v));
+    if (!v.is_string())
+      bad(source, path(key), std::string("expected a string, found ") + kind_of(v));
     return v.get<std::string>();
   }
   double seconds(const std::string& key, double def, bool allow_zero = true) const {
     if (!j.contains(key)) return def;
     const Json& v = j.at(key);
-    if (!v.is_number()) bad(source, path(key), std::string("expected a number, found ") + kind_of(v));
+    if (!v.is_number())
+      bad(source, path(key), std::string("expected a number, found ") + kind_of(v));
     double d = v.get<double>();
     if (!std::isfinite(d) || d < 0 || (!allow_zero && d == 0)) {
-      bad(source, path(key), std::string("expected a number ") + (allow_zero ? ">= 0" : "> 0") +
-                                 ", found " + json_text(v));
+      bad(source, path(key),
+          std::string("expected a number ") + (allow_zero ? ">= 0" : "> 0") + ", found " +
+              json_text(v));
     }
     return d;
   }
@@ -61,20 +70,23 @@ struct Reader {
   bool boolean(const std::string& key, bool def) const {
     if (!j.contains(key)) return def;
     const Json& v = j.at(key);
-    if (!v.is_boolean()) bad(source, path(key), std::string("expected true or false, found ") + kind_of(v));
+    if (!v.is_boolean())
+      bad(source, path(key), std::string("expected true or false, found ") + kind_of(v));
     return v.get<bool>();
   }
   Json object(const std::string& key) const {
     if (!j.contains(key)) return Json::object();
     const Json& v = j.at(key);
-    if (!v.is_object()) bad(source, path(key), std::string("expected an object, found ") + kind_of(v));
+    if (!v.is_object())
+      bad(source, path(key), std::string("expected an object, found ") + kind_of(v));
     return v;
   }
   std::vector<std::string> strings(const std::string& key) const {
     std::vector<std::string> out;
     if (!j.contains(key)) return out;
     const Json& v = j.at(key);
-    if (!v.is_array()) bad(source, path(key), std::string("expected an array of strings, found ") + kind_of(v));
+    if (!v.is_array())
+      bad(source, path(key), std::string("expected an array of strings, found ") + kind_of(v));
     for (size_t i = 0; i < v.size(); ++i) {
       if (!v[i].is_string() || v[i].get<std::string>().empty()) {
         bad(source, path(key) + "/" + std::to_string(i), "expected a non-empty string");
@@ -86,11 +98,30 @@ struct Reader {
 };
 
 const std::vector<std::string>& known_keys() {
-  static const std::vector<std::string> keys = {
-      "checker-time-limit", "concurrency", "consistency-model", "db", "db-options",
-      "final-time-limit", "leave-db-running", "local", "name", "nemesis", "nemesis-interval",
-      "nemesis-options", "nodes", "nodes-file", "op-timeout", "rate", "recovery-wait",
-      "results-dir", "seed", "ssh", "test-count", "time-limit", "workload", "workload-options"};
+  static const std::vector<std::string> keys = {"checker-time-limit",
+                                                "concurrency",
+                                                "consistency-model",
+                                                "db",
+                                                "db-options",
+                                                "final-time-limit",
+                                                "leave-db-running",
+                                                "local",
+                                                "name",
+                                                "nemesis",
+                                                "nemesis-interval",
+                                                "nemesis-options",
+                                                "nodes",
+                                                "nodes-file",
+                                                "op-timeout",
+                                                "rate",
+                                                "recovery-wait",
+                                                "results-dir",
+                                                "seed",
+                                                "ssh",
+                                                "test-count",
+                                                "time-limit",
+                                                "workload",
+                                                "workload-options"};
   return keys;
 }
 
@@ -186,8 +217,8 @@ TestSpec parse_spec(const Json& j, const std::string& source) {
   s.local = r.integer("local", 0, 0);
   s.ssh = r.object("ssh");
   for (const auto& [k, v] : s.ssh.items()) {
-    static const std::vector<std::string> ssh_keys = {
-        "username", "password", "private-key-path", "port", "strict-host-key-checking"};
+    static const std::vector<std::string> ssh_keys = {"username", "password", "private-key-path",
+                                                      "port", "strict-host-key-checking"};
     if (std::find(ssh_keys.begin(), ssh_keys.end(), k) == ssh_keys.end()) {
       bad(source, "/ssh/" + k,
           "unknown key (known: username, password, private-key-path, port, "

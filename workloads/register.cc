@@ -64,9 +64,9 @@ class RegisterGenerator : public Generator {
         break;
       default:
         op.f = "cas";
-        op.value = Json::array(
-            {key, Json::array({static_cast<int64_t>(ctx.random->uniform(o_.values)),
-                               static_cast<int64_t>(ctx.random->uniform(o_.values))})});
+        op.value =
+            Json::array({key, Json::array({static_cast<int64_t>(ctx.random->uniform(o_.values)),
+                                           static_cast<int64_t>(ctx.random->uniform(o_.values))})});
         break;
     }
     return GenResult::of({*thread, std::move(op)});

@@ -78,8 +78,9 @@ void MemoryDb::setup(const DbContext& ctx) {
   store_->registers.clear();
   store_->killed.clear();
   store_->paused.clear();
-  if (ctx.log) ctx.log(name() + ": in-process registers ready on " +
-                       std::to_string(ctx.nodes.size()) + " nodes");
+  if (ctx.log)
+    ctx.log(name() + ": in-process registers ready on " + std::to_string(ctx.nodes.size()) +
+            " nodes");
 }
 
 void MemoryDb::teardown(const DbContext& ctx) {

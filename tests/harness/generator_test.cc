@@ -1,10 +1,10 @@
 // Generator combinators against exact op sequences, driven by the deterministic simulator
 // (harness/generator.h: simulate). Seeds are fixed and printed, so a failure reproduces.
-#include <map>
+#include "harness/generator.h"
 
 #include <catch2/catch.hpp>
+#include <map>
 
-#include "harness/generator.h"
 #include "harness/nemesis.h"
 
 using namespace faultline;
@@ -30,7 +30,8 @@ std::string render(const std::vector<SimulatedOp>& ops) {
 // Ops as "time f value" lines (threads left out where a test does not care).
 std::vector<std::string> timeline(const std::vector<SimulatedOp>& ops) {
   std::vector<std::string> out;
-  for (const auto& o : ops) out.push_back(std::to_string(o.time_ns / kMs) + " " + o.f + " " + json_text(o.value));
+  for (const auto& o : ops)
+    out.push_back(std::to_string(o.time_ns / kMs) + " " + o.f + " " + json_text(o.value));
   return out;
 }
 
@@ -141,8 +142,8 @@ TEST_CASE("each_thread gives every thread its own copy", "[generator]") {
   INFO(render(ops));
   REQUIRE(ops.size() == 6);
   for (const auto& o : ops) CHECK(o.value == o.thread);  // each op on its own thread
-  REQUIRE(timeline(ops) == std::vector<std::string>{"0 x 0", "0 x 1", "0 x 2", "10 y 0",
-                                                    "10 y 1", "10 y 2"});
+  REQUIRE(timeline(ops) ==
+          std::vector<std::string>{"0 x 0", "0 x 1", "0 x 2", "10 y 0", "10 y 1", "10 y 2"});
 }
 
 TEST_CASE("the nemesis stream runs beside the client stream", "[generator]") {
@@ -156,10 +157,10 @@ TEST_CASE("the nemesis stream runs beside the client stream", "[generator]") {
   INFO(render(ops));
   // Clients every 10 ms; the nemesis sleeps 30 ms, starts, sleeps 30 ms after the start
   // completed (at 31), stops, and so on; at equal times the nemesis goes first.
-  REQUIRE(timeline(ops) == std::vector<std::string>{
-                               "0 w 0", "10 w 1", "20 w 2", "30 start \"n1\"", "30 w 3",
-                               "40 w 4", "50 w 5", "60 w 6", "61 stop null", "70 w 7",
-                               "80 w 8", "90 w 9", "92 start \"n1\""});
+  REQUIRE(timeline(ops) == std::vector<std::string>{"0 w 0", "10 w 1", "20 w 2", "30 start \"n1\"",
+                                                    "30 w 3", "40 w 4", "50 w 5", "60 w 6",
+                                                    "61 stop null", "70 w 7", "80 w 8", "90 w 9",
+                                                    "92 start \"n1\""});
   for (const auto& o : ops) {
     CHECK((o.f == "w") == (o.thread != kNemesisThread));
     if (o.thread == kNemesisThread) CHECK(o.process == kNemesisProcess);

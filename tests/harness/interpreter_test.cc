@@ -1,12 +1,12 @@
 // The interpreter with scripted clients: every op recorded and paired, info retires a process,
 // exceptions and timeouts become info, the nemesis thread, stop().
+#include "harness/interpreter.h"
+
+#include <catch2/catch.hpp>
 #include <filesystem>
 #include <set>
 #include <thread>
 
-#include <catch2/catch.hpp>
-
-#include "harness/interpreter.h"
 #include "harness/recorder.h"
 #include "tests/support/fake_client.h"
 
@@ -20,14 +20,13 @@ namespace fs = std::filesystem;
 struct Fixture {
   fs::path dir;
   std::shared_ptr<ClientStats> stats = std::make_shared<ClientStats>();
-  std::shared_ptr<RecordingNemesis::Log> nemesis_log =
-      std::make_shared<RecordingNemesis::Log>();
+  std::shared_ptr<RecordingNemesis::Log> nemesis_log = std::make_shared<RecordingNemesis::Log>();
   RecordingNemesis nemesis{nemesis_log};
   std::unique_ptr<HistoryRecorder> recorder;
 
   explicit Fixture(const std::string& name) {
-    dir = fs::temp_directory_path() / ("faultline-interp-" + name + "-" +
-                                       std::to_string(::getpid()));
+    dir =
+        fs::temp_directory_path() / ("faultline-interp-" + name + "-" + std::to_string(::getpid()));
     fs::remove_all(dir);
     fs::create_directories(dir);
     recorder = std::make_unique<HistoryRecorder>(

@@ -1,12 +1,12 @@
 // HistoryRecorder: streamed, durable within the flush interval, readable after a cut.
+#include "harness/recorder.h"
+
+#include <catch2/catch.hpp>
 #include <filesystem>
 #include <fstream>
 #include <thread>
 
-#include <catch2/catch.hpp>
-
 #include "harness/formats.h"
-#include "harness/recorder.h"
 #include "harness/results.h"
 
 using namespace faultline;
@@ -15,8 +15,8 @@ namespace fs = std::filesystem;
 namespace {
 
 fs::path temp_dir(const std::string& name) {
-  fs::path d = fs::temp_directory_path() / ("faultline-rec-" + name + "-" +
-                                            std::to_string(::getpid()));
+  fs::path d =
+      fs::temp_directory_path() / ("faultline-rec-" + name + "-" + std::to_string(::getpid()));
   fs::remove_all(d);
   fs::create_directories(d);
   return d;
@@ -85,8 +85,7 @@ TEST_CASE("recorder flushes within its interval without being asked", "[recorder
   fs::remove_all(d);
 }
 
-TEST_CASE("a torn last line is reported and skipped; a bad middle line is an error",
-          "[recorder]") {
+TEST_CASE("a torn last line is reported and skipped; a bad middle line is an error", "[recorder]") {
   fs::path d = temp_dir("torn");
   fs::path file = d / "history.jsonl";
   std::string good =
@@ -112,8 +111,7 @@ TEST_CASE("a torn last line is reported and skipped; a bad middle line is an err
   CHECK(cut.history.size() == 2);
 
   // A bad line in the middle is not a cut: it is an error with its line.
-  std::ofstream(file, std::ios::binary)
-      << "{\"index\":0,\"ti\n" << good;
+  std::ofstream(file, std::ios::binary) << "{\"index\":0,\"ti\n" << good;
   CHECK_THROWS_AS(load_recorded_history(file.string()), HistoryError);
 
   // An invocation with no completion (the controller was killed mid-op) loads as open.

@@ -1,21 +1,21 @@
 // The runner: phases, heal and teardown guards, results layout, analyze byte-identical, and the
 // `faultline` binary under SIGINT and SIGKILL.
+#include "harness/runner.h"
+
 #include <fcntl.h>
 #include <signal.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <catch2/catch.hpp>
 #include <filesystem>
 #include <fstream>
 #include <thread>
-
-#include <catch2/catch.hpp>
 
 #include "harness/cli.h"
 #include "harness/formats.h"
 #include "harness/recorder.h"
 #include "harness/results.h"
-#include "harness/runner.h"
 #include "tests/support/fake_client.h"
 #include "tests/support/paths.h"
 
@@ -26,8 +26,8 @@ namespace fs = std::filesystem;
 namespace {
 
 fs::path temp_dir(const std::string& name) {
-  fs::path d = fs::temp_directory_path() / ("faultline-runner-" + name + "-" +
-                                            std::to_string(::getpid()));
+  fs::path d =
+      fs::temp_directory_path() / ("faultline-runner-" + name + "-" + std::to_string(::getpid()));
   fs::remove_all(d);
   fs::create_directories(d);
   return d;
@@ -119,8 +119,8 @@ TEST_CASE("a run writes the results layout and latest links", "[runner]") {
   fs::path root = temp_dir("layout");
   RunOutcome out = run_test(quick_spec(root, seed), quiet());
   INFO(out.summary);
-  for (const char* f : {"test.json", "history.jsonl", "history.edn", "results.json",
-                        "controller.log"}) {
+  for (const char* f :
+       {"test.json", "history.jsonl", "history.edn", "results.json", "controller.log"}) {
     INFO(f);
     CHECK(fs::exists(out.dir / f));
   }
@@ -217,10 +217,10 @@ TEST_CASE("SIGKILL mid-run leaves a history that analyze checks", "[runner][sign
   uint64_t seed = 105;
   announce_seed("runner: sigkill", seed);
   fs::path root = temp_dir("sigkill");
-  Child child({"run", "--db", "memory", "--workload", "register", "--time-limit", "30",
-               "--rate", "2000", "--concurrency", "10", "--seed", std::to_string(seed),
-               "--results-dir", "results", "-q"},
-              root);
+  Child child(
+      {"run", "--db", "memory", "--workload", "register", "--time-limit", "30", "--rate", "2000",
+       "--concurrency", "10", "--seed", std::to_string(seed), "--results-dir", "results", "-q"},
+      root);
   fs::path history = root / "results" / "memory-register" / "latest" / "history.jsonl";
   wait_for_lines(history, 1000);
   REQUIRE(::kill(child.pid, SIGKILL) == 0);
@@ -246,8 +246,7 @@ TEST_CASE("SIGKILL mid-run leaves a history that analyze checks", "[runner][sign
   fs::remove_all(root);
 }
 
-TEST_CASE("SIGINT mid-run heals, tears down, keeps and checks the history",
-          "[runner][signals]") {
+TEST_CASE("SIGINT mid-run heals, tears down, keeps and checks the history", "[runner][signals]") {
   uint64_t seed = 106;
   announce_seed("runner: sigint", seed);
   fs::path root = temp_dir("sigint");

@@ -1,7 +1,7 @@
 // TestSpec: every key, validation with JSON paths, concurrency and nemesis lists.
-#include <catch2/catch.hpp>
-
 #include "harness/spec.h"
+
+#include <catch2/catch.hpp>
 
 using namespace faultline;
 
@@ -99,6 +99,5 @@ TEST_CASE("nemesis lists: none, all, comma-separated", "[spec]") {
   CHECK(split_nemesis_list("partition, kill,partition") ==
         std::vector<std::string>{"partition", "kill"});
   CHECK(parse_spec({{"nemesis", "all"}}).nemesis == std::vector<std::string>{"all"});
-  CHECK(parse_spec({{"nemesis", {"a,b", "c"}}}).nemesis ==
-        std::vector<std::string>{"a", "b", "c"});
+  CHECK(parse_spec({{"nemesis", {"a,b", "c"}}}).nemesis == std::vector<std::string>{"a", "b", "c"});
 }

@@ -53,19 +53,24 @@ void announce_seed(const std::string& test, uint64_t seed) {
 
 namespace {
 
-const bool fake_registered = NemesisRegistry::add(
-    "nemesis", "fake", "test double: records start/stop ops (tests only)",
-    [](const NemesisOptions& o) {
-      NemesisPackage p;
-      p.name = "fake";
-      p.nemesis = std::make_unique<RecordingNemesis>(fake_nemesis_log());
-      p.generator = start_stop_cycle(
-          o.interval_ns, [](const GenContext&) { return OpTemplate{"start", "n1"}; },
-          [](const GenContext&) { return OpTemplate{"stop", nullptr}; });
-      p.final_generator = once({"stop", nullptr});
-      p.colour = "#ff0000";
-      return p;
-    });
+const bool fake_registered =
+    NemesisRegistry::add("nemesis", "fake", "test double: records start/stop ops (tests only)",
+                         [](const NemesisOptions& o) {
+                           NemesisPackage p;
+                           p.name = "fake";
+                           p.nemesis = std::make_unique<RecordingNemesis>(fake_nemesis_log());
+                           p.generator = start_stop_cycle(
+                               o.interval_ns,
+                               [](const GenContext&) {
+                                 return OpTemplate{"start", "n1"};
+                               },
+                               [](const GenContext&) {
+                                 return OpTemplate{"stop", nullptr};
+                               });
+                           p.final_generator = once({"stop", nullptr});
+                           p.colour = "#ff0000";
+                           return p;
+                         });
 
 class BrokenDb : public Db {
  public:

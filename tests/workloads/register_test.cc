@@ -1,10 +1,9 @@
 // The register workload end to end against the in-process databases: "memory" must be found
 // linearizable, "memory-stale" (stale reads) must not. Also its generator's key groups.
+#include <catch2/catch.hpp>
 #include <filesystem>
 #include <map>
 #include <set>
-
-#include <catch2/catch.hpp>
 
 #include "harness/checker.h"
 #include "harness/recorder.h"
@@ -20,8 +19,8 @@ namespace fs = std::filesystem;
 namespace {
 
 fs::path temp_dir(const std::string& name) {
-  fs::path d = fs::temp_directory_path() / ("faultline-register-" + name + "-" +
-                                            std::to_string(::getpid()));
+  fs::path d =
+      fs::temp_directory_path() / ("faultline-register-" + name + "-" + std::to_string(::getpid()));
   fs::remove_all(d);
   fs::create_directories(d);
   return d;
@@ -93,8 +92,8 @@ TEST_CASE("register on the stale twin is invalid", "[register][e2e]") {
 TEST_CASE("register generator: key groups, values, checkers", "[register]") {
   uint64_t seed = 21;
   announce_seed("register generator", seed);
-  auto w = WorkloadRegistry::get("workload", "register")(
-      Json{{"ops-per-key", 10}, {"threads-per-key", 2}, {"values", 3}});
+  auto w = WorkloadRegistry::get(
+      "workload", "register")(Json{{"ops-per-key", 10}, {"threads-per-key", 2}, {"values", 3}});
   CHECK(w->vocabulary() == "register");
   WorkloadContext ctx;
   ctx.concurrency = 4;
@@ -118,8 +117,8 @@ TEST_CASE("register generator: key groups, values, checkers", "[register]") {
   }
   for (const auto& [key, groups] : threads_of_key) {
     INFO("key " << key);
-    CHECK(groups.size() == 1);       // one group per key
-    CHECK(ops_of_key[key] <= 10);    // at most ops-per-key
+    CHECK(groups.size() == 1);     // one group per key
+    CHECK(ops_of_key[key] <= 10);  // at most ops-per-key
   }
   CHECK(threads_of_key.size() >= 20);
   // Same seed, same ops.
