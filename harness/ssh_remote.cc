@@ -320,7 +320,8 @@ class SshSession : public Session {
           progress = true;
         } else if (n == SSH_ERROR) {
           throw lost("while running");
-        } else if (ssh_channel_is_eof(ch) != 0 && ssh_channel_poll(ch, is_err) <= 0) {
+        } else if ((ssh_channel_is_eof(ch) != 0 || ssh_channel_is_closed(ch) != 0) &&
+                   ssh_channel_poll(ch, is_err) <= 0) {
           done = true;
           progress = true;
         }

@@ -840,7 +840,7 @@ class Provisioner : public LocalClusterProvisioner {
 };
 
 const bool registered = Registry<LocalClusterFactory>::add(
-    "cluster", "local",
+    "provisioner", "local",
     "N network namespaces with their own sshd on one bridge (faultline cluster up)",
     [] { return std::unique_ptr<LocalClusterProvisioner>(std::make_unique<Provisioner>()); });
 

@@ -312,7 +312,7 @@ TEST_CASE("local cluster: exec, transfers, parallel channels, host keys, sshd lo
   CHECK_FALSE(guard.p->inventory(kName).has_value());
 }
 
-TEST_CASE("local cluster: crash mid-up is cleaned by down; leftovers and intruders",
+TEST_CASE("local cluster: crash mid-up is cleaned by down, leftovers and intruders",
           "[integration][local-cluster]") {
   REQUIRE_ROOT();
   ClusterGuard guard;
