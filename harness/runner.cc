@@ -5,6 +5,7 @@
 #include <unistd.h>
 
 #include <atomic>
+#include <condition_variable>
 #include <cstdio>
 #include <fstream>
 #include <iostream>
@@ -107,13 +108,15 @@ std::vector<std::string> read_nodes_file(const std::string& path) {
   return nodes;
 }
 
-// Wraps a factory's complaint about its options with the spec path of those options.
+// Wraps a factory's complaint with the spec path it is about: `name_path` for an unknown name,
+// `path` (the options) for anything else.
 template <typename Fn>
-auto with_path(const std::string& path, Fn&& fn) {
+auto with_path(const std::string& path, Fn&& fn, const std::string& name_path = "") {
   try {
     return fn();
   } catch (const UnknownNameError& e) {
-    throw SpecError(std::string("spec: ") + path + ": " + e.what());
+    throw SpecError(std::string("spec: ") + (name_path.empty() ? path : name_path) + ": " +
+                    e.what());
   } catch (const SpecError&) {
     throw;
   } catch (const std::invalid_argument& e) {
@@ -190,8 +193,8 @@ RunOutcome run_test(const TestSpec& spec_in, const RunOptions& ro) {
   Random root(*spec.seed);
 
   // ---- build everything that can be refused, before anything is created ----
-  std::unique_ptr<Db> db =
-      with_path("/db", [&] { return DbRegistry::get("db", spec.db)(spec.db_options); });
+  std::unique_ptr<Db> db = with_path(
+      "/db-options", [&] { return DbRegistry::get("db", spec.db)(spec.db_options); }, "/db");
   std::vector<std::string> nodes = spec.nodes;
   if (!spec.nodes_file.empty()) nodes = read_nodes_file(spec.nodes_file);
   if (spec.local > 0) {
@@ -206,9 +209,10 @@ RunOutcome run_test(const TestSpec& spec_in, const RunOptions& ro) {
   }
   int concurrency = with_path("/concurrency",
                               [&] { return resolve_concurrency(spec.concurrency, nodes.size()); });
-  std::unique_ptr<Workload> workload = with_path("/workload", [&] {
-    return WorkloadRegistry::get("workload", spec.workload)(spec.workload_options);
-  });
+  std::unique_ptr<Workload> workload = with_path(
+      "/workload-options",
+      [&] { return WorkloadRegistry::get("workload", spec.workload)(spec.workload_options); },
+      "/workload");
   {
     auto vocab = db->vocabularies();
     if (std::find(vocab.begin(), vocab.end(), workload->vocabulary()) == vocab.end()) {
@@ -236,8 +240,9 @@ RunOutcome run_test(const TestSpec& spec_in, const RunOptions& ro) {
     no.nodes = nodes;
     no.db = db.get();
     no.random = root.fork("nemesis/" + name);
-    packages.push_back(with_path("/nemesis-options/" + name,
-                                 [&] { return NemesisRegistry::get("nemesis", name)(no); }));
+    packages.push_back(with_path(
+        "/nemesis-options/" + name, [&] { return NemesisRegistry::get("nemesis", name)(no); },
+        "/nemesis"));
     if (packages.back().name.empty()) packages.back().name = name;
   }
   WorkloadContext wctx = workload_context(spec, concurrency, nodes);
@@ -326,7 +331,8 @@ RunOutcome run_test(const TestSpec& spec_in, const RunOptions& ro) {
 
   // Progress: a live line on a terminal, a plain line every 10 s otherwise.
   std::atomic<bool> progress_stop{false};
-  std::atomic<int64_t> phase_end_ns{0};
+  std::mutex progress_mu;
+  std::condition_variable progress_cv;
   std::thread progress;
   if (ro.progress) {
     progress = std::thread([&] {
@@ -336,7 +342,12 @@ RunOutcome run_test(const TestSpec& spec_in, const RunOptions& ro) {
       auto last = t0;
       int ticks = 0;
       while (!progress_stop.load()) {
-        std::this_thread::sleep_for(std::chrono::milliseconds(250));
+        {
+          std::unique_lock<std::mutex> lock(progress_mu);
+          progress_cv.wait_for(lock, std::chrono::milliseconds(250),
+                               [&] { return progress_stop.load(); });
+        }
+        if (progress_stop.load()) break;
         if (++ticks % (tty ? 4 : 40) != 0) continue;
         auto now = std::chrono::steady_clock::now();
         auto c = interp->counts();
@@ -359,7 +370,6 @@ RunOutcome run_test(const TestSpec& spec_in, const RunOptions& ro) {
       if (tty) std::cerr << "\r\033[K" << std::flush;
     });
   }
-  (void)phase_end_ns;
 
   std::exception_ptr error;
   auto phase = [&](const std::string& name) {
@@ -472,7 +482,11 @@ RunOutcome run_test(const TestSpec& spec_in, const RunOptions& ro) {
     }
   }
   recorder.close();
-  progress_stop.store(true);
+  {
+    std::lock_guard<std::mutex> lock(progress_mu);
+    progress_stop.store(true);
+  }
+  progress_cv.notify_all();
   if (progress.joinable()) progress.join();
   watcher.reset();
   outcome.interrupted = interrupted.load();
@@ -507,9 +521,10 @@ RunOutcome analyze_run(const fs::path& arg, bool progress) {
     throw SpecError((dir / "test.json").string() + ": not valid JSON: " + e.what());
   }
   TestSpec spec = parse_spec(test.value("spec", Json::object()), (dir / "test.json").string());
-  std::unique_ptr<Workload> workload = with_path("/workload", [&] {
-    return WorkloadRegistry::get("workload", spec.workload)(spec.workload_options);
-  });
+  std::unique_ptr<Workload> workload = with_path(
+      "/workload-options",
+      [&] { return WorkloadRegistry::get("workload", spec.workload)(spec.workload_options); },
+      "/workload");
   std::vector<std::string> nodes = test.value("nodes", std::vector<std::string>{});
   int concurrency = test.value("concurrency", 1);
   std::vector<CheckerSpec> checkers =

@@ -203,7 +203,8 @@ TEST_CASE("teardown runs when setup throws; bad specs are refused up front", "[r
 
   TestSpec typo = quick_spec(root, 104);
   typo.db_options = {{"latency", 5}};
-  CHECK_THROWS_WITH(run_test(typo, quiet()), Catch::Contains("/db: db 'memory': unknown option"));
+  CHECK_THROWS_WITH(run_test(typo, quiet()),
+                    Catch::Contains("/db-options: db 'memory': unknown option"));
   TestSpec unknown = quick_spec(root, 104);
   unknown.workload = "no-such-workload";
   CHECK_THROWS_AS(run_test(unknown, quiet()), SpecError);
