@@ -14,6 +14,7 @@
 #include <chrono>
 #include <fstream>
 #include <iostream>
+#include <map>
 #include <optional>
 #include <regex>
 #include <set>
@@ -286,19 +287,23 @@ struct Layout {
   fs::path sshd_config(int i) const { return sshd_dir(i) / "sshd_config"; }
   fs::path sshd_pidfile(int i) const { return sshd_dir(i) / "sshd.pid"; }
   fs::path etc_netns(int i) const { return fs::path("/etc/netns") / netns(i); }
-  // The safety rules, as iptables arguments after the chain name.
-  std::vector<std::string> drop_rule() const {
-    return {"-d",
-            subnet,
-            "!",
-            "-o",
-            bridge(),
-            "-m",
-            "comment",
-            "--comment",
-            "faultline cluster " + name + ": never route the cluster subnet off this machine",
-            "-j",
-            "DROP"};
+  // The host iptables rules, by id: {chain, arguments after the chain}. The two drops are the
+  // safety net (nothing addressed to the subnet leaves through another interface); the accept
+  // keeps node-to-node traffic flowing when br_netfilter sends bridged frames through a
+  // FORWARD chain whose policy is DROP (as docker sets it).
+  std::map<std::string, std::pair<std::string, std::vector<std::string>>> iptables_rules() const {
+    std::string comment = "faultline cluster " + name;
+    std::vector<std::string> drop = {
+        "-d",      subnet,      "!",
+        "-o",      bridge(),    "-m",
+        "comment", "--comment", comment + ": never route the cluster subnet off this machine",
+        "-j",      "DROP"};
+    std::vector<std::string> accept = {"-i", bridge(),  "-o",        bridge(),
+                                       "-m", "comment", "--comment", comment + ": node to node",
+                                       "-j", "ACCEPT"};
+    return {{"output-drop", {"OUTPUT", drop}},
+            {"forward-drop", {"FORWARD", drop}},
+            {"forward-accept-bridge", {"FORWARD", accept}}};
   }
 
   Json to_json() const {
@@ -431,13 +436,15 @@ class Provisioner : public LocalClusterProvisioner {
     State st(o.name);
     st.init(l);
     // 1. The safety rules, before any address of the subnet exists anywhere.
-    for (const char* chain : {"OUTPUT", "FORWARD"}) {
-      st.record("iptables", chain);
+    const auto rules = l.iptables_rules();
+    for (const char* id : {"output-drop", "forward-drop", "forward-accept-bridge"}) {
+      const auto& [chain, args] = rules.at(id);
+      st.record("iptables", id);
       std::vector<std::string> check = {"iptables", "-w", "-C", chain};
-      for (const auto& a : l.drop_rule()) check.push_back(a);
+      check.insert(check.end(), args.begin(), args.end());
       if (local_->exec(Command(check)).exit_status != 0) {
         std::vector<std::string> add = {"iptables", "-w", "-I", chain, "1"};
-        for (const auto& a : l.drop_rule()) add.push_back(a);
+        add.insert(add.end(), args.begin(), args.end());
         run(add);
       }
     }
@@ -817,9 +824,13 @@ class Provisioner : public LocalClusterProvisioner {
       if (fs::is_empty(d.get<std::string>(), ec)) fs::remove(d.get<std::string>(), ec);
     }
     if (failed.empty()) {
-      for (const auto& chain : st.made("iptables")) {
-        std::vector<std::string> del = {"iptables", "-w", "-D", chain.get<std::string>()};
-        for (const auto& a : l.drop_rule()) del.push_back(a);
+      auto rules = l.iptables_rules();
+      for (const auto& id : st.made("iptables")) {
+        auto it = rules.find(id.get<std::string>());
+        if (it == rules.end()) continue;
+        const auto& [chain, args] = it->second;
+        std::vector<std::string> del = {"iptables", "-w", "-D", chain};
+        del.insert(del.end(), args.begin(), args.end());
         // Deleting until it fails removes duplicates too.
         for (int k = 0; k < 10 && local_->exec(Command(del)).ok(); ++k) {
         }

@@ -114,6 +114,14 @@ TEST_CASE("local cluster: exec, transfers, parallel channels, host keys, sshd lo
   REQUIRE(inv.nodes.size() == 3);
   CHECK(guard.p->status(kName).value("up", false));
   auto remote = make_ssh_remote(inv);
+  // The safety net is in place, and node addresses route through the bridge.
+  auto rules = testing::run_shell("iptables -w -S OUTPUT; iptables -w -S FORWARD");
+  CHECK_THAT(rules.output, Catch::Contains("-A OUTPUT -d 10.77.201.0/24 ! -o flit-br") &&
+                               Catch::Contains("-A FORWARD -d 10.77.201.0/24 ! -o flit-br"));
+  CHECK_THAT(testing::run_shell("ip route get 10.77.201.12").output,
+             Catch::Contains("dev flit-br"));
+  CHECK(testing::run_shell("ip netns exec flit-n1 ip route").output.find("default") ==
+        std::string::npos);
 
   // exec on each node over SSH returns the node's own hostname and address.
   for (int i = 1; i <= 3; ++i) {
