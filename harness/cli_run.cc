@@ -14,7 +14,7 @@ namespace {
 
 struct RunFlags {
   std::string spec_file, db, workload, nemesis, concurrency, nodes, nodes_file, consistency_model;
-  std::string results_dir, name, ssh_user, ssh_key, ssh_password;
+  std::string results_dir, name, ssh_user, ssh_key, ssh_known_hosts, ssh_strict;
   double nemesis_interval = 0, time_limit = 0, rate = 0, op_timeout = 0, recovery_wait = 0;
   double checker_time_limit = 0;
   int64_t test_count = 1, local = 0, ssh_port = 22;
@@ -57,7 +57,13 @@ int run_command(const CLI::App& app, const RunFlags& f) {
   if (given("--name")) j["name"] = f.name;
   if (given("--ssh-user")) j["ssh"]["username"] = f.ssh_user;
   if (given("--ssh-private-key")) j["ssh"]["private-key-path"] = f.ssh_key;
-  if (given("--ssh-password")) j["ssh"]["password"] = f.ssh_password;
+  if (given("--ssh-known-hosts")) j["ssh"]["known-hosts"] = f.ssh_known_hosts;
+  if (given("--ssh-strict-host-key-checking")) {
+    if (f.ssh_strict != "yes" && f.ssh_strict != "no") {
+      throw BadInput("--ssh-strict-host-key-checking must be yes or no");
+    }
+    j["ssh"]["strict-host-key-checking"] = f.ssh_strict == "yes";
+  }
   if (given("--ssh-port")) j["ssh"]["port"] = f.ssh_port;
   TestSpec spec = parse_spec(j, f.spec_file.empty() ? "flags" : f.spec_file);
 
@@ -111,10 +117,12 @@ const bool run_registered = register_command(
        app.add_option("--seed", f->seed, "Seed (default random; recorded in test.json)");
        app.add_option("--nodes", f->nodes, "Nodes, comma-separated");
        app.add_option("--nodes-file", f->nodes_file, "File with one node per line");
-       app.add_option("--local", f->local, "Use the local cluster with N nodes");
+       app.add_option("--local", f->local,
+                      "Use the local cluster with N nodes (brought up if it is not)");
        app.add_option("--ssh-user", f->ssh_user, "SSH user name");
-       app.add_option("--ssh-private-key", f->ssh_key, "SSH private key file");
-       app.add_option("--ssh-password", f->ssh_password, "SSH password");
+       app.add_option("--ssh-private-key,--ssh-key", f->ssh_key, "SSH private key file");
+       app.add_option("--ssh-known-hosts", f->ssh_known_hosts, "known_hosts file");
+       app.add_option("--ssh-strict-host-key-checking", f->ssh_strict, "yes (default) or no");
        app.add_option("--ssh-port", f->ssh_port, "SSH port");
        app.add_flag("--leave-db-running", f->leave_db_running,
                     "Do not tear the database down at the end");

@@ -14,12 +14,15 @@
 #include <sstream>
 #include <thread>
 
+#include "harness/cli.h"
 #include "harness/db.h"
 #include "harness/formats.h"
 #include "harness/interpreter.h"
+#include "harness/inventory.h"
 #include "harness/nemesis.h"
 #include "harness/random.h"
 #include "harness/recorder.h"
+#include "harness/remote.h"
 #include "harness/results.h"
 #include "harness/version.h"
 #include "harness/workload.h"
@@ -185,6 +188,100 @@ std::string summary_text(const fs::path& dir, const Json& results, Validity v) {
   return s;
 }
 
+// How the run reaches its nodes. In-process databases (those with default nodes) need no
+// cluster: their nodes are names. Any other database gets an SSH Remote to the nodes of the
+// spec (nodes, nodes-file, ssh), or of the local cluster: `local` N, or, with no nodes given
+// at all, the running local cluster "fl", brought up with 3 nodes when there is none (and
+// says so).
+struct ClusterAccess {
+  std::vector<std::string> nodes;
+  std::shared_ptr<Remote> remote;
+  Json inventory;  // null for in-process databases
+};
+
+ClusterAccess connect_cluster(const TestSpec& spec, const Db& db) {
+  ClusterAccess c;
+  std::vector<std::string> defaults = db.default_nodes();
+  if (!defaults.empty()) {
+    if (spec.local > 0) {
+      throw SpecError("spec: /local: database '" + spec.db +
+                      "' runs in-process; it needs no cluster");
+    }
+    c.nodes = spec.nodes;
+    if (!spec.nodes_file.empty()) c.nodes = read_nodes_file(spec.nodes_file);
+    if (c.nodes.empty()) c.nodes = defaults;
+    return c;
+  }
+  std::optional<Inventory> inv;
+  if (spec.local > 0 || (spec.nodes.empty() && spec.nodes_file.empty())) {
+    if (!Registry<LocalClusterFactory>::find("local")) {
+      throw SpecError("spec: /nodes: database '" + spec.db +
+                      "' needs nodes (--nodes or --nodes-file); this build has no local cluster");
+    }
+    auto provisioner = make_local_cluster_provisioner();
+    inv = provisioner->inventory("fl");
+    size_t want = spec.local > 0 ? static_cast<size_t>(spec.local) : (inv ? inv->nodes.size() : 3);
+    if (!inv || inv->nodes.size() != want) {
+      std::cerr << "faultline: "
+                << (inv ? "the local cluster has " + std::to_string(inv->nodes.size()) +
+                              " nodes, not " + std::to_string(want) + ": bringing it up again"
+                        : "no cluster given: bringing up a local cluster of " +
+                              std::to_string(want) + " nodes")
+                << " (as `faultline cluster up`)\n";
+      LocalClusterOptions lo;
+      lo.nodes = static_cast<int>(want);
+      inv = provisioner->up(lo, std::cerr);
+    } else {
+      std::cerr << "faultline: using the local cluster 'fl' (" << inv->nodes.size() << " nodes)\n";
+    }
+  } else {
+    InventoryOptions io;
+    for (const auto& n : spec.nodes) io.nodes += (io.nodes.empty() ? "" : ",") + n;
+    io.nodes_file = spec.nodes_file;
+    io.ssh_user = spec.ssh.value("username", std::string());
+    io.ssh_key = spec.ssh.value("private-key-path", std::string());
+    io.ssh_port = spec.ssh.value("port", 0);
+    io.ssh_known_hosts = spec.ssh.value("known-hosts", std::string());
+    io.strict_host_key_checking = spec.ssh.value("strict-host-key-checking", true) ? "yes" : "no";
+    inv = resolve_inventory(io);
+  }
+  c.nodes = inv->names();
+  c.inventory = inv->to_json();
+  c.remote = make_ssh_remote(*inv);
+  return c;
+}
+
+// Copies each node's database logs into nodes/<node>/; failures are logged, never fatal.
+void collect_logs(Db& db, const DbContext& dctx, Remote* remote, const fs::path& dir,
+                  ControllerLog& log) {
+  if (!remote) return;
+  std::map<std::string, std::vector<std::string>> files;
+  try {
+    files = db.log_files(dctx);
+  } catch (const std::exception& e) {
+    log.log(std::string("logs: cannot list the database's log files: ") + e.what());
+    return;
+  }
+  for (const auto& [node, paths] : files) {
+    fs::path local = dir / "nodes" / node;
+    try {
+      fs::create_directories(local);
+      auto session = remote->session(node);
+      for (const auto& path : paths) {
+        std::string base = fs::path(path).filename().string();
+        if (base.empty() || base == "." || base == "..") continue;
+        try {
+          session->download(path, local / base);
+        } catch (const std::exception& e) {
+          log.log("logs: " + node + ":" + path + ": " + e.what());
+        }
+      }
+    } catch (const std::exception& e) {
+      log.log("logs: " + node + ": " + e.what());
+    }
+  }
+}
+
 }  // namespace
 
 RunOutcome run_test(const TestSpec& spec_in, const RunOptions& ro) {
@@ -195,20 +292,6 @@ RunOutcome run_test(const TestSpec& spec_in, const RunOptions& ro) {
   // ---- build everything that can be refused, before anything is created ----
   std::unique_ptr<Db> db = with_path(
       "/db-options", [&] { return DbRegistry::get("db", spec.db)(spec.db_options); }, "/db");
-  std::vector<std::string> nodes = spec.nodes;
-  if (!spec.nodes_file.empty()) nodes = read_nodes_file(spec.nodes_file);
-  if (spec.local > 0) {
-    throw SpecError(
-        "spec: /local: the local cluster is not wired into `faultline run` yet; "
-        "bring it up with `faultline cluster up` and pass --nodes");
-  }
-  if (nodes.empty()) nodes = db->default_nodes();
-  if (nodes.empty()) {
-    throw SpecError("spec: /nodes: database '" + spec.db +
-                    "' needs nodes (--nodes, --nodes-file or --local N)");
-  }
-  int concurrency = with_path("/concurrency",
-                              [&] { return resolve_concurrency(spec.concurrency, nodes.size()); });
   std::unique_ptr<Workload> workload = with_path(
       "/workload-options",
       [&] { return WorkloadRegistry::get("workload", spec.workload)(spec.workload_options); },
@@ -223,6 +306,15 @@ RunOutcome run_test(const TestSpec& spec_in, const RunOptions& ro) {
                       "'; it speaks: " + (list.empty() ? "nothing" : list) + ")");
     }
   }
+  for (const auto& name : spec.nemesis) {
+    if (name != "all")
+      with_path("/nemesis", [&] { return &NemesisRegistry::get("nemesis", name); });
+  }
+  // Only now, with the names checked, reach (or bring up) the cluster.
+  ClusterAccess cluster = connect_cluster(spec, *db);
+  std::vector<std::string> nodes = cluster.nodes;
+  int concurrency = with_path("/concurrency",
+                              [&] { return resolve_concurrency(spec.concurrency, nodes.size()); });
   std::vector<std::string> nemesis_names = spec.nemesis;
   if (std::find(nemesis_names.begin(), nemesis_names.end(), "all") != nemesis_names.end()) {
     nemesis_names = NemesisRegistry::names();
@@ -262,6 +354,7 @@ RunOutcome run_test(const TestSpec& spec_in, const RunOptions& ro) {
                {"faultline-version", kVersion},
                {"db-version", nullptr},
                {"nodes", nodes},
+               {"inventory", cluster.inventory},
                {"concurrency", concurrency},
                {"nemeses", nemesis_names},
                {"started", run_timestamp(started)}};
@@ -303,6 +396,7 @@ RunOutcome run_test(const TestSpec& spec_in, const RunOptions& ro) {
   DbContext dctx;
   dctx.test_name = spec.test_name();
   dctx.nodes = nodes;
+  dctx.remote = cluster.remote.get();
   dctx.options = spec.db_options;
   dctx.log = logf;
   dctx.run_dir = dir.string();
@@ -314,6 +408,7 @@ RunOutcome run_test(const TestSpec& spec_in, const RunOptions& ro) {
   NemesisContext nctx;
   nctx.db_ctx = &dctx;
   nctx.db = db.get();
+  nctx.remote = cluster.remote.get();
   nctx.nodes = nodes;
 
   InterpreterOptions io;
@@ -467,6 +562,7 @@ RunOutcome run_test(const TestSpec& spec_in, const RunOptions& ro) {
   // ---- teardown: always ----
   phase("teardown");
   interp.reset();  // closes clients
+  if (db_up) collect_logs(*db, dctx, cluster.remote.get(), dir, log);
   if (db_up) {
     if (spec.leave_db_running) {
       log.log("teardown: leaving the database running (--leave-db-running)");

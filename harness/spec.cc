@@ -217,12 +217,20 @@ TestSpec parse_spec(const Json& j, const std::string& source) {
   s.local = r.integer("local", 0, 0);
   s.ssh = r.object("ssh");
   for (const auto& [k, v] : s.ssh.items()) {
-    static const std::vector<std::string> ssh_keys = {"username", "password", "private-key-path",
-                                                      "port", "strict-host-key-checking"};
+    static const std::vector<std::string> ssh_keys = {"username", "private-key-path", "port",
+                                                      "known-hosts", "strict-host-key-checking"};
     if (std::find(ssh_keys.begin(), ssh_keys.end(), k) == ssh_keys.end()) {
       bad(source, "/ssh/" + k,
-          "unknown key (known: username, password, private-key-path, port, "
+          "unknown key (known: username, private-key-path, port, known-hosts, "
           "strict-host-key-checking)");
+    }
+    bool ok = k == "port" ? v.is_number_integer()
+                          : (k == "strict-host-key-checking" ? v.is_boolean() : v.is_string());
+    if (!ok) {
+      bad(source, "/ssh/" + k,
+          k == "port"
+              ? "expected an integer"
+              : (k == "strict-host-key-checking" ? "expected true or false" : "expected a string"));
     }
   }
   s.leave_db_running = r.boolean("leave-db-running", false);

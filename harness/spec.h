@@ -24,8 +24,8 @@
 //   nodes               [string]          db's        node names (in-process dbs: n1 n2 n3)
 //   nodes-file          string            ""          one node per line
 //   local               int               0           use the local cluster with N nodes
-//   ssh                 object            {}          username, password, private-key-path,
-//                                                     port, strict-host-key-checking
+//   ssh                 object            {}          username, private-key-path, port,
+//                                                     known-hosts, strict-host-key-checking
 //   leave-db-running    bool              false       skip the database's teardown
 //   consistency-model   string            ""          for transactional checkers
 //   results-dir         string            "results"   where runs are stored

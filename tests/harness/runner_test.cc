@@ -214,6 +214,24 @@ TEST_CASE("teardown runs when setup throws; bad specs are refused up front", "[r
   fs::remove_all(root);
 }
 
+TEST_CASE("a database that needs nodes is reached over SSH with the spec's settings", "[runner]") {
+  fs::path root = temp_dir("remote");
+  TestSpec spec = quick_spec(root, 108);
+  spec.db = kFakeRemoteDb;
+  spec.nodes = {"node-a", "node-b"};
+  spec.ssh = {{"username", "tester"}, {"private-key-path", (root / "no-such-key").string()}};
+  // make_ssh_remote checks the key file before connecting: the error names the node, and no
+  // run directory is made.
+  CHECK_THROWS_WITH(run_test(spec, quiet()), Catch::Contains("node-a"));
+  CHECK(!fs::exists(root / "latest"));
+  // An in-process database refuses --local.
+  TestSpec local = quick_spec(root, 108);
+  local.local = 3;
+  CHECK_THROWS_WITH(run_test(local, quiet()),
+                    Catch::Contains("/local: database 'memory' runs in-process"));
+  fs::remove_all(root);
+}
+
 TEST_CASE("SIGKILL mid-run leaves a history that analyze checks", "[runner][signals]") {
   uint64_t seed = 105;
   announce_seed("runner: sigkill", seed);

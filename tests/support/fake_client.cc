@@ -101,6 +101,26 @@ const bool broken_registered = DbRegistry::add(
       return std::make_unique<BrokenDb>(options.value("fail-in", std::string()));
     });
 
+class RemoteDb : public Db {
+ public:
+  std::string name() const override { return kFakeRemoteDb; }
+  void setup(const DbContext& ctx) override {
+    if (!ctx.remote) throw std::runtime_error("fake-remote: no remote");
+  }
+  void teardown(const DbContext&) override {}
+  std::vector<std::string> vocabularies() const override { return {"register"}; }
+  std::unique_ptr<Client> new_client(const std::string&) override {
+    return std::make_unique<ScriptedClient>(std::make_shared<ClientStats>());
+  }
+};
+
+const bool remote_registered = DbRegistry::add(
+    "db", kFakeRemoteDb, "test double: a database that needs nodes over SSH (tests only)",
+    [](const Json& options) -> std::unique_ptr<Db> {
+      reject_unknown_options(options, {}, "db 'fake-remote'");
+      return std::make_unique<RemoteDb>();
+    });
+
 }  // namespace
 
 BrokenDbLog& broken_db_log() {

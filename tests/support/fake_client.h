@@ -74,3 +74,11 @@ struct BrokenDbLog {
 BrokenDbLog& broken_db_log();
 
 }  // namespace faultline::testing
+
+namespace faultline::testing {
+
+// The "fake-remote" database (tests only): needs real nodes (no default nodes), so the runner
+// reaches them over SSH; its setup runs `true` on every node.
+inline constexpr const char* kFakeRemoteDb = "fake-remote";
+
+}  // namespace faultline::testing
