@@ -247,7 +247,13 @@ ClusterAccess connect_cluster(const TestSpec& spec, const Db& db) {
   }
   c.nodes = inv->names();
   c.inventory = inv->to_json();
-  c.remote = make_ssh_remote(*inv);
+  try {
+    c.remote = make_ssh_remote(*inv);
+  } catch (const AuthError& e) {
+    throw SpecError(std::string("spec: /ssh: ") + e.what());
+  } catch (const HostKeyError& e) {
+    throw SpecError(std::string("spec: /ssh: ") + e.what());
+  }
   return c;
 }
 
@@ -370,6 +376,19 @@ RunOutcome run_test(const TestSpec& spec_in, const RunOptions& ro) {
   std::atomic<HistoryRecorder*> recorder_ptr{nullptr};
   std::atomic<bool> interrupted{false};
   std::unique_ptr<SignalWatcher> watcher;
+  // An external cancel request acts as a first interrupt.
+  std::atomic<bool> cancel_watch_stop{false};
+  std::thread cancel_watch;
+  if (ro.cancel) {
+    cancel_watch = std::thread([&] {
+      while (!cancel_watch_stop.load()) {
+        if (ro.cancel->load() && !interrupted.exchange(true)) {
+          log.log("cancel requested: stopping; healing and tearing down");
+        }
+        std::this_thread::sleep_for(std::chrono::milliseconds(10));
+      }
+    });
+  }
   if (ro.handle_signals) {
     watcher = std::make_unique<SignalWatcher>(
         [&](int sig) {
@@ -585,6 +604,8 @@ RunOutcome run_test(const TestSpec& spec_in, const RunOptions& ro) {
   progress_cv.notify_all();
   if (progress.joinable()) progress.join();
   watcher.reset();
+  cancel_watch_stop.store(true);
+  if (cancel_watch.joinable()) cancel_watch.join();
   outcome.interrupted = interrupted.load();
   if (error) {
     log.log("history kept: " + (dir / "history.jsonl").string());

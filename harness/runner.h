@@ -18,6 +18,7 @@
 // signal watcher for their duration.
 #pragma once
 
+#include <atomic>
 #include <filesystem>
 #include <functional>
 #include <string>
@@ -31,6 +32,8 @@ struct RunOptions {
   bool echo_log = true;  // controller.log lines also on stderr
   bool progress = true;  // progress line (a live line on a terminal, periodic otherwise)
   bool handle_signals = true;
+  // When it becomes true, the run behaves as after a first SIGINT (for embedding and tests).
+  const std::atomic<bool>* cancel = nullptr;
   // Called when the run directory exists (tests use it to find the run while it is going).
   std::function<void(const std::filesystem::path&)> on_run_dir;
 };

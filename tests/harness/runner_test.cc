@@ -192,6 +192,49 @@ TEST_CASE("nemesis packages run beside the clients and are healed", "[runner]") 
   fs::remove_all(root);
 }
 
+TEST_CASE("an interrupted run still heals the nemesis and tears down", "[runner]") {
+  uint64_t seed = 109;
+  announce_seed("runner: interrupted heal", seed);
+  fs::path root = temp_dir("interrupted");
+  TestSpec spec = quick_spec(root, seed);
+  spec.time_limit_s = 60;
+  spec.nemesis = {"fake"};
+  spec.nemesis_interval_s = 0.1;
+  spec.recovery_wait_s = 30;  // skipped when interrupted
+  auto log = fake_nemesis_log();
+  {
+    std::lock_guard<std::mutex> lock(log->mu);
+    log->ops.clear();
+    log->setups = log->teardowns = 0;
+  }
+  std::atomic<bool> cancel{false};
+  RunOptions o = quiet();
+  o.cancel = &cancel;
+  std::thread canceller([&] {
+    std::this_thread::sleep_for(std::chrono::milliseconds(700));
+    cancel.store(true);
+  });
+  auto t0 = std::chrono::steady_clock::now();
+  RunOutcome out = run_test(spec, o);
+  canceller.join();
+  double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  INFO(out.summary);
+  CHECK(secs < 5);
+  CHECK(out.interrupted);
+  {
+    std::lock_guard<std::mutex> lock(log->mu);
+    CHECK(log->teardowns == 1);
+    REQUIRE(!log->ops.empty());
+    CHECK(log->ops.back() == "stop");
+  }
+  std::string clog = read_file(out.dir / "controller.log");
+  CHECK_THAT(clog, Catch::Contains("cancel requested"));
+  CHECK_THAT(clog, Catch::Contains("phase: heal"));
+  CHECK_THAT(clog, Catch::Contains("memory: torn down"));
+  CHECK(out.results["history"]["open"] == 0);
+  fs::remove_all(root);
+}
+
 TEST_CASE("teardown runs when setup throws; bad specs are refused up front", "[runner]") {
   fs::path root = temp_dir("broken");
   TestSpec spec = quick_spec(root, 104);
@@ -286,6 +329,24 @@ TEST_CASE("SIGINT mid-run heals, tears down, keeps and checks the history", "[ru
   CHECK_THAT(log, Catch::Contains("memory: torn down"));
   CHECK(fs::exists(run / "results.json"));
   CHECK_THAT(child.output(), Catch::Contains("interrupted"));
+  fs::remove_all(root);
+}
+
+TEST_CASE("SIGTERM mid-run is handled like SIGINT", "[runner][signals]") {
+  fs::path root = temp_dir("sigterm");
+  Child child({"run", "--db", "memory", "--time-limit", "60", "--seed", "110", "--results-dir",
+               "results", "-q"},
+              root);
+  fs::path run = root / "results" / "memory-register" / "latest";
+  wait_for_lines(run / "history.jsonl", 20);
+  REQUIRE(::kill(child.pid, SIGTERM) == 0);
+  int code = child.wait(std::chrono::seconds(20));
+  INFO(child.output());
+  CHECK(code == kExitValid);
+  std::string log = read_file(run / "controller.log");
+  CHECK_THAT(log, Catch::Contains("SIGTERM: stopping"));
+  CHECK_THAT(log, Catch::Contains("memory: torn down"));
+  CHECK(fs::exists(run / "results.json"));
   fs::remove_all(root);
 }
 
