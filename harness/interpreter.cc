@@ -48,7 +48,8 @@ struct Interpreter::State {
   bool kick_pending = false;
   std::map<std::pair<int, uint64_t>, std::thread> workers;  // (thread, generation)
   std::atomic<bool> stopping{false};
-  std::atomic<int64_t> invoked{0}, ok{0}, fail{0}, info{0};
+  std::atomic<int64_t> invoked{0}, ok{0}, fail{0}, info{0}, nemesis{0};
+  std::string last_nemesis_f;  // guarded by mu
 
   int64_t now_ns() const {
     return std::chrono::duration_cast<std::chrono::nanoseconds>(Clock::now() - options.start)
@@ -95,7 +96,7 @@ struct Interpreter::State {
       inv.node = options.nodes[static_cast<size_t>(g.thread) % options.nodes.size()];
     }
     inv.index = recorder->record(inv);
-    invoked.fetch_add(1, std::memory_order_relaxed);
+    if (g.thread != kNemesisThread) invoked.fetch_add(1, std::memory_order_relaxed);
     slot.busy = true;
     ++busy_count;
     slot.assigned = std::move(inv);
@@ -427,6 +428,11 @@ Interpreter::Counts Interpreter::counts() const {
   c.ok = s_->ok.load();
   c.fail = s_->fail.load();
   c.info = s_->info.load();
+  c.nemesis = s_->nemesis.load();
+  {
+    std::lock_guard<std::mutex> lock(s_->mu);
+    c.last_nemesis_f = s_->last_nemesis_f;
+  }
   return c;
 }
 

@@ -62,7 +62,9 @@ class Interpreter {
   bool stopping() const;
 
   struct Counts {
-    int64_t invoked = 0, ok = 0, fail = 0, info = 0;
+    int64_t invoked = 0, ok = 0, fail = 0, info = 0;  // client ops
+    int64_t nemesis = 0;                              // nemesis ops completed
+    std::string last_nemesis_f;                       // f of the latest, "" when none
   };
   Counts counts() const;
   // Nanoseconds since options.start.

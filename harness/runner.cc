@@ -475,10 +475,13 @@ RunOutcome run_test(const TestSpec& spec_in, const RunOptions& ro) {
                       std::chrono::duration<double>(now - t0).count(), spec.time_limit_s, rate,
                       static_cast<long long>(c.ok), static_cast<long long>(c.fail),
                       static_cast<long long>(c.info));
+        std::string line = buf;
+        // The latest nemesis op says which fault is active (start-x) or that it was healed.
+        if (c.nemesis > 0) line += "  nemesis: " + c.last_nemesis_f;
         if (tty) {
-          std::cerr << "\r" << buf << "\033[K" << std::flush;
+          std::cerr << "\r" << line << "\033[K" << std::flush;
         } else {
-          std::cerr << buf << "\n";
+          std::cerr << line << "\n";
         }
       }
       if (tty) std::cerr << "\r\033[K" << std::flush;
