@@ -100,7 +100,8 @@ void ControllerLog::log(const std::string& line) {
   char rel[32];
   std::snprintf(rel, sizeof rel, "%9.3f", t);
   if (out_.is_open()) out_ << stamp << " " << rel << "  " << line << "\n" << std::flush;
-  if (echo_) std::cerr << "[" << rel << "] " << line << "\n";
+  // On a terminal, clear the progress line first.
+  if (echo_) std::cerr << (::isatty(2) ? "\r\033[K[" : "[") << rel << "] " << line << "\n";
 }
 
 void ControllerLog::close() {

@@ -6,6 +6,7 @@
 #include <map>
 
 #include "harness/nemesis.h"
+#include "tests/support/fake_client.h"
 
 using namespace faultline;
 
@@ -40,6 +41,7 @@ std::vector<std::string> timeline(const std::vector<SimulatedOp>& ops) {
 TEST_CASE("sequence and limit give exact ops", "[generator]") {
   uint64_t seed = 1;
   INFO("seed " << seed);
+  testing::announce_seed(Catch::getResultCapture().getCurrentTestName(), seed);
   auto g = limit(3, counter());
   auto ops = simulate(*g, 2, seed, 10 * kMs);
   INFO(render(ops));
@@ -68,6 +70,7 @@ TEST_CASE("delay spaces ops exactly; stagger spaces them randomly, reproducibly"
 
   uint64_t seed = 42;
   INFO("seed " << seed);
+  testing::announce_seed(Catch::getResultCapture().getCurrentTestName(), seed);
   auto s1 = limit(50, stagger(10 * kMs, counter()));
   auto s2 = limit(50, stagger(10 * kMs, counter()));
   auto a = simulate(*s1, 4, seed, 1 * kMs);
@@ -94,6 +97,7 @@ TEST_CASE("delay spaces ops exactly; stagger spaces them randomly, reproducibly"
 TEST_CASE("mix draws from its generators with the context's randomness", "[generator]") {
   uint64_t seed = 3;
   INFO("seed " << seed);
+  testing::announce_seed(Catch::getResultCapture().getCurrentTestName(), seed);
   std::vector<GenPtr> gs;
   gs.push_back(limit(2, counter("a")));
   gs.push_back(limit(2, counter("b")));
@@ -179,6 +183,7 @@ TEST_CASE("cycle repeats a finite generator", "[generator]") {
 TEST_CASE("leaves spread ops over free threads at random, reproducibly", "[generator]") {
   uint64_t seed = 11;
   INFO("seed " << seed);
+  testing::announce_seed(Catch::getResultCapture().getCurrentTestName(), seed);
   // Latency 0 and a 1 ms gap: every thread is free for every op.
   auto ops = simulate(*limit(200, delay(kMs, counter())), 5, seed, 0);
   std::map<int, int> per_thread;
