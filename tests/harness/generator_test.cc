@@ -76,6 +76,9 @@ TEST_CASE("delay spaces ops exactly; stagger spaces them randomly, reproducibly"
   auto a = simulate(*s1, 4, seed, 1 * kMs);
   auto b = simulate(*s2, 4, seed, 1 * kMs);
   REQUIRE(a == b);  // same seed, same ops at the same times on the same threads
+  // Pinned for this seed: changing Random, stagger or thread choice must be deliberate.
+  CHECK(render(std::vector<SimulatedOp>(a.begin(), a.begin() + 3)) ==
+        "0 t2 p2 w 0\n7579605 t1 p1 w 1\n26073463 t0 p0 w 2\n");
   REQUIRE(a.size() == 50);
   // Mean gap ~10 ms: 49 gaps in [0, 20) ms each, so the total is well inside (0, 49*20).
   int64_t span = a.back().time_ns - a.front().time_ns;
@@ -109,6 +112,7 @@ TEST_CASE("mix draws from its generators with the context's randomness", "[gener
   for (const auto& o : ops) as += o.f == "a";
   CHECK(as == 2);
   // The exact interleaving for this seed (pinned: changing Random or mix must be deliberate).
+  CHECK(timeline(ops) == std::vector<std::string>{"0 a 0", "1 b 0", "2 a 1", "3 b 1"});
   std::vector<GenPtr> gs2;
   gs2.push_back(limit(2, counter("a")));
   gs2.push_back(limit(2, counter("b")));
