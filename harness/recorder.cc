@@ -91,8 +91,10 @@ void HistoryRecorder::flusher() {
     try {
       std::unique_lock<std::mutex> flush_lock(flush_mu_);
       flush_locked(flush_lock);
-    } catch (const std::exception&) {
-      // Reported by the next sync()/close(), which retries the write.
+    } catch (const std::exception& e) {
+      // The batch is lost; the next sync() or close() reports it.
+      std::lock_guard<std::mutex> error_lock(flush_mu_);
+      if (error_.empty()) error_ = e.what();
     }
     lock.lock();
   }
@@ -100,6 +102,7 @@ void HistoryRecorder::flusher() {
 
 void HistoryRecorder::sync() {
   std::unique_lock<std::mutex> flush_lock(flush_mu_);
+  if (!error_.empty()) throw std::runtime_error(error_);
   flush_locked(flush_lock);
 }
 
@@ -112,7 +115,13 @@ void HistoryRecorder::close() {
   }
   cv_.notify_all();
   if (thread_.joinable()) thread_.join();
-  sync();
+  try {
+    sync();
+  } catch (...) {
+    ::close(fd_);
+    fd_ = -1;
+    throw;
+  }
   ::close(fd_);
   fd_ = -1;
 }

@@ -42,7 +42,8 @@ class HistoryRecorder {
 
   // Queues op with the next index (returned). The op's other fields are written as given.
   int64_t record(Op op);
-  // Writes and syncs everything recorded so far before returning.
+  // Writes and syncs everything recorded so far before returning. Throws std::runtime_error
+  // if this or an earlier (background) write failed; ops of a failed write are lost.
   void sync();
   // sync(), stops the flusher and closes the file. Idempotent.
   void close();
@@ -74,6 +75,7 @@ class HistoryRecorder {
   mutable std::mutex flush_mu_;  // one flush at a time; guards the file and stats_
   Stats stats_;
   std::string buffer_;
+  std::string error_;  // first write error of the flusher; guarded by flush_mu_
   std::chrono::steady_clock::time_point last_sync_ = std::chrono::steady_clock::now();
   std::thread thread_;
   bool closed_ = false;

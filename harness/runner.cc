@@ -489,8 +489,15 @@ RunOutcome run_test(const TestSpec& spec_in, const RunOptions& ro) {
   }
 
   std::exception_ptr error;
+  // Every phase change syncs the history; a failing disk is logged and ends the run after
+  // heal and teardown, like any other plumbing error.
   auto phase = [&](const std::string& name) {
-    recorder.sync();
+    try {
+      recorder.sync();
+    } catch (const std::exception& e) {
+      log.log(std::string("history: ") + e.what());
+      if (!error) error = std::current_exception();
+    }
     log.log("phase: " + name);
   };
   bool db_up = false;
@@ -599,7 +606,12 @@ RunOutcome run_test(const TestSpec& spec_in, const RunOptions& ro) {
       }
     }
   }
-  recorder.close();
+  try {
+    recorder.close();
+  } catch (const std::exception& e) {
+    log.log(std::string("history: ") + e.what());
+    if (!error) error = std::current_exception();
+  }
   {
     std::lock_guard<std::mutex> lock(progress_mu);
     progress_stop.store(true);

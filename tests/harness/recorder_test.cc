@@ -147,3 +147,15 @@ TEST_CASE("recorder keeps up with many threads", "[recorder]") {
   }
   fs::remove_all(d);
 }
+
+TEST_CASE("a failing disk is reported by sync and close", "[recorder]") {
+  if (!fs::exists("/dev/full")) {
+    WARN("SKIPPED: no /dev/full");
+    return;
+  }
+  HistoryRecorder r({"/dev/full"});
+  r.record(invoke(0, "read", nullptr));
+  CHECK_THROWS_WITH(r.sync(), Catch::Contains("write failed"));
+  r.record(invoke(1, "read", nullptr));
+  CHECK_THROWS(r.close());
+}
