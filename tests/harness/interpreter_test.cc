@@ -187,3 +187,20 @@ TEST_CASE("a second run continues the processes of the first", "[interpreter]") 
   CHECK(h[0].process == 0);
   CHECK(h[2].process == 1);
 }
+
+TEST_CASE("a generator that throws ends the run with its error; ops in flight complete",
+          "[interpreter]") {
+  uint64_t seed = 11;
+  announce_seed("interpreter: generator throws", seed);
+  Fixture fx("throws");
+  Interpreter interp(fx.options(3, seed), *fx.recorder);
+  auto n = std::make_shared<int>(0);
+  auto g = clients(repeat_fn([n](const GenContext&) {
+    if (++*n > 50) throw std::runtime_error("generator broke");
+    return OpTemplate{"ok", *n};
+  }));
+  CHECK_THROWS_WITH(interp.run(*g), Catch::Contains("generator broke"));
+  History h = fx.history();
+  CHECK(h.size() == 100);
+  CHECK(h.counts().open == 0);
+}
