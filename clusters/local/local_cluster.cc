@@ -731,6 +731,7 @@ class Provisioner : public LocalClusterProvisioner {
     ExecResult routes = local_->exec(Command{"ip", "-j", "-4", "route", "show", "table", "all"});
     if (routes.ok()) {
       uint32_t net = parse_ipv4(l.base + ".0");
+      std::map<std::string, std::string> by_dev;  // dev -> its overlapping routes
       try {
         for (const auto& r : Json::parse(routes.out)) {
           std::string dst = r.value("dst", "");
@@ -746,12 +747,16 @@ class Provisioner : public LocalClusterProvisioner {
           int common = std::min(len, 24);
           uint32_t mask = common == 0 ? 0 : ~uint32_t{0} << (32 - common);
           if ((a & mask) == (net & mask)) {
-            problems.push_back("route " + r.value("dst", "") + " dev " + r.value("dev", "?") +
-                               " overlaps " + l.subnet + " (choose another --subnet)");
+            std::string& list = by_dev[r.value("dev", "?")];
+            list += (list.empty() ? "" : ", ") + r.value("dst", "");
           }
         }
       } catch (const std::exception&) {
         // Unparseable output: skip this check rather than refuse to start.
+      }
+      for (const auto& [dev, dsts] : by_dev) {
+        problems.push_back("routes on " + dev + " overlap " + l.subnet + " (" + dsts +
+                           "): choose another --subnet");
       }
     }
     if (problems.empty()) return;

@@ -114,6 +114,14 @@ TEST_CASE("local cluster: exec, transfers, parallel channels, host keys, sshd lo
   REQUIRE(inv.nodes.size() == 3);
   CHECK(guard.p->status(kName).value("up", false));
   auto remote = make_ssh_remote(inv);
+  // A second cluster on the same subnet is refused, naming the bridge in the way.
+  {
+    LocalClusterOptions other = options(1);
+    other.name = "flit2";
+    CHECK_THROWS_WITH(guard.p->up(other, std::cout),
+                      Catch::Contains("routes on flit-br overlap 10.77.201.0/24"));
+    CHECK_FALSE(fs::exists("/run/faultline/clusters/flit2.json"));
+  }
   // The safety net is in place, and node addresses route through the bridge.
   auto rules = testing::run_shell("iptables -w -S OUTPUT; iptables -w -S FORWARD");
   CHECK_THAT(rules.output, Catch::Contains("-A OUTPUT -d 10.77.201.0/24 ! -o flit-br") &&
