@@ -182,6 +182,21 @@ std::string summarise(const Json& results) {
       s += " (" + rj["error"].get<std::string>() + ")";
     }
     s += "\n";
+    // The anomalies in plain words, indented, at most kMaxLines lines per checker.
+    constexpr int kMaxLines = 12;
+    if (rj.value("valid", std::string()) != "valid" && rj.contains("explanation") &&
+        rj["explanation"].is_string()) {
+      std::istringstream lines(rj["explanation"].get<std::string>());
+      std::string line;
+      int n = 0;
+      while (std::getline(lines, line)) {
+        if (++n > kMaxLines) {
+          s += "  ... (the rest in results.json)\n";
+          break;
+        }
+        s += "  " + line + "\n";
+      }
+    }
   }
   return s;
 }

@@ -85,7 +85,8 @@ CheckRunResult check_run(const std::filesystem::path& run_dir,
 // results.json text for a result: two-space indented JSON and a newline.
 std::string results_text(const Json& results);
 
-// One line per checker: "linearizable: invalid (3 keys of 40 not linearizable)".
+// One line per checker: "linearizable: invalid (3 keys of 40 not linearizable)", followed,
+// for a checker that is not valid, by the first lines of its explanation, indented.
 std::string summarise(const Json& results);
 
 }  // namespace faultline
