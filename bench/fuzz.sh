@@ -22,6 +22,6 @@ for t in "${TARGETS[@]}"; do
   ./build-fuzz/fuzz/fuzz_$t "$corpus" -max_total_time="$SECONDS_EACH" -max_len=4096 \
     -artifact_prefix=fuzz/artifacts/$t- -print_final_stats=1 >"$log" 2>&1 || true
   execs=$(grep -o 'stat::number_of_executed_units: *[0-9]*' "$log" | grep -o '[0-9]*$' || echo '?')
-  crashes=$(ls fuzz/artifacts/$t-crash-* fuzz/artifacts/$t-leak-* fuzz/artifacts/$t-timeout-* 2>/dev/null | wc -l)
+  crashes=$(find fuzz/artifacts -name "$t-crash-*" -o -name "$t-leak-*" -o -name "$t-timeout-*" | wc -l)
   echo "fuzz_$t: ${SECONDS_EACH}s, $execs executions, $crashes crashes (log: $log)"
 done

@@ -15,18 +15,23 @@ TMP=$(mktemp -d); trap 'rm -rf "$TMP"' EXIT
 # median wall seconds and max RSS (MiB) of a command over RUNS runs
 measure() {
   local name=$1; shift
-  local walls=() rss=0
+  local walls=() cpus=() rss=0
   for _ in $(seq "$RUNS"); do
-    /usr/bin/time -f '%e %M' -o "$TMP/t" "$@" >/dev/null 2>&1 || true
-    read -r w m < "$TMP/t"; walls+=("$w"); [ "$m" -gt "$rss" ] && rss=$m
+    /usr/bin/time -f '%e %U %S %M' -o "$TMP/t" "$@" >/dev/null 2>&1 || true
+    read -r w u s m < <(tail -1 "$TMP/t"); walls+=("$w"); cpus+=("$(awk "BEGIN{print $u + $s}")")
+    [ "$m" -gt "$rss" ] && rss=$m
   done
-  local med; med=$(printf '%s\n' "${walls[@]}" | sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}')
-  printf '%-44s median %6.2f s   max RSS %6d MiB   (runs: %s)\n' "$name" "$med" $((rss / 1024)) "${walls[*]}"
+  local med cpu
+  med=$(printf '%s\n' "${walls[@]}" | sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}')
+  cpu=$(printf '%s\n' "${cpus[@]}" | sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}')
+  printf '%-44s median wall %6.2f s  cpu %6.2f s  max RSS %6d MiB  (walls: %s)\n' \
+    "$name" "$med" "$cpu" $((rss / 1024)) "${walls[*]}"
 }
 
-measure "etcd suite (102 files, one process)" $FL check "$SHARED"/etcd/*.log
+measure "etcd suite (102 files, one process)" $FL check --no-explain "$SHARED"/etcd/*.log
+measure "etcd suite, with explanations" $FL check "$SHARED"/etcd/*.log
 measure "kv c10-ok unsplit" $FL check --independent false "$SHARED"/kv/c10-ok.txt
-measure "kv c10-bad unsplit" $FL check --independent false "$SHARED"/kv/c10-bad.txt
+measure "kv c10-bad unsplit" $FL check --no-explain --independent false "$SHARED"/kv/c10-bad.txt
 G=$B/bench/lin_gen
 $G --clients 50 --keys 10 --ops 10000 > "$TMP/c50k10n10k.txt" 2>/dev/null
 $G --clients 50 --keys 10 --ops 100000 > "$TMP/c50k10n100k.txt" 2>/dev/null

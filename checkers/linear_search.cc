@@ -7,8 +7,13 @@
 namespace faultline::lin {
 
 std::vector<LinOp> prepare_ops(const History& history, Model& model) {
+  return prepare_ops(client_operations(history), model);
+}
+
+std::vector<LinOp> prepare_ops(const std::vector<Operation>& operations, Model& model) {
   std::vector<LinOp> out;
-  for (const Operation& op : client_operations(history)) {
+  out.reserve(operations.size());
+  for (const Operation& op : operations) {
     std::optional<Call> call = model.prepare(op);
     if (!call) continue;
     LinOp l;

@@ -43,6 +43,8 @@ struct LinOp {
 // Prepares every client operation of `history` with `model` (dropping what the model drops),
 // in invocation order. Throws std::invalid_argument on an op the model cannot read.
 std::vector<LinOp> prepare_ops(const History& history, Model& model);
+// The same for operations already gathered (e.g. one key's, pointing into a whole history).
+std::vector<LinOp> prepare_ops(const std::vector<Operation>& operations, Model& model);
 
 enum class SearchVerdict { kLinearizable, kIllegal, kUnknown };
 

@@ -25,6 +25,8 @@
 // goes), then Z3's unsat core (core.minimize) over what is left; the core's ops are printed in
 // time order with the longest linearization of them and the op that cannot follow it.
 #include <algorithm>
+#include <map>
+#include <unordered_map>
 #include <mutex>
 #include <numeric>
 #include <sstream>
@@ -87,6 +89,15 @@ struct Options {
   bool explain = true;
 };
 
+// The operations of one key. With a "key" field they point into the whole history (no copy);
+// with [key value] pairs into `owned`, the key's history with the pairs unwrapped.
+struct KeyPart {
+  Json key;
+  std::vector<Operation> ops;
+  History owned;
+  int64_t end = 0;  // one past the last position of the key's ops
+};
+
 // Everything found about one key.
 struct KeyResult {
   Json key;
@@ -116,12 +127,7 @@ class Linearizable : public Checker {
 
     // Partition by key.
     bool split = o_.independent.value_or(default_split(history));
-    std::vector<KeyedHistory> parts;
-    if (split) {
-      parts = split_by_key(history);
-    } else {
-      parts.push_back({nullptr, history});
-    }
+    std::vector<KeyPart> parts = partition(history, split);
     double split_s = seconds_since(t0);
 
     std::vector<KeyResult> results(parts.size());
@@ -182,12 +188,53 @@ class Linearizable : public Checker {
     return any && all_pairs;
   }
 
-  void check_key(const KeyedHistory& part, const ModelFactory& factory, const CheckContext& ctx,
+  static std::vector<KeyPart> partition(const History& history, bool split) {
+    std::vector<KeyPart> parts;
+    bool key_field = false;
+    for (const Op& op : history) {
+      if (!op.is_nemesis() && op.extra.contains("key")) key_field = true;
+    }
+    if (!split || key_field) {
+      // Group by the key's text (hashing), then order the groups by key (JSON's order).
+      std::unordered_map<std::string, size_t> index;
+      std::string text;
+      for (const Operation& o : client_operations(history)) {
+        Json key = split ? op_key(*o.invoke) : Json(nullptr);
+        if (split && key.is_null()) continue;
+        text = key.is_string() ? "s" + key.get_ref<const std::string&>() : "j" + json_text(key);
+        auto [it, inserted] = index.emplace(text, parts.size());
+        if (inserted) {
+          parts.emplace_back();
+          parts.back().key = std::move(key);
+        }
+        parts[it->second].ops.push_back(o);
+      }
+      if (parts.empty()) parts.emplace_back();
+      std::sort(parts.begin(), parts.end(),
+                [](const KeyPart& a, const KeyPart& b) { return a.key < b.key; });
+    } else {
+      std::vector<KeyedHistory> keyed = split_by_key(history);
+      parts.resize(keyed.size());
+      for (size_t i = 0; i < keyed.size(); ++i) {
+        parts[i].key = keyed[i].key;
+        parts[i].owned = std::move(keyed[i].history);
+        parts[i].ops = client_operations(parts[i].owned);
+      }
+    }
+    for (auto& p : parts) {
+      for (const Operation& o : p.ops) {
+        p.end = std::max(p.end, (o.complete ? o.complete->index : o.invoke->index) + 1);
+      }
+    }
+    return parts;
+  }
+
+  void check_key(const KeyPart& part, const ModelFactory& factory, const CheckContext& ctx,
                  KeyResult& r, std::atomic<size_t>& first_illegal, size_t k) {
     r.key = part.key;
     r.checked = true;
     std::unique_ptr<Model> model = factory();
-    std::vector<LinOp> ops = prepare_ops(part.history, *model);
+    std::vector<LinOp> ops = prepare_ops(part.ops, *model);
     r.ops = ops.size();
     SearchLimits limits{ctx.deadline, ctx.memory_limit_bytes, ctx.cancel};
     auto t = Clock::now();
@@ -228,15 +275,15 @@ class Linearizable : public Checker {
   }
 
   // Minimal counterexample and the plain-words explanation of one illegal key.
-  void explain(const std::vector<KeyedHistory>& parts, KeyResult& r, const ModelFactory& factory,
+  void explain(const std::vector<KeyPart>& parts, KeyResult& r, const ModelFactory& factory,
                const CheckContext& ctx) {
     auto t = Clock::now();
-    const KeyedHistory* part = nullptr;
+    const KeyPart* part = nullptr;
     for (const auto& p : parts) {
       if (p.key == r.key) part = &p;
     }
     std::unique_ptr<Model> model = factory();
-    std::vector<LinOp> ops = prepare_ops(part->history, *model);
+    std::vector<LinOp> ops = prepare_ops(part->ops, *model);
     // Explaining gets at most 10 s (or what is left of the deadline).
     auto deadline = std::min(ctx.deadline, Clock::now() + std::chrono::seconds(10));
     SearchLimits limits{deadline, ctx.memory_limit_bytes, ctx.cancel};
@@ -259,7 +306,7 @@ class Linearizable : public Checker {
       }
       return v;
     };
-    int64_t lo = 0, hi = static_cast<int64_t>(part->history.size());
+    int64_t lo = 0, hi = part->end;
     while (lo + 1 < hi) {
       int64_t mid = lo + (hi - lo) / 2;
       if (illegal(cut(mid))) hi = mid;
@@ -342,7 +389,7 @@ class Linearizable : public Checker {
   }
 
   CheckResult assemble(const std::string& model_name, bool split,
-                       const std::vector<KeyedHistory>& parts, std::vector<KeyResult>& results,
+                       const std::vector<KeyPart>& parts, std::vector<KeyResult>& results,
                        const CheckContext& ctx, double split_s, double explain_s,
                        double total_s) {
     (void)ctx;

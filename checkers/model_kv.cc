@@ -23,8 +23,14 @@ class KvModel : public Model {
     c.outcome = t == OpType::kOk ? Outcome::kOk : t == OpType::kFail ? Outcome::kFail
                                                                      : Outcome::kInfo;
     if (c.outcome == Outcome::kFail) return std::nullopt;
-    Json key = op.invoke->extra.contains("key") ? op.invoke->extra["key"] : Json(nullptr);
-    c.c = keys_.intern(key);
+    // One model usually sees one key: remember the last one instead of re-serialising it.
+    auto it = op.invoke->extra.find("key");
+    const Json& key = it != op.invoke->extra.end() ? *it : null_;
+    if (last_key_id_ < 0 || key != last_key_) {
+      last_key_ = key;
+      last_key_id_ = keys_.intern(key);
+    }
+    c.c = last_key_id_;
     if (f == "get" || f == "read") {
       if (c.outcome != Outcome::kOk) return std::nullopt;
       c.f = kGet;
@@ -138,6 +144,9 @@ class KvModel : public Model {
 
   Strings strings_;
   int64_t empty_ = strings_.intern("");
+  const Json null_;
+  Json last_key_;
+  int64_t last_key_id_ = -1;
   ValueTable keys_;
   VectorTable states_;
 };

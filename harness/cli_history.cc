@@ -51,6 +51,7 @@ struct CheckOptions {
   int threads = 0;
   uint64_t seed = 0;
   bool json = false;
+  bool no_explain = false;
 };
 
 int run_check(const CheckOptions& o) {
@@ -63,6 +64,7 @@ int run_check(const CheckOptions& o) {
   if (!o.engine.empty()) options["engine"] = o.engine;
   if (!o.consistency_model.empty()) options["consistency-model"] = o.consistency_model;
   if (!o.independent.empty()) options["independent"] = o.independent == "true";
+  if (o.no_explain) options["explain"] = false;
 
   Validity overall = Validity::kValid;
   Json all = Json::array();
@@ -158,6 +160,8 @@ const bool check_registered = register_command(
        app.add_option("--threads", o->threads, "Threads per check (default: all cores)");
        app.add_option("--seed", o->seed, "Seed for randomised engines");
        app.add_flag("--json", o->json, "Print the full results as JSON");
+       app.add_flag("--no-explain", o->no_explain,
+                    "Linearizability: verdicts only, no minimal counterexample");
        return [o] { return run_check(*o); };
      }});
 

@@ -39,12 +39,18 @@ constexpr std::string_view kLogMarker = "jepsen.util - ";
   throw HistoryError(source, {HistoryProblem{line, -1, std::move(reason)}});
 }
 
-bool is_symbol_char(char c) {
-  unsigned char u = static_cast<unsigned char>(c);
-  return std::isalnum(u) || u >= 0x80 || c == '.' || c == '*' || c == '+' || c == '!' ||
-         c == '-' || c == '_' || c == '?' || c == '$' || c == '%' || c == '&' || c == '=' ||
-         c == '<' || c == '>' || c == '/' || c == ':' || c == '#' || c == '\'';
-}
+struct SymbolChars {
+  bool table[256] = {};
+  SymbolChars() {
+    for (int c = 0; c < 256; ++c) {
+      table[c] = std::isalnum(c) || c >= 0x80 || std::strchr(".*+!-_?$%&=<>/:#'", c) != nullptr;
+    }
+    table[0] = false;
+  }
+};
+const SymbolChars kSymbolChars;
+
+inline bool is_symbol_char(char c) { return kSymbolChars.table[static_cast<unsigned char>(c)]; }
 
 // Recursive-descent EDN reader producing JSON (see formats.h for the mapping).
 class EdnReader {
@@ -75,47 +81,127 @@ class EdnReader {
       skip();
     }
     if (peek() != '{') error("expected an op map '{...}', found " + describe_here());
-    Json m = read_form(0);
-    return op_from_map(std::move(m), start_line);
+    // Fields go straight into the Op, with no intermediate JSON map: this is the hot path for
+    // million-op histories.
+    ++pos_;
+    OpBuilder b(*this, start_line);
+    while (true) {
+      skip();
+      if (pos_ >= s_.size()) {
+        fail_at(source_, start_line, "unterminated map, expected '}' (the map opens here)");
+      }
+      if (s_[pos_] == '}') {
+        ++pos_;
+        break;
+      }
+      std::string key_buf;
+      std::string_view key;
+      if (s_[pos_] == ':') {
+        ++pos_;
+        key = read_token();
+        if (key.empty()) error("empty keyword");
+      } else {
+        key_buf = key_text(read_form(1));
+        key = key_buf;
+      }
+      skip();
+      if (pos_ >= s_.size() || s_[pos_] == '}') {
+        error("map key " + std::string(key) + " has no value");
+      }
+      // Keyword values of :type, :f and :process are read without building JSON.
+      if (s_[pos_] == ':' && (key == "type" || key == "f" || key == "process")) {
+        ++pos_;
+        std::string_view word = read_token();
+        if (key == "type") {
+          b.set_type(word);
+        } else if (key == "f") {
+          b.set_f(word);
+        } else {
+          b.set(key, Json(std::string(word)));
+        }
+        continue;
+      }
+      if (key == "process" && pos_ < s_.size() && std::isdigit(static_cast<unsigned char>(s_[pos_]))) {
+        size_t start = pos_;
+        while (pos_ < s_.size() && std::isdigit(static_cast<unsigned char>(s_[pos_]))) ++pos_;
+        int64_t p = 0;
+        auto [ptr, ec] = std::from_chars(s_.data() + start, s_.data() + pos_, p);
+        if (ec == std::errc() && (pos_ == s_.size() || !is_symbol_char(s_[pos_]))) {
+          b.set_process(p);
+          continue;
+        }
+        pos_ = start;
+      }
+      b.set(key, read_form(1));
+    }
+    return b.finish();
   }
 
   Op op_from_map(Json m, int64_t line) {
-    Op op;
-    op.line = line;
-    bool has_type = false, has_process = false;
-    for (auto& [k, v] : m.items()) {
+    OpBuilder b(*this, line);
+    for (auto& [k, v] : m.items()) b.set(k, std::move(v));
+    return b.finish();
+  }
+
+  // Assigns the fields of one op record, checking them.
+  class OpBuilder {
+   public:
+    OpBuilder(EdnReader& r, int64_t line) : r_(r) { op_.line = line; }
+    void set_type(std::string_view word) {
+      auto t = parse_op_type(word);
+      if (!t) {
+        fail_at(r_.source_, op_.line, "unknown op type :" + std::string(word) +
+                                          " (expected invoke, ok, fail or info)");
+      }
+      op_.type = *t;
+      has_type_ = true;
+    }
+    void set_f(std::string_view word) { op_.f = word; }
+    void set_process(int64_t p) {
+      op_.process = p;
+      has_process_ = true;
+    }
+    void set(std::string_view k, Json v) {
+      const int64_t line = op_.line;
       if (k == "type") {
         auto t = v.is_string() ? parse_op_type(v.get_ref<const std::string&>()) : std::nullopt;
         if (!t) {
-          fail_at(source_, line, "unknown op type " + json_text(v) +
-                                     " (expected invoke, ok, fail or info)");
+          fail_at(r_.source_, line, "unknown op type " + json_text(v) +
+                                        " (expected invoke, ok, fail or info)");
         }
-        op.type = *t;
-        has_type = true;
+        op_.type = *t;
+        has_type_ = true;
       } else if (k == "process") {
-        op.process = process_of(v, line);
-        has_process = true;
+        op_.process = r_.process_of(v, line);
+        has_process_ = true;
       } else if (k == "f") {
-        op.f = v.is_string() ? v.get<std::string>() : json_text(v);
+        op_.f = v.is_string() ? v.get<std::string>() : json_text(v);
       } else if (k == "value") {
-        op.value = std::move(v);
+        op_.value = std::move(v);
       } else if (k == "time") {
-        if (!v.is_number()) fail_at(source_, line, "time must be a number, not " + json_text(v));
-        op.time_ns = v.is_number_float() ? static_cast<int64_t>(v.get<double>()) : v.get<int64_t>();
+        if (!v.is_number()) fail_at(r_.source_, line, "time must be a number, not " + json_text(v));
+        op_.time_ns = v.is_number_float() ? static_cast<int64_t>(v.get<double>()) : v.get<int64_t>();
       } else if (k == "index") {
         // Positions are re-derived from the order of ops.
       } else if (k == "node") {
-        op.node = v.is_string() ? v.get<std::string>() : json_text(v);
+        op_.node = v.is_string() ? v.get<std::string>() : json_text(v);
       } else if (k == "error") {
-        op.error = std::move(v);
+        op_.error = std::move(v);
       } else {
-        op.extra[k] = std::move(v);
+        op_.extra[std::string(k)] = std::move(v);
       }
     }
-    if (!has_type) fail_at(source_, line, "op has no :type");
-    if (!has_process) fail_at(source_, line, "op has no :process");
-    return op;
-  }
+    Op finish() {
+      if (!has_type_) fail_at(r_.source_, op_.line, "op has no :type");
+      if (!has_process_) fail_at(r_.source_, op_.line, "op has no :process");
+      return std::move(op_);
+    }
+
+   private:
+    EdnReader& r_;
+    Op op_;
+    bool has_type_ = false, has_process_ = false;
+  };
 
   int64_t process_of(const Json& v, int64_t line) {
     if (v.is_number_integer()) return v.get<int64_t>();
@@ -198,9 +284,13 @@ class EdnReader {
 
   Json read_seq(char close, int depth) {
     Json arr = Json::array();
+    const int64_t open_line = line_;
     while (true) {
       skip();
-      if (pos_ >= s_.size()) error(std::string("unterminated collection, expected '") + close + "'");
+      if (pos_ >= s_.size()) {
+        fail_at(source_, open_line, std::string("unterminated collection, expected '") + close +
+                                        "' (it opens here)");
+      }
       if (s_[pos_] == close) {
         ++pos_;
         return arr;
@@ -216,9 +306,12 @@ class EdnReader {
 
   Json read_map(int depth) {
     Json obj = Json::object();
+    const int64_t open_line = line_;
     while (true) {
       skip();
-      if (pos_ >= s_.size()) error("unterminated map, expected '}'");
+      if (pos_ >= s_.size()) {
+        fail_at(source_, open_line, "unterminated map, expected '}' (the map opens here)");
+      }
       if (s_[pos_] == '}') {
         ++pos_;
         return obj;
@@ -256,6 +349,11 @@ class EdnReader {
     ++pos_;  // opening quote
     std::string out;
     while (true) {
+      // Copy the run up to the next quote, backslash or newline in one go.
+      size_t run = pos_;
+      while (run < s_.size() && s_[run] != '"' && s_[run] != '\\' && s_[run] != '\n') ++run;
+      out.append(s_.data() + pos_, run - pos_);
+      pos_ = run;
       if (pos_ >= s_.size()) error("unterminated string");
       char c = s_[pos_++];
       if (c == '"') return out;
@@ -653,7 +751,13 @@ std::string op_to_edn(const Op& op, bool porcupine) {
     write_edn_string(out, op.f);
   }
   for (const auto& [k, e] : op.extra.items()) {
-    out += ", :" + (is_keyword_text(k) ? k : std::string("extra")) + " ";
+    out += ", ";
+    if (is_keyword_text(k)) {
+      out += ":" + k;
+    } else {
+      write_edn_string(out, k);
+    }
+    out += " ";
     write_edn(out, e);
   }
   out += ", :value ";
@@ -742,7 +846,10 @@ LoadedHistory load_history_text(std::string_view text, const std::string& source
 
 LoadedHistory load_history_file(const std::string& path, std::optional<HistoryFormat> format) {
   std::ifstream in(path, std::ios::binary);
-  if (!in) throw std::runtime_error(path + ": cannot open: " + std::strerror(errno));
+  if (!in) {
+    throw HistoryError(path, {HistoryProblem{0, -1, std::string("cannot open: ") +
+                                                        std::strerror(errno)}});
+  }
   std::ostringstream buf;
   buf << in.rdbuf();
   std::string text = std::move(buf).str();

@@ -50,7 +50,8 @@ struct Op {
   Json value;                // argument (invoke) or result (completion); null when none
   std::string node;          // node the client talked to; empty when unknown
   Json error;                // error of a fail/info completion; null when none
-  Json extra = Json::object(); // any other fields of the source record (e.g. "key")
+  Json extra;                // other fields of the source record (e.g. "key"): an object, or
+                             // null when there are none (no allocation per op)
   int64_t line = 0;          // 1-based line in the source file; 0 when not from a file
 
   bool is_invoke() const { return type == OpType::kInvoke; }

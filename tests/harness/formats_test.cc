@@ -82,7 +82,7 @@ TEST_CASE("EDN errors name the line", "[formats][edn]") {
     }
     return int64_t{-1};
   };
-  CHECK(line_of("[1\n2\n") == 3);
+  CHECK(line_of("[1\n2\n") == 1);  // the line where the vector opens
   CHECK(line_of("{:a}") == 1);
   CHECK(line_of("\n\n]") == 3);
   CHECK(line_of("\"abc") == 1);
