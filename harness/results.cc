@@ -59,8 +59,10 @@ fs::path resolve_run_dir(const fs::path& arg) {
   fs::path p = arg;
   for (int depth = 0; depth < 3; ++depth) {
     if (fs::exists(p / "test.json") || fs::exists(p / "history.jsonl")) return p;
-    if (!fs::exists(p / "latest")) break;
-    p = fs::canonical(p / "latest");
+    if (!fs::exists(p / "latest")) break;  // also false for a dangling link
+    std::error_code ec;
+    p = fs::canonical(p / "latest", ec);
+    if (ec) break;
   }
   throw std::invalid_argument(arg.string() + ": not a run directory (no test.json, no latest)");
 }

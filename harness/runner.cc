@@ -646,6 +646,9 @@ RunOutcome analyze_run(const fs::path& arg, bool progress) {
   if (!fs::exists(dir / "test.json")) {
     throw std::invalid_argument(dir.string() + ": no test.json: cannot tell which checkers apply");
   }
+  if (!fs::exists(dir / "history.jsonl")) {
+    throw std::invalid_argument(dir.string() + ": no history.jsonl to check");
+  }
   Json test;
   try {
     test = Json::parse(read_file(dir / "test.json"));
