@@ -23,6 +23,7 @@
 #include <iostream>
 #include <map>
 #include <mutex>
+#include <thread>
 
 #include "harness/inventory.h"
 #include "harness/remote.h"
@@ -212,9 +213,19 @@ class NodeConnections {
 // Holds one of a connection's channel slots (waits while all are taken).
 class ChannelSlot {
  public:
-  explicit ChannelSlot(Connection& c) : c_(c) {
+  // Waits at most until `deadline` (none when it is time_point::max()); then throws
+  // TransportError (the command never started, so a retry is safe).
+  ChannelSlot(Connection& c, Clock::time_point deadline = Clock::time_point::max()) : c_(c) {
     std::unique_lock<std::mutex> lk(c_.mu);
-    c_.cv.wait(lk, [&] { return c_.channels < kMaxChannelsPerConnection || c_.dead; });
+    auto free = [&] { return c_.channels < kMaxChannelsPerConnection || c_.dead; };
+    if (deadline == Clock::time_point::max()) {
+      c_.cv.wait(lk, free);
+    } else if (!c_.cv.wait_until(lk, deadline, free)) {
+      throw TransportError(c_.spec().name,
+                           "all " + std::to_string(kMaxChannelsPerConnection) +
+                               " channels stayed busy until the command's timeout",
+                           false);
+    }
     ++c_.channels;
   }
   ~ChannelSlot() {
@@ -260,8 +271,10 @@ class SshSession : public Session {
     const std::string line = command_line(command);
     const std::chrono::milliseconds timeout =
         command.timeout.count() > 0 ? command.timeout : pool_->options().command_timeout;
+    const auto start = Clock::now();
+    const auto deadline = timeout.count() > 0 ? start + timeout : Clock::time_point::max();
     auto conn = pool_->get();
-    ChannelSlot slot(*conn);
+    ChannelSlot slot(*conn, deadline);
     std::unique_lock<std::mutex> lk(conn->mu);
     if (conn->dead) throw TransportError(node(), "connection closed", false);
     ssh_session s = conn->raw();
@@ -303,10 +316,16 @@ class SshSession : public Session {
     if (ssh_channel_send_eof(ch) == SSH_ERROR) throw lost("closing stdin of");
 
     ExecResult result;
-    const auto start = Clock::now();
     bool out_done = false, err_done = false;
     char buf[65536];
+    int streak = 0;  // consecutive reads that found data
     while (!(out_done && err_done)) {
+      if (++streak % 32 == 0) {
+        // A chatty command must not starve the other channels of this connection.
+        lk.unlock();
+        std::this_thread::yield();
+        lk.lock();
+      }
       bool progress = false;
       for (int is_err = 0; is_err < 2; ++is_err) {
         bool& done = is_err ? err_done : out_done;
@@ -327,6 +346,7 @@ class SshSession : public Session {
         }
       }
       if (progress) continue;
+      streak = 0;
       auto now = Clock::now();
       if (timeout.count() > 0 && now - start >= timeout) {
         ssh_channel_request_send_signal(ch, "KILL");

@@ -242,8 +242,34 @@ TEST_CASE("local cluster: exec, transfers, parallel channels, host keys, sshd lo
     } else {
       ::setenv("SSH_AUTH_SOCK", saved.c_str(), 1);
     }
-    if (agent_pid > 0) ::kill(agent_pid, SIGTERM);
-    fs::remove_all(d);
+    if (agent_pid > 0) {
+      ::kill(agent_pid, SIGTERM);
+      for (int i = 0; i < 100 && ::kill(agent_pid, 0) == 0; ++i) {
+        std::this_thread::sleep_for(milliseconds(20));  // it removes its socket as it exits
+      }
+    }
+    std::error_code ec;
+    fs::remove_all(d, ec);
+  }
+
+  // With all 6 channels busy, a 7th command waits for one, but not past its own timeout.
+  {
+    std::vector<std::future<ExecResult>> busy;
+    for (int i = 0; i < 6; ++i) {
+      busy.push_back(std::async(std::launch::async, [&remote] {
+        return remote->session("n3")->exec(Command{"sleep", "1"});
+      }));
+    }
+    std::this_thread::sleep_for(milliseconds(200));
+    try {
+      remote->session("n3")->exec(Command{"true"}.with_timeout(milliseconds(200)));
+      FAIL("expected TransportError");
+    } catch (const TransportError& e) {
+      CHECK_FALSE(e.may_have_run());
+      CHECK_THAT(e.what(), Catch::Contains("channels stayed busy"));
+    }
+    CHECK(remote->session("n3")->exec(Command{"true"}).ok());  // waits for a free channel
+    for (auto& b : busy) CHECK(b.get().ok());
   }
 
   // A wrong host key is refused; so is a host missing from known_hosts.
