@@ -47,7 +47,7 @@ TEST_CASE("parse_node reads host, user, port and IPv6", "[inventory]") {
   CHECK_THROWS_AS(parse_node("-oProxyCommand=x", d), BadInput);
 }
 
-TEST_CASE("--nodes and --ssh-* flags build an inventory", "[inventory]") {
+TEST_CASE("inventory from --nodes and the --ssh flags", "[inventory]") {
   InventoryOptions o;
   o.nodes = "n1,n2, n3:2022";
   o.ssh_user = "admin";
