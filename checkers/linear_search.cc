@@ -168,8 +168,26 @@ SearchResult search(const std::vector<LinOp>& ops, Model& model, const SearchLim
   size_t best_depth = 0, copied_depth = 0;
   auto note_prefix = [&]() {
     result.longest_prefix.clear();
-    for (const Frame& f : stack) result.longest_prefix.push_back(f.entry / 2);
+    for (const Frame& f : stack) {
+      if ((f.entry & 1) == 0) result.longest_prefix.push_back(f.entry / 2);
+    }
     copied_depth = stack.size();
+  };
+
+  // Records the configuration after a move (the op is already lifted); false if it was seen.
+  auto visit = [&](int64_t next_state) {
+    // Key: first return entry p still in the list, and the calls before it.
+    u.clear();
+    int32_t p = next[head];
+    while (p != kNone && (p & 1) == 0) {
+      u.push_back(static_cast<uint32_t>(p));
+      p = next[p];
+    }
+    uint64_t h = mix64(static_cast<uint64_t>(next_state) * 0x9e3779b97f4a7c15ull ^
+                       static_cast<uint32_t>(p));
+    for (uint32_t x : u) h = mix64(h ^ x);
+    return cache.insert(h, next_state, static_cast<uint32_t>(p), u.data(),
+                        static_cast<uint32_t>(u.size()));
   };
 
   int64_t state = model.init();
@@ -202,18 +220,7 @@ SearchResult search(const std::vector<LinOp>& ops, Model& model, const SearchLim
       const int64_t next_state = step(state, i);
       if (next_state != kIllegal) {
         lift(i);
-        // Key: first return entry p still in the list, and the calls before it.
-        u.clear();
-        int32_t p = next[head];
-        while (p != kNone && (p & 1) == 0) {
-          u.push_back(static_cast<uint32_t>(p));
-          p = next[p];
-        }
-        uint64_t h = mix64(static_cast<uint64_t>(next_state) * 0x9e3779b97f4a7c15ull ^
-                           static_cast<uint32_t>(p));
-        for (uint32_t x : u) h = mix64(h ^ x);
-        if (cache.insert(h, next_state, static_cast<uint32_t>(p), u.data(),
-                         static_cast<uint32_t>(u.size()))) {
+        if (visit(next_state)) {
           stack.push_back({e, state});
           state = next_state;
           remaining -= has_ret(i);
@@ -227,7 +234,19 @@ SearchResult search(const std::vector<LinOp>& ops, Model& model, const SearchLim
       e = next[e];
       continue;
     }
-    // A return entry of an op not linearized: backtrack.
+    // A return entry of an op not linearized: skip the op if it is optional, else backtrack.
+    if (e != kNone && ops[e / 2].optional) {
+      const int32_t i = e / 2;
+      lift(i);
+      if (visit(state)) {
+        stack.push_back({e, state});  // an odd entry marks a skip
+        remaining -= 1;
+        if (stack.size() > best_depth) best_depth = stack.size();
+        e = next[head];
+        continue;
+      }
+      unlift(i);
+    }
     if (stack.size() == best_depth) {
       if (best_depth > copied_depth + std::max<size_t>(1, copied_depth / 64) ||
           result.longest_prefix.empty()) {
@@ -246,7 +265,9 @@ SearchResult search(const std::vector<LinOp>& ops, Model& model, const SearchLim
     unlift(i);
     state = f.state;
     remaining += has_ret(i);
-    e = next[f.entry];
+    // After undoing a skip we stand at the op's return entry again, a dead end now that the
+    // skip is cached: the loop backtracks further.
+    e = (f.entry & 1) ? f.entry : next[f.entry];
   }
   result.steps = steps;
   result.cache_entries = cache.size();

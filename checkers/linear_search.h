@@ -7,7 +7,8 @@
 // the model allows it from the current state; reaching a return entry of an op not yet
 // linearized means backtracking. An info op has no return entry: it may be linearized at any
 // point after its call, or never; the search succeeds once every op with a return is
-// linearized.
+// linearized. An optional op (LinOp::optional) whose return entry is reached unlinearized may
+// instead be skipped: it never took effect.
 //
 // Cache of visited configurations. Lowe's cache key is (set of linearized ops, state). Let p be
 // the first return entry still in the list: every op whose return precedes p is linearized, no
@@ -38,6 +39,9 @@ struct LinOp {
   int64_t ret_pos = INT64_MAX;    // position of the completion; INT64_MAX for info
   const Op* invoke = nullptr;     // into the original history
   const Op* complete = nullptr;   // nullptr when it never completed
+  // Outcome unknown but timing known: the op may not have taken effect at all; if it did, it
+  // was between call_pos and ret_pos. Used to relax ops when shrinking counterexamples.
+  bool optional = false;
 };
 
 // Prepares every client operation of `history` with `model` (dropping what the model drops),

@@ -155,6 +155,12 @@ class Linearizable : public Checker {
     worker();
     for (auto& t : pool) t.join();
     if (!error.empty()) throw std::invalid_argument(error);
+    // Keys after the first illegal one may or may not have been checked, depending on timing:
+    // forget them all, so the result is the same on every run and with any number of threads.
+    for (size_t k = first_illegal.load() == SIZE_MAX ? results.size() : first_illegal.load() + 1;
+         k < results.size(); ++k) {
+      results[k] = KeyResult{};
+    }
 
     // Explanations for illegal keys (in key order), then assemble.
     auto te = Clock::now();
@@ -315,46 +321,82 @@ class Linearizable : public Checker {
     std::vector<LinOp> cur = cut(hi);
     if (!illegal(cur)) cur = ops;  // budget ran out: keep the whole key
 
-    // 2. Delta debugging with the search: drop chunks whose removal keeps it illegal.
-    for (size_t chunk = std::max<size_t>(1, cur.size() / 2); chunk >= 1; chunk /= 2) {
+    // 2. Delta debugging with the search. An op is never deleted (a read whose write is gone
+    // would look illegal on its own); it is relaxed: it may or may not have taken effect,
+    // within its interval. Keep relaxing chunks of ops while the rest stays illegal.
+    const std::vector<LinOp> base = cur;
+    auto relaxed = [&](const std::vector<char>& kept) {
+      std::vector<LinOp> v = base;
+      for (size_t j = 0; j < v.size(); ++j) {
+        if (!kept[j]) v[j].optional = true;
+      }
+      return v;
+    };
+    std::vector<size_t> keep;  // indexes into base of the ops still as recorded
+    for (size_t j = 0; j < base.size(); ++j) {
+      if (base[j].ret_pos != INT64_MAX) keep.push_back(j);
+    }
+    std::vector<char> kept(base.size(), 0);
+    for (size_t j : keep) kept[j] = 1;
+    for (size_t chunk = std::max<size_t>(1, keep.size() / 2); !keep.empty(); chunk /= 2) {
       size_t i = 0;
-      while (i < cur.size() && Clock::now() < deadline) {
-        std::vector<LinOp> trial;
-        trial.reserve(cur.size());
-        for (size_t j = 0; j < cur.size(); ++j) {
-          if (j < i || j >= i + chunk) trial.push_back(cur[j]);
-        }
-        if (!trial.empty() && illegal(trial)) {
-          cur.swap(trial);
+      while (i < keep.size() && Clock::now() < deadline) {
+        std::vector<char> trial = kept;
+        for (size_t j = i; j < std::min(keep.size(), i + chunk); ++j) trial[keep[j]] = 0;
+        if (illegal(relaxed(trial))) {
+          kept.swap(trial);
+          keep.erase(keep.begin() + static_cast<std::ptrdiff_t>(i),
+                     keep.begin() + static_cast<std::ptrdiff_t>(std::min(keep.size(), i + chunk)));
         } else {
           i += chunk;
         }
       }
-      if (chunk == 1) break;
+      if (chunk <= 1) break;
     }
 
-    // 3. Z3's unsat core over what is left.
+    // 3. Z3's unsat core (core.minimize) over the ops still kept, with the relaxed ops that
+    // overlap them in time, then checked again by the search.
     bool minimal_by_smt = false;
-    if (smt_supports(*model) && cur.size() <= 200) {
-      SmtOptions so;
-      so.core = true;
-      so.deadline = deadline;
-      so.seed = ctx.seed;
-      SmtResult s = smt_check(cur, *model, so);
-      if (s.verdict == SearchVerdict::kIllegal && !s.core.empty()) {
-        std::vector<LinOp> core;
-        for (int32_t i : s.core) core.push_back(cur[static_cast<size_t>(i)]);
-        if (illegal(core)) {
-          cur.swap(core);
-          minimal_by_smt = true;
+    if (smt_supports(*model) && !keep.empty()) {
+      int64_t lo_pos = INT64_MAX, hi_pos = 0;
+      for (size_t j : keep) {
+        lo_pos = std::min(lo_pos, base[j].call_pos);
+        hi_pos = std::max(hi_pos, base[j].ret_pos);
+      }
+      std::vector<LinOp> window;
+      std::vector<size_t> window_index;
+      std::vector<LinOp> all = relaxed(kept);
+      for (size_t j = 0; j < all.size(); ++j) {
+        if (all[j].call_pos <= hi_pos && all[j].ret_pos >= lo_pos) {
+          window.push_back(all[j]);
+          window_index.push_back(j);
+        }
+      }
+      if (window.size() <= 300) {
+        SmtOptions so;
+        so.core = true;
+        so.deadline = deadline;
+        so.seed = ctx.seed;
+        SmtResult sres = smt_check(window, *model, so);
+        if (sres.verdict == SearchVerdict::kIllegal && !sres.core.empty()) {
+          std::vector<char> core_kept(base.size(), 0);
+          for (int32_t w : sres.core) core_kept[window_index[static_cast<size_t>(w)]] = 1;
+          if (illegal(relaxed(core_kept))) {
+            kept.swap(core_kept);
+            minimal_by_smt = true;
+          }
         }
       }
     }
-    std::sort(cur.begin(), cur.end(),
-              [](const LinOp& a, const LinOp& b) { return a.call_pos < b.call_pos; });
+    cur.clear();
+    for (size_t j = 0; j < base.size(); ++j) {
+      if (kept[j]) cur.push_back(base[j]);
+    }
+    const std::vector<LinOp> context = relaxed(kept);
+    const size_t relaxed_count = base.size() - cur.size();
 
     // 4. Words: the ops, then the longest order of them and what breaks it.
-    SearchResult sr = search(cur, *model, limits);
+    SearchResult sr = search(context, *model, limits);
     Json ops_json = Json::array();
     for (const LinOp& l : cur) ops_json.push_back(op_json(l));
     std::ostringstream text;
@@ -365,21 +407,31 @@ class Linearizable : public Checker {
             "what a "
          << model->name() << " gives:\n";
     for (const LinOp& l : cur) text << "  - " << op_line(l, *model) << "\n";
+    if (relaxed_count > 0) {
+      text << "(The other " << relaxed_count << " operations of " << key_name
+           << " up to there are taken as possibly not having happened; it fails all the same.)\n";
+    }
     if (sr.blocked_op >= 0) {
+      // The order found, its last steps in words (earlier ones are only counted).
+      constexpr size_t kShown = 8;
+      const size_t len = sr.longest_prefix.size();
       int64_t state = model->init();
       std::string order;
-      for (int32_t i : sr.longest_prefix) {
-        state = model->step(state, cur[static_cast<size_t>(i)].call);
-        order += (order.empty() ? "" : ", then ") + model->describe_call(cur[i].call) +
-                 " by process " + op_process(*cur[i].invoke);
+      if (len > kShown) order = std::to_string(len - kShown) + " earlier operations";
+      for (size_t k = 0; k < len; ++k) {
+        const LinOp& l = context[static_cast<size_t>(sr.longest_prefix[k])];
+        state = model->step(state, l.call);
+        if (k + kShown < len) continue;
+        order += (order.empty() ? "" : ", then ") + model->describe_call(l.call) +
+                 " by process " + op_process(*l.invoke);
       }
-      const LinOp& b = cur[static_cast<size_t>(sr.blocked_op)];
+      const LinOp& b = context[static_cast<size_t>(sr.blocked_op)];
       text << "The furthest any order gets: "
            << (order.empty() ? std::string("nothing can go first") : order)
            << "; the state is then " << model->describe_state(state) << ", and process "
            << op_process(*b.invoke) << "'s " << model->describe_call(b.call)
            << " must come next (it completed before anything else left could start) but "
-              "cannot happen in that state. Every other order fails sooner.\n";
+              "cannot happen in that state. No order gets further.\n";
     }
     r.explanation = text.str();
     r.counterexample = {{"key", r.key},

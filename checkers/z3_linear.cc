@@ -51,16 +51,26 @@ SmtResult smt_check(const std::vector<LinOp>& ops, const Model& model, const Smt
     z3::sort state_sort = domain == SymbolicDomain::kString ? ctx.string_sort() : ctx.int_sort();
     z3::expr init = value(model.symbolic_init());
 
-    std::vector<z3::expr> rank, pre, eff, present;
+    // e_i: took effect. Certain ops (ok or failed-with-meaning, not optional) always take
+    // effect in full mode; in core mode their assumption literal a_i forces it, and without it
+    // they are relaxed: they may or may not have taken effect. Info and optional ops may or may
+    // not take effect.
+    auto certain = [&](int i) { return !is_info(i) && !ops[i].optional; };
+    std::vector<z3::expr> rank, pre, eff, assumption;
+    std::vector<int> assumed;  // op index of each assumption literal
     for (int i = 0; i < n; ++i) {
       std::string s = std::to_string(i);
       rank.push_back(ctx.int_const(("r" + s).c_str()));
       pre.push_back(ctx.constant(("s" + s).c_str(), state_sort));
-      present.push_back(o.core ? ctx.bool_const(("a" + s).c_str()) : ctx.bool_val(true));
-      if (is_info(i)) {
-        eff.push_back(ctx.bool_const(("e" + s).c_str()));
+      if (certain(i) && !o.core) {
+        eff.push_back(ctx.bool_val(true));
       } else {
-        eff.push_back(present.back());
+        eff.push_back(ctx.bool_const(("e" + s).c_str()));
+      }
+      if (certain(i) && o.core) {
+        assumption.push_back(ctx.bool_const(("a" + s).c_str()));
+        assumed.push_back(i);
+        solver.add(z3::implies(assumption.back(), eff.back()));
       }
     }
     auto add = [&](const z3::expr& e) {
@@ -80,7 +90,6 @@ SmtResult smt_check(const std::vector<LinOp>& ops, const Model& model, const Smt
         case Symbolic::Effect::kConcat: after = z3::concat(pre[i], value(sym.effect_value)); break;
       }
       post.push_back(after);
-      if (is_info(i)) add(z3::implies(eff[i], present[i]));
       switch (sym.guard) {
         case Symbolic::Guard::kNone: break;
         case Symbolic::Guard::kEq: add(z3::implies(eff[i], pre[i] == value(sym.guard_value))); break;
@@ -94,7 +103,7 @@ SmtResult smt_check(const std::vector<LinOp>& ops, const Model& model, const Smt
     auto before = [&](int i, int j) { return ops[i].ret_pos < ops[j].call_pos; };
     std::vector<int> by_ret;  // certain ops by return position
     for (int i = 0; i < n; ++i) {
-      if (!is_info(i)) by_ret.push_back(i);
+      if (certain(i)) by_ret.push_back(i);
     }
     std::sort(by_ret.begin(), by_ret.end(),
               [&](int a, int b) { return ops[a].ret_pos < ops[b].ret_pos; });
@@ -164,7 +173,7 @@ SmtResult smt_check(const std::vector<LinOp>& ops, const Model& model, const Smt
     z3::check_result r;
     if (o.core) {
       z3::expr_vector assumptions(ctx);
-      for (int i = 0; i < n; ++i) assumptions.push_back(present[i]);
+      for (const auto& a : assumption) assumptions.push_back(a);
       r = solver.check(assumptions);
     } else {
       r = solver.check();

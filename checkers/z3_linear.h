@@ -4,8 +4,8 @@
 //
 // Encoding, for ops with a symbolic model (Model::symbolic_domain() != kNone):
 //   - each op i has an integer rank r_i, its position in the linearization, and a Boolean
-//     e_i "took effect": e_i is the op's presence for ok and failed-with-meaning ops; an info
-//     op may or may not take effect (e_i -> present);
+//     e_i "took effect": true for ok and failed-with-meaning ops; an info or optional op
+//     (LinOp::optional) may or may not take effect;
 //   - real-time order: if i returned before j was invoked, e_i & e_j -> r_i < r_j, with only
 //     the transitive reduction of that interval order among ops certain to take effect;
 //   - ranks of effective ops that overlap in time are distinct (non-overlapping ones already
@@ -15,9 +15,11 @@
 //     guard must hold on the state before i, and its effect gives the state after. Distinct
 //     ranks make the chain a total order with nothing in between. Candidates for j are pruned
 //     to ops that may precede i and have no certainly-effective op forced between them;
-//   - in core mode every op i has an assumption literal (its presence); an op left out may be
-//     present or not, so an unsat core names ops that cannot be linearized together, whatever
-//     the others do. Core mode uses no pruning (it is meant for small sets).
+//   - in core mode every certain op i has an assumption literal a_i -> e_i; an op whose
+//     literal is left out is relaxed to "may or may not have taken effect, within its
+//     interval", so an unsat core names the ops whose recorded outcomes cannot all hold
+//     together, whatever the others did (deleting ops instead would make any lone read of a
+//     written value a "counterexample"). Core mode uses no pruning (it is meant for small sets).
 // Solver parameters: timeout from the deadline, random_seed from the seed; Z3's "unknown"
 // becomes kUnknown with Z3's reason.
 //
@@ -41,7 +43,7 @@ struct SmtOptions {
 struct SmtResult {
   SearchVerdict verdict = SearchVerdict::kUnknown;
   std::string reason;          // for kUnknown (also "model has no symbolic form")
-  std::vector<int32_t> core;   // indexes into ops, ascending (core mode, kIllegal)
+  std::vector<int32_t> core;   // indexes into ops of certain ops, ascending (core, kIllegal)
   size_t constraints = 0;      // assertions sent to Z3
 };
 

@@ -178,6 +178,31 @@ TEST_CASE("independent keys are checked apart and explained", "[lin][keys]") {
   CHECK_THAT(r.details["explanation"].get<std::string>(), Catch::Contains("read nil"));
 }
 
+TEST_CASE("results do not depend on the number of threads", "[lin][keys]") {
+  // 40 keys; keys 7 and 23 are illegal (a read of nil after a completed write).
+  std::string edn;
+  for (int k = 0; k < 40; ++k) {
+    std::string key = std::to_string(k);
+    std::string read = (k == 7 || k == 23) ? "nil" : key;
+    edn += "{:process 0, :type :invoke, :f :write, :value [" + key + " " + key + "]}\n"
+           "{:process 0, :type :ok, :f :write, :value [" + key + " " + key + "]}\n"
+           "{:process 1, :type :invoke, :f :read, :value [" + key + " nil]}\n"
+           "{:process 1, :type :ok, :f :read, :value [" + key + " " + read + "]}\n";
+  }
+  auto hist = parse(edn);
+  std::string first;
+  for (int threads : {1, 2, 4, 1, 3}) {
+    auto checker = CheckerRegistry::get("checker", "linearizable")({{"model", "register"}});
+    CheckContext ctx;
+    ctx.threads = threads;
+    auto r = checker->check(hist, ctx);
+    CHECK(r.validity == Validity::kInvalid);
+    CHECK(r.details["illegal_keys"] == Json::array({7}));
+    if (first.empty()) first = r.details.dump();
+    CHECK(r.details.dump() == first);
+  }
+}
+
 TEST_CASE("a model is guessed, a wrong one is refused", "[lin]") {
   CHECK(lin::guess_model(parse(h({"0 invoke cas [1 2]", "0 ok cas [1 2]"}))) == "cas-register");
   CHECK(lin::guess_model(parse("{:process 0, :type :invoke, :f :get, :key \"1\", :value nil}")) ==
