@@ -4,6 +4,7 @@
 #include <deque>
 #include <map>
 #include <numeric>
+#include <queue>
 #include <set>
 
 #include "checkers/elle/graph.h"
@@ -15,37 +16,60 @@ namespace {
 // Components larger than this skip bitset pruning (M*M bits) and go to Z3 whole.
 constexpr uint32_t kMaxBitsetNodes = 20000;
 
-struct Origin {
-  bool forced;  // false: Polygraph::known[idx]; true: the side of choice idx forced by pruning
-  size_t idx;
+// Why an edge is known: an edge of Polygraph::known, or a side of a choice that pruning forced
+// because the other side closed a cycle through the edges of `why` (fact ids).
+struct Fact {
+  bool forced;
+  size_t idx;  // index into Polygraph::known or Polygraph::choices
+  std::vector<size_t> why;
 };
+using Facts = std::vector<Fact>;
+
+// Adds the known edges and choices behind the given facts to the core.
+void expand(const Facts& facts, std::vector<size_t> todo, std::set<size_t>* core_known,
+            std::set<size_t>* core_choices) {
+  std::set<size_t> seen;
+  while (!todo.empty()) {
+    const size_t f = todo.back();
+    todo.pop_back();
+    if (!seen.insert(f).second) continue;
+    const Fact& fact = facts[f];
+    if (!fact.forced) {
+      core_known->insert(fact.idx);
+    } else {
+      core_choices->insert(fact.idx);
+      todo.insert(todo.end(), fact.why.begin(), fact.why.end());
+    }
+  }
+}
 
 struct LocalChoice {
   size_t orig;
+  bool order_pair = false;
   std::vector<PolyEdge> first, second;  // local node ids; tag unused
 };
 
 class Pruner {
  public:
-  Pruner(uint32_t m, const CheckContext& ctx) : m_(m), ctx_(ctx), words_((m + 63) / 64) {}
+  Pruner(uint32_t m, const CheckContext& ctx, Facts* facts)
+      : m_(m), ctx_(ctx), words_((m + 63) / 64), facts_(facts) {}
 
-  void add_edge(uint32_t u, uint32_t v, Origin o) {
+  void add_edge(uint32_t u, uint32_t v, size_t fact) {
     edges_.push_back({u, v});
-    origin_.push_back(o);
+    origin_.push_back(fact);
   }
 
   // Runs to a fixpoint. Returns kCyclic with the core filled, kAcyclic when every choice got
   // decided, kUnknown with the residue left in `choices` (undecided ones) otherwise.
   PolyStatus run(std::vector<LocalChoice>* choices, std::set<size_t>* core_known,
                  std::set<size_t>* core_choices) {
-    why_.clear();
     std::vector<uint8_t> decided(choices->size(), 0);
     while (true) {
       if (ctx_.expired()) return PolyStatus::kUnknown;
       rebuild_adjacency();
       std::vector<uint32_t> cycle;
       if (!closure(&cycle)) {
-        expand(cycle, core_known, core_choices);
+        expand(*facts_, fact_ids(cycle), core_known, core_choices);
         return PolyStatus::kCyclic;
       }
       bool changed = false;
@@ -57,14 +81,14 @@ class Pruner {
         const bool b = closes(c.second, &why_b);
         if (a && b) {
           core_choices->insert(c.orig);
-          expand(why_a, core_known, core_choices);
-          expand(why_b, core_known, core_choices);
+          expand(*facts_, fact_ids(why_a), core_known, core_choices);
+          expand(*facts_, fact_ids(why_b), core_known, core_choices);
           return PolyStatus::kCyclic;
         }
         if (a || b) {
           const auto& forced = a ? c.second : c.first;
-          for (const auto& e : forced) add_edge(e.from, e.to, {true, c.orig});
-          why_[c.orig] = a ? why_a : why_b;
+          facts_->push_back({true, c.orig, fact_ids(a ? why_a : why_b)});
+          for (const auto& e : forced) add_edge(e.from, e.to, facts_->size() - 1);
           decided[i] = 1;
           changed = true;
           ++forced_;
@@ -84,27 +108,54 @@ class Pruner {
   }
 
   const std::vector<std::pair<uint32_t, uint32_t>>& edges() const { return edges_; }
-  const std::vector<Origin>& origins() const { return origin_; }
+  const std::vector<size_t>& origins() const { return origin_; }
   size_t forced() const { return forced_; }
   size_t free() const { return free_; }
 
-  // Adds the original known edges and choices behind the given edges to the core.
-  void expand(const std::vector<uint32_t>& edge_ids, std::set<size_t>* core_known,
-              std::set<size_t>* core_choices) const {
-    std::vector<uint32_t> todo = edge_ids;
-    std::set<uint32_t> seen;
-    while (!todo.empty()) {
-      uint32_t e = todo.back();
-      todo.pop_back();
-      if (!seen.insert(e).second) continue;
-      const Origin& o = origin_[e];
-      if (!o.forced) {
-        core_known->insert(o.idx);
-      } else if (core_choices->insert(o.idx).second) {
-        auto it = why_.find(o.idx);
-        if (it != why_.end()) todo.insert(todo.end(), it->second.begin(), it->second.end());
+  // After run(): ids of the edges not implied by the others (a transitive reduction; one of
+  // duplicates kept), and the choices with the side edges reachability already implies
+  // removed. Only valid while the closure is current (run() ends with one).
+  std::vector<uint32_t> reduce(std::vector<LocalChoice>* choices) const {
+    std::vector<uint32_t> keep;
+    if (reach_.empty()) {
+      for (uint32_t e = 0; e < edges_.size(); ++e) keep.push_back(e);
+      return keep;
+    }
+    std::vector<uint32_t> seen_at(m_, kNone);
+    for (uint32_t u = 0; u < m_; ++u) {
+      for (uint32_t e : out_[u]) {
+        const uint32_t v = edges_[e].second;
+        if (seen_at[v] == u) continue;  // duplicate
+        seen_at[v] = u;
+        bool implied = false;
+        for (uint32_t f : out_[u]) {
+          const uint32_t w = edges_[f].second;
+          if (w != v && reaches(w, v)) {
+            implied = true;
+            break;
+          }
+        }
+        if (!implied) keep.push_back(e);
       }
     }
+    for (auto& c : *choices) {
+      for (auto* side : {&c.first, &c.second}) {
+        const bool lead = c.order_pair;
+        std::vector<PolyEdge> kept;
+        for (size_t i = 0; i < side->size(); ++i) {
+          const auto& e = (*side)[i];
+          if ((lead && i == 0) || !reaches(e.from, e.to)) kept.push_back(e);
+        }
+        *side = std::move(kept);
+      }
+    }
+    return keep;
+  }
+
+  std::vector<size_t> fact_ids(const std::vector<uint32_t>& edge_ids) const {
+    std::vector<size_t> out;
+    for (uint32_t e : edge_ids) out.push_back(origin_[e]);
+    return out;
   }
 
  private:
@@ -205,13 +256,57 @@ class Pruner {
   uint32_t m_;
   const CheckContext& ctx_;
   uint32_t words_;
+  Facts* facts_;
   std::vector<std::pair<uint32_t, uint32_t>> edges_;
-  std::vector<Origin> origin_;
+  std::vector<size_t> origin_;  // edge -> fact
   std::vector<std::vector<uint32_t>> out_;
   std::vector<uint64_t> reach_;
-  std::map<size_t, std::vector<uint32_t>> why_;
   size_t forced_ = 0, free_ = 0;
 };
+
+// Step 3 of solve_polygraph: takes for each choice the side that agrees with a topological
+// order of `edges` (ties by `hint`), and returns true when the result is acyclic.
+bool witness(uint32_t m, const std::vector<std::pair<uint32_t, uint32_t>>& edges,
+             const std::vector<LocalChoice>& choices, const std::vector<int64_t>& hint) {
+  auto topo = [&](const std::vector<std::pair<uint32_t, uint32_t>>& es,
+                  std::vector<uint32_t>* pos) {
+    std::vector<std::vector<uint32_t>> out(m);
+    std::vector<uint32_t> indeg(m, 0);
+    for (const auto& [u, v] : es) {
+      out[u].push_back(v);
+      ++indeg[v];
+    }
+    using Item = std::pair<int64_t, uint32_t>;
+    std::priority_queue<Item, std::vector<Item>, std::greater<Item>> ready;
+    for (uint32_t v = 0; v < m; ++v) {
+      if (!indeg[v]) ready.push({hint[v], v});
+    }
+    pos->assign(m, 0);
+    uint32_t n = 0;
+    while (!ready.empty()) {
+      const uint32_t v = ready.top().second;
+      ready.pop();
+      (*pos)[v] = n++;
+      for (uint32_t w : out[v]) {
+        if (--indeg[w] == 0) ready.push({hint[w], w});
+      }
+    }
+    return n == m;
+  };
+  std::vector<uint32_t> pos;
+  if (!topo(edges, &pos)) return false;
+  std::vector<std::pair<uint32_t, uint32_t>> all = edges;
+  for (const auto& c : choices) {
+    auto backward = [&](const std::vector<PolyEdge>& side) {
+      size_t b = 0;
+      for (const auto& e : side) b += pos[e.from] >= pos[e.to];
+      return b;
+    };
+    const auto& pick = backward(c.first) <= backward(c.second) ? c.first : c.second;
+    for (const auto& e : pick) all.push_back({e.from, e.to});
+  }
+  return topo(all, &pos);
+}
 
 uint32_t find(std::vector<uint32_t>& parent, uint32_t x) {
   while (parent[x] != x) x = parent[x] = parent[parent[x]];
@@ -228,140 +323,224 @@ PolySolution solve_polygraph(const Polygraph& p, const CheckContext& ctx) {
                {"known-edges", p.known.size()},
                {"choices", p.choices.size()},
                {"choice-edges", choice_edges}};
-  // 1. Components of the union graph.
-  DepGraph u(p.nodes);
-  for (const auto& e : p.known) u.add(e.from, e.to, 1);
-  for (const auto& c : p.choices) {
-    for (const auto& e : c.first) u.add(e.from, e.to, 1);
-    for (const auto& e : c.second) u.add(e.from, e.to, 1);
-  }
-  u.finish();
-  // Self-edges are cycles on their own (DepGraph drops them).
   for (size_t i = 0; i < p.known.size(); ++i) {
-    if (p.known[i].from == p.known[i].to) {
+    if (p.known[i].from == p.known[i].to) {  // a self-edge is a cycle on its own
       out.status = PolyStatus::kCyclic;
       out.core_known = {i};
       return out;
     }
   }
-  auto comps = strongly_connected(u, 1);
-  std::vector<uint32_t> comp_of(p.nodes, kNone);
-  for (uint32_t c = 0; c < comps.size(); ++c) {
-    for (uint32_t v : comps[c]) comp_of[v] = c;
-  }
-  auto intra = [&](const PolyEdge& e) {
-    return comp_of[e.from] != kNone && comp_of[e.from] == comp_of[e.to];
+  Facts facts;
+  struct KnownEdge {
+    uint32_t from, to;
+    size_t fact;
   };
-  // 2. Components coupled by a choice are solved together.
-  std::vector<uint32_t> parent(comps.size());
-  std::iota(parent.begin(), parent.end(), 0u);
-  for (const auto& c : p.choices) {
-    uint32_t first = kNone;
-    for (const auto* side : {&c.first, &c.second}) {
-      for (const auto& e : *side) {
-        if (!intra(e)) continue;
-        const uint32_t r = find(parent, comp_of[e.from]);
-        if (first == kNone) {
-          first = r;
-        } else if (r != first) {
-          parent[r] = first;
-        }
-      }
-    }
+  std::vector<KnownEdge> known;
+  for (size_t i = 0; i < p.known.size(); ++i) {
+    facts.push_back({false, i, {}});
+    known.push_back({p.known[i].from, p.known[i].to, i});
   }
-  std::map<uint32_t, std::vector<uint32_t>> groups;  // root -> nodes
-  for (uint32_t c = 0; c < comps.size(); ++c) {
-    auto& g = groups[find(parent, c)];
-    g.insert(g.end(), comps[c].begin(), comps[c].end());
-  }
+  std::vector<size_t> open(p.choices.size());
+  std::iota(open.begin(), open.end(), size_t{0});
+  size_t forced = 0, free_choices = 0, z3_calls = 0, witnesses = 0, rounds = 0, z3_choices = 0;
+  size_t largest_z3 = 0, dropped = 0;
   std::vector<uint32_t> local(p.nodes, kNone), group_of(p.nodes, kNone);
-  size_t residue_choices = 0, forced = 0, free_choices = 0, z3_calls = 0;
-  bool unknown = false;
   std::string unknown_reason;
-  for (auto& [root, nodes] : groups) {
-    std::sort(nodes.begin(), nodes.end());
-    for (uint32_t i = 0; i < nodes.size(); ++i) {
-      local[nodes[i]] = i;
-      group_of[nodes[i]] = root;
+  // Rounds: decompose, prune each part; repeat while that decides or splits anything; then
+  // witness or Z3 on what is left.
+  size_t last_groups = 0;
+  while (!open.empty()) {
+    ++rounds;
+    // 1. Components of the union graph; groups of components coupled by a choice.
+    DepGraph u(p.nodes);
+    for (const auto& e : known) u.add(e.from, e.to, 1);
+    for (size_t i : open) {
+      for (const auto& e : p.choices[i].first) u.add(e.from, e.to, 1);
+      for (const auto& e : p.choices[i].second) u.add(e.from, e.to, 1);
     }
-    const uint32_t m = static_cast<uint32_t>(nodes.size());
-    Pruner pr(m, ctx);
-    for (size_t i = 0; i < p.known.size(); ++i) {
-      const auto& e = p.known[i];
-      if (intra(e) && group_of[e.from] == root) pr.add_edge(local[e.from], local[e.to], {false, i});
+    u.finish();
+    auto comps = strongly_connected(u, 1);
+    std::vector<uint32_t> comp_of(p.nodes, kNone);
+    for (uint32_t c = 0; c < comps.size(); ++c) {
+      for (uint32_t v : comps[c]) comp_of[v] = c;
     }
-    std::vector<LocalChoice> choices;
-    for (size_t i = 0; i < p.choices.size(); ++i) {
-      LocalChoice lc;
-      lc.orig = i;
-      bool mine = false;
-      for (int s = 0; s < 2; ++s) {
-        const auto& side = s == 0 ? p.choices[i].first : p.choices[i].second;
-        auto& to = s == 0 ? lc.first : lc.second;
-        for (const auto& e : side) {
-          if (intra(e) && group_of[e.from] == root) {
-            to.push_back({local[e.from], local[e.to], 0});
-            mine = true;
+    auto intra = [&](uint32_t a, uint32_t b) {
+      return comp_of[a] != kNone && comp_of[a] == comp_of[b];
+    };
+    std::vector<uint32_t> parent(comps.size());
+    std::iota(parent.begin(), parent.end(), 0u);
+    for (size_t i : open) {
+      uint32_t first = kNone;
+      for (const auto* side : {&p.choices[i].first, &p.choices[i].second}) {
+        for (const auto& e : *side) {
+          if (!intra(e.from, e.to)) continue;
+          const uint32_t r = find(parent, comp_of[e.from]);
+          if (first == kNone) {
+            first = r;
+          } else if (r != first) {
+            parent[r] = first;
           }
         }
       }
-      if (mine) choices.push_back(std::move(lc));
     }
-    std::set<size_t> core_known, core_choices;
-    PolyStatus st = PolyStatus::kUnknown;
-    if (m <= kMaxBitsetNodes) {
-      st = pr.run(&choices, &core_known, &core_choices);
-      forced += pr.forced();
-      free_choices += pr.free();
+    std::map<uint32_t, std::vector<uint32_t>> groups;
+    for (uint32_t c = 0; c < comps.size(); ++c) {
+      auto& g = groups[find(parent, c)];
+      g.insert(g.end(), comps[c].begin(), comps[c].end());
     }
-    if (st == PolyStatus::kUnknown && ctx.expired()) {
-      unknown = true;
-      unknown_reason = "deadline while pruning";
+    // 2. Prune each group.
+    const size_t open_before = open.size();
+    std::vector<KnownEdge> next_known;
+    std::vector<size_t> next_open;
+    struct Residue {
+      std::vector<uint32_t> nodes;
+      std::vector<std::pair<uint32_t, uint32_t>> edges;  // local
+      std::vector<size_t> edge_facts;
+      std::vector<LocalChoice> choices;
+    };
+    std::vector<Residue> residues;
+    for (auto& [root, nodes] : groups) {
+      std::sort(nodes.begin(), nodes.end());
+      for (uint32_t i = 0; i < nodes.size(); ++i) {
+        local[nodes[i]] = i;
+        group_of[nodes[i]] = root;
+      }
+      const uint32_t m = static_cast<uint32_t>(nodes.size());
+      auto mine = [&](uint32_t a, uint32_t b) { return intra(a, b) && group_of[a] == root; };
+      Pruner pr(m, ctx, &facts);
+      for (const auto& e : known) {
+        if (mine(e.from, e.to)) pr.add_edge(local[e.from], local[e.to], e.fact);
+      }
+      std::vector<LocalChoice> choices;
+      for (size_t i : open) {
+        const PolyChoice& pc = p.choices[i];
+        LocalChoice lc;
+        lc.orig = i;
+        lc.order_pair = pc.order_pair && mine(pc.first[0].from, pc.first[0].to) &&
+                        mine(pc.second[0].from, pc.second[0].to);
+        bool any = false;
+        for (int sd = 0; sd < 2; ++sd) {
+          const auto& side = sd == 0 ? pc.first : pc.second;
+          auto& to = sd == 0 ? lc.first : lc.second;
+          for (const auto& e : side) {
+            if (mine(e.from, e.to)) {
+              to.push_back({local[e.from], local[e.to], 0});
+              any = true;
+            }
+          }
+        }
+        if (any) choices.push_back(std::move(lc));
+      }
+      std::set<size_t> core_known, core_choices;
+      PolyStatus st = PolyStatus::kUnknown;
+      if (m <= kMaxBitsetNodes) {
+        st = pr.run(&choices, &core_known, &core_choices);
+        forced += pr.forced();
+        free_choices += pr.free();
+      }
+      for (uint32_t v : nodes) local[v] = group_of[v] = kNone;
+      if (st == PolyStatus::kCyclic) {
+        out.status = PolyStatus::kCyclic;
+        out.core_known.assign(core_known.begin(), core_known.end());
+        out.core_choices.assign(core_choices.begin(), core_choices.end());
+        break;
+      }
+      if (st == PolyStatus::kUnknown && ctx.expired()) {
+        unknown_reason = "deadline while pruning";
+        break;
+      }
+      if (st == PolyStatus::kAcyclic || choices.empty()) continue;
+      Residue r;
+      r.nodes = nodes;
+      for (uint32_t e : pr.reduce(&choices)) {
+        r.edges.push_back(pr.edges()[e]);
+        r.edge_facts.push_back(pr.origins()[e]);
+      }
+      // A choice between a -> b and b -> a alone fits any acyclic rest (take the order of a
+      // topological sort), and a side with no edges left is free: both are dropped.
+      std::vector<LocalChoice> kept;
+      for (auto& c : choices) {
+        const bool pure = c.order_pair && c.first.size() == 1 && c.second.size() == 1;
+        if (pure || c.first.empty() || c.second.empty()) {
+          ++dropped;
+        } else {
+          kept.push_back(std::move(c));
+        }
+      }
+      choices = std::move(kept);
+      if (choices.empty()) continue;
+      for (size_t e = 0; e < r.edges.size(); ++e) {
+        next_known.push_back({nodes[r.edges[e].first], nodes[r.edges[e].second],
+                              r.edge_facts[e]});
+      }
+      for (const auto& c : choices) next_open.push_back(c.orig);
+      r.choices = std::move(choices);
+      residues.push_back(std::move(r));
+    }
+    if (out.status == PolyStatus::kCyclic || !unknown_reason.empty()) break;
+    const bool progress = next_open.size() < open_before || groups.size() != last_groups;
+    last_groups = groups.size();
+    if (next_open.empty()) {
+      open.clear();
       break;
     }
-    if (st == PolyStatus::kUnknown) {
-      // 3. The residue to Z3: current edges (original and forced) and undecided choices.
+    if (progress && rounds < 64) {
+      known = std::move(next_known);
+      open = std::move(next_open);
+      continue;
+    }
+    // 3. Witness, then 4. Z3, per residue.
+    for (auto& r : residues) {
+      const uint32_t m = static_cast<uint32_t>(r.nodes.size());
+      std::vector<int64_t> hint(m);
+      for (uint32_t i = 0; i < m; ++i) {
+        hint[i] = p.order_hint.empty() ? r.nodes[i] : p.order_hint[r.nodes[i]];
+      }
+      if (witness(m, r.edges, r.choices, hint)) {
+        ++witnesses;
+        continue;
+      }
       Polygraph residue;
       residue.nodes = m;
-      for (uint32_t e = 0; e < pr.edges().size(); ++e) {
-        residue.known.push_back({pr.edges()[e].first, pr.edges()[e].second, e});
+      for (uint32_t e = 0; e < r.edges.size(); ++e) {
+        residue.known.push_back({r.edges[e].first, r.edges[e].second, e});
       }
-      for (const auto& c : choices) residue.choices.push_back({c.first, c.second, 0});
-      residue_choices += choices.size();
+      for (const auto& c : r.choices) residue.choices.push_back({c.first, c.second, 0, c.order_pair});
+      z3_choices += r.choices.size();
+      largest_z3 = std::max<size_t>(largest_z3, r.choices.size());
       ++z3_calls;
       PolySolution z = z3_acyclic(residue, ctx);
       if (z.status == PolyStatus::kUnknown) {
-        unknown = true;
         unknown_reason = z.reason;
         break;
       }
       if (z.status == PolyStatus::kCyclic) {
-        std::vector<uint32_t> ids;
-        for (size_t k : z.core_known) ids.push_back(static_cast<uint32_t>(k));
-        pr.expand(ids, &core_known, &core_choices);
-        for (size_t c : z.core_choices) core_choices.insert(choices[c].orig);
-        st = PolyStatus::kCyclic;
-      } else {
-        st = PolyStatus::kAcyclic;
+        std::set<size_t> core_known, core_choices;
+        std::vector<size_t> ids;
+        for (size_t k : z.core_known) ids.push_back(r.edge_facts[k]);
+        expand(facts, ids, &core_known, &core_choices);
+        for (size_t c : z.core_choices) core_choices.insert(r.choices[c].orig);
+        out.status = PolyStatus::kCyclic;
+        out.core_known.assign(core_known.begin(), core_known.end());
+        out.core_choices.assign(core_choices.begin(), core_choices.end());
+        break;
       }
     }
-    for (uint32_t v : nodes) local[v] = group_of[v] = kNone;
-    if (st == PolyStatus::kCyclic) {
-      out.status = PolyStatus::kCyclic;
-      out.core_known.assign(core_known.begin(), core_known.end());
-      out.core_choices.assign(core_choices.begin(), core_choices.end());
-      break;
-    }
+    open.clear();
+    break;
   }
   if (out.status != PolyStatus::kCyclic) {
-    out.status = unknown ? PolyStatus::kUnknown : PolyStatus::kAcyclic;
+    out.status = unknown_reason.empty() ? PolyStatus::kAcyclic : PolyStatus::kUnknown;
     out.reason = unknown_reason;
   }
-  out.stats["components"] = groups.size();
+  out.stats["rounds"] = rounds;
   out.stats["forced-by-pruning"] = forced;
   out.stats["decided-free"] = free_choices;
-  out.stats["sent-to-z3"] = residue_choices;
+  out.stats["dropped-after-reduction"] = dropped;
+  out.stats["witness-found"] = witnesses;
   out.stats["z3-calls"] = z3_calls;
+  out.stats["sent-to-z3"] = z3_choices;
+  out.stats["largest-z3-part"] = largest_z3;
   return out;
 }
 

@@ -14,7 +14,9 @@
 //      would close a cycle forces the other side (its edges become known), a side already
 //      implied by reachability is chosen for free, a choice whose two sides both close a
 //      cycle is a contradiction;
-//   3. the residue goes to z3_acyclic (checkers/z3_polygraph.cc), encoded with Z3's
+//   3. a witness attempt: every remaining choice takes the side that agrees with a topological
+//      order of the known edges (ties broken by Polygraph::order_hint); acyclic means done;
+//   4. otherwise the residue goes to z3_acyclic (checkers/z3_polygraph.cc), encoded with Z3's
 //      linear_order relation and one Boolean per choice.
 // A cyclic answer comes with a core: known edges and choices whose constraints alone force a
 // cycle (the forcing chain of pruning, or Z3's unsat core, shrunk by deletion when small).
@@ -38,12 +40,20 @@ struct PolyEdge {
 struct PolyChoice {
   std::vector<PolyEdge> first, second;
   uint32_t tag = 0;
+  // True when first[0] is a -> b and second[0] is b -> a: the choice is then the order of a
+  // and b itself, and Z3 uses that order atom as the choice's Boolean.
+  bool order_pair = false;
 };
 
 struct Polygraph {
   uint32_t nodes = 0;
   std::vector<PolyEdge> known;
   std::vector<PolyChoice> choices;
+  // Optional, one per node: a guess of each node's place in an acyclic order (e.g. its
+  // position in the history). Before Z3, the solver tries the choices that agree with a
+  // topological order of the known edges broken by this guess; if the result is acyclic it
+  // is a witness and no search is needed.
+  std::vector<int64_t> order_hint;
 };
 
 enum class PolyStatus { kAcyclic, kCyclic, kUnknown };

@@ -1,0 +1,349 @@
+// causal: causal consistency of key-value (register) histories with unique written values, by
+// the bad patterns of Bouajjani, Enea, Guerraoui and Hamza, "On Verifying Causal
+// Consistency", POPL 2017 (sections 3-4).
+//
+// Operations: each micro-operation of a transaction (["w", k, v], ["r", k, v]) is one
+// operation of its process, in order (transactions are not atomic here: this is the
+// non-transactional definition). Program order PO is per process; read-from WR links a write
+// to the reads of its value (values are unique per key); CO = (PO u WR)+. A violation is one
+// of these patterns:
+//   CyclicCO         CO has a cycle
+//   ThinAirRead      a read of a value nobody wrote (or only a failed operation wrote)
+//   WriteCOInitRead  a read of the initial state (nil) with a write of its key CO-before it
+//   WriteCORead      a read r(x, v) written by w, with another write w'(x) where
+//                    w ->CO w' ->CO r (r should have seen w' or a later value)
+//   CyclicCF         (CCv only) CF u CO has a cycle, where w1 ->CF w2 when w1 and w2 write
+//                    the same key and w1 is CO-before a read of w2's value
+// CC forbids the first four, CCv all five. CM (causal memory) also forbids WriteHBInitRead
+// and CyclicHB, which this checker does not search: with consistency-model CM, a history
+// free of the other patterns is unknown, never valid.
+//
+// CO is kept as vector clocks over processes (one entry per process), so each query is O(1);
+// WriteCORead and CyclicCF only need, per read and process, the latest write of the key that
+// process made before the read in CO (PO makes earlier ones redundant). Cost O(n * P log n)
+// for n operations and P processes.
+//
+// Info operations: their writes count when someone read them; their reads are unknown and
+// skipped. Failed operations are left out.
+#include <algorithm>
+#include <map>
+#include <set>
+
+#include "checkers/elle/analysis.h"
+#include "checkers/elle/graph.h"
+#include "checkers/elle/txn.h"
+#include "harness/registry.h"
+
+namespace faultline {
+namespace {
+
+using elle::kNone;
+
+constexpr size_t kMaxListed = 8;
+
+class CausalChecker final : public Checker {
+ public:
+  explicit CausalChecker(const Json& options) {
+    reject_unknown_options(options, {"consistency-model"}, "causal");
+    if (options.is_object() && options.contains("consistency-model")) {
+      model_ = options["consistency-model"].is_string()
+                   ? options["consistency-model"].get<std::string>()
+                   : "";
+      if (model_ == "cc" || model_ == "causal") model_ = "CC";
+      if (model_ == "ccv") model_ = "CCv";
+      if (model_ == "cm") model_ = "CM";
+      if (model_ != "CC" && model_ != "CCv" && model_ != "CM") {
+        throw std::invalid_argument("causal: consistency-model is CC, CCv or CM, not " +
+                                    json_text(options["consistency-model"]));
+      }
+    }
+  }
+
+  CheckResult check(const History& history, const CheckContext& ctx) override;
+
+ private:
+  std::string model_ = "CC";
+};
+
+struct COp {
+  uint32_t txn;
+  uint32_t mop;
+  uint32_t proc;   // dense process index
+  uint32_t seq;    // 1-based position in its process
+  bool write;
+  uint32_t key;
+  uint32_t kv;     // written or read (key, value) id; kNone: read of the initial state
+};
+
+CheckResult CausalChecker::check(const History& history, const CheckContext& ctx) {
+  CheckResult result;
+  elle::TxnHistory th;
+  try {
+    th = elle::parse_txns(history, false);
+  } catch (const elle::TxnFormatError& e) {
+    result.validity = Validity::kUnknown;
+    result.details = {{"summary", std::string("malformed operation: ") + e.what()}};
+    return result;
+  }
+  // Writers (any outcome) to tell thin-air from failed writes; info writes count if read.
+  std::vector<uint32_t> writer_op(th.kv_value.size(), kNone);
+  std::vector<uint8_t> read_any(th.kv_value.size(), 0);
+  for (const auto& t : th.txns) {
+    if (t.type != OpType::kOk) continue;
+    for (uint32_t m = t.mop_begin; m < t.mop_begin + t.mop_count; ++m) {
+      const auto& mop = th.mops[m];
+      if (mop.kind == elle::MopKind::kRead && mop.known && mop.kv != kNone) read_any[mop.kv] = 1;
+    }
+  }
+  std::map<int64_t, uint32_t> proc_index;
+  std::vector<uint32_t> proc_len;
+  std::vector<COp> ops;
+  for (uint32_t ti = 0; ti < th.txns.size(); ++ti) {
+    const auto& t = th.txns[ti];
+    if (t.type == OpType::kFail) continue;
+    auto [it, added] = proc_index.try_emplace(t.process, static_cast<uint32_t>(proc_len.size()));
+    if (added) proc_len.push_back(0);
+    const uint32_t p = it->second;
+    for (uint32_t m = t.mop_begin; m < t.mop_begin + t.mop_count; ++m) {
+      const auto& mop = th.mops[m];
+      if (mop.kind == elle::MopKind::kAppend) {
+        result.validity = Validity::kUnknown;
+        result.details = {{"summary", "causal checks register histories; found an append"}};
+        return result;
+      }
+      const bool w = mop.kind == elle::MopKind::kWrite;
+      if (!w && (t.type != OpType::kOk || !mop.known)) continue;
+      if (w && t.type != OpType::kOk && !read_any[mop.kv]) continue;
+      ops.push_back({ti, m, p, ++proc_len[p], w, mop.key, mop.kv});
+      if (w) writer_op[mop.kv] = static_cast<uint32_t>(ops.size() - 1);
+    }
+  }
+  const uint32_t n = static_cast<uint32_t>(ops.size());
+  const uint32_t P = static_cast<uint32_t>(proc_len.size());
+
+  struct Found {
+    std::string type;
+    std::string text;
+    Json detail;
+  };
+  std::vector<Found> found;
+  std::map<std::string, size_t> counts;
+  auto op_text = [&](uint32_t o) {
+    const auto& x = ops[o];
+    const auto& t = th.txns[x.txn];
+    return std::string(x.write ? "write " : "read ") + th.key_text(x.key) + " = " +
+           th.value_text(x.kv) + " (op " +
+           std::to_string(t.complete_index != INT64_MAX ? t.complete_index : t.invoke_index) +
+           ", process " + std::to_string(t.process) + ")";
+  };
+  auto op_json = [&](uint32_t o) {
+    Json j = elle::txn_op_json(history, th.txns[ops[o].txn]);
+    j["mop"] = ops[o].mop - th.txns[ops[o].txn].mop_begin;
+    return j;
+  };
+  auto add = [&](const std::string& type, std::string text, std::vector<uint32_t> involved) {
+    if (counts[type]++ >= kMaxListed) return;
+    Json ops_json = Json::array();
+    for (uint32_t o : involved) ops_json.push_back(op_json(o));
+    found.push_back({type, type + ": " + text, {{"type", type}, {"ops", ops_json}}});
+  };
+
+  // PO and WR edges; ThinAirRead.
+  elle::DepGraph g(n);
+  std::vector<uint32_t> last_of_proc(P, kNone);
+  for (uint32_t o = 0; o < n; ++o) {
+    const auto& x = ops[o];
+    if (last_of_proc[x.proc] != kNone) g.add(last_of_proc[x.proc], o, elle::kProcess);
+    last_of_proc[x.proc] = o;
+    if (!x.write && x.kv != kNone) {
+      const uint32_t w = writer_op[x.kv];
+      if (w == kNone) {
+        add("ThinAirRead", op_text(o) + " reads a value no (successful) write wrote", {o});
+      } else if (w != o) {
+        g.add(w, o, elle::kWR);
+      }
+    }
+  }
+  g.finish();
+  // CyclicCO.
+  auto cyclic = elle::strongly_connected(g, elle::kProcess | elle::kWR);
+  for (const auto& comp : cyclic) {
+    std::string text = "program order and read-from form a cycle through";
+    std::vector<uint32_t> inv;
+    for (size_t i = 0; i < comp.size() && i < 6; ++i) {
+      text += (i ? ", " : " ") + op_text(comp[i]);
+      inv.push_back(comp[i]);
+    }
+    if (comp.size() > 6) text += " and " + std::to_string(comp.size() - 6) + " more";
+    add("CyclicCO", text, inv);
+  }
+  bool unknown = false;
+  std::string unknown_reason;
+  if (cyclic.empty() && static_cast<uint64_t>(n) * P > (uint64_t{1} << 28)) {
+    unknown = true;
+    unknown_reason = "too many processes for vector clocks (" + std::to_string(P) + ")";
+  } else if (cyclic.empty()) {
+    // Vector clocks in a topological order of PO u WR.
+    std::vector<uint32_t> indeg(n, 0), order;
+    order.reserve(n);
+    for (uint32_t o = 0; o < n; ++o) {
+      for (uint32_t e = g.out_begin(o); e < g.out_end(o); ++e) ++indeg[g.target(e)];
+    }
+    for (uint32_t o = 0; o < n; ++o) {
+      if (!indeg[o]) order.push_back(o);
+    }
+    for (size_t i = 0; i < order.size(); ++i) {
+      for (uint32_t e = g.out_begin(order[i]); e < g.out_end(order[i]); ++e) {
+        if (--indeg[g.target(e)] == 0) order.push_back(g.target(e));
+      }
+    }
+    std::vector<uint32_t> vc(static_cast<size_t>(n) * P, 0);
+    auto clock = [&](uint32_t o) { return vc.data() + static_cast<size_t>(o) * P; };
+    for (uint32_t o : order) {
+      uint32_t* c = clock(o);
+      c[ops[o].proc] = std::max(c[ops[o].proc], ops[o].seq);
+      for (uint32_t e = g.out_begin(o); e < g.out_end(o); ++e) {
+        uint32_t* d = clock(g.target(e));
+        for (uint32_t p = 0; p < P; ++p) d[p] = std::max(d[p], c[p]);
+      }
+    }
+    auto co_before = [&](uint32_t a, uint32_t b) {  // a ->CO b (a != b)
+      return a != b && clock(b)[ops[a].proc] >= ops[a].seq;
+    };
+    // Writes per (key, process), by seq.
+    std::map<std::pair<uint32_t, uint32_t>, std::vector<uint32_t>> writes;
+    for (uint32_t o = 0; o < n; ++o) {
+      if (ops[o].write) writes[{ops[o].key, ops[o].proc}].push_back(o);
+    }
+    std::map<uint32_t, std::vector<uint32_t>> procs_writing;  // key -> processes
+    for (const auto& [kp, v] : writes) procs_writing[kp.first].push_back(kp.second);
+    // Latest write of key k by process p that is CO-before-or-equal op o; kNone if none.
+    auto latest = [&](uint32_t k, uint32_t p, uint32_t o) -> uint32_t {
+      const auto& ws = writes[{k, p}];
+      const uint32_t bound = clock(o)[p];
+      auto it = std::upper_bound(ws.begin(), ws.end(), bound,
+                                 [&](uint32_t b, uint32_t w) { return b < ops[w].seq; });
+      return it == ws.begin() ? kNone : *(it - 1);
+    };
+    elle::DepGraph cf(model_ == "CCv" ? n : 0);
+    for (uint32_t o = 0; o < n; ++o) {
+      if ((o & 4095) == 0 && ctx.expired()) {
+        unknown = true;
+        unknown_reason = "deadline";
+        break;
+      }
+      const auto& x = ops[o];
+      if (x.write) continue;
+      auto pw = procs_writing.find(x.key);
+      if (pw == procs_writing.end()) continue;
+      if (x.kv == kNone) {
+        for (uint32_t p : pw->second) {
+          const uint32_t w = latest(x.key, p, o);
+          if (w != kNone && w != o) {
+            add("WriteCOInitRead",
+                op_text(o) + " reads the initial state, but " + op_text(w) +
+                    " is causally before it",
+                {w, o});
+            break;
+          }
+        }
+        continue;
+      }
+      const uint32_t src = writer_op[x.kv];
+      if (src == kNone) continue;
+      for (uint32_t p : pw->second) {
+        const uint32_t w = latest(x.key, p, o);
+        if (w == kNone || w == src) continue;
+        if (co_before(src, w)) {
+          add("WriteCORead",
+              op_text(o) + " reads the value of " + op_text(src) + ", but " + op_text(w) +
+                  " overwrote it and is causally before the read",
+              {src, w, o});
+          break;
+        }
+        if (model_ == "CCv" && w != o) cf.add(w, src, elle::kWW);
+      }
+    }
+    if (model_ == "CCv" && !unknown) {
+      for (uint32_t o = 0; o < n; ++o) {
+        for (uint32_t e = g.out_begin(o); e < g.out_end(o); ++e) cf.add(o, g.target(e), elle::kWR);
+      }
+      cf.finish();
+      for (const auto& comp : elle::strongly_connected(cf, elle::kWW | elle::kWR)) {
+        std::string text = "the writes must be arbitrated in a cycle (CF with CO) through";
+        std::vector<uint32_t> inv;
+        for (size_t i = 0; i < comp.size() && i < 6; ++i) {
+          text += (i ? ", " : " ") + op_text(comp[i]);
+          inv.push_back(comp[i]);
+        }
+        add("CyclicCF", text, inv);
+      }
+    }
+  }
+  // Verdict.
+  std::set<std::string> types;
+  for (const auto& [t, c] : counts) types.insert(t);
+  const std::set<std::string> cc = {"CyclicCO", "ThinAirRead", "WriteCOInitRead", "WriteCORead"};
+  std::set<std::string> ccv = cc;
+  ccv.insert("CyclicCF");
+  const auto& forbidden = model_ == "CCv" ? ccv : cc;
+  bool bad = std::any_of(types.begin(), types.end(), [&](const auto& t) { return forbidden.count(t) > 0; });
+  if (bad) {
+    result.validity = Validity::kInvalid;
+  } else if (unknown || model_ == "CM") {
+    result.validity = Validity::kUnknown;
+    if (model_ == "CM") unknown_reason = "CM's WriteHBInitRead and CyclicHB are not searched";
+  } else {
+    result.validity = Validity::kValid;
+  }
+  Json list = Json::array();
+  std::string explanation;
+  for (const auto& f : found) {
+    Json d = f.detail;
+    d["explanation"] = f.text;
+    list.push_back(d);
+    explanation += (explanation.empty() ? "" : "\n") + f.text;
+  }
+  std::string summary;
+  size_t total = 0;
+  for (const auto& [t, c] : counts) total += c;
+  if (types.empty()) {
+    summary = "no causal bad patterns";
+  } else {
+    summary = std::to_string(total) + " bad pattern" + (total == 1 ? "" : "s") + " (";
+    bool first = true;
+    for (const auto& t : types) {
+      summary += (first ? "" : ", ") + t;
+      first = false;
+    }
+    summary += ")";
+  }
+  summary += result.validity == Validity::kInvalid ? "; not " + model_
+             : result.validity == Validity::kValid ? "; consistent with " + model_
+                                                   : "; " + model_ + " not decided: " + unknown_reason;
+  Json count_json = Json::object();
+  for (const auto& [t, c] : counts) count_json[t] = c;
+  result.details = {{"summary", summary},
+                    {"consistency-model", model_},
+                    {"anomaly-types", std::vector<std::string>(types.begin(), types.end())},
+                    {"anomaly-counts", count_json},
+                    {"anomalies", list},
+                    {"stats", {{"operations", n}, {"processes", P}}}};
+  if (!explanation.empty()) result.details["explanation"] = explanation;
+  bool cc_out = std::any_of(types.begin(), types.end(), [&](const auto& t) { return cc.count(t) > 0; });
+  result.details["ruled-out"] = cc_out ? Json{"CC", "CCv", "CM"}
+                                : types.count("CyclicCF") ? Json{"CCv"}
+                                                          : Json::array();
+  return result;
+}
+
+const bool registered = CheckerRegistry::add(
+    "checker", "causal",
+    "Causal consistency (CC, CCv; CM partly) of register histories by the bad patterns of "
+    "Bouajjani et al. (POPL 2017), with vector clocks",
+    [](const Json& options) -> std::unique_ptr<Checker> {
+      return std::make_unique<CausalChecker>(options);
+    });
+
+}  // namespace
+}  // namespace faultline
