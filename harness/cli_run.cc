@@ -6,6 +6,8 @@
 #include <memory>
 
 #include "harness/cli.h"
+#include "harness/matrix.h"
+#include "harness/results.h"
 #include "harness/runner.h"
 #include "harness/spec.h"
 
@@ -30,6 +32,68 @@ std::vector<std::string> split_list(const std::string& s) {
     if (!part.empty()) out.push_back(part);
   }
   return out;
+}
+
+// A spec with a "matrix" key (matrix.h): every combination, test-count runs each, then
+// matrix.json and matrix.html in the results directory. Every combination's spec is validated
+// before the first run; a run that fails (not a bad spec) is an "error" row and the matrix
+// goes on.
+int run_matrix(const Json& j, const std::string& source, const RunOptions& ro) {
+  std::vector<MatrixCombination> combos;
+  try {
+    combos = expand_matrix(j);
+  } catch (const std::invalid_argument& e) {
+    throw SpecError(source + ": " + e.what());
+  }
+  std::vector<TestSpec> specs;
+  for (const auto& c : combos) specs.push_back(parse_spec(c.spec, source));
+  std::filesystem::path root = specs.front().results_dir;
+  std::vector<MatrixRun> runs;
+  Validity overall = Validity::kValid;
+  bool interrupted = false;
+  for (size_t ci = 0; ci < specs.size() && !interrupted; ++ci) {
+    for (int64_t i = 0; i < specs[ci].test_count && !interrupted; ++i) {
+      TestSpec one = specs[ci];
+      if (one.seed && i > 0) one.seed = *one.seed + static_cast<uint64_t>(i);
+      std::cout << "== " << json_text(combos[ci].values) << " run " << (i + 1) << " of "
+                << one.test_count << "\n"
+                << std::flush;
+      MatrixRun mr;
+      mr.values = combos[ci].values;
+      mr.run = static_cast<int>(i + 1);
+      try {
+        RunOutcome out = run_test(one, ro);
+        std::cout << out.summary << std::flush;
+        mr.verdict = std::string(to_string(out.validity));
+        mr.dir = std::filesystem::relative(out.dir, root).string();
+        mr.checkers = Json::object();
+        const Json checkers = out.results.value("checkers", Json::object());
+        for (const auto& [label, rj] : checkers.items()) {
+          mr.checkers[label] = {{"valid", rj.value("valid", std::string("unknown"))},
+                                {"summary", rj.value("summary", std::string())}};
+        }
+        overall = merge(overall, out.validity);
+        interrupted = out.interrupted;
+      } catch (const SpecError&) {
+        throw;
+      } catch (const std::exception& e) {
+        mr.verdict = "error";
+        mr.error = e.what();
+        overall = merge(overall, Validity::kUnknown);
+        std::cout << "error: " << e.what() << "\n";
+      }
+      runs.push_back(mr);
+    }
+  }
+  Json m = matrix_json(runs);
+  std::filesystem::create_directories(root);
+  write_file_atomic(root / "matrix.json", m.dump(2) + "\n");
+  write_file_atomic(root / "matrix.html", matrix_html(m));
+  std::cout << "== matrix: " << runs.size() << " runs;";
+  for (const auto& [v, n] : m["tally"].items()) std::cout << " " << v << " " << n.get<int>();
+  std::cout << "; overall " << to_string(overall) << "\n"
+            << "matrix: " << (root / "matrix.html").string() << "\n";
+  return exit_code_of(overall);
 }
 
 int run_command(const CLI::App& app, const RunFlags& f) {
@@ -65,11 +129,12 @@ int run_command(const CLI::App& app, const RunFlags& f) {
     j["ssh"]["strict-host-key-checking"] = f.ssh_strict == "yes";
   }
   if (given("--ssh-port")) j["ssh"]["port"] = f.ssh_port;
-  TestSpec spec = parse_spec(j, f.spec_file.empty() ? "flags" : f.spec_file);
-
   RunOptions ro;
   ro.echo_log = !f.quiet;
   ro.progress = !f.quiet && !f.no_progress;
+  if (j.contains("matrix")) return run_matrix(j, f.spec_file.empty() ? "flags" : f.spec_file, ro);
+  TestSpec spec = parse_spec(j, f.spec_file.empty() ? "flags" : f.spec_file);
+
   Validity overall = Validity::kValid;
   std::map<std::string, int> tally;
   for (int64_t i = 0; i < spec.test_count; ++i) {

@@ -19,10 +19,12 @@
 #include "harness/formats.h"
 #include "harness/interpreter.h"
 #include "harness/inventory.h"
+#include "harness/junit.h"
 #include "harness/nemesis.h"
 #include "harness/random.h"
 #include "harness/recorder.h"
 #include "harness/remote.h"
+#include "harness/report.h"
 #include "harness/results.h"
 #include "harness/version.h"
 #include "harness/workload.h"
@@ -146,6 +148,26 @@ void write_artifacts(const fs::path& dir, const std::map<std::string, std::strin
   }
 }
 
+// junit.xml and report.html (harness/junit.h, harness/report.h). They are views of
+// results.json: a failure here is logged and never changes the verdict or the exit code.
+void write_reports(const fs::path& dir, const CheckRunResult& r, ControllerLog* log) {
+  auto t0 = std::chrono::steady_clock::now();
+  try {
+    write_file_atomic(dir / "junit.xml", junit_xml(r.results, dir.parent_path().filename().string()));
+    ReportOutput rep = write_report(dir, r.results, r.artifacts);
+    double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    if (log) {
+      char buf[64];
+      std::snprintf(buf, sizeof buf, "%.3f", secs);
+      log->log("report: report.html (" + std::to_string(rep.bytes) + " bytes) and junit.xml in " +
+               buf + " s");
+      for (const auto& n : rep.notes) log->log("report: " + n);
+    }
+  } catch (const std::exception& e) {
+    if (log) log->log(std::string("report: not written: ") + e.what());
+  }
+}
+
 // Checks the stored history and writes results.json, history.edn and artifacts.
 CheckRunResult check_and_write(const fs::path& dir, const TestSpec& spec,
                                const std::vector<CheckerSpec>& checkers, ControllerLog* log,
@@ -164,6 +186,7 @@ CheckRunResult check_and_write(const fs::path& dir, const TestSpec& spec,
     std::snprintf(buf, sizeof buf, "%.3f", secs);
     log->log("check: " + std::string(to_string(r.validity)) + " in " + buf + " s");
   }
+  write_reports(dir, r, log);
   return r;
 }
 
@@ -185,6 +208,7 @@ std::string summary_text(const fs::path& dir, const Json& results, Validity v) {
   for (const auto& w : h.value("warnings", Json::array()))
     s += "warning: " + w.get<std::string>() + "\n";
   s += "results: " + dir.string() + "\n";
+  if (fs::exists(dir / "report.html")) s += "report: " + (dir / "report.html").string() + "\n";
   return s;
 }
 

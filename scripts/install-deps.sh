@@ -9,7 +9,7 @@ set -euo pipefail
 BUILD_PKGS=(
   build-essential cmake ninja-build pkg-config
   libssh-dev libboost-dev nlohmann-json3-dev libz3-dev catch2 libcli11-dev
-  libmariadb-dev libpq-dev libcurl4-openssl-dev
+  libmariadb-dev libpq-dev libcurl4-openssl-dev libcpp-httplib-dev
   clang-14 libclang-rt-14-dev
 )
 # Running: tools the harness shells out to, and the systems under test on the local cluster.

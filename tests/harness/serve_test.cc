@@ -1,0 +1,104 @@
+// `faultline serve`: the list of runs, a run's files, and no path outside the results
+// directory (.., encoded .., symlinks out). On 127.0.0.1 with an ephemeral port.
+#include "harness/serve.h"
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <catch2/catch.hpp>
+#include <filesystem>
+#include <fstream>
+#include <thread>
+
+using namespace faultline;
+namespace fs = std::filesystem;
+
+namespace {
+
+fs::path make_tree() {
+  fs::path base =
+      fs::temp_directory_path() / ("faultline-serve-" + std::to_string(::getpid()));
+  fs::remove_all(base);
+  fs::path run = base / "results" / "memory-register" / "20260101T120000";
+  fs::create_directories(run);
+  std::ofstream(run / "test.json") << "{}";
+  std::ofstream(run / "results.json") << R"({"valid":"invalid"})";
+  std::ofstream(run / "report.html") << "<html>the report</html>";
+  std::ofstream(base / "secret.txt") << "TOP-SECRET";
+  fs::create_directory_symlink("20260101T120000", base / "results" / "memory-register" / "latest");
+  fs::create_symlink(base / "secret.txt", base / "results" / "escape.txt");
+  return base;
+}
+
+// Sends `raw_path` exactly as given (no normalisation) and returns the whole response.
+std::string http_get(int port, const std::string& raw_path) {
+  int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  REQUIRE(fd >= 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_port = htons(static_cast<uint16_t>(port));
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  REQUIRE(::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0);
+  std::string req = "GET " + raw_path + " HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n";
+  REQUIRE(::write(fd, req.data(), req.size()) == static_cast<ssize_t>(req.size()));
+  std::string out;
+  char buf[4096];
+  for (ssize_t n; (n = ::read(fd, buf, sizeof buf)) > 0;) out.append(buf, static_cast<size_t>(n));
+  ::close(fd);
+  return out;
+}
+
+int status_of(const std::string& response) {
+  auto sp = response.find(' ');
+  return sp == std::string::npos ? 0 : std::stoi(response.substr(sp + 1, 3));
+}
+
+}  // namespace
+
+TEST_CASE("serve: resolve_inside refuses .. and symlinks out of the root") {
+  fs::path base = make_tree();
+  fs::path root = base / "results";
+  CHECK(resolve_inside(root, "/memory-register/20260101T120000/report.html"));
+  CHECK(resolve_inside(root, "memory-register/latest/report.html"));
+  CHECK_FALSE(resolve_inside(root, "/../secret.txt"));
+  CHECK_FALSE(resolve_inside(root, "/memory-register/../../secret.txt"));
+  CHECK_FALSE(resolve_inside(root, "/escape.txt"));
+  CHECK_FALSE(resolve_inside(root, std::string("/a\0b", 4)));
+  fs::remove_all(base);
+}
+
+TEST_CASE("serve: runs, files and reports over HTTP; nothing outside the results directory") {
+  fs::path base = make_tree();
+  ResultsServer server({base / "results", "127.0.0.1", 0});
+  int port = server.bind();
+  REQUIRE(port > 0);
+  std::thread t([&] { server.run(); });
+
+  std::string index = http_get(port, "/");
+  CHECK(status_of(index) == 200);
+  CHECK(index.find("memory-register") != std::string::npos);
+  CHECK(index.find("2026-01-01 12:00:00 UTC") != std::string::npos);
+  CHECK(index.find("invalid") != std::string::npos);
+
+  std::string report = http_get(port, "/memory-register/20260101T120000/report.html");
+  CHECK(status_of(report) == 200);
+  CHECK(report.find("the report") != std::string::npos);
+  std::string files = http_get(port, "/memory-register/20260101T120000/");
+  CHECK(status_of(files) == 200);
+  CHECK(files.find("results.json") != std::string::npos);
+  CHECK(status_of(http_get(port, "/memory-register/20260101T120000/nope")) == 404);
+
+  for (const char* bad : {"/../secret.txt", "/memory-register/../../secret.txt",
+                          "/%2e%2e/secret.txt", "/memory-register/%2E%2E/%2E%2E/secret.txt",
+                          "/escape.txt", "/..%2fsecret.txt"}) {
+    INFO(bad);
+    std::string r = http_get(port, bad);
+    CHECK(r.find("TOP-SECRET") == std::string::npos);
+    CHECK(status_of(r) >= 400);
+  }
+  server.stop();
+  t.join();
+  fs::remove_all(base);
+}
