@@ -30,6 +30,8 @@
 
 namespace faultline {
 
+class Session;  // harness/remote.h
+
 struct NemesisContext {
   const DbContext* db_ctx = nullptr;
   Db* db = nullptr;
@@ -66,6 +68,14 @@ struct NemesisOptions {
 // Throws std::invalid_argument for bad options or a missing database capability.
 using NemesisFactory = std::function<NemesisPackage(const NemesisOptions& options)>;
 using NemesisRegistry = Registry<NemesisFactory>;
+
+// Healing without the run (`faultline heal`, after a crashed controller): each fault file
+// registers, under its nemesis name, a function that undoes on one node whatever that nemesis
+// may have left there (rules, qdiscs, helper processes, clock offsets), idempotently and
+// without any state of the run. It returns a short description of what it did ("" for
+// nothing) and throws RemoteError when the node cannot be healed.
+using NodeHealer = std::function<std::string(Session& session)>;
+using NodeHealerRegistry = Registry<NodeHealer>;
 
 // One nemesis over several: setup/teardown all (teardown of each is attempted even when
 // another throws; the first error is rethrown), invoke routed by f (an unknown f completes

@@ -17,6 +17,7 @@ RUN_PKGS=(
   openssh-server openssh-client iproute2 iptables procps util-linux
   gnuplot-nox graphviz
   iputils-ping
+  libfaketime faketime socat
 )
 
 mode=${1:-all}

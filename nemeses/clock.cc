@@ -1,0 +1,310 @@
+// Clock skew: "clock" nemesis package.
+//
+// Two mechanisms, chosen per test (option "mechanism", default "auto"):
+//   faketime  for nodes sharing one kernel clock (the local cluster): the database processes
+//             run under libfaketime (LD_PRELOAD=libfaketimeMT.so.1,
+//             FAKETIME_TIMESTAMP_FILE=<faketime-dir>/<node>.rc, FAKETIME_NO_CACHE=1,
+//             FAKETIME_DONT_FAKE_MONOTONIC=1), and the nemesis rewrites that file (atomically,
+//             by rename) with the node's offset in seconds ("+1.500", "-0.011"). This fakes the
+//             wall-clock calls (time, gettimeofday, clock_gettime(CLOCK_REALTIME...)) of every
+//             process started with that environment; CLOCK_MONOTONIC stays real, so timeouts
+//             keep working. Processes started without the environment (sshd, our probes) see
+//             the real clock.
+//   system    for real hosts: steps the system clock with `date -s @SECONDS` (GNU date, as root
+//             or via sudo -n); stop NTP on the nodes for the test. reset steps back by the
+//             offset this nemesis applied.
+// auto picks faketime when two nodes, or a node and the controller, share a boot id (one
+// kernel, one clock), and system otherwise.
+//
+// Options (nemesis-options.clock): mechanism, faketime-dir ("/run/faultline/faketime"),
+// min-ms (11) and max-ms (288000): the range of |bump| (log-uniform, random sign),
+// strobe-period-ms (50), strobe-duration-ms (1000).
+// Ops: bump-clock {node: delta-ms}; strobe-clock {"nodes", "delta-ms", "period-ms",
+// "duration-ms"} (flips between the offset and offset + delta, ends on the offset);
+// reset-clock; check-clock-offsets. Each completes with {"mechanism", "offsets-ms": {node:
+// ms}} (check-clock-offsets: as read from the nodes). Start: bump or strobe at random; stop and
+// final: reset.
+#include <chrono>
+#include <cmath>
+#include <mutex>
+#include <sstream>
+#include <stdexcept>
+#include <thread>
+
+#include "harness/checker.h"
+#include "harness/nemesis.h"
+#include "nemeses/clock.h"
+#include "nemeses/node.h"
+
+namespace faultline::nemeses {
+
+std::string faketime_offset_text(double offset_ms) {
+  char buf[64];
+  std::snprintf(buf, sizeof buf, "%+.3f", offset_ms / 1000.0);
+  return buf;
+}
+
+Command write_faketime_command(const std::string& path, double offset_ms) {
+  Command c = Command::shell(
+      "mkdir -p \"$(dirname \"$2\")\" && printf '%s\\n' \"$1\" > \"$2.tmp\" && "
+      "chmod 644 \"$2.tmp\" && mv -f \"$2.tmp\" \"$2\"",
+      {faketime_offset_text(offset_ms), path});
+  c.idempotent = true;
+  return c;
+}
+
+Command step_clock_command(double delta_ms) {
+  char d[64];
+  std::snprintf(d, sizeof d, "%.3f", delta_ms);
+  return Command::shell(
+      "t=$(date +%s.%N) && n=$(awk -v t=\"$t\" -v d=\"$1\" 'BEGIN { printf \"%.6f\", t + d / "
+      "1000 }') && date -s \"@$n\" >/dev/null",
+      {d});
+}
+
+std::string faketime_path(const std::string& dir, const std::string& node) {
+  return dir + "/" + node + ".rc";
+}
+
+namespace {
+
+int64_t now_unix_ns() {
+  return std::chrono::duration_cast<std::chrono::nanoseconds>(
+             std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+struct ClockOptions {
+  std::string mechanism = "auto";
+  std::string dir = "/run/faultline/faketime";
+  double min_ms = 11, max_ms = 288000;
+  int64_t period_ms = 50, duration_ms = 1000;
+};
+
+class ClockNemesis : public Nemesis {
+ public:
+  explicit ClockNemesis(ClockOptions o) : o_(std::move(o)) {}
+
+  void setup(const NemesisContext& ctx) override {
+    Remote& remote = need_remote(ctx);
+    std::mutex mu;
+    auto errors = for_each_node(remote, ctx.nodes, [&](Session& s) {
+      NodeFacts f = probe_node(s);
+      std::lock_guard<std::mutex> lock(mu);
+      facts_[s.node()] = f;
+    });
+    if (!errors.empty()) throw std::runtime_error("clock setup: " + describe_errors(errors));
+    mechanism_ = o_.mechanism;
+    if (mechanism_ == "auto") {
+      std::set<std::string> boots;
+      bool shared = false;
+      std::string local = local_boot_id();
+      for (const auto& [n, f] : facts_) {
+        if (!boots.insert(f.boot_id).second || (!local.empty() && f.boot_id == local)) {
+          shared = true;
+        }
+      }
+      mechanism_ = shared ? "faketime" : "system";
+    }
+    for (const auto& n : ctx.nodes) offset_ms_[n] = 0;
+    if (mechanism_ == "faketime") reset(ctx, ctx.nodes);  // the files exist from now on
+  }
+
+  Completion invoke(const NemesisContext& ctx, const Op& op) override {
+    if (op.f == "bump-clock") {
+      std::map<std::string, double> target;
+      for (const auto& [n, d] : op.value.items()) target[n] = offset_ms_.at(n) + d.get<double>();
+      set(ctx, target);
+    } else if (op.f == "strobe-clock") {
+      auto nodes = op.value.value("nodes", std::vector<std::string>());
+      double delta = op.value.value("delta-ms", 100.0);
+      auto period = std::chrono::milliseconds(op.value.value("period-ms", o_.period_ms));
+      auto until = std::chrono::steady_clock::now() +
+                   std::chrono::milliseconds(op.value.value("duration-ms", o_.duration_ms));
+      std::map<std::string, double> base, flipped;
+      for (const auto& n : nodes) {
+        base[n] = offset_ms_.at(n);
+        flipped[n] = base[n] + delta;
+      }
+      bool up = false;
+      while (std::chrono::steady_clock::now() < until) {
+        up = !up;
+        set(ctx, up ? flipped : base);
+        std::this_thread::sleep_for(period);
+      }
+      set(ctx, base);
+    } else if (op.f == "reset-clock") {
+      reset(ctx, ctx.nodes);
+    } else if (op.f == "check-clock-offsets") {
+      return Completion::ok({{"mechanism", mechanism_}, {"offsets-ms", measure(ctx)}});
+    } else {
+      return Completion::info("clock: unknown op " + op.f);
+    }
+    return Completion::ok({{"mechanism", mechanism_}, {"offsets-ms", offsets_json()}});
+  }
+
+  void teardown(const NemesisContext& ctx) override {
+    if (ctx.remote && !mechanism_.empty()) reset(ctx, ctx.nodes);
+  }
+
+  std::set<std::string> fs() const override {
+    return {"bump-clock", "strobe-clock", "reset-clock", "check-clock-offsets"};
+  }
+
+ private:
+  static Remote& need_remote(const NemesisContext& ctx) {
+    if (!ctx.remote) {
+      throw std::invalid_argument(
+          "nemesis 'clock' needs nodes reached over SSH; this database runs in-process");
+    }
+    return *ctx.remote;
+  }
+
+  Json offsets_json() const {
+    Json j = Json::object();
+    for (const auto& [n, v] : offset_ms_) j[n] = v;
+    return j;
+  }
+
+  // Moves each node of `target` to its offset (ms from true time).
+  void set(const NemesisContext& ctx, const std::map<std::string, double>& target) {
+    std::vector<std::string> nodes;
+    for (const auto& [n, v] : target) nodes.push_back(n);
+    std::mutex mu;
+    auto errors = for_each_node(need_remote(ctx), nodes, [&](Session& s) {
+      const std::string& n = s.node();
+      double want = target.at(n);
+      bool root = facts_.count(n) ? facts_.at(n).root : true;
+      double have;
+      {
+        std::lock_guard<std::mutex> lock(mu);
+        have = offset_ms_.at(n);
+      }
+      if (mechanism_ == "faketime") {
+        s.run_checked(privileged(write_faketime_command(faketime_path(o_.dir, n), want), root));
+      } else {
+        s.run_checked(privileged(step_clock_command(want - have), root));
+      }
+      std::lock_guard<std::mutex> lock(mu);
+      offset_ms_[n] = want;
+    });
+    if (!errors.empty()) throw std::runtime_error("clock: " + describe_errors(errors));
+  }
+
+  void reset(const NemesisContext& ctx, const std::vector<std::string>& nodes) {
+    std::map<std::string, double> zero;
+    for (const auto& n : nodes) zero[n] = 0;
+    set(ctx, zero);
+  }
+
+  // Offsets as the nodes show them: the faketime file, or the node's clock against ours.
+  Json measure(const NemesisContext& ctx) {
+    Json out = Json::object();
+    std::mutex mu;
+    auto errors = for_each_node(need_remote(ctx), ctx.nodes, [&](Session& s) {
+      double ms;
+      if (mechanism_ == "faketime") {
+        ExecResult r = s.run_checked(Command{"cat", faketime_path(o_.dir, s.node())});
+        ms = std::stod(r.out) * 1000.0;
+      } else {
+        int64_t t0 = now_unix_ns();
+        ExecResult r = s.run_checked(Command{"date", "+%s.%N"});
+        int64_t t1 = now_unix_ns();
+        ms = (std::stod(r.out) * 1e9 - static_cast<double>(t0 + (t1 - t0) / 2)) / 1e6;
+        ms = std::round(ms * 1000) / 1000;
+      }
+      std::lock_guard<std::mutex> lock(mu);
+      out[s.node()] = ms;
+    });
+    if (!errors.empty()) throw std::runtime_error("clock: " + describe_errors(errors));
+    return out;
+  }
+
+  ClockOptions o_;
+  std::string mechanism_;
+  std::map<std::string, NodeFacts> facts_;
+  std::map<std::string, double> offset_ms_;
+};
+
+NemesisPackage make_clock(const NemesisOptions& no) {
+  const std::string where = "nemesis-options/clock";
+  const Json& j = no.options;
+  reject_unknown_options(j,
+                         {"mechanism", "faketime-dir", "min-ms", "max-ms", "strobe-period-ms",
+                          "strobe-duration-ms"},
+                         where);
+  ClockOptions o;
+  try {
+    o.mechanism = j.value("mechanism", o.mechanism);
+    o.dir = j.value("faketime-dir", o.dir);
+    o.min_ms = j.value("min-ms", o.min_ms);
+    o.max_ms = j.value("max-ms", o.max_ms);
+    o.period_ms = j.value("strobe-period-ms", o.period_ms);
+    o.duration_ms = j.value("strobe-duration-ms", o.duration_ms);
+  } catch (const nlohmann::json::exception& e) {
+    throw std::invalid_argument(where + ": " + e.what());
+  }
+  if (o.mechanism != "auto" && o.mechanism != "faketime" && o.mechanism != "system") {
+    throw std::invalid_argument(where + "/mechanism: one of auto, faketime, system");
+  }
+  if (!(o.min_ms > 0 && o.max_ms >= o.min_ms)) {
+    throw std::invalid_argument(where + ": need 0 < min-ms <= max-ms");
+  }
+  if (o.period_ms <= 0 || o.duration_ms < 0 || o.dir.empty() || o.dir[0] != '/') {
+    throw std::invalid_argument(where + ": strobe period > 0, duration >= 0, absolute dir");
+  }
+  NemesisPackage p;
+  p.name = "clock";
+  std::vector<std::string> nodes = no.nodes;
+  p.generator = start_stop_cycle(
+      no.interval_ns,
+      [o, nodes](const GenContext& ctx) {
+        Random& r = *ctx.random;
+        auto delta = [&] {
+          double ms = std::exp(std::log(o.min_ms) +
+                               r.unit() * (std::log(o.max_ms) - std::log(o.min_ms)));
+          ms = std::round(ms);
+          return r.chance(0.5) ? ms : -ms;
+        };
+        // A random non-empty subset of the nodes.
+        std::vector<std::string> some;
+        for (const auto& n : nodes) {
+          if (r.chance(0.5)) some.push_back(n);
+        }
+        if (some.empty()) some.push_back(nodes[r.uniform(nodes.size())]);
+        if (r.chance(0.5)) {
+          Json v = Json::object();
+          for (const auto& n : some) v[n] = delta();
+          return OpTemplate{"bump-clock", v};
+        }
+        return OpTemplate{"strobe-clock",
+                          {{"nodes", some},
+                           {"delta-ms", delta()},
+                           {"period-ms", o.period_ms},
+                           {"duration-ms", o.duration_ms}}};
+      },
+      [](const GenContext&) { return OpTemplate{"reset-clock", nullptr}; });
+  p.final_generator = once(OpTemplate{"reset-clock", nullptr});
+  p.nemesis = std::make_unique<ClockNemesis>(o);
+  p.colour = "#a9dfbf";
+  return p;
+}
+
+const bool registered = [] {
+  NemesisRegistry::add("nemesis", "clock",
+                       "clock skew: bump, strobe, reset, check offsets (libfaketime offset files "
+                       "on the local cluster, the system clock on real hosts)",
+                       make_clock);
+  NodeHealerRegistry::add(
+      "healer", "clock", "resets the node's libfaketime offset file to +0", [](Session& s) {
+        NodeFacts f = probe_node(s);
+        std::string path = faketime_path("/run/faultline/faketime", s.node());
+        if (s.exec(Command{"test", "-e", path}).exit_status != 0) return std::string();
+        s.run_checked(privileged(write_faketime_command(path, 0), f.root));
+        return std::string("faketime offset reset");
+      });
+  return true;
+}();
+
+}  // namespace
+}  // namespace faultline::nemeses

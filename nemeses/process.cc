@@ -1,0 +1,212 @@
+// Process faults through the database's capabilities: "kill" (SIGKILL, then start) through
+// Killable, "pause" (SIGSTOP, then SIGCONT) through Pausable. How a multi-process database is
+// killed or frozen as a whole (postmaster first, or the cgroup freezer; never the node's sshd)
+// is the database's business, in its capability.
+//
+// Options (nemesis-options.kill / .pause):
+//   targets  list of: "one", "minority", "majority", "all", "primaries" (needs HasPrimaries),
+//            or a list of node names; default one, minority, majority, all (and primaries when
+//            the database has them). Each start op picks one at random.
+// Ops: kill {"target", "nodes"} / start; pause {"target", "nodes"} / resume. The stop op acts on
+// every node this nemesis faulted; the final generator issues it; teardown starts every node
+// still killed and resumes every node (SIGCONT is harmless on a running process).
+#include <algorithm>
+#include <mutex>
+#include <stdexcept>
+
+#include "harness/checker.h"
+#include "harness/nemesis.h"
+
+namespace faultline::nemeses {
+namespace {
+
+struct Kind {
+  std::string name, fault, undo, what;
+};
+
+std::vector<std::string> shuffled(std::vector<std::string> v, Random& r) {
+  for (size_t i = v.size(); i > 1; --i) std::swap(v[i - 1], v[r.uniform(i)]);
+  return v;
+}
+
+// The nodes of a target (not primaries, which are known only when the op runs).
+std::vector<std::string> pick(const Json& target, const std::vector<std::string>& nodes,
+                              Random& r) {
+  if (target.is_array()) return target.get<std::vector<std::string>>();
+  const std::string t = target.get<std::string>();
+  size_t n = nodes.size(), k = 0;
+  if (t == "one") k = 1;
+  else if (t == "minority") k = std::max<size_t>(1, (n - 1) / 2);
+  else if (t == "majority") k = n / 2 + 1;
+  else if (t == "all") k = n;
+  auto s = shuffled(nodes, r);
+  s.resize(std::min(k, n));
+  std::sort(s.begin(), s.end());
+  return s;
+}
+
+class ProcessNemesis : public Nemesis {
+ public:
+  explicit ProcessNemesis(Kind kind) : kind_(std::move(kind)) {}
+
+  Completion invoke(const NemesisContext& ctx, const Op& op) override {
+    if (!ctx.db || !ctx.db_ctx) throw std::runtime_error(kind_.name + ": no database");
+    if (op.f == kind_.fault) {
+      std::vector<std::string> targets;
+      if (op.value.value("target", Json()) == "primaries") {
+        targets = require_capability<HasPrimaries>(*ctx.db, "target 'primaries'",
+                                                   "knows its primaries")
+                      .primaries(*ctx.db_ctx);
+      } else {
+        targets = op.value.value("nodes", std::vector<std::string>());
+      }
+      Json done = Json::object();
+      for (const auto& n : targets) {
+        {
+          std::lock_guard<std::mutex> lock(mu_);
+          faulted_.insert(n);
+        }
+        try {
+          fault(ctx, n);
+          done[n] = kind_.what;
+        } catch (const std::exception& e) {
+          done[n] = std::string("error: ") + e.what();
+        }
+      }
+      return Completion::ok(done);
+    }
+    if (op.f == kind_.undo) return Completion::ok(undo_all(ctx, false));
+    return Completion::info(kind_.name + ": unknown op " + op.f);
+  }
+
+  void teardown(const NemesisContext& ctx) override {
+    if (!ctx.db || !ctx.db_ctx) return;
+    Json r = undo_all(ctx, kind_.name == "pause");
+    for (const auto& [n, v] : r.items()) {
+      if (v.is_string() && v.get<std::string>().rfind("error", 0) == 0) {
+        throw std::runtime_error(kind_.name + " heal: node " + n + ": " + v.get<std::string>());
+      }
+    }
+  }
+
+  std::set<std::string> fs() const override { return {kind_.fault, kind_.undo}; }
+
+ private:
+  void fault(const NemesisContext& ctx, const std::string& n) {
+    if (kind_.name == "kill") dynamic_cast<Killable&>(*ctx.db).kill(*ctx.db_ctx, n);
+    else dynamic_cast<Pausable&>(*ctx.db).pause(*ctx.db_ctx, n);
+  }
+  void undo(const NemesisContext& ctx, const std::string& n) {
+    if (kind_.name == "kill") dynamic_cast<Killable&>(*ctx.db).start(*ctx.db_ctx, n);
+    else dynamic_cast<Pausable&>(*ctx.db).resume(*ctx.db_ctx, n);
+  }
+  // Undoes the fault on every node faulted so far (every node when `all_nodes`).
+  Json undo_all(const NemesisContext& ctx, bool all_nodes) {
+    std::set<std::string> nodes;
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      nodes.swap(faulted_);
+    }
+    if (all_nodes) nodes.insert(ctx.nodes.begin(), ctx.nodes.end());
+    Json done = Json::object();
+    for (const auto& n : nodes) {
+      try {
+        undo(ctx, n);
+        done[n] = kind_.undo == "start" ? "started" : "resumed";
+      } catch (const std::exception& e) {
+        std::lock_guard<std::mutex> lock(mu_);
+        faulted_.insert(n);  // try again at the next stop or at teardown
+        done[n] = std::string("error: ") + e.what();
+      }
+    }
+    return done;
+  }
+
+  Kind kind_;
+  std::mutex mu_;
+  std::set<std::string> faulted_;
+};
+
+NemesisPackage make_process(const Kind& kind, const NemesisOptions& o) {
+  const std::string where = "nemesis-options/" + kind.name;
+  reject_unknown_options(o.options, {"targets"}, where);
+  bool primaries = false;
+  if (o.db) {
+    if (kind.name == "kill") {
+      require_capability<Killable>(*o.db, "nemesis 'kill'", "can be killed and restarted");
+    } else {
+      require_capability<Pausable>(*o.db, "nemesis 'pause'", "can be paused and resumed");
+    }
+    primaries = capability<HasPrimaries>(*o.db) != nullptr;
+  }
+  std::vector<Json> targets;
+  if (o.options.contains("targets")) {
+    const Json& t = o.options["targets"];
+    if (!t.is_array() || t.empty()) throw std::invalid_argument(where + "/targets: a list");
+    std::set<std::string> known(o.nodes.begin(), o.nodes.end());
+    for (const auto& x : t) {
+      if (x.is_string()) {
+        std::string s = x.get<std::string>();
+        if (s == "primaries" && o.db && !primaries) {
+          require_capability<HasPrimaries>(*o.db, where + "/targets: 'primaries'",
+                                           "knows its primaries");
+        }
+        if (s != "one" && s != "minority" && s != "majority" && s != "all" && s != "primaries") {
+          throw std::invalid_argument(where + "/targets: unknown target '" + s +
+                                      "' (known: one, minority, majority, all, primaries, "
+                                      "or a list of nodes)");
+        }
+      } else if (x.is_array()) {
+        for (const auto& n : x) {
+          if (!n.is_string() || !known.count(n.get<std::string>())) {
+            throw std::invalid_argument(where + "/targets: " + n.dump() + " is not a node");
+          }
+        }
+      } else {
+        throw std::invalid_argument(where + "/targets: " + x.dump() + " is not a target");
+      }
+      targets.push_back(x);
+    }
+  } else {
+    for (const char* s : {"one", "minority", "majority", "all"}) targets.push_back(s);
+    if (primaries) targets.push_back("primaries");
+  }
+  NemesisPackage p;
+  p.name = kind.name;
+  p.nemesis = std::make_unique<ProcessNemesis>(kind);
+  std::vector<std::string> nodes = o.nodes;
+  std::string fault = kind.fault, undo = kind.undo;
+  p.generator = start_stop_cycle(
+      o.interval_ns,
+      [targets, nodes, fault](const GenContext& ctx) {
+        const Json& t = targets[ctx.random->uniform(targets.size())];
+        Json v = {{"target", t}};
+        if (t != "primaries") v["nodes"] = pick(t, nodes, *ctx.random);
+        return OpTemplate{fault, v};
+      },
+      [undo](const GenContext&) { return OpTemplate{undo, nullptr}; });
+  p.final_generator = once(OpTemplate{undo, nullptr});
+  p.colour = kind.name == "kill" ? "#f5b041" : "#aed6f1";
+  return p;
+}
+
+const bool registered = [] {
+  NemesisRegistry::add(
+      "nemesis", "kill",
+      "SIGKILL database processes and start them again (targets: one, minority, majority, all, "
+      "primaries, a list)",
+      [](const NemesisOptions& o) {
+        return make_process({"kill", "kill", "start", "killed"}, o);
+      });
+  NemesisRegistry::add(
+      "nemesis", "pause",
+      "SIGSTOP database processes and SIGCONT them (targets: one, minority, majority, all, "
+      "primaries, a list)",
+      [](const NemesisOptions& o) {
+        return make_process({"pause", "pause", "resume", "paused"}, o);
+      });
+  return true;
+}();
+
+}  // namespace
+}  // namespace faultline::nemeses

@@ -1,0 +1,88 @@
+// The clock nemesis: mechanism choice by boot id, the exact offset-file writes of bump, reset
+// and teardown, the system-clock step command, options.
+#include <catch2/catch.hpp>
+
+#include "harness/remote.h"
+#include "nemeses/clock.h"
+#include "tests/nemeses/nemesis_test_util.h"
+
+using namespace faultline;
+using namespace faultline::nemeses;
+using namespace faultline::testing;
+
+TEST_CASE("clock: offset text and commands", "[clock]") {
+  CHECK(faketime_offset_text(0) == "+0.000");
+  CHECK(faketime_offset_text(-11) == "-0.011");
+  CHECK(faketime_offset_text(288000) == "+288.000");
+  CHECK(write_faketime_command("/d/n1.rc", 1500).argv ==
+        std::vector<std::string>{"sh", "-c",
+                                 "mkdir -p \"$(dirname \"$2\")\" && printf '%s\\n' \"$1\" > "
+                                 "\"$2.tmp\" && chmod 644 \"$2.tmp\" && mv -f \"$2.tmp\" \"$2\"",
+                                 "sh", "+1.500", "/d/n1.rc"});
+  Command step = step_clock_command(-250);
+  CHECK(step.argv.back() == "-250.000");
+}
+
+TEST_CASE("clock: faketime on shared-kernel nodes: bump, check, reset", "[clock]") {
+  auto remote = probing_remote(3, "same-boot");
+  NemesisOptions o;
+  o.nodes = {"n1", "n2", "n3"};
+  o.options = {{"faketime-dir", "/ft"}};
+  auto p = NemesisRegistry::get("nemesis", "clock")(o);
+  NemesisContext ctx;
+  ctx.remote = remote.get();
+  ctx.nodes = o.nodes;
+  p.nemesis->setup(ctx);
+  for (const auto& n : ctx.nodes) {
+    CHECK(ran(*remote, n) ==
+          std::vector<std::string>{command_line(write_faketime_command("/ft/" + n + ".rc", 0))});
+  }
+  forget(*remote, ctx.nodes);
+  Completion c = p.nemesis->invoke(ctx, nemesis_op("bump-clock", {{"n2", 1500}}));
+  CHECK(c.value["mechanism"] == "faketime");
+  CHECK(c.value["offsets-ms"] == Json({{"n1", 0.0}, {"n2", 1500.0}, {"n3", 0.0}}));
+  CHECK(ran(*remote, "n1").empty());
+  CHECK(ran(*remote, "n2") ==
+        std::vector<std::string>{command_line(write_faketime_command("/ft/n2.rc", 1500))});
+  p.nemesis->invoke(ctx, nemesis_op("bump-clock", {{"n2", -1511}}));
+  CHECK(ran(*remote, "n2").back() == command_line(write_faketime_command("/ft/n2.rc", -11)));
+  forget(*remote, ctx.nodes);
+  p.nemesis->teardown(ctx);
+  for (const auto& n : ctx.nodes) {
+    CHECK(ran(*remote, n) ==
+          std::vector<std::string>{command_line(write_faketime_command("/ft/" + n + ".rc", 0))});
+  }
+}
+
+TEST_CASE("clock: separate hosts use the system clock; options are checked", "[clock]") {
+  auto remote = probing_remote(1, "other-boot-id");
+  NemesisOptions o;
+  o.nodes = {"n1"};
+  auto p = NemesisRegistry::get("nemesis", "clock")(o);
+  NemesisContext ctx;
+  ctx.remote = remote.get();
+  ctx.nodes = o.nodes;
+  p.nemesis->setup(ctx);
+  CHECK(ran(*remote, "n1").empty());  // nothing to reset on a system clock at offset 0
+  Completion c = p.nemesis->invoke(ctx, nemesis_op("bump-clock", {{"n1", -250}}));
+  CHECK(c.value["mechanism"] == "system");
+  CHECK(ran(*remote, "n1") == std::vector<std::string>{command_line(step_clock_command(-250))});
+  forget(*remote, ctx.nodes);
+  p.nemesis->teardown(ctx);
+  CHECK(ran(*remote, "n1") == std::vector<std::string>{command_line(step_clock_command(250))});
+
+  o.options = {{"mechanism", "ntp"}};
+  CHECK_THROWS_WITH(NemesisRegistry::get("nemesis", "clock")(o), Catch::Contains("mechanism"));
+  o.options = {{"min-ms", 10}, {"max-ms", 5}};
+  CHECK_THROWS_WITH(NemesisRegistry::get("nemesis", "clock")(o), Catch::Contains("min-ms"));
+  o.options = {{"max-ms", 1000}};
+  o.interval_ns = 1000;
+  auto q = NemesisRegistry::get("nemesis", "clock")(o);
+  for (const auto& op : simulate(*q.generator, 1, 5, 0, 40)) {
+    if (op.f == "bump-clock") {
+      for (const auto& [n, d] : op.value.items()) CHECK(std::abs(d.get<double>()) <= 1000);
+    } else {
+      CHECK((op.f == "strobe-clock" || op.f == "reset-clock"));
+    }
+  }
+}

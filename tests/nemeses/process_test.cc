@@ -1,0 +1,81 @@
+// Kill and pause through the database's capabilities (the in-process memory database), targets,
+// and the build-time capability check.
+#include <catch2/catch.hpp>
+
+#include "clusters/memory/memory_db.h"
+#include "harness/nemesis.h"
+#include "tests/nemeses/nemesis_test_util.h"
+
+using namespace faultline;
+using namespace faultline::testing;
+
+namespace {
+
+// A database with no capabilities at all.
+class PlainDb : public Db {
+ public:
+  std::string name() const override { return "plain"; }
+  void setup(const DbContext&) override {}
+  void teardown(const DbContext&) override {}
+  std::vector<std::string> vocabularies() const override { return {"register"}; }
+  std::unique_ptr<Client> new_client(const std::string&) override { return nullptr; }
+};
+
+}  // namespace
+
+TEST_CASE("kill/pause: a database without the capability is refused at build", "[process]") {
+  PlainDb db;
+  NemesisOptions o;
+  o.nodes = {"n1", "n2", "n3"};
+  o.db = &db;
+  CHECK_THROWS_WITH(NemesisRegistry::get("nemesis", "kill")(o),
+                    "nemesis 'kill' needs a database that can be killed and restarted; 'plain' "
+                    "cannot");
+  CHECK_THROWS_WITH(NemesisRegistry::get("nemesis", "pause")(o),
+                    Catch::Contains("nemesis 'pause' needs a database that can be paused"));
+}
+
+TEST_CASE("kill/pause: targets, stop undoes, teardown heals everything", "[process]") {
+  DbContext dctx;
+  dctx.nodes = {"n1", "n2", "n3", "n4", "n5"};
+  auto db = DbRegistry::get("db", "memory")(Json::object());
+  db->setup(dctx);
+  auto* mem = dynamic_cast<MemoryDb*>(db.get());
+  REQUIRE(mem);
+  NemesisOptions o;
+  o.nodes = dctx.nodes;
+  o.db = db.get();
+  o.options = {{"targets", {"primaries"}}};
+  CHECK_THROWS_WITH(NemesisRegistry::get("nemesis", "kill")(o),
+                    Catch::Contains("needs a database that knows its primaries"));
+  o.options = {{"targets", {"majority"}}};
+  o.interval_ns = 1000;
+  auto kill = NemesisRegistry::get("nemesis", "kill")(o);
+  auto ops = simulate(*kill.generator, 1, 3, 0, 2);
+  REQUIRE(ops.size() == 2);
+  CHECK(ops[0].f == "kill");
+  CHECK(ops[0].value["target"] == "majority");
+  CHECK(ops[0].value["nodes"].size() == 3);
+  CHECK(ops[1].f == "start");
+
+  NemesisContext ctx;
+  ctx.db = db.get();
+  ctx.db_ctx = &dctx;
+  ctx.nodes = dctx.nodes;
+  Completion c = kill.nemesis->invoke(ctx, nemesis_op("kill", ops[0].value));
+  CHECK(c.value.size() == 3);
+  CHECK(mem->store().killed.size() == 3);
+  kill.nemesis->invoke(ctx, nemesis_op("start"));
+  CHECK(mem->store().killed.empty());
+  kill.nemesis->invoke(ctx, nemesis_op("kill", {{"target", {"n2"}}, {"nodes", {"n2"}}}));
+  CHECK(mem->store().killed == std::set<std::string>{"n2"});
+  kill.nemesis->teardown(ctx);
+  CHECK(mem->store().killed.empty());
+
+  o.options = Json::object();
+  auto pause = NemesisRegistry::get("nemesis", "pause")(o);
+  pause.nemesis->invoke(ctx, nemesis_op("pause", {{"target", "all"}, {"nodes", dctx.nodes}}));
+  CHECK(mem->store().paused.size() == 5);
+  pause.nemesis->teardown(ctx);
+  CHECK(mem->store().paused.empty());
+}
