@@ -159,8 +159,9 @@ SearchResult search(const std::vector<LinOp>& ops, Model& model, const SearchLim
   ConfigCache cache;
   std::vector<uint32_t> u;  // scratch: unlinearized calls before the first return
   struct Frame {
-    int32_t entry;
-    int64_t state;
+    int32_t entry;  // the call linearized, or (odd) the return of an optional op skipped
+    int64_t state;  // the state before
+    uint8_t phase;  // the phase the move was made in
   };
   std::vector<Frame> stack;
   stack.reserve(static_cast<size_t>(n));
@@ -190,8 +191,13 @@ SearchResult search(const std::vector<LinOp>& ops, Model& model, const SearchLim
                         static_cast<uint32_t>(u.size()));
   };
 
+  // Candidates are the calls before the first return entry still in the list. Phase 0 tries
+  // those of ops that have returns, phase 1 those of info ops (pending: they may take effect
+  // here, later, or never, so linearizing them only when nothing else works avoids trying
+  // every subset of them up front), phase 2 means this configuration is exhausted.
   int64_t state = model.init();
   int32_t e = next[head];
+  int phase = 0;
   uint64_t steps = 0;
   while (true) {
     if (remaining == 0) {
@@ -215,38 +221,52 @@ SearchResult search(const std::vector<LinOp>& ops, Model& model, const SearchLim
         break;
       }
     }
-    if (e != kNone && (e & 1) == 0) {  // a call
+    if (phase < 2 && e != kNone && (e & 1) == 0) {  // a call
       const int32_t i = e / 2;
-      const int64_t next_state = step(state, i);
-      if (next_state != kIllegal) {
-        lift(i);
-        if (visit(next_state)) {
-          stack.push_back({e, state});
-          state = next_state;
-          remaining -= has_ret(i);
-          if (stack.size() > best_depth) best_depth = stack.size();
-          e = next[head];
-          continue;
+      if (has_ret(i) == (phase == 0)) {
+        const int64_t next_state = step(state, i);
+        if (next_state != kIllegal) {
+          lift(i);
+          if (visit(next_state)) {
+            stack.push_back({e, state, static_cast<uint8_t>(phase)});
+            state = next_state;
+            remaining -= has_ret(i);
+            if (stack.size() > best_depth) best_depth = stack.size();
+            e = next[head];
+            phase = 0;
+            continue;
+          }
+          ++result.cache_hits;
+          unlift(i);
         }
-        ++result.cache_hits;
-        unlift(i);
       }
       e = next[e];
       continue;
     }
-    // A return entry of an op not linearized: skip the op if it is optional, else backtrack.
-    if (e != kNone && ops[e / 2].optional) {
-      const int32_t i = e / 2;
-      lift(i);
-      if (visit(state)) {
-        stack.push_back({e, state});  // an odd entry marks a skip
-        remaining -= 1;
-        if (stack.size() > best_depth) best_depth = stack.size();
-        e = next[head];
-        continue;
-      }
-      unlift(i);
+    // Reached the first return entry still in the list (or the end of it).
+    if (phase == 0) {  // now try the info ops, which may take effect here or never
+      phase = 1;
+      e = next[head];
+      continue;
     }
+    if (phase == 1) {
+      phase = 2;
+      // Last option: an optional op whose return this is never took effect.
+      if (e != kNone && ops[e / 2].optional) {
+        const int32_t i = e / 2;
+        lift(i);
+        if (visit(state)) {
+          stack.push_back({e, state, 1});  // an odd entry marks a skip
+          remaining -= 1;
+          if (stack.size() > best_depth) best_depth = stack.size();
+          e = next[head];
+          phase = 0;
+          continue;
+        }
+        unlift(i);
+      }
+    }
+    // Every option here is exhausted: backtrack.
     if (stack.size() == best_depth) {
       if (best_depth > copied_depth + std::max<size_t>(1, copied_depth / 64) ||
           result.longest_prefix.empty()) {
@@ -265,9 +285,14 @@ SearchResult search(const std::vector<LinOp>& ops, Model& model, const SearchLim
     unlift(i);
     state = f.state;
     remaining += has_ret(i);
-    // After undoing a skip we stand at the op's return entry again, a dead end now that the
-    // skip is cached: the loop backtracks further.
-    e = (f.entry & 1) ? f.entry : next[f.entry];
+    if (f.entry & 1) {
+      // A skip is the last option of its configuration.
+      e = f.entry;
+      phase = 2;
+    } else {
+      e = next[f.entry];
+      phase = f.phase;
+    }
   }
   result.steps = steps;
   result.cache_entries = cache.size();

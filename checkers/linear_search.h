@@ -7,7 +7,8 @@
 // the model allows it from the current state; reaching a return entry of an op not yet
 // linearized means backtracking. An info op has no return entry: it may be linearized at any
 // point after its call, or never; the search succeeds once every op with a return is
-// linearized. An optional op (LinOp::optional) whose return entry is reached unlinearized may
+// linearized. At each point, calls of ops that have returns are tried before calls of info
+// ops. An optional op (LinOp::optional) whose return entry is reached unlinearized may
 // instead be skipped: it never took effect.
 //
 // Cache of visited configurations. Lowe's cache key is (set of linearized ops, state). Let p be
