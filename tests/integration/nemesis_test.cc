@@ -210,6 +210,57 @@ TEST_CASE("nemesis on the local cluster: partition, heal, clock, interrupted run
     std::cerr << "measured: n2 skew after +5000 ms bump: " << s2 << " s\n";
   }
 
+  SECTION("packet loss and delay between nodes show in ping; heal removes them") {
+    NemesisOptions o;
+    o.nodes = c.nodes;
+    o.options = {{"dir", "/tmp/faultline/flnem/packet"}};
+    auto p = NemesisRegistry::get("nemesis", "packet")(o);
+    auto t0 = Clock::now();
+    p.nemesis->setup(ctx);  // builds the delayer on every node
+    double setup_ms = ms_since(t0);
+    auto ping = [&](const std::string& from, int to, int count) {
+      auto s = c.remote->session(from);
+      return s->exec(Command{"ping", "-q", "-n", "-c", std::to_string(count), "-i", "0.02", "-W",
+                             "1", addr(to)})
+          .out;
+    };
+    auto loss_pct = [](const std::string& out) {
+      auto at = out.find("% packet loss");
+      auto start = out.rfind(' ', at);
+      return std::stod(out.substr(start + 1, at - start - 1));
+    };
+    auto avg_rtt = [](const std::string& out) {  // rtt min/avg/max/mdev = a/b/c/d ms
+      auto eq = out.find("= ", out.find("rtt"));
+      auto slash = out.find('/', eq);
+      return std::stod(out.substr(slash + 1, out.find('/', slash + 1) - slash - 1));
+    };
+    std::string base = ping("n1", 2, 10);
+    CHECK(loss_pct(base) == 0);
+    double base_rtt = avg_rtt(base);
+    p.nemesis->invoke(ctx, op("start-packet", {{"fault", "delay"}, {"nodes", c.nodes},
+                                               {"delay-ms", 50}, {"jitter-ms", 10}}));
+    std::string delayed = ping("n1", 2, 10);
+    double rtt = avg_rtt(delayed);
+    CHECK(rtt > 80);
+    CHECK(rtt < 140);
+    CHECK(testing::run_shell("ping -c1 -W1 " + addr(2)).status == 0);  // controller unaffected
+    p.nemesis->invoke(ctx, op("start-packet", {{"fault", "loss"}, {"nodes", c.nodes},
+                                               {"loss", 0.3}}));
+    std::string lossy = ping("n1", 2, 100);
+    double lost = loss_pct(lossy);
+    CHECK(lost > 20);
+    CHECK(lost < 80);
+    p.nemesis->invoke(ctx, op("stop-packet"));
+    std::string healed = ping("n1", 2, 10);
+    CHECK(loss_pct(healed) == 0);
+    CHECK(avg_rtt(healed) < 20);
+    for (int i = 1; i <= 3; ++i) CHECK(c.our_rules(i).empty());
+    p.nemesis->teardown(ctx);
+    std::cerr << "measured: packet setup (probe + build delayer on 3 nodes) " << setup_ms
+              << " ms; ping n1->n2 RTT " << base_rtt << " ms, with 50+-10 ms delay " << rtt
+              << " ms; loss 0.3 per direction: " << lost << "% of 100 pings lost\n";
+  }
+
   SECTION("an interrupted run heals its partition; faultline heal heals a crashed one") {
     fs::path results = fs::temp_directory_path() / ("flnem-results-" + std::to_string(::getpid()));
     TestSpec spec;

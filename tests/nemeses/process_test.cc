@@ -79,3 +79,34 @@ TEST_CASE("kill/pause: targets, stop undoes, teardown heals everything", "[proce
   pause.nemesis->teardown(ctx);
   CHECK(mem->store().paused.empty());
 }
+
+TEST_CASE("packet: faults no mechanism can produce are refused with a clear message",
+          "[packet]") {
+  NemesisOptions o;
+  o.nodes = {"n1", "n2", "n3"};
+  o.options = {{"faults", {"loss", "duplicate"}}};
+  CHECK_THROWS_WITH(NemesisRegistry::get("nemesis", "packet")(o),
+                    Catch::Contains("'duplicate' needs tc netem"));
+  o.options = {{"loss", 1.5}};
+  CHECK_THROWS_WITH(NemesisRegistry::get("nemesis", "packet")(o), Catch::Contains("loss"));
+  o.options = {{"faults", {"delay"}}, {"dir", "/d"}};
+  auto remote = probing_remote(1);
+  remote->script("n1").fallback = [](const Command& c) {
+    ExecResult r;
+    if (c.argv.size() > 2 && c.argv[2].find("SSH_CONNECTION") != std::string::npos) {
+      r.out = "10.0.0.1 1 10.0.0.11 22\n0\nb\n";
+    } else if (c.argv.size() > 2 && c.argv[2].find("gcc") != std::string::npos) {
+      r.exit_status = 3;
+      r.err = "no libnetfilter-queue-dev";
+    }
+    return r;
+  };
+  o.nodes = {"n1"};
+  auto p = NemesisRegistry::get("nemesis", "packet")(o);
+  NemesisContext ctx;
+  ctx.remote = remote.get();
+  ctx.nodes = o.nodes;
+  CHECK_THROWS_WITH(p.nemesis->setup(ctx),
+                    Catch::Contains("node n1 has no tc netem and cannot build the NFQUEUE "
+                                    "delayer (no libnetfilter-queue-dev"));
+}
