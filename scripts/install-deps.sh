@@ -17,7 +17,7 @@ RUN_PKGS=(
   openssh-server openssh-client iproute2 iptables procps util-linux
   gnuplot-nox graphviz
   iputils-ping
-  libfaketime faketime socat
+  libfaketime faketime socat libnetfilter-queue-dev
 )
 
 mode=${1:-all}
