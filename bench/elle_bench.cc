@@ -1,7 +1,7 @@
 // Benchmarks of the transactional and causal checkers on generated histories (elle_gen.h).
 //
 //   elle_bench list-append [txns=1000000] [runs=3]
-//   elle_bench rw-register [txns=10000] [runs=3]     (serializable; version order unknown)
+//   elle_bench rw-register [txns=10000] [runs=3] [model=serializable]   (version order unknown)
 //   elle_bench causal [ops=100000] [runs=3]
 //   elle_bench write list-append|rw-register TXNS FILE [seed]   (writes a jsonl history)
 //
@@ -73,10 +73,10 @@ std::string jsonl_text(const std::vector<Op>& ops) {
   return out.str();
 }
 
-int run(const std::string& workload, int64_t n, int runs) {
+int run(const std::string& workload, int64_t n, int runs, const std::string& model) {
   std::string checker = workload == "causal" ? "causal" : workload;
   Json options = Json::object();
-  if (workload == "rw-register") options["consistency-model"] = "serializable";
+  if (workload == "rw-register") options["consistency-model"] = model.empty() ? "serializable" : model;
   if (workload == "list-append") options["consistency-model"] = "strict-serializable";
   std::vector<double> parse, check, total;
   for (int r = 0; r < runs; ++r) {
@@ -129,5 +129,5 @@ int main(int argc, char** argv) {
                     : w == "rw-register" ? 10000
                                          : 100000;
   const int runs = args.size() > 2 ? std::stoi(args[2]) : 3;
-  return run(w, n, runs);
+  return run(w, n, runs, args.size() > 3 ? args[3] : "");
 }

@@ -48,7 +48,11 @@ class Interner {
         auto& table = dense_[key];
         const size_t at = static_cast<size_t>(kk.value);
         if (table.size() <= at) table.resize(std::max(at + 1, table.size() * 2), kNone);
-        if (table[at] == kNone) table[at] = lookup(kk, v);
+        if (table[at] == kNone) {  // dense values never reach the hash map
+          table[at] = static_cast<uint32_t>(out_->kv_key.size());
+          out_->kv_key.push_back(key);
+          out_->kv_value.push_back(v);
+        }
         return table[at];
       }
     } else {
