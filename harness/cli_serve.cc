@@ -52,8 +52,8 @@ struct RunRow {
 std::string pretty_stamp(const std::string& s) {
   // 20261126T021500[-2] -> 2026-11-26 02:15:00 UTC
   if (s.size() < 15 || s[8] != 'T') return s;
-  return s.substr(0, 4) + "-" + s.substr(4, 2) + "-" + s.substr(6, 2) + " " + s.substr(9, 2) +
-         ":" + s.substr(11, 2) + ":" + s.substr(13, 2) + " UTC" + s.substr(15);
+  return s.substr(0, 4) + "-" + s.substr(4, 2) + "-" + s.substr(6, 2) + " " + s.substr(9, 2) + ":" +
+         s.substr(11, 2) + ":" + s.substr(13, 2) + " UTC" + s.substr(15);
 }
 
 const char* kPageStyle =
@@ -78,8 +78,8 @@ std::string listing_html(const fs::path& dir, const std::string& url) {
     names.push_back(e.path().filename().string() + (e.is_directory() ? "/" : ""));
   }
   std::sort(names.begin(), names.end());
-  std::string h = "<!DOCTYPE html><html><head><meta charset=\"utf-8\"><title>" +
-                  html_escape(url) + "</title>" + kPageStyle + "</head><body><p><a href=\"/\">all runs</a></p><h1>" +
+  std::string h = "<!DOCTYPE html><html><head><meta charset=\"utf-8\"><title>" + html_escape(url) +
+                  "</title>" + kPageStyle + "</head><body><p><a href=\"/\">all runs</a></p><h1>" +
                   html_escape(url) + "</h1>";
   if (fs::exists(dir / "report.html")) h += "<p><a href=\"report.html\"><b>report.html</b></a></p>";
   h += "<ul>";
@@ -112,11 +112,13 @@ std::string runs_index_html(const fs::path& root) {
   std::sort(rows.begin(), rows.end(), [](const RunRow& a, const RunRow& b) {
     return a.stamp != b.stamp ? a.stamp > b.stamp : a.test < b.test;
   });
-  std::string h = std::string("<!DOCTYPE html><html><head><meta charset=\"utf-8\"><title>Faultline runs</title>") +
-                  kPageStyle + "</head><body><h1>Faultline runs</h1><p>" +
-                  html_escape(fs::absolute(root).string()) + " · " + std::to_string(rows.size()) +
-                  " runs</p><table><tr><th>time</th><th>test</th><th>verdict</th><th>report</th>"
-                  "<th>files</th></tr>";
+  std::string h =
+      std::string(
+          "<!DOCTYPE html><html><head><meta charset=\"utf-8\"><title>Faultline runs</title>") +
+      kPageStyle + "</head><body><h1>Faultline runs</h1><p>" +
+      html_escape(fs::absolute(root).string()) + " · " + std::to_string(rows.size()) +
+      " runs</p><table><tr><th>time</th><th>test</th><th>verdict</th><th>report</th>"
+      "<th>files</th></tr>";
   for (const auto& r : rows) {
     std::string base = "/" + r.test + "/" + r.run + "/";
     h += "<tr><td>" + html_escape(pretty_stamp(r.stamp)) + "</td><td>" + html_escape(r.test) +
@@ -213,8 +215,8 @@ const bool serve_registered = register_command(
          } catch (const std::runtime_error& e) {
            throw BadInput(e.what());
          }
-         std::cout << "serving " << fs::absolute(f->dir).string() << " on http://" << f->bind
-                   << ":" << port << "/ (Ctrl-C to stop)\n"
+         std::cout << "serving " << fs::absolute(f->dir).string() << " on http://" << f->bind << ":"
+                   << port << "/ (Ctrl-C to stop)\n"
                    << std::flush;
          server.run();
          return 0;

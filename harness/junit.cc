@@ -9,12 +9,23 @@ std::string xml_escape(std::string_view text) {
     auto u = static_cast<unsigned char>(c);
     if (u < 0x20 && c != '\t' && c != '\n' && c != '\r') continue;
     switch (c) {
-      case '&': out += "&amp;"; break;
-      case '<': out += "&lt;"; break;
-      case '>': out += "&gt;"; break;
-      case '"': out += "&quot;"; break;
-      case '\'': out += "&apos;"; break;
-      default: out += c;
+      case '&':
+        out += "&amp;";
+        break;
+      case '<':
+        out += "&lt;";
+        break;
+      case '>':
+        out += "&gt;";
+        break;
+      case '"':
+        out += "&quot;";
+        break;
+      case '\'':
+        out += "&apos;";
+        break;
+      default:
+        out += c;
     }
   }
   return out;
@@ -49,8 +60,8 @@ std::string junit_xml(const Json& results, const std::string& test_name) {
                xml_escape(explanation.empty() ? message : explanation) + "</failure>\n";
     } else if (v != "valid") {
       ++errors;
-      std::string message = v + (error.empty() ? (summary.empty() ? "" : ": " + summary)
-                                               : ": " + error);
+      std::string message =
+          v + (error.empty() ? (summary.empty() ? "" : ": " + summary) : ": " + error);
       cases += "      <error type=\"" + xml_escape(v) + "\" message=\"" + xml_escape(message) +
                "\">" + xml_escape(explanation.empty() ? message : explanation) + "</error>\n";
     }

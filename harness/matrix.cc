@@ -49,7 +49,10 @@ Json matrix_json(const std::vector<MatrixRun>& runs) {
   Json rows = Json::array();
   std::map<std::string, int> tally;
   for (const auto& r : runs) {
-    Json row = {{"values", r.values}, {"run", r.run}, {"valid", r.verdict}, {"dir", r.dir},
+    Json row = {{"values", r.values},
+                {"run", r.run},
+                {"valid", r.verdict},
+                {"dir", r.dir},
                 {"checkers", r.checkers.is_null() ? Json::object() : r.checkers}};
     if (!r.error.empty()) row["error"] = r.error;
     rows.push_back(row);
@@ -89,8 +92,11 @@ std::string matrix_html(const Json& matrix) {
     }
     std::string verdict = r.value("valid", std::string("unknown"));
     h += "<td>" + std::to_string(r.value("run", 1)) + "</td><td class=\"" + cls(verdict) + "\">" +
-         html_escape(verdict) + (r.contains("error") ? "<br><small>" +
-         html_escape(r["error"].get<std::string>()) + "</small>" : std::string()) + "</td>";
+         html_escape(verdict) +
+         (r.contains("error")
+              ? "<br><small>" + html_escape(r["error"].get<std::string>()) + "</small>"
+              : std::string()) +
+         "</td>";
     for (const auto& c : checkers) {
       if (!r["checkers"].contains(c)) {
         h += "<td></td>";
@@ -102,8 +108,10 @@ std::string matrix_html(const Json& matrix) {
            html_escape(cj.value("summary", std::string())) + "</small></td>";
     }
     std::string dir = r.value("dir", std::string());
-    h += "<td>" + (dir.empty() ? std::string() : "<a href=\"" + html_escape(dir) +
-                                                   "/report.html\">report</a>") + "</td></tr>\n";
+    h += "<td>" +
+         (dir.empty() ? std::string()
+                      : "<a href=\"" + html_escape(dir) + "/report.html\">report</a>") +
+         "</td></tr>\n";
   }
   return h + "</table></body></html>\n";
 }

@@ -32,11 +32,11 @@ std::vector<MatrixCombination> expand_matrix(const Json& spec);
 // One run of a combination.
 struct MatrixRun {
   Json values;
-  int run = 1;             // 1-based, within test-count
-  std::string verdict;     // valid | invalid | unknown | error
-  std::string dir;         // run directory, relative to the results directory when inside it
-  Json checkers;           // label -> {"valid": ..., "summary": ...}
-  std::string error;       // when the run failed before checking
+  int run = 1;          // 1-based, within test-count
+  std::string verdict;  // valid | invalid | unknown | error
+  std::string dir;      // run directory, relative to the results directory when inside it
+  Json checkers;        // label -> {"valid": ..., "summary": ...}
+  std::string error;    // when the run failed before checking
 };
 
 // matrix.json's content.

@@ -50,8 +50,7 @@ bool opens(const std::string& verb) {
   return verb == "start" || verb == "kill" || verb == "pause" || verb == "begin";
 }
 bool closes(const std::string& verb) {
-  return verb == "stop" || verb == "restart" || verb == "resume" || verb == "heal" ||
-         verb == "end";
+  return verb == "stop" || verb == "restart" || verb == "resume" || verb == "heal" || verb == "end";
 }
 
 // Names go into gnuplot titles: keep only safe characters.
@@ -77,7 +76,8 @@ void write_text(const fs::path& p, const std::string& text) {
 }
 
 double quantile(std::vector<double>& v, double q) {
-  size_t i = static_cast<size_t>(std::min<double>(v.size() - 1, std::floor(q * (v.size() - 1) + 0.5)));
+  size_t i =
+      static_cast<size_t>(std::min<double>(v.size() - 1, std::floor(q * (v.size() - 1) + 0.5)));
   std::nth_element(v.begin(), v.begin() + static_cast<std::ptrdiff_t>(i), v.end());
   return v[i];
 }
@@ -198,17 +198,20 @@ PlotOutput plot_run(const History& history, const fs::path& out_dir, const PlotO
                ", graph 1 fc rgb \"" + colour + "\" fs transparent solid 0.18 noborder behind\n";
     if (!named[n.name]) {
       named[n.name] = true;
-      legend += ", NaN with boxes fc rgb \"" + colour + "\" fs transparent solid 0.3 noborder title \"" +
-                safe_name(n.name) + "\"";
+      legend += ", NaN with boxes fc rgb \"" + colour +
+                "\" fs transparent solid 0.3 noborder title \"" + safe_name(n.name) + "\"";
     }
   }
 
   bool raw_png = pts.size() > 5000;
   std::string size = std::to_string(options.width_px) + "," + std::to_string(options.height_px);
-  std::string svg_term = "set terminal svg size " + size + " dynamic font \"sans,10\" background rgb \"white\"\n";
-  std::string png_term = "set terminal pngcairo size " + size + " font \"sans,9\" background rgb \"white\"\n";
-  std::string common = "set xlabel \"time (s)\"\nset grid\nset key outside right top\nset xrange [0:" +
-                       num(std::max(end_s, 1e-3)) + "]\n" + regions;
+  std::string svg_term =
+      "set terminal svg size " + size + " dynamic font \"sans,10\" background rgb \"white\"\n";
+  std::string png_term =
+      "set terminal pngcairo size " + size + " font \"sans,9\" background rgb \"white\"\n";
+  std::string common =
+      "set xlabel \"time (s)\"\nset grid\nset key outside right top\nset xrange [0:" +
+      num(std::max(end_s, 1e-3)) + "]\n" + regions;
   // One script per image, so that one failing plot does not take the others with it.
   std::vector<std::pair<std::string, std::string>> scripts;  // script file -> text
 
@@ -220,28 +223,35 @@ PlotOutput plot_run(const History& history, const fs::path& out_dir, const PlotO
                 ".dat\" using 1:2 with points pt 7 ps 0.3 lc rgb \"" + kTypeColour.at(name) +
                 "\" title \"" + name + "\"";
   }
-  scripts.push_back({"latency-raw.gp", (raw_png ? png_term : svg_term) + "set output \"" + raw_file + "\"\n" + common +
-            "set title \"latency (raw)\"\nset ylabel \"latency (ms)\"\nset logscale y\n" + raw_plot +
-            legend + "\nunset output\n"});
+  scripts.push_back(
+      {"latency-raw.gp",
+       (raw_png ? png_term : svg_term) + "set output \"" + raw_file + "\"\n" + common +
+           "set title \"latency (raw)\"\nset ylabel \"latency (ms)\"\nset logscale y\n" + raw_plot +
+           legend + "\nunset output\n"});
   out.files.push_back({raw_file, "Latency of every operation (by invocation time)"});
 
   if (!qtext.empty()) {
-    scripts.push_back({"latency-quantiles.gp", svg_term + "set output \"latency-quantiles.svg\"\n" + common +
-              "set title \"latency quantiles (ok ops, per " + num(dt) +
-              " s)\"\nset ylabel \"latency (ms)\"\nset logscale y\n"
-              "plot \"latency-quantiles.dat\" using 1:2 with lines lw 1.5 title \"p50\", "
-              "\"\" using 1:3 with lines lw 1.5 title \"p95\", "
-              "\"\" using 1:4 with lines lw 1.5 title \"p99\", "
-              "\"\" using 1:5 with lines lw 1 dt 2 title \"max\"" +
-              legend + "\nunset output\n"});
+    scripts.push_back(
+        {"latency-quantiles.gp",
+         svg_term + "set output \"latency-quantiles.svg\"\n" + common +
+             "set title \"latency quantiles (ok ops, per " + num(dt) +
+             " s)\"\nset ylabel \"latency (ms)\"\nset logscale y\n"
+             "plot \"latency-quantiles.dat\" using 1:2 with lines lw 1.5 title \"p50\", "
+             "\"\" using 1:3 with lines lw 1.5 title \"p95\", "
+             "\"\" using 1:4 with lines lw 1.5 title \"p99\", "
+             "\"\" using 1:5 with lines lw 1 dt 2 title \"max\"" +
+             legend + "\nunset output\n"});
     out.files.push_back({"latency-quantiles.svg", "Latency quantiles"});
   }
-  scripts.push_back({"rate.gp", svg_term + "set output \"rate.svg\"\n" + common + "unset logscale y\nset title \"throughput (per " +
-            num(dt) + " s)\"\nset ylabel \"ops/s\"\nset yrange [0:*]\n"
-            "plot \"rate.dat\" using 1:2 with steps lw 1.5 lc rgb \"#2e9e44\" title \"ok\", "
-            "\"\" using 1:3 with steps lw 1.5 lc rgb \"#d0312d\" title \"fail\", "
-            "\"\" using 1:4 with steps lw 1.5 lc rgb \"#e0a000\" title \"info\"" +
-            legend + "\nunset output\n"});
+  scripts.push_back(
+      {"rate.gp",
+       svg_term + "set output \"rate.svg\"\n" + common +
+           "unset logscale y\nset title \"throughput (per " + num(dt) +
+           " s)\"\nset ylabel \"ops/s\"\nset yrange [0:*]\n"
+           "plot \"rate.dat\" using 1:2 with steps lw 1.5 lc rgb \"#2e9e44\" title \"ok\", "
+           "\"\" using 1:3 with steps lw 1.5 lc rgb \"#d0312d\" title \"fail\", "
+           "\"\" using 1:4 with steps lw 1.5 lc rgb \"#e0a000\" title \"info\"" +
+           legend + "\nunset output\n"});
   out.files.push_back({"rate.svg", "Throughput"});
 
   auto session = make_local_session("localhost");
@@ -274,7 +284,8 @@ std::optional<std::string> render_dot_svg(const std::string& dot_source, std::st
                                           const std::string& dot_program) {
   auto dot = find_program(dot_program);
   if (!dot) {
-    if (note) *note = "graphviz (dot) not found: cycle graphs shown as dot source (install graphviz)";
+    if (note)
+      *note = "graphviz (dot) not found: cycle graphs shown as dot source (install graphviz)";
     return std::nullopt;
   }
   try {

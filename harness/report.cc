@@ -19,12 +19,23 @@ std::string html_escape(std::string_view text) {
   out.reserve(text.size() + 16);
   for (char c : text) {
     switch (c) {
-      case '&': out += "&amp;"; break;
-      case '<': out += "&lt;"; break;
-      case '>': out += "&gt;"; break;
-      case '"': out += "&quot;"; break;
-      case '\'': out += "&#39;"; break;
-      default: out += c;
+      case '&':
+        out += "&amp;";
+        break;
+      case '<':
+        out += "&lt;";
+        break;
+      case '>':
+        out += "&gt;";
+        break;
+      case '"':
+        out += "&quot;";
+        break;
+      case '\'':
+        out += "&#39;";
+        break;
+      default:
+        out += c;
     }
   }
   return out;
@@ -215,7 +226,7 @@ std::string linkify(const std::string& text, const std::map<int64_t, int64_t>& l
 
 std::string op_words(const Json& o) {
   std::string s = "process " + (o["process"].is_string() ? o["process"].get<std::string>()
-                                                           : json_text(o["process"]));
+                                                         : json_text(o["process"]));
   s += ": " + (o["f"].is_string() ? o["f"].get<std::string>() : json_text(o["f"]));
   if (o.contains("value") && !o["value"].is_null()) s += " " + cut(json_text(o["value"]), 80);
   if (o.contains("result") && !o["result"].is_null()) s += " → " + cut(json_text(o["result"]), 80);
@@ -259,15 +270,15 @@ Json timeline_data(const History& history) {
     } else if (done) {
       kind = done->type == OpType::kOk ? 0 : done->type == OpType::kFail ? 1 : 2;
     }
-    const Json& value = done && (done->type == OpType::kOk || op.is_nemesis()) ? done->value
-                                                                                : op.value;
+    const Json& value =
+        done && (done->type == OpType::kOk || op.is_nemesis()) ? done->value : op.value;
     std::string text = value.is_null() ? "" : cut(json_text(value), 60);
     if (done && done->type != OpType::kOk && !done->error.is_null() && !op.is_nemesis()) {
       text += " ! " + cut(json_text(done->error), 40);
     }
     int64_t t1 = done ? us(*done) : (op.is_nemesis() ? us(op) : -1);
-    ops.push_back(Json::array({column[op.process], us(op), t1, kind, op.f, text, op.index,
-                               done ? done->index : -1}));
+    ops.push_back(Json::array(
+        {column[op.process], us(op), t1, kind, op.f, text, op.index, done ? done->index : -1}));
   }
   Json nem = Json::array();
   for (const NemesisInterval& n : nemesis_intervals(history)) {
@@ -346,31 +357,33 @@ ReportOutput write_report(const fs::path& run_dir, const Json& results,
   h << "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">\n<title>"
     << html_escape(name) << " " << html_escape(run_dir.filename().string()) << ": "
     << html_escape(verdict) << "</title>\n<style>" << kStyle << "</style></head><body>\n";
-  h << "<div class=\"verdict " << verdict_class(verdict) << "\" id=\"verdict\">Verdict: "
-    << html_escape(verdict) << "</div>\n";
+  h << "<div class=\"verdict " << verdict_class(verdict)
+    << "\" id=\"verdict\">Verdict: " << html_escape(verdict) << "</div>\n";
   h << "<h1>" << html_escape(name) << " <small>" << html_escape(run_dir.filename().string())
     << "</small></h1>\n<table class=\"kv\">";
   auto row = [&](const std::string& k, const std::string& v) {
     h << "<tr><td>" << html_escape(k) << "</td><td><code>" << html_escape(v) << "</code></td></tr>";
   };
-  for (const char* key : {"db", "workload", "nemesis", "time-limit", "concurrency", "rate", "seed"}) {
-    if (spec.contains(key)) row(key, spec[key].is_string() ? spec[key].get<std::string>() : json_text(spec[key]));
+  for (const char* key :
+       {"db", "workload", "nemesis", "time-limit", "concurrency", "rate", "seed"}) {
+    if (spec.contains(key))
+      row(key, spec[key].is_string() ? spec[key].get<std::string>() : json_text(spec[key]));
   }
   if (test.contains("start")) row("start", json_text(test["start"]));
   if (results.contains("history")) {
     const Json& c = results["history"];
-    row("history", std::to_string(c.value("ops", 0)) + " ops: ok " + std::to_string(c.value("ok", 0)) +
-                       ", fail " + std::to_string(c.value("fail", 0)) + ", info " +
-                       std::to_string(c.value("info", 0)) + ", nemesis " +
-                       std::to_string(c.value("nemesis", 0)) + ", open " +
-                       std::to_string(c.value("open", 0)));
+    row("history",
+        std::to_string(c.value("ops", 0)) + " ops: ok " + std::to_string(c.value("ok", 0)) +
+            ", fail " + std::to_string(c.value("fail", 0)) + ", info " +
+            std::to_string(c.value("info", 0)) + ", nemesis " +
+            std::to_string(c.value("nemesis", 0)) + ", open " + std::to_string(c.value("open", 0)));
   }
   h << "</table>\n";
   for (const auto& n : out.notes) h << "<div class=\"note\">" << html_escape(n) << "</div>\n";
   if (results.contains("history")) {
     for (const auto& w : results["history"].value("warnings", Json::array())) {
-      h << "<div class=\"note\">" << html_escape(w.is_string() ? w.get<std::string>() : json_text(w))
-        << "</div>\n";
+      h << "<div class=\"note\">"
+        << html_escape(w.is_string() ? w.get<std::string>() : json_text(w)) << "</div>\n";
     }
   }
   h << "<p><a href=\"#checkers\">checkers</a> · <a href=\"#plots\">plots</a> · <a "
@@ -415,7 +428,8 @@ ReportOutput write_report(const fs::path& run_dir, const Json& results,
       }
     }
     h << "<details><summary>details (results.json)</summary><pre>"
-      << html_escape(rj.dump(2, ' ', false, Json::error_handler_t::replace)) << "</pre></details>\n";
+      << html_escape(rj.dump(2, ' ', false, Json::error_handler_t::replace))
+      << "</pre></details>\n";
     h << "</div>\n";
   }
 

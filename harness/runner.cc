@@ -153,7 +153,8 @@ void write_artifacts(const fs::path& dir, const std::map<std::string, std::strin
 void write_reports(const fs::path& dir, const CheckRunResult& r, ControllerLog* log) {
   auto t0 = std::chrono::steady_clock::now();
   try {
-    write_file_atomic(dir / "junit.xml", junit_xml(r.results, dir.parent_path().filename().string()));
+    write_file_atomic(dir / "junit.xml",
+                      junit_xml(r.results, dir.parent_path().filename().string()));
     ReportOutput rep = write_report(dir, r.results, r.artifacts);
     double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
     if (log) {

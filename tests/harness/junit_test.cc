@@ -13,7 +13,8 @@ using namespace faultline;
 namespace {
 
 Json results() {
-  return Json::parse(R"({"valid":"invalid","history":{"warnings":["history.jsonl:9: torn last line (3 bytes) skipped"]},
+  return Json::parse(
+      R"({"valid":"invalid","history":{"warnings":["history.jsonl:9: torn last line (3 bytes) skipped"]},
     "checkers":{
       "linearizable":{"valid":"invalid","summary":"1 illegal <key 0>",
                       "explanation":"Not linearizable: key 0 & \"friends\"\n  - process 2: read 3\u0001\n"},

@@ -35,17 +35,27 @@ fs::path synthetic_run(const std::string& name) {
   fs::path dir = temp_dir(name) / "t" / "20260101T000000";
   fs::create_directories(dir);
   std::ofstream h(dir / "history.jsonl");
-  h << R"({"index":0,"time":1000000,"process":0,"type":"invoke","f":"write","value":1})" "\n"
-    << R"({"index":1,"time":2000000,"process":0,"type":"ok","f":"write","value":1})" "\n"
-    << R"({"index":2,"time":10000000,"process":"nemesis","type":"info","f":"start-partition","value":null})" "\n"
-    << R"({"index":3,"time":10500000,"process":"nemesis","type":"info","f":"start-partition","value":"majorities"})" "\n"
-    << R"({"index":4,"time":12000000,"process":1,"type":"invoke","f":"read","value":null})" "\n"
-    << R"({"index":5,"time":15000000,"process":1,"type":"ok","f":"read","value":"</script><script>alert(1)</script>"})" "\n"
-    << R"({"index":6,"time":30000000,"process":"nemesis","type":"info","f":"stop-partition","value":null})" "\n"
-    << R"({"index":7,"time":30500000,"process":"nemesis","type":"info","f":"stop-partition","value":"healed"})" "\n"
-    << R"({"index":8,"time":31000000,"process":0,"type":"invoke","f":"write","value":2})" "\n";
+  h << R"({"index":0,"time":1000000,"process":0,"type":"invoke","f":"write","value":1})"
+       "\n"
+    << R"({"index":1,"time":2000000,"process":0,"type":"ok","f":"write","value":1})"
+       "\n"
+    << R"({"index":2,"time":10000000,"process":"nemesis","type":"info","f":"start-partition","value":null})"
+       "\n"
+    << R"({"index":3,"time":10500000,"process":"nemesis","type":"info","f":"start-partition","value":"majorities"})"
+       "\n"
+    << R"({"index":4,"time":12000000,"process":1,"type":"invoke","f":"read","value":null})"
+       "\n"
+    << R"({"index":5,"time":15000000,"process":1,"type":"ok","f":"read","value":"</script><script>alert(1)</script>"})"
+       "\n"
+    << R"({"index":6,"time":30000000,"process":"nemesis","type":"info","f":"stop-partition","value":null})"
+       "\n"
+    << R"({"index":7,"time":30500000,"process":"nemesis","type":"info","f":"stop-partition","value":"healed"})"
+       "\n"
+    << R"({"index":8,"time":31000000,"process":0,"type":"invoke","f":"write","value":2})"
+       "\n";
   h.close();
-  std::ofstream(dir / "test.json") << R"({"name":"t","spec":{"db":"memory","workload":"register"}})";
+  std::ofstream(dir / "test.json")
+      << R"({"name":"t","spec":{"db":"memory","workload":"register"}})";
   return dir;
 }
 

@@ -18,8 +18,7 @@ namespace fs = std::filesystem;
 namespace {
 
 fs::path make_tree() {
-  fs::path base =
-      fs::temp_directory_path() / ("faultline-serve-" + std::to_string(::getpid()));
+  fs::path base = fs::temp_directory_path() / ("faultline-serve-" + std::to_string(::getpid()));
   fs::remove_all(base);
   fs::path run = base / "results" / "memory-register" / "20260101T120000";
   fs::create_directories(run);
@@ -90,9 +89,9 @@ TEST_CASE("serve: runs, files and reports over HTTP; nothing outside the results
   CHECK(files.find("results.json") != std::string::npos);
   CHECK(status_of(http_get(port, "/memory-register/20260101T120000/nope")) == 404);
 
-  for (const char* bad : {"/../secret.txt", "/memory-register/../../secret.txt",
-                          "/%2e%2e/secret.txt", "/memory-register/%2E%2E/%2E%2E/secret.txt",
-                          "/escape.txt", "/..%2fsecret.txt"}) {
+  for (const char* bad :
+       {"/../secret.txt", "/memory-register/../../secret.txt", "/%2e%2e/secret.txt",
+        "/memory-register/%2E%2E/%2E%2E/secret.txt", "/escape.txt", "/..%2fsecret.txt"}) {
     INFO(bad);
     std::string r = http_get(port, bad);
     CHECK(r.find("TOP-SECRET") == std::string::npos);
