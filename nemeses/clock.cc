@@ -233,6 +233,7 @@ NemesisPackage make_clock(const NemesisOptions& no) {
                          {"mechanism", "faketime-dir", "min-ms", "max-ms", "strobe-period-ms",
                           "strobe-duration-ms"},
                          where);
+  require_remote_db(no, "clock");
   ClockOptions o;
   try {
     o.mechanism = j.value("mechanism", o.mechanism);

@@ -44,3 +44,16 @@ std::string describe_errors(const std::map<std::string, std::string>& errors);
 std::string local_boot_id();
 
 }  // namespace faultline::nemeses
+
+namespace faultline {
+struct NemesisOptions;
+}
+
+namespace faultline::nemeses {
+
+// Throws std::invalid_argument("nemesis '<name>' needs nodes reached over SSH; database '<db>'
+// runs in-process") when the test's database has default nodes (runs in-process), so such a
+// test is refused when it is built rather than when the nemesis starts.
+void require_remote_db(const NemesisOptions& options, const std::string& name);
+
+}  // namespace faultline::nemeses

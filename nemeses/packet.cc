@@ -231,6 +231,7 @@ NemesisPackage make_packet(const NemesisOptions& no) {
   const std::string where = "nemesis-options/packet";
   reject_unknown_options(no.options, {"faults", "loss", "delay-ms", "jitter-ms", "queue", "dir"},
                          where);
+  require_remote_db(no, "packet");
   PacketOptions o;
   try {
     o.faults = no.options.value("faults", o.faults);

@@ -134,6 +134,7 @@ class PartitionNemesis : public Nemesis {
 NemesisPackage make_partition(const NemesisOptions& o) {
   const std::string where = "nemesis-options/partition";
   reject_unknown_options(o.options, {"shapes", "grudge", "addresses"}, where);
+  require_remote_db(o, "partition");
   std::vector<std::string> shapes;
   Json explicit_grudge;
   if (o.options.contains("grudge")) {
