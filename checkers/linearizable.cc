@@ -300,9 +300,15 @@ class Linearizable : public Checker {
     }
     std::unique_ptr<Model> model = factory();
     std::vector<LinOp> ops = prepare_ops(part->ops, *model);
-    // Explaining gets at most 10 s (or what is left of the deadline).
+    // Explaining gets at most 10 s (or what is left of the deadline), and each search in it at
+    // most 256 MiB: a search that cannot finish counts as "not shown illegal", so the
+    // counterexample may stay larger, never wrong.
     auto deadline = std::min(ctx.deadline, Clock::now() + std::chrono::seconds(10));
-    SearchLimits limits{deadline, ctx.memory_limit_bytes, ctx.cancel};
+    const size_t explain_memory = 256u << 20;
+    SearchLimits limits{deadline,
+                        ctx.memory_limit_bytes ? std::min(ctx.memory_limit_bytes, explain_memory)
+                                               : explain_memory,
+                        ctx.cancel};
     auto illegal = [&](const std::vector<LinOp>& v) {
       return search(v, *model, limits).verdict == SearchVerdict::kIllegal;
     };

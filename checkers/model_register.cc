@@ -1,8 +1,11 @@
 // Models "register" (read/write) and "cas-register" (read/write/cas) over one value, nil at
 // first. Jepsen's vocabulary: read returns the value (an invocation's value is ignored); write
-// v; cas [from to] replaces from by to. A failed cas means the compare did not match: a no-op
-// that needs state != from where it is linearized (as Porcupine's etcd model); a failed read
-// or write never happened and is dropped; an info cas, if it took effect, matched.
+// v; cas [from to] replaces from by to. A failed cas with no error, or with an error that says
+// "mismatch", means the compare did not match: a no-op that needs state != from where it is
+// linearized (as Porcupine's etcd model). A failed cas with any other error (connection
+// refused, ...) never happened and is dropped, as are failed reads and writes (Knossos drops
+// every failed op; treating a refused cas as a mismatch would invent anomalies). An info cas,
+// if it took effect, matched.
 #include <optional>
 
 #include "checkers/model.h"
@@ -36,6 +39,7 @@ class RegisterModel : public Model {
       return c;
     }
     if (f == "cas" && cas_) {
+      if (c.outcome == Outcome::kFail && !is_mismatch(op.complete->error)) return std::nullopt;
       const Json& v = op.invoke->value;
       if (!v.is_array() || v.size() != 2) bad_op(op, name(), "cas needs [from to]");
       c.f = kCas;
@@ -89,6 +93,12 @@ class RegisterModel : public Model {
   const ValueTable& values() const { return values_; }
 
  private:
+  static bool is_mismatch(const Json& error) {
+    if (error.is_null()) return true;
+    return error.is_string() &&
+           error.get_ref<const std::string&>().find("mismatch") != std::string::npos;
+  }
+
   bool cas_;
   ValueTable values_;
 };

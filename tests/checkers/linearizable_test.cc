@@ -107,6 +107,17 @@ TEST_CASE("cas-register: failed cas did not match", "[lin][cas]") {
     // A cas cannot succeed on a value that is not there.
     CHECK(verdict(h({"0 invoke write 1", "0 ok write 1", "1 invoke cas [3 2]", "1 ok cas [3 2]"}),
                   "cas-register", engine) == Validity::kInvalid);
+    // A cas refused for another reason (an error that is not a mismatch) never happened.
+    CHECK(verdict("{:process 0, :type :invoke, :f :write, :value 1}\n"
+                  "{:process 0, :type :ok, :f :write, :value 1}\n"
+                  "{:process 1, :type :invoke, :f :cas, :value [1 2]}\n"
+                  "{:process 1, :type :fail, :f :cas, :value [1 2], :error \"connection refused\"}\n",
+                  "cas-register", engine) == Validity::kValid);
+    CHECK(verdict("{:process 0, :type :invoke, :f :write, :value 1}\n"
+                  "{:process 0, :type :ok, :f :write, :value 1}\n"
+                  "{:process 1, :type :invoke, :f :cas, :value [1 2]}\n"
+                  "{:process 1, :type :fail, :f :cas, :value [1 2], :error \"cas mismatch\"}\n",
+                  "cas-register", engine) == Validity::kInvalid);
     // A failed write never happened.
     CHECK(verdict(h({"0 invoke write 1", "0 fail write 1", "1 invoke read", "1 ok read 1"}),
                   "cas-register", engine) == Validity::kInvalid);
