@@ -17,7 +17,8 @@ agree=0; disagree=0
 while IFS=$'\t' read -r file expected; do
   [ "$file" = "file" ] && continue
   set +e
-  out=$("$FL" check "$SHARED/$file" 2>&1); rc=$?
+  # portfolio: a key whose search runs past its budget goes to Z3 (kv/c50-bad has one).
+  out=$("$FL" check --engine portfolio --no-explain --time-limit 300 "$SHARED/$file" 2>&1); rc=$?
   set -e
   case $rc in 0) got=true ;; 1) got=false ;; *) got="error($rc)" ;; esac
   if [ "$got" = "$expected" ]; then agree=$((agree + 1)); mark=ok; else disagree=$((disagree + 1)); mark=DIFFERS; fi

@@ -1,5 +1,7 @@
 // `faultline check`, `faultline convert`, `faultline list`: commands on history files that need
 // no cluster.
+#include <unistd.h>
+
 #include <chrono>
 #include <fstream>
 #include <iomanip>
@@ -87,7 +89,12 @@ int run_check(const CheckOptions& o) {
                        std::chrono::duration_cast<std::chrono::steady_clock::duration>(
                            std::chrono::duration<double>(o.time_limit_s));
       }
-      ctx.memory_limit_bytes = static_cast<size_t>(o.memory_limit_mb * 1024 * 1024);
+      // Default: half the machine's memory, so a search that explodes ends as unknown rather
+      // than being killed by the kernel.
+      ctx.memory_limit_bytes =
+          o.memory_limit_mb > 0 ? static_cast<size_t>(o.memory_limit_mb * 1024 * 1024)
+                                : static_cast<size_t>(sysconf(_SC_PHYS_PAGES)) *
+                                      static_cast<size_t>(sysconf(_SC_PAGE_SIZE)) / 2;
       ctx.threads = o.threads > 0 ? o.threads
                                   : std::max(1u, std::thread::hardware_concurrency());
       ctx.seed = o.seed;
@@ -156,7 +163,7 @@ const bool check_registered = register_command(
        app.add_option("--time-limit", o->time_limit_s,
                       "Seconds per checker and file before the verdict is unknown (0: none)");
        app.add_option("--memory-limit", o->memory_limit_mb,
-                      "MiB of search state before the verdict is unknown (0: none)");
+                      "MiB of search state before the verdict is unknown (default: half the RAM)");
        app.add_option("--threads", o->threads, "Threads per check (default: all cores)");
        app.add_option("--seed", o->seed, "Seed for randomised engines");
        app.add_flag("--json", o->json, "Print the full results as JSON");
