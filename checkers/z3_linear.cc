@@ -24,6 +24,12 @@ SmtResult smt_check(const std::vector<LinOp>& ops, const Model& model, const Smt
   auto is_info = [&](int i) { return ops[i].ret_pos == INT64_MAX; };
 
   try {
+    // A bound on Z3's memory (MiB), global to the process: a runaway solve ends as unknown.
+    static const bool memory_bounded = [] {
+      z3::set_param("memory_max_size", 4096);
+      return true;
+    }();
+    (void)memory_bounded;
     z3::context ctx;
     z3::solver solver(ctx);
     z3::params params(ctx);
