@@ -36,6 +36,14 @@ void bad_op(const Operation& op, const std::string& model, const std::string& wh
                               " does not fit the " + model + " model: " + why);
 }
 
+Outcome outcome_of(const Operation& op) {
+  switch (op.type()) {
+    case OpType::kOk: return Outcome::kOk;
+    case OpType::kFail: return Outcome::kFail;
+    default: return Outcome::kInfo;
+  }
+}
+
 std::string describe_value(const std::string& text) { return text == "null" ? "nil" : text; }
 
 std::string guess_model(const History& history) {

@@ -118,6 +118,8 @@ using ModelRegistry = Registry<ModelFactory>;
 std::string guess_model(const History& history);
 
 // Helpers for model files.
+// The outcome of an operation: ok, fail, or info (also for one that never completed).
+Outcome outcome_of(const Operation& op);
 [[noreturn]] void bad_op(const Operation& op, const std::string& model, const std::string& why);
 std::string describe_value(const std::string& json_text);
 

@@ -13,9 +13,7 @@ class CounterModel : public Model {
   std::string name() const override { return "counter"; }
   std::optional<Call> prepare(const Operation& op) override {
     Call c;
-    OpType t = op.type();
-    c.outcome = t == OpType::kOk ? Outcome::kOk : t == OpType::kFail ? Outcome::kFail
-                                                                     : Outcome::kInfo;
+    c.outcome = outcome_of(op);
     if (c.outcome == Outcome::kFail) return std::nullopt;
     if (op.invoke->f == "add" || op.invoke->f == "increment") {
       const Json& v = op.invoke->value;

@@ -19,9 +19,7 @@ class KvModel : public Model {
   std::optional<Call> prepare(const Operation& op) override {
     Call c;
     const std::string& f = op.invoke->f;
-    OpType t = op.type();
-    c.outcome = t == OpType::kOk ? Outcome::kOk : t == OpType::kFail ? Outcome::kFail
-                                                                     : Outcome::kInfo;
+    c.outcome = outcome_of(op);
     if (c.outcome == Outcome::kFail) return std::nullopt;
     // One model usually sees one key: remember the last one instead of re-serialising it.
     auto it = op.invoke->extra.find("key");

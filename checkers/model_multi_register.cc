@@ -15,9 +15,7 @@ class MultiRegisterModel : public Model {
   std::string name() const override { return "multi-register"; }
   std::optional<Call> prepare(const Operation& op) override {
     Call c;
-    OpType t = op.type();
-    c.outcome = t == OpType::kOk ? Outcome::kOk : t == OpType::kFail ? Outcome::kFail
-                                                                     : Outcome::kInfo;
+    c.outcome = outcome_of(op);
     if (c.outcome == Outcome::kFail) return std::nullopt;
     const Json* v;
     if (op.invoke->f == "write") {

@@ -16,9 +16,7 @@ class QueueModel : public Model {
   std::string name() const override { return fifo_ ? "fifo-queue" : "unordered-queue"; }
   std::optional<Call> prepare(const Operation& op) override {
     Call c;
-    OpType t = op.type();
-    c.outcome = t == OpType::kOk ? Outcome::kOk : t == OpType::kFail ? Outcome::kFail
-                                                                     : Outcome::kInfo;
+    c.outcome = outcome_of(op);
     if (c.outcome == Outcome::kFail) return std::nullopt;
     if (op.invoke->f == "enqueue") {
       c.f = kEnqueue;

@@ -23,9 +23,7 @@ class RegisterModel : public Model {
   std::optional<Call> prepare(const Operation& op) override {
     Call c;
     const std::string& f = op.invoke->f;
-    OpType t = op.type();
-    c.outcome = t == OpType::kOk ? Outcome::kOk : t == OpType::kFail ? Outcome::kFail
-                                                                     : Outcome::kInfo;
+    c.outcome = outcome_of(op);
     if (f == "read") {
       if (c.outcome != Outcome::kOk) return std::nullopt;
       c.f = kRead;
