@@ -2,6 +2,7 @@
 
 #include <iostream>
 #include <memory>
+#include <sstream>
 #include <vector>
 
 #include <CLI/CLI.hpp>
@@ -21,6 +22,16 @@ std::vector<CliCommand>& commands() {
 bool register_command(CliCommand command) {
   commands().push_back(std::move(command));
   return true;
+}
+
+std::vector<std::string> split_commas(const std::string& s) {
+  std::vector<std::string> out;
+  std::stringstream in(s);
+  std::string part;
+  while (std::getline(in, part, ',')) {
+    if (!part.empty()) out.push_back(part);
+  }
+  return out;
 }
 
 int run_cli(int argc, char** argv) {

@@ -19,6 +19,7 @@
 #include <functional>
 #include <stdexcept>
 #include <string>
+#include <vector>
 
 namespace CLI {
 class App;
@@ -45,6 +46,9 @@ struct CliCommand {
 };
 
 bool register_command(CliCommand command);
+
+// "a,b,,c" -> {"a", "b", "c"}: the comma-separated lists of flags such as --checker, --nodes.
+std::vector<std::string> split_commas(const std::string& s);
 
 // Runs the CLI; what main() returns.
 int run_cli(int argc, char** argv);

@@ -30,16 +30,6 @@ std::optional<HistoryFormat> format_option(const std::string& name) {
   return f;
 }
 
-std::vector<std::string> split_commas(const std::string& s) {
-  std::vector<std::string> out;
-  std::stringstream in(s);
-  std::string part;
-  while (std::getline(in, part, ',')) {
-    if (!part.empty()) out.push_back(part);
-  }
-  return out;
-}
-
 struct CheckOptions {
   std::vector<std::string> files;
   std::string checker = "linearizable";

@@ -24,16 +24,6 @@ struct RunFlags {
   bool leave_db_running = false, quiet = false, no_progress = false;
 };
 
-std::vector<std::string> split_list(const std::string& s) {
-  std::vector<std::string> out;
-  std::stringstream in(s);
-  std::string part;
-  while (std::getline(in, part, ',')) {
-    if (!part.empty()) out.push_back(part);
-  }
-  return out;
-}
-
 // A spec with a "matrix" key (matrix.h): every combination, test-count runs each, then
 // matrix.json and matrix.html in the results directory. Every combination's spec is validated
 // before the first run; a run that fails (not a bad spec) is an "error" row and the matrix
@@ -112,7 +102,7 @@ int run_command(const CLI::App& app, const RunFlags& f) {
   if (given("--checker-time-limit")) j["checker-time-limit"] = f.checker_time_limit;
   if (given("--test-count")) j["test-count"] = f.test_count;
   if (given("--seed")) j["seed"] = f.seed;
-  if (given("--nodes")) j["nodes"] = split_list(f.nodes);
+  if (given("--nodes")) j["nodes"] = split_commas(f.nodes);
   if (given("--nodes-file")) j["nodes-file"] = f.nodes_file;
   if (given("--local")) j["local"] = f.local;
   if (given("--leave-db-running")) j["leave-db-running"] = f.leave_db_running;
