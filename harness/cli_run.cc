@@ -16,6 +16,7 @@ namespace {
 
 struct RunFlags {
   std::string spec_file, db, workload, nemesis, concurrency, nodes, nodes_file, consistency_model;
+  std::string routing, retry;
   std::string results_dir, name, ssh_user, ssh_key, ssh_known_hosts, ssh_strict;
   double nemesis_interval = 0, time_limit = 0, rate = 0, op_timeout = 0, recovery_wait = 0;
   double checker_time_limit = 0;
@@ -107,6 +108,8 @@ int run_command(const CLI::App& app, const RunFlags& f) {
   if (given("--local")) j["local"] = f.local;
   if (given("--leave-db-running")) j["leave-db-running"] = f.leave_db_running;
   if (given("--consistency-model")) j["consistency-model"] = f.consistency_model;
+  if (given("--routing")) j["routing"] = f.routing;
+  if (given("--retry")) j["retry"] = f.retry;
   if (given("--results-dir")) j["results-dir"] = f.results_dir;
   if (given("--name")) j["name"] = f.name;
   if (given("--ssh-user")) j["ssh"]["username"] = f.ssh_user;
@@ -183,6 +186,12 @@ const bool run_registered = register_command(
                     "Do not tear the database down at the end");
        app.add_option("--consistency-model", f->consistency_model,
                       "For transactional checkers: the model to check against");
+       app.add_option("--routing", f->routing,
+                      "random (default) or home-node: each key written only through its home "
+                      "node");
+       app.add_option("--retry", f->retry,
+                      "none (default) or idempotent: retry writes whose reply was lost, with an "
+                      "idempotency key");
        app.add_option("--results-dir", f->results_dir, "Results directory (default results)");
        app.add_option("--name", f->name, "Test name (default <db>-<workload>[-<nemeses>])");
        app.add_flag("--quiet,-q", f->quiet, "Only the summary on stdout");

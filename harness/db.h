@@ -38,6 +38,13 @@ struct DbContext {
   Json options = Json::object();                // the spec's "db-options"
   std::function<void(const std::string&)> log;  // controller.log; never null when set by the runner
   std::string run_dir;                          // results directory of the run ("" when none)
+  // Node -> the address the controller reaches it at (the inventory's host); clients connect
+  // there. Empty for in-process databases.
+  std::map<std::string, std::string> hosts;
+  // Non-empty when the clock nemesis runs with libfaketime: database processes start under
+  // LD_PRELOAD=libfaketimeMT.so.1 with FAKETIME_TIMESTAMP_FILE=<faketime_dir>/<node>.rc
+  // (see nemeses/clock.h; write "+0.000" there first if the file does not exist).
+  std::string faketime_dir;
 };
 
 class Db {
@@ -61,6 +68,14 @@ class Db {
   virtual std::vector<std::string> default_nodes() const { return {}; }
   // Workload vocabularies this database has clients for, e.g. {"register"}.
   virtual std::vector<std::string> vocabularies() const = 0;
+  // Called once after setup and before any client opens, for the test's vocabulary with the
+  // workload's client_params(): create the tables / keys the vocabulary needs (e.g. bank's
+  // accounts and their initial balances). Throws on failure (the run then tears down).
+  virtual void prepare(const DbContext& ctx, const std::string& vocabulary, const Json& params) {
+    (void)ctx;
+    (void)vocabulary;
+    (void)params;
+  }
   // A fresh, unopened client for `vocabulary`; nullptr when not supported.
   virtual std::unique_ptr<Client> new_client(const std::string& vocabulary) = 0;
 };

@@ -187,6 +187,7 @@ void run_assigned(const std::shared_ptr<State>& s, std::unique_lock<std::mutex>&
   cctx.node = inv.node;
   cctx.process = inv.process;
   cctx.op_timeout = s->options.op_timeout;
+  cctx.params = s->options.client_params;
   lk.unlock();
   Completion c;
   if (!client) {

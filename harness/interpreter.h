@@ -39,6 +39,7 @@ struct InterpreterOptions {
   // makes every client op info.
   std::function<std::unique_ptr<Client>()> new_client;
   const DbContext* db_ctx = nullptr;
+  Json client_params = Json::object();  // ClientContext::params of every client
   Nemesis* nemesis = nullptr;  // null: nemesis ops complete info "no nemesis"
   NemesisContext nemesis_ctx;
   uint64_t seed = 0;  // the generator's random source

@@ -135,6 +135,8 @@ WorkloadContext workload_context(const TestSpec& spec, int concurrency,
   w.concurrency = concurrency;
   w.nodes = nodes;
   w.consistency_model = spec.consistency_model;
+  w.routing = spec.routing;
+  w.retry = spec.retry;
   w.random = Random(spec.seed.value_or(0)).fork("workload");
   return w;
 }
@@ -444,6 +446,17 @@ RunOutcome run_test(const TestSpec& spec_in, const RunOptions& ro) {
   dctx.options = spec.db_options;
   dctx.log = logf;
   dctx.run_dir = dir.string();
+  if (cluster.inventory.is_object()) {
+    for (const auto& n : cluster.inventory["nodes"]) {
+      dctx.hosts[n["name"].get<std::string>()] = n["host"].get<std::string>();
+    }
+  }
+  if (std::find(nemesis_names.begin(), nemesis_names.end(), "clock") != nemesis_names.end()) {
+    const Json clock = spec.nemesis_options.value("clock", Json::object());
+    if (clock.value("mechanism", std::string("auto")) != "system") {
+      dctx.faketime_dir = clock.value("faketime-dir", std::string("/run/faultline/faketime"));
+    }
+  }
 
   std::vector<std::unique_ptr<Nemesis>> nemesis_parts;
   for (auto& p : packages) nemesis_parts.push_back(std::move(p.nemesis));
@@ -463,6 +476,7 @@ RunOutcome run_test(const TestSpec& spec_in, const RunOptions& ro) {
   Db* dbp = db.get();
   io.new_client = [dbp, vocabulary] { return dbp->new_client(vocabulary); };
   io.db_ctx = &dctx;
+  io.client_params = workload->client_params(wctx);
   io.nemesis = nemesis.get();
   io.nemesis_ctx = nctx;
   io.seed = root.fork("interpreter").seed();
@@ -535,6 +549,7 @@ RunOutcome run_test(const TestSpec& spec_in, const RunOptions& ro) {
     left.add(db_left);
     db_up = true;
     db->setup(dctx);
+    db->prepare(dctx, vocabulary, workload->client_params(wctx));
     test["db-version"] = db->version(dctx);
     write_file_atomic(dir / "test.json", test.dump(2) + "\n");
     if (nemesis) {

@@ -101,6 +101,8 @@ const std::vector<std::string>& known_keys() {
   static const std::vector<std::string> keys = {"checker-time-limit",
                                                 "concurrency",
                                                 "consistency-model",
+                                                "retry",
+                                                "routing",
                                                 "db",
                                                 "db-options",
                                                 "final-time-limit",
@@ -235,6 +237,14 @@ TestSpec parse_spec(const Json& j, const std::string& source) {
   }
   s.leave_db_running = r.boolean("leave-db-running", false);
   s.consistency_model = r.string("consistency-model", "");
+  s.routing = r.string("routing", s.routing);
+  if (s.routing != "random" && s.routing != "home-node") {
+    bad(source, "/routing", "expected \"random\" or \"home-node\", found \"" + s.routing + "\"");
+  }
+  s.retry = r.string("retry", s.retry);
+  if (s.retry != "none" && s.retry != "idempotent") {
+    bad(source, "/retry", "expected \"none\" or \"idempotent\", found \"" + s.retry + "\"");
+  }
   s.results_dir = r.string("results-dir", s.results_dir);
   if (s.results_dir.empty()) bad(source, "/results-dir", "must not be empty");
   int sources = (!s.nodes.empty()) + (!s.nodes_file.empty()) + (s.local > 0);
@@ -265,6 +275,8 @@ Json TestSpec::to_json() const {
             {"ssh", ssh},
             {"leave-db-running", leave_db_running},
             {"consistency-model", consistency_model},
+            {"routing", routing},
+            {"retry", retry},
             {"results-dir", results_dir}};
   if (seed) j["seed"] = *seed;
   return j;

@@ -28,6 +28,10 @@
 //                                                     known-hosts, strict-host-key-checking
 //   leave-db-running    bool              false       skip the database's teardown
 //   consistency-model   string            ""          for transactional checkers
+//   routing             string            "random"    random | home-node (each key written
+//                                                     only through its home node)
+//   retry               string            "none"      none | idempotent (writes retried with
+//                                                     an idempotency key after a lost reply)
 //   results-dir         string            "results"   where runs are stored
 //
 // Thread safety: plain values and free functions.
@@ -73,6 +77,8 @@ struct TestSpec {
   Json ssh = Json::object();
   bool leave_db_running = false;
   std::string consistency_model;
+  std::string routing = "random";
+  std::string retry = "none";
   std::string results_dir = "results";
 
   // Every key, defaults included (seed only when set): what test.json records.

@@ -25,6 +25,13 @@ struct WorkloadContext {
   int concurrency = 5;
   std::vector<std::string> nodes;
   std::string consistency_model;  // --consistency-model ("" when not given)
+  // --routing: "random" (a thread works any key) or "home-node" (key k is written only by
+  // threads of node home_node(k, nodes.size()); workloads without keys send every write
+  // through the first node).
+  std::string routing = "random";
+  // --retry: "none" or "idempotent" (clients retry a write whose reply was lost, carrying an
+  // idempotency key; given to clients as client_params()["retry"]).
+  std::string retry = "none";
   Random random{0};               // forked for the workload
 };
 
@@ -45,7 +52,18 @@ class Workload {
     return nullptr;
   }
   virtual std::vector<CheckerSpec> checkers(const WorkloadContext& ctx) const = 0;
+  // Parameters of the vocabulary the database needs to prepare and serve it (e.g. bank's
+  // {"accounts": [...], "total": 100}); given to Db::prepare and to every client's open().
+  virtual Json client_params(const WorkloadContext& ctx) const {
+    (void)ctx;
+    return Json::object();
+  }
 };
+
+// The home node index of key `key` among `node_count` nodes (routing home-node): key mod count.
+inline size_t home_node(int64_t key, size_t node_count) {
+  return static_cast<size_t>(((key % static_cast<int64_t>(node_count)) + node_count) % node_count);
+}
 
 // Factories take the spec's "workload-options" and reject unknown keys.
 using WorkloadFactory = std::function<std::unique_ptr<Workload>(const Json& options)>;
