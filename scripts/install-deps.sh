@@ -18,6 +18,10 @@ RUN_PKGS=(
   gnuplot-nox graphviz
   iputils-ping
   libfaketime faketime socat libnetfilter-queue-dev
+  # The systems under test (started only by Faultline, per node, never as services).
+  mariadb-server mariadb-client galera-4 rsync
+  postgresql-15 postgresql-15-pglogical
+  etcd-server etcd-client
 )
 
 mode=${1:-all}
@@ -39,4 +43,12 @@ fi
 echo "install-deps: installing ${missing[*]}"
 export DEBIAN_FRONTEND=noninteractive
 apt-get update -qq
+# Database packages would start their system services on install; Faultline starts its own
+# per-node processes instead, so forbid service starts while installing (policy-rc.d, exit 101).
+policy=/usr/sbin/policy-rc.d
+own_policy=0
+if [ ! -e "$policy" ]; then
+  printf '#!/bin/sh\nexit 101\n' > "$policy" && chmod 755 "$policy" && own_policy=1
+fi
+trap '[ "$own_policy" = 1 ] && rm -f "$policy"' EXIT
 apt-get install -y -qq --no-install-recommends "${missing[@]}"
