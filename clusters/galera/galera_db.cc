@@ -158,7 +158,7 @@ class GaleraDb : public Db, public Killable, public Pausable {
     if (!ctx.remote) return;
     for_each_node(ctx.nodes, [&](const std::string& n) {
       auto s = ctx.remote->session(n);
-      stop_node(ctx, *s, n, /*wipe=*/false);
+      stop_node(ctx, *s, n, /*wipe=*/true);
     });
   }
 
