@@ -13,6 +13,7 @@
 #include <sstream>
 #include <thread>
 
+#include "clusters/galera/mariadb_connection.h"
 #include "clusters/sql/sql.h"
 #include "harness/db.h"
 #include "harness/formats.h"
@@ -85,7 +86,7 @@ struct DbGuard {
   }
 };
 
-std::unique_ptr<Db> galera(Json options = Json::object()) {
+std::unique_ptr<Db> make_galera(Json options = Json::object()) {
   return DbRegistry::get("db", "galera")(options);
 }
 
@@ -130,12 +131,30 @@ TEST_CASE("galera: a 3-node cluster serves every vocabulary and survives kills a
           "[galera]") {
   REQUIRE_ROOT();
   Cluster c;
-  auto db = galera({{"sync-wait", 1}});
+  c.ctx.faketime_dir = "/run/faultline/faketime-flgal";  // as under the clock nemesis
+  auto db = make_galera({{"sync-wait", 1}});
   auto t0 = Clock::now();
   db->setup(c.ctx);
   DbGuard guard{*db, c.ctx};
   double setup_s = secs_since(t0);
   CHECK(db->version(c.ctx).find("MariaDB") != std::string::npos);
+
+  // Under libfaketime, the database itself sees a node's skew: NOW() on n2 moves with n2's
+  // offset file while n1 keeps the true time.
+  auto now_on = [&](const std::string& node) {
+    auto conn = galera::connect_mariadb(c.ctx.hosts.at(node), galera::MariaDbOptions{},
+                                        std::chrono::seconds(10));
+    return std::stod(conn->query("SELECT UNIX_TIMESTAMP(NOW(6))").at(0).at(0).value());
+  };
+  auto n2 = c.remote->session("n2");
+  n2->run_checked(Command::shell("printf '%s\\n' +30.000 > \"$1.tmp\" && mv \"$1.tmp\" \"$1\"",
+                                 {c.ctx.faketime_dir + "/n2.rc"}));
+  double skew_s = now_on("n2") - now_on("n1");
+  CHECK(skew_s > 29);
+  CHECK(skew_s < 32);
+  n2->run_checked(Command::shell("printf '%s\\n' +0.000 > \"$1.tmp\" && mv \"$1.tmp\" \"$1\"",
+                                 {c.ctx.faketime_dir + "/n2.rc"}));
+  CHECK(std::abs(now_on("n2") - now_on("n1")) < 2);
 
   // Every vocabulary: prepare, then one op of each kind, on different nodes.
   Json bank_params = {{"accounts", {0, 1, 2}}, {"total", 30}};
@@ -233,6 +252,8 @@ TEST_CASE("galera: a 3-node cluster serves every vocabulary and survives kills a
   db->teardown(c.ctx);
   CHECK(running_servers(c) == 0);
   CHECK_FALSE(fs::exists("/var/lib/faultline/galera/n1-10.77.213.11"));
+  fs::remove_all(c.ctx.faketime_dir);
+  std::cerr << "measured: NOW() on n2 with a +30 s offset file: " << skew_s << " s ahead of n1\n";
   std::cerr << "measured: galera setup (3 nodes from nothing) " << setup_s << " s; kill+start "
             << "of one node to Synced " << rejoin_s << " s; whole-cluster kill -> recovered "
             << recover_s << " s\n";
