@@ -50,16 +50,15 @@ class LwwChecker : public Checker {
       }
       return found;
     };
-    auto offset_words = [&](const std::string& node, int64_t index, int64_t time_ns) {
+    // Before the first clock op the nemesis had not moved any clock (it resets them at setup).
+    auto offset_words = [&](const std::string& node, int64_t index) {
       const Op* c = offsets_at(index);
-      if (!c) {
-        return node + " +0 ms (no clock nemesis op before " + seconds_text(time_ns) + ")";
-      }
+      if (!c) return node + " +0 ms (before the first clock nemesis op)";
       const Json& o = c->value["offsets-ms"];
       std::string ms = o.contains(node) ? json_text(o[node]) : std::string("0");
       if (!ms.empty() && ms[0] != '-') ms = "+" + ms;
-      return node + " " + ms + " ms (clock nemesis " + c->f + " at " + seconds_text(c->time_ns) +
-             ")";
+      return node + " " + ms + " ms (as of the clock nemesis's " + c->f + " at " +
+             seconds_text(c->time_ns) + ")";
     };
     auto offset_json = [&](const std::string& node, int64_t index) -> Json {
       const Op* c = offsets_at(index);
@@ -151,18 +150,18 @@ class LwwChecker : public Checker {
           ++lost_here;
           const std::string w_node = w.invoke->node.empty() ? "?" : w.invoke->node;
           const std::string b_node = b->invoke->node.empty() ? "?" : b->invoke->node;
+          const std::string offsets =
+              clock_ops.empty()
+                  ? std::string("unknown (no clock nemesis op in the history)")
+                  : offset_words(w_node, w_done.index) + " when the first finished; " +
+                        offset_words(b_node, b->invoke->index) + " when the second started";
           anomalies.add(
               "lost-later-write",
-              "key " + key_text + ": write " + x + " by " + w_node + " (" + operation_words(w) +
-                  ") finished at " + seconds_text(w_done.time_ns) + "; write " +
-                  json_text(b->invoke->value[1]) + " by " + b_node + " (" + operation_words(*b) +
-                  ") started at " + seconds_text(b->invoke->time_ns) +
+              "key " + key_text + ": write " + x + " by " + operation_words(w) + " finished at " +
+                  seconds_text(w_done.time_ns) + "; write " + json_text(b->invoke->value[1]) +
+                  " by " + operation_words(*b) + " started at " + seconds_text(b->invoke->time_ns) +
                   ", after it, and was acknowledged, yet " + x +
-                  " survived: the later write lost. Clock offsets: " +
-                  offset_words(w_node, w_done.index, w_done.time_ns) +
-                  " when the first finished; " +
-                  offset_words(b_node, b->invoke->index, b->invoke->time_ns) +
-                  " when the second started",
+                  " survived: the later write lost. Clock offsets: " + offsets,
               {{"key", key},
                {"survivor", Json::parse(x)},
                {"ops", {operation_json(w), operation_json(*b)}},

@@ -44,9 +44,9 @@ TEST_CASE("lww: a later write lost to an earlier one, with the nemesis's offsets
   CHECK(a["ops"][1]["index"] == 4);
   CHECK(a["offsets"][1]["offset-ms"] == -5000);
   const std::string e = a["explanation"].get<std::string>();
-  CHECK_THAT(e, Catch::Contains("write 10 by n1"));
-  CHECK_THAT(e, Catch::Contains("write 11 by n3"));
-  CHECK_THAT(e, Catch::Contains("n3 -5000 ms (clock nemesis bump-clock"));
+  CHECK_THAT(e, Catch::Contains("write 10 by process 0 on n1"));
+  CHECK_THAT(e, Catch::Contains("write 11 by process 1 on n3"));
+  CHECK_THAT(e, Catch::Contains("n3 -5000 ms (as of the clock nemesis's bump-clock"));
 }
 
 TEST_CASE("lww: an info survivor claims nothing; info later writes are not lost", "[lww]") {

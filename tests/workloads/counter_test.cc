@@ -49,3 +49,18 @@ TEST_CASE("counter end to end: memory valid, memory-stale invalid", "[counter][e
   auto out = expect_run("memory-stale", "counter", "counter", Validity::kInvalid, 2);
   CHECK(out.results["checkers"]["counter"]["anomaly-counts"].contains("lost-updates"));
 }
+
+TEST_CASE("counter end to end with home-node routing: keys stay on their home nodes",
+          "[counter][e2e]") {
+  const std::vector<std::string> nodes = {"n1", "n2", "n3"};
+  int64_t keyed = 0;
+  expect_run("memory", "counter", "counter", Validity::kValid, 3, {{"keys", 6}}, "home-node",
+             [&](const History& h) {
+               for (const Op& op : h) {
+                 if (!op.is_invoke() || op.f == "read-all") continue;
+                 ++keyed;
+                 CHECK(op.node == nodes[home_node(op.value["key"].get<int64_t>(), 3)]);
+               }
+             });
+  CHECK(keyed > 200);
+}

@@ -129,12 +129,11 @@ TEST_CASE("register generator: key groups, values, checkers", "[register]") {
                     Catch::Contains("unknown option 'keys'"));
 }
 
-TEST_CASE("register generator: home-node routing keeps each key on its home node",
-          "[register]") {
+TEST_CASE("register generator: home-node routing keeps each key on its home node", "[register]") {
   uint64_t seed = 22;
   announce_seed("register generator home-node", seed);
-  auto w = WorkloadRegistry::get("workload", "register")(
-      Json{{"ops-per-key", 10}, {"threads-per-key", 2}});
+  auto w = WorkloadRegistry::get("workload",
+                                 "register")(Json{{"ops-per-key", 10}, {"threads-per-key", 2}});
   WorkloadContext ctx;
   ctx.concurrency = 6;
   ctx.nodes = {"n1", "n2", "n3"};

@@ -6,6 +6,7 @@
 
 #include <catch2/catch.hpp>
 #include <filesystem>
+#include <functional>
 #include <map>
 #include <set>
 #include <string>
@@ -31,10 +32,11 @@ inline std::filesystem::path workload_temp_dir(const std::string& name) {
 
 // One run of `workload` against `db` (1 s, 300 ops/s, 2 threads per node, 3 nodes); checks
 // that checker `label` and the whole run have validity `expected`, and that analyze gives the
-// same results.json.
+// same results.json. `inspect`, when given, looks at the recorded history.
 inline RunOutcome expect_run(const std::string& db, const std::string& workload,
                              const std::string& label, Validity expected, uint64_t seed,
-                             Json options = Json::object(), const std::string& routing = "random") {
+                             Json options = Json::object(), const std::string& routing = "random",
+                             std::function<void(const History&)> inspect = nullptr) {
   namespace fs = std::filesystem;
   announce_seed(workload + " e2e on " + db, seed);
   fs::path root = workload_temp_dir(workload + "-" + db);
@@ -60,6 +62,7 @@ inline RunOutcome expect_run(const std::string& db, const std::string& workload,
   CHECK(out.validity == expected);
   auto rec = load_recorded_history((out.dir / "history.jsonl").string());
   CHECK(rec.history.size() > 200);
+  if (inspect) inspect(rec.history);
   std::string before = read_file(out.dir / "results.json");
   RunOutcome again = analyze_run(out.dir);
   CHECK(again.validity == expected);
