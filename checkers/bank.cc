@@ -80,11 +80,13 @@ class BankChecker : public Checker {
         total_inferred = true;
       }
       if (!bad && sum != *total) {
-        anomalies.add("wrong-total",
-                      "read by " + who + " sums to " + std::to_string(sum) + ", not " +
-                          std::to_string(*total) + " (" + std::to_string(sum - *total) +
-                          "): balances " + json_text(v),
-                      {{"ops", {operation_json(op)}}, {"total", sum}, {"expected", *total}});
+        anomalies.add_with("wrong-total", [&] {
+          return std::pair<std::string, Json>(
+              "read by " + who + " sums to " + std::to_string(sum) + ", not " +
+                  std::to_string(*total) + " (" + std::to_string(sum - *total) + "): balances " +
+                  json_text(v),
+              {{"ops", {operation_json(op)}}, {"total", sum}, {"expected", *total}});
+        });
         bad = true;
       }
       if (!o_.negative_balances && !negative.empty()) {

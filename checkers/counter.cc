@@ -98,14 +98,16 @@ class CounterChecker : public Checker {
       for (const auto& [wrote, list] : k.by_wrote) {
         for (size_t i = 1; i < list.size(); ++i) {
           ++pairs;
-          anomalies.add("lost-update-pair",
-                        "key " + key_text + ": two acknowledged increments both wrote " +
-                            std::to_string(wrote) + " (both read " + std::to_string(wrote - 1) +
-                            "): " + operation_words(*list[0]) + " and " +
-                            operation_words(*list[i]) + "; one update overwrote the other",
-                        {{"key", key},
-                         {"wrote", wrote},
-                         {"ops", {operation_json(*list[0]), operation_json(*list[i])}}});
+          anomalies.add_with("lost-update-pair", [&] {
+            return std::pair<std::string, Json>(
+                "key " + key_text + ": two acknowledged increments both wrote " +
+                    std::to_string(wrote) + " (both read " + std::to_string(wrote - 1) +
+                    "): " + operation_words(*list[0]) + " and " + operation_words(*list[i]) +
+                    "; one update overwrote the other",
+                {{"key", key},
+                 {"wrote", wrote},
+                 {"ops", {operation_json(*list[0]), operation_json(*list[i])}}});
+          });
         }
       }
       Json values = Json::object();

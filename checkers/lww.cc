@@ -150,23 +150,24 @@ class LwwChecker : public Checker {
           ++lost_here;
           const std::string w_node = w.invoke->node.empty() ? "?" : w.invoke->node;
           const std::string b_node = b->invoke->node.empty() ? "?" : b->invoke->node;
-          const std::string offsets =
-              clock_ops.empty()
-                  ? std::string("unknown (no clock nemesis op in the history)")
-                  : offset_words(w_node, w_done.index) + " when the first finished; " +
-                        offset_words(b_node, b->invoke->index) + " when the second started";
-          anomalies.add(
-              "lost-later-write",
-              "key " + key_text + ": write " + x + " by " + operation_words(w) + " finished at " +
-                  seconds_text(w_done.time_ns) + "; write " + json_text(b->invoke->value[1]) +
-                  " by " + operation_words(*b) + " started at " + seconds_text(b->invoke->time_ns) +
-                  ", after it, and was acknowledged, yet " + x +
-                  " survived: the later write lost. Clock offsets: " + offsets,
-              {{"key", key},
-               {"survivor", Json::parse(x)},
-               {"ops", {operation_json(w), operation_json(*b)}},
-               {"offsets",
-                {offset_json(w_node, w_done.index), offset_json(b_node, b->invoke->index)}}});
+          anomalies.add_with("lost-later-write", [&] {
+            const std::string offsets =
+                clock_ops.empty()
+                    ? std::string("unknown (no clock nemesis op in the history)")
+                    : offset_words(w_node, w_done.index) + " when the first finished; " +
+                          offset_words(b_node, b->invoke->index) + " when the second started";
+            return std::pair<std::string, Json>(
+                "key " + key_text + ": write " + x + " by " + operation_words(w) + " finished at " +
+                    seconds_text(w_done.time_ns) + "; write " + json_text(b->invoke->value[1]) +
+                    " by " + operation_words(*b) + " started at " +
+                    seconds_text(b->invoke->time_ns) + ", after it, and was acknowledged, yet " +
+                    x + " survived: the later write lost. Clock offsets: " + offsets,
+                {{"key", key},
+                 {"survivor", Json::parse(x)},
+                 {"ops", {operation_json(w), operation_json(*b)}},
+                 {"offsets",
+                  {offset_json(w_node, w_done.index), offset_json(b_node, b->invoke->index)}}});
+          });
         }
         key_detail["lost-later-writes"] = lost_here;
       }

@@ -31,6 +31,18 @@ class AnomalyList {
   // Records an anomaly of `type`; `detail` (an object) gets "type" and "explanation". Only the
   // first kMaxPerType of a type are kept; all are counted.
   void add(const std::string& type, const std::string& explanation, Json detail);
+  // As add, but make() (-> std::pair<std::string, Json>: explanation, detail) runs only when
+  // the anomaly is kept or explained: for checkers that may find millions.
+  template <typename Make>
+  void add_with(const std::string& type, Make make) {
+    if (count(type) < kMaxPerType || explained_ < kMaxExplained) {
+      auto [explanation, detail] = make();
+      add(type, explanation, std::move(detail));
+    } else {
+      ++counts_[type];
+      ++explained_;
+    }
+  }
   bool empty() const { return counts_.empty(); }
   size_t count(const std::string& type) const;
   // Adds "anomalies", "anomaly-counts", "anomaly-types" and, when there are anomalies,

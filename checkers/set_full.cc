@@ -17,8 +17,10 @@
 // Info adds (unknown outcome) may or may not be in the final reads: those that are count as
 // "recovered", those that are not as "info-absent"; neither is a violation. No final read:
 // unknown. Options: none.
+#include <algorithm>
 #include <map>
 #include <set>
+#include <unordered_map>
 
 #include "checkers/op_report.h"
 #include "harness/registry.h"
@@ -71,8 +73,18 @@ class SetFullChecker : public Checker {
         marked = true;
       }
     }
+    // Element -> whether every add of it failed; hashed, as every element of every read is
+    // looked up (reads grow with the set: this loop is the checker's cost).
+    std::unordered_map<int64_t, bool> all_adds_failed;
+    all_adds_failed.reserve(adds.size());
+    for (const auto& [x, list] : adds) {
+      bool all_failed = true;
+      for (const Operation* add : list) all_failed &= add->type() == OpType::kFail;
+      all_adds_failed.emplace(x, all_failed);
+    }
     // Every ok read: unexpected elements, duplicates, failed adds present.
     std::map<std::string, const Operation*> final_by_node;
+    std::vector<int64_t> elements;
     int64_t ok_reads = 0;
     for (const Operation& op : ops) {
       if (op.invoke->f != "read" || op.type() != OpType::kOk) continue;
@@ -85,19 +97,22 @@ class SetFullChecker : public Checker {
                       {{"ops", {operation_json(op)}}});
         continue;
       }
-      std::set<int64_t> seen, dups, unexpected, failed;
+      std::set<int64_t> dups, unexpected, failed;
+      elements.clear();
       for (const auto& e : v) {
         if (!e.is_number_integer()) continue;
-        int64_t x = e.get<int64_t>();
-        if (!seen.insert(x).second) dups.insert(x);
-        auto a = adds.find(x);
-        if (a == adds.end()) {
+        const int64_t x = e.get<int64_t>();
+        elements.push_back(x);
+        auto a = all_adds_failed.find(x);
+        if (a == all_adds_failed.end()) {
           unexpected.insert(x);
-        } else {
-          bool all_failed = true;
-          for (const Operation* add : a->second) all_failed &= add->type() == OpType::kFail;
-          if (all_failed) failed.insert(x);
+        } else if (a->second) {
+          failed.insert(x);
         }
+      }
+      std::sort(elements.begin(), elements.end());
+      for (size_t i = 1; i < elements.size(); ++i) {
+        if (elements[i] == elements[i - 1]) dups.insert(elements[i]);
       }
       if (!dups.empty()) {
         anomalies.add("duplicate",

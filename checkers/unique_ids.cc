@@ -26,15 +26,15 @@ class UniqueIdsChecker : public Checker {
   CheckResult check(const History& history, const CheckContext&) override {
     AnomalyList anomalies;
     std::vector<Operation> ops = client_operations(history);
-    std::map<std::string, std::vector<const Operation*>> by_id;  // id text -> ok ops
-    std::vector<const Operation*> ok_ops;                        // in invocation order
+    std::map<Json, std::vector<const Operation*>> by_id;  // id -> ok ops (numbers by value)
+    std::vector<const Operation*> ok_ops;                 // in invocation order
     std::map<std::string, int64_t> counts;
     int64_t non_integer = 0;
     for (const Operation& op : ops) {
       if (op.invoke->f != "generate") continue;
       ++counts[std::string(to_string(op.type()))];
       if (op.type() != OpType::kOk) continue;
-      by_id[json_text(op.complete->value)].push_back(&op);
+      by_id[op.complete->value].push_back(&op);
       if (op.complete->value.is_number_integer()) {
         ok_ops.push_back(&op);
       } else {
@@ -52,7 +52,7 @@ class UniqueIdsChecker : public Checker {
         if (involved.size() <= 3) words += (words.empty() ? "" : "; ") + operation_words(*o);
       }
       anomalies.add("duplicate-id",
-                    "id " + id + " was handed out " + std::to_string(list.size()) +
+                    "id " + json_text(id) + " was handed out " + std::to_string(list.size()) +
                         " times: " + words + (list.size() > 3 ? "; ..." : ""),
                     {{"id", list[0]->complete->value}, {"count", list.size()}, {"ops", involved}});
     }
@@ -80,13 +80,15 @@ class UniqueIdsChecker : public Checker {
         const int64_t idb = b->complete->value.get<int64_t>();
         if (ida < idb) continue;
         ++non_monotonic;
-        anomalies.add("non-monotonic",
-                      "id " + std::to_string(idb) + " (" + operation_words(*b) +
-                          ") was handed out after id " + std::to_string(ida) + " (" +
-                          operation_words(*max_op) + ") had completed (at " +
-                          seconds_text(max_op->complete->time_ns) + ", before " +
-                          seconds_text(b->invoke->time_ns) + "), yet it is not larger",
-                      {{"ops", {operation_json(*max_op), operation_json(*b)}}});
+        anomalies.add_with("non-monotonic", [&] {
+          return std::pair<std::string, Json>(
+              "id " + std::to_string(idb) + " (" + operation_words(*b) +
+                  ") was handed out after id " + std::to_string(ida) + " (" +
+                  operation_words(*max_op) + ") had completed (at " +
+                  seconds_text(max_op->complete->time_ns) + ", before " +
+                  seconds_text(b->invoke->time_ns) + "), yet it is not larger",
+              {{"ops", {operation_json(*max_op), operation_json(*b)}}});
+        });
       }
     }
     CheckResult r;
