@@ -1,7 +1,9 @@
 // Checker "bank": one micro-history per anomaly, valid and invalid, and what info means.
 #include <catch2/catch.hpp>
 
+#include "harness/random.h"
 #include "tests/checkers/op_history.h"
+#include "tests/support/fake_client.h"
 
 using namespace faultline;
 using namespace faultline::testing;
@@ -73,4 +75,62 @@ TEST_CASE("bank: wrong accounts, malformed reads, inferred total, no reads", "[b
   CHECK(check_with("bank", none.build(), kOptions).validity == Validity::kUnknown);
   CHECK_THROWS_WITH(check_with("bank", none.build(), {{"totl", 1}}),
                     Catch::Contains("unknown option 'totl'"));
+}
+
+TEST_CASE("bank: generated serializable histories are valid; one altered balance is caught",
+          "[bank]") {
+  for (uint64_t seed : {1u, 2u, 3u, 4u, 5u}) {
+    announce_seed("bank generated histories", seed);
+    Random random(seed);
+    std::map<int64_t, int64_t> balances = {{0, 4}, {1, 3}, {2, 3}};
+    auto snapshot = [&] {
+      Json out = Json::object();
+      for (auto& [a, b] : balances) out[std::to_string(a)] = b;
+      return out;
+    };
+    OpHistory h;
+    std::map<int64_t, Json> open;  // process -> transfer (null: a read)
+    for (int step = 0; step < 300; ++step) {
+      const int64_t p = static_cast<int64_t>(random.uniform(4));
+      if (!open.count(p)) {
+        if (random.chance(0.5)) {
+          h.invoke(p, "read", nullptr);
+          open[p] = nullptr;
+        } else {
+          int64_t from = random.uniform_in(0, 2), to = (from + random.uniform_in(1, 2)) % 3;
+          Json t = transfer(static_cast<int>(from), static_cast<int>(to),
+                            static_cast<int>(random.uniform_in(1, 3)));
+          h.invoke(p, "transfer", t);
+          open[p] = t;
+        }
+        continue;
+      }
+      const Json t = open[p];
+      open.erase(p);
+      if (t.is_null()) {
+        h.ok(p, snapshot());
+        continue;
+      }
+      const int64_t from = t["from"].get<int64_t>(), to = t["to"].get<int64_t>();
+      const int64_t amount = t["amount"].get<int64_t>();
+      if (balances[from] < amount) {
+        h.fail(p);
+        continue;
+      }
+      balances[from] -= amount;
+      balances[to] += amount;
+      h.ok(p, t);
+    }
+    auto r = check_with("bank", h.build(), {{"total", 10}, {"accounts", {0, 1, 2}}});
+    INFO(r.details.dump(2));
+    CHECK(r.validity == Validity::kValid);
+    // The same history with one more read that saw a transfer half done.
+    OpHistory bad = h;
+    Json half = snapshot();
+    half["0"] = half["0"].get<int64_t>() - 1;
+    bad.call(9, "read", nullptr, half);
+    auto b = check_with("bank", bad.build(), {{"total", 10}, {"accounts", {0, 1, 2}}});
+    CHECK(b.validity == Validity::kInvalid);
+    CHECK(anomaly_count(b, "wrong-total") == 1);
+  }
 }
