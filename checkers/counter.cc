@@ -92,10 +92,16 @@ class CounterChecker : public Checker {
 
     Json per_key = Json::object();
     int64_t lost_total = 0, pairs = 0;
-    for (auto& [key, k] : keys) {
+    // Plain names, not structured bindings: lambdas below capture them (clang 14 cannot
+    // capture a binding).
+    for (auto& key_entry : keys) {
+      const int64_t key = key_entry.first;
+      KeyStats& k = key_entry.second;
       const std::string key_text = std::to_string(key);
       // P4 pairs.
-      for (const auto& [wrote, list] : k.by_wrote) {
+      for (const auto& entry : k.by_wrote) {
+        const int64_t wrote = entry.first;
+        const std::vector<const Operation*>& list = entry.second;
         for (size_t i = 1; i < list.size(); ++i) {
           ++pairs;
           anomalies.add_with("lost-update-pair", [&] {

@@ -108,7 +108,9 @@ class LwwChecker : public Checker {
     }
     Json per_key = Json::object();
     int64_t inversions = 0;
-    for (const auto& [key, by_node] : survivors) {
+    for (const auto& survivor : survivors) {
+      const int64_t key = survivor.first;  // a plain name: the lambda below captures it
+      const std::map<std::string, Json>& by_node = survivor.second;
       const std::string key_text = std::to_string(key);
       std::set<std::string> distinct;
       for (const auto& [node, v] : by_node) distinct.insert(json_text(v));
