@@ -15,7 +15,8 @@
 // null; --retry idempotent) counts as one ok increment: the idempotency key says it applied
 // exactly once; it takes part in no pair. Failed increments did not apply.
 // Final reads: the ok read-all ops (the workload's final generator, one per node); the last per
-// node counts; a key a final read does not name reads as 0. No final read: unknown. Single-key
+// node counts (nodes without one are listed in "nodes-without-final-read", not judged); a key a
+// final read does not name reads as 0. No final read: unknown. Single-key
 // reads are counted but not judged. Options: none.
 #include <map>
 #include <set>
@@ -44,9 +45,7 @@ class CounterChecker : public Checker {
       const std::string& f = op.invoke->f;
       if (f == "read-all") {
         if (op.type() == OpType::kOk) {
-          std::string node = op.invoke->node.empty()
-                                 ? "process " + std::to_string(op.invoke->process)
-                                 : op.invoke->node;
+          const std::string node = node_of(op);
           finals[node] = &op;
         }
         continue;
@@ -195,6 +194,12 @@ class CounterChecker : public Checker {
     r.details = {{"summary", summary},           {"keys", per_key},
                  {"ok-increments", ok},          {"reads", reads},
                  {"final-reads", finals.size()}, {"lost-update-pairs", pairs}};
+    const Json without = nodes_without_final_read(ops, finals);
+    r.details["nodes-without-final-read"] = without;
+    if (!without.empty()) {
+      r.details["summary"] =
+          r.details["summary"].get<std::string>() + "; no final read from " + json_text(without);
+    }
     anomalies.write(&r.details);
     return r;
   }

@@ -1,7 +1,8 @@
 // Checker "lww": last-writer-wins conflict resolution judged by real time (the lww workload,
 // docs/workloads.md).
 //
-// Final reads: the ok read-all ops (one per node, after heal); the last per node counts. For
+// Final reads: the ok read-all ops (one per node, after heal); the last per node counts; nodes
+// without one are listed in "nodes-without-final-read" and not judged. For
 // each key the surviving value is what the final reads hold. A violation is
 //   - "divergence": the final reads of the nodes disagree about a key (or only some name it);
 //   - "lost-later-write" (a real-time inversion): an ok write B of the key was invoked after the
@@ -78,9 +79,7 @@ class LwwChecker : public Checker {
     for (const Operation& op : ops) {
       if (op.invoke->f == "read-all") {
         if (op.type() == OpType::kOk) {
-          std::string node = op.invoke->node.empty()
-                                 ? "process " + std::to_string(op.invoke->process)
-                                 : op.invoke->node;
+          const std::string node = node_of(op);
           finals[node] = &op;
         }
         continue;
@@ -189,6 +188,12 @@ class LwwChecker : public Checker {
     r.details = {
         {"summary", summary}, {"writes", write_counts},          {"final-reads", finals.size()},
         {"keys", per_key},    {"lost-later-writes", inversions}, {"clock-ops", clock_ops.size()}};
+    const Json without = nodes_without_final_read(ops, finals);
+    r.details["nodes-without-final-read"] = without;
+    if (!without.empty()) {
+      r.details["summary"] =
+          r.details["summary"].get<std::string>() + "; no final read from " + json_text(without);
+    }
     anomalies.write(&r.details);
     return r;
   }

@@ -1,6 +1,7 @@
 #include "checkers/op_report.h"
 
 #include <cstdio>
+#include <set>
 
 namespace faultline::checkers {
 
@@ -34,6 +35,20 @@ std::string operation_words(const Operation& op) {
   s += " (" + std::string(to_string(op.type())) + "; invoked " + where(inv);
   s += op.complete ? ", completed " + where(*op.complete) : std::string(", never completed");
   return s + ")";
+}
+
+std::string node_of(const Operation& op) {
+  return op.invoke->node.empty() ? "process " + std::to_string(op.invoke->process)
+                                 : op.invoke->node;
+}
+
+Json nodes_without_final_read(const std::vector<Operation>& ops,
+                              const std::map<std::string, const Operation*>& finals) {
+  std::set<std::string> missing;
+  for (const Operation& op : ops) {
+    if (!op.invoke->node.empty() && !finals.count(op.invoke->node)) missing.insert(op.invoke->node);
+  }
+  return Json(missing);
 }
 
 std::string seconds_text(int64_t time_ns) {

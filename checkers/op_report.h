@@ -9,6 +9,7 @@
 #include <cstdint>
 #include <map>
 #include <string>
+#include <vector>
 
 #include "harness/checker.h"
 #include "harness/history.h"
@@ -21,6 +22,13 @@ Json operation_json(const Operation& op);
 // "process 3 on n2 (ok; invoked line 20, completed line 25)"; lines, or op indexes when the
 // history was not read from a file.
 std::string operation_words(const Operation& op);
+// The node an op talked to, or "process P" when the history does not say.
+std::string node_of(const Operation& op);
+// Nodes some client op talked to that have no entry in `finals` (node -> its final read):
+// their final read failed, timed out or was never made (fewer client threads than nodes).
+// Checkers report them and judge the nodes they have.
+Json nodes_without_final_read(const std::vector<Operation>& ops,
+                              const std::map<std::string, const Operation*>& finals);
 // "1.250 s" for a time in nanoseconds since the test started.
 std::string seconds_text(int64_t time_ns);
 

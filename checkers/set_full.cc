@@ -4,7 +4,9 @@
 // Final reads: the ok reads whose op carries the extra field "final": true (the set workload
 // marks the reads its final generator makes on every node after heal). When no read carries the
 // mark (a history from elsewhere), the ok reads invoked after the last add completed. Per node
-// (the op's node, or its process when the node is unknown) the last final read counts.
+// (the op's node, or its process when the node is unknown) the last final read counts; nodes
+// without one (its read failed, or fewer client threads than nodes) are listed in
+// "nodes-without-final-read" and not judged.
 //
 // A violation is
 //   - "lost": an acknowledged (ok) add whose element is in no final read;
@@ -141,8 +143,7 @@ class SetFullChecker : public Checker {
           marked ? op.invoke->extra.is_object() && op.invoke->extra.value("final", false)
                  : op.invoke->index > last_add_done;
       if (is_final) {
-        std::string node = op.invoke->node.empty() ? "process " + std::to_string(op.invoke->process)
-                                                   : op.invoke->node;
+        const std::string node = node_of(op);
         final_by_node[node] = &op;  // the last one per node
       }
     }
@@ -236,6 +237,12 @@ class SetFullChecker : public Checker {
                  {"info-absent-count", info_absent.size()},
                  {"converged", converged},
                  {"nodes", per_node}};
+    const Json without = nodes_without_final_read(ops, final_by_node);
+    r.details["nodes-without-final-read"] = without;
+    if (!without.empty()) {
+      r.details["summary"] =
+          r.details["summary"].get<std::string>() + "; no final read from " + json_text(without);
+    }
     anomalies.write(&r.details);
     return r;
   }

@@ -82,3 +82,14 @@ TEST_CASE("set-full: without marks the reads after the last add are final", "[se
   OpHistory none = adds(2);
   CHECK(check_with("set-full", none.build()).validity == Validity::kUnknown);
 }
+
+TEST_CASE("set-full: a node without a final read is listed, not judged", "[set-full]") {
+  OpHistory h = adds(2);
+  h.call(1, "add", 2, 2, "n3");
+  h.call(5, "read", nullptr, {0, 1, 2}, "n1", kFinal);
+  h.invoke(6, "read", nullptr, "n3", kFinal).fail(6);
+  auto r = check_with("set-full", h.build());
+  CHECK(r.validity == Validity::kValid);
+  CHECK(r.details["nodes-without-final-read"] == Json::array({"n3"}));
+  CHECK_THAT(r.details["summary"].get<std::string>(), Catch::Contains("no final read from"));
+}
