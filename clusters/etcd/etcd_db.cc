@@ -68,6 +68,10 @@ ours() { [ -r "/proc/$1/cmdline" ] && tr '\0' '\n' < "/proc/$1/cmdline" | grep -
 [ -f "$dir/etcd.pid" ] || { echo none; exit 0; }
 pid=$(cat "$dir/etcd.pid")
 if [ -z "$pid" ] || ! ours "$pid"; then echo none; exit 0; fi
+# libfaketime's shared memory of this pid: Go exits without running libc destructors, so it
+# is removed here once the process is gone.
+shm=""
+tr '\0' '\n' < "/proc/$pid/environ" 2>/dev/null | grep -q '^LD_PRELOAD=.*faketime' && shm=yes
 kill -s "$sig" "$pid" || exit 1
 [ "$sig" = TERM ] && kill -s CONT "$pid" 2>/dev/null
 [ "$wait" = wait ] || { echo signalled; exit 0; }
@@ -81,6 +85,7 @@ while kill -0 "$pid" 2>/dev/null && ours "$pid"; do
   fi
   sleep 0.05
 done
+[ -n "$shm" ] && rm -f "/dev/shm/faketime_shm_$pid" "/dev/shm/sem.faketime_sem_$pid"
 echo gone
 )sh";
 
