@@ -374,3 +374,51 @@ TEST_CASE("etcd register throughput with 10 clients, rate unlimited",
   CHECK(out.validity == Validity::kValid);
   fs::remove_all(results);
 }
+
+TEST_CASE("etcd under libfaketime: started with the offset file, nothing left in /dev/shm",
+          "[integration][etcd]") {
+  REQUIRE_ROOT();
+  Cluster c;
+  DbContext ctx = c.db_context();
+  ctx.faketime_dir = "/tmp/faultline/fletcd/faketime";
+  fs::remove_all(ctx.faketime_dir);
+  auto dbp = DbRegistry::get("db", "etcd")(Json::object());
+  Db& db = *dbp;
+  DbGuard guard{db, ctx};
+  auto* edb = dynamic_cast<EtcdDb*>(&db);
+  REQUIRE(edb);
+  db.setup(ctx);
+  auto pid_of = [&](const std::string& node) {
+    std::ifstream in(edb->node_dir(ctx, node) + "/etcd.pid");
+    std::string pid;
+    in >> pid;
+    return pid;
+  };
+  std::vector<std::string> pids;
+  for (const auto& node : c.nodes) {
+    std::ifstream rc(ctx.faketime_dir + "/" + node + ".rc");
+    std::string offset;
+    rc >> offset;
+    CHECK(offset == "+0.000");  // written when missing
+    std::string pid = pid_of(node);
+    pids.push_back(pid);
+    std::ifstream env("/proc/" + pid + "/environ", std::ios::binary);
+    std::string e((std::istreambuf_iterator<char>(env)), std::istreambuf_iterator<char>());
+    CHECK_THAT(e,
+               Catch::Contains("FAKETIME_TIMESTAMP_FILE=" + ctx.faketime_dir + "/" + node + ".rc"));
+    CHECK_THAT(e, Catch::Contains("libfaketimeMT.so.1"));
+  }
+  auto* k = capability<Killable>(db);
+  k->kill(ctx, "n1");
+  k->start(ctx, "n1");
+  pids.push_back(pid_of("n1"));
+  edb->wait_healthy(ctx, std::chrono::seconds(30));
+  auto w = client(db, ctx, "register", "n1")->invoke(op("write", {1, 1}), in(5));
+  CHECK(w.type == OpType::kOk);
+  db.teardown(ctx);
+  for (const auto& pid : pids) {
+    CHECK_FALSE(fs::exists("/dev/shm/faketime_shm_" + pid));
+    CHECK_FALSE(fs::exists("/dev/shm/sem.faketime_sem_" + pid));
+  }
+  fs::remove_all(ctx.faketime_dir);
+}
