@@ -5,7 +5,6 @@
 #include <optional>
 #include <set>
 
-#include "clusters/etcd/etcd_db.h"
 #include "clusters/etcd/etcd_http.h"
 #include "clusters/etcd/etcd_proto.h"
 #include "harness/db.h"
@@ -42,8 +41,8 @@ class EtcdClient : public Client {
       : vocabulary_(std::move(vocabulary)), options_(options) {}
 
   void open(const ClientContext& ctx) override {
-    std::string url =
-        ctx.db ? EtcdDb::client_url(*ctx.db, ctx.node) : "http://" + ctx.node + ":2379";
+    std::string url = ctx.db ? etcd_client_url(*ctx.db, ctx.node, options_.client_port)
+                             : "http://" + ctx.node + ":" + std::to_string(options_.client_port);
     http_ = std::make_unique<etcd::EtcdHttp>(url);
     op_timeout_ = std::chrono::duration_cast<std::chrono::milliseconds>(ctx.op_timeout);
     retry_idempotent_ =
@@ -433,6 +432,12 @@ class ElleTxnClient : public EtcdClient {
 };
 
 }  // namespace
+
+std::string etcd_client_url(const DbContext& ctx, const std::string& node, int port) {
+  auto it = ctx.hosts.find(node);
+  std::string host = it == ctx.hosts.end() || it->second.empty() ? node : it->second;
+  return "http://" + host + ":" + std::to_string(port);
+}
 
 std::vector<std::string> etcd_vocabularies() {
   return {"counter", "list-append", "lww", "register", "rw-register", "set", "unique-ids"};

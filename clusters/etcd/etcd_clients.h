@@ -38,18 +38,23 @@
 #include <vector>
 
 #include "harness/client.h"
+#include "harness/db.h"
 
 namespace faultline {
 
 struct EtcdClientOptions {
   bool serializable_reads = false;
   int64_t request_timeout_ms = 0;  // 0: ClientContext::op_timeout
+  int client_port = 2379;
 };
+
+// http://<ctx.hosts[node], or node when it has no host>:<port>
+std::string etcd_client_url(const DbContext& ctx, const std::string& node, int port);
 
 // The vocabularies make_etcd_client knows.
 std::vector<std::string> etcd_vocabularies();
 // A fresh client for `vocabulary`, or nullptr when unknown. The client's node URL comes from
-// ClientContext at open(): http://<ctx.db->hosts[node] or node>:2379.
+// ClientContext at open(): etcd_client_url(*ctx.db, ctx.node, options.client_port).
 std::unique_ptr<Client> make_etcd_client(const std::string& vocabulary, EtcdClientOptions options);
 
 }  // namespace faultline

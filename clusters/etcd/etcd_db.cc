@@ -20,7 +20,6 @@ using Clock = std::chrono::steady_clock;
 
 constexpr const char* kEtcdBinary = "/usr/bin/etcd";
 constexpr const char* kFaketimeLib = "/usr/lib/x86_64-linux-gnu/faketime/libfaketimeMT.so.1";
-constexpr int kClientPort = 2379;
 constexpr int kPeerPort = 2380;
 constexpr auto kSetupTimeout = std::chrono::seconds(60);
 constexpr auto kCommandTimeout = std::chrono::seconds(60);
@@ -107,8 +106,6 @@ bool bool_option(const Json& options, const char* key, bool def) {
   return options[key].get<bool>();
 }
 
-std::string status_body() { return "{}"; }
-
 // One member's status, or why there is none.
 struct StatusProbe {
   bool ok = false;
@@ -119,7 +116,7 @@ struct StatusProbe {
 StatusProbe probe_status(const std::string& url, std::chrono::milliseconds timeout) {
   StatusProbe p;
   etcd::EtcdHttp http(url);
-  etcd::HttpResult h = http.post("/v3/maintenance/status", status_body(), timeout);
+  etcd::HttpResult h = http.post("/v3/maintenance/status", "{}", timeout);
   if (h.kind != etcd::HttpResult::Kind::kAnswer) {
     p.error = url + ": " + h.error;
     return p;
@@ -140,7 +137,8 @@ StatusProbe probe_status(const std::string& url, std::chrono::milliseconds timeo
 }  // namespace
 
 EtcdOptions parse_etcd_options(const Json& options) {
-  reject_unknown_options(options, {"serializable-reads", "request-timeout-ms", "dir"}, "db 'etcd'");
+  reject_unknown_options(
+      options, {"serializable-reads", "request-timeout-ms", "dir", "client-port"}, "db 'etcd'");
   EtcdOptions o;
   o.serializable_reads = bool_option(options, "serializable-reads", o.serializable_reads);
   if (options.is_object() && options.contains("request-timeout-ms")) {
@@ -149,6 +147,15 @@ EtcdOptions parse_etcd_options(const Json& options) {
       throw std::invalid_argument("db 'etcd': option 'request-timeout-ms' must be an integer >= 0");
     }
     o.request_timeout_ms = v.get<int64_t>();
+  }
+  if (options.is_object() && options.contains("client-port")) {
+    const Json& v = options["client-port"];
+    if (!v.is_number_integer() || v.get<int64_t>() < 1 || v.get<int64_t>() > 65535 ||
+        v.get<int64_t>() == kPeerPort) {
+      throw std::invalid_argument(
+          "db 'etcd': option 'client-port' must be a port number (1-65535, not 2380)");
+    }
+    o.client_port = v.get<int>();
   }
   if (options.is_object() && options.contains("dir")) {
     const Json& v = options["dir"];
@@ -167,8 +174,8 @@ std::string EtcdDb::host_of(const DbContext& ctx, const std::string& node) {
   return it == ctx.hosts.end() || it->second.empty() ? node : it->second;
 }
 
-std::string EtcdDb::client_url(const DbContext& ctx, const std::string& node) {
-  return "http://" + host_of(ctx, node) + ":" + std::to_string(kClientPort);
+std::string EtcdDb::client_url(const DbContext& ctx, const std::string& node) const {
+  return etcd_client_url(ctx, node, options_.client_port);
 }
 
 std::string EtcdDb::node_dir(const DbContext& ctx, const std::string& node) const {
@@ -181,6 +188,7 @@ std::unique_ptr<Client> EtcdDb::new_client(const std::string& vocabulary) {
   EtcdClientOptions o;
   o.serializable_reads = options_.serializable_reads;
   o.request_timeout_ms = options_.request_timeout_ms;
+  o.client_port = options_.client_port;
   return make_etcd_client(vocabulary, o);
 }
 
@@ -298,6 +306,7 @@ void EtcdDb::wait_healthy(const DbContext& ctx, std::chrono::milliseconds timeou
   auto deadline = Clock::now() + timeout;
   std::string why = "no answer yet";
   std::string bad_node = ctx.nodes.empty() ? "" : ctx.nodes.front();
+  int rounds = 0;
   while (true) {
     bool healthy = true;
     std::set<std::string> members, leaders;
@@ -318,14 +327,25 @@ void EtcdDb::wait_healthy(const DbContext& ctx, std::chrono::milliseconds timeou
         break;
       }
     }
-    if (healthy && leaders.size() != 1) {
+    if (healthy && members.size() != ctx.nodes.size()) {
+      healthy = false;
+      why = std::to_string(members.size()) + " distinct member ids for " +
+            std::to_string(ctx.nodes.size()) + " nodes";
+    } else if (healthy && leaders.size() != 1) {
       healthy = false;
       why = std::to_string(leaders.size()) + " different leaders named";
     } else if (healthy && !members.count(*leaders.begin())) {
       healthy = false;
       why = "the leader named (" + *leaders.begin() + ") is not one of the members";
     }
-    if (healthy) return;
+    if (healthy) {
+      if (ctx.log && rounds > 5) {
+        ctx.log("etcd: healthy after " + std::to_string(rounds) + " rounds of probes; the last " +
+                "unhealthy one said: node " + bad_node + ": " + why);
+      }
+      return;
+    }
+    ++rounds;
     if (Clock::now() >= deadline) break;
     std::this_thread::sleep_for(std::chrono::milliseconds(100));
   }

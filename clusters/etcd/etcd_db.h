@@ -29,6 +29,7 @@
 //                                    instead of linearizable (a quorum round, ReadIndex)
 //   request-timeout-ms  int   0      timeout of each HTTP request; 0: the run's op-timeout
 //   dir                 str   "/tmp/faultline-etcd"  parent of the node directories
+//   client-port         int   2379   the members' client (and gateway) port; peers use 2380
 //
 // Thread safety: setup/teardown from one thread; new_client, the capabilities, version and
 // log_files from any thread.
@@ -42,6 +43,7 @@
 #include <string>
 #include <vector>
 
+#include "clusters/etcd/etcd_clients.h"
 #include "harness/db.h"
 
 namespace faultline {
@@ -50,6 +52,7 @@ struct EtcdOptions {
   bool serializable_reads = false;
   int64_t request_timeout_ms = 0;
   std::string dir = "/tmp/faultline-etcd";
+  int client_port = 2379;
 };
 
 // Parses db-options (unknown keys rejected, types checked); throws std::invalid_argument.
@@ -80,7 +83,7 @@ class EtcdDb : public Db, public Killable, public Pausable, public HasPrimaries 
   // The node's directory, address and client URL.
   std::string node_dir(const DbContext& ctx, const std::string& node) const;
   static std::string host_of(const DbContext& ctx, const std::string& node);
-  static std::string client_url(const DbContext& ctx, const std::string& node);
+  std::string client_url(const DbContext& ctx, const std::string& node) const;
 
  private:
   std::vector<std::string> etcd_argv(const DbContext& ctx, const std::string& node,
