@@ -29,6 +29,7 @@ constexpr auto kCommandTimeout = std::chrono::seconds(60);
 // $3 faketime library, then etcd's argv.
 constexpr const char* kStartScript = R"sh(
 dir=$1; rc=$2; lib=$3; shift 3
+[ -x "$1" ] || { echo "no $1 on this node: install it (apt-get install etcd-server)" >&2; exit 127; }
 ours() { [ -r "/proc/$1/cmdline" ] && tr '\0' '\n' < "/proc/$1/cmdline" | grep -qxF -- "$dir/data"; }
 mkdir -p "$dir/data" || exit 1
 if [ -f "$dir/etcd.pid" ]; then
