@@ -47,6 +47,7 @@ class EtcdClient : public Client {
     op_timeout_ = std::chrono::duration_cast<std::chrono::milliseconds>(ctx.op_timeout);
     retry_idempotent_ =
         ctx.params.is_object() && ctx.params.value("retry", std::string("none")) == "idempotent";
+    negative_balances_ = ctx.params.is_object() && ctx.params.value("negative-balances", false);
     process_ = ctx.process;
   }
 
@@ -157,6 +158,7 @@ class EtcdClient : public Client {
   std::unique_ptr<etcd::EtcdHttp> http_;
   std::chrono::milliseconds op_timeout_{10000};
   bool retry_idempotent_ = false;
+  bool negative_balances_ = false;  // bank
   int64_t process_ = 0;
 };
 
@@ -348,6 +350,52 @@ class LwwClient : public EtcdClient {
   }
 };
 
+// bank: a transfer is a snapshot of both accounts, then a txn comparing both mod_revisions
+// and putting both balances; read is one range over every account.
+class BankClient : public EtcdClient {
+ public:
+  using EtcdClient::EtcdClient;
+
+ protected:
+  Completion run(const Op& op, Clock::time_point deadline) override {
+    if (op.f == "read") return read_all(deadline);
+    if (op.f != "transfer") {
+      return Completion::fail("unknown op '" + op.f + "' for vocabulary bank");
+    }
+    const Json& v = op.value;
+    std::string from = key_of(v.at("from")), to = key_of(v.at("to"));
+    int64_t amount = v.at("amount").get<int64_t>();
+    if (from == to) return Completion::fail("a transfer needs two different accounts");
+    Reply s = txn(etcd::txn_request({}, {etcd::txn_range_op(from, {}, serializable()),
+                                         etcd::txn_range_op(to, {}, serializable())}),
+                  deadline);
+    if (!s.ok) return read_failed(s);
+    etcd::TxnResult snap = etcd::parse_txn(s.body);
+    if (snap.responses.size() != 2 || snap.responses[0].kvs.empty() ||
+        snap.responses[1].kvs.empty()) {
+      return Completion::fail("no such account (was the bank prepared?)");
+    }
+    const etcd::KeyValue& a = snap.responses[0].kvs.front();
+    const etcd::KeyValue& b = snap.responses[1].kvs.front();
+    Json ja = parse_value(a.value), jb = parse_value(b.value);
+    if (!ja.is_number_integer() || !jb.is_number_integer()) {
+      return Completion::fail("a balance is not an integer");
+    }
+    int64_t from_balance = ja.get<int64_t>() - amount;
+    int64_t to_balance = jb.get<int64_t>() + amount;
+    bool negative_ok = negative_balances_;
+    if (from_balance < 0 && !negative_ok) return Completion::fail("insufficient-funds");
+    Reply c = txn(etcd::txn_request({Compare::mod_revision_equals(from, a.mod_revision),
+                                     Compare::mod_revision_equals(to, b.mod_revision)},
+                                    {etcd::txn_put_op(from, std::to_string(from_balance)),
+                                     etcd::txn_put_op(to, std::to_string(to_balance))}),
+                  deadline);
+    if (!c.ok) return write_failed(c);
+    if (!etcd::parse_txn(c.body).succeeded) return Completion::fail("conflict");
+    return Completion::ok(op.value);
+  }
+};
+
 // list-append and rw-register: Elle's micro-op transactions.
 class ElleTxnClient : public EtcdClient {
  public:
@@ -440,11 +488,12 @@ std::string etcd_client_url(const DbContext& ctx, const std::string& node, int p
 }
 
 std::vector<std::string> etcd_vocabularies() {
-  return {"counter", "list-append", "lww", "register", "rw-register", "set", "unique-ids"};
+  return {"bank", "counter", "list-append", "lww", "register", "rw-register", "set", "unique-ids"};
 }
 
 std::unique_ptr<Client> make_etcd_client(const std::string& vocabulary, EtcdClientOptions options) {
   if (vocabulary == "register") return std::make_unique<RegisterClient>(vocabulary, options);
+  if (vocabulary == "bank") return std::make_unique<BankClient>(vocabulary, options);
   if (vocabulary == "set") return std::make_unique<SetClient>(vocabulary, options);
   if (vocabulary == "unique-ids") return std::make_unique<UniqueIdsClient>(vocabulary, options);
   if (vocabulary == "counter") return std::make_unique<CounterClient>(vocabulary, options);

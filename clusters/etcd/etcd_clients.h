@@ -15,6 +15,10 @@
 //                once more (safe: both attempts compare the same mod_revision chain, so at
 //                most one applies). read = range; read-all = range over the prefix.
 //   lww          write = blind put; read-all = range over the prefix.
+//   bank         transfer = one snapshot txn of both accounts, then txn(both mod_revisions
+//                unchanged -> put both balances), else fail "conflict"; fail
+//                "insufficient-funds" when the source would go negative (unless the params
+//                allow negative balances); read = range over "bank/" ({"<account>": balance}).
 //   list-append, rw-register
 //                one snapshot txn of ranges over every key the op touches, the micro-ops
 //                applied to that snapshot locally (reads see the op's own earlier writes),

@@ -22,7 +22,8 @@
 // that /proc/<pid>/cmdline is our etcd with our data dir.
 //
 // Vocabularies (docs/workloads.md), over the v3 HTTP/JSON gateway (etcd_clients.cc): register,
-// set, unique-ids, counter, lww, list-append, rw-register.
+// set, unique-ids, counter, lww, list-append, rw-register, bank. prepare() creates the
+// counters (counter) and the accounts with their balances (bank).
 //
 // Options (db-options):
 //   serializable-reads  bool  false  reads are served by the member alone (may be stale)

@@ -184,10 +184,10 @@ TEST_CASE("etcd db-options: defaults, types, unknown keys", "[etcd]") {
   CHECK(capability<Pausable>(*db));
   CHECK(capability<HasPrimaries>(*db));
   for (const char* v :
-       {"register", "set", "unique-ids", "counter", "lww", "list-append", "rw-register"}) {
+       {"register", "set", "unique-ids", "counter", "lww", "list-append", "rw-register", "bank"}) {
     CHECK(db->new_client(v));
   }
-  CHECK_FALSE(db->new_client("bank"));
+  CHECK_FALSE(db->new_client("queue"));
 }
 
 TEST_CASE("etcd client against a closed port: reads and writes fail (never sent)", "[etcd]") {

@@ -224,6 +224,18 @@ TEST_CASE(
                         ->invoke(op("txn", Json::parse(R"([["r",1,null]])")), in(5));
     CHECK(t2.value == Json::parse(R"([["r",1,[10,11]]])"));
 
+    db.prepare(ctx, "bank", {{"accounts", {0, 1, 2}}, {"total", 100}});
+    auto bank = client(db, ctx, "bank", "n2", {{"accounts", {0, 1, 2}}, {"total", 100}});
+    CHECK(bank->invoke(op("read", nullptr), in(5)).value == Json{{"0", 34}, {"1", 33}, {"2", 33}});
+    CHECK(bank->invoke(op("transfer", {{"from", 1}, {"to", 2}, {"amount", 5}}), in(5)).type ==
+          OpType::kOk);
+    Completion broke =
+        bank->invoke(op("transfer", {{"from", 1}, {"to", 0}, {"amount", 50}}), in(5));
+    CHECK(broke.type == OpType::kFail);
+    CHECK(broke.error == "insufficient-funds");
+    CHECK(client(db, ctx, "bank", "n3")->invoke(op("read", nullptr), in(5)).value ==
+          Json{{"0", 34}, {"1", 28}, {"2", 38}});
+
     auto rw = client(db, ctx, "rw-register", "n3");
     Completion w =
         rw->invoke(op("txn", Json::parse(R"([["r",4,null],["w",4,9],["r",4,null]])")), in(5));
