@@ -129,6 +129,22 @@ auto with_path(const std::string& path, Fn&& fn, const std::string& name_path = 
   }
 }
 
+// The nemesis ops of a fixed schedule: each at least `at` seconds into the main phase, in order.
+GenPtr schedule_generator(const Json& schedule) {
+  std::vector<GenPtr> steps;
+  double now = 0;
+  for (const auto& e : schedule) {
+    double at = e["at"].get<double>();
+    if (at > now) steps.push_back(sleep(to_ns(at - now)));
+    now = at;
+    OpTemplate op;
+    op.f = e["f"].get<std::string>();
+    op.value = e.value("value", Json());
+    steps.push_back(once(std::move(op)));
+  }
+  return phases(std::move(steps));
+}
+
 WorkloadContext workload_context(const TestSpec& spec, int concurrency,
                                  const std::vector<std::string>& nodes) {
   WorkloadContext w;
@@ -462,6 +478,16 @@ RunOutcome run_test(const TestSpec& spec_in, const RunOptions& ro) {
   for (auto& p : packages) nemesis_parts.push_back(std::move(p.nemesis));
   std::unique_ptr<Nemesis> nemesis =
       nemesis_parts.empty() ? nullptr : compose_nemeses(std::move(nemesis_parts));
+  for (size_t i = 0; i < spec.nemesis_schedule.size(); ++i) {
+    std::string f = spec.nemesis_schedule[i]["f"].get<std::string>();
+    std::set<std::string> fs = nemesis ? nemesis->fs() : std::set<std::string>{};
+    if (!fs.count(f)) {
+      std::string known;
+      for (const auto& k : fs) known += (known.empty() ? "" : ", ") + k;
+      throw SpecError("spec: /nemesis-schedule/" + std::to_string(i) + "/f: no nemesis of the run handles '" +
+                      f + "'" + (known.empty() ? " (the run has no nemesis)" : " (handled: " + known + ")"));
+    }
+  }
   NemesisContext nctx;
   nctx.db_ctx = &dctx;
   nctx.db = db.get();
@@ -564,6 +590,7 @@ RunOutcome run_test(const TestSpec& spec_in, const RunOptions& ro) {
         if (p.generator) nemesis_gens.push_back(std::move(p.generator));
       }
       GenPtr nemesis_gen = nemesis_gens.empty() ? nullptr : any(std::move(nemesis_gens));
+      if (!spec.nemesis_schedule.empty()) nemesis_gen = schedule_generator(spec.nemesis_schedule);
       GenPtr main = time_limit(
           to_ns(spec.time_limit_s),
           clients_and_nemesis(rate(spec.rate, workload->generator(wctx)), std::move(nemesis_gen)));

@@ -112,6 +112,7 @@ const std::vector<std::string>& known_keys() {
                                                 "nemesis",
                                                 "nemesis-interval",
                                                 "nemesis-options",
+                                                "nemesis-schedule",
                                                 "nodes",
                                                 "nodes-file",
                                                 "op-timeout",
@@ -182,6 +183,30 @@ TestSpec parse_spec(const Json& j, const std::string& source) {
     }
   }
   s.nemesis_interval_s = r.seconds("nemesis-interval", s.nemesis_interval_s, false);
+  if (j.contains("nemesis-schedule")) {
+    const Json& v = j.at("nemesis-schedule");
+    if (!v.is_array()) {
+      bad(source, "/nemesis-schedule", std::string("expected an array, found ") + kind_of(v));
+    }
+    double last = 0;
+    for (size_t i = 0; i < v.size(); ++i) {
+      const Json& e = v[i];
+      std::string at = "/nemesis-schedule/" + std::to_string(i);
+      if (!e.is_object()) bad(source, at, "expected {\"at\": seconds, \"f\": op, \"value\": ...}");
+      for (const auto& [k, x] : e.items()) {
+        if (k != "at" && k != "f" && k != "value") bad(source, at + "/" + k, "unknown key (known: at, f, value)");
+      }
+      if (!e.contains("at") || !e["at"].is_number() || e["at"].get<double>() < 0) {
+        bad(source, at + "/at", "expected a number of seconds >= 0");
+      }
+      if (e["at"].get<double>() < last) bad(source, at + "/at", "the schedule must be in time order");
+      last = e["at"].get<double>();
+      if (!e.contains("f") || !e["f"].is_string() || e["f"].get<std::string>().empty()) {
+        bad(source, at + "/f", "expected the name of a nemesis op, e.g. \"start-partition\"");
+      }
+    }
+    s.nemesis_schedule = v;
+  }
   s.time_limit_s = r.seconds("time-limit", s.time_limit_s);
   if (j.contains("concurrency")) {
     const Json& v = j.at("concurrency");
@@ -275,6 +300,7 @@ Json TestSpec::to_json() const {
             {"ssh", ssh},
             {"leave-db-running", leave_db_running},
             {"consistency-model", consistency_model},
+            {"nemesis-schedule", nemesis_schedule},
             {"routing", routing},
             {"retry", retry},
             {"results-dir", results_dir}};

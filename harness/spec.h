@@ -12,6 +12,9 @@
 //   nemesis             [string] | string []          packages; "none", "all", or "a,b"
 //   nemesis-options     object name->obj  {}          per package, checked by it
 //   nemesis-interval    seconds           10          between a fault's start and stop
+//   nemesis-schedule    [{at, f, value}]  []          a fixed schedule instead of the packages'
+//                                                     random ones: op f (with value) at `at`
+//                                                     seconds into the main phase, in order
 //   time-limit          seconds           60          length of the main phase
 //   concurrency         int | "Nn"        "1n"        client threads (Nn: N per node)
 //   rate                ops/s             100         over all clients; 0: unlimited
@@ -63,6 +66,7 @@ struct TestSpec {
   std::vector<std::string> nemesis;
   Json nemesis_options = Json::object();
   double nemesis_interval_s = 10;
+  Json nemesis_schedule = Json::array();  // [{"at": s, "f": "...", "value": ...}], sorted by at
   double time_limit_s = 60;
   std::string concurrency = "1n";
   double rate = 100;

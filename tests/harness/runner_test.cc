@@ -376,3 +376,40 @@ TEST_CASE("a second SIGINT aborts teardown and says what was left", "[runner][si
   CHECK_NOTHROW(load_recorded_history((run / "history.jsonl").string()));
   fs::remove_all(root);
 }
+
+TEST_CASE("a fixed nemesis schedule from the spec replaces the random one", "[runner]") {
+  uint64_t seed = 109;
+  announce_seed("runner: nemesis schedule", seed);
+  fs::path root = temp_dir("schedule");
+  TestSpec spec = quick_spec(root, seed);
+  spec.nemesis = {"fake"};
+  spec.nemesis_interval_s = 0.05;  // the package's own cycle would start many times
+  spec.nemesis_schedule = Json::parse(
+      R"([{"at": 0.3, "f": "start", "value": {"n": 1}}, {"at": 0.6, "f": "stop"}])");
+  auto log = fake_nemesis_log();
+  {
+    std::lock_guard<std::mutex> lock(log->mu);
+    log->ops.clear();
+  }
+  RunOutcome out = run_test(spec, quiet());
+  INFO(out.summary);
+  // The main phase's nemesis ops are exactly the schedule (the heal phase adds its stop).
+  {
+    std::lock_guard<std::mutex> lock(log->mu);
+    REQUIRE(log->ops.size() >= 2);
+    CHECK(log->ops[0] == "start");
+    CHECK(log->ops[1] == "stop");
+    CHECK(log->ops.size() <= 3);
+  }
+  CHECK(out.results["history"]["nemesis"].get<int64_t>() <= 6);
+
+  // An op no nemesis of the run handles is refused before anything runs.
+  spec.nemesis_schedule = Json::parse(R"([{"at": 0.1, "f": "start-partition"}])");
+  CHECK_THROWS_WITH(run_test(spec, quiet()),
+                    Catch::Contains("/nemesis-schedule/0/f") && Catch::Contains("start-partition"));
+  // And the spec itself is checked.
+  CHECK_THROWS_WITH(parse_spec(Json::parse(R"({"nemesis-schedule": [{"at": 2, "f": "a"},
+                                                                    {"at": 1, "f": "b"}]})")),
+                    Catch::Contains("/nemesis-schedule/1/at"));
+  fs::remove_all(root);
+}
