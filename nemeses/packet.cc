@@ -7,16 +7,24 @@
 //          libnetfilter-queue-dev, holding packets to the other nodes (chain FAULTLINE-DELAY,
 //          hooked from OUTPUT, `--queue-bypass` so nothing is dropped when it is not running)
 //          for delay ± jitter ms, FIFO. Used because this machine kind's kernel has no netem.
+//   rate   tc: an htb root qdisc of ours (handle 1f00:) on the interface towards the peers,
+//          every packet to a peer filtered (u32, by destination) into a class with a tbf
+//          leaf (other traffic, the controller's included, goes to an unshaped class);
+//   duplicate, reorder
+//          tc netem in that band, where the node's kernel has netem (probed at setup; this
+//          machine kind's kernel does not, and the fault is refused there).
 // A fault that no mechanism on a node can produce is refused at setup with a message naming the
-// node and what is missing (duplicate, reorder and rate are refused everywhere for now: they
-// need tc netem with per-destination filters, which is not written yet).
+// node and what is missing. Heal deletes the root qdisc only when it is ours (handle 1f00:);
+// a node whose interface already has a root qdisc of its own is refused, never overwritten.
 //
 // Options (nemesis-options.packet): faults (["loss", "delay"]), loss (0.2), delay-ms (50),
-// jitter-ms (10), queue (7: the NFQUEUE number), dir ("/tmp/faultline-nemesis": where the
-// delayer is built and its pid file kept, per node).
+// jitter-ms (10), queue (7: the NFQUEUE number), rate ("1mbit"), duplicate (0.05), reorder
+// (0.25, with delay-ms as the netem delay of the rest), dir ("/tmp/faultline-nemesis": where
+// the delayer is built and its pid file kept, per node).
 // Ops: start-packet {"fault", "nodes", ...}, stop-packet; stop and final heal: chains removed,
 // the delayer stopped (SIGTERM; it releases held packets on exit).
 #include <algorithm>
+#include <regex>
 #include <mutex>
 #include <stdexcept>
 
@@ -81,8 +89,65 @@ struct PacketOptions {
   std::vector<std::string> faults = {"loss", "delay"};
   double loss = 0.2;
   int64_t delay_ms = 50, jitter_ms = 10, queue = 7;
+  std::string rate = "1mbit";
+  double duplicate = 0.05, reorder = 0.25;
   std::string dir = "/tmp/faultline-nemesis";
 };
+
+// Our root qdisc's handle is 1f00: (and the probe's 1f01:); heal removes a root qdisc only when
+// it carries ours.
+// Installs our htb root qdisc on the interface towards the peers, sends packets to each peer
+// into band 3, and puts `leaf` (e.g. "tbf rate 1mbit burst 32kbit latency 400ms") there.
+// Args: leaf words..., "--", peers...
+Command tc_fault_command(const std::vector<std::string>& leaf,
+                         const std::vector<std::string>& peers) {
+  std::vector<std::string> args = leaf;
+  args.push_back("--");
+  args.insert(args.end(), peers.begin(), peers.end());
+  return Command::shell(
+      "leaf=; while [ \"$1\" != -- ]; do leaf=\"$leaf $1\"; shift; done; shift; "
+      "dev=$(ip -o route get \"$1\" | sed -n 's/.* dev \\([^ ]*\\).*/\\1/p'); "
+      "[ -n \"$dev\" ] || { echo \"no route to $1\" >&2; exit 3; }; "
+      "if tc qdisc show dev \"$dev\" | grep -q '^qdisc htb 1f00: root'; then "
+      "tc qdisc del dev \"$dev\" root; fi; "
+      "tc qdisc add dev \"$dev\" root handle 1f00: htb default 1 || { echo \"$dev has a root "
+      "qdisc that is not ours; not replacing it\" >&2; exit 4; }; "
+      "tc class add dev \"$dev\" parent 1f00: classid 1f00:1 htb rate 10gbit || exit 1; "
+      "tc class add dev \"$dev\" parent 1f00: classid 1f00:3 htb rate 10gbit || exit 1; "
+      "tc qdisc add dev \"$dev\" parent 1f00:3 handle 1f30: $leaf || exit 1; "
+      "for a in \"$@\"; do tc filter add dev \"$dev\" parent 1f00: protocol ip prio 1 u32 "
+      "match ip dst \"$a\"/32 flowid 1f00:3 || exit 1; done; echo \"$dev\"",
+      args);
+}
+
+// Removes our root qdisc from every interface that has it.
+Command tc_heal_command() {
+  Command c = Command::shell(
+      "command -v tc >/dev/null || exit 0; for dev in $(ls /sys/class/net); do "
+      "if tc qdisc show dev \"$dev\" 2>/dev/null | grep -q '^qdisc htb 1f00: root'; then "
+      "tc qdisc del dev \"$dev\" root || exit 1; fi; done");
+  c.idempotent = true;
+  return c;
+}
+
+// Which tc leaves the node's kernel has: "tbf netem", "tbf", or "" (probed on its loopback,
+// added and removed at once).
+Command tc_probe_command() {
+  return Command::shell(
+      "command -v tc >/dev/null || exit 0; out=; "
+      "if tc qdisc add dev lo root handle 1f01: htb default 1 2>/dev/null; then "
+      "tc class add dev lo parent 1f01: classid 1f01:1 htb rate 10gbit && "
+      "tc qdisc add dev lo parent 1f01:1 handle 1f31: tbf rate 100mbit burst 32kbit "
+      "latency 50ms && out=tbf; tc qdisc del dev lo root; fi; "
+      "if tc qdisc add dev lo root handle 1f01: netem delay 0ms 2>/dev/null; then "
+      "tc qdisc del dev lo root; out=\"$out netem\"; fi; echo $out");
+}
+
+std::string pct(double fraction) {
+  char b[32];
+  std::snprintf(b, sizeof b, "%.2f%%", fraction * 100);
+  return b;
+}
 
 Command loss_command(const std::vector<std::string>& peers, double p) {
   char prob[32];
@@ -113,6 +178,7 @@ std::string heal_node(Session& s, bool root, const std::string& dir) {
   s.run_checked(privileged(remove_chain_command(kLossChain, "INPUT"), root));
   s.run_checked(privileged(remove_chain_command(kDelayChain, "OUTPUT"), root));
   s.run_checked(privileged(stop_delayer_command(dir, s.node()), root));
+  s.run_checked(privileged(tc_heal_command(), root));
   return "packet faults removed";
 }
 
@@ -126,8 +192,12 @@ class PacketNemesis : public Nemesis {
           "nemesis 'packet' needs nodes reached over SSH; this database runs in-process");
     }
     std::mutex mu;
-    bool want_delay =
-        std::find(o_.faults.begin(), o_.faults.end(), "delay") != o_.faults.end();
+    auto wants = [&](const char* f) {
+      return std::find(o_.faults.begin(), o_.faults.end(), f) != o_.faults.end();
+    };
+    bool want_delay = wants("delay");
+    bool want_tc = wants("rate") || wants("duplicate") || wants("reorder");
+    bool want_netem = wants("duplicate") || wants("reorder");
     auto errors = for_each_node(*ctx.remote, ctx.nodes, [&](Session& s) {
       NodeFacts f = probe_node(s);
       {
@@ -136,6 +206,20 @@ class PacketNemesis : public Nemesis {
       }
       heal_node(s, f.root, o_.dir);
       if (want_delay) build_delayer(s, f.root);
+      if (want_tc) {
+        std::string have = s.run_checked(privileged(tc_probe_command(), f.root)).out;
+        if (have.find("tbf") == std::string::npos) {
+          throw std::invalid_argument("packet fault 'rate': node " + s.node() +
+                                      " has no tc with htb and tbf (install iproute2), or its "
+                                      "kernel lacks sch_htb / sch_tbf; leave 'rate' out of faults");
+        }
+        if (want_netem && have.find("netem") == std::string::npos) {
+          throw std::invalid_argument(
+              "packet faults 'duplicate'/'reorder' need tc netem, and node " + s.node() +
+              "'s kernel has no sch_netem (no mechanism here can duplicate or reorder "
+              "packets); leave them out of faults on this cluster");
+        }
+      }
     });
     if (!errors.empty()) throw std::runtime_error("packet setup: " + describe_errors(errors));
     for (const auto& n : ctx.nodes) addresses_[n] = facts_[n].address;
@@ -178,13 +262,35 @@ class PacketNemesis : public Nemesis {
                            "--queue-num \"$q\" --queue-bypass || exit 1; done",
                            args),
             root));
+      } else if (fault == "rate") {
+        s.run_checked(privileged(
+            tc_fault_command({"tbf", "rate", op.value.value("rate", o_.rate), "burst", "32kbit",
+                              "latency", "400ms"},
+                             peers),
+            root));
+      } else if (fault == "duplicate") {
+        s.run_checked(privileged(
+            tc_fault_command({"netem", "duplicate",
+                              pct(op.value.value("duplicate", o_.duplicate))},
+                             peers),
+            root));
+      } else if (fault == "reorder") {
+        s.run_checked(privileged(
+            tc_fault_command({"netem", "delay",
+                              std::to_string(op.value.value("delay-ms", o_.delay_ms)) + "ms",
+                              "reorder", pct(op.value.value("reorder", o_.reorder)), "50%"},
+                             peers),
+            root));
       } else {
         throw std::invalid_argument("packet: unknown fault '" + fault + "'");
       }
     });
     if (!errors.empty()) throw std::runtime_error(describe_errors(errors));
     Json v = op.value;
-    v["mechanism"] = fault == "loss" ? "iptables-statistic" : "nfqueue-delayer";
+    v["mechanism"] = fault == "loss"    ? "iptables-statistic"
+                     : fault == "delay" ? "nfqueue-delayer"
+                     : fault == "rate"  ? "tc-tbf"
+                                        : "tc-netem";
     return Completion::ok(v);
   }
 
@@ -229,7 +335,9 @@ class PacketNemesis : public Nemesis {
 
 NemesisPackage make_packet(const NemesisOptions& no) {
   const std::string where = "nemesis-options/packet";
-  reject_unknown_options(no.options, {"faults", "loss", "delay-ms", "jitter-ms", "queue", "dir"},
+  reject_unknown_options(no.options,
+                         {"faults", "loss", "delay-ms", "jitter-ms", "queue", "rate", "duplicate",
+                          "reorder", "dir"},
                          where);
   require_remote_db(no, "packet");
   PacketOptions o;
@@ -240,19 +348,25 @@ NemesisPackage make_packet(const NemesisOptions& no) {
     o.jitter_ms = no.options.value("jitter-ms", o.jitter_ms);
     o.queue = no.options.value("queue", o.queue);
     o.dir = no.options.value("dir", o.dir);
+    o.rate = no.options.value("rate", o.rate);
+    o.duplicate = no.options.value("duplicate", o.duplicate);
+    o.reorder = no.options.value("reorder", o.reorder);
   } catch (const nlohmann::json::exception& e) {
     throw std::invalid_argument(where + ": " + e.what());
   }
   if (o.faults.empty()) throw std::invalid_argument(where + "/faults: empty");
   for (const auto& f : o.faults) {
-    if (f == "duplicate" || f == "reorder" || f == "rate") {
-      throw std::invalid_argument(where + "/faults: '" + f +
-                                  "' needs tc netem with per-destination filters, which "
-                                  "Faultline does not drive yet (have: loss, delay)");
+    if (f != "loss" && f != "delay" && f != "rate" && f != "duplicate" && f != "reorder") {
+      throw std::invalid_argument(where + "/faults: unknown fault '" + f +
+                                  "' (loss, delay, rate, duplicate, reorder)");
     }
-    if (f != "loss" && f != "delay") {
-      throw std::invalid_argument(where + "/faults: unknown fault '" + f + "'");
-    }
+  }
+  static const std::regex rate_re("[0-9]+(\\.[0-9]+)?([kmg]?bit|[kmg]?bps)");
+  if (!std::regex_match(o.rate, rate_re)) {
+    throw std::invalid_argument(where + "/rate: a tc rate such as \"1mbit\" or \"500kbit\"");
+  }
+  if (!(o.duplicate > 0 && o.duplicate <= 1) || !(o.reorder > 0 && o.reorder <= 1)) {
+    throw std::invalid_argument(where + ": duplicate and reorder are fractions in (0, 1]");
   }
   if (!(o.loss > 0 && o.loss <= 1)) throw std::invalid_argument(where + "/loss: in (0, 1]");
   if (o.delay_ms <= 0 || o.jitter_ms < 0 || o.jitter_ms > o.delay_ms) {
@@ -268,7 +382,10 @@ NemesisPackage make_packet(const NemesisOptions& no) {
         const std::string& f = o.faults[ctx.random->uniform(o.faults.size())];
         Json v = {{"fault", f}, {"nodes", nodes}};
         if (f == "loss") v["loss"] = o.loss;
-        else v["delay-ms"] = o.delay_ms, v["jitter-ms"] = o.jitter_ms;
+        else if (f == "delay") v["delay-ms"] = o.delay_ms, v["jitter-ms"] = o.jitter_ms;
+        else if (f == "rate") v["rate"] = o.rate;
+        else if (f == "duplicate") v["duplicate"] = o.duplicate;
+        else v["reorder"] = o.reorder, v["delay-ms"] = o.delay_ms;
         return OpTemplate{"start-packet", v};
       },
       [](const GenContext&) { return OpTemplate{"stop-packet", nullptr}; });
@@ -281,10 +398,12 @@ NemesisPackage make_packet(const NemesisOptions& no) {
 const bool registered = [] {
   NemesisRegistry::add("nemesis", "packet",
                        "packet faults between database nodes: loss (iptables statistic), delay "
-                       "(NFQUEUE delayer built on the node)",
+                       "(NFQUEUE delayer built on the node), rate (tc tbf), duplicate and "
+                       "reorder (tc netem, where the kernel has it)",
                        make_packet);
   NodeHealerRegistry::add("healer", "packet",
-                          "removes FAULTLINE-LOSS/-DELAY chains and stops the delayer",
+                          "removes FAULTLINE-LOSS/-DELAY chains, our tc qdisc, and stops the "
+                          "delayer",
                           [](Session& s) {
                             NodeFacts f = probe_node(s);
                             return heal_node(s, f.root, "/tmp/faultline-nemesis");

@@ -261,6 +261,50 @@ TEST_CASE("nemesis on the local cluster: partition, heal, clock, interrupted run
               << " ms; loss 0.3 per direction: " << lost << "% of 100 pings lost\n";
   }
 
+  SECTION("packet rate limits traffic between nodes, not to the controller; heal removes it") {
+    NemesisOptions o;
+    o.nodes = c.nodes;
+    o.options = {{"faults", {"rate"}}, {"rate", "4mbit"}, {"dir", "/tmp/faultline/flnem/packet"}};
+    auto p = NemesisRegistry::get("nemesis", "packet")(o);
+    p.nemesis->setup(ctx);
+    // 2 MiB from n1 to n2's socat sink, timed on the sender: its socket buffer and the tbf
+    // queue absorb a few hundred KB, the rest waits for the 4 Mbit/s limit (4 s for it all).
+    auto send_s = [&](int to) {
+      auto s = c.remote->session("n1");
+      auto t = Clock::now();
+      ExecResult r = s->exec(Command::shell(
+          "head -c 2097152 /dev/zero | timeout 20 socat -u STDIN TCP:\"$1\":7777,connect-timeout=2",
+          {addr(to)}));
+      CHECK(r.exit_status == 0);
+      return ms_since(t) / 1000;
+    };
+    c.listen_everywhere();
+    double before = send_s(2);
+    Completion done = p.nemesis->invoke(
+        ctx, op("start-packet", {{"fault", "rate"}, {"nodes", c.nodes}, {"rate", "4mbit"}}));
+    CHECK(done.value["mechanism"] == "tc-tbf");
+    double limited = send_s(2);
+    auto n1 = c.remote->session("n1");
+    CHECK(n1->exec(Command{"tc", "qdisc", "show", "dev", "eth0"}).out.find("qdisc htb 1f00: root") !=
+          std::string::npos);
+    // The controller's own traffic is not limited: SSH stays fast.
+    auto t = Clock::now();
+    n1->run_checked(Command::shell("head -c 1048576 /dev/zero"));
+    double ssh_s = ms_since(t) / 1000;
+    p.nemesis->invoke(ctx, op("stop-packet"));
+    double after = send_s(2);
+    CHECK(limited > 1.5);  // 16 Mbit at 4 Mbit/s, less the ~4 Mbit the buffers hold
+    CHECK(before < 1.0);
+    CHECK(after < 1.0);
+    CHECK(ssh_s < 1.0);
+    CHECK(n1->exec(Command{"tc", "qdisc", "show", "dev", "eth0"}).out.find("1f00:") ==
+          std::string::npos);
+    p.nemesis->teardown(ctx);
+    std::cerr << "measured: 2 MiB n1->n2: " << before << " s, with rate 4mbit " << limited
+              << " s, after heal " << after << " s; 1 MiB over SSH while limited " << ssh_s
+              << " s\n";
+  }
+
   SECTION("an interrupted run heals its partition; faultline heal heals a crashed one") {
     fs::path results = fs::temp_directory_path() / ("flnem-results-" + std::to_string(::getpid()));
     TestSpec spec;

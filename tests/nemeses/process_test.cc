@@ -84,9 +84,39 @@ TEST_CASE("packet: faults no mechanism can produce are refused with a clear mess
           "[packet]") {
   NemesisOptions o;
   o.nodes = {"n1", "n2", "n3"};
-  o.options = {{"faults", {"loss", "duplicate"}}};
+  o.options = {{"faults", {"loss", "corrupt"}}};
   CHECK_THROWS_WITH(NemesisRegistry::get("nemesis", "packet")(o),
-                    Catch::Contains("'duplicate' needs tc netem"));
+                    Catch::Contains("unknown fault 'corrupt'"));
+  o.options = {{"faults", {"rate"}}, {"rate", "fast"}};
+  CHECK_THROWS_WITH(NemesisRegistry::get("nemesis", "packet")(o), Catch::Contains("/rate"));
+  {
+    // duplicate needs netem: refused at setup on a node whose kernel has only tbf.
+    NemesisOptions d;
+    d.nodes = {"n1"};
+    d.options = {{"faults", {"duplicate"}}};
+    auto remote = probing_remote(1);
+    std::vector<std::string> seen;
+    remote->script("n1").fallback = [&seen](const Command& c) {
+      ExecResult r;
+      std::string script = c.argv.size() > 2 ? c.argv[2] : "";
+      seen.push_back(script);
+      if (script.find("SSH_CONNECTION") != std::string::npos) r.out = "10.0.0.1 1 10.0.0.11 22\n0\nb\n";
+      if (script.find("1f01: netem") != std::string::npos) r.out = "tbf\n";
+      return r;
+    };
+    auto p = NemesisRegistry::get("nemesis", "packet")(d);
+    NemesisContext ctx;
+    ctx.remote = remote.get();
+    ctx.nodes = d.nodes;
+    CHECK_THROWS_WITH(p.nemesis->setup(ctx),
+                      Catch::Contains("node n1's kernel has no sch_netem"));
+    // Setup healed first, and heal removes only our root qdisc (handle 1f00:).
+    bool healed_tc = false;
+    for (const auto& sc : seen) {
+      healed_tc = healed_tc || sc.find("grep -q '^qdisc htb 1f00: root'") != std::string::npos;
+    }
+    CHECK(healed_tc);
+  }
   o.options = {{"loss", 1.5}};
   CHECK_THROWS_WITH(NemesisRegistry::get("nemesis", "packet")(o), Catch::Contains("loss"));
   o.options = {{"faults", {"delay"}}, {"dir", "/d"}};
