@@ -710,10 +710,12 @@ void PglogicalDb::kill(const DbContext& ctx, const std::string& node) {
   log(ctx, node + ": killed (every pid gone after " + seconds_since(t0) + ")");
 }
 
-void PglogicalDb::kick_subscriptions(const DbContext& ctx, const std::string& node) {
+void PglogicalDb::kick_subscriptions(const DbContext& ctx, const std::string& node, bool own) {
   // pglogical's manager retries a lost provider only after a back-off of up to 180 s;
   // disable + enable (separate statements: immediate := true refuses a transaction block)
-  // restarts the apply worker now.
+  // restarts the apply worker now. On the peers that takes ~40 ms. On `node` itself (with
+  // `own`) a kick waits ~1 s per subscription for the worker to stop, and a fresh manager
+  // starts its workers anyway, so there only the subscriptions not 'replicating' are kicked.
   auto kick = [](const std::string& name) {
     return "SELECT pglogical.alter_subscription_disable(" + sql_literal(name) +
            ", true);\nSELECT pglogical.alter_subscription_enable(" + sql_literal(name) +
@@ -722,8 +724,17 @@ void PglogicalDb::kick_subscriptions(const DbContext& ctx, const std::string& no
   for_nodes(ctx.nodes, [&](const std::string& other, size_t) {
     std::string sql;
     if (other == node) {
+      if (!own) return;
+      std::set<std::string> replicating;
+      for (const auto& line : split_lines(psql(
+               ctx, node,
+               "SELECT subscription_name FROM pglogical.show_subscription_status() WHERE status "
+               "= 'replicating';"))) {
+        replicating.insert(line);
+      }
       for (const auto& prov : ctx.nodes) {
-        if (prov != node) sql += kick(pglogical_subscription_name(node, prov));
+        const std::string name = pglogical_subscription_name(node, prov);
+        if (prov != node && !replicating.count(name)) sql += kick(name);
       }
     } else {
       sql = kick(pglogical_subscription_name(other, node));
@@ -736,19 +747,27 @@ void PglogicalDb::start(const DbContext& ctx, const std::string& node) {
   const auto t0 = Clock::now();
   start_postgres(ctx, node);
   const std::string started = seconds_since(t0);
-  try {
-    kick_subscriptions(ctx, node);
-  } catch (const std::exception& e) {
-    // A peer may be paused or cut off; its subscriptions catch up later (or on its resume).
-    log(ctx, node + ": restarting subscriptions: " + e.what());
-  }
-  std::string why;
   std::vector<std::string> others;
   for (const auto& n : ctx.nodes) {
     if (n != node) others.push_back(n);
   }
-  bool ok = wait_replicating(ctx, {node}, ctx.nodes, milliseconds(30000), &why) &&
-            wait_replicating(ctx, others, {node}, milliseconds(30000), &why);
+  std::string why;
+  auto replicating = [&](milliseconds timeout) {
+    return wait_replicating(ctx, {node}, ctx.nodes, timeout, &why) &&
+           wait_replicating(ctx, others, {node}, timeout, &why);
+  };
+  // The peers' subscriptions from `node` first; the node's own come up by themselves in a
+  // fresh postmaster, and are kicked only if they have not after 5 s.
+  bool ok = false;
+  for (int attempt = 0; attempt < 2 && !ok; ++attempt) {
+    try {
+      kick_subscriptions(ctx, node, attempt > 0);
+    } catch (const std::exception& e) {
+      // A peer may be paused or cut off; its subscriptions catch up later (or on its resume).
+      log(ctx, node + ": restarting subscriptions: " + e.what());
+    }
+    ok = replicating(milliseconds(attempt == 0 ? 5000 : 25000));
+  }
   log(ctx, node + ": started (postgres up after " + started + ", " +
                (ok ? "replicating both ways after " + seconds_since(t0)
                    : "NOT replicating after " + seconds_since(t0) + ":" + why) +
@@ -770,7 +789,7 @@ void PglogicalDb::resume(const DbContext& ctx, const std::string& node) {
   const std::string dir = pglogical_node_dir(ctx, node);
   run(*s, script(kResumeScript, {dir, freezer_cgroup(ctx, node)}), "resuming postgres in " + dir);
   try {
-    kick_subscriptions(ctx, node);
+    kick_subscriptions(ctx, node, true);
   } catch (const std::exception& e) {
     log(ctx, node + ": restarting subscriptions after resume: " + e.what());
   }

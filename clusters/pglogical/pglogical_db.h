@@ -22,9 +22,11 @@
 //             node and waits until every node holds the same rows. Safe to call again.
 //   kill      SIGSTOP the postmaster, SIGKILL it and every process whose cwd is its data dir,
 //             wait until they are all gone (reaped).
-//   start     pg_ctl start (crash recovery), then disable+enable, immediately, every
-//             subscription to and from the node (pglogical's manager otherwise retries a lost
-//             provider after up to 180 s), then waits up to 30 s for 'replicating' (logged).
+//   start     pg_ctl start (crash recovery), then disable+enable, immediately, the peers'
+//             subscriptions from the node (pglogical's manager otherwise retries a lost
+//             provider after up to 180 s); waits for every subscription to and from the node to
+//             be 'replicating': 5 s, then kicks the node's own ones that are not and waits 25 s
+//             more (the outcome is logged, not thrown: a peer may be paused or cut off).
 //   pause     cgroup v1 freezer (/sys/fs/cgroup/freezer/faultline-pg-...) when writable, else
 //             SIGSTOP postmaster first, then its children; resume thaws / SIGCONTs and kicks the
 //             subscriptions like start. sshd is never touched.
@@ -107,7 +109,7 @@ class PglogicalDb : public Db, public Killable, public Pausable {
   // The node's address on its own interface (from $SSH_CONNECTION), probed once.
   std::string own_address(const DbContext& ctx, const std::string& node);
   void start_postgres(const DbContext& ctx, const std::string& node);
-  void kick_subscriptions(const DbContext& ctx, const std::string& node);
+  void kick_subscriptions(const DbContext& ctx, const std::string& node, bool own);
 
   PglogicalOptions options_;
   std::mutex mu_;
