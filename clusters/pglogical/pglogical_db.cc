@@ -18,13 +18,16 @@ using std::chrono::milliseconds;
 
 constexpr const char* kWhere = "db 'pglogical'";
 constexpr const char* kFaketimeLib = "/usr/lib/x86_64-linux-gnu/faketime/libfaketimeMT.so.1";
-constexpr const char* kFreezerRoot = "/sys/fs/cgroup/freezer";
 constexpr int kPort = 5432;
 
 // --- shell scripts (constants; data only in "$1", "$2", ...) -------------------------------
 
 // Shared helpers. ours DATA: every pid whose cwd is DATA (postgres processes chdir to their
-// data dir; zombies have no cwd). stop_all DATA CG: SIGSTOP the postmaster (no more forks),
+// data dir; zombies have no cwd). cgroup NAME [mount]: the path of freezer cgroup NAME under
+// the cgroup v1 freezer hierarchy, "" when there is none; inside `ip netns exec` (the local
+// cluster) /sys is remounted without cgroups, so with "mount" the same hierarchy is mounted at
+// /run/faultline/cgroup-freezer (visible only in that mount namespace, gone with it).
+// stop_all DATA CG: SIGSTOP the postmaster (no more forks),
 // SIGKILL it and every process of the instance, thaw their freezer cgroup so the signals land,
 // and wait until each pid is reaped (a zombie postmaster still holds postmaster.pid); a pid file
 // left by a postmaster that stays a zombie for 20 s is removed.
@@ -39,6 +42,16 @@ postmaster() {
   [ -f "$1/postmaster.pid" ] && pm=$(head -n 1 "$1/postmaster.pid")
   if [ -n "$pm" ] && [ "$(readlink "/proc/$pm/cwd" 2>/dev/null)" = "$1" ]; then echo "$pm"; fi
 }
+cgroup() {
+  for r in /sys/fs/cgroup/freezer /run/faultline/cgroup-freezer; do
+    if [ -f "$r/cgroup.procs" ]; then echo "$r/$1"; return 0; fi
+  done
+  r=/run/faultline/cgroup-freezer
+  if [ "$2" = mount ] && mkdir -p "$r" &&
+      mount -t cgroup -o freezer faultline-freezer "$r" 2>/dev/null; then
+    echo "$r/$1"
+  fi
+}
 stop_all() {
   pm=$(postmaster "$1")
   [ -n "$pm" ] && kill -STOP "$pm" 2>/dev/null
@@ -46,7 +59,7 @@ stop_all() {
   pids=$(echo $pids | tr ' ' '\n' | sort -u | tr '\n' ' ')
   [ -z "$(echo $pids)" ] && return 0
   kill -KILL $pids 2>/dev/null
-  [ -f "$2/freezer.state" ] && echo THAWED > "$2/freezer.state"
+  [ -n "$2" ] && [ -f "$2/freezer.state" ] && echo THAWED > "$2/freezer.state"
   i=0
   while :; do
     alive=""; running=""
@@ -104,25 +117,26 @@ fi
 exec runuser -u postgres -- "$2/pg_ctl" -D "$1/data" -l "$1/server.log" -w -t 120 start
 )SH";
 
-// $1 node dir, $2 freezer cgroup.
+// $1 node dir, $2 freezer cgroup name.
 constexpr const char* kKillScript = R"SH(
 [ -d "$1/data" ] || exit 0
-stop_all "$1/data" "$2"
+stop_all "$1/data" "$(cgroup "$2")"
 )SH";
 
-// $1 node dir, $2 freezer cgroup, $3 freezer root.
+// $1 node dir, $2 freezer cgroup name.
 constexpr const char* kPauseScript = R"SH(
 pm=$(postmaster "$1/data")
 if [ -z "$pm" ]; then echo "postgres is not running in $1/data" >&2; exit 2; fi
-if [ -d "$3" ] && mkdir -p "$2" 2>/dev/null && [ -f "$2/freezer.state" ]; then
-  echo "$pm" > "$2/cgroup.procs" || exit 3
-  for p in $(ours "$1/data"); do echo "$p" > "$2/cgroup.procs" 2>/dev/null; done
-  echo FROZEN > "$2/freezer.state"
+cg=$(cgroup "$2" mount)
+if [ -n "$cg" ] && mkdir -p "$cg" 2>/dev/null && [ -f "$cg/freezer.state" ]; then
+  echo "$pm" > "$cg/cgroup.procs" || exit 3
+  for p in $(ours "$1/data"); do echo "$p" > "$cg/cgroup.procs" 2>/dev/null; done
+  echo FROZEN > "$cg/freezer.state"
   i=0
-  while [ "$(cat "$2/freezer.state")" != FROZEN ] && [ $i -lt 100 ]; do
+  while [ "$(cat "$cg/freezer.state")" != FROZEN ] && [ $i -lt 100 ]; do
     sleep 0.05; i=$((i + 1))
   done
-  echo "freezer $(cat "$2/freezer.state")"
+  echo "freezer $cg $(cat "$cg/freezer.state")"
 else
   kill -STOP "$pm"
   for p in $(ours "$1/data"); do kill -STOP "$p" 2>/dev/null; done
@@ -130,18 +144,20 @@ else
 fi
 )SH";
 
-// $1 node dir, $2 freezer cgroup.
+// $1 node dir, $2 freezer cgroup name.
 constexpr const char* kResumeScript = R"SH(
-[ -f "$2/freezer.state" ] && echo THAWED > "$2/freezer.state"
+cg=$(cgroup "$2")
+[ -n "$cg" ] && [ -f "$cg/freezer.state" ] && echo THAWED > "$cg/freezer.state"
 pm=$(postmaster "$1/data")
 for p in $(ours "$1/data"); do kill -CONT "$p" 2>/dev/null; done
 [ -n "$pm" ] && kill -CONT "$pm" 2>/dev/null
 exit 0
 )SH";
 
-// $1 node dir, $2 bin dir, $3 freezer cgroup.
+// $1 node dir, $2 bin dir, $3 freezer cgroup name.
 constexpr const char* kTeardownScript = R"SH(
-[ -f "$3/freezer.state" ] && echo THAWED > "$3/freezer.state"
+cg=$(cgroup "$3")
+[ -n "$cg" ] && [ -f "$cg/freezer.state" ] && echo THAWED > "$cg/freezer.state"
 if [ -d "$1/data" ]; then
   pm=$(postmaster "$1/data")
   if [ -n "$pm" ]; then
@@ -150,7 +166,7 @@ if [ -d "$1/data" ]; then
     (cd /tmp && timeout 40 runuser -u postgres -- "$2/pg_ctl" -D "$1/data" -m fast -w -t 30 \
       stop) > /dev/null 2>&1
   fi
-  stop_all "$1/data" "$3" || exit 1
+  stop_all "$1/data" "$cg" || exit 1
   if [ -f "$1/data/postmaster.pid" ]; then
     id=$(sed -n 7p "$1/data/postmaster.pid" | awk '{print $2}')
     if [ -n "$id" ] && ipcs -m | awk -v id="$id" '$2 == id && $6 == 0 { f = 1 } END { exit !f }'
@@ -159,7 +175,7 @@ if [ -d "$1/data" ]; then
     fi
   fi
 fi
-[ -d "$3" ] && rmdir "$3" 2>/dev/null
+[ -n "$cg" ] && [ -d "$cg" ] && rmdir "$cg" 2>/dev/null
 rm -rf "$1"
 [ ! -e "$1" ]
 )SH";
@@ -213,8 +229,7 @@ std::string sanitize(const std::string& s, bool lower) {
 }
 
 std::string freezer_cgroup(const DbContext& ctx, const std::string& node) {
-  return std::string(kFreezerRoot) + "/faultline-pg-" + sanitize(node, false) + "-" +
-         sanitize(host_of(ctx, node), false);
+  return "faultline-pg-" + sanitize(node, false) + "-" + sanitize(host_of(ctx, node), false);
 }
 
 std::string faketime_file(const DbContext& ctx, const std::string& node) {
@@ -777,10 +792,9 @@ void PglogicalDb::start(const DbContext& ctx, const std::string& node) {
 void PglogicalDb::pause(const DbContext& ctx, const std::string& node) {
   auto s = open_session(ctx, node);
   const std::string dir = pglogical_node_dir(ctx, node);
-  std::string how = trim(run(*s,
-                             script(kPauseScript, {dir, freezer_cgroup(ctx, node), kFreezerRoot})
-                                 .with_timeout(milliseconds(30000)),
-                             "pausing postgres in " + dir));
+  std::string how = trim(run(
+      *s, script(kPauseScript, {dir, freezer_cgroup(ctx, node)}).with_timeout(milliseconds(30000)),
+      "pausing postgres in " + dir));
   log(ctx, node + ": paused (" + how + ")");
 }
 

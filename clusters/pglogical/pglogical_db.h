@@ -27,7 +27,8 @@
 //             provider after up to 180 s); waits for every subscription to and from the node to
 //             be 'replicating': 5 s, then kicks the node's own ones that are not and waits 25 s
 //             more (the outcome is logged, not thrown: a peer may be paused or cut off).
-//   pause     cgroup v1 freezer (/sys/fs/cgroup/freezer/faultline-pg-...) when writable, else
+//   pause     cgroup v1 freezer (faultline-pg-<node>-<host>; inside `ip netns exec`, where /sys
+//             has no cgroups, the hierarchy is mounted at /run/faultline/cgroup-freezer), else
 //             SIGSTOP postmaster first, then its children; resume thaws / SIGCONTs and kicks the
 //             subscriptions like start. sshd is never touched.
 //   teardown  thaw, pg_ctl stop -m fast, SIGKILL by pid what is left, remove the node dir and
