@@ -334,3 +334,46 @@ TEST_CASE("pglogical: last_update_wins with a node 30 s behind loses the real-ti
                  "(divergent)\n";
   }
 }
+
+TEST_CASE("pglogical: a partitioned node catches up after heal", "[integration][pglogical]") {
+  REQUIRE_ROOT();
+  Cluster c;
+  Pg pg(c, "");
+  pg.db->setup(pg.ctx);
+  pg.db->prepare(pg.ctx, "lww", Json::object());
+  auto rules = [&](const char* op) {
+    auto s = c.remote->session("n3");
+    for (const auto& peer : {"10.77.211.11", "10.77.211.12"}) {
+      s->run_checked(Command{"iptables", "-w", op, "INPUT", "-s", peer, "-j", "DROP"});
+      s->run_checked(Command{"iptables", "-w", op, "OUTPUT", "-d", peer, "-j", "DROP"});
+    }
+  };
+  pg.exec("n1", "INSERT INTO fl_lww VALUES (1, 1, 'n1')");
+  REQUIRE(pg.wait_value("n3", 1, "1") >= 0);
+  rules("-A");
+  struct Heal {
+    std::function<void()> f;
+    ~Heal() { f(); }
+  } heal{[&] {
+    try {
+      rules("-D");
+    } catch (...) {
+    }
+  }};
+  const int partition_s = 20;
+  auto t_part = Clock::now();
+  pg.exec("n1", "UPDATE fl_lww SET v = 2 WHERE k = 1");
+  pg.exec("n3", "INSERT INTO fl_lww VALUES (3, 3, 'n3')");
+  std::this_thread::sleep_for(std::chrono::seconds(partition_s));
+  CHECK(pg.value("n3", 1) == std::optional<std::string>("1"));
+  rules("-D");
+  heal.f = [] {};
+  auto t0 = Clock::now();
+  double in = pg.wait_value("n3", 1, "2", milliseconds(240000));
+  double out = pg.wait_value("n1", 3, "3", milliseconds(240000));
+  CHECK(in >= 0);
+  CHECK(out >= 0);
+  std::cerr << "measured: after a " << partition_s << " s partition of n3 ("
+            << ms_since(t_part) / 1000 << " s), n3 had n1's write " << in
+            << " ms after heal, n1 had n3's write " << ms_since(t0) << " ms after heal\n";
+}
