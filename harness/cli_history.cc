@@ -2,6 +2,7 @@
 // no cluster.
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
 #include <fstream>
 #include <iomanip>
@@ -15,7 +16,9 @@
 #include "harness/checker.h"
 #include "harness/cli.h"
 #include "harness/formats.h"
+#include "harness/db.h"
 #include "harness/registry.h"
+#include "harness/workload.h"
 
 namespace faultline {
 namespace {
@@ -206,6 +209,48 @@ const bool convert_registered = register_command(
        return [o] { return run_convert(*o); };
      }});
 
+// Which database serves which workload: workload name -> db name -> bool, from each
+// workload's vocabulary and each database's vocabularies (both built with default options).
+Json support_matrix() {
+  Json m = Json::object();
+  std::map<std::string, std::vector<std::string>> served;
+  for (const auto& db : DbRegistry::names()) {
+    try {
+      served[db] = DbRegistry::get("db", db)(Json::object())->vocabularies();
+    } catch (const std::exception&) {
+      served[db] = {};
+    }
+  }
+  for (const auto& w : WorkloadRegistry::names()) {
+    std::string vocabulary;
+    try {
+      vocabulary = WorkloadRegistry::get("workload", w)(Json::object())->vocabulary();
+    } catch (const std::exception&) {
+      continue;
+    }
+    for (const auto& [db, vs] : served) {
+      m[w][db] = std::find(vs.begin(), vs.end(), vocabulary) != vs.end();
+    }
+  }
+  return m;
+}
+
+void print_support_matrix(const Json& m) {
+  if (m.empty()) return;
+  std::vector<std::string> dbs;
+  for (const auto& [db, v] : m.begin().value().items()) dbs.push_back(db);
+  std::cout << "\nworkloads by database (x: served):\n  " << std::left << std::setw(16) << "";
+  for (const auto& db : dbs) std::cout << std::setw(std::max<int>(8, db.size() + 2)) << db;
+  std::cout << "\n";
+  for (const auto& [w, row] : m.items()) {
+    std::cout << "  " << std::setw(16) << w;
+    for (const auto& db : dbs) {
+      std::cout << std::setw(std::max<int>(8, db.size() + 2)) << (row.value(db, false) ? "x" : "-");
+    }
+    std::cout << "\n";
+  }
+}
+
 const bool list_registered = register_command(
     {"list", "List registered models, checkers, workloads, nemeses and databases",
      [](CLI::App& app) {
@@ -213,12 +258,13 @@ const bool list_registered = register_command(
        app.add_flag("--json", *json, "As JSON");
        return [json] {
          auto entries = catalog();
+         Json matrix = support_matrix();
          if (*json) {
            Json out = Json::array();
            for (const auto& e : entries) {
              out.push_back({{"kind", e.kind}, {"name", e.name}, {"description", e.description}});
            }
-           std::cout << out.dump(2) << "\n";
+           std::cout << Json{{"registered", out}, {"workloads-by-db", matrix}}.dump(2) << "\n";
            return 0;
          }
          std::string kind;
@@ -229,6 +275,7 @@ const bool list_registered = register_command(
            }
            std::cout << "  " << std::left << std::setw(28) << e.name << e.description << "\n";
          }
+         print_support_matrix(matrix);
          return 0;
        };
      }});

@@ -54,7 +54,8 @@ class Connection {
   // Runs one statement and returns its rows (none for statements without a result).
   // Throws SqlError.
   virtual std::vector<Row> query(const std::string& statement) = 0;
-  // Rows changed by the last statement (UPDATE / INSERT / DELETE).
+  // Rows MATCHED by the last UPDATE / INSERT / DELETE (MySQL: connect with CLIENT_FOUND_ROWS,
+  // so an UPDATE writing the value already there counts its row).
   virtual int64_t affected_rows() const = 0;
   virtual void close() noexcept = 0;
 };

@@ -1,0 +1,540 @@
+#include "clusters/galera/galera_db.h"
+
+#include <algorithm>
+#include <chrono>
+#include <map>
+#include <mutex>
+#include <optional>
+#include <regex>
+#include <sstream>
+#include <thread>
+
+#include "clusters/galera/mariadb_connection.h"
+#include "clusters/sql/sql.h"
+#include "harness/checker.h"
+#include "harness/db.h"
+#include "harness/remote.h"
+
+namespace faultline::galera {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+using std::chrono::milliseconds;
+using std::chrono::seconds;
+
+constexpr const char* kMariadbd = "/usr/sbin/mariadbd";
+constexpr const char* kFaketimeLib = "/usr/lib/x86_64-linux-gnu/faketime/libfaketimeMT.so.1";
+constexpr const char* kProvider = "/usr/lib/galera/libgalera_smm.so";
+
+struct Options {
+  std::string isolation;
+  int flush_log = 1;
+  int sync_wait = 0;
+  bool select_for_update = false;
+  std::string provider_options;
+  bool fast_failure_detection = true;
+  std::string dir = "/var/lib/faultline/galera";
+  int start_timeout_s = 120;
+};
+
+struct Paths {
+  std::string dir, cnf, data, socket, pid, error_log, stdout_log, recover_log;
+};
+
+// Runs fn(node) for every node on its own thread; throws one runtime_error naming every node
+// that failed.
+void for_each_node(const std::vector<std::string>& nodes,
+                   const std::function<void(const std::string&)>& fn) {
+  std::mutex mu;
+  std::map<std::string, std::string> errors;
+  std::vector<std::thread> threads;
+  for (const auto& n : nodes) {
+    threads.emplace_back([&, n] {
+      try {
+        fn(n);
+      } catch (const std::exception& e) {
+        std::lock_guard<std::mutex> lk(mu);
+        errors[n] = e.what();
+      }
+    });
+  }
+  for (auto& t : threads) t.join();
+  if (errors.empty()) return;
+  std::string msg;
+  for (const auto& [n, e] : errors) msg += (msg.empty() ? "" : "; ") + e;
+  throw std::runtime_error(msg);
+}
+
+class GaleraDb : public Db, public Killable, public Pausable {
+ public:
+  explicit GaleraDb(Options o) : o_(std::move(o)) {}
+
+  std::string name() const override { return "galera"; }
+  std::vector<std::string> vocabularies() const override { return sql::vocabularies(); }
+
+  std::string version(const DbContext& ctx) override {
+    if (ctx.nodes.empty() || !ctx.remote) return "unknown";
+    try {
+      auto s = ctx.remote->session(ctx.nodes.front());
+      std::string v = trim(s->run_checked(Command{kMariadbd, "--version"}).out);
+      ExecResult g = s->exec(mysql_cli(ctx, ctx.nodes.front(),
+                                       "SHOW STATUS LIKE 'wsrep_provider_version'"));
+      if (g.ok()) {
+        auto tab = g.out.find('\t');
+        if (tab != std::string::npos) v += "; galera " + trim(g.out.substr(tab + 1));
+      }
+      return v;
+    } catch (const std::exception&) {
+      return "unknown";
+    }
+  }
+
+  void setup(const DbContext& ctx) override {
+    require_remote(ctx);
+    log(ctx, "galera: stopping leftovers and writing configuration on " +
+                 std::to_string(ctx.nodes.size()) + " nodes");
+    for_each_node(ctx.nodes, [&](const std::string& n) {
+      auto s = ctx.remote->session(n);
+      stop_node(ctx, *s, n, /*wipe=*/true);
+      write_config(ctx, *s, n);
+    });
+    const std::string& first = ctx.nodes.front();
+    auto t0 = Clock::now();
+    {
+      auto s = ctx.remote->session(first);
+      Paths p = paths(ctx, first);
+      ExecResult r = s->exec(Command{"mariadb-install-db", "--defaults-file=" + p.cnf,
+                                     "--user=mysql", "--auth-root-authentication-method=normal",
+                                     "--skip-test-db"}
+                                 .with_timeout(seconds(180)));
+      if (!r.ok()) {
+        throw RemoteError(first, "mariadb-install-db failed (exit " +
+                                     std::to_string(r.exit_status) + "): " + tail(r.err + r.out));
+      }
+      std::string pid = launch(ctx, *s, first, {"--wsrep-new-cluster"});
+      wait_synced(ctx, *s, first, 0, pid);
+      s->run_checked(mysql_cli(ctx, first,
+                               "CREATE USER IF NOT EXISTS 'faultline'@'%' IDENTIFIED BY "
+                               "'faultline'; GRANT ALL ON *.* TO 'faultline'@'%'; CREATE "
+                               "DATABASE IF NOT EXISTS faultline;"));
+    }
+    log(ctx, "galera: " + first + " bootstrapped in " + ms_since(t0));
+    for (size_t i = 1; i < ctx.nodes.size(); ++i) {
+      const std::string& n = ctx.nodes[i];
+      auto t = Clock::now();
+      auto s = ctx.remote->session(n);
+      std::string pid = launch(ctx, *s, n, {});
+      wait_synced(ctx, *s, n, 0, pid);
+      log(ctx, "galera: " + n + " joined (SST) in " + ms_since(t));
+    }
+    auto s = ctx.remote->session(first);
+    wait_synced(ctx, *s, first, static_cast<int>(ctx.nodes.size()));
+    log(ctx, "galera: " + std::to_string(ctx.nodes.size()) + " nodes synced in " + ms_since(t0));
+  }
+
+  void prepare(const DbContext& ctx, const std::string& vocabulary, const Json& params) override {
+    require_remote(ctx);
+    MariaDbOptions mo = client_options();
+    auto c = connect_mariadb(host(ctx, ctx.nodes.front()), mo, seconds(30));
+    for (const auto& st : sql::schema_statements(vocabulary, sql::Dialect::kMySql, params)) {
+      c->query(st);
+    }
+    auto rows = sql::initial_rows(vocabulary, sql::Dialect::kMySql, params);
+    for (const auto& st : rows) c->query(st);
+    // Every node sees the tables and rows (causal read: waits for the node to apply them).
+    mo.sync_wait = 1;
+    for (const auto& n : ctx.nodes) {
+      auto cn = connect_mariadb(host(ctx, n), mo, seconds(30));
+      for (const auto& t : sql::tables(vocabulary)) {
+        auto r = cn->query("SELECT COUNT(*) FROM " + t);
+        (void)r;
+      }
+    }
+    log(ctx, "galera: prepared '" + vocabulary + "' (" + std::to_string(rows.size()) +
+                 " initial rows)");
+  }
+
+  void teardown(const DbContext& ctx) override {
+    if (!ctx.remote) return;
+    for_each_node(ctx.nodes, [&](const std::string& n) {
+      auto s = ctx.remote->session(n);
+      stop_node(ctx, *s, n, /*wipe=*/true);
+    });
+  }
+
+  std::map<std::string, std::vector<std::string>> log_files(const DbContext& ctx) override {
+    std::map<std::string, std::vector<std::string>> out;
+    for (const auto& n : ctx.nodes) {
+      Paths p = paths(ctx, n);
+      out[n] = {p.error_log, p.stdout_log};
+    }
+    return out;
+  }
+
+  std::unique_ptr<Client> new_client(const std::string& vocabulary) override {
+    sql::ClientOptions co;
+    co.select_for_update = o_.select_for_update;
+    return sql::make_client(vocabulary, mariadb_connector(client_options()), co);
+  }
+
+  // --- Killable ---------------------------------------------------------------------------
+  void kill(const DbContext& ctx, const std::string& node) override {
+    auto s = ctx.remote->session(node);
+    signal_and_wait(*s, node, paths(ctx, node), "KILL", seconds(20));
+  }
+
+  void start(const DbContext& ctx, const std::string& node) override {
+    std::lock_guard<std::mutex> lk(start_mu_);
+    auto s = ctx.remote->session(node);
+    if (running(*s, paths(ctx, node))) return;
+    bool any_running = false;
+    for (const auto& n : ctx.nodes) {
+      if (n == node) continue;
+      auto o = ctx.remote->session(n);
+      if (running(*o, paths(ctx, n))) any_running = true;
+    }
+    if (any_running) {
+      std::string pid = launch(ctx, *s, node, {});
+      wait_synced(ctx, *s, node, 0, pid);
+      return;
+    }
+    recover_whole_cluster(ctx, node);
+  }
+
+  // --- Pausable ---------------------------------------------------------------------------
+  void pause(const DbContext& ctx, const std::string& node) override {
+    auto s = ctx.remote->session(node);
+    signal_pid(*s, node, paths(ctx, node), "STOP");
+  }
+  void resume(const DbContext& ctx, const std::string& node) override {
+    auto s = ctx.remote->session(node);
+    signal_pid(*s, node, paths(ctx, node), "CONT");
+  }
+
+ private:
+  static std::string trim(std::string s) {
+    while (!s.empty() && (s.back() == '\n' || s.back() == ' ' || s.back() == '\r')) s.pop_back();
+    return s;
+  }
+  static std::string tail(const std::string& s, size_t n = 600) {
+    return s.size() <= n ? trim(s) : "..." + trim(s.substr(s.size() - n));
+  }
+  static std::string ms_since(Clock::time_point t) {
+    return std::to_string(
+               std::chrono::duration_cast<milliseconds>(Clock::now() - t).count()) +
+           " ms";
+  }
+  static void log(const DbContext& ctx, const std::string& line) {
+    if (ctx.log) ctx.log(line);
+  }
+  static void require_remote(const DbContext& ctx) {
+    if (!ctx.remote || ctx.nodes.empty()) {
+      throw std::invalid_argument(
+          "database 'galera' needs nodes reached over SSH (--nodes, --local N, or the local "
+          "cluster)");
+    }
+  }
+  static std::string host(const DbContext& ctx, const std::string& node) {
+    auto it = ctx.hosts.find(node);
+    return it == ctx.hosts.end() ? node : it->second;
+  }
+
+  MariaDbOptions client_options() const {
+    MariaDbOptions mo;
+    mo.isolation = o_.isolation;
+    return mo;
+  }
+
+  Paths paths(const DbContext& ctx, const std::string& node) const {
+    Paths p;
+    p.dir = o_.dir + "/" + node + "-" + host(ctx, node);
+    p.cnf = p.dir + "/my.cnf";
+    p.data = p.dir + "/data";
+    p.socket = p.dir + "/mysqld.sock";
+    p.pid = p.dir + "/mysqld.pid";
+    p.error_log = p.dir + "/error.log";
+    p.stdout_log = p.dir + "/stdout.log";
+    p.recover_log = p.dir + "/recover.log";
+    return p;
+  }
+
+  std::string config(const DbContext& ctx, const std::string& node, const std::string& address) {
+    Paths p = paths(ctx, node);
+    std::string gcomm;
+    for (const auto& n : ctx.nodes) gcomm += (gcomm.empty() ? "" : ",") + host(ctx, n);
+    std::string provider = "gcache.size=64M";
+    if (o_.fast_failure_detection) {
+      provider +=
+          ";evs.suspect_timeout=PT2S;evs.inactive_timeout=PT4S;evs.install_timeout=PT4S;"
+          "evs.keepalive_period=PT0.5S;evs.inactive_check_period=PT0.5S";
+    }
+    if (!o_.provider_options.empty()) provider += ";" + o_.provider_options;
+    std::ostringstream c;
+    c << "[mysqld]\nuser=mysql\ndatadir=" << p.data << "\nsocket=" << p.socket
+      << "\npid-file=" << p.pid << "\nlog-error=" << p.error_log << "\nbind-address=" << address
+      << "\nport=3306\nskip-name-resolve\nperformance_schema=OFF\nbinlog_format=ROW\n"
+      << "default_storage_engine=InnoDB\ninnodb_autoinc_lock_mode=2\n"
+      << "innodb_buffer_pool_size=64M\ninnodb_log_file_size=32M\n"
+      << "innodb_flush_log_at_trx_commit=" << o_.flush_log << "\nwsrep_on=ON\nwsrep_provider="
+      << kProvider << "\nwsrep_cluster_name=faultline\nwsrep_cluster_address=gcomm://" << gcomm
+      << "\nwsrep_node_address=" << address << "\nwsrep_node_name=" << node
+      << "\nwsrep_sst_method=rsync\nwsrep_sync_wait=" << o_.sync_wait
+      << "\nwsrep_provider_options=\"" << provider << "\"\nmax_connections=500\n"
+      << "[client]\nsocket=" << p.socket << "\nuser=root\n";
+    return c.str();
+  }
+
+  void write_config(const DbContext& ctx, Session& s, const std::string& node) {
+    Paths p = paths(ctx, node);
+    // The node's own address: the server side of our SSH connection (what peers reach too on
+    // the local cluster and on ordinary hosts).
+    std::string address =
+        trim(s.run_checked(Command::shell("set -- $SSH_CONNECTION; echo \"$3\"")).out);
+    if (address.empty()) address = host(ctx, node);
+    s.run_checked(Command::shell("mkdir -p \"$1\" && cat > \"$2\" && chown -R mysql:mysql \"$3\"",
+                                 {p.data, p.cnf, p.dir})
+                      .with_stdin(config(ctx, node, address)));
+    if (!ctx.faketime_dir.empty()) {
+      s.run_checked(Command::shell(
+          "mkdir -p \"$1\" && { [ -e \"$2\" ] || echo +0.000 > \"$2\"; } && chmod 644 \"$2\"",
+          {ctx.faketime_dir, ctx.faketime_dir + "/" + node + ".rc"}));
+    }
+  }
+
+  // Starts mariadbd in the background (setsid, so it outlives the SSH channel).
+  // Returns the new process's pid.
+  std::string launch(const DbContext& ctx, Session& s, const std::string& node,
+                     const std::vector<std::string>& extra) {
+    Paths p = paths(ctx, node);
+    std::vector<std::string> args = {p.stdout_log};
+    if (!ctx.faketime_dir.empty()) {
+      args.insert(args.end(), {"env", std::string("LD_PRELOAD=") + kFaketimeLib,
+                               "FAKETIME_TIMESTAMP_FILE=" + ctx.faketime_dir + "/" + node + ".rc",
+                               "FAKETIME_NO_CACHE=1", "FAKETIME_DONT_FAKE_MONOTONIC=1"});
+    }
+    args.push_back(kMariadbd);
+    args.push_back("--defaults-file=" + p.cnf);
+    args.insert(args.end(), extra.begin(), extra.end());
+    return trim(s.run_checked(Command::shell(
+                       "log=$1; shift; setsid nohup \"$@\" >> \"$log\" 2>&1 < /dev/null & echo $!",
+                       args))
+                    .out);
+  }
+
+  Command mysql_cli(const DbContext& ctx, const std::string& node, const std::string& sql) const {
+    Paths p = paths(ctx, node);
+    return Command{"mariadb", "--defaults-file=" + p.cnf, "-N", "-B", "-e", sql}.with_timeout(
+        seconds(30));
+  }
+
+  static bool running(Session& s, const Paths& p) {
+    return s.exec(Command::shell("p=$(cat \"$1\" 2>/dev/null) && [ -n \"$p\" ] && kill -0 \"$p\"",
+                                 {p.pid}))
+        .ok();
+  }
+
+  static void signal_pid(Session& s, const std::string& node, const Paths& p,
+                         const std::string& sig) {
+    ExecResult r = s.exec(Command::shell(
+        "p=$(cat \"$1\" 2>/dev/null) && [ -n \"$p\" ] || exit 3; kill -s \"$2\" \"$p\"",
+        {p.pid, sig}));
+    if (r.exit_status == 3) throw RemoteError(node, "mariadbd is not running (no pid file)");
+    if (!r.ok()) throw RemoteError(node, "kill -" + sig + " mariadbd failed: " + tail(r.err));
+  }
+
+  // Sends `sig` to the pid of the pid file and waits until the process is gone; removes the
+  // pid file. A node that is not running is fine.
+  static void signal_and_wait(Session& s, const std::string& node, const Paths& p,
+                              const std::string& sig, seconds wait) {
+    ExecResult r = s.exec(
+        Command::shell("p=$(cat \"$1\" 2>/dev/null) && [ -n \"$p\" ] || exit 0\n"
+                       "kill -s CONT \"$p\" 2>/dev/null; kill -s \"$2\" \"$p\" 2>/dev/null\n"
+                       "n=0; while kill -0 \"$p\" 2>/dev/null; do\n"
+                       "  n=$((n+1)); [ $n -gt \"$3\" ] && exit 4; sleep 0.1; done\n"
+                       "rm -f \"$1\"",
+                       {p.pid, sig, std::to_string(wait.count() * 10)})
+            .with_timeout(wait + seconds(10)));
+    if (r.exit_status == 4) {
+      throw RemoteError(node, "mariadbd did not exit within " + std::to_string(wait.count()) +
+                                  " s of SIG" + sig);
+    }
+    if (!r.ok()) throw RemoteError(node, "stopping mariadbd failed: " + tail(r.err));
+  }
+
+  void stop_node(const DbContext& ctx, Session& s, const std::string& node, bool wipe) {
+    Paths p = paths(ctx, node);
+    try {
+      signal_and_wait(s, node, p, "TERM", seconds(30));
+    } catch (const RemoteError&) {
+      signal_and_wait(s, node, p, "KILL", seconds(20));
+    }
+    if (wipe) s.run_checked(Command{"rm", "-rf", p.dir});
+  }
+
+  // Waits until `node` answers wsrep_ready=ON and Synced (and, when cluster_size > 0, sees
+  // that many nodes). Throws with the tail of its error log when it dies or times out.
+  void wait_synced(const DbContext& ctx, Session& s, const std::string& node, int cluster_size,
+                   const std::string& pid = "") {
+    Paths p = paths(ctx, node);
+    auto deadline = Clock::now() + seconds(o_.start_timeout_s);
+    std::string last;
+    int dead_checks = 0;
+    while (Clock::now() < deadline) {
+      ExecResult r = s.exec(mysql_cli(ctx, node,
+                                      "SHOW STATUS WHERE Variable_name IN ('wsrep_ready', "
+                                      "'wsrep_local_state_comment', 'wsrep_cluster_size')"));
+      if (r.ok()) {
+        std::map<std::string, std::string> st;
+        std::istringstream in(r.out);
+        std::string line;
+        while (std::getline(in, line)) {
+          auto tab = line.find('\t');
+          if (tab != std::string::npos) st[line.substr(0, tab)] = trim(line.substr(tab + 1));
+        }
+        last = "ready=" + st["wsrep_ready"] + " state=" + st["wsrep_local_state_comment"] +
+               " size=" + st["wsrep_cluster_size"];
+        bool size_ok = cluster_size == 0 ||
+                       st["wsrep_cluster_size"] == std::to_string(cluster_size);
+        if (st["wsrep_ready"] == "ON" && st["wsrep_local_state_comment"] == "Synced" && size_ok) {
+          return;
+        }
+      } else {
+        last = tail(r.err, 200);
+        // The process we launched is gone (or, without its pid, none runs for 5 s): it died.
+        if (!pid.empty() ? !s.exec(Command{"kill", "-0", pid}).ok()
+                         : (!running(s, p) && ++dead_checks > 20)) {
+          break;
+        }
+      }
+      std::this_thread::sleep_for(milliseconds(250));
+    }
+    ExecResult log = s.exec(Command{"tail", "-n", "15", p.error_log});
+    throw RemoteError(node, "mariadbd did not become Synced" +
+                                std::string(cluster_size ? " with " + std::to_string(cluster_size) +
+                                                               " nodes"
+                                                         : "") +
+                                " (last: " + last + "); " + p.error_log + " ends:\n" +
+                                trim(log.out));
+  }
+
+  // No node runs: recover every node's last position, bootstrap from the most advanced one,
+  // then start `node` (the others are started by later start() calls).
+  void recover_whole_cluster(const DbContext& ctx, const std::string& node) {
+    std::map<std::string, std::pair<std::string, int64_t>> pos;  // node -> (uuid:seqno, seqno)
+    std::mutex mu;
+    static const std::regex re(R"(Recovered position:\s*([0-9a-f-]+):(-?\d+))");
+    for_each_node(ctx.nodes, [&](const std::string& n) {
+      auto s = ctx.remote->session(n);
+      Paths p = paths(ctx, n);
+      s->exec(Command::shell("rm -f \"$1\"; \"$2\" --defaults-file=\"$3\" --wsrep-recover "
+                             "--log-error=\"$1\" > /dev/null 2>&1",
+                             {p.recover_log, kMariadbd, p.cnf})
+                  .with_timeout(seconds(120)));
+      ExecResult r = s->exec(Command{"cat", p.recover_log});
+      std::smatch m;
+      std::string text = r.out;
+      if (std::regex_search(text, m, re)) {
+        std::lock_guard<std::mutex> lk(mu);
+        pos[n] = {m[1].str() + ":" + m[2].str(), std::stoll(m[2].str())};
+      }
+    });
+    if (pos.empty()) {
+      throw RemoteError(node, "whole-cluster recovery: no node reported a recovered position");
+    }
+    std::string best = pos.begin()->first;
+    for (const auto& [n, v] : pos) {
+      if (v.second > pos[best].second) best = n;
+    }
+    log(ctx, "galera: whole-cluster recovery, bootstrapping from " + best + " at " +
+                 pos[best].first);
+    {
+      auto s = ctx.remote->session(best);
+      Paths p = paths(ctx, best);
+      s->run_checked(Command{"sed", "-i", "s/^safe_to_bootstrap: 0/safe_to_bootstrap: 1/",
+                             p.data + "/grastate.dat"});
+      std::string pid = launch(ctx, *s, best,
+                               {"--wsrep-new-cluster", "--wsrep-start-position=" + pos[best].first});
+      wait_synced(ctx, *s, best, 0, pid);
+    }
+    if (node != best) {
+      auto s = ctx.remote->session(node);
+      std::vector<std::string> extra;
+      if (pos.count(node)) extra.push_back("--wsrep-start-position=" + pos[node].first);
+      std::string pid = launch(ctx, *s, node, extra);
+      wait_synced(ctx, *s, node, 0, pid);
+    }
+  }
+
+  Options o_;
+  std::mutex start_mu_;
+};
+
+Options parse_options(const Json& j) {
+  reject_unknown_options(j,
+                         {"isolation", "flush-log-at-trx-commit", "sync-wait", "select-for-update",
+                          "provider-options", "fast-failure-detection", "dir", "start-timeout-s"},
+                         "db 'galera'");
+  Options o;
+  auto bad = [](const std::string& key, const std::string& what) {
+    throw std::invalid_argument("db 'galera': option '" + key + "' must be " + what);
+  };
+  if (j.contains("isolation")) {
+    if (!j["isolation"].is_string()) bad("isolation", "a string");
+    o.isolation = j["isolation"].get<std::string>();
+    static const std::vector<std::string> ok = {"", "read-uncommitted", "read-committed",
+                                                "repeatable-read", "serializable"};
+    if (std::find(ok.begin(), ok.end(), o.isolation) == ok.end()) {
+      bad("isolation", "read-uncommitted, read-committed, repeatable-read or serializable");
+    }
+  }
+  if (j.contains("flush-log-at-trx-commit")) {
+    const Json& v = j["flush-log-at-trx-commit"];
+    if (!v.is_number_integer() || v.get<int>() < 0 || v.get<int>() > 2) bad("flush-log-at-trx-commit", "0, 1 or 2");
+    o.flush_log = v.get<int>();
+  }
+  if (j.contains("sync-wait")) {
+    const Json& v = j["sync-wait"];
+    if (!v.is_number_integer() || v.get<int>() < 0 || v.get<int>() > 15) bad("sync-wait", "an integer 0-15");
+    o.sync_wait = v.get<int>();
+  }
+  if (j.contains("select-for-update")) {
+    if (!j["select-for-update"].is_boolean()) bad("select-for-update", "true or false");
+    o.select_for_update = j["select-for-update"].get<bool>();
+  }
+  if (j.contains("provider-options")) {
+    if (!j["provider-options"].is_string()) bad("provider-options", "a string");
+    o.provider_options = j["provider-options"].get<std::string>();
+    if (o.provider_options.find('"') != std::string::npos ||
+        o.provider_options.find('\n') != std::string::npos) {
+      bad("provider-options", "without quotes or newlines");
+    }
+  }
+  if (j.contains("fast-failure-detection")) {
+    if (!j["fast-failure-detection"].is_boolean()) bad("fast-failure-detection", "true or false");
+    o.fast_failure_detection = j["fast-failure-detection"].get<bool>();
+  }
+  if (j.contains("dir")) {
+    if (!j["dir"].is_string() || j["dir"].get<std::string>().size() < 2 ||
+        j["dir"].get<std::string>()[0] != '/') {
+      bad("dir", "an absolute path");
+    }
+    o.dir = j["dir"].get<std::string>();
+  }
+  if (j.contains("start-timeout-s")) {
+    if (!j["start-timeout-s"].is_number_integer() || j["start-timeout-s"].get<int>() < 1) {
+      bad("start-timeout-s", "an integer >= 1");
+    }
+    o.start_timeout_s = j["start-timeout-s"].get<int>();
+  }
+  return o;
+}
+
+const bool registered = DbRegistry::add(
+    "db", "galera",
+    "MariaDB Galera cluster (mariadb-server + galera-4), multi-master; libmariadb clients",
+    [](const Json& options) -> std::unique_ptr<Db> {
+      return std::make_unique<GaleraDb>(parse_options(options));
+    });
+
+}  // namespace
+}  // namespace faultline::galera

@@ -1,0 +1,36 @@
+// MariaDB Galera (Debian mariadb-server 10.11 + galera-4 26.4), registered as database
+// "galera": one mariadbd per node, started over SSH (so it lands in the node's namespace on the
+// local cluster), with its own directory <dir>/<node>-<host>/ holding my.cnf, data/, the
+// socket, the pid file and the logs (nodes of the local cluster share one filesystem).
+//
+// Setup: stop whatever an earlier run left in those directories (by pid file), wipe them,
+// mariadb-install-db on the first node, bootstrap it (--wsrep-new-cluster), create the
+// `faultline` user and database, then start the joiners one at a time (each does a full rsync
+// SST; joins are serial in Galera anyway) and wait until every node is Synced with
+// wsrep_cluster_size = N. prepare() creates the vocabulary's tables through the first node
+// (DDL replicates as TOI) and checks with wsrep_sync_wait that every node sees the rows.
+//
+// Capabilities: Killable (SIGKILL by pid, waits until the process is gone; start: plain start
+// when another node runs, it rejoins by IST or SST; when no node runs, the whole-cluster
+// recovery: --wsrep-recover on every node, bootstrap from the most advanced position with
+// safe_to_bootstrap and --wsrep-start-position, then join the others), Pausable (SIGSTOP /
+// SIGCONT by pid). Under the clock nemesis (ctx.faketime_dir), mariadbd runs under libfaketime.
+//
+// Options (db-options), with defaults:
+//   isolation                ""      session isolation: read-committed, repeatable-read,
+//                                    serializable, read-uncommitted ("": server default)
+//   flush-log-at-trx-commit  1       innodb_flush_log_at_trx_commit (0 loses acknowledged
+//                                    writes when every node crashes: a finding, not a default)
+//   sync-wait                0       wsrep_sync_wait (1: causal reads)
+//   select-for-update        false   read-modify-write ops read with SELECT ... FOR UPDATE
+//   provider-options         ""      appended to wsrep_provider_options (pc.ignore_sb=true,
+//                                    pc.weight=2, evs.*, gcache.size=...)
+//   fast-failure-detection   true    evs suspect 2 s / inactive 4 s (defaults 5 s / 15 s)
+//   dir                      "/var/lib/faultline/galera"
+//   start-timeout-s          120     per node, to Synced
+//
+// Thread safety: setup/teardown/prepare from the runner thread; kill/start/pause/resume and
+// new_client from any thread (start serialises on a mutex).
+#pragma once
+
+namespace faultline::galera {}  // everything is registered from galera_db.cc
