@@ -415,8 +415,8 @@ std::string PglogicalDb::own_address(const DbContext& ctx, const std::string& no
   return address;
 }
 
-std::string PglogicalDb::psql(const DbContext& ctx, const std::string& node,
-                              const std::string& sql) {
+std::string PglogicalDb::psql(const DbContext& ctx, const std::string& node, const std::string& sql,
+                              milliseconds timeout) {
   auto s = open_session(ctx, node);
   const std::string dir = pglogical_node_dir(ctx, node);
   Command c{std::string(kPgBinDir) + "/psql",
@@ -436,7 +436,8 @@ std::string PglogicalDb::psql(const DbContext& ctx, const std::string& node,
             "ON_ERROR_STOP=1",
             "-f",
             "-"};
-  c.with_stdin(sql).with_env("PGCONNECT_TIMEOUT", "10").with_timeout(milliseconds(60000));
+  const int64_t connect_s = std::clamp<int64_t>(timeout.count() / 2000, 2, 10);
+  c.with_stdin(sql).with_env("PGCONNECT_TIMEOUT", std::to_string(connect_s)).with_timeout(timeout);
   ExecResult r = s->exec(c);
   if (!r.ok()) {
     throw RemoteError(node, std::string(kWhere) + ": SQL failed (exit " +
@@ -555,9 +556,10 @@ bool PglogicalDb::wait_replicating(const DbContext& ctx,
     for (const auto& sub : subscribers) {
       std::map<std::string, std::string> status;
       try {
-        for (const auto& line : split_lines(psql(
-                 ctx, sub,
-                 "SELECT subscription_name, status FROM pglogical.show_subscription_status();"))) {
+        for (const auto& line : split_lines(
+                 psql(ctx, sub,
+                      "SELECT subscription_name, status FROM pglogical.show_subscription_status();",
+                      milliseconds(10000)))) {
           auto bar = line.find('|');
           if (bar != std::string::npos) status[line.substr(0, bar)] = line.substr(bar + 1);
         }
@@ -725,66 +727,103 @@ void PglogicalDb::kill(const DbContext& ctx, const std::string& node) {
   log(ctx, node + ": killed (every pid gone after " + seconds_since(t0) + ")");
 }
 
-void PglogicalDb::kick_subscriptions(const DbContext& ctx, const std::string& node, bool own) {
+std::vector<std::string> PglogicalDb::kick_subscriptions(const DbContext& ctx,
+                                                         const std::string& node, bool own) {
   // pglogical's manager retries a lost provider only after a back-off of up to 180 s;
   // disable + enable (separate statements: immediate := true refuses a transaction block)
   // restarts the apply worker now. On the peers that takes ~40 ms. On `node` itself (with
   // `own`) a kick waits ~1 s per subscription for the worker to stop, and a fresh manager
   // starts its workers anyway, so there only the subscriptions not 'replicating' are kicked.
+  // A peer that is down, paused or cut off is skipped (10 s at most); it kicks its own
+  // subscriptions when it is started or resumed.
   auto kick = [](const std::string& name) {
     return "SELECT pglogical.alter_subscription_disable(" + sql_literal(name) +
            ", true);\nSELECT pglogical.alter_subscription_enable(" + sql_literal(name) +
            ", true);\n";
   };
-  for_nodes(ctx.nodes, [&](const std::string& other, size_t) {
-    std::string sql;
-    if (other == node) {
-      if (!own) return;
-      std::set<std::string> replicating;
-      for (const auto& line : split_lines(psql(
-               ctx, node,
-               "SELECT subscription_name FROM pglogical.show_subscription_status() WHERE status "
-               "= 'replicating';"))) {
-        replicating.insert(line);
+  std::mutex mu;
+  std::vector<std::string> live;
+  std::string errors;
+  try {
+    for_nodes(ctx.nodes, [&](const std::string& other, size_t) {
+      std::string sql;
+      if (other == node) {
+        if (!own) return;
+        std::set<std::string> replicating;
+        for (const auto& line :
+             split_lines(psql(ctx, node,
+                              "SELECT subscription_name FROM pglogical.show_subscription_status() "
+                              "WHERE status = 'replicating';",
+                              milliseconds(10000)))) {
+          replicating.insert(line);
+        }
+        for (const auto& prov : ctx.nodes) {
+          const std::string name = pglogical_subscription_name(node, prov);
+          if (prov != node && !replicating.count(name)) sql += kick(name);
+        }
+      } else {
+        sql = kick(pglogical_subscription_name(other, node));
       }
-      for (const auto& prov : ctx.nodes) {
-        const std::string name = pglogical_subscription_name(node, prov);
-        if (prov != node && !replicating.count(name)) sql += kick(name);
+      if (!sql.empty()) psql(ctx, other, sql, milliseconds(other == node ? 30000 : 10000));
+      if (other != node) {
+        std::lock_guard<std::mutex> lock(mu);
+        live.push_back(other);
       }
-    } else {
-      sql = kick(pglogical_subscription_name(other, node));
-    }
-    if (!sql.empty()) psql(ctx, other, sql);
-  });
+    });
+  } catch (const std::exception& e) {
+    log(ctx, node + ": restarting subscriptions: " + e.what());
+  }
+  std::sort(live.begin(), live.end());
+  return live;
+}
+
+std::vector<std::string> PglogicalDb::recover(const DbContext& ctx) {
+  std::mutex mu;
+  std::vector<std::string> live;
+  try {
+    for_nodes(ctx.nodes, [&](const std::string& node, size_t) {
+      std::string sql;
+      for (const auto& line :
+           split_lines(psql(ctx, node,
+                            "SELECT subscription_name FROM pglogical.show_subscription_status();",
+                            milliseconds(10000)))) {
+        sql += "SELECT pglogical.alter_subscription_disable(" + sql_literal(line) +
+               ", true);\nSELECT pglogical.alter_subscription_enable(" + sql_literal(line) +
+               ", true);\n";
+      }
+      if (!sql.empty()) psql(ctx, node, sql, milliseconds(30000));
+      std::lock_guard<std::mutex> lock(mu);
+      live.push_back(node);
+    });
+  } catch (const std::exception& e) {
+    log(ctx, std::string("recover: ") + e.what());
+  }
+  std::sort(live.begin(), live.end());
+  return live;
 }
 
 void PglogicalDb::start(const DbContext& ctx, const std::string& node) {
   const auto t0 = Clock::now();
   start_postgres(ctx, node);
   const std::string started = seconds_since(t0);
-  std::vector<std::string> others;
-  for (const auto& n : ctx.nodes) {
-    if (n != node) others.push_back(n);
-  }
   std::string why;
-  auto replicating = [&](milliseconds timeout) {
-    return wait_replicating(ctx, {node}, ctx.nodes, timeout, &why) &&
-           wait_replicating(ctx, others, {node}, timeout, &why);
-  };
   // The peers' subscriptions from `node` first; the node's own come up by themselves in a
-  // fresh postmaster, and are kicked only if they have not after 5 s.
+  // fresh postmaster, and are kicked only if they have not after 2 s. Only peers that answer
+  // are waited for (a killed or paused peer catches up when it is started or resumed).
   bool ok = false;
+  std::vector<std::string> live;
   for (int attempt = 0; attempt < 2 && !ok; ++attempt) {
-    try {
-      kick_subscriptions(ctx, node, attempt > 0);
-    } catch (const std::exception& e) {
-      // A peer may be paused or cut off; its subscriptions catch up later (or on its resume).
-      log(ctx, node + ": restarting subscriptions: " + e.what());
-    }
-    ok = replicating(milliseconds(attempt == 0 ? 5000 : 25000));
+    live = kick_subscriptions(ctx, node, attempt > 0);
+    std::vector<std::string> with_node = live;
+    with_node.push_back(node);
+    ok =
+        wait_replicating(ctx, {node}, with_node, milliseconds(attempt == 0 ? 2000 : 25000), &why) &&
+        wait_replicating(ctx, live, {node}, milliseconds(attempt == 0 ? 2000 : 25000), &why);
   }
+  std::string peers;
+  for (const auto& p : live) peers += " " + p;
   log(ctx, node + ": started (postgres up after " + started + ", " +
-               (ok ? "replicating both ways after " + seconds_since(t0)
+               (ok ? "replicating both ways with" + peers + " after " + seconds_since(t0)
                    : "NOT replicating after " + seconds_since(t0) + ":" + why) +
                ")");
 }
@@ -802,11 +841,7 @@ void PglogicalDb::resume(const DbContext& ctx, const std::string& node) {
   auto s = open_session(ctx, node);
   const std::string dir = pglogical_node_dir(ctx, node);
   run(*s, script(kResumeScript, {dir, freezer_cgroup(ctx, node)}), "resuming postgres in " + dir);
-  try {
-    kick_subscriptions(ctx, node, true);
-  } catch (const std::exception& e) {
-    log(ctx, node + ": restarting subscriptions after resume: " + e.what());
-  }
+  kick_subscriptions(ctx, node, true);
   log(ctx, node + ": resumed");
 }
 

@@ -25,7 +25,7 @@
 //   start     pg_ctl start (crash recovery), then disable+enable, immediately, the peers'
 //             subscriptions from the node (pglogical's manager otherwise retries a lost
 //             provider after up to 180 s); waits for every subscription to and from the node to
-//             be 'replicating': 5 s, then kicks the node's own ones that are not and waits 25 s
+//             be 'replicating': 2 s, then kicks the node's own ones that are not and waits 25 s
 //             more (the outcome is logged, not thrown: a peer may be paused or cut off).
 //   pause     cgroup v1 freezer (faultline-pg-<node>-<host>; inside `ip netns exec`, where /sys
 //             has no cgroups, the hierarchy is mounted at /run/faultline/cgroup-freezer), else
@@ -98,8 +98,16 @@ class PglogicalDb : public Db, public Killable, public Pausable {
   void resume(const DbContext& ctx, const std::string& node) override;
 
   // Runs `sql` (a script; each statement in its own transaction) with psql over SSH on `node`
-  // and returns stdout (rows as `a|b` lines). Throws RemoteError naming the node.
-  std::string psql(const DbContext& ctx, const std::string& node, const std::string& sql);
+  // and returns stdout (rows as `a|b` lines). Throws RemoteError naming the node (also when
+  // `timeout` passed: a frozen server).
+  std::string psql(const DbContext& ctx, const std::string& node, const std::string& sql,
+                   std::chrono::milliseconds timeout = std::chrono::milliseconds(60000));
+  // Restarts every subscription on every node that answers (in parallel; ~1 s per
+  // subscription) and returns those nodes. For after a partition heals: a subscription still
+  // says 'replicating' over a connection whose packets were dropped, and catches up only when
+  // TCP retransmits (6.5 s after a 20 s partition, more after longer ones), or, once the
+  // connection broke, when pglogical's manager retries (after up to 180 s).
+  std::vector<std::string> recover(const DbContext& ctx);
   // Waits until every subscription of `subscribers` whose provider is in `providers` is
   // 'replicating'; returns false after `timeout` (then `why` holds the statuses).
   bool wait_replicating(const DbContext& ctx, const std::vector<std::string>& subscribers,
@@ -110,7 +118,10 @@ class PglogicalDb : public Db, public Killable, public Pausable {
   // The node's address on its own interface (from $SSH_CONNECTION), probed once.
   std::string own_address(const DbContext& ctx, const std::string& node);
   void start_postgres(const DbContext& ctx, const std::string& node);
-  void kick_subscriptions(const DbContext& ctx, const std::string& node, bool own);
+  // Kicks the peers' subscriptions from `node` (and, with `own`, node's own ones that are not
+  // replicating). Returns the peers that answered.
+  std::vector<std::string> kick_subscriptions(const DbContext& ctx, const std::string& node,
+                                              bool own);
 
   PglogicalOptions options_;
   std::mutex mu_;
