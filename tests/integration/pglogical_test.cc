@@ -113,6 +113,25 @@ struct Pg {
       return std::nullopt;
     }
   }
+  // One op through the database's client for `vocabulary` (sql_client.cc over libpq).
+  Completion invoke(const std::string& vocabulary, const std::string& node, const std::string& f,
+                    Json value) {
+    auto client = db->new_client(vocabulary);
+    REQUIRE(client != nullptr);
+    ClientContext cc;
+    cc.db = &ctx;
+    cc.node = node;
+    cc.process = 1;
+    cc.op_timeout = milliseconds(5000);
+    client->open(cc);
+    Op op;
+    op.f = f;
+    op.value = std::move(value);
+    op.node = node;
+    Completion r = client->invoke(op, Clock::now() + milliseconds(5000));
+    client->close();
+    return r;
+  }
   void exec(const std::string& node, const std::string& statement) {
     auto conn = connect(node);
     conn->query(statement);
@@ -301,10 +320,12 @@ TEST_CASE("pglogical: last_update_wins with a node 30 s behind loses the real-ti
     pg.exec("n1", "INSERT INTO fl_lww VALUES (1, 0, 'init')");
     for (const auto& n : pg.ctx.nodes) REQUIRE(pg.wait_value(n, 1, "0") >= 0);
     flip(false);
-    pg.exec("n1", "UPDATE fl_lww SET v = 11, node = 'n1' WHERE k = 1");  // real time t
+    // Through the lww vocabulary's client: both writes are acknowledged.
+    Completion w1 = pg.invoke("lww", "n1", "write", {1, 11});  // real time t
     std::this_thread::sleep_for(milliseconds(2000));
-    pg.exec("n2",
-            "UPDATE fl_lww SET v = 22, node = 'n2' WHERE k = 1");  // t + 2 s, stamped t - 28 s
+    Completion w2 = pg.invoke("lww", "n2", "write", {1, 22});  // t + 2 s, stamped t - 28 s
+    CHECK(w1.type == OpType::kOk);
+    CHECK(w2.type == OpType::kOk);
     flip(true);
     std::string why;
     CHECK(pg.db->wait_replicating(pg.ctx, pg.ctx.nodes, pg.ctx.nodes, milliseconds(30000), &why));
@@ -314,6 +335,9 @@ TEST_CASE("pglogical: last_update_wins with a node 30 s behind loses the real-ti
     for (const auto& n : pg.ctx.nodes) {
       INFO(n);
       CHECK(pg.value(n, 1) == std::optional<std::string>("11"));
+      Completion r = pg.invoke("lww", n, "read-all", nullptr);
+      CHECK(r.type == OpType::kOk);
+      CHECK(r.value["1"] == 11);
     }
     auto s = c.remote->session("n1");
     ExecResult r = s->exec(
@@ -386,7 +410,7 @@ TEST_CASE("pglogical: a partitioned node catches up after heal", "[integration][
             << ms_since(t0) << " ms after heal\n";
 }
 
-TEST_CASE("pglogical: a register run through the runner with kill and pause nemeses",
+TEST_CASE("pglogical: a register run through the runner with kill, pause and clock nemeses",
           "[integration][pglogical][run]") {
   REQUIRE_ROOT();
   Cluster c;
@@ -395,8 +419,10 @@ TEST_CASE("pglogical: a register run through the runner with kill and pause neme
   spec.db = "pglogical";
   spec.workload = "register";
   spec.nodes_file = std::string("/tmp/faultline/") + kName + "/inventory.json";
-  spec.nemesis = {"kill", "pause"};
-  spec.nemesis_options = {{"kill", {{"targets", {"one"}}}}, {"pause", {{"targets", {"one"}}}}};
+  spec.nemesis = {"kill", "pause", "clock"};
+  spec.nemesis_options = {{"kill", {{"targets", {"one"}}}},
+                          {"pause", {{"targets", {"one"}}}},
+                          {"clock", {{"faketime-dir", kFaketimeDir}}}};
   spec.nemesis_interval_s = 4;
   spec.time_limit_s = 20;
   spec.concurrency = "2n";
@@ -432,8 +458,8 @@ TEST_CASE("pglogical: a register run through the runner with kill and pause neme
   CHECK(nemesis >= 2);
   Pg probe(c, "");  // the run tore the database down: nothing of it is left
   CHECK(probe.leftovers().empty());
-  std::cerr << "measured: pglogical register run with kill+pause: " << run_s << " s wall, " << ok
-            << " ok, " << fail << " fail, " << info << " info ops, " << nemesis
+  std::cerr << "measured: pglogical register run with kill+pause+clock: " << run_s << " s wall, "
+            << ok << " ok, " << fail << " fail, " << info << " info ops, " << nemesis
             << " nemesis ops, verdict " << to_string(out.validity) << "\n"
             << out.summary << "\n";
   std::error_code ec;
