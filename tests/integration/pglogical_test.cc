@@ -465,3 +465,59 @@ TEST_CASE("pglogical: a register run through the runner with kill, pause and clo
   std::error_code ec;
   fs::remove_all(results, ec);
 }
+
+// Needs no root and no cluster.
+TEST_CASE("pglogical: db-options and connection errors", "[pglogical][options]") {
+  PglogicalOptions d = PglogicalOptions::parse(Json::object());
+  CHECK(d.conflict_resolution == "last_update_wins");
+  CHECK(d.isolation == "read committed");
+  CHECK(d.synchronous_commit == "on");
+  CHECK(d.retry_limit == 0);
+  PglogicalOptions o = PglogicalOptions::parse({{"conflict-resolution", "first-update-wins"},
+                                                {"isolation", "serializable"},
+                                                {"synchronous-commit", false},
+                                                {"select-for-update", true},
+                                                {"retry-codes", {"40001"}}});
+  CHECK(o.conflict_resolution == "first_update_wins");
+  CHECK(o.isolation == "serializable");
+  CHECK(o.synchronous_commit == "off");
+  CHECK(o.select_for_update);
+  CHECK(o.retry_codes == std::vector<std::string>{"40001"});
+  CHECK(o.retry_limit == 3);
+  CHECK(PglogicalOptions::parse({{"retry-codes", {"40001"}}, {"retry-limit", 0}}).retry_limit == 0);
+  CHECK_THROWS_WITH(PglogicalOptions::parse({{"conflict", "x"}}),
+                    Catch::Contains("conflict") && Catch::Contains("pglogical"));
+  CHECK_THROWS_WITH(PglogicalOptions::parse({{"conflict-resolution", "newest"}}),
+                    Catch::Contains("last_update_wins"));
+  CHECK_THROWS_WITH(PglogicalOptions::parse({{"isolation", "snapshot"}}),
+                    Catch::Contains("repeatable-read"));
+  CHECK_THROWS(PglogicalOptions::parse({{"retry-codes", "40001"}}));
+  CHECK_THROWS(PglogicalOptions::parse({{"synchronous-commit", "sometimes"}}));
+  CHECK(DbRegistry::find("pglogical") != nullptr);
+  auto db = (*DbRegistry::find("pglogical"))(Json::object());
+  CHECK(db->name() == "pglogical");
+  CHECK(db->new_client("register") != nullptr);
+  CHECK(db->new_client("no-such") == nullptr);
+  CHECK(capability<Killable>(*db) != nullptr);
+  CHECK(capability<Pausable>(*db) != nullptr);
+
+  // Nothing listens on port 1 of this machine: refused at once, as a connection error.
+  DbContext ctx;
+  ctx.nodes = {"n1"};
+  ctx.hosts = {{"n1", "127.0.0.1"}};
+  ClientContext cc;
+  cc.db = &ctx;
+  cc.node = "n1";
+  cc.op_timeout = milliseconds(2000);
+  sql::PgConnectOptions po;
+  po.port = 1;
+  auto t0 = Clock::now();
+  try {
+    sql::connect_pg(cc, po);
+    FAIL("connected to port 1");
+  } catch (const sql::SqlError& e) {
+    CHECK(e.kind() == sql::SqlError::Kind::kConnection);
+    CHECK_THAT(e.what(), Catch::Contains("n1") && Catch::Contains("127.0.0.1:1"));
+  }
+  CHECK(ms_since(t0) < 2000);
+}
