@@ -298,6 +298,38 @@ std::string join_statements(const std::vector<std::string>& statements) {
   return out;
 }
 
+// The lines appended to a node's postgresql.conf. Workers, slots and senders grow with the
+// node count (n - 1 apply workers and walsenders per node, plus the manager and sync workers).
+std::string postgresql_conf(const std::string& address, const std::string& dir, size_t nodes,
+                            const PglogicalOptions& o) {
+  std::ostringstream c;
+  c << "\n# faultline pglogical\n"
+    << "listen_addresses = " << sql_literal(address) << "\n"
+    << "port = " << kPort << "\n"
+    << "unix_socket_directories = " << sql_literal(dir) << "\n"  // per node: nodes share /tmp
+    << "wal_level = logical\n"
+    << "track_commit_timestamp = on\n"  // last_update_wins compares commit timestamps
+    << "shared_preload_libraries = 'pglogical'\n"
+    << "max_worker_processes = " << std::max<size_t>(16, 2 * nodes + 8) << "\n"
+    << "max_replication_slots = " << std::max<size_t>(10, 2 * nodes + 4) << "\n"
+    << "max_wal_senders = " << std::max<size_t>(10, 2 * nodes + 4)
+    << "\n"
+    // Clock jumps of the clock nemesis must not kill walsenders (measured on the wall clock).
+    << "wal_sender_timeout = 300s\n"
+    << "wal_receiver_timeout = 300s\n"
+    << "pglogical.conflict_resolution = " << sql_literal(o.conflict_resolution) << "\n"
+    << "pglogical.conflict_log_level = LOG\n"
+    << "synchronous_commit = " << o.synchronous_commit
+    << "\n"
+    // Dynamic shared memory in the data dir: a SIGKILLed node leaves nothing in /dev/shm.
+    << "dynamic_shared_memory_type = mmap\n"
+    << "shared_buffers = 32MB\n"
+    << "max_connections = 200\n"
+    << "log_line_prefix = '%m [%p] %q%a '\n"
+    << "log_min_messages = warning\n";
+  return c.str();
+}
+
 std::string pg_isolation(const std::string& v) {
   if (v == "read-committed") return "read committed";
   if (v == "repeatable-read") return "repeatable read";
@@ -411,7 +443,7 @@ std::string PglogicalDb::own_address(const DbContext& ctx, const std::string& no
   std::string address = server.empty() ? host_of(ctx, node) : server;
   std::lock_guard<std::mutex> lock(mu_);
   addresses_[node] = address;
-  if (!client.empty()) addresses_["\x01controller"] = client;
+  if (!client.empty()) controllers_.insert(client);
   return address;
 }
 
@@ -468,11 +500,11 @@ void PglogicalDb::setup(const DbContext& ctx) {
   if (ctx.nodes.empty()) throw std::invalid_argument(std::string(kWhere) + ": no nodes");
   // Addresses first: every node's pg_hba trusts the others.
   for_nodes(ctx.nodes, [&](const std::string& node, size_t) { own_address(ctx, node); });
-  std::string controller;
+  std::set<std::string> controllers;
   std::vector<std::string> peers;
   {
     std::lock_guard<std::mutex> lock(mu_);
-    controller = addresses_["\x01controller"];
+    controllers = controllers_;
     for (const auto& n : ctx.nodes) peers.push_back(addresses_[n]);
   }
   auto cidr = [](const std::string& a) {
@@ -482,7 +514,7 @@ void PglogicalDb::setup(const DbContext& ctx) {
       "host all all samenet trust\n"
       "host replication all samenet trust\n";
   std::set<std::string> trusted(peers.begin(), peers.end());
-  if (!controller.empty()) trusted.insert(controller);
+  trusted.insert(controllers.begin(), controllers.end());
   for (const auto& a : trusted) {
     hba += "host all all " + cidr(a) + " trust\nhost replication all " + cidr(a) + " trust\n";
   }
@@ -494,39 +526,7 @@ void PglogicalDb::setup(const DbContext& ctx) {
     run(*s, script(kTeardownScript, {dir, kPgBinDir, freezer_cgroup(ctx, node)}),
         "cleaning " + dir);
     const std::string address = own_address(ctx, node);
-    const size_t n = ctx.nodes.size();
-    std::string conf =
-        "\n# faultline pglogical\n"
-        "listen_addresses = " +
-        sql_literal(address) + "\nport = " + std::to_string(kPort) +
-        "\nunix_socket_directories = " + sql_literal(dir) +
-        "\n"
-        "wal_level = logical\n"
-        "track_commit_timestamp = on\n"
-        "shared_preload_libraries = 'pglogical'\n"
-        "max_worker_processes = " +
-        std::to_string(std::max<size_t>(16, 2 * n + 8)) +
-        "\n"
-        "max_replication_slots = " +
-        std::to_string(std::max<size_t>(10, 2 * n + 4)) +
-        "\n"
-        "max_wal_senders = " +
-        std::to_string(std::max<size_t>(10, 2 * n + 4)) +
-        "\n"
-        "wal_sender_timeout = 300s\n"
-        "wal_receiver_timeout = 300s\n"
-        "pglogical.conflict_resolution = " +
-        sql_literal(options_.conflict_resolution) +
-        "\n"
-        "pglogical.conflict_log_level = LOG\n"
-        "synchronous_commit = " +
-        options_.synchronous_commit +
-        "\n"
-        "dynamic_shared_memory_type = mmap\n"
-        "shared_buffers = 32MB\n"
-        "max_connections = 200\n"
-        "log_line_prefix = '%m [%p] %q%a '\n"
-        "log_min_messages = warning\n";
+    const std::string conf = postgresql_conf(address, dir, ctx.nodes.size(), options_);
     run(*s, script(kInitScript, {dir, kPgBinDir, conf, hba}).with_timeout(milliseconds(120000)),
         "initdb in " + dir);
     start_postgres(ctx, node);
@@ -783,10 +783,9 @@ std::vector<std::string> PglogicalDb::recover(const DbContext& ctx) {
   try {
     for_nodes(ctx.nodes, [&](const std::string& node, size_t) {
       std::string sql;
-      for (const auto& line :
-           split_lines(psql(ctx, node,
-                            "SELECT subscription_name FROM pglogical.show_subscription_status();",
-                            milliseconds(10000)))) {
+      for (const auto& line : split_lines(psql(
+               ctx, node, "SELECT subscription_name FROM pglogical.show_subscription_status();",
+               milliseconds(10000)))) {
         sql += "SELECT pglogical.alter_subscription_disable(" + sql_literal(line) +
                ", true);\nSELECT pglogical.alter_subscription_enable(" + sql_literal(line) +
                ", true);\n";

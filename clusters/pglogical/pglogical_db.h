@@ -51,6 +51,7 @@
 
 #include <map>
 #include <mutex>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -126,6 +127,7 @@ class PglogicalDb : public Db, public Killable, public Pausable {
   PglogicalOptions options_;
   std::mutex mu_;
   std::map<std::string, std::string> addresses_;  // node -> own address; guarded by mu_
+  std::set<std::string> controllers_;  // our address as each node sees it; guarded by mu_
 };
 
 }  // namespace faultline
