@@ -11,6 +11,7 @@
 #include <filesystem>
 #include <fstream>
 #include <iostream>
+#include <set>
 #include <sstream>
 #include <thread>
 
@@ -115,7 +116,7 @@ struct Pg {
   }
   // One op through the database's client for `vocabulary` (sql_client.cc over libpq).
   Completion invoke(const std::string& vocabulary, const std::string& node, const std::string& f,
-                    Json value) {
+                    Json value, Json params = nullptr) {
     auto client = db->new_client(vocabulary);
     REQUIRE(client != nullptr);
     ClientContext cc;
@@ -123,6 +124,7 @@ struct Pg {
     cc.node = node;
     cc.process = 1;
     cc.op_timeout = milliseconds(5000);
+    if (!params.is_null()) cc.params = params;
     client->open(cc);
     Op op;
     op.f = f;
@@ -135,6 +137,20 @@ struct Pg {
   void exec(const std::string& node, const std::string& statement) {
     auto conn = connect(node);
     conn->query(statement);
+  }
+  // The ok value of `f` on `node` once it equals `want` (replication is asynchronous), or the
+  // last completion's value after 10 s.
+  Json eventually(const std::string& vocabulary, const std::string& node, const std::string& f,
+                  const Json& value, const Json& want, Json params = nullptr) {
+    auto t0 = Clock::now();
+    Json got;
+    while (Clock::now() - t0 < milliseconds(10000)) {
+      Completion r = invoke(vocabulary, node, f, value, params);
+      got = r.type == OpType::kOk ? r.value : Json(r.error);
+      if (got == want) break;
+      std::this_thread::sleep_for(milliseconds(50));
+    }
+    return got;
   }
   // Milliseconds until `node` shows v = want for key k, or -1 after `timeout`.
   double wait_value(const std::string& node, int k, const std::string& want,
@@ -275,6 +291,94 @@ TEST_CASE("pglogical: 3-node mesh replicates; kill+start, pause+resume; teardown
     pg.db->teardown(pg.ctx);  // idempotent
     std::cerr << "measured: teardown " << teardown_ms << " ms\n";
   }
+}
+
+TEST_CASE("pglogical: every vocabulary through the SQL client over libpq",
+          "[integration][pglogical][vocabularies]") {
+  REQUIRE_ROOT();
+  Cluster c;
+  Pg pg(c, "");
+  pg.db->setup(pg.ctx);
+  Json bank_params = {{"accounts", {0, 1, 2}}, {"total", 30}};
+  Json counter_params = {{"keys", 2}};
+  auto t0 = Clock::now();
+  pg.db->prepare(pg.ctx, "register", Json::object());
+  std::cerr << "measured: prepare register " << ms_since(t0) << " ms\n";
+  CHECK(pg.invoke("register", "n1", "write", {1, 7}).type == OpType::kOk);
+  CHECK(pg.eventually("register", "n3", "read", {1, nullptr}, {1, 7}) == Json::array({1, 7}));
+  Completion cas = pg.invoke("register", "n2", "cas", {1, {6, 8}});
+  CHECK(cas.type == OpType::kFail);
+  CHECK(cas.error == "mismatch");
+  CHECK(pg.invoke("register", "n2", "cas", {1, {7, 8}}).type == OpType::kOk);
+  CHECK(pg.eventually("register", "n1", "read", {1, nullptr}, {1, 8}) == Json::array({1, 8}));
+
+  // Initial rows are inserted on n1 only; prepare waits until every node has them.
+  pg.db->prepare(pg.ctx, "bank", bank_params);
+  CHECK(pg.invoke("bank", "n3", "read", nullptr, bank_params).value ==
+        Json({{"0", 10}, {"1", 10}, {"2", 10}}));
+  CHECK(pg.invoke("bank", "n2", "transfer", {{"from", 0}, {"to", 1}, {"amount", 5}}, bank_params)
+            .type == OpType::kOk);
+  Json bank_want = {{"0", 5}, {"1", 15}, {"2", 10}};
+  CHECK(pg.eventually("bank", "n3", "read", nullptr, bank_want, bank_params) == bank_want);
+
+  pg.db->prepare(pg.ctx, "list-append", Json::object());
+  CHECK(pg.invoke("list-append", "n1", "txn", Json::parse(R"([["append", 3, 1]])")).type ==
+        OpType::kOk);
+  REQUIRE(pg.eventually("list-append", "n2", "txn", Json::parse(R"([["r", 3, null]])"),
+                        Json::parse(R"([["r", 3, [1]]])")) == Json::parse(R"([["r", 3, [1]]])"));
+  CHECK(pg.invoke("list-append", "n2", "txn", Json::parse(R"([["append", 3, 2]])")).type ==
+        OpType::kOk);
+  Json list_want = Json::parse(R"([["r", 3, [1, 2]]])");
+  CHECK(pg.eventually("list-append", "n3", "txn", Json::parse(R"([["r", 3, null]])"), list_want) ==
+        list_want);
+
+  pg.db->prepare(pg.ctx, "rw-register", Json::object());
+  CHECK(pg.invoke("rw-register", "n1", "txn", Json::parse(R"([["w", 4, 9], ["r", 4, null]])"))
+            .value == Json::parse(R"([["w", 4, 9], ["r", 4, 9]])"));
+
+  pg.db->prepare(pg.ctx, "set", Json::object());
+  CHECK(pg.invoke("set", "n1", "add", 5).type == OpType::kOk);
+  REQUIRE(pg.eventually("set", "n2", "read", nullptr, Json::array({5})) == Json::array({5}));
+  CHECK(pg.invoke("set", "n2", "add", 5).type == OpType::kOk);  // already there: ok
+  CHECK(pg.eventually("set", "n3", "read", nullptr, Json::array({5})) == Json::array({5}));
+
+  pg.db->prepare(pg.ctx, "counter", counter_params);
+  Completion inc =
+      pg.invoke("counter", "n1", "increment", {{"key", 1}, {"id", "t-1"}}, counter_params);
+  CHECK(inc.value["wrote"] == 1);
+  Json counter_want = {{"0", 0}, {"1", 1}};
+  CHECK(pg.eventually("counter", "n3", "read-all", nullptr, counter_want, counter_params) ==
+        counter_want);
+
+  pg.db->prepare(pg.ctx, "lww", Json::object());
+  CHECK(pg.invoke("lww", "n2", "write", {0, 11}).type == OpType::kOk);
+  CHECK(pg.eventually("lww", "n1", "read-all", nullptr, {{"0", 11}}) == Json({{"0", 11}}));
+
+  // Per-node sequence ranges (start = node index, increment = node count): no duplicates.
+  pg.db->prepare(pg.ctx, "unique-ids", Json::object());
+  std::set<int64_t> ids;
+  for (const char* n : {"n1", "n2", "n3", "n1", "n2", "n3"}) {
+    Completion g = pg.invoke("unique-ids", n, "generate", nullptr);
+    REQUIRE(g.type == OpType::kOk);
+    ids.insert(g.value.get<int64_t>());
+  }
+  CHECK(ids.size() == 6);
+  CHECK(ids == std::set<int64_t>{1, 2, 3, 4, 5, 6});
+
+  // A server error is fail with its SQLSTATE; a killed node's client cannot open.
+  auto conn = pg.connect("n1");
+  try {
+    conn->query("SELECT * FROM no_such_table");
+    FAIL("no error");
+  } catch (const sql::SqlError& e) {
+    CHECK(e.kind() == sql::SqlError::Kind::kServer);
+    CHECK(e.code() == "42P01");
+  }
+  CHECK(conn->query("SELECT 1").at(0).at(0) == std::optional<std::string>("1"));  // still usable
+  pg.db->kill(pg.ctx, "n3");
+  CHECK_THROWS_AS(pg.invoke("register", "n3", "read", {1, nullptr}), sql::SqlError);
+  pg.db->start(pg.ctx, "n3");
+  CHECK(pg.eventually("register", "n3", "read", {1, nullptr}, {1, 8}) == Json::array({1, 8}));
 }
 
 TEST_CASE("pglogical: last_update_wins with a node 30 s behind loses the real-time-later write",
