@@ -816,8 +816,8 @@ void PglogicalDb::start(const DbContext& ctx, const std::string& node) {
     std::vector<std::string> with_node = live;
     with_node.push_back(node);
     ok =
-        wait_replicating(ctx, {node}, with_node, milliseconds(attempt == 0 ? 2000 : 25000), &why) &&
-        wait_replicating(ctx, live, {node}, milliseconds(attempt == 0 ? 2000 : 25000), &why);
+        wait_replicating(ctx, {node}, with_node, milliseconds(attempt == 0 ? 2000 : 10000), &why) &&
+        wait_replicating(ctx, live, {node}, milliseconds(attempt == 0 ? 2000 : 10000), &why);
   }
   std::string peers;
   for (const auto& p : live) peers += " " + p;

@@ -25,7 +25,7 @@
 //   start     pg_ctl start (crash recovery), then disable+enable, immediately, the peers'
 //             subscriptions from the node (pglogical's manager otherwise retries a lost
 //             provider after up to 180 s); waits for every subscription to and from the node to
-//             be 'replicating': 2 s, then kicks the node's own ones that are not and waits 25 s
+//             be 'replicating': 2 s, then kicks the node's own ones that are not and waits 10 s
 //             more (the outcome is logged, not thrown: a peer may be paused or cut off).
 //   pause     cgroup v1 freezer (faultline-pg-<node>-<host>; inside `ip netns exec`, where /sys
 //             has no cgroups, the hierarchy is mounted at /run/faultline/cgroup-freezer), else

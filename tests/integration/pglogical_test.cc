@@ -250,9 +250,21 @@ TEST_CASE("pglogical: 3-node mesh replicates; kill+start, pause+resume; teardown
               << " ms from the write)\n";
 
     // Pause n3: it stops answering (a client times out instead of hanging); resume: caught up.
+    auto open_conn = pg.connect("n3", milliseconds(1500));  // opened before the pause
     t0 = Clock::now();
     pg.db->pause(pg.ctx, "n3");
     double pause_ms = ms_since(t0);
+    auto t_open = Clock::now();
+    try {
+      open_conn->query("SELECT 1");
+      FAIL("a frozen server answered");
+    } catch (const sql::SqlError& e) {
+      CHECK(e.kind() == sql::SqlError::Kind::kConnection);
+      CHECK_THAT(e.what(), Catch::Contains("timeout"));
+    }
+    double open_query_ms = ms_since(t_open);
+    CHECK(open_query_ms < 3000);
+    CHECK_THROWS_AS(open_conn->query("SELECT 1"), sql::SqlError);  // abandoned: fails at once
     pg.exec("n1", "UPDATE fl_lww SET v = 102 WHERE k = 1");
     auto t_q = Clock::now();
     bool timed_out = false;
@@ -270,6 +282,8 @@ TEST_CASE("pglogical: 3-node mesh replicates; kill+start, pause+resume; teardown
     double resume_ms = ms_since(t0);
     double caught3 = pg.wait_value("n3", 1, "102");
     CHECK(caught3 >= 0);
+    std::cerr << "measured: a query on a connection opened before the pause gave up after "
+              << open_query_ms << " ms (timeout 1500)\n";
     std::cerr << "measured: pause n3 " << pause_ms << " ms; a client on paused n3 gave up after "
               << paused_query_ms << " ms (timeout 1500); resume " << resume_ms
               << " ms; n3 caught up " << caught3 << " ms later\n";
