@@ -27,10 +27,10 @@ constexpr int kPort = 5432;
 // the cgroup v1 freezer hierarchy, "" when there is none; inside `ip netns exec` (the local
 // cluster) /sys is remounted without cgroups, so with "mount" the same hierarchy is mounted at
 // /run/faultline/cgroup-freezer (visible only in that mount namespace, gone with it).
-// stop_all DATA CG: SIGSTOP the postmaster (no more forks),
-// SIGKILL it and every process of the instance, thaw their freezer cgroup so the signals land,
-// and wait until each pid is reaped (a zombie postmaster still holds postmaster.pid); a pid file
-// left by a postmaster that stays a zombie for 20 s is removed.
+// stop_all DATA CG: SIGSTOP the postmaster (no more forks), SIGKILL it and every process of
+// the instance, thaw their freezer cgroup so the signals land, and wait until each pid is
+// reaped (a zombie postmaster still holds postmaster.pid); a pid file left by a postmaster that
+// stays a zombie for 20 s is removed.
 constexpr const char* kHelpers = R"SH(
 ours() {
   for p in /proc/[0-9]*; do
