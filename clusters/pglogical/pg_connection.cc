@@ -6,6 +6,8 @@
 #include <algorithm>
 #include <cerrno>
 #include <cstdlib>
+#include <utility>
+#include <vector>
 
 #include "harness/db.h"
 
@@ -178,33 +180,29 @@ std::unique_ptr<Connection> connect_pg(const ClientContext& ctx, const PgConnect
   if (!options.isolation.empty()) {
     opts += " -c default_transaction_isolation=" + options_value(options.isolation);
   }
-  const char* keys[] = {"host",
-                        "port",
-                        "user",
-                        "dbname",
-                        "connect_timeout",
-                        "keepalives",
-                        "keepalives_idle",
-                        "keepalives_interval",
-                        "keepalives_count",
-                        "tcp_user_timeout",
-                        "application_name",
-                        "options",
-                        nullptr};
-  const char* values[] = {host.c_str(),
-                          port.c_str(),
-                          options.user.c_str(),
-                          options.dbname.c_str(),
-                          connect_s.c_str(),
-                          "1",
-                          "2",
-                          "1",
-                          "3",
-                          user_timeout.c_str(),
-                          app.c_str(),
-                          opts.c_str(),
-                          nullptr};
-  PGconn* conn = PQconnectStartParams(keys, values, 0);
+  // Keepalives and tcp_user_timeout make the kernel drop a connection to a vanished peer; the
+  // poll deadlines below bound everything else (a frozen server still ACKs at the TCP level).
+  const std::vector<std::pair<const char*, std::string>> params = {
+      {"host", host},
+      {"port", port},
+      {"user", options.user},
+      {"dbname", options.dbname},
+      {"connect_timeout", connect_s},
+      {"keepalives", "1"},
+      {"keepalives_idle", "2"},
+      {"keepalives_interval", "1"},
+      {"keepalives_count", "3"},
+      {"tcp_user_timeout", user_timeout},
+      {"application_name", app},
+      {"options", opts}};
+  std::vector<const char*> keys, values;
+  for (const auto& [k, v] : params) {
+    keys.push_back(k);
+    values.push_back(v.c_str());
+  }
+  keys.push_back(nullptr);
+  values.push_back(nullptr);
+  PGconn* conn = PQconnectStartParams(keys.data(), values.data(), 0);
   if (conn == nullptr) {
     throw SqlError(SqlError::Kind::kConnection, "", where + ": libpq could not allocate");
   }
@@ -219,7 +217,7 @@ std::unique_ptr<Connection> connect_pg(const ClientContext& ctx, const PgConnect
   const auto deadline = Clock::now() + connect_timeout;
   PostgresPollingStatusType st = PGRES_POLLING_WRITING;
   while (st != PGRES_POLLING_OK) {
-    if (st == PGRES_POLLING_FAILED) fail("refused");
+    if (st == PGRES_POLLING_FAILED) fail("failed");
     short events = st == PGRES_POLLING_READING ? POLLIN : POLLOUT;
     if (!wait_socket(PQsocket(conn), events, deadline)) {
       fail("timeout after " + std::to_string(connect_timeout.count()) + " ms");
