@@ -4,9 +4,10 @@
 //
 // Everything happens over SSH sessions (ctx.remote), so on the local cluster each postgres runs
 // in its node's network namespace. Nodes share a filesystem there, so every path is per node:
-//   <kBaseDir>/<node>-<host>/        socket dir (unix_socket_directories), owned by postgres
-//                    data/           PGDATA (postmaster.pid, pg_dynshmem: no /dev/shm leftovers)
-//                    server.log      the server log (log_files(); pglogical CONFLICT lines)
+//   /var/lib/faultline/pglogical/<node>-<host>/  the socket dir too (unix_socket_directories);
+//                                                owned by postgres
+//       data/         PGDATA (postmaster.pid; pg_dynshmem, so no /dev/shm leftovers)
+//       server.log    the server log (log_files(); pglogical's CONFLICT lines)
 // With ctx.faketime_dir set, postgres starts under libfaketime with FAKETIME_TIMESTAMP_FILE=
 // <faketime_dir>/<node>.rc ("+0.000" written first when missing); client backends follow that
 // file at once (FAKETIME_NO_CACHE), so their commit timestamps - which last_update_wins
@@ -33,8 +34,8 @@
 //             subscriptions like start. sshd is never touched.
 //   teardown  thaw, pg_ctl stop -m fast, SIGKILL by pid what is left, remove the node dir and
 //             the freezer cgroup. Idempotent; safe after a partial setup.
-// Processes are only ever signalled by pid (from postmaster.pid, its children, or /proc/*/cwd
-// equal to the data dir), never by name.
+// Processes are only ever signalled by pid (the postmaster from postmaster.pid, and every
+// process whose /proc/<pid>/cwd is the data dir), never by name. Clients: pg_connection.h.
 //
 // db-options (unknown keys rejected):
 //   conflict-resolution  "last_update_wins"  | first_update_wins | apply_remote | keep_local |
