@@ -184,10 +184,29 @@ std::string summarise(const Json& results) {
       s += " (" + rj["error"].get<std::string>() + ")";
     }
     s += "\n";
-    // The anomalies in plain words, indented, at most kMaxLines lines per checker.
+    if (rj.value("valid", std::string()) == "valid") continue;
+    // Checkers that list their anomalies ({"type", "explanation"} each): one line per anomaly,
+    // the first line of its explanation, at most kMaxAnomalies.
+    constexpr size_t kMaxAnomalies = 10;
+    constexpr size_t kMaxWidth = 220;
+    if (rj.contains("anomalies") && rj["anomalies"].is_array() && !rj["anomalies"].empty()) {
+      size_t n = 0;
+      for (const auto& a : rj["anomalies"]) {
+        if (++n > kMaxAnomalies) {
+          s += "  ... " + std::to_string(rj["anomalies"].size() - kMaxAnomalies) +
+               " more in results.json\n";
+          break;
+        }
+        std::string text = a.value("explanation", std::string());
+        text = text.substr(0, text.find('\n'));
+        if (text.size() > kMaxWidth) text = text.substr(0, kMaxWidth - 3) + "...";
+        s += "  - " + a.value("type", std::string("anomaly")) + ": " + text + "\n";
+      }
+      continue;
+    }
+    // Otherwise the explanation in plain words, indented, at most kMaxLines lines.
     constexpr int kMaxLines = 12;
-    if (rj.value("valid", std::string()) != "valid" && rj.contains("explanation") &&
-        rj["explanation"].is_string()) {
+    if (rj.contains("explanation") && rj["explanation"].is_string()) {
       std::istringstream lines(rj["explanation"].get<std::string>());
       std::string line;
       int n = 0;

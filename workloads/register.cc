@@ -9,6 +9,9 @@
 //   cas   [k, [old, new]] -> ok if the value was old (now new), fail otherwise
 // Checked by "linearizable" with the cas-register model, per key.
 //
+// Routing home-node: a group is made of threads of one node only, and its keys are ones whose
+// home is that node (k mod n == the node's index), so each key is worked through its home node.
+//
 // Options (workload-options), with defaults:
 //   ops-per-key      100  ops on a key before its group moves to a fresh key
 //   threads-per-key  5    client threads sharing a key (the last group may be smaller)
@@ -18,6 +21,7 @@
 
 #include "harness/checker.h"
 #include "harness/workload.h"
+#include "workloads/common.h"
 
 namespace faultline {
 namespace {
@@ -40,14 +44,19 @@ int64_t positive_option(const Json& options, const char* key, int64_t def) {
 
 class RegisterGenerator : public Generator {
  public:
-  explicit RegisterGenerator(RegisterOptions o) : o_(o) {}
+  RegisterGenerator(RegisterOptions o, workloads::Routing routing) : o_(o), routing_(routing) {}
   GenResult next(const GenContext& ctx) override {
     auto thread = ctx.next_thread();
     if (!thread) return GenResult::pending();
-    int64_t group = *thread / o_.threads_per_key;
+    // Under home-node routing the threads of node j are j, j + n, j + 2n, ...: the groups are
+    // made among them, and their keys are j, j + n, ...
+    const int64_t n = static_cast<int64_t>(routing_.node_count());
+    const int64_t slot = static_cast<int64_t>(routing_.slot_of(*thread));
+    const int64_t rank = routing_.home_node() ? *thread / n : *thread;
+    const int64_t group = (rank / o_.threads_per_key) * n + slot;
     auto [it, fresh] = groups_.try_emplace(group);
     if (fresh || it->second.ops >= o_.ops_per_key) {
-      it->second.key = next_key_++;
+      it->second.key = routing_.home_node() ? slot + n * next_key_of_slot_[slot]++ : next_key_++;
       it->second.ops = 0;
     }
     ++it->second.ops;
@@ -78,17 +87,20 @@ class RegisterGenerator : public Generator {
     int64_t ops = 0;
   };
   RegisterOptions o_;
+  workloads::Routing routing_;
   std::map<int64_t, Group> groups_;
   int64_t next_key_ = 0;
+  std::map<int64_t, int64_t> next_key_of_slot_;  // home-node: fresh keys handed out per node
 };
 
 class RegisterWorkload : public Workload {
  public:
   explicit RegisterWorkload(RegisterOptions o) : o_(o) {}
   std::string vocabulary() const override { return "register"; }
-  GenPtr generator(const WorkloadContext&) override {
-    return std::make_unique<RegisterGenerator>(o_);
+  GenPtr generator(const WorkloadContext& ctx) override {
+    return std::make_unique<RegisterGenerator>(o_, workloads::Routing(ctx));
   }
+  Json client_params(const WorkloadContext& ctx) const override { return {{"retry", ctx.retry}}; }
   std::vector<CheckerSpec> checkers(const WorkloadContext&) const override {
     return {{"linearizable", Json{{"model", "cas-register"}}, "linearizable"}};
   }

@@ -187,18 +187,51 @@ class GaleraDb : public Db, public Killable, public Pausable {
     std::lock_guard<std::mutex> lk(start_mu_);
     auto s = ctx.remote->session(node);
     if (running(*s, paths(ctx, node))) return;
-    bool any_running = false;
-    for (const auto& n : ctx.nodes) {
-      if (n == node) continue;
-      auto o = ctx.remote->session(n);
-      if (running(*o, paths(ctx, n))) any_running = true;
+    // Which other nodes run, and whether they form a primary component. Right after a kill
+    // the survivors still count the dead in their view until failure detection evicts them
+    // (seconds): wait until no survivor's view is larger than the nodes that really run.
+    std::vector<std::string> up;
+    bool primary = false;
+    auto settle_until = Clock::now() + seconds(30);
+    for (;;) {
+      up.clear();
+      primary = false;
+      std::vector<int64_t> primary_sizes;
+      for (const auto& n : ctx.nodes) {
+        if (n == node) continue;
+        auto o = ctx.remote->session(n);
+        if (!running(*o, paths(ctx, n))) continue;
+        up.push_back(n);
+        auto st = status(ctx, *o, n);
+        if (st["wsrep_cluster_status"] != "Primary") continue;
+        primary = true;
+        primary_sizes.push_back(
+            st.count("wsrep_cluster_size") ? std::stoll(st["wsrep_cluster_size"]) : 0);
+      }
+      bool settled = true;
+      for (int64_t size : primary_sizes) {
+        if (size > static_cast<int64_t>(up.size())) settled = false;
+      }
+      if (settled || Clock::now() > settle_until) break;
+      std::this_thread::sleep_for(milliseconds(500));
     }
-    if (any_running) {
+    if (primary) {
+      // A primary component exists: join it (IST, or SST after a crash).
       std::string pid = launch(ctx, *s, node, {});
       wait_synced(ctx, *s, node, 0, pid);
       return;
     }
-    recover_whole_cluster(ctx, node);
+    if (up.empty()) {
+      recover_whole_cluster(ctx, node);
+      return;
+    }
+    // Nodes run but none is in a primary component (the survivors of a killed majority): this
+    // node cannot join yet. Start it from its own recovered position and return; once every
+    // node runs, restore a primary component.
+    std::string pos = recovered_position(ctx, *s, node);
+    launch(ctx, *s, node, pos.empty() ? std::vector<std::string>{}
+                                      : std::vector<std::string>{"--wsrep-start-position=" + pos});
+    if (up.size() + 1 == ctx.nodes.size()) restore_primary(ctx);
   }
 
   // --- Pausable ---------------------------------------------------------------------------
@@ -310,7 +343,10 @@ class GaleraDb : public Db, public Killable, public Pausable {
     if (!ctx.faketime_dir.empty()) {
       args.insert(args.end(), {"env", std::string("LD_PRELOAD=") + kFaketimeLib,
                                "FAKETIME_TIMESTAMP_FILE=" + ctx.faketime_dir + "/" + node + ".rc",
-                               "FAKETIME_NO_CACHE=1", "FAKETIME_DONT_FAKE_MONOTONIC=1"});
+                               "FAKETIME_NO_CACHE=1", "FAKETIME_DONT_FAKE_MONOTONIC=1",
+                               // Only mariadbd: its SST scripts (bash, rsync) inherit the
+                               // preload, and under it rsync SST failed to start now and then.
+                               "FAKETIME_ONLY_CMDS=mariadbd"});
     }
     args.push_back(kMariadbd);
     args.push_back("--defaults-file=" + p.cnf);
@@ -408,7 +444,9 @@ class GaleraDb : public Db, public Killable, public Pausable {
       }
       std::this_thread::sleep_for(milliseconds(250));
     }
-    ExecResult log = s.exec(Command{"tail", "-n", "15", p.error_log});
+    // The log's last lines, without the once-a-second reconnect attempts to down peers.
+    ExecResult log = s.exec(Command::shell(
+        "grep -v 'Failed to establish connection' \"$1\" | tail -n 15", {p.error_log}));
     throw RemoteError(node, "mariadbd did not become Synced" +
                                 std::string(cluster_size ? " with " + std::to_string(cluster_size) +
                                                                " nodes"
@@ -417,26 +455,84 @@ class GaleraDb : public Db, public Killable, public Pausable {
                                 trim(log.out));
   }
 
+  // SHOW STATUS of the wsrep variables through the node's socket ({} when it does not answer).
+  std::map<std::string, std::string> status(const DbContext& ctx, Session& s,
+                                            const std::string& node) {
+    std::map<std::string, std::string> st;
+    ExecResult r = s.exec(mysql_cli(ctx, node, "SHOW STATUS LIKE 'wsrep_%'"));
+    if (!r.ok()) return st;
+    std::istringstream in(r.out);
+    std::string line;
+    while (std::getline(in, line)) {
+      auto tab = line.find('\t');
+      if (tab != std::string::npos) st[line.substr(0, tab)] = trim(line.substr(tab + 1));
+    }
+    return st;
+  }
+
+  // The last committed position of a stopped node (mariadbd --wsrep-recover), "" if unknown.
+  std::string recovered_position(const DbContext& ctx, Session& s, const std::string& node) {
+    static const std::regex re(R"(Recovered position:\s*([0-9a-f-]+:-?\d+))");
+    Paths p = paths(ctx, node);
+    s.exec(Command::shell("rm -f \"$1\"; \"$2\" --defaults-file=\"$3\" --wsrep-recover "
+                          "--log-error=\"$1\" > /dev/null 2>&1",
+                          {p.recover_log, kMariadbd, p.cnf})
+               .with_timeout(seconds(120)));
+    std::string text = s.exec(Command{"cat", p.recover_log}).out;
+    std::smatch m;
+    return std::regex_search(text, m, re) ? m[1].str() : "";
+  }
+
+  // Every node runs and none is in a primary component. Galera restores the last one by itself
+  // when all its members are back (pc.recovery); otherwise bootstrap one on the node with the
+  // highest committed seqno (pc.bootstrap), so nothing acknowledged is dropped. Then wait
+  // until every node is Synced.
+  void restore_primary(const DbContext& ctx) {
+    auto until = Clock::now() + seconds(20);
+    bool primary = false;
+    while (!primary && Clock::now() < until) {
+      for (const auto& n : ctx.nodes) {
+        auto o = ctx.remote->session(n);
+        if (status(ctx, *o, n)["wsrep_cluster_status"] == "Primary") primary = true;
+      }
+      if (!primary) std::this_thread::sleep_for(milliseconds(500));
+    }
+    if (!primary) {
+      std::string best;
+      int64_t best_seqno = -2;
+      for (const auto& n : ctx.nodes) {
+        auto o = ctx.remote->session(n);
+        auto st = status(ctx, *o, n);
+        if (st.count("wsrep_last_committed") == 0) continue;
+        int64_t seqno = std::stoll(st["wsrep_last_committed"]);
+        if (seqno > best_seqno) best = n, best_seqno = seqno;
+      }
+      if (best.empty()) {
+        throw RemoteError(ctx.nodes.front(),
+                          "no primary component and no node answers: cannot restore the cluster");
+      }
+      log(ctx, "galera: no primary component; bootstrapping one on " + best + " (seqno " +
+                   std::to_string(best_seqno) + ")");
+      auto o = ctx.remote->session(best);
+      o->run_checked(mysql_cli(ctx, best, "SET GLOBAL wsrep_provider_options='pc.bootstrap=YES'"));
+    }
+    for (const auto& n : ctx.nodes) {
+      auto o = ctx.remote->session(n);
+      wait_synced(ctx, *o, n, 0);
+    }
+  }
+
   // No node runs: recover every node's last position, bootstrap from the most advanced one,
   // then start `node` (the others are started by later start() calls).
   void recover_whole_cluster(const DbContext& ctx, const std::string& node) {
     std::map<std::string, std::pair<std::string, int64_t>> pos;  // node -> (uuid:seqno, seqno)
     std::mutex mu;
-    static const std::regex re(R"(Recovered position:\s*([0-9a-f-]+):(-?\d+))");
     for_each_node(ctx.nodes, [&](const std::string& n) {
       auto s = ctx.remote->session(n);
-      Paths p = paths(ctx, n);
-      s->exec(Command::shell("rm -f \"$1\"; \"$2\" --defaults-file=\"$3\" --wsrep-recover "
-                             "--log-error=\"$1\" > /dev/null 2>&1",
-                             {p.recover_log, kMariadbd, p.cnf})
-                  .with_timeout(seconds(120)));
-      ExecResult r = s->exec(Command{"cat", p.recover_log});
-      std::smatch m;
-      std::string text = r.out;
-      if (std::regex_search(text, m, re)) {
-        std::lock_guard<std::mutex> lk(mu);
-        pos[n] = {m[1].str() + ":" + m[2].str(), std::stoll(m[2].str())};
-      }
+      std::string p = recovered_position(ctx, *s, n);
+      if (p.empty()) return;
+      std::lock_guard<std::mutex> lk(mu);
+      pos[n] = {p, std::stoll(p.substr(p.rfind(':') + 1))};
     });
     if (pos.empty()) {
       throw RemoteError(node, "whole-cluster recovery: no node reported a recovered position");
@@ -452,12 +548,16 @@ class GaleraDb : public Db, public Killable, public Pausable {
       Paths p = paths(ctx, best);
       s->run_checked(Command{"sed", "-i", "s/^safe_to_bootstrap: 0/safe_to_bootstrap: 1/",
                              p.data + "/grastate.dat"});
+      // The saved view of the old primary component (pc.recovery) would make this node wait
+      // for members that are down; the new component starts from the recovered position.
+      s->run_checked(Command{"rm", "-f", p.data + "/gvwstate.dat"});
       std::string pid = launch(ctx, *s, best,
                                {"--wsrep-new-cluster", "--wsrep-start-position=" + pos[best].first});
       wait_synced(ctx, *s, best, 0, pid);
     }
     if (node != best) {
       auto s = ctx.remote->session(node);
+      s->run_checked(Command{"rm", "-f", paths(ctx, node).data + "/gvwstate.dat"});
       std::vector<std::string> extra;
       if (pos.count(node)) extra.push_back("--wsrep-start-position=" + pos[node].first);
       std::string pid = launch(ctx, *s, node, extra);

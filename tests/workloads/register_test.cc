@@ -128,3 +128,57 @@ TEST_CASE("register generator: key groups, values, checkers", "[register]") {
   CHECK_THROWS_WITH(WorkloadRegistry::get("workload", "register")(Json{{"keys", 1}}),
                     Catch::Contains("unknown option 'keys'"));
 }
+
+TEST_CASE("register generator: home-node routing keeps each key on its home node", "[register]") {
+  uint64_t seed = 22;
+  announce_seed("register generator home-node", seed);
+  auto w = WorkloadRegistry::get("workload",
+                                 "register")(Json{{"ops-per-key", 10}, {"threads-per-key", 2}});
+  WorkloadContext ctx;
+  ctx.concurrency = 6;
+  ctx.nodes = {"n1", "n2", "n3"};
+  ctx.routing = "home-node";
+  CHECK(w->client_params(ctx) == Json{{"retry", "none"}});
+  auto ops = simulate(*clients(w->generator(ctx)), 6, seed, 1'000'000, 300);
+  REQUIRE(ops.size() == 300);
+  std::map<int64_t, std::set<int>> threads_of_key;
+  for (const auto& o : ops) {
+    int64_t key = o.value[0].get<int64_t>();
+    CHECK(home_node(key, 3) == static_cast<size_t>(o.thread % 3));
+    threads_of_key[key].insert(o.thread);
+  }
+  for (const auto& [key, threads] : threads_of_key) {
+    INFO("key " << key);
+    CHECK(threads.size() <= 2);  // one group of threads-per-key threads of one node
+  }
+  CHECK(threads_of_key.size() >= 20);
+}
+
+TEST_CASE("register end to end with home-node routing", "[register][e2e]") {
+  fs::path root = temp_dir("home");
+  uint64_t seed = 4;
+  announce_seed("register e2e: home-node", seed);
+  TestSpec s;
+  s.db = "memory";
+  s.workload = "register";
+  s.results_dir = root.string();
+  s.time_limit_s = 1;
+  s.rate = 300;
+  s.concurrency = "2n";
+  s.seed = seed;
+  s.routing = "home-node";
+  RunOptions o;
+  o.echo_log = false;
+  o.progress = false;
+  o.handle_signals = false;
+  RunOutcome out = run_test(s, o);
+  INFO(out.summary);
+  auto rec = load_recorded_history((out.dir / "history.jsonl").string());
+  for (const Op& op : rec.history) {
+    if (op.is_nemesis() || !op.is_invoke()) continue;
+    int64_t key = op.value[0].get<int64_t>();
+    CHECK(op.node == std::vector<std::string>{"n1", "n2", "n3"}[home_node(key, 3)]);
+  }
+  if (CheckerRegistry::find("linearizable")) CHECK(out.validity == Validity::kValid);
+  fs::remove_all(root);
+}

@@ -1,0 +1,100 @@
+// The bank workload (Jepsen's bank test): transfers between a few accounts and reads of every
+// balance; a snapshot-isolated (or stronger) database never shows a read whose balances do not
+// sum to the total, nor (unless allowed) a negative balance.
+//
+// Vocabulary "bank":
+//   transfer {"from": a, "to": b, "amount": x} -> ok; fail "insufficient-funds"
+//   read     null                               -> ok {"0": balance, "1": balance, ...}
+// Final generator: one read on every node after heal (threads 0..n-1, marked "final": true).
+// Client params: {"accounts": [0..accounts-1], "total", "negative-balances", "retry"}.
+// Checked by "bank" with the same accounts, total and negative-balances.
+// Routing home-node: bank has no keys; every main-phase op goes through the first node.
+//
+// Options (workload-options), with defaults:
+//   accounts           5      accounts 0..accounts-1 (at least 2)
+//   total              100    the money in the bank, spread evenly at prepare
+//   max-transfer       5      transfers move 1..max-transfer
+//   negative-balances  false  whether a balance may go below zero
+//   read-fraction      0.5    share of reads among the main-phase ops
+#include <memory>
+
+#include "harness/checker.h"
+#include "harness/workload.h"
+#include "workloads/common.h"
+
+namespace faultline {
+namespace {
+
+constexpr const char* kName = "bank";
+
+struct BankOptions {
+  int64_t accounts = 5;
+  int64_t total = 100;
+  int64_t max_transfer = 5;
+  bool negative_balances = false;
+  double read_fraction = 0.5;
+};
+
+class BankWorkload : public Workload {
+ public:
+  explicit BankWorkload(BankOptions o) : o_(o) {}
+  std::string vocabulary() const override { return "bank"; }
+  GenPtr generator(const WorkloadContext& ctx) override {
+    workloads::Routing routing(ctx);
+    BankOptions o = o_;
+    return workloads::routed(
+        [routing](int t) { return routing.may_work_keyless(t); },
+        [o](const GenContext& g, int) {
+          Random& r = *g.random;
+          if (r.chance(o.read_fraction)) return OpTemplate{"read", nullptr};
+          int64_t from = r.uniform_in(0, o.accounts - 1);
+          int64_t to = r.uniform_in(0, o.accounts - 2);
+          if (to >= from) ++to;  // never to itself
+          return OpTemplate{
+              "transfer",
+              {{"from", from}, {"to", to}, {"amount", r.uniform_in(1, o.max_transfer)}}};
+        });
+  }
+  GenPtr final_generator(const WorkloadContext& ctx) override {
+    return workloads::final_on_every_node(workloads::Routing(ctx).node_count(),
+                                          OpTemplate{"read", nullptr});
+  }
+  std::vector<CheckerSpec> checkers(const WorkloadContext&) const override {
+    return {{"bank", params(), "bank"}};
+  }
+  Json client_params(const WorkloadContext& ctx) const override {
+    Json p = params();
+    p["retry"] = ctx.retry;
+    return p;
+  }
+
+ private:
+  Json params() const {
+    Json accounts = Json::array();
+    for (int64_t a = 0; a < o_.accounts; ++a) accounts.push_back(a);
+    return {
+        {"accounts", accounts}, {"total", o_.total}, {"negative-balances", o_.negative_balances}};
+  }
+  BankOptions o_;
+};
+
+const bool registered = WorkloadRegistry::add(
+    "workload", kName,
+    "transfers between accounts and reads of every balance; checked by bank (sums, negatives)",
+    [](const Json& options) -> std::unique_ptr<Workload> {
+      reject_unknown_options(
+          options, {"accounts", "total", "max-transfer", "negative-balances", "read-fraction"},
+          "workload 'bank'");
+      BankOptions o;
+      o.accounts = workloads::int_option(options, "accounts", o.accounts, 2, kName);
+      o.total = workloads::int_option(options, "total", o.total, 0, kName);
+      o.max_transfer = workloads::int_option(options, "max-transfer", o.max_transfer, 1, kName);
+      o.negative_balances =
+          workloads::bool_option(options, "negative-balances", o.negative_balances, kName);
+      o.read_fraction =
+          workloads::fraction_option(options, "read-fraction", o.read_fraction, kName);
+      return std::make_unique<BankWorkload>(o);
+    });
+
+}  // namespace
+}  // namespace faultline

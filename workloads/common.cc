@@ -1,0 +1,95 @@
+#include "workloads/common.h"
+
+#include <algorithm>
+#include <stdexcept>
+
+namespace faultline::workloads {
+
+namespace {
+
+std::invalid_argument bad(const std::string& workload, const char* key, const std::string& why) {
+  return std::invalid_argument("workload '" + workload + "': option '" + key + "' must be " + why);
+}
+
+class Routed : public Generator {
+ public:
+  Routed(std::function<bool(int)> allowed, std::function<OpTemplate(const GenContext&, int)> make)
+      : allowed_(std::move(allowed)), make_(std::move(make)) {}
+  GenResult next(const GenContext& ctx) override {
+    GenContext scope = ctx.restricted([this](int t) { return t >= 0 && allowed_(t); });
+    auto thread = scope.next_thread();
+    if (!thread) return GenResult::pending();
+    return GenResult::of({*thread, make_(ctx, *thread)});
+  }
+
+ private:
+  std::function<bool(int)> allowed_;
+  std::function<OpTemplate(const GenContext&, int)> make_;
+};
+
+}  // namespace
+
+int64_t int_option(const Json& options, const char* key, int64_t def, int64_t min,
+                   const std::string& workload) {
+  if (!options.is_object() || !options.contains(key)) return def;
+  const Json& v = options.at(key);
+  if (!v.is_number_integer() || v.get<int64_t>() < min) {
+    throw bad(workload, key, "an integer >= " + std::to_string(min));
+  }
+  return v.get<int64_t>();
+}
+
+double fraction_option(const Json& options, const char* key, double def,
+                       const std::string& workload) {
+  if (!options.is_object() || !options.contains(key)) return def;
+  const Json& v = options.at(key);
+  if (!v.is_number() || v.get<double>() < 0 || v.get<double>() > 1) {
+    throw bad(workload, key, "a number in [0, 1]");
+  }
+  return v.get<double>();
+}
+
+bool bool_option(const Json& options, const char* key, bool def, const std::string& workload) {
+  if (!options.is_object() || !options.contains(key)) return def;
+  const Json& v = options.at(key);
+  if (!v.is_boolean()) throw bad(workload, key, "true or false");
+  return v.get<bool>();
+}
+
+Routing::Routing(const WorkloadContext& ctx)
+    : home_(ctx.routing == "home-node"), n_(std::max<size_t>(1, ctx.nodes.size())) {}
+
+bool Routing::may_work_keys(int thread, int64_t key_count) const {
+  if (thread < 0) return false;
+  return !home_ || static_cast<int64_t>(slot_of(thread)) < key_count;
+}
+
+int64_t Routing::key_for(int thread, int64_t key_count, Random& random) const {
+  if (!home_) return static_cast<int64_t>(random.uniform(static_cast<uint64_t>(key_count)));
+  // Keys j, j + n, j + 2n, ... below key_count have home node j.
+  const int64_t j = static_cast<int64_t>(slot_of(thread));
+  const int64_t n = static_cast<int64_t>(n_);
+  const int64_t count = (key_count - j + n - 1) / n;
+  return j + n * static_cast<int64_t>(random.uniform(static_cast<uint64_t>(count)));
+}
+
+bool Routing::may_work_keyless(int thread) const {
+  return thread >= 0 && (!home_ || slot_of(thread) == 0);
+}
+
+size_t Routing::slot_of(int thread) const { return home_ ? static_cast<size_t>(thread) % n_ : 0; }
+
+GenPtr routed(std::function<bool(int)> allowed,
+              std::function<OpTemplate(const GenContext&, int)> make) {
+  return std::make_unique<Routed>(std::move(allowed), std::move(make));
+}
+
+GenPtr final_on_every_node(size_t node_count, OpTemplate op) {
+  op.extra["final"] = true;
+  return each_thread([node_count, op](int thread) -> GenPtr {
+    if (thread < 0 || static_cast<size_t>(thread) >= node_count) return nothing();
+    return once(op);
+  });
+}
+
+}  // namespace faultline::workloads

@@ -1,0 +1,61 @@
+// Shared by the workloads of this folder: reading options (each key with its default; a wrong
+// type or range is rejected naming the workload and the key) and routing (which client threads
+// may work which key, docs/workloads.md "Routing and retries"), plus the two generators most
+// workloads need: a leaf that picks its thread among the allowed ones, and final reads on
+// every node.
+//
+// Thread safety: plain functions; generators as harness/generator.h says (none).
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <string>
+
+#include "harness/generator.h"
+#include "harness/workload.h"
+
+namespace faultline::workloads {
+
+// options[key] as an integer >= min, or `def` when absent; std::invalid_argument otherwise.
+int64_t int_option(const Json& options, const char* key, int64_t def, int64_t min,
+                   const std::string& workload);
+// options[key] as a number in [0, 1], or `def`.
+double fraction_option(const Json& options, const char* key, double def,
+                       const std::string& workload);
+// options[key] as a boolean, or `def`.
+bool bool_option(const Json& options, const char* key, bool def, const std::string& workload);
+
+// Which threads may work which keys. Thread t talks to node t mod n (n = the context's node
+// count, 1 when it names none). Under "random" any thread works any key; under "home-node" key
+// k is worked only by threads of node home_node(k, n), and keyless ops go through the first
+// node's threads (t mod n == 0).
+class Routing {
+ public:
+  explicit Routing(const WorkloadContext& ctx);
+  bool home_node() const { return home_; }
+  size_t node_count() const { return n_; }
+  // May `thread` work keyed ops over keys 0..key_count-1? Always under random; under home-node
+  // only when its node is the home of one of them (node index < key_count).
+  bool may_work_keys(int thread, int64_t key_count) const;
+  // A random key in 0..key_count-1 that `thread` may work. REQUIRES: may_work_keys.
+  int64_t key_for(int thread, int64_t key_count, Random& random) const;
+  // May `thread` issue keyless ops (set, bank, unique-ids)?
+  bool may_work_keyless(int thread) const;
+  // The routing slot of a thread: its node index under home-node, 0 under random.
+  size_t slot_of(int thread) const;
+
+ private:
+  bool home_;
+  size_t n_;
+};
+
+// Endless ops: each made by make(ctx, thread) for ctx.next_thread() among the free client
+// threads for which allowed(thread) holds; pending while none is free.
+GenPtr routed(std::function<bool(int)> allowed,
+              std::function<OpTemplate(const GenContext&, int thread)> make);
+
+// One `op` per node on threads 0..node_count-1 (so on every node when the concurrency is at
+// least the node count), each marked with the extra field "final": true; then done.
+GenPtr final_on_every_node(size_t node_count, OpTemplate op);
+
+}  // namespace faultline::workloads

@@ -1,0 +1,85 @@
+#include "workloads/elle_txns.h"
+
+#include <map>
+#include <stdexcept>
+#include <vector>
+
+#include "harness/checker.h"
+
+namespace faultline::workloads {
+namespace {
+
+class ElleTxns : public Generator {
+ public:
+  ElleTxns(ElleTxnOptions o, Routing routing, std::string write_f)
+      : o_(o), routing_(routing), write_f_(std::move(write_f)) {}
+
+  GenResult next(const GenContext& ctx) override {
+    auto thread = ctx.next_thread();
+    if (!thread) return GenResult::pending();
+    const size_t slot = routing_.slot_of(*thread);
+    std::vector<int64_t>& pool = pools_[slot];
+    while (static_cast<int64_t>(pool.size()) < o_.key_count) pool.push_back(fresh_key(slot));
+    Random& r = *ctx.random;
+    const int64_t length = r.uniform_in(o_.min_txn_length, o_.max_txn_length);
+    Json txn = Json::array();
+    for (int64_t i = 0; i < length; ++i) {
+      const size_t at = static_cast<size_t>(r.uniform(pool.size()));
+      const int64_t key = pool[at];
+      if (r.chance(0.5)) {
+        txn.push_back(Json::array({"r", key, nullptr}));
+        continue;
+      }
+      txn.push_back(Json::array({write_f_, key, ++last_value_[key]}));
+      if (last_value_[key] >= o_.max_writes_per_key) {
+        last_value_.erase(key);
+        pool[at] = fresh_key(slot);  // retired: never written again
+      }
+    }
+    return GenResult::of({*thread, OpTemplate{"txn", std::move(txn)}});
+  }
+
+ private:
+  int64_t fresh_key(size_t slot) {
+    if (!routing_.home_node()) return next_key_[0]++;
+    const int64_t n = static_cast<int64_t>(routing_.node_count());
+    return static_cast<int64_t>(slot) + n * next_key_[slot]++;
+  }
+
+  ElleTxnOptions o_;
+  Routing routing_;
+  std::string write_f_;
+  std::map<size_t, std::vector<int64_t>> pools_;  // routing slot -> hot keys
+  std::map<size_t, int64_t> next_key_;            // routing slot -> fresh keys handed out
+  std::map<int64_t, int64_t> last_value_;         // key -> last value written
+};
+
+}  // namespace
+
+ElleTxnOptions parse_elle_txn_options(const Json& options, const std::string& workload) {
+  reject_unknown_options(options,
+                         {"key-count", "min-txn-length", "max-txn-length", "max-writes-per-key"},
+                         "workload '" + workload + "'");
+  ElleTxnOptions o;
+  o.key_count = int_option(options, "key-count", o.key_count, 1, workload);
+  o.min_txn_length = int_option(options, "min-txn-length", o.min_txn_length, 1, workload);
+  o.max_txn_length = int_option(options, "max-txn-length", o.max_txn_length, 1, workload);
+  o.max_writes_per_key =
+      int_option(options, "max-writes-per-key", o.max_writes_per_key, 1, workload);
+  if (o.min_txn_length > o.max_txn_length) {
+    throw std::invalid_argument("workload '" + workload +
+                                "': min-txn-length must be <= max-txn-length");
+  }
+  return o;
+}
+
+GenPtr elle_txns(ElleTxnOptions options, Routing routing, std::string write_f) {
+  return std::make_unique<ElleTxns>(options, routing, std::move(write_f));
+}
+
+Json elle_checker_options(const WorkloadContext& ctx) {
+  return {{"consistency-model", ctx.consistency_model.empty() ? std::string("strict-serializable")
+                                                              : ctx.consistency_model}};
+}
+
+}  // namespace faultline::workloads
