@@ -779,3 +779,50 @@ TEST_CASE("pglogical: lww through the runner: valid without skew, later writes l
   Pg probe(c, "");
   CHECK(probe.leftovers().empty());
 }
+
+TEST_CASE("pglogical: every workload through the runner, 10 clients, healthy cluster",
+          "[integration][pglogical][workloads]") {
+  REQUIRE_ROOT();
+  Cluster c;
+  fs::path results = fs::temp_directory_path() / ("flpg-wl-" + std::to_string(::getpid()));
+  std::string table;
+  for (const std::string workload :
+       {"register", "bank", "list-append", "rw-register", "set", "counter", "lww", "unique-ids"}) {
+    TestSpec spec;
+    spec.db = "pglogical";
+    spec.workload = workload;
+    spec.nodes_file = std::string("/tmp/faultline/") + kName + "/inventory.json";
+    spec.time_limit_s = 5;
+    spec.concurrency = "10";
+    spec.rate = 0;
+    spec.recovery_wait_s = 0;
+    spec.checker_time_limit_s = 30;
+    spec.results_dir = results.string();
+    spec.seed = 31;
+    RunOptions ro;
+    ro.echo_log = false;
+    ro.progress = false;
+    ro.handle_signals = false;
+    RunOutcome out = run_test(spec, ro);
+    INFO(workload << ": " << out.summary);
+    LoadedHistory h = load_history_file((out.dir / "history.jsonl").string());
+    size_t ok = 0, all = 0;
+    for (const auto& o : h.history.ops()) {
+      if (o.is_nemesis() || o.type == OpType::kInvoke) continue;
+      ++all;
+      ok += o.type == OpType::kOk;
+    }
+    CHECK(ok > 50);
+    std::string first_line = out.summary.substr(0, out.summary.find('\n'));
+    std::ostringstream row;
+    row << "  " << workload << ": " << all / spec.time_limit_s << " ops/s (" << ok << " ok of "
+        << all << "), " << to_string(out.validity) << "\n";
+    table += row.str();
+    std::cerr << out.summary << "\n";
+  }
+  std::cerr << "measured: every workload, 10 clients, 5 s, healthy 3-node pglogical:\n" << table;
+  Pg probe(c, "");
+  CHECK(probe.leftovers().empty());
+  std::error_code ec;
+  fs::remove_all(results, ec);
+}
