@@ -641,31 +641,56 @@ void PglogicalDb::prepare(const DbContext& ctx, const std::string& vocabulary, c
       join_statements(sql::initial_rows(vocabulary, sql::Dialect::kPostgres, params));
   if (!rows.empty()) {
     psql(ctx, ctx.nodes.front(), rows);
-    std::string digest_sql;
-    for (const auto& t : tables) {
-      digest_sql += "SELECT " + sql_literal(t) +
-                    ", md5(coalesce(string_agg(x::text, ',' ORDER BY x::text), '')) FROM " + t +
-                    " x;\n";
-    }
-    const auto deadline = Clock::now() + milliseconds(60000);
-    const std::string want = psql(ctx, ctx.nodes.front(), digest_sql);
-    for (size_t i = 1; i < n; ++i) {
-      for (;;) {
-        std::string got = psql(ctx, ctx.nodes[i], digest_sql);
-        if (got == want) break;
-        if (Clock::now() >= deadline) {
-          throw std::runtime_error(std::string(kWhere) + ": node " + ctx.nodes[i] +
-                                   ": initial rows from " + ctx.nodes.front() +
-                                   " not replicated after 60 s (see its server.log)");
-        }
-        std::this_thread::sleep_for(milliseconds(100));
-      }
+    std::string why;
+    if (!converge(ctx, vocabulary, milliseconds(60000), &why)) {
+      throw std::runtime_error(std::string(kWhere) + ": initial rows from " + ctx.nodes.front() +
+                               " not on every node after 60 s:" + why +
+                               " (see the nodes' server.log)");
     }
   }
   log(ctx, "prepare " + vocabulary + ": schema + " + std::to_string(n * (n - 1)) +
                " subscriptions replicating in " +
                std::to_string(std::chrono::duration<double>(t_mesh - t0).count()).substr(0, 5) +
                " s, initial rows everywhere after " + seconds_since(t0));
+}
+
+bool PglogicalDb::converge(const DbContext& ctx, const std::string& vocabulary,
+                           milliseconds timeout, std::string* why) {
+  std::string digest_sql;
+  for (const auto& t : sql::tables(vocabulary)) {
+    digest_sql += "SELECT " + sql_literal(t) +
+                  ", md5(coalesce(string_agg(x::text, ',' ORDER BY x::text), '')) FROM " + t +
+                  " x;\n";
+  }
+  if (digest_sql.empty() || ctx.nodes.size() < 2) return true;
+  const auto deadline = Clock::now() + timeout;
+  for (;;) {
+    std::map<std::string, std::vector<std::string>> by_digest;
+    std::string errors;
+    for (const auto& n : ctx.nodes) {
+      try {
+        by_digest[psql(ctx, n, digest_sql, milliseconds(10000))].push_back(n);
+      } catch (const std::exception& e) {
+        errors += std::string(" ") + e.what();
+      }
+    }
+    if (errors.empty() && by_digest.size() == 1) return true;
+    if (Clock::now() >= deadline) {
+      if (why) {
+        *why = errors;
+        if (by_digest.size() > 1) {
+          *why += " " + std::to_string(by_digest.size()) + " different states:";
+          for (const auto& [d, nodes] : by_digest) {
+            *why += " {";
+            for (const auto& n : nodes) *why += " " + n;
+            *why += " }";
+          }
+        }
+      }
+      return false;
+    }
+    std::this_thread::sleep_for(milliseconds(100));
+  }
 }
 
 void PglogicalDb::teardown(const DbContext& ctx) {

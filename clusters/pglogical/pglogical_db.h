@@ -104,6 +104,13 @@ class PglogicalDb : public Db, public Killable, public Pausable {
   // `timeout` passed: a frozen server).
   std::string psql(const DbContext& ctx, const std::string& node, const std::string& sql,
                    std::chrono::milliseconds timeout = std::chrono::milliseconds(60000));
+  // Waits until every node holds the same rows in the tables of `vocabulary` (digests
+  // compared); false after `timeout`, with `why` naming the groups of nodes that agree. For
+  // before final reads: replication is asynchronous, so right after the last write the nodes
+  // differ for a while (and for good when last_update_wins met skewed clocks). Nothing in the
+  // runner calls it yet.
+  bool converge(const DbContext& ctx, const std::string& vocabulary,
+                std::chrono::milliseconds timeout, std::string* why = nullptr);
   // Restarts every subscription on every node that answers (in parallel; ~1 s per
   // subscription) and returns those nodes. For after a partition heals: a subscription still
   // says 'replicating' over a connection whose packets were dropped, and catches up only when

@@ -452,6 +452,7 @@ TEST_CASE("pglogical: last_update_wins with a node 30 s behind loses the real-ti
     std::string why;
     CHECK(pg.db->wait_replicating(pg.ctx, pg.ctx.nodes, pg.ctx.nodes, milliseconds(30000), &why));
     // Converged on the earlier write: the acknowledged, real-time-later write of n2 is lost.
+    CHECK(pg.db->converge(pg.ctx, "lww", milliseconds(10000)));
     for (const auto& n : pg.ctx.nodes) CHECK(pg.wait_value(n, 1, "11") >= 0);
     std::this_thread::sleep_for(milliseconds(1000));
     for (const auto& n : pg.ctx.nodes) {
@@ -476,7 +477,10 @@ TEST_CASE("pglogical: last_update_wins with a node 30 s behind loses the real-ti
     std::this_thread::sleep_for(milliseconds(1000));
     pg.exec("n2", "UPDATE fl_lww SET v = 22, node = 'n2' WHERE k = 2");
     std::this_thread::sleep_for(milliseconds(3000));
-    // n2 keeps its own write (no conflict there); n1 and n3 reject it as older.
+    // n2 keeps its own write (no conflict there); n1 and n3 reject it as older, for good.
+    std::string why;
+    CHECK_FALSE(pg.db->converge(pg.ctx, "lww", milliseconds(3000), &why));
+    CHECK_THAT(why, Catch::Contains("{ n1 n3 }") && Catch::Contains("{ n2 }"));
     CHECK(pg.value("n2", 2) == std::optional<std::string>("22"));
     CHECK(pg.value("n1", 2) == std::optional<std::string>("11"));
     CHECK(pg.value("n3", 2) == std::optional<std::string>("11"));
@@ -522,14 +526,16 @@ TEST_CASE("pglogical: a partitioned node catches up after heal", "[integration][
   auto live = pg.db->recover(pg.ctx);
   CHECK(live.size() == 3);
   double recover_ms = ms_since(t0);
+  CHECK(pg.db->converge(pg.ctx, "lww", milliseconds(240000)));
+  double converged_ms = ms_since(t0);
   double in = pg.wait_value("n3", 1, "2", milliseconds(240000));
   double out = pg.wait_value("n1", 3, "3", milliseconds(240000));
   CHECK(in >= 0);
   CHECK(out >= 0);
   std::cerr << "measured: after a " << partition_s << " s partition of n3 ("
             << ms_since(t_part) / 1000 << " s) and recover() (" << recover_ms
-            << " ms), n3 had n1's write " << in << " ms after heal, n1 had n3's write "
-            << ms_since(t0) << " ms after heal\n";
+            << " ms), all nodes equal after " << converged_ms << " ms, n3 had n1's write " << in
+            << " ms after heal, n1 had n3's write " << ms_since(t0) << " ms after heal\n";
 }
 
 TEST_CASE("pglogical: a register run through the runner with kill, pause and clock nemeses",
