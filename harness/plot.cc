@@ -254,6 +254,36 @@ PlotOutput plot_run(const History& history, const fs::path& out_dir, const PlotO
            legend + "\nunset output\n"});
   out.files.push_back({"rate.svg", "Throughput"});
 
+  // Clock offsets, when the clock nemesis ran: every nemesis completion carrying
+  // {"offsets-ms": {node: ms}} is a step of each node's offset from true time.
+  std::map<std::string, std::string> offsets;  // node -> data text
+  for (const Op& op : history.ops()) {
+    if (op.process != kNemesisProcess || !op.value.is_object() || op.time_ns < 0) continue;
+    auto it = op.value.find("offsets-ms");
+    if (it == op.value.end() || !it->is_object()) continue;
+    for (const auto& [node, ms] : it->items()) {
+      if (ms.is_number()) offsets[node] += num(op.time_ns / 1e9) + " " + num(ms.get<double>()) + "\n";
+    }
+  }
+  if (!offsets.empty()) {
+    std::string plot;
+    int i = 0;
+    for (const auto& [node, text] : offsets) {
+      std::string file = "clock-" + std::to_string(i++) + ".dat";
+      // Hold the last offset to the end of the run.
+      std::string last = text.substr(text.rfind('\n', text.size() - 2) + 1);
+      last = last.substr(last.find(' ') + 1);
+      write_text(out_dir / file, text + num(end_s) + " " + last);
+      plot += std::string(plot.empty() ? "plot " : ", ") + "\"" + file +
+              "\" using 1:2 with steps lw 1.5 title \"" + safe_name(node) + "\"";
+    }
+    scripts.push_back({"clock.gp", svg_term + "set output \"clock.svg\"\n" + common +
+                                       "unset logscale y\nset title \"clock offsets\"\n"
+                                       "set ylabel \"offset from true time (ms)\"\n" +
+                                       plot + legend + "\nunset output\n"});
+    out.files.push_back({"clock.svg", "Clock offset of each node (clock nemesis)"});
+  }
+
   auto session = make_local_session("localhost");
   for (const auto& [file, text] : scripts) {
     write_text(out_dir / file, "set encoding utf8\n" + text);

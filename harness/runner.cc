@@ -618,6 +618,16 @@ RunOutcome run_test(const TestSpec& spec_in, const RunOptions& ro) {
   if (!error && !interrupted.load()) {
     try {
       GenPtr final = workload->final_generator(wctx);
+      if (final && !nemesis && cluster.remote && spec.recovery_wait_s > 0) {
+        // No nemesis ran, but a real cluster's replicas may still be applying the last
+        // writes: let them quiesce before the final reads judge convergence.
+        phase("recovery");
+        auto until = std::chrono::steady_clock::now() +
+                     std::chrono::nanoseconds(to_ns(spec.recovery_wait_s));
+        while (std::chrono::steady_clock::now() < until && !interrupted.load()) {
+          std::this_thread::sleep_for(std::chrono::milliseconds(20));
+        }
+      }
       if (final) {
         phase("final");
         GenPtr bounded = time_limit(to_ns(spec.final_time_limit_s), clients(std::move(final)));

@@ -16,7 +16,8 @@
 //   concurrency         int | "Nn"        "1n"        client threads (Nn: N per node)
 //   rate                ops/s             100         over all clients; 0: unlimited
 //   op-timeout          seconds           10          a client op past it is info
-//   recovery-wait       seconds           5           after heal, when a nemesis ran
+//   recovery-wait       seconds           5           after heal, when a nemesis ran; before
+//                                                     final reads on a real cluster
 //   final-time-limit    seconds           60          bound on the final reads phase
 //   checker-time-limit  seconds           0           per checker, then unknown (0: none)
 //   test-count          int               1           runs of the same spec

@@ -174,6 +174,7 @@ class GaleraDb : public Db, public Killable, public Pausable {
   std::unique_ptr<Client> new_client(const std::string& vocabulary) override {
     sql::ClientOptions co;
     co.select_for_update = o_.select_for_update;
+    co.before_final_read = "SET SESSION wsrep_sync_wait = 1";
     return sql::make_client(vocabulary, mariadb_connector(client_options()), co);
   }
 

@@ -74,6 +74,9 @@ struct ClientOptions {
   int retry_limit = 0;
   // Statement that starts a transaction.
   std::string begin = "BEGIN";
+  // Run once before a final read (an op whose extra fields say "final": true), so it sees
+  // everything the cluster committed, e.g. "SET SESSION wsrep_sync_wait = 1" (Galera).
+  std::string before_final_read;
 };
 
 // The vocabularies served here, e.g. {"register", "bank", ...}.

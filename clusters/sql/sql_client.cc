@@ -83,6 +83,19 @@ class SqlClient : public Client {
 
   Completion invoke(const Op& op, Clock::time_point deadline) override {
     try {
+      if (!options_.before_final_read.empty() && op.extra.is_object() &&
+          op.extra.value("final", false)) {
+        try {
+          if (!conn_) reconnect();
+          q(options_.before_final_read);
+        } catch (const SqlError& e) {
+          if (e.kind() == SqlError::Kind::kConnection && conn_) {
+            conn_->close();
+            conn_.reset();
+          }
+          return Completion::fail(e.what());
+        }
+      }
       return dispatch(op, deadline);
     } catch (const std::invalid_argument& e) {
       return Completion::fail(std::string("bad op: ") + e.what());

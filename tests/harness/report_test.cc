@@ -8,6 +8,7 @@
 #include <filesystem>
 #include <fstream>
 
+#include "harness/formats.h"
 #include "harness/plot.h"
 #include "harness/recorder.h"
 #include "harness/results.h"
@@ -167,4 +168,39 @@ TEST_CASE("report: a run writes report.html and junit.xml next to results.json")
   if (out.validity == Validity::kInvalid) CHECK(contains(html, "Not linearizable"));
   if (find_program("gnuplot")) CHECK(contains(html, "<img class=\"plot\""));
   CHECK(contains(read_file(out.dir / "junit.xml"), "<testcase"));
+}
+
+TEST_CASE("report: the clock-offset plot appears when the clock nemesis ran") {
+  if (!find_program("gnuplot")) {
+    WARN("gnuplot not installed: skipped");
+    return;
+  }
+  fs::path dir = temp_dir("clock");
+  std::ofstream h(dir / "history.jsonl");
+  h << R"({"index":0,"time":1000000,"process":0,"type":"invoke","f":"write","value":1})"
+       "\n"
+    << R"({"index":1,"time":2000000,"process":0,"type":"ok","f":"write","value":1})"
+       "\n"
+    << R"({"index":2,"time":3000000,"process":"nemesis","type":"info","f":"bump-clock","value":{"n2":250}})"
+       "\n"
+    << R"({"index":3,"time":4000000,"process":"nemesis","type":"info","f":"bump-clock","value":{"mechanism":"faketime","offsets-ms":{"n1":0,"n2":250}}})"
+       "\n"
+    << R"({"index":4,"time":9000000,"process":"nemesis","type":"info","f":"reset-clock","value":null})"
+       "\n"
+    << R"({"index":5,"time":9500000,"process":"nemesis","type":"info","f":"reset-clock","value":{"mechanism":"faketime","offsets-ms":{"n1":0,"n2":0}}})"
+       "\n";
+  h.close();
+  History history = load_history_file((dir / "history.jsonl").string()).history;
+  PlotOutput out = plot_run(history, dir / "plots");
+  INFO(Json(out.notes).dump());
+  bool listed = false;
+  for (const auto& [file, title] : out.files) listed = listed || file == "clock.svg";
+  CHECK(listed);
+  CHECK(fs::file_size(dir / "plots" / "clock.svg") > 0);
+  CHECK(contains(read_file(dir / "plots" / "clock-1.dat"), "0.004 250"));
+  PlotOutput none = plot_run(load_history_file(
+                                 (synthetic_run("noclock") / "history.jsonl").string())
+                                 .history,
+                             dir / "plots2");
+  for (const auto& [file, title] : none.files) CHECK(file != "clock.svg");
 }
