@@ -801,7 +801,7 @@ TEST_CASE("pglogical: every workload through the runner, 10 clients, healthy clu
     spec.time_limit_s = 5;
     spec.concurrency = "10";
     spec.rate = 0;
-    spec.recovery_wait_s = 0;
+    spec.recovery_wait_s = 2;  // quiesce before the final reads (replication is asynchronous)
     spec.checker_time_limit_s = 30;
     spec.results_dir = results.string();
     spec.seed = 31;
