@@ -29,7 +29,7 @@ bool wait_socket(int fd, short events, Clock::time_point deadline) {
     auto left = std::chrono::duration_cast<milliseconds>(deadline - Clock::now()).count();
     if (left <= 0) return false;
     pollfd p{fd, events, 0};
-    int r = ::poll(&p, 1, static_cast<int>(std::min<int64_t>(left, 1000 * 1000)));
+    int r = ::poll(&p, 1, static_cast<int>(std::min<int64_t>(left, int64_t{1000} * 1000)));
     if (r > 0) return true;
     if (r < 0 && errno != EINTR) return true;
   }
@@ -46,11 +46,11 @@ std::string options_value(const std::string& v) {
   return out;
 }
 
-class PgConnection : public Connection {
+class PgConnection final : public Connection {
  public:
   PgConnection(PGconn* conn, std::string where, milliseconds timeout)
       : conn_(conn), where_(std::move(where)), timeout_(timeout) {}
-  ~PgConnection() override { close(); }
+  ~PgConnection() override { finish(); }
 
   Dialect dialect() const override { return Dialect::kPostgres; }
 
@@ -130,14 +130,15 @@ class PgConnection : public Connection {
 
   int64_t affected_rows() const override { return affected_; }
 
-  void close() noexcept override {
+  void close() noexcept override { finish(); }
+
+ private:
+  void finish() noexcept {
     if (conn_ != nullptr) {
       PQfinish(conn_);
       conn_ = nullptr;
     }
   }
-
- private:
   [[noreturn]] void broken(const std::string& code, const std::string& what) {
     std::string msg = conn_ ? trim(PQerrorMessage(conn_)) : "";
     close();

@@ -575,7 +575,7 @@ bool PglogicalDb::wait_replicating(const DbContext& ctx,
         std::string st = it == status.end() ? "missing" : it->second;
         if (st != "replicating") {
           all = false;
-          last += " " + name + "=" + st;
+          last.append(" ").append(name).append("=").append(st);
         }
       }
     }

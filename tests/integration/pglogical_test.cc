@@ -77,7 +77,7 @@ struct Pg {
   Cluster& c;
   DbContext ctx;
   std::unique_ptr<PglogicalDb> db;
-  Pg(Cluster& cluster, const std::string& faketime_dir, Json options = Json::object())
+  Pg(Cluster& cluster, const std::string& faketime_dir, const Json& options = Json::object())
       : c(cluster) {
     ctx.test_name = "pglogical-test";
     ctx.nodes = c.inv.names();
@@ -116,7 +116,7 @@ struct Pg {
   }
   // One op through the database's client for `vocabulary` (sql_client.cc over libpq).
   Completion invoke(const std::string& vocabulary, const std::string& node, const std::string& f,
-                    Json value, Json params = nullptr) {
+                    Json value, const Json& params = nullptr) {
     auto client = db->new_client(vocabulary);
     REQUIRE(client != nullptr);
     ClientContext cc;
@@ -141,7 +141,7 @@ struct Pg {
   // The ok value of `f` on `node` once it equals `want` (replication is asynchronous), or the
   // last completion's value after 10 s.
   Json eventually(const std::string& vocabulary, const std::string& node, const std::string& f,
-                  const Json& value, const Json& want, Json params = nullptr) {
+                  const Json& value, const Json& want, const Json& params = nullptr) {
     auto t0 = Clock::now();
     Json got;
     while (Clock::now() - t0 < milliseconds(10000)) {
