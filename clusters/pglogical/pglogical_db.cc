@@ -59,6 +59,7 @@ stop_all() {
   pids=$(echo $pids | tr ' ' '\n' | sort -u | tr '\n' ' ')
   [ -z "$(echo $pids)" ] && return 0
   kill -KILL $pids 2>/dev/null
+  echo "pids" $pids
   [ -n "$2" ] && [ -f "$2/freezer.state" ] && echo THAWED > "$2/freezer.state"
   i=0
   while :; do
@@ -747,9 +748,11 @@ void PglogicalDb::kill(const DbContext& ctx, const std::string& node) {
   const auto t0 = Clock::now();
   auto s = open_session(ctx, node);
   const std::string dir = pglogical_node_dir(ctx, node);
-  run(*s, script(kKillScript, {dir, freezer_cgroup(ctx, node)}).with_timeout(milliseconds(60000)),
-      "SIGKILL of postgres in " + dir);
-  log(ctx, node + ": killed (every pid gone after " + seconds_since(t0) + ")");
+  std::string out = trim(run(
+      *s, script(kKillScript, {dir, freezer_cgroup(ctx, node)}).with_timeout(milliseconds(60000)),
+      "SIGKILL of postgres in " + dir));
+  log(ctx, node + ": killed (" + (out.empty() ? std::string("nothing ran") : out) +
+               "; every pid gone after " + seconds_since(t0) + ")");
 }
 
 std::vector<std::string> PglogicalDb::kick_subscriptions(const DbContext& ctx,
