@@ -522,6 +522,36 @@ class Linearizable : public Checker {
                    {"illegal_keys", illegal},
                    {"unknown_keys", unknown},
                    {"summary", summary.str()}};
+    if (split && results.size() > 1) {
+      // Keys in groups (at most 200 groups, at least 100 keys each), for CI reports that want
+      // one test case per group: first and last key, count, and the group's verdict.
+      size_t per = std::max<size_t>(100, (results.size() + 199) / 200);
+      Json groups = Json::array();
+      for (size_t g = 0; g < results.size(); g += per) {
+        size_t end = std::min(results.size(), g + per);
+        std::string gv = "valid";
+        Json bad = Json::array();
+        size_t not_checked = 0;
+        for (size_t k = g; k < end; ++k) {
+          const KeyResult& r = results[k];
+          if (!r.checked) {
+            ++not_checked;
+          } else if (r.verdict == SearchVerdict::kIllegal) {
+            gv = "invalid";
+            bad.push_back(r.key);
+          } else if (r.verdict == SearchVerdict::kUnknown && gv != "invalid") {
+            gv = "unknown";
+          }
+        }
+        if (gv == "valid" && not_checked) gv = "skipped";
+        groups.push_back({{"first", results[g].key},
+                          {"last", results[end - 1].key},
+                          {"keys", end - g},
+                          {"valid", gv},
+                          {"illegal", bad}});
+      }
+      out.details["key_groups"] = groups;
+    }
     if (!counterexamples.empty()) out.details["counterexamples"] = counterexamples;
     if (!longest.is_null()) out.details["longest_linearizable_prefix"] = longest;
     if (!explanation.empty()) out.details["explanation"] = explanation;

@@ -51,6 +51,7 @@ int run_heal(const HealOptions& o) {
     if (const auto* f = DbRegistry::find(name)) db = (*f)(spec.value("db-options", Json::object()));
     dctx.test_name = test.value("test-name", std::string());
     dctx.nodes = inventory.names();
+    for (const auto& n : inventory.nodes) dctx.hosts[n.name] = n.host;
     dctx.remote = remote.get();
     dctx.options = spec.value("db-options", Json::object());
     dctx.run_dir = dir.string();

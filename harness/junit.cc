@@ -66,6 +66,29 @@ std::string junit_xml(const Json& results, const std::string& test_name) {
                "\">" + xml_escape(explanation.empty() ? message : explanation) + "</error>\n";
     }
     cases += "    </testcase>\n";
+    // Large keyed checks (linearizable per key) also get one test case per key group.
+    if (rj.contains("key_groups") && rj["key_groups"].is_array()) {
+      for (const auto& g : rj["key_groups"]) {
+        std::string gv = g.value("valid", std::string("unknown"));
+        if (gv == "skipped") continue;  // not checked: after the first illegal key
+        ++tests;
+        std::string name = label + " [keys " + g.value("first", Json()).dump() + ".." +
+                           g.value("last", Json()).dump() + "]";
+        cases += "    <testcase classname=\"" + xml_escape(test_name) + "\" name=\"" +
+                 xml_escape(name) + "\">\n";
+        if (gv == "invalid") {
+          ++failures;
+          std::string message = "not linearizable: keys " + g.value("illegal", Json()).dump();
+          cases += "      <failure type=\"invalid\" message=\"" + xml_escape(message) + "\">" +
+                   xml_escape(explanation.empty() ? message : explanation) + "</failure>\n";
+        } else if (gv != "valid") {
+          ++errors;
+          cases += "      <error type=\"" + xml_escape(gv) + "\" message=\"" + xml_escape(gv) +
+                   "\">" + xml_escape(gv) + "</error>\n";
+        }
+        cases += "    </testcase>\n";
+      }
+    }
   }
   std::string warnings;
   if (results.contains("history") && results["history"].contains("warnings")) {

@@ -640,6 +640,13 @@ RunOutcome run_test(const TestSpec& spec_in, const RunOptions& ro) {
   }
   // ---- teardown: always ----
   phase("teardown");
+  // The progress line reads the interpreter's counts: stop it before the interpreter goes.
+  {
+    std::lock_guard<std::mutex> lock(progress_mu);
+    progress_stop.store(true);
+  }
+  progress_cv.notify_all();
+  if (progress.joinable()) progress.join();
   interp.reset();  // closes clients
   if (db_up) collect_logs(*db, dctx, cluster.remote.get(), dir, log);
   if (db_up) {

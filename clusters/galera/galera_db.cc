@@ -240,8 +240,10 @@ class GaleraDb : public Db, public Killable, public Pausable {
     auto s = ctx.remote->session(node);
     signal_pid(*s, node, paths(ctx, node), "STOP");
   }
+  // Idempotent: a node whose server is not running has nothing to resume.
   void resume(const DbContext& ctx, const std::string& node) override {
     auto s = ctx.remote->session(node);
+    if (!running(*s, paths(ctx, node))) return;
     signal_pid(*s, node, paths(ctx, node), "CONT");
   }
 

@@ -201,7 +201,7 @@ TEST_CASE("sql: counter increments read-modify-write and retry idempotently", "[
   SECTION("plain increment writes read + 1") {
     Script s;
     s.rules.push_back({"SELECT v FROM fl_counter WHERE k = 0", {Row{std::string("41")}}});
-    auto c = client(s, "counter", Json::object(), ClientOptions{true, {}, 0, "BEGIN"});
+    auto c = client(s, "counter", Json::object(), ClientOptions{true, {}, 0, "BEGIN", ""});
     Completion i = c->invoke(op("increment", Json{{"key", 0}, {"id", "p1-7"}}), far());
     REQUIRE(i.type == OpType::kOk);
     CHECK(i.value["read"] == 41);

@@ -68,3 +68,17 @@ TEST_CASE("junit: a valid run has no failures") {
   CHECK(x.find("<failure") == std::string::npos);
   CHECK(x.find("tests=\"1\" failures=\"0\" errors=\"0\"") != std::string::npos);
 }
+
+TEST_CASE("junit: a keyed check gets one testcase per key group") {
+  Json r = Json::parse(R"({"valid":"invalid","checkers":{"linearizable":{"valid":"invalid",
+    "summary":"cas-register, 250 keys, 1 illegal","explanation":"key 120: read 3 after write 4",
+    "key_groups":[{"first":0,"last":99,"keys":100,"valid":"valid","illegal":[]},
+                  {"first":100,"last":199,"keys":100,"valid":"invalid","illegal":[120]},
+                  {"first":200,"last":249,"keys":50,"valid":"skipped","illegal":[]}]}}})");
+  std::string x = junit_xml(r, "t");
+  CHECK(x.find("tests=\"3\" failures=\"2\"") != std::string::npos);
+  CHECK(x.find("name=\"linearizable [keys 0..99]\"") != std::string::npos);
+  CHECK(x.find("name=\"linearizable [keys 100..199]\"") != std::string::npos);
+  CHECK(x.find("not linearizable: keys [120]") != std::string::npos);
+  CHECK(x.find("200..249") == std::string::npos);  // skipped groups are not test cases
+}

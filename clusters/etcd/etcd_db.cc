@@ -1,0 +1,529 @@
+#include "clusters/etcd/etcd_db.h"
+
+#include <algorithm>
+#include <chrono>
+#include <random>
+#include <set>
+#include <sstream>
+#include <thread>
+
+#include "clusters/etcd/etcd_clients.h"
+#include "clusters/etcd/etcd_http.h"
+#include "clusters/etcd/etcd_proto.h"
+#include "harness/checker.h"
+#include "harness/remote.h"
+
+namespace faultline {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+constexpr const char* kEtcdBinary = "/usr/bin/etcd";
+constexpr const char* kFaketimeLib = "/usr/lib/x86_64-linux-gnu/faketime/libfaketimeMT.so.1";
+constexpr int kPeerPort = 2380;
+constexpr auto kSetupTimeout = std::chrono::seconds(60);
+constexpr auto kCommandTimeout = std::chrono::seconds(60);
+
+// Starts etcd in the background unless our etcd already runs; waits until the new process is
+// etcd with our data dir (its pid goes to etcd.pid). $1 node dir, $2 faketime rc file or "",
+// $3 faketime library, then etcd's argv.
+constexpr const char* kStartScript = R"sh(
+dir=$1; rc=$2; lib=$3; shift 3
+[ -x "$1" ] || { echo "no $1 on this node: install it (apt-get install etcd-server)" >&2; exit 127; }
+ours() { [ -r "/proc/$1/cmdline" ] && tr '\0' '\n' < "/proc/$1/cmdline" | grep -qxF -- "$dir/data"; }
+mkdir -p "$dir/data" || exit 1
+if [ -f "$dir/etcd.pid" ]; then
+  old=$(cat "$dir/etcd.pid")
+  if [ -n "$old" ] && ours "$old"; then echo "running $old"; exit 0; fi
+fi
+if [ -n "$rc" ]; then
+  mkdir -p "$(dirname "$rc")" || exit 1
+  [ -f "$rc" ] || echo "+0.000" > "$rc" || exit 1
+  LD_PRELOAD=$lib FAKETIME_TIMESTAMP_FILE=$rc FAKETIME_NO_CACHE=1 FAKETIME_DONT_FAKE_MONOTONIC=1 \
+    setsid nohup "$@" >> "$dir/etcd.log" 2>&1 < /dev/null &
+else
+  setsid nohup "$@" >> "$dir/etcd.log" 2>&1 < /dev/null &
+fi
+pid=$!
+echo "$pid" > "$dir/etcd.pid"
+i=0
+while [ $i -lt 100 ]; do
+  if ours "$pid"; then echo "started $pid"; exit 0; fi
+  kill -0 "$pid" 2>/dev/null || break
+  sleep 0.05; i=$((i+1))
+done
+echo "etcd (pid $pid) did not start; last lines of $dir/etcd.log:" >&2
+tail -n 20 "$dir/etcd.log" >&2
+exit 1
+)sh";
+
+// Sends a signal to our etcd (by the pid file, after checking its cmdline names our data dir).
+// $1 node dir, $2 signal name, $3 "wait" to wait until it is gone (SIGKILL after 10 s). Gone
+// includes a zombie (empty cmdline): it has released its ports, files and locks already, and
+// the reaping of an orphan takes 1-2 s on this machine's PID 1.
+// Prints "none" when no etcd of ours runs, "signalled" or "gone" otherwise.
+constexpr const char* kSignalScript = R"sh(
+dir=$1; sig=$2; wait=$3
+ours() { [ -r "/proc/$1/cmdline" ] && tr '\0' '\n' < "/proc/$1/cmdline" | grep -qxF -- "$dir/data"; }
+[ -f "$dir/etcd.pid" ] || { echo none; exit 0; }
+pid=$(cat "$dir/etcd.pid")
+if [ -z "$pid" ] || ! ours "$pid"; then echo none; exit 0; fi
+# libfaketime's shared memory of this pid: Go exits without running libc destructors, so it
+# is removed here once the process is gone.
+shm=""
+tr '\0' '\n' < "/proc/$pid/environ" 2>/dev/null | grep -q '^LD_PRELOAD=.*faketime' && shm=yes
+kill -s "$sig" "$pid" || exit 1
+[ "$sig" = TERM ] && kill -s CONT "$pid" 2>/dev/null
+[ "$wait" = wait ] || { echo signalled; exit 0; }
+i=0
+while kill -0 "$pid" 2>/dev/null && ours "$pid"; do
+  i=$((i+1))
+  if [ $i -eq 200 ] && ours "$pid"; then kill -s KILL "$pid"; fi
+  if [ $i -ge 400 ]; then
+    if ours "$pid"; then echo "etcd (pid $pid) survived SIGKILL" >&2; exit 1; fi
+    break
+  fi
+  sleep 0.05
+done
+[ -n "$shm" ] && rm -f "/dev/shm/faketime_shm_$pid" "/dev/shm/sem.faketime_sem_$pid"
+echo gone
+)sh";
+
+std::string sanitize(const std::string& s) {
+  std::string out;
+  for (char c : s) {
+    bool safe = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+                c == '-' || c == '.' || c == '_';
+    out += safe ? c : '_';
+  }
+  return out;
+}
+
+bool bool_option(const Json& options, const char* key, bool def) {
+  if (!options.is_object() || !options.contains(key)) return def;
+  if (!options[key].is_boolean()) {
+    throw std::invalid_argument(std::string("db 'etcd': option '") + key + "' must be a boolean");
+  }
+  return options[key].get<bool>();
+}
+
+// One member's status, or why there is none.
+struct StatusProbe {
+  bool ok = false;
+  etcd::MemberStatus status;
+  std::string error;
+};
+
+StatusProbe probe_status(const std::string& url, std::chrono::milliseconds timeout) {
+  StatusProbe p;
+  etcd::EtcdHttp http(url);
+  etcd::HttpResult h = http.post("/v3/maintenance/status", "{}", timeout);
+  if (h.kind != etcd::HttpResult::Kind::kAnswer) {
+    p.error = url + ": " + h.error;
+    return p;
+  }
+  if (auto e = etcd::parse_error(h.status, h.body)) {
+    p.error = url + ": " + e->describe(h.status);
+    return p;
+  }
+  try {
+    p.status = etcd::parse_status(Json::parse(h.body));
+    p.ok = true;
+  } catch (const std::exception& e) {
+    p.error = url + ": bad status answer: " + e.what();
+  }
+  return p;
+}
+
+}  // namespace
+
+EtcdOptions parse_etcd_options(const Json& options) {
+  reject_unknown_options(
+      options, {"serializable-reads", "request-timeout-ms", "dir", "client-port"}, "db 'etcd'");
+  EtcdOptions o;
+  o.serializable_reads = bool_option(options, "serializable-reads", o.serializable_reads);
+  if (options.is_object() && options.contains("request-timeout-ms")) {
+    const Json& v = options["request-timeout-ms"];
+    if (!v.is_number_integer() || v.get<int64_t>() < 0) {
+      throw std::invalid_argument("db 'etcd': option 'request-timeout-ms' must be an integer >= 0");
+    }
+    o.request_timeout_ms = v.get<int64_t>();
+  }
+  if (options.is_object() && options.contains("client-port")) {
+    const Json& v = options["client-port"];
+    if (!v.is_number_integer() || v.get<int64_t>() < 1 || v.get<int64_t>() > 65535 ||
+        v.get<int64_t>() == kPeerPort) {
+      throw std::invalid_argument(
+          "db 'etcd': option 'client-port' must be a port number (1-65535, not 2380)");
+    }
+    o.client_port = v.get<int>();
+  }
+  if (options.is_object() && options.contains("dir")) {
+    const Json& v = options["dir"];
+    if (!v.is_string() || v.get<std::string>().empty() || v.get<std::string>()[0] != '/') {
+      throw std::invalid_argument("db 'etcd': option 'dir' must be an absolute path");
+    }
+    o.dir = v.get<std::string>();
+  }
+  return o;
+}
+
+EtcdDb::EtcdDb(EtcdOptions options) : options_(std::move(options)) {}
+
+std::string EtcdDb::host_of(const DbContext& ctx, const std::string& node) {
+  auto it = ctx.hosts.find(node);
+  return it == ctx.hosts.end() || it->second.empty() ? node : it->second;
+}
+
+std::string EtcdDb::client_url(const DbContext& ctx, const std::string& node) const {
+  return etcd_client_url(ctx, node, options_.client_port);
+}
+
+std::string EtcdDb::node_dir(const DbContext& ctx, const std::string& node) const {
+  return options_.dir + "/" + sanitize(node) + "-" + sanitize(host_of(ctx, node));
+}
+
+std::vector<std::string> EtcdDb::vocabularies() const { return etcd_vocabularies(); }
+
+std::unique_ptr<Client> EtcdDb::new_client(const std::string& vocabulary) {
+  EtcdClientOptions o;
+  o.serializable_reads = options_.serializable_reads;
+  o.request_timeout_ms = options_.request_timeout_ms;
+  o.client_port = options_.client_port;
+  return make_etcd_client(vocabulary, o);
+}
+
+std::vector<std::string> EtcdDb::etcd_argv(const DbContext& ctx, const std::string& node,
+                                           const std::string& token) const {
+  std::string cluster;
+  for (const auto& n : ctx.nodes) {
+    cluster += (cluster.empty() ? "" : ",") + n + "=http://" + host_of(ctx, n) + ":" +
+               std::to_string(kPeerPort);
+  }
+  std::string host = host_of(ctx, node);
+  std::string peer = "http://" + host + ":" + std::to_string(kPeerPort);
+  std::string client = client_url(ctx, node);
+  return {kEtcdBinary,
+          "--name",
+          node,
+          "--data-dir",
+          node_dir(ctx, node) + "/data",
+          "--listen-peer-urls",
+          peer,
+          "--initial-advertise-peer-urls",
+          peer,
+          "--listen-client-urls",
+          client,
+          "--advertise-client-urls",
+          client,
+          "--initial-cluster",
+          cluster,
+          "--initial-cluster-state",
+          "new",
+          "--initial-cluster-token",
+          token,
+          "--pre-vote=true"};
+}
+
+void EtcdDb::start_node(const DbContext& ctx, const std::string& node, const std::string& token) {
+  if (!ctx.remote) throw std::invalid_argument("db 'etcd' needs nodes reached over SSH");
+  std::vector<std::string> args = {
+      node_dir(ctx, node),
+      ctx.faketime_dir.empty() ? std::string() : ctx.faketime_dir + "/" + node + ".rc",
+      kFaketimeLib};
+  for (auto& a : etcd_argv(ctx, node, token)) args.push_back(std::move(a));
+  auto session = ctx.remote->session(node);
+  ExecResult r = session->exec(Command::shell(kStartScript, args).with_timeout(kCommandTimeout));
+  if (!r.ok()) {
+    throw std::runtime_error("node " + node + ": etcd did not start (exit " +
+                             std::to_string(r.exit_status) + "): " + r.err + r.out + "; check " +
+                             node_dir(ctx, node) + "/etcd.log on the node");
+  }
+}
+
+bool EtcdDb::signal_node(const DbContext& ctx, const std::string& node, const std::string& signal,
+                         bool wait) {
+  if (!ctx.remote) throw std::invalid_argument("db 'etcd' needs nodes reached over SSH");
+  auto session = ctx.remote->session(node);
+  ExecResult r =
+      session->exec(Command::shell(kSignalScript, {node_dir(ctx, node), signal, wait ? "wait" : ""})
+                        .with_timeout(kCommandTimeout));
+  if (!r.ok()) {
+    throw std::runtime_error("node " + node + ": SIG" + signal + " to etcd failed (exit " +
+                             std::to_string(r.exit_status) + "): " + r.err + r.out +
+                             "; look at the pid in " + node_dir(ctx, node) + "/etcd.pid");
+  }
+  return r.out.rfind("none", 0) != 0;
+}
+
+std::string EtcdDb::log_tail(const DbContext& ctx, const std::string& node) {
+  try {
+    auto session = ctx.remote->session(node);
+    ExecResult r =
+        session->exec(Command{"tail", "-n", "15", node_dir(ctx, node) + "/etcd.log"}.with_timeout(
+            std::chrono::seconds(10)));
+    return r.out;
+  } catch (const std::exception& e) {
+    return std::string("(log unavailable: ") + e.what() + ")";
+  }
+}
+
+void EtcdDb::setup(const DbContext& ctx) {
+  if (!ctx.remote) {
+    throw std::invalid_argument(
+        "db 'etcd' needs nodes reached over SSH (give --nodes, --nodes-file or --local N)");
+  }
+  auto log = [&](const std::string& s) {
+    if (ctx.log) ctx.log("etcd: " + s);
+  };
+  auto t0 = Clock::now();
+  std::string token;
+  {
+    std::random_device rd;
+    std::ostringstream t;
+    t << "fl-" << sanitize(ctx.test_name.empty() ? "etcd" : ctx.test_name) << "-" << std::hex
+      << std::chrono::system_clock::now().time_since_epoch().count() << "-" << rd();
+    token = t.str();
+    std::lock_guard<std::mutex> lock(mu_);
+    token_ = token;
+  }
+  // Leftovers of an earlier run (a crashed controller, --leave-db-running) go first: a data
+  // dir of another cluster token would not join this cluster.
+  for (const auto& node : ctx.nodes) {
+    if (signal_node(ctx, node, "TERM", true)) log(node + ": stopped an etcd left running");
+    ctx.remote->session(node)->run_checked(
+        Command{"rm", "-rf", "--", node_dir(ctx, node)}.with_timeout(kCommandTimeout));
+  }
+  for (const auto& node : ctx.nodes) start_node(ctx, node, token);
+  log("started on " + std::to_string(ctx.nodes.size()) + " nodes (token " + token + ")");
+  wait_healthy(ctx, kSetupTimeout);
+  double s = std::chrono::duration<double>(Clock::now() - t0).count();
+  std::ostringstream msg;
+  msg << "healthy: " << ctx.nodes.size() << " members, one leader, after " << s << " s";
+  log(msg.str());
+}
+
+void EtcdDb::wait_healthy(const DbContext& ctx, std::chrono::milliseconds timeout) {
+  auto deadline = Clock::now() + timeout;
+  std::string why = "no answer yet";
+  std::string bad_node = ctx.nodes.empty() ? "" : ctx.nodes.front();
+  int rounds = 0;
+  while (true) {
+    bool healthy = true;
+    std::set<std::string> members, leaders;
+    for (const auto& node : ctx.nodes) {
+      StatusProbe p = probe_status(client_url(ctx, node), std::chrono::milliseconds(1000));
+      if (!p.ok) {
+        healthy = false;
+        why = p.error;
+        bad_node = node;
+        break;
+      }
+      members.insert(p.status.member_id);
+      leaders.insert(p.status.leader);
+      if (p.status.leader.empty()) {
+        healthy = false;
+        why = "no leader";
+        bad_node = node;
+        break;
+      }
+    }
+    if (healthy && members.size() != ctx.nodes.size()) {
+      healthy = false;
+      why = std::to_string(members.size()) + " distinct member ids for " +
+            std::to_string(ctx.nodes.size()) + " nodes";
+    } else if (healthy && leaders.size() != 1) {
+      healthy = false;
+      why = std::to_string(leaders.size()) + " different leaders named";
+    } else if (healthy && !members.count(*leaders.begin())) {
+      healthy = false;
+      why = "the leader named (" + *leaders.begin() + ") is not one of the members";
+    }
+    if (healthy) {
+      if (ctx.log && rounds > 5) {
+        ctx.log("etcd: healthy after " + std::to_string(rounds) + " rounds of probes; the last " +
+                "unhealthy one said: node " + bad_node + ": " + why);
+      }
+      return;
+    }
+    ++rounds;
+    if (Clock::now() >= deadline) break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  throw std::runtime_error(
+      "node " + bad_node + ": etcd not healthy after " +
+      std::to_string(std::chrono::duration_cast<std::chrono::seconds>(timeout).count()) +
+      " s: " + why + "; last lines of " + node_dir(ctx, bad_node) + "/etcd.log:\n" +
+      (ctx.remote ? log_tail(ctx, bad_node) : std::string()));
+}
+
+void EtcdDb::teardown(const DbContext& ctx) {
+  if (!ctx.remote) return;
+  // One node at a time, the leader first: a stopping etcd leader hands leadership over, which
+  // takes ~0.1 s to a running follower but ~7 s when the followers are stopping at the same
+  // time (measured). A zombie counts as stopped, so the whole teardown takes well under 1 s.
+  std::vector<std::string> leaders;
+  try {
+    leaders = primaries(ctx);
+  } catch (const std::exception&) {
+  }
+  auto is_leader = [&](size_t i) {
+    return std::find(leaders.begin(), leaders.end(), ctx.nodes[i]) != leaders.end();
+  };
+  std::vector<size_t> order;
+  for (size_t i = 0; i < ctx.nodes.size(); ++i) {
+    if (is_leader(i))
+      order.insert(order.begin(), i);
+    else
+      order.push_back(i);
+  }
+  std::vector<std::string> errors(ctx.nodes.size());
+  std::vector<double> times(ctx.nodes.size());
+  for (size_t i : order) {
+    const std::string& node = ctx.nodes[i];
+    try {
+      auto t0 = Clock::now();
+      signal_node(ctx, node, "TERM", true);
+      times[i] = std::chrono::duration<double>(Clock::now() - t0).count();
+      ctx.remote->session(node)->run_checked(
+          Command{"rm", "-rf", "--", node_dir(ctx, node)}.with_timeout(kCommandTimeout));
+    } catch (const std::exception& e) {
+      errors[i] = e.what();
+    }
+  }
+  std::string all;
+  for (const auto& e : errors) {
+    if (!e.empty()) all += (all.empty() ? "" : "; ") + e;
+  }
+  if (!all.empty()) {
+    throw std::runtime_error("etcd teardown incomplete: " + all +
+                             " (stop the pid in etcd.pid and remove the node directory by hand)");
+  }
+  if (ctx.log) {
+    std::ostringstream m;
+    m << "etcd: stopped and removed on every node (stop took";
+    for (size_t i = 0; i < ctx.nodes.size(); ++i) {
+      m << (i ? ", " : " ") << ctx.nodes[i] << (is_leader(i) ? " (leader) " : " ") << times[i]
+        << " s";
+    }
+    ctx.log(m.str() + ")");
+  }
+}
+
+std::string EtcdDb::version(const DbContext& ctx) {
+  if (!ctx.remote || ctx.nodes.empty()) return "unknown";
+  try {
+    ExecResult r =
+        ctx.remote->session(ctx.nodes.front())
+            ->exec(Command{kEtcdBinary, "--version"}.with_timeout(std::chrono::seconds(20)));
+    std::istringstream in(r.out);
+    for (std::string line; std::getline(in, line);) {
+      const std::string tag = "etcd Version: ";
+      if (line.rfind(tag, 0) == 0) return "etcd " + line.substr(tag.size());
+    }
+  } catch (const std::exception&) {
+  }
+  return "unknown";
+}
+
+std::map<std::string, std::vector<std::string>> EtcdDb::log_files(const DbContext& ctx) {
+  std::map<std::string, std::vector<std::string>> out;
+  for (const auto& node : ctx.nodes) out[node] = {node_dir(ctx, node) + "/etcd.log"};
+  return out;
+}
+
+namespace {
+
+// Puts every key of `kvs` in one txn through the first member that takes it, retrying for
+// about 5 s (a member may still be settling right after setup).
+void put_all(const EtcdDb& db, const DbContext& ctx,
+             const std::vector<std::pair<std::string, std::string>>& kvs, const std::string& what) {
+  std::vector<Json> puts;
+  for (const auto& [k, v] : kvs) puts.push_back(etcd::txn_put_op(k, v));
+  std::string body = etcd::txn_request({}, puts).dump();
+  std::string last;
+  for (int attempt = 0; attempt < 50; ++attempt) {
+    for (const auto& node : ctx.nodes) {
+      etcd::EtcdHttp http(db.client_url(ctx, node));
+      auto h = http.post("/v3/kv/txn", body, std::chrono::milliseconds(2000));
+      if (h.kind == etcd::HttpResult::Kind::kAnswer && !etcd::parse_error(h.status, h.body)) {
+        return;
+      }
+      last = node + ": " + (h.kind == etcd::HttpResult::Kind::kAnswer ? h.body : h.error);
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  throw std::runtime_error("etcd prepare: cannot create " + what + ": " + last);
+}
+
+}  // namespace
+
+void EtcdDb::prepare(const DbContext& ctx, const std::string& vocabulary, const Json& params) {
+  if (ctx.nodes.empty()) return;
+  if (vocabulary == "bank") {
+    // Balances total / n each, the remainder on the first account (docs/workloads.md).
+    Json accounts = params.is_object() ? params.value("accounts", Json::array()) : Json::array();
+    int64_t total = params.is_object() ? params.value("total", int64_t{0}) : 0;
+    if (!accounts.is_array() || accounts.empty()) {
+      throw std::invalid_argument("etcd prepare: bank params need a non-empty 'accounts' list");
+    }
+    int64_t n = static_cast<int64_t>(accounts.size());
+    std::vector<std::pair<std::string, std::string>> kvs;
+    for (int64_t i = 0; i < n; ++i) {
+      int64_t balance = total / n + (i == 0 ? total % n : 0);
+      kvs.emplace_back("bank/" + json_text(accounts[i]), std::to_string(balance));
+    }
+    put_all(*this, ctx, kvs, "the bank's accounts");
+    return;
+  }
+  if (vocabulary != "counter") return;
+  // Counters 0..keys-1 start at 0.
+  int64_t keys = params.is_object() ? params.value("keys", int64_t{1}) : 1;
+  std::vector<std::pair<std::string, std::string>> kvs;
+  for (int64_t k = 0; k < keys; ++k) kvs.emplace_back("counter/" + std::to_string(k), "0");
+  put_all(*this, ctx, kvs, "the counters");
+}
+
+void EtcdDb::kill(const DbContext& ctx, const std::string& node) {
+  signal_node(ctx, node, "KILL", true);
+}
+
+void EtcdDb::start(const DbContext& ctx, const std::string& node) {
+  std::string token;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    token = token_;
+  }
+  // On an existing data dir etcd ignores the initial-cluster flags and rejoins.
+  start_node(ctx, node, token.empty() ? "fl-etcd" : token);
+}
+
+void EtcdDb::pause(const DbContext& ctx, const std::string& node) {
+  signal_node(ctx, node, "STOP", false);
+}
+
+void EtcdDb::resume(const DbContext& ctx, const std::string& node) {
+  signal_node(ctx, node, "CONT", false);
+}
+
+std::vector<std::string> EtcdDb::primaries(const DbContext& ctx) {
+  std::vector<std::string> out;
+  for (const auto& node : ctx.nodes) {
+    StatusProbe p = probe_status(client_url(ctx, node), std::chrono::milliseconds(1000));
+    if (p.ok && p.status.is_leader()) out.push_back(node);
+  }
+  return out;
+}
+
+namespace {
+
+const bool registered = DbRegistry::add(
+    "db", "etcd",
+    "etcd 3.4 over SSH (v3 HTTP gateway client); strictly serializable: every workload must "
+    "pass",
+    [](const Json& options) -> std::unique_ptr<Db> {
+      return std::make_unique<EtcdDb>(parse_etcd_options(options));
+    });
+
+}  // namespace
+}  // namespace faultline

@@ -1,0 +1,436 @@
+// The database "etcd" on a real local cluster (needs root; skipped with a warning otherwise):
+// three members come up healthy, every vocabulary's client works through the v3 gateway, kill
+// and start, pause and resume, the leader as primary, a clean teardown; then the issue's test
+// (etcd + register + partitions through the runner must be valid) and a throughput run with
+// 10 clients. Its own cluster name and subnet ("fletcd", 10.77.212.0/24); the cluster and the
+// database are torn down by RAII guards, so a failing assertion still leaves the machine clean.
+#include <unistd.h>
+
+#include <catch2/catch.hpp>
+#include <chrono>
+#include <filesystem>
+#include <fstream>
+#include <iostream>
+#include <sstream>
+#include <thread>
+
+#include "clusters/etcd/etcd_db.h"
+#include "harness/inventory.h"
+#include "harness/remote.h"
+#include "harness/runner.h"
+#include "harness/spec.h"
+#include "tests/support/paths.h"
+
+using namespace faultline;
+namespace fs = std::filesystem;
+using Clock = std::chrono::steady_clock;
+
+namespace {
+
+constexpr const char* kName = "fletcd";
+constexpr const char* kSubnet = "10.77.212.0/24";
+constexpr const char* kInventory = "/tmp/faultline/fletcd/inventory.json";
+
+#define REQUIRE_ROOT()                                  \
+  if (::geteuid() != 0) {                               \
+    WARN("SKIPPED: the local cluster tests need root"); \
+    return;                                             \
+  }
+
+bool process_with(const std::vector<std::string>& needles);
+
+struct Cluster {
+  std::unique_ptr<LocalClusterProvisioner> p = make_local_cluster_provisioner();
+  Inventory inv;
+  std::shared_ptr<Remote> remote;
+  std::vector<std::string> nodes;
+  Cluster() {
+    LocalClusterOptions o;
+    o.name = kName;
+    o.subnet = kSubnet;
+    o.nodes = 3;
+    std::ostringstream log;
+    inv = p->up(o, log);
+    remote = make_ssh_remote(inv);
+    nodes = inv.names();
+  }
+  ~Cluster() {
+    remote.reset();
+    try {
+      std::ostringstream log;
+      p->down(kName, log);
+    } catch (const std::exception& e) {
+      std::cerr << "cluster guard: down failed: " << e.what() << "\n";
+    }
+  }
+  DbContext db_context() const {
+    DbContext ctx;
+    ctx.test_name = "etcd-integration";
+    ctx.nodes = nodes;
+    ctx.remote = remote.get();
+    for (const auto& n : inv.nodes) ctx.hosts[n.name] = n.host;
+    ctx.log = [](const std::string& line) { std::cerr << "  " << line << "\n"; };
+    return ctx;
+  }
+  // Whether a live process's command line mentions `dir`/data (our etcd's data dir).
+  static bool etcd_running(const std::string& dir) { return process_with({dir + "/data"}); }
+};
+
+// Whether a live (non-zombie) process has every one of `needles` in its command line.
+bool process_with(const std::vector<std::string>& needles) {
+  std::error_code ec;
+  for (const auto& e : fs::directory_iterator("/proc", ec)) {
+    std::string pid = e.path().filename().string();
+    if (pid.find_first_not_of("0123456789") != std::string::npos) continue;
+    std::ifstream in(e.path() / "cmdline", std::ios::binary);
+    std::string cmdline((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    bool all = !cmdline.empty();
+    for (const auto& n : needles) all = all && cmdline.find(n) != std::string::npos;
+    if (all) return true;
+  }
+  return false;
+}
+
+// Tears the database down at scope exit (a failed assertion included).
+struct DbGuard {
+  Db& db;
+  const DbContext& ctx;
+  ~DbGuard() {
+    try {
+      db.teardown(ctx);
+    } catch (const std::exception& e) {
+      std::cerr << "db guard: teardown failed: " << e.what() << "\n";
+    }
+  }
+};
+
+double seconds_since(Clock::time_point t) {
+  return std::chrono::duration<double>(Clock::now() - t).count();
+}
+
+Op op(const std::string& f, Json value) {
+  Op o;
+  o.f = f;
+  o.value = std::move(value);
+  return o;
+}
+
+auto in(double s) {
+  return Clock::now() + std::chrono::milliseconds(static_cast<int64_t>(s * 1000));
+}
+
+std::unique_ptr<Client> client(Db& db, const DbContext& ctx, const std::string& vocabulary,
+                               const std::string& node, Json params = Json::object()) {
+  auto c = db.new_client(vocabulary);
+  REQUIRE(c);
+  ClientContext cc;
+  cc.db = &ctx;
+  cc.node = node;
+  cc.op_timeout = std::chrono::seconds(5);
+  cc.params = std::move(params);
+  c->open(cc);
+  return c;
+}
+
+// Counts completions of each type in a run's history.jsonl.
+std::map<std::string, int64_t> count_types(const fs::path& history) {
+  std::map<std::string, int64_t> n;
+  std::ifstream in(history);
+  for (std::string line; std::getline(in, line);) {
+    Json j = Json::parse(line, nullptr, false);
+    if (j.is_object() && j.value("process", Json(0)).is_number_integer()) {
+      n[j.value("type", std::string("?"))]++;
+    }
+  }
+  return n;
+}
+
+}  // namespace
+
+TEST_CASE(
+    "etcd on the local cluster: setup, every vocabulary, kill/start, pause, primaries, "
+    "teardown",
+    "[integration][etcd]") {
+  REQUIRE_ROOT();
+  Cluster c;
+  DbContext ctx = c.db_context();
+  auto dbp = DbRegistry::get("db", "etcd")(Json::object());
+  Db& db = *dbp;
+  DbGuard guard{db, ctx};
+  auto* edb = dynamic_cast<EtcdDb*>(&db);
+  REQUIRE(edb);
+
+  auto t0 = Clock::now();
+  db.setup(ctx);
+  double setup_s = seconds_since(t0);
+  CHECK_THAT(db.version(ctx), Catch::StartsWith("etcd 3.4"));
+  for (const auto& [node, files] : db.log_files(ctx)) {
+    REQUIRE(files.size() == 1);
+    CHECK(fs::exists(files[0]));  // the nodes share our filesystem
+  }
+
+  SECTION("register: a write on n1 is read on n3; cas matches and mismatches") {
+    auto c1 = client(db, ctx, "register", "n1");
+    auto c3 = client(db, ctx, "register", "n3");
+    Completion r0 = c3->invoke(op("read", {7, nullptr}), in(5));
+    REQUIRE(r0.type == OpType::kOk);
+    CHECK(r0.value == Json::array({7, nullptr}));
+    CHECK(c1->invoke(op("write", {7, 3}), in(5)).type == OpType::kOk);
+    Completion r = c3->invoke(op("read", {7, nullptr}), in(5));
+    REQUIRE(r.type == OpType::kOk);
+    CHECK(r.value == Json::array({7, 3}));
+    CHECK(c3->invoke(op("cas", {7, {3, 4}}), in(5)).type == OpType::kOk);
+    Completion bad = c1->invoke(op("cas", {7, {3, 5}}), in(5));
+    CHECK(bad.type == OpType::kFail);
+    CHECK(bad.error == "mismatch");
+    CHECK(c1->invoke(op("read", {7, nullptr}), in(5)).value == Json::array({7, 4}));
+    c1->close();
+    c3->close();
+  }
+
+  SECTION("the other vocabularies") {
+    auto set = client(db, ctx, "set", "n1");
+    for (int x : {5, 1, 3}) CHECK(set->invoke(op("add", x), in(5)).type == OpType::kOk);
+    CHECK(client(db, ctx, "set", "n2")->invoke(op("read", nullptr), in(5)).value ==
+          Json::array({1, 3, 5}));
+
+    auto ids = client(db, ctx, "unique-ids", "n2");
+    Completion a = ids->invoke(op("generate", nullptr), in(5));
+    Completion b = client(db, ctx, "unique-ids", "n3")->invoke(op("generate", nullptr), in(5));
+    REQUIRE(a.type == OpType::kOk);
+    REQUIRE(b.type == OpType::kOk);
+    CHECK(b.value.get<int64_t>() > a.value.get<int64_t>());
+
+    db.prepare(ctx, "counter", {{"keys", 2}});
+    auto ctr = client(db, ctx, "counter", "n1", {{"retry", "idempotent"}});
+    Completion inc = ctr->invoke(op("increment", {{"key", 1}, {"id", "a"}}), in(5));
+    REQUIRE(inc.type == OpType::kOk);
+    CHECK(inc.value == Json{{"key", 1}, {"id", "a"}, {"read", 0}, {"wrote", 1}});
+    CHECK(ctr->invoke(op("read", {{"key", 1}}), in(5)).value == Json{{"key", 1}, {"value", 1}});
+    CHECK(ctr->invoke(op("read-all", nullptr), in(5)).value == Json{{"0", 0}, {"1", 1}});
+
+    auto lww = client(db, ctx, "lww", "n3");
+    CHECK(lww->invoke(op("write", {2, 11}), in(5)).type == OpType::kOk);
+    CHECK(client(db, ctx, "lww", "n1")->invoke(op("read-all", nullptr), in(5)).value ==
+          Json{{"2", 11}});
+
+    auto la = client(db, ctx, "list-append", "n1");
+    Completion t1 = la->invoke(
+        op("txn", Json::parse(R"([["append",1,10],["r",1,null],["append",1,11],["r",2,null]])")),
+        in(5));
+    REQUIRE(t1.type == OpType::kOk);
+    CHECK(t1.value == Json::parse(R"([["append",1,10],["r",1,[10]],["append",1,11],["r",2,[]]])"));
+    Completion t2 = client(db, ctx, "list-append", "n2")
+                        ->invoke(op("txn", Json::parse(R"([["r",1,null]])")), in(5));
+    CHECK(t2.value == Json::parse(R"([["r",1,[10,11]]])"));
+
+    db.prepare(ctx, "bank", {{"accounts", {0, 1, 2}}, {"total", 100}});
+    auto bank = client(db, ctx, "bank", "n2", {{"accounts", {0, 1, 2}}, {"total", 100}});
+    CHECK(bank->invoke(op("read", nullptr), in(5)).value == Json{{"0", 34}, {"1", 33}, {"2", 33}});
+    CHECK(bank->invoke(op("transfer", {{"from", 1}, {"to", 2}, {"amount", 5}}), in(5)).type ==
+          OpType::kOk);
+    Completion broke =
+        bank->invoke(op("transfer", {{"from", 1}, {"to", 0}, {"amount", 50}}), in(5));
+    CHECK(broke.type == OpType::kFail);
+    CHECK(broke.error == "insufficient-funds");
+    CHECK(client(db, ctx, "bank", "n3")->invoke(op("read", nullptr), in(5)).value ==
+          Json{{"0", 34}, {"1", 28}, {"2", 38}});
+
+    auto rw = client(db, ctx, "rw-register", "n3");
+    Completion w =
+        rw->invoke(op("txn", Json::parse(R"([["r",4,null],["w",4,9],["r",4,null]])")), in(5));
+    CHECK(w.value == Json::parse(R"([["r",4,null],["w",4,9],["r",4,9]])"));
+  }
+
+  SECTION("kill and start a node; pause and resume one; the leader is the one primary") {
+    auto* hp = capability<HasPrimaries>(db);
+    REQUIRE(hp);
+    auto primaries = hp->primaries(ctx);
+    REQUIRE(primaries.size() == 1);
+    std::cerr << "  primary: " << primaries[0] << "\n";
+
+    // Kill the leader: the others elect a new one; writes through them succeed again soon
+    // (right after the kill they may fail with "leader changed" or time out: retried here).
+    auto* k = capability<Killable>(db);
+    REQUIRE(k);
+    const std::string victim = primaries[0];
+    std::string other, third;
+    for (const auto& n : c.nodes) {
+      if (n == victim) continue;
+      (other.empty() ? other : third) = n;
+    }
+    std::string victim_dir = edb->node_dir(ctx, victim);
+    t0 = Clock::now();
+    k->kill(ctx, victim);
+    double kill_s = seconds_since(t0);
+    CHECK_FALSE(c.etcd_running(victim_dir));
+    auto cv = client(db, ctx, "register", victim);
+    Completion dead = cv->invoke(op("write", {9, 1}), in(3));
+    CHECK(dead.type == OpType::kFail);  // connection refused: certainly not applied
+    CHECK_THAT(dead.error.get<std::string>(), Catch::StartsWith("connection refused"));
+    auto co = client(db, ctx, "register", other);
+    Completion w;
+    auto until = Clock::now() + std::chrono::seconds(15);
+    do {
+      w = co->invoke(op("write", {9, 2}), in(3));
+    } while (w.type != OpType::kOk && Clock::now() < until);
+    double failover_s = seconds_since(t0);
+    REQUIRE(w.type == OpType::kOk);
+    t0 = Clock::now();
+    k->start(ctx, victim);
+    k->start(ctx, victim);  // a no-op when it runs
+    edb->wait_healthy(ctx, std::chrono::seconds(30));
+    double restart_s = seconds_since(t0);
+    CHECK(c.etcd_running(victim_dir));
+    auto cv2 = client(db, ctx, "register", victim);
+    CHECK(cv2->invoke(op("read", {9, nullptr}), in(5)).value == Json::array({9, 2}));
+
+    // Pause a node: its reads fail and its writes are info (timeout); after resume it serves.
+    auto* p = capability<Pausable>(db);
+    REQUIRE(p);
+    p->pause(ctx, third);
+    auto c3 = client(db, ctx, "register", third);
+    Completion paused_read = c3->invoke(op("read", {9, nullptr}), in(1));
+    CHECK(paused_read.type == OpType::kFail);
+    Completion paused_write = c3->invoke(op("write", {9, 5}), in(1));
+    CHECK(paused_write.type == OpType::kInfo);
+    CHECK(paused_write.error == "timeout");
+    p->resume(ctx, third);
+    t0 = Clock::now();
+    edb->wait_healthy(ctx, std::chrono::seconds(30));
+    double resume_s = seconds_since(t0);
+    Completion after = c3->invoke(op("read", {9, nullptr}), in(5));
+    REQUIRE(after.type == OpType::kOk);
+    // The paused write was sent; it may have been applied after the resume (info).
+    CHECK((after.value == Json::array({9, 2}) || after.value == Json::array({9, 5})));
+    CHECK(hp->primaries(ctx).size() == 1);
+    std::cerr << "measured: etcd kill leader " << victim << " " << kill_s << " s, a write through "
+              << other << " ok " << failover_s << " s after the kill, restart to healthy "
+              << restart_s << " s, resume to healthy " << resume_s << " s\n";
+  }
+
+  t0 = Clock::now();
+  db.teardown(ctx);
+  double teardown_s = seconds_since(t0);
+  for (const auto& node : c.nodes) {
+    std::string dir = edb->node_dir(ctx, node);
+    CHECK_FALSE(fs::exists(dir));
+    CHECK_FALSE(c.etcd_running(dir));
+  }
+  db.teardown(ctx);  // idempotent
+  std::cerr << "measured: etcd 3 nodes setup to healthy " << setup_s << " s, teardown "
+            << teardown_s << " s\n";
+}
+
+TEST_CASE("etcd + register + partitions through the runner: valid", "[integration][etcd]") {
+  REQUIRE_ROOT();
+  Cluster c;
+  fs::path results = fs::temp_directory_path() / ("fletcd-results-" + std::to_string(::getpid()));
+  TestSpec spec;
+  spec.db = "etcd";
+  spec.workload = "register";
+  spec.nodes_file = kInventory;
+  spec.nemesis = {"partition"};
+  spec.nemesis_interval_s = 5;
+  spec.time_limit_s = 25;
+  spec.concurrency = "10";
+  spec.rate = 50;
+  spec.op_timeout_s = 5;
+  spec.recovery_wait_s = 3;
+  spec.results_dir = results.string();
+  spec.seed = 7;
+  RunOptions ro;
+  ro.echo_log = false;
+  ro.progress = false;
+  ro.handle_signals = false;
+  auto t0 = Clock::now();
+  RunOutcome out = run_test(spec, ro);
+  double run_s = seconds_since(t0);
+  INFO(out.summary);
+  auto n = count_types(out.dir / "history.jsonl");
+  std::cerr << "measured: etcd register + partition " << run_s << " s: ok " << n["ok"] << ", fail "
+            << n["fail"] << ", info " << n["info"] << "\n"
+            << out.summary;
+  CHECK(out.validity == Validity::kValid);
+  CHECK(n["ok"] > 100);
+  // Every partition was healed and etcd torn down: no etcd of this run left.
+  CHECK_FALSE(process_with({"/tmp/faultline-etcd/", "10.77.212."}));
+  fs::remove_all(results);
+}
+
+TEST_CASE("etcd register throughput with 10 clients, rate unlimited",
+          "[integration][etcd][bench]") {
+  REQUIRE_ROOT();
+  Cluster c;
+  fs::path results = fs::temp_directory_path() / ("fletcd-bench-" + std::to_string(::getpid()));
+  TestSpec spec;
+  spec.db = "etcd";
+  spec.workload = "register";
+  spec.nodes_file = kInventory;
+  spec.time_limit_s = 10;
+  spec.concurrency = "10";
+  spec.rate = 0;
+  spec.results_dir = results.string();
+  spec.seed = 11;
+  RunOptions ro;
+  ro.echo_log = false;
+  ro.progress = false;
+  ro.handle_signals = false;
+  RunOutcome out = run_test(spec, ro);
+  INFO(out.summary);
+  auto n = count_types(out.dir / "history.jsonl");
+  std::cerr << "measured: etcd register, 10 clients, rate 0, " << spec.time_limit_s << " s: ok "
+            << n["ok"] << " (" << n["ok"] / spec.time_limit_s << " ok ops/s), fail " << n["fail"]
+            << ", info " << n["info"] << "\n"
+            << out.summary;
+  CHECK(out.validity == Validity::kValid);
+  fs::remove_all(results);
+}
+
+TEST_CASE("etcd under libfaketime: started with the offset file, nothing left in /dev/shm",
+          "[integration][etcd]") {
+  REQUIRE_ROOT();
+  Cluster c;
+  DbContext ctx = c.db_context();
+  ctx.faketime_dir = "/tmp/faultline/fletcd/faketime";
+  fs::remove_all(ctx.faketime_dir);
+  auto dbp = DbRegistry::get("db", "etcd")(Json::object());
+  Db& db = *dbp;
+  DbGuard guard{db, ctx};
+  auto* edb = dynamic_cast<EtcdDb*>(&db);
+  REQUIRE(edb);
+  db.setup(ctx);
+  auto pid_of = [&](const std::string& node) {
+    std::ifstream in(edb->node_dir(ctx, node) + "/etcd.pid");
+    std::string pid;
+    in >> pid;
+    return pid;
+  };
+  std::vector<std::string> pids;
+  for (const auto& node : c.nodes) {
+    std::ifstream rc(ctx.faketime_dir + "/" + node + ".rc");
+    std::string offset;
+    rc >> offset;
+    CHECK(offset == "+0.000");  // written when missing
+    std::string pid = pid_of(node);
+    pids.push_back(pid);
+    std::ifstream env("/proc/" + pid + "/environ", std::ios::binary);
+    std::string e((std::istreambuf_iterator<char>(env)), std::istreambuf_iterator<char>());
+    CHECK_THAT(e,
+               Catch::Contains("FAKETIME_TIMESTAMP_FILE=" + ctx.faketime_dir + "/" + node + ".rc"));
+    CHECK_THAT(e, Catch::Contains("libfaketimeMT.so.1"));
+  }
+  auto* k = capability<Killable>(db);
+  k->kill(ctx, "n1");
+  k->start(ctx, "n1");
+  pids.push_back(pid_of("n1"));
+  edb->wait_healthy(ctx, std::chrono::seconds(30));
+  auto w = client(db, ctx, "register", "n1")->invoke(op("write", {1, 1}), in(5));
+  CHECK(w.type == OpType::kOk);
+  db.teardown(ctx);
+  for (const auto& pid : pids) {
+    CHECK_FALSE(fs::exists("/dev/shm/faketime_shm_" + pid));
+    CHECK_FALSE(fs::exists("/dev/shm/sem.faketime_sem_" + pid));
+  }
+  fs::remove_all(ctx.faketime_dir);
+}
