@@ -1,0 +1,885 @@
+#include "clusters/pglogical/pglogical_db.h"
+
+#include <algorithm>
+#include <chrono>
+#include <set>
+#include <sstream>
+#include <stdexcept>
+#include <thread>
+
+#include "harness/checker.h"
+#include "harness/remote.h"
+
+namespace faultline {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+using std::chrono::milliseconds;
+
+constexpr const char* kWhere = "db 'pglogical'";
+constexpr const char* kFaketimeLib = "/usr/lib/x86_64-linux-gnu/faketime/libfaketimeMT.so.1";
+constexpr int kPort = 5432;
+
+// --- shell scripts (constants; data only in "$1", "$2", ...) -------------------------------
+
+// Shared helpers. ours DATA: every pid whose cwd is DATA (postgres processes chdir to their
+// data dir; zombies have no cwd). cgroup NAME [mount]: the path of freezer cgroup NAME under
+// the cgroup v1 freezer hierarchy, "" when there is none; inside `ip netns exec` (the local
+// cluster) /sys is remounted without cgroups, so with "mount" the same hierarchy is mounted at
+// /run/faultline/cgroup-freezer (visible only in that mount namespace, gone with it).
+// stop_all DATA CG: SIGSTOP the postmaster (no more forks), SIGKILL it and every process of
+// the instance, thaw their freezer cgroup so the signals land, and wait until each pid is
+// reaped (a zombie postmaster still holds postmaster.pid); a pid file left by a postmaster that
+// stays a zombie for 20 s is removed.
+constexpr const char* kHelpers = R"SH(
+ours() {
+  for p in /proc/[0-9]*; do
+    [ "$(readlink "$p/cwd" 2>/dev/null)" = "$1" ] && echo "${p#/proc/}"
+  done
+}
+postmaster() {
+  pm=""
+  [ -f "$1/postmaster.pid" ] && pm=$(head -n 1 "$1/postmaster.pid")
+  if [ -n "$pm" ] && [ "$(readlink "/proc/$pm/cwd" 2>/dev/null)" = "$1" ]; then echo "$pm"; fi
+}
+cgroup() {
+  for r in /sys/fs/cgroup/freezer /run/faultline/cgroup-freezer; do
+    if [ -f "$r/cgroup.procs" ]; then echo "$r/$1"; return 0; fi
+  done
+  r=/run/faultline/cgroup-freezer
+  if [ "$2" = mount ] && mkdir -p "$r" &&
+      mount -t cgroup -o freezer faultline-freezer "$r" 2>/dev/null; then
+    echo "$r/$1"
+  fi
+}
+stop_all() {
+  pm=$(postmaster "$1")
+  [ -n "$pm" ] && kill -STOP "$pm" 2>/dev/null
+  pids="$pm $(ours "$1")"
+  pids=$(echo $pids | tr ' ' '\n' | sort -u | tr '\n' ' ')
+  [ -z "$(echo $pids)" ] && return 0
+  kill -KILL $pids 2>/dev/null
+  echo "pids" $pids
+  [ -n "$2" ] && [ -f "$2/freezer.state" ] && echo THAWED > "$2/freezer.state"
+  i=0
+  while :; do
+    alive=""; running=""
+    for q in $pids; do
+      if [ -e "/proc/$q" ]; then
+        alive="$alive $q"
+        grep -q '^State:.*Z' "/proc/$q/status" 2>/dev/null || running="$running $q"
+      fi
+    done
+    [ -z "$alive" ] && return 0
+    i=$((i + 1))
+    if [ $i -ge 200 ]; then
+      if [ -z "$running" ]; then
+        rm -f "$1/postmaster.pid"
+        echo "zombies not reaped after 20 s:$alive; removed postmaster.pid" >&2
+        return 0
+      fi
+      echo "still running 20 s after SIGKILL:$running" >&2
+      return 1
+    fi
+    sleep 0.1
+  done
+}
+)SH";
+
+// $1 node dir, $2 bin dir, $3 postgresql.conf lines, $4 pg_hba.conf lines.
+constexpr const char* kInitScript = R"SH(
+set -e
+mkdir -p "$1"
+chown postgres:postgres "$1"
+chmod 700 "$1"
+cd /tmp
+if ! runuser -u postgres -- "$2/initdb" -D "$1/data" -U postgres -A trust --no-sync -E UTF8 \
+    --locale=C.UTF-8 > "$1/initdb.log" 2>&1; then
+  cat "$1/initdb.log" >&2
+  exit 1
+fi
+printf '%s\n' "$3" >> "$1/data/postgresql.conf"
+printf '%s\n' "$4" >> "$1/data/pg_hba.conf"
+)SH";
+
+// $1 node dir, $2 bin dir, $3 faketime file ("" for none), $4 libfaketime.
+constexpr const char* kStartScript = R"SH(
+cd /tmp
+if [ -n "$(postmaster "$1/data")" ]; then echo "already running"; exit 0; fi
+if [ -n "$3" ]; then
+  if [ ! -f "$3" ]; then
+    mkdir -p "$(dirname "$3")" && printf '+0.000\n' > "$3.tmp" && chmod 644 "$3.tmp" &&
+      mv -f "$3.tmp" "$3" || exit 1
+  fi
+  exec runuser -u postgres -- env LD_PRELOAD="$4" FAKETIME_TIMESTAMP_FILE="$3" \
+    FAKETIME_NO_CACHE=1 FAKETIME_DONT_FAKE_MONOTONIC=1 \
+    "$2/pg_ctl" -D "$1/data" -l "$1/server.log" -w -t 120 start
+fi
+exec runuser -u postgres -- "$2/pg_ctl" -D "$1/data" -l "$1/server.log" -w -t 120 start
+)SH";
+
+// $1 node dir, $2 freezer cgroup name.
+constexpr const char* kKillScript = R"SH(
+[ -d "$1/data" ] || exit 0
+stop_all "$1/data" "$(cgroup "$2")"
+)SH";
+
+// $1 node dir, $2 freezer cgroup name.
+constexpr const char* kPauseScript = R"SH(
+pm=$(postmaster "$1/data")
+if [ -z "$pm" ]; then echo "postgres is not running in $1/data" >&2; exit 2; fi
+cg=$(cgroup "$2" mount)
+if [ -n "$cg" ] && mkdir -p "$cg" 2>/dev/null && [ -f "$cg/freezer.state" ]; then
+  echo "$pm" > "$cg/cgroup.procs" || exit 3
+  for p in $(ours "$1/data"); do echo "$p" > "$cg/cgroup.procs" 2>/dev/null; done
+  echo FROZEN > "$cg/freezer.state"
+  i=0
+  while [ "$(cat "$cg/freezer.state")" != FROZEN ] && [ $i -lt 100 ]; do
+    sleep 0.05; i=$((i + 1))
+  done
+  echo "freezer $cg $(cat "$cg/freezer.state")"
+else
+  kill -STOP "$pm"
+  for p in $(ours "$1/data"); do kill -STOP "$p" 2>/dev/null; done
+  echo sigstop
+fi
+)SH";
+
+// $1 node dir, $2 freezer cgroup name.
+constexpr const char* kResumeScript = R"SH(
+cg=$(cgroup "$2")
+[ -n "$cg" ] && [ -f "$cg/freezer.state" ] && echo THAWED > "$cg/freezer.state"
+pm=$(postmaster "$1/data")
+for p in $(ours "$1/data"); do kill -CONT "$p" 2>/dev/null; done
+[ -n "$pm" ] && kill -CONT "$pm" 2>/dev/null
+exit 0
+)SH";
+
+// $1 node dir, $2 bin dir, $3 freezer cgroup name.
+constexpr const char* kTeardownScript = R"SH(
+cg=$(cgroup "$3")
+[ -n "$cg" ] && [ -f "$cg/freezer.state" ] && echo THAWED > "$cg/freezer.state"
+if [ -d "$1/data" ]; then
+  pm=$(postmaster "$1/data")
+  if [ -n "$pm" ]; then
+    for p in $(ours "$1/data"); do kill -CONT "$p" 2>/dev/null; done
+    kill -CONT "$pm" 2>/dev/null
+    (cd /tmp && timeout 40 runuser -u postgres -- "$2/pg_ctl" -D "$1/data" -m fast -w -t 30 \
+      stop) > /dev/null 2>&1
+  fi
+  stop_all "$1/data" "$cg" || exit 1
+  if [ -f "$1/data/postmaster.pid" ]; then
+    id=$(sed -n 7p "$1/data/postmaster.pid" | awk '{print $2}')
+    if [ -n "$id" ] && ipcs -m | awk -v id="$id" '$2 == id && $6 == 0 { f = 1 } END { exit !f }'
+    then
+      ipcrm -m "$id" 2>/dev/null
+    fi
+  fi
+fi
+[ -n "$cg" ] && [ -d "$cg" ] && rmdir "$cg" 2>/dev/null
+rm -rf "$1"
+[ ! -e "$1" ]
+)SH";
+
+Command script(const char* body, std::vector<std::string> args) {
+  return Command::shell(std::string(kHelpers) + body, std::move(args));
+}
+
+std::string trim(std::string s) {
+  while (!s.empty() && std::isspace(static_cast<unsigned char>(s.back()))) s.pop_back();
+  size_t i = 0;
+  while (i < s.size() && std::isspace(static_cast<unsigned char>(s[i]))) ++i;
+  return s.substr(i);
+}
+
+std::string sql_literal(const std::string& s) {
+  std::string out = "'";
+  for (char c : s) {
+    if (c == '\'') out += '\'';
+    out += c;
+  }
+  return out + "'";
+}
+
+std::string seconds_since(Clock::time_point t) {
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "%.2f s", std::chrono::duration<double>(Clock::now() - t).count());
+  return buf;
+}
+
+void log(const DbContext& ctx, const std::string& line) {
+  if (ctx.log) ctx.log("pglogical: " + line);
+}
+
+std::string host_of(const DbContext& ctx, const std::string& node) {
+  auto it = ctx.hosts.find(node);
+  return it == ctx.hosts.end() || it->second.empty() ? node : it->second;
+}
+
+std::string sanitize(const std::string& s, bool lower) {
+  std::string out;
+  for (char c : s) {
+    unsigned char u = static_cast<unsigned char>(c);
+    if (std::isalnum(u) || c == '.' || c == '-' || c == '_') {
+      out += lower ? static_cast<char>(std::tolower(u)) : c;
+    } else {
+      out += '_';
+    }
+  }
+  return out.empty() ? "_" : out;
+}
+
+std::string freezer_cgroup(const DbContext& ctx, const std::string& node) {
+  return "faultline-pg-" + sanitize(node, false) + "-" + sanitize(host_of(ctx, node), false);
+}
+
+std::string faketime_file(const DbContext& ctx, const std::string& node) {
+  return ctx.faketime_dir.empty() ? "" : ctx.faketime_dir + "/" + node + ".rc";
+}
+
+std::unique_ptr<Session> open_session(const DbContext& ctx, const std::string& node) {
+  if (ctx.remote == nullptr) {
+    throw std::invalid_argument(std::string(kWhere) +
+                                " needs nodes reached over SSH (a cluster or nodes-file); none");
+  }
+  return ctx.remote->session(node);
+}
+
+// Runs `command` on `node` and throws a RemoteError naming the node and `what` unless it
+// exits 0. Returns stdout.
+std::string run(Session& s, const Command& command, const std::string& what) {
+  ExecResult r = s.exec(command);
+  if (!r.ok()) {
+    throw RemoteError(s.node(), std::string(kWhere) + ": " + what + " failed (exit " +
+                                    std::to_string(r.exit_status) + "): " + trim(r.err) +
+                                    (trim(r.out).empty() ? "" : " / " + trim(r.out)));
+  }
+  return r.out;
+}
+
+// fn(node, index) for every node on its own thread; throws one error naming every failure.
+void for_nodes(const std::vector<std::string>& nodes,
+               const std::function<void(const std::string&, size_t)>& fn) {
+  std::vector<std::string> errors(nodes.size());
+  std::vector<std::thread> threads;
+  for (size_t i = 0; i < nodes.size(); ++i) {
+    threads.emplace_back([&, i] {
+      try {
+        fn(nodes[i], i);
+      } catch (const std::exception& e) {
+        errors[i] = e.what();
+      }
+    });
+  }
+  for (auto& t : threads) t.join();
+  std::string all;
+  for (size_t i = 0; i < nodes.size(); ++i) {
+    if (!errors[i].empty()) all += (all.empty() ? "" : "; ") + errors[i];
+  }
+  if (!all.empty()) throw std::runtime_error(all);
+}
+
+std::vector<std::string> split_lines(const std::string& s) {
+  std::vector<std::string> out;
+  std::istringstream in(s);
+  for (std::string l; std::getline(in, l);) {
+    l = trim(l);
+    if (!l.empty()) out.push_back(l);
+  }
+  return out;
+}
+
+std::string join_statements(const std::vector<std::string>& statements) {
+  std::string out;
+  for (std::string s : statements) {
+    s = trim(s);
+    while (!s.empty() && s.back() == ';') s.pop_back();
+    if (!s.empty()) out += s + ";\n";
+  }
+  return out;
+}
+
+// The lines appended to a node's postgresql.conf. Workers, slots and senders grow with the
+// node count (n - 1 apply workers and walsenders per node, plus the manager and sync workers).
+std::string postgresql_conf(const std::string& address, const std::string& dir, size_t nodes,
+                            const PglogicalOptions& o) {
+  std::ostringstream c;
+  c << "\n# faultline pglogical\n"
+    << "listen_addresses = " << sql_literal(address) << "\n"
+    << "port = " << kPort << "\n"
+    << "unix_socket_directories = " << sql_literal(dir) << "\n"  // per node: nodes share /tmp
+    << "wal_level = logical\n"
+    << "track_commit_timestamp = on\n"  // last_update_wins compares commit timestamps
+    << "shared_preload_libraries = 'pglogical'\n"
+    << "max_worker_processes = " << std::max<size_t>(16, 2 * nodes + 8) << "\n"
+    << "max_replication_slots = " << std::max<size_t>(10, 2 * nodes + 4) << "\n"
+    << "max_wal_senders = " << std::max<size_t>(10, 2 * nodes + 4)
+    << "\n"
+    // Clock jumps of the clock nemesis must not kill walsenders (measured on the wall clock).
+    << "wal_sender_timeout = 300s\n"
+    << "wal_receiver_timeout = 300s\n"
+    << "pglogical.conflict_resolution = " << sql_literal(o.conflict_resolution) << "\n"
+    << "pglogical.conflict_log_level = LOG\n"
+    << "synchronous_commit = " << o.synchronous_commit
+    << "\n"
+    // Dynamic shared memory in the data dir: a SIGKILLed node leaves nothing in /dev/shm.
+    << "dynamic_shared_memory_type = mmap\n"
+    << "shared_buffers = 32MB\n"
+    << "max_connections = 200\n"
+    << "log_line_prefix = '%m [%p] %q%a '\n"
+    << "log_min_messages = warning\n";
+  return c.str();
+}
+
+std::string pg_isolation(const std::string& v) {
+  if (v == "read-committed") return "read committed";
+  if (v == "repeatable-read") return "repeatable read";
+  if (v == "serializable") return "serializable";
+  throw std::invalid_argument(std::string(kWhere) +
+                              ": isolation must be read-committed, repeatable-read or "
+                              "serializable, not '" +
+                              v + "'");
+}
+
+}  // namespace
+
+PglogicalOptions PglogicalOptions::parse(const Json& options) {
+  reject_unknown_options(options,
+                         {"conflict-resolution", "isolation", "synchronous-commit",
+                          "select-for-update", "retry-codes", "retry-limit"},
+                         kWhere);
+  PglogicalOptions o;
+  if (!options.is_object()) return o;
+  auto str = [&](const char* key, std::string& out) {
+    if (!options.contains(key)) return;
+    if (!options[key].is_string()) {
+      throw std::invalid_argument(std::string(kWhere) + ": " + key + " must be a string");
+    }
+    out = options[key].get<std::string>();
+  };
+  str("conflict-resolution", o.conflict_resolution);
+  std::replace(o.conflict_resolution.begin(), o.conflict_resolution.end(), '-', '_');
+  static const std::set<std::string> kResolutions = {"error", "apply_remote", "keep_local",
+                                                     "last_update_wins", "first_update_wins"};
+  if (!kResolutions.count(o.conflict_resolution)) {
+    throw std::invalid_argument(std::string(kWhere) +
+                                ": conflict-resolution must be one of last_update_wins, "
+                                "first_update_wins, apply_remote, keep_local, error; not '" +
+                                o.conflict_resolution + "'");
+  }
+  std::string isolation = "read-committed";
+  str("isolation", isolation);
+  o.isolation = pg_isolation(isolation);
+  if (options.contains("synchronous-commit") && options["synchronous-commit"].is_boolean()) {
+    o.synchronous_commit = options["synchronous-commit"].get<bool>() ? "on" : "off";
+  } else {
+    str("synchronous-commit", o.synchronous_commit);
+  }
+  static const std::set<std::string> kSync = {"on", "off", "local", "remote_write", "remote_apply"};
+  if (!kSync.count(o.synchronous_commit)) {
+    throw std::invalid_argument(std::string(kWhere) +
+                                ": synchronous-commit must be on, off, local, remote_write or "
+                                "remote_apply; not '" +
+                                o.synchronous_commit + "'");
+  }
+  if (options.contains("select-for-update")) {
+    if (!options["select-for-update"].is_boolean()) {
+      throw std::invalid_argument(std::string(kWhere) + ": select-for-update must be a boolean");
+    }
+    o.select_for_update = options["select-for-update"].get<bool>();
+  }
+  if (options.contains("retry-codes")) {
+    const Json& codes = options["retry-codes"];
+    if (!codes.is_array()) {
+      throw std::invalid_argument(std::string(kWhere) +
+                                  ": retry-codes must be a list of SQLSTATEs, e.g. [\"40001\"]");
+    }
+    for (const auto& c : codes) {
+      if (!c.is_string() || c.get<std::string>().size() != 5) {
+        throw std::invalid_argument(std::string(kWhere) +
+                                    ": retry-codes: each must be a 5-character SQLSTATE string");
+      }
+      o.retry_codes.push_back(c.get<std::string>());
+    }
+    o.retry_limit = o.retry_codes.empty() ? 0 : 3;
+  }
+  if (options.contains("retry-limit")) {
+    const Json& v = options["retry-limit"];
+    if (!v.is_number_integer() || v.get<int64_t>() < 0 || v.get<int64_t>() > 1000) {
+      throw std::invalid_argument(std::string(kWhere) + ": retry-limit must be an integer 0..1000");
+    }
+    o.retry_limit = static_cast<int>(v.get<int64_t>());
+  }
+  return o;
+}
+
+std::string pglogical_node_dir(const DbContext& ctx, const std::string& node) {
+  return std::string(kPgBaseDir) + "/" + sanitize(node, false) + "-" +
+         sanitize(host_of(ctx, node), false);
+}
+
+std::string pglogical_node_name(const std::string& node) { return sanitize(node, true); }
+
+std::string pglogical_subscription_name(const std::string& subscriber,
+                                        const std::string& provider) {
+  std::string s = "fl_" + sanitize(subscriber, true) + "_from_" + sanitize(provider, true);
+  std::replace(s.begin(), s.end(), '.', '_');
+  std::replace(s.begin(), s.end(), '-', '_');
+  return s;
+}
+
+PglogicalDb::PglogicalDb(PglogicalOptions options) : options_(std::move(options)) {}
+
+std::string PglogicalDb::own_address(const DbContext& ctx, const std::string& node) {
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    auto it = addresses_.find(node);
+    if (it != addresses_.end()) return it->second;
+  }
+  auto s = open_session(ctx, node);
+  std::string out = run(*s, Command::shell("echo \"$SSH_CONNECTION\""), "reading $SSH_CONNECTION");
+  std::istringstream in(out);
+  std::string client, client_port, server;
+  in >> client >> client_port >> server;
+  std::string address = server.empty() ? host_of(ctx, node) : server;
+  std::lock_guard<std::mutex> lock(mu_);
+  addresses_[node] = address;
+  if (!client.empty()) controllers_.insert(client);
+  return address;
+}
+
+std::string PglogicalDb::psql(const DbContext& ctx, const std::string& node, const std::string& sql,
+                              milliseconds timeout) {
+  auto s = open_session(ctx, node);
+  const std::string dir = pglogical_node_dir(ctx, node);
+  Command c{std::string(kPgBinDir) + "/psql",
+            "-h",
+            dir,
+            "-p",
+            std::to_string(kPort),
+            "-U",
+            "postgres",
+            "-d",
+            "postgres",
+            "-X",
+            "-A",
+            "-t",
+            "-q",
+            "-v",
+            "ON_ERROR_STOP=1",
+            "-f",
+            "-"};
+  const int64_t connect_s = std::clamp<int64_t>(timeout.count() / 2000, 2, 10);
+  c.with_stdin(sql).with_env("PGCONNECT_TIMEOUT", std::to_string(connect_s)).with_timeout(timeout);
+  ExecResult r = s->exec(c);
+  if (!r.ok()) {
+    throw RemoteError(node, std::string(kWhere) + ": SQL failed (exit " +
+                                std::to_string(r.exit_status) + "): " + trim(r.err) +
+                                "; statements: " + sql.substr(0, 300) + "; server log: " + dir +
+                                "/server.log");
+  }
+  return r.out;
+}
+
+void PglogicalDb::start_postgres(const DbContext& ctx, const std::string& node) {
+  auto s = open_session(ctx, node);
+  const std::string dir = pglogical_node_dir(ctx, node);
+  Command c = script(kStartScript, {dir, kPgBinDir, faketime_file(ctx, node), kFaketimeLib});
+  c.with_timeout(milliseconds(150000));
+  ExecResult r = s->exec(c);
+  if (!r.ok()) {
+    // The log's tail says why (port in use, bad config, lock file).
+    ExecResult tail = s->exec(Command{"tail", "-n", "15", dir + "/server.log"});
+    throw RemoteError(node, std::string(kWhere) + ": pg_ctl start failed (exit " +
+                                std::to_string(r.exit_status) + "): " + trim(r.err) + " " +
+                                trim(r.out) + "; tail of " + dir + "/server.log:\n" + tail.out);
+  }
+}
+
+void PglogicalDb::setup(const DbContext& ctx) {
+  const auto t0 = Clock::now();
+  if (ctx.nodes.empty()) throw std::invalid_argument(std::string(kWhere) + ": no nodes");
+  // Addresses first: every node's pg_hba trusts the others.
+  for_nodes(ctx.nodes, [&](const std::string& node, size_t) { own_address(ctx, node); });
+  std::set<std::string> controllers;
+  std::vector<std::string> peers;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    controllers = controllers_;
+    for (const auto& n : ctx.nodes) peers.push_back(addresses_[n]);
+  }
+  auto cidr = [](const std::string& a) {
+    return a + (a.find(':') != std::string::npos ? "/128" : "/32");
+  };
+  std::string hba =
+      "host all all samenet trust\n"
+      "host replication all samenet trust\n";
+  std::set<std::string> trusted(peers.begin(), peers.end());
+  trusted.insert(controllers.begin(), controllers.end());
+  for (const auto& a : trusted) {
+    hba += "host all all " + cidr(a) + " trust\nhost replication all " + cidr(a) + " trust\n";
+  }
+
+  for_nodes(ctx.nodes, [&](const std::string& node, size_t) {
+    auto s = open_session(ctx, node);
+    const std::string dir = pglogical_node_dir(ctx, node);
+    // A crashed earlier run may have left this node's postgres: stop it, wipe its dir.
+    run(*s, script(kTeardownScript, {dir, kPgBinDir, freezer_cgroup(ctx, node)}),
+        "cleaning " + dir);
+    const std::string address = own_address(ctx, node);
+    const std::string conf = postgresql_conf(address, dir, ctx.nodes.size(), options_);
+    run(*s, script(kInitScript, {dir, kPgBinDir, conf, hba}).with_timeout(milliseconds(120000)),
+        "initdb in " + dir);
+    start_postgres(ctx, node);
+    psql(ctx, node,
+         "CREATE EXTENSION IF NOT EXISTS pglogical;\n"
+         "SELECT pglogical.create_node(node_name := " +
+             sql_literal(pglogical_node_name(node)) + ", dsn := " +
+             sql_literal("host=" + address + " port=" + std::to_string(kPort) +
+                         " dbname=postgres user=postgres") +
+             ") WHERE NOT EXISTS (SELECT 1 FROM pglogical.node WHERE node_name = " +
+             sql_literal(pglogical_node_name(node)) + ");\n");
+  });
+  log(ctx, "setup: " + std::to_string(ctx.nodes.size()) + " nodes started (conflict resolution " +
+               options_.conflict_resolution + (ctx.faketime_dir.empty() ? "" : ", libfaketime") +
+               ") in " + seconds_since(t0));
+}
+
+bool PglogicalDb::wait_replicating(const DbContext& ctx,
+                                   const std::vector<std::string>& subscribers,
+                                   const std::vector<std::string>& providers,
+                                   std::chrono::milliseconds timeout, std::string* why) {
+  const auto deadline = Clock::now() + timeout;
+  std::string last;
+  for (;;) {
+    bool all = true;
+    last.clear();
+    for (const auto& sub : subscribers) {
+      std::map<std::string, std::string> status;
+      try {
+        for (const auto& line : split_lines(
+                 psql(ctx, sub,
+                      "SELECT subscription_name, status FROM pglogical.show_subscription_status();",
+                      milliseconds(10000)))) {
+          auto bar = line.find('|');
+          if (bar != std::string::npos) status[line.substr(0, bar)] = line.substr(bar + 1);
+        }
+      } catch (const std::exception& e) {
+        all = false;
+        last += " " + sub + ": " + e.what() + ";";
+        continue;
+      }
+      for (const auto& prov : providers) {
+        if (prov == sub) continue;
+        const std::string name = pglogical_subscription_name(sub, prov);
+        auto it = status.find(name);
+        std::string st = it == status.end() ? "missing" : it->second;
+        if (st != "replicating") {
+          all = false;
+          last.append(" ").append(name).append("=").append(st);
+        }
+      }
+    }
+    if (all) return true;
+    if (Clock::now() >= deadline) {
+      if (why) *why = last;
+      return false;
+    }
+    std::this_thread::sleep_for(milliseconds(200));
+  }
+}
+
+void PglogicalDb::prepare(const DbContext& ctx, const std::string& vocabulary, const Json& params) {
+  const auto t0 = Clock::now();
+  const auto vocs = sql::vocabularies();
+  if (std::find(vocs.begin(), vocs.end(), vocabulary) == vocs.end()) {
+    throw std::invalid_argument(std::string(kWhere) + ": no client for vocabulary '" + vocabulary +
+                                "'");
+  }
+  const size_t n = ctx.nodes.size();
+  const auto tables = sql::tables(vocabulary);
+  // Schema and replication set, on every node (pglogical does not replicate DDL here).
+  for_nodes(ctx.nodes, [&](const std::string& node, size_t i) {
+    Json p = params.is_object() ? params : Json::object();
+    p["node-index"] = static_cast<int64_t>(i + 1);
+    p["node-count"] = static_cast<int64_t>(n);
+    std::string sql =
+        join_statements(sql::schema_statements(vocabulary, sql::Dialect::kPostgres, p));
+    for (const auto& t : tables) {
+      sql += "SELECT pglogical.replication_set_add_table('default', " + sql_literal(t) +
+             "::regclass, false) WHERE NOT EXISTS (SELECT 1 FROM pglogical.replication_set_table "
+             "rt JOIN pglogical.replication_set rs ON rs.set_id = rt.set_id WHERE rs.set_name = "
+             "'default' AND rt.set_reloid = " +
+             sql_literal(t) + "::regclass);\n";
+    }
+    psql(ctx, node, sql);
+  });
+  // The mesh: node i subscribes to every other node j.
+  for_nodes(ctx.nodes, [&](const std::string& node, size_t) {
+    std::string sql;
+    for (const auto& prov : ctx.nodes) {
+      if (prov == node) continue;
+      const std::string name = pglogical_subscription_name(node, prov);
+      const std::string dsn = "host=" + own_address(ctx, prov) + " port=" + std::to_string(kPort) +
+                              " dbname=postgres user=postgres connect_timeout=5";
+      sql += "SELECT pglogical.create_subscription(subscription_name := " + sql_literal(name) +
+             ", provider_dsn := " + sql_literal(dsn) +
+             ", replication_sets := ARRAY['default', 'default_insert_only', 'ddl_sql'], "
+             "synchronize_structure := false, synchronize_data := false, forward_origins := "
+             "'{}') WHERE NOT EXISTS (SELECT 1 FROM pglogical.subscription WHERE sub_name = " +
+             sql_literal(name) + ");\n";
+    }
+    if (!sql.empty()) psql(ctx, node, sql);
+  });
+  std::string why;
+  if (!wait_replicating(ctx, ctx.nodes, ctx.nodes, milliseconds(60000), &why)) {
+    throw std::runtime_error(std::string(kWhere) + ": subscriptions not replicating after 60 s:" +
+                             why + " (see each node's server.log)");
+  }
+  const auto t_mesh = Clock::now();
+  // Initial rows on the first node, then wait until every node has the same rows.
+  const std::string rows =
+      join_statements(sql::initial_rows(vocabulary, sql::Dialect::kPostgres, params));
+  if (!rows.empty()) {
+    psql(ctx, ctx.nodes.front(), rows);
+    std::string why;
+    if (!converge(ctx, vocabulary, milliseconds(60000), &why)) {
+      throw std::runtime_error(std::string(kWhere) + ": initial rows from " + ctx.nodes.front() +
+                               " not on every node after 60 s:" + why +
+                               " (see the nodes' server.log)");
+    }
+  }
+  log(ctx, "prepare " + vocabulary + ": schema + " + std::to_string(n * (n - 1)) +
+               " subscriptions replicating in " +
+               std::to_string(std::chrono::duration<double>(t_mesh - t0).count()).substr(0, 5) +
+               " s, initial rows everywhere after " + seconds_since(t0));
+}
+
+bool PglogicalDb::converge(const DbContext& ctx, const std::string& vocabulary,
+                           milliseconds timeout, std::string* why) {
+  std::string digest_sql;
+  for (const auto& t : sql::tables(vocabulary)) {
+    digest_sql += "SELECT " + sql_literal(t) +
+                  ", md5(coalesce(string_agg(x::text, ',' ORDER BY x::text), '')) FROM " + t +
+                  " x;\n";
+  }
+  if (digest_sql.empty() || ctx.nodes.size() < 2) return true;
+  const auto deadline = Clock::now() + timeout;
+  for (;;) {
+    std::map<std::string, std::vector<std::string>> by_digest;
+    std::string errors;
+    for (const auto& n : ctx.nodes) {
+      try {
+        by_digest[psql(ctx, n, digest_sql, milliseconds(10000))].push_back(n);
+      } catch (const std::exception& e) {
+        errors += std::string(" ") + e.what();
+      }
+    }
+    if (errors.empty() && by_digest.size() == 1) return true;
+    if (Clock::now() >= deadline) {
+      if (why) {
+        *why = errors;
+        if (by_digest.size() > 1) {
+          *why += " " + std::to_string(by_digest.size()) + " different states:";
+          for (const auto& [d, nodes] : by_digest) {
+            *why += " {";
+            for (const auto& n : nodes) *why += " " + n;
+            *why += " }";
+          }
+        }
+      }
+      return false;
+    }
+    std::this_thread::sleep_for(milliseconds(100));
+  }
+}
+
+void PglogicalDb::teardown(const DbContext& ctx) {
+  const auto t0 = Clock::now();
+  if (ctx.remote == nullptr) return;
+  for_nodes(ctx.nodes, [&](const std::string& node, size_t) {
+    auto s = open_session(ctx, node);
+    const std::string dir = pglogical_node_dir(ctx, node);
+    run(*s,
+        script(kTeardownScript, {dir, kPgBinDir, freezer_cgroup(ctx, node)})
+            .with_timeout(milliseconds(120000)),
+        "stopping postgres and removing " + dir + " (stop it by the pid in " + dir +
+            "/data/postmaster.pid)");
+  });
+  log(ctx, "teardown: stopped and removed on " + std::to_string(ctx.nodes.size()) + " nodes in " +
+               seconds_since(t0));
+}
+
+std::map<std::string, std::vector<std::string>> PglogicalDb::log_files(const DbContext& ctx) {
+  std::map<std::string, std::vector<std::string>> out;
+  for (const auto& n : ctx.nodes) out[n] = {pglogical_node_dir(ctx, n) + "/server.log"};
+  return out;
+}
+
+std::string PglogicalDb::version(const DbContext& ctx) {
+  if (ctx.nodes.empty() || ctx.remote == nullptr) return "unknown";
+  try {
+    auto s = open_session(ctx, ctx.nodes.front());
+    std::string pg = trim(
+        run(*s, Command{std::string(kPgBinDir) + "/postgres", "--version"}, "postgres --version"));
+    std::string ext = trim(psql(ctx, ctx.nodes.front(),
+                                "SELECT extversion FROM pg_extension WHERE extname = "
+                                "'pglogical';"));
+    return pg + ", pglogical " + ext;
+  } catch (const std::exception& e) {
+    return std::string("unknown (") + e.what() + ")";
+  }
+}
+
+std::vector<std::string> PglogicalDb::vocabularies() const { return sql::vocabularies(); }
+
+std::unique_ptr<Client> PglogicalDb::new_client(const std::string& vocabulary) {
+  sql::PgConnectOptions co;
+  co.port = kPort;
+  co.isolation = options_.isolation;
+  sql::ClientOptions cl;
+  cl.select_for_update = options_.select_for_update;
+  cl.retry_codes = options_.retry_codes;
+  cl.retry_limit = options_.retry_limit;
+  return sql::make_client(vocabulary, sql::make_pg_connector(std::move(co)), std::move(cl));
+}
+
+void PglogicalDb::kill(const DbContext& ctx, const std::string& node) {
+  const auto t0 = Clock::now();
+  auto s = open_session(ctx, node);
+  const std::string dir = pglogical_node_dir(ctx, node);
+  std::string out = trim(run(
+      *s, script(kKillScript, {dir, freezer_cgroup(ctx, node)}).with_timeout(milliseconds(60000)),
+      "SIGKILL of postgres in " + dir));
+  log(ctx, node + ": killed (" + (out.empty() ? std::string("nothing ran") : out) +
+               "; every pid gone after " + seconds_since(t0) + ")");
+}
+
+std::vector<std::string> PglogicalDb::kick_subscriptions(const DbContext& ctx,
+                                                         const std::string& node, bool own) {
+  // pglogical's manager retries a lost provider only after a back-off of up to 180 s;
+  // disable + enable (separate statements: immediate := true refuses a transaction block)
+  // restarts the apply worker now. On the peers that takes ~40 ms. On `node` itself (with
+  // `own`) a kick waits ~1 s per subscription for the worker to stop, and a fresh manager
+  // starts its workers anyway, so there only the subscriptions not 'replicating' are kicked.
+  // A peer that is down, paused or cut off is skipped (10 s at most); it kicks its own
+  // subscriptions when it is started or resumed.
+  auto kick = [](const std::string& name) {
+    return "SELECT pglogical.alter_subscription_disable(" + sql_literal(name) +
+           ", true);\nSELECT pglogical.alter_subscription_enable(" + sql_literal(name) +
+           ", true);\n";
+  };
+  std::mutex mu;
+  std::vector<std::string> live;
+  std::string errors;
+  try {
+    for_nodes(ctx.nodes, [&](const std::string& other, size_t) {
+      std::string sql;
+      if (other == node) {
+        if (!own) return;
+        std::set<std::string> replicating;
+        for (const auto& line :
+             split_lines(psql(ctx, node,
+                              "SELECT subscription_name FROM pglogical.show_subscription_status() "
+                              "WHERE status = 'replicating';",
+                              milliseconds(10000)))) {
+          replicating.insert(line);
+        }
+        for (const auto& prov : ctx.nodes) {
+          const std::string name = pglogical_subscription_name(node, prov);
+          if (prov != node && !replicating.count(name)) sql += kick(name);
+        }
+      } else {
+        sql = kick(pglogical_subscription_name(other, node));
+      }
+      if (!sql.empty()) psql(ctx, other, sql, milliseconds(other == node ? 30000 : 10000));
+      if (other != node) {
+        std::lock_guard<std::mutex> lock(mu);
+        live.push_back(other);
+      }
+    });
+  } catch (const std::exception& e) {
+    log(ctx, node + ": restarting subscriptions: " + e.what());
+  }
+  std::sort(live.begin(), live.end());
+  return live;
+}
+
+std::vector<std::string> PglogicalDb::recover(const DbContext& ctx) {
+  std::mutex mu;
+  std::vector<std::string> live;
+  try {
+    for_nodes(ctx.nodes, [&](const std::string& node, size_t) {
+      std::string sql;
+      for (const auto& line : split_lines(psql(
+               ctx, node, "SELECT subscription_name FROM pglogical.show_subscription_status();",
+               milliseconds(10000)))) {
+        sql += "SELECT pglogical.alter_subscription_disable(" + sql_literal(line) +
+               ", true);\nSELECT pglogical.alter_subscription_enable(" + sql_literal(line) +
+               ", true);\n";
+      }
+      if (!sql.empty()) psql(ctx, node, sql, milliseconds(30000));
+      std::lock_guard<std::mutex> lock(mu);
+      live.push_back(node);
+    });
+  } catch (const std::exception& e) {
+    log(ctx, std::string("recover: ") + e.what());
+  }
+  std::sort(live.begin(), live.end());
+  return live;
+}
+
+void PglogicalDb::start(const DbContext& ctx, const std::string& node) {
+  const auto t0 = Clock::now();
+  start_postgres(ctx, node);
+  const std::string started = seconds_since(t0);
+  std::string why;
+  // The peers' subscriptions from `node` first; the node's own come up by themselves in a
+  // fresh postmaster, and are kicked only if they have not after 2 s. Only peers that answer
+  // are waited for (a killed or paused peer catches up when it is started or resumed).
+  bool ok = false;
+  std::vector<std::string> live;
+  for (int attempt = 0; attempt < 2 && !ok; ++attempt) {
+    live = kick_subscriptions(ctx, node, attempt > 0);
+    std::vector<std::string> with_node = live;
+    with_node.push_back(node);
+    ok =
+        wait_replicating(ctx, {node}, with_node, milliseconds(attempt == 0 ? 2000 : 10000), &why) &&
+        wait_replicating(ctx, live, {node}, milliseconds(attempt == 0 ? 2000 : 10000), &why);
+  }
+  std::string peers;
+  for (const auto& p : live) peers += " " + p;
+  log(ctx, node + ": started (postgres up after " + started + ", " +
+               (ok ? "replicating both ways with" + peers + " after " + seconds_since(t0)
+                   : "NOT replicating after " + seconds_since(t0) + ":" + why) +
+               ")");
+}
+
+void PglogicalDb::pause(const DbContext& ctx, const std::string& node) {
+  auto s = open_session(ctx, node);
+  const std::string dir = pglogical_node_dir(ctx, node);
+  std::string how = trim(run(
+      *s, script(kPauseScript, {dir, freezer_cgroup(ctx, node)}).with_timeout(milliseconds(30000)),
+      "pausing postgres in " + dir));
+  log(ctx, node + ": paused (" + how + ")");
+}
+
+void PglogicalDb::resume(const DbContext& ctx, const std::string& node) {
+  auto s = open_session(ctx, node);
+  const std::string dir = pglogical_node_dir(ctx, node);
+  run(*s, script(kResumeScript, {dir, freezer_cgroup(ctx, node)}), "resuming postgres in " + dir);
+  kick_subscriptions(ctx, node, true);
+  log(ctx, node + ": resumed");
+}
+
+namespace {
+
+const bool registered = DbRegistry::add(
+    "db", "pglogical",
+    "PostgreSQL 15 + pglogical 2, bidirectional mesh, last-update-wins (open BDR / PGD stand-in)",
+    [](const Json& options) -> std::unique_ptr<Db> {
+      return std::make_unique<PglogicalDb>(PglogicalOptions::parse(options));
+    });
+
+}  // namespace
+}  // namespace faultline
