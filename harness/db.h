@@ -76,6 +76,16 @@ class Db {
     (void)vocabulary;
     (void)params;
   }
+  // Called after heal and the recovery wait, before the final reads: bring replication back
+  // where the database needs help (e.g. reconnect subscriptions after a partition when
+  // `faults_ran`) and wait, bounded, for the nodes to converge, logging whether they did. Must
+  // not hide real divergence (the final reads judge it); failures are logged, not fatal.
+  virtual void before_final_reads(const DbContext& ctx, const std::string& vocabulary,
+                                  bool faults_ran) {
+    (void)ctx;
+    (void)vocabulary;
+    (void)faults_ran;
+  }
   // A fresh, unopened client for `vocabulary`; nullptr when not supported.
   virtual std::unique_ptr<Client> new_client(const std::string& vocabulary) = 0;
 };

@@ -656,6 +656,11 @@ RunOutcome run_test(const TestSpec& spec_in, const RunOptions& ro) {
         }
       }
       if (final) {
+        try {
+          db->before_final_reads(dctx, vocabulary, nemesis != nullptr);
+        } catch (const std::exception& e) {
+          log.log(std::string("before final reads: ") + e.what());
+        }
         phase("final");
         GenPtr bounded = time_limit(to_ns(spec.final_time_limit_s), clients(std::move(final)));
         interp->run(*bounded, &interrupted);

@@ -883,3 +883,25 @@ const bool registered = DbRegistry::add(
 
 }  // namespace
 }  // namespace faultline
+
+namespace faultline {
+
+void PglogicalDb::before_final_reads(const DbContext& ctx, const std::string& vocabulary,
+                                     bool faults_ran) {
+  auto log = [&](const std::string& line) {
+    if (ctx.log) ctx.log(line);
+  };
+  auto t0 = std::chrono::steady_clock::now();
+  if (faults_ran) {
+    auto nodes = recover(ctx);
+    log("pglogical: subscriptions restarted on " + std::to_string(nodes.size()) + " nodes");
+  }
+  std::string why;
+  bool same = converge(ctx, vocabulary, std::chrono::seconds(15), &why);
+  double s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  log(same ? "pglogical: nodes converged before the final reads (" + std::to_string(s) + " s)"
+           : "pglogical: nodes still differ after " + std::to_string(s) + " s (" + why +
+                 "); the final reads will show it");
+}
+
+}  // namespace faultline

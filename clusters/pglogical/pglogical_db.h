@@ -107,8 +107,8 @@ class PglogicalDb : public Db, public Killable, public Pausable {
   // Waits until every node holds the same rows in the tables of `vocabulary` (digests
   // compared); false after `timeout`, with `why` naming the groups of nodes that agree. For
   // before final reads: replication is asynchronous, so right after the last write the nodes
-  // differ for a while (and for good when last_update_wins met skewed clocks). Nothing in the
-  // runner calls it yet.
+  // differ for a while (and for good when last_update_wins met skewed clocks). The runner calls it
+  // through before_final_reads().
   bool converge(const DbContext& ctx, const std::string& vocabulary,
                 std::chrono::milliseconds timeout, std::string* why = nullptr);
   // Restarts every subscription on every node that answers (in parallel; ~1 s per
@@ -116,8 +116,11 @@ class PglogicalDb : public Db, public Killable, public Pausable {
   // says 'replicating' over a connection whose packets were dropped, and catches up only when
   // TCP retransmits (measured: 6.5 s after a 20 s partition, 47 s after a 60 s one), or, once
   // the connection broke, when pglogical's manager retries (after up to 180 s). With
-  // recover(): caught up ~1 s after heal. Nothing in the runner calls it yet.
+  // recover(): caught up ~1 s after heal. before_final_reads() calls it.
   std::vector<std::string> recover(const DbContext& ctx);
+  // Before final reads: recover() when faults ran, then converge() for up to 15 s, logged.
+  void before_final_reads(const DbContext& ctx, const std::string& vocabulary,
+                          bool faults_ran) override;
   // Waits until every subscription of `subscribers` whose provider is in `providers` is
   // 'replicating'; returns false after `timeout` (then `why` holds the statuses).
   bool wait_replicating(const DbContext& ctx, const std::vector<std::string>& subscribers,

@@ -77,7 +77,7 @@ TEST_CASE("bank: wrong accounts, malformed reads, inferred total, no reads", "[b
                     Catch::Contains("unknown option 'totl'"));
 }
 
-TEST_CASE("bank: generated serializable histories are valid; one altered balance is caught",
+TEST_CASE("bank: generated serializable histories are valid, one altered balance is caught",
           "[bank]") {
   for (uint64_t seed : {1u, 2u, 3u, 4u, 5u}) {
     announce_seed("bank generated histories", seed);

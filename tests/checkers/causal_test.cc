@@ -67,7 +67,7 @@ TEST_CASE("causal: one micro-history per bad pattern, each with a valid twin", "
   }
 }
 
-TEST_CASE("causal: CyclicCF is allowed by CC, not by CCv; CM is never claimed", "[causal]") {
+TEST_CASE("causal: CyclicCF is allowed by CC, not by CCv, CM is never claimed", "[causal]") {
   History h = by_process(cases().back().bad);
   CHECK(causal(h, "CC").validity == Validity::kValid);
   CHECK(causal(h, "CCv").validity == Validity::kInvalid);
@@ -76,7 +76,7 @@ TEST_CASE("causal: CyclicCF is allowed by CC, not by CCv; CM is never claimed", 
                   std::invalid_argument);
 }
 
-TEST_CASE("causal: generated histories are causal; an injected stale read is found",
+TEST_CASE("causal: generated histories are causal, an injected stale read is found",
           "[causal][generated]") {
   for (uint64_t seed = 1; seed <= 10; ++seed) {
     std::cout << "causal generated seed " << seed << std::endl;

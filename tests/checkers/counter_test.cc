@@ -71,7 +71,7 @@ TEST_CASE("counter: phantom increments and divergence", "[counter]") {
   CHECK(check_with("counter", none.build()).validity == Validity::kUnknown);
 }
 
-TEST_CASE("counter: generated linearizable histories are valid; one lost update is caught",
+TEST_CASE("counter: generated linearizable histories are valid, one lost update is caught",
           "[counter]") {
   for (uint64_t seed : {1u, 2u, 3u, 4u, 5u}) {
     announce_seed("counter generated histories", seed);

@@ -227,7 +227,7 @@ Pick pick_stale_candidate(const History& h, std::mt19937_64& rng) {
 
 }  // namespace
 
-TEST_CASE("list-append: generated serializable histories are valid; injected anomalies found",
+TEST_CASE("list-append: generated serializable histories are valid, injected anomalies found",
           "[elle][list-append][generated]") {
   for (uint64_t seed = 1; seed <= 12; ++seed) {
     std::cout << "list-append generated seed " << seed << std::endl;

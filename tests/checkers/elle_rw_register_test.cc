@@ -311,7 +311,7 @@ TEST_CASE("rw-register: graph, polygraph and brute force agree on small historie
   CHECK(decided_by_z3 > 0);
 }
 
-TEST_CASE("polygraph: pruning and z3 agree; cores are minimal", "[elle][polygraph]") {
+TEST_CASE("polygraph: pruning and z3 agree, cores are minimal", "[elle][polygraph]") {
   using namespace faultline::elle;
   // 0 -> 1 known; choice: (1 -> 0) or (2 -> 1, 1 -> 2 ... ) forced.
   Polygraph p;

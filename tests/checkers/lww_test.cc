@@ -49,7 +49,7 @@ TEST_CASE("lww: a later write lost to an earlier one, with the nemesis's offsets
   CHECK_THAT(e, Catch::Contains("n3 -5000 ms (as of the clock nemesis's bump-clock"));
 }
 
-TEST_CASE("lww: an info survivor claims nothing; info later writes are not lost", "[lww]") {
+TEST_CASE("lww: an info survivor claims nothing, info later writes are not lost", "[lww]") {
   OpHistory h;
   h.invoke(0, "write", {1, 10}, "n1").info(0);
   h.call(1, "write", {1, 11}, {1, 11}, "n2");

@@ -6,7 +6,7 @@
 using namespace faultline;
 using namespace faultline::testing;
 
-TEST_CASE("unique-ids: distinct ids are valid; info and failed ops constrain nothing",
+TEST_CASE("unique-ids: distinct ids are valid, info and failed ops constrain nothing",
           "[unique-ids]") {
   OpHistory h;
   h.call(0, "generate", nullptr, 1, "n1");

@@ -189,7 +189,7 @@ TEST_CASE("memory-stale: stale list reads on lagging nodes", "[memory]") {
   CHECK(stale < 80);
 }
 
-TEST_CASE("memory: set adds and reads; the stale twin's last node drops elements", "[memory]") {
+TEST_CASE("memory: set adds and reads, the stale twin's last node drops elements", "[memory]") {
   for (const char* name : {"memory", "memory-stale"}) {
     Opened m(name);
     auto c = m.client("n1", 0, "set");
@@ -228,7 +228,7 @@ TEST_CASE("memory-stale: concurrent increments on lagging nodes lose updates", "
   CHECK(v["value"].get<int64_t>() < 200);
 }
 
-TEST_CASE("memory: lww keeps the last write; the stale twin's lagging clock loses it", "[memory]") {
+TEST_CASE("memory: lww keeps the last write, the stale twin's lagging clock loses it", "[memory]") {
   for (const char* name : {"memory", "memory-stale"}) {
     INFO(name);
     Opened m(name);
@@ -241,7 +241,7 @@ TEST_CASE("memory: lww keeps the last write; the stale twin's lagging clock lose
   }
 }
 
-TEST_CASE("memory: unique ids; the stale twin repeats some", "[memory]") {
+TEST_CASE("memory: unique ids, the stale twin repeats some", "[memory]") {
   for (const char* name : {"memory", "memory-stale"}) {
     INFO(name);
     Opened m(name);

@@ -62,7 +62,7 @@ TEST_CASE("time_limit stops emitting at the deadline", "[generator]") {
   REQUIRE(timeline(ops) == std::vector<std::string>{"0 w 0", "10 w 1", "20 w 2"});
 }
 
-TEST_CASE("delay spaces ops exactly; stagger spaces them randomly, reproducibly", "[generator]") {
+TEST_CASE("delay spaces ops exactly, stagger spaces them randomly, reproducibly", "[generator]") {
   auto d = limit(4, delay(7 * kMs, counter()));
   auto ops = simulate(*d, 4, 1, 1 * kMs);
   INFO(render(ops));

@@ -150,7 +150,7 @@ TEST_CASE("nemesis ops run on the nemesis thread as info ops", "[interpreter]") 
   CHECK(h.counts().nemesis == 4);
 }
 
-TEST_CASE("stop ends an endless run promptly; rate limits it", "[interpreter]") {
+TEST_CASE("stop ends an endless run promptly, rate limits it", "[interpreter]") {
   uint64_t seed = 9;
   announce_seed("interpreter: stop", seed);
   Fixture fx("stop");
@@ -188,7 +188,7 @@ TEST_CASE("a second run continues the processes of the first", "[interpreter]") 
   CHECK(h[2].process == 1);
 }
 
-TEST_CASE("a generator that throws ends the run with its error; ops in flight complete",
+TEST_CASE("a generator that throws ends the run with its error, ops in flight complete",
           "[interpreter]") {
   uint64_t seed = 11;
   announce_seed("interpreter: generator throws", seed);

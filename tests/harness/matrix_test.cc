@@ -13,7 +13,7 @@
 using namespace faultline;
 namespace fs = std::filesystem;
 
-TEST_CASE("matrix: every combination, last key fastest; bad matrices refused") {
+TEST_CASE("matrix: every combination, last key fastest, bad matrices refused") {
   Json spec =
       Json::parse(R"({"db":"memory","matrix":{"rate":[1,2],"concurrency":["1n","2n","3n"]}})");
   auto c = expand_matrix(spec);

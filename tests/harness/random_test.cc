@@ -8,7 +8,7 @@
 
 using namespace faultline;
 
-TEST_CASE("the same seed gives the same numbers; forks depend only on seed and name", "[random]") {
+TEST_CASE("the same seed gives the same numbers, forks depend only on seed and name", "[random]") {
   uint64_t seed = 1234;
   testing::announce_seed("random: determinism", seed);
   Random a(seed), b(seed);

@@ -85,7 +85,7 @@ TEST_CASE("recorder flushes within its interval without being asked", "[recorder
   fs::remove_all(d);
 }
 
-TEST_CASE("a torn last line is reported and skipped; a bad middle line is an error", "[recorder]") {
+TEST_CASE("a torn last line is reported and skipped, a bad middle line is an error", "[recorder]") {
   fs::path d = temp_dir("torn");
   fs::path file = d / "history.jsonl";
   std::string good =

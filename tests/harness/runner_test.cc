@@ -235,7 +235,7 @@ TEST_CASE("an interrupted run still heals the nemesis and tears down", "[runner]
   fs::remove_all(root);
 }
 
-TEST_CASE("teardown runs when setup throws; bad specs are refused up front", "[runner]") {
+TEST_CASE("teardown runs when setup throws, bad specs are refused up front", "[runner]") {
   fs::path root = temp_dir("broken");
   TestSpec spec = quick_spec(root, 104);
   spec.db = "fake-broken";

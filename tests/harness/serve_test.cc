@@ -68,7 +68,7 @@ TEST_CASE("serve: resolve_inside refuses .. and symlinks out of the root") {
   fs::remove_all(base);
 }
 
-TEST_CASE("serve: runs, files and reports over HTTP; nothing outside the results directory") {
+TEST_CASE("serve: runs, files and reports over HTTP, nothing outside the results directory") {
   fs::path base = make_tree();
   ResultsServer server({base / "results", "127.0.0.1", 0});
   int port = server.bind();

@@ -23,6 +23,7 @@
 #include "harness/remote.h"
 #include "harness/runner.h"
 #include "harness/spec.h"
+#include "harness/workload.h"
 #include "tests/support/paths.h"
 
 using namespace faultline;
@@ -336,5 +337,42 @@ TEST_CASE("galera: a run with partitions through the runner keeps its history an
   CHECK(running_servers(c) == 0);
   std::cerr << "measured: galera register run with partitions: " << run_s << " s wall, " << ok
             << " ok ops, verdict " << to_string(out.validity) << "\n";
+  fs::remove_all(results);
+}
+
+TEST_CASE("galera: every workload runs through the runner and tears down clean", "[galera]") {
+  REQUIRE_ROOT();
+  Cluster c;
+  fs::path results = fs::temp_directory_path() / ("flgal-wl-" + std::to_string(::getpid()));
+  std::vector<std::string> workloads;
+  for (const auto& w : WorkloadRegistry::names()) workloads.push_back(w);
+  REQUIRE(workloads.size() >= 8);
+  for (const auto& w : workloads) {
+    DYNAMIC_SECTION("workload " << w) {
+      TestSpec spec;
+      spec.db = "galera";
+      spec.workload = w;
+      spec.nodes_file = std::string("/tmp/faultline/") + kName + "/inventory.json";
+      spec.time_limit_s = 3;
+      spec.concurrency = "2n";
+      spec.rate = 100;
+      spec.results_dir = results.string();
+      spec.seed = 11;
+      RunOptions ro;
+      ro.echo_log = false;
+      ro.progress = false;
+      ro.handle_signals = false;
+      auto t0 = Clock::now();
+      RunOutcome out = run_test(spec, ro);
+      INFO(out.summary);
+      CHECK(out.validity != Validity::kUnknown);
+      const Json& h = out.results["history"];
+      CHECK(h.value("ok", 0) > 10);
+      CHECK(running_servers(c) == 0);
+      std::cerr << "measured: galera " << w << ": " << secs_since(t0) << " s, "
+                << h.value("ok", 0) << " ok / " << h.value("fail", 0) << " fail / "
+                << h.value("info", 0) << " info, verdict " << to_string(out.validity) << "\n";
+    }
+  }
   fs::remove_all(results);
 }

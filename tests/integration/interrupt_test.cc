@@ -194,7 +194,7 @@ TEST_CASE("interrupt: SIGINT mid-run heals, tears down and keeps the history", "
   fs::remove(log);
 }
 
-TEST_CASE("interrupt: SIGKILL mid-run keeps a loadable history; faultline heal heals",
+TEST_CASE("interrupt: SIGKILL mid-run keeps a loadable history, faultline heal heals",
           "[interrupt]") {
   if (::geteuid() != 0) {
     WARN("SKIPPED: the local cluster tests need root");

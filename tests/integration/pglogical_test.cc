@@ -211,7 +211,7 @@ void set_skew(Cluster& c, const std::string& node, double offset_ms) {
 
 }  // namespace
 
-TEST_CASE("pglogical: 3-node mesh replicates; kill+start, pause+resume; teardown leaves nothing",
+TEST_CASE("pglogical: 3-node mesh replicates, kill+start, pause+resume, teardown leaves nothing",
           "[integration][pglogical]") {
   REQUIRE_ROOT();
   auto t_cluster = Clock::now();

@@ -54,7 +54,7 @@ TEST_CASE("clock: faketime on shared-kernel nodes: bump, check, reset", "[clock]
   }
 }
 
-TEST_CASE("clock: separate hosts use the system clock; options are checked", "[clock]") {
+TEST_CASE("clock: separate hosts use the system clock, options are checked", "[clock]") {
   auto remote = probing_remote(1, "other-boot-id");
   NemesisOptions o;
   o.nodes = {"n1"};

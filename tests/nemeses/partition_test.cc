@@ -79,7 +79,7 @@ TEST_CASE("partition: drop and heal scripts issue exactly these iptables calls",
         std::vector<std::string>{"-w -D INPUT -j FAULTLINE", "-w -S FAULTLINE"});
 }
 
-TEST_CASE("partition: each node drops exactly its grudge's peers; stop heals all", "[partition]") {
+TEST_CASE("partition: each node drops exactly its grudge's peers, stop heals all", "[partition]") {
   auto remote = probing_remote(3);
   NemesisOptions o;
   o.nodes = {"n1", "n2", "n3"};
@@ -116,7 +116,7 @@ TEST_CASE("partition: each node drops exactly its grudge's peers; stop heals all
   for (const auto& n : ctx.nodes) CHECK(ran(*remote, n) == std::vector<std::string>{heal});
 }
 
-TEST_CASE("partition: non-root nodes get sudo; the controller is never cut off", "[partition]") {
+TEST_CASE("partition: non-root nodes get sudo, the controller is never cut off", "[partition]") {
   auto remote = probing_remote(2);
   remote->script("n2").fallback = [](const Command& c) {
     ExecResult r;
