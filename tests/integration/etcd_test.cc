@@ -19,6 +19,7 @@
 #include "harness/remote.h"
 #include "harness/runner.h"
 #include "harness/spec.h"
+#include "harness/workload.h"
 #include "tests/support/paths.h"
 
 using namespace faultline;
@@ -433,4 +434,42 @@ TEST_CASE("etcd under libfaketime: started with the offset file, nothing left in
     CHECK_FALSE(fs::exists("/dev/shm/sem.faketime_sem_" + pid));
   }
   fs::remove_all(ctx.faketime_dir);
+}
+
+TEST_CASE("etcd serves every workload through the runner, and every run is valid",
+          "[integration][etcd]") {
+  REQUIRE_ROOT();
+  Cluster c;
+  fs::path results = fs::temp_directory_path() / ("fletcd-wl-" + std::to_string(::getpid()));
+  std::vector<std::string> workloads = WorkloadRegistry::names();
+  REQUIRE(workloads.size() >= 8);
+  for (const auto& w : workloads) {
+    DYNAMIC_SECTION("workload " << w) {
+      TestSpec spec;
+      spec.db = "etcd";
+      spec.workload = w;
+      spec.nodes_file = kInventory;
+      spec.time_limit_s = 3;
+      spec.concurrency = "2n";
+      spec.rate = 100;
+      spec.recovery_wait_s = 1;
+      spec.results_dir = results.string();
+      spec.seed = 13;
+      RunOptions ro;
+      ro.echo_log = false;
+      ro.progress = false;
+      ro.handle_signals = false;
+      auto t0 = Clock::now();
+      RunOutcome out = run_test(spec, ro);
+      INFO(out.summary);
+      CHECK(out.validity == Validity::kValid);  // strictly serializable: anything else is ours
+      const Json& h = out.results["history"];
+      CHECK(h.value("ok", 0) > 10);
+      CHECK_FALSE(process_with({"/tmp/faultline-etcd/", "10.77.212."}));
+      std::cerr << "measured: etcd " << w << ": " << seconds_since(t0) << " s, "
+                << h.value("ok", 0) << " ok / " << h.value("fail", 0) << " fail / "
+                << h.value("info", 0) << " info, verdict " << to_string(out.validity) << "\n";
+    }
+  }
+  fs::remove_all(results);
 }
