@@ -45,18 +45,19 @@ trap cleanup EXIT
 spec=$(mktemp /tmp/faultline-demo-spec.XXXXXX.json)
 trap 'rm -f "$spec"; cleanup' EXIT
 printf '{"db-options": %s}\n' "$DB_OPTIONS" > "$spec"
+mkdir -p results
 echo "demo: faultline run --db galera --workload $WORKLOAD --nemesis $NEMESIS --time-limit $TIME_LIMIT"
 set +e
 "$FL" run --spec "$spec" --db galera --workload "$WORKLOAD" --nemesis "$NEMESIS" \
   --time-limit "$TIME_LIMIT" --concurrency 2n --nemesis-interval 10 --local 3 \
-  --results-dir results --no-progress 2> results-demo-controller.log
+  --results-dir results --no-progress 2> results/demo-controller.log
 rc=$?
 set -e
 case $rc in
   0) echo "demo: verdict valid: no anomaly found" ;;
   1) echo "demo: verdict invalid: the anomalies above, one per line; details in report.html" ;;
   2) echo "demo: verdict unknown (a checker could not decide; see results.json)" ;;
-  *) echo "demo: the run failed (exit $rc); the controller log is in results-demo-controller.log" >&2
-     tail -n 20 results-demo-controller.log >&2 ;;
+  *) echo "demo: the run failed (exit $rc); the controller log is in results/demo-controller.log" >&2
+     tail -n 20 results/demo-controller.log >&2 ;;
 esac
 exit $rc
