@@ -194,12 +194,7 @@ class CounterChecker : public Checker {
     r.details = {{"summary", summary},           {"keys", per_key},
                  {"ok-increments", ok},          {"reads", reads},
                  {"final-reads", finals.size()}, {"lost-update-pairs", pairs}};
-    const Json without = nodes_without_final_read(ops, finals);
-    r.details["nodes-without-final-read"] = without;
-    if (!without.empty()) {
-      r.details["summary"] =
-          r.details["summary"].get<std::string>() + "; no final read from " + json_text(without);
-    }
+    report_nodes_without_final_read(ops, finals, &r.details);
     anomalies.write(&r.details);
     return r;
   }

@@ -188,12 +188,7 @@ class LwwChecker : public Checker {
     r.details = {
         {"summary", summary}, {"writes", write_counts},          {"final-reads", finals.size()},
         {"keys", per_key},    {"lost-later-writes", inversions}, {"clock-ops", clock_ops.size()}};
-    const Json without = nodes_without_final_read(ops, finals);
-    r.details["nodes-without-final-read"] = without;
-    if (!without.empty()) {
-      r.details["summary"] =
-          r.details["summary"].get<std::string>() + "; no final read from " + json_text(without);
-    }
+    report_nodes_without_final_read(ops, finals, &r.details);
     anomalies.write(&r.details);
     return r;
   }

@@ -42,13 +42,19 @@ std::string node_of(const Operation& op) {
                                  : op.invoke->node;
 }
 
-Json nodes_without_final_read(const std::vector<Operation>& ops,
-                              const std::map<std::string, const Operation*>& finals) {
+void report_nodes_without_final_read(const std::vector<Operation>& ops,
+                                     const std::map<std::string, const Operation*>& finals,
+                                     Json* details) {
   std::set<std::string> missing;
   for (const Operation& op : ops) {
     if (!op.invoke->node.empty() && !finals.count(op.invoke->node)) missing.insert(op.invoke->node);
   }
-  return Json(missing);
+  const Json without(missing);
+  (*details)["nodes-without-final-read"] = without;
+  if (!without.empty()) {
+    (*details)["summary"] =
+        (*details)["summary"].get<std::string>() + "; no final read from " + json_text(without);
+  }
 }
 
 std::string seconds_text(int64_t time_ns) {

@@ -26,9 +26,12 @@ std::string operation_words(const Operation& op);
 std::string node_of(const Operation& op);
 // Nodes some client op talked to that have no entry in `finals` (node -> its final read):
 // their final read failed, timed out or was never made (fewer client threads than nodes).
-// Checkers report them and judge the nodes they have.
-Json nodes_without_final_read(const std::vector<Operation>& ops,
-                              const std::map<std::string, const Operation*>& finals);
+// Checkers report them and judge the nodes they have: this sets
+// details["nodes-without-final-read"] and, when there are any, appends "; no final read from
+// [...]" to details["summary"].
+void report_nodes_without_final_read(const std::vector<Operation>& ops,
+                                     const std::map<std::string, const Operation*>& finals,
+                                     Json* details);
 // "1.250 s" for a time in nanoseconds since the test started.
 std::string seconds_text(int64_t time_ns);
 

@@ -237,12 +237,7 @@ class SetFullChecker : public Checker {
                  {"info-absent-count", info_absent.size()},
                  {"converged", converged},
                  {"nodes", per_node}};
-    const Json without = nodes_without_final_read(ops, final_by_node);
-    r.details["nodes-without-final-read"] = without;
-    if (!without.empty()) {
-      r.details["summary"] =
-          r.details["summary"].get<std::string>() + "; no final read from " + json_text(without);
-    }
+    report_nodes_without_final_read(ops, final_by_node, &r.details);
     anomalies.write(&r.details);
     return r;
   }

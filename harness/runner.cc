@@ -565,6 +565,15 @@ RunOutcome run_test(const TestSpec& spec_in, const RunOptions& ro) {
     }
     log.log("phase: " + name);
   };
+  // The recovery phase: recovery-wait seconds for the cluster to settle, cut short by SIGINT.
+  auto recovery_wait = [&] {
+    phase("recovery");
+    auto until =
+        std::chrono::steady_clock::now() + std::chrono::nanoseconds(to_ns(spec.recovery_wait_s));
+    while (std::chrono::steady_clock::now() < until && !interrupted.load()) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    }
+  };
   bool db_up = false;
   bool nemesis_up = false;
   const std::string db_left = "database '" + spec.db + "' running on " +
@@ -632,14 +641,7 @@ RunOutcome run_test(const TestSpec& spec_in, const RunOptions& ro) {
       log.log(std::string("heal: nemesis teardown failed: ") + e.what());
       if (!error) error = std::current_exception();
     }
-    if (!interrupted.load() && spec.recovery_wait_s > 0) {
-      phase("recovery");
-      auto until =
-          std::chrono::steady_clock::now() + std::chrono::nanoseconds(to_ns(spec.recovery_wait_s));
-      while (std::chrono::steady_clock::now() < until && !interrupted.load()) {
-        std::this_thread::sleep_for(std::chrono::milliseconds(20));
-      }
-    }
+    if (!interrupted.load() && spec.recovery_wait_s > 0) recovery_wait();
   }
   // ---- final reads ----
   if (!error && !interrupted.load()) {
@@ -648,12 +650,7 @@ RunOutcome run_test(const TestSpec& spec_in, const RunOptions& ro) {
       if (final && !nemesis && cluster.remote && spec.recovery_wait_s > 0) {
         // No nemesis ran, but a real cluster's replicas may still be applying the last
         // writes: let them quiesce before the final reads judge convergence.
-        phase("recovery");
-        auto until = std::chrono::steady_clock::now() +
-                     std::chrono::nanoseconds(to_ns(spec.recovery_wait_s));
-        while (std::chrono::steady_clock::now() < until && !interrupted.load()) {
-          std::this_thread::sleep_for(std::chrono::milliseconds(20));
-        }
+        recovery_wait();
       }
       if (final) {
         try {

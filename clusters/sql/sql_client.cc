@@ -308,10 +308,7 @@ class SqlClient : public Client {
             return v;
           });
           // A duplicate key means the element is there (a retried add): ok.
-          if (c.type == OpType::kFail && c.error.is_string()) {
-            const std::string e = c.error.get<std::string>();
-            if (e.rfind("1062:", 0) == 0 || e.rfind("23505:", 0) == 0) return Completion::ok(v);
-          }
+          if (c.type == OpType::kFail && is_duplicate(c)) return Completion::ok(v);
           return c;
         };
         Completion c = attempt();
@@ -421,6 +418,7 @@ class SqlClient : public Client {
     return c;
   }
 
+  // A fail whose error is a duplicate-key violation (MySQL 1062, PostgreSQL 23505).
   static bool is_duplicate(const Completion& c) {
     if (!c.error.is_string()) return false;
     const std::string e = c.error.get<std::string>();
