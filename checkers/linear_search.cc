@@ -99,6 +99,30 @@ class ConfigCache {
 };
 
 constexpr int32_t kNone = -1;
+// The cache's state for a configuration whose state cannot matter (Model::overwrites).
+constexpr int64_t kAnyState = INT64_MIN + 1;
+
+// Among a class of ops sorted by some position, the first not yet linearized (lifted), kept up
+// to date as ops are lifted and unlifted in stack order.
+class FirstPending {
+ public:
+  FirstPending(std::vector<int32_t> order, size_t n) : order_(std::move(order)), rank_(n, -1) {
+    for (size_t k = 0; k < order_.size(); ++k) rank_[order_[k]] = static_cast<int32_t>(k);
+  }
+  void lifted(int32_t i, const std::vector<uint8_t>& is_lifted) {
+    if (rank_[i] != first_) return;
+    while (first_ < static_cast<int32_t>(order_.size()) && is_lifted[order_[first_]]) ++first_;
+  }
+  void unlifted(int32_t i) {
+    if (rank_[i] >= 0 && rank_[i] < first_) first_ = rank_[i];
+  }
+  int32_t first() const { return first_ < static_cast<int32_t>(order_.size()) ? order_[first_] : kNone; }
+
+ private:
+  std::vector<int32_t> order_;
+  std::vector<int32_t> rank_;
+  int32_t first_ = 0;
+};
 
 }  // namespace
 
@@ -126,6 +150,13 @@ SearchResult search(const std::vector<LinOp>& ops, Model& model, const SearchLim
   auto has_ret = [&](int32_t i) { return ops[i].ret_pos != INT64_MAX; };
   int64_t remaining = 0;
   for (int32_t i = 0; i < n; ++i) remaining += has_ret(i);
+  // Read-only calls with a return (reads, failed cas): linearized as soon as they are legal.
+  std::vector<uint8_t> read_only(static_cast<size_t>(n), 0);
+  bool any_read_only = false;
+  for (int32_t i = 0; i < n; ++i) {
+    read_only[i] = limits.reductions && has_ret(i) && model.read_only(ops[i].call);
+    any_read_only = any_read_only || read_only[i];
+  }
 
   auto unlink = [&](int32_t e) {
     next[prev[e]] = next[e];
@@ -135,13 +166,53 @@ SearchResult search(const std::vector<LinOp>& ops, Model& model, const SearchLim
     next[prev[e]] = e;
     if (next[e] != kNone) prev[next[e]] = e;
   };
+  // Pending ops of three classes, each by the position that matters: resets (not monotone) and
+  // state-dependent ops (not unconditional) by invocation, overwrites by completion.
+  auto sorted_ops = [&](auto&& pick, auto&& pos) {
+    std::vector<int32_t> v;
+    for (int32_t i = 0; i < n; ++i) {
+      if (pick(i)) v.push_back(i);
+    }
+    std::stable_sort(v.begin(), v.end(), [&](int32_t a, int32_t b) { return pos(a) < pos(b); });
+    return v;
+  };
+  auto call_of = [&](int32_t i) { return ops[i].call_pos; };
+  FirstPending resets(sorted_ops([&](int32_t i) { return !model.monotone(ops[i].call); }, call_of),
+                      static_cast<size_t>(n));
+  FirstPending dependent(
+      sorted_ops([&](int32_t i) { return !model.unconditional(ops[i].call); }, call_of),
+      static_cast<size_t>(n));
+  FirstPending overwrites(
+      sorted_ops([&](int32_t i) {
+                   return has_ret(i) && !ops[i].optional && model.overwrites(ops[i].call);
+                 },
+                 [&](int32_t i) { return ops[i].ret_pos; }),
+      static_cast<size_t>(n));
+  std::vector<uint8_t> lifted(static_cast<size_t>(n), 0);
+
   auto lift = [&](int32_t i) {
     unlink(2 * i);
     if (has_ret(i)) unlink(2 * i + 1);
+    lifted[i] = 1;
+    resets.lifted(i, lifted);
+    dependent.lifted(i, lifted);
+    overwrites.lifted(i, lifted);
   };
   auto unlift = [&](int32_t i) {
     if (has_ret(i)) relink(2 * i + 1);
     relink(2 * i);
+    lifted[i] = 0;
+    resets.unlifted(i);
+    dependent.unlifted(i);
+    overwrites.unlifted(i);
+  };
+  // Whether a pending overwrite must come before every pending state-dependent op.
+  auto state_irrelevant = [&]() {
+    if (!limits.reductions) return false;
+    const int32_t w = overwrites.first();
+    if (w == kNone) return false;
+    const int32_t d = dependent.first();
+    return d == kNone || ops[w].ret_pos < ops[d].call_pos;
   };
 
   const bool memoise = model.memoise_steps();
@@ -161,8 +232,9 @@ SearchResult search(const std::vector<LinOp>& ops, Model& model, const SearchLim
   struct Frame {
     int32_t entry;  // the call linearized, or (odd) the return of an optional op skipped
     int64_t state;  // the state before
-    uint8_t phase;  // the phase the move was made in
+    uint8_t phase;  // the phase the move was made in; kForced for a forced read
   };
+  constexpr uint8_t kForced = 3;
   std::vector<Frame> stack;
   stack.reserve(static_cast<size_t>(n));
 
@@ -175,8 +247,11 @@ SearchResult search(const std::vector<LinOp>& ops, Model& model, const SearchLim
     copied_depth = stack.size();
   };
 
-  // Records the configuration after a move (the op is already lifted); false if it was seen.
-  auto visit = [&](int64_t next_state) {
+  // Records the configuration after a move (the op is already lifted); false if it was seen,
+  // or (check_reads, after a move that changed the state) if a pending read can no longer be
+  // satisfied: one that returns before the first pending reset is invoked must be linearized
+  // before that reset, after monotone calls only, so model.reachable() must hold for it.
+  auto visit = [&](int64_t next_state, bool check_reads) {
     // Key: first return entry p still in the list, and the calls before it.
     u.clear();
     int32_t p = next[head];
@@ -184,10 +259,23 @@ SearchResult search(const std::vector<LinOp>& ops, Model& model, const SearchLim
       u.push_back(static_cast<uint32_t>(p));
       p = next[p];
     }
-    uint64_t h = mix64(static_cast<uint64_t>(next_state) * 0x9e3779b97f4a7c15ull ^
+    if (check_reads && any_read_only) {
+      const int32_t r = resets.first();
+      const int64_t horizon = r == kNone ? INT64_MAX : ops[r].call_pos;
+      for (uint32_t x : u) {
+        const int32_t i = static_cast<int32_t>(x / 2);
+        if (read_only[i] && !ops[i].optional && ops[i].ret_pos < horizon &&
+            !model.reachable(next_state, ops[i].call)) {
+          ++result.pruned;
+          return false;
+        }
+      }
+    }
+    const int64_t key_state = state_irrelevant() ? kAnyState : next_state;
+    uint64_t h = mix64(static_cast<uint64_t>(key_state) * 0x9e3779b97f4a7c15ull ^
                        static_cast<uint32_t>(p));
     for (uint32_t x : u) h = mix64(h ^ x);
-    return cache.insert(h, next_state, static_cast<uint32_t>(p), u.data(),
+    return cache.insert(h, key_state, static_cast<uint32_t>(p), u.data(),
                         static_cast<uint32_t>(u.size()));
   };
 
@@ -195,10 +283,23 @@ SearchResult search(const std::vector<LinOp>& ops, Model& model, const SearchLim
   // those of ops that have returns, phase 1 those of info ops (pending: they may take effect
   // here, later, or never, so linearizing them only when nothing else works avoids trying
   // every subset of them up front), phase 2 means this configuration is exhausted.
+  //
+  // Forced reads: on entering a configuration, a read-only call that is legal in the current
+  // state is linearized at once and its configuration has no other option. This loses no
+  // linearization (Lowe 2017 makes the same observation): such a call R is a candidate, so it
+  // was invoked before the first return entry still in the list, hence before the return of
+  // every unlinearized op, and no op must precede it in real time; and R does not change the
+  // state, so any linearization that places R later stays legal with R moved to here.
   int64_t state = model.init();
   int32_t e = next[head];
   int phase = 0;
+  bool fresh = any_read_only;  // a configuration just entered: look for a forced read
   uint64_t steps = 0;
+  auto first_return = [&]() {
+    int32_t r = next[head];
+    while (r != kNone && (r & 1) == 0) r = next[r];
+    return r;
+  };
   while (true) {
     if (remaining == 0) {
       note_prefix();
@@ -206,11 +307,21 @@ SearchResult search(const std::vector<LinOp>& ops, Model& model, const SearchLim
       break;
     }
     if ((++steps & 1023) == 0) {
+      if (limits.stop && limits.stop->load(std::memory_order_relaxed)) {
+        result.verdict = SearchVerdict::kUnknown;
+        result.unknown_reason = "stopped";
+        break;
+      }
       if ((limits.cancel && limits.cancel->load(std::memory_order_relaxed)) ||
           std::chrono::steady_clock::now() >= limits.deadline) {
         result.verdict = SearchVerdict::kUnknown;
         result.unknown_reason = limits.cancel && limits.cancel->load() ? "cancelled"
                                                                        : "time limit reached";
+        break;
+      }
+      if (limits.max_steps && steps >= limits.max_steps) {
+        result.verdict = SearchVerdict::kUnknown;
+        result.unknown_reason = "step budget reached (" + std::to_string(steps) + " steps)";
         break;
       }
       size_t bytes = cache.bytes() + memo.size() * 48 + stack.capacity() * sizeof(Frame);
@@ -221,19 +332,47 @@ SearchResult search(const std::vector<LinOp>& ops, Model& model, const SearchLim
         break;
       }
     }
+    if (fresh) {
+      fresh = false;
+      int32_t forced = kNone;
+      for (int32_t c = next[head]; c != kNone && (c & 1) == 0; c = next[c]) {
+        if (read_only[c / 2] && step(state, c / 2) != kIllegal) {
+          forced = c;
+          break;
+        }
+      }
+      if (forced != kNone) {
+        const int32_t i = forced / 2;
+        lift(i);
+        if (visit(state, false)) {
+          stack.push_back({forced, state, kForced});
+          remaining -= 1;
+          if (stack.size() > best_depth) best_depth = stack.size();
+          e = next[head];
+          phase = 0;
+          fresh = true;
+          continue;
+        }
+        ++result.cache_hits;
+        unlift(i);
+        e = first_return();  // seen before: this configuration has nothing else to try
+        phase = 2;
+      }
+    }
     if (phase < 2 && e != kNone && (e & 1) == 0) {  // a call
       const int32_t i = e / 2;
       if (has_ret(i) == (phase == 0)) {
         const int64_t next_state = step(state, i);
         if (next_state != kIllegal) {
           lift(i);
-          if (visit(next_state)) {
+          if (visit(next_state, next_state != state)) {
             stack.push_back({e, state, static_cast<uint8_t>(phase)});
             state = next_state;
             remaining -= has_ret(i);
             if (stack.size() > best_depth) best_depth = stack.size();
             e = next[head];
             phase = 0;
+            fresh = any_read_only;
             continue;
           }
           ++result.cache_hits;
@@ -255,12 +394,13 @@ SearchResult search(const std::vector<LinOp>& ops, Model& model, const SearchLim
       if (e != kNone && ops[e / 2].optional) {
         const int32_t i = e / 2;
         lift(i);
-        if (visit(state)) {
+        if (visit(state, false)) {
           stack.push_back({e, state, 1});  // an odd entry marks a skip
           remaining -= 1;
           if (stack.size() > best_depth) best_depth = stack.size();
           e = next[head];
           phase = 0;
+          fresh = any_read_only;
           continue;
         }
         unlift(i);
@@ -288,6 +428,10 @@ SearchResult search(const std::vector<LinOp>& ops, Model& model, const SearchLim
     if (f.entry & 1) {
       // A skip is the last option of its configuration.
       e = f.entry;
+      phase = 2;
+    } else if (f.phase == kForced) {
+      // A forced read is the only option of its configuration.
+      e = first_return();
       phase = 2;
     } else {
       e = next[f.entry];

@@ -18,6 +18,18 @@
 // therefore (p, U, state), whose size is bounded by the concurrency (plus pending info ops),
 // not by the length of the history: a long history costs no more per entry than a short one.
 //
+// Reductions (each exact: it drops only configurations that cannot lead to a linearization
+// the search would otherwise find; the differential test checks them against the plain search):
+//   - forced reads: a read-only call (Model::read_only: a read, a failed cas) that is legal on
+//     entering a configuration is linearized at once, with no alternative tried there;
+//   - pending reads: after a move that changed the state, a pending read that must come before
+//     every pending reset (it returns before the first non-monotone call is invoked) and that
+//     the state can no longer reach by monotone calls (Model::reachable: a kv string that is no
+//     longer a prefix of what the get returned) ends the configuration;
+//   - irrelevant state: when a pending overwrite (a put, a write) must come before every pending
+//     state-dependent call, the state is left out of the cache key, so the orders of appends
+//     that a later put erases are explored once.
+//
 // Bounds: a deadline and a memory bound (cache plus memo bytes) end the search with kUnknown
 // and the reason; never a wrong answer.
 //
@@ -57,6 +69,11 @@ struct SearchLimits {
   std::chrono::steady_clock::time_point deadline = std::chrono::steady_clock::time_point::max();
   size_t memory_limit_bytes = 0;       // 0: none
   const std::atomic<bool>* cancel = nullptr;
+  uint64_t max_steps = 0;              // 0: none; a deterministic budget (reason "step budget")
+  const std::atomic<bool>* stop = nullptr;  // a second cancel flag (reason "stopped")
+  // Forced reads, pending-read pruning and state-irrelevance (see search()); off only for
+  // differential tests of them.
+  bool reductions = true;
 };
 
 struct SearchResult {
@@ -70,6 +87,7 @@ struct SearchResult {
   uint64_t steps = 0;
   uint64_t cache_entries = 0;
   uint64_t cache_hits = 0;
+  uint64_t pruned = 0;               // configurations dropped by the pending-read check
   size_t peak_bytes = 0;
 };
 

@@ -15,11 +15,14 @@
 //
 // Independent keys are checked separately (P-compositionality: Herlihy and Wing's locality,
 // and Horn and Kroening, FORTE 2015), in parallel on CheckContext::threads threads. Once a key
-// is found illegal, keys after it in key order are skipped, keys before it are still checked,
-// so the first illegal key reported does not depend on timing.
+// is found illegal, keys after it in key order are skipped; keys before it are still checked,
+// so the first illegal key reported does not depend on timing, except that a key still running
+// one second (kStopGrace) after a later key was found illegal is stopped and reported as
+// "stopped" (the verdict is invalid either way; Porcupine stops at once).
 //
-// Engines: "search" (linear_search.h, the default), "smt" (z3_linear.h), "portfolio" (the
-// search, then Z3 on keys whose search ran out of budget). With any engine, each illegal key
+// Engines: "search" (linear_search.h), "smt" (z3_linear.h), "portfolio" (the default: the
+// search within a step budget, then Z3 on keys that exhaust it, then the search again without
+// a budget if Z3 could not decide; see check_key). With any engine, each illegal key
 // gets a minimal counterexample: the history is cut at the shortest illegal prefix (prefix-
 // closure), shrunk by delta debugging with the search (every op whose removal keeps it illegal
 // goes), then Z3's unsat core (core.minimize) over what is left; the core's ops are printed in
@@ -41,6 +44,16 @@ namespace faultline::lin {
 namespace {
 
 using Clock = std::chrono::steady_clock;
+
+// Portfolio engine: the search's step budget (plus 20 per op), Z3's time, and the largest key
+// handed to Z3 (beyond it Z3 rarely answers in time, and the search goes on alone).
+constexpr uint64_t kSearchBudgetSteps = 1'000'000;
+constexpr auto kSmtBudget = std::chrono::seconds(30);
+constexpr size_t kSmtMaxOps = 20'000;
+// The same for each trial of the counterexample shrink.
+constexpr uint64_t kExplainBudgetSteps = 100'000;
+// How long keys before an illegal one may still run before they are stopped.
+constexpr auto kStopGrace = std::chrono::seconds(1);
 
 double seconds_since(Clock::time_point t) {
   return std::chrono::duration<double>(Clock::now() - t).count();
@@ -84,7 +97,7 @@ std::string op_line(const LinOp& l, const Model& model) {
 
 struct Options {
   std::string model;
-  std::string engine = "search";
+  std::string engine = "portfolio";
   std::optional<bool> independent;  // split by key; default: when ops carry keys
   bool explain = true;
 };
@@ -104,6 +117,7 @@ struct KeyResult {
   SearchVerdict verdict = SearchVerdict::kLinearizable;
   std::string reason;
   bool checked = false;
+  bool stopped = false;  // cancelled: a later key was illegal and this one ran on too long
   size_t ops = 0;
   SearchResult search;
   Json counterexample;  // for illegal keys
@@ -133,6 +147,9 @@ class Linearizable : public Checker {
     std::vector<KeyResult> results(parts.size());
     std::atomic<size_t> next{0};
     std::atomic<size_t> first_illegal{SIZE_MAX};
+    std::unique_ptr<std::atomic<bool>[]> stop(new std::atomic<bool>[parts.size()]);
+    std::unique_ptr<std::atomic<bool>[]> running(new std::atomic<bool>[parts.size()]);
+    for (size_t k = 0; k < parts.size(); ++k) stop[k] = running[k] = false;
     std::mutex error_mu;
     std::string error;
     auto worker = [&] {
@@ -140,20 +157,41 @@ class Linearizable : public Checker {
         size_t k = next.fetch_add(1);
         if (k >= parts.size()) return;
         if (k > first_illegal.load()) continue;
+        running[k] = true;
         try {
-          check_key(parts[k], factory, ctx, results[k], first_illegal, k);
+          check_key(parts[k], factory, ctx, results[k], first_illegal, k, &stop[k]);
         } catch (const std::exception& e) {
           std::lock_guard<std::mutex> lock(error_mu);
           if (error.empty()) error = e.what();
           first_illegal = 0;
         }
+        running[k] = false;
       }
     };
     int threads = std::max(1, std::min<int>(ctx.threads, static_cast<int>(parts.size())));
     std::vector<std::thread> pool;
     for (int t = 1; t < threads; ++t) pool.emplace_back(worker);
+    // Once a key is illegal the verdict is invalid: keys before it that are still running after
+    // kStopGrace are stopped (as Porcupine stops at the first illegal key). Quick keys finish
+    // within the grace, so the result does not depend on timing unless a key is slow.
+    std::atomic<bool> done{false};
+    std::thread watchdog([&] {
+      Clock::time_point seen = Clock::time_point::max();
+      while (!done.load()) {
+        std::this_thread::sleep_for(std::chrono::milliseconds(5));
+        const size_t fi = first_illegal.load();
+        if (fi == SIZE_MAX) continue;
+        if (seen == Clock::time_point::max()) seen = Clock::now();
+        if (Clock::now() - seen < kStopGrace) continue;
+        for (size_t k = 0; k < fi && k < parts.size(); ++k) {
+          if (running[k].load()) stop[k] = true;
+        }
+      }
+    });
     worker();
     for (auto& t : pool) t.join();
+    done = true;
+    watchdog.join();
     if (!error.empty()) throw std::invalid_argument(error);
     // Keys after the first illegal one may or may not have been checked, depending on timing:
     // forget them all, so the result is the same on every run and with any number of threads.
@@ -236,13 +274,15 @@ class Linearizable : public Checker {
   }
 
   void check_key(const KeyPart& part, const ModelFactory& factory, const CheckContext& ctx,
-                 KeyResult& r, std::atomic<size_t>& first_illegal, size_t k) {
+                 KeyResult& r, std::atomic<size_t>& first_illegal, size_t k,
+                 const std::atomic<bool>* stop) {
     r.key = part.key;
     r.checked = true;
     std::unique_ptr<Model> model = factory();
     std::vector<LinOp> ops = prepare_ops(part.ops, *model);
     r.ops = ops.size();
     SearchLimits limits{ctx.deadline, ctx.memory_limit_bytes, ctx.cancel};
+    limits.stop = stop;
     auto t = Clock::now();
     if (o_.engine == "smt") {
       SmtOptions so;
@@ -253,36 +293,46 @@ class Linearizable : public Checker {
       r.reason = s.reason;
       r.smt_s = seconds_since(t);
     } else {
-      if (o_.engine == "portfolio" && smt_supports(*model)) {
-        // The search gets half of what is left (at least 1 s), or 5 s with no deadline; Z3
-        // gets the rest. Histories with many long-pending info ops are where Z3 wins.
-        auto now = Clock::now();
-        auto budget = ctx.deadline == Clock::time_point::max()
-                          ? std::chrono::duration_cast<Clock::duration>(std::chrono::seconds(5))
-                          : std::max<Clock::duration>(std::chrono::seconds(1),
-                                                      (ctx.deadline - now) / 2);
-        limits.deadline = std::min(ctx.deadline, now + budget);
-      }
+      // Portfolio: the search first, within a step budget (deterministic, unlike a time
+      // budget: the same history always takes the same path); a key that exhausts it goes to
+      // Z3 for at most kSmtBudget, and if Z3 cannot decide it either, the search runs again
+      // with no budget but the check's own limits. Keys whose illegality needs an exhaustive
+      // search over many concurrent appends (kv/c50-bad, key "0") take Z3 0.2 s.
+      const bool portfolio = o_.engine == "portfolio" && smt_supports(*model) &&
+                             ops.size() <= kSmtMaxOps;
+      if (portfolio) limits.max_steps = kSearchBudgetSteps + 20 * ops.size();
       r.search = search(ops, *model, limits);
       r.verdict = r.search.verdict;
       r.reason = r.search.unknown_reason;
-      r.search_s = seconds_since(t);
-      if (r.verdict == SearchVerdict::kUnknown && o_.engine == "portfolio" &&
-          smt_supports(*model) && !ctx.expired()) {
+      if (portfolio && r.verdict == SearchVerdict::kUnknown && !ctx.expired() &&
+          !(ctx.cancel && ctx.cancel->load()) && !stop->load()) {
+        r.search_s = seconds_since(t);
         auto t2 = Clock::now();
         SmtOptions so;
-        so.deadline = ctx.deadline;
+        so.deadline = std::min(ctx.deadline, t2 + kSmtBudget);
         so.seed = ctx.seed;
         SmtResult s = smt_check(ops, *model, so);
+        r.smt_s = seconds_since(t2);
         if (s.verdict != SearchVerdict::kUnknown) {
           r.verdict = s.verdict;
           r.reason.clear();
         } else {
-          r.reason += "; " + s.reason;
+          auto t3 = Clock::now();
+          limits.max_steps = 0;
+          SearchResult again = search(ops, *model, limits);
+          again.steps += r.search.steps;
+          r.search = std::move(again);
+          r.verdict = r.search.verdict;
+          r.reason = r.verdict == SearchVerdict::kUnknown
+                         ? r.search.unknown_reason + " (Z3: " + s.reason + ")"
+                         : "";
+          r.search_s += seconds_since(t3);
         }
-        r.smt_s = seconds_since(t2);
+      } else {
+        r.search_s = seconds_since(t);
       }
     }
+    if (r.verdict == SearchVerdict::kUnknown && stop->load()) r.stopped = true;
     if (r.verdict == SearchVerdict::kIllegal) {
       size_t cur = first_illegal.load();
       while (k < cur && !first_illegal.compare_exchange_weak(cur, k)) {
@@ -309,8 +359,22 @@ class Linearizable : public Checker {
                         ctx.memory_limit_bytes ? std::min(ctx.memory_limit_bytes, explain_memory)
                                                : explain_memory,
                         ctx.cancel};
+    // Each trial: the search; where the key itself needed Z3 (its search ran past the step
+    // budget), the search within a step budget, then Z3 for at most 2 s. Anything undecided
+    // counts as "not shown illegal".
+    const bool use_smt = smt_supports(*model) && o_.engine != "search" && r.smt_s > 0;
     auto illegal = [&](const std::vector<LinOp>& v) {
-      return search(v, *model, limits).verdict == SearchVerdict::kIllegal;
+      SearchLimits l = limits;
+      if (use_smt && v.size() <= kSmtMaxOps) l.max_steps = kExplainBudgetSteps + 20 * v.size();
+      SearchResult sr = search(v, *model, l);
+      if (sr.verdict != SearchVerdict::kUnknown || !use_smt || v.size() > kSmtMaxOps ||
+          Clock::now() >= deadline) {
+        return sr.verdict == SearchVerdict::kIllegal;
+      }
+      SmtOptions so;
+      so.deadline = std::min(deadline, Clock::now() + std::chrono::seconds(2));
+      so.seed = ctx.seed;
+      return smt_check(v, *model, so).verdict == SearchVerdict::kIllegal;
     };
 
     // 1. Shortest illegal prefix: ops invoked before the cut; those completing after it become
@@ -393,9 +457,11 @@ class Linearizable : public Checker {
       const size_t max_window =
           model->symbolic_domain() == SymbolicDomain::kString ? 30 : 120;
       if (window.size() <= max_window) {
+        // Delta debugging has made the set 1-minimal already; the core can only find a smaller
+        // one elsewhere, so it gets a short time box (0.82 s for a 33-op window of etcd_099).
         SmtOptions so;
         so.core = true;
-        so.deadline = deadline;
+        so.deadline = std::min(deadline, Clock::now() + std::chrono::milliseconds(300));
         so.seed = ctx.seed;
         SmtResult sres = smt_check(window, *model, so);
         if (sres.verdict == SearchVerdict::kIllegal && !sres.core.empty()) {
@@ -467,9 +533,9 @@ class Linearizable : public Checker {
     (void)ctx;
     CheckResult out;
     Validity v = Validity::kValid;
-    Json illegal = Json::array(), unknown = Json::array();
+    Json illegal = Json::array(), unknown = Json::array(), stopped = Json::array();
     size_t checked = 0, skipped = 0, ops = 0;
-    uint64_t steps = 0, cache_entries = 0;
+    uint64_t steps = 0, cache_entries = 0, pruned = 0;
     size_t peak = 0;
     double search_s = 0, smt_s = 0;
     std::string explanation;
@@ -484,6 +550,7 @@ class Linearizable : public Checker {
       ops += r.ops;
       steps += r.search.steps;
       cache_entries += r.search.cache_entries;
+      pruned += r.search.pruned;
       peak = std::max(peak, r.search.peak_bytes);
       search_s += r.search_s;
       smt_s += r.smt_s;
@@ -497,11 +564,14 @@ class Linearizable : public Checker {
                      {"length", r.search.longest_prefix.size()},
                      {"of", r.ops}};
         }
+      } else if (r.stopped) {
+        stopped.push_back(r.key);
       } else if (r.verdict == SearchVerdict::kUnknown) {
         v = merge(v, Validity::kUnknown);
         unknown.push_back({{"key", r.key}, {"reason", r.reason}});
       }
     }
+    if (!stopped.empty() && illegal.empty()) v = merge(v, Validity::kUnknown);  // cannot happen
     out.validity = v;
     std::ostringstream summary;
     summary << model_name << ", " << (split ? std::to_string(parts.size()) + " keys" : "1 history")
@@ -512,6 +582,9 @@ class Linearizable : public Checker {
               << ")";
     }
     if (skipped) summary << ", " << skipped << " skipped after the first illegal key";
+    if (!stopped.empty()) {
+      summary << ", " << stopped.size() << " stopped undecided once a later key was illegal";
+    }
     out.details = {{"model", model_name},
                    {"engine", o_.engine},
                    {"split_by_key", split},
@@ -521,6 +594,7 @@ class Linearizable : public Checker {
                    {"ops", ops},
                    {"illegal_keys", illegal},
                    {"unknown_keys", unknown},
+                   {"stopped_keys", stopped},
                    {"summary", summary.str()}};
     if (split && results.size() > 1) {
       // Keys in groups (at most 200 groups, at least 100 keys each), for CI reports that want
@@ -534,7 +608,7 @@ class Linearizable : public Checker {
         size_t not_checked = 0;
         for (size_t k = g; k < end; ++k) {
           const KeyResult& r = results[k];
-          if (!r.checked) {
+          if (!r.checked || r.stopped) {
             ++not_checked;
           } else if (r.verdict == SearchVerdict::kIllegal) {
             gv = "invalid";
@@ -558,7 +632,8 @@ class Linearizable : public Checker {
     out.timing = {{"split_s", split_s},         {"search_s", search_s},
                   {"smt_s", smt_s},             {"explain_s", explain_s},
                   {"total_s", total_s},         {"search_steps", steps},
-                  {"cache_entries", cache_entries}, {"peak_search_bytes", peak}};
+                  {"cache_entries", cache_entries}, {"pruned_configurations", pruned},
+                  {"peak_search_bytes", peak}};
     return out;
   }
 

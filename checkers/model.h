@@ -95,6 +95,29 @@ class Model {
   // The state after `call` from `state`, or kIllegal.
   virtual int64_t step(int64_t state, const Call& call) = 0;
 
+  // True when `call` never changes the state where it is legal (a read, a failed cas). The
+  // search linearizes such a call as soon as it is legal, without trying alternatives: any
+  // linearization that places it later can place it there instead (see linear_search.h).
+  virtual bool read_only(const Call& call) const { (void)call; return false; }
+
+  // Monotone calls only move the state up in an order of the model's own (a kv append, a set
+  // add, a counter add of a non-negative amount); read-only calls are monotone. Every other
+  // call may reset the state. With reachable(), this lets the search drop a configuration when
+  // a read that must come before every pending reset can no longer be satisfied.
+  virtual bool monotone(const Call& call) const { return read_only(call); }
+  // Whether monotone calls alone can take `state` to one where the read-only `read` is legal.
+  // Must never answer false when they can (true is always safe).
+  virtual bool reachable(int64_t state, const Call& read) { return step(state, read) != kIllegal; }
+
+  // Unconditional calls are legal in every state (a write, a put, an append, a set add). The
+  // rest (reads, cas, dequeue, acquire) depend on the state. Overwriting calls leave a state
+  // that does not depend on the one before (a write, a put on the model's only key). When an
+  // overwrite must come, in real time, before every pending state-dependent call, the current
+  // state cannot matter to the rest of the search, and configurations that differ only in it
+  // are one (the many orders of appends that a later put erases). false is always safe.
+  virtual bool unconditional(const Call& call) const { (void)call; return false; }
+  virtual bool overwrites(const Call& call) const { (void)call; return false; }
+
   // True when states are interned composites, so the search should memoise step().
   virtual bool memoise_steps() const { return false; }
 

@@ -32,6 +32,10 @@ class CounterModel : public Model {
     bad_op(op, name(), "expected add or read");
   }
   int64_t init() override { return 0; }
+  bool read_only(const Call& c) const override { return c.f == kRead; }
+  bool monotone(const Call& c) const override { return c.f == kRead || c.a >= 0; }
+  bool unconditional(const Call& c) const override { return c.f == kAdd; }
+  bool reachable(int64_t state, const Call& read) override { return read.a >= state; }
   int64_t step(int64_t state, const Call& c) override {
     if (c.f == kRead) return state == c.a ? state : kIllegal;
     return state + c.a;

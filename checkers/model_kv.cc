@@ -51,6 +51,21 @@ class KvModel : public Model {
   // State: a sorted vector of (key id, string id) pairs, interned; a missing key is "".
   int64_t init() override { return states_.intern({}); }
 
+  bool read_only(const Call& c) const override { return c.f == kGet; }
+  bool monotone(const Call& c) const override { return c.f != kPut; }
+  bool unconditional(const Call& c) const override { return c.f != kGet; }
+  bool overwrites(const Call& c) const override { return c.f == kPut && keys_.size() <= 2; }
+  // Appends only extend a key's string: a get is reachable when the string is a prefix of it.
+  bool reachable(int64_t state, const Call& read) override {
+    const std::vector<int64_t>& m = states_.get(state);
+    int64_t current = empty_;
+    for (size_t i = 0; i < m.size(); i += 2) {
+      if (m[i] == read.c) current = m[i + 1];
+    }
+    const std::string& now = strings_.text_raw(current);
+    const std::string& want = strings_.text_raw(read.a);
+    return want.size() >= now.size() && want.compare(0, now.size(), now) == 0;
+  }
   int64_t step(int64_t state, const Call& c) override {
     const std::vector<int64_t>& m = states_.get(state);
     int64_t current = empty_;

@@ -41,6 +41,8 @@ class MultiRegisterModel : public Model {
     return c;
   }
   int64_t init() override { return maps_.intern({}); }
+  bool read_only(const Call& c) const override { return c.f == kRead; }
+  bool unconditional(const Call& c) const override { return c.f == kWrite; }
   int64_t step(int64_t state, const Call& c) override {
     const auto& s = maps_.get(state);
     const auto& m = maps_.get(c.a);

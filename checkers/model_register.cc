@@ -61,6 +61,11 @@ class RegisterModel : public Model {
     return kIllegal;
   }
 
+  bool unconditional(const Call& c) const override { return c.f == kWrite; }
+  bool overwrites(const Call& c) const override { return c.f == kWrite; }
+  bool read_only(const Call& c) const override {
+    return c.f == kRead || (c.f == kCas && c.outcome == Outcome::kFail);
+  }
   SymbolicDomain symbolic_domain() const override { return SymbolicDomain::kInt; }
   Symbolic symbolic(const Call& c) const override {
     using G = Symbolic::Guard;

@@ -36,6 +36,14 @@ class SetModel : public Model {
     bad_op(op, name(), "expected add or read");
   }
   int64_t init() override { return sets_.intern({}); }
+  bool read_only(const Call& c) const override { return c.f == kRead; }
+  bool monotone(const Call& c) const override { (void)c; return true; }  // adds only grow it
+  bool unconditional(const Call& c) const override { return c.f == kAdd; }
+  bool reachable(int64_t state, const Call& read) override {
+    const auto& s = sets_.get(state);
+    const auto& want = sets_.get(read.a);
+    return std::includes(want.begin(), want.end(), s.begin(), s.end());
+  }
   int64_t step(int64_t state, const Call& c) override {
     if (c.f == kRead) return state == c.a ? state : kIllegal;
     const auto& s = sets_.get(state);

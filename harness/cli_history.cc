@@ -143,8 +143,9 @@ const bool check_registered = register_command(
        app.add_option("--model,-m", o->model,
                       "Model for the linearizability checker (default: guessed from the ops)");
        app.add_option("--engine", o->engine,
-                      "Linearizability engine: search, smt or portfolio (default: search, then "
-                      "Z3 to explain any illegal key)");
+                      "Linearizability engine: search, smt or portfolio (default: portfolio, the "
+                      "search within a step budget, then Z3 on keys that exceed it; Z3 also "
+                      "minimises the counterexample of any illegal key)");
        app.add_option("--independent", o->independent,
                       "Linearizability: check each key separately (default: when ops carry keys)")
            ->check(CLI::IsMember({"true", "false"}));

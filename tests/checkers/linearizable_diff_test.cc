@@ -4,6 +4,7 @@
 // taking effect), then, half the time, one random mutation (a read's result changed, a cas's
 // outcome flipped), which may or may not make it illegal. The seed is printed; set
 // FAULTLINE_SEED to replay.
+#include <algorithm>
 #include <cstdlib>
 #include <iostream>
 #include <random>
@@ -142,4 +143,161 @@ TEST_CASE("search and Z3 agree on 10,000 generated cas-register histories", "[li
   }
   std::cout << "  " << legal << " linearizable, " << illegal << " illegal\n";
   CHECK(illegal > 500);  // the mutations do produce illegal histories
+}
+
+namespace {
+
+// A random concurrent schedule of one model ("kv" on one key, "set", "counter", "register"),
+// valid by construction, then (when `mutate`) one read's result changed. Values are small so
+// that reads of a wrong order or a stale value are likely.
+std::vector<Op> generate_model(std::mt19937_64& rng, const std::string& model, bool mutate) {
+  const int procs = 2 + static_cast<int>(rng() % 4);
+  const int total = 4 + static_cast<int>(rng() % 9);
+  struct P {
+    int id;
+    bool active = false, applied = false;
+    std::string f;
+    Json value, result;
+  };
+  std::vector<P> ps(procs);
+  for (int i = 0; i < procs; ++i) ps[i].id = i;
+  int next_id = procs, issued = 0, active = 0;
+  std::string text;           // kv
+  std::vector<int> elements;  // set
+  int64_t number = 0;         // counter
+  Json reg = nullptr;         // register
+  std::vector<Op> ops;
+  auto emit = [&](const P& p, OpType type, const Json& v) {
+    Op op;
+    op.process = p.id;
+    op.type = type;
+    op.f = p.f;
+    op.value = v;
+    ops.push_back(op);
+  };
+  auto current = [&]() -> Json {
+    if (model == "kv") return text;
+    if (model == "set") return elements;
+    if (model == "counter") return number;
+    return reg;
+  };
+  while (issued < total || active > 0) {
+    P& p = ps[rng() % procs];
+    if (!p.active) {
+      if (issued >= total) continue;
+      p.active = true;
+      p.applied = false;
+      const unsigned r = rng() % 8;
+      if (r < 3) {
+        p.f = model == "kv" ? "get" : "read";
+        p.value = nullptr;
+      } else if (model == "kv") {
+        p.f = r < 5 ? "put" : "append";
+        p.value = std::string(1, static_cast<char>('a' + rng() % 3));
+      } else if (model == "set") {
+        p.f = "add";
+        p.value = static_cast<int>(rng() % 4);
+      } else if (model == "counter") {
+        p.f = "add";
+        p.value = static_cast<int>(rng() % 4) - 1;
+      } else {
+        p.f = "write";
+        p.value = static_cast<int>(rng() % 3);
+      }
+      ++issued;
+      ++active;
+      emit(p, OpType::kInvoke, p.value);
+      continue;
+    }
+    if (!p.applied && rng() % 8 == 0) {  // crash before taking effect
+      emit(p, OpType::kInfo, nullptr);
+      p.active = false;
+      --active;
+      p.id = next_id++;
+      continue;
+    }
+    if (!p.applied) {
+      p.applied = true;
+      if (p.f == "put") text = p.value.get<std::string>();
+      if (p.f == "append") text += p.value.get<std::string>();
+      if (p.f == "write") reg = p.value;
+      if (p.f == "add" && model == "counter") number += p.value.get<int>();
+      if (p.f == "add" && model == "set") {
+        const int e = p.value.get<int>();
+        if (std::find(elements.begin(), elements.end(), e) == elements.end()) {
+          elements.insert(std::lower_bound(elements.begin(), elements.end(), e), e);
+        }
+      }
+      p.result = (p.f == "get" || p.f == "read") ? current() : p.value;
+      continue;
+    }
+    const bool crash = rng() % 8 == 0;  // crash after taking effect
+    emit(p, crash ? OpType::kInfo : OpType::kOk, crash ? Json(nullptr) : p.result);
+    p.active = false;
+    --active;
+    if (crash) p.id = next_id++;
+  }
+  if (mutate) {
+    std::vector<size_t> reads;
+    for (size_t i = 0; i < ops.size(); ++i) {
+      if ((ops[i].f == "get" || ops[i].f == "read") && ops[i].type == OpType::kOk) {
+        reads.push_back(i);
+      }
+    }
+    if (!reads.empty()) {
+      Op& op = ops[reads[rng() % reads.size()]];
+      if (model == "kv") {
+        std::string v = op.value.get<std::string>();
+        if (!v.empty() && rng() % 2) v.pop_back();
+        else v += static_cast<char>('a' + rng() % 3);
+        op.value = v;
+      } else if (model == "set") {
+        std::vector<int> v = op.value.get<std::vector<int>>();
+        if (!v.empty() && rng() % 2) v.erase(v.begin() + static_cast<long>(rng() % v.size()));
+        else v = {static_cast<int>(rng() % 4)};
+        op.value = v;
+      } else if (model == "counter") {
+        op.value = op.value.get<int64_t>() + (rng() % 2 ? 1 : -1);
+      } else {
+        op.value = rng() % 4 == 0 ? Json(nullptr) : Json(static_cast<int>(rng() % 3));
+      }
+    }
+  }
+  return ops;
+}
+
+}  // namespace
+
+TEST_CASE("the search's reductions keep every verdict on generated kv, set, counter and register histories",
+          "[lin][diff]") {
+  const uint64_t seed = seed_from_env();
+  std::cout << "linearizable reductions test: seed " << seed << " (FAULTLINE_SEED to replay)\n";
+  std::mt19937_64 rng(seed);
+  for (const std::string model : {"kv", "set", "counter", "register"}) {
+    int illegal = 0;
+    for (int n = 0; n < 5000; ++n) {
+      std::vector<Op> raw = generate_model(rng, model, n % 2 == 1);
+      History h = History::build_or_throw(raw, "generated");
+      auto m = lin::ModelRegistry::get("model", model)();
+      auto ops = lin::prepare_ops(h, *m);
+      lin::SearchLimits plain;
+      plain.reductions = false;
+      auto with = lin::search(ops, *m, {});
+      auto without = lin::search(ops, *m, plain);
+      if (with.verdict != without.verdict) {
+        std::ostringstream edn;
+        write_history(edn, h, HistoryFormat::kEdn);
+        FAIL("seed " << seed << ", " << model << " history " << n << ": with reductions "
+                     << (with.verdict == lin::SearchVerdict::kIllegal ? "illegal" : "linearizable")
+                     << ", without "
+                     << (without.verdict == lin::SearchVerdict::kIllegal ? "illegal"
+                                                                          : "linearizable")
+                     << "\n" << edn.str());
+      }
+      if (!(n % 2)) REQUIRE(with.verdict == lin::SearchVerdict::kLinearizable);
+      illegal += with.verdict == lin::SearchVerdict::kIllegal;
+    }
+    std::cout << "  " << model << ": " << illegal << " of 5000 illegal\n";
+    CHECK(illegal > 300);
+  }
 }
