@@ -32,6 +32,8 @@ measure "etcd suite (102 files, one process)" $FL check --no-explain "$SHARED"/e
 measure "etcd suite, with explanations" $FL check "$SHARED"/etcd/*.log
 measure "kv c10-ok unsplit" $FL check --independent false "$SHARED"/kv/c10-ok.txt
 measure "kv c10-bad unsplit" $FL check --no-explain --independent false "$SHARED"/kv/c10-bad.txt
+measure "kv c50-bad (key 0 needs Z3)" $FL check --no-explain "$SHARED"/kv/c50-bad.txt
+measure "kv c50-bad, search engine alone" $FL check --engine search --no-explain "$SHARED"/kv/c50-bad.txt
 G=$B/bench/lin_gen
 $G --clients 50 --keys 10 --ops 10000 > "$TMP/c50k10n10k.txt" 2>/dev/null
 $G --clients 50 --keys 10 --ops 100000 > "$TMP/c50k10n100k.txt" 2>/dev/null
