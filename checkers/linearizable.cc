@@ -52,6 +52,7 @@ constexpr auto kSmtBudget = std::chrono::seconds(30);
 constexpr size_t kSmtMaxOps = 20'000;
 // The same for each trial of the counterexample shrink.
 constexpr uint64_t kExplainBudgetSteps = 100'000;
+constexpr uint64_t kTrialStepsFactor = 8;
 // How long keys before an illegal one may still run before they are stopped.
 constexpr auto kStopGrace = std::chrono::seconds(1);
 
@@ -363,8 +364,14 @@ class Linearizable : public Checker {
     // budget), the search within a step budget, then Z3 for at most 2 s. Anything undecided
     // counts as "not shown illegal".
     const bool use_smt = smt_supports(*model) && o_.engine != "search" && r.smt_s > 0;
+    // Every trial's search also gets a step budget, a multiple of what the key's own search
+    // took: with many ops relaxed, a trial can cost far more than the key, and one trial
+    // must not eat the whole explanation budget (a 50-client key did, and kept 479 ops).
+    const uint64_t trial_steps =
+        std::max<uint64_t>(kExplainBudgetSteps, kTrialStepsFactor * r.search.steps);
     auto illegal = [&](const std::vector<LinOp>& v) {
       SearchLimits l = limits;
+      l.max_steps = trial_steps + 20 * v.size();
       if (use_smt && v.size() <= kSmtMaxOps) l.max_steps = kExplainBudgetSteps + 20 * v.size();
       SearchResult sr = search(v, *model, l);
       if (sr.verdict != SearchVerdict::kUnknown || !use_smt || v.size() > kSmtMaxOps ||
