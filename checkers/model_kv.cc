@@ -2,7 +2,10 @@
 // missing key), put sets it, append concatenates to it. Ops name their key in a "key" field or
 // as [key value]; the checker splits by key (P-compositionality), and this model then sees one
 // key. Checked without splitting (option "partition": false), the state is the whole map.
+#include <cstring>
+#include <memory>
 #include <map>
+#include <string_view>
 #include <optional>
 
 #include "checkers/model.h"
@@ -62,8 +65,8 @@ class KvModel : public Model {
     for (size_t i = 0; i < m.size(); i += 2) {
       if (m[i] == read.c) current = m[i + 1];
     }
-    const std::string& now = strings_.text_raw(current);
-    const std::string& want = strings_.text_raw(read.a);
+    const std::string_view now = strings_.text_raw(current);
+    const std::string_view want = strings_.text_raw(read.a);
     return want.size() >= now.size() && want.compare(0, now.size(), now) == 0;
   }
   int64_t step(int64_t state, const Call& c) override {
@@ -81,7 +84,7 @@ class KvModel : public Model {
     switch (c.f) {
       case kGet: return current == c.a ? state : kIllegal;
       case kPut: next = c.a; break;
-      case kAppend: next = strings_.intern(strings_.text_raw(current) + strings_.text_raw(c.a));
+      case kAppend: next = strings_.concat(current, c.a);
         break;
       default: return kIllegal;
     }
@@ -113,7 +116,9 @@ class KvModel : public Model {
     }
   }
   int64_t symbolic_init() const override { return empty_; }
-  std::string symbolic_string(int64_t id) const override { return strings_.text_raw(id); }
+  std::string symbolic_string(int64_t id) const override {
+    return std::string(strings_.text_raw(id));
+  }
 
   std::string describe_state(int64_t state) const override {
     const auto& m = states_.get(state);
@@ -141,18 +146,39 @@ class KvModel : public Model {
     if (v.is_null()) return "";
     return json_text(v);
   }
-  static std::string quoted(const std::string& s) { return json_text(Json(s)); }
+  static std::string quoted(std::string_view s) { return json_text(Json(std::string(s))); }
 
-  // Raw strings (not JSON) interned.
+  // Raw strings (not JSON) interned, each stored once, their characters in an arena of large
+  // blocks: a search over long appended strings makes millions, and freeing them one by one
+  // took a quarter of such a run.
   struct Strings {
-    std::unordered_map<std::string, int64_t> ids;
-    std::vector<std::string> texts;
-    int64_t intern(const std::string& s) {
-      auto [it, inserted] = ids.emplace(s, static_cast<int64_t>(texts.size()));
-      if (inserted) texts.push_back(s);
-      return it->second;
+    std::vector<std::unique_ptr<char[]>> blocks;
+    size_t block_used = 0, block_size = 0;
+    std::vector<std::string_view> texts;
+    std::unordered_map<std::string_view, int64_t> ids;
+    std::string scratch;
+    int64_t intern(std::string_view s) {
+      auto it = ids.find(s);
+      if (it != ids.end()) return it->second;
+      if (blocks.empty() || s.size() > block_size - block_used) {
+        block_size = std::max<size_t>(1 << 20, s.size());
+        blocks.push_back(std::make_unique<char[]>(block_size));
+        block_used = 0;
+      }
+      char* at = blocks.back().get() + block_used;
+      if (!s.empty()) std::memcpy(at, s.data(), s.size());
+      block_used += s.size();
+      const auto id = static_cast<int64_t>(texts.size());
+      texts.emplace_back(at, s.size());
+      ids.emplace(texts.back(), id);
+      return id;
     }
-    const std::string& text_raw(int64_t id) const { return texts[static_cast<size_t>(id)]; }
+    int64_t concat(int64_t a, int64_t b) {
+      scratch.assign(texts[static_cast<size_t>(a)]);
+      scratch.append(texts[static_cast<size_t>(b)]);
+      return intern(scratch);
+    }
+    std::string_view text_raw(int64_t id) const { return texts[static_cast<size_t>(id)]; }
   };
 
   Strings strings_;
