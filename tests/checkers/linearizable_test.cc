@@ -316,3 +316,28 @@ TEST_CASE("the shared Porcupine histories get their known verdicts (search)", "[
 TEST_CASE("the shared Porcupine histories get their known verdicts (smt)", "[lin][shared]") {
   check_shared("smt");
 }
+
+TEST_CASE("keys before an illegal one that run on are stopped, not waited for", "[lin][shared]") {
+  // kv/c50-bad: key "0" is illegal, but the search alone must exhaust every order of its
+  // concurrent appends to show it (it does not finish); key "1" is illegal at once.
+  FAULTLINE_REQUIRE_SHARED(shared);
+  auto loaded = load_history_file((shared / "porcupine" / "kv" / "c50-bad.txt").string());
+  auto checker = CheckerRegistry::get("checker", "linearizable")(
+      {{"engine", "search"}, {"explain", false}});
+  CheckContext ctx;
+  ctx.threads = 2;
+  ctx.deadline = std::chrono::steady_clock::now() + std::chrono::seconds(120);
+  auto t = std::chrono::steady_clock::now();
+  auto r = checker->check(loaded.history, ctx);
+  INFO(r.details.dump());
+  CHECK(r.validity == Validity::kInvalid);
+  CHECK(r.details["illegal_keys"] == Json::array({"1"}));
+  CHECK(r.details["stopped_keys"] == Json::array({"0"}));
+  CHECK(std::chrono::steady_clock::now() - t < std::chrono::seconds(60));
+  // The portfolio decides key "0" with Z3 once the search's step budget is spent.
+  auto portfolio = CheckerRegistry::get("checker", "linearizable")({{"explain", false}});
+  auto p = portfolio->check(loaded.history, ctx);
+  INFO(p.details.dump());
+  CHECK(p.details["illegal_keys"] == Json::array({"0"}));
+  CHECK(p.details["stopped_keys"] == Json::array());
+}
