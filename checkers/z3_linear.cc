@@ -1,6 +1,9 @@
 #include "checkers/z3_linear.h"
 
 #include <algorithm>
+#include <condition_variable>
+#include <mutex>
+#include <thread>
 #include <z3++.h>
 
 namespace faultline::lin {
@@ -55,7 +58,7 @@ SmtResult smt_check(const std::vector<LinOp>& ops, const Model& model, const Smt
       return ctx.int_val(static_cast<int64_t>(id));
     };
     z3::sort state_sort = domain == SymbolicDomain::kString ? ctx.string_sort() : ctx.int_sort();
-    z3::expr init = value(model.symbolic_init());
+    z3::expr init = o.free_init ? ctx.constant("init", state_sort) : value(model.symbolic_init());
 
     // e_i: took effect. Certain ops (ok or failed-with-meaning, not optional) always take
     // effect in full mode; in core mode their assumption literal a_i forces it, and without it
@@ -176,6 +179,35 @@ SmtResult smt_check(const std::vector<LinOp>& ops, const Model& model, const Smt
       }
     }
 
+    // Z3's own timeout is not always kept (core minimisation ran 25 s past a 1 s timeout):
+    // a watchdog interrupts the context at the deadline, and the answer is then unknown.
+    std::mutex mu;
+    std::condition_variable cv;
+    bool finished = false;
+    std::thread watchdog;
+    if (o.deadline != std::chrono::steady_clock::time_point::max()) {
+      watchdog = std::thread([&] {
+        std::unique_lock<std::mutex> lock(mu);
+        if (!cv.wait_until(lock, o.deadline + std::chrono::milliseconds(50),
+                           [&] { return finished; })) {
+          ctx.interrupt();
+        }
+      });
+    }
+    struct Join {
+      std::mutex& mu;
+      std::condition_variable& cv;
+      bool& finished;
+      std::thread& t;
+      ~Join() {
+        {
+          std::lock_guard<std::mutex> lock(mu);
+          finished = true;
+        }
+        cv.notify_all();
+        if (t.joinable()) t.join();
+      }
+    } join{mu, cv, finished, watchdog};
     z3::check_result r;
     if (o.core) {
       z3::expr_vector assumptions(ctx);

@@ -38,6 +38,9 @@ struct SmtOptions {
   bool core = false;  // assumption literal per op; result.core on unsat
   std::chrono::steady_clock::time_point deadline = std::chrono::steady_clock::time_point::max();
   uint64_t seed = 0;
+  // The state before the first op is any value, not the model's initial state: for a window of
+  // a longer history whose earlier ops all completed before any op of the window was invoked.
+  bool free_init = false;
 };
 
 struct SmtResult {
