@@ -4,6 +4,7 @@
 
 #include <catch2/catch.hpp>
 
+#include "bench/causal_gen.h"
 #include "bench/elle_gen.h"
 #include "tests/checkers/elle_test_util.h"
 
@@ -42,12 +43,34 @@ std::vector<CausalCase> cases() {
       {"CyclicCF", "CCv",
        {{0, "ok", J(R"([["w","x",1],["r","x",2]])")}, {1, "ok", J(R"([["w","x",2],["r","x",1]])")}},
        {{0, "ok", J(R"([["w","x",1],["r","x",2]])")}, {1, "ok", J(R"([["w","x",2],["r","x",2]])")}}},
+      // Process 2's view must put w(x,1) after r(x,nil), but r(y,2) (after r(u,1), which
+      // follows w(y,1)) orders w(y,1) before w(y,2), which precedes r(z,1) and so r(x,nil).
+      {"WriteHBInitRead", "CM",
+       {{0, "ok", J(R"([["w","x",1],["w","y",1],["w","u",1]])")},
+        {1, "ok", J(R"([["w","y",2],["w","z",1]])")},
+        {2, "ok", J(R"([["r","z",1],["r","x",null],["r","u",1],["r","y",2]])")}},
+       {{0, "ok", J(R"([["w","x",1],["w","y",1],["w","u",1]])")},
+        {1, "ok", J(R"([["w","y",2],["w","z",1]])")},
+        {2, "ok", J(R"([["r","z",1],["r","x",null],["r","u",1],["r","y",1]])")}}},
+      // Process 2 sees x = 1, then 2, then 1 again: its view needs 1 < 2 and 2 < 1.
+      {"CyclicHB", "CM",
+       {{0, "ok", J(R"([["w","x",1]])")}, {1, "ok", J(R"([["w","x",2]])")},
+        {2, "ok", J(R"([["r","x",1],["r","x",2],["r","x",1]])")}},
+       {{0, "ok", J(R"([["w","x",1]])")}, {1, "ok", J(R"([["w","x",2]])")},
+        {2, "ok", J(R"([["r","x",1],["r","x",2],["r","x",2]])")}}},
   };
 }
 
 CheckResult causal(const History& h, const std::string& model) {
   return CheckerRegistry::get("checker", "causal")(Json{{"consistency-model", model}})
       ->check(h, {});
+}
+
+CausalCase find_case(const std::string& pattern) {
+  for (const auto& c : cases()) {
+    if (pattern == c.pattern) return c;
+  }
+  throw std::logic_error("no case " + pattern);
 }
 
 }  // namespace
@@ -67,11 +90,28 @@ TEST_CASE("causal: one micro-history per bad pattern, each with a valid twin", "
   }
 }
 
-TEST_CASE("causal: CyclicCF is allowed by CC, not by CCv, CM is never claimed", "[causal]") {
-  History h = by_process(cases().back().bad);
-  CHECK(causal(h, "CC").validity == Validity::kValid);
-  CHECK(causal(h, "CCv").validity == Validity::kInvalid);
-  CHECK(causal(h, "CM").validity == Validity::kUnknown);
+TEST_CASE("causal: CC, CCv and CM are decided and told apart", "[causal]") {
+  History cf = by_process(find_case("CyclicCF").bad);
+  CHECK(causal(cf, "CC").validity == Validity::kValid);
+  CHECK(causal(cf, "CCv").validity == Validity::kInvalid);
+  CHECK(causal(cf, "CM").validity == Validity::kValid);  // each process has its own view
+  // WriteHBInitRead's history is CC and CCv: only one view for all of process 2's reads fails.
+  History hbi = by_process(find_case("WriteHBInitRead").bad);
+  CHECK(causal(hbi, "CC").validity == Validity::kValid);
+  CHECK(causal(hbi, "CCv").validity == Validity::kValid);
+  CheckResult r = causal(hbi, "CM");
+  INFO(r.details.dump(2));
+  CHECK(r.validity == Validity::kInvalid);
+  CHECK(r.details["ruled-out"] == Json{"CM"});
+  CHECK(r.details["explanation"].get<std::string>().find("view of process 2") != std::string::npos);
+  // CyclicHB's history is CC but neither CCv nor CM.
+  History hb = by_process(find_case("CyclicHB").bad);
+  CHECK(causal(hb, "CC").validity == Validity::kValid);
+  CHECK(causal(hb, "CCv").validity == Validity::kInvalid);
+  CHECK(causal(hb, "CM").validity == Validity::kInvalid);
+  // A CC pattern rules out all three.
+  History thin = by_process(find_case("ThinAirRead").bad);
+  CHECK(causal(thin, "CM").validity == Validity::kInvalid);
   CHECK_THROWS_AS(CheckerRegistry::get("checker", "causal")(J(R"({"consistency-model":"x"})")),
                   std::invalid_argument);
 }
@@ -95,6 +135,10 @@ TEST_CASE("causal: generated histories are causal, an injected stale read is fou
     CheckResult r = causal(History::build_or_throw(ops, "gen"), "CCv");
     INFO(r.details.dump(2).substr(0, 3000));
     REQUIRE(r.validity == Validity::kValid);
+    // Strict serializable, so also causal memory.
+    CheckResult m = causal(History::build_or_throw(ops, "gen"), "CM");
+    INFO(m.details.dump(2).substr(0, 3000));
+    REQUIRE(m.validity == Validity::kValid);
     // A read after the same process wrote its key now returns the initial state.
     std::map<int64_t, std::set<Json>> written;  // process -> keys written by ok txns
     bool injected = false;
@@ -114,5 +158,26 @@ TEST_CASE("causal: generated histories are causal, an injected stale read is fou
     INFO(b.details.dump(2).substr(0, 3000));
     CHECK(b.validity == Validity::kInvalid);
     CHECK(has_type(b, "WriteCOInitRead"));
+  }
+}
+
+TEST_CASE("causal: simulated causal replicas are CC and CM, or CC and CCv",
+          "[causal][generated]") {
+  for (uint64_t seed = 1; seed <= 20; ++seed) {
+    std::cout << "causal simulated seed " << seed << std::endl;
+    INFO("seed " << seed);
+    bench::CausalGenOptions o;
+    o.seed = seed;
+    o.processes = 3 + static_cast<int>(seed % 3);
+    o.txns = 300;
+    o.keys = 3;
+    o.max_mops = 3;
+    o.convergent = seed % 2 == 0;
+    History h = History::build_or_throw(bench::generate_causal_history(o), "gen");
+    for (const std::string model : {"CC", o.convergent ? "CCv" : "CM"}) {
+      CheckResult r = causal(h, model);
+      INFO(model << ": " << r.details.dump(2).substr(0, 3000));
+      CHECK(r.validity == Validity::kValid);
+    }
   }
 }
