@@ -44,6 +44,7 @@
 // Info operations: their writes count when someone read them; their reads are unknown and
 // skipped. Failed operations are left out.
 #include <algorithm>
+#include <functional>
 #include <map>
 #include <set>
 
@@ -227,6 +228,7 @@ CheckResult CausalChecker::check(const History& history, const CheckContext& ctx
   }
   bool unknown = false;
   std::string unknown_reason;
+  uint64_t cm_rounds = 0, cm_derived = 0;
   if (cyclic.empty() && static_cast<uint64_t>(n) * P > (uint64_t{1} << 28)) {
     unknown = true;
     unknown_reason = "too many processes for vector clocks (" + std::to_string(P) + ")";
@@ -339,22 +341,42 @@ CheckResult CausalChecker::check(const History& history, const CheckContext& ctx
         uint32_t because;  // the read of the process whose view orders the two writes
       };
       std::vector<uint32_t> hb(static_cast<size_t>(n) * P);
-      std::vector<uint32_t> indeg(n);
-      std::vector<uint32_t> order;
+      std::vector<uint8_t> has_derived(n, 0);
+      std::vector<uint32_t> has_derived_set;
+      // Per key: each process writing it, with its writes of the key and their seqs.
+      struct KeyWriter {
+        uint32_t q;
+        const std::vector<uint32_t>* ws;
+        std::vector<uint32_t> seqs;
+      };
+      std::vector<std::vector<KeyWriter>> key_writers(th.key_json.size());
+      for (const auto& [kp, v] : writes) {
+        KeyWriter kw{kp.second, &v, {}};
+        for (uint32_t w : v) kw.seqs.push_back(ops[w].seq);
+        key_writers[kp.first].push_back(std::move(kw));
+      }
+      std::vector<uint8_t> dirty(n, 0);  // HB clock grew in the last round
+      std::vector<uint32_t> topo_pos(n);
+      for (uint32_t i = 0; i < n; ++i) topo_pos[order[i]] = i;
+      std::vector<uint8_t> queued(n, 0);
+      std::vector<std::pair<uint32_t, uint32_t>> heap;   // (topo_pos, op), a min-heap
+      std::vector<std::pair<uint32_t, uint32_t>> fresh;  // derived edges of this round
       for (uint32_t p = 0; p < P && !unknown; ++p) {
         if (reads_of[p].empty()) continue;
         std::map<uint32_t, std::vector<Derived>> derived;  // from -> derived edges
+        for (uint32_t o : has_derived_set) has_derived[o] = 0;
+        has_derived_set.clear();
         const uint32_t* clocks = vc.data();                 // CO first, then HB
+        fresh.clear();
+        std::fill(dirty.begin(), dirty.end(), 0);
         auto hclock = [&](uint32_t o) { return clocks + static_cast<size_t>(o) * P; };
         auto hb_before = [&](uint32_t a, uint32_t b) {
           return a != b && hclock(b)[ops[a].proc] >= ops[a].seq;
         };
-        auto latest_hb = [&](uint32_t k, uint32_t q, uint32_t o) -> uint32_t {
-          const auto& ws = writes[{k, q}];
-          const uint32_t bound = hclock(o)[q];
-          auto it = std::upper_bound(ws.begin(), ws.end(), bound,
-                                     [&](uint32_t b, uint32_t w) { return b < ops[w].seq; });
-          return it == ws.begin() ? kNone : *(it - 1);
+        auto latest_hb = [&](const KeyWriter& kw, uint32_t o) -> uint32_t {
+          const uint32_t bound = hclock(o)[kw.q];
+          auto it = std::upper_bound(kw.seqs.begin(), kw.seqs.end(), bound);
+          return it == kw.seqs.begin() ? kNone : (*kw.ws)[static_cast<size_t>(it - kw.seqs.begin()) - 1];
         };
         // Successors in PO u WR u derived, for paths in explanations.
         auto path = [&](uint32_t from, uint32_t to) {
@@ -409,6 +431,7 @@ CheckResult CausalChecker::check(const History& history, const CheckContext& ctx
         };
         bool done = false;
         for (int round = 0; !done; ++round) {
+          ++cm_rounds;
           if (ctx.expired()) {
             unknown = true;
             unknown_reason = "deadline";
@@ -416,13 +439,17 @@ CheckResult CausalChecker::check(const History& history, const CheckContext& ctx
           }
           bool grew = false;
           for (uint32_t r : reads_of[p]) {
+            // Later rounds: only reads whose HB past grew can need anything new (a source's
+            // growth only makes edges redundant; cycles are checked on the edges below).
+            if (round > 0 && !dirty[r]) continue;
+            dirty[r] = 0;
             const auto& x = ops[r];
-            auto pw = procs_writing.find(x.key);
-            if (pw == procs_writing.end()) continue;
+            const auto& kw = key_writers[x.key];
+            if (kw.empty()) continue;
             const uint32_t src = x.kv == kNone ? kNone : writer_op[x.kv];
             if (x.kv != kNone && src == kNone) continue;  // ThinAirRead, reported above
-            for (uint32_t q : pw->second) {
-              const uint32_t w1 = latest_hb(x.key, q, r);
+            for (const auto& writer : kw) {
+              const uint32_t w1 = latest_hb(writer, r);
               if (w1 == kNone || w1 == src) continue;
               if (x.kv == kNone) {
                 if (co_before(w1, r)) continue;  // WriteCOInitRead, reported above
@@ -460,72 +487,72 @@ CheckResult CausalChecker::check(const History& history, const CheckContext& ctx
               auto& out = derived[w1];
               if (std::none_of(out.begin(), out.end(), [&](const Derived& d) { return d.to == src; })) {
                 out.push_back({src, r});
+                fresh.push_back({w1, src});
+                ++cm_derived;
+                if (!has_derived[w1]) {
+                  has_derived[w1] = 1;
+                  has_derived_set.push_back(w1);
+                }
                 grew = true;
               }
             }
           }
           if (done || !grew) break;
-          // HB clocks of PO u WR u derived, in a topological order (Kahn).
-          std::fill(indeg.begin(), indeg.end(), 0);
-          for (uint32_t o = 0; o < n; ++o) {
-            for (uint32_t e = g.out_begin(o); e < g.out_end(o); ++e) ++indeg[g.target(e)];
+          // HB clocks grow monotonically: start from the last ones (CO at first) and push
+          // the changes from the targets of the new edges, in the order of a topological
+          // order of CO (a derived edge may point backwards: its target is then revisited).
+          // Clocks are bounded, so this ends even when the new edges close a cycle.
+          if (clocks != hb.data()) {
+            std::copy(vc.begin(), vc.end(), hb.begin());
+            clocks = hb.data();
           }
-          for (const auto& [from, out] : derived) {
-            for (const auto& d : out) ++indeg[d.to];
-          }
-          order.clear();
-          for (uint32_t o = 0; o < n; ++o) {
-            if (!indeg[o]) order.push_back(o);
-          }
-          std::fill(hb.begin(), hb.end(), 0);
-          for (size_t i = 0; i < order.size(); ++i) {
-            const uint32_t o = order[i];
-            uint32_t* c = hb.data() + static_cast<size_t>(o) * P;
-            c[ops[o].proc] = std::max(c[ops[o].proc], ops[o].seq);
-            auto push = [&](uint32_t t) {
-              uint32_t* d = hb.data() + static_cast<size_t>(t) * P;
-              for (uint32_t q = 0; q < P; ++q) d[q] = std::max(d[q], c[q]);
-              if (--indeg[t] == 0) order.push_back(t);
-            };
-            for (uint32_t e = g.out_begin(o); e < g.out_end(o); ++e) push(g.target(e));
-            auto d = derived.find(o);
-            if (d != derived.end()) {
-              for (const auto& x : d->second) push(x.to);
-            }
-          }
-          if (order.size() < n) {
-            // A cycle through several derived edges at once.
-            elle::DepGraph hg(n);
-            for (uint32_t o = 0; o < n; ++o) {
-              for (uint32_t e = g.out_begin(o); e < g.out_end(o); ++e) hg.add(o, g.target(e), elle::kWR);
-            }
-            for (const auto& [from, out] : derived) {
-              for (const auto& d : out) hg.add(from, d.to, elle::kWW);
-            }
-            hg.finish();
-            auto comps = elle::strongly_connected(hg, elle::kWW | elle::kWR);
-            for (const auto& comp : comps) {
-              // One derived edge of the component closes a cycle with a path back.
-              for (uint32_t a : comp) {
-                auto d = derived.find(a);
-                if (d == derived.end()) continue;
-                const auto it = std::find_if(d->second.begin(), d->second.end(), [&](const Derived& x) {
-                  return std::binary_search(comp.begin(), comp.end(), x.to);
-                });
-                if (it == d->second.end()) continue;
-                std::vector<uint32_t> inv;
-                std::string chain = chain_text(path(it->to, a), &inv);
-                add("CyclicHB",
-                    "in the view of " + view + ", " + op_text(it->because) + " reads " +
-                        op_text(it->to) + " after " + op_text(a) + ", so " + op_text(a) +
-                        " must come before it; but " + chain,
-                    inv);
-                break;
+          auto merge = [&](uint32_t from, uint32_t to) {
+            const uint32_t* c = hb.data() + static_cast<size_t>(from) * P;
+            uint32_t* d = hb.data() + static_cast<size_t>(to) * P;
+            bool changed = false;
+            for (uint32_t q = 0; q < P; ++q) {
+              if (c[q] > d[q]) {
+                d[q] = c[q];
+                changed = true;
               }
             }
-            break;
+            if (changed) dirty[to] = 1;
+            if (changed && !queued[to]) {
+              queued[to] = 1;
+              heap.push_back({topo_pos[to], to});
+              std::push_heap(heap.begin(), heap.end(), std::greater<>());
+            }
+          };
+          for (const auto& [from, to] : fresh) merge(from, to);
+          fresh.clear();
+          while (!heap.empty()) {
+            std::pop_heap(heap.begin(), heap.end(), std::greater<>());
+            const uint32_t o = heap.back().second;
+            heap.pop_back();
+            queued[o] = 0;
+            for (uint32_t e = g.out_begin(o); e < g.out_end(o); ++e) merge(o, g.target(e));
+            if (has_derived[o]) {
+              for (const auto& x : derived.find(o)->second) merge(o, x.to);
+            }
           }
-          clocks = hb.data();
+          // A cycle needs a derived edge a -> b with b ->HB a (CO itself is acyclic).
+          for (uint32_t a : has_derived_set) {
+            for (const auto& x : derived.find(a)->second) {
+              if (done || !hb_before(x.to, a)) continue;
+              done = true;
+              if (counts["CyclicHB"] >= kMaxListed) {
+                ++counts["CyclicHB"];
+                continue;
+              }
+              std::vector<uint32_t> inv;
+              std::string chain = chain_text(path(x.to, a), &inv);
+              add("CyclicHB",
+                  "in the view of " + view + ", " + op_text(x.because) + " reads " +
+                      op_text(x.to) + " after " + op_text(a) + ", so " + op_text(a) +
+                      " must come before it; but " + chain,
+                  inv);
+            }
+          }
         }
       }
     }
@@ -580,6 +607,10 @@ CheckResult CausalChecker::check(const History& history, const CheckContext& ctx
                     {"anomaly-counts", count_json},
                     {"anomalies", list},
                     {"stats", {{"operations", n}, {"processes", P}}}};
+  if (model_ == "CM") {
+    result.details["stats"]["cm-rounds"] = cm_rounds;
+    result.details["stats"]["cm-derived-edges"] = cm_derived;
+  }
   if (!explanation.empty()) result.details["explanation"] = explanation;
   bool cc_out = std::any_of(types.begin(), types.end(), [&](const auto& t) { return cc.count(t) > 0; });
   Json ruled = Json::array();

@@ -358,38 +358,41 @@ CheckResult TxnCausalChecker::check(const History& history, const CheckContext& 
 
   std::vector<CoEdge> co;
   // Sentence for an edge a -> b of a cycle.
+  // Names are taken in reading order (operands of + are not sequenced).
   auto edge_text = [&](Namer& nm, uint32_t a, uint32_t b, uint8_t kind, const CoEdge* ce) {
     const uint32_t ta = txn_of[a], tb = txn_of[b];
     if (kind == elle::kProcess) {
-      return nm(ta) + " precedes " + nm(tb) + " in process " +
-             std::to_string(th.txns[ta].process) + "'s order (so)";
+      const std::string na = nm(ta), nb = nm(tb);
+      return na + " precedes " + nb + " in process " + std::to_string(th.txns[ta].process) +
+             "'s order (so)";
     }
     if (kind == elle::kWR) {
+      const std::string nb = nm(tb), na = nm(ta);
       for (uint32_t i = reads_begin[b]; i < reads_begin[b + 1]; ++i) {
         if (reads[i].source != a) continue;
         const auto& mop = th.mops[reads[i].mop];
-        return nm(tb) + " read " + kv_text(mop.key, read_kv(mop)) + " from " + nm(ta) + " (wr)";
+        return nb + " read " + kv_text(mop.key, read_kv(mop)) + " from " + na + " (wr)";
       }
-      return nm(tb) + " read from " + nm(ta) + " (wr)";
+      return nb + " read from " + na + " (wr)";
     }
     const ExtRead& r = reads[ce->read];
     const auto& mop = th.mops[r.mop];
-    const uint32_t t2 = txn_of[ce->reader];
+    const std::string n2 = nm(txn_of[ce->reader]), nb = nm(tb), na = nm(ta);
     const uint32_t t3w = last_write(ta, r.key, kNone);
     std::string why;
     switch (ce->how) {
       case 0: {
         const auto& vm = th.mops[reads[ce->via].mop];
-        why = nm(t2) + " had already read " + kv_text(vm.key, read_kv(vm)) + " from " + nm(ta);
+        why = n2 + " had already read " + kv_text(vm.key, read_kv(vm)) + " from " + na;
         break;
       }
-      case 1: why = nm(ta) + " precedes " + nm(t2) + " in its process"; break;
-      case 2: why = nm(t2) + " also read from " + nm(ta); break;
-      default: why = nm(ta) + " causally precedes " + nm(t2) + " (so and wr)"; break;
+      case 1: why = na + " precedes " + n2 + " in its process"; break;
+      case 2: why = n2 + " also read from " + na; break;
+      default: why = na + " causally precedes " + n2 + " (so and wr)"; break;
     }
-    return nm(t2) + " read " + kv_text(r.key, read_kv(mop)) + " from " + nm(tb) + " while " +
-           why + ", which wrote " + kv_text(r.key, th.mops[t3w].kv) + ", so " + nm(ta) +
-           " commits before " + nm(tb) + " (" + kLevelName[ce->level] + ")";
+    return n2 + " read " + kv_text(r.key, read_kv(mop)) + " from " + nb + " while " + why +
+           ", which wrote " + kv_text(r.key, th.mops[t3w].kv) + ", so " + na +
+           " commits before " + nb + " (" + kLevelName[ce->level] + ")";
   };
   // Reports the cycles of `g` (kinds: process, wr, ww = inferred co edge with index in co_at).
   auto report_cycles = [&](const elle::DepGraph& g, const std::vector<uint32_t>& co_index,
