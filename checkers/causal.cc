@@ -32,14 +32,16 @@
 // process made before the read in CO (PO makes earlier ones redundant). Cost O(n * P log n)
 // for n operations and P processes.
 //
-// CM: per process, HB_p is saturated to a fixpoint. Each round computes HB_p vector clocks
-// over PO u WR u the derived write-write edges (Kahn order; a leftover node means a cycle),
-// then for each read r of p and each process q takes the latest write of r's key by q that is
-// HB_p-before r (earlier ones are PO-before it): a write of an initial-state read is
-// WriteHBInitRead, a write that r's source already precedes is CyclicHB, else the edge
-// w1 -> source is added. Rounds end when nothing is added; each round is O((n + edges) * P),
-// every round adds an edge, so the whole check is polynomial (in practice 2-3 rounds per
-// process). A violation found in some round is final: HB_p only grows.
+// CM: per process, HB_p is saturated to a fixpoint. Each round takes, for each read r of p
+// and each process q, the latest write of r's key by q that is HB_p-before r (earlier ones
+// are PO-before it): a write of an initial-state read is WriteHBInitRead, a write that r's
+// source already precedes is CyclicHB, else the edge w1 -> source is added. Then the HB_p
+// vector clocks (CO's at first) are updated by pushing only the changes from the new edges'
+// targets (in CO's topological order, revisiting a node when a derived edge points
+// backwards), a derived edge a -> b with b ->HB_p a is CyclicHB, and the next round looks only
+// at the reads whose clocks grew. Rounds end when nothing is added; every round adds an edge
+// and costs at most O((n + edges) * P log n), so the check is polynomial (about 6 rounds per
+// process on the benchmark). A violation found in any round is final: HB_p only grows.
 //
 // Info operations: their writes count when someone read them; their reads are unknown and
 // skipped. Failed operations are left out.

@@ -25,7 +25,8 @@
 // ThinAirRead is a read with no candidate: unsatisfiable at once.
 //
 // Solver: Z3's default solver (integers and Booleans), random_seed from the context's seed,
-// timeout from its deadline; Z3's unknown is our unknown, with its reason.
+// timeout from its deadline (60 s when there is none); Z3's unknown is our unknown, with its
+// reason.
 #include "checkers/z3_causal.h"
 
 #include <z3++.h>
@@ -39,8 +40,12 @@ namespace {
 
 constexpr uint32_t kNil = UINT32_MAX;
 
+// Without a deadline Z3 still gets a budget: the encoding grows with reads x writes per key,
+// and a fallback must not hang a check (the verdict is then unknown, saying so).
+constexpr unsigned kDefaultTimeoutMs = 60'000;
+
 unsigned timeout_ms(const CheckContext& ctx) {
-  if (ctx.deadline == std::chrono::steady_clock::time_point::max()) return 0;
+  if (ctx.deadline == std::chrono::steady_clock::time_point::max()) return kDefaultTimeoutMs;
   auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
                   ctx.deadline - std::chrono::steady_clock::now())
                   .count();
@@ -57,7 +62,7 @@ SmtResult smt_causal(const std::vector<SmtOp>& ops, uint32_t processes, bool con
   z3::context c;
   z3::solver s(c);
   z3::params params(c);
-  if (const unsigned t = timeout_ms(ctx)) params.set("timeout", t);
+  params.set("timeout", timeout_ms(ctx));
   params.set("random_seed", static_cast<unsigned>(ctx.seed & 0x7fffffff));
   s.set(params);
   // Clock entries: a constant for the op's own process, an integer variable otherwise.

@@ -1,6 +1,7 @@
 // causal: the Z3 encoding (checkers/z3_causal.cc) against the bad-pattern search on generated
 // histories with unique values, and the Z3 fallback on histories whose values repeat.
 // FAULTLINE_SEED to replay.
+#include <chrono>
 #include <cstdlib>
 #include <iostream>
 #include <random>
@@ -132,4 +133,15 @@ TEST_CASE("causal: repeated values fall back to Z3", "[causal][z3]") {
   CHECK(causal(concurrent_history(choose), "CC", "auto").validity == Validity::kValid);
   CHECK(causal(concurrent_history(choose), "CM", "auto").validity == Validity::kUnknown);
   CHECK(causal(concurrent_history(bad), "CC", "patterns").validity == Validity::kUnknown);
+}
+
+TEST_CASE("causal: Z3 past its deadline is unknown, never a verdict", "[causal][z3]") {
+  std::vector<TxnSpec> h = {{0, "ok", J(R"([["w","x",1]])")}, {1, "ok", J(R"([["w","x",1]])")},
+                            {2, "ok", J(R"([["r","x",1],["r","x",null]])")}};
+  CheckContext ctx;
+  ctx.deadline = std::chrono::steady_clock::now() - std::chrono::seconds(1);
+  CheckResult r = CheckerRegistry::get("checker", "causal")(Json{{"consistency-model", "CC"}})
+                      ->check(concurrent_history(h), ctx);
+  INFO(r.details.dump(2));
+  CHECK(r.validity == Validity::kUnknown);
 }
