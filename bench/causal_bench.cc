@@ -75,7 +75,8 @@ int run(const std::string& what, int64_t n, int runs, std::string model) {
   std::vector<double> parse, check, total;
   for (int r = 0; r < runs; ++r) {
     const uint64_t seed = static_cast<uint64_t>(r + 1);
-    std::string text = jsonl_text(bench::generate_causal_history(options_for(what, n, seed, model)));
+    std::string text =
+        jsonl_text(bench::generate_causal_history(options_for(what, n, seed, model)));
     auto t0 = std::chrono::steady_clock::now();
     LoadedHistory loaded = load_history_text(text, "bench", HistoryFormat::kJsonl);
     text.clear();
@@ -96,8 +97,8 @@ int run(const std::string& what, int64_t n, int runs, std::string model) {
   const double mt = median(total);
   std::cout << "MEDIAN " << what << " " << model << " n=" << n << " runs=" << runs
             << " parse=" << median(parse) << "s check=" << median(check) << "s total=" << mt
-            << "s rate=" << static_cast<int64_t>(static_cast<double>(n) / mt)
-            << "/s (check only " << static_cast<int64_t>(static_cast<double>(n) / median(check))
+            << "s rate=" << static_cast<int64_t>(static_cast<double>(n) / mt) << "/s (check only "
+            << static_cast<int64_t>(static_cast<double>(n) / median(check))
             << "/s) peak_rss=" << peak_rss_mb() << "MB\n";
   return 0;
 }

@@ -66,11 +66,11 @@ constexpr size_t kMaxListed = 8;
 struct COp {
   uint32_t txn;
   uint32_t mop;
-  uint32_t proc;   // dense process index
-  uint32_t seq;    // 1-based position in its process
+  uint32_t proc;  // dense process index
+  uint32_t seq;   // 1-based position in its process
   bool write;
   uint32_t key;
-  uint32_t kv;     // written or read (key, value) id; kNone: read of the initial state
+  uint32_t kv;  // written or read (key, value) id; kNone: read of the initial state
 };
 
 class CausalChecker final : public Checker {
@@ -153,8 +153,9 @@ CheckResult CausalChecker::check(const History& history, const CheckContext& ctx
         if (writer_op[mop.kv] != kNone && !duplicate) {
           duplicate = true;
           duplicate_text = "key " + th.key_text(mop.key) + " value " + th.value_text(mop.kv) +
-                           " is written by " + elle::txn_label(th.txns[ops[writer_op[mop.kv]].txn]) +
-                           " and by " + elle::txn_label(t);
+                           " is written by " +
+                           elle::txn_label(th.txns[ops[writer_op[mop.kv]].txn]) + " and by " +
+                           elle::txn_label(t);
         }
         writer_op[mop.kv] = static_cast<uint32_t>(ops.size() - 1);
       }
@@ -368,7 +369,7 @@ CheckResult CausalChecker::check(const History& history, const CheckContext& ctx
         std::map<uint32_t, std::vector<Derived>> derived;  // from -> derived edges
         for (uint32_t o : has_derived_set) has_derived[o] = 0;
         has_derived_set.clear();
-        const uint32_t* clocks = vc.data();                 // CO first, then HB
+        const uint32_t* clocks = vc.data();  // CO first, then HB
         fresh.clear();
         std::fill(dirty.begin(), dirty.end(), 0);
         auto hclock = [&](uint32_t o) { return clocks + static_cast<size_t>(o) * P; };
@@ -378,7 +379,8 @@ CheckResult CausalChecker::check(const History& history, const CheckContext& ctx
         auto latest_hb = [&](const KeyWriter& kw, uint32_t o) -> uint32_t {
           const uint32_t bound = hclock(o)[kw.q];
           auto it = std::upper_bound(kw.seqs.begin(), kw.seqs.end(), bound);
-          return it == kw.seqs.begin() ? kNone : (*kw.ws)[static_cast<size_t>(it - kw.seqs.begin()) - 1];
+          return it == kw.seqs.begin() ? kNone
+                                       : (*kw.ws)[static_cast<size_t>(it - kw.seqs.begin()) - 1];
         };
         // Successors in PO u WR u derived, for paths in explanations.
         auto path = [&](uint32_t from, uint32_t to) {
@@ -406,7 +408,8 @@ CheckResult CausalChecker::check(const History& history, const CheckContext& ctx
           std::reverse(out.begin(), out.end());
           return out;
         };
-        const std::string view = "process " + std::to_string(th.txns[ops[reads_of[p][0]].txn].process);
+        const std::string view =
+            "process " + std::to_string(th.txns[ops[reads_of[p][0]].txn].process);
         auto step_text = [&](uint32_t a, uint32_t b, std::vector<uint32_t>* inv) {
           auto d = derived.find(a);
           if (d != derived.end()) {
@@ -487,7 +490,8 @@ CheckResult CausalChecker::check(const History& history, const CheckContext& ctx
                 continue;
               }
               auto& out = derived[w1];
-              if (std::none_of(out.begin(), out.end(), [&](const Derived& d) { return d.to == src; })) {
+              if (std::none_of(out.begin(), out.end(),
+                               [&](const Derived& d) { return d.to == src; })) {
                 out.push_back({src, r});
                 fresh.push_back({w1, src});
                 ++cm_derived;
@@ -549,9 +553,9 @@ CheckResult CausalChecker::check(const History& history, const CheckContext& ctx
               std::vector<uint32_t> inv;
               std::string chain = chain_text(path(x.to, a), &inv);
               add("CyclicHB",
-                  "in the view of " + view + ", " + op_text(x.because) + " reads " +
-                      op_text(x.to) + " after " + op_text(a) + ", so " + op_text(a) +
-                      " must come before it; but " + chain,
+                  "in the view of " + view + ", " + op_text(x.because) + " reads " + op_text(x.to) +
+                      " after " + op_text(a) + ", so " + op_text(a) + " must come before it; but " +
+                      chain,
                   inv);
             }
           }
@@ -568,7 +572,8 @@ CheckResult CausalChecker::check(const History& history, const CheckContext& ctx
   std::set<std::string> cm = cc;
   cm.insert({"WriteHBInitRead", "CyclicHB"});
   const auto& forbidden = model_ == "CCv" ? ccv : model_ == "CM" ? cm : cc;
-  bool bad = std::any_of(types.begin(), types.end(), [&](const auto& t) { return forbidden.count(t) > 0; });
+  bool bad = std::any_of(types.begin(), types.end(),
+                         [&](const auto& t) { return forbidden.count(t) > 0; });
   if (bad) {
     result.validity = Validity::kInvalid;
   } else if (unknown) {
@@ -599,8 +604,9 @@ CheckResult CausalChecker::check(const History& history, const CheckContext& ctx
     summary += ")";
   }
   summary += result.validity == Validity::kInvalid ? "; not " + model_
-             : result.validity == Validity::kValid ? "; consistent with " + model_
-                                                   : "; " + model_ + " not decided: " + unknown_reason;
+             : result.validity == Validity::kValid
+                 ? "; consistent with " + model_
+                 : "; " + model_ + " not decided: " + unknown_reason;
   Json count_json = Json::object();
   for (const auto& [t, c] : counts) count_json[t] = c;
   result.details = {{"summary", summary},
@@ -614,7 +620,8 @@ CheckResult CausalChecker::check(const History& history, const CheckContext& ctx
     result.details["stats"]["cm-derived-edges"] = cm_derived;
   }
   if (!explanation.empty()) result.details["explanation"] = explanation;
-  bool cc_out = std::any_of(types.begin(), types.end(), [&](const auto& t) { return cc.count(t) > 0; });
+  bool cc_out =
+      std::any_of(types.begin(), types.end(), [&](const auto& t) { return cc.count(t) > 0; });
   Json ruled = Json::array();
   if (cc_out || types.count("CyclicCF")) ruled.push_back("CCv");
   if (cc_out || types.count("WriteHBInitRead") || types.count("CyclicHB")) ruled.push_back("CM");
@@ -627,13 +634,13 @@ CheckResult CausalChecker::check_smt(const std::vector<COp>& ops, uint32_t proce
                                      bool duplicate, const std::string& duplicate_text,
                                      const CheckContext& ctx) const {
   CheckResult result;
-  const std::string why = duplicate ? "values are not unique (" + duplicate_text + ")"
-                                    : "engine z3";
+  const std::string why =
+      duplicate ? "values are not unique (" + duplicate_text + ")" : "engine z3";
   if (model_ == "CM") {
     result.validity = Validity::kUnknown;
-    result.details = {{"summary", "CM not decided: " + why +
-                                      ", and the Z3 encoding covers CC and CCv only"},
-                      {"consistency-model", model_}};
+    result.details = {
+        {"summary", "CM not decided: " + why + ", and the Z3 encoding covers CC and CCv only"},
+        {"consistency-model", model_}};
     return result;
   }
   std::vector<causal::SmtOp> sops;
@@ -641,25 +648,25 @@ CheckResult CausalChecker::check_smt(const std::vector<COp>& ops, uint32_t proce
   for (const auto& o : ops) sops.push_back({o.proc, o.seq, o.write, o.key, o.kv});
   const causal::SmtResult r = causal::smt_causal(sops, processes, model_ == "CCv", ctx);
   result.validity = r.verdict;
-  std::string summary =
-      r.verdict == Validity::kValid     ? "consistent with " + model_ + " (Z3: some read-from works)"
-      : r.verdict == Validity::kInvalid ? "not " + model_ + ": " + r.reason
-                                        : model_ + " not decided: " + r.reason;
+  std::string summary = r.verdict == Validity::kValid
+                            ? "consistent with " + model_ + " (Z3: some read-from works)"
+                        : r.verdict == Validity::kInvalid ? "not " + model_ + ": " + r.reason
+                                                          : model_ + " not decided: " + r.reason;
   Json types = Json::array();
   Json counts = Json::object();
   if (r.verdict == Validity::kInvalid) {
     types.push_back("NoCausalReadsFrom");
     counts["NoCausalReadsFrom"] = 1;
   }
-  result.details = {{"summary", summary + " [" + why + "]"},
-                    {"consistency-model", model_},
-                    {"engine", "z3"},
-                    {"anomaly-types", types},
-                    {"anomaly-counts", counts},
-                    {"anomalies", Json::array()},
-                    {"stats", {{"operations", ops.size()},
-                               {"processes", processes},
-                               {"constraints", r.constraints}}}};
+  result.details = {
+      {"summary", summary + " [" + why + "]"},
+      {"consistency-model", model_},
+      {"engine", "z3"},
+      {"anomaly-types", types},
+      {"anomaly-counts", counts},
+      {"anomalies", Json::array()},
+      {"stats",
+       {{"operations", ops.size()}, {"processes", processes}, {"constraints", r.constraints}}}};
   if (r.verdict == Validity::kInvalid) {
     result.details["explanation"] = "NoCausalReadsFrom: " + r.reason + ".";
     result.details["ruled-out"] = model_ == "CC" ? Json{"CC", "CCv", "CM"} : Json{"CCv"};

@@ -81,7 +81,7 @@ class TxnCausalChecker final : public Checker {
 };
 
 struct ExtRead {
-  uint32_t mop;     // mop index (global)
+  uint32_t mop;  // mop index (global)
   uint32_t key;
   uint32_t source;  // node, or kInit
 };
@@ -93,7 +93,7 @@ struct CoEdge {
   uint32_t read;      // index into reads of T2 (global ExtRead index)
   uint32_t via;       // RC: the earlier ExtRead of T2 that read from T3; otherwise unused
   uint8_t level;
-  uint8_t how;        // 0: T2 read from T3 earlier, 1: so, 2: wr, 3: (so u wr)+
+  uint8_t how;  // 0: T2 read from T3 earlier, 1: so, 2: wr, 3: (so u wr)+
 };
 
 bool has_any(const std::map<std::string, size_t>& counts, const std::set<std::string>& types) {
@@ -138,7 +138,8 @@ CheckResult TxnCausalChecker::check(const History& history, const CheckContext& 
   };
 
   // Writers: unique values per key, over all transactions that may have written.
-  std::vector<uint32_t> writer_txn(th.kv_value.size(), kNone), writer_mop(th.kv_value.size(), kNone);
+  std::vector<uint32_t> writer_txn(th.kv_value.size(), kNone),
+      writer_mop(th.kv_value.size(), kNone);
   for (uint32_t t = 0; t < T; ++t) {
     auto [b, e] = mops_of(t);
     for (uint32_t m = b; m < e; ++m) {
@@ -146,11 +147,11 @@ CheckResult TxnCausalChecker::check(const History& history, const CheckContext& 
       if (!is_write(mop)) continue;
       if (writer_txn[mop.kv] != kNone) {
         result.validity = Validity::kUnknown;
-        result.details = {
-            {"summary", "txn-causal requires unique written values per key: key " +
-                            th.key_text(mop.key) + " value " + th.value_text(mop.kv) +
-                            " is written by " + elle::txn_label(th.txns[writer_txn[mop.kv]]) +
-                            " and by " + elle::txn_label(th.txns[t])}};
+        result.details = {{"summary", "txn-causal requires unique written values per key: key " +
+                                          th.key_text(mop.key) + " value " + th.value_text(mop.kv) +
+                                          " is written by " +
+                                          elle::txn_label(th.txns[writer_txn[mop.kv]]) +
+                                          " and by " + elle::txn_label(th.txns[t])}};
         return result;
       }
       writer_txn[mop.kv] = t;
@@ -207,7 +208,8 @@ CheckResult TxnCausalChecker::check(const History& history, const CheckContext& 
     std::string legend() const {
       std::string s;
       for (size_t i = 0; i < order.size(); ++i) {
-        s += (i ? ", T" : "T") + std::to_string(i + 1) + " = " + elle::txn_label(th->txns[order[i]]);
+        s +=
+            (i ? ", T" : "T") + std::to_string(i + 1) + " = " + elle::txn_label(th->txns[order[i]]);
       }
       return s + ". ";
     }
@@ -226,7 +228,9 @@ CheckResult TxnCausalChecker::check(const History& history, const CheckContext& 
     anomalies.push_back(a);
     explanation += (explanation.empty() ? "" : "\n") + full;
   };
-  auto kv_text = [&](uint32_t key, uint32_t kv) { return th.key_text(key) + " = " + th.value_text(kv); };
+  auto kv_text = [&](uint32_t key, uint32_t kv) {
+    return th.key_text(key) + " = " + th.value_text(kv);
+  };
 
   // External reads, wr, and the anomalies of single reads.
   std::vector<ExtRead> reads;
@@ -386,13 +390,19 @@ CheckResult TxnCausalChecker::check(const History& history, const CheckContext& 
         why = n2 + " had already read " + kv_text(vm.key, read_kv(vm)) + " from " + na;
         break;
       }
-      case 1: why = na + " precedes " + n2 + " in its process"; break;
-      case 2: why = n2 + " also read from " + na; break;
-      default: why = na + " causally precedes " + n2 + " (so and wr)"; break;
+      case 1:
+        why = na + " precedes " + n2 + " in its process";
+        break;
+      case 2:
+        why = n2 + " also read from " + na;
+        break;
+      default:
+        why = na + " causally precedes " + n2 + " (so and wr)";
+        break;
     }
     return n2 + " read " + kv_text(r.key, read_kv(mop)) + " from " + nb + " while " + why +
-           ", which wrote " + kv_text(r.key, th.mops[t3w].kv) + ", so " + na +
-           " commits before " + nb + " (" + kLevelName[ce->level] + ")";
+           ", which wrote " + kv_text(r.key, th.mops[t3w].kv) + ", so " + na + " commits before " +
+           nb + " (" + kLevelName[ce->level] + ")";
   };
   // Reports the cycles of `g` (kinds: process, wr, ww = inferred co edge with index in co_at).
   auto report_cycles = [&](const elle::DepGraph& g, const std::vector<uint32_t>& co_index,
@@ -499,9 +509,8 @@ CheckResult TxnCausalChecker::check(const History& history, const CheckContext& 
       tail = "so " + a + " should have seen it (" + tail + ")";
     }
     record(type, level, nm,
-           a + " read " + kv_text(r.key, kNone) + " from the initial state, but " + why +
-               ", and " + c + " also wrote " + kv_text(r.key, th.mops[wm].kv) + ": " + tail +
-               ".");
+           a + " read " + kv_text(r.key, kNone) + " from the initial state, but " + why + ", and " +
+               c + " also wrote " + kv_text(r.key, th.mops[wm].kv) + ": " + tail + ".");
   };
   auto add_co = [&](int level, uint32_t t3, uint32_t reader, uint32_t ri, uint32_t via,
                     uint8_t how) {
@@ -516,7 +525,9 @@ CheckResult TxnCausalChecker::check(const History& history, const CheckContext& 
           why = "it had already read " + kv_text(vm.key, read_kv(vm)) + " from T2";
           break;
         }
-        case 1: why = "T2 precedes it in its process"; break;
+        case 1:
+          why = "T2 precedes it in its process";
+          break;
         case 2: {
           std::string what;
           for (uint32_t i = reads_begin[reader]; i < reads_begin[reader + 1]; ++i) {
@@ -529,7 +540,9 @@ CheckResult TxnCausalChecker::check(const History& history, const CheckContext& 
           why = "it read " + what + " from T2";
           break;
         }
-        default: why = "T2 causally precedes it (so and wr)"; break;
+        default:
+          why = "T2 causally precedes it (so and wr)";
+          break;
       }
       init_violation(level, reader, r, t3, why);
       broken = std::min(broken, level);
@@ -678,8 +691,9 @@ CheckResult TxnCausalChecker::check(const History& history, const CheckContext& 
   }
   const std::string model = kLevelName[level_];
   summary += result.validity == Validity::kInvalid ? "; not " + model
-             : result.validity == Validity::kValid ? "; consistent with " + model
-                                                   : "; " + model + " not decided: " + unknown_reason;
+             : result.validity == Validity::kValid
+                 ? "; consistent with " + model
+                 : "; " + model + " not decided: " + unknown_reason;
   Json count_json = Json::object();
   for (const auto& [t, c] : counts) {
     if (c) count_json[t] = c;

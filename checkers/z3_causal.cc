@@ -77,7 +77,9 @@ SmtResult smt_causal(const std::vector<SmtOp>& ops, uint32_t processes, bool con
       }
     }
   }
-  auto at = [&](uint32_t u, uint32_t q) -> z3::expr& { return clock[static_cast<size_t>(u) * P + q]; };
+  auto at = [&](uint32_t u, uint32_t q) -> z3::expr& {
+    return clock[static_cast<size_t>(u) * P + q];
+  };
   std::vector<z3::expr> rank;
   if (convergent) {
     for (uint32_t u = 0; u < n; ++u) rank.push_back(c.int_const(("a" + std::to_string(u)).c_str()));
@@ -161,8 +163,9 @@ SmtResult smt_causal(const std::vector<SmtOp>& ops, uint32_t processes, bool con
       break;
     case z3::unsat:
       out.verdict = Validity::kInvalid;
-      out.reason = std::string("no choice of read-from (each read from one write of its key and "
-                               "value, or the initial state) is ") +
+      out.reason = std::string(
+                       "no choice of read-from (each read from one write of its key and "
+                       "value, or the initial state) is ") +
                    (convergent ? "CCv" : "CC");
       break;
     default:

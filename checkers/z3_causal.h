@@ -19,13 +19,13 @@ struct SmtOp {
   uint32_t seq;   // 1-based position in its process; a process's ops come in seq order
   bool write;
   uint32_t key;
-  uint32_t kv;    // (key, value) id written or read; UINT32_MAX: a read of the initial state
+  uint32_t kv;  // (key, value) id written or read; UINT32_MAX: a read of the initial state
 };
 
 struct SmtResult {
   Validity verdict = Validity::kUnknown;
-  std::string reason;        // unknown: Z3's reason; invalid: which condition has no solution
-  size_t constraints = 0;    // assertions sent to Z3
+  std::string reason;      // unknown: Z3's reason; invalid: which condition has no solution
+  size_t constraints = 0;  // assertions sent to Z3
 };
 
 // REQUIRES: ops grouped by nothing in particular, but each process's seq values are 1..len.

@@ -1,12 +1,11 @@
 // causal: the Z3 encoding (checkers/z3_causal.cc) against the bad-pattern search on generated
 // histories with unique values, and the Z3 fallback on histories whose values repeat.
 // FAULTLINE_SEED to replay.
+#include <catch2/catch.hpp>
 #include <chrono>
 #include <cstdlib>
 #include <iostream>
 #include <random>
-
-#include <catch2/catch.hpp>
 
 #include "bench/causal_gen.h"
 #include "tests/checkers/elle_test_util.h"
@@ -19,8 +18,8 @@ namespace {
 Json J(const char* text) { return Json::parse(text); }
 
 CheckResult causal(const History& h, const std::string& model, const std::string& engine) {
-  return CheckerRegistry::get("checker", "causal")(
-             Json{{"consistency-model", model}, {"engine", engine}})
+  return CheckerRegistry::get("checker",
+                              "causal")(Json{{"consistency-model", model}, {"engine", engine}})
       ->check(h, {});
 }
 
@@ -113,9 +112,11 @@ TEST_CASE("causal: Z3 encoding and bad patterns agree on generated histories",
 
 TEST_CASE("causal: repeated values fall back to Z3", "[causal][z3]") {
   // x = 1 is written twice; either way process 2's read of nil follows a write of x.
-  std::vector<TxnSpec> bad = {{0, "ok", J(R"([["w","x",1]])")}, {1, "ok", J(R"([["w","x",1]])")},
+  std::vector<TxnSpec> bad = {{0, "ok", J(R"([["w","x",1]])")},
+                              {1, "ok", J(R"([["w","x",1]])")},
                               {2, "ok", J(R"([["r","x",1],["r","x",null]])")}};
-  std::vector<TxnSpec> twin = {{0, "ok", J(R"([["w","x",1]])")}, {1, "ok", J(R"([["w","x",1]])")},
+  std::vector<TxnSpec> twin = {{0, "ok", J(R"([["w","x",1]])")},
+                               {1, "ok", J(R"([["w","x",1]])")},
                                {2, "ok", J(R"([["r","x",null],["r","x",1]])")}};
   for (const std::string model : {"CC", "CCv"}) {
     CheckResult r = causal(concurrent_history(bad), model, "auto");
@@ -136,7 +137,8 @@ TEST_CASE("causal: repeated values fall back to Z3", "[causal][z3]") {
 }
 
 TEST_CASE("causal: Z3 past its deadline is unknown, never a verdict", "[causal][z3]") {
-  std::vector<TxnSpec> h = {{0, "ok", J(R"([["w","x",1]])")}, {1, "ok", J(R"([["w","x",1]])")},
+  std::vector<TxnSpec> h = {{0, "ok", J(R"([["w","x",1]])")},
+                            {1, "ok", J(R"([["w","x",1]])")},
                             {2, "ok", J(R"([["r","x",1],["r","x",null]])")}};
   CheckContext ctx;
   ctx.deadline = std::chrono::steady_clock::now() - std::chrono::seconds(1);

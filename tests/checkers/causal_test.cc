@@ -1,8 +1,7 @@
+#include <catch2/catch.hpp>
 #include <iostream>
 #include <map>
 #include <set>
-
-#include <catch2/catch.hpp>
 
 #include "bench/causal_gen.h"
 #include "bench/elle_gen.h"
@@ -28,24 +27,33 @@ History by_process(const std::vector<TxnSpec>& txns) { return concurrent_history
 
 std::vector<CausalCase> cases() {
   return {
-      {"CyclicCO", "CC",
+      {"CyclicCO",
+       "CC",
        {{0, "ok", J(R"([["r","x",1],["w","y",1]])")}, {1, "ok", J(R"([["r","y",1],["w","x",1]])")}},
-       {{0, "ok", J(R"([["r","x",null],["w","y",1]])")}, {1, "ok", J(R"([["r","y",1],["w","x",1]])")}}},
-      {"ThinAirRead", "CC",
+       {{0, "ok", J(R"([["r","x",null],["w","y",1]])")},
+        {1, "ok", J(R"([["r","y",1],["w","x",1]])")}}},
+      {"ThinAirRead",
+       "CC",
        {{0, "ok", J(R"([["r","x",5]])")}},
        {{0, "ok", J(R"([["r","x",null]])")}}},
-      {"WriteCOInitRead", "CC",
+      {"WriteCOInitRead",
+       "CC",
        {{0, "ok", J(R"([["w","x",1],["r","x",null]])")}},
        {{0, "ok", J(R"([["r","x",null],["w","x",1]])")}}},
-      {"WriteCORead", "CC",
+      {"WriteCORead",
+       "CC",
        {{0, "ok", J(R"([["w","x",1],["w","x",2]])")}, {1, "ok", J(R"([["r","x",2],["r","x",1]])")}},
-       {{0, "ok", J(R"([["w","x",1],["w","x",2]])")}, {1, "ok", J(R"([["r","x",1],["r","x",2]])")}}},
-      {"CyclicCF", "CCv",
+       {{0, "ok", J(R"([["w","x",1],["w","x",2]])")},
+        {1, "ok", J(R"([["r","x",1],["r","x",2]])")}}},
+      {"CyclicCF",
+       "CCv",
        {{0, "ok", J(R"([["w","x",1],["r","x",2]])")}, {1, "ok", J(R"([["w","x",2],["r","x",1]])")}},
-       {{0, "ok", J(R"([["w","x",1],["r","x",2]])")}, {1, "ok", J(R"([["w","x",2],["r","x",2]])")}}},
+       {{0, "ok", J(R"([["w","x",1],["r","x",2]])")},
+        {1, "ok", J(R"([["w","x",2],["r","x",2]])")}}},
       // Process 2's view must put w(x,1) after r(x,nil), but r(y,2) (after r(u,1), which
       // follows w(y,1)) orders w(y,1) before w(y,2), which precedes r(z,1) and so r(x,nil).
-      {"WriteHBInitRead", "CM",
+      {"WriteHBInitRead",
+       "CM",
        {{0, "ok", J(R"([["w","x",1],["w","y",1],["w","u",1]])")},
         {1, "ok", J(R"([["w","y",2],["w","z",1]])")},
         {2, "ok", J(R"([["r","z",1],["r","x",null],["r","u",1],["r","y",2]])")}},
@@ -53,10 +61,13 @@ std::vector<CausalCase> cases() {
         {1, "ok", J(R"([["w","y",2],["w","z",1]])")},
         {2, "ok", J(R"([["r","z",1],["r","x",null],["r","u",1],["r","y",1]])")}}},
       // Process 2 sees x = 1, then 2, then 1 again: its view needs 1 < 2 and 2 < 1.
-      {"CyclicHB", "CM",
-       {{0, "ok", J(R"([["w","x",1]])")}, {1, "ok", J(R"([["w","x",2]])")},
+      {"CyclicHB",
+       "CM",
+       {{0, "ok", J(R"([["w","x",1]])")},
+        {1, "ok", J(R"([["w","x",2]])")},
         {2, "ok", J(R"([["r","x",1],["r","x",2],["r","x",1]])")}},
-       {{0, "ok", J(R"([["w","x",1]])")}, {1, "ok", J(R"([["w","x",2]])")},
+       {{0, "ok", J(R"([["w","x",1]])")},
+        {1, "ok", J(R"([["w","x",2]])")},
         {2, "ok", J(R"([["r","x",1],["r","x",2],["r","x",2]])")}}},
   };
 }
@@ -161,8 +172,7 @@ TEST_CASE("causal: generated histories are causal, an injected stale read is fou
   }
 }
 
-TEST_CASE("causal: simulated causal replicas are CC and CM, or CC and CCv",
-          "[causal][generated]") {
+TEST_CASE("causal: simulated causal replicas are CC and CM, or CC and CCv", "[causal][generated]") {
   for (uint64_t seed = 1; seed <= 20; ++seed) {
     std::cout << "causal simulated seed " << seed << std::endl;
     INFO("seed " << seed);

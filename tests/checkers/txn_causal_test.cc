@@ -1,11 +1,10 @@
 // txn-causal: read committed, read atomic and transactional causal consistency (AWDIT-style
 // saturation). Micro-histories (one per level, each with a valid twin) and generated causal
 // executions with one injected anomaly per level.
+#include <catch2/catch.hpp>
 #include <cstdlib>
 #include <iostream>
 #include <random>
-
-#include <catch2/catch.hpp>
 
 #include "bench/causal_gen.h"
 #include "tests/checkers/elle_test_util.h"
@@ -33,21 +32,32 @@ struct LevelCase {
 std::vector<LevelCase> cases() {
   return {
       // T2 reads b from T3 = [a=2, b=1], then a=1 from T1, which T3 overwrote (T1 so T3).
-      {"read-committed-violation", "read-committed",
-       {{0, "ok", J(R"([["w","a",1]])")}, {0, "ok", J(R"([["w","a",2],["w","b",1]])")},
+      {"read-committed-violation",
+       "read-committed",
+       {{0, "ok", J(R"([["w","a",1]])")},
+        {0, "ok", J(R"([["w","a",2],["w","b",1]])")},
         {1, "ok", J(R"([["r","b",1],["r","a",1]])")}},
-       {{0, "ok", J(R"([["w","a",1]])")}, {0, "ok", J(R"([["w","a",2],["w","b",1]])")},
+       {{0, "ok", J(R"([["w","a",1]])")},
+        {0, "ok", J(R"([["w","a",2],["w","b",1]])")},
         {1, "ok", J(R"([["r","b",1],["r","a",2]])")}}},
       // Fractured read: T2 reads y from the initial state, then x from T1, which wrote both.
-      {"read-atomic-violation", "read-atomic",
-       {{0, "ok", J(R"([["w","x",1],["w","y",2]])")}, {1, "ok", J(R"([["r","y",null],["r","x",1]])")}},
-       {{0, "ok", J(R"([["w","x",1],["w","y",2]])")}, {1, "ok", J(R"([["r","y",2],["r","x",1]])")}}},
+      {"read-atomic-violation",
+       "read-atomic",
+       {{0, "ok", J(R"([["w","x",1],["w","y",2]])")},
+        {1, "ok", J(R"([["r","y",null],["r","x",1]])")}},
+       {{0, "ok", J(R"([["w","x",1],["w","y",2]])")},
+        {1, "ok", J(R"([["r","y",2],["r","x",1]])")}}},
       // T3 = [a=2] is seen by T4, which T2 reads from; T2 still reads a=1 (T1 so T3).
-      {"causal-violation", "causal",
-       {{0, "ok", J(R"([["w","a",1]])")}, {0, "ok", J(R"([["w","a",2]])")},
-        {1, "ok", J(R"([["r","a",2],["w","c",1]])")}, {2, "ok", J(R"([["r","c",1],["r","a",1]])")}},
-       {{0, "ok", J(R"([["w","a",1]])")}, {0, "ok", J(R"([["w","a",2]])")},
-        {1, "ok", J(R"([["r","a",2],["w","c",1]])")}, {2, "ok", J(R"([["r","c",1],["r","a",2]])")}}},
+      {"causal-violation",
+       "causal",
+       {{0, "ok", J(R"([["w","a",1]])")},
+        {0, "ok", J(R"([["w","a",2]])")},
+        {1, "ok", J(R"([["r","a",2],["w","c",1]])")},
+        {2, "ok", J(R"([["r","c",1],["r","a",1]])")}},
+       {{0, "ok", J(R"([["w","a",1]])")},
+        {0, "ok", J(R"([["w","a",2]])")},
+        {1, "ok", J(R"([["r","a",2],["w","c",1]])")},
+        {2, "ok", J(R"([["r","c",1],["r","a",2]])")}}},
   };
 }
 
@@ -120,8 +130,7 @@ TEST_CASE("txn-causal: single-read anomalies and malformed histories", "[txn-cau
                   std::invalid_argument);
 }
 
-TEST_CASE("txn-causal: list-append reads from the appender of the last element",
-          "[txn-causal]") {
+TEST_CASE("txn-causal: list-append reads from the appender of the last element", "[txn-causal]") {
   std::vector<TxnSpec> ok = {{0, "ok", J(R"([["append","x",1],["append","y",1]])")},
                              {1, "ok", J(R"([["r","x",[1]],["r","y",[1]]])")}};
   CHECK(txn_causal(serial_history(ok), "causal").validity == Validity::kValid);
