@@ -45,11 +45,17 @@ namespace {
 
 using Clock = std::chrono::steady_clock;
 
-// Portfolio engine: the search's step budget (plus 20 per op), Z3's time, and the largest key
-// handed to Z3 (beyond it Z3 rarely answers in time, and the search goes on alone).
-constexpr uint64_t kSearchBudgetSteps = 1'000'000;
+// Portfolio engine: the search's step budget (plus kSearchBudgetPerOp per op), Z3's time, and
+// the largest key handed to Z3 (beyond it Z3 rarely answers in time: a 10k-op kv key of the
+// 50-client benchmark took Z3 30 s for nothing, the search 0.3 s), smaller for Z3's strings.
+constexpr uint64_t kSearchBudgetSteps = 2'000'000;
+constexpr uint64_t kSearchBudgetPerOp = 100;
 constexpr auto kSmtBudget = std::chrono::seconds(30);
-constexpr size_t kSmtMaxOps = 20'000;
+constexpr size_t kSmtMaxOps = 5'000;
+constexpr size_t kSmtMaxStringOps = 1'000;
+size_t smt_max_ops(const Model& model) {
+  return model.symbolic_domain() == SymbolicDomain::kString ? kSmtMaxStringOps : kSmtMaxOps;
+}
 // The same for each trial of the counterexample shrink.
 constexpr uint64_t kExplainBudgetSteps = 100'000;
 constexpr uint64_t kTrialStepsFactor = 8;
@@ -300,8 +306,8 @@ class Linearizable : public Checker {
       // with no budget but the check's own limits. Keys whose illegality needs an exhaustive
       // search over many concurrent appends (kv/c50-bad, key "0") take Z3 0.2 s.
       const bool portfolio = o_.engine == "portfolio" && smt_supports(*model) &&
-                             ops.size() <= kSmtMaxOps;
-      if (portfolio) limits.max_steps = kSearchBudgetSteps + 20 * ops.size();
+                             ops.size() <= smt_max_ops(*model);
+      if (portfolio) limits.max_steps = kSearchBudgetSteps + kSearchBudgetPerOp * ops.size();
       r.search = search(ops, *model, limits);
       r.verdict = r.search.verdict;
       r.reason = r.search.unknown_reason;
@@ -372,9 +378,9 @@ class Linearizable : public Checker {
     auto illegal = [&](const std::vector<LinOp>& v) {
       SearchLimits l = limits;
       l.max_steps = trial_steps + 20 * v.size();
-      if (use_smt && v.size() <= kSmtMaxOps) l.max_steps = kExplainBudgetSteps + 20 * v.size();
+      if (use_smt && v.size() <= smt_max_ops(*model)) l.max_steps = kExplainBudgetSteps + 20 * v.size();
       SearchResult sr = search(v, *model, l);
-      if (sr.verdict != SearchVerdict::kUnknown || !use_smt || v.size() > kSmtMaxOps ||
+      if (sr.verdict != SearchVerdict::kUnknown || !use_smt || v.size() > smt_max_ops(*model) ||
           Clock::now() >= deadline) {
         return sr.verdict == SearchVerdict::kIllegal;
       }
