@@ -1,5 +1,6 @@
 #include "harness/formats.h"
 
+#include <algorithm>
 #include <cctype>
 #include <charconv>
 #include <cmath>
@@ -574,20 +575,238 @@ std::vector<Op> read_edn_ops(std::string_view text, const std::string& source) {
   return ops;
 }
 
+// The direct jsonl reader: one line in the shape our recorder writes, read straight into an Op
+// without an intermediate JSON map. It handles a subset of JSON chosen so that whatever it
+// accepts, nlohmann's parser reads to the same values: ASCII strings with the simple escapes
+// (no \u, no bytes >= 0x80, no control characters), integers of at most 18 digits (non-negative
+// ones unsigned, as nlohmann types them), true/false/null, arrays and objects (a repeated key:
+// the last wins, as in nlohmann) up to depth 64. On anything else it gives up (nullopt) and the
+// line goes to the general path, which also produces every error message; so it also gives up
+// on a line the general path would reject: a repeated op field, a missing type or process, a
+// field of the wrong type.
+class JsonlFastReader {
+ public:
+  explicit JsonlFastReader(std::string_view s) : s_(s) {}
+
+  std::optional<Op> read_op() {
+    Op op;
+    ws();
+    if (!eat('{')) return std::nullopt;
+    uint32_t seen = 0;  // op fields already set (a repeat goes to the general path)
+    std::string key;
+    ws();
+    if (peek() != '}') {
+      while (true) {
+        ws();
+        if (!string(&key)) return std::nullopt;
+        ws();
+        if (!eat(':')) return std::nullopt;
+        ws();
+        uint32_t bit = 0;
+        if (key == "type") {
+          bit = 1;
+          std::string word;
+          if (!string(&word)) return std::nullopt;
+          auto t = parse_op_type(word);
+          if (!t) return std::nullopt;
+          op.type = *t;
+        } else if (key == "process") {
+          bit = 2;
+          if (peek() == '"') {
+            std::string word;
+            if (!string(&word) || word != "nemesis") return std::nullopt;
+            op.process = kNemesisProcess;
+          } else {
+            Json v;
+            if (!number(&v)) return std::nullopt;
+            op.process = v.get<int64_t>();
+          }
+        } else if (key == "f") {
+          bit = 4;
+          if (!string(&op.f)) return std::nullopt;
+        } else if (key == "time") {
+          bit = 8;
+          Json v;
+          if (!number(&v)) return std::nullopt;
+          op.time_ns = v.get<int64_t>();
+        } else if (key == "node") {
+          bit = 16;
+          if (!string(&op.node)) return std::nullopt;
+        } else if (key == "value") {
+          bit = 32;
+          if (!value(&op.value, 0)) return std::nullopt;
+        } else if (key == "error") {
+          bit = 64;
+          if (!value(&op.error, 0)) return std::nullopt;
+        } else if (key == "index") {
+          bit = 128;
+          Json ignored;
+          if (!value(&ignored, 0)) return std::nullopt;
+        } else {
+          Json v;
+          if (!value(&v, 0)) return std::nullopt;
+          op.extra[key] = std::move(v);
+        }
+        if (seen & bit) return std::nullopt;
+        seen |= bit;
+        ws();
+        if (eat(',')) continue;
+        if (peek() == '}') break;
+        return std::nullopt;
+      }
+    }
+    ++pos_;  // '}'
+    ws();
+    if (pos_ != s_.size()) return std::nullopt;
+    if ((seen & 3) != 3) return std::nullopt;  // no type or no process: an error, said there
+    return op;
+  }
+
+ private:
+  static constexpr int kMaxFastDepth = 64;
+
+  char peek() const { return pos_ < s_.size() ? s_[pos_] : '\0'; }
+  bool eat(char c) {
+    if (peek() != c) return false;
+    ++pos_;
+    return true;
+  }
+  void ws() {
+    while (pos_ < s_.size() &&
+           (s_[pos_] == ' ' || s_[pos_] == '\t' || s_[pos_] == '\r' || s_[pos_] == '\n')) {
+      ++pos_;
+    }
+  }
+
+  bool string(std::string* out) {
+    if (!eat('"')) return false;
+    out->clear();
+    while (true) {
+      size_t run = pos_;
+      while (run < s_.size()) {
+        const auto c = static_cast<unsigned char>(s_[run]);
+        if (c == '"' || c == '\\' || c < 0x20 || c >= 0x80) break;
+        ++run;
+      }
+      out->append(s_.data() + pos_, run - pos_);
+      pos_ = run;
+      if (pos_ >= s_.size()) return false;
+      const char c = s_[pos_++];
+      if (c == '"') return true;
+      if (c != '\\' || pos_ >= s_.size()) return false;  // control or non-ASCII byte
+      switch (s_[pos_++]) {
+        case '"': *out += '"'; break;
+        case '\\': *out += '\\'; break;
+        case '/': *out += '/'; break;
+        case 'b': *out += '\b'; break;
+        case 'f': *out += '\f'; break;
+        case 'n': *out += '\n'; break;
+        case 'r': *out += '\r'; break;
+        case 't': *out += '\t'; break;
+        default: return false;  // \u and bad escapes
+      }
+    }
+  }
+
+  bool number(Json* out) {
+    const size_t start = pos_;
+    const bool neg = eat('-');
+    const size_t digits = pos_;
+    while (pos_ < s_.size() && s_[pos_] >= '0' && s_[pos_] <= '9') ++pos_;
+    const size_t n = pos_ - digits;
+    if (n == 0 || n > 18 || (n > 1 && s_[digits] == '0')) return false;
+    const char next = peek();
+    if (next == '.' || next == 'e' || next == 'E') return false;  // a float: general path
+    int64_t v = 0;
+    std::from_chars(s_.data() + digits, s_.data() + pos_, v);
+    if (neg) {
+      *out = Json(static_cast<int64_t>(-v));
+    } else {
+      *out = Json(static_cast<uint64_t>(v));
+    }
+    (void)start;
+    return true;
+  }
+
+  bool value(Json* out, int depth) {
+    if (depth > kMaxFastDepth) return false;
+    const char c = peek();
+    if (c == '"') {
+      std::string str;
+      if (!string(&str)) return false;
+      *out = std::move(str);
+      return true;
+    }
+    if (c == '-' || (c >= '0' && c <= '9')) return number(out);
+    if (c == '[') {
+      ++pos_;
+      *out = Json::array();
+      ws();
+      if (eat(']')) return true;
+      auto& arr = out->get_ref<Json::array_t&>();
+      while (true) {
+        ws();
+        arr.emplace_back();
+        if (!value(&arr.back(), depth + 1)) return false;
+        ws();
+        if (eat(',')) continue;
+        return eat(']');
+      }
+    }
+    if (c == '{') {
+      ++pos_;
+      *out = Json::object();
+      ws();
+      if (eat('}')) return true;
+      std::string key;
+      while (true) {
+        ws();
+        if (!string(&key)) return false;
+        ws();
+        if (!eat(':')) return false;
+        ws();
+        Json v;
+        if (!value(&v, depth + 1)) return false;
+        (*out)[key] = std::move(v);
+        ws();
+        if (eat(',')) continue;
+        return eat('}');
+      }
+    }
+    if (s_.substr(pos_, 4) == "null") {
+      pos_ += 4;
+      *out = nullptr;
+      return true;
+    }
+    if (s_.substr(pos_, 4) == "true") {
+      pos_ += 4;
+      *out = true;
+      return true;
+    }
+    if (s_.substr(pos_, 5) == "false") {
+      pos_ += 5;
+      *out = false;
+      return true;
+    }
+    return false;
+  }
+
+  std::string_view s_;
+  size_t pos_ = 0;
+};
+
 std::vector<Op> read_jsonl_ops(std::string_view text, const std::string& source) {
   std::vector<Op> ops;
-  EdnReader helper("", source);
+  ops.reserve(static_cast<size_t>(std::count(text.begin(), text.end(), '\n')) + 1);
   for_each_line(text, [&](std::string_view raw, int64_t line) {
     std::string_view l = trim(raw);
     if (l.empty()) return;
-    Json j = Json::parse(l.begin(), l.end(), nullptr, /*allow_exceptions=*/false);
-    if (j.is_discarded()) {
-      fail_at(source, line, l.front() == '{' && l.back() != '}'
-                                ? "truncated JSON object (torn line?)"
-                                : "not a JSON object");
+    if (std::optional<Op> op = read_jsonl_line_fast(l)) {
+      op->line = line;
+      ops.push_back(std::move(*op));
+    } else {
+      ops.push_back(read_jsonl_line_general(l, line, source));
     }
-    if (!j.is_object()) fail_at(source, line, "expected a JSON object, found " + json_text(j));
-    ops.push_back(helper.op_from_map(std::move(j), line));
   });
   return ops;
 }
@@ -788,6 +1007,23 @@ Json parse_edn(std::string_view text, const std::string& source) {
   return v;
 }
 
+std::optional<Op> read_jsonl_line_fast(std::string_view line) {
+  return JsonlFastReader(line).read_op();
+}
+
+Op read_jsonl_line_general(std::string_view line, int64_t line_no, const std::string& source) {
+  std::string_view l = trim(line);
+  Json j = Json::parse(l.begin(), l.end(), nullptr, /*allow_exceptions=*/false);
+  if (j.is_discarded()) {
+    fail_at(source, line_no, !l.empty() && l.front() == '{' && l.back() != '}'
+                                 ? "truncated JSON object (torn line?)"
+                                 : "not a JSON object");
+  }
+  if (!j.is_object()) fail_at(source, line_no, "expected a JSON object, found " + json_text(j));
+  EdnReader helper("", source);
+  return helper.op_from_map(std::move(j), line_no);
+}
+
 std::string to_edn(const Json& value) {
   std::string out;
   write_edn(out, value);
@@ -850,9 +1086,22 @@ LoadedHistory load_history_file(const std::string& path, std::optional<HistoryFo
     throw HistoryError(path, {HistoryProblem{0, -1, std::string("cannot open: ") +
                                                         std::strerror(errno)}});
   }
-  std::ostringstream buf;
-  buf << in.rdbuf();
-  std::string text = std::move(buf).str();
+  // One read into a string of the file's size (no stream buffer copies); a stream whose size
+  // is unknown (a pipe) is read through a string stream.
+  std::string text;
+  in.seekg(0, std::ios::end);
+  const std::streamoff size = in.tellg();
+  if (size >= 0) {
+    in.seekg(0, std::ios::beg);
+    text.resize(static_cast<size_t>(size));
+    in.read(text.data(), size);
+    text.resize(static_cast<size_t>(in.gcount()));
+  } else {
+    in.clear();
+    std::ostringstream buf;
+    buf << in.rdbuf();
+    text = std::move(buf).str();
+  }
   return load_history_text(text, path, format);
 }
 

@@ -330,3 +330,55 @@ TEST_CASE("polygraph: pruning and z3 agree, cores are minimal", "[elle][polygrap
   CHECK(solve_polygraph(p, {}).status == PolyStatus::kAcyclic);
   CHECK(z3_acyclic(p, {}).status == PolyStatus::kAcyclic);
 }
+
+TEST_CASE("rw-register: a database-provided version order decides what inference cannot",
+          "[elle][rw-register][version-order]") {
+  // T0 and T1 write x blindly; T2 reads T0's x and writes y, which T1 reads. With x's order
+  // unknown, [1, 2] fits (T0 -> T1 ww, T0 -> T2 wr, T2 -> T1 rw and wr) and [2, 1] would close
+  // T1 -> T0 -> T2 -> T1 (ww, wr, wr): G1c.
+  const std::vector<TxnSpec> txns = {
+      {0, "ok", J(R"([["w","x",1]])")},
+      {1, "ok", J(R"([["r","y",1],["w","x",2]])")},
+      {2, "ok", J(R"([["r","x",1],["w","y",1]])")},
+  };
+  const History h = concurrent_history(txns);
+  auto check = [&](Json options) {
+    options["consistency-model"] = "serializable";
+    return CheckerRegistry::get("checker", "rw-register")(options)->check(h, {});
+  };
+  CHECK(check({{"engine", "graph"}}).validity == Validity::kUnknown);
+  CHECK(check(Json::object()).validity == Validity::kValid);  // the polygraph finds [1, 2]
+  // The database's order [1, 2]: the graph alone now decides.
+  CheckResult ok = check({{"engine", "graph"}, {"version-order", {{"x", {1, 2}}}}});
+  INFO(ok.details.dump(1));
+  CHECK(ok.validity == Validity::kValid);
+  CHECK(ok.details["stats"]["version-orders-total"] == true);
+  // The order [2, 1] exposes the cycle, with every engine.
+  for (const char* engine : {"graph", "auto", "z3"}) {
+    INFO(engine);
+    CheckResult bad = check({{"engine", engine}, {"version-order", {{"x", {2, 1}}}}});
+    INFO(bad.details.dump(1));
+    CHECK(bad.validity == Validity::kInvalid);
+    CHECK(has_type(bad, "G1c"));
+  }
+  // Read committed forbids G1c too; a list naming an unwritten value is unknown, not wrong.
+  CHECK(run_checker("rw-register", h, "read-committed").validity == Validity::kValid);
+  CHECK(check({{"version-order", {{"x", {1, 7}}}}}).validity == Validity::kUnknown);
+  CHECK(check({{"version-order", {{"x", {1, 1}}}}}).validity == Validity::kUnknown);
+  // A key by its JSON text; a key the history never touched is ignored.
+  const History hn = concurrent_history({
+      {0, "ok", J(R"([["w",5,1]])")},
+      {1, "ok", J(R"([["r","y",1],["w",5,2]])")},
+      {2, "ok", J(R"([["r",5,1],["w","y",1]])")},
+  });
+  Json o = {{"consistency-model", "serializable"},
+            {"version-order", {{"5", {2, 1}}, {"zzz", {1}}}}};
+  CHECK(CheckerRegistry::get("checker", "rw-register")(o)->check(hn, {}).validity ==
+        Validity::kInvalid);
+  CHECK_THROWS_AS(
+      CheckerRegistry::get("checker", "rw-register")(J(R"({"version-order":[1,2]})")),
+      std::invalid_argument);
+  CHECK_THROWS_AS(
+      CheckerRegistry::get("checker", "rw-register")(J(R"({"version-order":{"x":1}})")),
+      std::invalid_argument);
+}
