@@ -74,6 +74,11 @@ std::string op_to_jsonl(const Op& op);
 // tests that compare the two.
 std::optional<Op> read_jsonl_line_fast(std::string_view line);
 Op read_jsonl_line_general(std::string_view line, int64_t line_no, const std::string& source);
+// jsonl read by `threads` threads, each a run of whole lines (read_ops uses one thread per
+// 16 MB, at most 4 and at most the machine's cores). The same ops and the same first error as
+// one thread. Exposed for tests.
+std::vector<Op> read_jsonl_parallel(std::string_view text, const std::string& source,
+                                    size_t threads);
 
 // EDN: one value from text, converted to JSON as described above. Throws HistoryError naming
 // `source` and the line. Exposed for tests and the fuzzers.

@@ -263,3 +263,51 @@ TEST_CASE("jsonl fast reader: a written history reads back the same on both path
     require_same_op(ops[i], general[i]);
   }
 }
+
+TEST_CASE("jsonl reader: several threads give the same ops and the same first error",
+          "[formats][jsonl]") {
+  std::string text;
+  for (int i = 0; i < 400; ++i) {
+    if (i % 37 == 0) text += "\n   \n";  // blank lines shift line numbers
+    if (i % 2 == 0) {
+      text += R"({"process":)" + std::to_string(i % 7) + R"(,"type":"invoke","f":"txn","value":[["append",)" +
+              std::to_string(i) + ",1]]}\n";
+    } else {
+      // every other line unusual enough for the general path
+      text += R"({"process":)" + std::to_string(i % 7) + R"(,"type":"ok","f":"é","value":)" +
+              std::to_string(i) + ".5}\n";
+    }
+  }
+  text += R"({"process":1,"type":"ok","f":"r"})";  // no trailing newline
+  const std::vector<Op> one = read_jsonl_parallel(text, "t", 1);
+  REQUIRE(one.size() == 401);
+  for (size_t threads : {2, 3, 4, 7, 1000}) {
+    INFO(threads << " threads");
+    const std::vector<Op> many = read_jsonl_parallel(text, "t", threads);
+    REQUIRE(many.size() == one.size());
+    for (size_t i = 0; i < one.size(); ++i) {
+      INFO("op " << i);
+      require_same_op(one[i], many[i]);
+    }
+  }
+  // Two bad lines: whichever thread reads them, the first is the one reported.
+  std::string bad = text;
+  const size_t first = bad.find("\"append\",250,");
+  const size_t second = bad.find("\"append\",350,");
+  REQUIRE(first != std::string::npos);
+  REQUIRE(second != std::string::npos);
+  bad.replace(second, 1, "!");
+  bad.replace(first, 1, "!");
+  int64_t want = 1;
+  for (size_t i = 0; i < first; ++i) want += bad[i] == '\n';
+  for (size_t threads : {1, 2, 3, 4, 7}) {
+    INFO(threads << " threads");
+    try {
+      read_jsonl_parallel(bad, "t.jsonl", threads);
+      FAIL("expected a HistoryError");
+    } catch (const HistoryError& e) {
+      CHECK(e.problems().front().line == want);
+      CHECK_THAT(e.what(), Catch::StartsWith("t.jsonl:" + std::to_string(want) + ": "));
+    }
+  }
+}
