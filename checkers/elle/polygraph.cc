@@ -681,6 +681,10 @@ PolySolution solve_polygraph(const Polygraph& p, const CheckContext& ctx) {
         unknown_reason = "deadline while searching for a witness";
         break;
       }
+      if (p.witness_only) {
+        unknown_reason = "no witness found without a search (witness_only)";
+        break;
+      }
       Polygraph residue;
       residue.nodes = m;
       for (uint32_t e = 0; e < r.edges.size(); ++e) {
