@@ -468,3 +468,38 @@ TEST_CASE("polygraph: pruning, witnesses and z3 agree with brute force on random
   CHECK(acyclic > 20);
   CHECK(cyclic > 20);
 }
+
+TEST_CASE("rw-register and list-append: a fractured read rules out monotonic atomic view",
+          "[elle][mav]") {
+  // T1 writes x and y; T2 reads T1's x but the initial y: it saw half of T1.
+  const History rw = serial_history({
+      {0, "ok", J(R"([["w","x",1],["w","y",1]])")},
+      {1, "ok", J(R"([["r","x",1],["r","y",null]])")},
+  });
+  const History la = concurrent_history({
+      {0, "ok", J(R"([["append","x",1],["append","y",1]])")},
+      {1, "ok", J(R"([["r","x",[1]],["r","y",[]]])")},
+  });
+  for (const auto& [checker, h] : {std::pair<std::string, const History*>{"rw-register", &rw},
+                                   {"list-append", &la}}) {
+    INFO(checker);
+    CheckResult mav = run_checker(checker, *h, "monotonic-atomic-view");
+    INFO(mav.details.dump(1));
+    CHECK(mav.validity == Validity::kInvalid);
+    CHECK(has_type(mav, "fractured-read"));
+    CHECK_THAT(mav.details.at("explanation").get<std::string>(),
+               Catch::Contains("saw only part of"));
+    // Read committed allows it; it is also a G-single, which PL-2+ forbids.
+    CHECK(run_checker(checker, *h, "read-committed").validity == Validity::kValid);
+    CHECK(has_type(run_checker(checker, *h, "PL-2+"), "G-single"));
+    const auto possible =
+        run_checker(checker, *h, "read-committed").details.at("strongest-possible");
+    CHECK(possible.dump().find("monotonic-atomic-view") == std::string::npos);
+  }
+  // The twin that saw all of T1 is fine.
+  const History twin = serial_history({
+      {0, "ok", J(R"([["w","x",1],["w","y",1]])")},
+      {1, "ok", J(R"([["r","x",1],["r","y",1]])")},
+  });
+  CHECK(run_checker("rw-register", twin, "monotonic-atomic-view").validity == Validity::kValid);
+}
