@@ -103,6 +103,9 @@ int run(const std::string& workload, int64_t n, int runs, const std::string& mod
     std::cout << workload << " n=" << n << " seed=" << seed << " ops=" << loaded.history.size()
               << " parse=" << p << "s check=" << k << "s valid=" << to_string(res.validity)
               << " (" << res.details.value("summary", std::string()) << ")\n";
+    if (res.details.contains("stats") && res.details["stats"].contains("polygraph")) {
+      std::cout << "  polygraph " << res.details["stats"]["polygraph"].dump() << "\n";
+    }
   }
   const double mt = median(total);
   std::cout << "MEDIAN " << workload << " n=" << n << " runs=" << runs

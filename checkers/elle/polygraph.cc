@@ -409,12 +409,13 @@ class DynamicOrder {
 
 // Step 3, second try: the choices one at a time, in the order of their earliest node in a
 // topological order of `edges` (ties by `hint`), each taking the side that agrees with the
-// order kept so far or, if that side would close a cycle, the other. Never backtracks: true
-// means every choice got a side and the whole graph stayed acyclic (a witness); false means
-// some choice had both sides closing a cycle at its turn, which proves nothing.
+// order kept so far or, if that side would close a cycle, the other. A choice whose sides both
+// close a cycle at its turn ends the attempt and goes first in the next one (up to 64
+// attempts; a choice stuck twice ends the search). True means every choice got a side and the
+// whole graph stayed acyclic (a witness); false proves nothing.
 bool adaptive_witness(uint32_t m, const std::vector<std::pair<uint32_t, uint32_t>>& edges,
                       const std::vector<LocalChoice>& choices, const std::vector<int64_t>& hint,
-                      const CheckContext& ctx) {
+                      const CheckContext& ctx, size_t* restarts) {
   std::vector<std::vector<uint32_t>> out(m);
   std::vector<uint32_t> indeg(m, 0);
   for (const auto& [u, v] : edges) {
@@ -436,49 +437,68 @@ bool adaptive_witness(uint32_t m, const std::vector<std::pair<uint32_t, uint32_t
     }
   }
   if (order.size() != m) return false;
-  DynamicOrder dag(order);
-  for (const auto& [u, v] : edges) {
-    if (!dag.add(u, v)) return false;  // cannot happen: `order` sorts them
-  }
-  std::vector<std::pair<uint32_t, size_t>> turn;  // (earliest node's position, choice)
-  for (size_t i = 0; i < choices.size(); ++i) {
-    uint32_t first = UINT32_MAX;
-    for (const auto* side : {&choices[i].first, &choices[i].second}) {
-      for (const auto& e : *side) first = std::min({first, dag.ord(e.from), dag.ord(e.to)});
+  // A choice that found both sides closed at its turn goes first in the next attempt (a
+  // restart, as SAT solvers bump a conflict's variables); at most kAttempts attempts.
+  constexpr int kAttempts = 64;
+  std::vector<size_t> first_ones;
+  std::vector<uint8_t> is_first(choices.size(), 0);
+  for (int attempt = 0; attempt < kAttempts; ++attempt) {
+    DynamicOrder dag(order);
+    for (const auto& [u, v] : edges) {
+      if (!dag.add(u, v)) return false;  // cannot happen: `order` sorts them
     }
-    turn.push_back({first, i});
-  }
-  std::sort(turn.begin(), turn.end());
-  size_t steps = 0;
-  for (const auto& [pos, i] : turn) {
-    if (++steps % 1024 == 0 && ctx.expired()) return false;
-    const LocalChoice& c = choices[i];
-    auto backward = [&](const std::vector<PolyEdge>& side) {
-      size_t b = 0;
-      for (const auto& e : side) b += dag.ord(e.from) >= dag.ord(e.to);
-      return b;
-    };
-    const bool prefer_first = backward(c.first) <= backward(c.second);
-    bool placed = false;
-    for (const auto* side : {prefer_first ? &c.first : &c.second,
-                             prefer_first ? &c.second : &c.first}) {
-      const size_t keep = dag.added();
-      bool fits = true;
-      for (const auto& e : *side) {
-        if (!dag.add(e.from, e.to)) {
-          fits = false;
+    std::vector<std::pair<uint32_t, size_t>> turn;  // (earliest node's position, choice)
+    for (size_t i = 0; i < choices.size(); ++i) {
+      if (is_first[i]) continue;
+      uint32_t first = UINT32_MAX;
+      for (const auto* side : {&choices[i].first, &choices[i].second}) {
+        for (const auto& e : *side) first = std::min({first, dag.ord(e.from), dag.ord(e.to)});
+      }
+      turn.push_back({first, i});
+    }
+    std::sort(turn.begin(), turn.end());
+    std::vector<size_t> sequence(first_ones.rbegin(), first_ones.rend());
+    for (const auto& t : turn) sequence.push_back(t.second);
+    size_t steps = 0;
+    size_t stuck = SIZE_MAX;
+    for (size_t i : sequence) {
+      if (++steps % 1024 == 0 && ctx.expired()) return false;
+      const LocalChoice& c = choices[i];
+      auto backward = [&](const std::vector<PolyEdge>& side) {
+        size_t b = 0;
+        for (const auto& e : side) b += dag.ord(e.from) >= dag.ord(e.to);
+        return b;
+      };
+      const bool prefer_first = backward(c.first) <= backward(c.second);
+      bool placed = false;
+      for (const auto* side : {prefer_first ? &c.first : &c.second,
+                               prefer_first ? &c.second : &c.first}) {
+        const size_t keep = dag.added();
+        bool fits = true;
+        for (const auto& e : *side) {
+          if (!dag.add(e.from, e.to)) {
+            fits = false;
+            break;
+          }
+        }
+        if (fits) {
+          placed = true;
           break;
         }
+        dag.remove_last(keep);
       }
-      if (fits) {
-        placed = true;
+      if (!placed) {
+        stuck = i;
         break;
       }
-      dag.remove_last(keep);
     }
-    if (!placed) return false;
+    if (stuck == SIZE_MAX) return true;
+    if (is_first[stuck] || ctx.expired()) return false;
+    ++*restarts;
+    is_first[stuck] = 1;
+    first_ones.push_back(stuck);
   }
-  return true;
+  return false;
 }
 
 uint32_t find(std::vector<uint32_t>& parent, uint32_t x) {
@@ -516,7 +536,7 @@ PolySolution solve_polygraph(const Polygraph& p, const CheckContext& ctx) {
   std::vector<size_t> open(p.choices.size());
   std::iota(open.begin(), open.end(), size_t{0});
   size_t forced = 0, free_choices = 0, z3_calls = 0, witnesses = 0, rounds = 0, z3_choices = 0;
-  size_t largest_z3 = 0, dropped = 0, adaptive = 0;
+  size_t largest_z3 = 0, dropped = 0, adaptive = 0, restarts = 0;
   std::vector<uint32_t> local(p.nodes, kNone), group_of(p.nodes, kNone);
   std::string unknown_reason;
   // Rounds: decompose, prune each part; repeat while that decides or splits anything; then
@@ -673,7 +693,7 @@ PolySolution solve_polygraph(const Polygraph& p, const CheckContext& ctx) {
         ++witnesses;
         continue;
       }
-      if (adaptive_witness(m, r.edges, r.choices, hint, ctx)) {
+      if (adaptive_witness(m, r.edges, r.choices, hint, ctx, &restarts)) {
         ++adaptive;
         continue;
       }
@@ -724,6 +744,7 @@ PolySolution solve_polygraph(const Polygraph& p, const CheckContext& ctx) {
   out.stats["dropped-after-reduction"] = dropped;
   out.stats["witness-found"] = witnesses;
   out.stats["adaptive-witness-found"] = adaptive;
+  out.stats["adaptive-witness-restarts"] = restarts;
   out.stats["z3-calls"] = z3_calls;
   out.stats["sent-to-z3"] = z3_choices;
   out.stats["largest-z3-part"] = largest_z3;

@@ -40,6 +40,7 @@
 #include <algorithm>
 #include <map>
 #include <set>
+#include <tuple>
 #include <unordered_map>
 
 #include "checkers/elle/analysis.h"
@@ -675,37 +676,40 @@ void RwAnalysis::polygraph_verdict(const std::string& model, const DepGraph& g,
       }
     }
   }
-  auto solve = [&](Level l, uint8_t s) {
+  auto solve = [&](Level l, uint8_t s, bool witness_only = false) {
     Polygraph p = polygraph(l, s, g);
+    p.witness_only = witness_only;
     PolySolution sol = solve_polygraph(p, ctx);
     return std::pair(std::move(p), std::move(sol));
   };
-  // An acyclic choice with process and realtime edges known as well is acyclic without them:
-  // when the model does not need them, that stricter polygraph (much more constrained, so
-  // mostly decided by pruning) is tried first, for a witness only.
-  if ((session & kRealtime) == 0 && level != Level::kG1c) {
-    Polygraph strict = polygraph(level, static_cast<uint8_t>(kProcess | kRealtime), g);
-    strict.witness_only = true;
-    PolySolution s = solve_polygraph(strict, ctx);
-    if (s.status == PolyStatus::kAcyclic) {
-      poly_stats_ = s.stats;
-      poly_stats_["level"] = level_name(level);
-      poly_stats_["witness-edges"] = "data, process and realtime";
-      return;
-    }
-    if (s.status == PolyStatus::kCyclic) {
-      poly_stats_["strict-attempt"] = "cyclic with process and realtime edges";
-    }
-  }
-  auto [p, sol] = solve(level, session);
-  Json strict_attempt = poly_stats_;
+  // First without Z3: pruning, then the witnesses. A cycle found by pruning is definite.
+  auto [p, sol] = solve(level, session, true);
   poly_stats_ = sol.stats;
-  if (strict_attempt.contains("strict-attempt")) poly_stats_["strict-attempt"] = strict_attempt["strict-attempt"];
   poly_stats_["level"] = level_name(level);
+  if (sol.status == PolyStatus::kAcyclic) return;
+  if (sol.status == PolyStatus::kUnknown && !ctx.expired()) {
+    // An acyclic choice with process and realtime edges known as well is acyclic without
+    // them: when the model does not need them, that stricter polygraph (much more
+    // constrained, so mostly decided by pruning) may give a witness.
+    if ((session & kRealtime) == 0 && level != Level::kG1c) {
+      auto [ps, ss] = solve(level, static_cast<uint8_t>(kProcess | kRealtime), true);
+      if (ss.status == PolyStatus::kAcyclic) {
+        poly_stats_ = ss.stats;
+        poly_stats_["level"] = level_name(level);
+        poly_stats_["witness-edges"] = "data, process and realtime";
+        return;
+      }
+    }
+    // Then the search: Z3 on the residue.
+    std::tie(p, sol) = solve(level, session);
+    poly_stats_ = sol.stats;
+    poly_stats_["level"] = level_name(level);
+    poly_stats_["witness-attempts-failed"] = true;
+  }
   if (sol.status == PolyStatus::kAcyclic) return;
   if (sol.status == PolyStatus::kUnknown) {
     r->unknown_reason = "version order unknown and the polygraph search did not finish: " +
-                        sol.reason;
+                        (sol.reason.empty() ? std::string("deadline") : sol.reason);
     return;
   }
   // Cyclic: find the weakest failing encoding to name it.
