@@ -13,8 +13,8 @@
 #include <sys/resource.h>
 
 #include <algorithm>
-#include <cstdlib>
 #include <chrono>
+#include <cstdlib>
 #include <fstream>
 #include <iostream>
 #include <sstream>
@@ -137,9 +137,9 @@ int run_file(const std::string& workload, const std::string& file, int runs,
     parse.push_back(p);
     check.push_back(k);
     total.push_back(p + k);
-    std::cout << workload << " file=" << file << " ops=" << loaded.history.size()
-              << " parse=" << p << "s check=" << k << "s valid=" << to_string(res.validity)
-              << " (" << res.details.value("summary", std::string()) << ")\n";
+    std::cout << workload << " file=" << file << " ops=" << loaded.history.size() << " parse=" << p
+              << "s check=" << k << "s valid=" << to_string(res.validity) << " ("
+              << res.details.value("summary", std::string()) << ")\n";
   }
   std::cout << "MEDIAN " << workload << " file=" << file << " runs=" << runs
             << " parse=" << median(parse) << "s check=" << median(check)
@@ -161,7 +161,8 @@ int run_read(const std::string& file, int runs, std::vector<size_t> threads) {
       std::vector<Op> ops = read_jsonl_parallel(text, file, t);
       times.push_back(seconds_since(t0));
       n = ops.size();
-      if (std::getenv("ELLE_BENCH_LEAK")) new std::vector<Op>(std::move(ops));  // profile reading alone
+      if (std::getenv("ELLE_BENCH_LEAK"))
+        new std::vector<Op>(std::move(ops));  // profile reading alone
     }
     std::cout << "MEDIAN read threads=" << t << " ops=" << n << " runs=" << runs
               << " read_ops=" << median(times) << "s\n";

@@ -1,5 +1,10 @@
 #include "harness/formats.h"
 
+#include <fcntl.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
 #include <algorithm>
 #include <cctype>
 #include <charconv>
@@ -11,11 +16,6 @@
 #include <set>
 #include <sstream>
 #include <thread>
-
-#include <fcntl.h>
-#include <sys/mman.h>
-#include <sys/stat.h>
-#include <unistd.h>
 
 namespace faultline {
 
@@ -855,8 +855,7 @@ size_t line_count(std::string_view text) {
 std::vector<Op> read_jsonl_ops(std::string_view text, const std::string& source) {
   constexpr size_t kBytesPerThread = 16 << 20;
   const size_t threads = std::clamp<size_t>(
-      std::min<size_t>(text.size() / kBytesPerThread, std::thread::hardware_concurrency()), 1,
-      4);
+      std::min<size_t>(text.size() / kBytesPerThread, std::thread::hardware_concurrency()), 1, 4);
   return read_jsonl_parallel(text, source, threads);
 }
 
@@ -1120,9 +1119,9 @@ Op read_jsonl_line_general(std::string_view line, int64_t line_no, const std::st
   std::string_view l = trim(line);
   Json j = Json::parse(l.begin(), l.end(), nullptr, /*allow_exceptions=*/false);
   if (j.is_discarded()) {
-    fail_at(source, line_no, !l.empty() && l.front() == '{' && l.back() != '}'
-                                 ? "truncated JSON object (torn line?)"
-                                 : "not a JSON object");
+    fail_at(source, line_no,
+            !l.empty() && l.front() == '{' && l.back() != '}' ? "truncated JSON object (torn line?)"
+                                                              : "not a JSON object");
   }
   if (!j.is_object()) fail_at(source, line_no, "expected a JSON object, found " + json_text(j));
   EdnReader helper("", source);
@@ -1192,9 +1191,9 @@ LoadedHistory load_history_file(const std::string& path, std::optional<HistoryFo
   if (fd >= 0) {
     struct stat st {};
     const bool mappable = ::fstat(fd, &st) == 0 && S_ISREG(st.st_mode) && st.st_size > 0;
-    void* p = mappable ? ::mmap(nullptr, static_cast<size_t>(st.st_size), PROT_READ,
-                                MAP_PRIVATE, fd, 0)
-                       : MAP_FAILED;
+    void* p = mappable
+                  ? ::mmap(nullptr, static_cast<size_t>(st.st_size), PROT_READ, MAP_PRIVATE, fd, 0)
+                  : MAP_FAILED;
     ::close(fd);
     if (p != MAP_FAILED) {
       const size_t size = static_cast<size_t>(st.st_size);
@@ -1204,8 +1203,7 @@ LoadedHistory load_history_file(const std::string& path, std::optional<HistoryFo
         ~Unmap() { ::munmap(p, n); }
       } unmap{p, size};
       ::madvise(p, size, MADV_SEQUENTIAL);
-      return load_history_text(std::string_view(static_cast<const char*>(p), size), path,
-                               format);
+      return load_history_text(std::string_view(static_cast<const char*>(p), size), path, format);
     }
   }
   std::ifstream in(path, std::ios::binary);

@@ -316,7 +316,10 @@ bool witness(uint32_t m, const std::vector<std::pair<uint32_t, uint32_t>>& edges
 class DynamicOrder {
  public:
   explicit DynamicOrder(const std::vector<uint32_t>& order)  // a topological order of no edges yet
-      : ord_(order.size()), at_(order), out_(order.size()), in_(order.size()),
+      : ord_(order.size()),
+        at_(order),
+        out_(order.size()),
+        in_(order.size()),
         mark_(order.size(), 0) {
     for (uint32_t i = 0; i < order.size(); ++i) ord_[order[i]] = i;
   }
@@ -471,8 +474,8 @@ bool adaptive_witness(uint32_t m, const std::vector<std::pair<uint32_t, uint32_t
       };
       const bool prefer_first = backward(c.first) <= backward(c.second);
       bool placed = false;
-      for (const auto* side : {prefer_first ? &c.first : &c.second,
-                               prefer_first ? &c.second : &c.first}) {
+      for (const auto* side :
+           {prefer_first ? &c.first : &c.second, prefer_first ? &c.second : &c.first}) {
         const size_t keep = dag.added();
         bool fits = true;
         for (const auto& e : *side) {

@@ -64,7 +64,9 @@ const char* level_name(Level l) {
 class RwAnalysis final : public TxnDescriber {
  public:
   RwAnalysis(const History& history, TxnHistory th, std::string engine, Json version_order)
-      : h_(history), th_(std::move(th)), engine_(std::move(engine)),
+      : h_(history),
+        th_(std::move(th)),
+        engine_(std::move(engine)),
         version_order_(std::move(version_order)) {}
 
   ReportInput run(const std::string& model, const CheckContext& ctx);
@@ -892,7 +894,8 @@ class RwRegisterChecker final : public Checker {
       if (!ok) {
         throw std::invalid_argument(
             "rw-register: version-order is an object from key to the list of its values in "
-            "install order, not " + json_text(options["version-order"]).substr(0, 200));
+            "install order, not " +
+            json_text(options["version-order"]).substr(0, 200));
       }
     }
     model_ = model_option(options, "rw-register");

@@ -3,11 +3,10 @@
 // path, JSON value types included (nlohmann reads 3 as unsigned, -3 as signed); everything it
 // declines goes to the general path, which also names file and line of every error.
 // Randomised: FAULTLINE_SEED to replay.
+#include <catch2/catch.hpp>
 #include <cstdlib>
 #include <iostream>
 #include <random>
-
-#include <catch2/catch.hpp>
 
 #include "harness/formats.h"
 
@@ -127,9 +126,10 @@ TEST_CASE("jsonl fast reader: common lines take the fast path, same ops as the g
 }
 
 TEST_CASE("jsonl fast reader: errors still name the file and the line", "[formats][jsonl]") {
-  const std::string good =
-      R"({"process":1,"type":"invoke","f":"r","value":null})" "\n"
-      R"({"process":1,"type":"ok","f":"r","value":1})" "\n";
+  const std::string good = R"({"process":1,"type":"invoke","f":"r","value":null})"
+                           "\n"
+                           R"({"process":1,"type":"ok","f":"r","value":1})"
+                           "\n";
   struct Case {
     std::string line, fragment;
   };
@@ -158,8 +158,8 @@ TEST_CASE("jsonl fast reader: errors still name the file and the line", "[format
     }
   }
   // Lines are counted across blank lines and fast and general lines alike.
-  auto loaded = load_history_text(good + "\n" + R"({"process":2,"type":"invoke","f":"é"})" +
-                                      "\n" + R"({"process":2,"type":"ok","f":"é","value":1.5})",
+  auto loaded = load_history_text(good + "\n" + R"({"process":2,"type":"invoke","f":"é"})" + "\n" +
+                                      R"({"process":2,"type":"ok","f":"é","value":1.5})",
                                   "h.jsonl", HistoryFormat::kJsonl);
   REQUIRE(loaded.history.size() == 4);
   CHECK(loaded.history[1].line == 2);
@@ -174,22 +174,30 @@ TEST_CASE("jsonl fast reader: random lines, same ops on both paths", "[formats][
   INFO("seed " << seed);
   std::mt19937_64 rng(seed);
   auto pick = [&](int n) { return static_cast<int>(rng() % static_cast<uint64_t>(n)); };
-  const std::vector<std::string> pieces = {"a", "x", " ", "\"", "\\", "/", "\n", "\t", "\r",
-                                           "\b", "\f", "\x01", "é", "😀", "{", "]", ":", ","};
+  const std::vector<std::string> pieces = {"a",  "x",  " ",    "\"", "\\", "/", "\n", "\t", "\r",
+                                           "\b", "\f", "\x01", "é",  "😀",  "{", "]",  ":",  ","};
   auto random_string = [&]() {
     std::string s;
-    for (int i = pick(6); i > 0; --i) s += pieces[static_cast<size_t>(pick(static_cast<int>(pieces.size())))];
+    for (int i = pick(6); i > 0; --i)
+      s += pieces[static_cast<size_t>(pick(static_cast<int>(pieces.size())))];
     return s;
   };
   std::function<Json(int)> random_value = [&](int depth) -> Json {
     switch (pick(depth > 3 ? 6 : 9)) {
-      case 0: return nullptr;
-      case 1: return pick(2) == 0;
-      case 2: return static_cast<int64_t>(rng() % 2000) - 1000;
-      case 3: return static_cast<int64_t>(rng() >> pick(64));
-      case 4: return random_string();
-      case 5: return pick(4) == 0 ? Json(static_cast<double>(pick(1000)) / 8) : Json(pick(100));
-      case 6: case 7: {
+      case 0:
+        return nullptr;
+      case 1:
+        return pick(2) == 0;
+      case 2:
+        return static_cast<int64_t>(rng() % 2000) - 1000;
+      case 3:
+        return static_cast<int64_t>(rng() >> pick(64));
+      case 4:
+        return random_string();
+      case 5:
+        return pick(4) == 0 ? Json(static_cast<double>(pick(1000)) / 8) : Json(pick(100));
+      case 6:
+      case 7: {
         Json a = Json::array();
         for (int i = pick(4); i > 0; --i) a.push_back(random_value(depth + 1));
         return a;
@@ -206,16 +214,20 @@ TEST_CASE("jsonl fast reader: random lines, same ops on both paths", "[formats][
     // A record with the op fields (each sometimes missing, wrong or odd) and extra fields,
     // in a random order, with random spacing.
     std::vector<std::pair<std::string, Json>> fields;
-    if (pick(20)) fields.push_back({"type", std::vector<std::string>{"invoke", "ok", "fail", "info", ":ok", "bad"}[static_cast<size_t>(pick(6))]});
+    if (pick(20))
+      fields.push_back({"type", std::vector<std::string>{"invoke", "ok", "fail", "info", ":ok",
+                                                         "bad"}[static_cast<size_t>(pick(6))]});
     if (pick(20)) fields.push_back({"process", pick(10) ? Json(pick(50) - 1) : Json("nemesis")});
     if (pick(10)) fields.push_back({"f", pick(10) ? Json("txn") : random_value(3)});
     if (pick(2)) fields.push_back({"time", pick(10) ? Json(rng() >> 8) : random_value(3)});
     if (pick(2)) fields.push_back({"index", random_value(2)});
     if (pick(5)) fields.push_back({"value", random_value(0)});
-    if (pick(3) == 0) fields.push_back({"node", pick(10) ? Json("n" + std::to_string(pick(5))) : random_value(3)});
+    if (pick(3) == 0)
+      fields.push_back({"node", pick(10) ? Json("n" + std::to_string(pick(5))) : random_value(3)});
     if (pick(3) == 0) fields.push_back({"error", random_value(1)});
     for (int k = pick(3); k > 0; --k) fields.push_back({random_string(), random_value(1)});
-    if (pick(10) == 0 && !fields.empty()) fields.push_back(fields[static_cast<size_t>(pick(static_cast<int>(fields.size())))]);
+    if (pick(10) == 0 && !fields.empty())
+      fields.push_back(fields[static_cast<size_t>(pick(static_cast<int>(fields.size())))]);
     std::shuffle(fields.begin(), fields.end(), rng);
     std::string line = "{";
     const char* space[] = {"", " ", "  ", "\t"};
@@ -232,7 +244,8 @@ TEST_CASE("jsonl fast reader: random lines, same ops on both paths", "[formats][
     ++total;
     fast += compare_paths(line);
   }
-  std::cout << "jsonl reader random test: " << fast << " of " << total << " lines on the fast path\n";
+  std::cout << "jsonl reader random test: " << fast << " of " << total
+            << " lines on the fast path\n";
   CHECK(fast > total / 10);
   CHECK(fast < total);
 }
@@ -247,7 +260,8 @@ TEST_CASE("jsonl fast reader: a written history reads back the same on both path
     op.type = i % 2 ? OpType::kOk : OpType::kInvoke;
     op.f = i % 3 == 2 ? "kill" : "txn";
     op.time_ns = i * 1000;
-    op.value = Json::array({Json::array({"append", i, i + 1}), Json::array({"r", i, Json::array({1, 2})})});
+    op.value = Json::array(
+        {Json::array({"append", i, i + 1}), Json::array({"r", i, Json::array({1, 2})})});
     if (i % 5 == 0) op.node = "n1";
     if (i % 7 == 0) op.error = "timed-out";
     if (i % 11 == 0) op.extra["key"] = i;
@@ -270,8 +284,8 @@ TEST_CASE("jsonl reader: several threads give the same ops and the same first er
   for (int i = 0; i < 400; ++i) {
     if (i % 37 == 0) text += "\n   \n";  // blank lines shift line numbers
     if (i % 2 == 0) {
-      text += R"({"process":)" + std::to_string(i % 7) + R"(,"type":"invoke","f":"txn","value":[["append",)" +
-              std::to_string(i) + ",1]]}\n";
+      text += R"({"process":)" + std::to_string(i % 7) +
+              R"(,"type":"invoke","f":"txn","value":[["append",)" + std::to_string(i) + ",1]]}\n";
     } else {
       // every other line unusual enough for the general path
       text += R"({"process":)" + std::to_string(i % 7) + R"(,"type":"ok","f":"é","value":)" +
