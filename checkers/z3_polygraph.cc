@@ -7,10 +7,11 @@
 // b => (first side) and not b => (second side) (one Boolean instead of an OR of the sides: the
 // issue's measurements found this 14-25x faster); when a choice is the order of two nodes
 // (PolyChoice::order_pair), the order atom itself is that Boolean (with the second side's
-// first edge kept: constants of the sort may be equal, so not R(a, b) alone is not strict). The default solver is used
-// on purpose: a solver created for logic QF_UF is fast but does not load the special-relations
-// theory, so it treats linear_order as an uninterpreted predicate and answers sat for cyclic
-// graphs (a regression test in elle_rw_register_test.cc, "polygraph: ...", catches that).
+// first edge kept: constants of the sort may be equal, so not R(a, b) alone is not strict).
+// The default solver is used on purpose: a solver created for logic QF_UF is fast but does
+// not load the special-relations theory, so it treats linear_order as an uninterpreted
+// predicate and answers sat for cyclic graphs (a regression test in
+// elle_rw_register_test.cc, "polygraph: ...", catches that).
 //
 // The first solve has no assumptions. When it is unsat, a second solve puts every known edge
 // and every choice behind an assumption literal and asks for the unsat core, which is then
