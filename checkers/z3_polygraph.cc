@@ -6,10 +6,12 @@
 // set of edges is satisfiable exactly when it has no cycle. Each choice is one Boolean b with
 // b => (first side) and not b => (second side) (one Boolean instead of an OR of the sides: the
 // issue's measurements found this 14-25x faster); when a choice is the order of two nodes
-// (PolyChoice::order_pair), the order atom itself is that Boolean. The default solver is used
-// on purpose: a solver created for logic QF_UF is fast but does not load the special-relations
-// theory, so it treats linear_order as an uninterpreted predicate and answers sat for cyclic
-// graphs (a regression test in elle_rw_register_test.cc, "polygraph: ...", catches that).
+// (PolyChoice::order_pair), the order atom itself is that Boolean (with the second side's
+// first edge kept: constants of the sort may be equal, so not R(a, b) alone is not strict).
+// The default solver is used on purpose: a solver created for logic QF_UF is fast but does
+// not load the special-relations theory, so it treats linear_order as an uninterpreted
+// predicate and answers sat for cyclic graphs (a regression test in
+// elle_rw_register_test.cc, "polygraph: ...", catches that).
 //
 // The first solve has no assumptions. When it is unsat, a second solve puts every known edge
 // and every choice behind an assumption literal and asks for the unsat core, which is then
@@ -57,11 +59,13 @@ class Encoder {
   z3::expr choice_constraint(size_t i) {
     const PolyChoice& c = p_.choices[i];
     if (c.order_pair) {
-      // The order atom itself is the choice; totality gives the other side's first edge.
+      // The order atom itself is the choice. Its negation, R(b, a), only says b <= a: two
+      // constants may be equal, and a model that merged a and b would satisfy both sides'
+      // "neither strictly before" and hide a cycle. So the second side keeps its first edge
+      // (b strictly before a); the first side's is b itself.
       z3::expr b = before(c.first[0]);
       std::vector<PolyEdge> rest1(c.first.begin() + 1, c.first.end());
-      std::vector<PolyEdge> rest2(c.second.begin() + 1, c.second.end());
-      return z3::implies(b, side(rest1)) && z3::implies(!b, side(rest2));
+      return z3::implies(b, side(rest1)) && z3::implies(!b, side(c.second));
     }
     z3::expr b = c_.bool_const(("c" + std::to_string(i)).c_str());
     return z3::implies(b, side(c.first)) && z3::implies(!b, side(c.second));

@@ -66,6 +66,20 @@ void write_jsonl_op(std::ostream& out, const Op& op);
 void write_history(std::ostream& out, const History& history, HistoryFormat format);
 std::string op_to_jsonl(const Op& op);
 
+// jsonl, one line (trimmed, non-empty). The fast path reads the common op shape directly and
+// returns nullopt for anything unusual (floats, \u escapes, non-ASCII text, deep nesting,
+// repeated or missing op fields, wrong field types); read_ops then uses the general path
+// (nlohmann's parser), which reads every valid line and names the error of a bad one. Where
+// the fast path answers, both give the same Op (line left 0 by the fast path). Exposed for the
+// tests that compare the two.
+std::optional<Op> read_jsonl_line_fast(std::string_view line);
+Op read_jsonl_line_general(std::string_view line, int64_t line_no, const std::string& source);
+// jsonl read by `threads` threads, each a run of whole lines (read_ops uses one thread per
+// 16 MB, at most 4 and at most the machine's cores). The same ops and the same first error as
+// one thread. Exposed for tests.
+std::vector<Op> read_jsonl_parallel(std::string_view text, const std::string& source,
+                                    size_t threads);
+
 // EDN: one value from text, converted to JSON as described above. Throws HistoryError naming
 // `source` and the line. Exposed for tests and the fuzzers.
 Json parse_edn(std::string_view text, const std::string& source = "<edn>");

@@ -122,4 +122,23 @@ std::string session_sentence(const Txn& a, const Txn& b, uint8_t kind, const std
          nb + " (realtime)";
 }
 
+std::vector<FoundCycle> fractured_reads(const DepGraph& g, size_t limit, size_t* total) {
+  std::vector<FoundCycle> out;
+  *total = 0;
+  for (uint32_t r = 0; r < g.size(); ++r) {
+    for (uint32_t e = g.out_begin(r); e < g.out_end(r); ++e) {
+      if (!(g.kind(e) & kRW)) continue;
+      const uint32_t t = g.target(e);
+      if (t == r) continue;
+      for (uint32_t f = g.out_begin(t); f < g.out_end(t); ++f) {
+        if (g.target(f) != r || !(g.kind(f) & kWR)) continue;
+        if (out.size() < limit) out.push_back({"fractured-read", {{t, kWR}, {r, kRW}}});
+        ++*total;
+        break;
+      }
+    }
+  }
+  return out;
+}
+
 }  // namespace faultline::elle

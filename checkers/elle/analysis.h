@@ -32,6 +32,15 @@ std::string model_option(const Json& options, const std::string& where);
 // "[1 2 3]" for short lists, "[... 7 8 9] (12 elements)" for long ones.
 std::string list_text(const TxnHistory& th, const Mop& read, size_t tail = 6);
 
+// Fractured reads, which monotonic atomic view forbids (Bailis et al., VLDB 2014; Cerone,
+// Bernardi, Gotsman, CONCUR 2015; Elle): a transaction R that read a write of T (wr T -> R)
+// but, for another key T also wrote, a version older than T's (rw R -> T): R saw only part of
+// T's effects. Each is also a two-transaction G-single cycle; as its own anomaly it rules out
+// monotonic-atomic-view, which the cycle classes alone cannot tell from PL-2+. Returns at
+// most `limit` of them (as cycles T -> R -> T named "fractured-read") and counts all in
+// *total. O(edges x out-degree).
+std::vector<FoundCycle> fractured_reads(const DepGraph& g, size_t limit, size_t* total);
+
 // Sentences for process and realtime edges (see TxnDescriber::edge_sentence).
 std::string session_sentence(const Txn& a, const Txn& b, uint8_t kind, const std::string& na,
                              const std::string& nb);

@@ -308,6 +308,202 @@ bool witness(uint32_t m, const std::vector<std::pair<uint32_t, uint32_t>>& edges
   return topo(all, &pos);
 }
 
+// A DAG that keeps a topological order while edges are added one at a time (Pearce and Kelly,
+// "A dynamic topological sort algorithm for directed acyclic graphs", JEA 2006): an edge that
+// agrees with the order costs nothing; one that does not searches only the nodes between its
+// ends and reorders them, or reports the cycle it would close (and is then not added).
+// The most recent edges can be taken back (remove_last), which keeps the order valid.
+class DynamicOrder {
+ public:
+  explicit DynamicOrder(const std::vector<uint32_t>& order)  // a topological order of no edges yet
+      : ord_(order.size()),
+        at_(order),
+        out_(order.size()),
+        in_(order.size()),
+        mark_(order.size(), 0) {
+    for (uint32_t i = 0; i < order.size(); ++i) ord_[order[i]] = i;
+  }
+
+  uint32_t ord(uint32_t v) const { return ord_[v]; }
+
+  // Adds u -> v unless it closes a cycle; false (graph unchanged) when it would.
+  bool add(uint32_t u, uint32_t v) {
+    if (u == v) return false;
+    if (ord_[u] > ord_[v]) {
+      const uint32_t lb = ord_[v], ub = ord_[u];
+      fwd_.clear();
+      bwd_.clear();
+      if (!search(v, ub, true, u)) {
+        unmark(fwd_);
+        return false;
+      }
+      search(u, lb, false, kNone);
+      unmark(fwd_);
+      unmark(bwd_);
+      reorder();
+    }
+    out_[u].push_back(v);
+    in_[v].push_back(u);
+    added_.push_back({u, v});
+    return true;
+  }
+  size_t added() const { return added_.size(); }
+  // Takes back the edges added after the first `keep`.
+  void remove_last(size_t keep) {
+    while (added_.size() > keep) {
+      const auto [u, v] = added_.back();
+      added_.pop_back();
+      out_[u].pop_back();
+      in_[v].pop_back();
+    }
+  }
+
+ private:
+  // Forward (from v, nodes with ord <= bound; false if `target` is reached) or backward (from
+  // u, nodes with ord >= bound) depth-first search; visited nodes go to fwd_ / bwd_.
+  bool search(uint32_t start, uint32_t bound, bool forward, uint32_t target) {
+    auto& seen = forward ? fwd_ : bwd_;
+    const uint8_t bit = forward ? 1 : 2;
+    stack_.assign(1, start);
+    mark_[start] |= bit;
+    seen.push_back(start);
+    while (!stack_.empty()) {
+      const uint32_t x = stack_.back();
+      stack_.pop_back();
+      for (uint32_t y : forward ? out_[x] : in_[x]) {
+        if (forward && y == target) return false;
+        if (mark_[y] & bit) continue;
+        if (forward ? ord_[y] > bound : ord_[y] < bound) continue;
+        mark_[y] |= bit;
+        seen.push_back(y);
+        stack_.push_back(y);
+      }
+    }
+    return true;
+  }
+  void unmark(const std::vector<uint32_t>& nodes) {
+    for (uint32_t x : nodes) mark_[x] = 0;
+  }
+  // The nodes that reach u (bwd_) take the smallest of the affected positions, in their old
+  // order, then the nodes v reaches (fwd_).
+  void reorder() {
+    auto by_ord = [&](uint32_t a, uint32_t b) { return ord_[a] < ord_[b]; };
+    std::sort(fwd_.begin(), fwd_.end(), by_ord);
+    std::sort(bwd_.begin(), bwd_.end(), by_ord);
+    slots_.clear();
+    for (uint32_t x : bwd_) slots_.push_back(ord_[x]);
+    for (uint32_t x : fwd_) slots_.push_back(ord_[x]);
+    std::sort(slots_.begin(), slots_.end());
+    size_t i = 0;
+    for (uint32_t x : bwd_) place(x, slots_[i++]);
+    for (uint32_t x : fwd_) place(x, slots_[i++]);
+  }
+  void place(uint32_t x, uint32_t slot) {
+    ord_[x] = slot;
+    at_[slot] = x;
+  }
+
+  std::vector<uint32_t> ord_, at_;
+  std::vector<std::vector<uint32_t>> out_, in_;
+  std::vector<uint8_t> mark_;
+  std::vector<uint32_t> fwd_, bwd_, stack_, slots_;
+  std::vector<std::pair<uint32_t, uint32_t>> added_;
+};
+
+// Step 3, second try: the choices one at a time, in the order of their earliest node in a
+// topological order of `edges` (ties by `hint`), each taking the side that agrees with the
+// order kept so far or, if that side would close a cycle, the other. A choice whose sides both
+// close a cycle at its turn ends the attempt and goes first in the next one (up to 64
+// attempts; a choice stuck twice ends the search). True means every choice got a side and the
+// whole graph stayed acyclic (a witness); false proves nothing.
+bool adaptive_witness(uint32_t m, const std::vector<std::pair<uint32_t, uint32_t>>& edges,
+                      const std::vector<LocalChoice>& choices, const std::vector<int64_t>& hint,
+                      const CheckContext& ctx, size_t* restarts) {
+  std::vector<std::vector<uint32_t>> out(m);
+  std::vector<uint32_t> indeg(m, 0);
+  for (const auto& [u, v] : edges) {
+    out[u].push_back(v);
+    ++indeg[v];
+  }
+  using Item = std::pair<int64_t, uint32_t>;
+  std::priority_queue<Item, std::vector<Item>, std::greater<Item>> ready;
+  for (uint32_t v = 0; v < m; ++v) {
+    if (!indeg[v]) ready.push({hint[v], v});
+  }
+  std::vector<uint32_t> order;
+  while (!ready.empty()) {
+    const uint32_t v = ready.top().second;
+    ready.pop();
+    order.push_back(v);
+    for (uint32_t w : out[v]) {
+      if (--indeg[w] == 0) ready.push({hint[w], w});
+    }
+  }
+  if (order.size() != m) return false;
+  // A choice that found both sides closed at its turn goes first in the next attempt (a
+  // restart, as SAT solvers bump a conflict's variables); at most kAttempts attempts.
+  constexpr int kAttempts = 64;
+  std::vector<size_t> first_ones;
+  std::vector<uint8_t> is_first(choices.size(), 0);
+  for (int attempt = 0; attempt < kAttempts; ++attempt) {
+    DynamicOrder dag(order);
+    for (const auto& [u, v] : edges) {
+      if (!dag.add(u, v)) return false;  // cannot happen: `order` sorts them
+    }
+    std::vector<std::pair<uint32_t, size_t>> turn;  // (earliest node's position, choice)
+    for (size_t i = 0; i < choices.size(); ++i) {
+      if (is_first[i]) continue;
+      uint32_t first = UINT32_MAX;
+      for (const auto* side : {&choices[i].first, &choices[i].second}) {
+        for (const auto& e : *side) first = std::min({first, dag.ord(e.from), dag.ord(e.to)});
+      }
+      turn.push_back({first, i});
+    }
+    std::sort(turn.begin(), turn.end());
+    std::vector<size_t> sequence(first_ones.rbegin(), first_ones.rend());
+    for (const auto& t : turn) sequence.push_back(t.second);
+    size_t steps = 0;
+    size_t stuck = SIZE_MAX;
+    for (size_t i : sequence) {
+      if (++steps % 1024 == 0 && ctx.expired()) return false;
+      const LocalChoice& c = choices[i];
+      auto backward = [&](const std::vector<PolyEdge>& side) {
+        size_t b = 0;
+        for (const auto& e : side) b += dag.ord(e.from) >= dag.ord(e.to);
+        return b;
+      };
+      const bool prefer_first = backward(c.first) <= backward(c.second);
+      bool placed = false;
+      for (const auto* side :
+           {prefer_first ? &c.first : &c.second, prefer_first ? &c.second : &c.first}) {
+        const size_t keep = dag.added();
+        bool fits = true;
+        for (const auto& e : *side) {
+          if (!dag.add(e.from, e.to)) {
+            fits = false;
+            break;
+          }
+        }
+        if (fits) {
+          placed = true;
+          break;
+        }
+        dag.remove_last(keep);
+      }
+      if (!placed) {
+        stuck = i;
+        break;
+      }
+    }
+    if (stuck == SIZE_MAX) return true;
+    if (is_first[stuck] || ctx.expired()) return false;
+    ++*restarts;
+    is_first[stuck] = 1;
+    first_ones.push_back(stuck);
+  }
+  return false;
+}
+
 uint32_t find(std::vector<uint32_t>& parent, uint32_t x) {
   while (parent[x] != x) x = parent[x] = parent[parent[x]];
   return x;
@@ -343,7 +539,7 @@ PolySolution solve_polygraph(const Polygraph& p, const CheckContext& ctx) {
   std::vector<size_t> open(p.choices.size());
   std::iota(open.begin(), open.end(), size_t{0});
   size_t forced = 0, free_choices = 0, z3_calls = 0, witnesses = 0, rounds = 0, z3_choices = 0;
-  size_t largest_z3 = 0, dropped = 0;
+  size_t largest_z3 = 0, dropped = 0, adaptive = 0, restarts = 0;
   std::vector<uint32_t> local(p.nodes, kNone), group_of(p.nodes, kNone);
   std::string unknown_reason;
   // Rounds: decompose, prune each part; repeat while that decides or splits anything; then
@@ -500,6 +696,18 @@ PolySolution solve_polygraph(const Polygraph& p, const CheckContext& ctx) {
         ++witnesses;
         continue;
       }
+      if (adaptive_witness(m, r.edges, r.choices, hint, ctx, &restarts)) {
+        ++adaptive;
+        continue;
+      }
+      if (ctx.expired()) {
+        unknown_reason = "deadline while searching for a witness";
+        break;
+      }
+      if (p.witness_only) {
+        unknown_reason = "no witness found without a search (witness_only)";
+        break;
+      }
       Polygraph residue;
       residue.nodes = m;
       for (uint32_t e = 0; e < r.edges.size(); ++e) {
@@ -538,6 +746,8 @@ PolySolution solve_polygraph(const Polygraph& p, const CheckContext& ctx) {
   out.stats["decided-free"] = free_choices;
   out.stats["dropped-after-reduction"] = dropped;
   out.stats["witness-found"] = witnesses;
+  out.stats["adaptive-witness-found"] = adaptive;
+  out.stats["adaptive-witness-restarts"] = restarts;
   out.stats["z3-calls"] = z3_calls;
   out.stats["sent-to-z3"] = z3_choices;
   out.stats["largest-z3-part"] = largest_z3;

@@ -54,6 +54,9 @@ struct Polygraph {
   // topological order of the known edges broken by this guess; if the result is acyclic it
   // is a witness and no search is needed.
   std::vector<int64_t> order_hint;
+  // When set, solve_polygraph never calls Z3: a residue that pruning and the witnesses leave
+  // undecided is kUnknown. For cheap attempts whose only useful answer is a witness.
+  bool witness_only = false;
 };
 
 enum class PolyStatus { kAcyclic, kCyclic, kUnknown };

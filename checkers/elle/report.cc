@@ -32,15 +32,18 @@ struct Lattice {
     const Set ru = join({universal, {"G0"}});
     const Set rc = join({ru, {"G1a", "G1b", "G1c", "dirty-update"}});
     const Set cs = join({rc, {"lost-update"}});
-    const Set pl2plus = join({rc, {"G-single"}});
+    // A fractured read is a two-transaction G-single: every model that forbids G-single
+    // forbids it too, and monotonic atomic view forbids it alone.
+    const Set mav = join({rc, {"fractured-read"}});
+    const Set pl2plus = join({mav, {"G-single"}});
     const Set causal = join({pl2plus, {"G0-process", "G1c-process", "G-single-process"}});
-    const Set si = join({cs, {"G-single", "G-nonadjacent"}});
+    const Set si = join({cs, {"fractured-read", "G-single", "G-nonadjacent"}});
     const Set ser = join({si, {"G2-item"}});
     const Set cycles = {"G0", "G1c", "G-single", "G-nonadjacent"};
     const Set cycles2 = join({cycles, {"G2-item"}});
     add("read-uncommitted", ru);
     add("read-committed", rc);
-    add("monotonic-atomic-view", rc);
+    add("monotonic-atomic-view", mav);
     add("cursor-stability", cs);
     add("PL-2+", pl2plus);
     add("causal", causal);

@@ -27,9 +27,20 @@
 //   engine             "auto" (default: graph, then the polygraph when orders are unknown),
 //                      "graph" (never the polygraph: unknown instead), "z3" (always the
 //                      polygraph, even when the graph decided; for differential tests)
+//   version-order      the database's own version order, when it exposes one (etcd's
+//                      mod_revision, a row version): an object from key to the values written
+//                      to that key in the order they were installed, e.g.
+//                      {"x": [3, 1, 2], "5": [1, 2]} (keys as strings: a number key by its
+//                      JSON text). Consecutive listed values are ordered exactly as a
+//                      read-modify-write orders them; listed writes of info transactions count
+//                      as installed. Writes of failed transactions are skipped (they were not
+//                      installed), a value no transaction wrote or a value listed twice makes
+//                      the result unknown. Unlisted writes stay unordered (a partial list is
+//                      fine). Default: none.
 #include <algorithm>
 #include <map>
 #include <set>
+#include <tuple>
 #include <unordered_map>
 
 #include "checkers/elle/analysis.h"
@@ -52,8 +63,11 @@ const char* level_name(Level l) {
 
 class RwAnalysis final : public TxnDescriber {
  public:
-  RwAnalysis(const History& history, TxnHistory th, std::string engine)
-      : h_(history), th_(std::move(th)), engine_(std::move(engine)) {}
+  RwAnalysis(const History& history, TxnHistory th, std::string engine, Json version_order)
+      : h_(history),
+        th_(std::move(th)),
+        engine_(std::move(engine)),
+        version_order_(std::move(version_order)) {}
 
   ReportInput run(const std::string& model, const CheckContext& ctx);
 
@@ -68,6 +82,7 @@ class RwAnalysis final : public TxnDescriber {
   std::string val(uint32_t kv) const { return kv == kNone ? "nil" : th_.value_text(kv); }
   void add(ReportInput* r, std::string type, std::string text, Json detail);
   void scan(ReportInput* r);
+  void provided_orders(ReportInput* r);
   void versions(ReportInput* r);
   void build_graph(DepGraph* g) const;
   bool orders_total() const;
@@ -88,7 +103,9 @@ class RwAnalysis final : public TxnDescriber {
   const History& h_;
   TxnHistory th_;
   std::string engine_;
+  Json version_order_;                // option version-order, or null
   std::vector<uint32_t> writer_;      // kv -> txn (final or not)
+  std::vector<uint8_t> installed_;    // kv -> listed in version-order
   std::vector<uint32_t> writer_mop_;  // kv -> mop
   std::vector<uint8_t> final_;        // kv -> last write of its txn to the key
   std::vector<ExtRead> reads_;        // external reads of ok transactions
@@ -237,14 +254,58 @@ void RwAnalysis::scan(ReportInput* r) {
       }
     }
   }
+  installed_.assign(nkv, 0);
+  if (!version_order_.is_null()) {
+    provided_orders(r);
+    if (!r->unknown_reason.empty()) return;
+  }
   // Writes that need a place in the order: final writes of ok transactions, and of info
-  // transactions when someone read them.
+  // transactions when someone read them or the database listed them.
   for (uint32_t kv = 0; kv < nkv; ++kv) {
     const uint32_t w = writer_[kv];
     if (w == kNone || !final_[kv]) continue;
     const auto type = th_.txns[w].type;
-    if (type == OpType::kOk || (type == OpType::kInfo && !readers_[kv].empty())) {
+    if (type == OpType::kOk ||
+        (type == OpType::kInfo && (!readers_[kv].empty() || installed_[kv]))) {
       key_writes_[th_.kv_key[kv]].push_back(kv);
+    }
+  }
+}
+
+void RwAnalysis::provided_orders(ReportInput* r) {
+  std::map<std::string, uint32_t> key_by_name;
+  for (uint32_t k = 0; k < th_.key_json.size(); ++k) {
+    const Json& kj = th_.key_json[k];
+    key_by_name.emplace(kj.is_string() ? kj.get<std::string>() : json_text(kj), k);
+  }
+  std::vector<std::vector<uint32_t>> kvs_of(th_.key_json.size());
+  for (uint32_t kv = 0; kv < th_.kv_key.size(); ++kv) kvs_of[th_.kv_key[kv]].push_back(kv);
+  for (const auto& [name, values] : version_order_.items()) {
+    auto it = key_by_name.find(name);
+    if (it == key_by_name.end()) continue;  // a key no transaction touched
+    const uint32_t k = it->second;
+    std::map<std::string, uint32_t> kv_by_text;
+    for (uint32_t kv : kvs_of[k]) kv_by_text.emplace(json_text(th_.kv_value[kv]), kv);
+    uint32_t prev = kNone;
+    for (const auto& v : values) {
+      auto at = kv_by_text.find(json_text(v));
+      const uint32_t kv = at == kv_by_text.end() ? kNone : at->second;
+      if (kv == kNone || writer_[kv] == kNone) {
+        r->unknown_reason = "version-order lists " + json_text(v) + " for " + key(k) +
+                            ", which no transaction wrote";
+        return;
+      }
+      if (installed_[kv]) {
+        r->unknown_reason = "version-order lists " + json_text(v) + " twice for " + key(k);
+        return;
+      }
+      installed_[kv] = 1;
+      if (!final_[kv] || th_.txns[writer_[kv]].type == OpType::kFail) continue;
+      if (prev != kNone) {
+        succ_[prev].push_back(kv);
+        ++pred_count_[kv];
+      }
+      prev = kv;
     }
   }
 }
@@ -441,7 +502,9 @@ bool RwAnalysis::serial_witness(uint8_t kinds, const DepGraph& g, const CheckCon
     const uint32_t w = writer_[kv];
     if (w == kNone || !final_[kv]) continue;
     writes[w].push_back(kv);
-    if (th_.txns[w].type == OpType::kInfo && !readers_[kv].empty()) include[w] = 1;
+    if (th_.txns[w].type == OpType::kInfo && (!readers_[kv].empty() || installed_[kv])) {
+      include[w] = 1;
+    }
   }
   for (uint32_t t = 0; t < n; ++t) {
     if (th_.txns[t].type == OpType::kOk) include[t] = 1;
@@ -600,26 +663,55 @@ void RwAnalysis::polygraph_verdict(const std::string& model, const DepGraph& g,
   } else {
     return;  // the model forbids no cycles
   }
-  for (int mode = 0; mode < 3; ++mode) {
-    if (serial_witness(static_cast<uint8_t>(kDataEdges | session), g, ctx, mode)) {
-      poly_stats_ = {{"serial-witness", mode == 0   ? "invocation order"
-                                        : mode == 1 ? "completion order"
-                                                    : "midpoint order"}};
-      return;
+  // A serial order that also respects process and realtime order respects the model's edges
+  // too, so the stricter attempts are witnesses as well; they often succeed where the looser
+  // ones do not, because the greedy order then has fewer ways to go wrong.
+  for (const uint8_t extra : {uint8_t{0}, static_cast<uint8_t>(kProcess | kRealtime)}) {
+    if (extra && (session | extra) == session) continue;
+    for (int mode = 0; mode < 3; ++mode) {
+      if (serial_witness(static_cast<uint8_t>(kDataEdges | session | extra), g, ctx, mode)) {
+        poly_stats_ = {{"serial-witness", mode == 0   ? "invocation order"
+                                          : mode == 1 ? "completion order"
+                                                      : "midpoint order"}};
+        if (extra) poly_stats_["serial-witness-edges"] = "data, process and realtime";
+        return;
+      }
     }
   }
-  auto solve = [&](Level l, uint8_t s) {
+  auto solve = [&](Level l, uint8_t s, bool witness_only = false) {
     Polygraph p = polygraph(l, s, g);
+    p.witness_only = witness_only;
     PolySolution sol = solve_polygraph(p, ctx);
     return std::pair(std::move(p), std::move(sol));
   };
-  auto [p, sol] = solve(level, session);
+  // First without Z3: pruning, then the witnesses. A cycle found by pruning is definite.
+  auto [p, sol] = solve(level, session, true);
   poly_stats_ = sol.stats;
   poly_stats_["level"] = level_name(level);
   if (sol.status == PolyStatus::kAcyclic) return;
+  if (sol.status == PolyStatus::kUnknown && !ctx.expired()) {
+    // An acyclic choice with process and realtime edges known as well is acyclic without
+    // them: when the model does not need them, that stricter polygraph (much more
+    // constrained, so mostly decided by pruning) may give a witness.
+    if ((session & kRealtime) == 0 && level != Level::kG1c) {
+      auto [ps, ss] = solve(level, static_cast<uint8_t>(kProcess | kRealtime), true);
+      if (ss.status == PolyStatus::kAcyclic) {
+        poly_stats_ = ss.stats;
+        poly_stats_["level"] = level_name(level);
+        poly_stats_["witness-edges"] = "data, process and realtime";
+        return;
+      }
+    }
+    // Then the search: Z3 on the residue.
+    std::tie(p, sol) = solve(level, session);
+    poly_stats_ = sol.stats;
+    poly_stats_["level"] = level_name(level);
+    poly_stats_["witness-attempts-failed"] = true;
+  }
+  if (sol.status == PolyStatus::kAcyclic) return;
   if (sol.status == PolyStatus::kUnknown) {
     r->unknown_reason = "version order unknown and the polygraph search did not finish: " +
-                        sol.reason;
+                        (sol.reason.empty() ? std::string("deadline") : sol.reason);
     return;
   }
   // Cyclic: find the weakest failing encoding to name it.
@@ -651,6 +743,9 @@ void RwAnalysis::polygraph_verdict(const std::string& model, const DepGraph& g,
         "tell whether " + model + " holds";
     return;
   }
+  // evidence_ and pairs_ describe the polygraph built last; rebuild the chosen one (the same
+  // construction, so the same indexes) so that the core is explained with its own edges.
+  best_p = polygraph(name_level, name_session, g);
   Anomaly a = explain_core(name_level, name_session, best_p, best);
   counts_[a.type]++;
   r->anomalies.push_back(std::move(a));
@@ -750,6 +845,14 @@ ReportInput RwAnalysis::run(const std::string& model, const CheckContext& ctx) {
     Anomaly a = cycle_anomaly(c, *this);
     if (counts_[a.type]++ < kMaxPerType) r.anomalies.push_back(std::move(a));
   }
+  size_t fractured = 0;
+  for (const auto& c : fractured_reads(g, kMaxPerType, &fractured)) {
+    Anomaly a = cycle_anomaly(c, *this);
+    a.explanation += " " + std::string("T2 saw only part of T1's writes.");
+    a.dot.clear();  // the same two transactions' G-single cycle has its drawing
+    r.anomalies.push_back(std::move(a));
+  }
+  if (fractured) counts_["fractured-read"] = fractured;
   r.incomplete.insert(cycles.incomplete.begin(), cycles.incomplete.end());
   if (cycles.expired) r.unknown_reason = "deadline during the cycle search";
   const bool total = orders_total();
@@ -780,7 +883,21 @@ ReportInput RwAnalysis::run(const std::string& model, const CheckContext& ctx) {
 class RwRegisterChecker final : public Checker {
  public:
   explicit RwRegisterChecker(const Json& options) {
-    reject_unknown_options(options, {"consistency-model", "engine"}, "rw-register");
+    reject_unknown_options(options, {"consistency-model", "engine", "version-order"},
+                           "rw-register");
+    if (options.is_object() && options.contains("version-order")) {
+      version_order_ = options["version-order"];
+      bool ok = version_order_.is_object();
+      if (ok) {
+        for (const auto& values : version_order_) ok = ok && values.is_array();
+      }
+      if (!ok) {
+        throw std::invalid_argument(
+            "rw-register: version-order is an object from key to the list of its values in "
+            "install order, not " +
+            json_text(options["version-order"]).substr(0, 200));
+      }
+    }
     model_ = model_option(options, "rw-register");
     if (options.is_object() && options.contains("engine")) {
       engine_ = options["engine"].is_string() ? options["engine"].get<std::string>() : "";
@@ -801,13 +918,14 @@ class RwRegisterChecker final : public Checker {
       r.unknown_reason = std::string("malformed transaction: ") + e.what();
       return make_result(std::move(r));
     }
-    RwAnalysis analysis(history, std::move(th), engine_);
+    RwAnalysis analysis(history, std::move(th), engine_, version_order_);
     return make_result(analysis.run(model_, ctx));
   }
 
  private:
   std::string model_;
   std::string engine_ = "auto";
+  Json version_order_;  // null: none
 };
 
 const bool registered = CheckerRegistry::add(

@@ -93,12 +93,12 @@ class Interner {
 bool mop_name(const Json& m, MopKind* kind) {
   if (!m.is_array() || m.size() != 3 || !m[0].is_string()) return false;
   const auto& s = m[0].get_ref<const std::string&>();
-  if (s == "append") {
-    *kind = MopKind::kAppend;
-  } else if (s == "r") {
+  if (s.size() == 1 && s[0] == 'r') {
     *kind = MopKind::kRead;
-  } else if (s == "w") {
+  } else if (s.size() == 1 && s[0] == 'w') {
     *kind = MopKind::kWrite;
+  } else if (s == "append") {
+    *kind = MopKind::kAppend;
   } else {
     return false;
   }
