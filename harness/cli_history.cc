@@ -39,6 +39,7 @@ struct CheckOptions {
   std::string model;
   std::string engine;
   std::string consistency_model;
+  std::vector<std::string> extra_options;  // KEY=VALUE
   std::string independent;
   std::string format;
   double time_limit_s = 0;
@@ -60,6 +61,16 @@ int run_check(const CheckOptions& o) {
   if (!o.consistency_model.empty()) options["consistency-model"] = o.consistency_model;
   if (!o.independent.empty()) options["independent"] = o.independent == "true";
   if (o.no_explain) options["explain"] = false;
+  for (const auto& kv : o.extra_options) {
+    auto eq = kv.find('=');
+    if (eq == std::string::npos || eq == 0) {
+      throw BadInput("--option takes KEY=VALUE (VALUE as JSON, or a plain string), not '" + kv +
+                     "'");
+    }
+    const std::string value = kv.substr(eq + 1);
+    Json parsed = Json::parse(value, nullptr, false);
+    options[kv.substr(0, eq)] = parsed.is_discarded() ? Json(value) : parsed;
+  }
 
   Validity overall = Validity::kValid;
   Json all = Json::array();
@@ -149,6 +160,9 @@ const bool check_registered = register_command(
        app.add_option("--independent", o->independent,
                       "Linearizability: check each key separately (default: when ops carry keys)")
            ->check(CLI::IsMember({"true", "false"}));
+       app.add_option("--option,-o", o->extra_options,
+                      "A checker option KEY=VALUE, VALUE as JSON (repeatable), e.g. "
+                      "-o 'version-order={\"x\": [3, 1, 2]}' for rw-register");
        app.add_option("--consistency-model", o->consistency_model,
                       "For transactional checkers: the model whose anomalies make it invalid");
        app.add_option("--format,-f", o->format, "Input format: auto, jsonl, edn, jepsen-log, "
