@@ -16,9 +16,10 @@
 // Independent keys are checked separately (P-compositionality: Herlihy and Wing's locality,
 // and Horn and Kroening, FORTE 2015), in parallel on CheckContext::threads threads. Once a key
 // is found illegal, keys after it in key order are skipped; keys before it are still checked,
-// so the first illegal key reported does not depend on timing, except that a key still running
-// one second (kStopGrace) after a later key was found illegal is stopped and reported as
-// "stopped" (the verdict is invalid either way; Porcupine stops at once).
+// so the first illegal key reported does not depend on timing, except that a key whose
+// unbounded search (engine search, or the portfolio's last resort) is still running one second
+// (kStopGrace) after a later key was found illegal is stopped and reported as "stopped" (the
+// verdict is invalid either way; Porcupine stops at once).
 //
 // Engines: "search" (linear_search.h), "smt" (z3_linear.h), "portfolio" (the default: the
 // search within a step budget, then Z3 on keys that exhaust it, then the search again without
@@ -307,12 +308,17 @@ class Linearizable : public Checker {
       // search over many concurrent appends (kv/c50-bad, key "0") take Z3 0.2 s.
       const bool portfolio = o_.engine == "portfolio" && smt_supports(*model) &&
                              ops.size() <= smt_max_ops(*model);
-      if (portfolio) limits.max_steps = kSearchBudgetSteps + kSearchBudgetPerOp * ops.size();
+      // Only an unbounded search can be stopped: the portfolio's budgeted search and Z3 are
+      // bounded, and letting them finish keeps the result the same under any load.
+      if (portfolio) {
+        limits.max_steps = kSearchBudgetSteps + kSearchBudgetPerOp * ops.size();
+        limits.stop = nullptr;
+      }
       r.search = search(ops, *model, limits);
       r.verdict = r.search.verdict;
       r.reason = r.search.unknown_reason;
       if (portfolio && r.verdict == SearchVerdict::kUnknown && !ctx.expired() &&
-          !(ctx.cancel && ctx.cancel->load()) && !stop->load()) {
+          !(ctx.cancel && ctx.cancel->load())) {
         r.search_s = seconds_since(t);
         auto t2 = Clock::now();
         SmtOptions so;
@@ -326,6 +332,7 @@ class Linearizable : public Checker {
         } else {
           auto t3 = Clock::now();
           limits.max_steps = 0;
+          limits.stop = stop;
           SearchResult again = search(ops, *model, limits);
           again.steps += r.search.steps;
           r.search = std::move(again);
