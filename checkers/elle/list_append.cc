@@ -506,14 +506,9 @@ ReportInput ListAppendAnalysis::run(const std::string& model, const CheckContext
     Anomaly a = cycle_anomaly(c, *this);
     if (counts_[a.type]++ < kMaxPerType) r.anomalies.push_back(std::move(a));
   }
-  size_t fractured = 0;
-  for (const auto& c : fractured_reads(g, kMaxPerType, &fractured)) {
-    Anomaly a = cycle_anomaly(c, *this);
-    a.explanation += " " + std::string("T2 saw only part of T1's writes.");
-    a.dot.clear();  // the same two transactions' G-single cycle has its drawing
-    r.anomalies.push_back(std::move(a));
+  if (size_t fractured = add_fractured_reads(g, *this, &r.anomalies)) {
+    counts_["fractured-read"] = fractured;
   }
-  if (fractured) counts_["fractured-read"] = fractured;
   r.incomplete.insert(cycles.incomplete.begin(), cycles.incomplete.end());
   if (cycles.expired) r.unknown_reason = "deadline during the cycle search";
   size_t ok = 0, info = 0, fail = 0;

@@ -264,34 +264,44 @@ class Pruner {
   size_t forced_ = 0, free_ = 0;
 };
 
+// Kahn's algorithm over `edges`, ties broken by the smallest `hint`: the nodes in that order.
+// False when the edges close a cycle.
+bool hinted_order(uint32_t m, const std::vector<std::pair<uint32_t, uint32_t>>& edges,
+                  const std::vector<int64_t>& hint, std::vector<uint32_t>* order) {
+  std::vector<std::vector<uint32_t>> out(m);
+  std::vector<uint32_t> indeg(m, 0);
+  for (const auto& [u, v] : edges) {
+    out[u].push_back(v);
+    ++indeg[v];
+  }
+  using Item = std::pair<int64_t, uint32_t>;
+  std::priority_queue<Item, std::vector<Item>, std::greater<Item>> ready;
+  for (uint32_t v = 0; v < m; ++v) {
+    if (!indeg[v]) ready.push({hint[v], v});
+  }
+  order->clear();
+  while (!ready.empty()) {
+    const uint32_t v = ready.top().second;
+    ready.pop();
+    order->push_back(v);
+    for (uint32_t w : out[v]) {
+      if (--indeg[w] == 0) ready.push({hint[w], w});
+    }
+  }
+  return order->size() == m;
+}
+
 // Step 3 of solve_polygraph: takes for each choice the side that agrees with a topological
 // order of `edges` (ties by `hint`), and returns true when the result is acyclic.
 bool witness(uint32_t m, const std::vector<std::pair<uint32_t, uint32_t>>& edges,
              const std::vector<LocalChoice>& choices, const std::vector<int64_t>& hint) {
   auto topo = [&](const std::vector<std::pair<uint32_t, uint32_t>>& es,
                   std::vector<uint32_t>* pos) {
-    std::vector<std::vector<uint32_t>> out(m);
-    std::vector<uint32_t> indeg(m, 0);
-    for (const auto& [u, v] : es) {
-      out[u].push_back(v);
-      ++indeg[v];
-    }
-    using Item = std::pair<int64_t, uint32_t>;
-    std::priority_queue<Item, std::vector<Item>, std::greater<Item>> ready;
-    for (uint32_t v = 0; v < m; ++v) {
-      if (!indeg[v]) ready.push({hint[v], v});
-    }
+    std::vector<uint32_t> order;
+    if (!hinted_order(m, es, hint, &order)) return false;
     pos->assign(m, 0);
-    uint32_t n = 0;
-    while (!ready.empty()) {
-      const uint32_t v = ready.top().second;
-      ready.pop();
-      (*pos)[v] = n++;
-      for (uint32_t w : out[v]) {
-        if (--indeg[w] == 0) ready.push({hint[w], w});
-      }
-    }
-    return n == m;
+    for (uint32_t k = 0; k < m; ++k) (*pos)[order[k]] = k;
+    return true;
   };
   std::vector<uint32_t> pos;
   if (!topo(edges, &pos)) return false;
@@ -419,27 +429,8 @@ class DynamicOrder {
 bool adaptive_witness(uint32_t m, const std::vector<std::pair<uint32_t, uint32_t>>& edges,
                       const std::vector<LocalChoice>& choices, const std::vector<int64_t>& hint,
                       const CheckContext& ctx, size_t* restarts) {
-  std::vector<std::vector<uint32_t>> out(m);
-  std::vector<uint32_t> indeg(m, 0);
-  for (const auto& [u, v] : edges) {
-    out[u].push_back(v);
-    ++indeg[v];
-  }
-  using Item = std::pair<int64_t, uint32_t>;
-  std::priority_queue<Item, std::vector<Item>, std::greater<Item>> ready;
-  for (uint32_t v = 0; v < m; ++v) {
-    if (!indeg[v]) ready.push({hint[v], v});
-  }
   std::vector<uint32_t> order;
-  while (!ready.empty()) {
-    const uint32_t v = ready.top().second;
-    ready.pop();
-    order.push_back(v);
-    for (uint32_t w : out[v]) {
-      if (--indeg[w] == 0) ready.push({hint[w], w});
-    }
-  }
-  if (order.size() != m) return false;
+  if (!hinted_order(m, edges, hint, &order)) return false;
   // A choice that found both sides closed at its turn goes first in the next attempt (a
   // restart, as SAT solvers bump a conflict's variables); at most kAttempts attempts.
   constexpr int kAttempts = 64;

@@ -1,5 +1,7 @@
 #include "checkers/elle/report.h"
 
+#include "checkers/elle/analysis.h"
+
 #include <algorithm>
 #include <map>
 
@@ -277,6 +279,18 @@ CheckResult make_result(ReportInput in) {
   if (!in.unknown_reason.empty()) d["unknown-reason"] = in.unknown_reason;
   d["stats"] = in.stats;
   return r;
+}
+
+size_t add_fractured_reads(const DepGraph& g, const TxnDescriber& describer,
+                           std::vector<Anomaly>* out) {
+  size_t fractured = 0;
+  for (const auto& c : fractured_reads(g, kMaxPerType, &fractured)) {
+    Anomaly a = cycle_anomaly(c, describer);
+    a.explanation += " T2 saw only part of T1's writes.";
+    a.dot.clear();  // the same two transactions' G-single cycle has its drawing
+    out->push_back(std::move(a));
+  }
+  return fractured;
 }
 
 }  // namespace faultline::elle

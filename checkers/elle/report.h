@@ -54,6 +54,11 @@ class TxnDescriber {
 // The anomaly for a cycle: explanation, ops, steps, dot text.
 Anomaly cycle_anomaly(const FoundCycle& cycle, const TxnDescriber& describer);
 
+// The fractured reads of `g` (analysis.h) as anomalies, at most kMaxPerType of them appended
+// to `out`; returns how many there are in all.
+size_t add_fractured_reads(const DepGraph& g, const TxnDescriber& describer,
+                           std::vector<Anomaly>* out);
+
 struct ReportInput {
   std::string checker;            // "list-append", used in artifact names
   std::string model;              // canonical consistency model
