@@ -1,8 +1,6 @@
-// Differential test: the search and the Z3 engine agree on generated small histories. Each
-// history is a random concurrent schedule of a cas-register (valid by construction: every op
-// takes effect at a random instant inside its interval; some crash as info, before or after
-// taking effect), then, half the time, one random mutation (a read's result changed, a cas's
-// outcome flipped), which may or may not make it illegal. The seed is printed; set
+// Differential tests on generated small histories (generate() below): the search and the Z3
+// engine agree on cas-register histories, and the search agrees with itself without its
+// reductions on kv, set, counter and register histories. The seed is printed; set
 // FAULTLINE_SEED to replay.
 #include <algorithm>
 #include <cstdlib>
@@ -19,9 +17,21 @@ using namespace faultline;
 
 namespace {
 
-std::vector<Op> generate(std::mt19937_64& rng, bool mutate) {
-  const int procs = 2 + static_cast<int>(rng() % 3);
-  const int total = 3 + static_cast<int>(rng() % 7);
+// A random concurrent schedule of one model, valid by construction: every op takes effect at a
+// random instant inside its interval; some crash as info, before or after taking effect. Then,
+// when `mutate`, one random change, which may or may not make it illegal: a read's result
+// (cas-register: or a cas's outcome flipped). Models: "cas-register", "kv" (one key), "set",
+// "counter", "register". Values are small so that reads of a wrong order or a stale value are
+// likely. Sizes: 2 + rng() % procs_span processes, ops_min + rng() % ops_span ops.
+struct Sizes {
+  int procs_span, ops_min, ops_span;
+};
+
+std::vector<Op> generate(std::mt19937_64& rng, const std::string& model, bool mutate,
+                         Sizes sizes) {
+  const bool cas = model == "cas-register";
+  const int procs = 2 + static_cast<int>(rng() % sizes.procs_span);
+  const int total = sizes.ops_min + static_cast<int>(rng() % sizes.ops_span);
   struct P {
     int id;
     bool active = false, applied = false;
@@ -32,7 +42,10 @@ std::vector<Op> generate(std::mt19937_64& rng, bool mutate) {
   std::vector<P> ps(procs);
   for (int i = 0; i < procs; ++i) ps[i].id = i;
   int next_id = procs, issued = 0, active = 0;
-  Json state = nullptr;
+  std::string text;           // kv
+  std::vector<int> elements;  // set
+  int64_t number = 0;         // counter
+  Json reg = nullptr;         // register, cas-register
   std::vector<Op> ops;
   auto emit = [&](const P& p, OpType type, const Json& v) {
     Op op;
@@ -42,17 +55,66 @@ std::vector<Op> generate(std::mt19937_64& rng, bool mutate) {
     op.value = v;
     ops.push_back(op);
   };
+  auto current = [&]() -> Json {
+    if (model == "kv") return text;
+    if (model == "set") return elements;
+    if (model == "counter") return number;
+    return reg;
+  };
+  auto choose = [&](P& p) {
+    if (cas) {
+      const unsigned r = rng() % 3;
+      p.f = r == 0 ? "read" : r == 1 ? "write" : "cas";
+      if (p.f == "read") p.value = nullptr;
+      if (p.f == "write") p.value = static_cast<int>(rng() % 3);
+      if (p.f == "cas") {
+        p.value = Json::array({static_cast<int>(rng() % 3), static_cast<int>(rng() % 3)});
+      }
+      return;
+    }
+    const unsigned r = rng() % 8;
+    if (r < 3) {
+      p.f = model == "kv" ? "get" : "read";
+      p.value = nullptr;
+    } else if (model == "kv") {
+      p.f = r < 5 ? "put" : "append";
+      p.value = std::string(1, static_cast<char>('a' + rng() % 3));
+    } else if (model == "set") {
+      p.f = "add";
+      p.value = static_cast<int>(rng() % 4);
+    } else if (model == "counter") {
+      p.f = "add";
+      p.value = static_cast<int>(rng() % 4) - 1;
+    } else {
+      p.f = "write";
+      p.value = static_cast<int>(rng() % 3);
+    }
+  };
+  auto apply = [&](P& p) {
+    p.outcome = OpType::kOk;
+    p.result = (p.f == "get" || p.f == "read") ? current() : p.value;
+    if (p.f == "put") text = p.value.get<std::string>();
+    if (p.f == "append") text += p.value.get<std::string>();
+    if (p.f == "write") reg = p.value;
+    if (p.f == "cas") {
+      if (reg == p.value[0]) reg = p.value[1];
+      else p.outcome = OpType::kFail;
+    }
+    if (p.f == "add" && model == "counter") number += p.value.get<int>();
+    if (p.f == "add" && model == "set") {
+      const int e = p.value.get<int>();
+      if (std::find(elements.begin(), elements.end(), e) == elements.end()) {
+        elements.insert(std::lower_bound(elements.begin(), elements.end(), e), e);
+      }
+    }
+  };
   while (issued < total || active > 0) {
     P& p = ps[rng() % procs];
     if (!p.active) {
       if (issued >= total) continue;
       p.active = true;
       p.applied = false;
-      unsigned r = rng() % 3;
-      p.f = r == 0 ? "read" : r == 1 ? "write" : "cas";
-      if (p.f == "read") p.value = nullptr;
-      if (p.f == "write") p.value = static_cast<int>(rng() % 3);
-      if (p.f == "cas") p.value = Json::array({static_cast<int>(rng() % 3), static_cast<int>(rng() % 3)});
+      choose(p);
       ++issued;
       ++active;
       emit(p, OpType::kInvoke, p.value);
@@ -67,20 +129,10 @@ std::vector<Op> generate(std::mt19937_64& rng, bool mutate) {
     }
     if (!p.applied) {
       p.applied = true;
-      p.outcome = OpType::kOk;
-      if (p.f == "read") p.result = state;
-      if (p.f == "write") {
-        state = p.value;
-        p.result = p.value;
-      }
-      if (p.f == "cas") {
-        p.result = p.value;
-        if (state == p.value[0]) state = p.value[1];
-        else p.outcome = OpType::kFail;
-      }
+      apply(p);
       continue;
     }
-    bool crash = rng() % 8 == 0;  // crash after taking effect
+    const bool crash = rng() % 8 == 0;  // crash after taking effect
     emit(p, crash ? OpType::kInfo : p.outcome, crash ? Json(nullptr) : p.result);
     p.active = false;
     --active;
@@ -89,17 +141,29 @@ std::vector<Op> generate(std::mt19937_64& rng, bool mutate) {
   if (mutate) {
     std::vector<size_t> candidates;
     for (size_t i = 0; i < ops.size(); ++i) {
-      if ((ops[i].f == "read" && ops[i].type == OpType::kOk) ||
-          (ops[i].f == "cas" && (ops[i].type == OpType::kOk || ops[i].type == OpType::kFail))) {
-        candidates.push_back(i);
-      }
+      const bool read = (ops[i].f == "get" || ops[i].f == "read") && ops[i].type == OpType::kOk;
+      const bool settled_cas = ops[i].f == "cas" && (ops[i].type == OpType::kOk ||
+                                                     ops[i].type == OpType::kFail);
+      if (read || settled_cas) candidates.push_back(i);
     }
     if (!candidates.empty()) {
       Op& op = ops[candidates[rng() % candidates.size()]];
-      if (op.f == "read") {
-        op.value = rng() % 4 == 0 ? Json(nullptr) : Json(static_cast<int>(rng() % 3));
-      } else {
+      if (op.f == "cas") {
         op.type = op.type == OpType::kOk ? OpType::kFail : OpType::kOk;
+      } else if (model == "kv") {
+        std::string v = op.value.get<std::string>();
+        if (!v.empty() && rng() % 2) v.pop_back();
+        else v += static_cast<char>('a' + rng() % 3);
+        op.value = v;
+      } else if (model == "set") {
+        std::vector<int> v = op.value.get<std::vector<int>>();
+        if (!v.empty() && rng() % 2) v.erase(v.begin() + static_cast<long>(rng() % v.size()));
+        else v = {static_cast<int>(rng() % 4)};
+        op.value = v;
+      } else if (model == "counter") {
+        op.value = op.value.get<int64_t>() + (rng() % 2 ? 1 : -1);
+      } else {
+        op.value = rng() % 4 == 0 ? Json(nullptr) : Json(static_cast<int>(rng() % 3));
       }
     }
   }
@@ -119,7 +183,7 @@ TEST_CASE("search and Z3 agree on 10,000 generated cas-register histories", "[li
   std::mt19937_64 rng(seed);
   int illegal = 0, legal = 0;
   for (int n = 0; n < 10000; ++n) {
-    std::vector<Op> raw = generate(rng, n % 2 == 1);
+    std::vector<Op> raw = generate(rng, "cas-register", n % 2 == 1, {3, 3, 7});
     History h = History::build_or_throw(raw, "generated");
     auto model = lin::ModelRegistry::get("model", "cas-register")();
     auto ops = lin::prepare_ops(h, *model);
@@ -145,129 +209,6 @@ TEST_CASE("search and Z3 agree on 10,000 generated cas-register histories", "[li
   CHECK(illegal > 500);  // the mutations do produce illegal histories
 }
 
-namespace {
-
-// A random concurrent schedule of one model ("kv" on one key, "set", "counter", "register"),
-// valid by construction, then (when `mutate`) one read's result changed. Values are small so
-// that reads of a wrong order or a stale value are likely.
-std::vector<Op> generate_model(std::mt19937_64& rng, const std::string& model, bool mutate) {
-  const int procs = 2 + static_cast<int>(rng() % 4);
-  const int total = 4 + static_cast<int>(rng() % 9);
-  struct P {
-    int id;
-    bool active = false, applied = false;
-    std::string f;
-    Json value, result;
-  };
-  std::vector<P> ps(procs);
-  for (int i = 0; i < procs; ++i) ps[i].id = i;
-  int next_id = procs, issued = 0, active = 0;
-  std::string text;           // kv
-  std::vector<int> elements;  // set
-  int64_t number = 0;         // counter
-  Json reg = nullptr;         // register
-  std::vector<Op> ops;
-  auto emit = [&](const P& p, OpType type, const Json& v) {
-    Op op;
-    op.process = p.id;
-    op.type = type;
-    op.f = p.f;
-    op.value = v;
-    ops.push_back(op);
-  };
-  auto current = [&]() -> Json {
-    if (model == "kv") return text;
-    if (model == "set") return elements;
-    if (model == "counter") return number;
-    return reg;
-  };
-  while (issued < total || active > 0) {
-    P& p = ps[rng() % procs];
-    if (!p.active) {
-      if (issued >= total) continue;
-      p.active = true;
-      p.applied = false;
-      const unsigned r = rng() % 8;
-      if (r < 3) {
-        p.f = model == "kv" ? "get" : "read";
-        p.value = nullptr;
-      } else if (model == "kv") {
-        p.f = r < 5 ? "put" : "append";
-        p.value = std::string(1, static_cast<char>('a' + rng() % 3));
-      } else if (model == "set") {
-        p.f = "add";
-        p.value = static_cast<int>(rng() % 4);
-      } else if (model == "counter") {
-        p.f = "add";
-        p.value = static_cast<int>(rng() % 4) - 1;
-      } else {
-        p.f = "write";
-        p.value = static_cast<int>(rng() % 3);
-      }
-      ++issued;
-      ++active;
-      emit(p, OpType::kInvoke, p.value);
-      continue;
-    }
-    if (!p.applied && rng() % 8 == 0) {  // crash before taking effect
-      emit(p, OpType::kInfo, nullptr);
-      p.active = false;
-      --active;
-      p.id = next_id++;
-      continue;
-    }
-    if (!p.applied) {
-      p.applied = true;
-      if (p.f == "put") text = p.value.get<std::string>();
-      if (p.f == "append") text += p.value.get<std::string>();
-      if (p.f == "write") reg = p.value;
-      if (p.f == "add" && model == "counter") number += p.value.get<int>();
-      if (p.f == "add" && model == "set") {
-        const int e = p.value.get<int>();
-        if (std::find(elements.begin(), elements.end(), e) == elements.end()) {
-          elements.insert(std::lower_bound(elements.begin(), elements.end(), e), e);
-        }
-      }
-      p.result = (p.f == "get" || p.f == "read") ? current() : p.value;
-      continue;
-    }
-    const bool crash = rng() % 8 == 0;  // crash after taking effect
-    emit(p, crash ? OpType::kInfo : OpType::kOk, crash ? Json(nullptr) : p.result);
-    p.active = false;
-    --active;
-    if (crash) p.id = next_id++;
-  }
-  if (mutate) {
-    std::vector<size_t> reads;
-    for (size_t i = 0; i < ops.size(); ++i) {
-      if ((ops[i].f == "get" || ops[i].f == "read") && ops[i].type == OpType::kOk) {
-        reads.push_back(i);
-      }
-    }
-    if (!reads.empty()) {
-      Op& op = ops[reads[rng() % reads.size()]];
-      if (model == "kv") {
-        std::string v = op.value.get<std::string>();
-        if (!v.empty() && rng() % 2) v.pop_back();
-        else v += static_cast<char>('a' + rng() % 3);
-        op.value = v;
-      } else if (model == "set") {
-        std::vector<int> v = op.value.get<std::vector<int>>();
-        if (!v.empty() && rng() % 2) v.erase(v.begin() + static_cast<long>(rng() % v.size()));
-        else v = {static_cast<int>(rng() % 4)};
-        op.value = v;
-      } else if (model == "counter") {
-        op.value = op.value.get<int64_t>() + (rng() % 2 ? 1 : -1);
-      } else {
-        op.value = rng() % 4 == 0 ? Json(nullptr) : Json(static_cast<int>(rng() % 3));
-      }
-    }
-  }
-  return ops;
-}
-
-}  // namespace
-
 TEST_CASE("the search's reductions keep every verdict on generated kv, set, counter and register histories",
           "[lin][diff]") {
   const uint64_t seed = seed_from_env();
@@ -276,7 +217,7 @@ TEST_CASE("the search's reductions keep every verdict on generated kv, set, coun
   for (const std::string model : {"kv", "set", "counter", "register"}) {
     int illegal = 0;
     for (int n = 0; n < 5000; ++n) {
-      std::vector<Op> raw = generate_model(rng, model, n % 2 == 1);
+      std::vector<Op> raw = generate(rng, model, n % 2 == 1, {4, 4, 9});
       History h = History::build_or_throw(raw, "generated");
       auto m = lin::ModelRegistry::get("model", model)();
       auto ops = lin::prepare_ops(h, *m);
