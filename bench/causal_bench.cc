@@ -20,6 +20,7 @@
 #include <string>
 #include <vector>
 
+#include "bench/bench_util.h"
 #include "bench/causal_gen.h"
 #include "harness/checker.h"
 #include "harness/formats.h"
@@ -28,20 +29,9 @@ using namespace faultline;
 
 namespace {
 
-double seconds_since(std::chrono::steady_clock::time_point t0) {
-  return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-}
-
-double median(std::vector<double> v) {
-  std::sort(v.begin(), v.end());
-  return v.empty() ? 0 : v[v.size() / 2];
-}
-
-long peak_rss_mb() {
-  rusage u{};
-  getrusage(RUSAGE_SELF, &u);
-  return u.ru_maxrss / 1024;
-}
+using bench::median;
+using bench::peak_rss_mb;
+using bench::seconds_since;
 
 bench::CausalGenOptions options_for(const std::string& what, int64_t n, uint64_t seed,
                                     const std::string& model) {
