@@ -156,8 +156,7 @@ class Linearizable : public Checker {
     std::atomic<size_t> next{0};
     std::atomic<size_t> first_illegal{SIZE_MAX};
     std::unique_ptr<std::atomic<bool>[]> stop(new std::atomic<bool>[parts.size()]);
-    std::unique_ptr<std::atomic<bool>[]> running(new std::atomic<bool>[parts.size()]);
-    for (size_t k = 0; k < parts.size(); ++k) stop[k] = running[k] = false;
+    for (size_t k = 0; k < parts.size(); ++k) stop[k] = false;
     std::mutex error_mu;
     std::string error;
     auto worker = [&] {
@@ -165,7 +164,6 @@ class Linearizable : public Checker {
         size_t k = next.fetch_add(1);
         if (k >= parts.size()) return;
         if (k > first_illegal.load()) continue;
-        running[k] = true;
         try {
           check_key(parts[k], factory, ctx, results[k], first_illegal, k, &stop[k]);
         } catch (const std::exception& e) {
@@ -173,33 +171,36 @@ class Linearizable : public Checker {
           if (error.empty()) error = e.what();
           first_illegal = 0;
         }
-        running[k] = false;
       }
     };
     int threads = std::max(1, std::min<int>(ctx.threads, static_cast<int>(parts.size())));
     std::vector<std::thread> pool;
     for (int t = 1; t < threads; ++t) pool.emplace_back(worker);
     // Once a key is illegal the verdict is invalid: keys before it that are still running after
-    // kStopGrace are stopped (as Porcupine stops at the first illegal key). Quick keys finish
-    // within the grace, so the result does not depend on timing unless a key is slow.
+    // kStopGrace are stopped (as Porcupine stops at the first illegal key). Raising the flag
+    // of a key that has finished changes nothing (check_key reads it right after its search),
+    // and every key before the illegal one has started, so no per-key state is needed. Quick
+    // keys finish within the grace, so the result does not depend on timing unless a key is
+    // slow. One key has nothing before it to stop.
     std::atomic<bool> done{false};
-    std::thread watchdog([&] {
-      Clock::time_point seen = Clock::time_point::max();
-      while (!done.load()) {
-        std::this_thread::sleep_for(std::chrono::milliseconds(5));
-        const size_t fi = first_illegal.load();
-        if (fi == SIZE_MAX) continue;
-        if (seen == Clock::time_point::max()) seen = Clock::now();
-        if (Clock::now() - seen < kStopGrace) continue;
-        for (size_t k = 0; k < fi && k < parts.size(); ++k) {
-          if (running[k].load()) stop[k] = true;
+    std::thread watchdog;
+    if (parts.size() > 1) {
+      watchdog = std::thread([&] {
+        Clock::time_point seen = Clock::time_point::max();
+        while (!done.load()) {
+          std::this_thread::sleep_for(std::chrono::milliseconds(5));
+          const size_t fi = first_illegal.load();
+          if (fi == SIZE_MAX) continue;
+          if (seen == Clock::time_point::max()) seen = Clock::now();
+          if (Clock::now() - seen < kStopGrace) continue;
+          for (size_t k = 0; k < fi && k < parts.size(); ++k) stop[k] = true;
         }
-      }
-    });
+      });
+    }
     worker();
     for (auto& t : pool) t.join();
     done = true;
-    watchdog.join();
+    if (watchdog.joinable()) watchdog.join();
     if (!error.empty()) throw std::invalid_argument(error);
     // Keys after the first illegal one may or may not have been checked, depending on timing:
     // forget them all, so the result is the same on every run and with any number of threads.
@@ -384,11 +385,10 @@ class Linearizable : public Checker {
         std::max<uint64_t>(kExplainBudgetSteps, kTrialStepsFactor * r.search.steps);
     auto illegal = [&](const std::vector<LinOp>& v) {
       SearchLimits l = limits;
-      l.max_steps = trial_steps + 20 * v.size();
-      if (use_smt && v.size() <= smt_max_ops(*model)) l.max_steps = kExplainBudgetSteps + 20 * v.size();
+      const bool smt_next = use_smt && v.size() <= smt_max_ops(*model);
+      l.max_steps = (smt_next ? kExplainBudgetSteps : trial_steps) + 20 * v.size();
       SearchResult sr = search(v, *model, l);
-      if (sr.verdict != SearchVerdict::kUnknown || !use_smt || v.size() > smt_max_ops(*model) ||
-          Clock::now() >= deadline) {
+      if (sr.verdict != SearchVerdict::kUnknown || !smt_next || Clock::now() >= deadline) {
         return sr.verdict == SearchVerdict::kIllegal;
       }
       SmtOptions so;
