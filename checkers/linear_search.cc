@@ -177,16 +177,24 @@ SearchResult search(const std::vector<LinOp>& ops, Model& model, const SearchLim
     return v;
   };
   auto call_of = [&](int32_t i) { return ops[i].call_pos; };
-  FirstPending resets(sorted_ops([&](int32_t i) { return !model.monotone(ops[i].call); }, call_of),
-                      static_cast<size_t>(n));
-  FirstPending dependent(
-      sorted_ops([&](int32_t i) { return !model.unconditional(ops[i].call); }, call_of),
-      static_cast<size_t>(n));
+  // A class is tracked only when something reads it: resets by the pending-read check (reads
+  // exist), dependent ops by the irrelevant-state check (overwrites exist). An empty class
+  // costs nothing per step.
   FirstPending overwrites(
       sorted_ops([&](int32_t i) {
-                   return has_ret(i) && !ops[i].optional && model.overwrites(ops[i].call);
+                   return limits.reductions && has_ret(i) && !ops[i].optional &&
+                          model.overwrites(ops[i].call);
                  },
                  [&](int32_t i) { return ops[i].ret_pos; }),
+      static_cast<size_t>(n));
+  const bool any_overwrite = overwrites.first() != kNone;
+  FirstPending resets(
+      sorted_ops([&](int32_t i) { return any_read_only && !model.monotone(ops[i].call); },
+                 call_of),
+      static_cast<size_t>(n));
+  FirstPending dependent(
+      sorted_ops([&](int32_t i) { return any_overwrite && !model.unconditional(ops[i].call); },
+                 call_of),
       static_cast<size_t>(n));
   std::vector<uint8_t> lifted(static_cast<size_t>(n), 0);
 
@@ -208,7 +216,6 @@ SearchResult search(const std::vector<LinOp>& ops, Model& model, const SearchLim
   };
   // Whether a pending overwrite must come before every pending state-dependent op.
   auto state_irrelevant = [&]() {
-    if (!limits.reductions) return false;
     const int32_t w = overwrites.first();
     if (w == kNone) return false;
     const int32_t d = dependent.first();
