@@ -123,8 +123,7 @@ class GaleraDb : public Db, public Killable, public Pausable {
       const std::string& n = ctx.nodes[i];
       auto t = Clock::now();
       auto s = ctx.remote->session(n);
-      std::string pid = launch(ctx, *s, n, {});
-      wait_synced(ctx, *s, n, 0, pid);
+      launch_and_wait(ctx, *s, n, {});
       log(ctx, "galera: " + n + " joined (SST) in " + ms_since(t));
     }
     auto s = ctx.remote->session(first);
@@ -218,8 +217,7 @@ class GaleraDb : public Db, public Killable, public Pausable {
     }
     if (primary) {
       // A primary component exists: join it (IST, or SST after a crash).
-      std::string pid = launch(ctx, *s, node, {});
-      wait_synced(ctx, *s, node, 0, pid);
+      launch_and_wait(ctx, *s, node, {});
       return;
     }
     if (up.empty()) {
@@ -344,11 +342,17 @@ class GaleraDb : public Db, public Killable, public Pausable {
     Paths p = paths(ctx, node);
     std::vector<std::string> args = {p.stdout_log};
     if (!ctx.faketime_dir.empty()) {
-      args.insert(args.end(), {"env", std::string("LD_PRELOAD=") + kFaketimeLib,
+      // Started as mysql, not as root: libfaketime, loaded before mariadbd drops to mysql,
+      // creates a semaphore owned by whoever runs it and hands its name to every child. The
+      // SST scripts run as mysql; they could not open a root-owned one, tried to make their
+      // own, and exited (killing the state transfer) whenever a leftover object of a dead
+      // process had their pid's name ("sem_open failed and recreation attempts failed").
+      args.insert(args.end(), {"setpriv", "--reuid=mysql", "--regid=mysql", "--init-groups",
+                               "env", std::string("LD_PRELOAD=") + kFaketimeLib,
                                "FAKETIME_TIMESTAMP_FILE=" + ctx.faketime_dir + "/" + node + ".rc",
                                "FAKETIME_NO_CACHE=1", "FAKETIME_DONT_FAKE_MONOTONIC=1",
-                               // Only mariadbd: its SST scripts (bash, rsync) inherit the
-                               // preload, and under it rsync SST failed to start now and then.
+                               // Only mariadbd's clock: its SST scripts (bash, rsync)
+                               // inherit the preload and keep the real one.
                                "FAKETIME_ONLY_CMDS=mariadbd"});
     }
     args.push_back(kMariadbd);
@@ -381,6 +385,12 @@ class GaleraDb : public Db, public Killable, public Pausable {
     if (!r.ok()) throw RemoteError(node, "kill -" + sig + " mariadbd failed: " + tail(r.err));
   }
 
+  // What libfaketime made in /dev/shm for process `pid`, which is gone (a process that does not
+  // exit normally leaves them, and a later process with the same pid could not make its own).
+  static void remove_faketime_objects(Session& s, const std::string& pid) {
+    s.exec(Command::shell("rm -f /dev/shm/sem.faketime_sem_$1 /dev/shm/faketime_shm_$1", {pid}));
+  }
+
   // Sends `sig` to the pid of the pid file and waits until the process is gone; removes the
   // pid file. A node that is not running is fine.
   static void signal_and_wait(Session& s, const std::string& node, const Paths& p,
@@ -390,7 +400,8 @@ class GaleraDb : public Db, public Killable, public Pausable {
                        "kill -s CONT \"$p\" 2>/dev/null; kill -s \"$2\" \"$p\" 2>/dev/null\n"
                        "n=0; while kill -0 \"$p\" 2>/dev/null; do\n"
                        "  n=$((n+1)); [ $n -gt \"$3\" ] && exit 4; sleep 0.1; done\n"
-                       "rm -f \"$1\"",
+                       // What libfaketime made for this process (left behind by a SIGKILL).
+                       "rm -f \"$1\" /dev/shm/sem.faketime_sem_$p /dev/shm/faketime_shm_$p",
                        {p.pid, sig, std::to_string(wait.count() * 10)})
             .with_timeout(wait + seconds(10)));
     if (r.exit_status == 4) {
@@ -410,10 +421,51 @@ class GaleraDb : public Db, public Killable, public Pausable {
     if (wipe) s.run_checked(Command{"rm", "-rf", p.dir});
   }
 
+  // Launches mariadbd on `node` (to join a primary component or bootstrap one) and waits until
+  // it is Synced. A state transfer can fail for reasons outside the database's state (the
+  // rsync SST script's checks of its daemon race on a loaded machine: "rsync daemon ...
+  // terminated unexpectedly", "port has been taken"; seen once in CI): when the process dies
+  // and its error log, since this launch, names a failed state transfer, the launch is tried
+  // again, up to 3 times in all, each failure logged with its lines. Any other death, and a
+  // node still starting at the deadline, throws at once.
+  void launch_and_wait(const DbContext& ctx, Session& s, const std::string& node,
+                       const std::vector<std::string>& extra) {
+    Paths p = paths(ctx, node);
+    constexpr int kAttempts = 3;
+    for (int attempt = 1;; ++attempt) {
+      std::string offset =
+          trim(s.exec(Command::shell("stat -c %s \"$1\" 2>/dev/null || echo 0", {p.error_log}))
+                   .out);
+      std::string pid = launch(ctx, s, node, extra);
+      bool died = false;
+      try {
+        wait_synced(ctx, s, node, 0, pid, &died);
+        return;
+      } catch (const RemoteError&) {
+        if (!died || attempt == kAttempts) throw;
+        // The lines this launch wrote about the state transfer.
+        ExecResult sst = s.exec(Command::shell(
+            "tail -c +$(($2 + 1)) \"$1\" | grep -i -E 'sst|state transfer' | tail -n 6",
+            {p.error_log, offset.empty() ? "0" : offset}));
+        if (trim(sst.out).empty()) throw;
+        log(ctx, "galera: " + node + ": state transfer failed (attempt " +
+                     std::to_string(attempt) + " of " + std::to_string(kAttempts) +
+                     "), starting it again; " + p.error_log + ":\n" + trim(sst.out));
+        // SIGKILLed or exited processes linger for up to ~2 s here; the next launch must not
+        // find the old one's socket, pid file or SST daemon.
+        signal_and_wait(s, node, p, "KILL", seconds(20));
+        s.exec(Command::shell("pkill -KILL -f -- \"[r]sync --daemon.*$1\" || true", {p.data}));
+        std::this_thread::sleep_for(seconds(1));
+      }
+    }
+  }
+
   // Waits until `node` answers wsrep_ready=ON and Synced (and, when cluster_size > 0, sees
   // that many nodes). Throws with the tail of its error log when it dies or times out.
+  // `died`, when given, is set when the launched process was gone (rather than still starting
+  // at the deadline).
   void wait_synced(const DbContext& ctx, Session& s, const std::string& node, int cluster_size,
-                   const std::string& pid = "") {
+                   const std::string& pid = "", bool* died = nullptr) {
     Paths p = paths(ctx, node);
     auto deadline = Clock::now() + seconds(o_.start_timeout_s);
     std::string last;
@@ -442,6 +494,8 @@ class GaleraDb : public Db, public Killable, public Pausable {
         // The process we launched is gone (or, without its pid, none runs for 5 s): it died.
         if (!pid.empty() ? !s.exec(Command{"kill", "-0", pid}).ok()
                          : (!running(s, p) && ++dead_checks > 20)) {
+          if (died) *died = true;
+          if (!pid.empty()) remove_faketime_objects(s, pid);
           break;
         }
       }
@@ -563,8 +617,7 @@ class GaleraDb : public Db, public Killable, public Pausable {
       s->run_checked(Command{"rm", "-f", paths(ctx, node).data + "/gvwstate.dat"});
       std::vector<std::string> extra;
       if (pos.count(node)) extra.push_back("--wsrep-start-position=" + pos[node].first);
-      std::string pid = launch(ctx, *s, node, extra);
-      wait_synced(ctx, *s, node, 0, pid);
+      launch_and_wait(ctx, *s, node, extra);
     }
   }
 

@@ -10,6 +10,7 @@
 #include <cstdlib>
 #include <filesystem>
 #include <iostream>
+#include <mutex>
 #include <set>
 #include <sstream>
 #include <thread>
@@ -155,6 +156,17 @@ TEST_CASE("galera: a 3-node cluster serves every vocabulary and survives kills a
   Cluster c;
   c.ctx.faketime_dir = "/run/faultline/faketime-flgal";  // as under the clock nemesis
   auto db = make_galera({{"sync-wait", 1}});
+  // libfaketime's shared objects in /dev/shm: those of this test's processes must be gone at
+  // the end (leftovers, named by pid, made later processes' SST scripts exit).
+  auto faketime_objects = [] {
+    std::set<std::string> names;
+    for (const auto& e : fs::directory_iterator("/dev/shm")) {
+      std::string n = e.path().filename().string();
+      if (n.find("faketime_") != std::string::npos) names.insert(n);
+    }
+    return names;
+  };
+  std::set<std::string> shm_before = faketime_objects();
   auto t0 = Clock::now();
   db->setup(c.ctx);
   DbGuard guard{*db, c.ctx};
@@ -239,9 +251,32 @@ TEST_CASE("galera: a 3-node cluster serves every vocabulary and survives kills a
   killable.kill(c.ctx, "n3");
   CHECK(call(*db, c.ctx, "register", "n1", "write", Json::array({2, 1})).type == OpType::kOk);
   CHECK_THROWS(call(*db, c.ctx, "register", "n3", "read", Json::array({2, nullptr})));
+  // Its first state transfer fails: another program holds the SST port (4444) on n3's address
+  // until the rsync SST script has given up; start() launches it again and it joins.
+  std::vector<std::string> lines;
+  std::mutex lines_mu;
+  c.ctx.log = [&](const std::string& l) {
+    std::cerr << "  " << l << "\n";
+    std::lock_guard<std::mutex> lk(lines_mu);
+    lines.push_back(l);
+  };
+  auto n3 = c.remote->session("n3");
+  n3->run_checked(Command::shell(
+      "log=/var/lib/faultline/galera/n3-$1/error.log; from=$(($(stat -c %s \"$log\") + 1))\n"
+      "(socat TCP-LISTEN:4444,bind=$1,reuseaddr,fork /dev/null & o=$!; n=0\n"
+      " until tail -c +$from \"$log\" | grep -q -E 'terminated unexpectedly|has been taken' ||\n"
+      "       [ $n -ge 600 ]; do sleep 0.1; n=$((n+1)); done; kill $o) < /dev/null > /dev/null 2>&1 &\n"
+      "sleep 0.3",
+      {c.ctx.hosts.at("n3")}));
   auto tk = Clock::now();
   killable.start(c.ctx, "n3");
   double rejoin_s = secs_since(tk);
+  c.ctx.log = [](const std::string& l) { std::cerr << "  " << l << "\n"; };
+  bool retried = false;
+  for (const auto& l : lines) {
+    retried = retried || l.find("n3: state transfer failed (attempt 1 of 3)") != std::string::npos;
+  }
+  CHECK(retried);
   CHECK(eventually(*db, c.ctx, "n3", "read", Json::array({2, nullptr})).value ==
         Json::array({2, 1}));
 
@@ -291,6 +326,12 @@ TEST_CASE("galera: a 3-node cluster serves every vocabulary and survives kills a
   db->teardown(c.ctx);
   CHECK(running_servers(c) == 0);
   CHECK_FALSE(fs::exists("/var/lib/faultline/galera/n1-10.77.213.11"));
+  std::vector<std::string> left;
+  for (const auto& n : faketime_objects()) {
+    if (!shm_before.count(n)) left.push_back(n);
+  }
+  INFO("libfaketime objects left in /dev/shm: " << left.size() << (left.empty() ? "" : ", e.g. " + left.front()));
+  CHECK(left.empty());
   fs::remove_all(c.ctx.faketime_dir);
   std::cerr << "measured: NOW() on n2 with a +30 s offset file: " << skew_s << " s ahead of n1\n";
   std::cerr << "measured: galera setup (3 nodes from nothing) " << setup_s << " s; kill+start "
