@@ -20,6 +20,7 @@
 #include "harness/runner.h"
 #include "harness/spec.h"
 #include "harness/workload.h"
+#include "tests/support/local_cluster.h"
 #include "tests/support/paths.h"
 
 using namespace faultline;
@@ -32,47 +33,11 @@ constexpr const char* kName = "fletcd";
 constexpr const char* kSubnet = "10.77.212.0/24";
 constexpr const char* kInventory = "/tmp/faultline/fletcd/inventory.json";
 
-#define REQUIRE_ROOT()                                  \
-  if (::geteuid() != 0) {                               \
-    WARN("SKIPPED: the local cluster tests need root"); \
-    return;                                             \
-  }
-
 bool process_with(const std::vector<std::string>& needles);
 
-struct Cluster {
-  std::unique_ptr<LocalClusterProvisioner> p = make_local_cluster_provisioner();
-  Inventory inv;
-  std::shared_ptr<Remote> remote;
-  std::vector<std::string> nodes;
-  Cluster() {
-    LocalClusterOptions o;
-    o.name = kName;
-    o.subnet = kSubnet;
-    o.nodes = 3;
-    std::ostringstream log;
-    inv = p->up(o, log);
-    remote = make_ssh_remote(inv);
-    nodes = inv.names();
-  }
-  ~Cluster() {
-    remote.reset();
-    try {
-      std::ostringstream log;
-      p->down(kName, log);
-    } catch (const std::exception& e) {
-      std::cerr << "cluster guard: down failed: " << e.what() << "\n";
-    }
-  }
-  DbContext db_context() const {
-    DbContext ctx;
-    ctx.test_name = "etcd-integration";
-    ctx.nodes = nodes;
-    ctx.remote = remote.get();
-    for (const auto& n : inv.nodes) ctx.hosts[n.name] = n.host;
-    ctx.log = [](const std::string& line) { std::cerr << "  " << line << "\n"; };
-    return ctx;
-  }
+struct Cluster : testing::LocalTestCluster {
+  Cluster() : LocalTestCluster(kName, kSubnet) {}
+  DbContext db_context() const { return LocalTestCluster::db_context("etcd-integration"); }
   // Whether a live process's command line mentions `dir`/data (our etcd's data dir).
   static bool etcd_running(const std::string& dir) { return process_with({dir + "/data"}); }
 };
@@ -92,18 +57,7 @@ bool process_with(const std::vector<std::string>& needles) {
   return false;
 }
 
-// Tears the database down at scope exit (a failed assertion included).
-struct DbGuard {
-  Db& db;
-  const DbContext& ctx;
-  ~DbGuard() {
-    try {
-      db.teardown(ctx);
-    } catch (const std::exception& e) {
-      std::cerr << "db guard: teardown failed: " << e.what() << "\n";
-    }
-  }
-};
+using testing::DbGuard;
 
 double seconds_since(Clock::time_point t) {
   return std::chrono::duration<double>(Clock::now() - t).count();
@@ -152,7 +106,7 @@ TEST_CASE(
     "etcd on the local cluster: setup, every vocabulary, kill/start, pause, primaries, "
     "teardown",
     "[integration][etcd]") {
-  REQUIRE_ROOT();
+  FAULTLINE_REQUIRE_ROOT();
   Cluster c;
   DbContext ctx = c.db_context();
   auto dbp = DbRegistry::get("db", "etcd")(Json::object());
@@ -331,7 +285,7 @@ TEST_CASE(
 }
 
 TEST_CASE("etcd + register + partitions through the runner: valid", "[integration][etcd]") {
-  REQUIRE_ROOT();
+  FAULTLINE_REQUIRE_ROOT();
   Cluster c;
   fs::path results = fs::temp_directory_path() / ("fletcd-results-" + std::to_string(::getpid()));
   TestSpec spec;
@@ -368,7 +322,7 @@ TEST_CASE("etcd + register + partitions through the runner: valid", "[integratio
 
 TEST_CASE("etcd register throughput with 10 clients, rate unlimited",
           "[integration][etcd][bench]") {
-  REQUIRE_ROOT();
+  FAULTLINE_REQUIRE_ROOT();
   Cluster c;
   fs::path results = fs::temp_directory_path() / ("fletcd-bench-" + std::to_string(::getpid()));
   TestSpec spec;
@@ -397,7 +351,7 @@ TEST_CASE("etcd register throughput with 10 clients, rate unlimited",
 
 TEST_CASE("etcd under libfaketime: started with the offset file, nothing left in /dev/shm",
           "[integration][etcd]") {
-  REQUIRE_ROOT();
+  FAULTLINE_REQUIRE_ROOT();
   Cluster c;
   DbContext ctx = c.db_context();
   ctx.faketime_dir = "/tmp/faultline/fletcd/faketime";
@@ -445,7 +399,7 @@ TEST_CASE("etcd under libfaketime: started with the offset file, nothing left in
 
 TEST_CASE("etcd serves every workload through the runner, and every run is valid",
           "[integration][etcd]") {
-  REQUIRE_ROOT();
+  FAULTLINE_REQUIRE_ROOT();
   Cluster c;
   fs::path results = fs::temp_directory_path() / ("fletcd-wl-" + std::to_string(::getpid()));
   std::vector<std::string> workloads = WorkloadRegistry::names();

@@ -25,6 +25,7 @@
 #include "harness/runner.h"
 #include "harness/spec.h"
 #include "harness/workload.h"
+#include "tests/support/local_cluster.h"
 #include "tests/support/paths.h"
 
 using namespace faultline;
@@ -36,60 +37,16 @@ namespace {
 constexpr const char* kName = "flgal";
 constexpr const char* kSubnet = "10.77.213.0/24";
 
-#define REQUIRE_ROOT()                                  \
-  if (::geteuid() != 0) {                               \
-    WARN("SKIPPED: the local cluster tests need root"); \
-    return;                                             \
-  }
-
 double secs_since(Clock::time_point t) {
   return std::chrono::duration<double>(Clock::now() - t).count();
 }
 
-struct Cluster {
-  std::unique_ptr<LocalClusterProvisioner> p = make_local_cluster_provisioner();
-  Inventory inv;
-  std::shared_ptr<Remote> remote;
+struct Cluster : testing::LocalTestCluster {
   DbContext ctx;
-  Cluster() {
-    LocalClusterOptions o;
-    o.name = kName;
-    o.subnet = kSubnet;
-    o.nodes = 3;
-    std::ostringstream log;
-    inv = p->up(o, log);
-    remote = make_ssh_remote(inv);
-    ctx.test_name = "galera-test";
-    ctx.nodes = inv.names();
-    ctx.remote = remote.get();
-    for (const auto& n : inv.nodes) ctx.hosts[n.name] = n.host;
-    ctx.log = [](const std::string& l) { std::cerr << "  " << l << "\n"; };
-  }
-  ~Cluster() {
-    remote.reset();
-    if (std::getenv("FAULTLINE_KEEP_CLUSTER")) return;  // debugging: leave it for inspection
-    try {
-      std::ostringstream log;
-      p->down(kName, log);
-    } catch (const std::exception& e) {
-      std::cerr << "cluster guard: down failed: " << e.what() << "\n";
-    }
-  }
+  Cluster() : LocalTestCluster(kName, kSubnet), ctx(db_context("galera-test")) {}
 };
 
-// Tears the database down when the test leaves, however it leaves.
-struct DbGuard {
-  Db& db;
-  const DbContext& ctx;
-  ~DbGuard() {
-    if (std::getenv("FAULTLINE_KEEP_CLUSTER")) return;
-    try {
-      db.teardown(ctx);
-    } catch (const std::exception& e) {
-      std::cerr << "db guard: teardown failed: " << e.what() << "\n";
-    }
-  }
-};
+using testing::DbGuard;
 
 std::unique_ptr<Db> make_galera(Json options = Json::object()) {
   return DbRegistry::get("db", "galera")(options);
@@ -152,7 +109,7 @@ int running_servers(Cluster& c) {
 
 TEST_CASE("galera: a 3-node cluster serves every vocabulary and survives kills and pauses",
           "[galera]") {
-  REQUIRE_ROOT();
+  FAULTLINE_REQUIRE_ROOT();
   Cluster c;
   c.ctx.faketime_dir = "/run/faultline/faketime-flgal";  // as under the clock nemesis
   auto db = make_galera({{"sync-wait", 1}});
@@ -341,7 +298,7 @@ TEST_CASE("galera: a 3-node cluster serves every vocabulary and survives kills a
 
 TEST_CASE("galera: a run with partitions through the runner keeps its history and heals",
           "[galera]") {
-  REQUIRE_ROOT();
+  FAULTLINE_REQUIRE_ROOT();
   Cluster c;
   fs::path results = fs::temp_directory_path() / ("flgal-results-" + std::to_string(::getpid()));
   TestSpec spec;
@@ -382,7 +339,7 @@ TEST_CASE("galera: a run with partitions through the runner keeps its history an
 }
 
 TEST_CASE("galera: every workload runs through the runner and tears down clean", "[galera]") {
-  REQUIRE_ROOT();
+  FAULTLINE_REQUIRE_ROOT();
   Cluster c;
   fs::path results = fs::temp_directory_path() / ("flgal-wl-" + std::to_string(::getpid()));
   std::vector<std::string> workloads;

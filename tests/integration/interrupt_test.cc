@@ -20,6 +20,7 @@
 #include "harness/formats.h"
 #include "harness/inventory.h"
 #include "harness/recorder.h"
+#include "tests/support/local_cluster.h"
 #include "tests/support/paths.h"
 
 extern char** environ;
@@ -34,29 +35,19 @@ constexpr const char* kName = "flint";
 constexpr const char* kSubnet = "10.77.214.0/24";
 
 struct Cluster {
-  std::unique_ptr<LocalClusterProvisioner> p = make_local_cluster_provisioner();
-  Cluster() {
-    LocalClusterOptions o;
-    o.name = kName;
-    o.subnet = kSubnet;
-    o.nodes = 3;
-    std::ostringstream log;
-    p->up(o, log);
-  }
-  ~Cluster() {
-    try {
-      std::ostringstream log;
-      p->down(kName, log);  // also stops whatever a killed controller left running
-    } catch (const std::exception& e) {
-      std::cerr << "cluster guard: down failed: " << e.what() << "\n";
+  // Removes the Galera data directories of this cluster once it is down (members are
+  // destroyed in reverse order: `cluster` first, then this).
+  struct RemoveData {
+    ~RemoveData() {
+      std::error_code ec;
+      for (int i = 1; i <= 3; ++i) {
+        fs::remove_all("/var/lib/faultline/galera/n" + std::to_string(i) + "-10.77.214." +
+                           std::to_string(10 + i),
+                       ec);
+      }
     }
-    std::error_code ec;
-    for (int i = 1; i <= 3; ++i) {
-      fs::remove_all("/var/lib/faultline/galera/n" + std::to_string(i) + "-10.77.214." +
-                         std::to_string(10 + i),
-                     ec);
-    }
-  }
+  } remove_data;
+  testing::LocalTestCluster cluster{kName, kSubnet};
   // Lines of node i's iptables rules that mention our chain.
   static std::string rules(int i) {
     auto r = testing::run_shell("ip netns exec " + std::string(kName) + "-n" + std::to_string(i) +
@@ -167,10 +158,7 @@ std::string read_text(const fs::path& p) {
 }  // namespace
 
 TEST_CASE("interrupt: SIGINT mid-run heals, tears down and keeps the history", "[interrupt]") {
-  if (::geteuid() != 0) {
-    WARN("SKIPPED: the local cluster tests need root");
-    return;
-  }
+  FAULTLINE_REQUIRE_ROOT();
   Cluster c;
   fs::path results = fs::temp_directory_path() / ("flint-int-" + std::to_string(::getpid()));
   fs::remove_all(results);
@@ -196,10 +184,7 @@ TEST_CASE("interrupt: SIGINT mid-run heals, tears down and keeps the history", "
 
 TEST_CASE("interrupt: SIGKILL mid-run keeps a loadable history, faultline heal heals",
           "[interrupt]") {
-  if (::geteuid() != 0) {
-    WARN("SKIPPED: the local cluster tests need root");
-    return;
-  }
+  FAULTLINE_REQUIRE_ROOT();
   Cluster c;
   fs::path results = fs::temp_directory_path() / ("flint-kill-" + std::to_string(::getpid()));
   fs::remove_all(results);

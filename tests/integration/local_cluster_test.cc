@@ -17,6 +17,7 @@
 #include "harness/inventory.h"
 #include "harness/remote.h"
 #include "harness/retry.h"
+#include "tests/support/local_cluster.h"
 #include "tests/support/paths.h"
 
 using namespace faultline;
@@ -27,12 +28,6 @@ namespace {
 
 constexpr const char* kName = "flit";
 constexpr const char* kSubnet = "10.77.201.0/24";
-
-#define REQUIRE_ROOT()                                  \
-  if (::geteuid() != 0) {                               \
-    WARN("SKIPPED: the local cluster tests need root"); \
-    return;                                             \
-  }
 
 struct ClusterGuard {
   std::unique_ptr<LocalClusterProvisioner> p = make_local_cluster_provisioner();
@@ -104,7 +99,7 @@ LocalClusterOptions options(int nodes) {
 
 TEST_CASE("local cluster: exec, transfers, parallel channels, host keys, sshd loss, down",
           "[integration][local-cluster]") {
-  REQUIRE_ROOT();
+  FAULTLINE_REQUIRE_ROOT();
   ClusterGuard guard;
   auto t0 = std::chrono::steady_clock::now();
   Inventory inv = guard.p->up(options(3), std::cout);
@@ -356,7 +351,7 @@ TEST_CASE("local cluster: exec, transfers, parallel channels, host keys, sshd lo
 
 TEST_CASE("local cluster: crash mid-up is cleaned by down, leftovers and intruders",
           "[integration][local-cluster]") {
-  REQUIRE_ROOT();
+  FAULTLINE_REQUIRE_ROOT();
   ClusterGuard guard;
   std::string bin = testing::faultline_binary();
   // A `cluster up` killed at some point during its run.

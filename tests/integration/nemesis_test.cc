@@ -19,6 +19,7 @@
 #include "harness/runner.h"
 #include "harness/spec.h"
 #include "nemeses/partition.h"
+#include "tests/support/local_cluster.h"
 #include "tests/support/paths.h"
 
 using namespace faultline;
@@ -31,38 +32,10 @@ constexpr const char* kName = "flnem";
 constexpr const char* kSubnet = "10.77.203.0/24";
 constexpr const char* kFaketimeLib = "/usr/lib/x86_64-linux-gnu/faketime/libfaketimeMT.so.1";
 
-#define REQUIRE_ROOT()                                  \
-  if (::geteuid() != 0) {                               \
-    WARN("SKIPPED: the local cluster tests need root"); \
-    return;                                             \
-  }
-
 std::string addr(int i) { return "10.77.203." + std::to_string(10 + i); }
 
-struct Cluster {
-  std::unique_ptr<LocalClusterProvisioner> p = make_local_cluster_provisioner();
-  Inventory inv;
-  std::shared_ptr<Remote> remote;
-  std::vector<std::string> nodes;
-  Cluster() {
-    LocalClusterOptions o;
-    o.name = kName;
-    o.subnet = kSubnet;
-    o.nodes = 3;
-    std::ostringstream log;
-    inv = p->up(o, log);
-    remote = make_ssh_remote(inv);
-    nodes = inv.names();
-  }
-  ~Cluster() {
-    remote.reset();
-    try {
-      std::ostringstream log;
-      p->down(kName, log);
-    } catch (const std::exception& e) {
-      std::cerr << "cluster guard: down failed: " << e.what() << "\n";
-    }
-  }
+struct Cluster : testing::LocalTestCluster {
+  Cluster() : LocalTestCluster(kName, kSubnet) {}
   // Rules of node i's netns mentioning FAULTLINE.
   std::string our_rules(int i) {
     auto r = testing::run_shell("ip netns exec " + std::string(kName) + "-n" + std::to_string(i) +
@@ -131,7 +104,7 @@ const bool registered_db = DbRegistry::add(
 
 TEST_CASE("nemesis on the local cluster: partition, heal, clock, interrupted run, faultline heal",
           "[integration][nemesis]") {
-  REQUIRE_ROOT();
+  FAULTLINE_REQUIRE_ROOT();
   Cluster c;
   c.listen_everywhere();
   for (int a = 1; a <= 3; ++a) {

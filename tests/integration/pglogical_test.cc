@@ -24,6 +24,7 @@
 #include "harness/runner.h"
 #include "harness/spec.h"
 #include "nemeses/clock.h"
+#include "tests/support/local_cluster.h"
 
 using namespace faultline;
 namespace fs = std::filesystem;
@@ -36,37 +37,13 @@ constexpr const char* kName = "flpg";
 constexpr const char* kSubnet = "10.77.211.0/24";
 constexpr const char* kFaketimeDir = "/tmp/faultline-flpg-faketime";
 
-#define REQUIRE_ROOT()                                  \
-  if (::geteuid() != 0) {                               \
-    WARN("SKIPPED: the local cluster tests need root"); \
-    return;                                             \
-  }
-
 double ms_since(Clock::time_point t) {
   return std::chrono::duration<double, std::milli>(Clock::now() - t).count();
 }
 
-struct Cluster {
-  std::unique_ptr<LocalClusterProvisioner> p = make_local_cluster_provisioner();
-  Inventory inv;
-  std::shared_ptr<Remote> remote;
-  Cluster() {
-    LocalClusterOptions o;
-    o.name = kName;
-    o.subnet = kSubnet;
-    o.nodes = 3;
-    std::ostringstream log;
-    inv = p->up(o, log);
-    remote = make_ssh_remote(inv);
-  }
+struct Cluster : testing::LocalTestCluster {
+  Cluster() : LocalTestCluster(kName, kSubnet) {}
   ~Cluster() {
-    remote.reset();
-    try {
-      std::ostringstream log;
-      p->down(kName, log);
-    } catch (const std::exception& e) {
-      std::cerr << "cluster guard: down failed: " << e.what() << "\n";
-    }
     std::error_code ec;
     fs::remove_all(kFaketimeDir, ec);
   }
@@ -79,12 +56,9 @@ struct Pg {
   std::unique_ptr<PglogicalDb> db;
   Pg(Cluster& cluster, const std::string& faketime_dir, const Json& options = Json::object())
       : c(cluster) {
-    ctx.test_name = "pglogical-test";
-    ctx.nodes = c.inv.names();
-    ctx.remote = c.remote.get();
+    ctx = c.db_context("pglogical-test");
     ctx.options = options;
     ctx.log = [](const std::string& l) { std::cerr << "  [db] " << l << "\n"; };
-    for (const auto& n : c.inv.nodes) ctx.hosts[n.name] = n.host;
     ctx.faketime_dir = faketime_dir;
     db = std::make_unique<PglogicalDb>(PglogicalOptions::parse(options));
   }
@@ -213,7 +187,7 @@ void set_skew(Cluster& c, const std::string& node, double offset_ms) {
 
 TEST_CASE("pglogical: 3-node mesh replicates, kill+start, pause+resume, teardown leaves nothing",
           "[integration][pglogical]") {
-  REQUIRE_ROOT();
+  FAULTLINE_REQUIRE_ROOT();
   auto t_cluster = Clock::now();
   Cluster c;
   std::cerr << "measured: local cluster flpg up in " << ms_since(t_cluster) << " ms\n";
@@ -324,7 +298,7 @@ TEST_CASE("pglogical: 3-node mesh replicates, kill+start, pause+resume, teardown
 
 TEST_CASE("pglogical: every vocabulary through the SQL client over libpq",
           "[integration][pglogical][vocabularies]") {
-  REQUIRE_ROOT();
+  FAULTLINE_REQUIRE_ROOT();
   Cluster c;
   Pg pg(c, "");
   pg.db->setup(pg.ctx);
@@ -412,7 +386,7 @@ TEST_CASE("pglogical: every vocabulary through the SQL client over libpq",
 
 TEST_CASE("pglogical: last_update_wins with a node 30 s behind loses the real-time-later write",
           "[integration][pglogical][lww]") {
-  REQUIRE_ROOT();
+  FAULTLINE_REQUIRE_ROOT();
   Cluster c;
   Pg pg(c, kFaketimeDir);
   pg.db->setup(pg.ctx);
@@ -490,7 +464,7 @@ TEST_CASE("pglogical: last_update_wins with a node 30 s behind loses the real-ti
 }
 
 TEST_CASE("pglogical: a partitioned node catches up after heal", "[integration][pglogical]") {
-  REQUIRE_ROOT();
+  FAULTLINE_REQUIRE_ROOT();
   Cluster c;
   Pg pg(c, "");
   pg.db->setup(pg.ctx);
@@ -540,7 +514,7 @@ TEST_CASE("pglogical: a partitioned node catches up after heal", "[integration][
 
 TEST_CASE("pglogical: a register run through the runner with kill, pause and clock nemeses",
           "[integration][pglogical][run]") {
-  REQUIRE_ROOT();
+  FAULTLINE_REQUIRE_ROOT();
   Cluster c;
   fs::path results = fs::temp_directory_path() / ("flpg-results-" + std::to_string(::getpid()));
   TestSpec spec;
@@ -652,7 +626,7 @@ TEST_CASE("pglogical: db-options and connection errors", "[pglogical][options]")
 
 TEST_CASE("pglogical: conflict-resolution first_update_wins keeps the earlier of two writes",
           "[integration][pglogical][lww]") {
-  REQUIRE_ROOT();
+  FAULTLINE_REQUIRE_ROOT();
   Cluster c;
   Pg pg(c, "", {{"conflict-resolution", "first_update_wins"}});
   pg.db->setup(pg.ctx);
@@ -751,7 +725,7 @@ LwwRun run_lww(bool clock, uint64_t seed) {
 
 TEST_CASE("pglogical: lww through the runner: valid without skew, later writes lost with clock",
           "[integration][pglogical][lww][run]") {
-  REQUIRE_ROOT();
+  FAULTLINE_REQUIRE_ROOT();
   Cluster c;
   LwwRun healthy = run_lww(false, 21);
   INFO(healthy.out.summary);
@@ -788,7 +762,7 @@ TEST_CASE("pglogical: lww through the runner: valid without skew, later writes l
 
 TEST_CASE("pglogical: every workload through the runner, 10 clients, healthy cluster",
           "[integration][pglogical][workloads]") {
-  REQUIRE_ROOT();
+  FAULTLINE_REQUIRE_ROOT();
   Cluster c;
   fs::path results = fs::temp_directory_path() / ("flpg-wl-" + std::to_string(::getpid()));
   std::string table;

@@ -1,0 +1,53 @@
+// A real local cluster for integration tests (network namespaces with sshd, see
+// harness/inventory.h), brought up by the constructor and torn down by the destructor however
+// the test leaves, plus a guard that tears a database down. Needs root: tests start with
+// FAULTLINE_REQUIRE_ROOT(). FAULTLINE_KEEP_CLUSTER=1 leaves the cluster (and databases guarded
+// by DbGuard) running for inspection.
+#pragma once
+
+#include <unistd.h>
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "harness/db.h"
+#include "harness/inventory.h"
+#include "harness/remote.h"
+
+namespace faultline::testing {
+
+class LocalTestCluster {
+ public:
+  LocalTestCluster(std::string name, std::string subnet, int nodes = 3);
+  ~LocalTestCluster();
+  LocalTestCluster(const LocalTestCluster&) = delete;
+  LocalTestCluster& operator=(const LocalTestCluster&) = delete;
+
+  // A database context over this cluster: its nodes, hosts and SSH remote; log lines go to
+  // stderr, indented.
+  DbContext db_context(const std::string& test_name) const;
+
+  const std::string name;
+  std::unique_ptr<LocalClusterProvisioner> provisioner = make_local_cluster_provisioner();
+  Inventory inv;
+  std::shared_ptr<Remote> remote;
+  std::vector<std::string> nodes;
+};
+
+// Tears `db` down when the scope is left, however it is left; a failure is printed, not thrown.
+struct DbGuard {
+  Db& db;
+  const DbContext& ctx;
+  ~DbGuard();
+};
+
+bool keep_cluster();  // FAULTLINE_KEEP_CLUSTER is set
+
+}  // namespace faultline::testing
+
+#define FAULTLINE_REQUIRE_ROOT()                        \
+  if (::geteuid() != 0) {                               \
+    WARN("SKIPPED: the local cluster tests need root"); \
+    return;                                             \
+  }
