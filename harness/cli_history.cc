@@ -76,7 +76,8 @@ int run_check(const CheckOptions& o) {
   Json all = Json::array();
   for (const auto& file : o.files) {
     auto t0 = std::chrono::steady_clock::now();
-    LoadedHistory loaded = load_history_file(file, format);
+    auto loaded_ptr = std::make_unique<LoadedHistory>(load_history_file(file, format));
+    const LoadedHistory& loaded = *loaded_ptr;
     auto t1 = std::chrono::steady_clock::now();
     Json file_json = {{"file", file},
                       {"format", std::string(to_string(loaded.format))},
@@ -123,6 +124,9 @@ int run_check(const CheckOptions& o) {
     file_json["results"] = results;
     file_json["total_s"] = total;
     all.push_back(file_json);
+    // The last file's history is not freed: the process ends right after, and freeing a
+    // million-transaction history (millions of small JSON values) took 1.3 s of a 4.8 s run.
+    if (&file == &o.files.back()) (void)loaded_ptr.release();
     if (!o.json) {
       std::cout << file << ": " << to_string(file_validity) << ": " << summary << " ["
                 << std::fixed << std::setprecision(3) << total << " s]\n";
