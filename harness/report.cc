@@ -6,6 +6,7 @@
 #include <set>
 #include <sstream>
 
+#include "harness/junit.h"
 #include "harness/plot.h"
 #include "harness/recorder.h"
 #include "harness/results.h"
@@ -14,32 +15,9 @@ namespace faultline {
 
 namespace fs = std::filesystem;
 
-std::string html_escape(std::string_view text) {
-  std::string out;
-  out.reserve(text.size() + 16);
-  for (char c : text) {
-    switch (c) {
-      case '&':
-        out += "&amp;";
-        break;
-      case '<':
-        out += "&lt;";
-        break;
-      case '>':
-        out += "&gt;";
-        break;
-      case '"':
-        out += "&quot;";
-        break;
-      case '\'':
-        out += "&#39;";
-        break;
-      default:
-        out += c;
-    }
-  }
-  return out;
-}
+// The same rules as XML text (junit.h): HTML5 knows &apos;, and the control characters XML
+// drops are not allowed in HTML either.
+std::string html_escape(std::string_view text) { return xml_escape(text); }
 
 namespace {
 

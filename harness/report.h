@@ -50,7 +50,7 @@ ReportOutput write_report(const std::filesystem::path& run_dir, const Json& resu
                           const std::map<std::string, std::string>& artifacts,
                           const ReportOptions& options = {});
 
-// HTML text with &, <, >, " and ' escaped.
+// HTML text with &, <, >, " and ' escaped (and the control characters XML drops, dropped).
 std::string html_escape(std::string_view text);
 
 }  // namespace faultline

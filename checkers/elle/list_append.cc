@@ -501,16 +501,7 @@ ReportInput ListAppendAnalysis::run(const std::string& model, const CheckContext
   DepGraph g(static_cast<uint32_t>(th_.txns.size()));
   build_graph(&g);
   g.finish();
-  CycleSearchResult cycles = find_cycles(g, {}, ctx);
-  for (const auto& c : cycles.cycles) {
-    Anomaly a = cycle_anomaly(c, *this);
-    if (counts_[a.type]++ < kMaxPerType) r.anomalies.push_back(std::move(a));
-  }
-  if (size_t fractured = add_fractured_reads(g, *this, &r.anomalies)) {
-    counts_["fractured-read"] = fractured;
-  }
-  r.incomplete.insert(cycles.incomplete.begin(), cycles.incomplete.end());
-  if (cycles.expired) r.unknown_reason = "deadline during the cycle search";
+  add_cycle_anomalies(g, *this, ctx, &counts_, &r);
   size_t ok = 0, info = 0, fail = 0;
   for (const auto& t : th_.txns) {
     (t.type == OpType::kOk ? ok : t.type == OpType::kFail ? fail : info)++;

@@ -281,6 +281,20 @@ CheckResult make_result(ReportInput in) {
   return r;
 }
 
+void add_cycle_anomalies(const DepGraph& g, const TxnDescriber& describer, const CheckContext& ctx,
+                         std::map<std::string, size_t>* counts, ReportInput* r) {
+  CycleSearchResult cycles = find_cycles(g, {}, ctx);
+  for (const auto& c : cycles.cycles) {
+    Anomaly a = cycle_anomaly(c, describer);
+    if ((*counts)[a.type]++ < kMaxPerType) r->anomalies.push_back(std::move(a));
+  }
+  if (size_t fractured = add_fractured_reads(g, describer, &r->anomalies)) {
+    (*counts)["fractured-read"] = fractured;
+  }
+  r->incomplete.insert(cycles.incomplete.begin(), cycles.incomplete.end());
+  if (cycles.expired) r->unknown_reason = "deadline during the cycle search";
+}
+
 size_t add_fractured_reads(const DepGraph& g, const TxnDescriber& describer,
                            std::vector<Anomaly>* out) {
   size_t fractured = 0;

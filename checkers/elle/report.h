@@ -59,6 +59,14 @@ Anomaly cycle_anomaly(const FoundCycle& cycle, const TxnDescriber& describer);
 size_t add_fractured_reads(const DepGraph& g, const TxnDescriber& describer,
                            std::vector<Anomaly>* out);
 
+struct ReportInput;
+
+// The cycles of `g` (finished), each as an anomaly (at most kMaxPerType per type listed, every
+// one counted in `counts`), then its fractured reads; types whose search was cut short go to
+// `r->incomplete`, and a deadline during the search to `r->unknown_reason`.
+void add_cycle_anomalies(const DepGraph& g, const TxnDescriber& describer, const CheckContext& ctx,
+                         std::map<std::string, size_t>* counts, ReportInput* r);
+
 struct ReportInput {
   std::string checker;            // "list-append", used in artifact names
   std::string model;              // canonical consistency model

@@ -840,16 +840,7 @@ ReportInput RwAnalysis::run(const std::string& model, const CheckContext& ctx) {
   DepGraph g(static_cast<uint32_t>(th_.txns.size()));
   build_graph(&g);
   g.finish();
-  CycleSearchResult cycles = find_cycles(g, {}, ctx);
-  for (const auto& c : cycles.cycles) {
-    Anomaly a = cycle_anomaly(c, *this);
-    if (counts_[a.type]++ < kMaxPerType) r.anomalies.push_back(std::move(a));
-  }
-  if (size_t fractured = add_fractured_reads(g, *this, &r.anomalies)) {
-    counts_["fractured-read"] = fractured;
-  }
-  r.incomplete.insert(cycles.incomplete.begin(), cycles.incomplete.end());
-  if (cycles.expired) r.unknown_reason = "deadline during the cycle search";
+  add_cycle_anomalies(g, *this, ctx, &counts_, &r);
   const bool total = orders_total();
   // Anomalies the model forbids already decide; otherwise unknown orders need the polygraph.
   bool decided = false;
