@@ -193,30 +193,6 @@ TEST_CASE("causal: simulated causal replicas are CC and CM, or CC and CCv", "[ca
   }
 }
 
-namespace {
-
-// Inserts the operations of a micro-history (keys renamed "inj-<k>", processes 1000+) into a
-// generated history at random places, each injected process's operations in order.
-std::vector<Op> inject(std::vector<Op> ops, const std::vector<TxnSpec>& anomaly,
-                       std::mt19937_64& rng) {
-  for (const auto& t : anomaly) {
-    Json mops = t.mops;
-    for (auto& m : mops) m[1] = "inj-" + m[1].get<std::string>();
-    const int64_t p = 1000 + t.process;
-    std::vector<Op> pair = {txn_op(p, OpType::kInvoke, invocation_of(mops)),
-                            txn_op(p, OpType::kOk, mops)};
-    size_t lo = 0;
-    for (size_t i = 0; i < ops.size(); ++i) {
-      if (ops[i].process == p) lo = i + 1;
-    }
-    const size_t at = std::uniform_int_distribution<size_t>(lo, ops.size())(rng);
-    ops.insert(ops.begin() + static_cast<std::ptrdiff_t>(at), pair.begin(), pair.end());
-  }
-  return ops;
-}
-
-}  // namespace
-
 TEST_CASE("causal: each bad pattern injected into a simulated causal history is found and named",
           "[causal][generated]") {
   for (uint64_t seed = 1; seed <= 10; ++seed) {
@@ -233,11 +209,11 @@ TEST_CASE("causal: each bad pattern injected into a simulated causal history is 
       o.convergent = model != "CM";  // last writer wins is CCv; last applied is CM
       std::vector<Op> ops = bench::generate_causal_history(o);
       INFO("injected " << c.pattern << ", model " << model);
-      CheckResult r = causal(History::build_or_throw(inject(ops, c.bad, rng), "gen"), model);
+      CheckResult r = causal(History::build_or_throw(inject_txns(ops, c.bad, rng), "gen"), model);
       INFO(r.details.dump(2).substr(0, 3000));
       CHECK(r.validity == Validity::kInvalid);
       CHECK(anomaly_types(r) == std::vector<std::string>{c.pattern});
-      CheckResult t = causal(History::build_or_throw(inject(ops, c.twin, rng), "gen"), model);
+      CheckResult t = causal(History::build_or_throw(inject_txns(ops, c.twin, rng), "gen"), model);
       INFO(t.details.dump(2).substr(0, 3000));
       CHECK(t.validity == Validity::kValid);
     }

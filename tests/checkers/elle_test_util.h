@@ -1,6 +1,7 @@
 // Helpers for the Elle-style checker tests: histories written as transactions.
 #pragma once
 
+#include <random>
 #include <string>
 #include <vector>
 
@@ -56,6 +57,27 @@ inline History concurrent_history(const std::vector<TxnSpec>& txns) {
   for (const auto& t : txns) ops.push_back(txn_op(t.process, OpType::kInvoke, invocation_of(t.mops)));
   for (const auto& t : txns) ops.push_back(completion_of(t));
   return History::build_or_throw(std::move(ops), "test");
+}
+
+// Inserts the transactions of a micro-history (keys renamed "inj-<k>", processes 1000+) into a
+// generated history at random places, each injected process's transactions in order. The
+// result's indexes are rebuilt by History::build.
+inline std::vector<Op> inject_txns(std::vector<Op> ops, const std::vector<TxnSpec>& anomaly,
+                                   std::mt19937_64& rng) {
+  for (const auto& t : anomaly) {
+    Json mops = t.mops;
+    for (auto& m : mops) m[1] = "inj-" + m[1].get<std::string>();
+    const int64_t p = 1000 + t.process;
+    std::vector<Op> pair = {txn_op(p, OpType::kInvoke, invocation_of(mops)),
+                            txn_op(p, OpType::kOk, mops)};
+    size_t lo = 0;  // after the last op of the same injected process
+    for (size_t i = 0; i < ops.size(); ++i) {
+      if (ops[i].process == p) lo = i + 1;
+    }
+    const size_t at = std::uniform_int_distribution<size_t>(lo, ops.size())(rng);
+    ops.insert(ops.begin() + static_cast<std::ptrdiff_t>(at), pair.begin(), pair.end());
+  }
+  return ops;
 }
 
 inline CheckResult run_checker(const std::string& name, const History& h,

@@ -141,31 +141,6 @@ TEST_CASE("txn-causal: list-append reads from the appender of the last element",
   CHECK(has_type(r, "read-atomic-violation"));
 }
 
-namespace {
-
-// Inserts the transactions of `anomaly` (fresh keys, fresh processes) into the generated
-// history at random places, each process's in order.
-std::vector<Op> inject(std::vector<Op> ops, const std::vector<TxnSpec>& anomaly,
-                       std::mt19937_64& rng) {
-  for (const auto& t : anomaly) {
-    Json mops = t.mops;
-    for (auto& m : mops) m[1] = "inj-" + m[1].get<std::string>();
-    std::vector<Op> pair = {txn_op(1000 + t.process, OpType::kInvoke, invocation_of(mops)),
-                            txn_op(1000 + t.process, OpType::kOk, mops)};
-    // After the last op of the same injected process.
-    size_t lo = 0;
-    for (size_t i = 0; i < ops.size(); ++i) {
-      if (ops[i].process == 1000 + t.process) lo = i + 1;
-    }
-    const size_t at = std::uniform_int_distribution<size_t>(lo, ops.size())(rng);
-    ops.insert(ops.begin() + static_cast<std::ptrdiff_t>(at), pair.begin(), pair.end());
-  }
-  for (size_t i = 0; i < ops.size(); ++i) ops[i].index = static_cast<int64_t>(i);
-  return ops;
-}
-
-}  // namespace
-
 TEST_CASE("txn-causal: generated causal executions are valid, injected anomalies are named",
           "[txn-causal][generated]") {
   const uint64_t seed0 = base_seed();
@@ -189,7 +164,7 @@ TEST_CASE("txn-causal: generated causal executions are valid, injected anomalies
     std::mt19937_64 rng(seed);
     for (const auto& c : cases()) {
       INFO("injected " << c.type);
-      CheckResult r = txn_causal(History::build_or_throw(inject(ops, c.bad, rng), "gen"), "causal");
+      CheckResult r = txn_causal(History::build_or_throw(inject_txns(ops, c.bad, rng), "gen"), "causal");
       INFO(r.details.dump(2).substr(0, 3000));
       CHECK(r.validity == Validity::kInvalid);
       CHECK(anomaly_types(r) == std::vector<std::string>{c.type});
