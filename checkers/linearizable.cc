@@ -112,6 +112,7 @@ struct Options {
   std::string engine = "portfolio";
   std::optional<bool> independent;  // split by key; default: when ops carry keys
   bool explain = true;
+  Model::FailedCas failed_cas = Model::FailedCas::kUnknown;
 };
 
 // The operations of one key. With a "key" field they point into the whole history (no copy);
@@ -142,6 +143,12 @@ class Linearizable : public Checker {
   explicit Linearizable(Options o) : o_(std::move(o)) {}
 
   CheckResult check(const History& history, const CheckContext& ctx) override {
+    if (!history.invocations_known()) {
+      throw std::invalid_argument(
+          "linearizable: the history has completions only; linearizability needs each "
+          "operation's invocation (its real-time interval). Elle's checkers (-c list-append, "
+          "-c rw-register) accept such histories");
+    }
     auto t0 = Clock::now();
     std::string model_name = o_.model.empty() ? guess_model(history) : o_.model;
     if (model_name.empty()) {
@@ -292,6 +299,7 @@ class Linearizable : public Checker {
     r.key = part.key;
     r.checked = true;
     std::unique_ptr<Model> model = factory();
+    model->set_failed_cas(o_.failed_cas);
     std::vector<LinOp> ops = prepare_ops(part.ops, *model);
     r.ops = ops.size();
     SearchLimits limits{ctx.deadline, ctx.memory_limit_bytes, ctx.cancel};
@@ -368,6 +376,7 @@ class Linearizable : public Checker {
       if (p.key == r.key) part = &p;
     }
     std::unique_ptr<Model> model = factory();
+    model->set_failed_cas(o_.failed_cas);
     std::vector<LinOp> ops = prepare_ops(part->ops, *model);
     // Explaining gets at most 10 s (or what is left of the deadline), and each search in it at
     // most 256 MiB: a search that cannot finish counts as "not shown illegal", so the
@@ -687,7 +696,7 @@ class Linearizable : public Checker {
 };
 
 std::unique_ptr<Checker> make(const Json& options) {
-  reject_unknown_options(options, {"model", "engine", "independent", "explain"},
+  reject_unknown_options(options, {"model", "engine", "independent", "explain", "failed-cas"},
                          "linearizable checker");
   Options o;
   if (options.is_object()) {
@@ -695,6 +704,18 @@ std::unique_ptr<Checker> make(const Json& options) {
     if (options.contains("engine")) o.engine = options["engine"].get<std::string>();
     if (options.contains("independent")) o.independent = options["independent"].get<bool>();
     if (options.contains("explain")) o.explain = options["explain"].get<bool>();
+    if (options.contains("failed-cas")) {
+      const Json& f = options["failed-cas"];
+      if (f == "mismatch") {
+        o.failed_cas = Model::FailedCas::kMismatch;
+      } else if (f != "unknown") {
+        throw std::invalid_argument(
+            "linearizable checker: failed-cas is 'unknown' (default: a "
+            "failed cas with no error did not happen) or 'mismatch' (it "
+            "did not match), not " +
+            json_text(f));
+      }
+    }
   }
   if (o.engine != "search" && o.engine != "smt" && o.engine != "portfolio") {
     throw std::invalid_argument("linearizable checker: unknown engine '" + o.engine +

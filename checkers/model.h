@@ -91,6 +91,14 @@ class Model {
   // The call for one operation, or nullopt to drop it (it constrains nothing). Throws
   // std::invalid_argument naming the op when its f or value does not fit the model.
   virtual std::optional<Call> prepare(const Operation& op) = 0;
+
+  // How a failed operation whose failure the history does not explain is read. kUnknown
+  // (Jepsen's and Knossos's convention: a failed op did not happen) drops it; kMismatch reads
+  // a failed cas with no error as "the compare did not match" (Porcupine's etcd model). A
+  // failure whose error says "mismatch" is a mismatch under both. Set before prepare().
+  enum class FailedCas : uint8_t { kUnknown, kMismatch };
+  void set_failed_cas(FailedCas f) { failed_cas_ = f; }
+  FailedCas failed_cas() const { return failed_cas_; }
   virtual int64_t init() = 0;
   // The state after `call` from `state`, or kIllegal.
   virtual int64_t step(int64_t state, const Call& call) = 0;
@@ -130,6 +138,9 @@ class Model {
 
   virtual std::string describe_state(int64_t state) const = 0;
   virtual std::string describe_call(const Call& call) const = 0;
+
+ private:
+  FailedCas failed_cas_ = FailedCas::kUnknown;
 };
 
 // Builds a model for one check. Options are model-specific (none so far).

@@ -59,6 +59,87 @@ const SymbolChars kSymbolChars;
 
 inline bool is_symbol_char(char c) { return kSymbolChars.table[static_cast<unsigned char>(c)]; }
 
+std::string big_integer_reason(std::string_view literal) {
+  std::string shown(literal.substr(0, 40));
+  if (literal.size() > 40) shown += "...";
+  return "integer " + shown +
+         " does not fit in 64 bits; Faultline compares values exactly and would have to round "
+         "it (write such values as strings)";
+}
+
+// The process of an op record: a non-negative integer, or the nemesis ("nemesis", or a named
+// nemesis process such as Jepsen's "nemesis-1"). A negative or out-of-range number is bad input:
+// read as -1 it would silently become the nemesis and its op would be dropped from every check.
+template <typename Fail>
+int64_t checked_process(const Json& v, Fail&& fail) {
+  if (v.is_number_unsigned()) {
+    if (v.get<uint64_t>() > static_cast<uint64_t>(INT64_MAX)) {
+      fail("process " + json_text(v) + " is out of range (at most " + std::to_string(INT64_MAX) +
+           ")");
+    }
+    return v.get<int64_t>();
+  }
+  if (v.is_number_integer() && v.get<int64_t>() >= 0) return v.get<int64_t>();
+  if (v.is_number_integer()) {
+    fail("process " + json_text(v) +
+         " is negative: a client process is a number from 0, and the "
+         "nemesis is written \"nemesis\"");
+  }
+  if (v.is_string()) {
+    const auto& name = v.get_ref<const std::string&>();
+    if (name.rfind("nemesis", 0) == 0) return kNemesisProcess;
+  }
+  fail("process must be a non-negative integer or nemesis, not " + json_text(v));
+  return 0;  // not reached: fail throws
+}
+
+// Refuses an integer literal of a JSON text that does not fit in 64 bits (nlohmann would read
+// it as a double, rounding it) and a nesting deeper than kMaxDepth (every later step, such as
+// writing the value back, recurses over it).
+void check_json_text(std::string_view text, const std::string& source, int64_t line) {
+  bool in_string = false;
+  int depth = 0;
+  for (size_t i = 0; i < text.size(); ++i) {
+    const char c = text[i];
+    if (in_string) {
+      if (c == '\\') {
+        ++i;
+      } else if (c == '"') {
+        in_string = false;
+      }
+      continue;
+    }
+    if (c == '"') {
+      in_string = true;
+    } else if (c == '[' || c == '{') {
+      if (++depth > kMaxDepth) {
+        fail_at(source, line, "nesting deeper than " + std::to_string(kMaxDepth));
+      }
+    } else if (c == ']' || c == '}') {
+      --depth;
+    } else if (c == '-' || (c >= '0' && c <= '9')) {
+      size_t end = i + 1;
+      bool integer = true;
+      while (end < text.size() && (std::isdigit(static_cast<unsigned char>(text[end])) ||
+                                   std::strchr(".eE+-", text[end]) != nullptr)) {
+        integer = integer && std::isdigit(static_cast<unsigned char>(text[end]));
+        ++end;
+      }
+      std::string_view literal = text.substr(i, end - i);
+      if (integer && literal.size() > 18) {
+        int64_t v;
+        uint64_t u;
+        const char* b = literal.data();
+        const char* e = b + literal.size();
+        const bool fits = c == '-' ? std::from_chars(b, e, v).ec == std::errc()
+                                   : std::from_chars(b, e, u).ec == std::errc();
+        if (!fits) fail_at(source, line, big_integer_reason(literal));
+      }
+      i = end - 1;
+    }
+  }
+}
+
 // Recursive-descent EDN reader producing JSON (see formats.h for the mapping).
 class EdnReader {
  public:
@@ -211,9 +292,8 @@ class EdnReader {
   };
 
   int64_t process_of(const Json& v, int64_t line) {
-    if (v.is_number_integer()) return v.get<int64_t>();
-    if (v.is_string() && v.get_ref<const std::string&>() == "nemesis") return kNemesisProcess;
-    fail_at(source_, line, "process must be an integer or nemesis, not " + json_text(v));
+    return checked_process(v,
+                           [&](std::string reason) { fail_at(source_, line, std::move(reason)); });
   }
 
   [[noreturn]] void error(std::string reason) { fail_at(source_, line_, std::move(reason)); }
@@ -228,7 +308,9 @@ class EdnReader {
   }
 
  private:
-  void skip() {
+  // `depth` is the nesting of the form being read: a discarded form (#_) is read one deeper, so
+  // a run of discards (`#_ #_ #_ ...`) is bounded by kMaxDepth like any nesting.
+  void skip(int depth = 0) {
     while (pos_ < s_.size()) {
       char c = s_[pos_];
       if (c == '\n') {
@@ -240,7 +322,7 @@ class EdnReader {
         while (pos_ < s_.size() && s_[pos_] != '\n') ++pos_;
       } else if (c == '#' && pos_ + 1 < s_.size() && s_[pos_ + 1] == '_') {
         pos_ += 2;
-        read_form(0);  // discarded
+        read_form(depth + 1);  // discarded
       } else {
         break;
       }
@@ -255,7 +337,7 @@ class EdnReader {
 
   Json read_form(int depth) {
     if (depth > kMaxDepth) error("nesting deeper than " + std::to_string(kMaxDepth));
-    skip();
+    skip(depth);
     if (pos_ >= s_.size()) error("unexpected end of input");
     char c = s_[pos_];
     switch (c) {
@@ -482,8 +564,12 @@ class EdnReader {
       int64_t v = 0;
       auto [ptr, ec] = std::from_chars(digits.data(), digits.data() + digits.size(), v);
       if (ec == std::errc() && ptr == digits.data() + digits.size()) return v;
+      uint64_t u = 0;
+      auto [uptr, uec] = std::from_chars(digits.data(), digits.data() + digits.size(), u);
+      if (uec == std::errc() && uptr == digits.data() + digits.size()) return u;
       (void)big;
-      // Beyond int64: keep the magnitude as a double.
+      // Beyond 64 bits: a double would round it, and two different values would compare equal.
+      error(big_integer_reason(text));
     }
     std::string copy(text);
     char* end = nullptr;
@@ -627,7 +713,9 @@ class JsonlFastReader {
             op.process = kNemesisProcess;
           } else {
             Json v;
-            if (!number(&v)) return std::nullopt;
+            if (!number(&v) || (v.is_number_integer() && !v.is_number_unsigned())) {
+              return std::nullopt;  // a negative process: refused by the general path
+            }
             op.process = v.get<int64_t>();
           }
         } else if (is(key, "f")) {
@@ -1117,6 +1205,7 @@ std::optional<Op> read_jsonl_line_fast(std::string_view line) {
 
 Op read_jsonl_line_general(std::string_view line, int64_t line_no, const std::string& source) {
   std::string_view l = trim(line);
+  check_json_text(l, source, line_no);
   Json j = Json::parse(l.begin(), l.end(), nullptr, /*allow_exceptions=*/false);
   if (j.is_discarded()) {
     fail_at(source, line_no,

@@ -62,6 +62,32 @@ HistoryError::HistoryError(std::string source, std::vector<HistoryProblem> probl
 
 History History::build(std::vector<Op> ops, std::vector<HistoryProblem>* problems) {
   History h;
+  bool any_invoke = false, any_completion = false;
+  for (const Op& op : ops) {
+    if (op.is_nemesis()) continue;
+    (op.is_invoke() ? any_invoke : any_completion) = true;
+  }
+  if (!any_invoke && any_completion) {
+    std::vector<Op> with;
+    with.reserve(ops.size() * 2);
+    for (Op& op : ops) {
+      if (!op.is_nemesis()) {
+        Op inv;
+        inv.time_ns = op.time_ns;
+        inv.process = op.process;
+        inv.type = OpType::kInvoke;
+        inv.f = op.f;
+        inv.value = op.value;
+        inv.node = op.node;
+        inv.extra = op.extra;
+        inv.line = op.line;
+        with.push_back(std::move(inv));
+      }
+      with.push_back(std::move(op));
+    }
+    ops = std::move(with);
+    h.invocations_known_ = false;
+  }
   h.ops_ = std::move(ops);
   h.pair_.assign(h.ops_.size(), -1);
   auto report = [&](const Op& op, std::string reason) {

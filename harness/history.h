@@ -7,6 +7,11 @@
 //   - a process whose op ended in info never issues another op;
 //   - the nemesis (process kNemesisProcess) records info ops; an invocation-like info and the
 //     next info with the same f are paired, unpaired ones stand alone.
+// A history of completions only (no client invocation at all: Elle's tests and several tools
+// write them) gets an invocation made up for each completion, just before it, with the same
+// process, f and value; invocations_known() is then false, and checkers must not derive a
+// real-time order from those made-up times (Elle derives no real-time edge into such ops; the
+// linearizability checker refuses such a history).
 // Each violation is a HistoryProblem naming the source line and a one-line reason; a history
 // with problems is never silently repaired.
 //
@@ -72,9 +77,13 @@ class History {
   };
   Counts counts() const;
 
+  // False when the invocations were made up for a history of completions only.
+  bool invocations_known() const { return invocations_known_; }
+
  private:
   std::vector<Op> ops_;
   std::vector<int64_t> pair_;
+  bool invocations_known_ = true;
 };
 
 // One client operation: its invocation and completion. `complete` is nullptr when the

@@ -9,6 +9,10 @@
 namespace faultline {
 namespace {
 
+// Bound of every seconds (and rate) field: 10^6 s is 11.6 days; beyond some 9.2e9 s a time
+// overflows std::chrono's nanoseconds and, wrapped, ends a phase at once.
+constexpr double kMaxSeconds = 1e6;
+
 [[noreturn]] void bad(const std::string& source, const std::string& path,
                       const std::string& reason) {
   throw SpecError(source + ": " + path + ": " + reason);
@@ -50,10 +54,10 @@ struct Reader {
     if (!v.is_number())
       bad(source, path(key), std::string("expected a number, found ") + kind_of(v));
     double d = v.get<double>();
-    if (!std::isfinite(d) || d < 0 || (!allow_zero && d == 0)) {
+    if (!std::isfinite(d) || d < 0 || (!allow_zero && d == 0) || d > kMaxSeconds) {
       bad(source, path(key),
-          std::string("expected a number ") + (allow_zero ? ">= 0" : "> 0") + ", found " +
-              json_text(v));
+          std::string("expected a number ") + (allow_zero ? ">= 0" : "> 0") + " and at most " +
+              std::to_string(static_cast<int64_t>(kMaxSeconds)) + ", found " + json_text(v));
     }
     return d;
   }
@@ -196,8 +200,11 @@ TestSpec parse_spec(const Json& j, const std::string& source) {
       for (const auto& [k, x] : e.items()) {
         if (k != "at" && k != "f" && k != "value") bad(source, at + "/" + k, "unknown key (known: at, f, value)");
       }
-      if (!e.contains("at") || !e["at"].is_number() || e["at"].get<double>() < 0) {
-        bad(source, at + "/at", "expected a number of seconds >= 0");
+      if (!e.contains("at") || !e["at"].is_number() || !std::isfinite(e["at"].get<double>()) ||
+          e["at"].get<double>() < 0 || e["at"].get<double>() > kMaxSeconds) {
+        bad(source, at + "/at",
+            "expected a number of seconds >= 0 and at most " +
+                std::to_string(static_cast<int64_t>(kMaxSeconds)));
       }
       if (e["at"].get<double>() < last) bad(source, at + "/at", "the schedule must be in time order");
       last = e["at"].get<double>();
@@ -207,7 +214,8 @@ TestSpec parse_spec(const Json& j, const std::string& source) {
     }
     s.nemesis_schedule = v;
   }
-  s.time_limit_s = r.seconds("time-limit", s.time_limit_s);
+  // A main phase of 0 s records nothing, and a history with nothing in it would pass.
+  s.time_limit_s = r.seconds("time-limit", s.time_limit_s, /*allow_zero=*/false);
   if (j.contains("concurrency")) {
     const Json& v = j.at("concurrency");
     if (v.is_number_integer()) {

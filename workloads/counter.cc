@@ -55,7 +55,8 @@ class CounterWorkload : public Workload {
                                           OpTemplate{"read-all", nullptr});
   }
   std::vector<CheckerSpec> checkers(const WorkloadContext&) const override {
-    return {{"counter", Json::object(), "counter"}};
+    return {{"counter", Json::object(), "counter"},
+            {"stats", {{"required", Json::array({"increment", "read-all"})}}, "stats"}};
   }
   Json client_params(const WorkloadContext& ctx) const override {
     return {{"keys", o_.keys}, {"select-for-update", o_.select_for_update}, {"retry", ctx.retry}};

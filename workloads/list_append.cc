@@ -27,7 +27,8 @@ class ListAppendWorkload : public Workload {
     return workloads::elle_txns(o_, workloads::Routing(ctx), "append");
   }
   std::vector<CheckerSpec> checkers(const WorkloadContext& ctx) const override {
-    return {{"list-append", workloads::elle_checker_options(ctx), "list-append"}};
+    return {{"list-append", workloads::elle_checker_options(ctx), "list-append"},
+            {"stats", {{"required", Json::array({"txn"})}}, "stats"}};
   }
   Json client_params(const WorkloadContext& ctx) const override { return {{"retry", ctx.retry}}; }
 

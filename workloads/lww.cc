@@ -41,7 +41,8 @@ class LwwWorkload : public Workload {
                                           OpTemplate{"read-all", nullptr});
   }
   std::vector<CheckerSpec> checkers(const WorkloadContext&) const override {
-    return {{"lww", Json::object(), "lww"}};
+    return {{"lww", Json::object(), "lww"},
+            {"stats", {{"required", Json::array({"write", "read-all"})}}, "stats"}};
   }
   Json client_params(const WorkloadContext& ctx) const override { return {{"retry", ctx.retry}}; }
 

@@ -27,7 +27,8 @@ class RwRegisterWorkload : public Workload {
     return workloads::elle_txns(o_, workloads::Routing(ctx), "w");
   }
   std::vector<CheckerSpec> checkers(const WorkloadContext& ctx) const override {
-    return {{"rw-register", workloads::elle_checker_options(ctx), "rw-register"}};
+    return {{"rw-register", workloads::elle_checker_options(ctx), "rw-register"},
+            {"stats", {{"required", Json::array({"txn"})}}, "stats"}};
   }
   Json client_params(const WorkloadContext& ctx) const override { return {{"retry", ctx.retry}}; }
 

@@ -38,7 +38,8 @@ class SetWorkload : public Workload {
                                           OpTemplate{"read", nullptr});
   }
   std::vector<CheckerSpec> checkers(const WorkloadContext&) const override {
-    return {{"set-full", Json::object(), "set-full"}};
+    return {{"set-full", Json::object(), "set-full"},
+            {"stats", {{"required", Json::array({"add", "read"})}}, "stats"}};
   }
   Json client_params(const WorkloadContext& ctx) const override { return {{"retry", ctx.retry}}; }
 

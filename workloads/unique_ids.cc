@@ -31,7 +31,8 @@ class UniqueIdsWorkload : public Workload {
                              });
   }
   std::vector<CheckerSpec> checkers(const WorkloadContext&) const override {
-    return {{"unique-ids", {{"monotonic", monotonic_}}, "unique-ids"}};
+    return {{"unique-ids", {{"monotonic", monotonic_}}, "unique-ids"},
+            {"stats", {{"required", Json::array({"generate"})}}, "stats"}};
   }
   Json client_params(const WorkloadContext& ctx) const override { return {{"retry", ctx.retry}}; }
 

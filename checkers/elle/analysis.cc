@@ -18,6 +18,8 @@ void add_session_edges(const TxnHistory& th, DepGraph* g) {
       it->second = i;
     }
   }
+  // A history of completions only has no invocation times: no real-time order (as Elle).
+  if (!th.realtime_known) return;
   // Real-time order: sweep invocations and ok completions in history order. The frontier
   // holds completed transactions not yet known to precede another completed one; each
   // invocation gets an edge from every frontier member, and a completion replaces in the

@@ -151,8 +151,11 @@ class Searcher {
           const uint32_t b = g_.target(e);
           if (local_[b] == kNone || !(k & start)) continue;
           if (steps > budget_ || ctx_.expired()) {
+            // Stopped: a cycle already found is still classified (an unnamed cycle is
+            // forbidden by no model and would read as valid); none found is incomplete.
             if (!found) *incomplete = true;
             clear_local(sub);
+            if (found) out->name = classify_cycle(out->steps);
             return found;
           }
           std::vector<CycleStep> cyc;

@@ -78,6 +78,14 @@ const Lattice& lattice() {
   return l;
 }
 
+// Whether some model of the lattice forbids the anomaly type.
+bool known_type(const std::string& type) {
+  for (const auto& [model, set] : lattice().forbidden) {
+    if (set.count(type)) return true;
+  }
+  return false;
+}
+
 std::string lower(std::string s) {
   for (auto& c : s) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
   return s;
@@ -158,10 +166,17 @@ Anomaly cycle_anomaly(const FoundCycle& cycle, const TxnDescriber& d) {
   Json steps = Json::array();
   std::string text = cycle.name + ": ";
   std::string dot = "digraph \"" + cycle.name + "\" {\n  rankdir=LR;\n  node [shape=box];\n";
+  // A long cycle's text names its first and last steps only; "steps" and "ops" keep all.
+  constexpr size_t kHead = 8, kTail = 4;
+  auto elided = [&](size_t i) { return n > kHead + kTail + 1 && i >= kHead && i + kTail < n; };
   for (size_t i = 0; i < n; ++i) {
     Json op = d.op_json(cycle.steps[i].node);
-    text += (i ? ", " : "") + name(i) + " = op " + op.value("index", Json()).dump() +
-            " (process " + op.value("process", Json()).dump() + ")";
+    if (!elided(i)) {
+      text += (i ? ", " : "") + name(i) + " = op " + op.value("index", Json()).dump() +
+              " (process " + op.value("process", Json()).dump() + ")";
+    } else if (i == kHead) {
+      text += ", ... (" + std::to_string(n - kHead - kTail) + " more)";
+    }
     dot += "  " + name(i) + " [label=\"" + name(i) + "\\nop " +
            op.value("index", Json()).dump() + ", process " + op.value("process", Json()).dump() +
            "\\n" + dot_escape(json_text(op.value("value", Json()))) + "\"];\n";
@@ -172,14 +187,21 @@ Anomaly cycle_anomaly(const FoundCycle& cycle, const TxnDescriber& d) {
   for (size_t i = 0; i < n; ++i) {
     const size_t j = (i + 1) % n;
     const uint8_t k = cycle.steps[i].kind;
-    text += d.edge_sentence(cycle.steps[i].node, cycle.steps[j].node, k, name(i), name(j));
-    text += i + 1 < n ? "; " : ". ";
+    if (!elided(i)) {
+      text += d.edge_sentence(cycle.steps[i].node, cycle.steps[j].node, k, name(i), name(j));
+      text += i + 1 < n ? "; " : ". ";
+    } else if (i == kHead) {
+      text += "... (" + std::to_string(n - kHead - kTail) + " more steps); ";
+    }
     chain += " -> " + name(j);
     steps.push_back({{"from", name(i)}, {"to", name(j)}, {"kind", edge_name(k)}});
     dot += "  " + name(i) + " -> " + name(j) + " [label=\"" + edge_name(k) + "\"];\n";
   }
   dot += "}\n";
-  text += "So " + chain + " is a cycle, which is " + cycle.name + ".";
+  text +=
+      "So " +
+      (n > kHead + kTail + 1 ? name(0) + " -> ... -> " + name(n - 1) + " -> " + name(0) : chain) +
+      " is a cycle of " + std::to_string(n) + " transactions, which is " + cycle.name + ".";
   a.explanation = text;
   a.detail = {{"type", cycle.name}, {"cycle", chain}, {"steps", steps}, {"ops", ops}};
   a.dot = dot;
@@ -204,6 +226,15 @@ CheckResult make_result(ReportInput in) {
   std::vector<std::string> bad;
   for (const auto& t : types) {
     if (forbidden.count(t)) bad.push_back(t);
+  }
+  // A type no model knows (an unnamed cycle, a typo) is forbidden by none, so it could only
+  // ever read as valid: such a result is not decided.
+  std::vector<std::string> unclassified;
+  for (const auto& t : types) {
+    if (!known_type(t)) unclassified.push_back(t.empty() ? "(unnamed)" : t);
+  }
+  if (!unclassified.empty() && in.unknown_reason.empty()) {
+    in.unknown_reason = "unclassified anomaly type " + list_text(unclassified);
   }
   std::vector<std::string> open;
   for (const auto& t : in.incomplete) {
@@ -264,7 +295,10 @@ CheckResult make_result(ReportInput in) {
   } else {
     summary += "; consistent with " + in.model;
   }
-  if (!types.empty()) summary += "; strongest possible: " + list_text(best);
+  if (!types.empty()) {
+    summary += "; strongest possible: " +
+               (best.empty() ? std::string("none (every model is ruled out)") : list_text(best));
+  }
 
   Json& d = r.details;
   d["summary"] = summary;

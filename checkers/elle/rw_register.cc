@@ -248,9 +248,12 @@ void RwAnalysis::scan(ReportInput* r) {
         const Mop& mop = th_.mops[m];
         if (mop.kind == MopKind::kWrite && mop.key == s.key && final_[mop.kv]) fin = mop.kv;
       }
-      if (fin != kNone && writer_[s.ext] != kNone && writer_[s.ext] != t) {
+      // Also when no transaction wrote the value read (a garbage read, reported above): its
+      // readers then anti-depend on this transaction, as in Elle. Such a version has no
+      // writer, so `fin` still counts as a possible first write for readers of nil.
+      if (fin != kNone && writer_[s.ext] != t) {
         succ_[s.ext].push_back(fin);
-        ++pred_count_[fin];
+        if (writer_[s.ext] != kNone) ++pred_count_[fin];
       }
     }
   }

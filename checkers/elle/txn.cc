@@ -132,6 +132,7 @@ std::string TxnHistory::value_text(uint32_t kv) const {
 
 TxnHistory parse_txns(const History& history, bool list_reads) {
   TxnHistory out;
+  out.realtime_known = history.invocations_known();
   Interner intern(&out);
   out.txns.reserve(history.size() / 2);
   for (size_t i = 0; i < history.size(); ++i) {

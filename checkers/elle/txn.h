@@ -56,6 +56,7 @@ struct TxnHistory {
   std::vector<uint32_t> kv_key;   // (key, value) id -> key id
   std::vector<Json> kv_value;     // (key, value) id -> value as in the history
   int64_t skipped_ops = 0;     // client ops that are not transactions (ignored)
+  bool realtime_known = true;  // false for a history of completions only: no real-time edges
 
   const Mop* mops_of(const Txn& t) const { return mops.data() + t.mop_begin; }
   const uint32_t* list_of(const Mop& m) const { return elems.data() + m.list_begin; }

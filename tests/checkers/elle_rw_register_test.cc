@@ -511,3 +511,19 @@ TEST_CASE("rw-register and list-append: a fractured read rules out monotonic ato
   });
   CHECK(run_checker("rw-register", twin, "monotonic-atomic-view").validity == Validity::kValid);
 }
+
+TEST_CASE("rw-register: a read-modify-write of a value never written still orders versions",
+          "[elle][rw-register][regression]") {
+  // Elle finds a G-single here; Faultline found only the garbage read: T2 reads x = 99 (never
+  // written) and overwrites it with 2, so R, which also read 99, anti-depends on T2, and R
+  // read T2's y.
+  const History h =
+      concurrent_history({{0, "ok", Json::parse(R"([["w","x",1]])")},
+                          {1, "ok", Json::parse(R"([["r","x",99],["w","x",2],["w","y",1]])")},
+                          {2, "ok", Json::parse(R"([["r","x",99],["r","y",1]])")}});
+  CheckResult r = run_checker("rw-register", h, "serializable");
+  INFO(r.details.dump(2));
+  CHECK(r.validity == Validity::kInvalid);
+  CHECK(has_type(r, "garbage-read"));
+  CHECK(has_type(r, "G-single"));
+}

@@ -70,7 +70,8 @@ TEST_CASE("EDN values map to JSON", "[formats][edn]") {
   CHECK(parse_edn("#jepsen.history.Op{:type :ok}") == Json::parse(R"({"type":"ok"})"));
   CHECK(parse_edn("; comment\n [1 #_ 2 3]") == Json::array({1, 3}));
   CHECK(parse_edn("\\a") == "a");
-  CHECK(parse_edn("99999999999999999999").is_number_float());
+  CHECK_THROWS_AS(parse_edn("99999999999999999999"), HistoryError);  // never rounded
+  CHECK(parse_edn("18446744073709551615") == Json(18446744073709551615ULL));
 }
 
 TEST_CASE("EDN errors name the line", "[formats][edn]") {
@@ -252,4 +253,92 @@ TEST_CASE("every shared Porcupine history parses", "[formats][shared]") {
   CHECK(kv.history.counts().open == 0);
   CHECK(kv.history[0].extra["key"] == "0");
   CHECK(kv.history.pair_of(0) == 1);
+}
+
+// Regressions of issue 13 (verdicts trusted on hostile input).
+
+TEST_CASE("a negative or out-of-range process is bad input, never the nemesis",
+          "[formats][regression]") {
+  // Read as -1, the op became the nemesis's and was dropped from every check.
+  const std::string w = R"("type":"invoke","f":"write","value":1})";
+  expect_bad(R"({"process":-1,)" + w + "\n", 1, "negative");
+  expect_bad(R"({"process":18446744073709551615,)" + w + "\n", 1, "out of range");
+  expect_bad(R"({"process":99999999999999999999,)" + w + "\n", 1, "64 bits");
+  expect_bad("{:process -1, :type :invoke, :f :write, :value 1}\n", 1, "negative");
+  expect_bad("{:process 18446744073709551615, :type :invoke, :f :write, :value 1}\n", 1,
+             "out of range");
+  expect_bad("INFO  jepsen.util - -1\t:invoke\t:write\t1\n", 1, "negative");
+  expect_bad(R"({"process":"n1",)" + w + "\n", 1, "non-negative integer or nemesis");
+  // The nemesis, by name, in each format.
+  CHECK(load("{:process :nemesis, :type :info, :f :start, :value nil}\n").history[0].is_nemesis());
+  CHECK(load(R"({"process":"nemesis","type":"info","f":"start","value":null})"
+             "\n")
+            .history[0]
+            .is_nemesis());
+}
+
+TEST_CASE("integers beyond 64 bits are refused, never rounded", "[formats][regression]") {
+  // As doubles, write 2^64 then read 2^64+1 compared equal.
+  expect_bad(R"({"process":0,"type":"invoke","f":"write","value":18446744073709551616})"
+             "\n",
+             1, "does not fit in 64 bits");
+  expect_bad(R"({"process":0,"type":"ok","f":"read","value":[-18446744073709551617]})"
+             "\n",
+             1, "does not fit in 64 bits");
+  expect_bad("{:process 0, :type :invoke, :f :write, :value 18446744073709551617N}\n", 1,
+             "does not fit in 64 bits");
+  // Unsigned 64-bit values stay exact; floats are floats.
+  auto h = load(
+               "{:process 0, :type :invoke, :f :write, :value 18446744073709551615}\n"
+               "{:process 0, :type :ok, :f :write, :value 18446744073709551615}\n")
+               .history;
+  CHECK(h[0].value.get<uint64_t>() == 18446744073709551615ULL);
+  auto j = load(R"({"process":0,"type":"invoke","f":"write","value":1.5e300})"
+                "\n")
+               .history;
+  CHECK(j[0].value.is_number_float());
+}
+
+TEST_CASE("deep nesting is bad input in every reader, not a stack overflow",
+          "[formats][regression]") {
+  std::string discards;
+  for (int i = 0; i < 100000; ++i) discards += "#_ ";
+  try {
+    load(discards + "[]\n", HistoryFormat::kEdn);
+    FAIL("expected a HistoryError");
+  } catch (const HistoryError& e) {
+    CHECK_THAT(e.what(), Catch::Contains("nesting deeper"));
+  }
+  try {
+    load("INFO  jepsen.util - 0\t:invoke\t:write\t" + discards + "1\n", HistoryFormat::kJepsenLog);
+    FAIL("expected a HistoryError");
+  } catch (const HistoryError& e) {
+    CHECK_THAT(e.what(), Catch::Contains("nesting deeper"));
+  }
+  std::string deep = R"({"process":0,"type":"invoke","f":"write","value":)" +
+                     std::string(70000, '[') + std::string(70000, ']') + "}\n";
+  expect_bad(deep, 1, "nesting deeper");
+  std::string edn_deep = "{:process 0, :type :invoke, :f :write, :value " +
+                         std::string(70000, '[') + std::string(70000, ']') + "}\n";
+  expect_bad(edn_deep, 1, "nesting deeper");
+  // A discard inside a collection is still read: [1 #_ 2 3] is [1 3].
+  CHECK(parse_edn("[1 #_ 2 3]") == Json::array({1, 3}));
+  CHECK(parse_edn("[1 #_ #_ 2 3 4]") == Json::array({1, 4}));
+}
+
+TEST_CASE("a history of completions only is accepted, with made-up invocations",
+          "[formats][history][regression]") {
+  // Elle's tests and several tools write only completions.
+  auto h = load(
+               "{:process 0, :type :ok, :f :txn, :value [[:append :x 1]]}\n"
+               "{:process 1, :type :ok, :f :txn, :value [[:r :x [1]]]}\n"
+               "{:process :nemesis, :type :info, :f :start, :value nil}\n")
+               .history;
+  REQUIRE(h.size() == 5);
+  CHECK_FALSE(h.invocations_known());
+  CHECK(h[0].is_invoke());
+  CHECK(h.pair_of(0) == 1);
+  CHECK(h[4].is_nemesis());
+  // A history with invocations keeps them as they are.
+  CHECK(load("{:process 0, :type :invoke, :f :read, :value nil}\n").history.invocations_known());
 }

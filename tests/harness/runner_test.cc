@@ -413,3 +413,30 @@ TEST_CASE("a fixed nemesis schedule from the spec replaces the random one", "[ru
                     Catch::Contains("/nemesis-schedule/1/at"));
   fs::remove_all(root);
 }
+
+TEST_CASE("a run where nothing succeeded is unknown, even on a broken database",
+          "[runner][regression]") {
+  // Regression: a run whose every node was down (1 ok, 310 fail) came out valid, exit 0, even
+  // on memory-stale. The stats checker makes it unknown and names the f with no ok op.
+  uint64_t seed = 131;
+  announce_seed("runner: vacuous", seed);
+  fs::path root = temp_dir("vacuous");
+  TestSpec spec = quick_spec(root, seed);
+  spec.db = "memory-stale";
+  RunOutcome out = run_test(spec, quiet());
+  REQUIRE(out.results["checkers"].contains("stats"));
+  // With every op of one f forced to fail, the verdict cannot be valid.
+  auto rec = load_recorded_history((out.dir / "history.jsonl").string());
+  std::vector<Op> ops = rec.history.ops();
+  for (auto& op : ops) {
+    if (op.f == "read" && op.type == OpType::kOk) op.type = OpType::kFail;
+  }
+  History h = History::build_or_throw(ops, "failed-reads");
+  auto stats =
+      CheckerRegistry::get("checker", "stats")({{"required", Json::array({"read", "write"})}});
+  CheckResult r = stats->check(h, CheckContext{});
+  CHECK(r.validity == Validity::kUnknown);
+  CHECK(r.details["missing"] == Json::array({"read"}));
+  CHECK_THAT(r.details["summary"].get<std::string>(), Catch::Contains("no ok read"));
+  fs::remove_all(root);
+}

@@ -73,7 +73,7 @@ TEST_CASE("unknown keys are rejected with their JSON path", "[spec]") {
 
 TEST_CASE("spec values are type- and range-checked", "[spec]") {
   expect_error({{"time-limit", "60"}}, "/time-limit: expected a number, found a string");
-  expect_error({{"time-limit", -1}}, "/time-limit: expected a number >= 0");
+  expect_error({{"time-limit", -1}}, "/time-limit: expected a number > 0");
   expect_error({{"nemesis-interval", 0}}, "/nemesis-interval: expected a number > 0");
   expect_error({{"test-count", 0}}, "/test-count: expected an integer >= 1");
   expect_error({{"seed", -3}}, "/seed: expected an integer >= 0");
@@ -100,4 +100,13 @@ TEST_CASE("nemesis lists: none, all, comma-separated", "[spec]") {
         std::vector<std::string>{"partition", "kill"});
   CHECK(parse_spec({{"nemesis", "all"}}).nemesis == std::vector<std::string>{"all"});
   CHECK(parse_spec({{"nemesis", {"a,b", "c"}}}).nemesis == std::vector<std::string>{"a", "b", "c"});
+}
+
+TEST_CASE("a zero or absurd time is refused when the spec is read", "[spec][regression]") {
+  // A 0 s main phase recorded nothing, and the empty history passed; a huge one overflowed.
+  expect_error({{"time-limit", 0}}, "/time-limit");
+  expect_error({{"time-limit", 1e300}}, "at most 1000000");
+  expect_error({{"op-timeout", 1e12}}, "/op-timeout");
+  expect_error({{"nemesis-schedule", {{{"at", 1e300}, {"f", "kill"}}}}}, "/nemesis-schedule/0/at");
+  CHECK(parse_spec({{"time-limit", 0.5}}).time_limit_s == 0.5);
 }
