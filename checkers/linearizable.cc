@@ -169,7 +169,7 @@ class Linearizable : public Checker {
     std::unique_ptr<std::atomic<bool>[]> stop(new std::atomic<bool>[parts.size()]);
     for (size_t k = 0; k < parts.size(); ++k) stop[k] = false;
     std::mutex error_mu;
-    std::string error;
+    std::exception_ptr error;  // the first, rethrown as it is: bad input, or out of memory
     auto worker = [&] {
       while (true) {
         size_t k = next.fetch_add(1);
@@ -177,9 +177,9 @@ class Linearizable : public Checker {
         if (k > first_illegal.load()) continue;
         try {
           check_key(parts[k], factory, ctx, results[k], first_illegal, k, &stop[k]);
-        } catch (const std::exception& e) {
+        } catch (...) {
           std::lock_guard<std::mutex> lock(error_mu);
-          if (error.empty()) error = e.what();
+          if (!error) error = std::current_exception();
           first_illegal = 0;
         }
       }
@@ -212,7 +212,7 @@ class Linearizable : public Checker {
     for (auto& t : pool) t.join();
     done = true;
     if (watchdog.joinable()) watchdog.join();
-    if (!error.empty()) throw std::invalid_argument(error);
+    if (error) std::rethrow_exception(error);
     // Keys after the first illegal one may or may not have been checked, depending on timing:
     // forget them all, so the result is the same on every run and with any number of threads.
     for (size_t k = first_illegal.load() == SIZE_MAX ? results.size() : first_illegal.load() + 1;

@@ -2,6 +2,7 @@
 // no cluster.
 #include <unistd.h>
 
+#include <CLI/CLI.hpp>
 #include <algorithm>
 #include <chrono>
 #include <fstream>
@@ -11,17 +12,19 @@
 #include <sstream>
 #include <thread>
 
-#include <CLI/CLI.hpp>
-
 #include "harness/checker.h"
 #include "harness/cli.h"
-#include "harness/formats.h"
 #include "harness/db.h"
+#include "harness/formats.h"
+#include "harness/limits.h"
 #include "harness/registry.h"
 #include "harness/workload.h"
 
 namespace faultline {
 namespace {
+
+// Default of `check --time-limit`: a check with no limit could run for ever on a hostile file.
+constexpr double kDefaultCheckSeconds = 300;
 
 std::optional<HistoryFormat> format_option(const std::string& name) {
   if (name.empty() || name == "auto") return std::nullopt;
@@ -42,7 +45,7 @@ struct CheckOptions {
   std::vector<std::string> extra_options;  // KEY=VALUE
   std::string independent;
   std::string format;
-  double time_limit_s = 0;
+  double time_limit_s = kDefaultCheckSeconds;
   double memory_limit_mb = 0;
   int threads = 0;
   uint64_t seed = 0;
@@ -72,11 +75,35 @@ int run_check(const CheckOptions& o) {
     options[kv.substr(0, eq)] = parsed.is_discarded() ? Json(value) : parsed;
   }
 
+  // Both limits hold for everything below (parsing, Z3, Elle): memory through RLIMIT_DATA,
+  // time through the checkers' deadline and, as a backstop, a watchdog.
+  const size_t memory_bytes = o.memory_limit_mb > 0
+                                  ? static_cast<size_t>(o.memory_limit_mb * 1024 * 1024)
+                                  : default_memory_limit_bytes();
+  const std::string raise_memory = "raise it with --memory-limit MiB";
+  const std::string raise_time = "raise it with --time-limit S, or 0 for none";
+  auto limit_text = [&](double s) {
+    std::ostringstream t;
+    t << s;
+    return t.str();
+  };
+  MemoryLimit memory_limit(memory_bytes);
   Validity overall = Validity::kValid;
   Json all = Json::array();
   for (const auto& file : o.files) {
     auto t0 = std::chrono::steady_clock::now();
-    auto loaded_ptr = std::make_unique<LoadedHistory>(load_history_file(file, format));
+    std::unique_ptr<LoadedHistory> loaded_ptr;
+    try {
+      Watchdog watchdog(o.time_limit_s, file + ": unknown: reading the history took longer than " +
+                                            "the time limit of " + limit_text(o.time_limit_s) +
+                                            " s; " + raise_time);
+      loaded_ptr = std::make_unique<LoadedHistory>(load_history_file(file, format));
+    } catch (const std::bad_alloc&) {
+      std::cout << file << ": unknown: reading the history needs more than the memory limit of "
+                << memory_bytes / (1024 * 1024) << " MiB; " << raise_memory << "\n";
+      overall = merge(overall, Validity::kUnknown);
+      continue;
+    }
     const LoadedHistory& loaded = *loaded_ptr;
     auto t1 = std::chrono::steady_clock::now();
     Json file_json = {{"file", file},
@@ -102,15 +129,28 @@ int run_check(const CheckOptions& o) {
       }
       // Default: half the machine's memory, so a search that explodes ends as unknown rather
       // than being killed by the kernel.
-      ctx.memory_limit_bytes =
-          o.memory_limit_mb > 0 ? static_cast<size_t>(o.memory_limit_mb * 1024 * 1024)
-                                : static_cast<size_t>(sysconf(_SC_PHYS_PAGES)) *
-                                      static_cast<size_t>(sysconf(_SC_PAGE_SIZE)) / 2;
+      ctx.memory_limit_bytes = memory_bytes;
       ctx.threads = o.threads > 0 ? o.threads
                                   : std::max(1u, std::thread::hardware_concurrency());
       ctx.seed = o.seed;
       auto c0 = std::chrono::steady_clock::now();
-      CheckResult r = checker->check(loaded.history, ctx);
+      CheckResult r;
+      try {
+        Watchdog watchdog(o.time_limit_s, file + ": unknown: " + name +
+                                              " ran past the time limit of " +
+                                              limit_text(o.time_limit_s) + " s; " + raise_time);
+        r = checker->check(loaded.history, ctx);
+      } catch (const std::bad_alloc&) {
+        r = CheckResult{};
+        r.validity = Validity::kUnknown;
+        r.details = {{"summary", "memory limit of " + std::to_string(memory_bytes / (1024 * 1024)) +
+                                     " MiB reached; " + raise_memory}};
+      }
+      if (r.validity == Validity::kUnknown && ctx.expired() && o.time_limit_s > 0 &&
+          r.details.is_object()) {
+        r.details["limit"] =
+            "time limit of " + limit_text(o.time_limit_s) + " s reached; " + raise_time;
+      }
       double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - c0).count();
       file_validity = merge(file_validity, r.validity);
       Json rj = r.details;
@@ -190,9 +230,11 @@ const bool check_registered = register_command(
                                                 "porcupine-kv")
            ->capture_default_str();
        app.add_option("--time-limit", o->time_limit_s,
-                      "Seconds per checker and file before the verdict is unknown (0: none)");
+                      "Seconds per checker and file before the verdict is unknown (0: none)")
+           ->capture_default_str();
        app.add_option("--memory-limit", o->memory_limit_mb,
-                      "MiB of search state before the verdict is unknown (default: half the RAM)");
+                      "MiB the whole check may use (parsing, search, Z3, Elle) before the "
+                      "verdict is unknown (default: half the RAM)");
        app.add_option("--threads", o->threads, "Threads per check (default: all cores)");
        app.add_option("--seed", o->seed, "Seed for randomised engines");
        app.add_flag("--json", o->json, "Print the full results as JSON");

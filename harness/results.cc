@@ -9,6 +9,7 @@
 #include <thread>
 
 #include "harness/formats.h"
+#include "harness/limits.h"
 #include "harness/recorder.h"
 
 namespace faultline {
@@ -124,6 +125,10 @@ CheckRunResult check_run(const fs::path& run_dir, const std::vector<CheckerSpec>
                   {"warnings", rec.warnings}};
   Json per_checker = Json::object();
   Validity overall = Validity::kValid;
+  // Memory is bounded for the whole check (parsing is done): past it an allocation fails and
+  // the checker's verdict is unknown, instead of the kernel killing the controller.
+  const size_t memory_bytes = default_memory_limit_bytes();
+  MemoryLimit memory_limit(memory_bytes);
   for (const auto& spec : checkers) {
     std::string label = spec.label.empty() ? spec.name : spec.label;
     Json rj;
@@ -146,6 +151,7 @@ CheckRunResult check_run(const fs::path& run_dir, const std::vector<CheckerSpec>
                       : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
     ctx.seed = options.seed;
     ctx.progress = options.progress;
+    ctx.memory_limit_bytes = memory_bytes;
     try {
       auto checker = (*factory)(spec.options);
       CheckResult r = checker->check(rec.history, ctx);
@@ -154,6 +160,12 @@ CheckRunResult check_run(const fs::path& run_dir, const std::vector<CheckerSpec>
       rj["valid"] = std::string(to_string(r.validity));
       overall = merge(overall, r.validity);
       for (auto& [name, bytes] : r.artifacts) out.artifacts[label + "/" + name] = bytes;
+    } catch (const std::bad_alloc&) {
+      rj = {{"valid", "unknown"},
+            {"error", "memory limit of " + std::to_string(memory_bytes >> 20) +
+                          " MiB (half the RAM) reached; check the history on a larger machine "
+                          "with faultline check --memory-limit MiB"}};
+      overall = merge(overall, Validity::kUnknown);
     } catch (const std::exception& e) {
       rj = {{"valid", "unknown"}, {"error", std::string("checker failed: ") + e.what()}};
       overall = merge(overall, Validity::kUnknown);

@@ -73,7 +73,7 @@ struct TestSpec {
   double op_timeout_s = 10;
   double recovery_wait_s = 5;
   double final_time_limit_s = 60;
-  double checker_time_limit_s = 0;
+  double checker_time_limit_s = 600;  // per checker; 0: none (a run's check cannot hang)
   int64_t test_count = 1;
   std::optional<uint64_t> seed;
   std::vector<std::string> nodes;
