@@ -150,6 +150,10 @@ int run_check(const CheckOptions& o) {
           r.details.is_object()) {
         r.details["limit"] =
             "time limit of " + limit_text(o.time_limit_s) + " s reached; " + raise_time;
+        if (r.details.contains("summary") && r.details["summary"].is_string()) {
+          r.details["summary"] = r.details["summary"].get<std::string>() + "; " +
+                                 r.details["limit"].get<std::string>();
+        }
       }
       double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - c0).count();
       file_validity = merge(file_validity, r.validity);
