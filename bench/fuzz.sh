@@ -17,7 +17,7 @@ SHARED=${FAULTLINE_SHARED:-../shared}/histories/porcupine
 for t in "${TARGETS[@]}"; do
   corpus=fuzz/corpus-$t; mkdir -p "$corpus" fuzz/artifacts
   case $t in
-    jepsen_log) ls "$SHARED"/etcd/*.log 2>/dev/null | head -5 | xargs -r cp -t "$corpus" ;;
+    jepsen_log) find "$SHARED"/etcd -name "*.log" 2>/dev/null | sort | head -5 | xargs -r cp -t "$corpus" || true ;;
     porcupine_kv|edn) ls "$SHARED"/kv/*.txt 2>/dev/null | xargs -r cp -t "$corpus" ;;
   esac
   python3 - "$corpus" <<'PY'

@@ -375,7 +375,7 @@ class EdnReader {
     Json arr = Json::array();
     const int64_t open_line = line_;
     while (true) {
-      skip();
+      skip(depth + 1);
       if (pos_ >= s_.size()) {
         fail_at(source_, open_line, std::string("unterminated collection, expected '") + close +
                                         "' (it opens here)");
@@ -397,7 +397,7 @@ class EdnReader {
     Json obj = Json::object();
     const int64_t open_line = line_;
     while (true) {
-      skip();
+      skip(depth + 1);
       if (pos_ >= s_.size()) {
         fail_at(source_, open_line, "unterminated map, expected '}' (the map opens here)");
       }
@@ -406,7 +406,7 @@ class EdnReader {
         return obj;
       }
       Json k = read_form(depth + 1);
-      skip();
+      skip(depth + 1);
       if (pos_ >= s_.size() || s_[pos_] == '}') error("map key " + json_text(k) + " has no value");
       obj[key_text(k)] = read_form(depth + 1);
     }

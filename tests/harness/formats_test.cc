@@ -342,3 +342,20 @@ TEST_CASE("a history of completions only is accepted, with made-up invocations",
   // A history with invocations keeps them as they are.
   CHECK(load("{:process 0, :type :invoke, :f :read, :value nil}\n").history.invocations_known());
 }
+
+TEST_CASE("discards inside collections do not reset the depth (found by fuzzing)",
+          "[formats][regression]") {
+  // [ #_ [ #_ [ ...: each collection's own skip read its discard at depth 0, so nesting through
+  // discards was unbounded (libFuzzer with 1 MB inputs, jepsen-log target).
+  std::string s;
+  for (int i = 0; i < 50000; ++i) s += "[#_";
+  try {
+    parse_edn(s + "1");
+    FAIL("expected a HistoryError");
+  } catch (const HistoryError& e) {
+    CHECK_THAT(e.what(), Catch::Contains("nesting deeper"));
+  }
+  std::string m;
+  for (int i = 0; i < 50000; ++i) m += "{:a #_ ";
+  CHECK_THROWS_AS(parse_edn(m + "1"), HistoryError);
+}
