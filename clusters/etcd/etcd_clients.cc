@@ -106,7 +106,7 @@ class EtcdClient : public Client {
         r.may_have_applied = true;
         return r;
       case HttpResult::Kind::kNotConnected:
-        r.error = "connection refused: " + h.error;
+        r.error = "not sent: " + h.error;
         return r;
       case HttpResult::Kind::kTransport:
         r.error = "connection lost: " + h.error;
@@ -323,7 +323,11 @@ class CounterClient : public EtcdClient {
     auto a = applied(id, deadline);
     if (!a) return Completion::info(t.error);
     if (*a) return retried_ok();
-    return increment(op, deadline, /*retry=*/false);
+    // The first attempt may still apply later unless the second one proves otherwise: only
+    // its "conflict" (checked against the applied key) or ok is definite.
+    Completion again = increment(op, deadline, /*retry=*/false);
+    if (again.type == OpType::kFail && again.error != "conflict") return Completion::info(t.error);
+    return again;
   }
 };
 

@@ -1,6 +1,7 @@
 #include "clusters/etcd/etcd_http.h"
 
 #include <curl/curl.h>
+#include <sys/socket.h>
 
 #include <algorithm>
 #include <mutex>
@@ -11,6 +12,27 @@ namespace {
 size_t append_body(char* data, size_t size, size_t count, void* out) {
   static_cast<std::string*>(out)->append(data, size * count);
   return size * count;
+}
+
+// CURLOPT_DEBUGFUNCTION (called only with CURLOPT_VERBOSE): libcurl reports HEADER_OUT and
+// DATA_OUT after the bytes were written to the socket, with the count written.
+int on_debug(CURL*, curl_infotype type, char*, size_t size, void* attempt) {
+  if ((type == CURLINFO_HEADER_OUT || type == CURLINFO_DATA_OUT) && size > 0) {
+    static_cast<EtcdHttp::Attempt*>(attempt)->bytes_out += size;
+  }
+  return 0;
+}
+
+// CURLOPT_OPENSOCKETFUNCTION: a socket opened after request bytes went out during the same
+// post() could only carry libcurl's silent second attempt; refuse it (the perform then fails
+// with CURLE_COULDNT_CONNECT).
+curl_socket_t on_open_socket(void* attempt, curlsocktype, curl_sockaddr* address) {
+  auto* a = static_cast<EtcdHttp::Attempt*>(attempt);
+  if (a->bytes_out > 0) {
+    a->resend_refused = true;
+    return CURL_SOCKET_BAD;
+  }
+  return ::socket(address->family, address->socktype, address->protocol);
 }
 
 void global_init() {
@@ -29,6 +51,13 @@ EtcdHttp::EtcdHttp(std::string base_url) : base_url_(std::move(base_url)) {
   curl_easy_setopt(c, CURLOPT_TCP_NODELAY, 1L);
   curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, append_body);
   curl_easy_setopt(c, CURLOPT_PROXY, "");  // never through an http_proxy of the environment
+  // At most one cached connection, so a retry could not pick another one silently either.
+  curl_easy_setopt(c, CURLOPT_MAXCONNECTS, 1L);
+  curl_easy_setopt(c, CURLOPT_DEBUGFUNCTION, on_debug);
+  curl_easy_setopt(c, CURLOPT_DEBUGDATA, &attempt_);
+  curl_easy_setopt(c, CURLOPT_VERBOSE, 1L);  // only to get on_debug called; it prints nothing
+  curl_easy_setopt(c, CURLOPT_OPENSOCKETFUNCTION, on_open_socket);
+  curl_easy_setopt(c, CURLOPT_OPENSOCKETDATA, &attempt_);
   curl_slist* h = nullptr;
   h = curl_slist_append(h, "Content-Type: application/json");
   h = curl_slist_append(h, "Expect:");  // no 100-continue round trip
@@ -63,6 +92,7 @@ HttpResult EtcdHttp::post(const std::string& path, const std::string& json_body,
   curl_easy_setopt(c, CURLOPT_FRESH_CONNECT, fresh_connect_ ? 1L : 0L);
   char errbuf[CURL_ERROR_SIZE] = {0};
   curl_easy_setopt(c, CURLOPT_ERRORBUFFER, errbuf);
+  attempt_ = Attempt{};
   CURLcode rc = curl_easy_perform(c);
   curl_easy_setopt(c, CURLOPT_ERRORBUFFER, nullptr);
   fresh_connect_ = false;
@@ -72,26 +102,20 @@ HttpResult EtcdHttp::post(const std::string& path, const std::string& json_body,
     return r;
   }
   r.error = errbuf[0] ? errbuf : curl_easy_strerror(rc);
-  // curl's messages for the connect phase ("Failed to connect ...", "Connection timed out
-  // after ...") mean no request byte went out; "Operation timed out" and the rest may not.
-  bool connect_phase = r.error.rfind("Failed to connect", 0) == 0 ||
-                       r.error.rfind("Connection timed out", 0) == 0 ||
-                       r.error.rfind("Could not resolve", 0) == 0;
-  switch (rc) {
-    case CURLE_COULDNT_CONNECT:
-    case CURLE_COULDNT_RESOLVE_HOST:
-    case CURLE_COULDNT_RESOLVE_PROXY:
-      r.kind = HttpResult::Kind::kNotConnected;
-      r.sent = false;
-      break;
-    case CURLE_OPERATION_TIMEDOUT:
-      r.kind = connect_phase ? HttpResult::Kind::kNotConnected : HttpResult::Kind::kTimeout;
-      r.sent = !connect_phase;
-      break;
-    default:
-      r.kind = HttpResult::Kind::kTransport;
-      r.sent = true;
-      break;
+  // Whatever the error, a request of which no byte was written cannot have reached etcd; one
+  // of which some were may have been applied (even when the last error is "connection
+  // refused": it then came from the re-send that on_open_socket refused).
+  r.sent = attempt_.bytes_out > 0;
+  if (!r.sent) {
+    r.kind = HttpResult::Kind::kNotConnected;
+  } else if (attempt_.resend_refused) {
+    r.kind = HttpResult::Kind::kTransport;
+    r.error = "closed after the request was sent (" + std::to_string(attempt_.bytes_out) +
+              " bytes out; not sent again)";
+  } else if (rc == CURLE_OPERATION_TIMEDOUT) {
+    r.kind = HttpResult::Kind::kTimeout;
+  } else {
+    r.kind = HttpResult::Kind::kTransport;
   }
   // A broken connection is not reused: the next post connects afresh.
   fresh_connect_ = true;

@@ -7,6 +7,14 @@
 // server, which is what decides fail (certainly not applied) against info for a write.
 // The connection is kept alive between posts (one TCP connection per object).
 //
+// A request goes out at most once per post(). libcurl, when a kept-alive connection dies
+// before any answer byte arrived, silently sends the request again on a fresh connection; the
+// final error then belongs to that second attempt ("connection refused" from a node killed
+// after it received, and maybe applied, the first). post() counts the request bytes libcurl
+// writes to any socket (its debug callback: HEADER_OUT / DATA_OUT), refuses to open a socket
+// once some were written (so there is no second attempt), and says `sent = false` only when
+// none were written.
+//
 // Thread safety: one object per thread (a libcurl easy handle is not shareable);
 // construction is safe from any thread (curl_global_init runs once).
 #pragma once
@@ -21,14 +29,15 @@ struct HttpResult {
   enum class Kind {
     kAnswer,        // an HTTP answer arrived: status and body
     kTimeout,       // no complete answer within the timeout
-    kNotConnected,  // no connection was made (refused, unreachable, connect timeout)
-    kTransport,     // the connection broke after the request went out, or another error
+    kNotConnected,  // no request byte was written to any socket (refused, unreachable,
+                    // connect timeout, a dead kept-alive connection noticed before sending)
+    kTransport,     // the connection broke after request bytes went out, or another error
   };
   Kind kind = Kind::kTransport;
   long status = 0;
   std::string body;
   std::string error;  // curl's message for the non-answers
-  bool sent = true;   // false only when the request certainly never reached the server
+  bool sent = true;   // false only when no request byte was written to any socket
 };
 
 class EtcdHttp {
@@ -45,8 +54,15 @@ class EtcdHttp {
                   std::chrono::milliseconds timeout);
   const std::string& base_url() const { return base_url_; }
 
+  // What libcurl did during the current post(); its callbacks write here.
+  struct Attempt {
+    size_t bytes_out = 0;         // request bytes written to a socket (headers and body)
+    bool resend_refused = false;  // a socket was refused after bytes had gone out
+  };
+
  private:
   std::string base_url_;
+  Attempt attempt_;
   void* curl_ = nullptr;     // CURL*
   void* headers_ = nullptr;  // curl_slist*
   bool fresh_connect_ = false;

@@ -5,9 +5,11 @@
 // Dialect. A database supplies a Connection (libmariadb in clusters/galera, libpq in
 // clusters/pglogical) and gets back Clients, plus the DDL and initial rows its prepare() runs.
 //
-// Outcomes: a server error is `fail` (the transaction was refused or rolled back); a lost
-// connection or a timeout is `fail` before COMMIT (or an autocommit write) was sent and `info`
-// after; read-only ops never end in info. See docs/workloads.md.
+// Outcomes: any error (server error, lost connection, timeout) before COMMIT was sent is `fail`
+// (the transaction is rolled back); an error in answer to COMMIT is `info` for ops that write,
+// except a server error whose code says the transaction was rolled back (MySQL 1213, SQLSTATE
+// class 40 but 40003), which is `fail`; read-only ops never end in info. See
+// docs/workloads.md.
 //
 // Thread safety: a Connection and a Client are used by one thread at a time.
 #pragma once
@@ -69,7 +71,8 @@ struct ClientOptions {
   // Append " FOR UPDATE" to the reads of read-modify-write ops (counter, bank, cas).
   bool select_for_update = false;
   // SQLSTATE / error codes after which the whole transaction is retried (at most
-  // retry_limit times) before answering fail, e.g. {"40001"} for CockroachDB.
+  // retry_limit times) before answering fail, e.g. {"40001"} for CockroachDB. An error at
+  // COMMIT is retried only when its code says the transaction was rolled back.
   std::vector<std::string> retry_codes;
   int retry_limit = 0;
   // Statement that starts a transaction.

@@ -1,9 +1,10 @@
 // The workload vocabularies over SQL (docs/workloads.md), once for every SQL database.
 //
 // Each op is one transaction: `begin`, the vocabulary's statements, COMMIT. Outcomes follow
-// sql.h: a server error rolls back and is `fail`; a lost connection before COMMIT was sent is
-// `fail` (an open transaction dies with its connection), after it `info` for ops that write;
-// a logical refusal (cas mismatch, insufficient funds) rolls back and is `fail` with its reason.
+// sql.h: any error before COMMIT was sent is `fail` (the transaction is rolled back, or dies
+// with its connection); an error in answer to COMMIT is `info` for ops that write, unless the
+// server's code says the transaction was rolled back (rolled_back_at_commit); a logical
+// refusal (cas mismatch, insufficient funds) rolls back and is `fail` with its reason.
 // Read-modify-write ops read first and write the value computed by the client (never
 // `v = v + 1`), so a database that loses updates shows it in the history.
 #include <algorithm>
@@ -24,6 +25,23 @@ using Clock = std::chrono::steady_clock;
 struct Refused {
   std::string reason;
 };
+
+// Whether an error in answer to COMMIT means the transaction was rolled back (so a write is
+// fail, and may be retried), per the server's documentation; any other error leaves the outcome
+// unknown.
+//   MySQL / MariaDB: 1213 ER_LOCK_DEADLOCK, which InnoDB answers after rolling back the whole
+//     transaction, and Galera for a certification failure or a brute-force abort (certification
+//     is deterministic: no node commits a write set that failed it). Not 1180
+//     ER_ERROR_DURING_COMMIT (Galera: "Got error 6 during COMMIT", the node left the primary
+//     component after sending the write set), 1047 (not primary), 1205 (a lock wait timeout
+//     rolls back only the statement), 1317 (interrupted).
+//   PostgreSQL: SQLSTATE class 40 "transaction rollback" (40000, 40001 serialization failure,
+//     40002 integrity constraint violation, 40P01 deadlock), except 40003
+//     statement_completion_unknown. Not 57014 (statement timeout), 57P01 (shutdown), ...
+bool rolled_back_at_commit(Dialect dialect, const std::string& code) {
+  if (dialect == Dialect::kMySql) return code == "1213";
+  return code == "40000" || code == "40001" || code == "40002" || code == "40P01";
+}
 
 int64_t integer(const Json& j, const char* what) {
   if (!j.is_number_integer()) {
@@ -118,7 +136,14 @@ class SqlClient : public Client {
     dialect_ = conn_->dialect();
   }
 
-  // Runs body in one transaction. writes: whether a lost COMMIT leaves the outcome unknown.
+  // Runs body in one transaction. writes: whether an unknown COMMIT outcome is info (a
+  // read-only op that did not complete is fail whatever happened).
+  //
+  // An error in answer to COMMIT leaves the outcome unknown unless the server says the
+  // transaction was rolled back (rolled_back_at_commit): a lost connection, a timeout, and
+  // also a server error such as Galera's 1180 "Got error 6 during COMMIT" (its write set may
+  // already be delivered to, and committed by, the primary component). Before COMMIT any error
+  // is fail: the open transaction is rolled back, explicitly or with its connection.
   Completion transaction(bool writes, const std::function<Json()>& body) {
     for (int attempt = 0;; ++attempt) {
       bool commit_sent = false;
@@ -134,30 +159,42 @@ class SqlClient : public Client {
         rollback();
         return Completion::fail(r.reason);
       } catch (const SqlError& e) {
-        if (e.kind() == SqlError::Kind::kConnection) {
+        bool connection = e.kind() == SqlError::Kind::kConnection;
+        bool rolled_back =
+            !commit_sent || (!connection && rolled_back_at_commit(dialect(), e.code()));
+        if (connection) {
           if (conn_) conn_->close();
           conn_.reset();
-          if (commit_sent && writes) return Completion::info(e.what());
+        } else {
+          rollback();
+        }
+        if (!rolled_back) {
+          if (writes) return Completion::info(e.what());
           return Completion::fail(e.what());
         }
-        rollback();
+        if (connection) return Completion::fail(e.what());
         bool retryable = std::find(options_.retry_codes.begin(), options_.retry_codes.end(),
                                    e.code()) != options_.retry_codes.end();
         if (retryable && attempt < options_.retry_limit) continue;
         return Completion::fail(e.what());
+      } catch (...) {
+        // A bad op or answer (std::invalid_argument, Json): never leave the transaction open
+        // (MySQL's next BEGIN would commit it).
+        rollback();
+        throw;
       }
     }
   }
 
+  // Ends the open transaction; when ROLLBACK itself fails, drops the connection instead, so
+  // no later statement can commit what it left (MySQL's BEGIN commits an open transaction).
   void rollback() {
     if (!conn_) return;
     try {
       q("ROLLBACK");
-    } catch (const SqlError& e) {
-      if (e.kind() == SqlError::Kind::kConnection) {
-        conn_->close();
-        conn_.reset();
-      }
+    } catch (const SqlError&) {
+      if (conn_) conn_->close();
+      conn_.reset();
     }
   }
 

@@ -211,7 +211,7 @@ TEST_CASE("etcd client against a closed port: reads and writes fail (never sent)
     return;
   }
   CHECK(cw.type == OpType::kFail);
-  CHECK_THAT(cw.error.get<std::string>(), Catch::StartsWith("connection refused"));
+  CHECK_THAT(cw.error.get<std::string>(), Catch::StartsWith("not sent"));
   Op r;
   r.f = "read";
   r.value = Json::array({1, nullptr});
@@ -521,4 +521,162 @@ TEST_CASE("etcd unique-ids and counter clients against a fake gateway", "[etcd]"
 
   FakeClient plain(gw.port(), "counter");
   CHECK(plain.run("increment", {{"key", 0}, {"id", "c"}}).type == OpType::kInfo);
+}
+
+namespace {
+
+// An HTTP server on 127.0.0.1 whose connections die on cue, one connection at a time (a
+// client's kept-alive connection, then the fresh one libcurl would open to send a request
+// again). `action(i)` decides for the i-th request (0-based, over all connections):
+// answer it (a put answer), answer it then close the connection (it dies idle), or read it
+// whole and close without answering (the node died after receiving it). With
+// stop_listening(), the listening socket is closed right before that close: a reconnect is
+// refused, like a killed etcd's.
+class DyingGateway {
+ public:
+  enum class Action { kAnswer, kAnswerThenClose, kDropUnanswered };
+
+  explicit DyingGateway(std::function<Action(int)> action) : action_(std::move(action)) {
+    listener_ = ::socket(AF_INET, SOCK_STREAM, 0);
+    REQUIRE(listener_ >= 0);
+    sockaddr_in a{};
+    a.sin_family = AF_INET;
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    REQUIRE(::bind(listener_, reinterpret_cast<sockaddr*>(&a), sizeof a) == 0);
+    REQUIRE(::listen(listener_, 4) == 0);
+    socklen_t len = sizeof a;
+    ::getsockname(listener_, reinterpret_cast<sockaddr*>(&a), &len);
+    port_ = ntohs(a.sin_port);
+    thread_ = std::thread([this] { run(); });
+  }
+  ~DyingGateway() {
+    stop_ = true;
+    thread_.join();
+    if (listener_ >= 0) ::close(listener_);
+  }
+  int port() const { return port_; }
+  int requests() const { return requests_; }
+  void stop_listening() { close_listener_ = true; }
+
+ private:
+  bool readable(int fd) {
+    while (!stop_) {
+      pollfd p{fd, POLLIN, 0};
+      if (::poll(&p, 1, 20) > 0) return true;
+    }
+    return false;
+  }
+  void run() {
+    while (!stop_) {
+      if (listener_ < 0) {
+        std::this_thread::sleep_for(std::chrono::milliseconds(20));
+        continue;
+      }
+      if (!readable(listener_)) return;
+      int c = ::accept(listener_, nullptr, nullptr);
+      if (c >= 0) serve(c);
+    }
+  }
+  // Closes c, and first the listener when asked.
+  void drop(int c) {
+    if (close_listener_ && listener_ >= 0) {
+      ::close(listener_);
+      listener_ = -1;
+    }
+    ::close(c);
+  }
+  void serve(int c) {
+    std::string in;
+    char buf[4096];
+    for (;;) {
+      size_t head_end;
+      while ((head_end = in.find("\r\n\r\n")) == std::string::npos) {
+        if (!readable(c)) return ::close(c), void();
+        ssize_t n = ::recv(c, buf, sizeof buf, 0);
+        if (n <= 0) return ::close(c), void();
+        in.append(buf, static_cast<size_t>(n));
+      }
+      size_t length = 0;
+      std::string head = in.substr(0, head_end);
+      for (const char* name : {"Content-Length: ", "content-length: "}) {
+        if (auto at = head.find(name); at != std::string::npos) {
+          length = std::stoul(head.substr(at + std::strlen(name)));
+        }
+      }
+      while (in.size() < head_end + 4 + length) {
+        if (!readable(c)) return ::close(c), void();
+        ssize_t n = ::recv(c, buf, sizeof buf, 0);
+        if (n <= 0) return ::close(c), void();
+        in.append(buf, static_cast<size_t>(n));
+      }
+      in.erase(0, head_end + 4 + length);
+      Action a = action_(requests_++);
+      if (a == Action::kDropUnanswered) return drop(c);
+      std::string body = std::string("{") + kHeader + "}";
+      std::string out = "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: " +
+                        std::to_string(body.size()) + "\r\n\r\n" + body;
+      if (::send(c, out.data(), out.size(), MSG_NOSIGNAL) < 0) return ::close(c), void();
+      if (a == Action::kAnswerThenClose) return drop(c);
+    }
+  }
+
+  std::function<Action(int)> action_;
+  int listener_ = -1;
+  int port_ = 0;
+  std::atomic<bool> stop_{false};
+  std::atomic<bool> close_listener_{false};
+  std::atomic<int> requests_{0};
+  std::thread thread_;
+};
+
+}  // namespace
+
+// Issue 13 item 7: an add recorded fail ("connection refused") that every later read held.
+// libcurl sent the put on the kept-alive connection, the node died before answering, and
+// libcurl silently sent it again on a fresh connection, which was refused.
+TEST_CASE("etcd client: a request on a dying kept-alive connection is info, never sent twice",
+          "[etcd][regression]") {
+  using Action = DyingGateway::Action;
+  SECTION("the node dies after reading the request; the reconnect is refused: info, not fail") {
+    DyingGateway gw([](int i) { return i == 0 ? Action::kAnswer : Action::kDropUnanswered; });
+    gw.stop_listening();  // applies at the first drop
+    FakeClient c(gw.port(), "set");
+    REQUIRE(c.run("add", 1).type == OpType::kOk);  // the connection is now kept alive
+    Completion add = c.run("add", 2);
+    CHECK(add.type == OpType::kInfo);
+    CHECK_THAT(add.error.get<std::string>(), Catch::StartsWith("connection lost"));
+    CHECK(gw.requests() == 2);
+    Completion again = c.run("add", 3);  // nothing listens now: certainly not sent
+    CHECK(again.type == OpType::kFail);
+    CHECK_THAT(again.error.get<std::string>(), Catch::StartsWith("not sent"));
+  }
+  SECTION("the connection dies after the request but the node still listens: sent once, info") {
+    DyingGateway gw([](int i) { return i == 1 ? Action::kDropUnanswered : Action::kAnswer; });
+    FakeClient c(gw.port(), "register");
+    REQUIRE(c.run("write", {1, 1}).type == OpType::kOk);
+    Completion w = c.run("write", {1, 2});
+    CHECK(w.type == OpType::kInfo);
+    CHECK(gw.requests() == 2);  // libcurl's re-send would have made it 3, and answered ok
+    CHECK(c.run("write", {1, 3}).type == OpType::kOk);  // a fresh connection for the next op
+    CHECK(gw.requests() == 3);
+  }
+  SECTION("a kept-alive connection that died idle is replaced before anything is sent") {
+    DyingGateway gw([](int i) { return i == 0 ? Action::kAnswerThenClose : Action::kAnswer; });
+    FakeClient c(gw.port(), "register");
+    REQUIRE(c.run("write", {1, 1}).type == OpType::kOk);
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));  // the server's FIN arrives
+    CHECK(c.run("write", {1, 2}).type == OpType::kOk);
+    CHECK(gw.requests() == 2);
+  }
+  SECTION("a kept-alive connection that died idle with the node gone: not sent, fail") {
+    DyingGateway gw([](int i) { return i == 0 ? Action::kAnswerThenClose : Action::kAnswer; });
+    gw.stop_listening();
+    FakeClient c(gw.port(), "register");
+    REQUIRE(c.run("write", {1, 1}).type == OpType::kOk);
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    Completion w = c.run("write", {1, 2});
+    CHECK(w.type == OpType::kFail);
+    CHECK_THAT(w.error.get<std::string>(), Catch::StartsWith("not sent"));
+    CHECK(gw.requests() == 1);
+  }
 }
