@@ -16,7 +16,10 @@ TEST_CASE("bank generator: transfers and reads, params, checker", "[bank][worklo
   CHECK(params["negative-balances"] == false);
   CHECK(params["retry"] == "idempotent");
   auto checkers = w->checkers(ctx);
-  REQUIRE(checkers.size() == 1);
+  REQUIRE(checkers.size() == 2);
+  // stats: a run where a needed f never succeeded is unknown, not valid.
+  CHECK(checkers[1].name == "stats");
+  CHECK(checkers[1].options["required"] == Json::array({"read"}));
   CHECK(checkers[0].name == "bank");
   CHECK(checkers[0].options["total"] == 30);
   uint64_t seed = 31;

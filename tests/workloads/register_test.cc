@@ -98,7 +98,10 @@ TEST_CASE("register generator: key groups, values, checkers", "[register]") {
   WorkloadContext ctx;
   ctx.concurrency = 4;
   auto checkers = w->checkers(ctx);
-  REQUIRE(checkers.size() == 1);
+  REQUIRE(checkers.size() == 2);
+  // stats: a run where a needed f never succeeded is unknown, not valid.
+  CHECK(checkers[1].name == "stats");
+  CHECK(checkers[1].options["required"] == Json::array({"read", "write"}));
   CHECK(checkers[0].name == "linearizable");
   CHECK(checkers[0].options == Json{{"model", "cas-register"}});
 

@@ -127,8 +127,10 @@ inline void check_elle_txns(const std::string& workload, const std::string& writ
   CHECK(w->vocabulary() == workload);
   WorkloadContext ctx = three_nodes();
   auto checkers = w->checkers(ctx);
-  REQUIRE(checkers.size() == 1);
+  REQUIRE(checkers.size() == 2);
   CHECK(checkers[0].name == workload);
+  CHECK(checkers[1].name == "stats");
+  CHECK(checkers[1].options["required"] == Json::array({"txn"}));
   CHECK(checkers[0].options == Json{{"consistency-model", "strict-serializable"}});
   ctx.consistency_model = "snapshot-isolation";
   CHECK(w->checkers(ctx)[0].options["consistency-model"] == "snapshot-isolation");
