@@ -60,15 +60,32 @@ class LeftBehind {
   std::set<std::string> items_;
 };
 
-// Takes SIGINT and SIGTERM for its lifetime: they are blocked in every thread started after
-// it and taken by a watcher thread, which calls first() on the first and second() on the next.
+// Takes SIGINT, SIGTERM, SIGHUP (a dropped SSH session to the controller, a closed terminal) and
+// SIGQUIT for its lifetime: they are blocked in every thread started after it and taken by a
+// watcher thread, which calls first() on the first and second() on the next. Left to their
+// default action, the last two killed the controller with every fault in place.
+constexpr int kWatchedSignals[] = {SIGINT, SIGTERM, SIGHUP, SIGQUIT};
+
+const char* signal_name(int sig) {
+  switch (sig) {
+    case SIGINT:
+      return "SIGINT";
+    case SIGTERM:
+      return "SIGTERM";
+    case SIGHUP:
+      return "SIGHUP";
+    case SIGQUIT:
+      return "SIGQUIT";
+  }
+  return "signal";
+}
+
 class SignalWatcher {
  public:
   SignalWatcher(std::function<void(int)> first, std::function<void(int)> second)
       : first_(std::move(first)), second_(std::move(second)) {
     sigemptyset(&set_);
-    sigaddset(&set_, SIGINT);
-    sigaddset(&set_, SIGTERM);
+    for (int sig : kWatchedSignals) sigaddset(&set_, sig);
     pthread_sigmask(SIG_BLOCK, &set_, &old_);
     thread_ = std::thread([this] {
       int count = 0;
@@ -436,7 +453,7 @@ RunOutcome run_test(const TestSpec& spec_in, const RunOptions& ro) {
     watcher = std::make_unique<SignalWatcher>(
         [&](int sig) {
           interrupted.store(true);
-          log.log(std::string(sig == SIGTERM ? "SIGTERM" : "SIGINT") +
+          log.log(std::string(signal_name(sig)) +
                   ": stopping; healing and tearing down (interrupt again to abort teardown)");
         },
         [&](int) {
