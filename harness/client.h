@@ -3,8 +3,9 @@
 // clusters/<db>/ (Db::new_client), faked in tests/support/.
 //
 // Contract:
-//   - open() connects; it may throw (the interpreter records the op it was opened for as info
-//     and retires the process).
+//   - open() connects and sends nothing of any op; it may throw (the interpreter records the op
+//     it was opened for as fail, since it certainly did not happen, and opens again for the
+//     process's next op).
 //   - invoke() returns a Completion and never throws for anything the database does: ok (it
 //     took effect), fail (it definitely did not), info (unknown: connection lost mid-op, a
 //     timeout). A timeout is always info. Past `deadline` the interpreter stops waiting, records

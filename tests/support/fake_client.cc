@@ -9,7 +9,10 @@
 
 namespace faultline::testing {
 
-void ScriptedClient::open(const ClientContext&) { stats_->opened.fetch_add(1); }
+void ScriptedClient::open(const ClientContext&) {
+  if (stats_->failing_opens.fetch_sub(1) > 0) throw std::runtime_error("2002: cannot connect");
+  stats_->opened.fetch_add(1);
+}
 
 Completion ScriptedClient::invoke(const Op& op, std::chrono::steady_clock::time_point) {
   stats_->invoked.fetch_add(1);

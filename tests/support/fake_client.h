@@ -23,6 +23,7 @@ namespace faultline::testing {
 
 struct ClientStats {
   std::atomic<int64_t> opened{0}, closed{0}, invoked{0};
+  std::atomic<int64_t> failing_opens{0};  // this many open() calls throw first
 };
 
 class ScriptedClient : public Client {
