@@ -298,8 +298,7 @@ class Linearizable : public Checker {
                  const std::atomic<bool>* stop) {
     r.key = part.key;
     r.checked = true;
-    std::unique_ptr<Model> model = factory();
-    model->set_failed_cas(o_.failed_cas);
+    std::unique_ptr<Model> model = new_model(factory);
     std::vector<LinOp> ops = prepare_ops(part.ops, *model);
     r.ops = ops.size();
     SearchLimits limits{ctx.deadline, ctx.memory_limit_bytes, ctx.cancel};
@@ -375,8 +374,7 @@ class Linearizable : public Checker {
     for (const auto& p : parts) {
       if (p.key == r.key) part = &p;
     }
-    std::unique_ptr<Model> model = factory();
-    model->set_failed_cas(o_.failed_cas);
+    std::unique_ptr<Model> model = new_model(factory);
     std::vector<LinOp> ops = prepare_ops(part->ops, *model);
     // Explaining gets at most 10 s (or what is left of the deadline), and each search in it at
     // most 256 MiB: a search that cannot finish counts as "not shown illegal", so the
@@ -690,6 +688,13 @@ class Linearizable : public Checker {
                   {"cache_entries", cache_entries}, {"pruned_configurations", pruned},
                   {"peak_search_bytes", peak}};
     return out;
+  }
+
+  // A model for one key's search, read the way the options say.
+  std::unique_ptr<Model> new_model(const ModelFactory& factory) const {
+    std::unique_ptr<Model> model = factory();
+    model->set_failed_cas(o_.failed_cas);
+    return model;
   }
 
   Options o_;

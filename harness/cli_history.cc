@@ -2,7 +2,6 @@
 // no cluster.
 #include <unistd.h>
 
-#include <CLI/CLI.hpp>
 #include <algorithm>
 #include <chrono>
 #include <fstream>
@@ -11,6 +10,8 @@
 #include <memory>
 #include <sstream>
 #include <thread>
+
+#include <CLI/CLI.hpp>
 
 #include "harness/checker.h"
 #include "harness/cli.h"
@@ -118,7 +119,7 @@ int run_check(const CheckOptions& o) {
     // checkers are not asked (they could not even guess a model).
     CheckResult stats = CheckerRegistry::get("checker", "stats")(Json::object())
                             ->check(loaded.history, CheckContext{});
-    const bool nothing = loaded.history.counts().invoke == 0;
+    const bool nothing = stats.details["by-f"].empty();
     for (const auto& name : nothing ? std::vector<std::string>{} : checkers) {
       auto checker = CheckerRegistry::get("checker", name)(options);
       CheckContext ctx;
@@ -127,8 +128,7 @@ int run_check(const CheckOptions& o) {
                        std::chrono::duration_cast<std::chrono::steady_clock::duration>(
                            std::chrono::duration<double>(o.time_limit_s));
       }
-      // Default: half the machine's memory, so a search that explodes ends as unknown rather
-      // than being killed by the kernel.
+      // The search's own bound (it stops as unknown before the process-wide limit is hit).
       ctx.memory_limit_bytes = memory_bytes;
       ctx.threads = o.threads > 0 ? o.threads
                                   : std::max(1u, std::thread::hardware_concurrency());

@@ -72,15 +72,9 @@ History History::build(std::vector<Op> ops, std::vector<HistoryProblem>* problem
     with.reserve(ops.size() * 2);
     for (Op& op : ops) {
       if (!op.is_nemesis()) {
-        Op inv;
-        inv.time_ns = op.time_ns;
-        inv.process = op.process;
+        Op inv = op;  // same process, f, value, node, extra fields and line
         inv.type = OpType::kInvoke;
-        inv.f = op.f;
-        inv.value = op.value;
-        inv.node = op.node;
-        inv.extra = op.extra;
-        inv.line = op.line;
+        inv.error = Json();
         with.push_back(std::move(inv));
       }
       with.push_back(std::move(op));

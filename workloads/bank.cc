@@ -60,7 +60,7 @@ class BankWorkload : public Workload {
                                           OpTemplate{"read", nullptr});
   }
   std::vector<CheckerSpec> checkers(const WorkloadContext&) const override {
-    return {{"bank", params(), "bank"}, {"stats", {{"required", Json::array({"read"})}}, "stats"}};
+    return {{"bank", params(), "bank"}, workloads::stats_checker({"read"})};
   }
   Json client_params(const WorkloadContext& ctx) const override {
     Json p = params();

@@ -92,4 +92,8 @@ GenPtr final_on_every_node(size_t node_count, OpTemplate op) {
   });
 }
 
+CheckerSpec stats_checker(std::vector<std::string> required) {
+  return {"stats", {{"required", std::move(required)}}, "stats"};
+}
+
 }  // namespace faultline::workloads

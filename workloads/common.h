@@ -58,4 +58,8 @@ GenPtr routed(std::function<bool(int)> allowed,
 // least the node count), each marked with the extra field "final": true; then done.
 GenPtr final_on_every_node(size_t node_count, OpTemplate op);
 
+// The "stats" checker a workload lists beside its own: a run where one of `required` (the fs
+// the workload's checks need) never succeeded is unknown, not valid.
+CheckerSpec stats_checker(std::vector<std::string> required);
+
 }  // namespace faultline::workloads

@@ -56,7 +56,7 @@ class CounterWorkload : public Workload {
   }
   std::vector<CheckerSpec> checkers(const WorkloadContext&) const override {
     return {{"counter", Json::object(), "counter"},
-            {"stats", {{"required", Json::array({"increment", "read-all"})}}, "stats"}};
+            workloads::stats_checker({"increment", "read-all"})};
   }
   Json client_params(const WorkloadContext& ctx) const override {
     return {{"keys", o_.keys}, {"select-for-update", o_.select_for_update}, {"retry", ctx.retry}};

@@ -42,7 +42,7 @@ class LwwWorkload : public Workload {
   }
   std::vector<CheckerSpec> checkers(const WorkloadContext&) const override {
     return {{"lww", Json::object(), "lww"},
-            {"stats", {{"required", Json::array({"write", "read-all"})}}, "stats"}};
+            workloads::stats_checker({"write", "read-all"})};
   }
   Json client_params(const WorkloadContext& ctx) const override { return {{"retry", ctx.retry}}; }
 

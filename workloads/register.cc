@@ -103,7 +103,7 @@ class RegisterWorkload : public Workload {
   Json client_params(const WorkloadContext& ctx) const override { return {{"retry", ctx.retry}}; }
   std::vector<CheckerSpec> checkers(const WorkloadContext&) const override {
     return {{"linearizable", Json{{"model", "cas-register"}}, "linearizable"},
-            {"stats", {{"required", Json::array({"read", "write"})}}, "stats"}};
+            workloads::stats_checker({"read", "write"})};
   }
 
  private:

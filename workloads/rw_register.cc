@@ -14,6 +14,7 @@
 
 #include "harness/checker.h"
 #include "harness/workload.h"
+#include "workloads/common.h"
 #include "workloads/elle_txns.h"
 
 namespace faultline {
@@ -28,7 +29,7 @@ class RwRegisterWorkload : public Workload {
   }
   std::vector<CheckerSpec> checkers(const WorkloadContext& ctx) const override {
     return {{"rw-register", workloads::elle_checker_options(ctx), "rw-register"},
-            {"stats", {{"required", Json::array({"txn"})}}, "stats"}};
+            workloads::stats_checker({"txn"})};
   }
   Json client_params(const WorkloadContext& ctx) const override { return {{"retry", ctx.retry}}; }
 

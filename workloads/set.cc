@@ -39,7 +39,7 @@ class SetWorkload : public Workload {
   }
   std::vector<CheckerSpec> checkers(const WorkloadContext&) const override {
     return {{"set-full", Json::object(), "set-full"},
-            {"stats", {{"required", Json::array({"add", "read"})}}, "stats"}};
+            workloads::stats_checker({"add", "read"})};
   }
   Json client_params(const WorkloadContext& ctx) const override { return {{"retry", ctx.retry}}; }
 

@@ -32,7 +32,7 @@ class UniqueIdsWorkload : public Workload {
   }
   std::vector<CheckerSpec> checkers(const WorkloadContext&) const override {
     return {{"unique-ids", {{"monotonic", monotonic_}}, "unique-ids"},
-            {"stats", {{"required", Json::array({"generate"})}}, "stats"}};
+            workloads::stats_checker({"generate"})};
   }
   Json client_params(const WorkloadContext& ctx) const override { return {{"retry", ctx.retry}}; }
 
