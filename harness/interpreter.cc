@@ -5,6 +5,7 @@
 #include <map>
 #include <mutex>
 #include <optional>
+#include <set>
 #include <thread>
 
 namespace faultline {
@@ -29,7 +30,7 @@ struct Slot {
   std::condition_variable cv;
 };
 
-struct Interpreter::State {
+struct Interpreter::State : std::enable_shared_from_this<Interpreter::State> {
   InterpreterOptions options;
   HistoryRecorder* recorder = nullptr;
   Random random{0};
@@ -46,10 +47,16 @@ struct Interpreter::State {
   int busy_count = 0;
   int poller = kNoPoller;
   bool kick_pending = false;
-  std::map<std::pair<int, uint64_t>, std::thread> workers;  // (thread, generation)
+  using WorkerKey = std::pair<int, uint64_t>;  // (thread, generation)
+  std::map<WorkerKey, std::thread> workers;
+  // Threads of abandoned ops (and of slots whose op was taken back): joined once they exit.
+  std::vector<std::pair<WorkerKey, std::thread>> abandoned;
+  std::set<WorkerKey> exited;  // workers that have returned
+  std::condition_variable exit_cv;
   std::atomic<bool> stopping{false};
   std::atomic<int64_t> invoked{0}, ok{0}, fail{0}, info{0}, nemesis{0};
   std::string last_nemesis_f;  // guarded by mu
+  std::string phase;           // RunControl::phase of the current run
 
   int64_t now_ns() const {
     return std::chrono::duration_cast<std::chrono::nanoseconds>(Clock::now() - options.start)
@@ -92,6 +99,10 @@ struct Interpreter::State {
     inv.f = g.op.f;
     inv.value = g.op.value;
     inv.extra = g.op.extra;
+    if (!phase.empty()) {
+      if (!inv.extra.is_object()) inv.extra = Json::object();
+      inv.extra["phase"] = phase;
+    }
     if (g.thread >= 0 && !options.nodes.empty()) {
       inv.node = options.nodes[static_cast<size_t>(g.thread) % options.nodes.size()];
     }
@@ -117,7 +128,15 @@ struct Interpreter::State {
     done.error = std::move(c.error);
     done.node = inv.node;
     done.extra = inv.extra;
-    done.index = recorder->record(done);
+    try {
+      done.index = recorder->record(done);
+    } catch (...) {
+      // The history cannot take more (the disk): end the run, and keep the slot's state
+      // consistent so that run() can still finish and join its threads.
+      if (!error) error = std::current_exception();
+      stopping.store(true);
+      watchdog_cv.notify_all();
+    }
     switch (done.type) {
       case OpType::kOk:
         ok.fetch_add(1, std::memory_order_relaxed);
@@ -137,6 +156,43 @@ struct Interpreter::State {
     slot.in_invoke = false;
     --busy_count;
     if (gen) gen->update(context(kNoPoller), done);
+    maybe_finish();
+  }
+
+  // Starts the worker of `thread` at its current generation. REQUIRES: mu held.
+  void start_worker(int thread);
+
+  // Records the end of the slot's op now, without waiting for it: an op in flight completes
+  // with `in_flight`, an op handed over but not yet sent with `unsent`; the slot's thread is
+  // left to return on its own (it sees the new generation). REQUIRES: mu held, slot busy.
+  void abandon(Slot& slot, Completion in_flight, Completion unsent) {
+    uint64_t old = slot.generation++;
+    Op inv;
+    Completion c;
+    if (slot.assigned) {
+      inv = std::move(*slot.assigned);
+      slot.assigned.reset();
+      c = std::move(unsent);
+    } else {
+      inv = slot.inflight;
+      c = std::move(in_flight);
+    }
+    auto w = workers.find({slot.thread, old});
+    if (w != workers.end()) {
+      abandoned.emplace_back(w->first, std::move(w->second));
+      workers.erase(w);
+    }
+    complete(slot, inv, std::move(c));
+  }
+
+  // Abandons every busy slot (cancel, deadline). REQUIRES: mu held.
+  void abandon_all(const std::string& why) {
+    stopping.store(true);
+    for (auto& [t, slot] : slots) {
+      if (!slot->busy) continue;
+      abandon(*slot, Completion::info(why), Completion::fail(why + " before it was sent"));
+    }
+    for (auto& [t, slot] : slots) slot->cv.notify_all();
     maybe_finish();
   }
 
@@ -163,6 +219,9 @@ void run_assigned(const std::shared_ptr<State>& s, std::unique_lock<std::mutex>&
   Op inv = std::move(*me.assigned);
   me.assigned.reset();
   if (me.thread == kNemesisThread) {
+    me.in_invoke = true;
+    me.inflight = inv;
+    me.started = Clock::now();
     lk.unlock();
     Completion c;
     try {
@@ -174,6 +233,7 @@ void run_assigned(const std::shared_ptr<State>& s, std::unique_lock<std::mutex>&
       c = Completion::info("nemesis threw");
     }
     lk.lock();
+    if (me.generation != generation) return;  // abandoned: already recorded
     s->complete(me, inv, std::move(c));
     return;
   }
@@ -320,6 +380,34 @@ void worker_main(std::shared_ptr<State> s, int thread, uint64_t generation) {
     s->stopping.store(true);
     s->watchdog_cv.notify_all();
   }
+  std::lock_guard<std::mutex> lock(s->mu);
+  s->exited.insert({thread, generation});
+  s->exit_cv.notify_all();
+}
+
+}  // namespace
+
+void Interpreter::State::start_worker(int thread) {
+  // The worker holds the state through a shared_ptr of its own (it may outlive run()).
+  std::shared_ptr<State> self = shared_from_this();
+  uint64_t generation = slots.at(thread)->generation;
+  std::function<void()> body = [self, thread, generation] {
+    worker_main(self, thread, generation);
+  };
+  std::thread t =
+      options.start_thread ? options.start_thread(std::move(body)) : std::thread(std::move(body));
+  workers.emplace(std::make_pair(thread, generation), std::move(t));
+}
+
+namespace {
+
+// The message of a thread that could not be started.
+std::string thread_start_message(int started, int wanted, int concurrency, const char* what) {
+  return "cannot start worker thread " + std::to_string(started + 1) + " of " +
+         std::to_string(wanted) + " (" + what +
+         "): the limits on threads or memory (ulimit -u, ulimit -v, "
+         "/proc/sys/kernel/threads-max) are too low for --concurrency " +
+         std::to_string(concurrency) + "; lower --concurrency or raise the limits";
 }
 
 }  // namespace
@@ -346,76 +434,155 @@ Interpreter::Interpreter(InterpreterOptions options, HistoryRecorder& recorder)
 
 Interpreter::~Interpreter() {
   std::vector<std::unique_ptr<Client>> clients;
+  std::vector<std::thread> threads;
   {
     std::lock_guard<std::mutex> lock(s_->mu);
     for (auto& [t, slot] : s_->slots) {
       if (slot->client) clients.push_back(std::move(slot->client));
     }
+    for (auto& [key, t] : s_->abandoned) {
+      // Those still running hold the state; they are left to finish on their own.
+      if (s_->exited.count(key)) {
+        threads.push_back(std::move(t));
+      } else {
+        t.detach();
+      }
+    }
+    s_->abandoned.clear();
   }
+  for (auto& t : threads) t.join();
   for (auto& c : clients) c->close();
 }
 
 void Interpreter::run(Generator& g, const std::atomic<bool>* cancel) {
-  {
-    std::lock_guard<std::mutex> lock(s_->mu);
-    s_->stopping.store(false);
-    s_->gen = &g;
-    s_->gen_done = false;
-    s_->finished = false;
-    s_->poller = kNoPoller;
-    s_->kick_pending = false;
-    for (auto& [t, slot] : s_->slots) {
-      slot->kicked = false;
-      slot->waiting = false;
-    }
-    for (int t : s_->threads) {
-      uint64_t generation = s_->slots[t]->generation;
-      s_->workers.emplace(std::make_pair(t, generation),
-                          std::thread(worker_main, s_, t, generation));
+  RunControl control;
+  control.cancel = cancel;
+  run(g, control);
+}
+
+void Interpreter::run(Generator& g, const RunControl& control) {
+  std::unique_lock<std::mutex> lk(s_->mu);
+  s_->stopping.store(false);
+  s_->gen = &g;
+  s_->phase = control.phase;
+  s_->gen_done = false;
+  s_->finished = false;
+  s_->poller = kNoPoller;
+  s_->kick_pending = false;
+  for (auto& [t, slot] : s_->slots) {
+    slot->kicked = false;
+    slot->waiting = false;
+  }
+  int wanted = control.nemesis_only ? 1 : static_cast<int>(s_->threads.size());
+  int started = 0;
+  for (int t : s_->threads) {
+    if (control.nemesis_only && t != kNemesisThread) continue;
+    try {
+      s_->start_worker(t);
+      ++started;
+    } catch (const std::exception& e) {
+      // Stop what started (it is waiting for this lock) before anyone leaves run(): the
+      // generator belongs to the caller.
+      if (!s_->error) {
+        s_->error = std::make_exception_ptr(ThreadStartError(
+            thread_start_message(started, wanted, s_->options.concurrency, e.what())));
+      }
+      s_->stopping.store(true);
+      break;
     }
   }
-  // Watchdog: abandons clients stuck past their op timeout.
+  // Watchdog: abandons ops stuck past their timeout, and every op in flight on cancel or at the
+  // deadline.
   auto grace = std::chrono::milliseconds(50);
   auto tick =
       std::clamp(std::chrono::duration_cast<std::chrono::milliseconds>(s_->options.op_timeout / 4),
                  std::chrono::milliseconds(1), std::chrono::milliseconds(50));
-  std::unique_lock<std::mutex> lk(s_->mu);
+  bool cancelled = false, cut_off = false;
   while (!s_->finished) {
+    if (s_->stopping.load()) s_->maybe_finish();
+    if (s_->finished) break;
     s_->watchdog_cv.wait_for(lk, tick);
-    if (cancel && cancel->load() && !s_->stopping.load()) {
-      s_->stopping.store(true);
-      for (auto& [t, slot] : s_->slots) slot->cv.notify_all();
+    if (!cancelled && control.cancel && control.cancel->load()) {
+      cancelled = true;
+      s_->abandon_all("interrupted");
+    }
+    auto now = Clock::now();
+    if (!cut_off && control.deadline && now >= *control.deadline) {
+      cut_off = true;
+      s_->abandon_all("cut off: the phase's time limit passed while it ran");
     }
     if (s_->stopping.load()) s_->maybe_finish();
-    auto now = Clock::now();
     for (auto& [t, slot] : s_->slots) {
-      if (t == kNemesisThread || !slot->in_invoke) continue;
-      if (now < slot->started + s_->options.op_timeout + grace) continue;
+      if (!slot->in_invoke || !slot->busy) continue;
+      auto limit = t == kNemesisThread ? s_->options.nemesis_op_timeout : s_->options.op_timeout;
+      if (limit.count() <= 0 || now < slot->started + limit + grace) continue;
       // Abandon the stuck thread (it closes its client whenever invoke returns, then exits);
       // a replacement takes over the slot as a new process with a fresh client.
-      uint64_t old_generation = slot->generation++;
-      Op inv = slot->inflight;
-      s_->complete(*slot, inv, Completion::info("timeout"));
-      auto key = std::make_pair(t, old_generation);
-      auto w = s_->workers.find(key);
-      if (w != s_->workers.end()) {
-        w->second.detach();  // it holds the shared state, so it may outlive run()
-        s_->workers.erase(w);
+      s_->abandon(
+          *slot,
+          Completion::info(t == kNemesisThread
+                               ? "timeout: the nemesis op ran longer than nemesis-op-timeout"
+                               : "timeout"),
+          Completion::info("timeout"));
+      if (s_->stopping.load()) continue;
+      try {
+        s_->start_worker(t);
+      } catch (const std::exception& e) {
+        if (!s_->error) {
+          s_->error = std::make_exception_ptr(ThreadStartError(thread_start_message(
+              static_cast<int>(s_->workers.size()), wanted, s_->options.concurrency, e.what())));
+        }
+        s_->stopping.store(true);
+        for (auto& [t2, slot2] : s_->slots) slot2->cv.notify_all();
       }
-      s_->workers.emplace(std::make_pair(t, slot->generation),
-                          std::thread(worker_main, s_, t, slot->generation));
     }
   }
-  // Join the workers (abandoned ones were detached when replaced).
+  // Join the workers, and the abandoned threads that have already returned.
   auto workers = std::move(s_->workers);
   s_->workers.clear();
+  std::vector<std::thread> done;
+  for (auto it = s_->abandoned.begin(); it != s_->abandoned.end();) {
+    if (s_->exited.count(it->first)) {
+      done.push_back(std::move(it->second));
+      it = s_->abandoned.erase(it);
+    } else {
+      ++it;
+    }
+  }
   lk.unlock();
   for (auto& [key, t] : workers) t.join();
+  for (auto& t : done) t.join();
+  lk.lock();
+  s_->gen = nullptr;
   if (s_->error) {
     auto e = s_->error;
     s_->error = nullptr;
     std::rethrow_exception(e);
   }
+}
+
+int Interpreter::wait_abandoned(std::chrono::nanoseconds timeout) {
+  auto until = Clock::now() + timeout;
+  std::vector<std::thread> done;
+  int left = 0;
+  {
+    std::unique_lock<std::mutex> lk(s_->mu);
+    while (true) {
+      for (auto it = s_->abandoned.begin(); it != s_->abandoned.end();) {
+        if (s_->exited.count(it->first)) {
+          done.push_back(std::move(it->second));
+          it = s_->abandoned.erase(it);
+        } else {
+          ++it;
+        }
+      }
+      if (s_->abandoned.empty() || Clock::now() >= until) break;
+      s_->exit_cv.wait_until(lk, until);
+    }
+    left = static_cast<int>(s_->abandoned.size());
+  }
+  for (auto& t : done) t.join();
+  return left;
 }
 
 void Interpreter::stop() {

@@ -7,7 +7,19 @@
 // op_timeout), that process retires: its client is closed and the thread continues as process
 // p + concurrency with a fresh client. A client stuck past its timeout is abandoned: the
 // interpreter records info ("timeout") at once and starts a replacement thread; the stuck
-// thread closes its client whenever invoke returns and then exits.
+// thread closes its client whenever invoke returns and then exits. A nemesis op that outlives
+// nemesis_op_timeout is abandoned the same way (compose_nemeses serialises the ops of each
+// nemesis, so an abandoned op and a later one of the same nemesis never overlap).
+//
+// Ending a run early: on `cancel` (the first SIGINT) and at RunControl::deadline (the phase's
+// time limit), every op still in flight is abandoned at once and recorded info
+// ("interrupted" / "cut off ..."), and an op handed to a thread but not yet sent is recorded
+// fail; run() returns without waiting for them. wait_abandoned() waits for the threads of
+// abandoned ops, which still use the database context and the nemesis, before those go.
+//
+// Threads: a thread that cannot be started (EAGAIN at the process's thread or memory limit)
+// ends the run: the threads already started are stopped and joined, then run() throws
+// ThreadStartError, so the caller can heal with nothing left running on its generator.
 //
 // Scheduling: the generator is asked under one lock by whichever worker is free (a worker that
 // just completed an op asks for its next one itself, so a no-op client costs no wake-up per
@@ -21,7 +33,10 @@
 #include <chrono>
 #include <functional>
 #include <memory>
+#include <optional>
+#include <stdexcept>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "harness/client.h"
@@ -43,7 +58,30 @@ struct InterpreterOptions {
   Nemesis* nemesis = nullptr;  // null: nemesis ops complete info "no nemesis"
   NemesisContext nemesis_ctx;
   uint64_t seed = 0;  // the generator's random source
+  // A nemesis op running longer is abandoned (recorded info); 0: never.
+  std::chrono::nanoseconds nemesis_op_timeout{0};
+  // Starts a thread (tests make it fail); empty: std::thread.
+  std::function<std::thread(std::function<void()>)> start_thread;
   std::chrono::steady_clock::time_point start = std::chrono::steady_clock::now();  // time 0
+};
+
+// A worker thread could not be started; what() names the thread and the limits to check.
+class ThreadStartError : public std::runtime_error {
+ public:
+  using std::runtime_error::runtime_error;
+};
+
+struct RunControl {
+  // Checked every few milliseconds; when it becomes true, in-flight ops are abandoned
+  // ("interrupted") and run() returns.
+  const std::atomic<bool>* cancel = nullptr;
+  // When it passes, in-flight ops are abandoned ("cut off: ...") and run() returns.
+  std::optional<std::chrono::steady_clock::time_point> deadline;
+  // Start only the nemesis thread (the heal phase: a nemesis generator needs no clients).
+  bool nemesis_only = false;
+  // When set, every op of this run records it as its "phase" field (the heal phase's ops say
+  // "heal", so the nemesis checker can tell them from the faults of the main phase).
+  std::string phase;
 };
 
 class Interpreter {
@@ -57,6 +95,10 @@ class Interpreter {
   // `*cancel` (checked every few milliseconds); then returns. May be called again with another
   // generator: processes and clients carry over. Rethrows what the generator threw.
   void run(Generator& g, const std::atomic<bool>* cancel = nullptr);
+  void run(Generator& g, const RunControl& control);
+  // Waits until the threads of abandoned ops have returned, at most `timeout`; returns how
+  // many are still running (they keep the interpreter's state alive, not the caller's).
+  int wait_abandoned(std::chrono::nanoseconds timeout);
   // Asks the current run() to return: no new ops; ops in flight complete or time out. The next
   // run() starts afresh.
   void stop();

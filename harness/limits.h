@@ -27,6 +27,13 @@ namespace faultline {
 // Half of the machine's physical memory: the default memory limit of `check` and `analyze`.
 size_t default_memory_limit_bytes();
 
+// Whether this process may start `threads` more threads: the address-space and data limits
+// (ulimit -v, ulimit -d) against their stacks, the per-user process limit (ulimit -u) and
+// /proc/sys/kernel/threads-max. Returns "" when they fit, else one sentence naming the limit
+// and the largest count that fits, for an error message. Best effort: a thread that still
+// cannot start is handled where it is started.
+std::string thread_capacity_problem(int threads);
+
 class MemoryLimit {
  public:
   // bytes == 0: no limit (nothing changes). A limit below what the process already uses is

@@ -1,6 +1,7 @@
 #include "harness/nemesis.h"
 
 #include <map>
+#include <mutex>
 #include <stdexcept>
 
 namespace faultline {
@@ -8,8 +9,10 @@ namespace {
 
 class Composed : public Nemesis {
  public:
-  explicit Composed(std::vector<std::unique_ptr<Nemesis>> ns) : ns_(std::move(ns)) {
+  Composed(std::vector<std::unique_ptr<Nemesis>> ns, std::chrono::milliseconds busy_wait)
+      : ns_(std::move(ns)), busy_wait_(busy_wait) {
     for (size_t i = 0; i < ns_.size(); ++i) {
+      mus_.push_back(std::make_unique<std::timed_mutex>());
       for (const auto& f : ns_[i]->fs()) {
         if (!by_f_.emplace(f, i).second) {
           throw std::invalid_argument("two nemeses handle the op '" + f + "'");
@@ -23,13 +26,24 @@ class Composed : public Nemesis {
   Completion invoke(const NemesisContext& ctx, const Op& op) override {
     auto it = by_f_.find(op.f);
     if (it == by_f_.end()) return Completion::info("no nemesis handles '" + op.f + "'");
+    // An op abandoned by the interpreter's watchdog may still run: the next op of the same
+    // nemesis waits for it (another nemesis's ops go ahead).
+    std::lock_guard<std::timed_mutex> lock(*mus_[it->second]);
     return ns_[it->second]->invoke(ctx, op);
   }
   void teardown(const NemesisContext& ctx) override {
     std::exception_ptr first;
-    for (auto& n : ns_) {
+    for (size_t i = 0; i < ns_.size(); ++i) {
       try {
-        n->teardown(ctx);
+        std::unique_lock<std::timed_mutex> lock(*mus_[i], std::defer_lock);
+        if (!lock.try_lock_for(busy_wait_)) {
+          auto fs = ns_[i]->fs();
+          throw std::runtime_error("the nemesis of " +
+                                   (fs.empty() ? std::string("?") : *fs.begin()) +
+                                   " is still running an op after " +
+                                   std::to_string(busy_wait_.count() / 1000) + " s: not healed");
+        }
+        ns_[i]->teardown(ctx);
       } catch (...) {
         if (!first) first = std::current_exception();
       }
@@ -44,13 +58,16 @@ class Composed : public Nemesis {
 
  private:
   std::vector<std::unique_ptr<Nemesis>> ns_;
+  std::vector<std::unique_ptr<std::timed_mutex>> mus_;  // one per nemesis: its ops, one at a time
+  std::chrono::milliseconds busy_wait_;
   std::map<std::string, size_t> by_f_;
 };
 
 }  // namespace
 
-std::unique_ptr<Nemesis> compose_nemeses(std::vector<std::unique_ptr<Nemesis>> nemeses) {
-  return std::make_unique<Composed>(std::move(nemeses));
+std::unique_ptr<Nemesis> compose_nemeses(std::vector<std::unique_ptr<Nemesis>> nemeses,
+                                         std::chrono::milliseconds busy_wait) {
+  return std::make_unique<Composed>(std::move(nemeses), busy_wait);
 }
 
 GenPtr start_stop_cycle(int64_t interval_ns, std::function<OpTemplate(const GenContext&)> start,

@@ -16,6 +16,7 @@
 // a time.
 #pragma once
 
+#include <chrono>
 #include <functional>
 #include <memory>
 #include <set>
@@ -80,7 +81,12 @@ using NodeHealerRegistry = Registry<NodeHealer>;
 // One nemesis over several: setup/teardown all (teardown of each is attempted even when
 // another throws; the first error is rethrown), invoke routed by f (an unknown f completes
 // info with an error). Throws std::invalid_argument if two handle the same f.
-std::unique_ptr<Nemesis> compose_nemeses(std::vector<std::unique_ptr<Nemesis>> nemeses);
+// The ops of each part run one at a time even when the interpreter has abandoned one that is
+// still running (an op of another part goes ahead); teardown of a part waits for its op at
+// most `busy_wait`, then reports that part not healed.
+std::unique_ptr<Nemesis> compose_nemeses(
+    std::vector<std::unique_ptr<Nemesis>> nemeses,
+    std::chrono::milliseconds busy_wait = std::chrono::minutes(5));
 
 // The nemesis cycle of Jepsen's packages: sleep interval, start op, sleep interval, stop op,
 // repeated; `start` and `stop` make the op each time (randomness from ctx).

@@ -161,6 +161,14 @@ struct SshOptions {
 // after a warning on stderr.
 std::shared_ptr<Remote> make_ssh_remote(const Inventory& inventory, SshOptions options = {});
 
+// Every command gets a deadline: its own timeout, or `timeout` when it has none. The session
+// gives up at the deadline (CommandTimeoutError naming the command) and the node kills the
+// command 2 s later (it runs under coreutils' `timeout -s KILL`), so a node that stops
+// answering (a paused sshd, a host gone without a reset) cannot hold the caller for ever. For
+// the nemesis and heal commands of a run (harness/runner.cc). Transfers pass through.
+std::shared_ptr<Remote> make_deadline_remote(std::shared_ptr<Remote> inner,
+                                             std::chrono::milliseconds timeout);
+
 // Runs commands on this machine through /bin/sh -c command_line(cmd) (Boost.Process), with the
 // same quoting as SSH. upload/download are local copies. `name` is what node() returns.
 std::unique_ptr<Session> make_local_session(std::string name = "localhost",

@@ -20,6 +20,7 @@
 #include "harness/interpreter.h"
 #include "harness/inventory.h"
 #include "harness/junit.h"
+#include "harness/limits.h"
 #include "harness/nemesis.h"
 #include "harness/random.h"
 #include "harness/recorder.h"
@@ -114,6 +115,16 @@ class SignalWatcher {
   std::thread thread_;
 };
 
+// Did the run's faults happen (checkers/nemesis.cc)?
+CheckerSpec nemesis_checker(const TestSpec& spec) {
+  return {"nemesis", {{"allow-errors", spec.nemesis_errors == "allow"}}, "nemesis"};
+}
+
+// The command that heals what this run left behind.
+std::string heal_command(const fs::path& dir) {
+  return "faultline heal " + shell_quote(dir.string());
+}
+
 std::vector<std::string> read_nodes_file(const std::string& path) {
   std::ifstream in(path);
   if (!in) throw SpecError(path + ": cannot open the nodes file");
@@ -205,15 +216,18 @@ void write_reports(const fs::path& dir, const CheckRunResult& r, ControllerLog* 
 }
 
 // Checks the stored history and writes results.json, history.edn and artifacts.
+// `controller`, when not empty, is what the controller could not do (heal, teardown), kept
+// in results.json beside the verdict.
 CheckRunResult check_and_write(const fs::path& dir, const TestSpec& spec,
                                const std::vector<CheckerSpec>& checkers, ControllerLog* log,
-                               bool progress) {
+                               bool progress, const Json& controller = Json::object()) {
   CheckRunOptions co;
   co.checker_time_limit_s = spec.checker_time_limit_s;
   co.seed = spec.seed.value_or(0);
   if (progress) co.progress = [](const std::string& line) { std::cerr << line << "\n"; };
   auto t0 = std::chrono::steady_clock::now();
   CheckRunResult r = check_run(dir, checkers, co);
+  if (!controller.empty()) r.results["controller"] = controller;
   double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   write_file_atomic(dir / "results.json", results_text(r.results));
   write_artifacts(dir, r.artifacts);
@@ -381,6 +395,10 @@ RunOutcome run_test(const TestSpec& spec_in, const RunOptions& ro) {
   std::vector<std::string> nodes = cluster.nodes;
   int concurrency = with_path("/concurrency",
                               [&] { return resolve_concurrency(spec.concurrency, nodes.size()); });
+  // One worker thread per client and one for the nemesis (plus a few of the controller's own).
+  if (std::string why = thread_capacity_problem(concurrency + 1); !why.empty()) {
+    throw SpecError("spec: /concurrency: " + std::to_string(concurrency) + " clients: " + why);
+  }
   std::vector<std::string> nemesis_names = spec.nemesis;
   if (std::find(nemesis_names.begin(), nemesis_names.end(), "all") != nemesis_names.end()) {
     nemesis_names = NemesisRegistry::names();
@@ -405,6 +423,7 @@ RunOutcome run_test(const TestSpec& spec_in, const RunOptions& ro) {
   }
   WorkloadContext wctx = workload_context(spec, concurrency, nodes);
   std::vector<CheckerSpec> checkers = workload->checkers(wctx);
+  if (!nemesis_names.empty()) checkers.push_back(nemesis_checker(spec));
 
   // ---- the run directory ----
   RunOutcome outcome;
@@ -460,7 +479,7 @@ RunOutcome run_test(const TestSpec& spec_in, const RunOptions& ro) {
           std::string what = left.describe();
           std::cerr << "\nfaultline: second interrupt: aborting teardown. Left behind:\n"
                     << what << "faultline: history so far: " << (dir / "history.jsonl").string()
-                    << "\nfaultline: `faultline heal` heals a cluster a run left behind\n";
+                    << "\nfaultline: heal it with: " << heal_command(dir) << "\n";
           log.log("second interrupt: teardown aborted; left behind:\n" + what);
           try {
             if (HistoryRecorder* r = recorder_ptr.load()) r->sync();
@@ -472,7 +491,10 @@ RunOutcome run_test(const TestSpec& spec_in, const RunOptions& ro) {
 
   HistoryRecorder recorder({(dir / "history.jsonl").string()});
   recorder_ptr.store(&recorder);
-  DbContext dctx;
+  // On the heap: threads of abandoned ops use them, and when such a thread outlives its bound
+  // they are left behind rather than freed under it (see the end of the run).
+  auto dctx_owner = std::make_unique<DbContext>();
+  DbContext& dctx = *dctx_owner;
   dctx.test_name = spec.test_name();
   dctx.nodes = nodes;
   dctx.remote = cluster.remote.get();
@@ -491,10 +513,22 @@ RunOutcome run_test(const TestSpec& spec_in, const RunOptions& ro) {
     }
   }
 
+  // Nemesis, heal and teardown commands have deadlines: a node that stops answering costs a
+  // timeout, never the heal (harness/remote.h make_deadline_remote).
+  const auto command_deadline =
+      std::chrono::milliseconds(static_cast<int64_t>(spec.nemesis_command_timeout_s * 1000));
+  auto heal_remote = std::make_unique<std::shared_ptr<Remote>>(
+      cluster.remote ? make_deadline_remote(cluster.remote, command_deadline) : nullptr);
+  auto heal_dctx_owner = std::make_unique<DbContext>(dctx);
+  DbContext& heal_dctx = *heal_dctx_owner;
+  heal_dctx.remote = heal_remote->get();
+  const auto nemesis_op_timeout =
+      std::chrono::milliseconds(static_cast<int64_t>(spec.nemesis_op_timeout_s * 1000));
   std::vector<std::unique_ptr<Nemesis>> nemesis_parts;
   for (auto& p : packages) nemesis_parts.push_back(std::move(p.nemesis));
   std::unique_ptr<Nemesis> nemesis =
-      nemesis_parts.empty() ? nullptr : compose_nemeses(std::move(nemesis_parts));
+      nemesis_parts.empty() ? nullptr
+                            : compose_nemeses(std::move(nemesis_parts), nemesis_op_timeout);
   for (size_t i = 0; i < spec.nemesis_schedule.size(); ++i) {
     std::string f = spec.nemesis_schedule[i]["f"].get<std::string>();
     std::set<std::string> fs = nemesis ? nemesis->fs() : std::set<std::string>{};
@@ -506,9 +540,9 @@ RunOutcome run_test(const TestSpec& spec_in, const RunOptions& ro) {
     }
   }
   NemesisContext nctx;
-  nctx.db_ctx = &dctx;
+  nctx.db_ctx = &heal_dctx;
   nctx.db = db.get();
-  nctx.remote = cluster.remote.get();
+  nctx.remote = heal_remote->get();
   nctx.nodes = nodes;
 
   InterpreterOptions io;
@@ -522,7 +556,9 @@ RunOutcome run_test(const TestSpec& spec_in, const RunOptions& ro) {
   io.client_params = workload->client_params(wctx);
   io.nemesis = nemesis.get();
   io.nemesis_ctx = nctx;
+  io.nemesis_op_timeout = nemesis_op_timeout;
   io.seed = root.fork("interpreter").seed();
+  io.start_thread = ro.start_thread;
   auto interp = std::make_unique<Interpreter>(io, recorder);
 
   // Progress: a live line on a terminal, a plain line every 10 s otherwise.
@@ -570,7 +606,20 @@ RunOutcome run_test(const TestSpec& spec_in, const RunOptions& ro) {
     });
   }
 
+  // `error`: the run itself failed (setup, the main phase, the history on disk): no verdict.
+  // `problems`: what failed after the main phase (heal, final reads, teardown): the verdict
+  // is still given, with these beside it.
   std::exception_ptr error;
+  std::vector<std::string> problems;
+  auto what_of = [](const std::exception_ptr& e) -> std::string {
+    try {
+      std::rethrow_exception(e);
+    } catch (const std::exception& x) {
+      return x.what();
+    } catch (...) {
+      return "unknown exception";
+    }
+  };
   // Every phase change syncs the history; a failing disk is logged and ends the run after
   // heal and teardown, like any other plumbing error.
   auto phase = [&](const std::string& name) {
@@ -590,6 +639,11 @@ RunOutcome run_test(const TestSpec& spec_in, const RunOptions& ro) {
     while (std::chrono::steady_clock::now() < until && !interrupted.load()) {
       std::this_thread::sleep_for(std::chrono::milliseconds(20));
     }
+  };
+  // A phase's deadline: its time limit and a second for ops that end right at it.
+  auto deadline_after = [](double seconds) {
+    return std::chrono::steady_clock::now() + std::chrono::nanoseconds(to_ns(seconds)) +
+           std::chrono::seconds(1);
   };
   bool db_up = false;
   bool nemesis_up = false;
@@ -620,20 +674,19 @@ RunOutcome run_test(const TestSpec& spec_in, const RunOptions& ro) {
       GenPtr main = time_limit(
           to_ns(spec.time_limit_s),
           clients_and_nemesis(rate(spec.rate, workload->generator(wctx)), std::move(nemesis_gen)));
-      interp->run(*main, &interrupted);
+      // The time limit bounds the phase: ops still running a second after it (a restart
+      // waiting for its node, a client past the limit) are cut off, recorded info.
+      RunControl control;
+      control.cancel = &interrupted;
+      control.deadline = deadline_after(spec.time_limit_s);
+      interp->run(*main, control);
       auto c = interp->counts();
       log.log("main: " + std::to_string(c.invoked) + " ops invoked (ok " + std::to_string(c.ok) +
               ", fail " + std::to_string(c.fail) + ", info " + std::to_string(c.info) + ")");
     }
   } catch (...) {
     error = std::current_exception();
-    try {
-      std::rethrow_exception(error);
-    } catch (const std::exception& e) {
-      log.log(std::string("error: ") + e.what() + "; healing and tearing down");
-    } catch (...) {
-      log.log("error: unknown exception; healing and tearing down");
-    }
+    log.log("error: " + what_of(error) + "; healing and tearing down");
   }
   // ---- heal: always ----
   if (nemesis_up) {
@@ -646,7 +699,11 @@ RunOutcome run_test(const TestSpec& spec_in, const RunOptions& ro) {
       if (!finals.empty()) {
         GenPtr heal = time_limit(to_ns(spec.final_time_limit_s),
                                  faultline::nemesis(phases(std::move(finals))));
-        interp->run(*heal);
+        RunControl control;
+        control.deadline = deadline_after(spec.final_time_limit_s);
+        control.nemesis_only = true;
+        control.phase = "heal";
+        interp->run(*heal, control);
       }
     } catch (const std::exception& e) {
       log.log(std::string("heal: final generators failed: ") + e.what());
@@ -656,7 +713,7 @@ RunOutcome run_test(const TestSpec& spec_in, const RunOptions& ro) {
       left.remove(faults_left);
     } catch (const std::exception& e) {
       log.log(std::string("heal: nemesis teardown failed: ") + e.what());
-      if (!error) error = std::current_exception();
+      problems.push_back(std::string("heal failed: ") + e.what());
     }
     if (!interrupted.load() && spec.recovery_wait_s > 0) recovery_wait();
   }
@@ -677,11 +734,14 @@ RunOutcome run_test(const TestSpec& spec_in, const RunOptions& ro) {
         }
         phase("final");
         GenPtr bounded = time_limit(to_ns(spec.final_time_limit_s), clients(std::move(final)));
-        interp->run(*bounded, &interrupted);
+        RunControl control;
+        control.cancel = &interrupted;
+        control.deadline = deadline_after(spec.final_time_limit_s);
+        interp->run(*bounded, control);
       }
     } catch (const std::exception& e) {
       log.log(std::string("final reads failed: ") + e.what());
-      error = std::current_exception();
+      problems.push_back(std::string("final reads failed: ") + e.what());
     }
   }
   // ---- teardown: always ----
@@ -693,21 +753,45 @@ RunOutcome run_test(const TestSpec& spec_in, const RunOptions& ro) {
   }
   progress_cv.notify_all();
   if (progress.joinable()) progress.join();
+  // Ops abandoned at a timeout, an interrupt or the time limit may still be running on their
+  // own threads (bounded by their op timeout and command deadlines): the database goes after
+  // them.
+  int still_running = interp->wait_abandoned(std::chrono::nanoseconds(to_ns(spec.op_timeout_s)) +
+                                             command_deadline + std::chrono::seconds(5));
+  if (still_running > 0) {
+    log.log("teardown: " + std::to_string(still_running) +
+            " abandoned op(s) still running; their database objects are kept until exit");
+  }
   interp.reset();  // closes clients
-  if (db_up) collect_logs(*db, dctx, cluster.remote.get(), dir, log);
+  if (db_up) {
+    try {
+      collect_logs(*db, heal_dctx, heal_remote->get(), dir, log);
+    } catch (const std::exception& e) {
+      log.log(std::string("logs: ") + e.what());
+    }
+  }
   if (db_up) {
     if (spec.leave_db_running) {
       log.log("teardown: leaving the database running (--leave-db-running)");
       left.remove(db_left);
     } else {
       try {
-        db->teardown(dctx);
+        db->teardown(heal_dctx);
         left.remove(db_left);
       } catch (const std::exception& e) {
         log.log(std::string("teardown failed: ") + e.what());
-        if (!error) error = std::current_exception();
+        problems.push_back(std::string("teardown failed: ") + e.what());
       }
     }
+  }
+  if (still_running > 0) {
+    // Never free what a running thread uses: leave it to the end of the process.
+    (void)db.release();
+    (void)nemesis.release();
+    (void)dctx_owner.release();
+    (void)heal_dctx_owner.release();
+    (void)heal_remote.release();
+    (void)new std::shared_ptr<Remote>(cluster.remote);
   }
   try {
     recorder.close();
@@ -715,30 +799,41 @@ RunOutcome run_test(const TestSpec& spec_in, const RunOptions& ro) {
     log.log(std::string("history: ") + e.what());
     if (!error) error = std::current_exception();
   }
-  {
-    std::lock_guard<std::mutex> lock(progress_mu);
-    progress_stop.store(true);
-  }
-  progress_cv.notify_all();
-  if (progress.joinable()) progress.join();
   watcher.reset();
   cancel_watch_stop.store(true);
   if (cancel_watch.joinable()) cancel_watch.join();
   outcome.interrupted = interrupted.load();
+  // What could not be healed or torn down, and how to finish the job.
+  std::string left_text;
+  {
+    std::string what = left.describe();
+    if (what != "  nothing\n") {
+      left_text = "left behind:\n" + what + "heal it with: " + heal_command(dir) + "\n";
+      log.log("teardown: " + left_text);
+    }
+  }
   if (error) {
     log.log("history kept: " + (dir / "history.jsonl").string());
+    if (!left_text.empty()) std::cerr << "faultline: " << left_text;
     std::rethrow_exception(error);
   }
 
   // ---- check ----
   log.log("phase: check");
   write_edn(dir);
-  CheckRunResult r = check_and_write(dir, spec, checkers, &log, ro.progress);
+  Json controller = Json::object();
+  if (!problems.empty()) {
+    controller["problems"] = problems;
+    if (!left_text.empty()) controller["heal-command"] = heal_command(dir);
+  }
+  CheckRunResult r = check_and_write(dir, spec, checkers, &log, ro.progress, controller);
   outcome.validity = r.validity;
   outcome.results = r.results;
   outcome.summary = summary_text(dir, r.results, r.validity);
   if (outcome.interrupted)
     outcome.summary = "interrupted: the main phase was cut short\n" + outcome.summary;
+  for (const auto& p : problems) outcome.summary += "problem: " + p + "\n";
+  if (!left_text.empty()) outcome.summary += left_text;
   log.log("verdict: " + std::string(to_string(r.validity)));
   log.close();
   return outcome;
@@ -767,6 +862,7 @@ RunOutcome analyze_run(const fs::path& arg, bool progress) {
   int concurrency = test.value("concurrency", 1);
   std::vector<CheckerSpec> checkers =
       workload->checkers(workload_context(spec, concurrency, nodes));
+  if (!test.value("nemeses", Json::array()).empty()) checkers.push_back(nemesis_checker(spec));
   ControllerLog log;
   log.open(dir / "controller.log", false);
   log.log("analyze: re-checking history.jsonl");

@@ -22,6 +22,7 @@
 #include <filesystem>
 #include <functional>
 #include <string>
+#include <thread>
 
 #include "harness/checker.h"
 #include "harness/spec.h"
@@ -36,6 +37,9 @@ struct RunOptions {
   const std::atomic<bool>* cancel = nullptr;
   // Called when the run directory exists (tests use it to find the run while it is going).
   std::function<void(const std::filesystem::path&)> on_run_dir;
+  // Starts the interpreter's threads (tests make it fail, as at a thread limit); empty:
+  // std::thread.
+  std::function<std::thread(std::function<void()>)> start_thread;
 };
 
 struct RunOutcome {
@@ -48,7 +52,10 @@ struct RunOutcome {
 
 // One run of `spec` (spec.test_count is the caller's business). Throws SpecError /
 // std::invalid_argument for a bad spec before anything is created, and rethrows a plumbing
-// failure of setup/main after heal and teardown have run.
+// failure of setup or the main phase (or of the history on disk) after heal and teardown have
+// run. A heal, final read or teardown that fails does not cost the verdict: the history is
+// checked, and the failures are in RunOutcome.summary and in results.json's "controller"
+// ("problems", and "heal-command" when something may be left on the nodes).
 RunOutcome run_test(const TestSpec& spec, const RunOptions& options = {});
 
 // Re-runs the checkers of a stored run on its history.jsonl and rewrites results.json (the

@@ -116,6 +116,9 @@ const std::vector<std::string>& known_keys() {
                                                 "nemesis",
                                                 "nemesis-interval",
                                                 "nemesis-options",
+                                                "nemesis-op-timeout",
+                                                "nemesis-errors",
+                                                "nemesis-command-timeout",
                                                 "nemesis-schedule",
                                                 "nodes",
                                                 "nodes-file",
@@ -187,6 +190,15 @@ TestSpec parse_spec(const Json& j, const std::string& source) {
     }
   }
   s.nemesis_interval_s = r.seconds("nemesis-interval", s.nemesis_interval_s, false);
+  if (s.nemesis_interval_s < kMinNemesisInterval) {
+    bad(source, "/nemesis-interval",
+        "expected at least 0.1 s between nemesis ops (a shorter interval floods the nodes with "
+        "fault commands), found " +
+            json_text(j.at("nemesis-interval")));
+  }
+  s.nemesis_op_timeout_s = r.seconds("nemesis-op-timeout", s.nemesis_op_timeout_s, false);
+  s.nemesis_command_timeout_s =
+      r.seconds("nemesis-command-timeout", s.nemesis_command_timeout_s, false);
   if (j.contains("nemesis-schedule")) {
     const Json& v = j.at("nemesis-schedule");
     if (!v.is_array()) {
@@ -278,6 +290,11 @@ TestSpec parse_spec(const Json& j, const std::string& source) {
   if (s.retry != "none" && s.retry != "idempotent") {
     bad(source, "/retry", "expected \"none\" or \"idempotent\", found \"" + s.retry + "\"");
   }
+  s.nemesis_errors = r.string("nemesis-errors", s.nemesis_errors);
+  if (s.nemesis_errors != "unknown" && s.nemesis_errors != "allow") {
+    bad(source, "/nemesis-errors",
+        "expected \"unknown\" or \"allow\", found \"" + s.nemesis_errors + "\"");
+  }
   s.results_dir = r.string("results-dir", s.results_dir);
   if (s.results_dir.empty()) bad(source, "/results-dir", "must not be empty");
   int sources = (!s.nodes.empty()) + (!s.nodes_file.empty()) + (s.local > 0);
@@ -300,6 +317,8 @@ Json TestSpec::to_json() const {
             {"op-timeout", op_timeout_s},
             {"recovery-wait", recovery_wait_s},
             {"final-time-limit", final_time_limit_s},
+            {"nemesis-op-timeout", nemesis_op_timeout_s},
+            {"nemesis-command-timeout", nemesis_command_timeout_s},
             {"checker-time-limit", checker_time_limit_s},
             {"test-count", test_count},
             {"nodes", nodes},
@@ -311,6 +330,7 @@ Json TestSpec::to_json() const {
             {"nemesis-schedule", nemesis_schedule},
             {"routing", routing},
             {"retry", retry},
+            {"nemesis-errors", nemesis_errors},
             {"results-dir", results_dir}};
   if (seed) j["seed"] = *seed;
   return j;

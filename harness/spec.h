@@ -73,6 +73,11 @@ struct TestSpec {
   double op_timeout_s = 10;
   double recovery_wait_s = 5;
   double final_time_limit_s = 60;
+  // A nemesis op running longer is abandoned (recorded info); every nemesis, heal and teardown
+  // command without a timeout of its own gets nemesis_command_timeout_s (harness/remote.h
+  // make_deadline_remote).
+  double nemesis_op_timeout_s = 300;
+  double nemesis_command_timeout_s = 120;
   double checker_time_limit_s = 600;  // per checker; 0: none (a run's check cannot hang)
   int64_t test_count = 1;
   std::optional<uint64_t> seed;
@@ -84,6 +89,9 @@ struct TestSpec {
   std::string consistency_model;
   std::string routing = "random";
   std::string retry = "none";
+  // A nemesis op that failed, timed out or acted on no node makes the verdict unknown
+  // ("unknown"), or is accepted ("allow"): the checker "nemesis".
+  std::string nemesis_errors = "unknown";
   std::string results_dir = "results";
 
   // Every key, defaults included (seed only when set): what test.json records.
@@ -94,6 +102,9 @@ struct TestSpec {
 
 // Validates `j` (an object) and builds the spec. `source` names the file in errors.
 TestSpec parse_spec(const Json& j, const std::string& source = "spec");
+// The shortest nemesis-interval: a shorter one floods the nodes with fault commands.
+inline constexpr double kMinNemesisInterval = 0.1;
+
 // Reads a JSON file (parse errors name the byte offset); throws SpecError.
 Json load_spec_file(const std::string& path);
 // "5" -> 5, "2n" with 3 nodes -> 6; throws SpecError for anything else or a result < 1.

@@ -12,8 +12,11 @@
 #include <fcntl.h>
 #include <libssh/libssh.h>
 #include <libssh/sftp.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <poll.h>
 #include <signal.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -105,8 +108,23 @@ class Connection {
     if (ssh_connect(s_) != SSH_OK) {
       throw TransportError(node, "connect to " + where(spec_) + ": " + error(), false);
     }
+    enable_tcp_keepalive();
     verify_host_key(known);
     authenticate();
+  }
+
+  // TCP keepalives: a node that vanishes without a reset (powered off, cut off by a firewall)
+  // breaks the connection within about 30 s of silence instead of never; libssh sends no
+  // keepalives of its own. (A node whose sshd is frozen still acknowledges TCP: the command
+  // deadlines of make_deadline_remote cover that.)
+  void enable_tcp_keepalive() {
+    int fd = ssh_get_fd(s_);
+    if (fd < 0) return;
+    int on = 1, idle = 15, interval = 5, count = 3;
+    ::setsockopt(fd, SOL_SOCKET, SO_KEEPALIVE, &on, sizeof on);
+    ::setsockopt(fd, IPPROTO_TCP, TCP_KEEPIDLE, &idle, sizeof idle);
+    ::setsockopt(fd, IPPROTO_TCP, TCP_KEEPINTVL, &interval, sizeof interval);
+    ::setsockopt(fd, IPPROTO_TCP, TCP_KEEPCNT, &count, sizeof count);
   }
 
   std::string fingerprint() {

@@ -5,6 +5,7 @@
 #include <catch2/catch.hpp>
 #include <filesystem>
 #include <set>
+#include <system_error>
 #include <thread>
 
 #include "harness/recorder.h"
@@ -231,4 +232,159 @@ TEST_CASE("a client that cannot even open fails its op, and the process goes on"
   CHECK(fails == 3);
   CHECK(processes.size() == 1);
   CHECK(fx.stats->opened.load() == 1);
+}
+
+TEST_CASE("a thread that cannot start ends the run with every started thread joined",
+          "[interpreter][regression]") {
+  // Issue 14 item 1: when a std::thread constructor threw (EAGAIN at the thread limit), the
+  // threads already started kept running on a generator the runner then destroyed.
+  uint64_t seed = 12;
+  announce_seed("interpreter: thread start fails", seed);
+  Fixture fx("threadfail");
+  auto o = fx.options(8, seed);
+  auto started = std::make_shared<std::atomic<int>>(0);
+  auto running = std::make_shared<std::atomic<int>>(0);
+  o.start_thread = [started, running](std::function<void()> body) {
+    if (started->fetch_add(1) >= 4) {
+      throw std::system_error(std::make_error_code(std::errc::resource_unavailable_try_again));
+    }
+    running->fetch_add(1);
+    return std::thread([running, body = std::move(body)] {
+      body();
+      running->fetch_sub(1);
+    });
+  };
+  Interpreter interp(o, *fx.recorder);
+  auto g = clients(rate(1000, repeat_fn([](const GenContext&) { return OpTemplate{"ok", 1}; })));
+  try {
+    interp.run(*g);
+    FAIL("run() returned");
+  } catch (const ThreadStartError& e) {
+    CHECK_THAT(e.what(), Catch::Contains("cannot start worker thread 5 of 9"));
+    CHECK_THAT(e.what(), Catch::Contains("--concurrency 8"));
+  }
+  // Every thread that started has returned before run() did: nothing uses g any more.
+  CHECK(running->load() == 0);
+  g.reset();
+  History h = fx.history();
+  CHECK(h.counts().open == 0);
+}
+
+TEST_CASE("on cancel, ops in flight are abandoned at once and recorded info",
+          "[interpreter][regression]") {
+  // Issue 14 item 3: the first SIGINT waited up to op-timeout for ops in flight (on paused
+  // nodes), inviting the second SIGINT that aborts the heal.
+  uint64_t seed = 13;
+  announce_seed("interpreter: cancel abandons", seed);
+  Fixture fx("cancel");
+  auto o = fx.options(2, seed);
+  o.op_timeout = std::chrono::seconds(30);
+  Interpreter interp(o, *fx.recorder);
+  std::atomic<bool> cancel{false};
+  auto g = clients(sequence({{"hang", 3000}, {"hang", 3000}}));
+  std::thread canceller([&] {
+    std::this_thread::sleep_for(std::chrono::milliseconds(200));
+    cancel.store(true);
+  });
+  auto t0 = std::chrono::steady_clock::now();
+  interp.run(*g, &cancel);
+  canceller.join();
+  double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  CHECK(secs < 1.0);
+  CHECK(interp.wait_abandoned(std::chrono::seconds(10)) == 0);
+  History h = fx.history();
+  REQUIRE(h.size() == 4);
+  for (const Op& op : h) {
+    if (op.type == OpType::kInvoke) continue;
+    CHECK(op.type == OpType::kInfo);
+    CHECK(op.error == "interrupted");
+  }
+}
+
+TEST_CASE("at the deadline, ops still running are cut off and the run returns",
+          "[interpreter][regression]") {
+  // Issue 14 item 14: nemesis ops (a restart waiting for its node) held the main phase open
+  // 105 s past its time limit.
+  uint64_t seed = 14;
+  announce_seed("interpreter: deadline", seed);
+  Fixture fx("deadline");
+  auto o = fx.options(1, seed);
+  Interpreter interp(o, *fx.recorder);
+  auto g = clients_and_nemesis(sequence({{"hang", 4000}}),
+                               sequence({{"start", Json{{"sleep-ms", 4000}}}}));
+  RunControl control;
+  control.deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(300);
+  auto t0 = std::chrono::steady_clock::now();
+  interp.run(*g, control);
+  double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  CHECK(secs < 1.5);
+  History h = fx.history();
+  REQUIRE(h.size() == 4);
+  int cut = 0;
+  for (const Op& op : h) {
+    if (op.type == OpType::kInvoke || (op.is_nemesis() && op.error.is_null())) continue;
+    CHECK(op.type == OpType::kInfo);
+    CHECK_THAT(op.error.get<std::string>(), Catch::Contains("cut off"));
+    ++cut;
+  }
+  CHECK(cut == 2);
+  // The abandoned threads finish on their own; wait_abandoned waits for them.
+  CHECK(interp.wait_abandoned(std::chrono::seconds(10)) == 0);
+}
+
+TEST_CASE("a nemesis op past nemesis_op_timeout is abandoned and the next one waits for it",
+          "[interpreter][regression]") {
+  // Issue 14 item 3: a nemesis op on a node that stopped answering blocked the nemesis thread,
+  // and the run, for ever.
+  uint64_t seed = 15;
+  announce_seed("interpreter: nemesis timeout", seed);
+  Fixture fx("nemtimeout");
+  auto o = fx.options(1, seed);
+  std::vector<std::unique_ptr<Nemesis>> parts;
+  auto log = std::make_shared<RecordingNemesis::Log>();
+  parts.push_back(std::make_unique<RecordingNemesis>(log));
+  auto composed = compose_nemeses(std::move(parts), std::chrono::seconds(5));
+  o.nemesis = composed.get();
+  o.nemesis_op_timeout = std::chrono::milliseconds(500);
+  Interpreter interp(o, *fx.recorder);
+  auto g = clients_and_nemesis(ops_of("ok", 5),
+                               sequence({{"start", Json{{"sleep-ms", 800}}}, {"stop", nullptr}}));
+  interp.run(*g);
+  History h = fx.history();
+  std::vector<Op> nem;
+  for (const Op& op : h) {
+    if (op.is_nemesis()) nem.push_back(op);
+  }
+  REQUIRE(nem.size() == 4);
+  CHECK(nem[0].f == "start");
+  CHECK_THAT(nem[1].error.get<std::string>(), Catch::Contains("nemesis-op-timeout"));
+  CHECK(nem[1].time_ns - nem[0].time_ns < 700'000'000);
+  // The stop op ran only after the abandoned start had finished (one op per nemesis at once).
+  CHECK(nem[3].f == "stop");
+  CHECK(nem[3].time_ns - nem[0].time_ns >= 800'000'000);
+  CHECK(nem[3].error.is_null());
+  CHECK(interp.wait_abandoned(std::chrono::seconds(5)) == 0);
+  {
+    std::lock_guard<std::mutex> lock(log->mu);
+    CHECK(log->ops == std::vector<std::string>{"start", "stop"});
+  }
+}
+
+TEST_CASE("teardown of a nemesis busy past its bound says it did not heal",
+          "[interpreter][nemesis]") {
+  auto log = std::make_shared<RecordingNemesis::Log>();
+  std::vector<std::unique_ptr<Nemesis>> parts;
+  parts.push_back(std::make_unique<RecordingNemesis>(log));
+  auto composed = compose_nemeses(std::move(parts), std::chrono::milliseconds(100));
+  NemesisContext ctx;
+  Op slow;
+  slow.f = "start";
+  slow.value = Json{{"sleep-ms", 600}};
+  std::thread t([&] { composed->invoke(ctx, slow); });
+  std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  CHECK_THROWS_WITH(composed->teardown(ctx), Catch::Contains("still running an op"));
+  t.join();
+  CHECK_NOTHROW(composed->teardown(ctx));
+  std::lock_guard<std::mutex> lock(log->mu);
+  CHECK(log->teardowns == 1);
 }

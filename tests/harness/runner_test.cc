@@ -448,3 +448,151 @@ TEST_CASE("a run where nothing succeeded is unknown, even on a broken database",
   CHECK_THAT(r.details["summary"].get<std::string>(), Catch::Contains("no ok read"));
   fs::remove_all(root);
 }
+
+TEST_CASE("the time limit bounds the main phase: a slow nemesis op is cut off, then healed",
+          "[runner][regression]") {
+  // Issue 14 item 14: a 90 s run's main phase lasted 195 s, held open by a restart waiting for
+  // its node. Now the op is cut off (info) a second after the limit and the heal goes on.
+  uint64_t seed = 120;
+  announce_seed("runner: time limit cuts off", seed);
+  fs::path root = temp_dir("cutoff");
+  TestSpec spec = quick_spec(root, seed);
+  spec.nemesis = {"fake"};
+  spec.nemesis_interval_s = 0.2;
+  spec.nemesis_options = {{"fake", {{"start-ms", 4000}}}};
+  auto log = fake_nemesis_log();
+  {
+    std::lock_guard<std::mutex> lock(log->mu);
+    log->ops.clear();
+    log->setups = log->teardowns = 0;
+  }
+  auto t0 = std::chrono::steady_clock::now();
+  RunOutcome out = run_test(spec, quiet());
+  double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  INFO(out.summary);
+  CHECK(out.validity == Validity::kValid);
+  std::string clog = read_file(out.dir / "controller.log");
+  // The main phase (1 s) ended at about 2 s, not when the start op ended (about 4.2 s).
+  auto main_at = clog.find("phase: main"), heal_at = clog.find("phase: heal");
+  REQUIRE(main_at != std::string::npos);
+  REQUIRE(heal_at != std::string::npos);
+  History h = load_recorded_history((out.dir / "history.jsonl").string()).history;
+  bool cut = false;
+  int64_t cut_at = 0;
+  for (const Op& op : h) {
+    if (op.is_nemesis() && op.f == "start" && op.error.is_string() &&
+        op.error.get<std::string>().find("cut off") != std::string::npos) {
+      cut = true;
+      cut_at = op.time_ns;
+    }
+  }
+  CHECK(cut);
+  CHECK(cut_at < 3'000'000'000);
+  // The heal's stop waited for the start (one op per nemesis at once), then healed.
+  {
+    std::lock_guard<std::mutex> lock(log->mu);
+    CHECK(log->teardowns == 1);
+    REQUIRE(log->ops.size() >= 2);
+    CHECK(log->ops.back() == "stop");
+  }
+  CHECK(secs < 10);
+  fs::remove_all(root);
+}
+
+TEST_CASE("a thread that cannot start ends the run after heal and teardown, history kept",
+          "[runner][regression]") {
+  // Issue 14 item 1: `faultline run --concurrency 2000` under `ulimit -v 2000000` crashed (a
+  // use-after-free of the generator), skipping heal and teardown.
+  uint64_t seed = 121;
+  announce_seed("runner: thread start fails", seed);
+  fs::path root = temp_dir("threadfail");
+  TestSpec spec = quick_spec(root, seed);
+  spec.nemesis = {"fake"};
+  auto log = fake_nemesis_log();
+  {
+    std::lock_guard<std::mutex> lock(log->mu);
+    log->ops.clear();
+    log->setups = log->teardowns = 0;
+  }
+  auto count = std::make_shared<std::atomic<int>>(0);
+  RunOptions o = quiet();
+  fs::path run;
+  o.on_run_dir = [&](const fs::path& d) { run = d; };
+  o.start_thread = [count](std::function<void()> body) {
+    // The main phase's threads: the nemesis thread and the first two clients start.
+    if (count->fetch_add(1) == 3) {
+      throw std::system_error(std::make_error_code(std::errc::resource_unavailable_try_again));
+    }
+    return std::thread(std::move(body));
+  };
+  CHECK_THROWS_WITH(run_test(spec, o), Catch::Contains("cannot start worker thread 4 of 7"));
+  {
+    std::lock_guard<std::mutex> lock(log->mu);
+    CHECK(log->setups == 1);
+    CHECK(log->teardowns == 1);
+  }
+  std::string clog = read_file(run / "controller.log");
+  CHECK_THAT(clog, Catch::Contains("phase: heal"));
+  CHECK_THAT(clog, Catch::Contains("memory: torn down"));
+  CHECK_NOTHROW(load_recorded_history((run / "history.jsonl").string()));
+
+  // And the CLI refuses a concurrency the limits cannot hold, before anything starts.
+  auto r = run_shell("ulimit -v 2000000; " + faultline_binary() +
+                     " run -q --db memory --concurrency 2000 --time-limit 2 --results-dir " +
+                     (root / "cli").string() + " 2>&1");
+  INFO(r.output);
+  CHECK(r.status == kExitBadInput);
+  CHECK_THAT(r.output, Catch::Contains("/concurrency") && Catch::Contains("ulimit -v"));
+  CHECK(!fs::exists(root / "cli"));
+  fs::remove_all(root);
+}
+
+TEST_CASE("a teardown that fails keeps the verdict and names the heal command",
+          "[runner][regression]") {
+  // Issue 14 item 13: a failed heal or teardown made the run exit 255 with no results.json,
+  // though the history was whole.
+  fs::path root = temp_dir("teardownfail");
+  TestSpec spec = quick_spec(root, 122);
+  spec.db = "fake-broken";
+  spec.db_options = {{"fail-in", "teardown"}};
+  RunOutcome out = run_test(spec, quiet());
+  INFO(out.summary);
+  CHECK(fs::exists(out.dir / "results.json"));
+  CHECK_THAT(out.summary, Catch::Contains("problem: teardown failed"));
+  CHECK_THAT(out.summary, Catch::Contains("faultline heal " + out.dir.string()));
+  Json results = Json::parse(read_file(out.dir / "results.json"));
+  REQUIRE(results.contains("controller"));
+  CHECK_THAT(results["controller"]["problems"][0].get<std::string>(),
+             Catch::Contains("teardown failed"));
+  CHECK(results["controller"]["heal-command"] == "faultline heal " + out.dir.string());
+  fs::remove_all(root);
+}
+
+TEST_CASE("a nemesis op that failed makes the run unknown unless allowed", "[runner][regression]") {
+  // Issue 14 item 6: a fault that did nothing (a scheduled kill with no target, a nemesis that
+  // threw) left the run valid, as if the faults had been tested.
+  uint64_t seed = 123;
+  announce_seed("runner: nemesis errors", seed);
+  fs::path root = temp_dir("nemesiserrors");
+  TestSpec spec = quick_spec(root, seed);
+  spec.nemesis = {"fake"};
+  spec.nemesis_interval_s = 0.2;
+  spec.nemesis_options = {{"fake", {{"start-throws", true}}}};
+  RunOutcome out = run_test(spec, quiet());
+  INFO(out.summary);
+  CHECK(out.validity == Validity::kUnknown);
+  CHECK_THAT(out.results["checkers"]["nemesis"]["summary"].get<std::string>(),
+             Catch::Contains("may not have happened") && Catch::Contains("failed as asked"));
+  spec.nemesis_errors = "allow";
+  RunOutcome allowed = run_test(spec, quiet());
+  INFO(allowed.summary);
+  CHECK(allowed.validity == Validity::kValid);
+  // A run whose faults all happened is judged as before.
+  spec.nemesis_errors = "unknown";
+  spec.nemesis_options = Json::object();
+  RunOutcome fine = run_test(spec, quiet());
+  CHECK(fine.validity == Validity::kValid);
+  CHECK_THAT(fine.results["checkers"]["nemesis"]["summary"].get<std::string>(),
+             Catch::Contains("none failed"));
+  fs::remove_all(root);
+}

@@ -35,6 +35,13 @@ void RecordingNemesis::setup(const NemesisContext&) {
 }
 
 Completion RecordingNemesis::invoke(const NemesisContext&, const Op& op) {
+  if (op.value.is_object() && op.value.contains("sleep-ms")) {
+    // A slow fault (a restart waiting for its node): holds the op, not the log.
+    std::this_thread::sleep_for(std::chrono::milliseconds(op.value["sleep-ms"].get<int64_t>()));
+  }
+  if (op.value.is_object() && op.value.value("throw", false)) {
+    throw std::runtime_error("fake nemesis: failed as asked");
+  }
   std::lock_guard<std::mutex> lock(log_->mu);
   log_->ops.push_back(op.f);
   return Completion::ok(Json{{"did", op.f}});
@@ -57,15 +64,24 @@ void announce_seed(const std::string& test, uint64_t seed) {
 namespace {
 
 const bool fake_registered =
-    NemesisRegistry::add("nemesis", "fake", "test double: records start/stop ops (tests only)",
+    NemesisRegistry::add("nemesis", "fake",
+                         "test double: records start/stop ops; option start-ms makes each start "
+                         "take that long (tests only)",
                          [](const NemesisOptions& o) {
                            NemesisPackage p;
                            p.name = "fake";
                            p.nemesis = std::make_unique<RecordingNemesis>(fake_nemesis_log());
+                           Json start_value = "n1";
+                           if (o.options.contains("start-ms")) {
+                             start_value = {{"sleep-ms", o.options["start-ms"]}};
+                           }
+                           if (o.options.value("start-throws", false)) {
+                             start_value = {{"throw", true}};
+                           }
                            p.generator = start_stop_cycle(
                                o.interval_ns,
-                               [](const GenContext&) {
-                                 return OpTemplate{"start", "n1"};
+                               [start_value](const GenContext&) {
+                                 return OpTemplate{"start", start_value};
                                },
                                [](const GenContext&) {
                                  return OpTemplate{"stop", nullptr};
