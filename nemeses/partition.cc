@@ -36,8 +36,7 @@ std::optional<IpPrefix> parse_ip_prefix(const std::string& text) {
   if (auto slash = addr.find('/'); slash != std::string::npos) {
     std::string len = addr.substr(slash + 1);
     addr.resize(slash);
-    if (len.empty() || len.size() > 3 ||
-        len.find_first_not_of("0123456789") != std::string::npos) {
+    if (len.empty() || len.size() > 3 || len.find_first_not_of("0123456789") != std::string::npos) {
       return std::nullopt;
     }
     bits = std::stoi(len);
@@ -127,15 +126,18 @@ std::map<std::string, NodeDrops> grudge_addresses(
       if (!a) {
         throw std::invalid_argument("partition: node " + peer + "'s address '" + it->second +
                                     "' is not an IP address or prefix; set "
-                                    "nemesis-options/partition/addresses/" + peer + " to one");
+                                    "nemesis-options/partition/addresses/" +
+                                    peer + " to one");
       }
       for (const auto& c : ctl) {
         if (a->contains(c)) {
           throw std::invalid_argument(
               "partition: node " + peer + "'s address " + it->second +
               (a->bits == (a->family == 4 ? 32 : 128) ? " is" : " contains") +
-              " the controller's (" + c.text() + "); refusing to cut the controller off (set "
-              "nemesis-options/partition/addresses/" + peer + " to the node's own address)");
+              " the controller's (" + c.text() +
+              "); refusing to cut the controller off (set "
+              "nemesis-options/partition/addresses/" +
+              peer + " to the node's own address)");
         }
       }
       (a->family == 4 ? d.ipv4 : d.ipv6).push_back(a->text());
@@ -194,10 +196,10 @@ class PartitionNemesis : public Nemesis {
         if (auto it = drops.find(s.node()); it != drops.end()) d = it->second;
         bool root = facts_[s.node()].root;
         auto apply = [&](const std::vector<std::string>& addresses, const std::string& tool) {
-          s.run_checked(privileged(
-              addresses.empty() ? remove_chain_command(kPartitionChain, "INPUT", tool)
-                                : drop_command(kPartitionChain, "INPUT", addresses, tool),
-              root));
+          s.run_checked(privileged(addresses.empty()
+                                       ? remove_chain_command(kPartitionChain, "INPUT", tool)
+                                       : drop_command(kPartitionChain, "INPUT", addresses, tool),
+                                   root));
         };
         apply(d.ipv4, "iptables");
         if (has_ipv6_) apply(d.ipv6, "ip6tables");

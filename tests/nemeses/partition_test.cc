@@ -1,6 +1,8 @@
 // The partition nemesis: the exact iptables invocations of a partition and of its heal (the
 // scripts are run by a real sh against a recording stub iptables), the commands each node gets
 // through a recording fake remote, refusal to cut off the controller, options.
+#include "nemeses/partition.h"
+
 #include <catch2/catch.hpp>
 #include <filesystem>
 #include <fstream>
@@ -8,7 +10,6 @@
 
 #include "harness/remote.h"
 #include "harness/retry.h"
-#include "nemeses/partition.h"
 #include "tests/nemeses/nemesis_test_util.h"
 
 using namespace faultline;
@@ -21,18 +22,18 @@ namespace {
 // Runs `cmd` locally with a stub iptables that logs its arguments, one call a line; `-C` and
 // `-S` fail (no hook, no chain) unless `chain_exists`, and `-D` succeeds `hooks` times.
 std::vector<std::string> iptables_calls(Command cmd, bool chain_exists, int hooks = 0,
-                                       const std::string& tool = "iptables") {
+                                        const std::string& tool = "iptables") {
   fs::path dir = fs::temp_directory_path() / ("fl-ipt-" + std::to_string(::getpid()));
   fs::create_directories(dir);
   std::ofstream(dir / tool) << "#!/bin/sh\n"
-                                  << "echo \"$*\" >> " << (dir / "log").string() << "\n"
-                                  << "case \"$2\" in\n"
-                                  << "  -C) exit 1;;\n"
-                                  << "  -S) " << (chain_exists ? "exit 0" : "exit 1") << ";;\n"
-                                  << "  -D) n=$(cat " << (dir / "hooks").string()
-                                  << "); [ \"$n\" -gt 0 ] || exit 1; echo $((n-1)) > "
-                                  << (dir / "hooks").string() << ";;\n"
-                                  << "esac\nexit 0\n";
+                            << "echo \"$*\" >> " << (dir / "log").string() << "\n"
+                            << "case \"$2\" in\n"
+                            << "  -C) exit 1;;\n"
+                            << "  -S) " << (chain_exists ? "exit 0" : "exit 1") << ";;\n"
+                            << "  -D) n=$(cat " << (dir / "hooks").string()
+                            << "); [ \"$n\" -gt 0 ] || exit 1; echo $((n-1)) > "
+                            << (dir / "hooks").string() << ";;\n"
+                            << "esac\nexit 0\n";
   std::ofstream(dir / "hooks") << hooks << "\n";
   fs::permissions(dir / tool, fs::perms::owner_all);
   cmd.with_env("PATH", dir.string() + ":/usr/bin:/bin");
@@ -170,13 +171,13 @@ TEST_CASE("partition: addresses compare as addresses, not strings", "[partition]
   }
   // The controller seen as ::ffff:10.0.0.1 is still 10.0.0.1.
   Grudge g = {{"n2", {"n1"}}};
-  CHECK_THROWS_WITH(grudge_addresses(g, {{"n1", "10.0.0.1"}, {"n2", "10.0.0.12"}},
-                                     {"::ffff:10.0.0.1"}),
-                    Catch::Contains("refusing to cut the controller off"));
+  CHECK_THROWS_WITH(
+      grudge_addresses(g, {{"n1", "10.0.0.1"}, {"n2", "10.0.0.12"}}, {"::ffff:10.0.0.1"}),
+      Catch::Contains("refusing to cut the controller off"));
   CHECK_THROWS_WITH(grudge_addresses(g, {{"n1", "n1.example.com"}}, {"10.0.0.1"}),
                     Catch::Contains("not an IP address or prefix"));
-  auto d = grudge_addresses({{"n1", {"n2", "n3"}}},
-                            {{"n2", "10.0.0.12"}, {"n3", "fd00::13"}}, {"10.0.0.1", "fd00::1"});
+  auto d = grudge_addresses({{"n1", {"n2", "n3"}}}, {{"n2", "10.0.0.12"}, {"n3", "fd00::13"}},
+                            {"10.0.0.1", "fd00::1"});
   CHECK(d["n1"].ipv4 == std::vector<std::string>{"10.0.0.12"});
   CHECK(d["n1"].ipv6 == std::vector<std::string>{"fd00::13"});
 }
@@ -234,19 +235,19 @@ TEST_CASE("partition: IPv6 peers are dropped with ip6tables", "[partition]") {
   p.nemesis->setup(ctx);
   forget(*remote, ctx.nodes);
   p.nemesis->invoke(ctx, nemesis_op("start-partition", {{"grudge", {{"n3", {"n1", "n2"}}}}}));
-  CHECK(ran(*remote, "n3") ==
-        std::vector<std::string>{
-            command_line(remove_chain_command("FAULTLINE", "INPUT", "iptables")),
-            command_line(drop_command("FAULTLINE", "INPUT", {"fd00::11", "fd00::12"}, "ip6tables"))});
-  CHECK(iptables_calls(drop_command("FAULTLINE", "INPUT", {"fd00::11"}, "ip6tables"), false,
-                       0, "ip6tables") ==
-        std::vector<std::string>{
-            "-w -N FAULTLINE",
-            "-w -C INPUT -j FAULTLINE",
-            "-w -I INPUT 1 -j FAULTLINE",
-            "-w -F FAULTLINE",
-            "-w -A FAULTLINE -s fd00::11 -j DROP",
-        });
+  CHECK(
+      ran(*remote, "n3") ==
+      std::vector<std::string>{
+          command_line(remove_chain_command("FAULTLINE", "INPUT", "iptables")),
+          command_line(drop_command("FAULTLINE", "INPUT", {"fd00::11", "fd00::12"}, "ip6tables"))});
+  CHECK(iptables_calls(drop_command("FAULTLINE", "INPUT", {"fd00::11"}, "ip6tables"), false, 0,
+                       "ip6tables") == std::vector<std::string>{
+                                           "-w -N FAULTLINE",
+                                           "-w -C INPUT -j FAULTLINE",
+                                           "-w -I INPUT 1 -j FAULTLINE",
+                                           "-w -F FAULTLINE",
+                                           "-w -A FAULTLINE -s fd00::11 -j DROP",
+                                       });
 }
 
 TEST_CASE("partition: options, generator values, in-process databases", "[partition]") {
@@ -292,8 +293,8 @@ TEST_CASE("partition: a connection lost mid-command is retried through the retry
   p.nemesis->setup(ctx);
   forget(*fake, ctx.nodes);
   fake->script("n3").then_drop_while_running("n3");
-  CHECK_NOTHROW(p.nemesis->invoke(
-      ctx, nemesis_op("start-partition", {{"grudge", {{"n3", {"n1", "n2"}}}}})));
+  CHECK_NOTHROW(
+      p.nemesis->invoke(ctx, nemesis_op("start-partition", {{"grudge", {{"n3", {"n1", "n2"}}}}})));
   const std::string drop =
       command_line(drop_command("FAULTLINE", "INPUT", {"10.0.0.11", "10.0.0.12"}));
   CHECK(ran(*fake, "n3") == std::vector<std::string>{drop, drop});
