@@ -83,9 +83,11 @@ fs::path run_to_heal(const fs::path& arg) {
   if (unfinished.size() > 1) {
     std::string list;
     for (const auto& r : unfinished) list += "\n  " + heal_command(r);
- throw std::invalid_argument(arg.string() + " holds " + std::to_string(unfinished.size()) +
-                   " runs without results.json (their controller died, or they are still "
-                   "running); name the one to heal:" + list);
+    throw std::invalid_argument(
+        arg.string() + " holds " + std::to_string(unfinished.size()) +
+        " runs without results.json (their controller died, or they are still "
+        "running); name the one to heal:" +
+        list);
   }
   if (unfinished.size() == 1) return unfinished.front();
   return resolve_run_dir(arg);
@@ -136,8 +138,7 @@ int heal_run(const fs::path& dir, Remote& remote, std::ostream& out) {
   std::string history_warning;
   std::optional<std::vector<Op>> history = read_history(dir / "history.jsonl", history_warning);
   if (!history_warning.empty()) {
-    out << "heal: history: " << history_warning
-              << (history ? " (read what could be)" : "") << "\n";
+    out << "heal: history: " << history_warning << (history ? " (read what could be)" : "") << "\n";
   }
 
   // The database, for resuming paused processes. When it cannot be rebuilt and the run paused
@@ -169,7 +170,7 @@ int heal_run(const fs::path& dir, Remote& remote, std::ostream& out) {
     db.reset();
     db_error = e.what();
     out << "heal: cannot make the run's database (" << db_error
-              << "); healing the network and clocks only\n";
+        << "); healing the network and clocks only\n";
   }
   const bool paused_in_run = nemeses.count("pause") > 0;
   Pausable* pausable = db ? capability<Pausable>(*db) : nullptr;
@@ -205,12 +206,14 @@ int heal_run(const fs::path& dir, Remote& remote, std::ostream& out) {
           }
         } else if (paused_in_run) {
           ok = false;
-          lines.push_back(node + ": database processes the run paused (SIGSTOP) may still be "
-                                 "stopped: " +
+          lines.push_back(node +
+                          ": database processes the run paused (SIGSTOP) may still be "
+                          "stopped: " +
                           (db ? "database '" + db_name + "' cannot resume them"
                               : "cannot rebuild database '" + db_name + "' (" + db_error + ")") +
                           "; resume them by hand (kill -CONT their pids), or heal with a build "
-                          "that has database '" + db_name + "'");
+                          "that has database '" +
+                          db_name + "'");
         }
       } catch (const std::exception& e) {
         ok = false;
@@ -228,9 +231,9 @@ int heal_run(const fs::path& dir, Remote& remote, std::ostream& out) {
       killed ? " (killed database processes are not restarted: start the database again)" : "";
   if (failed) {
     out << "heal: " << failed << " node(s) of " << dir.string()
-              << " NOT healed: faults may remain (see above); fix what is said and run "
-              << heal_command(dir) << " again\n";
-        return kExitInternal;
+        << " NOT healed: faults may remain (see above); fix what is said and run "
+        << heal_command(dir) << " again\n";
+    return kExitInternal;
   }
   out << "heal: every node of " << dir.string() << " healed" << killed_note << "\n";
   return kExitValid;

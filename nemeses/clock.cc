@@ -24,6 +24,8 @@
 // reset-clock; check-clock-offsets. Each completes with {"mechanism", "offsets-ms": {node:
 // ms}} (check-clock-offsets: as read from the nodes). Start: bump or strobe at random; stop and
 // final: reset.
+#include "nemeses/clock.h"
+
 #include <chrono>
 #include <cmath>
 #include <mutex>
@@ -34,7 +36,6 @@
 
 #include "harness/checker.h"
 #include "harness/nemesis.h"
-#include "nemeses/clock.h"
 #include "nemeses/node.h"
 
 namespace faultline::nemeses {
@@ -161,8 +162,8 @@ ClockHealPlan clock_heal_plan(const std::vector<Op>& history) {
   return plan;
 }
 
-std::string heal_system_clock(Session& session, const ClockHealPlan& plan,
-                              const NodeFacts& facts, double tolerance_ms) {
+std::string heal_system_clock(Session& session, const ClockHealPlan& plan, const NodeFacts& facts,
+                              double tolerance_ms) {
   auto it = plan.offsets_ms.find(session.node());
   if (it == plan.offsets_ms.end()) return "";  // the run left this clock at true time
   std::set<double> candidates = it->second;

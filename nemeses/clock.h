@@ -49,7 +49,7 @@ ClockHealPlan clock_heal_plan(const std::vector<Op>& history);
 // already at true time is left alone. Returns what it did ("" for nothing); throws
 // std::runtime_error when the clock is off by an amount the run did not set (it is not
 // touched) or shares this machine's clock (it cannot be measured), saying what to do.
-std::string heal_system_clock(Session& session, const ClockHealPlan& plan,
-                              const NodeFacts& facts, double tolerance_ms = 500);
+std::string heal_system_clock(Session& session, const ClockHealPlan& plan, const NodeFacts& facts,
+                              double tolerance_ms = 500);
 
 }  // namespace faultline::nemeses

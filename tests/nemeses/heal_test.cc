@@ -2,6 +2,8 @@
 // offsets a run left on real hosts (read from its history) are stepped back, once; the run's
 // own faketime-dir and packet dir are healed; paused processes that cannot be resumed are said
 // and fail the heal; the run is chosen by name, never a stranger's `latest`.
+#include "harness/heal.h"
+
 #include <catch2/catch.hpp>
 #include <cmath>
 #include <cstdio>
@@ -10,7 +12,6 @@
 #include <sstream>
 
 #include "harness/formats.h"
-#include "harness/heal.h"
 #include "harness/results.h"
 #include "nemeses/clock.h"
 #include "tests/nemeses/nemesis_test_util.h"
@@ -60,9 +61,9 @@ struct FakeHostClock {
       if (script.find("SSH_CONNECTION") != std::string::npos) {
         r.out = "10.0.0.1 40000 10.0.0.11 22\n0\nanother-kernel\n";
       } else if (c.argv.size() == 2 && c.argv[0] == "date") {
-        double now = std::chrono::duration<double>(
-                         std::chrono::system_clock::now().time_since_epoch())
-                         .count();
+        double now =
+            std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch())
+                .count();
         char b[64];
         std::snprintf(b, sizeof b, "%.9f\n", now + *off / 1000);
         r.out = b;
@@ -88,7 +89,8 @@ Json test_json(const std::vector<std::string>& nemeses, Json nemesis_options = J
 TEST_CASE("heal: clock offsets from the history, completed or cut off", "[heal]") {
   std::vector<Op> h = {
       nemesis_info("bump-clock", {{"n1", 5000}}),
-      nemesis_info("bump-clock", {{"mechanism", "system"}, {"offsets-ms", {{"n1", 5000}, {"n2", 0}}}}),
+      nemesis_info("bump-clock",
+                   {{"mechanism", "system"}, {"offsets-ms", {{"n1", 5000}, {"n2", 0}}}}),
   };
   ClockHealPlan p = clock_heal_plan(h);
   CHECK(p.mechanism == "system");
@@ -116,8 +118,7 @@ TEST_CASE("heal: clock offsets from the history, completed or cut off", "[heal]"
 
 // Issue 14 item 4: `faultline heal` only reset libfaketime files; a real host's system clock
 // stayed off by what the crashed run had set.
-TEST_CASE("heal: a real host's system clock is stepped back by the run's offset, once",
-          "[heal]") {
+TEST_CASE("heal: a real host's system clock is stepped back by the run's offset, once", "[heal]") {
   fs::path d = temp_dir("clock");
   fs::path run = d / "t" / "20260101T000000";
   write_run(run, test_json({"clock"}),
@@ -179,8 +180,7 @@ TEST_CASE("heal: the run's own faketime-dir and packet dir are healed", "[heal]"
 
 // Issue 14 item 4: when the database could not be rebuilt, paused processes were left stopped
 // and heal still said "every node healed" with exit 0.
-TEST_CASE("heal: paused processes that cannot be resumed are said, and the heal fails",
-          "[heal]") {
+TEST_CASE("heal: paused processes that cannot be resumed are said, and the heal fails", "[heal]") {
   fs::path d = temp_dir("pause");
   fs::path run = d / "t" / "20260101T000000";
   write_run(run, test_json({"pause", "partition"}), {});
