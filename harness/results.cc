@@ -145,6 +145,8 @@ std::string read_file(const fs::path& path) {
 void ControllerLog::open(const fs::path& path, bool echo) {
   std::lock_guard<std::mutex> lock(mu_);
   out_.open(path, std::ios::app);
+  path_ = path;
+  failed_ = false;
   echo_ = echo;
   start_ = std::chrono::steady_clock::now();
 }
@@ -155,7 +157,15 @@ void ControllerLog::log(const std::string& line) {
   double t = std::chrono::duration<double>(std::chrono::steady_clock::now() - start_).count();
   char rel[32];
   std::snprintf(rel, sizeof rel, "%9.3f", t);
-  if (out_.is_open()) out_ << stamp << " " << rel << "  " << line << "\n" << std::flush;
+  if (out_.is_open() && !failed_) {
+    out_ << stamp << " " << rel << "  " << line << "\n" << std::flush;
+    if (!out_) {
+      // Said once; the run goes on (the history, not this log, is what must be complete).
+      failed_ = true;
+      std::cerr << "faultline: " << path_.string() << ": write failed (" << std::strerror(errno)
+                << "); controller.log is incomplete from here\n";
+    }
+  }
   // On a terminal, clear the progress line first.
   if (echo_) std::cerr << (::isatty(2) ? "\r\033[K[" : "[") << rel << "] " << line << "\n";
 }

@@ -62,7 +62,8 @@ std::string read_file(const std::filesystem::path& path);
 class ControllerLog {
  public:
   ControllerLog() = default;
-  // Appends to path; `echo` also prints each line to stderr.
+  // Appends to path; `echo` also prints each line to stderr. A failed write is said once on
+  // stderr and ends writing to the file (the run goes on; the history is what must be whole).
   void open(const std::filesystem::path& path, bool echo);
   void log(const std::string& line);
   void close();
@@ -70,6 +71,8 @@ class ControllerLog {
  private:
   std::mutex mu_;
   std::ofstream out_;
+  std::filesystem::path path_;
+  bool failed_ = false;  // a write failed: said once on stderr, nothing more written
   bool echo_ = false;
   std::chrono::steady_clock::time_point start_ = std::chrono::steady_clock::now();
 };
