@@ -441,13 +441,17 @@ const bool registered = [] {
         }
         const std::string mech =
             ctx.options.is_object() ? ctx.options.value("mechanism", std::string()) : "";
+        // Under "auto" a node sharing our kernel ran faketime: its system clock is ours.
+        const bool shares_our_clock = !f.boot_id.empty() && f.boot_id == local_boot_id();
+        const bool maybe_system = mech == "system" || (mech != "faketime" && !shares_our_clock);
         if (ctx.history) {
           ClockHealPlan plan = clock_heal_plan(*ctx.history);
-          if (plan.any_clock_op && plan.mechanism != "faketime" && mech != "faketime") {
+          if (plan.any_clock_op &&
+              (plan.mechanism == "system" || (plan.mechanism.empty() && maybe_system))) {
             std::string r = heal_system_clock(s, plan, f);
             if (!r.empty()) did.push_back(r);
           }
-        } else if (ctx.in_run && mech != "faketime" && f.boot_id != local_boot_id()) {
+        } else if (ctx.in_run && maybe_system) {
           throw std::runtime_error(
               "the run's history cannot be read, so the system-clock offsets it set are "
               "unknown; check the node's clock (date) and set it by hand, or start NTP");
