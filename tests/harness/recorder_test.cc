@@ -162,7 +162,7 @@ TEST_CASE("a failing disk is reported by sync and close", "[recorder]") {
   HistoryRecorder r({"/dev/full"});
   r.record(invoke(0, "read", nullptr));
   CHECK_THROWS_WITH(r.sync(), Catch::Contains("write failed"));
-  r.record(invoke(1, "read", nullptr));
+  CHECK_THROWS_WITH(r.record(invoke(1, "read", nullptr)), Catch::Contains("/dev/full"));
   CHECK_THROWS(r.close());
 }
 
