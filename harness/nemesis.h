@@ -74,8 +74,19 @@ using NemesisRegistry = Registry<NemesisFactory>;
 // registers, under its nemesis name, a function that undoes on one node whatever that nemesis
 // may have left there (rules, qdiscs, helper processes, clock offsets), idempotently and
 // without any state of the run. It returns a short description of what it did ("" for
-// nothing) and throws RemoteError when the node cannot be healed.
-using NodeHealer = std::function<std::string(Session& session)>;
+// nothing) and throws RemoteError when the node cannot be healed (or std::runtime_error when
+// a fault may remain that it cannot undo, saying what to do by hand).
+struct NodeHealContext {
+  // The run's nemesis-options for this healer's nemesis (an empty object when none), so a
+  // custom directory or mechanism of the run is healed, not only the default one.
+  Json options = Json::object();
+  // The run's recorded history (null when it could not be read): what the nemesis did, e.g.
+  // the clock offsets it set on real hosts.
+  const std::vector<Op>* history = nullptr;
+  // Whether the run used this nemesis (test.json "nemeses").
+  bool in_run = false;
+};
+using NodeHealer = std::function<std::string(Session& session, const NodeHealContext& ctx)>;
 using NodeHealerRegistry = Registry<NodeHealer>;
 
 // One nemesis over several: setup/teardown all (teardown of each is attempted even when

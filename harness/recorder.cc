@@ -6,11 +6,13 @@
 #include <algorithm>
 #include <cerrno>
 #include <cstring>
+#include <filesystem>
 #include <fstream>
 #include <sstream>
 #include <stdexcept>
 
 #include "harness/formats.h"
+#include "harness/results.h"
 
 namespace faultline {
 
@@ -18,6 +20,17 @@ HistoryRecorder::HistoryRecorder(Options options) : options_(std::move(options))
   fd_ = ::open(options_.path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
   if (fd_ < 0) {
     throw std::runtime_error(options_.path + ": cannot create: " + std::strerror(errno));
+  }
+  if (options_.fsync) {
+    // The new directory entry must survive a host crash too, or the whole history may vanish
+    // with it (fdatasync of the file does not persist the entry).
+    try {
+      fsync_directory(std::filesystem::absolute(options_.path).parent_path());
+    } catch (...) {
+      ::close(fd_);
+      fd_ = -1;
+      throw;
+    }
   }
   thread_ = std::thread([this] { flusher(); });
 }
@@ -32,6 +45,7 @@ HistoryRecorder::~HistoryRecorder() {
 
 int64_t HistoryRecorder::record(Op op) {
   std::lock_guard<std::mutex> lock(mu_);
+  if (failed_.load()) throw std::runtime_error(error_);
   op.index = next_index_++;
   // Serialised here, under the lock, so lines are in index order and the flusher only writes.
   queue_ += op_to_jsonl(op);
@@ -40,12 +54,26 @@ int64_t HistoryRecorder::record(Op op) {
   return op.index;
 }
 
+std::string HistoryRecorder::fail(const std::string& what) {
+  std::lock_guard<std::mutex> lock(mu_);
+  if (error_.empty()) {
+    error_ = options_.path + ": " + what + "; the history is kept up to op " +
+             std::to_string(stats_.written) +
+             " and nothing more is written to it (free space or fix the disk, then run again)";
+    failed_.store(true);
+    queue_.clear();  // never written: a later write would leave a hole before it
+    queued_ = 0;
+  }
+  return error_;
+}
+
 void HistoryRecorder::flush_locked(std::unique_lock<std::mutex>& flush_lock) {
   (void)flush_lock;
   int64_t ops = 0;
   buffer_.clear();
   {
     std::lock_guard<std::mutex> lock(mu_);
+    if (failed_.load()) throw std::runtime_error(error_);
     buffer_.swap(queue_);
     ops = queued_;
     queued_ = 0;
@@ -61,12 +89,16 @@ void HistoryRecorder::flush_locked(std::unique_lock<std::mutex>& flush_lock) {
     ssize_t n = ::write(fd_, p, left);
     if (n < 0) {
       if (errno == EINTR) continue;
-      throw std::runtime_error(options_.path + ": write failed: " + std::strerror(errno));
+      throw std::runtime_error(fail(std::string("write failed: ") + std::strerror(errno)));
     }
     p += n;
     left -= static_cast<size_t>(n);
   }
-  if (options_.fsync) ::fdatasync(fd_);
+  if (options_.fsync && ::fdatasync(fd_) != 0) {
+    // After a failed fdatasync the kernel may have dropped the dirty pages: what is in the
+    // file is unknown, so this is as final as a failed write.
+    throw std::runtime_error(fail(std::string("fdatasync failed: ") + std::strerror(errno)));
+  }
   auto t1 = std::chrono::steady_clock::now();
   double ms = std::chrono::duration<double, std::milli>(t1 - t0).count();
   stats_.max_sync_gap_ms = std::max(
@@ -91,10 +123,8 @@ void HistoryRecorder::flusher() {
     try {
       std::unique_lock<std::mutex> flush_lock(flush_mu_);
       flush_locked(flush_lock);
-    } catch (const std::exception& e) {
-      // The batch is lost; the next sync() or close() reports it.
-      std::lock_guard<std::mutex> error_lock(flush_mu_);
-      if (error_.empty()) error_ = e.what();
+    } catch (const std::exception&) {
+      // Recorded by fail(): the next record(), sync() or close() throws it.
     }
     lock.lock();
   }
@@ -102,7 +132,6 @@ void HistoryRecorder::flusher() {
 
 void HistoryRecorder::sync() {
   std::unique_lock<std::mutex> flush_lock(flush_mu_);
-  if (!error_.empty()) throw std::runtime_error(error_);
   flush_locked(flush_lock);
 }
 

@@ -8,10 +8,19 @@
 // appended whole with one write() per batch; if the process dies inside that write the last
 // line may be cut, which `load_recorded_history` reports and skips (it never breaks loading).
 //
+// Durability: the file's directory is fsync'd once the file is created (so the history itself
+// survives a host crash, not only its contents), and every batch is fdatasync'd. The first
+// failed write or sync (a full disk, EFBIG, EIO) is final: nothing is ever written after it,
+// so the file is always a prefix of the run's ops (perhaps with a torn last line) and never has
+// a hole; from then on record(), sync() and close() throw, naming the file and the number of
+// ops kept. The interpreter ends the run on the first record() that throws, and the runner
+// heals and tears down as after any plumbing error.
+//
 // Thread safety: record(), sync(), stats() may be called from any thread; close() once, from
 // the owner.
 #pragma once
 
+#include <atomic>
 #include <chrono>
 #include <condition_variable>
 #include <cstdint>
@@ -34,16 +43,19 @@ class HistoryRecorder {
     std::chrono::milliseconds flush_interval{50};
     bool fsync = true;  // fdatasync after each batch
   };
-  // Opens the file and starts the flusher. Throws std::runtime_error if it cannot be created.
+  // Opens the file, fsyncs its directory and starts the flusher. Throws std::runtime_error if
+  // it cannot be created or made durable.
   explicit HistoryRecorder(Options options);
   ~HistoryRecorder();
   HistoryRecorder(const HistoryRecorder&) = delete;
   HistoryRecorder& operator=(const HistoryRecorder&) = delete;
 
   // Queues op with the next index (returned). The op's other fields are written as given.
+  // Throws std::runtime_error (and queues nothing) once a write or sync has failed.
   int64_t record(Op op);
   // Writes and syncs everything recorded so far before returning. Throws std::runtime_error
-  // if this or an earlier (background) write failed; ops of a failed write are lost.
+  // if this or an earlier (background) write failed; ops of a failed write, and every op
+  // recorded after it, are lost (never written).
   void sync();
   // sync(), stops the flusher and closes the file. Idempotent.
   void close();
@@ -63,19 +75,22 @@ class HistoryRecorder {
  private:
   void flusher();
   void flush_locked(std::unique_lock<std::mutex>& flush_lock);
+  // Records the first failure (later ones keep the first message) and returns the message.
+  std::string fail(const std::string& what);
 
   Options options_;
   int fd_ = -1;
-  mutable std::mutex mu_;  // guards queue_, next_index_, stop_
+  mutable std::mutex mu_;  // guards queue_, next_index_, stop_, error_
   std::condition_variable cv_;
   std::string queue_;  // serialised lines not yet written
   int64_t queued_ = 0;
   int64_t next_index_ = 0;
   bool stop_ = false;
+  std::atomic<bool> failed_{false};  // error_ is set
   mutable std::mutex flush_mu_;  // one flush at a time; guards the file and stats_
   Stats stats_;
   std::string buffer_;
-  std::string error_;  // first write error of the flusher; guarded by flush_mu_
+  std::string error_;  // the first failed write or sync; once set, nothing more is written
   std::chrono::steady_clock::time_point last_sync_ = std::chrono::steady_clock::now();
   std::thread thread_;
   bool closed_ = false;

@@ -1,13 +1,17 @@
 #include "harness/results.h"
 
+#include <fcntl.h>
 #include <unistd.h>
 
+#include <cerrno>
+#include <cstring>
 #include <ctime>
 #include <iostream>
 #include <sstream>
 #include <stdexcept>
 #include <thread>
 
+#include "harness/command.h"
 #include "harness/formats.h"
 #include "harness/limits.h"
 #include "harness/recorder.h"
@@ -53,6 +57,8 @@ fs::path make_run_dir(const fs::path& root, const std::string& test,
   }
   point_link(root / test / "latest", dir.filename());
   point_link(root / "latest", fs::path(test) / dir.filename());
+  fsync_directory(root / test);
+  fsync_directory(root);
   return dir;
 }
 
@@ -68,17 +74,64 @@ fs::path resolve_run_dir(const fs::path& arg) {
   throw std::invalid_argument(arg.string() + ": not a run directory (no test.json, no latest)");
 }
 
+void fsync_directory(const fs::path& dir) {
+  const fs::path d = dir.empty() ? fs::path(".") : dir;
+  int fd = ::open(d.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (fd < 0) {
+    throw std::runtime_error(d.string() + ": cannot open to fsync: " + std::strerror(errno));
+  }
+  int rc = ::fsync(fd);
+  int err = errno;
+  ::close(fd);
+  if (rc != 0) throw std::runtime_error(d.string() + ": fsync failed: " + std::strerror(err));
+}
+
 void write_file_atomic(const fs::path& path, const std::string& text) {
   fs::path tmp = path;
   tmp += ".tmp";
-  {
-    std::ofstream out(tmp, std::ios::binary | std::ios::trunc);
-    if (!out) throw std::runtime_error(tmp.string() + ": cannot write");
-    out << text;
-    out.close();
-    if (!out) throw std::runtime_error(tmp.string() + ": write failed");
+  int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+  if (fd < 0) throw std::runtime_error(tmp.string() + ": cannot write: " + std::strerror(errno));
+  auto fail = [&](const std::string& what) {
+    int err = errno;
+    ::close(fd);
+    std::error_code ec;
+    fs::remove(tmp, ec);
+    throw std::runtime_error(tmp.string() + ": " + what + ": " + std::strerror(err) + "; " +
+                             path.string() + " was left as it was");
+  };
+  const char* p = text.data();
+  size_t left = text.size();
+  while (left > 0) {
+    ssize_t n = ::write(fd, p, left);
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      fail("write failed");
+    }
+    p += n;
+    left -= static_cast<size_t>(n);
   }
-  fs::rename(tmp, path);
+  if (::fsync(fd) != 0) fail("fsync failed");
+  if (::close(fd) != 0) {
+    int err = errno;
+    std::error_code ec;
+    fs::remove(tmp, ec);
+    throw std::runtime_error(tmp.string() + ": close failed: " + std::strerror(err));
+  }
+  std::error_code ec;
+  fs::rename(tmp, path, ec);
+  if (ec) {
+    fs::remove(tmp, ec);
+    throw std::runtime_error(path.string() + ": cannot rename " + tmp.filename().string() +
+                             " over it: " + ec.message());
+  }
+  fsync_directory(fs::absolute(path).parent_path());
+}
+
+std::string heal_command(const fs::path& run_dir) {
+  std::error_code ec;
+  fs::path abs = fs::absolute(run_dir, ec);
+  if (ec) abs = run_dir;
+  return "faultline heal " + shell_quote(abs.lexically_normal().string());
 }
 
 std::string read_file(const fs::path& path) {
@@ -92,6 +145,8 @@ std::string read_file(const fs::path& path) {
 void ControllerLog::open(const fs::path& path, bool echo) {
   std::lock_guard<std::mutex> lock(mu_);
   out_.open(path, std::ios::app);
+  path_ = path;
+  failed_ = false;
   echo_ = echo;
   start_ = std::chrono::steady_clock::now();
 }
@@ -102,7 +157,15 @@ void ControllerLog::log(const std::string& line) {
   double t = std::chrono::duration<double>(std::chrono::steady_clock::now() - start_).count();
   char rel[32];
   std::snprintf(rel, sizeof rel, "%9.3f", t);
-  if (out_.is_open()) out_ << stamp << " " << rel << "  " << line << "\n" << std::flush;
+  if (out_.is_open() && !failed_) {
+    out_ << stamp << " " << rel << "  " << line << "\n" << std::flush;
+    if (!out_) {
+      // Said once; the run goes on (the history, not this log, is what must be complete).
+      failed_ = true;
+      std::cerr << "faultline: " << path_.string() << ": write failed (" << std::strerror(errno)
+                << "); controller.log is incomplete from here\n";
+    }
+  }
   // On a terminal, clear the progress line first.
   if (echo_) std::cerr << (::isatty(2) ? "\r\033[K[" : "[") << rel << "] " << line << "\n";
 }

@@ -34,7 +34,8 @@ namespace faultline {
 // "20261126T021500" for `when`, in UTC.
 std::string run_timestamp(std::chrono::system_clock::time_point when);
 
-// Creates <root>/<test>/<timestamp>[-k]/ and points both latest links at it.
+// Creates <root>/<test>/<timestamp>[-k]/ and points both latest links at it; the new entries
+// are fsync'd, so the run directory survives a host crash.
 std::filesystem::path make_run_dir(const std::filesystem::path& root, const std::string& test,
                                    std::chrono::system_clock::time_point when);
 
@@ -43,14 +44,26 @@ std::filesystem::path make_run_dir(const std::filesystem::path& root, const std:
 // Throws std::invalid_argument when none is found.
 std::filesystem::path resolve_run_dir(const std::filesystem::path& arg);
 
-// Writes `text` to path via a temporary file and rename, so readers never see half a file.
+// Writes `text` to path via a temporary file and rename, so readers never see half a file,
+// and makes it durable: the temporary file is fsync'd before the rename and the directory
+// after it, so after a host crash `path` holds either the old or the new text. Throws
+// std::runtime_error naming the file on any failure (the temporary file is removed; `path` is
+// left as it was).
 void write_file_atomic(const std::filesystem::path& path, const std::string& text);
+// fsync of a directory: makes its entries (files created, renamed or removed in it) durable.
+// Throws std::runtime_error naming the directory.
+void fsync_directory(const std::filesystem::path& dir);
+// The command line that heals the run in `run_dir` after a crashed controller or an unfinished
+// teardown, naming that run (not `results/latest`, which may be another run when several share
+// a results directory): "faultline heal /abs/results/test/20261126T021500" (shell-quoted).
+std::string heal_command(const std::filesystem::path& run_dir);
 std::string read_file(const std::filesystem::path& path);
 
 class ControllerLog {
  public:
   ControllerLog() = default;
-  // Appends to path; `echo` also prints each line to stderr.
+  // Appends to path; `echo` also prints each line to stderr. A failed write is said once on
+  // stderr and ends writing to the file (the run goes on; the history is what must be whole).
   void open(const std::filesystem::path& path, bool echo);
   void log(const std::string& line);
   void close();
@@ -58,6 +71,8 @@ class ControllerLog {
  private:
   std::mutex mu_;
   std::ofstream out_;
+  std::filesystem::path path_;
+  bool failed_ = false;  // a write failed: said once on stderr, nothing more written
   bool echo_ = false;
   std::chrono::steady_clock::time_point start_ = std::chrono::steady_clock::now();
 };

@@ -27,6 +27,7 @@
 #include "harness/remote.h"
 #include "harness/report.h"
 #include "harness/results.h"
+#include "harness/retry.h"
 #include "harness/version.h"
 #include "harness/workload.h"
 
@@ -322,7 +323,7 @@ ClusterAccess connect_cluster(const TestSpec& spec, const Db& db) {
   c.nodes = inv->names();
   c.inventory = inv->to_json();
   try {
-    c.remote = make_ssh_remote(*inv);
+    c.remote = make_retrying_remote(make_ssh_remote(*inv));  // retries only what cannot run twice
   } catch (const AuthError& e) {
     throw SpecError(std::string("spec: /ssh: ") + e.what());
   } catch (const HostKeyError& e) {

@@ -24,16 +24,18 @@
 // reset-clock; check-clock-offsets. Each completes with {"mechanism", "offsets-ms": {node:
 // ms}} (check-clock-offsets: as read from the nodes). Start: bump or strobe at random; stop and
 // final: reset.
+#include "nemeses/clock.h"
+
 #include <chrono>
 #include <cmath>
 #include <mutex>
+#include <set>
 #include <sstream>
 #include <stdexcept>
 #include <thread>
 
 #include "harness/checker.h"
 #include "harness/nemesis.h"
-#include "nemeses/clock.h"
 #include "nemeses/node.h"
 
 namespace faultline::nemeses {
@@ -73,6 +75,131 @@ int64_t now_unix_ns() {
              std::chrono::system_clock::now().time_since_epoch())
       .count();
 }
+
+std::string ms_text(double ms) {
+  char b[64];
+  std::snprintf(b, sizeof b, "%.3f ms", ms);
+  return b;
+}
+
+}  // namespace
+
+ClockMeasurement measure_clock(Session& session) {
+  Command date{"date", "+%s.%N"};
+  date.idempotent = true;  // reading the clock again is harmless
+  int64_t t0 = now_unix_ns();
+  ExecResult r = session.run_checked(date);
+  int64_t t1 = now_unix_ns();
+  double node_s = 0;
+  try {
+    node_s = std::stod(r.out);
+  } catch (const std::exception&) {
+    throw CommandFailed(session.node(), date, {1, r.out, "cannot read the node's clock"});
+  }
+  ClockMeasurement m;
+  m.offset_ms = (node_s * 1e9 - static_cast<double>(t0 + (t1 - t0) / 2)) / 1e6;
+  m.offset_ms = std::round(m.offset_ms * 1000) / 1000;
+  m.rtt_ms = static_cast<double>(t1 - t0) / 1e6;
+  return m;
+}
+
+ClockHealPlan clock_heal_plan(const std::vector<Op>& history) {
+  static const std::set<std::string> kMoves = {"bump-clock", "strobe-clock", "reset-clock"};
+  ClockHealPlan plan;
+  auto& cur = plan.offsets_ms;
+  auto at = [&](const std::string& n) -> std::set<double>& {
+    auto& s = cur[n];
+    if (s.empty()) s.insert(0);
+    return s;
+  };
+  // A clock op that may have moved `moved` (node -> delta; nullopt delta: to 0) part-way.
+  auto uncertain = [&](const Op& inv) {
+    if (inv.f == "reset-clock") {
+      for (auto& [n, s] : cur) s.insert(0);
+      return;
+    }
+    std::map<std::string, double> delta;
+    if (inv.f == "bump-clock" && inv.value.is_object()) {
+      for (const auto& [n, d] : inv.value.items()) {
+        if (d.is_number()) delta[n] = d.get<double>();
+      }
+    } else if (inv.f == "strobe-clock" && inv.value.is_object()) {
+      double d = inv.value.value("delta-ms", 0.0);
+      for (const auto& n : inv.value.value("nodes", std::vector<std::string>())) delta[n] = d;
+    }
+    for (const auto& [n, d] : delta) {
+      std::set<double>& s = at(n);
+      std::set<double> moved;
+      for (double o : s) moved.insert(o + d);
+      s.insert(moved.begin(), moved.end());
+    }
+  };
+  std::map<std::string, Op> open;  // f -> its invocation (the nemesis runs one op at a time)
+  for (const Op& op : history) {
+    if (!op.is_nemesis() || !kMoves.count(op.f)) continue;
+    plan.any_clock_op = true;
+    auto it = open.find(op.f);
+    if (it == open.end()) {
+      open.emplace(op.f, op);
+      continue;
+    }
+    Op inv = std::move(it->second);
+    open.erase(it);
+    const Json& v = op.value;
+    if (v.is_object() && v.contains("offsets-ms") && v["offsets-ms"].is_object()) {
+      plan.mechanism = v.value("mechanism", plan.mechanism);
+      for (const auto& [n, o] : v["offsets-ms"].items()) {
+        if (o.is_number()) cur[n] = {o.get<double>()};
+      }
+    } else {
+      uncertain(inv);
+    }
+  }
+  for (const auto& [f, inv] : open) uncertain(inv);  // cut off by the controller's death
+  for (auto it = cur.begin(); it != cur.end();) {
+    it = it->second == std::set<double>{0} ? cur.erase(it) : std::next(it);
+  }
+  return plan;
+}
+
+std::string heal_system_clock(Session& session, const ClockHealPlan& plan, const NodeFacts& facts,
+                              double tolerance_ms) {
+  auto it = plan.offsets_ms.find(session.node());
+  if (it == plan.offsets_ms.end()) return "";  // the run left this clock at true time
+  std::set<double> candidates = it->second;
+  candidates.insert(0);
+  std::string expected;
+  for (double c : it->second) expected += (expected.empty() ? "" : ", ") + ms_text(c);
+  std::string local = local_boot_id();
+  if (!local.empty() && facts.boot_id == local) {
+    throw std::runtime_error(
+        "system clock: the run may have left it off by " + expected +
+        ", but it is this machine's clock too, so it cannot be measured from here; step it "
+        "back by hand (date -s), or start NTP");
+  }
+  ClockMeasurement m = measure_clock(session);
+  double best = 0;
+  for (double c : candidates) {
+    if (std::abs(m.offset_ms - c) < std::abs(m.offset_ms - best)) best = c;
+  }
+  const double slack = tolerance_ms + m.rtt_ms;
+  if (std::abs(m.offset_ms - best) > slack) {
+    throw std::runtime_error("system clock is " + ms_text(m.offset_ms) +
+                             " off ours, which is not an offset this run left (it may have left " +
+                             expected + "); not stepped: set it by hand, or start NTP");
+  }
+  if (best == 0) return "";  // already at true time (healed before, or the op never landed)
+  session.run_checked(privileged(step_clock_command(-best), facts.root));
+  ClockMeasurement after = measure_clock(session);
+  if (std::abs(after.offset_ms) > tolerance_ms + after.rtt_ms) {
+    throw std::runtime_error("system clock stepped back by " + ms_text(best) + " but is still " +
+                             ms_text(after.offset_ms) + " off ours; set it by hand, or start NTP");
+  }
+  return "system clock stepped back by " + ms_text(best) + " (it was " + ms_text(m.offset_ms) +
+         " off)";
+}
+
+namespace {
 
 struct ClockOptions {
   std::string mechanism = "auto";
@@ -207,11 +334,7 @@ class ClockNemesis : public Nemesis {
         ExecResult r = s.run_checked(Command{"cat", faketime_path(o_.dir, s.node())});
         ms = std::stod(r.out) * 1000.0;
       } else {
-        int64_t t0 = now_unix_ns();
-        ExecResult r = s.run_checked(Command{"date", "+%s.%N"});
-        int64_t t1 = now_unix_ns();
-        ms = (std::stod(r.out) * 1e9 - static_cast<double>(t0 + (t1 - t0) / 2)) / 1e6;
-        ms = std::round(ms * 1000) / 1000;
+        ms = measure_clock(s).offset_ms;
       }
       std::lock_guard<std::mutex> lock(mu);
       out[s.node()] = ms;
@@ -297,12 +420,45 @@ const bool registered = [] {
                        "on the local cluster, the system clock on real hosts)",
                        make_clock);
   NodeHealerRegistry::add(
-      "healer", "clock", "resets the node's libfaketime offset file to +0", [](Session& s) {
+      "healer", "clock",
+      "resets the node's libfaketime offset file to +0 (the run's faketime-dir); on real hosts, "
+      "steps the system clock back by the offset the run's history says it left",
+      [](Session& s, const NodeHealContext& ctx) {
         NodeFacts f = probe_node(s);
-        std::string path = faketime_path("/run/faultline/faketime", s.node());
-        if (s.exec(Command{"test", "-e", path}).exit_status != 0) return std::string();
-        s.run_checked(privileged(write_faketime_command(path, 0), f.root));
-        return std::string("faketime offset reset");
+        std::vector<std::string> did;
+        std::set<std::string> dirs = {ClockOptions{}.dir};
+        if (ctx.options.is_object() && ctx.options.contains("faketime-dir") &&
+            ctx.options["faketime-dir"].is_string()) {
+          dirs.insert(ctx.options["faketime-dir"].get<std::string>());
+        }
+        for (const auto& dir : dirs) {
+          std::string path = faketime_path(dir, s.node());
+          Command exists{"test", "-e", path};
+          exists.idempotent = true;
+          if (s.exec(exists).exit_status != 0) continue;
+          s.run_checked(privileged(write_faketime_command(path, 0), f.root));
+          did.push_back("faketime offset reset (" + path + ")");
+        }
+        const std::string mech =
+            ctx.options.is_object() ? ctx.options.value("mechanism", std::string()) : "";
+        // Under "auto" a node sharing our kernel ran faketime: its system clock is ours.
+        const bool shares_our_clock = !f.boot_id.empty() && f.boot_id == local_boot_id();
+        const bool maybe_system = mech == "system" || (mech != "faketime" && !shares_our_clock);
+        if (ctx.history) {
+          ClockHealPlan plan = clock_heal_plan(*ctx.history);
+          if (plan.any_clock_op &&
+              (plan.mechanism == "system" || (plan.mechanism.empty() && maybe_system))) {
+            std::string r = heal_system_clock(s, plan, f);
+            if (!r.empty()) did.push_back(r);
+          }
+        } else if (ctx.in_run && maybe_system) {
+          throw std::runtime_error(
+              "the run's history cannot be read, so the system-clock offsets it set are "
+              "unknown; check the node's clock (date) and set it by hand, or start NTP");
+        }
+        std::string out;
+        for (const auto& d : did) out += (out.empty() ? "" : "; ") + d;
+        return out;
       });
   return true;
 }();

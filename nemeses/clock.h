@@ -2,9 +2,15 @@
 // heal`. See clock.cc for the mechanisms and the package.
 #pragma once
 
+#include <map>
+#include <set>
 #include <string>
+#include <vector>
 
 #include "harness/command.h"
+#include "harness/op.h"
+#include "harness/remote.h"
+#include "nemeses/node.h"
 
 namespace faultline::nemeses {
 
@@ -16,5 +22,34 @@ Command write_faketime_command(const std::string& path, double offset_ms);
 Command step_clock_command(double delta_ms);
 // <dir>/<node>.rc
 std::string faketime_path(const std::string& dir, const std::string& node);
+
+// The node's system clock against ours (`date +%s.%N` over the session, against the midpoint
+// of our clock around it): offset in ms, and the round trip it was measured with.
+struct ClockMeasurement {
+  double offset_ms = 0;
+  double rtt_ms = 0;
+};
+ClockMeasurement measure_clock(Session& session);
+
+// What a run's clock nemesis may have left on the nodes' clocks, read from its history: each
+// completed bump/strobe/reset carries {"mechanism", "offsets-ms"}; a clock op without a
+// completion (the controller died during it) or whose completion has no offsets (it failed
+// part-way) leaves each node it touched at its offset before or the one it was moving to.
+struct ClockHealPlan {
+  std::string mechanism;  // "system" or "faketime" as completions said; "" when none did
+  bool any_clock_op = false;
+  // node -> the offsets (ms from true time) its clock may be at; a node absent is at 0.
+  std::map<std::string, std::set<double>> offsets_ms;
+};
+ClockHealPlan clock_heal_plan(const std::vector<Op>& history);
+
+// Heals one node's system clock after a run of `plan` (used by `faultline heal`): measures the
+// node's clock and, when it sits within `tolerance_ms` (plus the round trip) of one offset the
+// run may have left, steps it back by that offset and measures again. Idempotent: a clock
+// already at true time is left alone. Returns what it did ("" for nothing); throws
+// std::runtime_error when the clock is off by an amount the run did not set (it is not
+// touched) or shares this machine's clock (it cannot be measured), saying what to do.
+std::string heal_system_clock(Session& session, const ClockHealPlan& plan, const NodeFacts& facts,
+                              double tolerance_ms = 500);
 
 }  // namespace faultline::nemeses

@@ -404,9 +404,17 @@ const bool registered = [] {
   NodeHealerRegistry::add("healer", "packet",
                           "removes FAULTLINE-LOSS/-DELAY chains, our tc qdisc, and stops the "
                           "delayer",
-                          [](Session& s) {
+                          [](Session& s, const NodeHealContext& ctx) {
                             NodeFacts f = probe_node(s);
-                            return heal_node(s, f.root, "/tmp/faultline-nemesis");
+                            // The run's dir (its delayer's pid file) and the default one.
+                            std::set<std::string> dirs = {PacketOptions{}.dir};
+                            if (ctx.options.is_object() && ctx.options.contains("dir") &&
+                                ctx.options["dir"].is_string()) {
+                              dirs.insert(ctx.options["dir"].get<std::string>());
+                            }
+                            std::string did;
+                            for (const auto& dir : dirs) did = heal_node(s, f.root, dir);
+                            return did;
                           });
   return true;
 }();

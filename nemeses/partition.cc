@@ -1,5 +1,8 @@
 #include "nemeses/partition.h"
 
+#include <arpa/inet.h>
+
+#include <algorithm>
 #include <mutex>
 #include <stdexcept>
 
@@ -10,50 +13,146 @@
 
 namespace faultline::nemeses {
 
-Command drop_command(const std::string& chain, const std::string& hook,
-                     const std::vector<std::string>& addresses) {
-  std::vector<std::string> args = {chain, hook, hook == "OUTPUT" ? "-d" : "-s"};
-  args.insert(args.end(), addresses.begin(), addresses.end());
-  return Command::shell(
-      "c=$1; h=$2; dir=$3; shift 3; "
-      "iptables -w -N \"$c\" 2>/dev/null; "
-      "iptables -w -C \"$h\" -j \"$c\" 2>/dev/null || iptables -w -I \"$h\" 1 -j \"$c\" || exit 1; "
-      "iptables -w -F \"$c\" || exit 1; "
-      "for a in \"$@\"; do iptables -w -A \"$c\" \"$dir\" \"$a\" -j DROP || exit 1; done",
-      args);
+std::string IpPrefix::text() const {
+  char buf[INET6_ADDRSTRLEN] = {};
+  ::inet_ntop(family == 4 ? AF_INET : AF_INET6, bytes.data(), buf, sizeof buf);
+  std::string out = buf;
+  if (bits != (family == 4 ? 32 : 128)) out += "/" + std::to_string(bits);
+  return out;
 }
 
-Command remove_chain_command(const std::string& chain, const std::string& hook) {
+bool IpPrefix::contains(const IpPrefix& other) const {
+  if (family != other.family || other.bits < bits) return false;
+  for (int i = 0; i < bits; ++i) {
+    int byte = i / 8, bit = 7 - i % 8;
+    if (((bytes[byte] >> bit) & 1) != ((other.bytes[byte] >> bit) & 1)) return false;
+  }
+  return true;
+}
+
+std::optional<IpPrefix> parse_ip_prefix(const std::string& text) {
+  std::string addr = text;
+  int bits = -1;
+  if (auto slash = addr.find('/'); slash != std::string::npos) {
+    std::string len = addr.substr(slash + 1);
+    addr.resize(slash);
+    if (len.empty() || len.size() > 3 || len.find_first_not_of("0123456789") != std::string::npos) {
+      return std::nullopt;
+    }
+    bits = std::stoi(len);
+  }
+  if (addr.size() > 2 && addr.front() == '[' && addr.back() == ']') {
+    addr = addr.substr(1, addr.size() - 2);
+  }
+  IpPrefix p;
+  if (::inet_pton(AF_INET, addr.c_str(), p.bytes.data()) == 1) {
+    p.family = 4;
+    if (bits > 32) return std::nullopt;
+    p.bits = bits < 0 ? 32 : bits;
+  } else if (::inet_pton(AF_INET6, addr.c_str(), p.bytes.data()) == 1) {
+    p.family = 6;
+    if (bits > 128) return std::nullopt;
+    p.bits = bits < 0 ? 128 : bits;
+    static const uint8_t kMapped[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
+    if (std::equal(kMapped, kMapped + 12, p.bytes.begin()) && (bits < 0 || bits >= 96)) {
+      // ::ffff:a.b.c.d is a.b.c.d (what a dual-stack sshd may show).
+      std::array<uint8_t, 16> v4{};
+      std::copy(p.bytes.begin() + 12, p.bytes.end(), v4.begin());
+      p.bytes = v4;
+      p.family = 4;
+      p.bits = bits < 0 ? 32 : bits - 96;
+    }
+  } else {
+    return std::nullopt;
+  }
+  for (int i = p.bits; i < (p.family == 4 ? 32 : 128); ++i) {
+    p.bytes[i / 8] &= static_cast<uint8_t>(~(1u << (7 - i % 8)));
+  }
+  return p;
+}
+
+Command drop_command(const std::string& chain, const std::string& hook,
+                     const std::vector<std::string>& addresses, const std::string& tool) {
+  std::vector<std::string> args = {tool, chain, hook, hook == "OUTPUT" ? "-d" : "-s"};
+  args.insert(args.end(), addresses.begin(), addresses.end());
   Command c = Command::shell(
-      "while iptables -w -D \"$2\" -j \"$1\" 2>/dev/null; do :; done; "
-      "if iptables -w -S \"$1\" >/dev/null 2>&1; then "
-      "iptables -w -F \"$1\" && iptables -w -X \"$1\"; fi",
-      {chain, hook});
+      "t=$1; c=$2; h=$3; dir=$4; shift 4; "
+      "command -v \"$t\" >/dev/null || { echo \"$t not found on this node: cannot drop "
+      "packets of $*; install it (package iptables) or give the nodes addresses it can "
+      "drop\" >&2; exit 3; }; "
+      "\"$t\" -w -N \"$c\" 2>/dev/null; "
+      "\"$t\" -w -C \"$h\" -j \"$c\" 2>/dev/null || \"$t\" -w -I \"$h\" 1 -j \"$c\" || exit 1; "
+      "\"$t\" -w -F \"$c\" || exit 1; "
+      "for a in \"$@\"; do \"$t\" -w -A \"$c\" \"$dir\" \"$a\" -j DROP || exit 1; done",
+      args);
+  c.idempotent = true;  // the chain is flushed and refilled: running it twice is running it once
+  return c;
+}
+
+Command remove_chain_command(const std::string& chain, const std::string& hook,
+                             const std::string& tool) {
+  Command c = Command::shell(
+      "command -v \"$3\" >/dev/null || exit 0; "
+      "while \"$3\" -w -D \"$2\" -j \"$1\" 2>/dev/null; do :; done; "
+      "if \"$3\" -w -S \"$1\" >/dev/null 2>&1; then "
+      "\"$3\" -w -F \"$1\" && \"$3\" -w -X \"$1\"; fi",
+      {chain, hook, tool});
   c.idempotent = true;
   return c;
 }
 
-std::map<std::string, std::vector<std::string>> grudge_addresses(
+std::map<std::string, NodeDrops> grudge_addresses(
     const Grudge& grudge, const std::map<std::string, std::string>& address_of,
     const std::set<std::string>& controllers) {
-  std::map<std::string, std::vector<std::string>> out;
+  std::vector<IpPrefix> ctl;
+  for (const auto& c : controllers) {
+    auto p = parse_ip_prefix(c);
+    if (!p) {
+      throw std::invalid_argument("partition: cannot read the controller's address ('" + c +
+                                  "' in a node's $SSH_CONNECTION); refusing to partition "
+                                  "without knowing what would cut the controller off");
+    }
+    ctl.push_back(*p);
+  }
+  std::map<std::string, NodeDrops> out;
   for (const auto& [node, peers] : grudge) {
-    for (const auto& p : peers) {
-      auto it = address_of.find(p);
+    NodeDrops& d = out[node];
+    for (const auto& peer : peers) {
+      auto it = address_of.find(peer);
       if (it == address_of.end() || it->second.empty()) {
-        throw std::invalid_argument("partition: no address known for node " + p);
+        throw std::invalid_argument("partition: no address known for node " + peer);
       }
-      if (controllers.count(it->second)) {
-        throw std::invalid_argument("partition: node " + p + "'s address " + it->second +
-                                    " is the controller's; refusing to cut the controller off");
+      auto a = parse_ip_prefix(it->second);
+      if (!a) {
+        throw std::invalid_argument("partition: node " + peer + "'s address '" + it->second +
+                                    "' is not an IP address or prefix; set "
+                                    "nemesis-options/partition/addresses/" +
+                                    peer + " to one");
       }
-      out[node].push_back(it->second);
+      for (const auto& c : ctl) {
+        if (a->contains(c)) {
+          throw std::invalid_argument(
+              "partition: node " + peer + "'s address " + it->second +
+              (a->bits == (a->family == 4 ? 32 : 128) ? " is" : " contains") +
+              " the controller's (" + c.text() +
+              "); refusing to cut the controller off (set "
+              "nemesis-options/partition/addresses/" +
+              peer + " to the node's own address)");
+        }
+      }
+      (a->family == 4 ? d.ipv4 : d.ipv6).push_back(a->text());
     }
   }
   return out;
 }
 
 namespace {
+
+// Removes the partition chains of both families (ip6tables only where the node has it).
+void heal_node(Session& s, bool root) {
+  s.run_checked(privileged(remove_chain_command(kPartitionChain, "INPUT", "iptables"), root));
+  s.run_checked(privileged(remove_chain_command(kPartitionChain, "INPUT", "ip6tables"), root));
+}
 
 class PartitionNemesis : public Nemesis {
  public:
@@ -74,6 +173,17 @@ class PartitionNemesis : public Nemesis {
       address_of_[n] = o != overrides_.end() ? o->second : facts_[n].address;
       controllers_.insert(facts_[n].controller);
     }
+    // Every address is checked now, so a partition that would cut the controller off (or an
+    // address that is not one) stops the run before its main phase, not at the first fault.
+    Grudge everyone;
+    for (const auto& n : ctx.nodes) {
+      for (const auto& m : ctx.nodes) {
+        if (m != n) everyone[n].insert(m);
+      }
+    }
+    for (const auto& [n, d] : grudge_addresses(everyone, address_of_, controllers_)) {
+      if (!d.ipv6.empty()) has_ipv6_ = true;
+    }
     heal(ctx);  // whatever an earlier run left behind
   }
 
@@ -82,11 +192,17 @@ class PartitionNemesis : public Nemesis {
       Grudge g = grudge_from_json(op.value.value("grudge", Json::object()), ctx.nodes);
       auto drops = grudge_addresses(g, address_of_, controllers_);
       auto errors = for_each_node(need_remote(ctx), ctx.nodes, [&](Session& s) {
-        auto it = drops.find(s.node());
+        NodeDrops d;
+        if (auto it = drops.find(s.node()); it != drops.end()) d = it->second;
         bool root = facts_[s.node()].root;
-        s.run_checked(it == drops.end() || it->second.empty()
-                          ? privileged(remove_chain_command(kPartitionChain, "INPUT"), root)
-                          : privileged(drop_command(kPartitionChain, "INPUT", it->second), root));
+        auto apply = [&](const std::vector<std::string>& addresses, const std::string& tool) {
+          s.run_checked(privileged(addresses.empty()
+                                       ? remove_chain_command(kPartitionChain, "INPUT", tool)
+                                       : drop_command(kPartitionChain, "INPUT", addresses, tool),
+                                   root));
+        };
+        apply(d.ipv4, "iptables");
+        if (has_ipv6_) apply(d.ipv6, "ip6tables");
       });
       if (!errors.empty()) throw std::runtime_error(describe_errors(errors));
       Json v = Json::object();
@@ -120,7 +236,7 @@ class PartitionNemesis : public Nemesis {
     auto errors = for_each_node(need_remote(ctx), ctx.nodes, [&](Session& s) {
       auto it = facts_.find(s.node());
       bool root = it == facts_.end() || it->second.root;
-      s.run_checked(privileged(remove_chain_command(kPartitionChain, "INPUT"), root));
+      heal_node(s, root);
     });
     if (!errors.empty()) throw std::runtime_error("heal partition: " + describe_errors(errors));
   }
@@ -129,6 +245,7 @@ class PartitionNemesis : public Nemesis {
   std::map<std::string, NodeFacts> facts_;
   std::map<std::string, std::string> address_of_;
   std::set<std::string> controllers_;
+  bool has_ipv6_ = false;  // some node address is IPv6: ip6tables rules are kept too
 };
 
 NemesisPackage make_partition(const NemesisOptions& o) {
@@ -168,7 +285,16 @@ NemesisPackage make_partition(const NemesisOptions& o) {
     const Json& a = o.options["addresses"];
     if (!a.is_object()) throw std::invalid_argument(where + "/addresses: must be an object");
     for (const auto& [k, v] : a.items()) {
+      if (std::find(o.nodes.begin(), o.nodes.end(), k) == o.nodes.end()) {
+        throw std::invalid_argument(where + "/addresses/" + k + ": not a node of the test");
+      }
       if (!v.is_string()) throw std::invalid_argument(where + "/addresses/" + k + ": a string");
+      if (!parse_ip_prefix(v.get<std::string>())) {
+        throw std::invalid_argument(where + "/addresses/" + k + ": '" + v.get<std::string>() +
+                                    "' is not an IP address or prefix (\"10.0.1.5\", "
+                                    "\"10.0.1.0/24\", \"fd00::5\"); host names are not "
+                                    "accepted");
+      }
       overrides[k] = v.get<std::string>();
     }
   }
@@ -202,11 +328,11 @@ const bool registered = [] {
                        "majority, minority-third, halves, random-halves, majorities-ring, "
                        "bridge, or an explicit grudge)",
                        make_partition);
-  NodeHealerRegistry::add("healer", "partition", "removes the FAULTLINE iptables chain",
-                          [](Session& s) {
+  NodeHealerRegistry::add("healer", "partition",
+                          "removes the FAULTLINE iptables and ip6tables chains",
+                          [](Session& s, const NodeHealContext&) {
                             NodeFacts f = probe_node(s);
-                            s.run_checked(
-                                privileged(remove_chain_command(kPartitionChain, "INPUT"), f.root));
+                            heal_node(s, f.root);
                             return std::string("partition rules removed");
                           });
   return true;

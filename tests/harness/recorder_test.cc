@@ -1,9 +1,15 @@
 // HistoryRecorder: streamed, durable within the flush interval, readable after a cut.
 #include "harness/recorder.h"
 
+#include <sys/resource.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
 #include <catch2/catch.hpp>
+#include <csignal>
 #include <filesystem>
 #include <fstream>
+#include <functional>
 #include <thread>
 
 #include "harness/formats.h"
@@ -156,6 +162,140 @@ TEST_CASE("a failing disk is reported by sync and close", "[recorder]") {
   HistoryRecorder r({"/dev/full"});
   r.record(invoke(0, "read", nullptr));
   CHECK_THROWS_WITH(r.sync(), Catch::Contains("write failed"));
-  r.record(invoke(1, "read", nullptr));
+  CHECK_THROWS_WITH(r.record(invoke(1, "read", nullptr)), Catch::Contains("/dev/full"));
   CHECK_THROWS(r.close());
+}
+
+namespace {
+
+// Runs `body` in a forked child whose files may not grow past `limit_bytes` (RLIMIT_FSIZE,
+// SIGXFSZ ignored, so a write past it fails with EFBIG as on a full disk) and returns its exit
+// status: 0 when every check in the child held, else the number of the first one that failed.
+int in_child_with_file_limit(rlim_t limit_bytes, const std::function<int()>& body) {
+  pid_t pid = ::fork();
+  if (pid == 0) {
+    ::signal(SIGXFSZ, SIG_IGN);
+    struct rlimit rl;
+    ::getrlimit(RLIMIT_FSIZE, &rl);
+    rl.rlim_cur = limit_bytes;
+    ::setrlimit(RLIMIT_FSIZE, &rl);
+    int rc = 99;
+    try {
+      rc = body();
+    } catch (...) {
+      rc = 98;
+    }
+    std::_Exit(rc);
+  }
+  int status = 0;
+  ::waitpid(pid, &status, 0);
+  return WIFEXITED(status) ? WEXITSTATUS(status) : 100 + WTERMSIG(status);
+}
+
+void raise_file_limit() {
+  struct rlimit rl;
+  ::getrlimit(RLIMIT_FSIZE, &rl);
+  rl.rlim_cur = rl.rlim_max;
+  ::setrlimit(RLIMIT_FSIZE, &rl);
+}
+
+}  // namespace
+
+// Issue 14 item 12: a failed write was reported once by sync() while record() went on
+// accepting ops, and the next batch was appended after the lost one (a hole in the history).
+TEST_CASE("recorder: the first failed write is final, record() throws, no hole after it",
+          "[recorder]") {
+  fs::path d = temp_dir("full");
+  fs::path file = d / "history.jsonl";
+  int rc = in_child_with_file_limit(4096, [&] {
+    HistoryRecorder r({file.string(), std::chrono::milliseconds(3600'000)});
+    int64_t p = 0;
+    for (; p < 10; ++p) r.record(invoke(p, "write", p));
+    r.sync();  // fits
+    const auto kept = fs::file_size(file);
+    for (; p < 200; ++p) r.record(invoke(p, "write", std::string(100, 'x')));
+    try {
+      r.sync();
+      return 1;  // the write past the limit must fail
+    } catch (const std::runtime_error& e) {
+      if (std::string(e.what()).find("history.jsonl") == std::string::npos) return 2;
+    }
+    if (fs::file_size(file) < kept) return 3;
+    // The disk has room again: nothing may be written after the lost batch.
+    raise_file_limit();
+    const auto after_failure = fs::file_size(file);
+    try {
+      r.record(invoke(p, "write", p));
+      return 4;  // record() must throw, so the interpreter stops the run
+    } catch (const std::runtime_error&) {
+    }
+    try {
+      r.sync();
+      return 5;
+    } catch (const std::runtime_error&) {
+    }
+    try {
+      r.close();
+      return 6;
+    } catch (const std::runtime_error&) {
+    }
+    if (fs::file_size(file) != after_failure) return 7;  // a hole
+    return 0;
+  });
+  CHECK(rc == 0);
+  // What was written is a loadable prefix: whole ops 0..k, perhaps a torn last line.
+  auto loaded = load_recorded_history(file.string());
+  CHECK(loaded.history.size() >= 10);
+  for (size_t i = 0; i < loaded.history.size(); ++i) {
+    if (loaded.history[i].index != static_cast<int64_t>(i)) FAIL("hole at op " << i);
+  }
+  fs::remove_all(d);
+}
+
+TEST_CASE("recorder: a background flush that fails stops record() too", "[recorder]") {
+  fs::path d = temp_dir("full-bg");
+  fs::path file = d / "history.jsonl";
+  int rc = in_child_with_file_limit(2048, [&] {
+    HistoryRecorder r({file.string(), std::chrono::milliseconds(5)});
+    auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(20);
+    for (int64_t p = 0; std::chrono::steady_clock::now() < deadline; ++p) {
+      try {
+        r.record(invoke(p, "write", std::string(100, 'x')));
+      } catch (const std::runtime_error& e) {
+        return std::string(e.what()).find("write failed") == std::string::npos ? 2 : 0;
+      }
+      std::this_thread::sleep_for(std::chrono::milliseconds(1));
+    }
+    return 1;  // record() never noticed the flusher's failure
+  });
+  CHECK(rc == 0);
+  fs::remove_all(d);
+}
+
+TEST_CASE("write_file_atomic: a failed write throws, keeps the old file, leaves no temp file",
+          "[results]") {
+  fs::path d = temp_dir("atomic");
+  fs::path file = d / "results.json";
+  write_file_atomic(file, "old\n");
+  int rc = in_child_with_file_limit(1024, [&] {
+    try {
+      write_file_atomic(file, std::string(8192, 'n'));
+      return 1;
+    } catch (const std::runtime_error& e) {
+      if (std::string(e.what()).find("results.json") == std::string::npos) return 2;
+    }
+    return 0;
+  });
+  CHECK(rc == 0);
+  CHECK(read_file(file) == "old\n");
+  CHECK_FALSE(fs::exists(d / "results.json.tmp"));
+  fs::remove_all(d);
+}
+
+TEST_CASE("heal_command names the run directory, absolute and quoted", "[results]") {
+  CHECK(heal_command("/r/test/20261126T021500") == "faultline heal /r/test/20261126T021500");
+  CHECK(heal_command("/r/a b/x") == "faultline heal '/r/a b/x'");
+  std::string rel = heal_command("results/t/1");
+  CHECK(rel.rfind("faultline heal /", 0) == 0);
+  CHECK(rel.find("/results/t/1") != std::string::npos);
 }

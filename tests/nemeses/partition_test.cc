@@ -1,13 +1,15 @@
 // The partition nemesis: the exact iptables invocations of a partition and of its heal (the
 // scripts are run by a real sh against a recording stub iptables), the commands each node gets
 // through a recording fake remote, refusal to cut off the controller, options.
+#include "nemeses/partition.h"
+
 #include <catch2/catch.hpp>
 #include <filesystem>
 #include <fstream>
 #include <sstream>
 
 #include "harness/remote.h"
-#include "nemeses/partition.h"
+#include "harness/retry.h"
 #include "tests/nemeses/nemesis_test_util.h"
 
 using namespace faultline;
@@ -19,20 +21,21 @@ namespace {
 
 // Runs `cmd` locally with a stub iptables that logs its arguments, one call a line; `-C` and
 // `-S` fail (no hook, no chain) unless `chain_exists`, and `-D` succeeds `hooks` times.
-std::vector<std::string> iptables_calls(Command cmd, bool chain_exists, int hooks = 0) {
+std::vector<std::string> iptables_calls(Command cmd, bool chain_exists, int hooks = 0,
+                                        const std::string& tool = "iptables") {
   fs::path dir = fs::temp_directory_path() / ("fl-ipt-" + std::to_string(::getpid()));
   fs::create_directories(dir);
-  std::ofstream(dir / "iptables") << "#!/bin/sh\n"
-                                  << "echo \"$*\" >> " << (dir / "log").string() << "\n"
-                                  << "case \"$2\" in\n"
-                                  << "  -C) exit 1;;\n"
-                                  << "  -S) " << (chain_exists ? "exit 0" : "exit 1") << ";;\n"
-                                  << "  -D) n=$(cat " << (dir / "hooks").string()
-                                  << "); [ \"$n\" -gt 0 ] || exit 1; echo $((n-1)) > "
-                                  << (dir / "hooks").string() << ";;\n"
-                                  << "esac\nexit 0\n";
+  std::ofstream(dir / tool) << "#!/bin/sh\n"
+                            << "echo \"$*\" >> " << (dir / "log").string() << "\n"
+                            << "case \"$2\" in\n"
+                            << "  -C) exit 1;;\n"
+                            << "  -S) " << (chain_exists ? "exit 0" : "exit 1") << ";;\n"
+                            << "  -D) n=$(cat " << (dir / "hooks").string()
+                            << "); [ \"$n\" -gt 0 ] || exit 1; echo $((n-1)) > "
+                            << (dir / "hooks").string() << ";;\n"
+                            << "esac\nexit 0\n";
   std::ofstream(dir / "hooks") << hooks << "\n";
-  fs::permissions(dir / "iptables", fs::perms::owner_all);
+  fs::permissions(dir / tool, fs::perms::owner_all);
   cmd.with_env("PATH", dir.string() + ":/usr/bin:/bin");
   auto s = make_local_session();
   ExecResult r = s->exec(cmd);
@@ -89,7 +92,9 @@ TEST_CASE("partition: each node drops exactly its grudge's peers, stop heals all
   ctx.nodes = o.nodes;
   p.nemesis->setup(ctx);
   const std::string heal = command_line(remove_chain_command("FAULTLINE", "INPUT"));
-  for (const auto& n : ctx.nodes) CHECK(ran(*remote, n) == std::vector<std::string>{heal});
+  const std::vector<std::string> heal_both = {
+      heal, command_line(remove_chain_command("FAULTLINE", "INPUT", "ip6tables"))};
+  for (const auto& n : ctx.nodes) CHECK(ran(*remote, n) == heal_both);
   forget(*remote, ctx.nodes);
 
   Json v = {{"shape", "majority"}, {"grudge", {{"n1", {"n3"}}, {"n2", {"n3"}}, {"n3", {"n1", "n2"}}}}};
@@ -110,10 +115,10 @@ TEST_CASE("partition: each node drops exactly its grudge's peers, stop heals all
   forget(*remote, ctx.nodes);
 
   p.nemesis->invoke(ctx, nemesis_op("stop-partition"));
-  for (const auto& n : ctx.nodes) CHECK(ran(*remote, n) == std::vector<std::string>{heal});
+  for (const auto& n : ctx.nodes) CHECK(ran(*remote, n) == heal_both);
   forget(*remote, ctx.nodes);
   p.nemesis->teardown(ctx);
-  for (const auto& n : ctx.nodes) CHECK(ran(*remote, n) == std::vector<std::string>{heal});
+  for (const auto& n : ctx.nodes) CHECK(ran(*remote, n) == heal_both);
 }
 
 TEST_CASE("partition: non-root nodes get sudo, the controller is never cut off", "[partition]") {
@@ -127,7 +132,6 @@ TEST_CASE("partition: non-root nodes get sudo, the controller is never cut off",
   };
   NemesisOptions o;
   o.nodes = {"n1", "n2"};
-  o.options = {{"addresses", {{"n1", "10.0.0.1"}}}};  // n1 "is" the controller's address
   auto p = NemesisRegistry::get("nemesis", "partition")(o);
   NemesisContext ctx;
   ctx.remote = remote.get();
@@ -135,9 +139,115 @@ TEST_CASE("partition: non-root nodes get sudo, the controller is never cut off",
   p.nemesis->setup(ctx);
   CHECK_THAT(ran(*remote, "n2").at(0), Catch::StartsWith("sudo -n -- sh -c"));
   CHECK_THAT(ran(*remote, "n1").at(0), Catch::StartsWith("exec sh -c"));
+  o.options = {{"addresses", {{"n1", "10.0.0.1"}}}};  // n1 "is" the controller's address
+  auto q = NemesisRegistry::get("nemesis", "partition")(o);
+  CHECK_THROWS_WITH(q.nemesis->setup(ctx),
+                    Catch::Contains("is the controller's (10.0.0.1); refusing"));
+  CHECK_THROWS_WITH(
+      q.nemesis->invoke(ctx, nemesis_op("start-partition", {{"grudge", {{"n2", {"n1"}}}}})),
+      Catch::Contains("the controller's (10.0.0.1); refusing"));
+}
+
+TEST_CASE("partition: addresses compare as addresses, not strings", "[partition]") {
+  auto p = [](const std::string& t) {
+    auto r = parse_ip_prefix(t);
+    REQUIRE(r);
+    return *r;
+  };
+  CHECK(p("10.0.0.1").text() == "10.0.0.1");
+  CHECK(p("::ffff:10.0.0.1") == p("10.0.0.1"));  // what a dual-stack sshd may show
+  CHECK(p("fd00:0:0::1") == p("fd00::1"));
+  CHECK(p("[fd00::1]").text() == "fd00::1");
+  CHECK(p("10.77.7.9/24").text() == "10.77.7.0/24");
+  CHECK(p("10.77.7.0/24").contains(p("10.77.7.1")));
+  CHECK_FALSE(p("10.77.7.0/24").contains(p("10.77.8.1")));
+  CHECK(p("0.0.0.0/0").contains(p("192.168.1.1")));
+  CHECK(p("fd00::/64").contains(p("fd00::1")));
+  CHECK_FALSE(p("fd00::/64").contains(p("10.0.0.1")));
+  CHECK_FALSE(p("10.0.0.1").contains(p("10.0.0.0/24")));
+  for (const char* bad : {"", "n1", "db.example.com", "10.0.0.1/33", "fd00::1/129", "10.0.0.1/",
+                          "fe80::1%eth0", "10.0.0", "10.0.0.1/-1"}) {
+    CHECK_FALSE(parse_ip_prefix(bad));
+  }
+  // The controller seen as ::ffff:10.0.0.1 is still 10.0.0.1.
+  Grudge g = {{"n2", {"n1"}}};
+  CHECK_THROWS_WITH(
+      grudge_addresses(g, {{"n1", "10.0.0.1"}, {"n2", "10.0.0.12"}}, {"::ffff:10.0.0.1"}),
+      Catch::Contains("refusing to cut the controller off"));
+  CHECK_THROWS_WITH(grudge_addresses(g, {{"n1", "n1.example.com"}}, {"10.0.0.1"}),
+                    Catch::Contains("not an IP address or prefix"));
+  auto d = grudge_addresses({{"n1", {"n2", "n3"}}}, {{"n2", "10.0.0.12"}, {"n3", "fd00::13"}},
+                            {"10.0.0.1", "fd00::1"});
+  CHECK(d["n1"].ipv4 == std::vector<std::string>{"10.0.0.12"});
+  CHECK(d["n1"].ipv6 == std::vector<std::string>{"fd00::13"});
+}
+
+// Issue 14 item 11: an "addresses" override of 10.77.7.0/24 passed the string comparison with
+// the controller's 10.77.7.1 and cut the controller off for good.
+TEST_CASE("partition: an address prefix that holds the controller is refused at setup",
+          "[partition]") {
+  auto remote = probing_remote(3);
+  NemesisOptions o;
+  o.nodes = {"n1", "n2", "n3"};
+  o.options = {{"addresses", {{"n1", "10.0.0.0/24"}}}};
+  auto p = NemesisRegistry::get("nemesis", "partition")(o);
+  NemesisContext ctx;
+  ctx.remote = remote.get();
+  ctx.nodes = o.nodes;
+  CHECK_THROWS_WITH(p.nemesis->setup(ctx),
+                    Catch::Contains("n1's address 10.0.0.0/24 contains the controller's "
+                                    "(10.0.0.1); refusing to cut the controller off"));
   CHECK_THROWS_WITH(
       p.nemesis->invoke(ctx, nemesis_op("start-partition", {{"grudge", {{"n2", {"n1"}}}}})),
-      Catch::Contains("is the controller's; refusing"));
+      Catch::Contains("refusing to cut the controller off"));
+  for (const auto& n : o.nodes) {
+    for (const auto& line : ran(*remote, n)) CHECK(line.find("DROP") == std::string::npos);
+  }
+  // Host names are refused when the test is built.
+  o.options = {{"addresses", {{"n1", "n1.example.com"}}}};
+  CHECK_THROWS_WITH(NemesisRegistry::get("nemesis", "partition")(o),
+                    Catch::Contains("addresses/n1: 'n1.example.com' is not an IP address"));
+  o.options = {{"addresses", {{"n7", "10.0.0.7"}}}};
+  CHECK_THROWS_WITH(NemesisRegistry::get("nemesis", "partition")(o),
+                    Catch::Contains("addresses/n7: not a node of the test"));
+}
+
+// Issue 14 item 11: a node reached over IPv6 was given `iptables -s <IPv6 address>` rules (or
+// none): IPv6 peers are dropped with ip6tables.
+TEST_CASE("partition: IPv6 peers are dropped with ip6tables", "[partition]") {
+  auto remote = std::make_unique<FakeRemote>(std::vector<std::string>{"n1", "n2", "n3"});
+  for (int i = 1; i <= 3; ++i) {
+    std::string addr = "fd00::1" + std::to_string(i);
+    remote->script("n" + std::to_string(i)).fallback = [addr](const Command& c) {
+      ExecResult res;
+      if (c.argv.size() > 2 && c.argv[2].find("SSH_CONNECTION") != std::string::npos) {
+        res.out = "fd00::1 40000 " + addr + " 22\n0\nb\n";
+      }
+      return res;
+    };
+  }
+  NemesisOptions o;
+  o.nodes = {"n1", "n2", "n3"};
+  auto p = NemesisRegistry::get("nemesis", "partition")(o);
+  NemesisContext ctx;
+  ctx.remote = remote.get();
+  ctx.nodes = o.nodes;
+  p.nemesis->setup(ctx);
+  forget(*remote, ctx.nodes);
+  p.nemesis->invoke(ctx, nemesis_op("start-partition", {{"grudge", {{"n3", {"n1", "n2"}}}}}));
+  CHECK(
+      ran(*remote, "n3") ==
+      std::vector<std::string>{
+          command_line(remove_chain_command("FAULTLINE", "INPUT", "iptables")),
+          command_line(drop_command("FAULTLINE", "INPUT", {"fd00::11", "fd00::12"}, "ip6tables"))});
+  CHECK(iptables_calls(drop_command("FAULTLINE", "INPUT", {"fd00::11"}, "ip6tables"), false, 0,
+                       "ip6tables") == std::vector<std::string>{
+                                           "-w -N FAULTLINE",
+                                           "-w -C INPUT -j FAULTLINE",
+                                           "-w -I INPUT 1 -j FAULTLINE",
+                                           "-w -F FAULTLINE",
+                                           "-w -A FAULTLINE -s fd00::11 -j DROP",
+                                       });
 }
 
 TEST_CASE("partition: options, generator values, in-process databases", "[partition]") {
@@ -164,4 +274,32 @@ TEST_CASE("partition: options, generator values, in-process databases", "[partit
   ctx.nodes = o.nodes;
   CHECK_THROWS_WITH(p.nemesis->setup(ctx), Catch::Contains("needs nodes reached over SSH"));
   CHECK_NOTHROW(p.nemesis->teardown(ctx));
+}
+
+// Issue 14 item 5: partition commands were not marked idempotent, so through the retrying
+// remote a connection lost while one ran failed the op (and could leave rules behind at heal).
+TEST_CASE("partition: a connection lost mid-command is retried through the retrying remote",
+          "[partition][retry]") {
+  std::shared_ptr<FakeRemote> fake = probing_remote(3);
+  RetryPolicy policy;
+  policy.sleep = [](std::chrono::milliseconds) {};
+  auto remote = make_retrying_remote(fake, policy);
+  NemesisOptions o;
+  o.nodes = {"n1", "n2", "n3"};
+  auto p = NemesisRegistry::get("nemesis", "partition")(o);
+  NemesisContext ctx;
+  ctx.remote = remote.get();
+  ctx.nodes = o.nodes;
+  p.nemesis->setup(ctx);
+  forget(*fake, ctx.nodes);
+  fake->script("n3").then_drop_while_running("n3");
+  CHECK_NOTHROW(
+      p.nemesis->invoke(ctx, nemesis_op("start-partition", {{"grudge", {{"n3", {"n1", "n2"}}}}})));
+  const std::string drop =
+      command_line(drop_command("FAULTLINE", "INPUT", {"10.0.0.11", "10.0.0.12"}));
+  CHECK(ran(*fake, "n3") == std::vector<std::string>{drop, drop});
+  forget(*fake, ctx.nodes);
+  fake->script("n1").then_drop_while_running("n1");
+  CHECK_NOTHROW(p.nemesis->teardown(ctx));
+  CHECK(ran(*fake, "n1").size() == 3);  // iptables heal twice, ip6tables once
 }
