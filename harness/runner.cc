@@ -121,11 +121,6 @@ CheckerSpec nemesis_checker(const TestSpec& spec) {
   return {"nemesis", {{"allow-errors", spec.nemesis_errors == "allow"}}, "nemesis"};
 }
 
-// The command that heals what this run left behind.
-std::string heal_command(const fs::path& dir) {
-  return "faultline heal " + shell_quote(dir.string());
-}
-
 std::vector<std::string> read_nodes_file(const std::string& path) {
   std::ifstream in(path);
   if (!in) throw SpecError(path + ": cannot open the nodes file");
