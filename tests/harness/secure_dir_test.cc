@@ -10,6 +10,7 @@
 #include <catch2/catch.hpp>
 #include <filesystem>
 #include <fstream>
+#include <vector>
 
 #include "harness/remote.h"
 
@@ -134,7 +135,8 @@ TEST_CASE("directory options: absolute, plain, nothing a command line or config 
 TEST_CASE("names from a node's directory listing must be one plain component", "[secure-dir]") {
   CHECK(is_plain_file_name("error.log"));
   CHECK(is_plain_file_name("a b\nc"));  // odd but harmless as one component
-  for (const std::string bad : {"", ".", "..", "../x", "a/b", "/etc", std::string("a\0b", 3)}) {
+  for (const std::string& bad :
+       std::vector<std::string>{"", ".", "..", "../x", "a/b", "/etc", std::string("a\0b", 3)}) {
     INFO(bad);
     CHECK_FALSE(is_plain_file_name(bad));
   }

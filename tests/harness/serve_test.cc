@@ -71,7 +71,7 @@ TEST_CASE("serve: resolve_inside refuses .. and symlinks out of the root") {
 
 TEST_CASE("serve: runs, files and reports over HTTP, nothing outside the results directory") {
   fs::path base = make_tree();
-  ResultsServer server({base / "results", "127.0.0.1", 0});
+  ResultsServer server({base / "results", "127.0.0.1", 0, {}});
   int port = server.bind();
   REQUIRE(port > 0);
   std::thread t([&] { server.run(); });
