@@ -1,5 +1,6 @@
 // `faultline serve [--port 8080] [--bind 127.0.0.1] [RESULTS_DIR]` (serve.h). The only file
 // that includes cpp-httplib.
+#include <arpa/inet.h>
 #include <httplib.h>
 
 #include <CLI/CLI.hpp>
@@ -41,6 +42,44 @@ std::optional<fs::path> resolve_inside(const fs::path& root, const std::string& 
     if (f == full.end() || *b != *f) return std::nullopt;
   }
   return full;
+}
+
+bool host_allowed(const std::string& header, const std::string& bind,
+                  const std::vector<std::string>& allowed) {
+  std::string host = header, port;
+  if (!host.empty() && host[0] == '[') {
+    size_t close = host.find(']');
+    if (close == std::string::npos) return false;
+    std::string rest = host.substr(close + 1);
+    host = host.substr(1, close - 1);
+    if (!rest.empty()) {
+      if (rest[0] != ':') return false;
+      port = rest.substr(1);
+    }
+    in6_addr a6{};
+    if (inet_pton(AF_INET6, host.c_str(), &a6) != 1) return false;
+  } else {
+    size_t colon = host.find(':');
+    if (colon != std::string::npos) {
+      port = host.substr(colon + 1);
+      host = host.substr(0, colon);
+    }
+    if (port.empty() && colon != std::string::npos) return false;
+  }
+  if (port.size() > 5 || port.find_first_not_of("0123456789") != std::string::npos) return false;
+  if (host.empty()) return false;
+  std::string lower = host;
+  for (char& c : lower) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  if (header[0] == '[') return true;  // an IPv6 address, checked above
+  in_addr a4{};
+  if (inet_pton(AF_INET, lower.c_str(), &a4) == 1) return true;
+  if (lower == "localhost") return true;
+  auto same = [&](std::string name) {
+    for (char& c : name) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+    return name == lower;
+  };
+  if (same(bind)) return true;
+  return std::any_of(allowed.begin(), allowed.end(), same);
 }
 
 namespace {
@@ -137,6 +176,19 @@ struct ResultsServer::Impl {
 ResultsServer::ResultsServer(ServeOptions options) : impl_(std::make_unique<Impl>()) {
   impl_->options = std::move(options);
   fs::path root = impl_->options.root;
+  impl_->server.set_pre_routing_handler(
+      [o = impl_->options](const httplib::Request& req, httplib::Response& res) {
+        if (host_allowed(req.get_header_value("Host"), o.bind, o.allowed_hosts)) {
+          return httplib::Server::HandlerResponse::Unhandled;
+        }
+        res.status = 421;
+        res.set_content(
+            "421 misdirected request: this server answers to its addresses, localhost and the "
+            "names given with --allow-host, not to Host '" +
+                html_escape(req.get_header_value("Host")) + "'\n",
+            "text/plain");
+        return httplib::Server::HandlerResponse::Handled;
+      });
   impl_->server.Get(R"(/.*)", [root](const httplib::Request& req, httplib::Response& res) {
     if (req.path == "/" || req.path.empty()) {
       res.set_content(runs_index_html(root), "text/html; charset=utf-8");
@@ -197,6 +249,7 @@ namespace {
 struct ServeFlags {
   std::string dir = "results", bind = "127.0.0.1";
   int port = 8080;
+  std::vector<std::string> allow_host;
 };
 
 const bool serve_registered = register_command(
@@ -206,9 +259,12 @@ const bool serve_registered = register_command(
        app.add_option("results_dir", f->dir, "Results directory (default results)");
        app.add_option("--port", f->port, "Port (default 8080; 0: any free port)");
        app.add_option("--bind", f->bind, "Address to listen on (default 127.0.0.1)");
+       app.add_option("--allow-host", f->allow_host,
+                      "A DNS name the server may be reached by (Host header); addresses and "
+                      "localhost always are (repeatable)");
        return [f] {
          if (!fs::is_directory(f->dir)) throw BadInput(f->dir + ": not a directory");
-         ResultsServer server({f->dir, f->bind, f->port});
+         ResultsServer server({f->dir, f->bind, f->port, f->allow_host});
          int port = 0;
          try {
            port = server.bind();

@@ -1356,11 +1356,19 @@ void write_history(std::ostream& out, const History& history, HistoryFormat form
       return;
     case HistoryFormat::kJepsenLog:
       for (const Op& op : history) {
+        // f as a keyword when it reads back as one, else as an EDN string: a raw f with a tab,
+        // newline or space would split the line or add lines (one op per line, always).
+        std::string f;
+        if (is_keyword_text(op.f)) {
+          f = ":" + op.f;
+        } else {
+          write_edn_string(f, op.f);
+        }
         std::string v;
         write_edn(v, op.type == OpType::kInfo && !op.error.is_null() ? op.error : op.value);
         out << "INFO  jepsen.util - "
-            << (op.is_nemesis() ? std::string(":nemesis") : std::to_string(op.process)) << "\t:"
-            << to_string(op.type) << "\t:" << op.f << "\t" << v << '\n';
+            << (op.is_nemesis() ? std::string(":nemesis") : std::to_string(op.process))
+            << "\t:" << to_string(op.type) << "\t" << f << "\t" << v << '\n';
       }
       return;
   }

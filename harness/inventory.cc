@@ -52,6 +52,16 @@ bool valid_host(const std::string& host) {
   return host[0] != '-';
 }
 
+bool valid_user(const std::string& user) {
+  if (user.empty() || user.size() > 64 || user[0] == '-') return false;
+  for (char c : user) {
+    bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+              c == '.' || c == '-' || c == '_';
+    if (!ok) return false;
+  }
+  return true;
+}
+
 void check_unique(const Inventory& inv, const std::string& source) {
   if (inv.nodes.empty()) throw BadInput(source + ": no nodes");
   std::set<std::string> seen;
@@ -63,6 +73,16 @@ void check_unique(const Inventory& inv, const std::string& source) {
 }
 
 }  // namespace
+
+bool valid_node_name(const std::string& name) {
+  if (name.empty() || name.size() > 253 || name[0] == '-' || name[0] == '.') return false;
+  for (char c : name) {
+    bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+              c == '.' || c == '-' || c == '_' || c == ':';
+    if (!ok) return false;
+  }
+  return true;
+}
 
 const NodeSpec& Inventory::node(const std::string& name) const {
   for (const auto& n : nodes) {
@@ -126,7 +146,15 @@ Inventory Inventory::from_json(const Json& doc, const std::string& source) {
     }
     if (!valid_host(n.host)) throw BadInput(where + ": bad host '" + n.host + "'");
     if (n.port < 1 || n.port > 65535) throw BadInput(where + ": port out of range");
-    if (n.name.empty()) throw BadInput(where + ": empty name");
+    if (!valid_node_name(n.name)) {
+      throw BadInput(where + ": bad node name " + Json(n.name).dump() +
+                     " (letters, digits and ._:- only, not starting with . or -: node names "
+                     "become directory names and database configuration)");
+    }
+    if (!valid_user(n.user)) {
+      throw BadInput(where + ": bad user " + Json(n.user).dump() +
+                     " (letters, digits and ._- only)");
+    }
     inv.nodes.push_back(std::move(n));
   }
   check_unique(inv, source);
@@ -141,7 +169,10 @@ NodeSpec parse_node(const std::string& raw, const NodeSpec& defaults) {
   if (at != std::string::npos) {
     n.user = rest.substr(0, at);
     rest = rest.substr(at + 1);
-    if (n.user.empty()) throw BadInput("node '" + text + "': empty user before '@'");
+    if (!valid_user(n.user)) {
+      throw BadInput("node '" + text + "': bad user '" + n.user +
+                     "' (letters, digits and ._- only)");
+    }
   }
   if (!rest.empty() && rest[0] == '[') {
     size_t close = rest.find(']');
@@ -191,6 +222,9 @@ Inventory load_nodes_file(const std::string& path, const NodeSpec& defaults) {
       if (!arr[i].contains("strict_host_key_checking")) {
         n.strict_host_key_checking = defaults.strict_host_key_checking;
       }
+      if (!valid_user(n.user)) {
+        throw BadInput(path + ": nodes[" + std::to_string(i) + "]: bad user '" + n.user + "'");
+      }
     }
     return inv;
   }
@@ -225,7 +259,9 @@ void add_inventory_options(CLI::App& app, InventoryOptions& o) {
   app.add_option("--ssh-known-hosts", o.ssh_known_hosts,
                  "known_hosts file (default ~/.ssh/known_hosts)");
   app.add_option("--ssh-strict-host-key-checking", o.strict_host_key_checking,
-                 "yes (default): verify host keys; no: accept any (warns)")
+                 "yes (default): verify host keys; no: accept a host's key the first time "
+                 "(as OpenSSH's accept-new; a changed key is always refused). Given, it "
+                 "applies to every node, nodes-file values included")
       ->check(CLI::IsMember({"yes", "no"}));
   app.add_option("--local-cluster", o.local_cluster,
                  "Use the nodes of this running local cluster (`faultline cluster up`)");
@@ -237,10 +273,19 @@ Inventory resolve_inventory(const InventoryOptions& o) {
   if (o.ssh_port != 0) defaults.port = parse_port(std::to_string(o.ssh_port), "--ssh-port");
   defaults.key = expand_home(o.ssh_key);
   defaults.known_hosts = expand_home(o.ssh_known_hosts);
-  if (o.strict_host_key_checking != "yes" && o.strict_host_key_checking != "no") {
+  const std::string& strict = o.strict_host_key_checking;
+  if (!strict.empty() && strict != "yes" && strict != "no") {
     throw BadInput("--ssh-strict-host-key-checking must be yes or no");
   }
-  defaults.strict_host_key_checking = o.strict_host_key_checking == "yes";
+  defaults.strict_host_key_checking = strict != "no";
+  // Given on the command line, it is the operator's word for this run: it beats the nodes
+  // file (a file saying false must not silently weaken an explicit yes).
+  auto apply_flag = [&](Inventory inv) {
+    if (!strict.empty()) {
+      for (auto& n : inv.nodes) n.strict_host_key_checking = strict == "yes";
+    }
+    return inv;
+  };
   int sources = (o.nodes.empty() ? 0 : 1) + (o.nodes_file.empty() ? 0 : 1) +
                 (o.local_cluster.empty() ? 0 : 1);
   if (sources > 1) {
@@ -257,7 +302,7 @@ Inventory resolve_inventory(const InventoryOptions& o) {
     check_unique(inv, "--nodes");
     return inv;
   }
-  if (!o.nodes_file.empty()) return load_nodes_file(o.nodes_file, defaults);
+  if (!o.nodes_file.empty()) return apply_flag(load_nodes_file(o.nodes_file, defaults));
   std::string name = o.local_cluster.empty() ? "fl" : o.local_cluster;
   std::optional<Inventory> inv;
   if (Registry<LocalClusterFactory>::find("local") != nullptr) {
@@ -272,7 +317,7 @@ Inventory resolve_inventory(const InventoryOptions& o) {
     throw BadInput("local cluster '" + name + "' is not up (`faultline cluster status --name " +
                    name + "`)");
   }
-  return *inv;
+  return apply_flag(*inv);
 }
 
 std::unique_ptr<LocalClusterProvisioner> make_local_cluster_provisioner() {

@@ -35,7 +35,10 @@ struct NodeSpec {
   std::string key;          // private key file (ed25519 or RSA); empty: ssh-agent, then
                             // ~/.ssh/id_ed25519 and ~/.ssh/id_rsa
   std::string known_hosts;  // known_hosts file; empty: ~/.ssh/known_hosts
-  bool strict_host_key_checking = true;  // false only by explicit opt-out (logs a warning)
+  // true: the host's key must be in known_hosts. false, only by explicit opt-out (logs a
+  // warning): OpenSSH's accept-new, an unknown key is accepted and remembered, a changed one
+  // is refused all the same.
+  bool strict_host_key_checking = true;
 };
 
 struct Inventory {
@@ -52,6 +55,11 @@ struct Inventory {
   static Inventory from_json(const nlohmann::json& doc, const std::string& source);
 };
 
+// Whether `name` may name a node: 1-253 of letters, digits and ._:-, not starting with '.' or
+// '-'. Node names become directory names on nodes and values in database configuration files,
+// so nothing else is accepted (no '/', whitespace or newlines).
+bool valid_node_name(const std::string& name);
+
 // One node as written on the command line: HOST, USER@HOST, HOST:PORT, USER@HOST:PORT,
 // [V6ADDR]:PORT. The node's name is HOST. Fields not given are left at `defaults`.
 // Throws BadInput.
@@ -64,7 +72,9 @@ struct InventoryOptions {
   std::string ssh_key;          // --ssh-key
   int ssh_port = 0;             // --ssh-port (default 22)
   std::string ssh_known_hosts;  // --ssh-known-hosts
-  std::string strict_host_key_checking = "yes";  // --ssh-strict-host-key-checking yes|no
+  // --ssh-strict-host-key-checking yes|no; empty: not given (yes, unless a nodes file says
+  // otherwise per node). Given, it applies to every node, whatever the nodes file says.
+  std::string strict_host_key_checking;
   std::string local_cluster;  // --local-cluster NAME: a running local cluster's nodes
 };
 
@@ -72,7 +82,8 @@ struct InventoryOptions {
 void add_inventory_options(CLI::App& app, InventoryOptions& options);
 
 // Builds the inventory from the options. Per-node values written in a nodes file win over the
-// --ssh-* flags, which win over the defaults. With none of --nodes, --nodes-file and
+// --ssh-* flags, which win over the defaults; except --ssh-strict-host-key-checking, which,
+// when given, wins over the file. With none of --nodes, --nodes-file and
 // --local-cluster, uses the running local cluster named "fl" if there is one.
 // Throws BadInput (no nodes, malformed entries, duplicates, unreadable file, bad port).
 Inventory resolve_inventory(const InventoryOptions& options);
@@ -86,7 +97,7 @@ struct LocalClusterOptions {
   std::string name = "fl";              // prefix of every namespace, interface and directory
   int nodes = 3;                        // 1..9
   std::string subnet = "10.77.7.0/24";  // a private /24 used by nothing else on this machine
-  std::string dir;                      // empty: /tmp/faultline/<name>
+  std::string dir;                      // empty: /var/lib/faultline/clusters/<name>
 };
 
 class LocalClusterProvisioner {

@@ -8,7 +8,10 @@
 // libssh dispatch what arrived to the channels. A connection that fails is marked dead and
 // replaced by a fresh one on the next call; calls in flight on it fail with TransportError.
 //
-// Host keys are checked against the node's known_hosts file unless the node opted out.
+// Host keys are checked against the node's known_hosts file. A node that opted out of strict
+// checking gets OpenSSH's accept-new: a host missing from known_hosts is accepted, appended to
+// the file when it is writable, and pinned for the life of the Remote; a key that differs from
+// the one on file (or pinned) is refused all the same.
 #include <fcntl.h>
 #include <libssh/libssh.h>
 #include <libssh/sftp.h>
@@ -20,7 +23,9 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <cerrno>
 #include <condition_variable>
+#include <cstdio>
 #include <cstdlib>
 #include <fstream>
 #include <iostream>
@@ -30,6 +35,7 @@
 
 #include "harness/inventory.h"
 #include "harness/remote.h"
+#include "harness/secure_dir.h"
 
 namespace faultline {
 namespace {
@@ -51,7 +57,11 @@ std::string where(const NodeSpec& n) {
 
 class Connection {
  public:
-  Connection(const NodeSpec& spec, const SshOptions& options) : spec_(spec) {
+  // `pinned`: the host key accepted earlier for this node without known_hosts (accept-new),
+  // empty before the first; set here when this connection accepts one. REQUIRES: the caller
+  // serialises connections to one node (NodeConnections::get holds its mutex).
+  Connection(const NodeSpec& spec, const SshOptions& options, std::string& pinned)
+      : spec_(spec), pinned_(pinned) {
     s_ = ssh_new();
     if (s_ == nullptr) throw TransportError(spec.name, "ssh_new failed", false);
     try {
@@ -149,8 +159,28 @@ class Connection {
     const std::string& node = spec_.name;
     enum ssh_known_hosts_e state = ssh_session_is_known_server(s_);
     if (state == SSH_KNOWN_HOSTS_OK) return;
-    if (!spec_.strict_host_key_checking) return;  // warned about in make_ssh_remote
     std::string hp = spec_.host + ":" + std::to_string(spec_.port);
+    bool unknown = state == SSH_KNOWN_HOSTS_UNKNOWN || state == SSH_KNOWN_HOSTS_NOT_FOUND;
+    if (!spec_.strict_host_key_checking && unknown) {
+      // accept-new (warned about in make_ssh_remote): the first key is taken, later ones must
+      // equal it.
+      std::string fp = fingerprint();
+      if (!pinned_.empty() && pinned_ != fp) {
+        throw HostKeyError(node, "host key of " + hp + " (" + fp +
+                                     ") differs from the one accepted earlier in this run (" +
+                                     pinned_ +
+                                     "): refusing to connect (man-in-the-middle, or the host "
+                                     "was reinstalled)");
+      }
+      if (pinned_.empty()) {
+        pinned_ = fp;
+        if (ssh_session_update_known_hosts(s_) != SSH_OK) {
+          std::cerr << "faultline: warning: node " << node << ": could not add the host key of "
+                    << hp << " (" << fp << ") to " << known << "\n";
+        }
+      }
+      return;
+    }
     switch (state) {
       case SSH_KNOWN_HOSTS_CHANGED:
       case SSH_KNOWN_HOSTS_OTHER:
@@ -160,11 +190,12 @@ class Connection {
                                      "was reinstalled)");
       case SSH_KNOWN_HOSTS_UNKNOWN:
       case SSH_KNOWN_HOSTS_NOT_FOUND:
-        throw HostKeyError(node, hp + " is not in known_hosts file " + known + " (its key is " +
-                                     fingerprint() +
-                                     "); check it and add it with `ssh-keyscan -p " +
-                                     std::to_string(spec_.port) + " " + spec_.host + " >> " +
-                                     known + "`, or pass --ssh-strict-host-key-checking=no");
+        throw HostKeyError(
+            node, hp + " is not in known_hosts file " + known + " (its key is " + fingerprint() +
+                      "); check it and add it with `ssh-keyscan -p " + std::to_string(spec_.port) +
+                      " " + spec_.host + " >> " + known +
+                      "`, or pass --ssh-strict-host-key-checking=no to accept "
+                      "new hosts' keys");
       default:
         throw HostKeyError(node,
                            "cannot check host key of " + hp + " against " + known + ": " + error());
@@ -200,6 +231,7 @@ class Connection {
   }
 
   NodeSpec spec_;
+  std::string& pinned_;
   ssh_session s_ = nullptr;
 };
 
@@ -215,7 +247,7 @@ class NodeConnections {
       if (!current_->dead) return current_;
     }
     current_.reset();
-    current_ = std::make_shared<Connection>(spec_, options_);
+    current_ = std::make_shared<Connection>(spec_, options_, pinned_);
     return current_;
   }
   const NodeSpec& spec() const { return spec_; }
@@ -226,6 +258,7 @@ class NodeConnections {
   SshOptions options_;
   std::mutex mu_;
   std::shared_ptr<Connection> current_;
+  std::string pinned_;  // guarded by mu_; see Connection
 };
 
 // Holds one of a connection's channel slots (waits while all are taken).
@@ -499,15 +532,27 @@ class SshSession : public Session {
     if (sftp_chmod(sf, remote.c_str(), mode) != SSH_OK) throw SftpFailure{"chmod " + remote};
   }
 
+  // Copies a remote file or directory tree. The node is not trusted with our file system:
+  // remote symlinks are skipped, never followed (a log replaced by a link to /etc/shadow must
+  // not be copied); a directory entry must be a plain name (no '/', '.', '..'), else the
+  // transfer fails naming it; nothing local is opened through a symlink; and modes keep only
+  // the owner's and others' read/execute bits plus the owner's write bit (no setuid files
+  // owned by root in the results directory).
   void get(sftp_session sf, const std::string& remote, const fs::path& local) {
-    sftp_attributes a = sftp_stat(sf, remote.c_str());
+    sftp_attributes a = sftp_lstat(sf, remote.c_str());
     if (a == nullptr) throw SftpFailure{"stat " + remote};
     uint8_t type = a->type;
-    auto perms = static_cast<fs::perms>(a->permissions & 07777);
+    auto perms = static_cast<fs::perms>((a->permissions & 0755) | 0600);
     sftp_attributes_free(a);
     std::error_code ec;
     if (type == SSH_FILEXFER_TYPE_DIRECTORY) {
-      if (!fs::is_directory(local)) fs::create_directory(local, ec);
+      fs::file_status ls = fs::symlink_status(local, ec);
+      if (fs::is_symlink(ls)) {
+        throw TransferError(node(), "local " + local.string() +
+                                        " is a symbolic link: not "
+                                        "writing through it");
+      }
+      if (!fs::is_directory(ls)) fs::create_directory(local, ec);
       if (ec) {
         throw TransferError(
             node(), "cannot create local directory " + local.string() + ": " + ec.message());
@@ -515,26 +560,46 @@ class SshSession : public Session {
       sftp_dir d = sftp_opendir(sf, remote.c_str());
       if (d == nullptr) throw SftpFailure{"opendir " + remote};
       std::vector<std::string> names;
+      std::string bad;
       while (sftp_attributes e = sftp_readdir(sf, d)) {
         std::string name = e->name != nullptr ? e->name : "";
         sftp_attributes_free(e);
-        if (name != "." && name != ".." && !name.empty()) names.push_back(name);
+        if (name == "." || name == "..") continue;
+        if (!is_plain_file_name(name)) {
+          bad = name;
+          continue;
+        }
+        names.push_back(name);
       }
       bool eof = sftp_dir_eof(d) != 0;
       sftp_closedir(d);
       if (!eof) throw SftpFailure{"readdir " + remote};
+      if (!bad.empty()) {
+        throw TransferError(node(), "download " + remote +
+                                        ": the node listed an entry that is "
+                                        "not a plain file name (" +
+                                        printable(bad) + "): refusing to copy it");
+      }
       for (const auto& name : names) get(sf, remote + "/" + name, local / name);
-      fs::permissions(local, perms, ec);
+      fs::permissions(local, perms, fs::perm_options::replace | fs::perm_options::nofollow, ec);
       return;
     }
-    if (type != SSH_FILEXFER_TYPE_REGULAR) return;  // special files: skipped
+    if (type != SSH_FILEXFER_TYPE_REGULAR) return;  // symlinks, special files: skipped
     sftp_file f = sftp_open(sf, remote.c_str(), O_RDONLY, 0);
     if (f == nullptr) throw SftpFailure{"open " + remote};
-    std::ofstream out(local, std::ios::binary | std::ios::trunc);
-    if (!out) {
+    int fd = ::open(local.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0600);
+    if (fd < 0) {
+      int err = errno;
       sftp_close(f);
-      throw TransferError(node(), "cannot write local file " + local.string());
+      throw TransferError(node(), "cannot write local file " + local.string() + ": " +
+                                      std::error_code(err, std::generic_category()).message());
     }
+    struct FdClose {
+      int fd;
+      ~FdClose() {
+        if (fd >= 0) ::close(fd);
+      }
+    } fd_close{fd};
     std::vector<char> buf(kSftpChunk);
     for (;;) {
       ssize_t n = sftp_read(f, buf.data(), buf.size());
@@ -543,12 +608,38 @@ class SshSession : public Session {
         throw SftpFailure{"read " + remote};
       }
       if (n == 0) break;
-      out.write(buf.data(), n);
+      for (ssize_t off = 0; off < n;) {
+        ssize_t w = ::write(fd, buf.data() + off, static_cast<size_t>(n - off));
+        if (w < 0 && errno == EINTR) continue;
+        if (w < 0) {
+          sftp_close(f);
+          throw TransferError(node(), "cannot write local file " + local.string());
+        }
+        off += w;
+      }
     }
     sftp_close(f);
-    out.close();
-    if (!out) throw TransferError(node(), "cannot write local file " + local.string());
-    fs::permissions(local, perms, ec);
+    ::fchmod(fd, static_cast<mode_t>(perms));
+    if (::close(fd) != 0) {
+      fd_close.fd = -1;
+      throw TransferError(node(), "cannot write local file " + local.string());
+    }
+    fd_close.fd = -1;
+  }
+
+  // A remote name for an error message: control characters as \xNN.
+  static std::string printable(const std::string& s) {
+    std::string out;
+    for (unsigned char c : s) {
+      if (c < 0x20 || c == 0x7f) {
+        char b[8];
+        std::snprintf(b, sizeof b, "\\x%02x", c);
+        out += b;
+      } else {
+        out += static_cast<char>(c);
+      }
+    }
+    return "'" + out + "'";
   }
 
   std::shared_ptr<NodeConnections> pool_;
@@ -583,8 +674,10 @@ std::shared_ptr<Remote> make_ssh_remote(const Inventory& inventory, SshOptions o
                                   std::error_code(errno, std::generic_category()).message());
     }
     if (!n.strict_host_key_checking) {
-      std::cerr << "faultline: warning: host key checking is off for node " << n.name
-                << " (--ssh-strict-host-key-checking=no): anyone on the path can impersonate it\n";
+      std::cerr << "faultline: warning: strict host key checking is off for node " << n.name
+                << " (--ssh-strict-host-key-checking=no): a key not in known_hosts is accepted "
+                   "the first time (anyone on the path then can impersonate it); a changed key "
+                   "is still refused\n";
       continue;
     }
     std::string known = n.known_hosts.empty() ? default_known_hosts() : n.known_hosts;

@@ -19,17 +19,19 @@
 //
 // Options (nemesis-options.packet): faults (["loss", "delay"]), loss (0.2), delay-ms (50),
 // jitter-ms (10), queue (7: the NFQUEUE number), rate ("1mbit"), duplicate (0.05), reorder
-// (0.25, with delay-ms as the netem delay of the rest), dir ("/tmp/faultline-nemesis": where
-// the delayer is built and its pid file kept, per node).
+// (0.25, with delay-ms as the netem delay of the rest), dir ("/var/lib/faultline/packet": where
+// the delayer is built, run from as root, and its pid file kept, per node; it and every
+// directory above it must be root's alone, see harness/secure_dir.h, and it is made so).
 // Ops: start-packet {"fault", "nodes", ...}, stop-packet; stop and final heal: chains removed,
 // the delayer stopped (SIGTERM; it releases held packets on exit).
 #include <algorithm>
-#include <regex>
 #include <mutex>
+#include <regex>
 #include <stdexcept>
 
 #include "harness/checker.h"
 #include "harness/nemesis.h"
+#include "harness/secure_dir.h"
 #include "nemeses/node.h"
 #include "nemeses/partition.h"
 
@@ -38,6 +40,9 @@ namespace {
 
 constexpr const char* kLossChain = "FAULTLINE-LOSS";
 constexpr const char* kDelayChain = "FAULTLINE-DELAY";
+// Where the delayer is built and run as root unless the options say otherwise. Not /tmp: a user
+// who made the directory first would choose the program root runs.
+constexpr const char* kDefaultDir = "/var/lib/faultline/packet";
 
 constexpr const char* kDelayer = R"C(/* Faultline NFQUEUE delayer: holds each queued packet DELAY_MS +/- JITTER_MS, FIFO. */
 #include <stdio.h>
@@ -91,7 +96,7 @@ struct PacketOptions {
   int64_t delay_ms = 50, jitter_ms = 10, queue = 7;
   std::string rate = "1mbit";
   double duplicate = 0.05, reorder = 0.25;
-  std::string dir = "/tmp/faultline-nemesis";
+  std::string dir = kDefaultDir;
 };
 
 // Our root qdisc's handle is 1f00: (and the probe's 1f01:); heal removes a root qdisc only when
@@ -162,12 +167,16 @@ Command loss_command(const std::vector<std::string>& peers, double p) {
       args);
 }
 
-// Stops the delayer whose pid file is $1/nfqdelay-$2.pid, if it is ours, and waits for it.
+// Stops the delayer whose pid file is $1/nfqdelay-$2.pid, if it is ours (a number, and the
+// process runs $1/nfqdelay-$2), and waits for it.
 Command stop_delayer_command(const std::string& dir, const std::string& node) {
   Command c = Command::shell(
       "f=\"$1/nfqdelay-$2.pid\"; [ -f \"$f\" ] || exit 0; p=$(cat \"$f\"); "
-      "if [ -n \"$p\" ] && grep -q nfqdelay \"/proc/$p/cmdline\" 2>/dev/null; then "
-      "kill -TERM \"$p\"; i=0; while kill -0 \"$p\" 2>/dev/null && [ $i -lt 50 ]; do "
+      "ours() { [ -r \"/proc/$p/cmdline\" ] && [ \"$(tr '\\0' '\\n' < \"/proc/$p/cmdline\" | "
+      "head -n 1)\" = \"$1/nfqdelay-$2\" ]; }; "
+      "case $p in ''|*[!0-9]*) p=0 ;; esac; "
+      "if [ \"$p\" -gt 1 ] && ours \"$1\" \"$2\"; then "
+      "kill -TERM \"$p\"; i=0; while ours \"$1\" \"$2\" && [ $i -lt 50 ]; do "
       "sleep 0.1; i=$((i+1)); done; fi; rm -f \"$f\"",
       {dir, node});
   c.idempotent = true;
@@ -306,12 +315,17 @@ class PacketNemesis : public Nemesis {
     Command c = Command::shell(
         "command -v gcc >/dev/null || { echo 'no gcc' >&2; exit 3; }; "
         "[ -f /usr/include/libnetfilter_queue/libnetfilter_queue.h ] || "
-        "{ echo 'no libnetfilter-queue-dev' >&2; exit 3; }; mkdir -p \"$1\" && "
+        "{ echo 'no libnetfilter-queue-dev' >&2; exit 3; }; fl_private_dir \"$1\" 755 || exit 4; "
         "cat > \"$1/nfqdelay-$2.c\" && gcc -O2 -o \"$1/nfqdelay-$2\" \"$1/nfqdelay-$2.c\" "
         "-lnetfilter_queue",
         {o_.dir, s.node()});
+    c.argv[2] = kPrivateDirShell + c.argv[2];
     c.with_stdin(kDelayer);
     ExecResult r = s.exec(privileged(c, root));
+    if (r.exit_status == 4) {
+      throw std::invalid_argument("packet fault 'delay': node " + s.node() + ": " + r.err +
+                                  " (nemesis-options.packet.dir)");
+    }
     if (!r.ok()) {
       throw std::invalid_argument(
           "packet fault 'delay': node " + s.node() +
@@ -372,7 +386,7 @@ NemesisPackage make_packet(const NemesisOptions& no) {
   if (o.delay_ms <= 0 || o.jitter_ms < 0 || o.jitter_ms > o.delay_ms) {
     throw std::invalid_argument(where + ": need delay-ms > 0 and 0 <= jitter-ms <= delay-ms");
   }
-  if (o.dir.empty() || o.dir[0] != '/') throw std::invalid_argument(where + "/dir: absolute");
+  check_dir_option(o.dir, where + "/dir");
   NemesisPackage p;
   p.name = "packet";
   std::vector<std::string> nodes = no.nodes;

@@ -12,6 +12,7 @@
 #include "clusters/etcd/etcd_proto.h"
 #include "harness/checker.h"
 #include "harness/remote.h"
+#include "harness/secure_dir.h"
 
 namespace faultline {
 namespace {
@@ -25,19 +26,22 @@ constexpr auto kSetupTimeout = std::chrono::seconds(60);
 constexpr auto kCommandTimeout = std::chrono::seconds(60);
 
 // Starts etcd in the background unless our etcd already runs; waits until the new process is
-// etcd with our data dir (its pid goes to etcd.pid). $1 node dir, $2 faketime rc file or "",
-// $3 faketime library, then etcd's argv.
+// etcd with our data dir (its pid goes to etcd.pid). $1 base dir (the `dir` option), $2 node
+// dir, $3 faketime rc file or "", $4 faketime library, then etcd's argv. etcd runs as root: the
+// base dir and the faketime dir are made and checked with fl_private_dir (harness/secure_dir.h).
 constexpr const char* kStartScript = R"sh(
-dir=$1; rc=$2; lib=$3; shift 3
+base=$1; dir=$2; rc=$3; lib=$4; shift 4
 [ -x "$1" ] || { echo "no $1 on this node: install it (apt-get install etcd-server)" >&2; exit 127; }
-ours() { [ -r "/proc/$1/cmdline" ] && tr '\0' '\n' < "/proc/$1/cmdline" | grep -qxF -- "$dir/data"; }
+ours() { case $1 in ''|*[!0-9]*) return 1 ;; esac
+  [ -r "/proc/$1/cmdline" ] && tr '\0' '\n' < "/proc/$1/cmdline" | grep -qxF -- "$dir/data"; }
+fl_private_dir "$base" 755 || exit 3
 mkdir -p "$dir/data" || exit 1
 if [ -f "$dir/etcd.pid" ]; then
   old=$(cat "$dir/etcd.pid")
   if [ -n "$old" ] && ours "$old"; then echo "running $old"; exit 0; fi
 fi
 if [ -n "$rc" ]; then
-  mkdir -p "$(dirname "$rc")" || exit 1
+  fl_private_dir "$(dirname "$rc")" 755 || exit 3
   [ -f "$rc" ] || echo "+0.000" > "$rc" || exit 1
   LD_PRELOAD=$lib FAKETIME_TIMESTAMP_FILE=$rc FAKETIME_NO_CACHE=1 FAKETIME_DONT_FAKE_MONOTONIC=1 \
     setsid nohup "$@" >> "$dir/etcd.log" 2>&1 < /dev/null &
@@ -64,7 +68,8 @@ exit 1
 // Prints "none" when no etcd of ours runs, "signalled" or "gone" otherwise.
 constexpr const char* kSignalScript = R"sh(
 dir=$1; sig=$2; wait=$3
-ours() { [ -r "/proc/$1/cmdline" ] && tr '\0' '\n' < "/proc/$1/cmdline" | grep -qxF -- "$dir/data"; }
+ours() { case $1 in ''|*[!0-9]*) return 1 ;; esac
+  [ -r "/proc/$1/cmdline" ] && tr '\0' '\n' < "/proc/$1/cmdline" | grep -qxF -- "$dir/data"; }
 [ -f "$dir/etcd.pid" ] || { echo none; exit 0; }
 pid=$(cat "$dir/etcd.pid")
 if [ -z "$pid" ] || ! ours "$pid"; then echo none; exit 0; fi
@@ -160,9 +165,8 @@ EtcdOptions parse_etcd_options(const Json& options) {
   }
   if (options.is_object() && options.contains("dir")) {
     const Json& v = options["dir"];
-    if (!v.is_string() || v.get<std::string>().empty() || v.get<std::string>()[0] != '/') {
-      throw std::invalid_argument("db 'etcd': option 'dir' must be an absolute path");
-    }
+    if (!v.is_string()) throw std::invalid_argument("db 'etcd': option 'dir' must be a string");
+    check_dir_option(v.get<std::string>(), "db 'etcd': option 'dir'");
     o.dir = v.get<std::string>();
   }
   return o;
@@ -227,13 +231,15 @@ std::vector<std::string> EtcdDb::etcd_argv(const DbContext& ctx, const std::stri
 
 void EtcdDb::start_node(const DbContext& ctx, const std::string& node, const std::string& token) {
   if (!ctx.remote) throw std::invalid_argument("db 'etcd' needs nodes reached over SSH");
+  if (!ctx.faketime_dir.empty()) check_dir_option(ctx.faketime_dir, "db 'etcd': faketime dir");
   std::vector<std::string> args = {
-      node_dir(ctx, node),
+      options_.dir, node_dir(ctx, node),
       ctx.faketime_dir.empty() ? std::string() : ctx.faketime_dir + "/" + node + ".rc",
       kFaketimeLib};
   for (auto& a : etcd_argv(ctx, node, token)) args.push_back(std::move(a));
   auto session = ctx.remote->session(node);
-  ExecResult r = session->exec(Command::shell(kStartScript, args).with_timeout(kCommandTimeout));
+  ExecResult r = session->exec(Command::shell(std::string(kPrivateDirShell) + kStartScript, args)
+                                   .with_timeout(kCommandTimeout));
   if (!r.ok()) {
     throw std::runtime_error("node " + node + ": etcd did not start (exit " +
                              std::to_string(r.exit_status) + "): " + r.err + r.out + "; check " +

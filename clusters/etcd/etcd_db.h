@@ -35,7 +35,8 @@
 //   serializable-reads  bool  false  reads are served by the member alone (may be stale)
 //                                    instead of linearizable (a quorum round, ReadIndex)
 //   request-timeout-ms  int   0      timeout of each HTTP request; 0: the run's op-timeout
-//   dir                 str   "/tmp/faultline-etcd"  parent of the node directories
+//   dir                 str   "/var/lib/faultline/etcd"  parent of the node directories; it
+//                                    and every directory above it must be root's alone
 //   client-port         int   2379   the members' client (and gateway) port; peers use 2380
 //
 // Thread safety: setup/teardown from one thread; new_client, the capabilities, version and
@@ -58,7 +59,7 @@ namespace faultline {
 struct EtcdOptions {
   bool serializable_reads = false;
   int64_t request_timeout_ms = 0;
-  std::string dir = "/tmp/faultline-etcd";
+  std::string dir = "/var/lib/faultline/etcd";
   int client_port = 2379;
 };
 

@@ -14,6 +14,7 @@
 #include "harness/checker.h"
 #include "harness/db.h"
 #include "harness/remote.h"
+#include "harness/secure_dir.h"
 
 namespace faultline::galera {
 namespace {
@@ -40,6 +41,44 @@ struct Options {
 struct Paths {
   std::string dir, cnf, data, socket, pid, error_log, stdout_log, recover_log;
 };
+
+// A shell function: `galera_pid PIDFILE CNF` prints the pid in PIDFILE and succeeds only when
+// that process is this node's mariadbd (a number, and its command line is /usr/sbin/mariadbd
+// (kMariadbd) with --defaults-file=CNF). The pid file lives in a directory the mysql user owns: a
+// "-1" there would make `kill` signal every process, a stale or reused pid some stranger, both as
+// root. A zombie (empty command line) is not ours any more: it has let go of its files and ports.
+constexpr const char* kPidShell = R"sh(
+galera_pid() {
+  _p=$(cat "$1" 2>/dev/null) || return 1
+  case $_p in ''|*[!0-9]*) return 1 ;; esac
+  [ "$_p" -gt 1 ] || return 1
+  [ -r "/proc/$_p/cmdline" ] || return 1
+  tr '\0' '\n' < "/proc/$_p/cmdline" 2>/dev/null | {
+    read -r _a0 && [ "$_a0" = /usr/sbin/mariadbd ] && grep -qxF -- "--defaults-file=$2"; } ||
+    return 1
+  echo "$_p"
+}
+)sh";
+
+// `script` with galera_pid defined first.
+Command pid_shell(const std::string& script, std::vector<std::string> args) {
+  return Command::shell(std::string(kPidShell) + script, std::move(args));
+}
+
+// Node names and hosts become directory names and my.cnf values: letters, digits, and ._:-
+// only (the inventory checks the same; this guards every other caller).
+void check_name(const std::string& what, const std::string& v) {
+  bool ok = !v.empty() && v.size() <= 253 && v[0] != '.' && v[0] != '-';
+  for (char c : v) {
+    ok = ok && ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+                c == '.' || c == '-' || c == '_' || c == ':');
+  }
+  if (!ok) {
+    throw std::invalid_argument("db 'galera': " + what + " '" + v +
+                                "' may hold only letters, digits and ._:- (it names the "
+                                "node's directory and goes into my.cnf)");
+  }
+}
 
 // Runs fn(node) for every node on its own thread; throws one runtime_error naming every node
 // that failed.
@@ -280,6 +319,8 @@ class GaleraDb : public Db, public Killable, public Pausable {
   }
 
   Paths paths(const DbContext& ctx, const std::string& node) const {
+    check_name("node name", node);
+    check_name("host of node " + node, host(ctx, node));
     Paths p;
     p.dir = o_.dir + "/" + node + "-" + host(ctx, node);
     p.cnf = p.dir + "/my.cnf";
@@ -325,30 +366,41 @@ class GaleraDb : public Db, public Killable, public Pausable {
     std::string address =
         trim(s.run_checked(Command::shell("set -- $SSH_CONNECTION; echo \"$3\"")).out);
     if (address.empty()) address = host(ctx, node);
-    s.run_checked(Command::shell("mkdir -p \"$1\" && cat > \"$2\" && chown -R mysql:mysql \"$3\"",
-                                 {p.data, p.cnf, p.dir})
-                      .with_stdin(config(ctx, node, address)));
+    check_name("address of node " + node, address);
+    // The base directory is root's alone (harness/secure_dir.h); the node's directory below it
+    // is new (stop_node removed it) and becomes mysql's.
+    s.run_checked(
+        Command::shell(std::string(kPrivateDirShell) +
+                           "fl_private_dir \"$4\" 755 || exit 3\n"
+                           "mkdir -p \"$1\" && cat > \"$2\" && chown -R mysql:mysql \"$3\"",
+                       {p.data, p.cnf, p.dir, o_.dir})
+            .with_stdin(config(ctx, node, address)));
     if (!ctx.faketime_dir.empty()) {
-      s.run_checked(Command::shell(
-          "mkdir -p \"$1\" && { [ -e \"$2\" ] || echo +0.000 > \"$2\"; } && chmod 644 \"$2\"",
-          {ctx.faketime_dir, ctx.faketime_dir + "/" + node + ".rc"}));
+      check_dir_option(ctx.faketime_dir, "db 'galera': faketime directory");
+      s.run_checked(
+          Command::shell(std::string(kPrivateDirShell) +
+                             "fl_private_dir \"$1\" 755 || exit 3\n"
+                             "{ [ -e \"$2\" ] || echo +0.000 > \"$2\"; } && chmod 644 \"$2\"",
+                         {ctx.faketime_dir, ctx.faketime_dir + "/" + node + ".rc"}));
     }
   }
 
   // Starts mariadbd in the background (setsid, so it outlives the SSH channel).
   // Returns the new process's pid.
+  //
+  // Started as mysql, not as root, and its stdout log opened as mysql: the node's directory is
+  // mysql's, so root must not open a file there (a symlink planted in place of stdout.log
+  // would make root append to any file). Also, libfaketime, loaded before a root mariadbd
+  // drops to mysql, creates a semaphore owned by whoever runs it and hands its name to every
+  // child. The SST scripts run as mysql; they could not open a root-owned one, tried to make
+  // their own, and exited (killing the state transfer) whenever a leftover object of a dead
+  // process had their pid's name ("sem_open failed and recreation attempts failed").
   std::string launch(const DbContext& ctx, Session& s, const std::string& node,
                      const std::vector<std::string>& extra) {
     Paths p = paths(ctx, node);
     std::vector<std::string> args = {p.stdout_log};
     if (!ctx.faketime_dir.empty()) {
-      // Started as mysql, not as root: libfaketime, loaded before mariadbd drops to mysql,
-      // creates a semaphore owned by whoever runs it and hands its name to every child. The
-      // SST scripts run as mysql; they could not open a root-owned one, tried to make their
-      // own, and exited (killing the state transfer) whenever a leftover object of a dead
-      // process had their pid's name ("sem_open failed and recreation attempts failed").
-      args.insert(args.end(), {"setpriv", "--reuid=mysql", "--regid=mysql", "--init-groups",
-                               "env", std::string("LD_PRELOAD=") + kFaketimeLib,
+      args.insert(args.end(), {"env", std::string("LD_PRELOAD=") + kFaketimeLib,
                                "FAKETIME_TIMESTAMP_FILE=" + ctx.faketime_dir + "/" + node + ".rc",
                                "FAKETIME_NO_CACHE=1", "FAKETIME_DONT_FAKE_MONOTONIC=1",
                                // Only mariadbd's clock: its SST scripts (bash, rsync)
@@ -358,10 +410,16 @@ class GaleraDb : public Db, public Killable, public Pausable {
     args.push_back(kMariadbd);
     args.push_back("--defaults-file=" + p.cnf);
     args.insert(args.end(), extra.begin(), extra.end());
-    return trim(s.run_checked(Command::shell(
-                       "log=$1; shift; setsid nohup \"$@\" >> \"$log\" 2>&1 < /dev/null & echo $!",
-                       args))
-                    .out);
+    std::string pid = trim(
+        s.run_checked(Command::shell("log=$1; shift; setsid nohup setpriv --reuid=mysql "
+                                     "--regid=mysql --init-groups sh -c 'exec \"$@\" >> \"$0\" "
+                                     "2>&1' \"$log\" \"$@\" > /dev/null 2>&1 < /dev/null & echo $!",
+                                     args))
+            .out);
+    if (pid.empty() || pid.find_first_not_of("0123456789") != std::string::npos) {
+      throw RemoteError(node, "starting mariadbd printed no pid ('" + pid + "')");
+    }
+    return pid;
   }
 
   Command mysql_cli(const DbContext& ctx, const std::string& node, const std::string& sql) const {
@@ -371,17 +429,17 @@ class GaleraDb : public Db, public Killable, public Pausable {
   }
 
   static bool running(Session& s, const Paths& p) {
-    return s.exec(Command::shell("p=$(cat \"$1\" 2>/dev/null) && [ -n \"$p\" ] && kill -0 \"$p\"",
-                                 {p.pid}))
-        .ok();
+    return s.exec(pid_shell("galera_pid \"$1\" \"$2\" > /dev/null", {p.pid, p.cnf})).ok();
   }
 
   static void signal_pid(Session& s, const std::string& node, const Paths& p,
                          const std::string& sig) {
-    ExecResult r = s.exec(Command::shell(
-        "p=$(cat \"$1\" 2>/dev/null) && [ -n \"$p\" ] || exit 3; kill -s \"$2\" \"$p\"",
-        {p.pid, sig}));
-    if (r.exit_status == 3) throw RemoteError(node, "mariadbd is not running (no pid file)");
+    ExecResult r = s.exec(pid_shell(
+        "pid=$(galera_pid \"$1\" \"$3\") || exit 3; kill -s \"$2\" \"$pid\"", {p.pid, sig, p.cnf}));
+    if (r.exit_status == 3) {
+      throw RemoteError(node, "mariadbd is not running (" + p.pid +
+                                  " is missing or does not name this node's mariadbd)");
+    }
     if (!r.ok()) throw RemoteError(node, "kill -" + sig + " mariadbd failed: " + tail(r.err));
   }
 
@@ -393,17 +451,19 @@ class GaleraDb : public Db, public Killable, public Pausable {
 
   // Sends `sig` to the pid of the pid file and waits until the process is gone; removes the
   // pid file. A node that is not running is fine.
+  // A pid file that does not name this node's mariadbd (garbage, stale, a reused pid) is
+  // removed and nothing is signalled.
   static void signal_and_wait(Session& s, const std::string& node, const Paths& p,
                               const std::string& sig, seconds wait) {
-    ExecResult r = s.exec(
-        Command::shell("p=$(cat \"$1\" 2>/dev/null) && [ -n \"$p\" ] || exit 0\n"
-                       "kill -s CONT \"$p\" 2>/dev/null; kill -s \"$2\" \"$p\" 2>/dev/null\n"
-                       "n=0; while kill -0 \"$p\" 2>/dev/null; do\n"
-                       "  n=$((n+1)); [ $n -gt \"$3\" ] && exit 4; sleep 0.1; done\n"
-                       // What libfaketime made for this process (left behind by a SIGKILL).
-                       "rm -f \"$1\" /dev/shm/sem.faketime_sem_$p /dev/shm/faketime_shm_$p",
-                       {p.pid, sig, std::to_string(wait.count() * 10)})
-            .with_timeout(wait + seconds(10)));
+    ExecResult r =
+        s.exec(pid_shell("p=$(galera_pid \"$1\" \"$4\") || { rm -f \"$1\"; exit 0; }\n"
+                         "kill -s CONT \"$p\" 2>/dev/null; kill -s \"$2\" \"$p\" 2>/dev/null\n"
+                         "n=0; while galera_pid \"$1\" \"$4\" > /dev/null; do\n"
+                         "  n=$((n+1)); [ $n -gt \"$3\" ] && exit 4; sleep 0.1; done\n"
+                         // What libfaketime made for this process (left behind by a SIGKILL).
+                         "rm -f \"$1\" /dev/shm/sem.faketime_sem_$p /dev/shm/faketime_shm_$p",
+                         {p.pid, sig, std::to_string(wait.count() * 10), p.cnf})
+                   .with_timeout(wait + seconds(10)));
     if (r.exit_status == 4) {
       throw RemoteError(node, "mariadbd did not exit within " + std::to_string(wait.count()) +
                                   " s of SIG" + sig);
@@ -531,8 +591,10 @@ class GaleraDb : public Db, public Killable, public Pausable {
   std::string recovered_position(const DbContext& ctx, Session& s, const std::string& node) {
     static const std::regex re(R"(Recovered position:\s*([0-9a-f-]+:-?\d+))");
     Paths p = paths(ctx, node);
-    s.exec(Command::shell("rm -f \"$1\"; \"$2\" --defaults-file=\"$3\" --wsrep-recover "
-                          "--log-error=\"$1\" > /dev/null 2>&1",
+    // As mysql: the log is in mysql's directory (see launch).
+    s.exec(Command::shell("rm -f \"$1\"; setpriv --reuid=mysql --regid=mysql --init-groups "
+                          "\"$2\" --defaults-file=\"$3\" --wsrep-recover --log-error=\"$1\" > "
+                          "/dev/null 2>&1",
                           {p.recover_log, kMariadbd, p.cnf})
                .with_timeout(seconds(120)));
     std::string text = s.exec(Command{"cat", p.recover_log}).out;
@@ -670,10 +732,11 @@ Options parse_options(const Json& j) {
     o.fast_failure_detection = j["fast-failure-detection"].get<bool>();
   }
   if (j.contains("dir")) {
-    if (!j["dir"].is_string() || j["dir"].get<std::string>().size() < 2 ||
-        j["dir"].get<std::string>()[0] != '/') {
+    if (!j["dir"].is_string() || j["dir"].get<std::string>().size() < 2) {
       bad("dir", "an absolute path");
     }
+    // It goes into my.cnf: a newline would add configuration lines of the caller's choosing.
+    check_dir_option(j["dir"].get<std::string>(), "db 'galera': option 'dir'");
     o.dir = j["dir"].get<std::string>();
   }
   if (j.contains("start-timeout-s")) {

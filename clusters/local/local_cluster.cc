@@ -11,7 +11,9 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <cerrno>
 #include <chrono>
+#include <cstring>
 #include <fstream>
 #include <iostream>
 #include <map>
@@ -25,6 +27,7 @@
 #include "harness/inventory.h"
 #include "harness/registry.h"
 #include "harness/remote.h"
+#include "harness/secure_dir.h"
 
 namespace faultline::local_cluster {
 
@@ -35,6 +38,10 @@ using std::chrono::milliseconds;
 
 fs::path state_path(const std::string& name) {
   return fs::path("/run/faultline/clusters") / (name + ".json");
+}
+
+fs::path default_dir(const std::string& name) {
+  return fs::path("/var/lib/faultline/clusters") / name;
 }
 
 namespace {
@@ -244,7 +251,11 @@ class ClusterLock {
  public:
   explicit ClusterLock(const std::string& name) {
     fs::path dir = state_path(name).parent_path();
-    fs::create_directories(dir);
+    try {
+      make_private_dir(dir);
+    } catch (const UnsafeDirError& e) {
+      throw BadInput(e.what());
+    }
     fd_ = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
     if (fd_ < 0) throw std::runtime_error("cannot open " + dir.string());
     auto deadline = Clock::now() + std::chrono::seconds(30);
@@ -415,8 +426,13 @@ class Provisioner : public LocalClusterProvisioner {
     l.subnet = o.subnet;
     l.base = subnet_base(o.subnet);
     l.nodes = o.nodes;
-    l.dir = o.dir.empty() ? fs::path("/tmp/faultline") / o.name : fs::path(o.dir);
-    if (!l.dir.is_absolute()) l.dir = fs::absolute(l.dir);
+    l.dir = o.dir.empty() ? default_dir(o.name) : fs::path(o.dir);
+    if (!l.dir.is_absolute()) l.dir = fs::absolute(l.dir).lexically_normal();
+    try {
+      check_dir_option(l.dir.string(), "--dir");
+    } catch (const std::invalid_argument& e) {
+      throw BadInput(e.what());
+    }
 
     ClusterLock lock(o.name);
     State old(o.name);
@@ -431,6 +447,21 @@ class Provisioner : public LocalClusterProvisioner {
       teardown(old, log);
     }
     check_nothing_in_the_way(l);
+    // Refuse an unsafe place for the cluster directory before anything is made.
+    for (fs::path p = l.dir.parent_path();; p = p.parent_path()) {
+      std::error_code ec;
+      if (fs::exists(fs::symlink_status(p, ec)) || p == p.root_path()) {
+        std::string why = unsafe_dir_reason(p);
+        if (!why.empty()) {
+          throw BadInput("cannot bring up cluster " + l.name + " in " + l.dir.string() +
+                         ": unsafe directory: " + why +
+                         " (root's sshd trusts the keys kept there; give --dir under a "
+                         "directory only root can write, such as the default " +
+                         default_dir(l.name).string() + ")");
+        }
+        break;
+      }
+    }
 
     auto t0 = Clock::now();
     State st(o.name);
@@ -448,19 +479,33 @@ class Provisioner : public LocalClusterProvisioner {
         run(add);
       }
     }
-    // 2. Directories and keys. Parents we create are removed again if empty.
-    for (const fs::path& parent : {fs::path("/etc/netns"), l.dir.parent_path()}) {
-      if (!fs::exists(parent)) st.record("parents", parent.string());
+    // 2. Directories and keys. Parents we create are removed again if empty (deepest first).
+    // The cluster directory holds what root's sshd trusts (authorized_keys, its config): it
+    // and every directory above it must be root's alone (harness/secure_dir.h), and it is
+    // made here, never found.
+    if (!fs::exists("/etc/netns")) st.record("parents", "/etc/netns");
+    for (fs::path p = l.dir.parent_path(); p != p.root_path(); p = p.parent_path()) {
+      std::error_code ec;
+      if (fs::exists(fs::symlink_status(p, ec))) break;
+      st.record("parents", p.string());
     }
+    make_private_dir(l.dir.parent_path());
     st.record("dirs", l.dir.string());
-    fs::create_directories(l.ssh_dir());
-    fs::permissions(l.dir, fs::perms(0755));
-    fs::permissions(l.ssh_dir(), fs::perms(0700));
+    if (::mkdir(l.dir.c_str(), 0755) != 0) {
+      throw std::runtime_error("cannot create cluster directory " + l.dir.string() + ": " +
+                               std::strerror(errno));
+    }
+    make_private_dir(l.dir);  // checks what we made
+    ::chmod(l.dir.c_str(), 0755);
+    if (::mkdir(l.ssh_dir().c_str(), 0700) != 0) {
+      throw std::runtime_error("cannot create " + l.ssh_dir().string() + ": " +
+                               std::strerror(errno));
+    }
     run({"ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", "faultline-" + l.name, "-f",
          l.key().string()});
     fs::copy_file(l.key().string() + ".pub", l.ssh_dir() / "authorized_keys",
                   fs::copy_options::overwrite_existing);
-    fs::create_directories("/run/sshd");  // sshd refuses to start without it
+    make_private_dir("/run/sshd");  // sshd refuses to start without it
     std::string known_hosts;
     for (int i = 1; i <= l.nodes; ++i) {
       fs::create_directories(l.sshd_dir(i));
@@ -630,7 +675,8 @@ class Provisioner : public LocalClusterProvisioner {
       << "PasswordAuthentication no\n"
       << "KbdInteractiveAuthentication no\n"
       << "UsePAM no\n"
-      << "StrictModes no\n"
+      // authorized_keys and every directory above it must be root's (they are: see up()).
+      << "StrictModes yes\n"
       << "UseDNS no\n"
       << "X11Forwarding no\n"
       << "PrintMotd no\n"

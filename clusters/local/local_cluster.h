@@ -6,7 +6,10 @@
 //   iptables: "-d A.B.C.0/24 ! -o NAME-br -j DROP" in OUTPUT and FORWARD (installed first,
 //   removed last), so nothing addressed to the subnet ever leaves through another interface;
 //   /etc/netns/NAME-nI/hosts naming every node; DIR/ssh/{id_ed25519,known_hosts,
-//   authorized_keys}, DIR/inventory.json, DIR/nI/{sshd,data,logs}.
+//   authorized_keys}, DIR/inventory.json, DIR/nI/{sshd,data,logs}. DIR defaults to
+//   /var/lib/faultline/clusters/NAME; it and every directory above it must be root's alone
+//   (harness/secure_dir.h: the node sshds run as root with StrictModes yes and trust the keys
+//   there), and `up` makes DIR itself, refusing one that exists.
 //   State: /run/faultline/clusters/NAME.json records each thing before it is made, so `down`
 //   removes everything even after a crash. Processes are stopped by pid only (the recorded
 //   sshd pids and every process found in the cluster's namespaces), never by name.
@@ -23,5 +26,8 @@ namespace faultline::local_cluster {
 
 // Where the state file of cluster `name` lives.
 std::filesystem::path state_path(const std::string& name);
+
+// The default directory of cluster `name`: /var/lib/faultline/clusters/NAME.
+std::filesystem::path default_dir(const std::string& name);
 
 }  // namespace faultline::local_cluster

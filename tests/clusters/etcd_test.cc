@@ -18,6 +18,7 @@
 #include "clusters/etcd/etcd_db.h"
 #include "clusters/etcd/etcd_proto.h"
 #include "harness/db.h"
+#include "tests/support/fake_session.h"
 
 using namespace faultline;
 using namespace faultline::etcd;
@@ -679,4 +680,34 @@ TEST_CASE("etcd client: a request on a dying kept-alive connection is info, neve
     CHECK_THAT(w.error.get<std::string>(), Catch::StartsWith("not sent"));
     CHECK(gw.requests() == 1);
   }
+}
+
+// Issue 14 items 7 and 10: etcd ran as root from /tmp/faultline-etcd (made with mkdir -p), and
+// its dir option went unchecked into command lines.
+TEST_CASE("etcd runs from a root-only directory, made and checked on the node",
+          "[etcd][regression]") {
+  CHECK(parse_etcd_options(Json::object()).dir == "/var/lib/faultline/etcd");
+  for (const char* bad : {"relative", "/x\ny", "/a/../b", "/a b"}) {
+    INFO(bad);
+    CHECK_THROWS_WITH(parse_etcd_options({{"dir", bad}}), Catch::Contains("option 'dir'"));
+  }
+  auto db = DbRegistry::get("db", "etcd")(Json::object());
+  testing::FakeRemote remote({"n1"});
+  DbContext ctx;
+  ctx.nodes = {"n1"};
+  ctx.remote = &remote;
+  ctx.hosts["n1"] = "10.0.0.11";
+  ctx.faketime_dir = "/run/faultline/faketime";
+  capability<Killable>(*db)->start(ctx, "n1");
+  REQUIRE(remote.script("n1").commands.size() == 1);
+  const Command& c = remote.script("n1").commands.front();
+  REQUIRE(c.argv.size() > 6);
+  CHECK(c.argv[4] == "/var/lib/faultline/etcd");
+  CHECK(c.argv[5] == "/var/lib/faultline/etcd/n1-10.0.0.11");
+  CHECK_THAT(c.argv[2], Catch::Contains("fl_private_dir \"$base\" 755 || exit 3"));
+  CHECK_THAT(c.argv[2], Catch::Contains("fl_private_dir \"$(dirname \"$rc\")\" 755 || exit 3"));
+  // The pid file is believed only for a number whose process runs our data dir.
+  CHECK_THAT(c.argv[2], Catch::Contains("*[!0-9]*) return 1"));
+  ctx.faketime_dir = "/run/x\ny";
+  CHECK_THROWS_WITH(capability<Killable>(*db)->start(ctx, "n1"), Catch::Contains("faketime"));
 }

@@ -1,9 +1,10 @@
+#include "harness/formats.h"
+
+#include <algorithm>
+#include <catch2/catch.hpp>
 #include <fstream>
 #include <sstream>
 
-#include <catch2/catch.hpp>
-
-#include "harness/formats.h"
 #include "tests/support/paths.h"
 
 using namespace faultline;
@@ -358,4 +359,35 @@ TEST_CASE("discards inside collections do not reset the depth (found by fuzzing)
   std::string m;
   for (int i = 0; i < 50000; ++i) m += "{:a #_ ";
   CHECK_THROWS_AS(parse_edn(m + "1"), HistoryError);
+}
+
+// Issue 14 item 10: the jepsen-log writer wrote f raw, so an f with a newline or tab split its
+// line (4 ops became 8 lines) and could forge ops for the reader.
+TEST_CASE("jepsen-log writes any f on one line and reads it back", "[formats][log][regression]") {
+  auto h =
+      load(
+          R"({"index":0,"process":0,"type":"invoke","f":"read\nINFO  jepsen.util - 9\t:ok\t:x\tnil","value":null}
+{"index":1,"process":0,"type":"ok","f":"read\nINFO  jepsen.util - 9\t:ok\t:x\tnil","value":1}
+{"index":2,"process":1,"type":"invoke","f":"two words\t:tab","value":[1,"a\nb"]}
+{"index":3,"process":1,"type":"ok","f":"two words\t:tab","value":[1,"a\nb"]}
+)",
+          HistoryFormat::kJsonl)
+          .history;
+  REQUIRE(h.size() == 4);
+  std::string text = write(h, HistoryFormat::kJepsenLog);
+  INFO(text);
+  CHECK(std::count(text.begin(), text.end(), '\n') == 4);
+  auto back = load(text, HistoryFormat::kJepsenLog).history;
+  REQUIRE(back.size() == 4);
+  for (size_t i = 0; i < 4; ++i) {
+    CHECK(back[i].f == h[i].f);
+    CHECK(back[i].value == h[i].value);
+    CHECK(back[i].type == h[i].type);
+  }
+  // A keyword-like f is still written as a keyword (what Jepsen writes).
+  auto plain = load(
+                   "INFO  jepsen.util - 3\t:invoke\t:cas\t[3 0]\n"
+                   "INFO  jepsen.util - 3\t:ok\t:cas\t[3 0]\n")
+                   .history;
+  CHECK_THAT(write(plain, HistoryFormat::kJepsenLog), Catch::Contains("\t:cas\t"));
 }

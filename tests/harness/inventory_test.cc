@@ -162,3 +162,65 @@ TEST_CASE("ssh remote: a refused connection is a transport error naming the node
     CHECK_THAT(e.what(), Catch::Contains("127.0.0.1:1"));
   }
 }
+
+// Issue 14 item 10: node names go into paths on the nodes and into database config files.
+TEST_CASE("inventory: node names and users that could escape a path or a config line are refused",
+          "[inventory]") {
+  CHECK(valid_node_name("n1"));
+  CHECK(valid_node_name("db-1.example.com"));
+  CHECK(valid_node_name("fe80::1"));
+  for (const char* bad : {"", "../etc", "a/b", "n1\nwsrep_on=OFF", "n 1", ".hidden", "-x", "..",
+                          "n1\t", "n1\"", "n1;rm"}) {
+    INFO(bad);
+    CHECK_FALSE(valid_node_name(bad));
+  }
+  for (const char* name : {"../../etc", "n1\\nwsrep_provider=/tmp/evil.so", "a/b"}) {
+    INFO(name);
+    nlohmann::json doc = {{"nodes", {{{"name", name}, {"host", "10.0.0.1"}}}}};
+    if (std::string(name).find("\\n") != std::string::npos) {
+      doc["nodes"][0]["name"] = "n1\nwsrep_provider=/tmp/evil.so";
+    }
+    fs::path f = temp_file("badname.json", doc.dump());
+    CHECK_THROWS_WITH(load_nodes_file(f.string(), NodeSpec{}), Catch::Contains("bad node name"));
+    fs::remove(f);
+  }
+  fs::path u = temp_file("baduser.json",
+                         R"({"nodes": [{"name": "n1", "host": "a", "user": "-oProxyCommand=x"}]})");
+  CHECK_THROWS_WITH(load_nodes_file(u.string(), NodeSpec{}), Catch::Contains("bad user"));
+  fs::remove(u);
+  CHECK_THROWS_WITH(parse_node("ro ot@host", NodeSpec{}), Catch::Contains("bad user"));
+}
+
+// Issue 14 item 9: a per-node false in a nodes file beat an explicit
+// --ssh-strict-host-key-checking yes.
+TEST_CASE("inventory: an explicit --ssh-strict-host-key-checking wins over the nodes file",
+          "[inventory]") {
+  fs::path f =
+      temp_file("strict.json",
+                R"({"nodes": [{"name": "n1", "host": "a", "strict_host_key_checking": false},
+                    {"name": "n2", "host": "b", "strict_host_key_checking": true},
+                    {"name": "n3", "host": "c"}]})");
+  InventoryOptions o;
+  o.nodes_file = f.string();
+  SECTION("not given: the file's per-node values, yes for the rest") {
+    Inventory inv = resolve_inventory(o);
+    CHECK_FALSE(inv.nodes[0].strict_host_key_checking);
+    CHECK(inv.nodes[1].strict_host_key_checking);
+    CHECK(inv.nodes[2].strict_host_key_checking);
+  }
+  SECTION("yes: every node is checked strictly") {
+    o.strict_host_key_checking = "yes";
+    for (const auto& n : resolve_inventory(o).nodes) {
+      INFO(n.name);
+      CHECK(n.strict_host_key_checking);
+    }
+  }
+  SECTION("no: every node accepts new keys") {
+    o.strict_host_key_checking = "no";
+    for (const auto& n : resolve_inventory(o).nodes) {
+      INFO(n.name);
+      CHECK_FALSE(n.strict_host_key_checking);
+    }
+  }
+  fs::remove(f);
+}

@@ -32,7 +32,7 @@ fs::path make_tree() {
 }
 
 // Sends `raw_path` exactly as given (no normalisation) and returns the whole response.
-std::string http_get(int port, const std::string& raw_path) {
+std::string http_get(int port, const std::string& raw_path, const std::string& host = "localhost") {
   int fd = ::socket(AF_INET, SOCK_STREAM, 0);
   REQUIRE(fd >= 0);
   sockaddr_in addr{};
@@ -40,7 +40,8 @@ std::string http_get(int port, const std::string& raw_path) {
   addr.sin_port = htons(static_cast<uint16_t>(port));
   addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
   REQUIRE(::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0);
-  std::string req = "GET " + raw_path + " HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n";
+  std::string req =
+      "GET " + raw_path + " HTTP/1.1\r\nHost: " + host + "\r\nConnection: close\r\n\r\n";
   REQUIRE(::write(fd, req.data(), req.size()) == static_cast<ssize_t>(req.size()));
   std::string out;
   char buf[4096];
@@ -70,7 +71,7 @@ TEST_CASE("serve: resolve_inside refuses .. and symlinks out of the root") {
 
 TEST_CASE("serve: runs, files and reports over HTTP, nothing outside the results directory") {
   fs::path base = make_tree();
-  ResultsServer server({base / "results", "127.0.0.1", 0});
+  ResultsServer server({base / "results", "127.0.0.1", 0, {}});
   int port = server.bind();
   REQUIRE(port > 0);
   std::thread t([&] { server.run(); });
@@ -96,6 +97,45 @@ TEST_CASE("serve: runs, files and reports over HTTP, nothing outside the results
     std::string r = http_get(port, bad);
     CHECK(r.find("TOP-SECRET") == std::string::npos);
     CHECK(status_of(r) >= 400);
+  }
+  server.stop();
+  t.join();
+  fs::remove_all(base);
+}
+
+// Issue 14 item 10: serve answered any Host, so a web page could point a DNS name of its own at
+// 127.0.0.1 (DNS rebinding) and read the results through the visitor's browser.
+TEST_CASE("serve: only addresses, localhost, the bind address and --allow-host names as Host",
+          "[serve][regression]") {
+  CHECK(host_allowed("localhost", "127.0.0.1", {}));
+  CHECK(host_allowed("LOCALHOST:8080", "127.0.0.1", {}));
+  CHECK(host_allowed("127.0.0.1:8080", "127.0.0.1", {}));
+  CHECK(host_allowed("10.1.2.3", "0.0.0.0", {}));
+  CHECK(host_allowed("[::1]:8080", "127.0.0.1", {}));
+  CHECK(host_allowed("results.lan:8080", "127.0.0.1", {"Results.lan"}));
+  CHECK(host_allowed("box.example", "box.example", {}));
+  for (const char* bad :
+       {"", "evil.example", "evil.example:8080", "localhost.evil.example", "127.0.0.1.nip.io",
+        "[::1", "[evil]:80", "localhost:80x", "localhost:", "a:b:c"}) {
+    INFO(bad);
+    CHECK_FALSE(host_allowed(bad, "127.0.0.1", {"results.lan"}));
+  }
+
+  fs::path base = make_tree();
+  ResultsServer server({base / "results", "127.0.0.1", 0, {"results.lan"}});
+  int port = server.bind();
+  REQUIRE(port > 0);
+  std::thread t([&] { server.run(); });
+  const std::string report = "/memory-register/20260101T120000/report.html";
+  CHECK(status_of(http_get(port, report, "localhost:" + std::to_string(port))) == 200);
+  CHECK(status_of(http_get(port, report, "127.0.0.1:" + std::to_string(port))) == 200);
+  CHECK(status_of(http_get(port, report, "results.lan")) == 200);
+  for (const char* evil : {"evil.example", "rebind.attacker.test:8080"}) {
+    INFO(evil);
+    std::string r = http_get(port, report, evil);
+    CHECK(status_of(r) == 421);
+    CHECK(r.find("the report") == std::string::npos);
+    CHECK(status_of(http_get(port, "/", evil)) == 421);
   }
   server.stop();
   t.join();

@@ -31,7 +31,7 @@ namespace {
 
 constexpr const char* kName = "fletcd";
 constexpr const char* kSubnet = "10.77.212.0/24";
-constexpr const char* kInventory = "/tmp/faultline/fletcd/inventory.json";
+constexpr const char* kInventory = "/var/lib/faultline/clusters/fletcd/inventory.json";
 
 bool process_with(const std::vector<std::string>& needles);
 
@@ -316,7 +316,7 @@ TEST_CASE("etcd + register + partitions through the runner: valid", "[integratio
   CHECK(out.validity == Validity::kValid);
   CHECK(n["ok"] > 100);
   // Every partition was healed and etcd torn down: no etcd of this run left.
-  CHECK_FALSE(process_with({"/tmp/faultline-etcd/", "10.77.212."}));
+  CHECK_FALSE(process_with({"/var/lib/faultline/etcd/", "10.77.212."}));
   fs::remove_all(results);
 }
 
@@ -354,7 +354,7 @@ TEST_CASE("etcd under libfaketime: started with the offset file, nothing left in
   FAULTLINE_REQUIRE_ROOT();
   Cluster c;
   DbContext ctx = c.db_context();
-  ctx.faketime_dir = "/tmp/faultline/fletcd/faketime";
+  ctx.faketime_dir = "/var/lib/faultline/clusters/fletcd/faketime";
   fs::remove_all(ctx.faketime_dir);
   auto dbp = DbRegistry::get("db", "etcd")(Json::object());
   Db& db = *dbp;
@@ -426,7 +426,7 @@ TEST_CASE("etcd serves every workload through the runner, and every run is valid
       CHECK(out.validity == Validity::kValid);  // strictly serializable: anything else is ours
       const Json& h = out.results["history"];
       CHECK(h.value("ok", 0) > 10);
-      CHECK_FALSE(process_with({"/tmp/faultline-etcd/", "10.77.212."}));
+      CHECK_FALSE(process_with({"/var/lib/faultline/etcd/", "10.77.212."}));
       std::cerr << "measured: etcd " << w << ": " << seconds_since(t0) << " s, "
                 << h.value("ok", 0) << " ok / " << h.value("fail", 0) << " fail / "
                 << h.value("info", 0) << " info, verdict " << to_string(out.validity) << "\n";

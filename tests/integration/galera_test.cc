@@ -304,7 +304,7 @@ TEST_CASE("galera: a run with partitions through the runner keeps its history an
   TestSpec spec;
   spec.db = "galera";
   spec.workload = "register";
-  spec.nodes_file = std::string("/tmp/faultline/") + kName + "/inventory.json";
+  spec.nodes_file = std::string("/var/lib/faultline/clusters/") + kName + "/inventory.json";
   spec.nemesis = {"partition"};
   spec.nemesis_interval_s = 3;
   spec.time_limit_s = 12;
@@ -350,7 +350,7 @@ TEST_CASE("galera: every workload runs through the runner and tears down clean",
       TestSpec spec;
       spec.db = "galera";
       spec.workload = w;
-      spec.nodes_file = std::string("/tmp/faultline/") + kName + "/inventory.json";
+      spec.nodes_file = std::string("/var/lib/faultline/clusters/") + kName + "/inventory.json";
       spec.time_limit_s = 3;
       spec.concurrency = "2n";
       spec.rate = 100;

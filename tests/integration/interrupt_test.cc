@@ -32,6 +32,7 @@ using Clock = std::chrono::steady_clock;
 namespace {
 
 constexpr const char* kName = "flint";
+constexpr const char* kInventory = "/var/lib/faultline/clusters/flint/inventory.json";
 constexpr const char* kSubnet = "10.77.214.0/24";
 
 struct Cluster {
@@ -87,7 +88,7 @@ struct Controller {
                                      "--rate",
                                      "50",
                                      "--nodes-file",
-                                     std::string("/tmp/faultline/") + kName + "/inventory.json",
+                                     kInventory,
                                      "--results-dir",
                                      results_dir.string(),
                                      "--no-progress"};

@@ -58,7 +58,7 @@ std::vector<std::string> leftovers(const std::vector<int>& pids) {
       if (n.rfind(std::string(kName) + "-", 0) == 0) out.push_back(e.path().string());
     }
   }
-  for (const auto& p : {fs::path("/tmp/faultline") / kName,
+  for (const auto& p : {fs::path("/var/lib/faultline/clusters") / kName,
                         fs::path("/run/faultline/clusters") / (std::string(kName) + ".json")}) {
     if (fs::exists(p)) out.push_back(p.string());
   }
@@ -71,7 +71,7 @@ std::vector<std::string> leftovers(const std::vector<int>& pids) {
   }
   for (const auto& e : fs::directory_iterator("/proc")) {
     std::string cmd = slurp(e.path() / "cmdline");
-    if (cmd.find("/tmp/faultline/" + std::string(kName) + "/") != std::string::npos) {
+    if (cmd.find("/var/lib/faultline/clusters/" + std::string(kName) + "/") != std::string::npos) {
       out.push_back("process " + e.path().filename().string() + " using the cluster dir");
     }
   }
@@ -169,7 +169,7 @@ TEST_CASE("local cluster: exec, transfers, parallel channels, host keys, sshd lo
     fs::permissions(local / "tree" / "sub" / "secret", fs::perms(0600));
     fs::permissions(local / "tree" / "sub", fs::perms(0750));
     auto s = remote->session("n2");
-    std::string rdir = "/tmp/faultline/flit/n2/data";
+    std::string rdir = "/var/lib/faultline/clusters/flit/n2/data";
     s->upload(local / "file.bin", rdir + "/file.bin");
     s->upload(local / "tree", rdir + "/tree");
     CHECK(s->exec(Command{rdir + "/tree/run.sh"}).out == "ran\n");

@@ -148,7 +148,7 @@ TEST_CASE("nemesis on the local cluster: partition, heal, clock, interrupted run
   SECTION("clock bump shows in the time a faketime'd process on the node reads") {
     NemesisOptions o;
     o.nodes = c.nodes;
-    std::string dir = "/tmp/faultline/flnem/faketime";
+    std::string dir = "/var/lib/faultline/clusters/flnem/faketime";
     o.options = {{"faketime-dir", dir}};
     auto p = NemesisRegistry::get("nemesis", "clock")(o);
     p.nemesis->setup(ctx);
@@ -186,7 +186,7 @@ TEST_CASE("nemesis on the local cluster: partition, heal, clock, interrupted run
   SECTION("packet loss and delay between nodes show in ping; heal removes them") {
     NemesisOptions o;
     o.nodes = c.nodes;
-    o.options = {{"dir", "/tmp/faultline/flnem/packet"}};
+    o.options = {{"dir", "/var/lib/faultline/clusters/flnem/packet"}};
     auto p = NemesisRegistry::get("nemesis", "packet")(o);
     auto t0 = Clock::now();
     p.nemesis->setup(ctx);  // builds the delayer on every node
@@ -237,7 +237,9 @@ TEST_CASE("nemesis on the local cluster: partition, heal, clock, interrupted run
   SECTION("packet rate limits traffic between nodes, not to the controller; heal removes it") {
     NemesisOptions o;
     o.nodes = c.nodes;
-    o.options = {{"faults", {"rate"}}, {"rate", "4mbit"}, {"dir", "/tmp/faultline/flnem/packet"}};
+    o.options = {{"faults", {"rate"}},
+                 {"rate", "4mbit"},
+                 {"dir", "/var/lib/faultline/clusters/flnem/packet"}};
     auto p = NemesisRegistry::get("nemesis", "packet")(o);
     p.nemesis->setup(ctx);
     // 2 MiB from n1 to n2's socat sink, timed on the sender: its socket buffer and the tbf
@@ -282,7 +284,7 @@ TEST_CASE("nemesis on the local cluster: partition, heal, clock, interrupted run
     fs::path results = fs::temp_directory_path() / ("flnem-results-" + std::to_string(::getpid()));
     TestSpec spec;
     spec.db = "nemtest-noop";
-    spec.nodes_file = "/tmp/faultline/flnem/inventory.json";
+    spec.nodes_file = "/var/lib/faultline/clusters/flnem/inventory.json";
     spec.nemesis = {"partition"};
     spec.nemesis_options = {{"partition", {{"shapes", {"majority"}}}}};
     spec.nemesis_interval_s = 0.3;

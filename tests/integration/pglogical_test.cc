@@ -520,7 +520,7 @@ TEST_CASE("pglogical: a register run through the runner with kill, pause and clo
   TestSpec spec;
   spec.db = "pglogical";
   spec.workload = "register";
-  spec.nodes_file = std::string("/tmp/faultline/") + kName + "/inventory.json";
+  spec.nodes_file = std::string("/var/lib/faultline/clusters/") + kName + "/inventory.json";
   spec.nemesis = {"kill", "pause", "clock"};
   spec.nemesis_options = {{"kill", {{"targets", {"one"}}}},
                           {"pause", {{"targets", {"one"}}}},
@@ -664,7 +664,7 @@ LwwRun run_lww(bool clock, uint64_t seed) {
   TestSpec spec;
   spec.db = "pglogical";
   spec.workload = "lww";
-  spec.nodes_file = std::string("/tmp/faultline/") + kName + "/inventory.json";
+  spec.nodes_file = std::string("/var/lib/faultline/clusters/") + kName + "/inventory.json";
   if (clock) {
     spec.nemesis = {"clock"};
     spec.nemesis_options = {
@@ -771,7 +771,7 @@ TEST_CASE("pglogical: every workload through the runner, 10 clients, healthy clu
     TestSpec spec;
     spec.db = "pglogical";
     spec.workload = workload;
-    spec.nodes_file = std::string("/tmp/faultline/") + kName + "/inventory.json";
+    spec.nodes_file = std::string("/var/lib/faultline/clusters/") + kName + "/inventory.json";
     spec.time_limit_s = 5;
     spec.concurrency = "10";
     spec.rate = 0;

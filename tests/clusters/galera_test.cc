@@ -1,0 +1,169 @@
+// The Galera Db without a cluster (issue 14 items 8 and 10): the commands it sends for pause and
+// kill are captured from a FakeRemote, then run here through the local shell with `kill`
+// replaced by a function that only records its arguments, against pid files holding what a
+// mysql user could write there. Nothing is ever signalled. Also: options and names that would
+// inject lines into my.cnf or escape the node's directory are refused.
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <catch2/catch.hpp>
+#include <chrono>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+#include <thread>
+
+#include "harness/db.h"
+#include "harness/remote.h"
+#include "tests/support/fake_session.h"
+
+using namespace faultline;
+namespace fs = std::filesystem;
+
+namespace {
+
+std::string slurp(const fs::path& p) {
+  std::ifstream in(p, std::ios::binary);
+  std::stringstream s;
+  s << in.rdbuf();
+  return s.str();
+}
+
+struct Fixture {
+  fs::path base = fs::temp_directory_path() / ("fl-galera-" + std::to_string(::getpid()));
+  fs::path node_dir = base / "n1-10.0.0.1";
+  fs::path pid_file = node_dir / "mysqld.pid";
+  fs::path kills = base / "kills";
+  std::unique_ptr<Db> db = DbRegistry::get("db", "galera")({{"dir", base.string()}});
+  testing::FakeRemote remote{{"n1"}};
+  DbContext ctx;
+  std::vector<pid_t> children;
+
+  Fixture() {
+    fs::remove_all(base);
+    fs::create_directories(node_dir);
+    ctx.nodes = {"n1"};
+    ctx.remote = &remote;
+    ctx.hosts["n1"] = "10.0.0.1";
+  }
+  ~Fixture() {
+    for (pid_t c : children) {
+      ::kill(c, SIGKILL);
+      ::waitpid(c, nullptr, 0);
+    }
+    fs::remove_all(base);
+  }
+
+  // The last command sent to n1, run locally with `kill` only recorded (one line per call).
+  ExecResult replay_last() {
+    Command c = remote.script("n1").commands.back();
+    REQUIRE(c.argv.size() > 3);
+    REQUIRE(c.argv[0] == "sh");
+    c.argv[2] = "kill() { echo \"$*\" >> \"" + kills.string() + "\"; return 0; }\n" + c.argv[2];
+    return make_local_session()->exec(c);
+  }
+
+  // A child whose command line is argv (argv[0] as given), sleeping until killed.
+  pid_t spawn(const std::vector<std::string>& argv) {
+    pid_t pid = ::fork();
+    REQUIRE(pid >= 0);
+    if (pid == 0) {
+      // bash -c with a second command, so bash stays (its argv is ours).
+      std::vector<std::string> words = {"/bin/bash", "-c",
+                                        "exec -a \"$0\" /bin/bash -c "
+                                        "'sleep 30; :' \"$@\""};
+      words.insert(words.end(), argv.begin(), argv.end());
+      std::vector<char*> cargv;
+      for (auto& w : words) cargv.push_back(w.data());
+      cargv.push_back(nullptr);
+      ::execv("/bin/bash", cargv.data());
+      ::_exit(127);
+    }
+    children.push_back(pid);
+    // Wait until the exec -a has happened.
+    for (int i = 0; i < 200; ++i) {
+      std::string cmd = slurp("/proc/" + std::to_string(pid) + "/cmdline");
+      if (cmd.rfind(argv[0] + '\0', 0) == 0) break;
+      std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    }
+    return pid;
+  }
+};
+
+}  // namespace
+
+// Issue 14 item 8: pause signalled whatever the pid file named, as root.
+TEST_CASE("galera pause signals only this node's mariadbd, whatever the pid file says",
+          "[galera][regression]") {
+  Fixture f;
+  auto* pausable = capability<Pausable>(*f.db);
+  REQUIRE(pausable != nullptr);
+  pausable->pause(f.ctx, "n1");  // the fake answers exit 0; we replay its command below
+
+  pid_t stranger = f.spawn({"/usr/bin/sleep-not-mariadbd"});
+  pid_t other_node = f.spawn(
+      {"/usr/sbin/mariadbd", "--defaults-file=" + (f.base / "n2-10.0.0.2" / "my.cnf").string()});
+  for (const std::string& content :
+       {std::string("-1"), std::string("0"), std::string("1"), std::string("abc"),
+        std::string("1 2"), std::string(""), std::string("-9999"), std::to_string(stranger),
+        std::to_string(other_node), std::string("99999999")}) {
+    INFO("pid file: '" << content << "'");
+    std::ofstream(f.pid_file, std::ios::trunc) << content << "\n";
+    fs::remove(f.kills);
+    ExecResult r = f.replay_last();
+    CHECK(r.exit_status == 3);  // "not running"
+    CHECK_FALSE(fs::exists(f.kills));
+  }
+
+  pid_t ours =
+      f.spawn({"/usr/sbin/mariadbd", "--defaults-file=" + (f.node_dir / "my.cnf").string(), "--x"});
+  std::ofstream(f.pid_file, std::ios::trunc) << ours << "\n";
+  fs::remove(f.kills);
+  ExecResult r = f.replay_last();
+  INFO(r.err);
+  CHECK(r.exit_status == 0);
+  CHECK(slurp(f.kills) == "-s STOP " + std::to_string(ours) + "\n");
+}
+
+TEST_CASE("galera kill and teardown signal nothing for a pid file that is not ours",
+          "[galera][regression]") {
+  Fixture f;
+  auto* killable = capability<Killable>(*f.db);
+  REQUIRE(killable != nullptr);
+  killable->kill(f.ctx, "n1");
+  pid_t stranger = f.spawn({"/usr/sbin/mariadbd-lookalike"});
+  for (const std::string& content : {std::string("-1"), std::to_string(stranger)}) {
+    INFO("pid file: '" << content << "'");
+    std::ofstream(f.pid_file, std::ios::trunc) << content << "\n";
+    fs::remove(f.kills);
+    ExecResult r = f.replay_last();
+    CHECK(r.exit_status == 0);
+    CHECK_FALSE(fs::exists(f.kills));
+    CHECK_FALSE(fs::exists(f.pid_file));  // the stale file is removed
+  }
+}
+
+// Issue 14 item 10: a newline in `dir` added my.cnf lines; node names went into paths unchecked.
+TEST_CASE("galera refuses a dir option or node name that would escape my.cnf or the node dir",
+          "[galera][regression]") {
+  auto make = DbRegistry::get("db", "galera");
+  CHECK_THROWS_WITH(make({{"dir", "/var/lib/x\nwsrep_provider=/tmp/evil.so"}}),
+                    Catch::Contains("option 'dir'"));
+  CHECK_THROWS_AS(make({{"dir", "/var/lib/../../etc"}}), std::invalid_argument);
+  CHECK_NOTHROW(make({{"dir", "/srv/galera"}}));
+
+  Fixture f;
+  auto* pausable = capability<Pausable>(*f.db);
+  for (const char* node : {"../../etc", "n1\nwsrep_on=OFF"}) {
+    INFO(node);
+    testing::FakeRemote remote{{node}};
+    DbContext ctx = f.ctx;
+    ctx.remote = &remote;
+    ctx.nodes = {node};
+    CHECK_THROWS_WITH(pausable->pause(ctx, node), Catch::Contains("may hold only"));
+    CHECK(remote.script(node).commands.empty());
+  }
+  DbContext ctx = f.ctx;
+  ctx.hosts["n1"] = "10.0.0.1/../../x";
+  CHECK_THROWS_WITH(pausable->pause(ctx, "n1"), Catch::Contains("may hold only"));
+}
