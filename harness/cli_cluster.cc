@@ -103,7 +103,8 @@ const bool registered = register_command(
            ->check(CLI::Range(1, 9));
        up->add_option("--subnet", o->up.subnet,
                       "Private /24 used only by this cluster (default 10.77.7.0/24)");
-       up->add_option("--dir", o->up.dir, "Cluster directory (default /tmp/faultline/NAME)");
+       up->add_option("--dir", o->up.dir,
+                      "Cluster directory (default /var/lib/faultline/clusters/NAME)");
        CLI::App* down = app.add_subcommand("down", "Remove everything of the cluster (needs root)");
        name_opt(down);
        CLI::App* status = app.add_subcommand("status", "Show the cluster; exit 0 if healthy");

@@ -157,8 +157,8 @@ struct SshOptions {
 
 // SSH to the nodes of `inventory` (libssh). Checks now that every key file is readable and
 // every known_hosts file exists (AuthError / HostKeyError naming the node); connects lazily.
-// A node whose NodeSpec says strict_host_key_checking = false is accepted with any host key,
-// after a warning on stderr.
+// A node whose NodeSpec says strict_host_key_checking = false is checked like OpenSSH's
+// accept-new: a host key never seen is accepted (and pinned), a changed one never.
 std::shared_ptr<Remote> make_ssh_remote(const Inventory& inventory, SshOptions options = {});
 
 // Every command gets a deadline: its own timeout, or `timeout` when it has none. The session

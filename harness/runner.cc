@@ -312,7 +312,11 @@ ClusterAccess connect_cluster(const TestSpec& spec, const Db& db) {
     io.ssh_key = spec.ssh.value("private-key-path", std::string());
     io.ssh_port = spec.ssh.value("port", 0);
     io.ssh_known_hosts = spec.ssh.value("known-hosts", std::string());
-    io.strict_host_key_checking = spec.ssh.value("strict-host-key-checking", true) ? "yes" : "no";
+    // Given in the spec (or on the command line), it applies to every node; else each node's
+    // own setting in the nodes file holds (strict by default).
+    if (spec.ssh.contains("strict-host-key-checking")) {
+      io.strict_host_key_checking = spec.ssh.value("strict-host-key-checking", true) ? "yes" : "no";
+    }
     inv = resolve_inventory(io);
   }
   c.nodes = inv->names();

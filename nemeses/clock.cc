@@ -36,6 +36,7 @@
 
 #include "harness/checker.h"
 #include "harness/nemesis.h"
+#include "harness/secure_dir.h"
 #include "nemeses/node.h"
 
 namespace faultline::nemeses {
@@ -47,9 +48,12 @@ std::string faketime_offset_text(double offset_ms) {
 }
 
 Command write_faketime_command(const std::string& path, double offset_ms) {
+  // The directory is root's alone (harness/secure_dir.h): every faked process reads its clock
+  // from this file, and a user who could replace it would set their clocks.
   Command c = Command::shell(
-      "mkdir -p \"$(dirname \"$2\")\" && printf '%s\\n' \"$1\" > \"$2.tmp\" && "
-      "chmod 644 \"$2.tmp\" && mv -f \"$2.tmp\" \"$2\"",
+      std::string(kPrivateDirShell) +
+          "fl_private_dir \"$(dirname \"$2\")\" 755 && printf '%s\\n' \"$1\" > \"$2.tmp\" && "
+          "chmod 644 \"$2.tmp\" && mv -f \"$2.tmp\" \"$2\"",
       {faketime_offset_text(offset_ms), path});
   c.idempotent = true;
   return c;

@@ -9,6 +9,7 @@
 
 #include "harness/checker.h"
 #include "harness/remote.h"
+#include "harness/secure_dir.h"
 
 namespace faultline {
 namespace {
@@ -47,7 +48,7 @@ cgroup() {
     if [ -f "$r/cgroup.procs" ]; then echo "$r/$1"; return 0; fi
   done
   r=/run/faultline/cgroup-freezer
-  if [ "$2" = mount ] && mkdir -p "$r" &&
+  if [ "$2" = mount ] && fl_private_dir "$r" 755 &&
       mount -t cgroup -o freezer faultline-freezer "$r" 2>/dev/null; then
     echo "$r/$1"
   fi
@@ -89,17 +90,22 @@ stop_all() {
 // $1 node dir, $2 bin dir, $3 postgresql.conf lines, $4 pg_hba.conf lines.
 constexpr const char* kInitScript = R"SH(
 set -e
+# The node directory's parents are root's alone; the node directory itself is postgres's, so
+# nothing is written in it as root (postgres could have put a symlink there).
+fl_private_dir "$(dirname "$1")" 755
+if [ -L "$1" ]; then echo "$1 is a symbolic link: refusing it" >&2; exit 3; fi
 mkdir -p "$1"
 chown postgres:postgres "$1"
 chmod 700 "$1"
 cd /tmp
-if ! runuser -u postgres -- "$2/initdb" -D "$1/data" -U postgres -A trust --no-sync -E UTF8 \
-    --locale=C.UTF-8 > "$1/initdb.log" 2>&1; then
-  cat "$1/initdb.log" >&2
+if ! out=$(runuser -u postgres -- "$2/initdb" -D "$1/data" -U postgres -A trust --no-sync \
+    -E UTF8 --locale=C.UTF-8 2>&1); then
+  printf '%s\n' "$out" >&2
   exit 1
 fi
-printf '%s\n' "$3" >> "$1/data/postgresql.conf"
-printf '%s\n' "$4" >> "$1/data/pg_hba.conf"
+printf '%s\n' "$out" | runuser -u postgres -- tee "$1/initdb.log" > /dev/null
+printf '%s\n' "$3" | runuser -u postgres -- tee -a "$1/data/postgresql.conf" > /dev/null
+printf '%s\n' "$4" | runuser -u postgres -- tee -a "$1/data/pg_hba.conf" > /dev/null
 )SH";
 
 // $1 node dir, $2 bin dir, $3 faketime file ("" for none), $4 libfaketime.
@@ -108,7 +114,7 @@ cd /tmp
 if [ -n "$(postmaster "$1/data")" ]; then echo "already running"; exit 0; fi
 if [ -n "$3" ]; then
   if [ ! -f "$3" ]; then
-    mkdir -p "$(dirname "$3")" && printf '+0.000\n' > "$3.tmp" && chmod 644 "$3.tmp" &&
+    fl_private_dir "$(dirname "$3")" 755 && printf '+0.000\n' > "$3.tmp" && chmod 644 "$3.tmp" &&
       mv -f "$3.tmp" "$3" || exit 1
   fi
   exec runuser -u postgres -- env LD_PRELOAD="$4" FAKETIME_TIMESTAMP_FILE="$3" \
@@ -182,7 +188,7 @@ rm -rf "$1"
 )SH";
 
 Command script(const char* body, std::vector<std::string> args) {
-  return Command::shell(std::string(kHelpers) + body, std::move(args));
+  return Command::shell(std::string(kPrivateDirShell) + kHelpers + body, std::move(args));
 }
 
 std::string trim(std::string s) {

@@ -35,7 +35,7 @@ namespace {
 
 constexpr const char* kName = "flpg";
 constexpr const char* kSubnet = "10.77.211.0/24";
-constexpr const char* kFaketimeDir = "/tmp/faultline-flpg-faketime";
+constexpr const char* kFaketimeDir = "/run/faultline/flpg-faketime";
 
 double ms_since(Clock::time_point t) {
   return std::chrono::duration<double, std::milli>(Clock::now() - t).count();

@@ -14,11 +14,14 @@ TEST_CASE("clock: offset text and commands", "[clock]") {
   CHECK(faketime_offset_text(0) == "+0.000");
   CHECK(faketime_offset_text(-11) == "-0.011");
   CHECK(faketime_offset_text(288000) == "+288.000");
-  CHECK(write_faketime_command("/d/n1.rc", 1500).argv ==
-        std::vector<std::string>{"sh", "-c",
-                                 "mkdir -p \"$(dirname \"$2\")\" && printf '%s\\n' \"$1\" > "
-                                 "\"$2.tmp\" && chmod 644 \"$2.tmp\" && mv -f \"$2.tmp\" \"$2\"",
-                                 "sh", "+1.500", "/d/n1.rc"});
+  Command w = write_faketime_command("/d/n1.rc", 1500);
+  REQUIRE(w.argv.size() == 6);
+  CHECK(w.argv[0] == "sh");
+  // The directory is made and checked as root's alone, never with mkdir -p (issue 14 item 7).
+  CHECK_THAT(w.argv[2], Catch::Contains("fl_private_dir \"$(dirname \"$2\")\" 755 && printf"));
+  CHECK_THAT(w.argv[2], !Catch::Contains("mkdir -p"));
+  CHECK(std::vector<std::string>(w.argv.begin() + 3, w.argv.end()) ==
+        std::vector<std::string>{"sh", "+1.500", "/d/n1.rc"});
   Command step = step_clock_command(-250);
   CHECK(step.argv.back() == "-250.000");
 }
