@@ -14,6 +14,7 @@
 #include "harness/cli.h"
 #include "harness/inventory.h"
 #include "harness/remote.h"
+#include "harness/retry.h"
 
 namespace faultline {
 namespace {
@@ -75,7 +76,8 @@ int run_exec(const ClusterOptions& o) {
   SshOptions so;
   so.command_timeout = std::chrono::seconds(o.timeout_s);
   try {
-    auto remote = make_ssh_remote(inv, so);
+    // Retried only while the command certainly has not started (harness/retry.h).
+    auto remote = make_retrying_remote(make_ssh_remote(inv, so));
     auto session = remote->session(o.node);
     ExecResult r = session->exec(Command(o.command));
     std::cout << r.out << std::flush;

@@ -13,6 +13,7 @@
 
 #include "harness/command.h"
 #include "harness/remote.h"
+#include "harness/results.h"
 
 namespace faultline {
 
@@ -70,10 +71,9 @@ std::string num(double v) {
   return buf;
 }
 
-void write_text(const fs::path& p, const std::string& text) {
-  std::ofstream out(p, std::ios::binary | std::ios::trunc);
-  out << text;
-}
+// Whole or not at all: a full disk throws (the report says the plot is missing) instead of
+// leaving a truncated data file for gnuplot.
+void write_text(const fs::path& p, const std::string& text) { write_file_atomic(p, text); }
 
 double quantile(std::vector<double>& v, double q) {
   size_t i =

@@ -421,6 +421,32 @@ RunOutcome run_test(const TestSpec& spec_in, const RunOptions& ro) {
         "/nemesis"));
     if (packages.back().name.empty()) packages.back().name = name;
   }
+  // Every scheduled op: handled by a nemesis of the run, with a value it can act on (a kill
+  // with no target used to kill nothing, and the run passed).
+  for (size_t i = 0; i < spec.nemesis_schedule.size(); ++i) {
+    const Json& entry = spec.nemesis_schedule[i];
+    const std::string f = entry["f"].get<std::string>();
+    const std::string at = "spec: /nemesis-schedule/" + std::to_string(i);
+    const NemesisPackage* handler = nullptr;
+    std::string known;
+    for (const auto& p : packages) {
+      for (const auto& k : p.nemesis->fs()) {
+        known += (known.empty() ? "" : ", ") + k;
+        if (k == f) handler = &p;
+      }
+    }
+    if (!handler) {
+      throw SpecError(at + "/f: no nemesis of the run handles '" + f + "'" +
+                      (known.empty() ? " (the run has no nemesis)" : " (handled: " + known + ")"));
+    }
+    if (handler->check_op) {
+      try {
+        handler->check_op(f, entry.value("value", Json()));
+      } catch (const std::invalid_argument& e) {
+        throw SpecError(at + "/value: " + e.what());
+      }
+    }
+  }
   WorkloadContext wctx = workload_context(spec, concurrency, nodes);
   std::vector<CheckerSpec> checkers = workload->checkers(wctx);
   if (!nemesis_names.empty()) checkers.push_back(nemesis_checker(spec));
@@ -529,16 +555,6 @@ RunOutcome run_test(const TestSpec& spec_in, const RunOptions& ro) {
   std::unique_ptr<Nemesis> nemesis =
       nemesis_parts.empty() ? nullptr
                             : compose_nemeses(std::move(nemesis_parts), nemesis_op_timeout);
-  for (size_t i = 0; i < spec.nemesis_schedule.size(); ++i) {
-    std::string f = spec.nemesis_schedule[i]["f"].get<std::string>();
-    std::set<std::string> fs = nemesis ? nemesis->fs() : std::set<std::string>{};
-    if (!fs.count(f)) {
-      std::string known;
-      for (const auto& k : fs) known += (known.empty() ? "" : ", ") + k;
-      throw SpecError("spec: /nemesis-schedule/" + std::to_string(i) + "/f: no nemesis of the run handles '" +
-                      f + "'" + (known.empty() ? " (the run has no nemesis)" : " (handled: " + known + ")"));
-    }
-  }
   NemesisContext nctx;
   nctx.db_ctx = &heal_dctx;
   nctx.db = db.get();

@@ -156,8 +156,8 @@ void heal_node(Session& s, bool root) {
 
 class PartitionNemesis : public Nemesis {
  public:
-  explicit PartitionNemesis(std::map<std::string, std::string> overrides)
-      : overrides_(std::move(overrides)) {}
+  PartitionNemesis(std::map<std::string, std::string> overrides, Random random)
+      : overrides_(std::move(overrides)), random_(std::move(random)) {}
 
   void setup(const NemesisContext& ctx) override {
     Remote& remote = need_remote(ctx);
@@ -189,7 +189,22 @@ class PartitionNemesis : public Nemesis {
 
   Completion invoke(const NemesisContext& ctx, const Op& op) override {
     if (op.f == "start-partition") {
-      Grudge g = grudge_from_json(op.value.value("grudge", Json::object()), ctx.nodes);
+      // A grudge, or a shape to plan one from (a scheduled op may give either).
+      const Json value = op.value.is_object() ? op.value : Json::object();
+      std::string shape = value.value("shape", std::string("grudge"));
+      Grudge g;
+      if (!value.contains("grudge") && shape != "grudge") {
+        g = plan_grudge(shape, ctx.nodes, random_);
+      } else {
+        g = grudge_from_json(value.value("grudge", Json::object()), ctx.nodes);
+      }
+      bool drops_any = false;
+      for (const auto& [n, d] : g) drops_any = drops_any || !d.empty();
+      if (!drops_any) {
+        // Nothing would be cut: say so, so that the run is not judged as partitioned.
+        return Completion::info("acted on no node: start-partition needs a grudge (which node "
+                                "drops which) or a shape");
+      }
       auto drops = grudge_addresses(g, address_of_, controllers_);
       auto errors = for_each_node(need_remote(ctx), ctx.nodes, [&](Session& s) {
         NodeDrops d;
@@ -206,7 +221,7 @@ class PartitionNemesis : public Nemesis {
       });
       if (!errors.empty()) throw std::runtime_error(describe_errors(errors));
       Json v = Json::object();
-      v["shape"] = op.value.value("shape", "grudge");
+      v["shape"] = shape;
       v["grudge"] = grudge_to_json(g);
       return Completion::ok(v);
     }
@@ -245,6 +260,7 @@ class PartitionNemesis : public Nemesis {
   std::map<std::string, NodeFacts> facts_;
   std::map<std::string, std::string> address_of_;
   std::set<std::string> controllers_;
+  Random random_;  // plans the grudge of a scheduled op that gives only a shape
   bool has_ipv6_ = false;  // some node address is IPv6: ip6tables rules are kept too
 };
 
@@ -300,8 +316,26 @@ NemesisPackage make_partition(const NemesisOptions& o) {
   }
   NemesisPackage p;
   p.name = "partition";
-  p.nemesis = std::make_unique<PartitionNemesis>(overrides);
+  p.nemesis = std::make_unique<PartitionNemesis>(overrides, o.random.fork("scheduled"));
   std::vector<std::string> nodes = o.nodes;
+  p.check_op = [nodes](const std::string& f, const Json& value) {
+    if (f != "start-partition") return;
+    const std::string need =
+        "start-partition needs {\"grudge\": {node: [nodes it drops], ...}} or {\"shape\": "
+        "\"one\" | \"majority\" | \"majorities-ring\" | \"minority-third\" | ...}";
+    if (!value.is_object()) throw std::invalid_argument(need);
+    if (value.contains("grudge")) {
+      Grudge g = grudge_from_json(value["grudge"], nodes);
+      bool any = false;
+      for (const auto& [n, d] : g) any = any || !d.empty();
+      if (!any) throw std::invalid_argument("the grudge drops nothing: " + need);
+    } else if (value.contains("shape") && value["shape"].is_string()) {
+      Random probe(0);
+      plan_grudge(value["shape"].get<std::string>(), nodes, probe);
+    } else {
+      throw std::invalid_argument(need);
+    }
+  };
   p.generator = start_stop_cycle(
       o.interval_ns,
       [shapes, nodes, explicit_grudge](const GenContext& ctx) {

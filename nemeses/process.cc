@@ -12,6 +12,7 @@
 // still killed and resumes every node (SIGCONT is harmless on a running process).
 #include <algorithm>
 #include <mutex>
+#include <set>
 #include <stdexcept>
 
 #include "harness/checker.h"
@@ -47,20 +48,29 @@ std::vector<std::string> pick(const Json& target, const std::vector<std::string>
 
 class ProcessNemesis : public Nemesis {
  public:
-  explicit ProcessNemesis(Kind kind) : kind_(std::move(kind)) {}
+  ProcessNemesis(Kind kind, Random random) : kind_(std::move(kind)), random_(std::move(random)) {}
 
   Completion invoke(const NemesisContext& ctx, const Op& op) override {
     if (!ctx.db || !ctx.db_ctx) throw std::runtime_error(kind_.name + ": no database");
     if (op.f == kind_.fault) {
       std::vector<std::string> targets;
-      if (op.value.value("target", Json()) == "primaries") {
+      const Json value = op.value.is_object() ? op.value : Json::object();
+      if (value.value("target", Json()) == "primaries") {
         targets = require_capability<HasPrimaries>(*ctx.db, "target 'primaries'",
                                                    "knows its primaries")
                       .primaries(*ctx.db_ctx);
-      } else {
-        targets = op.value.value("nodes", std::vector<std::string>());
+      } else if (value.contains("nodes")) {
+        targets = value["nodes"].get<std::vector<std::string>>();
+      } else if (value.contains("target")) {
+        // A scheduled op names only its target: pick the nodes now, as the generator would.
+        targets = pick(value["target"], ctx.nodes, random_);
+      }
+      if (targets.empty()) {
+        return Completion::info("acted on no node: " + kind_.fault +
+                                " needs {\"target\": ...} or {\"nodes\": [...]}");
       }
       Json done = Json::object();
+      std::string failed;
       for (const auto& n : targets) {
         {
           std::lock_guard<std::mutex> lock(mu_);
@@ -71,9 +81,12 @@ class ProcessNemesis : public Nemesis {
           done[n] = kind_.what;
         } catch (const std::exception& e) {
           done[n] = std::string("error: ") + e.what();
+          failed += (failed.empty() ? "" : "; ") + n + ": " + e.what();
         }
       }
-      return Completion::ok(done);
+      Completion c = Completion::ok(done);
+      if (!failed.empty()) c.error = "failed on " + failed;  // the fault may not have happened
+      return c;
     }
     if (op.f == kind_.undo) return Completion::ok(undo_all(ctx, false));
     return Completion::info(kind_.name + ": unknown op " + op.f);
@@ -123,6 +136,7 @@ class ProcessNemesis : public Nemesis {
   }
 
   Kind kind_;
+  Random random_;  // picks the nodes of a scheduled op that names only a target
   std::mutex mu_;
   std::set<std::string> faulted_;
 };
@@ -173,7 +187,42 @@ NemesisPackage make_process(const Kind& kind, const NemesisOptions& o) {
   }
   NemesisPackage p;
   p.name = kind.name;
-  p.nemesis = std::make_unique<ProcessNemesis>(kind);
+  p.nemesis = std::make_unique<ProcessNemesis>(kind, o.random.fork("scheduled"));
+  {
+    std::set<std::string> known(o.nodes.begin(), o.nodes.end());
+    const bool has_primaries = primaries;
+    p.check_op = [kind, known, has_primaries](const std::string& f, const Json& value) {
+      if (f != kind.fault) return;
+      const std::string need = kind.fault +
+                                " needs {\"target\": \"one\" | \"minority\" | \"majority\" | "
+                                "\"all\" | \"primaries\" | [nodes]} or {\"nodes\": [nodes]}";
+      if (!value.is_object()) throw std::invalid_argument(need);
+      auto check_nodes = [&](const Json& list) {
+        if (!list.is_array() || list.empty()) throw std::invalid_argument(need);
+        for (const auto& n : list) {
+          if (!n.is_string() || !known.count(n.get<std::string>())) {
+            throw std::invalid_argument(n.dump() + " is not a node of the test");
+          }
+        }
+      };
+      if (value.contains("nodes")) {
+        check_nodes(value["nodes"]);
+      } else if (value.contains("target")) {
+        const Json& t = value["target"];
+        if (t.is_array()) {
+          check_nodes(t);
+        } else if (!t.is_string() ||
+                   !std::set<std::string>{"one", "minority", "majority", "all", "primaries"}.count(
+                       t.get<std::string>())) {
+          throw std::invalid_argument("unknown target " + t.dump() + ": " + need);
+        } else if (t == "primaries" && !has_primaries) {
+          throw std::invalid_argument("target 'primaries': the database does not know its primaries");
+        }
+      } else {
+        throw std::invalid_argument(need);
+      }
+    };
+  }
   std::vector<std::string> nodes = o.nodes;
   std::string fault = kind.fault, undo = kind.undo;
   p.generator = start_stop_cycle(

@@ -58,6 +58,16 @@ galera_pid() {
     return 1
   echo "$_p"
 }
+# `galera_procs CNF`: every live mariadbd of this node (by its command line), with or without
+# a pid file: one launched but not yet writing it, or one whose pid file was lost.
+galera_procs() {
+  for _d in /proc/[0-9]*; do
+    tr '\0' '\n' < "$_d/cmdline" 2>/dev/null | {
+      read -r _a0 && [ "$_a0" = /usr/sbin/mariadbd ] && grep -qxF -- "--defaults-file=$1"; } &&
+      echo "${_d#/proc/}"
+  done
+  return 0
+}
 )sh";
 
 // `script` with galera_pid defined first.
@@ -220,6 +230,7 @@ class GaleraDb : public Db, public Killable, public Pausable {
   void kill(const DbContext& ctx, const std::string& node) override {
     auto s = ctx.remote->session(node);
     signal_and_wait(*s, node, paths(ctx, node), "KILL", seconds(20));
+    clear_for_launch(*s, node, paths(ctx, node));  // a mariadbd without its pid file too
   }
 
   void start(const DbContext& ctx, const std::string& node) override {
@@ -410,6 +421,9 @@ class GaleraDb : public Db, public Killable, public Pausable {
     args.push_back(kMariadbd);
     args.push_back("--defaults-file=" + p.cnf);
     args.insert(args.end(), extra.begin(), extra.end());
+    // Callers launch only a node that does not run: what is left of an earlier process (killed,
+    // or a launch abandoned at its deadline) goes first, with its port.
+    clear_for_launch(s, node, p);
     std::string pid = trim(
         s.run_checked(Command::shell("log=$1; shift; setsid nohup setpriv --reuid=mysql "
                                      "--regid=mysql --init-groups sh -c 'exec \"$@\" >> \"$0\" "
@@ -428,8 +442,34 @@ class GaleraDb : public Db, public Killable, public Pausable {
         seconds(30));
   }
 
+  // Whether a mariadbd of this node runs: the one of its pid file, or one that has not written
+  // it yet (a launch still joining; issue 14 item 13: a heal that missed it launched a second
+  // one, which died on "Address already in use").
   static bool running(Session& s, const Paths& p) {
-    return s.exec(pid_shell("galera_pid \"$1\" \"$2\" > /dev/null", {p.pid, p.cnf})).ok();
+    return s
+        .exec(pid_shell("galera_pid \"$1\" \"$2\" > /dev/null || [ -n \"$(galera_procs \"$2\")\" ]",
+                        {p.pid, p.cnf}))
+        .ok();
+  }
+
+  // Kills every mariadbd of this node that the pid file does not name and waits until each is
+  // gone and nothing listens on Galera's port any more, so that a launch can bind it (a killed
+  // process lets go of its sockets a moment after it dies).
+  static void clear_for_launch(Session& s, const std::string& node, const Paths& p) {
+    ExecResult r = s.exec(
+        pid_shell("for q in $(galera_procs \"$1\"); do kill -s KILL \"$q\" 2>/dev/null; done\n"
+                  "n=0\n"
+                  "while [ -n \"$(galera_procs \"$1\")\" ] ||\n"
+                  "    { command -v ss > /dev/null && ss -Hltn 'sport = :4567' | grep -q .; }; do\n"
+                  "  n=$((n+1)); [ $n -gt 300 ] && exit 4; sleep 0.1; done",
+                  {p.cnf})
+            .with_timeout(seconds(40)));
+    if (r.exit_status == 4) {
+      throw RemoteError(node,
+                        "an earlier mariadbd of this node, or its port 4567, was still there 30 s "
+                        "after SIGKILL: cannot start another");
+    }
+    if (!r.ok()) throw RemoteError(node, "clearing the way for mariadbd failed: " + tail(r.err));
   }
 
   static void signal_pid(Session& s, const std::string& node, const Paths& p,
@@ -478,6 +518,7 @@ class GaleraDb : public Db, public Killable, public Pausable {
     } catch (const RemoteError&) {
       signal_and_wait(s, node, p, "KILL", seconds(20));
     }
+    clear_for_launch(s, node, p);  // and any mariadbd of this node without a pid file
     if (wipe) s.run_checked(Command{"rm", "-rf", p.dir});
   }
 
@@ -505,7 +546,8 @@ class GaleraDb : public Db, public Killable, public Pausable {
         if (!died || attempt == kAttempts) throw;
         // The lines this launch wrote about the state transfer.
         ExecResult sst = s.exec(Command::shell(
-            "tail -c +$(($2 + 1)) \"$1\" | grep -i -E 'sst|state transfer' | tail -n 6",
+            "tail -c +$(($2 + 1)) \"$1\" | grep -i -E 'sst|state transfer|address already in use' "
+            "| tail -n 6",
             {p.error_log, offset.empty() ? "0" : offset}));
         if (trim(sst.out).empty()) throw;
         log(ctx, "galera: " + node + ": state transfer failed (attempt " +

@@ -92,6 +92,11 @@ Completion eventually(Db& db, const DbContext& ctx, const std::string& node, con
   return last;
 }
 
+std::string trim_text(std::string s) {
+  while (!s.empty() && (s.back() == '\n' || s.back() == ' ')) s.pop_back();
+  return s;
+}
+
 // mariadbd processes running from this cluster's directories (by pid file). The nodes share
 // one filesystem and one pid namespace, so one look from n1 sees them all.
 int running_servers(Cluster& c) {
@@ -279,6 +284,29 @@ TEST_CASE("galera: a 3-node cluster serves every vocabulary and survives kills a
   }
   std::cerr << "measured: galera killed majority -> primary component restored in " << majority_s
             << " s\n";
+
+  // Issue 14 item 13: a restart issued while a launch was still joining (no pid file yet)
+  // launched a second mariadbd, which died on "Address already in use". A mariadbd of a node
+  // counts as running without its pid file; kill gets it; a start waits for its port.
+  {
+    auto n3 = c.remote->session("n3");
+    auto servers_of_n3 = [&] {
+      ExecResult r = n3->exec(Command::shell(
+          "pgrep -c -f -- '^/usr/sbin/mariadbd --defaults-file=/var/lib/faultline/galera/n3-' "
+          "|| true"));
+      return std::stoi("0" + trim_text(r.out));
+    };
+    REQUIRE(servers_of_n3() == 1);
+    n3->run_checked(Command::shell("rm -f /var/lib/faultline/galera/n3-*/mysqld.pid"));
+    killable.start(c.ctx, "n3");  // it runs: nothing launched
+    CHECK(servers_of_n3() == 1);
+    killable.kill(c.ctx, "n3");  // found by its command line
+    CHECK(servers_of_n3() == 0);
+    killable.start(c.ctx, "n3");
+    CHECK(servers_of_n3() == 1);
+    CHECK(eventually(*db, c.ctx, "n3", "read", Json::array({4, nullptr})).value ==
+          Json::array({4, 44}));
+  }
 
   db->teardown(c.ctx);
   CHECK(running_servers(c) == 0);

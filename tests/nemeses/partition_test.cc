@@ -303,3 +303,34 @@ TEST_CASE("partition: a connection lost mid-command is retried through the retry
   CHECK_NOTHROW(p.nemesis->teardown(ctx));
   CHECK(ran(*fake, "n1").size() == 3);  // iptables heal twice, ip6tables once
 }
+
+TEST_CASE("partition: a scheduled shape is planned, a grudge that drops nothing says so",
+          "[partition][regression]") {
+  // Issue 14 item 6: {"f": "start-partition"} with no grudge cut nothing and was recorded as a
+  // partition.
+  auto remote = probing_remote(3);
+  NemesisOptions o;
+  o.nodes = {"n1", "n2", "n3"};
+  auto p = NemesisRegistry::get("nemesis", "partition")(o);
+  NemesisContext ctx;
+  ctx.remote = remote.get();
+  ctx.nodes = o.nodes;
+  p.nemesis->setup(ctx);
+  forget(*remote, ctx.nodes);
+  Completion none = p.nemesis->invoke(ctx, nemesis_op("start-partition"));
+  REQUIRE(none.error.is_string());
+  CHECK_THAT(none.error.get<std::string>(), Catch::Contains("acted on no node"));
+  for (const auto& n : ctx.nodes) CHECK(ran(*remote, n).empty());
+  Completion shaped = p.nemesis->invoke(ctx, nemesis_op("start-partition", {{"shape", "one"}}));
+  CHECK(shaped.error.is_null());
+  CHECK(shaped.value["shape"] == "one");
+  CHECK(shaped.value["grudge"].size() == 3);
+  REQUIRE(p.check_op);
+  CHECK_NOTHROW(p.check_op("start-partition", {{"shape", "majority"}}));
+  CHECK_NOTHROW(p.check_op("start-partition", {{"grudge", {{"n1", {"n2"}}}}}));
+  CHECK_NOTHROW(p.check_op("stop-partition", nullptr));
+  CHECK_THROWS_WITH(p.check_op("start-partition", nullptr), Catch::Contains("needs {\"grudge\""));
+  CHECK_THROWS_WITH(p.check_op("start-partition", {{"grudge", {{"n1", Json::array()}}}}),
+                    Catch::Contains("drops nothing"));
+  CHECK_THROWS(p.check_op("start-partition", {{"shape", "pentagon"}}));
+}

@@ -140,3 +140,44 @@ TEST_CASE("packet: faults no mechanism can produce are refused with a clear mess
                     Catch::Contains("node n1 has no tc netem and cannot build the NFQUEUE "
                                     "delayer (no libnetfilter-queue-dev"));
 }
+
+TEST_CASE("kill/pause: a scheduled op's target is resolved, an op with none acts on no node and "
+          "says so",
+          "[process][regression]") {
+  // Issue 14 item 6: the documented schedule entry {"f": "kill", "value": {"target": "one"}}
+  // killed nothing (only the generator turned targets into nodes), and {"f": "kill"} with no
+  // value was recorded without error: the run passed as if a node had been killed.
+  DbContext dctx;
+  dctx.nodes = {"n1", "n2", "n3"};
+  auto db = DbRegistry::get("db", "memory")(Json::object());
+  db->setup(dctx);
+  auto* mem = dynamic_cast<MemoryDb*>(db.get());
+  REQUIRE(mem);
+  NemesisOptions o;
+  o.nodes = dctx.nodes;
+  o.db = db.get();
+  auto kill = NemesisRegistry::get("nemesis", "kill")(o);
+  NemesisContext ctx;
+  ctx.db = db.get();
+  ctx.db_ctx = &dctx;
+  ctx.nodes = dctx.nodes;
+  Completion c = kill.nemesis->invoke(ctx, nemesis_op("kill", {{"target", "one"}}));
+  CHECK(c.error.is_null());
+  CHECK(mem->store().killed.size() == 1);
+  kill.nemesis->invoke(ctx, nemesis_op("start"));
+  Completion none = kill.nemesis->invoke(ctx, nemesis_op("kill"));
+  REQUIRE(none.error.is_string());
+  CHECK_THAT(none.error.get<std::string>(), Catch::Contains("acted on no node"));
+  CHECK(mem->store().killed.empty());
+  // The schedule's values are checked when the test is built.
+  REQUIRE(kill.check_op);
+  CHECK_NOTHROW(kill.check_op("kill", {{"target", "one"}}));
+  CHECK_NOTHROW(kill.check_op("kill", {{"nodes", {"n2"}}}));
+  CHECK_NOTHROW(kill.check_op("start", nullptr));
+  CHECK_THROWS_WITH(kill.check_op("kill", nullptr), Catch::Contains("needs {\"target\""));
+  CHECK_THROWS_WITH(kill.check_op("kill", {{"target", "some"}}), Catch::Contains("unknown target"));
+  CHECK_THROWS_WITH(kill.check_op("kill", {{"nodes", {"n9"}}}),
+                    Catch::Contains("\"n9\" is not a node"));
+  CHECK_THROWS_WITH(kill.check_op("kill", {{"target", "primaries"}}),
+                    Catch::Contains("does not know its primaries"));
+}
