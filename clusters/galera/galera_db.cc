@@ -457,11 +457,15 @@ class GaleraDb : public Db, public Killable, public Pausable {
   // process lets go of its sockets a moment after it dies).
   static void clear_for_launch(Session& s, const std::string& node, const Paths& p) {
     ExecResult r = s.exec(
-        pid_shell("for q in $(galera_procs \"$1\"); do kill -s KILL \"$q\" 2>/dev/null; done\n"
+        pid_shell("killed=$(galera_procs \"$1\")\n"
+                  "for q in $killed; do kill -s KILL \"$q\" 2>/dev/null; done\n"
                   "n=0\n"
                   "while [ -n \"$(galera_procs \"$1\")\" ] ||\n"
                   "    { command -v ss > /dev/null && ss -Hltn 'sport = :4567' | grep -q .; }; do\n"
-                  "  n=$((n+1)); [ $n -gt 300 ] && exit 4; sleep 0.1; done",
+                  "  n=$((n+1)); [ $n -gt 300 ] && exit 4; sleep 0.1; done\n"
+                  // What libfaketime made for the killed processes (see signal_and_wait).
+                  "for q in $killed; do\n"
+                  "  rm -f /dev/shm/sem.faketime_sem_$q /dev/shm/faketime_shm_$q; done",
                   {p.cnf})
             .with_timeout(seconds(40)));
     if (r.exit_status == 4) {
