@@ -43,9 +43,22 @@ class RetryingSession : public Session {
 
   const std::string& node() const override { return inner_->node(); }
 
+  // A command's timeout bounds all its tries together (a node that stops answering must not
+  // cost max_tries timeouts): each try gets what is left, and no try starts after it.
   ExecResult exec(const Command& command) override {
-    return with_retries("`" + describe(command) + "`", command.idempotent,
-                        [&] { return inner_->exec(command); });
+    const auto start = std::chrono::steady_clock::now();
+    return with_retries(
+        "`" + describe(command) + "`", command.idempotent,
+        [&] {
+          if (command.timeout.count() <= 0) return inner_->exec(command);
+          Command c = command;
+          c.timeout =
+              std::max(std::chrono::milliseconds(1),
+                       command.timeout - std::chrono::duration_cast<std::chrono::milliseconds>(
+                                             std::chrono::steady_clock::now() - start));
+          return inner_->exec(c);
+        },
+        command.timeout);
   }
   void upload(const std::filesystem::path& local, const std::string& remote_path) override {
     with_retries("upload " + local.string() + " -> " + remote_path, true, [&] {
@@ -61,21 +74,27 @@ class RetryingSession : public Session {
   }
 
  private:
+  // `budget` > 0: no try begins once that much time has been spent (waits included).
   template <typename F>
-  auto with_retries(const std::string& what, bool rerun_is_safe, F&& call) -> decltype(call()) {
+  auto with_retries(const std::string& what, bool rerun_is_safe, F&& call,
+                    std::chrono::milliseconds budget = std::chrono::milliseconds(0))
+      -> decltype(call()) {
     auto start = std::chrono::steady_clock::now();
+    std::chrono::milliseconds waited(0);
     for (int attempt = 1;; ++attempt) {
+      std::chrono::milliseconds wait(0);
       try {
         return call();
       } catch (const TransportError& e) {
         if (e.may_have_run() && !rerun_is_safe) throw;  // never re-run blindly
-        if (attempt >= policy_.max_tries) {
-          auto elapsed = std::chrono::duration_cast<std::chrono::milliseconds>(
-              std::chrono::steady_clock::now() - start);
+        auto elapsed = std::max(waited, std::chrono::duration_cast<std::chrono::milliseconds>(
+                                            std::chrono::steady_clock::now() - start));
+        wait = backoff_.next();
+        if (attempt >= policy_.max_tries || (budget.count() > 0 && elapsed + wait >= budget)) {
           throw RetriesExhausted(node(), what, attempt, elapsed, e);
         }
       }
-      auto wait = backoff_.next();
+      waited += wait;
       if (policy_.sleep) {
         policy_.sleep(wait);
       } else {

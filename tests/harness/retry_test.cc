@@ -140,3 +140,24 @@ TEST_CASE("retry: a retrying remote wraps every session", "[retry]") {
   CHECK(fake->script("n2").exec_count() == 2);
   CHECK_THROWS_AS(remote->session("n9"), UnknownNodeError);
 }
+
+TEST_CASE("retry: a command's timeout bounds all its tries together", "[retry][regression]") {
+  // Issue 14 item 3 (found by the frozen-sshd test): a teardown command with a 60 s deadline
+  // took 110 s against a node that stopped answering, five tries of a channel open each.
+  Harness h(10);
+  for (int i = 0; i < 10; ++i) h.script->then_drop_before_start("n1");
+  Command c{"true"};
+  c.timeout = milliseconds(500);
+  try {
+    h.session->exec(c);
+    FAIL("exec returned");
+  } catch (const RetriesExhausted& e) {
+    // Waits of 100, 200, 400 ms would pass the 500 ms budget before the fourth try.
+    CHECK(e.tries() < 10);
+  }
+  int64_t waited = 0;
+  for (auto w : h.waits) waited += w.count();
+  CHECK(waited < 500);
+  // Each try is given what is left of the timeout.
+  for (const auto& sent : h.script->commands) CHECK(sent.timeout <= milliseconds(500));
+}
