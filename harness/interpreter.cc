@@ -162,6 +162,21 @@ struct Interpreter::State : std::enable_shared_from_this<Interpreter::State> {
   // Starts the worker of `thread` at its current generation. REQUIRES: mu held.
   void start_worker(int thread);
 
+  // The threads of abandoned ops that have returned, to be joined (without mu). REQUIRES: mu
+  // held.
+  std::vector<std::thread> take_exited_abandoned() {
+    std::vector<std::thread> done;
+    for (auto it = abandoned.begin(); it != abandoned.end();) {
+      if (exited.count(it->first)) {
+        done.push_back(std::move(it->second));
+        it = abandoned.erase(it);
+      } else {
+        ++it;
+      }
+    }
+    return done;
+  }
+
   // Records the end of the slot's op now, without waiting for it: an op in flight completes
   // with `in_flight`, an op handed over but not yet sent with `unsent`; the slot's thread is
   // left to return on its own (it sees the new generation). REQUIRES: mu held, slot busy.
@@ -540,15 +555,7 @@ void Interpreter::run(Generator& g, const RunControl& control) {
   // Join the workers, and the abandoned threads that have already returned.
   auto workers = std::move(s_->workers);
   s_->workers.clear();
-  std::vector<std::thread> done;
-  for (auto it = s_->abandoned.begin(); it != s_->abandoned.end();) {
-    if (s_->exited.count(it->first)) {
-      done.push_back(std::move(it->second));
-      it = s_->abandoned.erase(it);
-    } else {
-      ++it;
-    }
-  }
+  std::vector<std::thread> done = s_->take_exited_abandoned();
   lk.unlock();
   for (auto& [key, t] : workers) t.join();
   for (auto& t : done) t.join();
@@ -568,14 +575,7 @@ int Interpreter::wait_abandoned(std::chrono::nanoseconds timeout) {
   {
     std::unique_lock<std::mutex> lk(s_->mu);
     while (true) {
-      for (auto it = s_->abandoned.begin(); it != s_->abandoned.end();) {
-        if (s_->exited.count(it->first)) {
-          done.push_back(std::move(it->second));
-          it = s_->abandoned.erase(it);
-        } else {
-          ++it;
-        }
-      }
+      for (auto& t : s_->take_exited_abandoned()) done.push_back(std::move(t));
       if (s_->abandoned.empty() || Clock::now() >= until) break;
       s_->exit_cv.wait_until(lk, until);
     }
