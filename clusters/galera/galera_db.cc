@@ -70,6 +70,12 @@ galera_procs() {
 }
 )sh";
 
+// `c`, marked safe to run again after a dropped connection (harness/retry.h).
+Command idempotent(Command c) {
+  c.idempotent = true;
+  return c;
+}
+
 // `script` with galera_pid defined first.
 Command pid_shell(const std::string& script, std::vector<std::string> args) {
   return Command::shell(std::string(kPidShell) + script, std::move(args));
@@ -446,17 +452,18 @@ class GaleraDb : public Db, public Killable, public Pausable {
   // it yet (a launch still joining; issue 14 item 13: a heal that missed it launched a second
   // one, which died on "Address already in use").
   static bool running(Session& s, const Paths& p) {
-    return s
-        .exec(pid_shell("galera_pid \"$1\" \"$2\" > /dev/null || [ -n \"$(galera_procs \"$2\")\" ]",
-                        {p.pid, p.cnf}))
-        .ok();
+    Command c =
+        pid_shell("galera_pid \"$1\" \"$2\" > /dev/null || [ -n \"$(galera_procs \"$2\")\" ]",
+                  {p.pid, p.cnf});
+    c.idempotent = true;
+    return s.exec(c).ok();
   }
 
   // Kills every mariadbd of this node that the pid file does not name and waits until each is
   // gone and nothing listens on Galera's port any more, so that a launch can bind it (a killed
   // process lets go of its sockets a moment after it dies).
   static void clear_for_launch(Session& s, const std::string& node, const Paths& p) {
-    ExecResult r = s.exec(
+    ExecResult r = s.exec(idempotent(
         pid_shell("killed=$(galera_procs \"$1\")\n"
                   "for q in $killed; do kill -s KILL \"$q\" 2>/dev/null; done\n"
                   "n=0\n"
@@ -467,7 +474,7 @@ class GaleraDb : public Db, public Killable, public Pausable {
                   "for q in $killed; do\n"
                   "  rm -f /dev/shm/sem.faketime_sem_$q /dev/shm/faketime_shm_$q; done",
                   {p.cnf})
-            .with_timeout(seconds(40)));
+            .with_timeout(seconds(40))));
     if (r.exit_status == 4) {
       throw RemoteError(node,
                         "an earlier mariadbd of this node, or its port 4567, was still there 30 s "
@@ -499,15 +506,15 @@ class GaleraDb : public Db, public Killable, public Pausable {
   // removed and nothing is signalled.
   static void signal_and_wait(Session& s, const std::string& node, const Paths& p,
                               const std::string& sig, seconds wait) {
-    ExecResult r =
-        s.exec(pid_shell("p=$(galera_pid \"$1\" \"$4\") || { rm -f \"$1\"; exit 0; }\n"
-                         "kill -s CONT \"$p\" 2>/dev/null; kill -s \"$2\" \"$p\" 2>/dev/null\n"
-                         "n=0; while galera_pid \"$1\" \"$4\" > /dev/null; do\n"
-                         "  n=$((n+1)); [ $n -gt \"$3\" ] && exit 4; sleep 0.1; done\n"
-                         // What libfaketime made for this process (left behind by a SIGKILL).
-                         "rm -f \"$1\" /dev/shm/sem.faketime_sem_$p /dev/shm/faketime_shm_$p",
-                         {p.pid, sig, std::to_string(wait.count() * 10), p.cnf})
-                   .with_timeout(wait + seconds(10)));
+    ExecResult r = s.exec(
+        idempotent(pid_shell("p=$(galera_pid \"$1\" \"$4\") || { rm -f \"$1\"; exit 0; }\n"
+                             "kill -s CONT \"$p\" 2>/dev/null; kill -s \"$2\" \"$p\" 2>/dev/null\n"
+                             "n=0; while galera_pid \"$1\" \"$4\" > /dev/null; do\n"
+                             "  n=$((n+1)); [ $n -gt \"$3\" ] && exit 4; sleep 0.1; done\n"
+                             // What libfaketime made for this process (left behind by a SIGKILL).
+                             "rm -f \"$1\" /dev/shm/sem.faketime_sem_$p /dev/shm/faketime_shm_$p",
+                             {p.pid, sig, std::to_string(wait.count() * 10), p.cnf})
+                       .with_timeout(wait + seconds(10))));
     if (r.exit_status == 4) {
       throw RemoteError(node, "mariadbd did not exit within " + std::to_string(wait.count()) +
                                   " s of SIG" + sig);
@@ -523,7 +530,11 @@ class GaleraDb : public Db, public Killable, public Pausable {
       signal_and_wait(s, node, p, "KILL", seconds(20));
     }
     clear_for_launch(s, node, p);  // and any mariadbd of this node without a pid file
-    if (wipe) s.run_checked(Command{"rm", "-rf", p.dir});
+    if (wipe) {
+      Command rm{"rm", "-rf", p.dir};
+      rm.idempotent = true;
+      s.run_checked(rm);
+    }
   }
 
   // Launches mariadbd on `node` (to join a primary component or bootstrap one) and waits until
@@ -622,7 +633,9 @@ class GaleraDb : public Db, public Killable, public Pausable {
   std::map<std::string, std::string> status(const DbContext& ctx, Session& s,
                                             const std::string& node) {
     std::map<std::string, std::string> st;
-    ExecResult r = s.exec(mysql_cli(ctx, node, "SHOW STATUS LIKE 'wsrep_%'"));
+    Command read = mysql_cli(ctx, node, "SHOW STATUS LIKE 'wsrep_%'");
+    read.idempotent = true;  // a read: retried after a dropped connection
+    ExecResult r = s.exec(read);
     if (!r.ok()) return st;
     std::istringstream in(r.out);
     std::string line;

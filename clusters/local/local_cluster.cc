@@ -27,6 +27,7 @@
 #include "harness/inventory.h"
 #include "harness/registry.h"
 #include "harness/remote.h"
+#include "harness/results.h"
 #include "harness/secure_dir.h"
 
 namespace faultline::local_cluster {
@@ -393,20 +394,9 @@ class State {
  private:
   void save() {
     fs::create_directories(path_.parent_path());
-    fs::path tmp = path_;
-    tmp += ".tmp";
-    {
-      int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-      if (fd < 0) throw std::runtime_error("cannot write state file " + tmp.string());
-      std::string text = doc_.dump(2) + "\n";
-      ssize_t n = ::write(fd, text.data(), text.size());
-      ::fsync(fd);
-      ::close(fd);
-      if (n != static_cast<ssize_t>(text.size())) {
-        throw std::runtime_error("cannot write state file " + tmp.string());
-      }
-    }
-    fs::rename(tmp, path_);
+    // What `down` needs after a crash: checked writes, file and directory fsynced, whole or not
+    // at all (issue 14 item 12's class).
+    write_file_atomic(path_, doc_.dump(2) + "\n");
   }
 
   fs::path path_;
