@@ -44,14 +44,9 @@ struct Cluster : testing::LocalTestCluster {
 
 // Whether a live (non-zombie) process has every one of `needles` in its command line.
 bool process_with(const std::vector<std::string>& needles) {
-  std::error_code ec;
-  for (const auto& e : fs::directory_iterator("/proc", ec)) {
-    std::string pid = e.path().filename().string();
-    if (pid.find_first_not_of("0123456789") != std::string::npos) continue;
-    std::ifstream in(e.path() / "cmdline", std::ios::binary);
-    std::string cmdline((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-    bool all = !cmdline.empty();
-    for (const auto& n : needles) all = all && cmdline.find(n) != std::string::npos;
+  for (const auto& p : testing::processes()) {
+    bool all = !p.cmdline.empty();
+    for (const auto& n : needles) all = all && p.cmdline.find(n) != std::string::npos;
     if (all) return true;
   }
   return false;

@@ -69,10 +69,10 @@ std::vector<std::string> leftovers(const std::vector<int>& pids) {
   if (rules.output.find("faultline cluster " + std::string(kName)) != std::string::npos) {
     out.push_back("iptables rule");
   }
-  for (const auto& e : fs::directory_iterator("/proc")) {
-    std::string cmd = slurp(e.path() / "cmdline");
-    if (cmd.find("/var/lib/faultline/clusters/" + std::string(kName) + "/") != std::string::npos) {
-      out.push_back("process " + e.path().filename().string() + " using the cluster dir");
+  for (const auto& p : testing::processes()) {
+    if (p.cmdline.find("/var/lib/faultline/clusters/" + std::string(kName) + "/") !=
+        std::string::npos) {
+      out.push_back("process " + std::to_string(p.pid) + " using the cluster dir");
     }
   }
   return out;

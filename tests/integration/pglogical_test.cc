@@ -141,12 +141,10 @@ struct Pg {
     std::vector<std::string> out;
     std::vector<std::string> dirs;
     for (const auto& n : ctx.nodes) dirs.push_back(pglogical_node_dir(ctx, n));
-    for (const auto& e : fs::directory_iterator("/proc")) {
-      std::error_code ec;
-      std::string cwd = fs::read_symlink(e.path() / "cwd", ec).string();
-      if (ec) continue;
+    for (const auto& p : testing::processes()) {
+      if (p.cwd.empty()) continue;
       for (const auto& d : dirs) {
-        if (cwd.rfind(d, 0) == 0) out.push_back("process " + e.path().filename().string());
+        if (p.cwd.rfind(d, 0) == 0) out.push_back("process " + std::to_string(p.pid));
       }
     }
     for (const auto& d : dirs) {

@@ -1,6 +1,11 @@
 #include "tests/support/local_cluster.h"
 
+#include <dirent.h>
+
 #include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <iterator>
 #include <iostream>
 #include <sstream>
 
@@ -48,6 +53,31 @@ DbGuard::~DbGuard() {
   } catch (const std::exception& e) {
     std::cerr << "db guard: teardown failed: " << e.what() << "\n";
   }
+}
+
+std::vector<ProcessInfo> processes() {
+  std::vector<int> pids;
+  if (DIR* d = ::opendir("/proc")) {
+    while (dirent* e = ::readdir(d)) {
+      std::string name = e->d_name;
+      if (name.empty() || name.find_first_not_of("0123456789") != std::string::npos) continue;
+      pids.push_back(std::stoi(name));
+    }
+    ::closedir(d);
+  }
+  std::vector<ProcessInfo> out;
+  for (int pid : pids) {
+    std::string base = "/proc/" + std::to_string(pid);
+    std::ifstream in(base + "/cmdline", std::ios::binary);
+    if (!in) continue;  // gone
+    ProcessInfo p;
+    p.pid = pid;
+    p.cmdline.assign(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
+    std::error_code ec;
+    p.cwd = std::filesystem::read_symlink(base + "/cwd", ec).string();
+    out.push_back(std::move(p));
+  }
+  return out;
 }
 
 }  // namespace faultline::testing

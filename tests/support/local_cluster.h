@@ -44,6 +44,16 @@ struct DbGuard {
 
 bool keep_cluster();  // FAULTLINE_KEEP_CLUSTER is set
 
+// The processes alive now, by pid, with their command lines (NUL bytes kept) and working
+// directories ("" where unreadable). Tolerates processes that exit while /proc is read: a race
+// that, with a throwing std::filesystem iterator, once failed a CI run.
+struct ProcessInfo {
+  int pid = 0;
+  std::string cmdline;
+  std::string cwd;
+};
+std::vector<ProcessInfo> processes();
+
 }  // namespace faultline::testing
 
 #define FAULTLINE_REQUIRE_ROOT()                        \
