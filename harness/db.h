@@ -5,8 +5,9 @@
 //
 // Optional capabilities are separate interfaces, found with capability<T>(db): Killable
 // (SIGKILL and restart a node's processes), Pausable (SIGSTOP / SIGCONT), HasPrimaries (which
-// nodes are primaries now). A nemesis that needs one asks for it when the test is built and
-// fails with require_capability's message when it is missing.
+// nodes are primaries now), ClockSensitive (which clock offsets matter to it). A nemesis that needs
+// one asks for it when the test is built and fails with require_capability's message when it is
+// missing.
 //
 // Contract: setup() throws on failure (the runner then tears down whatever was set up);
 // teardown() is idempotent and safe after a partial or failed setup; both act on every node of
@@ -108,6 +109,21 @@ class HasPrimaries {
  public:
   virtual ~HasPrimaries() = default;
   virtual std::vector<std::string> primaries(const DbContext& ctx) = 0;
+};
+
+// The clock offsets that matter to a database, for the clock nemesis's defaults: bumps are
+// drawn log-uniformly in [min_ms, max_ms] unless nemesis-options.clock sets min-ms / max-ms.
+// `why` says what in the database reads the clock (for the docs and the test log).
+struct ClockSkews {
+  double min_ms = 10;
+  double max_ms = 60000;
+  std::string why;
+};
+
+class ClockSensitive {
+ public:
+  virtual ~ClockSensitive() = default;
+  virtual ClockSkews clock_skews() const = 0;
 };
 
 template <typename Capability>

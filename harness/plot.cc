@@ -48,7 +48,7 @@ std::pair<std::string, std::string> split_f(const std::string& f) {
 }
 
 bool opens(const std::string& verb) {
-  return verb == "start" || verb == "kill" || verb == "pause" || verb == "begin";
+  return verb == "start" || verb == "kill" || verb == "crash" || verb == "pause" || verb == "begin";
 }
 bool closes(const std::string& verb) {
   return verb == "stop" || verb == "restart" || verb == "resume" || verb == "heal" || verb == "end";

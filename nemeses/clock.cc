@@ -17,17 +17,22 @@
 // kernel, one clock), and system otherwise.
 //
 // Options (nemesis-options.clock): mechanism, faketime-dir ("/run/faultline/faketime"),
-// min-ms (11) and max-ms (288000): the range of |bump| (log-uniform, random sign),
-// strobe-period-ms (50), strobe-duration-ms (1000).
+// min-ms (10) and max-ms (60000): the range of |bump| (log-uniform, random sign; a database
+// that is ClockSensitive (harness/db.h) gives its own defaults), strobe-period-ms (50),
+// strobe-duration-ms (1000), bump-share (0.55) and strobe-share (0.2): the shares of the
+// changes that are bumps and strobes, the rest being resets.
 // Ops: bump-clock {node: delta-ms}; strobe-clock {"nodes", "delta-ms", "period-ms",
 // "duration-ms"} (flips between the offset and offset + delta, ends on the offset);
 // reset-clock; check-clock-offsets. Each completes with {"mechanism", "offsets-ms": {node:
-// ms}} (check-clock-offsets: as read from the nodes). Start: bump or strobe at random; stop and
-// final: reset.
+// ms}} (check-clock-offsets: as read from the nodes). The generator makes one change every
+// nemesis-interval, and a change holds until the next (bumps add up, kept within +-max-ms on
+// every node): skews stay long enough to matter. Final: reset.
 #include "nemeses/clock.h"
 
 #include <chrono>
 #include <cmath>
+#include <map>
+#include <memory>
 #include <mutex>
 #include <set>
 #include <sstream>
@@ -208,8 +213,9 @@ namespace {
 struct ClockOptions {
   std::string mechanism = "auto";
   std::string dir = "/run/faultline/faketime";
-  double min_ms = 11, max_ms = 288000;
+  double min_ms = 10, max_ms = 60000;
   int64_t period_ms = 50, duration_ms = 1000;
+  double bump_share = 0.55, strobe_share = 0.2;  // the rest: resets
 };
 
 class ClockNemesis : public Nemesis {
@@ -358,15 +364,24 @@ NemesisPackage make_clock(const NemesisOptions& no) {
   const Json& j = no.options;
   reject_unknown_options(j,
                          {"mechanism", "faketime-dir", "min-ms", "max-ms", "strobe-period-ms",
-                          "strobe-duration-ms"},
+                          "strobe-duration-ms", "bump-share", "strobe-share"},
                          where);
   require_remote_db(no, "clock");
   ClockOptions o;
   try {
     o.mechanism = j.value("mechanism", o.mechanism);
     o.dir = j.value("faketime-dir", o.dir);
+    if (no.db) {
+      if (const auto* cs = capability<ClockSensitive>(*no.db)) {
+        ClockSkews k = cs->clock_skews();
+        o.min_ms = k.min_ms;
+        o.max_ms = k.max_ms;
+      }
+    }
     o.min_ms = j.value("min-ms", o.min_ms);
     o.max_ms = j.value("max-ms", o.max_ms);
+    o.bump_share = j.value("bump-share", o.bump_share);
+    o.strobe_share = j.value("strobe-share", o.strobe_share);
     o.period_ms = j.value("strobe-period-ms", o.period_ms);
     o.duration_ms = j.value("strobe-duration-ms", o.duration_ms);
   } catch (const nlohmann::json::exception& e) {
@@ -378,40 +393,62 @@ NemesisPackage make_clock(const NemesisOptions& no) {
   if (!(o.min_ms > 0 && o.max_ms >= o.min_ms)) {
     throw std::invalid_argument(where + ": need 0 < min-ms <= max-ms");
   }
+  if (!(o.bump_share >= 0 && o.strobe_share >= 0 && o.bump_share + o.strobe_share <= 1)) {
+    throw std::invalid_argument(where +
+                                ": bump-share and strobe-share are >= 0 and sum to at most 1 "
+                                "(the rest of the changes are resets)");
+  }
   if (o.period_ms <= 0 || o.duration_ms < 0 || o.dir.empty() || o.dir[0] != '/') {
     throw std::invalid_argument(where + ": strobe period > 0, duration >= 0, absolute dir");
   }
   NemesisPackage p;
   p.name = "clock";
   std::vector<std::string> nodes = no.nodes;
-  p.generator = start_stop_cycle(
-      no.interval_ns,
-      [o, nodes](const GenContext& ctx) {
-        Random& r = *ctx.random;
-        auto delta = [&] {
-          double ms = std::exp(std::log(o.min_ms) +
-                               r.unit() * (std::log(o.max_ms) - std::log(o.min_ms)));
-          ms = std::round(ms);
-          return r.chance(0.5) ? ms : -ms;
-        };
-        // A random non-empty subset of the nodes.
-        std::vector<std::string> some;
-        for (const auto& n : nodes) {
-          if (r.chance(0.5)) some.push_back(n);
-        }
-        if (some.empty()) some.push_back(nodes[r.uniform(nodes.size())]);
-        if (r.chance(0.5)) {
-          Json v = Json::object();
-          for (const auto& n : some) v[n] = delta();
-          return OpTemplate{"bump-clock", v};
-        }
-        return OpTemplate{"strobe-clock",
-                          {{"nodes", some},
-                           {"delta-ms", delta()},
-                           {"period-ms", o.period_ms},
-                           {"duration-ms", o.duration_ms}}};
-      },
-      [](const GenContext&) { return OpTemplate{"reset-clock", nullptr}; });
+  // Held offsets: every interval one change (a bump that stays until the next change, a strobe
+  // around the current offsets, or a reset), as Jepsen's clock generator does; the generator
+  // tracks the offsets it asked for so no node drifts past max-ms.
+  auto offsets = std::make_shared<std::map<std::string, double>>();
+  auto change = [o, nodes, offsets](const GenContext& ctx) {
+    Random& r = *ctx.random;
+    auto magnitude = [&] {
+      return std::round(
+          std::exp(std::log(o.min_ms) + r.unit() * (std::log(o.max_ms) - std::log(o.min_ms))));
+    };
+    // A random non-empty subset of the nodes.
+    std::vector<std::string> some;
+    for (const auto& n : nodes) {
+      if (r.chance(0.5)) some.push_back(n);
+    }
+    if (some.empty()) some.push_back(nodes[r.uniform(nodes.size())]);
+    const double pick = r.unit();
+    if (pick < o.bump_share) {
+      Json v = Json::object();
+      for (const auto& n : some) {
+        double d = magnitude();
+        if (r.chance(0.5)) d = -d;
+        double& cur = (*offsets)[n];
+        if (std::abs(cur + d) > o.max_ms) d = -d;  // |cur| <= max and |d| <= max: now in range
+        cur += d;
+        v[n] = d;
+      }
+      return OpTemplate{"bump-clock", v};
+    }
+    if (pick < o.bump_share + o.strobe_share) {
+      return OpTemplate{"strobe-clock",
+                        {{"nodes", some},
+                         {"delta-ms", r.chance(0.5) ? magnitude() : -magnitude()},
+                         {"period-ms", o.period_ms},
+                         {"duration-ms", o.duration_ms}}};
+    }
+    offsets->clear();
+    return OpTemplate{"reset-clock", nullptr};
+  };
+  p.generator = cycle([interval = no.interval_ns, change] {
+    std::vector<GenPtr> steps;
+    steps.push_back(sleep(interval));
+    steps.push_back(limit(1, repeat_fn(change)));
+    return phases(std::move(steps));
+  });
   p.final_generator = once(OpTemplate{"reset-clock", nullptr});
   p.nemesis = std::make_unique<ClockNemesis>(o);
   p.colour = "#a9dfbf";

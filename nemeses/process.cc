@@ -7,7 +7,11 @@
 //   targets  list of: "one", "minority", "majority", "all", "primaries" (needs HasPrimaries),
 //            or a list of node names; default one, minority, majority, all (and primaries when
 //            the database has them). Each start op picks one at random.
-// Ops: kill {"target", "nodes"} / start; pause {"target", "nodes"} / resume. The stop op acts on
+// "crash" (nemesis-options.crash: targets, default ["all"]) kills every node at once and
+// restarts them all an interval later, half an interval out of step with the other nemeses so
+// that under `--nemesis all` it lands inside a partition.
+// Ops: kill {"target", "nodes"} / start; crash {"target", "nodes"} / restart; pause {"target",
+// "nodes"} / resume. The stop op acts on
 // every node this nemesis faulted; the final generator issues it; teardown starts every node
 // still killed and resumes every node (SIGCONT is harmless on a running process).
 #include <algorithm>
@@ -23,6 +27,7 @@ namespace {
 
 struct Kind {
   std::string name, fault, undo, what;
+  bool kills = true;  // Killable (kill / start); otherwise Pausable (pause / resume)
 };
 
 std::vector<std::string> shuffled(std::vector<std::string> v, Random& r) {
@@ -106,11 +111,13 @@ class ProcessNemesis : public Nemesis {
 
  private:
   void fault(const NemesisContext& ctx, const std::string& n) {
-    if (kind_.name == "kill") dynamic_cast<Killable&>(*ctx.db).kill(*ctx.db_ctx, n);
+    if (kind_.kills)
+      dynamic_cast<Killable&>(*ctx.db).kill(*ctx.db_ctx, n);
     else dynamic_cast<Pausable&>(*ctx.db).pause(*ctx.db_ctx, n);
   }
   void undo(const NemesisContext& ctx, const std::string& n) {
-    if (kind_.name == "kill") dynamic_cast<Killable&>(*ctx.db).start(*ctx.db_ctx, n);
+    if (kind_.kills)
+      dynamic_cast<Killable&>(*ctx.db).start(*ctx.db_ctx, n);
     else dynamic_cast<Pausable&>(*ctx.db).resume(*ctx.db_ctx, n);
   }
   // Undoes the fault on every node faulted so far (every node when `all_nodes`).
@@ -125,7 +132,7 @@ class ProcessNemesis : public Nemesis {
     for (const auto& n : nodes) {
       try {
         undo(ctx, n);
-        done[n] = kind_.undo == "start" ? "started" : "resumed";
+        done[n] = kind_.kills ? "started" : "resumed";
       } catch (const std::exception& e) {
         std::lock_guard<std::mutex> lock(mu_);
         faulted_.insert(n);  // try again at the next stop or at teardown
@@ -146,8 +153,9 @@ NemesisPackage make_process(const Kind& kind, const NemesisOptions& o) {
   reject_unknown_options(o.options, {"targets"}, where);
   bool primaries = false;
   if (o.db) {
-    if (kind.name == "kill") {
-      require_capability<Killable>(*o.db, "nemesis 'kill'", "can be killed and restarted");
+    if (kind.kills) {
+      require_capability<Killable>(*o.db, "nemesis '" + kind.name + "'",
+                                   "can be killed and restarted");
     } else {
       require_capability<Pausable>(*o.db, "nemesis 'pause'", "can be paused and resumed");
     }
@@ -235,7 +243,38 @@ NemesisPackage make_process(const Kind& kind, const NemesisOptions& o) {
       },
       [undo](const GenContext&) { return OpTemplate{undo, nullptr}; });
   p.final_generator = once(OpTemplate{undo, nullptr});
-  p.colour = kind.name == "kill" ? "#f5b041" : "#aed6f1";
+  p.colour = kind.name == "kill" ? "#f5b041" : kind.name == "crash" ? "#e59866" : "#aed6f1";
+  return p;
+}
+
+// "crash": every node killed at once (a whole-cluster crash, e.g. a power cut of the rack), and
+// all started again an interval later. Its cycle is shifted by half an interval against the
+// other nemeses' start/stop cycles, so under `--nemesis all` the crash lands while a partition
+// (and whatever else) stands: crash + partition is where Jepsen found MariaDB Galera losing
+// acknowledged commits. Every 4 intervals: crash at 1.5, restart at 2.5.
+NemesisPackage make_crash(const NemesisOptions& o) {
+  NemesisOptions with_all = o;
+  if (!with_all.options.contains("targets")) with_all.options["targets"] = Json::array({"all"});
+  NemesisPackage p = make_process({"crash", "crash", "restart", "crashed", true}, with_all);
+  std::vector<Json> targets = with_all.options["targets"].get<std::vector<Json>>();
+  std::vector<std::string> nodes = o.nodes;
+  const int64_t i = o.interval_ns;
+  p.generator = cycle([=] {
+    std::vector<GenPtr> steps;
+    steps.push_back(sleep(i + i / 2));
+    steps.push_back(limit(1, repeat_fn([targets, nodes](const GenContext& ctx) {
+                            const Json& t = targets[ctx.random->uniform(targets.size())];
+                            Json v = {{"target", t}};
+                            if (t != "primaries") v["nodes"] = pick(t, nodes, *ctx.random);
+                            return OpTemplate{"crash", v};
+                          })));
+    steps.push_back(sleep(i));
+    steps.push_back(limit(1, repeat_fn([](const GenContext&) {
+                            return OpTemplate{"restart", nullptr};
+                          })));
+    steps.push_back(sleep(i + i / 2));
+    return phases(std::move(steps));
+  });
   return p;
 }
 
@@ -247,6 +286,12 @@ const bool registered = [] {
       [](const NemesisOptions& o) {
         return make_process({"kill", "kill", "start", "killed"}, o);
       });
+  NemesisRegistry::add(
+      "nemesis", "crash",
+      "kill every node at once (a whole-cluster crash) and start them all an interval later; "
+      "shifted half an interval against the other nemeses, so under 'all' it lands during a "
+      "partition",
+      make_crash);
   NemesisRegistry::add(
       "nemesis", "pause",
       "SIGSTOP database processes and SIGCONT them (targets: one, minority, majority, all, "

@@ -1,18 +1,28 @@
-// The lww workload (last-writer-wins conflicts): blind writes of unique values to a few keys
-// from every node, then every key read on every node after heal. A database that resolves
-// conflicting writes by the writers' clocks lets a write that came later in real time lose to
-// an earlier one when the clocks disagree; the "lww" checker finds such inversions and names
-// the clock offsets the clock nemesis recorded.
+// The lww workload (last-writer-wins conflicts): blind writes of unique values to a few hot
+// keys from every node, reads of them while the test runs, and every key read on every node
+// after heal. A database that resolves conflicting writes by the writers' clocks lets a write
+// that came later in real time lose to an earlier one when the clocks disagree; the "lww"
+// checker finds such inversions and names the clock offsets the clock nemesis recorded.
+//
+// Keys rotate: after writes-per-key writes a key is retired (never written again) and a fresh
+// one takes its place, so every key's outcome is fixed by the writes of a short window (under
+// the clock offsets of that moment), and the final reads judge every key the test wrote, not
+// only the last few.
 //
 // Vocabulary "lww":
-//   write    [k, x]  -> ok   (x unique per test: 0, 1, 2, ... in generator order)
-//   read-all null    -> ok {"<k>": x, ...}   (final reads, one per node)
+//   write    [k, x]     -> ok   (x unique per test: 0, 1, 2, ... in generator order)
+//   read     [k, null]  -> ok [k, x]  (x null when never written)
+//   read-all null       -> ok {"<k>": x, ...}   (final reads, one per node)
 // Checked by "lww". Routing home-node: key k is written only through node k mod n (which
 // removes the conflicts: a baseline to compare with).
 //
 // Options (workload-options), with defaults:
-//   keys  3  keys 0..keys-1
+//   keys             3    hot keys at a time (per node under home-node routing)
+//   writes-per-key   32   writes to a key before it is retired
+//   read-fraction    0.2  the share of ops that read a hot key
+#include <map>
 #include <memory>
+#include <vector>
 
 #include "harness/checker.h"
 #include "harness/workload.h"
@@ -21,20 +31,56 @@
 namespace faultline {
 namespace {
 
+struct LwwOptions {
+  int64_t keys = 3;
+  int64_t writes_per_key = 32;
+  double read_fraction = 0.2;
+};
+
+class LwwOps : public Generator {
+ public:
+  LwwOps(LwwOptions o, workloads::Routing routing) : o_(o), routing_(routing) {}
+
+  GenResult next(const GenContext& ctx) override {
+    auto thread = ctx.next_thread();
+    if (!thread) return GenResult::pending();
+    const size_t slot = routing_.slot_of(*thread);
+    std::vector<int64_t>& pool = pools_[slot];
+    while (static_cast<int64_t>(pool.size()) < o_.keys) pool.push_back(fresh_key(slot));
+    Random& r = *ctx.random;
+    const size_t at = static_cast<size_t>(r.uniform(pool.size()));
+    const int64_t key = pool[at];
+    if (r.unit() < o_.read_fraction) {
+      return GenResult::of({*thread, OpTemplate{"read", Json::array({key, nullptr})}});
+    }
+    if (++writes_[key] >= o_.writes_per_key) {
+      writes_.erase(key);
+      pool[at] = fresh_key(slot);  // retired: never written again
+    }
+    return GenResult::of({*thread, OpTemplate{"write", Json::array({key, next_value_++})}});
+  }
+
+ private:
+  int64_t fresh_key(size_t slot) {
+    if (!routing_.home_node()) return next_key_[0]++;
+    const int64_t n = static_cast<int64_t>(routing_.node_count());
+    return static_cast<int64_t>(slot) + n * next_key_[slot]++;
+  }
+
+  LwwOptions o_;
+  workloads::Routing routing_;
+  std::map<size_t, std::vector<int64_t>> pools_;  // routing slot -> hot keys
+  std::map<size_t, int64_t> next_key_;            // routing slot -> fresh keys handed out
+  std::map<int64_t, int64_t> writes_;             // hot key -> writes so far
+  int64_t next_value_ = 0;
+};
+
 class LwwWorkload : public Workload {
  public:
-  explicit LwwWorkload(int64_t keys) : keys_(keys) {}
+  explicit LwwWorkload(LwwOptions o) : o_(o) {}
   std::string vocabulary() const override { return "lww"; }
   GenPtr generator(const WorkloadContext& ctx) override {
-    workloads::Routing routing(ctx);
-    auto next = std::make_shared<int64_t>(0);
-    int64_t keys = keys_;
-    return workloads::routed(
-        [routing, keys](int t) { return routing.may_work_keys(t, keys); },
-        [routing, keys, next](const GenContext& g, int thread) {
-          return OpTemplate{"write",
-                            Json::array({routing.key_for(thread, keys, *g.random), (*next)++})};
-        });
+    return std::make_unique<LwwOps>(o_, workloads::Routing(ctx));
   }
   GenPtr final_generator(const WorkloadContext& ctx) override {
     return workloads::final_on_every_node(workloads::Routing(ctx).node_count(),
@@ -47,15 +93,22 @@ class LwwWorkload : public Workload {
   Json client_params(const WorkloadContext& ctx) const override { return {{"retry", ctx.retry}}; }
 
  private:
-  int64_t keys_;
+  LwwOptions o_;
 };
 
 const bool registered = WorkloadRegistry::add(
     "workload", "lww",
     "blind writes to a few keys from every node, final reads on every node; checked by lww",
     [](const Json& options) -> std::unique_ptr<Workload> {
-      reject_unknown_options(options, {"keys"}, "workload 'lww'");
-      return std::make_unique<LwwWorkload>(workloads::int_option(options, "keys", 3, 1, "lww"));
+      reject_unknown_options(options, {"keys", "writes-per-key", "read-fraction"},
+                             "workload 'lww'");
+      LwwOptions o;
+      o.keys = workloads::int_option(options, "keys", o.keys, 1, "lww");
+      o.writes_per_key =
+          workloads::int_option(options, "writes-per-key", o.writes_per_key, 1, "lww");
+      o.read_fraction =
+          workloads::fraction_option(options, "read-fraction", o.read_fraction, "lww");
+      return std::make_unique<LwwWorkload>(o);
     });
 
 }  // namespace

@@ -347,6 +347,16 @@ class LwwClient : public EtcdClient {
       if (!r.ok) return write_failed(r);
       return Completion::ok(op.value);
     }
+    if (op.f == "read") {
+      if (!op.value.is_array() || op.value.size() != 2) {
+        return Completion::fail("bad value: expected [key, null]");
+      }
+      Reply r = range(key_of(op.value[0]), deadline);
+      if (!r.ok) return read_failed(r);
+      etcd::RangeResult rr = etcd::parse_range(r.body);
+      Json v = rr.kvs.empty() ? Json(nullptr) : parse_value(rr.kvs.front().value);
+      return Completion::ok(Json::array({op.value[0], v}));
+    }
     if (op.f == "read-all") {
       return read_all(deadline);
     }

@@ -241,6 +241,14 @@ class LwwClient : public MemoryClient {
       }
       return Completion::ok(std::move(out));
     }
+    if (op.f == "read") {
+      if (!op.value.is_array() || op.value.size() != 2 || !is_int(op.value[0])) {
+        return Completion::fail("bad value: expected [key, null]");
+      }
+      auto it = store_->lww.find(op.value[0].get<int64_t>());
+      return Completion::ok(
+          Json::array({op.value[0], it == store_->lww.end() ? Json(nullptr) : it->second.value}));
+    }
     if (op.f != "write") return Completion::fail("unknown op '" + op.f + "'");
     if (!op.value.is_array() || op.value.size() != 2 || !is_int(op.value[0])) {
       return Completion::fail("bad value: expected [key, value]");

@@ -750,6 +750,13 @@ std::unique_ptr<Client> PglogicalDb::new_client(const std::string& vocabulary) {
   return sql::make_client(vocabulary, sql::make_pg_connector(std::move(co)), std::move(cl));
 }
 
+ClockSkews PglogicalDb::clock_skews() const {
+  return {5, 30000,
+          "pglogical's last_update_wins and first_update_wins compare the writers' commit "
+          "timestamps (track_commit_timestamp): an offset larger than the gap between two "
+          "conflicting writes, milliseconds at the default rate, reorders them"};
+}
+
 void PglogicalDb::kill(const DbContext& ctx, const std::string& node) {
   const auto t0 = Clock::now();
   auto s = open_session(ctx, node);

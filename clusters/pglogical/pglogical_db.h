@@ -82,7 +82,7 @@ std::string pglogical_node_dir(const DbContext& ctx, const std::string& node);
 std::string pglogical_node_name(const std::string& node);
 std::string pglogical_subscription_name(const std::string& subscriber, const std::string& provider);
 
-class PglogicalDb : public Db, public Killable, public Pausable {
+class PglogicalDb : public Db, public Killable, public Pausable, public ClockSensitive {
  public:
   explicit PglogicalDb(PglogicalOptions options);
   std::string name() const override { return "pglogical"; }
@@ -98,6 +98,9 @@ class PglogicalDb : public Db, public Killable, public Pausable {
   void start(const DbContext& ctx, const std::string& node) override;
   void pause(const DbContext& ctx, const std::string& node) override;
   void resume(const DbContext& ctx, const std::string& node) override;
+  // last_update_wins compares commit timestamps: an offset above the gap between two
+  // conflicting writes (milliseconds at the default rate) reorders them.
+  ClockSkews clock_skews() const override;
 
   // Runs `sql` (a script; each statement in its own transaction) with psql over SSH on `node`
   // and returns stdout (rows as `a|b` lines). Throws RemoteError naming the node (also when

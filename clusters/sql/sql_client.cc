@@ -384,6 +384,13 @@ class SqlClient : public Client {
         if (c.type == OpType::kOk) c.value = v;
         return c;
       }
+      if (f == "read") {
+        int64_t k = integer(v.at(0), "key");
+        return transaction(false, [&] {
+          return Json::array(
+              {k, int_or_null(select_one("SELECT v FROM fl_lww WHERE k = " + num(k)))});
+        });
+      }
       if (f == "read-all") {
         return transaction(false, [&] {
           Json out = Json::object();

@@ -1,10 +1,12 @@
 // The clock nemesis: mechanism choice by boot id, the exact offset-file writes of bump, reset
 // and teardown, the system-clock step command, options.
+#include "nemeses/clock.h"
+
 #include <catch2/catch.hpp>
 
 #include "harness/remote.h"
-#include "nemeses/clock.h"
 #include "tests/nemeses/nemesis_test_util.h"
+#include "tests/support/fake_client.h"
 
 using namespace faultline;
 using namespace faultline::nemeses;
@@ -88,4 +90,77 @@ TEST_CASE("clock: separate hosts use the system clock, options are checked", "[c
       CHECK((op.f == "strobe-clock" || op.f == "reset-clock"));
     }
   }
+}
+
+namespace {
+// A database that says which clock offsets matter to it.
+class SkewDb : public Db, public ClockSensitive {
+ public:
+  std::string name() const override { return "skew"; }
+  void setup(const DbContext&) override {}
+  void teardown(const DbContext&) override {}
+  std::vector<std::string> vocabularies() const override { return {}; }
+  std::unique_ptr<Client> new_client(const std::string&) override { return nullptr; }
+  ClockSkews clock_skews() const override { return {100, 400, "test"}; }
+};
+}  // namespace
+
+TEST_CASE("clock: changes hold until the next, stay within max-ms, and follow the database",
+          "[clock]") {
+  NemesisOptions o;
+  o.nodes = {"n1", "n2", "n3"};
+  o.interval_ns = 1000;
+  o.options = {{"max-ms", 30000}};
+  uint64_t seed = 7;
+  announce_seed("clock generator", seed);
+  auto p = NemesisRegistry::get("nemesis", "clock")(o);
+  std::map<std::string, double> offset;
+  int bumps = 0, held = 0, resets = 0, strobes = 0;
+  std::string previous;
+  for (const auto& op : simulate(*p.generator, 1, seed, 0, 400)) {
+    if (op.f == "bump-clock") {
+      ++bumps;
+      if (previous == "bump-clock") ++held;  // a bump followed by another: offsets add up
+      for (const auto& [n, d] : op.value.items()) {
+        offset[n] += d.get<double>();
+        CHECK(std::abs(offset[n]) <= 30000);
+      }
+    } else if (op.f == "reset-clock") {
+      ++resets;
+      offset.clear();
+    } else {
+      CHECK(op.f == "strobe-clock");
+      ++strobes;
+    }
+    previous = op.f;
+  }
+  INFO(bumps << " bumps, " << held << " after a bump, " << strobes << " strobes, " << resets
+             << " resets");
+  CHECK(bumps > 150);
+  CHECK(held > 50);
+  CHECK(strobes > 40);
+  CHECK(resets > 40);
+  CHECK(resets < bumps);
+
+  // A ClockSensitive database sets the range; the options still win.
+  SkewDb db;
+  o.db = &db;
+  o.options = Json::object();
+  auto q = NemesisRegistry::get("nemesis", "clock")(o);
+  for (const auto& op : simulate(*q.generator, 1, seed, 0, 100)) {
+    if (op.f != "bump-clock") continue;
+    for (const auto& [n, d] : op.value.items()) {
+      CHECK(std::abs(d.get<double>()) >= 100);
+      CHECK(std::abs(d.get<double>()) <= 400);
+    }
+  }
+  o.options = {{"min-ms", 1}, {"max-ms", 2}};
+  auto r = NemesisRegistry::get("nemesis", "clock")(o);
+  for (const auto& op : simulate(*r.generator, 1, seed, 0, 50)) {
+    if (op.f == "bump-clock") {
+      for (const auto& [n, d] : op.value.items()) CHECK(std::abs(d.get<double>()) <= 2);
+    }
+  }
+  o.options = {{"bump-share", 0.9}, {"strobe-share", 0.2}};
+  CHECK_THROWS_WITH(NemesisRegistry::get("nemesis", "clock")(o), Catch::Contains("bump-share"));
 }
