@@ -297,7 +297,7 @@ const bool registered = [] {
       "SIGSTOP database processes and SIGCONT them (targets: one, minority, majority, all, "
       "primaries, a list)",
       [](const NemesisOptions& o) {
-        return make_process({"pause", "pause", "resume", "paused"}, o);
+        return make_process({"pause", "pause", "resume", "paused", false}, o);
       });
   return true;
 }();

@@ -1,5 +1,6 @@
 // Kill and pause through the database's capabilities (the in-process memory database), targets,
 // and the build-time capability check.
+#include <algorithm>
 #include <catch2/catch.hpp>
 
 #include "clusters/memory/memory_db.h"
@@ -180,4 +181,56 @@ TEST_CASE("kill/pause: a scheduled op's target is resolved, an op with none acts
                     Catch::Contains("\"n9\" is not a node"));
   CHECK_THROWS_WITH(kill.check_op("kill", {{"target", "primaries"}}),
                     Catch::Contains("does not know its primaries"));
+}
+
+TEST_CASE("crash: every node at once, half an interval out of step with partitions", "[process]") {
+  DbContext dctx;
+  dctx.nodes = {"n1", "n2", "n3"};
+  auto db = DbRegistry::get("db", "memory")(Json::object());
+  db->setup(dctx);
+  auto* mem = dynamic_cast<MemoryDb*>(db.get());
+  REQUIRE(mem);
+  NemesisOptions o;
+  o.nodes = dctx.nodes;
+  o.db = db.get();
+  o.interval_ns = 10'000'000'000;
+  auto crash = NemesisRegistry::get("nemesis", "crash")(o);
+  NemesisOptions po = o;
+  po.db = nullptr;  // partitions need nodes over SSH; only their generator matters here
+  auto partition = NemesisRegistry::get("nemesis", "partition")(po);
+  const int64_t horizon = 60'000'000'000;
+  auto ops = simulate(*crash.generator, 1, 5, 0, 100, horizon);
+  auto parts = simulate(*partition.generator, 1, 5, 0, 100, horizon);
+  REQUIRE(ops.size() >= 3);
+  CHECK(ops[0].f == "crash");
+  CHECK(ops[0].time_ns == 15'000'000'000);
+  CHECK(ops[0].value["target"] == "all");
+  CHECK(ops[0].value["nodes"].size() == 3);
+  CHECK(ops[1].f == "restart");
+  CHECK(ops[1].time_ns == 25'000'000'000);
+  CHECK(ops[2].f == "crash");
+  CHECK(ops[2].time_ns == 55'000'000'000);
+  // Every crash lands while a partition stands.
+  for (const auto& c : ops) {
+    if (c.f != "crash") continue;
+    bool partitioned = false;
+    for (const auto& p : parts) {
+      if (p.time_ns > c.time_ns) break;
+      partitioned = p.f == "start-partition";
+    }
+    CHECK(partitioned);
+  }
+  NemesisContext ctx;
+  ctx.db = db.get();
+  ctx.db_ctx = &dctx;
+  ctx.nodes = dctx.nodes;
+  crash.nemesis->invoke(ctx, nemesis_op("crash", ops[0].value));
+  CHECK(mem->store().killed.size() == 3);
+  crash.nemesis->invoke(ctx, nemesis_op("restart"));
+  CHECK(mem->store().killed.empty());
+  crash.nemesis->invoke(ctx, nemesis_op("crash", {{"target", "all"}}));
+  crash.nemesis->teardown(ctx);
+  CHECK(mem->store().killed.empty());
+  auto names = NemesisRegistry::names();  // so `--nemesis all` has it
+  CHECK(std::find(names.begin(), names.end(), "crash") != names.end());
 }
