@@ -132,8 +132,8 @@ class BankChecker : public Checker {
             ++drifts.back().reads;
             drifts.back().last = &op;
           } else {
-            drifts.push_back({previous, previous && previous_total == *total, previous_total,
-                              &op, &op, sum, 1});
+            drifts.push_back(
+                {previous, previous && previous_total == *total, previous_total, &op, &op, sum, 1});
           }
         }
         previous = &op;

@@ -138,15 +138,15 @@ TEST_CASE("bank: generated serializable histories are valid, one altered balance
 // Issue #15: 6 to 19 drifts of the total gave ~2,800 "wrong-total" anomalies per run.
 TEST_CASE("bank: consecutive reads with the same wrong total are one drift", "[bank]") {
   OpHistory h;
-  h.call(0, "read", nullptr, {{"0", 5}, {"1", 5}});               // ops 0-1, total 10: the last good read
-  h.call(1, "transfer", transfer(0, 1, 3), transfer(0, 1, 3));    // ops 2-3
-  h.invoke(2, "transfer", transfer(1, 0, 1)).info(2);             // ops 4-5
-  h.invoke(3, "transfer", transfer(1, 0, 2)).fail(3);             // ops 6-7: did not happen
+  h.call(0, "read", nullptr, {{"0", 5}, {"1", 5}});  // ops 0-1, total 10: the last good read
+  h.call(1, "transfer", transfer(0, 1, 3), transfer(0, 1, 3));  // ops 2-3
+  h.invoke(2, "transfer", transfer(1, 0, 1)).info(2);           // ops 4-5
+  h.invoke(3, "transfer", transfer(1, 0, 2)).fail(3);           // ops 6-7: did not happen
   for (int i = 0; i < 30; ++i) h.call(0, "read", nullptr, {{"0", 2}, {"1", 9}});  // 11 from op 8
   h.call(1, "transfer", transfer(1, 0, 1), transfer(1, 0, 1));
   for (int i = 0; i < 5; ++i) h.call(0, "read", nullptr, {{"0", 3}, {"1", 9}});  // 12
-  h.call(0, "read", nullptr, {{"0", 1}, {"1", 9}});                // 10 again: no anomaly
-  h.call(0, "read", nullptr, {{"0", 4}, {"1", 9}});                // 13
+  h.call(0, "read", nullptr, {{"0", 1}, {"1", 9}});  // 10 again: no anomaly
+  h.call(0, "read", nullptr, {{"0", 4}, {"1", 9}});  // 13
   auto r = check_with("bank", h.build(), kOptions);
   INFO(r.details.dump(2));
   CHECK(r.validity == Validity::kInvalid);
