@@ -187,3 +187,16 @@ TEST_CASE("bank: a negative balance seen by consecutive reads is one anomaly", "
   CHECK(r.details["anomalies"][0]["reads"] == 4);
   CHECK(r.details["anomalies"][0]["account"] == "0");
 }
+
+// Issue #15: the explanation's line cap must not hide a type behind many of another.
+TEST_CASE("bank: the explanation names every anomaly type", "[bank]") {
+  OpHistory h;
+  for (int i = 0; i < 15; ++i) h.call(0, "read", nullptr, {{"0", 5}, {"2", 5}});
+  h.call(0, "read", nullptr, {{"0", -1}, {"1", 11}});
+  auto r = check_with("bank", h.build(), kOptions);
+  const std::string e = r.details["explanation"];
+  INFO(e);
+  CHECK(anomaly_count(r, "wrong-accounts") == 15);
+  CHECK_THAT(e, Catch::Contains("negative balance"));
+  CHECK_THAT(e, Catch::Contains("(4 more anomalies"));
+}

@@ -454,3 +454,29 @@ TEST_CASE("list-append: a read after the transaction's own append makes no fract
     CHECK(listed(r, "fractured-read") == 1);
   }
 }
+
+// Issue #15: P4 was hidden behind a 12-line explanation filled by G-single and G2-item.
+TEST_CASE("list-append: the explanation names every anomaly type", "[elle][list-append]") {
+  elle::ReportInput in;
+  in.checker = "list-append";
+  in.model = "serializable";
+  for (const char* type : {"G2-item", "lost-update", "G-single"}) {
+    const int n = std::string(type) == "lost-update" ? 1 : 8;
+    for (int i = 0; i < n; ++i) {
+      elle::Anomaly a;
+      a.type = type;
+      a.explanation = std::string(type) + ": number " + std::to_string(i);
+      in.anomalies.push_back(a);
+    }
+  }
+  CheckResult r = elle::make_result(in);
+  const std::string e = r.details.at("explanation");
+  INFO(e);
+  CHECK(e.find("lost-update: number 0") != std::string::npos);
+  CHECK(e.find("G2-item: number 0") != std::string::npos);
+  CHECK(e.find("G-single: number 0") != std::string::npos);
+  size_t lines = 0;
+  for (char c : e) lines += c == '\n';
+  CHECK(lines == elle::kMaxExplained);  // kMaxExplained paragraphs and the "more" line
+  CHECK(e.find("(5 more anomalies") != std::string::npos);
+}
