@@ -15,15 +15,16 @@
 // short (not one per node), and a key whose final reads are too high is one
 // "phantom-increments". When the key's P4 groups account for the whole shortfall (every node's
 // final value is at least the ok increments minus the increments the groups lost), the
-// shortfall is data of the first "lost-update-pair" anomaly ("final", "explains-lost"), not an
-// anomaly of its own. Increments that all claim one "wrote" value are one "lost-update-pair"
-// anomaly naming all of them (count: "lost-update-pairs", one per increment beyond the first).
-// Disagreeing final reads are data ("diverged", "values") of the key's lost-updates or
-// phantom-increments anomaly when there is one, and a "divergence" anomaly otherwise.
-// What info means here: an info increment may or may not have applied (it widens the range,
-// never makes a violation). A retried increment (ok with "retried": true, its "read"/"wrote"
-// null; --retry idempotent) counts as one ok increment: the idempotency key says it applied
-// exactly once; it takes part in no pair. Failed increments did not apply.
+// shortfall is also data of the first "lost-update-pair" anomaly ("final", "explains-lost"),
+// and the key's "lost-updates" says "explained-by-lost-update-pairs" (it stays: the final
+// values are a second observation, and the type the workload tests look for). Increments that all
+// claim one "wrote" value are one "lost-update-pair" anomaly naming all of them (count:
+// "lost-update-pairs", one per increment beyond the first). Disagreeing final reads are data
+// ("diverged", "values") of the key's lost-updates or phantom-increments anomaly when there is one,
+// and a "divergence" anomaly otherwise. What info means here: an info increment may or may not have
+// applied (it widens the range, never makes a violation). A retried increment (ok with "retried":
+// true, its "read"/"wrote" null; --retry idempotent) counts as one ok increment: the idempotency
+// key says it applied exactly once; it takes part in no pair. Failed increments did not apply.
 // Final reads: the ok read-all ops (the workload's final generator, one per node); the last per
 // node counts (nodes without one are listed in "nodes-without-final-read", not judged); a key a
 // final read does not name reads as 0. No final read: unknown. Single-key
@@ -165,7 +166,6 @@ class CounterChecker : public Checker {
         const int64_t wrote = groups[g].first;
         const std::vector<const Operation*>& list = *groups[g].second;
         const bool with_finals = explained && g == 0;
-        divergence_told |= with_finals && diverged;
         anomalies.add_with("lost-update-pair", [&] {
           std::string who;
           Json involved = Json::array();
@@ -200,7 +200,9 @@ class CounterChecker : public Checker {
         });
       }
       if (finals.empty()) continue;
-      if (!low.empty() && !explained) {
+      // Kept even when the P4 groups explain it: the final values are a second observation
+      // (and the type callers look for), named as explained in its data.
+      if (!low.empty()) {
         divergence_told |= diverged;
         Json involved = node_ops(low);
         for (const auto& [wrote, list] : groups) {
@@ -225,6 +227,7 @@ class CounterChecker : public Checker {
              {"ok", k.ok},
              {"info", k.info},
              {"lost", shortfall},
+             {"explained-by-lost-update-pairs", explained},
              {"ops", involved}});
       }
       if (!high.empty()) {
