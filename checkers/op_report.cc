@@ -71,9 +71,7 @@ void AnomalyList::add(const std::string& type, const std::string& explanation, J
     detail["explanation"] = explanation;
     list_.push_back(std::move(detail));
   }
-  if (explained_ < kMaxExplained) {
-    explanation_ += (explanation_.empty() ? "" : "\n") + explanation;
-  }
+  if (explained_ < kMaxExplained || counts_[type] == 1) lines_.push_back({type, explanation});
   ++explained_;
 }
 
@@ -92,10 +90,29 @@ void AnomalyList::write(Json* details) const {
   (*details)["anomalies"] = list_;
   (*details)["anomaly-counts"] = counts;
   (*details)["anomaly-types"] = types;
-  if (!explanation_.empty()) {
-    std::string e = explanation_;
-    if (explained_ > kMaxExplained) {
-      e += "\n(" + std::to_string(explained_ - kMaxExplained) +
+  if (!lines_.empty()) {
+    // The first line of each type, then the others in order up to kMaxExplained.
+    std::vector<bool> shown(lines_.size(), false);
+    std::set<std::string> types_shown;
+    size_t n = 0;
+    for (size_t i = 0; i < lines_.size(); ++i) {
+      if (types_shown.insert(lines_[i].type).second) {
+        shown[i] = true;
+        ++n;
+      }
+    }
+    for (size_t i = 0; i < lines_.size() && n < kMaxExplained; ++i) {
+      if (!shown[i]) {
+        shown[i] = true;
+        ++n;
+      }
+    }
+    std::string e;
+    for (size_t i = 0; i < lines_.size(); ++i) {
+      if (shown[i]) e += (e.empty() ? "" : "\n") + lines_[i].text;
+    }
+    if (explained_ > n) {
+      e += "\n(" + std::to_string(explained_ - n) +
            " more anomalies in the details' \"anomalies\" and \"anomaly-counts\")";
     }
     (*details)["explanation"] = e;

@@ -57,15 +57,20 @@ class AnomalyList {
   bool empty() const { return counts_.empty(); }
   size_t count(const std::string& type) const;
   // Adds "anomalies", "anomaly-counts", "anomaly-types" and, when there are anomalies,
-  // "explanation" (one line per anomaly, at most kMaxExplained, then how many more) to
-  // `details`.
+  // "explanation" to `details`: one line per anomaly, in the order added, at most
+  // kMaxExplained of them but every type at least once (its first anomaly), then how many
+  // more.
   void write(Json* details) const;
 
  private:
+  struct Line {
+    std::string type, text;
+  };
   Json list_ = Json::array();
   std::map<std::string, size_t> counts_;
-  std::string explanation_;
-  size_t explained_ = 0;
+  // The first kMaxExplained anomalies' lines and the first line of every type, in order.
+  std::vector<Line> lines_;
+  size_t explained_ = 0;  // anomalies added
 };
 
 }  // namespace faultline::checkers

@@ -16,12 +16,20 @@
 //   - "duplicate": an element twice in one ok read;
 //   - "failed-add-present": an element in an ok read whose only adds failed (fail means the
 //     add certainly did not happen).
+// One cause, one anomaly: a misrecorded op shows in every read after it (an add recorded as
+// failed that did apply is in every later read; an add whose value was recorded wrong puts an
+// unexpected element in all of them). So "unexpected", "duplicate" and "failed-add-present" are
+// reported per element, not per read, and elements that the same reads show (same first and
+// last read, same number of reads) are one anomaly, naming the first and last read and
+// counting them. "divergence" is one anomaly per distinct set of missing elements, naming every
+// node that lacks exactly that set.
 // Info adds (unknown outcome) may or may not be in the final reads: those that are count as
 // "recovered", those that are not as "info-absent"; neither is a violation. No final read:
 // unknown. Options: none.
 #include <algorithm>
 #include <map>
 #include <set>
+#include <tuple>
 #include <unordered_map>
 
 #include "checkers/op_report.h"
@@ -51,6 +59,58 @@ Json first_elements(const std::set<int64_t>& s, size_t max = 100) {
   }
   return out;
 }
+
+// Elements of one kind of violation (unexpected, duplicate, failed-add-present) and the ok
+// reads that showed them.
+class SeenElements {
+ public:
+  void see(int64_t x, const Operation* read) {
+    Seen& s = seen_[x];
+    if (!s.first) s.first = read;
+    if (s.last != read) {
+      s.last = read;
+      ++s.reads;
+    }
+  }
+  // One anomaly of `type` per group of elements the same reads showed (same first and last
+  // read, same count), in order of their first read; `add_ops(x, &ops)` adds ops that explain
+  // element x.
+  template <typename AddOps>
+  void report(AnomalyList* anomalies, const std::string& type, const std::string& what,
+              AddOps add_ops) const {
+    std::map<std::tuple<int64_t, int64_t, int64_t>, std::set<int64_t>> groups;
+    for (const auto& [x, s] : seen_) {
+      groups[{s.first->invoke->index, s.last->invoke->index, s.reads}].insert(x);
+    }
+    for (const auto& [key, xs] : groups) {
+      const Seen& s = seen_.at(*xs.begin());
+      Json involved = {operation_json(*s.first)};
+      if (s.last != s.first) involved.push_back(operation_json(*s.last));
+      for (int64_t x : xs) add_ops(x, &involved);
+      std::string text = "read by " + operation_words(*s.first) + " holds element(s) " +
+                         elements_text(xs) + " " + what;
+      if (s.reads > 1) {
+        text += "; so do " + std::to_string(s.reads - 1) + " later ok read(s), the last by " +
+                operation_words(*s.last);
+      }
+      anomalies->add(type, text,
+                     {{"ops", involved},
+                      {"elements", first_elements(xs)},
+                      {"element-count", xs.size()},
+                      {"reads", s.reads},
+                      {"first-read", operation_json(*s.first)},
+                      {"last-read", operation_json(*s.last)}});
+    }
+  }
+
+ private:
+  struct Seen {
+    const Operation* first = nullptr;
+    const Operation* last = nullptr;
+    int64_t reads = 0;
+  };
+  std::map<int64_t, Seen> seen_;
+};
 
 class SetFullChecker : public Checker {
  public:
@@ -87,6 +147,7 @@ class SetFullChecker : public Checker {
     // Every ok read: unexpected elements, duplicates, failed adds present.
     std::map<std::string, const Operation*> final_by_node;
     std::vector<int64_t> elements;
+    SeenElements unexpected, failed, duplicated;
     int64_t ok_reads = 0;
     for (const Operation& op : ops) {
       if (op.invoke->f != "read" || op.type() != OpType::kOk) continue;
@@ -99,7 +160,7 @@ class SetFullChecker : public Checker {
                       {{"ops", {operation_json(op)}}});
         continue;
       }
-      std::set<int64_t> dups, unexpected, failed;
+      std::set<int64_t> dups;
       elements.clear();
       for (const auto& e : v) {
         if (!e.is_number_integer()) continue;
@@ -107,38 +168,16 @@ class SetFullChecker : public Checker {
         elements.push_back(x);
         auto a = all_adds_failed.find(x);
         if (a == all_adds_failed.end()) {
-          unexpected.insert(x);
+          unexpected.see(x, &op);
         } else if (a->second) {
-          failed.insert(x);
+          failed.see(x, &op);
         }
       }
       std::sort(elements.begin(), elements.end());
       for (size_t i = 1; i < elements.size(); ++i) {
         if (elements[i] == elements[i - 1]) dups.insert(elements[i]);
       }
-      if (!dups.empty()) {
-        anomalies.add("duplicate",
-                      "read by " + operation_words(op) + " holds element(s) " +
-                          elements_text(dups) + " more than once",
-                      {{"ops", {operation_json(op)}}, {"elements", first_elements(dups)}});
-      }
-      if (!unexpected.empty()) {
-        anomalies.add("unexpected",
-                      "read by " + operation_words(op) + " holds element(s) " +
-                          elements_text(unexpected) + " that no add ever added",
-                      {{"ops", {operation_json(op)}}, {"elements", first_elements(unexpected)}});
-      }
-      if (!failed.empty()) {
-        Json involved = {operation_json(op)};
-        for (int64_t x : failed) {
-          if (involved.size() > 10) break;
-          for (const Operation* add : adds[x]) involved.push_back(operation_json(*add));
-        }
-        anomalies.add("failed-add-present",
-                      "read by " + operation_words(op) + " holds element(s) " +
-                          elements_text(failed) + " whose adds all failed",
-                      {{"ops", involved}, {"elements", first_elements(failed)}});
-      }
+      for (int64_t x : dups) duplicated.see(x, &op);
       const bool is_final =
           marked ? op.invoke->extra.is_object() && op.invoke->extra.value("final", false)
                  : op.invoke->index > last_add_done;
@@ -147,6 +186,15 @@ class SetFullChecker : public Checker {
         final_by_node[node] = &op;  // the last one per node
       }
     }
+
+    duplicated.report(&anomalies, "duplicate", "more than once", [](int64_t, Json*) {});
+    unexpected.report(&anomalies, "unexpected", "that no add ever added", [](int64_t, Json*) {});
+    failed.report(&anomalies, "failed-add-present", "whose adds all failed",
+                  [&](int64_t x, Json* involved) {
+                    for (const Operation* add : adds[x]) {
+                      if (involved->size() < 12) involved->push_back(operation_json(*add));
+                    }
+                  });
 
     CheckResult r;
     std::map<std::string, std::set<int64_t>> final_sets;
@@ -190,9 +238,10 @@ class SetFullChecker : public Checker {
               elements_text(lost) + " (the first added by " + operation_words(*first) + ")",
           {{"ops", involved}, {"elements", first_elements(lost)}, {"count", lost.size()}});
     }
-    // Convergence.
+    // Convergence: nodes that lack the same elements are one anomaly.
     Json per_node = Json::object();
     bool converged = true;
+    std::map<std::set<int64_t>, std::vector<std::string>> lacking;  // missing -> nodes
     for (const auto& [node, s] : final_sets) {
       std::set<int64_t> missing;
       for (int64_t x : union_all) {
@@ -203,13 +252,27 @@ class SetFullChecker : public Checker {
                         {"missing-count", missing.size()}};
       if (missing.empty()) continue;
       converged = false;
+      lacking[missing].push_back(node);
+    }
+    std::vector<std::pair<std::set<int64_t>, std::vector<std::string>>> groups(lacking.begin(),
+                                                                               lacking.end());
+    std::sort(groups.begin(), groups.end(),
+              [](const auto& a, const auto& b) { return a.second < b.second; });
+    for (const auto& [missing, nodes] : groups) {
+      std::string who;
+      Json involved = Json::array();
+      for (const std::string& node : nodes) {
+        who += (who.empty() ? "" : "; ") + node + " (read by " +
+               operation_words(*final_by_node[node]) + ")";
+        involved.push_back(operation_json(*final_by_node[node]));
+      }
       anomalies.add("divergence",
-                    "final reads differ: " + node + " (read by " +
-                        operation_words(*final_by_node[node]) + ") lacks " +
+                    "final reads differ: " + who + (nodes.size() > 1 ? " lack " : " lacks ") +
                         std::to_string(missing.size()) +
                         " element(s) that other nodes' final reads hold: " + elements_text(missing),
-                    {{"ops", {operation_json(*final_by_node[node])}},
-                     {"node", node},
+                    {{"ops", involved},
+                     {"node", nodes.front()},
+                     {"nodes", nodes},
                      {"missing", first_elements(missing)},
                      {"missing-count", missing.size()}});
     }

@@ -3,13 +3,16 @@
 #include <fcntl.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 #include <ctime>
 #include <iostream>
+#include <set>
 #include <sstream>
 #include <stdexcept>
 #include <thread>
+#include <vector>
 
 #include "harness/command.h"
 #include "harness/formats.h"
@@ -248,6 +251,32 @@ std::string results_text(const Json& results) {
   return results.dump(2, ' ', false, Json::error_handler_t::replace) + "\n";
 }
 
+namespace {
+
+// Which of `types.size()` lines a capped summary shows: the first line of each distinct
+// non-empty type, then the others in order while fewer than `cap` are shown. Every type is
+// shown even when there are more types than `cap`.
+std::vector<bool> pick_lines(const std::vector<std::string>& types, size_t cap) {
+  std::vector<bool> shown(types.size(), false);
+  std::set<std::string> seen;
+  size_t n = 0;
+  for (size_t i = 0; i < types.size(); ++i) {
+    if (!types[i].empty() && seen.insert(types[i]).second) {
+      shown[i] = true;
+      ++n;
+    }
+  }
+  for (size_t i = 0; i < types.size() && n < cap; ++i) {
+    if (!shown[i]) {
+      shown[i] = true;
+      ++n;
+    }
+  }
+  return shown;
+}
+
+}  // namespace
+
 std::string summarise(const Json& results) {
   std::string s;
   if (!results.contains("checkers")) return s;
@@ -261,36 +290,58 @@ std::string summarise(const Json& results) {
     s += "\n";
     if (rj.value("valid", std::string()) == "valid") continue;
     // Checkers that list their anomalies ({"type", "explanation"} each): one line per anomaly,
-    // the first line of its explanation, at most kMaxAnomalies.
+    // the first line of its explanation, at most kMaxAnomalies, and every type at least once
+    // (a type listed after the cap would be hidden behind more of another type).
     constexpr size_t kMaxAnomalies = 10;
     constexpr size_t kMaxWidth = 220;
     if (rj.contains("anomalies") && rj["anomalies"].is_array() && !rj["anomalies"].empty()) {
-      size_t n = 0;
-      for (const auto& a : rj["anomalies"]) {
-        if (++n > kMaxAnomalies) {
-          s += "  ... " + std::to_string(rj["anomalies"].size() - kMaxAnomalies) +
-               " more in results.json\n";
-          break;
-        }
-        std::string text = a.value("explanation", std::string());
+      const Json& list = rj["anomalies"];
+      std::vector<std::string> types;
+      for (const auto& a : list) {
+        types.push_back(a.is_object() ? a.value("type", std::string("anomaly")) : "anomaly");
+      }
+      const std::vector<bool> shown = pick_lines(types, kMaxAnomalies);
+      for (size_t i = 0; i < list.size(); ++i) {
+        if (!shown[i]) continue;
+        std::string text = list[i].is_object() ? list[i].value("explanation", std::string()) : "";
         text = text.substr(0, text.find('\n'));
         if (text.size() > kMaxWidth) text = text.substr(0, kMaxWidth - 3) + "...";
-        s += "  - " + a.value("type", std::string("anomaly")) + ": " + text + "\n";
+        s += "  - " + types[i] + ": " + text + "\n";
       }
+      const size_t hidden = static_cast<size_t>(std::count(shown.begin(), shown.end(), false));
+      if (hidden > 0) s += "  ... " + std::to_string(hidden) + " more in results.json\n";
       continue;
     }
-    // Otherwise the explanation in plain words, indented, at most kMaxLines lines.
-    constexpr int kMaxLines = 12;
+    // Otherwise the explanation in plain words, indented, at most kMaxLines lines; a line that
+    // starts with one of the checker's "anomaly-types" ("G-single: ...") is of that type, and
+    // every type gets at least its first line.
+    constexpr size_t kMaxLines = 12;
     if (rj.contains("explanation") && rj["explanation"].is_string()) {
-      std::istringstream lines(rj["explanation"].get<std::string>());
-      std::string line;
-      int n = 0;
-      while (std::getline(lines, line)) {
-        if (++n > kMaxLines) {
-          s += "  ... (the rest in results.json)\n";
-          break;
+      std::istringstream in(rj["explanation"].get<std::string>());
+      std::vector<std::string> lines, types;
+      std::vector<std::string> known;
+      if (rj.contains("anomaly-types") && rj["anomaly-types"].is_array()) {
+        for (const auto& t : rj["anomaly-types"]) {
+          if (t.is_string()) known.push_back(t.get<std::string>());
         }
-        s += "  " + line + "\n";
+      }
+      for (std::string line; std::getline(in, line);) {
+        std::string type;  // the longest known type the line starts with, then ':'
+        for (const auto& t : known) {
+          if (t.size() > type.size() && line.size() > t.size() &&
+              line.compare(0, t.size(), t) == 0 && line[t.size()] == ':') {
+            type = t;
+          }
+        }
+        lines.push_back(std::move(line));
+        types.push_back(std::move(type));
+      }
+      const std::vector<bool> shown = pick_lines(types, kMaxLines);
+      for (size_t i = 0; i < lines.size(); ++i) {
+        if (shown[i]) s += "  " + lines[i] + "\n";
+      }
+      if (std::count(shown.begin(), shown.end(), false) > 0) {
+        s += "  ... (the rest in results.json)\n";
       }
     }
   }

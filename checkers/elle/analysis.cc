@@ -127,11 +127,15 @@ std::string session_sentence(const Txn& a, const Txn& b, uint8_t kind, const std
 std::vector<FoundCycle> fractured_reads(const DepGraph& g, size_t limit, size_t* total) {
   std::vector<FoundCycle> out;
   *total = 0;
+  // The graph keeps one entry per edge found (R may read two keys T wrote, both too old): each
+  // (T, R) pair is one fractured read, however many rw entries lead from R to T.
+  std::vector<uint32_t> seen_from(g.size(), UINT32_MAX);  // t -> the last r that tried it
   for (uint32_t r = 0; r < g.size(); ++r) {
     for (uint32_t e = g.out_begin(r); e < g.out_end(r); ++e) {
       if (!(g.kind(e) & kRW)) continue;
       const uint32_t t = g.target(e);
-      if (t == r) continue;
+      if (t == r || seen_from[t] == r) continue;
+      seen_from[t] = r;
       for (uint32_t f = g.out_begin(t); f < g.out_end(t); ++f) {
         if (g.target(f) != r || !(g.kind(f) & kWR)) continue;
         if (out.size() < limit) out.push_back({"fractured-read", {{t, kWR}, {r, kRW}}});

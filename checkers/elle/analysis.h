@@ -36,9 +36,10 @@ std::string list_text(const TxnHistory& th, const Mop& read, size_t tail = 6);
 // Bernardi, Gotsman, CONCUR 2015; Elle): a transaction R that read a write of T (wr T -> R)
 // but, for another key T also wrote, a version older than T's (rw R -> T): R saw only part of
 // T's effects. Each is also a two-transaction G-single cycle; as its own anomaly it rules out
-// monotonic-atomic-view, which the cycle classes alone cannot tell from PL-2+. Returns at
-// most `limit` of them (as cycles T -> R -> T named "fractured-read") and counts all in
-// *total. O(edges x out-degree).
+// monotonic-atomic-view, which the cycle classes alone cannot tell from PL-2+. Each (T, R) pair
+// is one fractured read, however many keys R read too old. Returns at most `limit` of them
+// (as cycles T -> R -> T named "fractured-read") and counts all in *total.
+// O(edges x out-degree).
 std::vector<FoundCycle> fractured_reads(const DepGraph& g, size_t limit, size_t* total);
 
 // Sentences for process and realtime edges (see TxnDescriber::edge_sentence).

@@ -15,7 +15,10 @@
 //   - cycles in the dependency graph (graph.h) over ok and info transactions: ww between
 //     consecutive appends of the order, wr from the writer of a read's last foreign element,
 //     rw from a reader to the writer of the next foreign element after its read, process and
-//     realtime edges.
+//     realtime edges. Only external reads make wr and rw edges, as in Elle: the first read of
+//     a key in its transaction, before the transaction appended to that key. A later read of
+//     the key shows the transaction's own effects; when it disagrees with them it is an
+//     internal anomaly, and nothing else (not also a fractured read or a cycle through it).
 // Info transactions are nodes (their appends may be seen) but their reads are not used; failed
 // transactions are not nodes.
 //
@@ -72,6 +75,7 @@ class ListAppendAnalysis final : public TxnDescriber {
   std::vector<int32_t> pos_;          // kv -> position in its key's order, or -1
   std::vector<uint8_t> prefix_;       // global mop index (reads) -> is a prefix of the order
   std::vector<uint8_t> duplicates_;   // global mop index (reads) -> holds an element twice
+  std::vector<uint8_t> external_;     // global mop index (reads) -> an external read
   // key -> ok appends no read observed: they follow every observed element of the key.
   std::vector<std::vector<uint32_t>> unseen_;
   size_t unseen_edges_ = 0;
@@ -127,6 +131,7 @@ void ListAppendAnalysis::index_writers(ReportInput* r) {
 void ListAppendAnalysis::check_reads(ReportInput* r) {
   longest_.assign(th_.key_json.size(), kNone);
   duplicates_.assign(th_.mops.size(), 0);
+  external_.assign(th_.mops.size(), 0);
   std::vector<uint32_t> stamp(th_.kv_value.size(), 0);
   uint32_t serial = 0;
   struct KeyState {
@@ -185,6 +190,7 @@ void ListAppendAnalysis::check_reads(ReportInput* r) {
         st->appended.clear();
       } else {
         state.push_back({mop.key, true, m, {}});
+        external_[m] = 1;  // no earlier mop of this transaction on the key
       }
       // Element checks.
       ++serial;
@@ -399,7 +405,7 @@ void ListAppendAnalysis::build_graph(DepGraph* g) {
     if (txn.type != OpType::kOk) continue;
     for (uint32_t m = txn.mop_begin; m < txn.mop_begin + txn.mop_count; ++m) {
       const Mop& mop = th_.mops[m];
-      if (mop.kind != MopKind::kRead || !mop.known) continue;
+      if (mop.kind != MopKind::kRead || !mop.known || !external_[m]) continue;
       const uint32_t last = last_foreign(mop, t);
       if (last != kNone && node(writer_[last])) g->add(writer_[last], t, kWR);
       if (!prefix_[m]) continue;
@@ -453,7 +459,7 @@ std::string ListAppendAnalysis::edge_sentence(uint32_t a, uint32_t b, uint8_t ki
   } else if (kind == kWR) {
     auto [begin, end] = mops(b);
     for (const Mop* m = begin; m != end; ++m) {
-      if (m->kind != MopKind::kRead || !m->known) continue;
+      if (m->kind != MopKind::kRead || !m->known || !external_[m - th_.mops.data()]) continue;
       const uint32_t last = last_foreign(*m, b);
       if (last != kNone && writer_[last] == a) {
         return na + " appended " + th_.value_text(last) + " to " + key(m->key) + "; " + nb +
@@ -464,7 +470,8 @@ std::string ListAppendAnalysis::edge_sentence(uint32_t a, uint32_t b, uint8_t ki
   } else if (kind == kRW) {
     auto [begin, end] = mops(a);
     for (const Mop* m = begin; m != end; ++m) {
-      if (m->kind != MopKind::kRead || !m->known || !prefix_[m - th_.mops.data()]) continue;
+      const size_t mi = static_cast<size_t>(m - th_.mops.data());
+      if (m->kind != MopKind::kRead || !m->known || !prefix_[mi] || !external_[mi]) continue;
       const uint32_t next = next_foreign(*m, a);
       if (next == kNone) {
         for (uint32_t kv : unseen_[m->key]) {

@@ -112,6 +112,23 @@ std::string list_text(const std::vector<std::string>& v) {
   return out;
 }
 
+// A cycle's anomaly type, transactions and edge kinds, whatever step it starts from.
+std::string cycle_identity(const FoundCycle& c) {
+  std::vector<uint32_t> nodes;
+  std::vector<uint8_t> kinds;
+  for (const auto& step : c.steps) {
+    nodes.push_back(step.node);
+    kinds.push_back(step.kind);
+  }
+  std::sort(nodes.begin(), nodes.end());
+  std::sort(kinds.begin(), kinds.end());
+  std::string id = c.name;
+  for (uint32_t n : nodes) id += " " + std::to_string(n);
+  id += " /";
+  for (uint8_t k : kinds) id += " " + std::to_string(k);
+  return id;
+}
+
 }  // namespace
 
 const std::vector<std::string>& model_names() { return lattice().names; }
@@ -252,19 +269,40 @@ CheckResult make_result(ReportInput in) {
   std::stable_sort(in.anomalies.begin(), in.anomalies.end(),
                    [](const Anomaly& a, const Anomaly& b) { return a.type < b.type; });
   Json list = Json::array();
-  std::string explanation;
   std::map<std::string, size_t> shown;
-  size_t explained = 0, dots = 0;
-  for (const auto& a : in.anomalies) {
+  size_t dots = 0;
+  // The explanation: the first anomaly of each type, then the others in order while fewer
+  // than kMaxExplained are explained, so that no type (lost-update, say) hides behind a run of
+  // another (G-single, G2-item).
+  // (Anomalies are sorted by type: `rank` is the place of one among those of its type, and
+  // only the first kMaxPerType of a type are listed, so only they may be explained.)
+  std::vector<size_t> rank(in.anomalies.size(), 0);
+  for (size_t i = 1; i < in.anomalies.size(); ++i) {
+    if (in.anomalies[i].type == in.anomalies[i - 1].type) rank[i] = rank[i - 1] + 1;
+  }
+  std::vector<bool> explain(in.anomalies.size(), false);
+  size_t explained = 0;
+  for (size_t i = 0; i < in.anomalies.size(); ++i) {
+    if (rank[i] == 0) {
+      explain[i] = true;
+      ++explained;
+    }
+  }
+  for (size_t i = 0; i < in.anomalies.size() && explained < kMaxExplained; ++i) {
+    if (!explain[i] && rank[i] < kMaxPerType) {
+      explain[i] = true;
+      ++explained;
+    }
+  }
+  std::string explanation;
+  for (size_t i = 0; i < in.anomalies.size(); ++i) {
+    const Anomaly& a = in.anomalies[i];
     if (shown[a.type]++ >= kMaxPerType) continue;
     Json d = a.detail;
     d["type"] = a.type;
     d["explanation"] = a.explanation;
     list.push_back(d);
-    if (explained < kMaxExplained) {
-      explanation += (explanation.empty() ? "" : "\n") + a.explanation;
-      ++explained;
-    }
+    if (explain[i]) explanation += (explanation.empty() ? "" : "\n") + a.explanation;
     if (!a.dot.empty()) {
       ++dots;
       r.artifacts[in.checker + "-cycle-" + std::to_string(dots) + "-" + a.type + ".dot"] = a.dot;
@@ -318,7 +356,10 @@ CheckResult make_result(ReportInput in) {
 void add_cycle_anomalies(const DepGraph& g, const TxnDescriber& describer, const CheckContext& ctx,
                          std::map<std::string, size_t>* counts, ReportInput* r) {
   CycleSearchResult cycles = find_cycles(g, {}, ctx);
+  std::set<std::string> seen;
   for (const auto& c : cycles.cycles) {
+    // The same cycle twice (its transactions and edge kinds, from another start) is one.
+    if (!seen.insert(cycle_identity(c)).second) continue;
     Anomaly a = cycle_anomaly(c, describer);
     if ((*counts)[a.type]++ < kMaxPerType) r->anomalies.push_back(std::move(a));
   }

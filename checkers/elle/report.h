@@ -79,7 +79,8 @@ struct ReportInput {
 };
 
 // Builds the result: validity for the model, details with "summary", "explanation" (one
-// paragraph per anomaly, at most kMaxExplained), "anomaly-types", "anomalies" (at most
+// paragraph per anomaly, at most kMaxExplained, but the first of every type always),
+// "anomaly-types", "anomalies" (at most
 // kMaxPerType per type, with "anomaly-counts"), "ruled-out", "strongest-possible",
 // "incomplete"; one dot artifact per reported cycle.
 inline constexpr size_t kMaxPerType = 8;

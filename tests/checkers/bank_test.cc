@@ -134,3 +134,69 @@ TEST_CASE("bank: generated serializable histories are valid, one altered balance
     CHECK(anomaly_count(b, "wrong-total") == 1);
   }
 }
+
+// Issue #15: 6 to 19 drifts of the total gave ~2,800 "wrong-total" anomalies per run.
+TEST_CASE("bank: consecutive reads with the same wrong total are one drift", "[bank]") {
+  OpHistory h;
+  h.call(0, "read", nullptr, {{"0", 5}, {"1", 5}});  // ops 0-1, total 10: the last good read
+  h.call(1, "transfer", transfer(0, 1, 3), transfer(0, 1, 3));  // ops 2-3
+  h.invoke(2, "transfer", transfer(1, 0, 1)).info(2);           // ops 4-5
+  h.invoke(3, "transfer", transfer(1, 0, 2)).fail(3);           // ops 6-7: did not happen
+  for (int i = 0; i < 30; ++i) h.call(0, "read", nullptr, {{"0", 2}, {"1", 9}});  // 11 from op 8
+  h.call(1, "transfer", transfer(1, 0, 1), transfer(1, 0, 1));
+  for (int i = 0; i < 5; ++i) h.call(0, "read", nullptr, {{"0", 3}, {"1", 9}});  // 12
+  h.call(0, "read", nullptr, {{"0", 1}, {"1", 9}});  // 10 again: no anomaly
+  h.call(0, "read", nullptr, {{"0", 4}, {"1", 9}});  // 13
+  auto r = check_with("bank", h.build(), kOptions);
+  INFO(r.details.dump(2));
+  CHECK(r.validity == Validity::kInvalid);
+  REQUIRE(anomaly_count(r, "wrong-total") == 3);
+  CHECK(r.details["reads-with-wrong-total"] == 36);
+  CHECK(r.details["bad-reads"] == 36);
+  CHECK(r.details["total-drifts"] == 3);
+  const Json& first = r.details["anomalies"][0];
+  CHECK(first["type"] == "wrong-total");
+  CHECK(first["total"] == 11);
+  CHECK(first["previous-total"] == 10);
+  CHECK(first["reads"] == 30);
+  CHECK(first["first-bad-read"]["index"] == 8);
+  CHECK(first["last-good-read"]["index"] == 0);
+  CHECK(first["transfers-between-count"] == 2);  // the ok one and the info one
+  CHECK(first["transfers-between"][0]["index"] == 2);
+  CHECK(first["transfers-between"][1]["index"] == 4);
+  CHECK_THAT(first["explanation"].get<std::string>(), Catch::Contains("the last good read"));
+  const Json& second = r.details["anomalies"][1];
+  CHECK(second["total"] == 12);
+  CHECK(second["previous-total"] == 11);
+  CHECK(second.contains("previous-read"));
+  CHECK(second["reads"] == 5);
+  CHECK(second["transfers-between-count"] == 1);
+  CHECK(r.details["anomalies"][2]["total"] == 13);
+}
+
+TEST_CASE("bank: a negative balance seen by consecutive reads is one anomaly", "[bank]") {
+  OpHistory h;
+  for (int i = 0; i < 4; ++i) h.call(0, "read", nullptr, {{"0", -2}, {"1", 12}});
+  h.call(0, "read", nullptr, {{"0", 2}, {"1", 8}});
+  h.call(0, "read", nullptr, {{"0", -1}, {"1", 11}});  // a second episode
+  auto r = check_with("bank", h.build(), kOptions);
+  INFO(r.details.dump(2));
+  CHECK(r.validity == Validity::kInvalid);
+  CHECK(anomaly_count(r, "negative-balance") == 2);
+  CHECK(r.details["bad-reads"] == 5);
+  CHECK(r.details["anomalies"][0]["reads"] == 4);
+  CHECK(r.details["anomalies"][0]["account"] == "0");
+}
+
+// Issue #15: the explanation's line cap must not hide a type behind many of another.
+TEST_CASE("bank: the explanation names every anomaly type", "[bank]") {
+  OpHistory h;
+  for (int i = 0; i < 15; ++i) h.call(0, "read", nullptr, {{"0", 5}, {"2", 5}});
+  h.call(0, "read", nullptr, {{"0", -1}, {"1", 11}});
+  auto r = check_with("bank", h.build(), kOptions);
+  const std::string e = r.details["explanation"];
+  INFO(e);
+  CHECK(anomaly_count(r, "wrong-accounts") == 15);
+  CHECK_THAT(e, Catch::Contains("negative balance"));
+  CHECK_THAT(e, Catch::Contains("(4 more anomalies"));
+}

@@ -46,15 +46,81 @@ TEST_CASE("counter: lost updates and the P4 pair that lost them", "[counter]") {
   auto r = check_with("counter", h.build());
   CHECK(r.validity == Validity::kInvalid);
   CHECK(anomaly_count(r, "lost-update-pair") == 1);
+  // The final value one short is what the pair lost: data of both anomalies.
   CHECK(anomaly_count(r, "lost-updates") == 1);
-  Json pair;
-  for (const auto& a : r.details["anomalies"]) {
-    if (a["type"] == "lost-update-pair") pair = a;
-  }
-  REQUIRE(pair["ops"].size() == 2);
+  REQUIRE(r.details["anomalies"].size() == 2);
+  const Json& pair = r.details["anomalies"][0];
+  CHECK(r.details["anomalies"][1]["explained-by-lost-update-pairs"] == true);
+  REQUIRE(pair["ops"].size() == 3);  // the two increments, then the final read
   CHECK(pair["ops"][0]["index"] == 0);
   CHECK(pair["ops"][1]["index"] == 1);
+  CHECK(pair["explains-lost"] == 1);
+  CHECK(pair["final"]["n1"] == 1);
   CHECK_THAT(r.details["explanation"].get<std::string>(), Catch::Contains("both wrote 1"));
+  CHECK(r.details["lost-update-pairs"] == 1);
+}
+
+TEST_CASE("counter: a shortfall larger than the P4 pairs lost is its own anomaly", "[counter]") {
+  OpHistory h;
+  h.invoke(0, "increment", inc(0, "a"), "n1");
+  h.invoke(1, "increment", inc(0, "b"), "n2");
+  h.ok(0, done(0, "a", 0));
+  h.ok(1, done(0, "b", 0));
+  h.call(2, "increment", inc(0, "c"), done(0, "c", 1), "n1");
+  h.call(3, "read-all", nullptr, {{"0", 1}}, "n1");  // 3 ok, the pair explains 1 of 2 lost
+  auto r = check_with("counter", h.build());
+  INFO(r.details.dump(2));
+  CHECK(r.validity == Validity::kInvalid);
+  CHECK(anomaly_count(r, "lost-update-pair") == 1);
+  CHECK(anomaly_count(r, "lost-updates") == 1);
+}
+
+// Issue #15: one misrecorded increment gave one anomaly per node's final read.
+TEST_CASE("counter: one misrecorded op is one anomaly", "[counter]") {
+  OpHistory h;
+  h.call(0, "increment", inc(0, "a"), done(0, "a", 0), "n1");
+  h.call(1, "increment", inc(0, "b"), done(0, "b", 1), "n2");
+  SECTION("an increment recorded ok that did not apply") {
+    h.call(2, "increment", inc(0, "c"), done(0, "c", 2), "n3");
+    for (auto [p, node] : {std::pair{6, "n1"}, {7, "n2"}, {8, "n3"}}) {
+      h.call(p, "read-all", nullptr, {{"0", 2}}, node);
+    }
+    auto r = check_with("counter", h.build());
+    INFO(r.details.dump(2));
+    CHECK(r.validity == Validity::kInvalid);
+    REQUIRE(r.details["anomalies"].size() == 1);
+    const Json& a = r.details["anomalies"][0];
+    CHECK(a["type"] == "lost-updates");
+    CHECK(a["nodes"] == Json::array({"n1", "n2", "n3"}));
+    CHECK(a["lost"] == 1);
+    CHECK(a["ops"].size() == 3);
+  }
+  SECTION("an increment whose wrote duplicates another's") {
+    h.call(2, "increment", inc(0, "c"), done(0, "c", 1), "n3");  // really read 2, wrote 3
+    for (auto [p, node] : {std::pair{6, "n1"}, {7, "n2"}, {8, "n3"}}) {
+      h.call(p, "read-all", nullptr, {{"0", 3}}, node);
+    }
+    auto r = check_with("counter", h.build());
+    INFO(r.details.dump(2));
+    CHECK(r.validity == Validity::kInvalid);
+    REQUIRE(r.details["anomalies"].size() == 1);
+    CHECK(r.details["anomalies"][0]["type"] == "lost-update-pair");
+  }
+  SECTION("one node's final read short: lost updates, the divergence as its data") {
+    h.call(2, "increment", inc(0, "c"), done(0, "c", 2), "n3");
+    h.call(6, "read-all", nullptr, {{"0", 3}}, "n1");
+    h.call(7, "read-all", nullptr, {{"0", 3}}, "n2");
+    h.call(8, "read-all", nullptr, {{"0", 2}}, "n3");
+    auto r = check_with("counter", h.build());
+    INFO(r.details.dump(2));
+    CHECK(r.validity == Validity::kInvalid);
+    REQUIRE(r.details["anomalies"].size() == 1);
+    const Json& a = r.details["anomalies"][0];
+    CHECK(a["type"] == "lost-updates");
+    CHECK(a["nodes"] == Json::array({"n3"}));
+    CHECK(a["diverged"] == true);
+    CHECK_THAT(a["explanation"].get<std::string>(), Catch::Contains("disagree"));
+  }
 }
 
 TEST_CASE("counter: phantom increments and divergence", "[counter]") {
@@ -64,8 +130,18 @@ TEST_CASE("counter: phantom increments and divergence", "[counter]") {
   h.call(2, "read-all", nullptr, {{"0", 3}}, "n2");
   auto r = check_with("counter", h.build());
   CHECK(r.validity == Validity::kInvalid);
-  CHECK(has_anomaly(r, "phantom-increments"));
-  CHECK(has_anomaly(r, "divergence"));
+  CHECK(anomaly_count(r, "phantom-increments") == 1);
+  // The disagreement is data of the phantom increments, which caused it.
+  CHECK(!has_anomaly(r, "divergence"));
+  CHECK(r.details["anomalies"][0]["diverged"] == true);
+  OpHistory apart;  // within [ok, ok + info] on each node, but different
+  apart.call(0, "increment", inc(0, "a"), done(0, "a", 0), "n1");
+  apart.invoke(1, "increment", inc(0, "b"), "n1").info(1);
+  apart.call(2, "read-all", nullptr, {{"0", 1}}, "n1");
+  apart.call(3, "read-all", nullptr, {{"0", 2}}, "n2");
+  auto d = check_with("counter", apart.build());
+  CHECK(d.validity == Validity::kInvalid);
+  CHECK(anomaly_count(d, "divergence") == 1);
   OpHistory none;
   none.call(0, "increment", inc(0, "a"), done(0, "a", 0), "n1");
   CHECK(check_with("counter", none.build()).validity == Validity::kUnknown);
@@ -118,6 +194,7 @@ TEST_CASE("counter: generated linearizable histories are valid, one lost update 
     }
     auto bad = check_with("counter", lost.build());
     CHECK(bad.validity == Validity::kInvalid);
-    CHECK(anomaly_count(bad, "lost-updates") == 3);  // one per node's final read
+    CHECK(anomaly_count(bad, "lost-updates") == 1);  // one for the key, naming the 3 nodes
+    CHECK(bad.details["anomalies"][0]["nodes"].size() == 3);
   }
 }

@@ -93,3 +93,65 @@ TEST_CASE("set-full: a node without a final read is listed, not judged", "[set-f
   CHECK(r.details["nodes-without-final-read"] == Json::array({"n3"}));
   CHECK_THAT(r.details["summary"].get<std::string>(), Catch::Contains("no final read from"));
 }
+
+namespace {
+// Adds 0..2 on n1, then on each of n1..n3 a read and a final read, every one holding `read`.
+History six_reads(OpHistory h, const Json& read) {
+  int p = 10;
+  for (const char* node : {"n1", "n2", "n3"}) h.call(p++, "read", nullptr, read, node);
+  for (const char* node : {"n1", "n2", "n3"}) h.call(p++, "read", nullptr, read, node, kFinal);
+  return h.build();
+}
+}  // namespace
+
+// Issue #15: one misrecorded op produced 6 set anomalies, one per read that showed it.
+TEST_CASE("set-full: one misrecorded op is one anomaly", "[set-full]") {
+  SECTION("an add recorded as failed that did apply") {
+    OpHistory h = adds(3);
+    h.invoke(1, "add", 7, "n1").fail(1);
+    auto r = check_with("set-full", six_reads(h, {0, 1, 2, 7}));
+    INFO(r.details.dump(2));
+    CHECK(r.validity == Validity::kInvalid);
+    REQUIRE(r.details["anomalies"].size() == 1);
+    const Json& a = r.details["anomalies"][0];
+    CHECK(a["type"] == "failed-add-present");
+    CHECK(a["reads"] == 6);
+    CHECK(a["elements"] == Json::array({7}));
+    CHECK(anomaly_count(r, "failed-add-present") == 1);
+  }
+  SECTION("an add that was never recorded: its element is unexpected in every read") {
+    auto r = check_with("set-full", six_reads(adds(3), {0, 1, 2, 9}));
+    INFO(r.details.dump(2));
+    CHECK(r.validity == Validity::kInvalid);
+    REQUIRE(r.details["anomalies"].size() == 1);
+    CHECK(r.details["anomalies"][0]["type"] == "unexpected");
+    CHECK(r.details["anomalies"][0]["reads"] == 6);
+  }
+  SECTION("an add applied twice: a duplicate in every read") {
+    auto r = check_with("set-full", six_reads(adds(3), {0, 1, 2, 2}));
+    INFO(r.details.dump(2));
+    REQUIRE(r.details["anomalies"].size() == 1);
+    CHECK(r.details["anomalies"][0]["type"] == "duplicate");
+  }
+  SECTION("an acknowledged add that only one node's final read holds") {
+    OpHistory h = adds(3);
+    h.call(5, "read", nullptr, {0, 1, 2}, "n1", kFinal);
+    h.call(6, "read", nullptr, {0, 1}, "n2", kFinal);
+    h.call(7, "read", nullptr, {0, 1}, "n3", kFinal);
+    auto r = check_with("set-full", h.build());
+    INFO(r.details.dump(2));
+    CHECK(r.validity == Validity::kInvalid);
+    REQUIRE(r.details["anomalies"].size() == 1);
+    CHECK(r.details["anomalies"][0]["type"] == "divergence");
+    CHECK(r.details["anomalies"][0]["nodes"] == Json::array({"n2", "n3"}));
+    CHECK(r.details["converged"] == false);
+  }
+  SECTION("two misrecorded ops seen by different reads stay two anomalies") {
+    OpHistory h = adds(3);
+    h.call(10, "read", nullptr, {0, 8}, "n1");
+    h.call(11, "read", nullptr, {0, 1, 2, 8, 9}, "n1", kFinal);
+    auto r = check_with("set-full", h.build());
+    INFO(r.details.dump(2));
+    CHECK(anomaly_count(r, "unexpected") == 2);
+  }
+}
