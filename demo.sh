@@ -49,7 +49,7 @@ mkdir -p results
 echo "demo: faultline run --db galera --workload $WORKLOAD --nemesis $NEMESIS --time-limit $TIME_LIMIT"
 set +e
 "$FL" run --spec "$spec" --db galera --workload "$WORKLOAD" --nemesis "$NEMESIS" \
-  --time-limit "$TIME_LIMIT" --concurrency 2n --nemesis-interval 10 --local 3 \
+  --time-limit "$TIME_LIMIT" --nemesis-interval 10 --local 3 \
   --results-dir results --no-progress 2> results/demo-controller.log
 rc=$?
 set -e

@@ -29,6 +29,8 @@
 // Options: "local-writes-visible" (default true): a write acknowledged by node N is on N (true
 // of every database whose clients write through the node they talk to; false for
 // coordinator-based stores, where only a read on N shows what N has).
+#include <algorithm>
+#include <climits>
 #include <map>
 #include <set>
 #include <stdexcept>
@@ -62,15 +64,60 @@ class LwwChecker : public Checker {
       }
       return found;
     };
+    // Clock nemesis ops in flight: the invocation (its request) and the index of its
+    // completion. While one runs the offsets move (a strobe flips for a second), so the last
+    // completed op's offsets are not the whole truth.
+    struct InFlight {
+      const Op* invoke;
+      int64_t complete_index;
+    };
+    std::vector<InFlight> moves;
+    {
+      std::map<std::string, const Op*> open;  // f -> its invocation
+      for (const Op& op : history) {
+        if (!op.is_nemesis()) continue;
+        if (op.f != "bump-clock" && op.f != "strobe-clock" && op.f != "reset-clock") continue;
+        if (is_clock_op(op)) {
+          auto it = open.find(op.f);
+          if (it != open.end()) moves.push_back({it->second, op.index});
+          open.erase(op.f);
+        } else {
+          open[op.f] = &op;
+        }
+      }
+      for (const auto& [f, inv] : open) moves.push_back({inv, INT64_MAX});  // never completed
+    }
+    auto in_flight_words = [&](const std::string& node, int64_t index) {
+      for (const InFlight& m : moves) {
+        if (m.invoke->index >= index || m.complete_index <= index) continue;
+        const Json& v = m.invoke->value;
+        std::string what;
+        if (m.invoke->f == "strobe-clock" && v.is_object()) {
+          auto nodes = v.value("nodes", std::vector<std::string>());
+          if (std::find(nodes.begin(), nodes.end(), node) == nodes.end()) continue;
+          what = "flipping by " + json_text(v.value("delta-ms", Json(0))) + " ms every " +
+                 json_text(v.value("period-ms", Json(0))) + " ms";
+        } else if (m.invoke->f == "bump-clock" && v.is_object()) {
+          if (!v.contains(node)) continue;
+          what = "stepping by " + json_text(v[node]) + " ms";
+        } else {
+          what = "resetting to 0";
+        }
+        return ", while the clock nemesis's " + m.invoke->f + " invoked at " +
+               seconds_text(m.invoke->time_ns) + " was " + what;
+      }
+      return std::string();
+    };
     // Before the first clock op the nemesis had not moved any clock (it resets them at setup).
     auto offset_words = [&](const std::string& node, int64_t index) {
       const Op* c = offsets_at(index);
-      if (!c) return node + " +0 ms (before the first clock nemesis op)";
+      const std::string moving = in_flight_words(node, index);
+      if (!c) return node + " +0 ms (before the first clock nemesis op" + moving + ")";
       const Json& o = c->value["offsets-ms"];
       std::string ms = o.contains(node) ? json_text(o[node]) : std::string("0");
       if (!ms.empty() && ms[0] != '-') ms = "+" + ms;
       return node + " " + ms + " ms (as of the clock nemesis's " + c->f + " at " +
-             seconds_text(c->time_ns) + ")";
+             seconds_text(c->time_ns) + moving + ")";
     };
     auto offset_json = [&](const std::string& node, int64_t index) -> Json {
       const Op* c = offsets_at(index);

@@ -163,8 +163,8 @@ const bool run_registered = register_command(
                       "Seconds between a fault's start and stop (default 10)");
        app.add_option("--time-limit", f->time_limit, "Seconds of the main phase (default 60)");
        app.add_option("--concurrency", f->concurrency,
-                      "Client threads: N, or Nn for N per node (default 1n)");
-       app.add_option("--rate", f->rate, "Ops/s over all clients; 0 unlimited (default 100)");
+                      "Client threads: N, or Nn for N per node (default 3n)");
+       app.add_option("--rate", f->rate, "Ops/s over all clients; 0 unlimited (default 1000)");
        app.add_option("--op-timeout", f->op_timeout,
                       "Seconds before a client op is info (default 10)");
        app.add_option("--recovery-wait", f->recovery_wait,

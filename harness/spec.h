@@ -16,8 +16,8 @@
 //                                                     random ones: op f (with value) at `at`
 //                                                     seconds into the main phase, in order
 //   time-limit          seconds           60          length of the main phase
-//   concurrency         int | "Nn"        "1n"        client threads (Nn: N per node)
-//   rate                ops/s             100         over all clients; 0: unlimited
+//   concurrency         int | "Nn"        "3n"        client threads (Nn: N per node)
+//   rate                ops/s             1000        over all clients; 0: unlimited
 //   op-timeout          seconds           10          a client op past it is info
 //   recovery-wait       seconds           5           after heal, when a nemesis ran; before
 //                                                     final reads on a real cluster
@@ -68,8 +68,8 @@ struct TestSpec {
   double nemesis_interval_s = 10;
   Json nemesis_schedule = Json::array();  // [{"at": s, "f": "...", "value": ...}], sorted by at
   double time_limit_s = 60;
-  std::string concurrency = "1n";
-  double rate = 100;
+  std::string concurrency = "3n";  // docs/detection.md: what the defaults find, measured
+  double rate = 1000;
   double op_timeout_s = 10;
   double recovery_wait_s = 5;
   double final_time_limit_s = 60;

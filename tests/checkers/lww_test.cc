@@ -168,3 +168,24 @@ TEST_CASE("lww: a read of a value no write wrote, or of a failed write", "[lww]"
   CHECK_THROWS_WITH(check_with("lww", h.build(), {{"local-writes-visible", "yes"}}),
                     Catch::Contains("local-writes-visible"));
 }
+
+TEST_CASE("lww: a clock nemesis op still running when the writes ran is named", "[lww]") {
+  OpHistory h;
+  h.nemesis("reset-clock", nullptr,
+            {{"mechanism", "faketime"}, {"offsets-ms", {{"n1", 0}, {"n2", 0}, {"n3", 0}}}});
+  h.nemesis_invoke(
+      "strobe-clock",
+      {{"nodes", {"n3"}}, {"delta-ms", -1855}, {"period-ms", 50}, {"duration-ms", 1000}});
+  h.call(0, "write", {1, 10}, {1, 10}, "n3");
+  h.call(1, "write", {1, 11}, {1, 11}, "n1");
+  h.nemesis_complete("strobe-clock", {{"mechanism", "faketime"},
+                                      {"offsets-ms", {{"n1", 0}, {"n2", 0}, {"n3", 0}}}});
+  finals(h, {{"1", 10}});
+  auto r = check_with("lww", h.build());
+  INFO(r.details.dump(2));
+  REQUIRE(anomaly_count(r, "lost-later-write") == 1);
+  const std::string e = r.details["anomalies"][0]["explanation"].get<std::string>();
+  CHECK_THAT(e, Catch::Contains("n3 +0 ms (as of the clock nemesis's reset-clock"));
+  CHECK_THAT(e, Catch::Contains("while the clock nemesis's strobe-clock invoked at"));
+  CHECK_THAT(e, Catch::Contains("was flipping by -1855 ms every 50 ms"));
+}

@@ -37,6 +37,15 @@ class OpHistory {
     ops_.push_back(make(kNemesisProcess, OpType::kInfo, f, std::move(result)));
     return *this;
   }
+  // The two halves of a nemesis op, for ops that overlap client ops.
+  OpHistory& nemesis_invoke(const std::string& f, Json arg) {
+    ops_.push_back(make(kNemesisProcess, OpType::kInfo, f, std::move(arg)));
+    return *this;
+  }
+  OpHistory& nemesis_complete(const std::string& f, Json result) {
+    ops_.push_back(make(kNemesisProcess, OpType::kInfo, f, std::move(result)));
+    return *this;
+  }
   History build() const { return History::build_or_throw(ops_, "test"); }
 
  private:

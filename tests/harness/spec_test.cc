@@ -23,7 +23,8 @@ TEST_CASE("spec defaults and every key round-trip", "[spec]") {
   CHECK(d.db == "memory");
   CHECK(d.workload == "register");
   CHECK(d.time_limit_s == 60);
-  CHECK(d.concurrency == "1n");
+  CHECK(d.concurrency == "3n");  // docs/detection.md
+  CHECK(d.rate == 1000);
   CHECK(d.nemesis.empty());
   CHECK(!d.seed);
   CHECK(d.test_name() == "memory-register");
