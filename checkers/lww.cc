@@ -17,7 +17,9 @@
 //     and the clock offsets of the two nodes at those times, from the clock nemesis's ops in the
 //     history (nemesis ops whose completion value has "offsets-ms": {node: ms}: bump-clock,
 //     strobe-clock, reset-clock, check-clock-offsets; the latest one before each time);
-//   - "divergence": the final reads of the nodes disagree about a key (or only some name it);
+//   - "divergence": the final reads of the nodes disagree about a key (or only some name it),
+//     and no lost later write of the key explains it (when one does, the disagreement is data
+//     of that key's first lost-later-write anomaly: one cause, one anomaly);
 //   - "garbage": a surviving or read value no write of the key wrote;
 //   - "failed-write-survived" / "failed-write-read": a surviving / read value whose only write
 //     failed.
@@ -249,6 +251,7 @@ class LwwChecker : public Checker {
       }
     }
     Json per_key = Json::object();
+    std::map<int64_t, Json> diverged;  // key -> the final reads' values per node
     for (const auto& survivor : survivors) {
       const int64_t key = survivor.first;
       const std::map<std::string, Json>& by_node = survivor.second;
@@ -258,12 +261,7 @@ class LwwChecker : public Checker {
       Json node_values = Json::object();
       for (const auto& [node, v] : by_node) node_values[node] = v;
       if (distinct.size() > 1 || by_node.size() != finals.size()) {
-        Json involved = Json::array();
-        for (const auto& [node, op] : finals) involved.push_back(operation_json(*op));
-        anomalies.add("divergence",
-                      "key " + key_text + ": the final reads disagree: " + json_text(node_values) +
-                          " (" + std::to_string(finals.size()) + " nodes read)",
-                      {{"key", key}, {"values", node_values}, {"ops", involved}});
+        diverged[key] = node_values;  // an anomaly of its own unless a lost write explains it
       }
       for (const std::string& x : distinct) {
         auto w_it = by_value.find({key, x});
@@ -296,6 +294,22 @@ class LwwChecker : public Checker {
       d["lost-later-writes"] = n;
     }
 
+    // One cause, one anomaly: the nodes of a key whose later write was lost disagree because
+    // of that loss (the writer's node kept its own write), so the divergence is data of the
+    // key's first lost-later-write anomaly; a divergence with no loss is its own anomaly.
+    std::set<int64_t> keys_with_loss;
+    for (const auto& [id, g] : losses) keys_with_loss.insert(g.key);
+    for (const auto& [key, node_values] : diverged) {
+      if (keys_with_loss.count(key)) continue;
+      Json involved = Json::array();
+      for (const auto& [node, op] : finals) involved.push_back(operation_json(*op));
+      anomalies.add("divergence",
+                    "key " + std::to_string(key) +
+                        ": the final reads disagree: " + json_text(node_values) + " (" +
+                        std::to_string(finals.size()) + " nodes read)",
+                    {{"key", key}, {"values", node_values}, {"ops", involved}});
+    }
+    std::set<int64_t> divergence_told;
     for (auto& [id, g] : losses) {
       const Operation& w = *g.winner;
       const Operation& b = *g.lost.front();
@@ -320,17 +334,25 @@ class LwwChecker : public Checker {
         }
         Json involved = {operation_json(w), operation_json(b)};
         if (g.seen_by) involved.push_back(operation_json(*g.seen_by));
+        std::string diverged_words;
+        Json diverged_json = nullptr;
+        auto d = diverged.find(g.key);
+        if (d != diverged.end() && divergence_told.insert(g.key).second) {
+          diverged_words = "; the final reads also disagree: " + json_text(d->second);
+          diverged_json = d->second;
+        }
         return std::pair<std::string, Json>(
             "key " + key_text + ": write " + x + " by " + operation_words(w) + " finished at " +
                 seconds_text(w.complete->time_ns) + "; write " + json_text(b.invoke->value[1]) +
                 " by " + operation_words(b) + " started at " + seconds_text(b.invoke->time_ns) +
                 ", after it, and was acknowledged" + more + ", yet " + x + " won (" + g.seen +
-                "): the later write lost. Clock offsets: " + offsets,
+                "): the later write lost. Clock offsets: " + offsets + diverged_words,
             {{"key", g.key},
              {"survivor", w.invoke->value[1]},
              {"lost", g.lost.size()},
              {"lost-ops", lost_ops},
              {"seen-by", g.seen_by ? Json(operation_json(*g.seen_by)) : Json("final reads")},
+             {"divergence", diverged_json},
              {"ops", involved},
              {"offsets",
               {offset_json(w_node, w.complete->index), offset_json(b_node, b.invoke->index)}}});
