@@ -577,6 +577,41 @@ class GaleraDb : public Db, public Killable, public Pausable {
     }
   }
 
+  // Before final reads after faults: a node that was partitioned away or restarted rejoins
+  // (IST/SST) for a while after heal and refuses reads ("1047: WSREP has not yet prepared node
+  // for application use"), so its final read failed and it went unjudged. Wait, up to 30 s
+  // and in parallel, until every node is Synced and ready; never throws (a node still not
+  // ready is logged, its final read fails and the checkers list it).
+  void before_final_reads(const DbContext& ctx, const std::string& vocabulary,
+                          bool faults_ran) override {
+    (void)vocabulary;
+    if (!faults_ran || !ctx.remote) return;
+    const auto t0 = Clock::now();
+    const auto until = t0 + seconds(30);
+    std::mutex mu;
+    std::vector<std::string> late;
+    for_each_node(ctx.nodes, [&](const std::string& n) {
+      try {
+        auto s = ctx.remote->session(n);
+        while (Clock::now() < until) {
+          auto st = status(ctx, *s, n);
+          if (st["wsrep_ready"] == "ON" && st["wsrep_local_state_comment"] == "Synced") return;
+          std::this_thread::sleep_for(milliseconds(250));
+        }
+      } catch (const std::exception&) {
+      }
+      std::lock_guard<std::mutex> lk(mu);
+      late.push_back(n);
+    });
+    if (late.empty()) {
+      log(ctx, "galera: every node Synced for the final reads after " + ms_since(t0));
+    } else {
+      std::string names;
+      for (const auto& n : late) names += (names.empty() ? "" : ", ") + n;
+      log(ctx, "galera: not Synced 30 s after heal: " + names + " (their final reads may fail)");
+    }
+  }
+
   // Waits until `node` answers wsrep_ready=ON and Synced (and, when cluster_size > 0, sees
   // that many nodes). Throws with the tail of its error log when it dies or times out.
   // `died`, when given, is set when the launched process was gone (rather than still starting
