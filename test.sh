@@ -2,6 +2,8 @@
 # Installs what is missing, builds, and runs every test (unit and, as root, integration).
 #   ./test.sh                 everything
 #   ./test.sh -L unit         only unit tests (any ctest arguments are passed on)
+#   ./test.sh -L slow         the long randomised tests at full size (by hand; left out of the
+#                             default run, which runs them at a smaller size)
 set -euo pipefail
 cd "$(dirname "$0")"
 ./scripts/install-deps.sh
@@ -9,4 +11,7 @@ BUILD=${BUILD_DIR:-build}
 cmake -S . -B "$BUILD" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DFAULTLINE_WERROR=ON >/dev/null
 ninja -C "$BUILD"
 cd "$BUILD"
+if [ $# -eq 0 ]; then
+  set -- -LE slow
+fi
 ctest --output-on-failure --no-tests=error -j2 "$@"

@@ -35,6 +35,13 @@ std::vector<std::string> split_commas(const std::string& s) {
 }
 
 int run_cli(int argc, char** argv) {
+  if (auto dups = registry_duplicates(); !dups.empty()) {
+    for (const auto& d : dups) {
+      std::cerr << "faultline: internal error: " << d
+                << " registered twice (two files claim the name; rename one)\n";
+    }
+    return kExitInternal;
+  }
   CLI::App app{"faultline: consistency tests for multi-master replicated databases"};
   app.set_version_flag("--version", std::string(kVersion));
   app.require_subcommand(1);

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <mutex>
+#include <string>
 
 namespace faultline {
 namespace {
@@ -9,9 +10,19 @@ std::vector<CatalogEntry>& entries() {
   static std::vector<CatalogEntry> v;
   return v;
 }
+std::vector<std::string>& duplicates() {
+  static std::vector<std::string> v;
+  return v;
+}
 }  // namespace
 
 void catalog_add(CatalogEntry entry) { entries().push_back(std::move(entry)); }
+
+void registry_duplicate(const std::string& kind, const std::string& name) {
+  duplicates().push_back("duplicate " + kind + " '" + name + "'");
+}
+
+std::vector<std::string> registry_duplicates() { return duplicates(); }
 
 std::vector<CatalogEntry> catalog() {
   std::vector<CatalogEntry> out = entries();

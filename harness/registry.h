@@ -4,6 +4,8 @@
 //   namespace { const bool registered = faultline::Registry<Factory>::add("kind", {...}); }
 //
 // Every entry also lands in the catalog that `faultline list` prints. Names are kebab-case.
+// A second registration of a name is refused (the first stays) and recorded; main() exits
+// with an internal error naming it before doing anything.
 //
 // Thread safety: entries are added by static initialisers before main; after that the
 // registries are only read, from any thread.
@@ -23,6 +25,11 @@ struct CatalogEntry {
 };
 
 void catalog_add(CatalogEntry entry);
+// A name registered twice under one registry (which entry wins would depend on the order of
+// static initialisation): recorded by Registry::add, reported by main() as a startup error.
+void registry_duplicate(const std::string& kind, const std::string& name);
+// "duplicate <kind> '<name>'" for each, in registration order; empty in a sound build.
+std::vector<std::string> registry_duplicates();
 // All entries, ordered by kind, then name.
 std::vector<CatalogEntry> catalog();
 
@@ -37,7 +44,10 @@ class Registry {
  public:
   static bool add(const std::string& kind, const std::string& name,
                   const std::string& description, Entry entry) {
-    entries().emplace(name, std::move(entry));
+    if (!entries().emplace(name, std::move(entry)).second) {
+      registry_duplicate(kind, name);
+      return false;
+    }
     catalog_add({kind, name, description});
     return true;
   }

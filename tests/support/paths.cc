@@ -30,4 +30,9 @@ CommandResult run_shell(const std::string& command) {
   return r;
 }
 
+int test_size(int ci, int full) {
+  const char* s = std::getenv("FAULTLINE_TEST_SIZE");
+  return s && std::string(s) == "full" ? full : ci;
+}
+
 }  // namespace faultline::testing

@@ -20,6 +20,10 @@ struct CommandResult {
 };
 CommandResult run_shell(const std::string& command);
 
+// The size of a long randomised test: `ci` by default (what ./test.sh and CI run), `full` when
+// FAULTLINE_TEST_SIZE=full (the "slow" label: ./test.sh -L slow runs them at full size).
+int test_size(int ci, int full);
+
 }  // namespace faultline::testing
 
 // Skips the current test case with a message when shared histories are missing.
