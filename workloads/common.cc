@@ -79,6 +79,39 @@ bool Routing::may_work_keyless(int thread) const {
 
 size_t Routing::slot_of(int thread) const { return home_ ? static_cast<size_t>(thread) % n_ : 0; }
 
+HotKeys::HotKeys(int64_t count, int64_t writes_per_key, Routing routing)
+    : count_(count), writes_per_key_(writes_per_key), routing_(routing) {}
+
+std::vector<int64_t>& HotKeys::pool(size_t slot) {
+  std::vector<int64_t>& p = pools_[slot];
+  while (static_cast<int64_t>(p.size()) < count_) p.push_back(fresh_key(slot));
+  return p;
+}
+
+int64_t HotKeys::pick(int thread, Random& random, size_t* at) {
+  std::vector<int64_t>& p = pool(routing_.slot_of(thread));
+  *at = static_cast<size_t>(random.uniform(p.size()));
+  return p[*at];
+}
+
+int64_t HotKeys::write(int thread, size_t at) {
+  const size_t slot = routing_.slot_of(thread);
+  std::vector<int64_t>& p = pool(slot);
+  const int64_t key = p.at(at);
+  const int64_t n = ++writes_[key];
+  if (n >= writes_per_key_) {
+    writes_.erase(key);
+    p[at] = fresh_key(slot);  // retired: never written again
+  }
+  return n;
+}
+
+int64_t HotKeys::fresh_key(size_t slot) {
+  if (!routing_.home_node()) return next_key_[0]++;
+  const int64_t n = static_cast<int64_t>(routing_.node_count());
+  return static_cast<int64_t>(slot) + n * next_key_[slot]++;
+}
+
 GenPtr routed(std::function<bool(int)> allowed,
               std::function<OpTemplate(const GenContext&, int)> make) {
   return std::make_unique<Routed>(std::move(allowed), std::move(make));

@@ -9,7 +9,9 @@
 
 #include <cstdint>
 #include <functional>
+#include <map>
 #include <string>
+#include <vector>
 
 #include "harness/generator.h"
 #include "harness/workload.h"
@@ -47,6 +49,30 @@ class Routing {
  private:
   bool home_;
   size_t n_;
+};
+
+// Hot keys that rotate (Elle's generator, the lww workload): each routing slot (one under
+// random routing, one per node under home-node) keeps `count` hot keys; a key takes at most
+// `writes_per_key` writes, then is retired (never written again) and a fresh key of the slot
+// takes its place. Fresh keys under home-node have the slot's node as home (k mod n == slot).
+class HotKeys {
+ public:
+  HotKeys(int64_t count, int64_t writes_per_key, Routing routing);
+  // A random hot key of `thread`'s slot; `at` (for write()) says which.
+  int64_t pick(int thread, Random& random, size_t* at);
+  // Counts a write of the key picked at `at` for `thread` and returns its 1-based number
+  // (1, 2, ..., writes_per_key); the key is retired after its last write.
+  int64_t write(int thread, size_t at);
+
+ private:
+  int64_t fresh_key(size_t slot);
+  std::vector<int64_t>& pool(size_t slot);
+
+  int64_t count_, writes_per_key_;
+  Routing routing_;
+  std::map<size_t, std::vector<int64_t>> pools_;  // routing slot -> hot keys
+  std::map<size_t, int64_t> next_key_;            // routing slot -> fresh keys handed out
+  std::map<int64_t, int64_t> writes_;             // hot key -> writes so far
 };
 
 // Endless ops: each made by make(ctx, thread) for ctx.next_thread() among the free client

@@ -12,46 +12,30 @@ namespace {
 class ElleTxns : public Generator {
  public:
   ElleTxns(ElleTxnOptions o, Routing routing, std::string write_f)
-      : o_(o), routing_(routing), write_f_(std::move(write_f)) {}
+      : o_(o), keys_(o.key_count, o.max_writes_per_key, routing), write_f_(std::move(write_f)) {}
 
   GenResult next(const GenContext& ctx) override {
     auto thread = ctx.next_thread();
     if (!thread) return GenResult::pending();
-    const size_t slot = routing_.slot_of(*thread);
-    std::vector<int64_t>& pool = pools_[slot];
-    while (static_cast<int64_t>(pool.size()) < o_.key_count) pool.push_back(fresh_key(slot));
     Random& r = *ctx.random;
     const int64_t length = r.uniform_in(o_.min_txn_length, o_.max_txn_length);
     Json txn = Json::array();
     for (int64_t i = 0; i < length; ++i) {
-      const size_t at = static_cast<size_t>(r.uniform(pool.size()));
-      const int64_t key = pool[at];
+      size_t at = 0;
+      const int64_t key = keys_.pick(*thread, r, &at);
       if (r.chance(0.5)) {
         txn.push_back(Json::array({"r", key, nullptr}));
         continue;
       }
-      txn.push_back(Json::array({write_f_, key, ++last_value_[key]}));
-      if (last_value_[key] >= o_.max_writes_per_key) {
-        last_value_.erase(key);
-        pool[at] = fresh_key(slot);  // retired: never written again
-      }
+      txn.push_back(Json::array({write_f_, key, keys_.write(*thread, at)}));  // unique per key
     }
     return GenResult::of({*thread, OpTemplate{"txn", std::move(txn)}});
   }
 
  private:
-  int64_t fresh_key(size_t slot) {
-    if (!routing_.home_node()) return next_key_[0]++;
-    const int64_t n = static_cast<int64_t>(routing_.node_count());
-    return static_cast<int64_t>(slot) + n * next_key_[slot]++;
-  }
-
   ElleTxnOptions o_;
-  Routing routing_;
+  HotKeys keys_;
   std::string write_f_;
-  std::map<size_t, std::vector<int64_t>> pools_;  // routing slot -> hot keys
-  std::map<size_t, int64_t> next_key_;            // routing slot -> fresh keys handed out
-  std::map<int64_t, int64_t> last_value_;         // key -> last value written
 };
 
 }  // namespace

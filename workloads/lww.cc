@@ -20,7 +20,6 @@
 //   keys             3    hot keys at a time (per node under home-node routing)
 //   writes-per-key   32   writes to a key before it is retired
 //   read-fraction    0.2  the share of ops that read a hot key
-#include <map>
 #include <memory>
 #include <vector>
 
@@ -39,39 +38,25 @@ struct LwwOptions {
 
 class LwwOps : public Generator {
  public:
-  LwwOps(LwwOptions o, workloads::Routing routing) : o_(o), routing_(routing) {}
+  LwwOps(LwwOptions o, workloads::Routing routing)
+      : o_(o), keys_(o.keys, o.writes_per_key, routing) {}
 
   GenResult next(const GenContext& ctx) override {
     auto thread = ctx.next_thread();
     if (!thread) return GenResult::pending();
-    const size_t slot = routing_.slot_of(*thread);
-    std::vector<int64_t>& pool = pools_[slot];
-    while (static_cast<int64_t>(pool.size()) < o_.keys) pool.push_back(fresh_key(slot));
     Random& r = *ctx.random;
-    const size_t at = static_cast<size_t>(r.uniform(pool.size()));
-    const int64_t key = pool[at];
+    size_t at = 0;
+    const int64_t key = keys_.pick(*thread, r, &at);
     if (r.unit() < o_.read_fraction) {
       return GenResult::of({*thread, OpTemplate{"read", Json::array({key, nullptr})}});
     }
-    if (++writes_[key] >= o_.writes_per_key) {
-      writes_.erase(key);
-      pool[at] = fresh_key(slot);  // retired: never written again
-    }
+    keys_.write(*thread, at);
     return GenResult::of({*thread, OpTemplate{"write", Json::array({key, next_value_++})}});
   }
 
  private:
-  int64_t fresh_key(size_t slot) {
-    if (!routing_.home_node()) return next_key_[0]++;
-    const int64_t n = static_cast<int64_t>(routing_.node_count());
-    return static_cast<int64_t>(slot) + n * next_key_[slot]++;
-  }
-
   LwwOptions o_;
-  workloads::Routing routing_;
-  std::map<size_t, std::vector<int64_t>> pools_;  // routing slot -> hot keys
-  std::map<size_t, int64_t> next_key_;            // routing slot -> fresh keys handed out
-  std::map<int64_t, int64_t> writes_;             // hot key -> writes so far
+  workloads::HotKeys keys_;
   int64_t next_value_ = 0;
 };
 
