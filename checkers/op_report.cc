@@ -1,5 +1,6 @@
 #include "checkers/op_report.h"
 
+#include <algorithm>
 #include <cstdio>
 #include <set>
 
@@ -92,21 +93,10 @@ void AnomalyList::write(Json* details) const {
   (*details)["anomaly-types"] = types;
   if (!lines_.empty()) {
     // The first line of each type, then the others in order up to kMaxExplained.
-    std::vector<bool> shown(lines_.size(), false);
-    std::set<std::string> types_shown;
-    size_t n = 0;
-    for (size_t i = 0; i < lines_.size(); ++i) {
-      if (types_shown.insert(lines_[i].type).second) {
-        shown[i] = true;
-        ++n;
-      }
-    }
-    for (size_t i = 0; i < lines_.size() && n < kMaxExplained; ++i) {
-      if (!shown[i]) {
-        shown[i] = true;
-        ++n;
-      }
-    }
+    std::vector<std::string> types;
+    for (const Line& l : lines_) types.push_back(l.type);
+    const std::vector<bool> shown = first_of_each_type(types, kMaxExplained);
+    const size_t n = static_cast<size_t>(std::count(shown.begin(), shown.end(), true));
     std::string e;
     for (size_t i = 0; i < lines_.size(); ++i) {
       if (shown[i]) e += (e.empty() ? "" : "\n") + lines_[i].text;

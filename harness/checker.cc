@@ -1,6 +1,7 @@
 #include "harness/checker.h"
 
 #include <algorithm>
+#include <map>
 #include <stdexcept>
 
 namespace faultline {
@@ -44,6 +45,30 @@ void reject_unknown_options(const Json& options, std::initializer_list<const cha
                                   (list.empty() ? "none" : list) + ")");
     }
   }
+}
+
+std::vector<bool> first_of_each_type(const std::vector<std::string>& types, size_t cap,
+                                     size_t per_type) {
+  std::vector<bool> shown(types.size(), false);
+  std::map<std::string, size_t> of_type;
+  size_t n = 0;
+  for (size_t i = 0; i < types.size(); ++i) {
+    if (!types[i].empty() && of_type[types[i]]++ == 0) {
+      shown[i] = true;
+      ++n;
+    }
+  }
+  of_type.clear();
+  for (size_t i = 0; i < types.size(); ++i) {
+    if (shown[i]) ++of_type[types[i]];
+  }
+  for (size_t i = 0; i < types.size() && n < cap; ++i) {
+    if (shown[i] || of_type[types[i]] >= per_type) continue;
+    shown[i] = true;
+    ++of_type[types[i]];
+    ++n;
+  }
+  return shown;
 }
 
 }  // namespace faultline

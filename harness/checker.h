@@ -11,10 +11,12 @@
 
 #include <atomic>
 #include <chrono>
+#include <cstdint>
 #include <functional>
 #include <map>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "harness/history.h"
 #include "harness/registry.h"
@@ -68,6 +70,13 @@ class Checker {
 // std::invalid_argument naming the key).
 using CheckerFactory = std::function<std::unique_ptr<Checker>(const Json& options)>;
 using CheckerRegistry = Registry<CheckerFactory>;
+
+// Which of a list of anomalies (their types, in order) a capped explanation or summary shows:
+// the first of each distinct non-empty type, then the others in order while fewer than `cap`
+// are shown, at most `per_type` of one type. Every type is shown even when there are more
+// types than `cap`, so no type (lost-update, say) hides behind a run of another.
+std::vector<bool> first_of_each_type(const std::vector<std::string>& types, size_t cap,
+                                     size_t per_type = SIZE_MAX);
 
 // Rejects keys of `options` not in `known`, naming the first unknown one and `where`.
 void reject_unknown_options(const Json& options, std::initializer_list<const char*> known,

@@ -251,32 +251,6 @@ std::string results_text(const Json& results) {
   return results.dump(2, ' ', false, Json::error_handler_t::replace) + "\n";
 }
 
-namespace {
-
-// Which of `types.size()` lines a capped summary shows: the first line of each distinct
-// non-empty type, then the others in order while fewer than `cap` are shown. Every type is
-// shown even when there are more types than `cap`.
-std::vector<bool> pick_lines(const std::vector<std::string>& types, size_t cap) {
-  std::vector<bool> shown(types.size(), false);
-  std::set<std::string> seen;
-  size_t n = 0;
-  for (size_t i = 0; i < types.size(); ++i) {
-    if (!types[i].empty() && seen.insert(types[i]).second) {
-      shown[i] = true;
-      ++n;
-    }
-  }
-  for (size_t i = 0; i < types.size() && n < cap; ++i) {
-    if (!shown[i]) {
-      shown[i] = true;
-      ++n;
-    }
-  }
-  return shown;
-}
-
-}  // namespace
-
 std::string summarise(const Json& results) {
   std::string s;
   if (!results.contains("checkers")) return s;
@@ -300,7 +274,7 @@ std::string summarise(const Json& results) {
       for (const auto& a : list) {
         types.push_back(a.is_object() ? a.value("type", std::string("anomaly")) : "anomaly");
       }
-      const std::vector<bool> shown = pick_lines(types, kMaxAnomalies);
+      const std::vector<bool> shown = first_of_each_type(types, kMaxAnomalies);
       for (size_t i = 0; i < list.size(); ++i) {
         if (!shown[i]) continue;
         std::string text = list[i].is_object() ? list[i].value("explanation", std::string()) : "";
@@ -336,7 +310,7 @@ std::string summarise(const Json& results) {
         lines.push_back(std::move(line));
         types.push_back(std::move(type));
       }
-      const std::vector<bool> shown = pick_lines(types, kMaxLines);
+      const std::vector<bool> shown = first_of_each_type(types, kMaxLines);
       for (size_t i = 0; i < lines.size(); ++i) {
         if (shown[i]) s += "  " + lines[i] + "\n";
       }

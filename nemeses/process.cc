@@ -15,6 +15,7 @@
 // every node this nemesis faulted; the final generator issues it; teardown starts every node
 // still killed and resumes every node (SIGCONT is harmless on a running process).
 #include <algorithm>
+#include <functional>
 #include <mutex>
 #include <set>
 #include <stdexcept>
@@ -148,6 +149,18 @@ class ProcessNemesis : public Nemesis {
   std::set<std::string> faulted_;
 };
 
+// The fault op a generator makes: a target drawn from `targets`, with its nodes picked now
+// (primaries are resolved when the op runs).
+std::function<OpTemplate(const GenContext&)> fault_op(std::string fault, std::vector<Json> targets,
+                                                      std::vector<std::string> nodes) {
+  return [fault, targets, nodes](const GenContext& ctx) {
+    const Json& t = targets[ctx.random->uniform(targets.size())];
+    Json v = {{"target", t}};
+    if (t != "primaries") v["nodes"] = pick(t, nodes, *ctx.random);
+    return OpTemplate{fault, v};
+  };
+}
+
 NemesisPackage make_process(const Kind& kind, const NemesisOptions& o) {
   const std::string where = "nemesis-options/" + kind.name;
   reject_unknown_options(o.options, {"targets"}, where);
@@ -231,17 +244,11 @@ NemesisPackage make_process(const Kind& kind, const NemesisOptions& o) {
       }
     };
   }
-  std::vector<std::string> nodes = o.nodes;
-  std::string fault = kind.fault, undo = kind.undo;
-  p.generator = start_stop_cycle(
-      o.interval_ns,
-      [targets, nodes, fault](const GenContext& ctx) {
-        const Json& t = targets[ctx.random->uniform(targets.size())];
-        Json v = {{"target", t}};
-        if (t != "primaries") v["nodes"] = pick(t, nodes, *ctx.random);
-        return OpTemplate{fault, v};
-      },
-      [undo](const GenContext&) { return OpTemplate{undo, nullptr}; });
+  std::string undo = kind.undo;
+  p.generator = start_stop_cycle(o.interval_ns, fault_op(kind.fault, targets, o.nodes),
+                                 [undo](const GenContext&) {
+                                   return OpTemplate{undo, nullptr};
+                                 });
   p.final_generator = once(OpTemplate{undo, nullptr});
   p.colour = kind.name == "kill" ? "#f5b041" : kind.name == "crash" ? "#e59866" : "#aed6f1";
   return p;
@@ -256,18 +263,12 @@ NemesisPackage make_crash(const NemesisOptions& o) {
   NemesisOptions with_all = o;
   if (!with_all.options.contains("targets")) with_all.options["targets"] = Json::array({"all"});
   NemesisPackage p = make_process({"crash", "crash", "restart", "crashed", true}, with_all);
-  std::vector<Json> targets = with_all.options["targets"].get<std::vector<Json>>();
-  std::vector<std::string> nodes = o.nodes;
+  auto crash = fault_op("crash", with_all.options["targets"].get<std::vector<Json>>(), o.nodes);
   const int64_t i = o.interval_ns;
   p.generator = cycle([=] {
     std::vector<GenPtr> steps;
     steps.push_back(sleep(i + i / 2));
-    steps.push_back(limit(1, repeat_fn([targets, nodes](const GenContext& ctx) {
-                            const Json& t = targets[ctx.random->uniform(targets.size())];
-                            Json v = {{"target", t}};
-                            if (t != "primaries") v["nodes"] = pick(t, nodes, *ctx.random);
-                            return OpTemplate{"crash", v};
-                          })));
+    steps.push_back(limit(1, repeat_fn(crash)));
     steps.push_back(sleep(i));
     steps.push_back(limit(1, repeat_fn([](const GenContext&) {
                             return OpTemplate{"restart", nullptr};

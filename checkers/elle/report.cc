@@ -274,26 +274,11 @@ CheckResult make_result(ReportInput in) {
   // The explanation: the first anomaly of each type, then the others in order while fewer
   // than kMaxExplained are explained, so that no type (lost-update, say) hides behind a run of
   // another (G-single, G2-item).
-  // (Anomalies are sorted by type: `rank` is the place of one among those of its type, and
-  // only the first kMaxPerType of a type are listed, so only they may be explained.)
-  std::vector<size_t> rank(in.anomalies.size(), 0);
-  for (size_t i = 1; i < in.anomalies.size(); ++i) {
-    if (in.anomalies[i].type == in.anomalies[i - 1].type) rank[i] = rank[i - 1] + 1;
-  }
-  std::vector<bool> explain(in.anomalies.size(), false);
-  size_t explained = 0;
-  for (size_t i = 0; i < in.anomalies.size(); ++i) {
-    if (rank[i] == 0) {
-      explain[i] = true;
-      ++explained;
-    }
-  }
-  for (size_t i = 0; i < in.anomalies.size() && explained < kMaxExplained; ++i) {
-    if (!explain[i] && rank[i] < kMaxPerType) {
-      explain[i] = true;
-      ++explained;
-    }
-  }
+  // (Only the first kMaxPerType of a type are listed, so only they may be explained.)
+  std::vector<std::string> anomaly_types;
+  for (const Anomaly& a : in.anomalies) anomaly_types.push_back(a.type);
+  const std::vector<bool> explain = first_of_each_type(anomaly_types, kMaxExplained, kMaxPerType);
+  const size_t explained = static_cast<size_t>(std::count(explain.begin(), explain.end(), true));
   std::string explanation;
   for (size_t i = 0; i < in.anomalies.size(); ++i) {
     const Anomaly& a = in.anomalies[i];
