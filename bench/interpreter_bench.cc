@@ -14,8 +14,8 @@
 #include <vector>
 
 #include "harness/formats.h"
-#include "harness/interpreter.h"
 #include "harness/recorder.h"
+#include "harness/run/interpreter.h"
 
 using namespace faultline;
 namespace fs = std::filesystem;

@@ -19,7 +19,7 @@
 #include <sstream>
 #include <thread>
 
-#include "harness/inventory.h"
+#include "harness/control/inventory.h"
 #include "harness/remote.h"
 
 using namespace faultline;

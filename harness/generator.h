@@ -2,8 +2,8 @@
 // generator reads time and randomness only from its GenContext, so the same seed and the same
 // sequence of contexts give the same ops (tests drive them with `simulate` below).
 //
-// The interpreter (interpreter.h) owns one generator tree and asks it, under one lock, for the
-// next op given the current time and the threads that are free:
+// The interpreter (harness/run/interpreter.h) owns one generator tree and asks it, under one lock,
+// for the next op given the current time and the threads that are free:
 //   next(ctx) -> an op for one of ctx's free threads (to be invoked now),
 //              | pending (nothing now; ask again at `wake_ns`, or after any completion),
 //              | done (this generator will never emit again).

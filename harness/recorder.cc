@@ -12,7 +12,7 @@
 #include <stdexcept>
 
 #include "harness/formats.h"
-#include "harness/results.h"
+#include "harness/run/results.h"
 
 namespace faultline {
 

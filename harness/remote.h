@@ -2,9 +2,11 @@
 // them. Everything Faultline does to a cluster goes through this seam.
 //
 // Implementations (factories below, bodies hidden in their .cc files):
-//   - make_ssh_remote      (ssh_remote.cc, libssh): real nodes and the local cluster's nodes.
-//   - make_local_session   (local_exec.cc, Boost.Process): the controller's own commands.
-//   - make_retrying_remote / make_retrying_session (retry.h): reconnect-and-retry decorator.
+//   - make_ssh_remote      (control/ssh_remote.cc, libssh): real nodes and the local cluster's
+//   nodes.
+//   - make_local_session   (control/local_exec.cc, Boost.Process): the controller's own commands.
+//   - make_retrying_remote / make_retrying_session (control/retry.h): reconnect-and-retry
+//   decorator.
 //   - tests/support/fake_session.h: a scripted fake for unit tests.
 //
 // Thread safety: a Remote is thread-safe. A Session is used by one thread at a time; open one
@@ -148,7 +150,7 @@ class Remote {
 
 // --- factories -------------------------------------------------------------------------
 
-struct Inventory;  // inventory.h
+struct Inventory;  // harness/control/inventory.h
 
 struct SshOptions {
   std::chrono::milliseconds connect_timeout{10000};  // TCP connect + handshake + auth
@@ -165,7 +167,7 @@ std::shared_ptr<Remote> make_ssh_remote(const Inventory& inventory, SshOptions o
 // gives up at the deadline (CommandTimeoutError naming the command) and the node kills the
 // command 2 s later (it runs under coreutils' `timeout -s KILL`), so a node that stops
 // answering (a paused sshd, a host gone without a reset) cannot hold the caller for ever. For
-// the nemesis and heal commands of a run (harness/runner.cc). Transfers pass through.
+// the nemesis and heal commands of a run (harness/run/runner.cc). Transfers pass through.
 std::shared_ptr<Remote> make_deadline_remote(std::shared_ptr<Remote> inner,
                                              std::chrono::milliseconds timeout);
 

@@ -16,7 +16,7 @@
 //      cycle is a contradiction;
 //   3. a witness attempt: every remaining choice takes the side that agrees with a topological
 //      order of the known edges (ties broken by Polygraph::order_hint); acyclic means done;
-//   4. otherwise the residue goes to z3_acyclic (checkers/z3_polygraph.cc), encoded with Z3's
+//   4. otherwise the residue goes to z3_acyclic (checkers/elle/z3_polygraph.cc), encoded with Z3's
 //      linear_order relation and one Boolean per choice.
 // A cyclic answer comes with a core: known edges and choices whose constraints alone force a
 // cycle (the forcing chain of pruning, or Z3's unsat core, shrunk by deletion when small).

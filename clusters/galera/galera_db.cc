@@ -70,7 +70,7 @@ galera_procs() {
 }
 )sh";
 
-// `c`, marked safe to run again after a dropped connection (harness/retry.h).
+// `c`, marked safe to run again after a dropped connection (harness/control/retry.h).
 Command idempotent(Command c) {
   c.idempotent = true;
   return c;

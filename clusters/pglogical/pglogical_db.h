@@ -56,7 +56,7 @@
 #include <string>
 #include <vector>
 
-#include "clusters/pglogical/pg_connection.h"
+#include "clusters/sql/pg_connection.h"
 #include "harness/db.h"
 
 namespace faultline {

@@ -13,7 +13,7 @@
 #include <thread>
 
 #include "harness/formats.h"
-#include "harness/results.h"
+#include "harness/run/results.h"
 
 using namespace faultline;
 namespace fs = std::filesystem;

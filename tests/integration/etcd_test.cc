@@ -15,10 +15,10 @@
 #include <thread>
 
 #include "clusters/etcd/etcd_db.h"
-#include "harness/inventory.h"
+#include "harness/control/inventory.h"
 #include "harness/remote.h"
-#include "harness/runner.h"
-#include "harness/spec.h"
+#include "harness/run/runner.h"
+#include "harness/run/spec.h"
 #include "harness/workload.h"
 #include "tests/support/local_cluster.h"
 #include "tests/support/paths.h"

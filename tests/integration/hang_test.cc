@@ -18,11 +18,11 @@
 #include <sstream>
 #include <thread>
 
+#include "harness/control/inventory.h"
 #include "harness/formats.h"
-#include "harness/inventory.h"
 #include "harness/recorder.h"
-#include "harness/runner.h"
-#include "harness/spec.h"
+#include "harness/run/runner.h"
+#include "harness/run/spec.h"
 #include "tests/support/local_cluster.h"
 #include "tests/support/paths.h"
 

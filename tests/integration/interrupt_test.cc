@@ -17,8 +17,8 @@
 #include <sstream>
 #include <thread>
 
+#include "harness/control/inventory.h"
 #include "harness/formats.h"
-#include "harness/inventory.h"
 #include "harness/recorder.h"
 #include "tests/support/local_cluster.h"
 #include "tests/support/paths.h"

@@ -2,6 +2,8 @@
 // otherwise). Uses its own cluster name and subnet ("flit", 10.77.201.0/24) so that it never
 // touches a user's cluster. Every test tears its cluster down in an RAII guard, so a failing
 // assertion still leaves the machine clean.
+#include "tests/support/local_cluster.h"
+
 #include <signal.h>
 #include <unistd.h>
 
@@ -14,10 +16,9 @@
 #include <sstream>
 #include <thread>
 
-#include "harness/inventory.h"
+#include "harness/control/inventory.h"
+#include "harness/control/retry.h"
 #include "harness/remote.h"
-#include "harness/retry.h"
-#include "tests/support/local_cluster.h"
 #include "tests/support/paths.h"
 
 using namespace faultline;

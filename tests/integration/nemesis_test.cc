@@ -2,6 +2,8 @@
 // iptables partitions, libfaketime clock offsets, heal after an interrupted run and by
 // `faultline heal`. Its own cluster name and subnet ("flnem", 10.77.203.0/24); the cluster is
 // torn down in an RAII guard, so a failing assertion still leaves the machine clean.
+#include "harness/nemesis.h"
+
 #include <unistd.h>
 
 #include <atomic>
@@ -13,11 +15,10 @@
 #include <sstream>
 #include <thread>
 
-#include "harness/inventory.h"
-#include "harness/nemesis.h"
+#include "harness/control/inventory.h"
 #include "harness/remote.h"
-#include "harness/runner.h"
-#include "harness/spec.h"
+#include "harness/run/runner.h"
+#include "harness/run/spec.h"
 #include "nemeses/partition.h"
 #include "tests/support/local_cluster.h"
 #include "tests/support/paths.h"

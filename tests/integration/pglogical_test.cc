@@ -15,14 +15,14 @@
 #include <sstream>
 #include <thread>
 
-#include "clusters/pglogical/pg_connection.h"
 #include "clusters/pglogical/pglogical_db.h"
+#include "clusters/sql/pg_connection.h"
+#include "harness/control/inventory.h"
 #include "harness/formats.h"
 #include "harness/history.h"
-#include "harness/inventory.h"
 #include "harness/remote.h"
-#include "harness/runner.h"
-#include "harness/spec.h"
+#include "harness/run/runner.h"
+#include "harness/run/spec.h"
 #include "nemeses/clock.h"
 #include "tests/support/local_cluster.h"
 

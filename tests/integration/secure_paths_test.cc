@@ -15,8 +15,8 @@
 #include <fstream>
 #include <sstream>
 
-#include "clusters/local/local_cluster.h"
-#include "harness/inventory.h"
+#include "harness/control/inventory.h"
+#include "harness/control/local_cluster.h"
 #include "harness/remote.h"
 #include "tests/support/local_cluster.h"
 #include "tests/support/paths.h"

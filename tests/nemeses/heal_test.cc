@@ -2,7 +2,7 @@
 // offsets a run left on real hosts (read from its history) are stepped back, once; the run's
 // own faketime-dir and packet dir are healed; paused processes that cannot be resumed are said
 // and fail the heal; the run is chosen by name, never a stranger's `latest`.
-#include "harness/heal.h"
+#include "harness/run/heal.h"
 
 #include <catch2/catch.hpp>
 #include <cmath>
@@ -12,7 +12,7 @@
 #include <sstream>
 
 #include "harness/formats.h"
-#include "harness/results.h"
+#include "harness/run/results.h"
 #include "nemeses/clock.h"
 #include "tests/nemeses/nemesis_test_util.h"
 

@@ -8,8 +8,8 @@
 #include <fstream>
 #include <sstream>
 
+#include "harness/control/retry.h"
 #include "harness/remote.h"
-#include "harness/retry.h"
 #include "tests/nemeses/nemesis_test_util.h"
 
 using namespace faultline;

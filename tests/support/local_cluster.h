@@ -1,6 +1,6 @@
 // A real local cluster for integration tests (network namespaces with sshd, see
-// harness/inventory.h), brought up by the constructor and torn down by the destructor however
-// the test leaves, plus a guard that tears a database down. Needs root: tests start with
+// harness/control/inventory.h), brought up by the constructor and torn down by the destructor
+// however the test leaves, plus a guard that tears a database down. Needs root: tests start with
 // FAULTLINE_REQUIRE_ROOT(). FAULTLINE_KEEP_CLUSTER=1 leaves the cluster (and databases guarded
 // by DbGuard) running for inspection.
 #pragma once
@@ -11,8 +11,8 @@
 #include <string>
 #include <vector>
 
+#include "harness/control/inventory.h"
 #include "harness/db.h"
-#include "harness/inventory.h"
 #include "harness/remote.h"
 
 namespace faultline::testing {

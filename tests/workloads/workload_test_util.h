@@ -14,8 +14,8 @@
 #include "harness/checker.h"
 #include "harness/generator.h"
 #include "harness/recorder.h"
-#include "harness/results.h"
-#include "harness/runner.h"
+#include "harness/run/results.h"
+#include "harness/run/runner.h"
 #include "harness/workload.h"
 #include "tests/support/fake_client.h"
 

@@ -1,0 +1,222 @@
+// `faultline run` (a test from flags and/or a spec file) and `faultline analyze` (re-check a
+// stored run). Flags are Jepsen's; each one is also a spec key (spec.h), and a flag given on
+// the command line overrides the same key of --spec.
+#include <CLI/CLI.hpp>
+#include <iostream>
+#include <memory>
+
+#include "harness/cli/cli.h"
+#include "harness/run/matrix.h"
+#include "harness/run/results.h"
+#include "harness/run/runner.h"
+#include "harness/run/spec.h"
+
+namespace faultline {
+namespace {
+
+struct RunFlags {
+  std::string spec_file, db, workload, nemesis, concurrency, nodes, nodes_file, consistency_model;
+  std::string routing, retry;
+  std::string results_dir, name, ssh_user, ssh_key, ssh_known_hosts, ssh_strict;
+  double nemesis_interval = 0, time_limit = 0, rate = 0, op_timeout = 0, recovery_wait = 0;
+  double checker_time_limit = 0;
+  int64_t test_count = 1, local = 0, ssh_port = 22;
+  uint64_t seed = 0;
+  bool leave_db_running = false, quiet = false, no_progress = false;
+};
+
+// A spec with a "matrix" key (matrix.h): every combination, test-count runs each, then
+// matrix.json and matrix.html in the results directory. Every combination's spec is validated
+// before the first run; a run that fails (not a bad spec) is an "error" row and the matrix
+// goes on.
+int run_matrix(const Json& j, const std::string& source, const RunOptions& ro) {
+  std::vector<MatrixCombination> combos;
+  try {
+    combos = expand_matrix(j);
+  } catch (const std::invalid_argument& e) {
+    throw SpecError(source + ": " + e.what());
+  }
+  std::vector<TestSpec> specs;
+  for (const auto& c : combos) specs.push_back(parse_spec(c.spec, source));
+  std::filesystem::path root = specs.front().results_dir;
+  std::vector<MatrixRun> runs;
+  Validity overall = Validity::kValid;
+  bool interrupted = false;
+  for (size_t ci = 0; ci < specs.size() && !interrupted; ++ci) {
+    for (int64_t i = 0; i < specs[ci].test_count && !interrupted; ++i) {
+      TestSpec one = specs[ci];
+      if (one.seed && i > 0) one.seed = *one.seed + static_cast<uint64_t>(i);
+      std::cout << "== " << json_text(combos[ci].values) << " run " << (i + 1) << " of "
+                << one.test_count << "\n"
+                << std::flush;
+      MatrixRun mr;
+      mr.values = combos[ci].values;
+      mr.run = static_cast<int>(i + 1);
+      try {
+        RunOutcome out = run_test(one, ro);
+        std::cout << out.summary << std::flush;
+        mr.verdict = std::string(to_string(out.validity));
+        mr.dir = std::filesystem::relative(out.dir, root).string();
+        mr.checkers = Json::object();
+        const Json checkers = out.results.value("checkers", Json::object());
+        for (const auto& [label, rj] : checkers.items()) {
+          mr.checkers[label] = {{"valid", rj.value("valid", std::string("unknown"))},
+                                {"summary", rj.value("summary", std::string())}};
+        }
+        overall = merge(overall, out.validity);
+        interrupted = out.interrupted;
+      } catch (const SpecError&) {
+        throw;
+      } catch (const std::exception& e) {
+        mr.verdict = "error";
+        mr.error = e.what();
+        overall = merge(overall, Validity::kUnknown);
+        std::cout << "error: " << e.what() << "\n";
+      }
+      runs.push_back(mr);
+    }
+  }
+  Json m = matrix_json(runs);
+  std::filesystem::create_directories(root);
+  write_file_atomic(root / "matrix.json", m.dump(2) + "\n");
+  write_file_atomic(root / "matrix.html", matrix_html(m));
+  std::cout << "== matrix: " << runs.size() << " runs;";
+  for (const auto& [v, n] : m["tally"].items()) std::cout << " " << v << " " << n.get<int>();
+  std::cout << "; overall " << to_string(overall) << "\n"
+            << "matrix: " << (root / "matrix.html").string() << "\n";
+  return exit_code_of(overall);
+}
+
+int run_command(const CLI::App& app, const RunFlags& f) {
+  Json j = f.spec_file.empty() ? Json::object() : load_spec_file(f.spec_file);
+  if (!j.is_object()) throw SpecError(f.spec_file + ": /: expected an object");
+  auto given = [&](const char* flag) { return app.count(flag) > 0; };
+  if (given("--db")) j["db"] = f.db;
+  if (given("--workload")) j["workload"] = f.workload;
+  if (given("--nemesis")) j["nemesis"] = f.nemesis;
+  if (given("--nemesis-interval")) j["nemesis-interval"] = f.nemesis_interval;
+  if (given("--time-limit")) j["time-limit"] = f.time_limit;
+  if (given("--concurrency")) j["concurrency"] = f.concurrency;
+  if (given("--rate")) j["rate"] = f.rate;
+  if (given("--op-timeout")) j["op-timeout"] = f.op_timeout;
+  if (given("--recovery-wait")) j["recovery-wait"] = f.recovery_wait;
+  if (given("--checker-time-limit")) j["checker-time-limit"] = f.checker_time_limit;
+  if (given("--test-count")) j["test-count"] = f.test_count;
+  if (given("--seed")) j["seed"] = f.seed;
+  if (given("--nodes")) j["nodes"] = split_commas(f.nodes);
+  if (given("--nodes-file")) j["nodes-file"] = f.nodes_file;
+  if (given("--local")) j["local"] = f.local;
+  if (given("--leave-db-running")) j["leave-db-running"] = f.leave_db_running;
+  if (given("--consistency-model")) j["consistency-model"] = f.consistency_model;
+  if (given("--routing")) j["routing"] = f.routing;
+  if (given("--retry")) j["retry"] = f.retry;
+  if (given("--results-dir")) j["results-dir"] = f.results_dir;
+  if (given("--name")) j["name"] = f.name;
+  if (given("--ssh-user")) j["ssh"]["username"] = f.ssh_user;
+  if (given("--ssh-private-key")) j["ssh"]["private-key-path"] = f.ssh_key;
+  if (given("--ssh-known-hosts")) j["ssh"]["known-hosts"] = f.ssh_known_hosts;
+  if (given("--ssh-strict-host-key-checking")) {
+    if (f.ssh_strict != "yes" && f.ssh_strict != "no") {
+      throw BadInput("--ssh-strict-host-key-checking must be yes or no");
+    }
+    j["ssh"]["strict-host-key-checking"] = f.ssh_strict == "yes";
+  }
+  if (given("--ssh-port")) j["ssh"]["port"] = f.ssh_port;
+  RunOptions ro;
+  ro.echo_log = !f.quiet;
+  ro.progress = !f.quiet && !f.no_progress;
+  if (j.contains("matrix")) return run_matrix(j, f.spec_file.empty() ? "flags" : f.spec_file, ro);
+  TestSpec spec = parse_spec(j, f.spec_file.empty() ? "flags" : f.spec_file);
+
+  Validity overall = Validity::kValid;
+  std::map<std::string, int> tally;
+  for (int64_t i = 0; i < spec.test_count; ++i) {
+    TestSpec one = spec;
+    // Run k of a series gets seed + k, so every run differs and each is reproducible alone.
+    if (one.seed && i > 0) one.seed = *one.seed + static_cast<uint64_t>(i);
+    if (spec.test_count > 1) {
+      std::cout << "== run " << (i + 1) << " of " << spec.test_count << "\n" << std::flush;
+    }
+    RunOutcome out = run_test(one, ro);
+    std::cout << out.summary << std::flush;
+    overall = merge(overall, out.validity);
+    ++tally[std::string(to_string(out.validity))];
+    if (out.interrupted) break;
+  }
+  if (spec.test_count > 1) {
+    std::cout << "== " << spec.test_count << " runs:";
+    for (const auto& [v, n] : tally) std::cout << " " << v << " " << n;
+    std::cout << "; overall " << to_string(overall) << "\n";
+  }
+  return exit_code_of(overall);
+}
+
+const bool run_registered = register_command(
+    {"run", "Run a test: set up the database, run the workload and nemeses, heal, check",
+     [](CLI::App& app) {
+       auto f = std::make_shared<RunFlags>();
+       app.add_option("--spec", f->spec_file, "Test spec (JSON; flags override its keys)");
+       app.add_option("--db", f->db, "Database (see `faultline list`; default memory)");
+       app.add_option("--workload", f->workload, "Workload (default register)");
+       app.add_option("--nemesis", f->nemesis, "Nemeses: a,b | none | all (default none)");
+       app.add_option("--nemesis-interval", f->nemesis_interval,
+                      "Seconds between a fault's start and stop (default 10)");
+       app.add_option("--time-limit", f->time_limit, "Seconds of the main phase (default 60)");
+       app.add_option("--concurrency", f->concurrency,
+                      "Client threads: N, or Nn for N per node (default 3n)");
+       app.add_option("--rate", f->rate, "Ops/s over all clients; 0 unlimited (default 1000)");
+       app.add_option("--op-timeout", f->op_timeout,
+                      "Seconds before a client op is info (default 10)");
+       app.add_option("--recovery-wait", f->recovery_wait,
+                      "Seconds to wait after heal when a nemesis ran (default 5)");
+       app.add_option("--checker-time-limit", f->checker_time_limit,
+                      "Seconds per checker before its verdict is unknown (default 0: none)");
+       app.add_option("--test-count", f->test_count, "Runs of the test (default 1)");
+       app.add_option("--seed", f->seed, "Seed (default random; recorded in test.json)");
+       app.add_option("--nodes", f->nodes, "Nodes, comma-separated");
+       app.add_option("--nodes-file", f->nodes_file, "File with one node per line");
+       app.add_option("--local", f->local,
+                      "Use the local cluster with N nodes (brought up if it is not)");
+       app.add_option("--ssh-user", f->ssh_user, "SSH user name");
+       app.add_option("--ssh-private-key,--ssh-key", f->ssh_key, "SSH private key file");
+       app.add_option("--ssh-known-hosts", f->ssh_known_hosts, "known_hosts file");
+       app.add_option("--ssh-strict-host-key-checking", f->ssh_strict, "yes (default) or no");
+       app.add_option("--ssh-port", f->ssh_port, "SSH port");
+       app.add_flag("--leave-db-running", f->leave_db_running,
+                    "Do not tear the database down at the end");
+       app.add_option("--consistency-model", f->consistency_model,
+                      "For transactional checkers: the model to check against");
+       app.add_option("--routing", f->routing,
+                      "random (default) or home-node: each key written only through its home "
+                      "node");
+       app.add_option("--retry", f->retry,
+                      "none (default) or idempotent: retry writes whose reply was lost, with an "
+                      "idempotency key");
+       app.add_option("--results-dir", f->results_dir, "Results directory (default results)");
+       app.add_option("--name", f->name, "Test name (default <db>-<workload>[-<nemeses>])");
+       app.add_flag("--quiet,-q", f->quiet, "Only the summary on stdout");
+       app.add_flag("--no-progress", f->no_progress, "No progress line");
+       return [f, &app] { return run_command(app, *f); };
+     }});
+
+struct AnalyzeFlags {
+  std::string dir;
+  bool progress = false;
+};
+
+const bool analyze_registered = register_command(
+    {"analyze", "Re-run the checkers on a stored run's history (default: results/latest)",
+     [](CLI::App& app) {
+       auto f = std::make_shared<AnalyzeFlags>();
+       app.add_option("run_dir", f->dir,
+                      "Run directory, or a directory with a latest link (default results)");
+       app.add_flag("--progress", f->progress, "Print checker progress on stderr");
+       return [f] {
+         RunOutcome out = analyze_run(f->dir.empty() ? "results" : f->dir, f->progress);
+         std::cout << out.summary << std::flush;
+         return exit_code_of(out.validity);
+       };
+     }});
+
+}  // namespace
+}  // namespace faultline

@@ -1,0 +1,895 @@
+#include "harness/run/runner.h"
+
+#include <pthread.h>
+#include <signal.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <condition_variable>
+#include <cstdio>
+#include <fstream>
+#include <iostream>
+#include <mutex>
+#include <set>
+#include <sstream>
+#include <thread>
+
+#include "harness/cli/cli.h"
+#include "harness/control/inventory.h"
+#include "harness/control/retry.h"
+#include "harness/db.h"
+#include "harness/formats.h"
+#include "harness/nemesis.h"
+#include "harness/random.h"
+#include "harness/recorder.h"
+#include "harness/remote.h"
+#include "harness/report/junit.h"
+#include "harness/report/report.h"
+#include "harness/run/interpreter.h"
+#include "harness/run/limits.h"
+#include "harness/run/results.h"
+#include "harness/version.h"
+#include "harness/workload.h"
+
+namespace faultline {
+
+namespace fs = std::filesystem;
+
+namespace {
+
+int64_t to_ns(double seconds) { return static_cast<int64_t>(seconds * 1e9); }
+
+// What the run has set up and not yet taken down, for the message of an aborted teardown.
+class LeftBehind {
+ public:
+  void add(const std::string& what) {
+    std::lock_guard<std::mutex> lock(mu_);
+    items_.insert(what);
+  }
+  void remove(const std::string& what) {
+    std::lock_guard<std::mutex> lock(mu_);
+    items_.erase(what);
+  }
+  std::string describe() {
+    std::lock_guard<std::mutex> lock(mu_);
+    std::string s;
+    for (const auto& i : items_) s += "  - " + i + "\n";
+    return s.empty() ? "  nothing\n" : s;
+  }
+
+ private:
+  std::mutex mu_;
+  std::set<std::string> items_;
+};
+
+// Takes SIGINT, SIGTERM, SIGHUP (a dropped SSH session to the controller, a closed terminal) and
+// SIGQUIT for its lifetime: they are blocked in every thread started after it and taken by a
+// watcher thread, which calls first() on the first and second() on the next. Left to their
+// default action, the last two killed the controller with every fault in place.
+constexpr int kWatchedSignals[] = {SIGINT, SIGTERM, SIGHUP, SIGQUIT};
+
+const char* signal_name(int sig) {
+  switch (sig) {
+    case SIGINT:
+      return "SIGINT";
+    case SIGTERM:
+      return "SIGTERM";
+    case SIGHUP:
+      return "SIGHUP";
+    case SIGQUIT:
+      return "SIGQUIT";
+  }
+  return "signal";
+}
+
+class SignalWatcher {
+ public:
+  SignalWatcher(std::function<void(int)> first, std::function<void(int)> second)
+      : first_(std::move(first)), second_(std::move(second)) {
+    sigemptyset(&set_);
+    for (int sig : kWatchedSignals) sigaddset(&set_, sig);
+    pthread_sigmask(SIG_BLOCK, &set_, &old_);
+    thread_ = std::thread([this] {
+      int count = 0;
+      timespec tick{0, 50'000'000};
+      while (!stop_.load()) {
+        int sig = sigtimedwait(&set_, nullptr, &tick);
+        if (sig <= 0) continue;
+        if (++count == 1) {
+          first_(sig);
+        } else {
+          second_(sig);
+        }
+      }
+    });
+  }
+  ~SignalWatcher() {
+    stop_.store(true);
+    thread_.join();
+    pthread_sigmask(SIG_SETMASK, &old_, nullptr);
+  }
+
+ private:
+  std::function<void(int)> first_, second_;
+  sigset_t set_, old_;
+  std::atomic<bool> stop_{false};
+  std::thread thread_;
+};
+
+// Did the run's faults happen (checkers/nemesis.cc)?
+CheckerSpec nemesis_checker(const TestSpec& spec) {
+  return {"nemesis", {{"allow-errors", spec.nemesis_errors == "allow"}}, "nemesis"};
+}
+
+std::vector<std::string> read_nodes_file(const std::string& path) {
+  std::ifstream in(path);
+  if (!in) throw SpecError(path + ": cannot open the nodes file");
+  std::vector<std::string> nodes;
+  std::string line;
+  while (std::getline(in, line)) {
+    auto hash = line.find('#');
+    if (hash != std::string::npos) line.resize(hash);
+    line.erase(0, line.find_first_not_of(" \t\r"));
+    line.erase(line.find_last_not_of(" \t\r") + 1);
+    if (!line.empty()) nodes.push_back(line);
+  }
+  if (nodes.empty()) throw SpecError(path + ": no nodes in the nodes file");
+  return nodes;
+}
+
+// Wraps a factory's complaint with the spec path it is about: `name_path` for an unknown name,
+// `path` (the options) for anything else.
+template <typename Fn>
+auto with_path(const std::string& path, Fn&& fn, const std::string& name_path = "") {
+  try {
+    return fn();
+  } catch (const UnknownNameError& e) {
+    throw SpecError(std::string("spec: ") + (name_path.empty() ? path : name_path) + ": " +
+                    e.what());
+  } catch (const SpecError&) {
+    throw;
+  } catch (const std::invalid_argument& e) {
+    throw SpecError(std::string("spec: ") + path + ": " + e.what());
+  }
+}
+
+// The nemesis ops of a fixed schedule: each at least `at` seconds into the main phase, in order.
+GenPtr schedule_generator(const Json& schedule) {
+  std::vector<GenPtr> steps;
+  double now = 0;
+  for (const auto& e : schedule) {
+    double at = e["at"].get<double>();
+    if (at > now) steps.push_back(sleep(to_ns(at - now)));
+    now = at;
+    OpTemplate op;
+    op.f = e["f"].get<std::string>();
+    op.value = e.value("value", Json());
+    steps.push_back(once(std::move(op)));
+  }
+  return phases(std::move(steps));
+}
+
+WorkloadContext workload_context(const TestSpec& spec, int concurrency,
+                                 const std::vector<std::string>& nodes) {
+  WorkloadContext w;
+  w.concurrency = concurrency;
+  w.nodes = nodes;
+  w.consistency_model = spec.consistency_model;
+  w.routing = spec.routing;
+  w.retry = spec.retry;
+  w.random = Random(spec.seed.value_or(0)).fork("workload");
+  return w;
+}
+
+void write_artifacts(const fs::path& dir, const std::map<std::string, std::string>& artifacts) {
+  for (const auto& [name, bytes] : artifacts) {
+    fs::path p = dir / name;
+    if (name.find("..") != std::string::npos) continue;  // never outside the run directory
+    fs::create_directories(p.parent_path());
+    write_file_atomic(p, bytes);
+  }
+}
+
+// junit.xml and report.html (harness/report/junit.h, harness/report/report.h). They are views of
+// results.json: a failure here is logged and never changes the verdict or the exit code.
+void write_reports(const fs::path& dir, const CheckRunResult& r, ControllerLog* log) {
+  auto t0 = std::chrono::steady_clock::now();
+  try {
+    write_file_atomic(dir / "junit.xml",
+                      junit_xml(r.results, dir.parent_path().filename().string()));
+    ReportOutput rep = write_report(dir, r.results, r.artifacts);
+    double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    if (log) {
+      char buf[64];
+      std::snprintf(buf, sizeof buf, "%.3f", secs);
+      log->log("report: report.html (" + std::to_string(rep.bytes) + " bytes) and junit.xml in " +
+               buf + " s");
+      for (const auto& n : rep.notes) log->log("report: " + n);
+    }
+  } catch (const std::exception& e) {
+    if (log) log->log(std::string("report: not written: ") + e.what());
+  }
+}
+
+// Checks the stored history and writes results.json, history.edn and artifacts.
+// `controller`, when not empty, is what the controller could not do (heal, teardown), kept
+// in results.json beside the verdict.
+CheckRunResult check_and_write(const fs::path& dir, const TestSpec& spec,
+                               const std::vector<CheckerSpec>& checkers, ControllerLog* log,
+                               bool progress, const Json& controller = Json::object()) {
+  CheckRunOptions co;
+  co.checker_time_limit_s = spec.checker_time_limit_s;
+  co.seed = spec.seed.value_or(0);
+  if (progress) co.progress = [](const std::string& line) { std::cerr << line << "\n"; };
+  auto t0 = std::chrono::steady_clock::now();
+  CheckRunResult r = check_run(dir, checkers, co);
+  if (!controller.empty()) r.results["controller"] = controller;
+  double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  write_file_atomic(dir / "results.json", results_text(r.results));
+  write_artifacts(dir, r.artifacts);
+  if (log) {
+    char buf[64];
+    std::snprintf(buf, sizeof buf, "%.3f", secs);
+    log->log("check: " + std::string(to_string(r.validity)) + " in " + buf + " s");
+  }
+  write_reports(dir, r, log);
+  return r;
+}
+
+void write_edn(const fs::path& dir) {
+  RecoveredHistory rec = load_recorded_history((dir / "history.jsonl").string(), "history.jsonl");
+  std::ostringstream out;
+  write_history(out, rec.history, HistoryFormat::kEdn);
+  write_file_atomic(dir / "history.edn", out.str());
+}
+
+std::string summary_text(const fs::path& dir, const Json& results, Validity v) {
+  std::string s = "verdict: " + std::string(to_string(v)) + "\n";
+  s += summarise(results);
+  const Json& h = results["history"];
+  s += "history: " + std::to_string(h.value("ops", 0)) + " ops (ok " +
+       std::to_string(h.value("ok", 0)) + ", fail " + std::to_string(h.value("fail", 0)) +
+       ", info " + std::to_string(h.value("info", 0)) + ", nemesis " +
+       std::to_string(h.value("nemesis", 0)) + ")\n";
+  for (const auto& w : h.value("warnings", Json::array()))
+    s += "warning: " + w.get<std::string>() + "\n";
+  s += "results: " + dir.string() + "\n";
+  if (fs::exists(dir / "report.html")) s += "report: " + (dir / "report.html").string() + "\n";
+  return s;
+}
+
+// How the run reaches its nodes. In-process databases (those with default nodes) need no
+// cluster: their nodes are names. Any other database gets an SSH Remote to the nodes of the
+// spec (nodes, nodes-file, ssh), or of the local cluster: `local` N, or, with no nodes given
+// at all, the running local cluster "fl", brought up with 3 nodes when there is none (and
+// says so).
+struct ClusterAccess {
+  std::vector<std::string> nodes;
+  std::shared_ptr<Remote> remote;
+  Json inventory;  // null for in-process databases
+};
+
+ClusterAccess connect_cluster(const TestSpec& spec, const Db& db) {
+  ClusterAccess c;
+  std::vector<std::string> defaults = db.default_nodes();
+  if (!defaults.empty()) {
+    if (spec.local > 0) {
+      throw SpecError("spec: /local: database '" + spec.db +
+                      "' runs in-process; it needs no cluster");
+    }
+    c.nodes = spec.nodes;
+    if (!spec.nodes_file.empty()) c.nodes = read_nodes_file(spec.nodes_file);
+    if (c.nodes.empty()) c.nodes = defaults;
+    return c;
+  }
+  std::optional<Inventory> inv;
+  if (spec.local > 0 || (spec.nodes.empty() && spec.nodes_file.empty())) {
+    if (!Registry<LocalClusterFactory>::find("local")) {
+      throw SpecError("spec: /nodes: database '" + spec.db +
+                      "' needs nodes (--nodes or --nodes-file); this build has no local cluster");
+    }
+    auto provisioner = make_local_cluster_provisioner();
+    inv = provisioner->inventory("fl");
+    size_t want = spec.local > 0 ? static_cast<size_t>(spec.local) : (inv ? inv->nodes.size() : 3);
+    if (!inv || inv->nodes.size() != want) {
+      std::cerr << "faultline: "
+                << (inv ? "the local cluster has " + std::to_string(inv->nodes.size()) +
+                              " nodes, not " + std::to_string(want) + ": bringing it up again"
+                        : "no cluster given: bringing up a local cluster of " +
+                              std::to_string(want) + " nodes")
+                << " (as `faultline cluster up`)\n";
+      LocalClusterOptions lo;
+      lo.nodes = static_cast<int>(want);
+      inv = provisioner->up(lo, std::cerr);
+    } else {
+      std::cerr << "faultline: using the local cluster 'fl' (" << inv->nodes.size() << " nodes)\n";
+    }
+  } else {
+    InventoryOptions io;
+    for (const auto& n : spec.nodes) io.nodes += (io.nodes.empty() ? "" : ",") + n;
+    io.nodes_file = spec.nodes_file;
+    io.ssh_user = spec.ssh.value("username", std::string());
+    io.ssh_key = spec.ssh.value("private-key-path", std::string());
+    io.ssh_port = spec.ssh.value("port", 0);
+    io.ssh_known_hosts = spec.ssh.value("known-hosts", std::string());
+    // Given in the spec (or on the command line), it applies to every node; else each node's
+    // own setting in the nodes file holds (strict by default).
+    if (spec.ssh.contains("strict-host-key-checking")) {
+      io.strict_host_key_checking = spec.ssh.value("strict-host-key-checking", true) ? "yes" : "no";
+    }
+    inv = resolve_inventory(io);
+  }
+  c.nodes = inv->names();
+  c.inventory = inv->to_json();
+  try {
+    c.remote = make_retrying_remote(make_ssh_remote(*inv));  // retries only what cannot run twice
+  } catch (const AuthError& e) {
+    throw SpecError(std::string("spec: /ssh: ") + e.what());
+  } catch (const HostKeyError& e) {
+    throw SpecError(std::string("spec: /ssh: ") + e.what());
+  }
+  return c;
+}
+
+// Copies each node's database logs into nodes/<node>/; failures are logged, never fatal.
+void collect_logs(Db& db, const DbContext& dctx, Remote* remote, const fs::path& dir,
+                  ControllerLog& log) {
+  if (!remote) return;
+  std::map<std::string, std::vector<std::string>> files;
+  try {
+    files = db.log_files(dctx);
+  } catch (const std::exception& e) {
+    log.log(std::string("logs: cannot list the database's log files: ") + e.what());
+    return;
+  }
+  for (const auto& [node, paths] : files) {
+    fs::path local = dir / "nodes" / node;
+    try {
+      fs::create_directories(local);
+      auto session = remote->session(node);
+      for (const auto& path : paths) {
+        std::string base = fs::path(path).filename().string();
+        if (base.empty() || base == "." || base == "..") continue;
+        try {
+          session->download(path, local / base);
+        } catch (const std::exception& e) {
+          log.log("logs: " + node + ":" + path + ": " + e.what());
+        }
+      }
+    } catch (const std::exception& e) {
+      log.log("logs: " + node + ": " + e.what());
+    }
+  }
+}
+
+}  // namespace
+
+RunOutcome run_test(const TestSpec& spec_in, const RunOptions& ro) {
+  TestSpec spec = spec_in;
+  if (!spec.seed) spec.seed = random_seed_from_os();
+  Random root(*spec.seed);
+
+  // ---- build everything that can be refused, before anything is created ----
+  std::unique_ptr<Db> db = with_path(
+      "/db-options", [&] { return DbRegistry::get("db", spec.db)(spec.db_options); }, "/db");
+  std::unique_ptr<Workload> workload = with_path(
+      "/workload-options",
+      [&] { return WorkloadRegistry::get("workload", spec.workload)(spec.workload_options); },
+      "/workload");
+  {
+    auto vocab = db->vocabularies();
+    if (std::find(vocab.begin(), vocab.end(), workload->vocabulary()) == vocab.end()) {
+      std::string list;
+      for (const auto& v : vocab) list += (list.empty() ? "" : ", ") + v;
+      throw SpecError("spec: /workload: database '" + spec.db + "' has no client for workload '" +
+                      spec.workload + "' (vocabulary '" + workload->vocabulary() +
+                      "'; it speaks: " + (list.empty() ? "nothing" : list) + ")");
+    }
+  }
+  for (const auto& name : spec.nemesis) {
+    if (name != "all")
+      with_path("/nemesis", [&] { return &NemesisRegistry::get("nemesis", name); });
+  }
+  // Only now, with the names checked, reach (or bring up) the cluster.
+  ClusterAccess cluster = connect_cluster(spec, *db);
+  std::vector<std::string> nodes = cluster.nodes;
+  int concurrency = with_path("/concurrency",
+                              [&] { return resolve_concurrency(spec.concurrency, nodes.size()); });
+  // One worker thread per client and one for the nemesis (plus a few of the controller's own).
+  if (std::string why = thread_capacity_problem(concurrency + 1); !why.empty()) {
+    throw SpecError("spec: /concurrency: " + std::to_string(concurrency) + " clients: " + why);
+  }
+  std::vector<std::string> nemesis_names = spec.nemesis;
+  if (std::find(nemesis_names.begin(), nemesis_names.end(), "all") != nemesis_names.end()) {
+    nemesis_names = NemesisRegistry::names();
+  }
+  for (const auto& [k, v] : spec.nemesis_options.items()) {
+    if (std::find(nemesis_names.begin(), nemesis_names.end(), k) == nemesis_names.end()) {
+      throw SpecError("spec: /nemesis-options/" + k + ": options for a nemesis not in the run");
+    }
+  }
+  std::vector<NemesisPackage> packages;
+  for (const auto& name : nemesis_names) {
+    NemesisOptions no;
+    no.interval_ns = to_ns(spec.nemesis_interval_s);
+    no.options = spec.nemesis_options.value(name, Json::object());
+    no.nodes = nodes;
+    no.db = db.get();
+    no.random = root.fork("nemesis/" + name);
+    packages.push_back(with_path(
+        "/nemesis-options/" + name, [&] { return NemesisRegistry::get("nemesis", name)(no); },
+        "/nemesis"));
+    if (packages.back().name.empty()) packages.back().name = name;
+  }
+  // Every scheduled op: handled by a nemesis of the run, with a value it can act on (a kill
+  // with no target used to kill nothing, and the run passed).
+  for (size_t i = 0; i < spec.nemesis_schedule.size(); ++i) {
+    const Json& entry = spec.nemesis_schedule[i];
+    const std::string f = entry["f"].get<std::string>();
+    const std::string at = "spec: /nemesis-schedule/" + std::to_string(i);
+    const NemesisPackage* handler = nullptr;
+    std::string known;
+    for (const auto& p : packages) {
+      for (const auto& k : p.nemesis->fs()) {
+        known += (known.empty() ? "" : ", ") + k;
+        if (k == f) handler = &p;
+      }
+    }
+    if (!handler) {
+      throw SpecError(at + "/f: no nemesis of the run handles '" + f + "'" +
+                      (known.empty() ? " (the run has no nemesis)" : " (handled: " + known + ")"));
+    }
+    if (handler->check_op) {
+      try {
+        handler->check_op(f, entry.value("value", Json()));
+      } catch (const std::invalid_argument& e) {
+        throw SpecError(at + "/value: " + e.what());
+      }
+    }
+  }
+  WorkloadContext wctx = workload_context(spec, concurrency, nodes);
+  std::vector<CheckerSpec> checkers = workload->checkers(wctx);
+  if (!nemesis_names.empty()) checkers.push_back(nemesis_checker(spec));
+
+  // ---- the run directory ----
+  RunOutcome outcome;
+  auto started = std::chrono::system_clock::now();
+  fs::path dir = make_run_dir(spec.results_dir, spec.test_name(), started);
+  outcome.dir = dir;
+  ControllerLog log;
+  log.open(dir / "controller.log", ro.echo_log);
+  auto logf = [&log](const std::string& line) { log.log(line); };
+  Json test = {{"spec", spec.to_json()},
+               {"test-name", spec.test_name()},
+               {"seed", *spec.seed},
+               {"faultline-version", kVersion},
+               {"db-version", nullptr},
+               {"nodes", nodes},
+               {"inventory", cluster.inventory},
+               {"concurrency", concurrency},
+               {"nemeses", nemesis_names},
+               {"started", run_timestamp(started)}};
+  write_file_atomic(dir / "test.json", test.dump(2) + "\n");
+  if (ro.on_run_dir) ro.on_run_dir(dir);
+  log.log("run " + dir.string() + " seed " + std::to_string(*spec.seed) + ": db " + spec.db +
+          ", workload " + spec.workload + ", concurrency " + std::to_string(concurrency) +
+          ", nodes " + std::to_string(nodes.size()));
+
+  // Signals first: threads started after the watcher inherit the blocked mask, so SIGINT and
+  // SIGTERM reach only the watcher.
+  LeftBehind left;
+  std::atomic<HistoryRecorder*> recorder_ptr{nullptr};
+  std::atomic<bool> interrupted{false};
+  std::unique_ptr<SignalWatcher> watcher;
+  // An external cancel request acts as a first interrupt.
+  std::atomic<bool> cancel_watch_stop{false};
+  std::thread cancel_watch;
+  if (ro.cancel) {
+    cancel_watch = std::thread([&] {
+      while (!cancel_watch_stop.load()) {
+        if (ro.cancel->load() && !interrupted.exchange(true)) {
+          log.log("cancel requested: stopping; healing and tearing down");
+        }
+        std::this_thread::sleep_for(std::chrono::milliseconds(10));
+      }
+    });
+  }
+  if (ro.handle_signals) {
+    watcher = std::make_unique<SignalWatcher>(
+        [&](int sig) {
+          interrupted.store(true);
+          log.log(std::string(signal_name(sig)) +
+                  ": stopping; healing and tearing down (interrupt again to abort teardown)");
+        },
+        [&](int) {
+          std::string what = left.describe();
+          std::cerr << "\nfaultline: second interrupt: aborting teardown. Left behind:\n"
+                    << what << "faultline: history so far: " << (dir / "history.jsonl").string()
+                    << "\nfaultline: heal it with: " << heal_command(dir) << "\n";
+          log.log("second interrupt: teardown aborted; left behind:\n" + what);
+          try {
+            if (HistoryRecorder* r = recorder_ptr.load()) r->sync();
+          } catch (...) {
+          }
+          std::_Exit(130);
+        });
+  }
+
+  HistoryRecorder recorder({(dir / "history.jsonl").string()});
+  recorder_ptr.store(&recorder);
+  // On the heap: threads of abandoned ops use them, and when such a thread outlives its bound
+  // they are left behind rather than freed under it (see the end of the run).
+  auto dctx_owner = std::make_unique<DbContext>();
+  DbContext& dctx = *dctx_owner;
+  dctx.test_name = spec.test_name();
+  dctx.nodes = nodes;
+  dctx.remote = cluster.remote.get();
+  dctx.options = spec.db_options;
+  dctx.log = logf;
+  dctx.run_dir = dir.string();
+  if (cluster.inventory.is_object()) {
+    for (const auto& n : cluster.inventory["nodes"]) {
+      dctx.hosts[n["name"].get<std::string>()] = n["host"].get<std::string>();
+    }
+  }
+  if (std::find(nemesis_names.begin(), nemesis_names.end(), "clock") != nemesis_names.end()) {
+    const Json clock = spec.nemesis_options.value("clock", Json::object());
+    if (clock.value("mechanism", std::string("auto")) != "system") {
+      dctx.faketime_dir = clock.value("faketime-dir", std::string("/run/faultline/faketime"));
+    }
+  }
+
+  // Nemesis, heal and teardown commands have deadlines: a node that stops answering costs a
+  // timeout, never the heal (harness/remote.h make_deadline_remote).
+  const auto command_deadline =
+      std::chrono::milliseconds(static_cast<int64_t>(spec.nemesis_command_timeout_s * 1000));
+  auto heal_remote = std::make_unique<std::shared_ptr<Remote>>(
+      cluster.remote ? make_deadline_remote(cluster.remote, command_deadline) : nullptr);
+  auto heal_dctx_owner = std::make_unique<DbContext>(dctx);
+  DbContext& heal_dctx = *heal_dctx_owner;
+  heal_dctx.remote = heal_remote->get();
+  const auto nemesis_op_timeout =
+      std::chrono::milliseconds(static_cast<int64_t>(spec.nemesis_op_timeout_s * 1000));
+  std::vector<std::unique_ptr<Nemesis>> nemesis_parts;
+  for (auto& p : packages) nemesis_parts.push_back(std::move(p.nemesis));
+  std::unique_ptr<Nemesis> nemesis =
+      nemesis_parts.empty() ? nullptr
+                            : compose_nemeses(std::move(nemesis_parts), nemesis_op_timeout);
+  NemesisContext nctx;
+  nctx.db_ctx = &heal_dctx;
+  nctx.db = db.get();
+  nctx.remote = heal_remote->get();
+  nctx.nodes = nodes;
+
+  InterpreterOptions io;
+  io.concurrency = concurrency;
+  io.nodes = nodes;
+  io.op_timeout = std::chrono::nanoseconds(to_ns(spec.op_timeout_s));
+  std::string vocabulary = workload->vocabulary();
+  Db* dbp = db.get();
+  io.new_client = [dbp, vocabulary] { return dbp->new_client(vocabulary); };
+  io.db_ctx = &dctx;
+  io.client_params = workload->client_params(wctx);
+  io.nemesis = nemesis.get();
+  io.nemesis_ctx = nctx;
+  io.nemesis_op_timeout = nemesis_op_timeout;
+  io.seed = root.fork("interpreter").seed();
+  io.start_thread = ro.start_thread;
+  auto interp = std::make_unique<Interpreter>(io, recorder);
+
+  // Progress: a live line on a terminal, a plain line every 10 s otherwise.
+  std::atomic<bool> progress_stop{false};
+  std::mutex progress_mu;
+  std::condition_variable progress_cv;
+  std::thread progress;
+  if (ro.progress) {
+    progress = std::thread([&] {
+      bool tty = ::isatty(2);
+      auto t0 = std::chrono::steady_clock::now();
+      int64_t last_ops = 0;
+      auto last = t0;
+      int ticks = 0;
+      while (!progress_stop.load()) {
+        {
+          std::unique_lock<std::mutex> lock(progress_mu);
+          progress_cv.wait_for(lock, std::chrono::milliseconds(250),
+                               [&] { return progress_stop.load(); });
+        }
+        if (progress_stop.load()) break;
+        if (++ticks % (tty ? 4 : 40) != 0) continue;
+        auto now = std::chrono::steady_clock::now();
+        auto c = interp->counts();
+        double dt = std::chrono::duration<double>(now - last).count();
+        double rate = dt > 0 ? (c.invoked - last_ops) / dt : 0;
+        last_ops = c.invoked;
+        last = now;
+        char buf[200];
+        std::snprintf(buf, sizeof buf,
+                      "%6.1f s / %.0f s  %7.0f ops/s  ok %lld  fail %lld  info %lld",
+                      std::chrono::duration<double>(now - t0).count(), spec.time_limit_s, rate,
+                      static_cast<long long>(c.ok), static_cast<long long>(c.fail),
+                      static_cast<long long>(c.info));
+        std::string line = buf;
+        // The latest nemesis op says which fault is active (start-x) or that it was healed.
+        if (c.nemesis > 0) line += "  nemesis: " + c.last_nemesis_f;
+        if (tty) {
+          std::cerr << "\r" << line << "\033[K" << std::flush;
+        } else {
+          std::cerr << line << "\n";
+        }
+      }
+      if (tty) std::cerr << "\r\033[K" << std::flush;
+    });
+  }
+
+  // `error`: the run itself failed (setup, the main phase, the history on disk): no verdict.
+  // `problems`: what failed after the main phase (heal, final reads, teardown): the verdict
+  // is still given, with these beside it.
+  std::exception_ptr error;
+  std::vector<std::string> problems;
+  auto what_of = [](const std::exception_ptr& e) -> std::string {
+    try {
+      std::rethrow_exception(e);
+    } catch (const std::exception& x) {
+      return x.what();
+    } catch (...) {
+      return "unknown exception";
+    }
+  };
+  // Every phase change syncs the history; a failing disk is logged and ends the run after
+  // heal and teardown, like any other plumbing error.
+  auto phase = [&](const std::string& name) {
+    try {
+      recorder.sync();
+    } catch (const std::exception& e) {
+      log.log(std::string("history: ") + e.what());
+      if (!error) error = std::current_exception();
+    }
+    log.log("phase: " + name);
+  };
+  // The recovery phase: recovery-wait seconds for the cluster to settle, cut short by SIGINT.
+  auto recovery_wait = [&] {
+    phase("recovery");
+    auto until =
+        std::chrono::steady_clock::now() + std::chrono::nanoseconds(to_ns(spec.recovery_wait_s));
+    while (std::chrono::steady_clock::now() < until && !interrupted.load()) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    }
+  };
+  // A phase's deadline: its time limit and a second for ops that end right at it.
+  auto deadline_after = [](double seconds) {
+    return std::chrono::steady_clock::now() + std::chrono::nanoseconds(to_ns(seconds)) +
+           std::chrono::seconds(1);
+  };
+  bool db_up = false;
+  bool nemesis_up = false;
+  const std::string db_left = "database '" + spec.db + "' running on " +
+                              std::to_string(nodes.size()) + " nodes (teardown not run)";
+  const std::string faults_left = "nemesis faults possibly active (heal not run)";
+  try {
+    phase("setup");
+    left.add(db_left);
+    db_up = true;
+    db->setup(dctx);
+    db->prepare(dctx, vocabulary, workload->client_params(wctx));
+    test["db-version"] = db->version(dctx);
+    write_file_atomic(dir / "test.json", test.dump(2) + "\n");
+    if (nemesis) {
+      left.add(faults_left);
+      nemesis_up = true;
+      nemesis->setup(nctx);
+    }
+    if (!interrupted.load()) {
+      phase("main");
+      std::vector<GenPtr> nemesis_gens;
+      for (auto& p : packages) {
+        if (p.generator) nemesis_gens.push_back(std::move(p.generator));
+      }
+      GenPtr nemesis_gen = nemesis_gens.empty() ? nullptr : any(std::move(nemesis_gens));
+      if (!spec.nemesis_schedule.empty()) nemesis_gen = schedule_generator(spec.nemesis_schedule);
+      GenPtr main = time_limit(
+          to_ns(spec.time_limit_s),
+          clients_and_nemesis(rate(spec.rate, workload->generator(wctx)), std::move(nemesis_gen)));
+      // The time limit bounds the phase: ops still running a second after it (a restart
+      // waiting for its node, a client past the limit) are cut off, recorded info.
+      RunControl control;
+      control.cancel = &interrupted;
+      control.deadline = deadline_after(spec.time_limit_s);
+      interp->run(*main, control);
+      auto c = interp->counts();
+      log.log("main: " + std::to_string(c.invoked) + " ops invoked (ok " + std::to_string(c.ok) +
+              ", fail " + std::to_string(c.fail) + ", info " + std::to_string(c.info) + ")");
+    }
+  } catch (...) {
+    error = std::current_exception();
+    log.log("error: " + what_of(error) + "; healing and tearing down");
+  }
+  // ---- heal: always ----
+  if (nemesis_up) {
+    phase("heal");
+    try {
+      std::vector<GenPtr> finals;
+      for (auto& p : packages) {
+        if (p.final_generator) finals.push_back(std::move(p.final_generator));
+      }
+      if (!finals.empty()) {
+        GenPtr heal = time_limit(to_ns(spec.final_time_limit_s),
+                                 faultline::nemesis(phases(std::move(finals))));
+        RunControl control;
+        control.deadline = deadline_after(spec.final_time_limit_s);
+        control.nemesis_only = true;
+        control.phase = "heal";
+        interp->run(*heal, control);
+      }
+    } catch (const std::exception& e) {
+      log.log(std::string("heal: final generators failed: ") + e.what());
+    }
+    try {
+      nemesis->teardown(nctx);
+      left.remove(faults_left);
+    } catch (const std::exception& e) {
+      log.log(std::string("heal: nemesis teardown failed: ") + e.what());
+      problems.push_back(std::string("heal failed: ") + e.what());
+    }
+    if (!interrupted.load() && spec.recovery_wait_s > 0) recovery_wait();
+  }
+  // ---- final reads ----
+  if (!error && !interrupted.load()) {
+    try {
+      GenPtr final = workload->final_generator(wctx);
+      if (final && !nemesis && cluster.remote && spec.recovery_wait_s > 0) {
+        // No nemesis ran, but a real cluster's replicas may still be applying the last
+        // writes: let them quiesce before the final reads judge convergence.
+        recovery_wait();
+      }
+      if (final) {
+        try {
+          db->before_final_reads(dctx, vocabulary, nemesis != nullptr);
+        } catch (const std::exception& e) {
+          log.log(std::string("before final reads: ") + e.what());
+        }
+        phase("final");
+        GenPtr bounded = time_limit(to_ns(spec.final_time_limit_s), clients(std::move(final)));
+        RunControl control;
+        control.cancel = &interrupted;
+        control.deadline = deadline_after(spec.final_time_limit_s);
+        interp->run(*bounded, control);
+      }
+    } catch (const std::exception& e) {
+      log.log(std::string("final reads failed: ") + e.what());
+      problems.push_back(std::string("final reads failed: ") + e.what());
+    }
+  }
+  // ---- teardown: always ----
+  phase("teardown");
+  // The progress line reads the interpreter's counts: stop it before the interpreter goes.
+  {
+    std::lock_guard<std::mutex> lock(progress_mu);
+    progress_stop.store(true);
+  }
+  progress_cv.notify_all();
+  if (progress.joinable()) progress.join();
+  // Ops abandoned at a timeout, an interrupt or the time limit may still be running on their
+  // own threads (bounded by their op timeout and command deadlines): the database goes after
+  // them.
+  int still_running = interp->wait_abandoned(std::chrono::nanoseconds(to_ns(spec.op_timeout_s)) +
+                                             command_deadline + std::chrono::seconds(5));
+  if (still_running > 0) {
+    log.log("teardown: " + std::to_string(still_running) +
+            " abandoned op(s) still running; their database objects are kept until exit");
+  }
+  interp.reset();  // closes clients
+  if (db_up) {
+    try {
+      collect_logs(*db, heal_dctx, heal_remote->get(), dir, log);
+    } catch (const std::exception& e) {
+      log.log(std::string("logs: ") + e.what());
+    }
+  }
+  if (db_up) {
+    if (spec.leave_db_running) {
+      log.log("teardown: leaving the database running (--leave-db-running)");
+      left.remove(db_left);
+    } else {
+      try {
+        db->teardown(heal_dctx);
+        left.remove(db_left);
+      } catch (const std::exception& e) {
+        log.log(std::string("teardown failed: ") + e.what());
+        problems.push_back(std::string("teardown failed: ") + e.what());
+      }
+    }
+  }
+  if (still_running > 0) {
+    // Never free what a running thread uses: leave it to the end of the process.
+    (void)db.release();
+    (void)nemesis.release();
+    (void)dctx_owner.release();
+    (void)heal_dctx_owner.release();
+    (void)heal_remote.release();
+    (void)new std::shared_ptr<Remote>(cluster.remote);
+  }
+  try {
+    recorder.close();
+  } catch (const std::exception& e) {
+    log.log(std::string("history: ") + e.what());
+    if (!error) error = std::current_exception();
+  }
+  watcher.reset();
+  cancel_watch_stop.store(true);
+  if (cancel_watch.joinable()) cancel_watch.join();
+  outcome.interrupted = interrupted.load();
+  // What could not be healed or torn down, and how to finish the job.
+  std::string left_text;
+  {
+    std::string what = left.describe();
+    if (what != "  nothing\n") {
+      left_text = "left behind:\n" + what + "heal it with: " + heal_command(dir) + "\n";
+      log.log("teardown: " + left_text);
+    }
+  }
+  if (error) {
+    log.log("history kept: " + (dir / "history.jsonl").string());
+    if (!left_text.empty()) std::cerr << "faultline: " << left_text;
+    std::rethrow_exception(error);
+  }
+
+  // ---- check ----
+  log.log("phase: check");
+  write_edn(dir);
+  Json controller = Json::object();
+  if (!problems.empty()) {
+    controller["problems"] = problems;
+    if (!left_text.empty()) controller["heal-command"] = heal_command(dir);
+  }
+  CheckRunResult r = check_and_write(dir, spec, checkers, &log, ro.progress, controller);
+  outcome.validity = r.validity;
+  outcome.results = r.results;
+  outcome.summary = summary_text(dir, r.results, r.validity);
+  if (outcome.interrupted)
+    outcome.summary = "interrupted: the main phase was cut short\n" + outcome.summary;
+  for (const auto& p : problems) outcome.summary += "problem: " + p + "\n";
+  if (!left_text.empty()) outcome.summary += left_text;
+  log.log("verdict: " + std::string(to_string(r.validity)));
+  log.close();
+  return outcome;
+}
+
+RunOutcome analyze_run(const fs::path& arg, bool progress) {
+  fs::path dir = resolve_run_dir(arg);
+  if (!fs::exists(dir / "test.json")) {
+    throw std::invalid_argument(dir.string() + ": no test.json: cannot tell which checkers apply");
+  }
+  if (!fs::exists(dir / "history.jsonl")) {
+    throw std::invalid_argument(dir.string() + ": no history.jsonl to check");
+  }
+  Json test;
+  try {
+    test = Json::parse(read_file(dir / "test.json"));
+  } catch (const Json::parse_error& e) {
+    throw SpecError((dir / "test.json").string() + ": not valid JSON: " + e.what());
+  }
+  TestSpec spec = parse_spec(test.value("spec", Json::object()), (dir / "test.json").string());
+  std::unique_ptr<Workload> workload = with_path(
+      "/workload-options",
+      [&] { return WorkloadRegistry::get("workload", spec.workload)(spec.workload_options); },
+      "/workload");
+  std::vector<std::string> nodes = test.value("nodes", std::vector<std::string>{});
+  int concurrency = test.value("concurrency", 1);
+  std::vector<CheckerSpec> checkers =
+      workload->checkers(workload_context(spec, concurrency, nodes));
+  if (!test.value("nemeses", Json::array()).empty()) checkers.push_back(nemesis_checker(spec));
+  ControllerLog log;
+  log.open(dir / "controller.log", false);
+  log.log("analyze: re-checking history.jsonl");
+  write_edn(dir);
+  CheckRunResult r = check_and_write(dir, spec, checkers, &log, progress);
+  RunOutcome out;
+  out.dir = dir;
+  out.validity = r.validity;
+  out.results = r.results;
+  out.summary = summary_text(dir, r.results, r.validity);
+  return out;
+}
+
+}  // namespace faultline
