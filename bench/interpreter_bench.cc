@@ -68,12 +68,12 @@ int main(int argc, char** argv) {
     ro.path = path.string();
     ro.fsync = fsync;
     HistoryRecorder recorder(ro);  // the runner's settings
-    InterpreterOptions o;
+    run::InterpreterOptions o;
     o.concurrency = workers;
     o.nodes = {"n1", "n2", "n3"};
     o.new_client = [] { return std::make_unique<NoopClient>(); };
     o.seed = 1 + static_cast<uint64_t>(run);
-    Interpreter interp(o, recorder);
+    run::Interpreter interp(o, recorder);
     auto counter = std::make_shared<int64_t>(0);
     auto g = time_limit(static_cast<int64_t>(seconds * 1e9),
                         clients(repeat_fn([counter](const GenContext&) {

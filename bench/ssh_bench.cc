@@ -20,6 +20,7 @@
 #include <thread>
 
 #include "harness/control/inventory.h"
+#include "harness/control/ssh.h"
 #include "harness/remote.h"
 
 using namespace faultline;
@@ -98,12 +99,12 @@ int main(int argc, char** argv) {
     }
   }
   try {
-    std::unique_ptr<LocalClusterProvisioner> prov;
-    Inventory inv;
+    std::unique_ptr<control::LocalClusterProvisioner> prov;
+    control::Inventory inv;
     if (up) {
       if (name.empty()) name = "flbench";
-      prov = make_local_cluster_provisioner();
-      LocalClusterOptions o;
+      prov = control::make_local_cluster_provisioner();
+      control::LocalClusterOptions o;
       o.name = name;
       o.subnet = subnet;
       auto t0 = Clock::now();
@@ -111,12 +112,12 @@ int main(int argc, char** argv) {
       inv = prov->up(o, log);
       std::cout << "cluster up (3 nodes): " << ms_since(t0) / 1000.0 << " s\n";
     } else {
-      InventoryOptions io;
+      control::InventoryOptions io;
       io.nodes_file = nodes_file;
       io.local_cluster = nodes_file.empty() ? (name.empty() ? "fl" : name) : "";
-      inv = resolve_inventory(io);
+      inv = control::resolve_inventory(io);
     }
-    auto remote = make_ssh_remote(inv);
+    auto remote = control::make_ssh_remote(inv);
     std::string node = inv.nodes.front().name;
     {
       auto s = remote->session(node);
@@ -135,7 +136,7 @@ int main(int argc, char** argv) {
     {
       std::vector<double> lat;
       for (int i = 0; i < 20; ++i) {
-        auto fresh = make_ssh_remote(inv);
+        auto fresh = control::make_ssh_remote(inv);
         auto t = Clock::now();
         fresh->session(node)->run_checked(Command{"true"});
         lat.push_back(ms_since(t));

@@ -29,6 +29,7 @@
 #include <set>
 
 #include "checkers/op_report.h"
+#include "harness/errors.h"
 #include "harness/registry.h"
 
 namespace faultline::checkers {
@@ -288,24 +289,22 @@ const bool registered = CheckerRegistry::add(
       BankOptions o;
       if (options.is_object()) {
         if (options.contains("total")) {
-          if (!options["total"].is_number_integer())
-            throw std::invalid_argument("bank: total is an integer");
+          if (!options["total"].is_number_integer()) throw ConfigError("bank: total is an integer");
           o.total = options["total"].get<int64_t>();
         }
         if (options.contains("accounts")) {
           if (!options["accounts"].is_array())
-            throw std::invalid_argument("bank: accounts is a list of integers");
+            throw ConfigError("bank: accounts is a list of integers");
           std::set<std::string> accounts;
           for (const auto& a : options["accounts"]) {
-            if (!a.is_number_integer())
-              throw std::invalid_argument("bank: accounts is a list of integers");
+            if (!a.is_number_integer()) throw ConfigError("bank: accounts is a list of integers");
             accounts.insert(std::to_string(a.get<int64_t>()));
           }
           o.accounts = accounts;
         }
         if (options.contains("negative-balances")) {
           if (!options["negative-balances"].is_boolean())
-            throw std::invalid_argument("bank: negative-balances is true or false");
+            throw ConfigError("bank: negative-balances is true or false");
           o.negative_balances = options["negative-balances"].get<bool>();
         }
       }

@@ -38,6 +38,7 @@
 #include <stdexcept>
 
 #include "checkers/op_report.h"
+#include "harness/errors.h"
 #include "harness/registry.h"
 
 namespace faultline::checkers {
@@ -394,7 +395,7 @@ const bool registered = CheckerRegistry::add(
       reject_unknown_options(options, {"local-writes-visible"}, "lww");
       const Json v = options.value("local-writes-visible", Json(true));
       if (!v.is_boolean()) {
-        throw std::invalid_argument("lww: local-writes-visible must be true or false");
+        throw ConfigError("lww: local-writes-visible must be true or false");
       }
       return std::make_unique<LwwChecker>(v.get<bool>());
     });

@@ -11,6 +11,7 @@
 #include <string>
 
 #include "harness/checker.h"
+#include "harness/errors.h"
 #include "harness/registry.h"
 
 namespace faultline::checkers {
@@ -85,7 +86,7 @@ const bool registered = CheckerRegistry::add(
       bool allow = false;
       if (options.is_object() && options.contains("allow-errors")) {
         if (!options["allow-errors"].is_boolean()) {
-          throw std::invalid_argument("nemesis checker: allow-errors is true or false");
+          throw ConfigError("nemesis checker: allow-errors is true or false");
         }
         allow = options["allow-errors"].get<bool>();
       }

@@ -12,6 +12,7 @@
 #include <set>
 
 #include "harness/checker.h"
+#include "harness/errors.h"
 #include "harness/registry.h"
 
 namespace faultline::checkers {
@@ -86,9 +87,9 @@ const bool registered = CheckerRegistry::add(
       std::vector<std::string> required;
       if (options.is_object() && options.contains("required")) {
         const Json& r = options["required"];
-        if (!r.is_array()) throw std::invalid_argument("stats checker: required is a list of f");
+        if (!r.is_array()) throw ConfigError("stats checker: required is a list of f");
         for (const auto& f : r) {
-          if (!f.is_string()) throw std::invalid_argument("stats checker: required is a list of f");
+          if (!f.is_string()) throw ConfigError("stats checker: required is a list of f");
           required.push_back(f.get<std::string>());
         }
       }

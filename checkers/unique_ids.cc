@@ -14,6 +14,7 @@
 #include <map>
 
 #include "checkers/op_report.h"
+#include "harness/errors.h"
 #include "harness/registry.h"
 
 namespace faultline::checkers {
@@ -124,7 +125,7 @@ const bool registered = CheckerRegistry::add(
       bool monotonic = false;
       if (options.is_object() && options.contains("monotonic")) {
         if (!options["monotonic"].is_boolean())
-          throw std::invalid_argument("unique-ids: monotonic is true or false");
+          throw ConfigError("unique-ids: monotonic is true or false");
         monotonic = options["monotonic"].get<bool>();
       }
       return std::make_unique<UniqueIdsChecker>(monotonic);

@@ -4,6 +4,8 @@
 #include <map>
 #include <stdexcept>
 
+#include "harness/errors.h"
+
 namespace faultline {
 
 std::string_view to_string(Validity v) {
@@ -34,15 +36,15 @@ void reject_unknown_options(const Json& options, std::initializer_list<const cha
                             const std::string& where) {
   if (options.is_null()) return;
   if (!options.is_object()) {
-    throw std::invalid_argument(where + ": options must be a JSON object");
+    throw ConfigError(where + ": options must be a JSON object");
   }
   for (const auto& item : options.items()) {
     const std::string& k = item.key();
     if (std::none_of(known.begin(), known.end(), [&](const char* n) { return k == n; })) {
       std::string list;
       for (const char* n : known) list += (list.empty() ? "" : ", ") + std::string(n);
-      throw std::invalid_argument(where + ": unknown option '" + k + "' (known: " +
-                                  (list.empty() ? "none" : list) + ")");
+      throw ConfigError(where + ": unknown option '" + k +
+                        "' (known: " + (list.empty() ? "none" : list) + ")");
     }
   }
 }

@@ -25,6 +25,7 @@
 #include <vector>
 
 #include "harness/client.h"
+#include "harness/errors.h"
 #include "harness/op.h"
 #include "harness/registry.h"
 
@@ -136,8 +137,7 @@ Capability* capability(Db& db) {
 template <typename Capability>
 Capability& require_capability(Db& db, const std::string& who, const std::string& what) {
   if (auto* c = capability<Capability>(db)) return *c;
-  throw std::invalid_argument(who + " needs a database that " + what + "; '" + db.name() +
-                              "' cannot");
+  throw ConfigError(who + " needs a database that " + what + "; '" + db.name() + "' cannot");
 }
 
 // Factories take the spec's "db-options" and reject unknown keys (reject_unknown_options).

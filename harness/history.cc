@@ -56,7 +56,7 @@ std::string describe(const Op& op) {
 }  // namespace
 
 HistoryError::HistoryError(std::string source, std::vector<HistoryProblem> problems)
-    : std::runtime_error(first_problem_message(source, problems)),
+    : ConfigError(first_problem_message(source, problems)),
       source_(std::move(source)),
       problems_(std::move(problems)) {}
 

@@ -25,6 +25,7 @@
 #include <string>
 #include <vector>
 
+#include "harness/errors.h"
 #include "harness/op.h"
 
 namespace faultline {
@@ -37,7 +38,7 @@ struct HistoryProblem {
 
 // Thrown by loaders and History::build_or_throw; what() is "<source>:<line>: <reason>" for the
 // first problem, and problems() has all of them (at most kMaxProblems).
-class HistoryError : public std::runtime_error {
+class HistoryError : public ConfigError {
  public:
   HistoryError(std::string source, std::vector<HistoryProblem> problems);
   const std::string& source() const { return source_; }

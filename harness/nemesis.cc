@@ -4,6 +4,8 @@
 #include <mutex>
 #include <stdexcept>
 
+#include "harness/errors.h"
+
 namespace faultline {
 namespace {
 
@@ -15,7 +17,7 @@ class Composed : public Nemesis {
       mus_.push_back(std::make_unique<std::timed_mutex>());
       for (const auto& f : ns_[i]->fs()) {
         if (!by_f_.emplace(f, i).second) {
-          throw std::invalid_argument("two nemeses handle the op '" + f + "'");
+          throw ConfigError("two nemeses handle the op '" + f + "'");
         }
       }
     }

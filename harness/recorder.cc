@@ -11,8 +11,8 @@
 #include <sstream>
 #include <stdexcept>
 
+#include "harness/files.h"
 #include "harness/formats.h"
-#include "harness/run/results.h"
 
 namespace faultline {
 

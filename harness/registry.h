@@ -16,6 +16,8 @@
 #include <string>
 #include <vector>
 
+#include "harness/errors.h"
+
 namespace faultline {
 
 struct CatalogEntry {
@@ -33,10 +35,11 @@ std::vector<std::string> registry_duplicates();
 // All entries, ordered by kind, then name.
 std::vector<CatalogEntry> catalog();
 
-// Thrown when a name is not registered; what() lists the names that are.
-class UnknownNameError : public std::invalid_argument {
+// Thrown when a name is not registered; what() lists the names that are. A ConfigError (exit
+// 254); its own type only so that the spec reader can name the key that held the name.
+class UnknownNameError : public ConfigError {
  public:
-  using std::invalid_argument::invalid_argument;
+  using ConfigError::ConfigError;
 };
 
 template <typename Entry>

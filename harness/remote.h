@@ -2,10 +2,11 @@
 // them. Everything Faultline does to a cluster goes through this seam.
 //
 // Implementations (factories below, bodies hidden in their .cc files):
-//   - make_ssh_remote      (control/ssh_remote.cc, libssh): real nodes and the local cluster's
+//   - control::make_ssh_remote    (control/ssh.h, libssh): real nodes and the local cluster's
 //   nodes.
-//   - make_local_session   (control/local_exec.cc, Boost.Process): the controller's own commands.
-//   - make_retrying_remote / make_retrying_session (control/retry.h): reconnect-and-retry
+//   - control::make_local_session (control/local_exec.h, Boost.Process): the controller's own
+//   commands.
+//   - control::make_retrying_remote / make_retrying_session (control/retry.h): reconnect-and-retry
 //   decorator.
 //   - tests/support/fake_session.h: a scripted fake for unit tests.
 //
@@ -31,6 +32,7 @@
 #include <vector>
 
 #include "harness/command.h"
+#include "harness/errors.h"
 
 namespace faultline {
 
@@ -112,9 +114,9 @@ class TransferError : public RemoteError {
 };
 
 // Thrown by Remote::session for a node name that is not in the inventory.
-class UnknownNodeError : public std::invalid_argument {
+class UnknownNodeError : public ConfigError {
  public:
-  using std::invalid_argument::invalid_argument;
+  using ConfigError::ConfigError;
 };
 
 class Session {
@@ -150,19 +152,6 @@ class Remote {
 
 // --- factories -------------------------------------------------------------------------
 
-struct Inventory;  // harness/control/inventory.h
-
-struct SshOptions {
-  std::chrono::milliseconds connect_timeout{10000};  // TCP connect + handshake + auth
-  std::chrono::milliseconds command_timeout{0};      // default per command; 0: none
-};
-
-// SSH to the nodes of `inventory` (libssh). Checks now that every key file is readable and
-// every known_hosts file exists (AuthError / HostKeyError naming the node); connects lazily.
-// A node whose NodeSpec says strict_host_key_checking = false is checked like OpenSSH's
-// accept-new: a host key never seen is accepted (and pinned), a changed one never.
-std::shared_ptr<Remote> make_ssh_remote(const Inventory& inventory, SshOptions options = {});
-
 // Every command gets a deadline: its own timeout, or `timeout` when it has none. The session
 // gives up at the deadline (CommandTimeoutError naming the command) and the node kills the
 // command 2 s later (it runs under coreutils' `timeout -s KILL`), so a node that stops
@@ -170,10 +159,5 @@ std::shared_ptr<Remote> make_ssh_remote(const Inventory& inventory, SshOptions o
 // the nemesis and heal commands of a run (harness/run/runner.cc). Transfers pass through.
 std::shared_ptr<Remote> make_deadline_remote(std::shared_ptr<Remote> inner,
                                              std::chrono::milliseconds timeout);
-
-// Runs commands on this machine through /bin/sh -c command_line(cmd) (Boost.Process), with the
-// same quoting as SSH. upload/download are local copies. `name` is what node() returns.
-std::unique_ptr<Session> make_local_session(std::string name = "localhost",
-                                            std::chrono::milliseconds default_timeout = {});
 
 }  // namespace faultline

@@ -7,6 +7,8 @@
 #include <cstdio>
 #include <cstring>
 
+#include "harness/errors.h"
+
 namespace faultline {
 
 namespace fs = std::filesystem;
@@ -22,7 +24,7 @@ constexpr const char* kAdvice =
 // std::invalid_argument for a relative path or "." / ".." components.
 std::vector<fs::path> prefixes(const fs::path& dir) {
   if (!dir.is_absolute()) {
-    throw std::invalid_argument("directory '" + dir.string() + "' is not an absolute path");
+    throw ConfigError("directory '" + dir.string() + "' is not an absolute path");
   }
   std::vector<fs::path> out;
   fs::path cur;
@@ -30,7 +32,7 @@ std::vector<fs::path> prefixes(const fs::path& dir) {
     std::string s = part.string();
     if (s.empty()) continue;  // a trailing '/'
     if (s == "." || s == "..") {
-      throw std::invalid_argument("directory '" + dir.string() + "' has a '" + s + "' component");
+      throw ConfigError("directory '" + dir.string() + "' has a '" + s + "' component");
     }
     cur /= part;
     out.push_back(cur);
@@ -127,13 +129,13 @@ bool is_plain_file_name(const std::string& name) {
 
 void check_dir_option(const std::string& dir, const std::string& what) {
   if (dir.size() < 2 || dir[0] != '/') {
-    throw std::invalid_argument(what + ": '" + dir + "' must be an absolute path below /");
+    throw ConfigError(what + ": '" + dir + "' must be an absolute path below /");
   }
   for (char c : dir) {
     bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
               std::strchr("._+@%=,:/-", c) != nullptr;
     if (!ok || c == '\0') {
-      throw std::invalid_argument(
+      throw ConfigError(
           what +
           ": directory may hold only letters, digits and ._+@%=,:/- (no spaces, quotes "
           "or newlines: it goes into command lines and config files)");
@@ -146,13 +148,13 @@ void check_dir_option(const std::string& dir, const std::string& what) {
     if (end == std::string::npos) end = rest.size();
     std::string part = rest.substr(start, end - start);
     if (part == "." || part == ".." || (part.empty() && end != rest.size())) {
-      throw std::invalid_argument(what + ": '" + dir +
-                                  "' must be a plain absolute path (no '.', '..' or '//')");
+      throw ConfigError(what + ": '" + dir +
+                        "' must be a plain absolute path (no '.', '..' or '//')");
     }
     start = end + 1;
   }
   if (dir.size() > 1 && dir.back() == '/') {
-    throw std::invalid_argument(what + ": '" + dir + "' must not end in '/'");
+    throw ConfigError(what + ": '" + dir + "' must not end in '/'");
   }
 }
 

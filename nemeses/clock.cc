@@ -40,6 +40,7 @@
 #include <thread>
 
 #include "harness/checker.h"
+#include "harness/errors.h"
 #include "harness/nemesis.h"
 #include "harness/secure_dir.h"
 #include "nemeses/node.h"
@@ -291,7 +292,7 @@ class ClockNemesis : public Nemesis {
  private:
   static Remote& need_remote(const NemesisContext& ctx) {
     if (!ctx.remote) {
-      throw std::invalid_argument(
+      throw ConfigError(
           "nemesis 'clock' needs nodes reached over SSH; this database runs in-process");
     }
     return *ctx.remote;
@@ -385,21 +386,21 @@ NemesisPackage make_clock(const NemesisOptions& no) {
     o.period_ms = j.value("strobe-period-ms", o.period_ms);
     o.duration_ms = j.value("strobe-duration-ms", o.duration_ms);
   } catch (const nlohmann::json::exception& e) {
-    throw std::invalid_argument(where + ": " + e.what());
+    throw ConfigError(where + ": " + e.what());
   }
   if (o.mechanism != "auto" && o.mechanism != "faketime" && o.mechanism != "system") {
-    throw std::invalid_argument(where + "/mechanism: one of auto, faketime, system");
+    throw ConfigError(where + "/mechanism: one of auto, faketime, system");
   }
   if (!(o.min_ms > 0 && o.max_ms >= o.min_ms)) {
-    throw std::invalid_argument(where + ": need 0 < min-ms <= max-ms");
+    throw ConfigError(where + ": need 0 < min-ms <= max-ms");
   }
   if (!(o.bump_share >= 0 && o.strobe_share >= 0 && o.bump_share + o.strobe_share <= 1)) {
-    throw std::invalid_argument(where +
-                                ": bump-share and strobe-share are >= 0 and sum to at most 1 "
-                                "(the rest of the changes are resets)");
+    throw ConfigError(where +
+                      ": bump-share and strobe-share are >= 0 and sum to at most 1 "
+                      "(the rest of the changes are resets)");
   }
   if (o.period_ms <= 0 || o.duration_ms < 0 || o.dir.empty() || o.dir[0] != '/') {
-    throw std::invalid_argument(where + ": strobe period > 0, duration >= 0, absolute dir");
+    throw ConfigError(where + ": strobe period > 0, duration >= 0, absolute dir");
   }
   NemesisPackage p;
   p.name = "clock";

@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <stdexcept>
 
+#include "harness/errors.h"
+
 namespace faultline::nemeses {
 namespace {
 
@@ -13,9 +15,8 @@ std::vector<std::string> shuffled(std::vector<std::string> v, Random& r) {
 
 void need(const std::string& shape, const std::vector<std::string>& nodes, size_t n) {
   if (nodes.size() < n) {
-    throw std::invalid_argument("partition shape '" + shape + "' needs at least " +
-                                std::to_string(n) + " nodes (have " +
-                                std::to_string(nodes.size()) + ")");
+    throw ConfigError("partition shape '" + shape + "' needs at least " + std::to_string(n) +
+                      " nodes (have " + std::to_string(nodes.size()) + ")");
   }
 }
 
@@ -98,23 +99,23 @@ Grudge plan_grudge(const std::string& shape, const std::vector<std::string>& nod
   }
   std::string known;
   for (const auto& s : grudge_shapes()) known += (known.empty() ? "" : ", ") + s;
-  throw std::invalid_argument("unknown partition shape '" + shape + "' (known: " + known + ")");
+  throw ConfigError("unknown partition shape '" + shape + "' (known: " + known + ")");
 }
 
 Grudge grudge_from_json(const Json& j, const std::vector<std::string>& nodes) {
-  if (!j.is_object()) throw std::invalid_argument("grudge: must be an object of node lists");
+  if (!j.is_object()) throw ConfigError("grudge: must be an object of node lists");
   std::set<std::string> known(nodes.begin(), nodes.end());
   Grudge g;
   for (const auto& [k, v] : j.items()) {
-    if (!known.count(k)) throw std::invalid_argument("grudge/" + k + ": not a node of the test");
-    if (!v.is_array()) throw std::invalid_argument("grudge/" + k + ": must be a list of nodes");
+    if (!known.count(k)) throw ConfigError("grudge/" + k + ": not a node of the test");
+    if (!v.is_array()) throw ConfigError("grudge/" + k + ": must be a list of nodes");
     g[k];  // present, possibly empty
     for (const auto& x : v) {
       if (!x.is_string() || !known.count(x.get<std::string>())) {
-        throw std::invalid_argument("grudge/" + k + ": " + x.dump() + " is not a node of the test");
+        throw ConfigError("grudge/" + k + ": " + x.dump() + " is not a node of the test");
       }
       if (x.get<std::string>() == k) {
-        throw std::invalid_argument("grudge/" + k + ": a node cannot drop itself");
+        throw ConfigError("grudge/" + k + ": a node cannot drop itself");
       }
       g[k].insert(x.get<std::string>());
     }

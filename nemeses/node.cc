@@ -73,14 +73,15 @@ std::string local_boot_id() {
 
 }  // namespace faultline::nemeses
 
+#include "harness/errors.h"
 #include "harness/nemesis.h"
 
 namespace faultline::nemeses {
 
 void require_remote_db(const NemesisOptions& options, const std::string& name) {
   if (options.db && !options.db->default_nodes().empty()) {
-    throw std::invalid_argument("nemesis '" + name + "' needs nodes reached over SSH; database '" +
-                                options.db->name() + "' runs in-process");
+    throw ConfigError("nemesis '" + name + "' needs nodes reached over SSH; database '" +
+                      options.db->name() + "' runs in-process");
   }
 }
 

@@ -30,6 +30,7 @@
 #include <stdexcept>
 
 #include "harness/checker.h"
+#include "harness/errors.h"
 #include "harness/nemesis.h"
 #include "harness/secure_dir.h"
 #include "nemeses/node.h"
@@ -197,7 +198,7 @@ class PacketNemesis : public Nemesis {
 
   void setup(const NemesisContext& ctx) override {
     if (!ctx.remote) {
-      throw std::invalid_argument(
+      throw ConfigError(
           "nemesis 'packet' needs nodes reached over SSH; this database runs in-process");
     }
     std::mutex mu;
@@ -218,12 +219,12 @@ class PacketNemesis : public Nemesis {
       if (want_tc) {
         std::string have = s.run_checked(privileged(tc_probe_command(), f.root)).out;
         if (have.find("tbf") == std::string::npos) {
-          throw std::invalid_argument("packet fault 'rate': node " + s.node() +
-                                      " has no tc with htb and tbf (install iproute2), or its "
-                                      "kernel lacks sch_htb / sch_tbf; leave 'rate' out of faults");
+          throw ConfigError("packet fault 'rate': node " + s.node() +
+                            " has no tc with htb and tbf (install iproute2), or its "
+                            "kernel lacks sch_htb / sch_tbf; leave 'rate' out of faults");
         }
         if (want_netem && have.find("netem") == std::string::npos) {
-          throw std::invalid_argument(
+          throw ConfigError(
               "packet faults 'duplicate'/'reorder' need tc netem, and node " + s.node() +
               "'s kernel has no sch_netem (no mechanism here can duplicate or reorder "
               "packets); leave them out of faults on this cluster");
@@ -291,7 +292,7 @@ class PacketNemesis : public Nemesis {
                              peers),
             root));
       } else {
-        throw std::invalid_argument("packet: unknown fault '" + fault + "'");
+        throw ConfigError("packet: unknown fault '" + fault + "'");
       }
     });
     if (!errors.empty()) throw std::runtime_error(describe_errors(errors));
@@ -323,11 +324,11 @@ class PacketNemesis : public Nemesis {
     c.with_stdin(kDelayer);
     ExecResult r = s.exec(privileged(c, root));
     if (r.exit_status == 4) {
-      throw std::invalid_argument("packet fault 'delay': node " + s.node() + ": " + r.err +
-                                  " (nemesis-options.packet.dir)");
+      throw ConfigError("packet fault 'delay': node " + s.node() + ": " + r.err +
+                        " (nemesis-options.packet.dir)");
     }
     if (!r.ok()) {
-      throw std::invalid_argument(
+      throw ConfigError(
           "packet fault 'delay': node " + s.node() +
           " has no tc netem and cannot build the NFQUEUE delayer (" + r.err +
           "); install gcc and libnetfilter-queue-dev there, or leave 'delay' out of faults");
@@ -366,25 +367,25 @@ NemesisPackage make_packet(const NemesisOptions& no) {
     o.duplicate = no.options.value("duplicate", o.duplicate);
     o.reorder = no.options.value("reorder", o.reorder);
   } catch (const nlohmann::json::exception& e) {
-    throw std::invalid_argument(where + ": " + e.what());
+    throw ConfigError(where + ": " + e.what());
   }
-  if (o.faults.empty()) throw std::invalid_argument(where + "/faults: empty");
+  if (o.faults.empty()) throw ConfigError(where + "/faults: empty");
   for (const auto& f : o.faults) {
     if (f != "loss" && f != "delay" && f != "rate" && f != "duplicate" && f != "reorder") {
-      throw std::invalid_argument(where + "/faults: unknown fault '" + f +
-                                  "' (loss, delay, rate, duplicate, reorder)");
+      throw ConfigError(where + "/faults: unknown fault '" + f +
+                        "' (loss, delay, rate, duplicate, reorder)");
     }
   }
   static const std::regex rate_re("[0-9]+(\\.[0-9]+)?([kmg]?bit|[kmg]?bps)");
   if (!std::regex_match(o.rate, rate_re)) {
-    throw std::invalid_argument(where + "/rate: a tc rate such as \"1mbit\" or \"500kbit\"");
+    throw ConfigError(where + "/rate: a tc rate such as \"1mbit\" or \"500kbit\"");
   }
   if (!(o.duplicate > 0 && o.duplicate <= 1) || !(o.reorder > 0 && o.reorder <= 1)) {
-    throw std::invalid_argument(where + ": duplicate and reorder are fractions in (0, 1]");
+    throw ConfigError(where + ": duplicate and reorder are fractions in (0, 1]");
   }
-  if (!(o.loss > 0 && o.loss <= 1)) throw std::invalid_argument(where + "/loss: in (0, 1]");
+  if (!(o.loss > 0 && o.loss <= 1)) throw ConfigError(where + "/loss: in (0, 1]");
   if (o.delay_ms <= 0 || o.jitter_ms < 0 || o.jitter_ms > o.delay_ms) {
-    throw std::invalid_argument(where + ": need delay-ms > 0 and 0 <= jitter-ms <= delay-ms");
+    throw ConfigError(where + ": need delay-ms > 0 and 0 <= jitter-ms <= delay-ms");
   }
   check_dir_option(o.dir, where + "/dir");
   NemesisPackage p;

@@ -7,6 +7,7 @@
 #include <stdexcept>
 
 #include "harness/checker.h"
+#include "harness/errors.h"
 #include "harness/nemesis.h"
 #include "harness/remote.h"
 #include "nemeses/node.h"
@@ -108,9 +109,9 @@ std::map<std::string, NodeDrops> grudge_addresses(
   for (const auto& c : controllers) {
     auto p = parse_ip_prefix(c);
     if (!p) {
-      throw std::invalid_argument("partition: cannot read the controller's address ('" + c +
-                                  "' in a node's $SSH_CONNECTION); refusing to partition "
-                                  "without knowing what would cut the controller off");
+      throw ConfigError("partition: cannot read the controller's address ('" + c +
+                        "' in a node's $SSH_CONNECTION); refusing to partition "
+                        "without knowing what would cut the controller off");
     }
     ctl.push_back(*p);
   }
@@ -120,24 +121,23 @@ std::map<std::string, NodeDrops> grudge_addresses(
     for (const auto& peer : peers) {
       auto it = address_of.find(peer);
       if (it == address_of.end() || it->second.empty()) {
-        throw std::invalid_argument("partition: no address known for node " + peer);
+        throw ConfigError("partition: no address known for node " + peer);
       }
       auto a = parse_ip_prefix(it->second);
       if (!a) {
-        throw std::invalid_argument("partition: node " + peer + "'s address '" + it->second +
-                                    "' is not an IP address or prefix; set "
-                                    "nemesis-options/partition/addresses/" +
-                                    peer + " to one");
+        throw ConfigError("partition: node " + peer + "'s address '" + it->second +
+                          "' is not an IP address or prefix; set "
+                          "nemesis-options/partition/addresses/" +
+                          peer + " to one");
       }
       for (const auto& c : ctl) {
         if (a->contains(c)) {
-          throw std::invalid_argument(
-              "partition: node " + peer + "'s address " + it->second +
-              (a->bits == (a->family == 4 ? 32 : 128) ? " is" : " contains") +
-              " the controller's (" + c.text() +
-              "); refusing to cut the controller off (set "
-              "nemesis-options/partition/addresses/" +
-              peer + " to the node's own address)");
+          throw ConfigError("partition: node " + peer + "'s address " + it->second +
+                            (a->bits == (a->family == 4 ? 32 : 128) ? " is" : " contains") +
+                            " the controller's (" + c.text() +
+                            "); refusing to cut the controller off (set "
+                            "nemesis-options/partition/addresses/" +
+                            peer + " to the node's own address)");
         }
       }
       (a->family == 4 ? d.ipv4 : d.ipv6).push_back(a->text());
@@ -241,7 +241,7 @@ class PartitionNemesis : public Nemesis {
  private:
   static Remote& need_remote(const NemesisContext& ctx) {
     if (!ctx.remote) {
-      throw std::invalid_argument(
+      throw ConfigError(
           "nemesis 'partition' needs nodes reached over SSH; this database runs in-process");
     }
     return *ctx.remote;
@@ -275,10 +275,10 @@ NemesisPackage make_partition(const NemesisOptions& o) {
     explicit_grudge = o.options["grudge"];
   } else if (o.options.contains("shapes")) {
     if (!o.options["shapes"].is_array() || o.options["shapes"].empty()) {
-      throw std::invalid_argument(where + "/shapes: must be a non-empty list of shapes");
+      throw ConfigError(where + "/shapes: must be a non-empty list of shapes");
     }
     for (const auto& s : o.options["shapes"]) {
-      if (!s.is_string()) throw std::invalid_argument(where + "/shapes: must be strings");
+      if (!s.is_string()) throw ConfigError(where + "/shapes: must be strings");
       Random probe(0);
       plan_grudge(s.get<std::string>(), o.nodes, probe);  // unknown shape, too few nodes
       shapes.push_back(s.get<std::string>());
@@ -293,23 +293,23 @@ NemesisPackage make_partition(const NemesisOptions& o) {
       }
     }
     if (shapes.empty()) {
-      throw std::invalid_argument("nemesis 'partition' needs at least 2 nodes");
+      throw ConfigError("nemesis 'partition' needs at least 2 nodes");
     }
   }
   std::map<std::string, std::string> overrides;
   if (o.options.contains("addresses")) {
     const Json& a = o.options["addresses"];
-    if (!a.is_object()) throw std::invalid_argument(where + "/addresses: must be an object");
+    if (!a.is_object()) throw ConfigError(where + "/addresses: must be an object");
     for (const auto& [k, v] : a.items()) {
       if (std::find(o.nodes.begin(), o.nodes.end(), k) == o.nodes.end()) {
-        throw std::invalid_argument(where + "/addresses/" + k + ": not a node of the test");
+        throw ConfigError(where + "/addresses/" + k + ": not a node of the test");
       }
-      if (!v.is_string()) throw std::invalid_argument(where + "/addresses/" + k + ": a string");
+      if (!v.is_string()) throw ConfigError(where + "/addresses/" + k + ": a string");
       if (!parse_ip_prefix(v.get<std::string>())) {
-        throw std::invalid_argument(where + "/addresses/" + k + ": '" + v.get<std::string>() +
-                                    "' is not an IP address or prefix (\"10.0.1.5\", "
-                                    "\"10.0.1.0/24\", \"fd00::5\"); host names are not "
-                                    "accepted");
+        throw ConfigError(where + "/addresses/" + k + ": '" + v.get<std::string>() +
+                          "' is not an IP address or prefix (\"10.0.1.5\", "
+                          "\"10.0.1.0/24\", \"fd00::5\"); host names are not "
+                          "accepted");
       }
       overrides[k] = v.get<std::string>();
     }
@@ -323,17 +323,17 @@ NemesisPackage make_partition(const NemesisOptions& o) {
     const std::string need =
         "start-partition needs {\"grudge\": {node: [nodes it drops], ...}} or {\"shape\": "
         "\"one\" | \"majority\" | \"majorities-ring\" | \"minority-third\" | ...}";
-    if (!value.is_object()) throw std::invalid_argument(need);
+    if (!value.is_object()) throw ConfigError(need);
     if (value.contains("grudge")) {
       Grudge g = grudge_from_json(value["grudge"], nodes);
       bool any = false;
       for (const auto& [n, d] : g) any = any || !d.empty();
-      if (!any) throw std::invalid_argument("the grudge drops nothing: " + need);
+      if (!any) throw ConfigError("the grudge drops nothing: " + need);
     } else if (value.contains("shape") && value["shape"].is_string()) {
       Random probe(0);
       plan_grudge(value["shape"].get<std::string>(), nodes, probe);
     } else {
-      throw std::invalid_argument(need);
+      throw ConfigError(need);
     }
   };
   p.generator = start_stop_cycle(

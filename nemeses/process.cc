@@ -21,6 +21,7 @@
 #include <stdexcept>
 
 #include "harness/checker.h"
+#include "harness/errors.h"
 #include "harness/nemesis.h"
 
 namespace faultline::nemeses {
@@ -177,7 +178,7 @@ NemesisPackage make_process(const Kind& kind, const NemesisOptions& o) {
   std::vector<Json> targets;
   if (o.options.contains("targets")) {
     const Json& t = o.options["targets"];
-    if (!t.is_array() || t.empty()) throw std::invalid_argument(where + "/targets: a list");
+    if (!t.is_array() || t.empty()) throw ConfigError(where + "/targets: a list");
     std::set<std::string> known(o.nodes.begin(), o.nodes.end());
     for (const auto& x : t) {
       if (x.is_string()) {
@@ -187,18 +188,18 @@ NemesisPackage make_process(const Kind& kind, const NemesisOptions& o) {
                                            "knows its primaries");
         }
         if (s != "one" && s != "minority" && s != "majority" && s != "all" && s != "primaries") {
-          throw std::invalid_argument(where + "/targets: unknown target '" + s +
-                                      "' (known: one, minority, majority, all, primaries, "
-                                      "or a list of nodes)");
+          throw ConfigError(where + "/targets: unknown target '" + s +
+                            "' (known: one, minority, majority, all, primaries, "
+                            "or a list of nodes)");
         }
       } else if (x.is_array()) {
         for (const auto& n : x) {
           if (!n.is_string() || !known.count(n.get<std::string>())) {
-            throw std::invalid_argument(where + "/targets: " + n.dump() + " is not a node");
+            throw ConfigError(where + "/targets: " + n.dump() + " is not a node");
           }
         }
       } else {
-        throw std::invalid_argument(where + "/targets: " + x.dump() + " is not a target");
+        throw ConfigError(where + "/targets: " + x.dump() + " is not a target");
       }
       targets.push_back(x);
     }
@@ -217,12 +218,12 @@ NemesisPackage make_process(const Kind& kind, const NemesisOptions& o) {
       const std::string need = kind.fault +
                                 " needs {\"target\": \"one\" | \"minority\" | \"majority\" | "
                                 "\"all\" | \"primaries\" | [nodes]} or {\"nodes\": [nodes]}";
-      if (!value.is_object()) throw std::invalid_argument(need);
+      if (!value.is_object()) throw ConfigError(need);
       auto check_nodes = [&](const Json& list) {
-        if (!list.is_array() || list.empty()) throw std::invalid_argument(need);
+        if (!list.is_array() || list.empty()) throw ConfigError(need);
         for (const auto& n : list) {
           if (!n.is_string() || !known.count(n.get<std::string>())) {
-            throw std::invalid_argument(n.dump() + " is not a node of the test");
+            throw ConfigError(n.dump() + " is not a node of the test");
           }
         }
       };
@@ -235,12 +236,12 @@ NemesisPackage make_process(const Kind& kind, const NemesisOptions& o) {
         } else if (!t.is_string() ||
                    !std::set<std::string>{"one", "minority", "majority", "all", "primaries"}.count(
                        t.get<std::string>())) {
-          throw std::invalid_argument("unknown target " + t.dump() + ": " + need);
+          throw ConfigError("unknown target " + t.dump() + ": " + need);
         } else if (t == "primaries" && !has_primaries) {
-          throw std::invalid_argument("target 'primaries': the database does not know its primaries");
+          throw ConfigError("target 'primaries': the database does not know its primaries");
         }
       } else {
-        throw std::invalid_argument(need);
+        throw ConfigError(need);
       }
     };
   }

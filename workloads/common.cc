@@ -3,12 +3,14 @@
 #include <algorithm>
 #include <stdexcept>
 
+#include "harness/errors.h"
+
 namespace faultline::workloads {
 
 namespace {
 
-std::invalid_argument bad(const std::string& workload, const char* key, const std::string& why) {
-  return std::invalid_argument("workload '" + workload + "': option '" + key + "' must be " + why);
+ConfigError bad(const std::string& workload, const char* key, const std::string& why) {
+  return ConfigError("workload '" + workload + "': option '" + key + "' must be " + why);
 }
 
 class Routed : public Generator {

@@ -5,6 +5,7 @@
 #include <vector>
 
 #include "harness/checker.h"
+#include "harness/errors.h"
 
 namespace faultline::workloads {
 namespace {
@@ -51,8 +52,7 @@ ElleTxnOptions parse_elle_txn_options(const Json& options, const std::string& wo
   o.max_writes_per_key =
       int_option(options, "max-writes-per-key", o.max_writes_per_key, 1, workload);
   if (o.min_txn_length > o.max_txn_length) {
-    throw std::invalid_argument("workload '" + workload +
-                                "': min-txn-length must be <= max-txn-length");
+    throw ConfigError("workload '" + workload + "': min-txn-length must be <= max-txn-length");
   }
   return o;
 }

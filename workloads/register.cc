@@ -20,6 +20,7 @@
 #include <memory>
 
 #include "harness/checker.h"
+#include "harness/errors.h"
 #include "harness/workload.h"
 #include "workloads/common.h"
 
@@ -36,8 +37,8 @@ int64_t positive_option(const Json& options, const char* key, int64_t def) {
   if (!options.contains(key)) return def;
   const Json& v = options.at(key);
   if (!v.is_number_integer() || v.get<int64_t>() < 1) {
-    throw std::invalid_argument(std::string("workload 'register': option '") + key +
-                                "' must be an integer >= 1");
+    throw ConfigError(std::string("workload 'register': option '") + key +
+                      "' must be an integer >= 1");
   }
   return v.get<int64_t>();
 }

@@ -54,6 +54,7 @@
 #include "checkers/elle/analysis.h"
 #include "checkers/elle/graph.h"
 #include "checkers/elle/txn.h"
+#include "harness/errors.h"
 #include "harness/registry.h"
 
 namespace faultline {
@@ -80,8 +81,8 @@ class CausalChecker final : public Checker {
     if (options.is_object() && options.contains("engine")) {
       engine_ = options["engine"].is_string() ? options["engine"].get<std::string>() : "";
       if (engine_ != "auto" && engine_ != "patterns" && engine_ != "z3") {
-        throw std::invalid_argument("causal: engine is auto, patterns or z3, not " +
-                                    json_text(options["engine"]));
+        throw ConfigError("causal: engine is auto, patterns or z3, not " +
+                          json_text(options["engine"]));
       }
     }
     if (options.is_object() && options.contains("consistency-model")) {
@@ -92,8 +93,8 @@ class CausalChecker final : public Checker {
       if (model_ == "ccv") model_ = "CCv";
       if (model_ == "cm") model_ = "CM";
       if (model_ != "CC" && model_ != "CCv" && model_ != "CM") {
-        throw std::invalid_argument("causal: consistency-model is CC, CCv or CM, not " +
-                                    json_text(options["consistency-model"]));
+        throw ConfigError("causal: consistency-model is CC, CCv or CM, not " +
+                          json_text(options["consistency-model"]));
       }
     }
   }

@@ -40,6 +40,7 @@
 #include "checkers/elle/analysis.h"
 #include "checkers/elle/graph.h"
 #include "checkers/elle/txn.h"
+#include "harness/errors.h"
 #include "harness/registry.h"
 
 namespace faultline {
@@ -63,9 +64,8 @@ int parse_level(const Json& options) {
   if (s == "read-committed" || s == "rc" || s == "pl-2") return kRC;
   if (s == "read-atomic" || s == "ra") return kRA;
   if (s == "causal" || s == "cc" || s == "tcc" || s == "causal-consistency") return kCC;
-  throw std::invalid_argument(
-      "txn-causal: consistency-model is read-committed, read-atomic or causal, not " +
-      json_text(m));
+  throw ConfigError("txn-causal: consistency-model is read-committed, read-atomic or causal, not " +
+                    json_text(m));
 }
 
 class TxnCausalChecker final : public Checker {

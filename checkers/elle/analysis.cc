@@ -4,6 +4,8 @@
 #include <map>
 #include <stdexcept>
 
+#include "harness/errors.h"
+
 namespace faultline::elle {
 
 void add_session_edges(const TxnHistory& th, DepGraph* g) {
@@ -84,13 +86,13 @@ std::string model_option(const Json& options, const std::string& where) {
   std::string model = "strict-serializable";
   if (options.is_object() && options.contains("consistency-model")) {
     const Json& m = options["consistency-model"];
-    if (!m.is_string()) throw std::invalid_argument(where + ": consistency-model is a string");
+    if (!m.is_string()) throw ConfigError(where + ": consistency-model is a string");
     model = canonical_model(m.get<std::string>());
     if (model.empty()) {
       std::string known;
       for (const auto& n : model_names()) known += (known.empty() ? "" : ", ") + n;
-      throw std::invalid_argument(where + ": unknown consistency-model '" +
-                                  m.get<std::string>() + "' (known: " + known + ")");
+      throw ConfigError(where + ": unknown consistency-model '" + m.get<std::string>() +
+                        "' (known: " + known + ")");
     }
   }
   return model;

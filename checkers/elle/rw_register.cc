@@ -45,6 +45,7 @@
 
 #include "checkers/elle/analysis.h"
 #include "checkers/elle/polygraph.h"
+#include "harness/errors.h"
 #include "harness/registry.h"
 
 namespace faultline::elle {
@@ -881,7 +882,7 @@ class RwRegisterChecker final : public Checker {
         for (const auto& values : version_order_) ok = ok && values.is_array();
       }
       if (!ok) {
-        throw std::invalid_argument(
+        throw ConfigError(
             "rw-register: version-order is an object from key to the list of its values in "
             "install order, not " +
             json_text(options["version-order"]).substr(0, 200));
@@ -891,8 +892,8 @@ class RwRegisterChecker final : public Checker {
     if (options.is_object() && options.contains("engine")) {
       engine_ = options["engine"].is_string() ? options["engine"].get<std::string>() : "";
       if (engine_ != "auto" && engine_ != "graph" && engine_ != "z3") {
-        throw std::invalid_argument("rw-register: engine is auto, graph or z3, not " +
-                                    json_text(options["engine"]));
+        throw ConfigError("rw-register: engine is auto, graph or z3, not " +
+                          json_text(options["engine"]));
       }
     }
   }

@@ -40,6 +40,7 @@
 #include "checkers/lin/model.h"
 #include "checkers/lin/z3_linear.h"
 #include "harness/checker.h"
+#include "harness/errors.h"
 
 namespace faultline::lin {
 namespace {
@@ -146,7 +147,7 @@ class Linearizable : public Checker {
 
   CheckResult check(const History& history, const CheckContext& ctx) override {
     if (!history.invocations_known()) {
-      throw std::invalid_argument(
+      throw ConfigError(
           "linearizable: the history has completions only; linearizability needs each "
           "operation's invocation (its real-time interval). Elle's checkers (-c list-append, "
           "-c rw-register) accept such histories");
@@ -154,7 +155,7 @@ class Linearizable : public Checker {
     auto t0 = Clock::now();
     std::string model_name = o_.model.empty() ? guess_model(history) : o_.model;
     if (model_name.empty()) {
-      throw std::invalid_argument(
+      throw ConfigError(
           "linearizable: cannot guess a model from the operations; name one with --model "
           "(known: " +
           join(ModelRegistry::names()) + ")");
@@ -720,7 +721,7 @@ std::unique_ptr<Checker> make(const Json& options) {
       if (f == "mismatch") {
         o.failed_cas = Model::FailedCas::kMismatch;
       } else if (f != "unknown") {
-        throw std::invalid_argument(
+        throw ConfigError(
             "linearizable checker: failed-cas is 'unknown' (default: a "
             "failed cas with no error did not happen) or 'mismatch' (it "
             "did not match), not " +
@@ -729,8 +730,8 @@ std::unique_ptr<Checker> make(const Json& options) {
     }
   }
   if (o.engine != "search" && o.engine != "smt" && o.engine != "portfolio") {
-    throw std::invalid_argument("linearizable checker: unknown engine '" + o.engine +
-                                "' (known: search, smt, portfolio)");
+    throw ConfigError("linearizable checker: unknown engine '" + o.engine +
+                      "' (known: search, smt, portfolio)");
   }
   if (!o.model.empty()) ModelRegistry::get("model", o.model);
   return std::make_unique<Linearizable>(std::move(o));

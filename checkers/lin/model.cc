@@ -3,6 +3,8 @@
 #include <set>
 #include <stdexcept>
 
+#include "harness/errors.h"
+
 namespace faultline::lin {
 
 ValueTable::ValueTable() { intern_text("null"); }
@@ -32,8 +34,8 @@ int64_t VectorTable::intern(const std::vector<int64_t>& v) {
 void bad_op(const Operation& op, const std::string& model, const std::string& why) {
   std::string where = op.invoke->line > 0 ? "line " + std::to_string(op.invoke->line)
                                           : "op " + std::to_string(op.invoke->index);
-  throw std::invalid_argument(where + ": " + op.invoke->f + " " + json_text(op.invoke->value) +
-                              " does not fit the " + model + " model: " + why);
+  throw ConfigError(where + ": " + op.invoke->f + " " + json_text(op.invoke->value) +
+                    " does not fit the " + model + " model: " + why);
 }
 
 Outcome outcome_of(const Operation& op) {

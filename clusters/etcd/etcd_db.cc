@@ -11,6 +11,7 @@
 #include "clusters/etcd/etcd_http.h"
 #include "clusters/etcd/etcd_proto.h"
 #include "harness/checker.h"
+#include "harness/errors.h"
 #include "harness/remote.h"
 #include "harness/secure_dir.h"
 
@@ -107,7 +108,7 @@ std::string sanitize(const std::string& s) {
 bool bool_option(const Json& options, const char* key, bool def) {
   if (!options.is_object() || !options.contains(key)) return def;
   if (!options[key].is_boolean()) {
-    throw std::invalid_argument(std::string("db 'etcd': option '") + key + "' must be a boolean");
+    throw ConfigError(std::string("db 'etcd': option '") + key + "' must be a boolean");
   }
   return options[key].get<bool>();
 }
@@ -150,7 +151,7 @@ EtcdOptions parse_etcd_options(const Json& options) {
   if (options.is_object() && options.contains("request-timeout-ms")) {
     const Json& v = options["request-timeout-ms"];
     if (!v.is_number_integer() || v.get<int64_t>() < 0) {
-      throw std::invalid_argument("db 'etcd': option 'request-timeout-ms' must be an integer >= 0");
+      throw ConfigError("db 'etcd': option 'request-timeout-ms' must be an integer >= 0");
     }
     o.request_timeout_ms = v.get<int64_t>();
   }
@@ -158,14 +159,14 @@ EtcdOptions parse_etcd_options(const Json& options) {
     const Json& v = options["client-port"];
     if (!v.is_number_integer() || v.get<int64_t>() < 1 || v.get<int64_t>() > 65535 ||
         v.get<int64_t>() == kPeerPort) {
-      throw std::invalid_argument(
+      throw ConfigError(
           "db 'etcd': option 'client-port' must be a port number (1-65535, not 2380)");
     }
     o.client_port = v.get<int>();
   }
   if (options.is_object() && options.contains("dir")) {
     const Json& v = options["dir"];
-    if (!v.is_string()) throw std::invalid_argument("db 'etcd': option 'dir' must be a string");
+    if (!v.is_string()) throw ConfigError("db 'etcd': option 'dir' must be a string");
     check_dir_option(v.get<std::string>(), "db 'etcd': option 'dir'");
     o.dir = v.get<std::string>();
   }
@@ -230,7 +231,7 @@ std::vector<std::string> EtcdDb::etcd_argv(const DbContext& ctx, const std::stri
 }
 
 void EtcdDb::start_node(const DbContext& ctx, const std::string& node, const std::string& token) {
-  if (!ctx.remote) throw std::invalid_argument("db 'etcd' needs nodes reached over SSH");
+  if (!ctx.remote) throw ConfigError("db 'etcd' needs nodes reached over SSH");
   if (!ctx.faketime_dir.empty()) check_dir_option(ctx.faketime_dir, "db 'etcd': faketime dir");
   std::vector<std::string> args = {
       options_.dir, node_dir(ctx, node),
@@ -249,7 +250,7 @@ void EtcdDb::start_node(const DbContext& ctx, const std::string& node, const std
 
 bool EtcdDb::signal_node(const DbContext& ctx, const std::string& node, const std::string& signal,
                          bool wait) {
-  if (!ctx.remote) throw std::invalid_argument("db 'etcd' needs nodes reached over SSH");
+  if (!ctx.remote) throw ConfigError("db 'etcd' needs nodes reached over SSH");
   auto session = ctx.remote->session(node);
   ExecResult r =
       session->exec(Command::shell(kSignalScript, {node_dir(ctx, node), signal, wait ? "wait" : ""})
@@ -276,7 +277,7 @@ std::string EtcdDb::log_tail(const DbContext& ctx, const std::string& node) {
 
 void EtcdDb::setup(const DbContext& ctx) {
   if (!ctx.remote) {
-    throw std::invalid_argument(
+    throw ConfigError(
         "db 'etcd' needs nodes reached over SSH (give --nodes, --nodes-file or --local N)");
   }
   auto log = [&](const std::string& s) {
@@ -471,7 +472,7 @@ void EtcdDb::prepare(const DbContext& ctx, const std::string& vocabulary, const 
     Json accounts = params.is_object() ? params.value("accounts", Json::array()) : Json::array();
     int64_t total = params.is_object() ? params.value("total", int64_t{0}) : 0;
     if (!accounts.is_array() || accounts.empty()) {
-      throw std::invalid_argument("etcd prepare: bank params need a non-empty 'accounts' list");
+      throw ConfigError("etcd prepare: bank params need a non-empty 'accounts' list");
     }
     int64_t n = static_cast<int64_t>(accounts.size());
     std::vector<std::pair<std::string, std::string>> kvs;

@@ -13,6 +13,7 @@
 #include "clusters/sql/sql.h"
 #include "harness/checker.h"
 #include "harness/db.h"
+#include "harness/errors.h"
 #include "harness/remote.h"
 #include "harness/secure_dir.h"
 
@@ -90,9 +91,9 @@ void check_name(const std::string& what, const std::string& v) {
                 c == '.' || c == '-' || c == '_' || c == ':');
   }
   if (!ok) {
-    throw std::invalid_argument("db 'galera': " + what + " '" + v +
-                                "' may hold only letters, digits and ._:- (it names the "
-                                "node's directory and goes into my.cnf)");
+    throw ConfigError("db 'galera': " + what + " '" + v +
+                      "' may hold only letters, digits and ._:- (it names the "
+                      "node's directory and goes into my.cnf)");
   }
 }
 
@@ -319,7 +320,7 @@ class GaleraDb : public Db, public Killable, public Pausable {
   }
   static void require_remote(const DbContext& ctx) {
     if (!ctx.remote || ctx.nodes.empty()) {
-      throw std::invalid_argument(
+      throw ConfigError(
           "database 'galera' needs nodes reached over SSH (--nodes, --local N, or the local "
           "cluster)");
     }
@@ -788,7 +789,7 @@ Options parse_options(const Json& j) {
                          "db 'galera'");
   Options o;
   auto bad = [](const std::string& key, const std::string& what) {
-    throw std::invalid_argument("db 'galera': option '" + key + "' must be " + what);
+    throw ConfigError("db 'galera': option '" + key + "' must be " + what);
   };
   if (j.contains("isolation")) {
     if (!j["isolation"].is_string()) bad("isolation", "a string");

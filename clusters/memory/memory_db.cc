@@ -3,6 +3,7 @@
 #include <thread>
 
 #include "harness/checker.h"
+#include "harness/errors.h"
 #include "harness/random.h"
 
 namespace faultline {
@@ -317,14 +318,13 @@ void MemoryDb::prepare(const DbContext& ctx, const std::string& vocabulary, cons
     const Json accounts = params.value("accounts", Json::array());
     const Json total = params.value("total", Json(0));
     if (!accounts.is_array() || accounts.empty() || !total.is_number_integer()) {
-      throw std::invalid_argument(name() + ": bank needs params accounts (a list) and total");
+      throw ConfigError(name() + ": bank needs params accounts (a list) and total");
     }
     const int64_t n = static_cast<int64_t>(accounts.size());
     const int64_t t = total.get<int64_t>();
     store_->balances.clear();
     for (const auto& a : accounts) {
-      if (!a.is_number_integer())
-        throw std::invalid_argument(name() + ": bank account ids are integers");
+      if (!a.is_number_integer()) throw ConfigError(name() + ": bank account ids are integers");
       store_->balances[a.get<int64_t>()] = t / n;
     }
     store_->balances[accounts[0].get<int64_t>()] += t % n;
@@ -395,7 +395,7 @@ std::unique_ptr<Db> make_memory(bool stale, const Json& options) {
     if (!options.is_object() || !options.contains(key)) return 0;
     const Json& v = options[key];
     if (!v.is_number_integer() || v.get<int64_t>() < 0) {
-      throw std::invalid_argument(std::string(where) + ": " + key + " must be an integer >= 0");
+      throw ConfigError(std::string(where) + ": " + key + " must be an integer >= 0");
     }
     return v.get<int64_t>();
   };

@@ -8,6 +8,7 @@
 #include <thread>
 
 #include "harness/checker.h"
+#include "harness/errors.h"
 #include "harness/remote.h"
 #include "harness/secure_dir.h"
 
@@ -245,8 +246,8 @@ std::string faketime_file(const DbContext& ctx, const std::string& node) {
 
 std::unique_ptr<Session> open_session(const DbContext& ctx, const std::string& node) {
   if (ctx.remote == nullptr) {
-    throw std::invalid_argument(std::string(kWhere) +
-                                " needs nodes reached over SSH (a cluster or nodes-file); none");
+    throw ConfigError(std::string(kWhere) +
+                      " needs nodes reached over SSH (a cluster or nodes-file); none");
   }
   return ctx.remote->session(node);
 }
@@ -341,10 +342,10 @@ std::string pg_isolation(const std::string& v) {
   if (v == "read-committed") return "read committed";
   if (v == "repeatable-read") return "repeatable read";
   if (v == "serializable") return "serializable";
-  throw std::invalid_argument(std::string(kWhere) +
-                              ": isolation must be read-committed, repeatable-read or "
-                              "serializable, not '" +
-                              v + "'");
+  throw ConfigError(std::string(kWhere) +
+                    ": isolation must be read-committed, repeatable-read or "
+                    "serializable, not '" +
+                    v + "'");
 }
 
 }  // namespace
@@ -359,7 +360,7 @@ PglogicalOptions PglogicalOptions::parse(const Json& options) {
   auto str = [&](const char* key, std::string& out) {
     if (!options.contains(key)) return;
     if (!options[key].is_string()) {
-      throw std::invalid_argument(std::string(kWhere) + ": " + key + " must be a string");
+      throw ConfigError(std::string(kWhere) + ": " + key + " must be a string");
     }
     out = options[key].get<std::string>();
   };
@@ -368,10 +369,10 @@ PglogicalOptions PglogicalOptions::parse(const Json& options) {
   static const std::set<std::string> kResolutions = {"error", "apply_remote", "keep_local",
                                                      "last_update_wins", "first_update_wins"};
   if (!kResolutions.count(o.conflict_resolution)) {
-    throw std::invalid_argument(std::string(kWhere) +
-                                ": conflict-resolution must be one of last_update_wins, "
-                                "first_update_wins, apply_remote, keep_local, error; not '" +
-                                o.conflict_resolution + "'");
+    throw ConfigError(std::string(kWhere) +
+                      ": conflict-resolution must be one of last_update_wins, "
+                      "first_update_wins, apply_remote, keep_local, error; not '" +
+                      o.conflict_resolution + "'");
   }
   std::string isolation = "read-committed";
   str("isolation", isolation);
@@ -383,27 +384,27 @@ PglogicalOptions PglogicalOptions::parse(const Json& options) {
   }
   static const std::set<std::string> kSync = {"on", "off", "local", "remote_write", "remote_apply"};
   if (!kSync.count(o.synchronous_commit)) {
-    throw std::invalid_argument(std::string(kWhere) +
-                                ": synchronous-commit must be on, off, local, remote_write or "
-                                "remote_apply; not '" +
-                                o.synchronous_commit + "'");
+    throw ConfigError(std::string(kWhere) +
+                      ": synchronous-commit must be on, off, local, remote_write or "
+                      "remote_apply; not '" +
+                      o.synchronous_commit + "'");
   }
   if (options.contains("select-for-update")) {
     if (!options["select-for-update"].is_boolean()) {
-      throw std::invalid_argument(std::string(kWhere) + ": select-for-update must be a boolean");
+      throw ConfigError(std::string(kWhere) + ": select-for-update must be a boolean");
     }
     o.select_for_update = options["select-for-update"].get<bool>();
   }
   if (options.contains("retry-codes")) {
     const Json& codes = options["retry-codes"];
     if (!codes.is_array()) {
-      throw std::invalid_argument(std::string(kWhere) +
-                                  ": retry-codes must be a list of SQLSTATEs, e.g. [\"40001\"]");
+      throw ConfigError(std::string(kWhere) +
+                        ": retry-codes must be a list of SQLSTATEs, e.g. [\"40001\"]");
     }
     for (const auto& c : codes) {
       if (!c.is_string() || c.get<std::string>().size() != 5) {
-        throw std::invalid_argument(std::string(kWhere) +
-                                    ": retry-codes: each must be a 5-character SQLSTATE string");
+        throw ConfigError(std::string(kWhere) +
+                          ": retry-codes: each must be a 5-character SQLSTATE string");
       }
       o.retry_codes.push_back(c.get<std::string>());
     }
@@ -412,7 +413,7 @@ PglogicalOptions PglogicalOptions::parse(const Json& options) {
   if (options.contains("retry-limit")) {
     const Json& v = options["retry-limit"];
     if (!v.is_number_integer() || v.get<int64_t>() < 0 || v.get<int64_t>() > 1000) {
-      throw std::invalid_argument(std::string(kWhere) + ": retry-limit must be an integer 0..1000");
+      throw ConfigError(std::string(kWhere) + ": retry-limit must be an integer 0..1000");
     }
     o.retry_limit = static_cast<int>(v.get<int64_t>());
   }
@@ -504,7 +505,7 @@ void PglogicalDb::start_postgres(const DbContext& ctx, const std::string& node) 
 
 void PglogicalDb::setup(const DbContext& ctx) {
   const auto t0 = Clock::now();
-  if (ctx.nodes.empty()) throw std::invalid_argument(std::string(kWhere) + ": no nodes");
+  if (ctx.nodes.empty()) throw ConfigError(std::string(kWhere) + ": no nodes");
   // Addresses first: every node's pg_hba trusts the others.
   for_nodes(ctx.nodes, [&](const std::string& node, size_t) { own_address(ctx, node); });
   std::set<std::string> controllers;
@@ -599,8 +600,7 @@ void PglogicalDb::prepare(const DbContext& ctx, const std::string& vocabulary, c
   const auto t0 = Clock::now();
   const auto vocs = sql::vocabularies();
   if (std::find(vocs.begin(), vocs.end(), vocabulary) == vocs.end()) {
-    throw std::invalid_argument(std::string(kWhere) + ": no client for vocabulary '" + vocabulary +
-                                "'");
+    throw ConfigError(std::string(kWhere) + ": no client for vocabulary '" + vocabulary + "'");
   }
   const size_t n = ctx.nodes.size();
   const auto tables = sql::tables(vocabulary);

@@ -15,6 +15,7 @@
 
 #include "clusters/sql/sql.h"
 #include "harness/db.h"
+#include "harness/errors.h"
 
 namespace faultline::sql {
 namespace {
@@ -45,7 +46,7 @@ bool rolled_back_at_commit(Dialect dialect, const std::string& code) {
 
 int64_t integer(const Json& j, const char* what) {
   if (!j.is_number_integer()) {
-    throw std::invalid_argument(std::string("expected an integer ") + what + ", found " + j.dump());
+    throw ConfigError(std::string("expected an integer ") + what + ", found " + j.dump());
   }
   return j.get<int64_t>();
 }
@@ -55,11 +56,11 @@ std::string num(int64_t v) { return std::to_string(v); }
 // Idempotency ids go into SQL text: letters, digits, '-', '_', '.', ':' only.
 std::string safe_id(const Json& j) {
   std::string s = j.is_string() ? j.get<std::string>() : j.dump();
-  if (s.empty() || s.size() > 64) throw std::invalid_argument("bad op id " + s);
+  if (s.empty() || s.size() > 64) throw ConfigError("bad op id " + s);
   for (char c : s) {
     if (!(std::isalnum(static_cast<unsigned char>(c)) || c == '-' || c == '_' || c == '.' ||
           c == ':')) {
-      throw std::invalid_argument("op id " + s + " has characters other than [A-Za-z0-9._:-]");
+      throw ConfigError("op id " + s + " has characters other than [A-Za-z0-9._:-]");
     }
   }
   return s;
@@ -322,8 +323,7 @@ class SqlClient : public Client {
               q(upsert_row("fl_rw", "k", num(k), {{"v", num(integer(m.at(2), "value"))}}));
               out.push_back(m);
             } else {
-              throw std::invalid_argument("micro-op " + m.dump() + " is not part of " +
-                                          vocabulary_);
+              throw ConfigError("micro-op " + m.dump() + " is not part of " + vocabulary_);
             }
           }
           return out;

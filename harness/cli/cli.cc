@@ -6,11 +6,13 @@
 #include <sstream>
 #include <vector>
 
+#include "harness/control/inventory.h"
+#include "harness/errors.h"
 #include "harness/history.h"
 #include "harness/registry.h"
 #include "harness/version.h"
 
-namespace faultline {
+namespace faultline::cli {
 namespace {
 std::vector<CliCommand>& commands() {
   static std::vector<CliCommand> v;
@@ -75,10 +77,7 @@ int run_cli(int argc, char** argv) {
         std::cerr << "faultline: " << e.source() << ":" << p.line << ": " << p.reason << "\n";
       }
       return kExitBadInput;
-    } catch (const BadInput& e) {
-      std::cerr << "faultline: " << e.what() << "\n";
-      return kExitBadInput;
-    } catch (const std::invalid_argument& e) {
+    } catch (const ConfigError& e) {
       std::cerr << "faultline: " << e.what() << "\n";
       return kExitBadInput;
     } catch (const std::exception& e) {
@@ -89,4 +88,23 @@ int run_cli(int argc, char** argv) {
   return kExitBadInput;
 }
 
-}  // namespace faultline
+void add_inventory_options(CLI::App& app, control::InventoryOptions& o) {
+  app.add_option("--nodes", o.nodes, "Comma-separated nodes: HOST, USER@HOST, HOST:PORT");
+  app.add_option("--nodes-file", o.nodes_file,
+                 "File with one node per line (# comments), or an inventory.json");
+  app.add_option("--ssh-user", o.ssh_user, "SSH user (default root)");
+  app.add_option("--ssh-key", o.ssh_key,
+                 "Private key file (default: ssh-agent, then ~/.ssh/id_ed25519, id_rsa)");
+  app.add_option("--ssh-port", o.ssh_port, "SSH port (default 22)");
+  app.add_option("--ssh-known-hosts", o.ssh_known_hosts,
+                 "known_hosts file (default ~/.ssh/known_hosts)");
+  app.add_option("--ssh-strict-host-key-checking", o.strict_host_key_checking,
+                 "yes (default): verify host keys; no: accept a host's key the first time "
+                 "(as OpenSSH's accept-new; a changed key is always refused). Given, it "
+                 "applies to every node, nodes-file values included")
+      ->check(CLI::IsMember({"yes", "no"}));
+  app.add_option("--local-cluster", o.local_cluster,
+                 "Use the nodes of this running local cluster (`faultline cluster up`)");
+}
+
+}  // namespace faultline::cli

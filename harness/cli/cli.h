@@ -10,7 +10,7 @@
 // after parsing; the action returns the process exit code.
 //
 // Exit codes (Jepsen's): 0 valid, 1 invalid, 2 unknown, 254 bad arguments or input,
-// 255 internal error. Errors thrown by an action are mapped by main: BadInput (and
+// 255 internal error. Errors thrown by an action are mapped by main: ConfigError (and
 // HistoryError, std::invalid_argument) to 254 with their message, anything else to 255.
 //
 // Thread safety: registration happens before main; main is single-threaded while parsing.
@@ -21,23 +21,16 @@
 #include <string>
 #include <vector>
 
+#include "harness/errors.h"
+
 namespace CLI {
 class App;
 }
+namespace faultline::control {
+struct InventoryOptions;
+}
 
-namespace faultline {
-
-inline constexpr int kExitValid = 0;
-inline constexpr int kExitInvalid = 1;
-inline constexpr int kExitUnknown = 2;
-inline constexpr int kExitBadInput = 254;
-inline constexpr int kExitInternal = 255;
-
-// Bad arguments, spec or input that the user can fix: exit 254 with the message.
-class BadInput : public std::runtime_error {
- public:
-  using std::runtime_error::runtime_error;
-};
+namespace faultline::cli {
 
 struct CliCommand {
   std::string name;
@@ -53,4 +46,7 @@ std::vector<std::string> split_commas(const std::string& s);
 // Runs the CLI; what main() returns.
 int run_cli(int argc, char** argv);
 
-}  // namespace faultline
+// Declares the inventory flags (--nodes, --nodes-file, --ssh-*, --local-cluster) on `app`.
+void add_inventory_options(CLI::App& app, control::InventoryOptions& options);
+
+}  // namespace faultline::cli

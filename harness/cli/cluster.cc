@@ -14,36 +14,37 @@
 #include "harness/cli/cli.h"
 #include "harness/control/inventory.h"
 #include "harness/control/retry.h"
+#include "harness/control/ssh.h"
 #include "harness/remote.h"
 
-namespace faultline {
+namespace faultline::cli {
 namespace {
 
 struct ClusterOptions {
-  LocalClusterOptions up;
+  control::LocalClusterOptions up;
   std::string name = "fl";
   bool json = false;
   std::string node;
   std::vector<std::string> command;
-  InventoryOptions inventory;
+  control::InventoryOptions inventory;
   int timeout_s = 0;
 };
 
 int run_up(const ClusterOptions& o) {
-  auto p = make_local_cluster_provisioner();
-  LocalClusterOptions up = o.up;
+  auto p = control::make_local_cluster_provisioner();
+  control::LocalClusterOptions up = o.up;
   up.name = o.name;
   p->up(up, std::cout);
   return 0;
 }
 
 int run_down(const ClusterOptions& o) {
-  make_local_cluster_provisioner()->down(o.name, std::cout);
+  control::make_local_cluster_provisioner()->down(o.name, std::cout);
   return 0;
 }
 
 int run_status(const ClusterOptions& o) {
-  nlohmann::json s = make_local_cluster_provisioner()->status(o.name);
+  nlohmann::json s = control::make_local_cluster_provisioner()->status(o.name);
   bool up = s.value("up", false);
   if (o.json) {
     std::cout << s.dump(2) << "\n";
@@ -67,17 +68,17 @@ int run_status(const ClusterOptions& o) {
 }
 
 int run_exec(const ClusterOptions& o) {
-  InventoryOptions io = o.inventory;
+  control::InventoryOptions io = o.inventory;
   if (io.nodes.empty() && io.nodes_file.empty() && io.local_cluster.empty()) {
     io.local_cluster = o.name;
   }
-  Inventory inv = resolve_inventory(io);
+  control::Inventory inv = control::resolve_inventory(io);
   inv.node(o.node);  // unknown node: exit 254 with the known names
-  SshOptions so;
+  control::SshOptions so;
   so.command_timeout = std::chrono::seconds(o.timeout_s);
   try {
     // Retried only while the command certainly has not started (harness/control/retry.h).
-    auto remote = make_retrying_remote(make_ssh_remote(inv, so));
+    auto remote = control::make_retrying_remote(control::make_ssh_remote(inv, so));
     auto session = remote->session(o.node);
     ExecResult r = session->exec(Command(o.command));
     std::cout << r.out << std::flush;
@@ -128,4 +129,4 @@ const bool registered = register_command(
      }});
 
 }  // namespace
-}  // namespace faultline
+}  // namespace faultline::cli

@@ -15,12 +15,13 @@
 #include "harness/checker.h"
 #include "harness/cli/cli.h"
 #include "harness/db.h"
+#include "harness/errors.h"
 #include "harness/formats.h"
 #include "harness/registry.h"
 #include "harness/run/limits.h"
 #include "harness/workload.h"
 
-namespace faultline {
+namespace faultline::cli {
 namespace {
 
 // Default of `check --time-limit`: a check with no limit could run for ever on a hostile file.
@@ -30,8 +31,8 @@ std::optional<HistoryFormat> format_option(const std::string& name) {
   if (name.empty() || name == "auto") return std::nullopt;
   auto f = parse_history_format(name);
   if (!f) {
-    throw BadInput("unknown format '" + name +
-                   "' (known: auto, jsonl, edn, jepsen-log, porcupine-kv)");
+    throw ConfigError("unknown format '" + name +
+                      "' (known: auto, jsonl, edn, jepsen-log, porcupine-kv)");
   }
   return f;
 }
@@ -56,7 +57,7 @@ struct CheckOptions {
 int run_check(const CheckOptions& o) {
   auto format = format_option(o.format);
   std::vector<std::string> checkers = split_commas(o.checker);
-  if (checkers.empty()) throw BadInput("--checker needs at least one name");
+  if (checkers.empty()) throw ConfigError("--checker needs at least one name");
   for (const auto& c : checkers) CheckerRegistry::get("checker", c);  // fail early on a typo
   Json options = Json::object();
   if (!o.model.empty()) options["model"] = o.model;
@@ -67,8 +68,8 @@ int run_check(const CheckOptions& o) {
   for (const auto& kv : o.extra_options) {
     auto eq = kv.find('=');
     if (eq == std::string::npos || eq == 0) {
-      throw BadInput("--option takes KEY=VALUE (VALUE as JSON, or a plain string), not '" + kv +
-                     "'");
+      throw ConfigError("--option takes KEY=VALUE (VALUE as JSON, or a plain string), not '" + kv +
+                        "'");
     }
     const std::string value = kv.substr(eq + 1);
     Json parsed = Json::parse(value, nullptr, false);
@@ -79,7 +80,7 @@ int run_check(const CheckOptions& o) {
   // time through the checkers' deadline and, as a backstop, a watchdog.
   const size_t memory_bytes = o.memory_limit_mb > 0
                                   ? static_cast<size_t>(o.memory_limit_mb * 1024 * 1024)
-                                  : default_memory_limit_bytes();
+                                  : run::default_memory_limit_bytes();
   const std::string raise_memory = "raise it with --memory-limit MiB";
   const std::string raise_time = "raise it with --time-limit S, or 0 for none";
   auto limit_text = [&](double s) {
@@ -87,16 +88,17 @@ int run_check(const CheckOptions& o) {
     t << s;
     return t.str();
   };
-  MemoryLimit memory_limit(memory_bytes);
+  run::MemoryLimit memory_limit(memory_bytes);
   Validity overall = Validity::kValid;
   Json all = Json::array();
   for (const auto& file : o.files) {
     auto t0 = std::chrono::steady_clock::now();
     std::unique_ptr<LoadedHistory> loaded_ptr;
     try {
-      Watchdog watchdog(o.time_limit_s, file + ": unknown: reading the history took longer than " +
-                                            "the time limit of " + limit_text(o.time_limit_s) +
-                                            " s; " + raise_time);
+      run::Watchdog watchdog(o.time_limit_s,
+                             file + ": unknown: reading the history took longer than " +
+                                 "the time limit of " + limit_text(o.time_limit_s) + " s; " +
+                                 raise_time);
       loaded_ptr = std::make_unique<LoadedHistory>(load_history_file(file, format));
     } catch (const std::bad_alloc&) {
       std::cout << file << ": unknown: reading the history needs more than the memory limit of "
@@ -134,9 +136,9 @@ int run_check(const CheckOptions& o) {
       auto c0 = std::chrono::steady_clock::now();
       CheckResult r;
       try {
-        Watchdog watchdog(o.time_limit_s, file + ": unknown: " + name +
-                                              " ran past the time limit of " +
-                                              limit_text(o.time_limit_s) + " s; " + raise_time);
+        run::Watchdog watchdog(o.time_limit_s,
+                               file + ": unknown: " + name + " ran past the time limit of " +
+                                   limit_text(o.time_limit_s) + " s; " + raise_time);
         r = checker->check(loaded.history, ctx);
       } catch (const std::bad_alloc&) {
         r = CheckResult{};
@@ -255,7 +257,7 @@ int run_convert(const ConvertOptions& o) {
   HistoryFormat to;
   if (!o.to.empty()) {
     auto f = format_option(o.to);
-    if (!f) throw BadInput("--to needs a format: jsonl, edn, jepsen-log or porcupine-kv");
+    if (!f) throw ConfigError("--to needs a format: jsonl, edn, jepsen-log or porcupine-kv");
     to = *f;
   } else if (o.out.ends_with(".edn")) {
     to = HistoryFormat::kEdn;
@@ -269,7 +271,7 @@ int run_convert(const ConvertOptions& o) {
     return 0;
   }
   std::ofstream out(o.out, std::ios::binary | std::ios::trunc);
-  if (!out) throw BadInput(o.out + ": cannot write: " + std::strerror(errno));
+  if (!out) throw ConfigError(o.out + ": cannot write: " + std::strerror(errno));
   write_history(out, loaded.history, to);
   out.close();
   if (!out) throw std::runtime_error(o.out + ": write failed");
@@ -362,4 +364,4 @@ const bool list_registered = register_command(
      }});
 
 }  // namespace
-}  // namespace faultline
+}  // namespace faultline::cli

@@ -1,3 +1,3 @@
 #include "harness/cli/cli.h"
 
-int main(int argc, char** argv) { return faultline::run_cli(argc, argv); }
+int main(int argc, char** argv) { return faultline::cli::run_cli(argc, argv); }

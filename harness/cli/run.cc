@@ -6,12 +6,13 @@
 #include <memory>
 
 #include "harness/cli/cli.h"
+#include "harness/errors.h"
 #include "harness/run/matrix.h"
 #include "harness/run/results.h"
 #include "harness/run/runner.h"
 #include "harness/run/spec.h"
 
-namespace faultline {
+namespace faultline::cli {
 namespace {
 
 struct RunFlags {
@@ -29,31 +30,31 @@ struct RunFlags {
 // matrix.json and matrix.html in the results directory. Every combination's spec is validated
 // before the first run; a run that fails (not a bad spec) is an "error" row and the matrix
 // goes on.
-int run_matrix(const Json& j, const std::string& source, const RunOptions& ro) {
-  std::vector<MatrixCombination> combos;
+int run_matrix(const Json& j, const std::string& source, const run::RunOptions& ro) {
+  std::vector<run::MatrixCombination> combos;
   try {
-    combos = expand_matrix(j);
+    combos = run::expand_matrix(j);
   } catch (const std::invalid_argument& e) {
-    throw SpecError(source + ": " + e.what());
+    throw ConfigError(source + ": " + e.what());
   }
-  std::vector<TestSpec> specs;
-  for (const auto& c : combos) specs.push_back(parse_spec(c.spec, source));
+  std::vector<run::TestSpec> specs;
+  for (const auto& c : combos) specs.push_back(run::parse_spec(c.spec, source));
   std::filesystem::path root = specs.front().results_dir;
-  std::vector<MatrixRun> runs;
+  std::vector<run::MatrixRun> runs;
   Validity overall = Validity::kValid;
   bool interrupted = false;
   for (size_t ci = 0; ci < specs.size() && !interrupted; ++ci) {
     for (int64_t i = 0; i < specs[ci].test_count && !interrupted; ++i) {
-      TestSpec one = specs[ci];
+      run::TestSpec one = specs[ci];
       if (one.seed && i > 0) one.seed = *one.seed + static_cast<uint64_t>(i);
       std::cout << "== " << json_text(combos[ci].values) << " run " << (i + 1) << " of "
                 << one.test_count << "\n"
                 << std::flush;
-      MatrixRun mr;
+      run::MatrixRun mr;
       mr.values = combos[ci].values;
       mr.run = static_cast<int>(i + 1);
       try {
-        RunOutcome out = run_test(one, ro);
+        run::RunOutcome out = run::run_test(one, ro);
         std::cout << out.summary << std::flush;
         mr.verdict = std::string(to_string(out.validity));
         mr.dir = std::filesystem::relative(out.dir, root).string();
@@ -65,7 +66,7 @@ int run_matrix(const Json& j, const std::string& source, const RunOptions& ro) {
         }
         overall = merge(overall, out.validity);
         interrupted = out.interrupted;
-      } catch (const SpecError&) {
+      } catch (const ConfigError&) {
         throw;
       } catch (const std::exception& e) {
         mr.verdict = "error";
@@ -76,10 +77,10 @@ int run_matrix(const Json& j, const std::string& source, const RunOptions& ro) {
       runs.push_back(mr);
     }
   }
-  Json m = matrix_json(runs);
+  Json m = run::matrix_json(runs);
   std::filesystem::create_directories(root);
   write_file_atomic(root / "matrix.json", m.dump(2) + "\n");
-  write_file_atomic(root / "matrix.html", matrix_html(m));
+  write_file_atomic(root / "matrix.html", run::matrix_html(m));
   std::cout << "== matrix: " << runs.size() << " runs;";
   for (const auto& [v, n] : m["tally"].items()) std::cout << " " << v << " " << n.get<int>();
   std::cout << "; overall " << to_string(overall) << "\n"
@@ -88,8 +89,8 @@ int run_matrix(const Json& j, const std::string& source, const RunOptions& ro) {
 }
 
 int run_command(const CLI::App& app, const RunFlags& f) {
-  Json j = f.spec_file.empty() ? Json::object() : load_spec_file(f.spec_file);
-  if (!j.is_object()) throw SpecError(f.spec_file + ": /: expected an object");
+  Json j = f.spec_file.empty() ? Json::object() : run::load_spec_file(f.spec_file);
+  if (!j.is_object()) throw ConfigError(f.spec_file + ": /: expected an object");
   auto given = [&](const char* flag) { return app.count(flag) > 0; };
   if (given("--db")) j["db"] = f.db;
   if (given("--workload")) j["workload"] = f.workload;
@@ -117,27 +118,27 @@ int run_command(const CLI::App& app, const RunFlags& f) {
   if (given("--ssh-known-hosts")) j["ssh"]["known-hosts"] = f.ssh_known_hosts;
   if (given("--ssh-strict-host-key-checking")) {
     if (f.ssh_strict != "yes" && f.ssh_strict != "no") {
-      throw BadInput("--ssh-strict-host-key-checking must be yes or no");
+      throw ConfigError("--ssh-strict-host-key-checking must be yes or no");
     }
     j["ssh"]["strict-host-key-checking"] = f.ssh_strict == "yes";
   }
   if (given("--ssh-port")) j["ssh"]["port"] = f.ssh_port;
-  RunOptions ro;
+  run::RunOptions ro;
   ro.echo_log = !f.quiet;
   ro.progress = !f.quiet && !f.no_progress;
   if (j.contains("matrix")) return run_matrix(j, f.spec_file.empty() ? "flags" : f.spec_file, ro);
-  TestSpec spec = parse_spec(j, f.spec_file.empty() ? "flags" : f.spec_file);
+  run::TestSpec spec = run::parse_spec(j, f.spec_file.empty() ? "flags" : f.spec_file);
 
   Validity overall = Validity::kValid;
   std::map<std::string, int> tally;
   for (int64_t i = 0; i < spec.test_count; ++i) {
-    TestSpec one = spec;
+    run::TestSpec one = spec;
     // Run k of a series gets seed + k, so every run differs and each is reproducible alone.
     if (one.seed && i > 0) one.seed = *one.seed + static_cast<uint64_t>(i);
     if (spec.test_count > 1) {
       std::cout << "== run " << (i + 1) << " of " << spec.test_count << "\n" << std::flush;
     }
-    RunOutcome out = run_test(one, ro);
+    run::RunOutcome out = run::run_test(one, ro);
     std::cout << out.summary << std::flush;
     overall = merge(overall, out.validity);
     ++tally[std::string(to_string(out.validity))];
@@ -212,11 +213,11 @@ const bool analyze_registered = register_command(
                       "Run directory, or a directory with a latest link (default results)");
        app.add_flag("--progress", f->progress, "Print checker progress on stderr");
        return [f] {
-         RunOutcome out = analyze_run(f->dir.empty() ? "results" : f->dir, f->progress);
+         run::RunOutcome out = run::analyze_run(f->dir.empty() ? "results" : f->dir, f->progress);
          std::cout << out.summary << std::flush;
          return exit_code_of(out.validity);
        };
      }});
 
 }  // namespace
-}  // namespace faultline
+}  // namespace faultline::cli

@@ -11,11 +11,12 @@
 #include <vector>
 
 #include "harness/cli/cli.h"
+#include "harness/errors.h"
 #include "harness/op.h"
 #include "harness/report/report.h"
 #include "harness/run/results.h"
 
-namespace faultline {
+namespace faultline::cli {
 
 namespace fs = std::filesystem;
 
@@ -118,13 +119,14 @@ std::string listing_html(const fs::path& dir, const std::string& url) {
     names.push_back(e.path().filename().string() + (e.is_directory() ? "/" : ""));
   }
   std::sort(names.begin(), names.end());
-  std::string h = "<!DOCTYPE html><html><head><meta charset=\"utf-8\"><title>" + html_escape(url) +
-                  "</title>" + kPageStyle + "</head><body><p><a href=\"/\">all runs</a></p><h1>" +
-                  html_escape(url) + "</h1>";
+  std::string h = "<!DOCTYPE html><html><head><meta charset=\"utf-8\"><title>" +
+                  report::html_escape(url) + "</title>" + kPageStyle +
+                  "</head><body><p><a href=\"/\">all runs</a></p><h1>" + report::html_escape(url) +
+                  "</h1>";
   if (fs::exists(dir / "report.html")) h += "<p><a href=\"report.html\"><b>report.html</b></a></p>";
   h += "<ul>";
   for (const auto& n : names) {
-    h += "<li><a href=\"" + html_escape(n) + "\">" + html_escape(n) + "</a></li>";
+    h += "<li><a href=\"" + report::html_escape(n) + "\">" + report::html_escape(n) + "</a></li>";
   }
   return h + "</ul></body></html>";
 }
@@ -156,15 +158,16 @@ std::string runs_index_html(const fs::path& root) {
       std::string(
           "<!DOCTYPE html><html><head><meta charset=\"utf-8\"><title>Faultline runs</title>") +
       kPageStyle + "</head><body><h1>Faultline runs</h1><p>" +
-      html_escape(fs::absolute(root).string()) + " · " + std::to_string(rows.size()) +
+      report::html_escape(fs::absolute(root).string()) + " · " + std::to_string(rows.size()) +
       " runs</p><table><tr><th>time</th><th>test</th><th>verdict</th><th>report</th>"
       "<th>files</th></tr>";
   for (const auto& r : rows) {
     std::string base = "/" + r.test + "/" + r.run + "/";
-    h += "<tr><td>" + html_escape(pretty_stamp(r.stamp)) + "</td><td>" + html_escape(r.test) +
-         "</td><td class=\"" + html_escape(r.verdict) + "\">" + html_escape(r.verdict) +
-         "</td><td><a href=\"" + html_escape(base) + "report.html\">report</a></td><td><a href=\"" +
-         html_escape(base) + "\">files</a></td></tr>";
+    h += "<tr><td>" + report::html_escape(pretty_stamp(r.stamp)) + "</td><td>" +
+         report::html_escape(r.test) + "</td><td class=\"" + report::html_escape(r.verdict) +
+         "\">" + report::html_escape(r.verdict) + "</td><td><a href=\"" +
+         report::html_escape(base) + "report.html\">report</a></td><td><a href=\"" +
+         report::html_escape(base) + "\">files</a></td></tr>";
   }
   return h + "</table></body></html>";
 }
@@ -186,7 +189,7 @@ ResultsServer::ResultsServer(ServeOptions options) : impl_(std::make_unique<Impl
         res.set_content(
             "421 misdirected request: this server answers to its addresses, localhost and the "
             "names given with --allow-host, not to Host '" +
-                html_escape(req.get_header_value("Host")) + "'\n",
+                report::html_escape(req.get_header_value("Host")) + "'\n",
             "text/plain");
         return httplib::Server::HandlerResponse::Handled;
       });
@@ -264,13 +267,13 @@ const bool serve_registered = register_command(
                       "A DNS name the server may be reached by (Host header); addresses and "
                       "localhost always are (repeatable)");
        return [f] {
-         if (!fs::is_directory(f->dir)) throw BadInput(f->dir + ": not a directory");
+         if (!fs::is_directory(f->dir)) throw ConfigError(f->dir + ": not a directory");
          ResultsServer server({f->dir, f->bind, f->port, f->allow_host});
          int port = 0;
          try {
            port = server.bind();
          } catch (const std::runtime_error& e) {
-           throw BadInput(e.what());
+           throw ConfigError(e.what());
          }
          std::cout << "serving " << fs::absolute(f->dir).string() << " on http://" << f->bind << ":"
                    << port << "/ (Ctrl-C to stop)\n"
@@ -281,4 +284,4 @@ const bool serve_registered = register_command(
      }});
 
 }  // namespace
-}  // namespace faultline
+}  // namespace faultline::cli

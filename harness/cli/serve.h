@@ -20,7 +20,7 @@
 #include <string>
 #include <vector>
 
-namespace faultline {
+namespace faultline::cli {
 
 struct ServeOptions {
   std::filesystem::path root = "results";
@@ -59,4 +59,4 @@ class ResultsServer {
   std::unique_ptr<Impl> impl_;
 };
 
-}  // namespace faultline
+}  // namespace faultline::cli

@@ -1,16 +1,15 @@
 #include "harness/control/inventory.h"
 
-#include <CLI/CLI.hpp>
 #include <cstdlib>
 #include <fstream>
 #include <set>
 #include <sstream>
 
-#include "harness/cli/cli.h"
+#include "harness/errors.h"
 #include "harness/registry.h"
 #include "harness/remote.h"
 
-namespace faultline {
+namespace faultline::control {
 namespace {
 
 using Json = nlohmann::json;
@@ -25,11 +24,11 @@ std::string trim(const std::string& s) {
 int parse_port(const std::string& text, const std::string& where) {
   if (text.empty() || text.size() > 5 ||
       text.find_first_not_of("0123456789") != std::string::npos) {
-    throw BadInput(where + ": port '" + text + "' is not a number from 1 to 65535");
+    throw ConfigError(where + ": port '" + text + "' is not a number from 1 to 65535");
   }
   int port = std::stoi(text);
   if (port < 1 || port > 65535) {
-    throw BadInput(where + ": port " + text + " is not from 1 to 65535");
+    throw ConfigError(where + ": port " + text + " is not from 1 to 65535");
   }
   return port;
 }
@@ -63,11 +62,11 @@ bool valid_user(const std::string& user) {
 }
 
 void check_unique(const Inventory& inv, const std::string& source) {
-  if (inv.nodes.empty()) throw BadInput(source + ": no nodes");
+  if (inv.nodes.empty()) throw ConfigError(source + ": no nodes");
   std::set<std::string> seen;
   for (const auto& n : inv.nodes) {
     if (!seen.insert(n.name).second) {
-      throw BadInput(source + ": node '" + n.name + "' is listed twice");
+      throw ConfigError(source + ": node '" + n.name + "' is listed twice");
     }
   }
 }
@@ -117,10 +116,10 @@ Json Inventory::to_json() const {
 
 Inventory Inventory::from_json(const Json& doc, const std::string& source) {
   if (!doc.is_object() || !doc.contains("nodes") || !doc["nodes"].is_array()) {
-    throw BadInput(source + ": expected {\"nodes\": [...]}");
+    throw ConfigError(source + ": expected {\"nodes\": [...]}");
   }
   for (const auto& [k, v] : doc.items()) {
-    if (k != "nodes") throw BadInput(source + ": unknown key '" + k + "'");
+    if (k != "nodes") throw ConfigError(source + ": unknown key '" + k + "'");
   }
   Inventory inv;
   static const std::set<std::string> kKeys = {
@@ -128,9 +127,9 @@ Inventory Inventory::from_json(const Json& doc, const std::string& source) {
   int i = 0;
   for (const auto& j : doc["nodes"]) {
     std::string where = source + ": nodes[" + std::to_string(i++) + "]";
-    if (!j.is_object()) throw BadInput(where + ": expected an object");
+    if (!j.is_object()) throw ConfigError(where + ": expected an object");
     for (const auto& [k, v] : j.items()) {
-      if (kKeys.count(k) == 0) throw BadInput(where + ": unknown key '" + k + "'");
+      if (kKeys.count(k) == 0) throw ConfigError(where + ": unknown key '" + k + "'");
     }
     NodeSpec n;
     try {
@@ -142,18 +141,18 @@ Inventory Inventory::from_json(const Json& doc, const std::string& source) {
       n.known_hosts = expand_home(j.value("known_hosts", std::string()));
       n.strict_host_key_checking = j.value("strict_host_key_checking", true);
     } catch (const Json::exception& e) {
-      throw BadInput(where + ": " + e.what());
+      throw ConfigError(where + ": " + e.what());
     }
-    if (!valid_host(n.host)) throw BadInput(where + ": bad host '" + n.host + "'");
-    if (n.port < 1 || n.port > 65535) throw BadInput(where + ": port out of range");
+    if (!valid_host(n.host)) throw ConfigError(where + ": bad host '" + n.host + "'");
+    if (n.port < 1 || n.port > 65535) throw ConfigError(where + ": port out of range");
     if (!valid_node_name(n.name)) {
-      throw BadInput(where + ": bad node name " + Json(n.name).dump() +
-                     " (letters, digits and ._:- only, not starting with . or -: node names "
-                     "become directory names and database configuration)");
+      throw ConfigError(where + ": bad node name " + Json(n.name).dump() +
+                        " (letters, digits and ._:- only, not starting with . or -: node names "
+                        "become directory names and database configuration)");
     }
     if (!valid_user(n.user)) {
-      throw BadInput(where + ": bad user " + Json(n.user).dump() +
-                     " (letters, digits and ._- only)");
+      throw ConfigError(where + ": bad user " + Json(n.user).dump() +
+                        " (letters, digits and ._- only)");
     }
     inv.nodes.push_back(std::move(n));
   }
@@ -170,17 +169,17 @@ NodeSpec parse_node(const std::string& raw, const NodeSpec& defaults) {
     n.user = rest.substr(0, at);
     rest = rest.substr(at + 1);
     if (!valid_user(n.user)) {
-      throw BadInput("node '" + text + "': bad user '" + n.user +
-                     "' (letters, digits and ._- only)");
+      throw ConfigError("node '" + text + "': bad user '" + n.user +
+                        "' (letters, digits and ._- only)");
     }
   }
   if (!rest.empty() && rest[0] == '[') {
     size_t close = rest.find(']');
-    if (close == std::string::npos) throw BadInput("node '" + text + "': missing ']'");
+    if (close == std::string::npos) throw ConfigError("node '" + text + "': missing ']'");
     n.host = rest.substr(1, close - 1);
     std::string after = rest.substr(close + 1);
     if (!after.empty()) {
-      if (after[0] != ':') throw BadInput("node '" + text + "': expected ':PORT' after ']'");
+      if (after[0] != ':') throw ConfigError("node '" + text + "': expected ':PORT' after ']'");
       n.port = parse_port(after.substr(1), "node '" + text + "'");
     }
   } else {
@@ -191,14 +190,14 @@ NodeSpec parse_node(const std::string& raw, const NodeSpec& defaults) {
     }
     n.host = rest;
   }
-  if (!valid_host(n.host)) throw BadInput("node '" + text + "': bad host name '" + n.host + "'");
+  if (!valid_host(n.host)) throw ConfigError("node '" + text + "': bad host name '" + n.host + "'");
   n.name = n.host;
   return n;
 }
 
 Inventory load_nodes_file(const std::string& path, const NodeSpec& defaults) {
   std::ifstream in(path);
-  if (!in) throw BadInput("cannot read nodes file " + path);
+  if (!in) throw ConfigError("cannot read nodes file " + path);
   std::stringstream buf;
   buf << in.rdbuf();
   std::string text = buf.str();
@@ -208,7 +207,7 @@ Inventory load_nodes_file(const std::string& path, const NodeSpec& defaults) {
     try {
       doc = Json::parse(t);
     } catch (const Json::exception& e) {
-      throw BadInput(path + ": not valid JSON: " + e.what());
+      throw ConfigError(path + ": not valid JSON: " + e.what());
     }
     Inventory inv = Inventory::from_json(doc, path);
     // Per-node values win; the flags fill what the file leaves at its defaults.
@@ -223,7 +222,7 @@ Inventory load_nodes_file(const std::string& path, const NodeSpec& defaults) {
         n.strict_host_key_checking = defaults.strict_host_key_checking;
       }
       if (!valid_user(n.user)) {
-        throw BadInput(path + ": nodes[" + std::to_string(i) + "]: bad user '" + n.user + "'");
+        throw ConfigError(path + ": nodes[" + std::to_string(i) + "]: bad user '" + n.user + "'");
       }
     }
     return inv;
@@ -240,31 +239,12 @@ Inventory load_nodes_file(const std::string& path, const NodeSpec& defaults) {
     if (line.empty()) continue;
     try {
       inv.nodes.push_back(parse_node(line, defaults));
-    } catch (const BadInput& e) {
-      throw BadInput(path + ":" + std::to_string(lineno) + ": " + e.what());
+    } catch (const ConfigError& e) {
+      throw ConfigError(path + ":" + std::to_string(lineno) + ": " + e.what());
     }
   }
   check_unique(inv, path);
   return inv;
-}
-
-void add_inventory_options(CLI::App& app, InventoryOptions& o) {
-  app.add_option("--nodes", o.nodes, "Comma-separated nodes: HOST, USER@HOST, HOST:PORT");
-  app.add_option("--nodes-file", o.nodes_file,
-                 "File with one node per line (# comments), or an inventory.json");
-  app.add_option("--ssh-user", o.ssh_user, "SSH user (default root)");
-  app.add_option("--ssh-key", o.ssh_key,
-                 "Private key file (default: ssh-agent, then ~/.ssh/id_ed25519, id_rsa)");
-  app.add_option("--ssh-port", o.ssh_port, "SSH port (default 22)");
-  app.add_option("--ssh-known-hosts", o.ssh_known_hosts,
-                 "known_hosts file (default ~/.ssh/known_hosts)");
-  app.add_option("--ssh-strict-host-key-checking", o.strict_host_key_checking,
-                 "yes (default): verify host keys; no: accept a host's key the first time "
-                 "(as OpenSSH's accept-new; a changed key is always refused). Given, it "
-                 "applies to every node, nodes-file values included")
-      ->check(CLI::IsMember({"yes", "no"}));
-  app.add_option("--local-cluster", o.local_cluster,
-                 "Use the nodes of this running local cluster (`faultline cluster up`)");
 }
 
 Inventory resolve_inventory(const InventoryOptions& o) {
@@ -275,7 +255,7 @@ Inventory resolve_inventory(const InventoryOptions& o) {
   defaults.known_hosts = expand_home(o.ssh_known_hosts);
   const std::string& strict = o.strict_host_key_checking;
   if (!strict.empty() && strict != "yes" && strict != "no") {
-    throw BadInput("--ssh-strict-host-key-checking must be yes or no");
+    throw ConfigError("--ssh-strict-host-key-checking must be yes or no");
   }
   defaults.strict_host_key_checking = strict != "no";
   // Given on the command line, it is the operator's word for this run: it beats the nodes
@@ -289,7 +269,7 @@ Inventory resolve_inventory(const InventoryOptions& o) {
   int sources = (o.nodes.empty() ? 0 : 1) + (o.nodes_file.empty() ? 0 : 1) +
                 (o.local_cluster.empty() ? 0 : 1);
   if (sources > 1) {
-    throw BadInput("give only one of --nodes, --nodes-file and --local-cluster");
+    throw ConfigError("give only one of --nodes, --nodes-file and --local-cluster");
   }
   if (!o.nodes.empty()) {
     Inventory inv;
@@ -310,12 +290,12 @@ Inventory resolve_inventory(const InventoryOptions& o) {
   }
   if (!inv) {
     if (o.local_cluster.empty()) {
-      throw BadInput(
+      throw ConfigError(
           "no nodes: give --nodes or --nodes-file, or start a local cluster with "
           "`faultline cluster up`");
     }
-    throw BadInput("local cluster '" + name + "' is not up (`faultline cluster status --name " +
-                   name + "`)");
+    throw ConfigError("local cluster '" + name + "' is not up (`faultline cluster status --name " +
+                      name + "`)");
   }
   return apply_flag(*inv);
 }
@@ -326,4 +306,4 @@ std::unique_ptr<LocalClusterProvisioner> make_local_cluster_provisioner() {
   return (*f)();
 }
 
-}  // namespace faultline
+}  // namespace faultline::control

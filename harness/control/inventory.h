@@ -22,11 +22,9 @@
 #include <string>
 #include <vector>
 
-namespace CLI {
-class App;
-}
+#include "harness/errors.h"
 
-namespace faultline {
+namespace faultline::control {
 
 struct NodeSpec {
   std::string name;  // the node's name in histories and logs ("n1", "db1.example")
@@ -52,7 +50,7 @@ struct Inventory {
   // {"nodes": [{"name", "host", "port", "user", "key", "known_hosts",
   //             "strict_host_key_checking"}]}
   nlohmann::json to_json() const;
-  // Throws BadInput naming `source` for a malformed document, unknown keys, duplicate names.
+  // Throws ConfigError naming `source` for a malformed document, unknown keys, duplicate names.
   static Inventory from_json(const nlohmann::json& doc, const std::string& source);
 };
 
@@ -63,7 +61,7 @@ bool valid_node_name(const std::string& name);
 
 // One node as written on the command line: HOST, USER@HOST, HOST:PORT, USER@HOST:PORT,
 // [V6ADDR]:PORT. The node's name is HOST. Fields not given are left at `defaults`.
-// Throws BadInput.
+// Throws ConfigError.
 NodeSpec parse_node(const std::string& text, const NodeSpec& defaults);
 
 struct InventoryOptions {
@@ -79,17 +77,14 @@ struct InventoryOptions {
   std::string local_cluster;  // --local-cluster NAME: a running local cluster's nodes
 };
 
-// Declares the flags above on `app`.
-void add_inventory_options(CLI::App& app, InventoryOptions& options);
-
 // Builds the inventory from the options. Per-node values written in a nodes file win over the
 // --ssh-* flags, which win over the defaults; except --ssh-strict-host-key-checking, which,
 // when given, wins over the file. With none of --nodes, --nodes-file and
 // --local-cluster, uses the running local cluster named "fl" if there is one.
-// Throws BadInput (no nodes, malformed entries, duplicates, unreadable file, bad port).
+// Throws ConfigError (no nodes, malformed entries, duplicates, unreadable file, bad port).
 Inventory resolve_inventory(const InventoryOptions& options);
 
-// Reads a nodes file (text or JSON, see above). Throws BadInput.
+// Reads a nodes file (text or JSON, see above). Throws ConfigError.
 Inventory load_nodes_file(const std::string& path, const NodeSpec& defaults);
 
 // --- local cluster provisioner (implemented in local_cluster.cc) ------------------------------
@@ -105,7 +100,7 @@ class LocalClusterProvisioner {
  public:
   virtual ~LocalClusterProvisioner() = default;
   // Brings the cluster up (cleaning leftovers of an earlier one with this name first) and
-  // returns its inventory. Throws BadInput when something not ours is in the way, naming it.
+  // returns its inventory. Throws ConfigError when something not ours is in the way, naming it.
   virtual Inventory up(const LocalClusterOptions& options, std::ostream& log) = 0;
   // Removes everything the state file records; a no-op when there is no such cluster.
   virtual void down(const std::string& name, std::ostream& log) = 0;
@@ -125,4 +120,4 @@ using LocalClusterFactory = std::function<std::unique_ptr<LocalClusterProvisione
 // The registered "local" provisioner; throws std::logic_error if none is linked in.
 std::unique_ptr<LocalClusterProvisioner> make_local_cluster_provisioner();
 
-}  // namespace faultline
+}  // namespace faultline::control

@@ -23,14 +23,15 @@
 #include <sstream>
 #include <thread>
 
-#include "harness/cli/cli.h"
 #include "harness/control/inventory.h"
+#include "harness/control/local_exec.h"
+#include "harness/errors.h"
+#include "harness/files.h"
 #include "harness/registry.h"
 #include "harness/remote.h"
-#include "harness/run/results.h"
 #include "harness/secure_dir.h"
 
-namespace faultline::local_cluster {
+namespace faultline::control {
 
 namespace fs = std::filesystem;
 using Json = nlohmann::json;
@@ -54,32 +55,33 @@ constexpr milliseconds kSshdReadyWait{10000};
 
 void require_root(const std::string& what) {
   if (::geteuid() != 0) {
-    throw BadInput("`cluster " + what +
-                   "` needs root (network namespaces, bridge, iptables): run it as root");
+    throw ConfigError("`cluster " + what +
+                      "` needs root (network namespaces, bridge, iptables): run it as root");
   }
 }
 
 void check_name(const std::string& name) {
   static const std::regex re("[a-z][a-z0-9]{0,9}");
   if (!std::regex_match(name, re)) {
-    throw BadInput("cluster name '" + name + "' must be 1-10 of [a-z0-9], starting with a letter");
+    throw ConfigError("cluster name '" + name +
+                      "' must be 1-10 of [a-z0-9], starting with a letter");
   }
 }
 
-// "A.B.C.0/24" -> "A.B.C"; throws BadInput for anything but a private /24.
+// "A.B.C.0/24" -> "A.B.C"; throws ConfigError for anything but a private /24.
 std::string subnet_base(const std::string& subnet) {
   static const std::regex re(R"((\d{1,3})\.(\d{1,3})\.(\d{1,3})\.0/24)");
   std::smatch m;
   if (!std::regex_match(subnet, m, re)) {
-    throw BadInput("subnet '" + subnet + "' must look like 10.77.7.0/24");
+    throw ConfigError("subnet '" + subnet + "' must look like 10.77.7.0/24");
   }
   int a = std::stoi(m[1]), b = std::stoi(m[2]), c = std::stoi(m[3]);
-  if (a > 255 || b > 255 || c > 255) throw BadInput("subnet '" + subnet + "' is not an address");
+  if (a > 255 || b > 255 || c > 255) throw ConfigError("subnet '" + subnet + "' is not an address");
   bool priv = a == 10 || (a == 172 && b >= 16 && b <= 31) || (a == 192 && b == 168);
   if (!priv) {
-    throw BadInput("subnet '" + subnet +
-                   "' is not private (10/8, 172.16/12, 192.168/16): it could be routed off "
-                   "this machine");
+    throw ConfigError("subnet '" + subnet +
+                      "' is not private (10/8, 172.16/12, 192.168/16): it could be routed off "
+                      "this machine");
   }
   return m[1].str() + "." + m[2].str() + "." + m[3].str();
 }
@@ -255,7 +257,7 @@ class ClusterLock {
     try {
       make_private_dir(dir);
     } catch (const UnsafeDirError& e) {
-      throw BadInput(e.what());
+      throw ConfigError(e.what());
     }
     fd_ = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
     if (fd_ < 0) throw std::runtime_error("cannot open " + dir.string());
@@ -263,8 +265,8 @@ class ClusterLock {
     while (::flock(fd_, LOCK_EX | LOCK_NB) != 0) {
       if (Clock::now() >= deadline) {
         ::close(fd_);
-        throw BadInput("another faultline process has held " + dir.string() +
-                       " for 30 s while working on a cluster; is one stuck?");
+        throw ConfigError("another faultline process has held " + dir.string() +
+                          " for 30 s while working on a cluster; is one stuck?");
       }
       std::this_thread::sleep_for(milliseconds(50));
     }
@@ -410,7 +412,7 @@ class Provisioner : public LocalClusterProvisioner {
   Inventory up(const LocalClusterOptions& o, std::ostream& log) override {
     require_root("up");
     check_name(o.name);
-    if (o.nodes < 1 || o.nodes > 9) throw BadInput("--nodes must be from 1 to 9");
+    if (o.nodes < 1 || o.nodes > 9) throw ConfigError("--nodes must be from 1 to 9");
     Layout l;
     l.name = o.name;
     l.subnet = o.subnet;
@@ -421,7 +423,7 @@ class Provisioner : public LocalClusterProvisioner {
     try {
       check_dir_option(l.dir.string(), "--dir");
     } catch (const std::invalid_argument& e) {
-      throw BadInput(e.what());
+      throw ConfigError(e.what());
     }
 
     ClusterLock lock(o.name);
@@ -429,8 +431,8 @@ class Provisioner : public LocalClusterProvisioner {
     if (old.load()) {
       // A healthy cluster may hold a user's databases: never replace it silently.
       if (status(o.name).value("up", false)) {
-        throw BadInput("cluster " + o.name + " is already up (`faultline cluster down --name " +
-                       o.name + "` first)");
+        throw ConfigError("cluster " + o.name + " is already up (`faultline cluster down --name " +
+                          o.name + "` first)");
       }
       log << "cluster " << o.name << ": cleaning up what an earlier run left ("
           << old.path().string() << ")\n";
@@ -443,11 +445,11 @@ class Provisioner : public LocalClusterProvisioner {
       if (fs::exists(fs::symlink_status(p, ec)) || p == p.root_path()) {
         std::string why = unsafe_dir_reason(p);
         if (!why.empty()) {
-          throw BadInput("cannot bring up cluster " + l.name + " in " + l.dir.string() +
-                         ": unsafe directory: " + why +
-                         " (root's sshd trusts the keys kept there; give --dir under a "
-                         "directory only root can write, such as the default " +
-                         default_dir(l.name).string() + ")");
+          throw ConfigError("cannot bring up cluster " + l.name + " in " + l.dir.string() +
+                            ": unsafe directory: " + why +
+                            " (root's sshd trusts the keys kept there; give --dir under a "
+                            "directory only root can write, such as the default " +
+                            default_dir(l.name).string() + ")");
         }
         break;
       }
@@ -637,7 +639,7 @@ class Provisioner : public LocalClusterProvisioner {
   State loaded(const std::string& name) {
     check_name(name);
     State st(name);
-    if (!st.load()) throw BadInput("local cluster '" + name + "' is not up");
+    if (!st.load()) throw ConfigError("local cluster '" + name + "' is not up");
     return st;
   }
 
@@ -798,7 +800,7 @@ class Provisioner : public LocalClusterProvisioner {
     if (problems.empty()) return;
     std::string msg = "cannot bring up cluster " + l.name + ": in the way (not in its state file):";
     for (const auto& p : problems) msg += "\n  " + p;
-    throw BadInput(msg);
+    throw ConfigError(msg);
   }
 
   // Removes everything `st` records, in reverse order of making; what is already gone is
@@ -897,4 +899,4 @@ const bool registered = Registry<LocalClusterFactory>::add(
     [] { return std::unique_ptr<LocalClusterProvisioner>(std::make_unique<Provisioner>()); });
 
 }  // namespace
-}  // namespace faultline::local_cluster
+}  // namespace faultline::control

@@ -22,7 +22,7 @@
 #include <filesystem>
 #include <string>
 
-namespace faultline::local_cluster {
+namespace faultline::control {
 
 // Where the state file of cluster `name` lives.
 std::filesystem::path state_path(const std::string& name);
@@ -30,4 +30,4 @@ std::filesystem::path state_path(const std::string& name);
 // The default directory of cluster `name`: /var/lib/faultline/clusters/NAME.
 std::filesystem::path default_dir(const std::string& name);
 
-}  // namespace faultline::local_cluster
+}  // namespace faultline::control

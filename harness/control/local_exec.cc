@@ -18,9 +18,10 @@
 #include <boost/process.hpp>
 // clang-format on
 
+#include "harness/control/local_exec.h"
 #include "harness/remote.h"
 
-namespace faultline {
+namespace faultline::control {
 namespace {
 
 namespace asio = boost::asio;
@@ -196,4 +197,4 @@ std::unique_ptr<Session> make_local_session(std::string name,
   return std::make_unique<LocalSession>(std::move(name), default_timeout);
 }
 
-}  // namespace faultline
+}  // namespace faultline::control

@@ -5,7 +5,7 @@
 #include <random>
 #include <thread>
 
-namespace faultline {
+namespace faultline::control {
 namespace {
 
 // what() of a RemoteError without its "node X: " prefix.
@@ -150,4 +150,4 @@ std::vector<std::chrono::milliseconds> backoff_schedule(const RetryPolicy& polic
   return out;
 }
 
-}  // namespace faultline
+}  // namespace faultline::control

@@ -22,7 +22,7 @@
 
 #include "harness/remote.h"
 
-namespace faultline {
+namespace faultline::control {
 
 struct RetryPolicy {
   int max_tries = 5;  // >= 1; 1 means no retry
@@ -53,4 +53,4 @@ std::shared_ptr<Remote> make_retrying_remote(std::shared_ptr<Remote> inner,
 // The waits a policy would use before try 2, 3, ... (max_tries - 1 values); for tests and docs.
 std::vector<std::chrono::milliseconds> backoff_schedule(const RetryPolicy& policy);
 
-}  // namespace faultline
+}  // namespace faultline::control

@@ -34,10 +34,11 @@
 #include <thread>
 
 #include "harness/control/inventory.h"
+#include "harness/control/ssh.h"
 #include "harness/remote.h"
 #include "harness/secure_dir.h"
 
-namespace faultline {
+namespace faultline::control {
 namespace {
 
 namespace fs = std::filesystem;
@@ -690,4 +691,4 @@ std::shared_ptr<Remote> make_ssh_remote(const Inventory& inventory, SshOptions o
   return std::make_shared<SshRemote>(inventory, options);
 }
 
-}  // namespace faultline
+}  // namespace faultline::control

@@ -1,6 +1,6 @@
 #include "harness/report/junit.h"
 
-namespace faultline {
+namespace faultline::report {
 
 std::string xml_escape(std::string_view text) {
   std::string out;
@@ -107,4 +107,4 @@ std::string junit_xml(const Json& results, const std::string& test_name) {
   return x;
 }
 
-}  // namespace faultline
+}  // namespace faultline::report

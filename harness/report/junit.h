@@ -15,7 +15,7 @@
 
 #include "harness/op.h"
 
-namespace faultline {
+namespace faultline::report {
 
 // XML text with &, <, >, " and ' escaped and characters XML 1.0 cannot carry (control
 // characters other than tab, newline, carriage return) dropped.
@@ -24,4 +24,4 @@ std::string xml_escape(std::string_view text);
 // junit.xml's content for results.json's content.
 std::string junit_xml(const Json& results, const std::string& test_name);
 
-}  // namespace faultline
+}  // namespace faultline::report

@@ -12,10 +12,11 @@
 #include <sstream>
 
 #include "harness/command.h"
+#include "harness/control/local_exec.h"
+#include "harness/files.h"
 #include "harness/remote.h"
-#include "harness/run/results.h"
 
-namespace faultline {
+namespace faultline::report {
 
 namespace fs = std::filesystem;
 
@@ -285,7 +286,7 @@ PlotOutput plot_run(const History& history, const fs::path& out_dir, const PlotO
     out.files.push_back({"clock.svg", "Clock offset of each node (clock nemesis)"});
   }
 
-  auto session = make_local_session("localhost");
+  auto session = control::make_local_session("localhost");
   for (const auto& [file, text] : scripts) {
     write_text(out_dir / file, "set encoding utf8\n" + text);
     try {
@@ -320,7 +321,7 @@ std::optional<std::string> render_dot_svg(const std::string& dot_source, std::st
     return std::nullopt;
   }
   try {
-    auto session = make_local_session("localhost");
+    auto session = control::make_local_session("localhost");
     Command cmd{dot->string(), "-Tsvg"};
     cmd.with_stdin(dot_source).with_timeout(std::chrono::seconds(60));
     ExecResult r = session->exec(cmd);
@@ -336,4 +337,4 @@ std::optional<std::string> render_dot_svg(const std::string& dot_source, std::st
   }
 }
 
-}  // namespace faultline
+}  // namespace faultline::report

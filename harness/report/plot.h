@@ -17,7 +17,7 @@
 
 #include "harness/history.h"
 
-namespace faultline {
+namespace faultline::report {
 
 // The full path of `name` found on $PATH (or `name` itself when it holds a '/' and is
 // executable); nullopt when there is none.
@@ -62,4 +62,4 @@ PlotOutput plot_run(const History& history, const std::filesystem::path& out_dir
 std::optional<std::string> render_dot_svg(const std::string& dot_source, std::string* note,
                                           const std::string& dot_program = "dot");
 
-}  // namespace faultline
+}  // namespace faultline::report

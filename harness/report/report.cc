@@ -6,12 +6,12 @@
 #include <set>
 #include <sstream>
 
+#include "harness/files.h"
 #include "harness/recorder.h"
 #include "harness/report/junit.h"
 #include "harness/report/plot.h"
-#include "harness/run/results.h"
 
-namespace faultline {
+namespace faultline::report {
 
 namespace fs = std::filesystem;
 
@@ -444,4 +444,4 @@ ReportOutput write_report(const fs::path& run_dir, const Json& results,
   return out;
 }
 
-}  // namespace faultline
+}  // namespace faultline::report

@@ -23,7 +23,7 @@
 
 #include "harness/history.h"
 
-namespace faultline {
+namespace faultline::report {
 
 struct ReportOptions {
   std::string gnuplot = "gnuplot";  // program name or path; a missing one only drops the plots
@@ -53,4 +53,4 @@ ReportOutput write_report(const std::filesystem::path& run_dir, const Json& resu
 // HTML text with &, <, >, " and ' escaped (and the control characters XML drops, dropped).
 std::string html_escape(std::string_view text);
 
-}  // namespace faultline
+}  // namespace faultline::report

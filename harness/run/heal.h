@@ -10,7 +10,7 @@
 
 #include "harness/remote.h"
 
-namespace faultline {
+namespace faultline::run {
 
 // The run to heal for a command-line argument: the directory itself when it holds test.json;
 // else, below it (<arg>/<test>/<run>), the one run without results.json (its controller died,
@@ -28,4 +28,4 @@ std::filesystem::path run_to_heal(const std::filesystem::path& arg);
 // unreadable test.json.
 int heal_run(const std::filesystem::path& run_dir, Remote& remote, std::ostream& out);
 
-}  // namespace faultline
+}  // namespace faultline::run

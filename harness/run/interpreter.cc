@@ -8,7 +8,7 @@
 #include <set>
 #include <thread>
 
-namespace faultline {
+namespace faultline::run {
 
 namespace {
 using Clock = std::chrono::steady_clock;
@@ -609,4 +609,4 @@ Interpreter::Counts Interpreter::counts() const {
 
 int64_t Interpreter::now_ns() const { return s_->now_ns(); }
 
-}  // namespace faultline
+}  // namespace faultline::run

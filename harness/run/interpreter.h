@@ -44,7 +44,7 @@
 #include "harness/nemesis.h"
 #include "harness/recorder.h"
 
-namespace faultline {
+namespace faultline::run {
 
 struct InterpreterOptions {
   int concurrency = 5;             // client threads
@@ -119,4 +119,4 @@ class Interpreter {
   std::shared_ptr<State> s_;
 };
 
-}  // namespace faultline
+}  // namespace faultline::run

@@ -10,7 +10,7 @@
 #include <fstream>
 #include <string>
 
-namespace faultline {
+namespace faultline::run {
 
 size_t default_memory_limit_bytes() {
   return static_cast<size_t>(sysconf(_SC_PHYS_PAGES)) *
@@ -159,4 +159,4 @@ Watchdog::~Watchdog() {
   thread_.join();
 }
 
-}  // namespace faultline
+}  // namespace faultline::run

@@ -22,7 +22,7 @@
 #include <string>
 #include <thread>
 
-namespace faultline {
+namespace faultline::run {
 
 // Half of the machine's physical memory: the default memory limit of `check` and `analyze`.
 size_t default_memory_limit_bytes();
@@ -64,4 +64,4 @@ class Watchdog {
   std::thread thread_;
 };
 
-}  // namespace faultline
+}  // namespace faultline::run

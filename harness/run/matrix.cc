@@ -4,22 +4,23 @@
 #include <set>
 #include <stdexcept>
 
+#include "harness/errors.h"
 #include "harness/report/report.h"
 
-namespace faultline {
+namespace faultline::run {
 
 std::vector<MatrixCombination> expand_matrix(const Json& spec) {
   const Json& m = spec.at("matrix");
   if (!m.is_object() || m.empty()) {
-    throw std::invalid_argument("/matrix: expected an object of key -> [values]");
+    throw ConfigError("/matrix: expected an object of key -> [values]");
   }
   std::vector<std::pair<std::string, Json>> axes;
   for (const auto& [key, values] : m.items()) {
     if (key == "matrix" || key == "test-count") {
-      throw std::invalid_argument("/matrix/" + key + ": cannot vary");
+      throw ConfigError("/matrix/" + key + ": cannot vary");
     }
     if (!values.is_array() || values.empty()) {
-      throw std::invalid_argument("/matrix/" + key + ": expected a non-empty list of values");
+      throw ConfigError("/matrix/" + key + ": expected a non-empty list of values");
     }
     axes.push_back({key, values});
   }
@@ -77,24 +78,25 @@ std::string matrix_html(const Json& matrix) {
       ".valid{background:#e3f6e7}.invalid{background:#fde6e5}.unknown{background:#fff4d6}"
       "small{color:#555}</style></head><body><h1>Matrix</h1><p>";
   for (const auto& [v, n] : matrix["tally"].items()) {
-    h += html_escape(v) + ": " + std::to_string(n.get<int>()) + " &nbsp; ";
+    h += report::html_escape(v) + ": " + std::to_string(n.get<int>()) + " &nbsp; ";
   }
   h += "</p><table><tr>";
-  for (const auto& k : keys) h += "<th>" + html_escape(k) + "</th>";
+  for (const auto& k : keys) h += "<th>" + report::html_escape(k) + "</th>";
   h += "<th>run</th><th>verdict</th>";
-  for (const auto& c : checkers) h += "<th>" + html_escape(c) + "</th>";
+  for (const auto& c : checkers) h += "<th>" + report::html_escape(c) + "</th>";
   h += "<th>report</th></tr>\n";
   for (const auto& r : matrix["runs"]) {
     h += "<tr>";
     for (const auto& k : keys) {
       const Json& v = r["values"].contains(k) ? r["values"][k] : Json();
-      h += "<td>" + html_escape(v.is_string() ? v.get<std::string>() : json_text(v)) + "</td>";
+      h += "<td>" + report::html_escape(v.is_string() ? v.get<std::string>() : json_text(v)) +
+           "</td>";
     }
     std::string verdict = r.value("valid", std::string("unknown"));
     h += "<td>" + std::to_string(r.value("run", 1)) + "</td><td class=\"" + cls(verdict) + "\">" +
-         html_escape(verdict) +
+         report::html_escape(verdict) +
          (r.contains("error")
-              ? "<br><small>" + html_escape(r["error"].get<std::string>()) + "</small>"
+              ? "<br><small>" + report::html_escape(r["error"].get<std::string>()) + "</small>"
               : std::string()) +
          "</td>";
     for (const auto& c : checkers) {
@@ -104,16 +106,16 @@ std::string matrix_html(const Json& matrix) {
       }
       const Json& cj = r["checkers"][c];
       std::string v = cj.value("valid", std::string("unknown"));
-      h += "<td class=\"" + cls(v) + "\">" + html_escape(v) + "<br><small>" +
-           html_escape(cj.value("summary", std::string())) + "</small></td>";
+      h += "<td class=\"" + cls(v) + "\">" + report::html_escape(v) + "<br><small>" +
+           report::html_escape(cj.value("summary", std::string())) + "</small></td>";
     }
     std::string dir = r.value("dir", std::string());
     h += "<td>" +
          (dir.empty() ? std::string()
-                      : "<a href=\"" + html_escape(dir) + "/report.html\">report</a>") +
+                      : "<a href=\"" + report::html_escape(dir) + "/report.html\">report</a>") +
          "</td></tr>\n";
   }
   return h + "</table></body></html>\n";
 }
 
-}  // namespace faultline
+}  // namespace faultline::run

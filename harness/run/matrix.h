@@ -18,7 +18,7 @@
 
 #include "harness/op.h"
 
-namespace faultline {
+namespace faultline::run {
 
 struct MatrixCombination {
   Json values;  // {"rate": 100, ...}: this combination's value of each matrix key
@@ -44,4 +44,4 @@ Json matrix_json(const std::vector<MatrixRun>& runs);
 // matrix.html: one self-contained table.
 std::string matrix_html(const Json& matrix);
 
-}  // namespace faultline
+}  // namespace faultline::run

@@ -15,11 +15,12 @@
 #include <vector>
 
 #include "harness/command.h"
+#include "harness/errors.h"
 #include "harness/formats.h"
 #include "harness/recorder.h"
 #include "harness/run/limits.h"
 
-namespace faultline {
+namespace faultline::run {
 
 namespace fs = std::filesystem;
 
@@ -49,7 +50,7 @@ fs::path make_run_dir(const fs::path& root, const std::string& test,
                       std::chrono::system_clock::time_point when) {
   if (test.empty() || test.find('/') != std::string::npos || test == "." || test == ".." ||
       test == "latest") {
-    throw std::invalid_argument("test name '" + test + "' cannot be a directory name");
+    throw ConfigError("test name '" + test + "' cannot be a directory name");
   }
   fs::create_directories(root / test);
   std::string stamp = run_timestamp(when);
@@ -74,60 +75,7 @@ fs::path resolve_run_dir(const fs::path& arg) {
     p = fs::canonical(p / "latest", ec);
     if (ec) break;
   }
-  throw std::invalid_argument(arg.string() + ": not a run directory (no test.json, no latest)");
-}
-
-void fsync_directory(const fs::path& dir) {
-  const fs::path d = dir.empty() ? fs::path(".") : dir;
-  int fd = ::open(d.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-  if (fd < 0) {
-    throw std::runtime_error(d.string() + ": cannot open to fsync: " + std::strerror(errno));
-  }
-  int rc = ::fsync(fd);
-  int err = errno;
-  ::close(fd);
-  if (rc != 0) throw std::runtime_error(d.string() + ": fsync failed: " + std::strerror(err));
-}
-
-void write_file_atomic(const fs::path& path, const std::string& text) {
-  fs::path tmp = path;
-  tmp += ".tmp";
-  int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-  if (fd < 0) throw std::runtime_error(tmp.string() + ": cannot write: " + std::strerror(errno));
-  auto fail = [&](const std::string& what) {
-    int err = errno;
-    ::close(fd);
-    std::error_code ec;
-    fs::remove(tmp, ec);
-    throw std::runtime_error(tmp.string() + ": " + what + ": " + std::strerror(err) + "; " +
-                             path.string() + " was left as it was");
-  };
-  const char* p = text.data();
-  size_t left = text.size();
-  while (left > 0) {
-    ssize_t n = ::write(fd, p, left);
-    if (n < 0) {
-      if (errno == EINTR) continue;
-      fail("write failed");
-    }
-    p += n;
-    left -= static_cast<size_t>(n);
-  }
-  if (::fsync(fd) != 0) fail("fsync failed");
-  if (::close(fd) != 0) {
-    int err = errno;
-    std::error_code ec;
-    fs::remove(tmp, ec);
-    throw std::runtime_error(tmp.string() + ": close failed: " + std::strerror(err));
-  }
-  std::error_code ec;
-  fs::rename(tmp, path, ec);
-  if (ec) {
-    fs::remove(tmp, ec);
-    throw std::runtime_error(path.string() + ": cannot rename " + tmp.filename().string() +
-                             " over it: " + ec.message());
-  }
-  fsync_directory(fs::absolute(path).parent_path());
+  throw ConfigError(arg.string() + ": not a run directory (no test.json, no latest)");
 }
 
 std::string heal_command(const fs::path& run_dir) {
@@ -135,14 +83,6 @@ std::string heal_command(const fs::path& run_dir) {
   fs::path abs = fs::absolute(run_dir, ec);
   if (ec) abs = run_dir;
   return "faultline heal " + shell_quote(abs.lexically_normal().string());
-}
-
-std::string read_file(const fs::path& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) throw std::runtime_error(path.string() + ": cannot open");
-  std::ostringstream buf;
-  buf << in.rdbuf();
-  return buf.str();
 }
 
 void ControllerLog::open(const fs::path& path, bool echo) {
@@ -322,4 +262,4 @@ std::string summarise(const Json& results) {
   return s;
 }
 
-}  // namespace faultline
+}  // namespace faultline::run

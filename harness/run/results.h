@@ -26,10 +26,11 @@
 #include <vector>
 
 #include "harness/checker.h"
+#include "harness/files.h"
 #include "harness/op.h"
 #include "harness/workload.h"
 
-namespace faultline {
+namespace faultline::run {
 
 // "20261126T021500" for `when`, in UTC.
 std::string run_timestamp(std::chrono::system_clock::time_point when);
@@ -44,20 +45,10 @@ std::filesystem::path make_run_dir(const std::filesystem::path& root, const std:
 // Throws std::invalid_argument when none is found.
 std::filesystem::path resolve_run_dir(const std::filesystem::path& arg);
 
-// Writes `text` to path via a temporary file and rename, so readers never see half a file,
-// and makes it durable: the temporary file is fsync'd before the rename and the directory
-// after it, so after a host crash `path` holds either the old or the new text. Throws
-// std::runtime_error naming the file on any failure (the temporary file is removed; `path` is
-// left as it was).
-void write_file_atomic(const std::filesystem::path& path, const std::string& text);
-// fsync of a directory: makes its entries (files created, renamed or removed in it) durable.
-// Throws std::runtime_error naming the directory.
-void fsync_directory(const std::filesystem::path& dir);
 // The command line that heals the run in `run_dir` after a crashed controller or an unfinished
 // teardown, naming that run (not `results/latest`, which may be another run when several share
 // a results directory): "faultline heal /abs/results/test/20261126T021500" (shell-quoted).
 std::string heal_command(const std::filesystem::path& run_dir);
-std::string read_file(const std::filesystem::path& path);
 
 class ControllerLog {
  public:
@@ -104,4 +95,4 @@ std::string results_text(const Json& results);
 // for a checker that is not valid, by the first lines of its explanation, indented.
 std::string summarise(const Json& results);
 
-}  // namespace faultline
+}  // namespace faultline::run

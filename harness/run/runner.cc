@@ -14,10 +14,11 @@
 #include <sstream>
 #include <thread>
 
-#include "harness/cli/cli.h"
 #include "harness/control/inventory.h"
 #include "harness/control/retry.h"
+#include "harness/control/ssh.h"
 #include "harness/db.h"
+#include "harness/errors.h"
 #include "harness/formats.h"
 #include "harness/nemesis.h"
 #include "harness/random.h"
@@ -31,7 +32,7 @@
 #include "harness/version.h"
 #include "harness/workload.h"
 
-namespace faultline {
+namespace faultline::run {
 
 namespace fs = std::filesystem;
 
@@ -123,7 +124,7 @@ CheckerSpec nemesis_checker(const TestSpec& spec) {
 
 std::vector<std::string> read_nodes_file(const std::string& path) {
   std::ifstream in(path);
-  if (!in) throw SpecError(path + ": cannot open the nodes file");
+  if (!in) throw ConfigError(path + ": cannot open the nodes file");
   std::vector<std::string> nodes;
   std::string line;
   while (std::getline(in, line)) {
@@ -133,7 +134,7 @@ std::vector<std::string> read_nodes_file(const std::string& path) {
     line.erase(line.find_last_not_of(" \t\r") + 1);
     if (!line.empty()) nodes.push_back(line);
   }
-  if (nodes.empty()) throw SpecError(path + ": no nodes in the nodes file");
+  if (nodes.empty()) throw ConfigError(path + ": no nodes in the nodes file");
   return nodes;
 }
 
@@ -144,12 +145,13 @@ auto with_path(const std::string& path, Fn&& fn, const std::string& name_path = 
   try {
     return fn();
   } catch (const UnknownNameError& e) {
-    throw SpecError(std::string("spec: ") + (name_path.empty() ? path : name_path) + ": " +
-                    e.what());
-  } catch (const SpecError&) {
-    throw;
-  } catch (const std::invalid_argument& e) {
-    throw SpecError(std::string("spec: ") + path + ": " + e.what());
+    throw ConfigError(std::string("spec: ") + (name_path.empty() ? path : name_path) + ": " +
+                      e.what());
+  } catch (const ConfigError& e) {
+    throw ConfigError(std::string("spec: ") + path + ": " + e.what());
+  } catch (const Json::exception& e) {
+    // A value of the wrong JSON type read by a factory (j.value("k", 1) on a string).
+    throw ConfigError(std::string("spec: ") + path + ": " + e.what());
   }
 }
 
@@ -196,8 +198,8 @@ void write_reports(const fs::path& dir, const CheckRunResult& r, ControllerLog* 
   auto t0 = std::chrono::steady_clock::now();
   try {
     write_file_atomic(dir / "junit.xml",
-                      junit_xml(r.results, dir.parent_path().filename().string()));
-    ReportOutput rep = write_report(dir, r.results, r.artifacts);
+                      report::junit_xml(r.results, dir.parent_path().filename().string()));
+    report::ReportOutput rep = report::write_report(dir, r.results, r.artifacts);
     double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
     if (log) {
       char buf[64];
@@ -274,21 +276,21 @@ ClusterAccess connect_cluster(const TestSpec& spec, const Db& db) {
   std::vector<std::string> defaults = db.default_nodes();
   if (!defaults.empty()) {
     if (spec.local > 0) {
-      throw SpecError("spec: /local: database '" + spec.db +
-                      "' runs in-process; it needs no cluster");
+      throw ConfigError("spec: /local: database '" + spec.db +
+                        "' runs in-process; it needs no cluster");
     }
     c.nodes = spec.nodes;
     if (!spec.nodes_file.empty()) c.nodes = read_nodes_file(spec.nodes_file);
     if (c.nodes.empty()) c.nodes = defaults;
     return c;
   }
-  std::optional<Inventory> inv;
+  std::optional<control::Inventory> inv;
   if (spec.local > 0 || (spec.nodes.empty() && spec.nodes_file.empty())) {
-    if (!Registry<LocalClusterFactory>::find("local")) {
-      throw SpecError("spec: /nodes: database '" + spec.db +
-                      "' needs nodes (--nodes or --nodes-file); this build has no local cluster");
+    if (!Registry<control::LocalClusterFactory>::find("local")) {
+      throw ConfigError("spec: /nodes: database '" + spec.db +
+                        "' needs nodes (--nodes or --nodes-file); this build has no local cluster");
     }
-    auto provisioner = make_local_cluster_provisioner();
+    auto provisioner = control::make_local_cluster_provisioner();
     inv = provisioner->inventory("fl");
     size_t want = spec.local > 0 ? static_cast<size_t>(spec.local) : (inv ? inv->nodes.size() : 3);
     if (!inv || inv->nodes.size() != want) {
@@ -298,14 +300,14 @@ ClusterAccess connect_cluster(const TestSpec& spec, const Db& db) {
                         : "no cluster given: bringing up a local cluster of " +
                               std::to_string(want) + " nodes")
                 << " (as `faultline cluster up`)\n";
-      LocalClusterOptions lo;
+      control::LocalClusterOptions lo;
       lo.nodes = static_cast<int>(want);
       inv = provisioner->up(lo, std::cerr);
     } else {
       std::cerr << "faultline: using the local cluster 'fl' (" << inv->nodes.size() << " nodes)\n";
     }
   } else {
-    InventoryOptions io;
+    control::InventoryOptions io;
     for (const auto& n : spec.nodes) io.nodes += (io.nodes.empty() ? "" : ",") + n;
     io.nodes_file = spec.nodes_file;
     io.ssh_user = spec.ssh.value("username", std::string());
@@ -317,16 +319,17 @@ ClusterAccess connect_cluster(const TestSpec& spec, const Db& db) {
     if (spec.ssh.contains("strict-host-key-checking")) {
       io.strict_host_key_checking = spec.ssh.value("strict-host-key-checking", true) ? "yes" : "no";
     }
-    inv = resolve_inventory(io);
+    inv = control::resolve_inventory(io);
   }
   c.nodes = inv->names();
   c.inventory = inv->to_json();
   try {
-    c.remote = make_retrying_remote(make_ssh_remote(*inv));  // retries only what cannot run twice
+    c.remote = control::make_retrying_remote(
+        control::make_ssh_remote(*inv));  // retries only what cannot run twice
   } catch (const AuthError& e) {
-    throw SpecError(std::string("spec: /ssh: ") + e.what());
+    throw ConfigError(std::string("spec: /ssh: ") + e.what());
   } catch (const HostKeyError& e) {
-    throw SpecError(std::string("spec: /ssh: ") + e.what());
+    throw ConfigError(std::string("spec: /ssh: ") + e.what());
   }
   return c;
 }
@@ -381,9 +384,9 @@ RunOutcome run_test(const TestSpec& spec_in, const RunOptions& ro) {
     if (std::find(vocab.begin(), vocab.end(), workload->vocabulary()) == vocab.end()) {
       std::string list;
       for (const auto& v : vocab) list += (list.empty() ? "" : ", ") + v;
-      throw SpecError("spec: /workload: database '" + spec.db + "' has no client for workload '" +
-                      spec.workload + "' (vocabulary '" + workload->vocabulary() +
-                      "'; it speaks: " + (list.empty() ? "nothing" : list) + ")");
+      throw ConfigError("spec: /workload: database '" + spec.db + "' has no client for workload '" +
+                        spec.workload + "' (vocabulary '" + workload->vocabulary() +
+                        "'; it speaks: " + (list.empty() ? "nothing" : list) + ")");
     }
   }
   for (const auto& name : spec.nemesis) {
@@ -397,7 +400,7 @@ RunOutcome run_test(const TestSpec& spec_in, const RunOptions& ro) {
                               [&] { return resolve_concurrency(spec.concurrency, nodes.size()); });
   // One worker thread per client and one for the nemesis (plus a few of the controller's own).
   if (std::string why = thread_capacity_problem(concurrency + 1); !why.empty()) {
-    throw SpecError("spec: /concurrency: " + std::to_string(concurrency) + " clients: " + why);
+    throw ConfigError("spec: /concurrency: " + std::to_string(concurrency) + " clients: " + why);
   }
   std::vector<std::string> nemesis_names = spec.nemesis;
   if (std::find(nemesis_names.begin(), nemesis_names.end(), "all") != nemesis_names.end()) {
@@ -405,7 +408,7 @@ RunOutcome run_test(const TestSpec& spec_in, const RunOptions& ro) {
   }
   for (const auto& [k, v] : spec.nemesis_options.items()) {
     if (std::find(nemesis_names.begin(), nemesis_names.end(), k) == nemesis_names.end()) {
-      throw SpecError("spec: /nemesis-options/" + k + ": options for a nemesis not in the run");
+      throw ConfigError("spec: /nemesis-options/" + k + ": options for a nemesis not in the run");
     }
   }
   std::vector<NemesisPackage> packages;
@@ -436,14 +439,15 @@ RunOutcome run_test(const TestSpec& spec_in, const RunOptions& ro) {
       }
     }
     if (!handler) {
-      throw SpecError(at + "/f: no nemesis of the run handles '" + f + "'" +
-                      (known.empty() ? " (the run has no nemesis)" : " (handled: " + known + ")"));
+      throw ConfigError(
+          at + "/f: no nemesis of the run handles '" + f + "'" +
+          (known.empty() ? " (the run has no nemesis)" : " (handled: " + known + ")"));
     }
     if (handler->check_op) {
       try {
         handler->check_op(f, entry.value("value", Json()));
       } catch (const std::invalid_argument& e) {
-        throw SpecError(at + "/value: " + e.what());
+        throw ConfigError(at + "/value: " + e.what());
       }
     }
   }
@@ -858,16 +862,16 @@ RunOutcome run_test(const TestSpec& spec_in, const RunOptions& ro) {
 RunOutcome analyze_run(const fs::path& arg, bool progress) {
   fs::path dir = resolve_run_dir(arg);
   if (!fs::exists(dir / "test.json")) {
-    throw std::invalid_argument(dir.string() + ": no test.json: cannot tell which checkers apply");
+    throw ConfigError(dir.string() + ": no test.json: cannot tell which checkers apply");
   }
   if (!fs::exists(dir / "history.jsonl")) {
-    throw std::invalid_argument(dir.string() + ": no history.jsonl to check");
+    throw ConfigError(dir.string() + ": no history.jsonl to check");
   }
   Json test;
   try {
     test = Json::parse(read_file(dir / "test.json"));
   } catch (const Json::parse_error& e) {
-    throw SpecError((dir / "test.json").string() + ": not valid JSON: " + e.what());
+    throw ConfigError((dir / "test.json").string() + ": not valid JSON: " + e.what());
   }
   TestSpec spec = parse_spec(test.value("spec", Json::object()), (dir / "test.json").string());
   std::unique_ptr<Workload> workload = with_path(
@@ -892,4 +896,4 @@ RunOutcome analyze_run(const fs::path& arg, bool progress) {
   return out;
 }
 
-}  // namespace faultline
+}  // namespace faultline::run

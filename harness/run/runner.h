@@ -25,9 +25,10 @@
 #include <thread>
 
 #include "harness/checker.h"
+#include "harness/errors.h"
 #include "harness/run/spec.h"
 
-namespace faultline {
+namespace faultline::run {
 
 struct RunOptions {
   bool echo_log = true;  // controller.log lines also on stderr
@@ -50,7 +51,7 @@ struct RunOutcome {
   std::string summary;  // printable lines
 };
 
-// One run of `spec` (spec.test_count is the caller's business). Throws SpecError /
+// One run of `spec` (spec.test_count is the caller's business). Throws ConfigError /
 // std::invalid_argument for a bad spec before anything is created, and rethrows a plumbing
 // failure of setup or the main phase (or of the history on disk) after heal and teardown have
 // run. A heal, final read or teardown that fails does not cost the verdict: the history is
@@ -62,4 +63,4 @@ RunOutcome run_test(const TestSpec& spec, const RunOptions& options = {});
 // same bytes for the same history and spec).
 RunOutcome analyze_run(const std::filesystem::path& run_dir, bool progress = false);
 
-}  // namespace faultline
+}  // namespace faultline::run

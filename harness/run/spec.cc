@@ -6,7 +6,9 @@
 #include <map>
 #include <sstream>
 
-namespace faultline {
+#include "harness/errors.h"
+
+namespace faultline::run {
 namespace {
 
 // Bound of every seconds (and rate) field: 10^6 s is 11.6 days; beyond some 9.2e9 s a time
@@ -15,7 +17,7 @@ constexpr double kMaxSeconds = 1e6;
 
 [[noreturn]] void bad(const std::string& source, const std::string& path,
                       const std::string& reason) {
-  throw SpecError(source + ": " + path + ": " + reason);
+  throw ConfigError(source + ": " + path + ": " + reason);
 }
 
 const char* kind_of(const Json& v) {
@@ -241,7 +243,7 @@ TestSpec parse_spec(const Json& j, const std::string& source) {
     }
     try {
       resolve_concurrency(s.concurrency, 1);
-    } catch (const SpecError& e) {
+    } catch (const ConfigError& e) {
       bad(source, "/concurrency", e.what());
     }
   }
@@ -347,13 +349,13 @@ std::string TestSpec::test_name() const {
 
 Json load_spec_file(const std::string& path) {
   std::ifstream in(path, std::ios::binary);
-  if (!in) throw SpecError(path + ": cannot open");
+  if (!in) throw ConfigError(path + ": cannot open");
   std::ostringstream buf;
   buf << in.rdbuf();
   try {
     return Json::parse(buf.str());
   } catch (const Json::parse_error& e) {
-    throw SpecError(path + ": not valid JSON: " + e.what());
+    throw ConfigError(path + ": not valid JSON: " + e.what());
   }
 }
 
@@ -363,11 +365,11 @@ int resolve_concurrency(const std::string& c, size_t node_count) {
   if (per_node) digits.pop_back();
   if (digits.empty() || digits.size() > 6 ||
       !std::all_of(digits.begin(), digits.end(), [](char ch) { return ch >= '0' && ch <= '9'; })) {
-    throw SpecError("concurrency '" + c + "' is not N or Nn (N per node)");
+    throw ConfigError("concurrency '" + c + "' is not N or Nn (N per node)");
   }
   int64_t n = std::stoll(digits) * (per_node ? static_cast<int64_t>(node_count) : 1);
-  if (n < 1 || n > 100000) throw SpecError("concurrency '" + c + "' gives " + std::to_string(n));
+  if (n < 1 || n > 100000) throw ConfigError("concurrency '" + c + "' gives " + std::to_string(n));
   return static_cast<int>(n);
 }
 
-}  // namespace faultline
+}  // namespace faultline::run

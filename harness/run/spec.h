@@ -47,15 +47,10 @@
 #include <string>
 #include <vector>
 
+#include "harness/errors.h"
 #include "harness/op.h"
 
-namespace faultline {
-
-// A bad spec: what() is "<source>: <json path>: <reason>". Exit code 254.
-class SpecError : public std::invalid_argument {
- public:
-  using std::invalid_argument::invalid_argument;
-};
+namespace faultline::run {
 
 struct TestSpec {
   std::string name;
@@ -105,11 +100,11 @@ TestSpec parse_spec(const Json& j, const std::string& source = "spec");
 // The shortest nemesis-interval: a shorter one floods the nodes with fault commands.
 inline constexpr double kMinNemesisInterval = 0.1;
 
-// Reads a JSON file (parse errors name the byte offset); throws SpecError.
+// Reads a JSON file (parse errors name the byte offset); throws ConfigError.
 Json load_spec_file(const std::string& path);
-// "5" -> 5, "2n" with 3 nodes -> 6; throws SpecError for anything else or a result < 1.
+// "5" -> 5, "2n" with 3 nodes -> 6; throws ConfigError for anything else or a result < 1.
 int resolve_concurrency(const std::string& concurrency, size_t node_count);
 // "none" / "" -> {}, "a,b" -> {a, b}; "all" is kept for the runner to expand.
 std::vector<std::string> split_nemesis_list(const std::string& text);
 
-}  // namespace faultline
+}  // namespace faultline::run

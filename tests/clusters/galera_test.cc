@@ -13,6 +13,7 @@
 #include <sstream>
 #include <thread>
 
+#include "harness/control/local_exec.h"
 #include "harness/db.h"
 #include "harness/remote.h"
 #include "tests/support/fake_session.h"
@@ -63,7 +64,7 @@ struct Fixture {
     REQUIRE(c.argv.size() > 3);
     REQUIRE(c.argv[0] == "sh");
     c.argv[2] = "kill() { echo \"$*\" >> \"" + kills.string() + "\"; return 0; }\n" + c.argv[2];
-    return make_local_session()->exec(c);
+    return control::make_local_session()->exec(c);
   }
 
   // A child whose command line is argv (argv[0] as given), sleeping until killed.

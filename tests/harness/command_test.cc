@@ -2,6 +2,7 @@
 
 #include <catch2/catch.hpp>
 
+#include "harness/control/local_exec.h"
 #include "harness/remote.h"
 
 using namespace faultline;
@@ -14,7 +15,7 @@ std::vector<std::string> words_after_shell(const std::vector<std::string>& args)
   Command c;
   c.argv = {"printf", "%s\\0"};
   c.argv.insert(c.argv.end(), args.begin(), args.end());
-  auto local = make_local_session();
+  auto local = control::make_local_session();
   ExecResult r = local->exec(c);
   REQUIRE(r.exit_status == 0);
   std::vector<std::string> out;
@@ -89,7 +90,7 @@ TEST_CASE("a real shell reads back exactly the words given", "[command]") {
 }
 
 TEST_CASE("cwd, env and sudo wrapping work in a real shell", "[command]") {
-  auto local = make_local_session();
+  auto local = control::make_local_session();
   Command pwd{"pwd"};
   pwd.in("/tmp");
   CHECK(local->exec(pwd).out == "/tmp\n");

@@ -293,9 +293,9 @@ TEST_CASE("write_file_atomic: a failed write throws, keeps the old file, leaves 
 }
 
 TEST_CASE("heal_command names the run directory, absolute and quoted", "[results]") {
-  CHECK(heal_command("/r/test/20261126T021500") == "faultline heal /r/test/20261126T021500");
-  CHECK(heal_command("/r/a b/x") == "faultline heal '/r/a b/x'");
-  std::string rel = heal_command("results/t/1");
+  CHECK(run::heal_command("/r/test/20261126T021500") == "faultline heal /r/test/20261126T021500");
+  CHECK(run::heal_command("/r/a b/x") == "faultline heal '/r/a b/x'");
+  std::string rel = run::heal_command("results/t/1");
   CHECK(rel.rfind("faultline heal /", 0) == 0);
   CHECK(rel.find("/results/t/1") != std::string::npos);
 }

@@ -12,6 +12,7 @@
 #include <fstream>
 #include <vector>
 
+#include "harness/control/local_exec.h"
 #include "harness/remote.h"
 
 using namespace faultline;
@@ -91,7 +92,7 @@ TEST_CASE("private_dir_command applies the same rule on a node", "[secure-dir]")
     return;
   }
   Base b;
-  auto local = make_local_session();
+  auto local = control::make_local_session();
   ExecResult ok = local->exec(private_dir_command((b.dir / "n" / "m").string(), 0750));
   INFO(ok.err);
   CHECK(ok.exit_status == 0);

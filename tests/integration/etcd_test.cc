@@ -283,7 +283,7 @@ TEST_CASE("etcd + register + partitions through the runner: valid", "[integratio
   FAULTLINE_REQUIRE_ROOT();
   Cluster c;
   fs::path results = fs::temp_directory_path() / ("fletcd-results-" + std::to_string(::getpid()));
-  TestSpec spec;
+  run::TestSpec spec;
   spec.db = "etcd";
   spec.workload = "register";
   spec.nodes_file = kInventory;
@@ -296,12 +296,12 @@ TEST_CASE("etcd + register + partitions through the runner: valid", "[integratio
   spec.recovery_wait_s = 3;
   spec.results_dir = results.string();
   spec.seed = 7;
-  RunOptions ro;
+  run::RunOptions ro;
   ro.echo_log = false;
   ro.progress = false;
   ro.handle_signals = false;
   auto t0 = Clock::now();
-  RunOutcome out = run_test(spec, ro);
+  run::RunOutcome out = run::run_test(spec, ro);
   double run_s = seconds_since(t0);
   INFO(out.summary);
   auto n = count_types(out.dir / "history.jsonl");
@@ -320,7 +320,7 @@ TEST_CASE("etcd register throughput with 10 clients, rate unlimited",
   FAULTLINE_REQUIRE_ROOT();
   Cluster c;
   fs::path results = fs::temp_directory_path() / ("fletcd-bench-" + std::to_string(::getpid()));
-  TestSpec spec;
+  run::TestSpec spec;
   spec.db = "etcd";
   spec.workload = "register";
   spec.nodes_file = kInventory;
@@ -329,11 +329,11 @@ TEST_CASE("etcd register throughput with 10 clients, rate unlimited",
   spec.rate = 0;
   spec.results_dir = results.string();
   spec.seed = 11;
-  RunOptions ro;
+  run::RunOptions ro;
   ro.echo_log = false;
   ro.progress = false;
   ro.handle_signals = false;
-  RunOutcome out = run_test(spec, ro);
+  run::RunOutcome out = run::run_test(spec, ro);
   INFO(out.summary);
   auto n = count_types(out.dir / "history.jsonl");
   std::cerr << "measured: etcd register, 10 clients, rate 0, " << spec.time_limit_s << " s: ok "
@@ -401,7 +401,7 @@ TEST_CASE("etcd serves every workload through the runner, and every run is valid
   REQUIRE(workloads.size() >= 8);
   for (const auto& w : workloads) {
     DYNAMIC_SECTION("workload " << w) {
-      TestSpec spec;
+      run::TestSpec spec;
       spec.db = "etcd";
       spec.workload = w;
       spec.nodes_file = kInventory;
@@ -411,12 +411,12 @@ TEST_CASE("etcd serves every workload through the runner, and every run is valid
       spec.recovery_wait_s = 1;
       spec.results_dir = results.string();
       spec.seed = 13;
-      RunOptions ro;
+      run::RunOptions ro;
       ro.echo_log = false;
       ro.progress = false;
       ro.handle_signals = false;
       auto t0 = Clock::now();
-      RunOutcome out = run_test(spec, ro);
+      run::RunOutcome out = run::run_test(spec, ro);
       INFO(out.summary);
       CHECK(out.validity == Validity::kValid);  // strictly serializable: anything else is ours
       const Json& h = out.results["history"];

@@ -329,7 +329,7 @@ TEST_CASE("galera: a run with partitions through the runner keeps its history an
   FAULTLINE_REQUIRE_ROOT();
   Cluster c;
   fs::path results = fs::temp_directory_path() / ("flgal-results-" + std::to_string(::getpid()));
-  TestSpec spec;
+  run::TestSpec spec;
   spec.db = "galera";
   spec.workload = "register";
   spec.nodes_file = std::string("/var/lib/faultline/clusters/") + kName + "/inventory.json";
@@ -341,12 +341,12 @@ TEST_CASE("galera: a run with partitions through the runner keeps its history an
   spec.recovery_wait_s = 3;
   spec.results_dir = results.string();
   spec.seed = 7;
-  RunOptions ro;
+  run::RunOptions ro;
   ro.echo_log = false;
   ro.progress = false;
   ro.handle_signals = false;
   auto t0 = Clock::now();
-  RunOutcome out = run_test(spec, ro);
+  run::RunOutcome out = run::run_test(spec, ro);
   double run_s = secs_since(t0);
   INFO(out.summary);
   // Galera without wsrep_sync_wait serves stale reads (Jepsen 2026); whether this short run
@@ -375,7 +375,7 @@ TEST_CASE("galera: every workload runs through the runner and tears down clean",
   REQUIRE(workloads.size() >= 8);
   for (const auto& w : workloads) {
     DYNAMIC_SECTION("workload " << w) {
-      TestSpec spec;
+      run::TestSpec spec;
       spec.db = "galera";
       spec.workload = w;
       spec.nodes_file = std::string("/var/lib/faultline/clusters/") + kName + "/inventory.json";
@@ -384,12 +384,12 @@ TEST_CASE("galera: every workload runs through the runner and tears down clean",
       spec.rate = 100;
       spec.results_dir = results.string();
       spec.seed = 11;
-      RunOptions ro;
+      run::RunOptions ro;
       ro.echo_log = false;
       ro.progress = false;
       ro.handle_signals = false;
       auto t0 = Clock::now();
-      RunOutcome out = run_test(spec, ro);
+      run::RunOutcome out = run::run_test(spec, ro);
       INFO(out.summary);
       CHECK(out.validity != Validity::kUnknown);
       const Json& h = out.results["history"];

@@ -104,8 +104,8 @@ bool wait_for_partition(const std::function<fs::path()>& dir, std::chrono::secon
   return false;
 }
 
-TestSpec hang_spec(const fs::path& nodes_file, const fs::path& results, uint64_t seed) {
-  TestSpec spec;
+run::TestSpec hang_spec(const fs::path& nodes_file, const fs::path& results, uint64_t seed) {
+  run::TestSpec spec;
   spec.db = "etcd";
   spec.workload = "register";
   spec.nodes_file = nodes_file.string();
@@ -124,8 +124,8 @@ TestSpec hang_spec(const fs::path& nodes_file, const fs::path& results, uint64_t
   return spec;
 }
 
-RunOptions quiet_run(fs::path* dir, std::mutex* mu) {
-  RunOptions ro;
+run::RunOptions quiet_run(fs::path* dir, std::mutex* mu) {
+  run::RunOptions ro;
   ro.echo_log = false;
   ro.progress = false;
   ro.handle_signals = false;
@@ -158,7 +158,7 @@ TEST_CASE(
       std::lock_guard<std::mutex> lock(mu);
       return dir;
     };
-    TestSpec spec = hang_spec(nodes_file, work / "a", 41);
+    run::TestSpec spec = hang_spec(nodes_file, work / "a", 41);
     std::unique_ptr<Freezer> freezer;
     std::thread driver([&] {
       if (!wait_for_partition(current, std::chrono::seconds(120))) return;
@@ -167,9 +167,9 @@ TEST_CASE(
       freezer->thaw();
     });
     auto t0 = Clock::now();
-    RunOutcome out;
+    run::RunOutcome out;
     try {
-      out = run_test(spec, quiet_run(&dir, &mu));
+      out = run::run_test(spec, quiet_run(&dir, &mu));
     } catch (...) {
       driver.join();
       throw;
@@ -195,7 +195,7 @@ TEST_CASE(
       std::lock_guard<std::mutex> lock(mu);
       return dir;
     };
-    TestSpec spec = hang_spec(nodes_file, work / "b", 42);
+    run::TestSpec spec = hang_spec(nodes_file, work / "b", 42);
     std::unique_ptr<Freezer> freezer;
     std::thread driver([&] {
       if (wait_for_partition(current, std::chrono::seconds(120))) {
@@ -203,9 +203,9 @@ TEST_CASE(
       }
     });
     auto t0 = Clock::now();
-    RunOutcome out;
+    run::RunOutcome out;
     try {
-      out = run_test(spec, quiet_run(&dir, &mu));
+      out = run::run_test(spec, quiet_run(&dir, &mu));
     } catch (...) {
       driver.join();
       if (freezer) freezer->thaw();

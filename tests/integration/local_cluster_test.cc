@@ -18,6 +18,8 @@
 
 #include "harness/control/inventory.h"
 #include "harness/control/retry.h"
+#include "harness/control/ssh.h"
+#include "harness/errors.h"
 #include "harness/remote.h"
 #include "tests/support/paths.h"
 
@@ -31,7 +33,7 @@ constexpr const char* kName = "flit";
 constexpr const char* kSubnet = "10.77.201.0/24";
 
 struct ClusterGuard {
-  std::unique_ptr<LocalClusterProvisioner> p = make_local_cluster_provisioner();
+  std::unique_ptr<control::LocalClusterProvisioner> p = control::make_local_cluster_provisioner();
   ~ClusterGuard() {
     try {
       std::ostringstream log;
@@ -79,7 +81,7 @@ std::vector<std::string> leftovers(const std::vector<int>& pids) {
   return out;
 }
 
-std::vector<int> sshd_pids(LocalClusterProvisioner& p) {
+std::vector<int> sshd_pids(control::LocalClusterProvisioner& p) {
   std::vector<int> out;
   auto s = p.status(kName);
   for (const auto& n : s.value("nodes", nlohmann::json::array())) {
@@ -88,8 +90,8 @@ std::vector<int> sshd_pids(LocalClusterProvisioner& p) {
   return out;
 }
 
-LocalClusterOptions options(int nodes) {
-  LocalClusterOptions o;
+control::LocalClusterOptions options(int nodes) {
+  control::LocalClusterOptions o;
   o.name = kName;
   o.subnet = kSubnet;
   o.nodes = nodes;
@@ -103,16 +105,16 @@ TEST_CASE("local cluster: exec, transfers, parallel channels, host keys, sshd lo
   FAULTLINE_REQUIRE_ROOT();
   ClusterGuard guard;
   auto t0 = std::chrono::steady_clock::now();
-  Inventory inv = guard.p->up(options(3), std::cout);
+  control::Inventory inv = guard.p->up(options(3), std::cout);
   std::cout << "cluster up: "
             << std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count()
             << " s\n";
   REQUIRE(inv.nodes.size() == 3);
   CHECK(guard.p->status(kName).value("up", false));
-  auto remote = make_ssh_remote(inv);
+  auto remote = control::make_ssh_remote(inv);
   // A second cluster on the same subnet is refused, naming the bridge in the way.
   {
-    LocalClusterOptions other = options(1);
+    control::LocalClusterOptions other = options(1);
     other.name = "flit2";
     CHECK_THROWS_WITH(guard.p->up(other, std::cout),
                       Catch::Contains("routes on flit-br overlap 10.77.201.0/24"));
@@ -213,9 +215,10 @@ TEST_CASE("local cluster: exec, transfers, parallel channels, host keys, sshd lo
     REQUIRE(testing::run_shell("ssh-keygen -q -t rsa -b 2048 -N '' -f " + rsa).status == 0);
     std::string auth = (fs::path(inv.nodes[0].key).parent_path() / "authorized_keys").string();
     REQUIRE(testing::run_shell("cat " + rsa + ".pub >> " + auth).status == 0);
-    Inventory with_rsa = inv;
+    control::Inventory with_rsa = inv;
     for (auto& n : with_rsa.nodes) n.key = rsa;
-    CHECK(make_ssh_remote(with_rsa)->session("n1")->exec(Command{"hostname"}).out == "n1\n");
+    CHECK(control::make_ssh_remote(with_rsa)->session("n1")->exec(Command{"hostname"}).out ==
+          "n1\n");
 
     std::string sock = (d / "agent.sock").string();
     auto agent = testing::run_shell("ssh-agent -a " + sock + " -s");
@@ -228,10 +231,11 @@ TEST_CASE("local cluster: exec, transfers, parallel channels, host keys, sshd lo
     const char* old_sock = std::getenv("SSH_AUTH_SOCK");
     std::string saved = old_sock != nullptr ? old_sock : "";
     ::setenv("SSH_AUTH_SOCK", sock.c_str(), 1);
-    Inventory with_agent = inv;
+    control::Inventory with_agent = inv;
     for (auto& n : with_agent.nodes) n.key.clear();
     ExecResult r;
-    CHECK_NOTHROW(r = make_ssh_remote(with_agent)->session("n3")->exec(Command{"hostname"}));
+    CHECK_NOTHROW(
+        r = control::make_ssh_remote(with_agent)->session("n3")->exec(Command{"hostname"}));
     CHECK(r.out == "n3\n");
     if (saved.empty()) {
       ::unsetenv("SSH_AUTH_SOCK");
@@ -278,9 +282,9 @@ TEST_CASE("local cluster: exec, transfers, parallel channels, host keys, sshd lo
     std::getline(in, l2);
     // n1's address with n2's key.
     std::ofstream(kh) << "10.77.201.11" << l2.substr(l2.find(' ')) << "\n";
-    Inventory wrong = inv;
+    control::Inventory wrong = inv;
     for (auto& n : wrong.nodes) n.known_hosts = kh.string();
-    auto bad = make_ssh_remote(wrong);
+    auto bad = control::make_ssh_remote(wrong);
     try {
       bad->session("n1")->exec(Command{"true"});
       FAIL("expected HostKeyError");
@@ -299,13 +303,13 @@ TEST_CASE("local cluster: exec, transfers, parallel channels, host keys, sshd lo
 
   // Killing a node's sshd mid-session: a clean error; after a restart, the retry succeeds.
   {
-    RetryPolicy policy;
+    control::RetryPolicy policy;
     policy.max_tries = 3;
     policy.initial_backoff = milliseconds(50);
     policy.max_backoff = milliseconds(200);
     policy.seed = static_cast<uint64_t>(::getpid());
     std::cout << "retry seed: " << policy.seed << "\n";
-    auto retrying = make_retrying_remote(make_ssh_remote(inv), policy);
+    auto retrying = control::make_retrying_remote(control::make_ssh_remote(inv), policy);
     auto s = retrying->session("n2");
     CHECK(s->exec(Command{"hostname"}).out == "n2\n");
     auto running = std::async(std::launch::async, [&retrying] {
@@ -323,7 +327,7 @@ TEST_CASE("local cluster: exec, transfers, parallel channels, host keys, sshd lo
     try {
       s->exec(Command{"hostname"});
       FAIL("expected RetriesExhausted");
-    } catch (const RetriesExhausted& e) {
+    } catch (const control::RetriesExhausted& e) {
       CHECK(e.node() == "n2");
       CHECK(e.tries() == 3);
       CHECK_THAT(e.what(), Catch::Contains("node n2") && Catch::Contains("`hostname`"));
@@ -370,10 +374,10 @@ TEST_CASE("local cluster: crash mid-up is cleaned by down, leftovers and intrude
   std::vector<int> old_pids = sshd_pids(*guard.p);
   guard.p->kill_sshd(kName, "n1");
   CHECK_FALSE(guard.p->status(kName).value("up", true));
-  Inventory inv = guard.p->up(options(2), std::cout);
+  control::Inventory inv = guard.p->up(options(2), std::cout);
   CHECK(inv.nodes.size() == 2);
   for (int pid : old_pids) CHECK(::kill(pid, 0) != 0);
-  CHECK(make_ssh_remote(inv)->session("n2")->exec(Command{"hostname"}).out == "n2\n");
+  CHECK(control::make_ssh_remote(inv)->session("n2")->exec(Command{"hostname"}).out == "n2\n");
   std::ostringstream log;
   guard.p->down(kName, log);
 
@@ -381,7 +385,7 @@ TEST_CASE("local cluster: crash mid-up is cleaned by down, leftovers and intrude
   REQUIRE(testing::run_shell("ip netns add flit-n2").status == 0);
   try {
     guard.p->up(options(3), std::cout);
-    FAIL("expected BadInput");
+    FAIL("expected ConfigError");
   } catch (const std::exception& e) {
     CHECK_THAT(e.what(), Catch::Contains("network namespace flit-n2"));
   }

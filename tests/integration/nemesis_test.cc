@@ -283,7 +283,7 @@ TEST_CASE("nemesis on the local cluster: partition, heal, clock, interrupted run
 
   SECTION("an interrupted run heals its partition; faultline heal heals a crashed one") {
     fs::path results = fs::temp_directory_path() / ("flnem-results-" + std::to_string(::getpid()));
-    TestSpec spec;
+    run::TestSpec spec;
     spec.db = "nemtest-noop";
     spec.nodes_file = "/var/lib/faultline/clusters/flnem/inventory.json";
     spec.nemesis = {"partition"};
@@ -295,7 +295,7 @@ TEST_CASE("nemesis on the local cluster: partition, heal, clock, interrupted run
     spec.results_dir = results.string();
     spec.seed = 1;
     std::atomic<bool> cancel{false};
-    RunOptions ro;
+    run::RunOptions ro;
     ro.echo_log = false;
     ro.progress = false;
     ro.handle_signals = false;
@@ -311,7 +311,7 @@ TEST_CASE("nemesis on the local cluster: partition, heal, clock, interrupted run
       }
       cancel.store(true);  // as SIGINT
     });
-    RunOutcome out = run_test(spec, ro);
+    run::RunOutcome out = run::run_test(spec, ro);
     watch.join();
     CHECK(seen.load());
     CHECK(out.interrupted);

@@ -515,7 +515,7 @@ TEST_CASE("pglogical: a register run through the runner with kill, pause and clo
   FAULTLINE_REQUIRE_ROOT();
   Cluster c;
   fs::path results = fs::temp_directory_path() / ("flpg-results-" + std::to_string(::getpid()));
-  TestSpec spec;
+  run::TestSpec spec;
   spec.db = "pglogical";
   spec.workload = "register";
   spec.nodes_file = std::string("/var/lib/faultline/clusters/") + kName + "/inventory.json";
@@ -531,12 +531,12 @@ TEST_CASE("pglogical: a register run through the runner with kill, pause and clo
   spec.recovery_wait_s = 2;
   spec.results_dir = results.string();
   spec.seed = 11;
-  RunOptions ro;
+  run::RunOptions ro;
   ro.echo_log = true;
   ro.progress = false;
   ro.handle_signals = false;
   auto t0 = Clock::now();
-  RunOutcome out = run_test(spec, ro);
+  run::RunOutcome out = run::run_test(spec, ro);
   double run_s = ms_since(t0) / 1000;
   INFO(out.summary);
   // A multi-master register under last-update-wins is not linearizable (a read on one node
@@ -649,7 +649,7 @@ namespace {
 
 // One lww run through the runner on the flpg cluster (its run dir is removed afterwards).
 struct LwwRun {
-  RunOutcome out;
+  run::RunOutcome out;
   size_t ok_writes = 0;
   // Spread (max - min) of the node offsets set by the last clock op before the last ok write,
   // and how long before that write it was set.
@@ -660,7 +660,7 @@ struct LwwRun {
 
 LwwRun run_lww(bool clock, uint64_t seed) {
   fs::path results = fs::temp_directory_path() / ("flpg-lww-" + std::to_string(::getpid()));
-  TestSpec spec;
+  run::TestSpec spec;
   spec.db = "pglogical";
   spec.workload = "lww";
   spec.nodes_file = std::string("/var/lib/faultline/clusters/") + kName + "/inventory.json";
@@ -678,13 +678,13 @@ LwwRun run_lww(bool clock, uint64_t seed) {
   spec.recovery_wait_s = 2;
   spec.results_dir = results.string();
   spec.seed = seed;
-  RunOptions ro;
+  run::RunOptions ro;
   ro.echo_log = false;
   ro.progress = false;
   ro.handle_signals = false;
   LwwRun r;
   auto t0 = Clock::now();
-  r.out = run_test(spec, ro);
+  r.out = run::run_test(spec, ro);
   r.wall_s = ms_since(t0) / 1000;
   LoadedHistory h = load_history_file((r.out.dir / "history.jsonl").string());
   const Op* last_clock = nullptr;
@@ -765,7 +765,7 @@ TEST_CASE("pglogical: every workload through the runner, 10 clients, healthy clu
   std::string table;
   for (const std::string workload :
        {"register", "bank", "list-append", "rw-register", "set", "counter", "lww", "unique-ids"}) {
-    TestSpec spec;
+    run::TestSpec spec;
     spec.db = "pglogical";
     spec.workload = workload;
     spec.nodes_file = std::string("/var/lib/faultline/clusters/") + kName + "/inventory.json";
@@ -776,11 +776,11 @@ TEST_CASE("pglogical: every workload through the runner, 10 clients, healthy clu
     spec.checker_time_limit_s = 30;
     spec.results_dir = results.string();
     spec.seed = 31;
-    RunOptions ro;
+    run::RunOptions ro;
     ro.echo_log = false;
     ro.progress = false;
     ro.handle_signals = false;
-    RunOutcome out = run_test(spec, ro);
+    run::RunOutcome out = run::run_test(spec, ro);
     INFO(workload << ": " << out.summary);
     LoadedHistory h = load_history_file((out.dir / "history.jsonl").string());
     size_t ok = 0, all = 0;

@@ -17,6 +17,7 @@
 
 #include "harness/control/inventory.h"
 #include "harness/control/local_cluster.h"
+#include "harness/control/ssh.h"
 #include "harness/remote.h"
 #include "tests/support/local_cluster.h"
 #include "tests/support/paths.h"
@@ -62,7 +63,7 @@ TEST_CASE("secure paths: the local cluster directory is root's, sshd has StrictM
           "[integration][local-cluster][secure]") {
   FAULTLINE_REQUIRE_ROOT();
   testing::LocalTestCluster c(kName, kSubnet, 1);
-  fs::path dir = local_cluster::default_dir(kName);
+  fs::path dir = control::default_dir(kName);
   CHECK(dir == fs::path("/var/lib/faultline/clusters") / kName);
   CHECK(c.inv.nodes[0].key == (dir / "ssh" / "id_ed25519").string());
   struct stat d = lstat_of(dir);
@@ -81,14 +82,14 @@ TEST_CASE("secure paths: the local cluster directory is root's, sshd has StrictM
 TEST_CASE("secure paths: cluster up refuses a --dir another user could change, making nothing",
           "[integration][local-cluster][secure]") {
   FAULTLINE_REQUIRE_ROOT();
-  auto p = make_local_cluster_provisioner();
+  auto p = control::make_local_cluster_provisioner();
   fs::path theirs = fs::path("/var/lib/faultline") / ("flsec-theirs-" + std::to_string(::getpid()));
   fs::remove_all(theirs);
   fs::create_directories(theirs);
   REQUIRE(::chown(theirs.c_str(), 65534, 65534) == 0);
   struct Cleanup {
     fs::path theirs;
-    LocalClusterProvisioner& p;
+    control::LocalClusterProvisioner& p;
     ~Cleanup() {
       std::ostringstream log;
       try {
@@ -100,7 +101,7 @@ TEST_CASE("secure paths: cluster up refuses a --dir another user could change, m
       fs::remove_all(theirs, ec);
     }
   } cleanup{theirs, *p};
-  LocalClusterOptions o;
+  control::LocalClusterOptions o;
   o.name = kName;
   o.subnet = kSubnet;
   o.nodes = 1;
@@ -110,7 +111,7 @@ TEST_CASE("secure paths: cluster up refuses a --dir another user could change, m
                     Catch::Contains("owned by uid 65534") && Catch::Contains(theirs.string()));
   CHECK_FALSE(fs::exists(theirs / "cluster"));
   CHECK_FALSE(fs::exists("/run/netns/flsec-n1"));
-  CHECK_FALSE(fs::exists(local_cluster::state_path(kName)));
+  CHECK_FALSE(fs::exists(control::state_path(kName)));
 
   o.dir = "/tmp/flsec-cluster";
   CHECK_THROWS_WITH(p->up(o, log), Catch::Contains("/tmp is writable by group or others"));
@@ -122,7 +123,7 @@ TEST_CASE("secure paths: without strict checking a new host key is accepted, a c
   FAULTLINE_REQUIRE_ROOT();
   testing::LocalTestCluster c(kName, kSubnet, 1);
   Scratch scratch;
-  NodeSpec n = c.inv.nodes[0];
+  control::NodeSpec n = c.inv.nodes[0];
   // Another key for the node's address: what a man in the middle would present.
   fs::path other = scratch.dir / "other";
   auto gen = testing::run_shell("ssh-keygen -q -t ed25519 -N '' -f " + other.string());
@@ -135,29 +136,29 @@ TEST_CASE("secure paths: without strict checking a new host key is accepted, a c
 
   for (bool strict : {true, false}) {
     INFO("strict " << strict);
-    Inventory inv;
-    NodeSpec m = n;
+    control::Inventory inv;
+    control::NodeSpec m = n;
     m.known_hosts = wrong.string();
     m.strict_host_key_checking = strict;
     inv.nodes.push_back(m);
-    auto remote = make_ssh_remote(inv);
+    auto remote = control::make_ssh_remote(inv);
     CHECK_THROWS_AS(remote->session(m.name)->exec(Command{"true"}), HostKeyError);
   }
 
   // accept-new: an unknown host is accepted once and written down.
   fs::path empty = scratch.dir / "empty_known_hosts";
   std::ofstream(empty).flush();
-  Inventory inv;
-  NodeSpec m = n;
+  control::Inventory inv;
+  control::NodeSpec m = n;
   m.known_hosts = empty.string();
   m.strict_host_key_checking = false;
   inv.nodes.push_back(m);
-  auto remote = make_ssh_remote(inv);
+  auto remote = control::make_ssh_remote(inv);
   CHECK(remote->session(m.name)->exec(Command{"true"}).exit_status == 0);
   CHECK(slurp(empty).find(n.host) != std::string::npos);
   // Written down, it is now checked strictly too.
   inv.nodes[0].strict_host_key_checking = true;
-  CHECK(make_ssh_remote(inv)->session(m.name)->exec(Command{"true"}).exit_status == 0);
+  CHECK(control::make_ssh_remote(inv)->session(m.name)->exec(Command{"true"}).exit_status == 0);
 }
 
 TEST_CASE("secure paths: download follows no symlink of the node's and writes through none of ours",
@@ -168,7 +169,7 @@ TEST_CASE("secure paths: download follows no symlink of the node's and writes th
   // The node shares our filesystem: its directory, as a database user could shape it.
   fs::path secret = scratch.dir / "secret.txt";
   std::ofstream(secret) << "TOP-SECRET";
-  fs::path src = local_cluster::default_dir(kName) / "n1" / "data" / "dl";
+  fs::path src = control::default_dir(kName) / "n1" / "data" / "dl";
   fs::create_directories(src / "sub");
   std::ofstream(src / "a.txt") << "plain";
   fs::permissions(src / "a.txt", fs::perms(04755));

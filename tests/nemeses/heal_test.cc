@@ -130,20 +130,20 @@ TEST_CASE("heal: a real host's system clock is stepped back by the run's offset,
   clock.attach(remote, "n1");
   *clock.offset_ms = 3000;  // the last bump landed
   std::ostringstream out;
-  CHECK(heal_run(run, remote, out) == 0);
+  CHECK(run::heal_run(run, remote, out) == 0);
   INFO(out.str());
   CHECK(std::abs(*clock.offset_ms) < 1e-6);
   CHECK_THAT(out.str(), Catch::Contains("n1: system clock stepped back by 3000.000 ms"));
   // Healing again changes nothing (a relative step must never be applied twice).
   forget(remote, {"n1"});
   std::ostringstream again;
-  CHECK(heal_run(run, remote, again) == 0);
+  CHECK(run::heal_run(run, remote, again) == 0);
   CHECK(std::abs(*clock.offset_ms) < 1e-6);
   for (const auto& line : ran(remote, "n1")) CHECK(line.find("date -s") == std::string::npos);
   // A clock off by something the run did not set is left alone, and the heal fails.
   *clock.offset_ms = -42000;
   std::ostringstream odd;
-  CHECK(heal_run(run, remote, odd) == 255);
+  CHECK(run::heal_run(run, remote, odd) == 255);
   CHECK(*clock.offset_ms == -42000);
   CHECK_THAT(odd.str(), Catch::Contains("not an offset this run left") &&
                             Catch::Contains("n1: NOT healed") &&
@@ -161,7 +161,7 @@ TEST_CASE("heal: the run's own faketime-dir and packet dir are healed", "[heal]"
             {});
   auto remote = probing_remote(1);
   std::ostringstream out;
-  CHECK(heal_run(run, *remote, out) == 0);
+  CHECK(run::heal_run(run, *remote, out) == 0);
   INFO(out.str());
   auto lines = ran(*remote, "n1");
   auto has = [&](const std::string& line) {
@@ -186,7 +186,7 @@ TEST_CASE("heal: paused processes that cannot be resumed are said, and the heal 
   write_run(run, test_json({"pause", "partition"}), {});
   auto remote = probing_remote(1);
   std::ostringstream out;
-  CHECK(heal_run(run, *remote, out) == 255);
+  CHECK(run::heal_run(run, *remote, out) == 255);
   CHECK_THAT(out.str(), Catch::Contains("n1: database processes the run paused (SIGSTOP) may "
                                         "still be stopped: cannot rebuild database "
                                         "'no-such-db'") &&
@@ -200,19 +200,19 @@ TEST_CASE("heal: paused processes that cannot be resumed are said, and the heal 
 TEST_CASE("heal: the run is named, never a stranger's latest", "[heal]") {
   fs::path d = temp_dir("choose");
   auto now = std::chrono::system_clock::now();
-  fs::path crashed = make_run_dir(d, "a", now);
+  fs::path crashed = run::make_run_dir(d, "a", now);
   std::ofstream(crashed / "test.json") << "{}\n";
-  fs::path done = make_run_dir(d, "b", now);  // latest, finished
+  fs::path done = run::make_run_dir(d, "b", now);  // latest, finished
   std::ofstream(done / "test.json") << "{}\n";
   std::ofstream(done / "results.json") << "{}\n";
-  CHECK(run_to_heal(d) == crashed);
-  CHECK(run_to_heal(done) == done);
-  fs::path other = make_run_dir(d, "c", now);  // a second unfinished run
+  CHECK(run::run_to_heal(d) == crashed);
+  CHECK(run::run_to_heal(done) == done);
+  fs::path other = run::make_run_dir(d, "c", now);  // a second unfinished run
   std::ofstream(other / "test.json") << "{}\n";
-  CHECK_THROWS_WITH(run_to_heal(d), Catch::Contains("2 runs without results.json") &&
-                                        Catch::Contains(heal_command(crashed)) &&
-                                        Catch::Contains(heal_command(other)));
-  CHECK(run_to_heal(d / "a") == crashed);
-  CHECK(heal_command(crashed) == "faultline heal " + fs::absolute(crashed).string());
+  CHECK_THROWS_WITH(run::run_to_heal(d), Catch::Contains("2 runs without results.json") &&
+                                             Catch::Contains(run::heal_command(crashed)) &&
+                                             Catch::Contains(run::heal_command(other)));
+  CHECK(run::run_to_heal(d / "a") == crashed);
+  CHECK(run::heal_command(crashed) == "faultline heal " + fs::absolute(crashed).string());
   fs::remove_all(d);
 }

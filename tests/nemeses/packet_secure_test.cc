@@ -12,6 +12,7 @@
 #include <sstream>
 #include <thread>
 
+#include "harness/control/local_exec.h"
 #include "harness/nemesis.h"
 #include "tests/nemeses/nemesis_test_util.h"
 
@@ -126,7 +127,7 @@ TEST_CASE("packet: the delayer's pid file is believed only for the delayer itsel
   };
   pid_t stranger = spawn("/usr/bin/not-the-nfqdelay-n1");
   pid_t delayer = spawn((dir / "nfqdelay-n1").string());
-  auto local = make_local_session();
+  auto local = control::make_local_session();
   for (const std::string& content : {std::string("-1"), std::string("0"), std::string("1"),
                                      std::string("x y"), std::to_string(stranger)}) {
     INFO("pid file: '" << content << "'");

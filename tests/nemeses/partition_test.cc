@@ -8,6 +8,7 @@
 #include <fstream>
 #include <sstream>
 
+#include "harness/control/local_exec.h"
 #include "harness/control/retry.h"
 #include "harness/remote.h"
 #include "tests/nemeses/nemesis_test_util.h"
@@ -37,7 +38,7 @@ std::vector<std::string> iptables_calls(Command cmd, bool chain_exists, int hook
   std::ofstream(dir / "hooks") << hooks << "\n";
   fs::permissions(dir / tool, fs::perms::owner_all);
   cmd.with_env("PATH", dir.string() + ":/usr/bin:/bin");
-  auto s = make_local_session();
+  auto s = control::make_local_session();
   ExecResult r = s->exec(cmd);
   REQUIRE(r.exit_status == 0);
   std::vector<std::string> out;
@@ -281,9 +282,9 @@ TEST_CASE("partition: options, generator values, in-process databases", "[partit
 TEST_CASE("partition: a connection lost mid-command is retried through the retrying remote",
           "[partition][retry]") {
   std::shared_ptr<FakeRemote> fake = probing_remote(3);
-  RetryPolicy policy;
+  control::RetryPolicy policy;
   policy.sleep = [](std::chrono::milliseconds) {};
-  auto remote = make_retrying_remote(fake, policy);
+  auto remote = control::make_retrying_remote(fake, policy);
   NemesisOptions o;
   o.nodes = {"n1", "n2", "n3"};
   auto p = NemesisRegistry::get("nemesis", "partition")(o);

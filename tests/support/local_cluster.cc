@@ -9,19 +9,21 @@
 #include <iterator>
 #include <sstream>
 
+#include "harness/control/ssh.h"
+
 namespace faultline::testing {
 
 bool keep_cluster() { return std::getenv("FAULTLINE_KEEP_CLUSTER") != nullptr; }
 
 LocalTestCluster::LocalTestCluster(std::string cluster_name, std::string subnet, int node_count)
     : name(std::move(cluster_name)) {
-  LocalClusterOptions o;
+  control::LocalClusterOptions o;
   o.name = name;
   o.subnet = std::move(subnet);
   o.nodes = node_count;
   std::ostringstream log;
   inv = provisioner->up(o, log);
-  remote = make_ssh_remote(inv);
+  remote = control::make_ssh_remote(inv);
   nodes = inv.names();
 }
 

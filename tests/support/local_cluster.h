@@ -29,8 +29,9 @@ class LocalTestCluster {
   DbContext db_context(const std::string& test_name) const;
 
   const std::string name;
-  std::unique_ptr<LocalClusterProvisioner> provisioner = make_local_cluster_provisioner();
-  Inventory inv;
+  std::unique_ptr<control::LocalClusterProvisioner> provisioner =
+      control::make_local_cluster_provisioner();
+  control::Inventory inv;
   std::shared_ptr<Remote> remote;
   std::vector<std::string> nodes;
 };

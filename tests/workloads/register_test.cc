@@ -26,8 +26,8 @@ fs::path temp_dir(const std::string& name) {
   return d;
 }
 
-RunOutcome run_register(const std::string& db, uint64_t seed, const fs::path& root) {
-  TestSpec s;
+run::RunOutcome run_register(const std::string& db, uint64_t seed, const fs::path& root) {
+  run::TestSpec s;
   s.db = db;
   s.workload = "register";
   s.results_dir = root.string();
@@ -35,11 +35,11 @@ RunOutcome run_register(const std::string& db, uint64_t seed, const fs::path& ro
   s.rate = 300;
   s.concurrency = "2n";
   s.seed = seed;
-  RunOptions o;
+  run::RunOptions o;
   o.echo_log = false;
   o.progress = false;
   o.handle_signals = false;
-  return run_test(s, o);
+  return run::run_test(s, o);
 }
 
 bool have_linearizable() { return CheckerRegistry::find("linearizable") != nullptr; }
@@ -50,7 +50,7 @@ TEST_CASE("register on the in-process database is valid", "[register][e2e]") {
   fs::path root = temp_dir("valid");
   for (uint64_t seed : {1u, 2u, 3u}) {
     announce_seed("register e2e: memory valid", seed);
-    RunOutcome out = run_register("memory", seed, root);
+    run::RunOutcome out = run_register("memory", seed, root);
     INFO("seed " << seed << "\n" << out.summary);
     auto rec = load_recorded_history((out.dir / "history.jsonl").string());
     CHECK(rec.history.size() > 500);
@@ -70,7 +70,7 @@ TEST_CASE("register on the stale twin is invalid", "[register][e2e]") {
   fs::path root = temp_dir("invalid");
   for (uint64_t seed : {1u, 2u, 3u}) {
     announce_seed("register e2e: memory-stale invalid", seed);
-    RunOutcome out = run_register("memory-stale", seed, root);
+    run::RunOutcome out = run_register("memory-stale", seed, root);
     INFO("seed " << seed << "\n" << out.summary);
     auto rec = load_recorded_history((out.dir / "history.jsonl").string());
     CHECK(rec.history.size() > 500);
@@ -79,7 +79,7 @@ TEST_CASE("register on the stale twin is invalid", "[register][e2e]") {
       CHECK(out.results["checkers"]["linearizable"]["valid"] == "invalid");
       // And analyze agrees, byte for byte.
       std::string before = read_file(out.dir / "results.json");
-      RunOutcome again = analyze_run(out.dir);
+      run::RunOutcome again = run::analyze_run(out.dir);
       CHECK(again.validity == Validity::kInvalid);
       CHECK(read_file(out.dir / "results.json") == before);
     } else {
@@ -161,7 +161,7 @@ TEST_CASE("register end to end with home-node routing", "[register][e2e]") {
   fs::path root = temp_dir("home");
   uint64_t seed = 4;
   announce_seed("register e2e: home-node", seed);
-  TestSpec s;
+  run::TestSpec s;
   s.db = "memory";
   s.workload = "register";
   s.results_dir = root.string();
@@ -170,11 +170,11 @@ TEST_CASE("register end to end with home-node routing", "[register][e2e]") {
   s.concurrency = "2n";
   s.seed = seed;
   s.routing = "home-node";
-  RunOptions o;
+  run::RunOptions o;
   o.echo_log = false;
   o.progress = false;
   o.handle_signals = false;
-  RunOutcome out = run_test(s, o);
+  run::RunOutcome out = run::run_test(s, o);
   INFO(out.summary);
   auto rec = load_recorded_history((out.dir / "history.jsonl").string());
   for (const Op& op : rec.history) {

@@ -33,14 +33,15 @@ inline std::filesystem::path workload_temp_dir(const std::string& name) {
 // One run of `workload` against `db` (1 s, 300 ops/s, 2 threads per node, 3 nodes); checks
 // that checker `label` and the whole run have validity `expected`, and that analyze gives the
 // same results.json. `inspect`, when given, looks at the recorded history.
-inline RunOutcome expect_run(const std::string& db, const std::string& workload,
-                             const std::string& label, Validity expected, uint64_t seed,
-                             Json options = Json::object(), const std::string& routing = "random",
-                             std::function<void(const History&)> inspect = nullptr) {
+inline run::RunOutcome expect_run(const std::string& db, const std::string& workload,
+                                  const std::string& label, Validity expected, uint64_t seed,
+                                  Json options = Json::object(),
+                                  const std::string& routing = "random",
+                                  std::function<void(const History&)> inspect = nullptr) {
   namespace fs = std::filesystem;
   announce_seed(workload + " e2e on " + db, seed);
   fs::path root = workload_temp_dir(workload + "-" + db);
-  TestSpec s;
+  run::TestSpec s;
   s.db = db;
   s.workload = workload;
   s.workload_options = std::move(options);
@@ -52,11 +53,11 @@ inline RunOutcome expect_run(const std::string& db, const std::string& workload,
   s.recovery_wait_s = 0;
   s.final_time_limit_s = 10;
   s.routing = routing;
-  RunOptions o;
+  run::RunOptions o;
   o.echo_log = false;
   o.progress = false;
   o.handle_signals = false;
-  RunOutcome out = run_test(s, o);
+  run::RunOutcome out = run::run_test(s, o);
   INFO(workload << " on " << db << ", seed " << seed << "\n" << out.summary);
   CHECK(out.results["checkers"][label]["valid"] == std::string(to_string(expected)));
   CHECK(out.validity == expected);
@@ -64,7 +65,7 @@ inline RunOutcome expect_run(const std::string& db, const std::string& workload,
   CHECK(rec.history.size() > 200);
   if (inspect) inspect(rec.history);
   std::string before = read_file(out.dir / "results.json");
-  RunOutcome again = analyze_run(out.dir);
+  run::RunOutcome again = run::analyze_run(out.dir);
   CHECK(again.validity == expected);
   CHECK(read_file(out.dir / "results.json") == before);
   fs::remove_all(root);

@@ -60,18 +60,18 @@ int status_of(const std::string& response) {
 TEST_CASE("serve: resolve_inside refuses .. and symlinks out of the root") {
   fs::path base = make_tree();
   fs::path root = base / "results";
-  CHECK(resolve_inside(root, "/memory-register/20260101T120000/report.html"));
-  CHECK(resolve_inside(root, "memory-register/latest/report.html"));
-  CHECK_FALSE(resolve_inside(root, "/../secret.txt"));
-  CHECK_FALSE(resolve_inside(root, "/memory-register/../../secret.txt"));
-  CHECK_FALSE(resolve_inside(root, "/escape.txt"));
-  CHECK_FALSE(resolve_inside(root, std::string("/a\0b", 4)));
+  CHECK(cli::resolve_inside(root, "/memory-register/20260101T120000/report.html"));
+  CHECK(cli::resolve_inside(root, "memory-register/latest/report.html"));
+  CHECK_FALSE(cli::resolve_inside(root, "/../secret.txt"));
+  CHECK_FALSE(cli::resolve_inside(root, "/memory-register/../../secret.txt"));
+  CHECK_FALSE(cli::resolve_inside(root, "/escape.txt"));
+  CHECK_FALSE(cli::resolve_inside(root, std::string("/a\0b", 4)));
   fs::remove_all(base);
 }
 
 TEST_CASE("serve: runs, files and reports over HTTP, nothing outside the results directory") {
   fs::path base = make_tree();
-  ResultsServer server({base / "results", "127.0.0.1", 0, {}});
+  cli::ResultsServer server({base / "results", "127.0.0.1", 0, {}});
   int port = server.bind();
   REQUIRE(port > 0);
   std::thread t([&] { server.run(); });
@@ -107,22 +107,22 @@ TEST_CASE("serve: runs, files and reports over HTTP, nothing outside the results
 // 127.0.0.1 (DNS rebinding) and read the results through the visitor's browser.
 TEST_CASE("serve: only addresses, localhost, the bind address and --allow-host names as Host",
           "[serve][regression]") {
-  CHECK(host_allowed("localhost", "127.0.0.1", {}));
-  CHECK(host_allowed("LOCALHOST:8080", "127.0.0.1", {}));
-  CHECK(host_allowed("127.0.0.1:8080", "127.0.0.1", {}));
-  CHECK(host_allowed("10.1.2.3", "0.0.0.0", {}));
-  CHECK(host_allowed("[::1]:8080", "127.0.0.1", {}));
-  CHECK(host_allowed("results.lan:8080", "127.0.0.1", {"Results.lan"}));
-  CHECK(host_allowed("box.example", "box.example", {}));
+  CHECK(cli::host_allowed("localhost", "127.0.0.1", {}));
+  CHECK(cli::host_allowed("LOCALHOST:8080", "127.0.0.1", {}));
+  CHECK(cli::host_allowed("127.0.0.1:8080", "127.0.0.1", {}));
+  CHECK(cli::host_allowed("10.1.2.3", "0.0.0.0", {}));
+  CHECK(cli::host_allowed("[::1]:8080", "127.0.0.1", {}));
+  CHECK(cli::host_allowed("results.lan:8080", "127.0.0.1", {"Results.lan"}));
+  CHECK(cli::host_allowed("box.example", "box.example", {}));
   for (const char* bad :
        {"", "evil.example", "evil.example:8080", "localhost.evil.example", "127.0.0.1.nip.io",
         "[::1", "[evil]:80", "localhost:80x", "localhost:", "a:b:c"}) {
     INFO(bad);
-    CHECK_FALSE(host_allowed(bad, "127.0.0.1", {"results.lan"}));
+    CHECK_FALSE(cli::host_allowed(bad, "127.0.0.1", {"results.lan"}));
   }
 
   fs::path base = make_tree();
-  ResultsServer server({base / "results", "127.0.0.1", 0, {"results.lan"}});
+  cli::ResultsServer server({base / "results", "127.0.0.1", 0, {"results.lan"}});
   int port = server.bind();
   REQUIRE(port > 0);
   std::thread t([&] { server.run(); });

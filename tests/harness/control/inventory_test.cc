@@ -7,6 +7,8 @@
 #include <fstream>
 
 #include "harness/cli/cli.h"
+#include "harness/control/ssh.h"
+#include "harness/errors.h"
 #include "harness/remote.h"
 
 using namespace faultline;
@@ -23,37 +25,37 @@ fs::path temp_file(const std::string& name, const std::string& text) {
 }  // namespace
 
 TEST_CASE("parse_node reads host, user, port and IPv6", "[inventory]") {
-  NodeSpec d;
+  control::NodeSpec d;
   d.user = "admin";
   d.port = 2222;
-  NodeSpec a = parse_node("db1", d);
+  control::NodeSpec a = control::parse_node("db1", d);
   CHECK(a.name == "db1");
   CHECK(a.host == "db1");
   CHECK(a.user == "admin");
   CHECK(a.port == 2222);
-  NodeSpec b = parse_node(" root@10.0.0.5:22 ", d);
+  control::NodeSpec b = control::parse_node(" root@10.0.0.5:22 ", d);
   CHECK(b.name == "10.0.0.5");
   CHECK(b.user == "root");
   CHECK(b.port == 22);
-  NodeSpec c = parse_node("[fe80::1]:2200", d);
+  control::NodeSpec c = control::parse_node("[fe80::1]:2200", d);
   CHECK(c.host == "fe80::1");
   CHECK(c.port == 2200);
-  CHECK(parse_node("fe80::2", d).host == "fe80::2");
-  CHECK_THROWS_AS(parse_node("db1:99999", d), BadInput);
-  CHECK_THROWS_AS(parse_node("db1:abc", d), BadInput);
-  CHECK_THROWS_AS(parse_node("@db1", d), BadInput);
-  CHECK_THROWS_AS(parse_node("db 1", d), BadInput);
-  CHECK_THROWS_AS(parse_node("db1;rm", d), BadInput);
-  CHECK_THROWS_AS(parse_node("-oProxyCommand=x", d), BadInput);
+  CHECK(control::parse_node("fe80::2", d).host == "fe80::2");
+  CHECK_THROWS_AS(control::parse_node("db1:99999", d), ConfigError);
+  CHECK_THROWS_AS(control::parse_node("db1:abc", d), ConfigError);
+  CHECK_THROWS_AS(control::parse_node("@db1", d), ConfigError);
+  CHECK_THROWS_AS(control::parse_node("db 1", d), ConfigError);
+  CHECK_THROWS_AS(control::parse_node("db1;rm", d), ConfigError);
+  CHECK_THROWS_AS(control::parse_node("-oProxyCommand=x", d), ConfigError);
 }
 
 TEST_CASE("inventory from --nodes and the --ssh flags", "[inventory]") {
-  InventoryOptions o;
+  control::InventoryOptions o;
   o.nodes = "n1,n2, n3:2022";
   o.ssh_user = "admin";
   o.ssh_key = "/keys/id";
   o.ssh_port = 2200;
-  Inventory inv = resolve_inventory(o);
+  control::Inventory inv = control::resolve_inventory(o);
   REQUIRE(inv.nodes.size() == 3);
   CHECK(inv.names() == std::vector<std::string>{"n1", "n2", "n3"});
   CHECK(inv.nodes[0].user == "admin");
@@ -69,45 +71,45 @@ TEST_CASE("inventory from --nodes and the --ssh flags", "[inventory]") {
     CHECK_THAT(e.what(), Catch::Contains("n9") && Catch::Contains("n1, n2, n3"));
   }
   o.strict_host_key_checking = "no";
-  CHECK_FALSE(resolve_inventory(o).nodes[0].strict_host_key_checking);
+  CHECK_FALSE(control::resolve_inventory(o).nodes[0].strict_host_key_checking);
 }
 
 TEST_CASE("bad inventories are refused with a clear message", "[inventory]") {
-  InventoryOptions dup;
+  control::InventoryOptions dup;
   dup.nodes = "a,b,a";
-  CHECK_THROWS_WITH(resolve_inventory(dup), Catch::Contains("'a' is listed twice"));
-  InventoryOptions both;
+  CHECK_THROWS_WITH(control::resolve_inventory(dup), Catch::Contains("'a' is listed twice"));
+  control::InventoryOptions both;
   both.nodes = "a";
   both.nodes_file = "/x";
-  CHECK_THROWS_AS(resolve_inventory(both), BadInput);
-  InventoryOptions missing;
+  CHECK_THROWS_AS(control::resolve_inventory(both), ConfigError);
+  control::InventoryOptions missing;
   missing.nodes_file = "/nonexistent/nodes";
-  CHECK_THROWS_WITH(resolve_inventory(missing), Catch::Contains("/nonexistent/nodes"));
-  InventoryOptions strict;
+  CHECK_THROWS_WITH(control::resolve_inventory(missing), Catch::Contains("/nonexistent/nodes"));
+  control::InventoryOptions strict;
   strict.nodes = "a";
   strict.strict_host_key_checking = "maybe";
-  CHECK_THROWS_AS(resolve_inventory(strict), BadInput);
+  CHECK_THROWS_AS(control::resolve_inventory(strict), ConfigError);
 }
 
 TEST_CASE("nodes files: text with comments, and JSON inventories", "[inventory]") {
   fs::path text = temp_file("nodes.txt", "# cluster\nn1\n\nadmin@n2:2022  # second\n");
-  NodeSpec d;
+  control::NodeSpec d;
   d.key = "/k";
-  Inventory inv = load_nodes_file(text.string(), d);
+  control::Inventory inv = control::load_nodes_file(text.string(), d);
   REQUIRE(inv.nodes.size() == 2);
   CHECK(inv.nodes[1].user == "admin");
   CHECK(inv.nodes[1].port == 2022);
   CHECK(inv.nodes[0].key == "/k");
 
-  Inventory j;
-  NodeSpec n;
+  control::Inventory j;
+  control::NodeSpec n;
   n.name = "n1";
   n.host = "10.77.7.11";
   n.key = "/tmp/k";
   n.known_hosts = "/tmp/kh";
   j.nodes.push_back(n);
   fs::path js = temp_file("inv.json", j.to_json().dump());
-  Inventory back = load_nodes_file(js.string(), NodeSpec{});
+  control::Inventory back = control::load_nodes_file(js.string(), control::NodeSpec{});
   REQUIRE(back.nodes.size() == 1);
   CHECK(back.nodes[0].name == "n1");
   CHECK(back.nodes[0].host == "10.77.7.11");
@@ -115,21 +117,23 @@ TEST_CASE("nodes files: text with comments, and JSON inventories", "[inventory]"
   CHECK(back.to_json() == j.to_json());
 
   fs::path bad = temp_file("bad.json", R"({"nodes": [{"host": "a", "colour": "red"}]})");
-  CHECK_THROWS_WITH(load_nodes_file(bad.string(), NodeSpec{}), Catch::Contains("colour"));
+  CHECK_THROWS_WITH(control::load_nodes_file(bad.string(), control::NodeSpec{}),
+                    Catch::Contains("colour"));
   fs::path badline = temp_file("bad.txt", "n1\nn2:0\n");
-  CHECK_THROWS_WITH(load_nodes_file(badline.string(), NodeSpec{}), Catch::Contains(":2:"));
+  CHECK_THROWS_WITH(control::load_nodes_file(badline.string(), control::NodeSpec{}),
+                    Catch::Contains(":2:"));
   for (const auto& p : {text, js, bad, badline}) fs::remove(p);
 }
 
 TEST_CASE("ssh remote: unreadable key, missing known_hosts, unknown node", "[inventory]") {
-  Inventory inv;
-  NodeSpec n;
+  control::Inventory inv;
+  control::NodeSpec n;
   n.name = "n1";
   n.host = "127.0.0.1";
   n.key = "/nonexistent/id_ed25519";
   inv.nodes.push_back(n);
   try {
-    make_ssh_remote(inv);
+    control::make_ssh_remote(inv);
     FAIL("expected AuthError");
   } catch (const AuthError& e) {
     CHECK(e.node() == "n1");
@@ -137,21 +141,21 @@ TEST_CASE("ssh remote: unreadable key, missing known_hosts, unknown node", "[inv
   }
   inv.nodes[0].key.clear();
   inv.nodes[0].known_hosts = "/nonexistent/known_hosts";
-  CHECK_THROWS_AS(make_ssh_remote(inv), HostKeyError);
+  CHECK_THROWS_AS(control::make_ssh_remote(inv), HostKeyError);
   inv.nodes[0].strict_host_key_checking = false;  // opt-out: warns, does not need the file
-  auto remote = make_ssh_remote(inv);
+  auto remote = control::make_ssh_remote(inv);
   CHECK_THROWS_AS(remote->session("n2"), UnknownNodeError);
 }
 
 TEST_CASE("ssh remote: a refused connection is a transport error naming the node", "[inventory]") {
-  Inventory inv;
-  NodeSpec n;
+  control::Inventory inv;
+  control::NodeSpec n;
   n.name = "n1";
   n.host = "127.0.0.1";
   n.port = 1;  // nothing listens there
   n.strict_host_key_checking = false;
   inv.nodes.push_back(n);
-  auto remote = make_ssh_remote(inv);
+  auto remote = control::make_ssh_remote(inv);
   auto s = remote->session("n1");
   try {
     s->exec(Command{"true"});
@@ -166,13 +170,13 @@ TEST_CASE("ssh remote: a refused connection is a transport error naming the node
 // Issue 14 item 10: node names go into paths on the nodes and into database config files.
 TEST_CASE("inventory: node names and users that could escape a path or a config line are refused",
           "[inventory]") {
-  CHECK(valid_node_name("n1"));
-  CHECK(valid_node_name("db-1.example.com"));
-  CHECK(valid_node_name("fe80::1"));
+  CHECK(control::valid_node_name("n1"));
+  CHECK(control::valid_node_name("db-1.example.com"));
+  CHECK(control::valid_node_name("fe80::1"));
   for (const char* bad : {"", "../etc", "a/b", "n1\nwsrep_on=OFF", "n 1", ".hidden", "-x", "..",
                           "n1\t", "n1\"", "n1;rm"}) {
     INFO(bad);
-    CHECK_FALSE(valid_node_name(bad));
+    CHECK_FALSE(control::valid_node_name(bad));
   }
   for (const char* name : {"../../etc", "n1\\nwsrep_provider=/tmp/evil.so", "a/b"}) {
     INFO(name);
@@ -181,14 +185,17 @@ TEST_CASE("inventory: node names and users that could escape a path or a config 
       doc["nodes"][0]["name"] = "n1\nwsrep_provider=/tmp/evil.so";
     }
     fs::path f = temp_file("badname.json", doc.dump());
-    CHECK_THROWS_WITH(load_nodes_file(f.string(), NodeSpec{}), Catch::Contains("bad node name"));
+    CHECK_THROWS_WITH(control::load_nodes_file(f.string(), control::NodeSpec{}),
+                      Catch::Contains("bad node name"));
     fs::remove(f);
   }
   fs::path u = temp_file("baduser.json",
                          R"({"nodes": [{"name": "n1", "host": "a", "user": "-oProxyCommand=x"}]})");
-  CHECK_THROWS_WITH(load_nodes_file(u.string(), NodeSpec{}), Catch::Contains("bad user"));
+  CHECK_THROWS_WITH(control::load_nodes_file(u.string(), control::NodeSpec{}),
+                    Catch::Contains("bad user"));
   fs::remove(u);
-  CHECK_THROWS_WITH(parse_node("ro ot@host", NodeSpec{}), Catch::Contains("bad user"));
+  CHECK_THROWS_WITH(control::parse_node("ro ot@host", control::NodeSpec{}),
+                    Catch::Contains("bad user"));
 }
 
 // Issue 14 item 9: a per-node false in a nodes file beat an explicit
@@ -200,24 +207,24 @@ TEST_CASE("inventory: an explicit --ssh-strict-host-key-checking wins over the n
                 R"({"nodes": [{"name": "n1", "host": "a", "strict_host_key_checking": false},
                     {"name": "n2", "host": "b", "strict_host_key_checking": true},
                     {"name": "n3", "host": "c"}]})");
-  InventoryOptions o;
+  control::InventoryOptions o;
   o.nodes_file = f.string();
   SECTION("not given: the file's per-node values, yes for the rest") {
-    Inventory inv = resolve_inventory(o);
+    control::Inventory inv = control::resolve_inventory(o);
     CHECK_FALSE(inv.nodes[0].strict_host_key_checking);
     CHECK(inv.nodes[1].strict_host_key_checking);
     CHECK(inv.nodes[2].strict_host_key_checking);
   }
   SECTION("yes: every node is checked strictly") {
     o.strict_host_key_checking = "yes";
-    for (const auto& n : resolve_inventory(o).nodes) {
+    for (const auto& n : control::resolve_inventory(o).nodes) {
       INFO(n.name);
       CHECK(n.strict_host_key_checking);
     }
   }
   SECTION("no: every node accepts new keys") {
     o.strict_host_key_checking = "no";
-    for (const auto& n : resolve_inventory(o).nodes) {
+    for (const auto& n : control::resolve_inventory(o).nodes) {
       INFO(n.name);
       CHECK_FALSE(n.strict_host_key_checking);
     }

@@ -1,3 +1,5 @@
+#include "harness/control/local_exec.h"
+
 #include <sys/stat.h>
 
 #include <catch2/catch.hpp>
@@ -10,7 +12,7 @@ using namespace faultline;
 namespace fs = std::filesystem;
 
 TEST_CASE("local exec returns status, stdout and stderr without throwing", "[local-exec]") {
-  auto s = make_local_session("ctl");
+  auto s = control::make_local_session("ctl");
   CHECK(s->node() == "ctl");
   ExecResult r = s->exec(Command::shell("echo out; echo err >&2; exit 7"));
   CHECK(r.exit_status == 7);
@@ -21,7 +23,7 @@ TEST_CASE("local exec returns status, stdout and stderr without throwing", "[loc
 }
 
 TEST_CASE("local exec feeds stdin and handles large output", "[local-exec]") {
-  auto s = make_local_session();
+  auto s = control::make_local_session();
   std::string big(1 << 20, 'x');
   ExecResult r = s->exec(Command{"cat"}.with_stdin(big));
   CHECK(r.out == big);
@@ -30,7 +32,7 @@ TEST_CASE("local exec feeds stdin and handles large output", "[local-exec]") {
 }
 
 TEST_CASE("local exec: run_checked throws CommandFailed with everything", "[local-exec]") {
-  auto s = make_local_session("ctl");
+  auto s = control::make_local_session("ctl");
   try {
     s->run_checked(Command::shell("echo oops >&2; exit 3"));
     FAIL("expected CommandFailed");
@@ -44,7 +46,7 @@ TEST_CASE("local exec: run_checked throws CommandFailed with everything", "[loca
 }
 
 TEST_CASE("local exec times out, kills, and does not wait for background daemons", "[local-exec]") {
-  auto s = make_local_session();
+  auto s = control::make_local_session();
   auto t0 = std::chrono::steady_clock::now();
   CHECK_THROWS_AS(s->exec(Command{"sleep", "10"}.with_timeout(std::chrono::milliseconds(200))),
                   CommandTimeoutError);
@@ -66,7 +68,7 @@ TEST_CASE("local upload/download copies trees with permissions", "[local-exec]")
   std::ofstream(base / "src" / "sub" / "b.txt") << "b";
   fs::permissions(base / "src" / "a.sh", fs::perms(0750));
   fs::permissions(base / "src" / "sub", fs::perms(0700));
-  auto s = make_local_session();
+  auto s = control::make_local_session();
   s->upload(base / "src", (base / "dst").string());
   CHECK((fs::status(base / "dst" / "a.sh").permissions() & fs::perms::all) == fs::perms(0750));
   CHECK((fs::status(base / "dst" / "sub").permissions() & fs::perms::all) == fs::perms(0700));

@@ -20,13 +20,13 @@ struct Harness {
   std::unique_ptr<Session> session;
 
   explicit Harness(int tries = 4, uint64_t seed = 1) {
-    RetryPolicy p;
+    control::RetryPolicy p;
     p.max_tries = tries;
     p.initial_backoff = milliseconds(100);
     p.max_backoff = milliseconds(400);
     p.seed = seed;
     p.sleep = [this](milliseconds d) { waits.push_back(d); };
-    session = make_retrying_session(std::make_unique<FakeSession>("n1", script), p);
+    session = control::make_retrying_session(std::make_unique<FakeSession>("n1", script), p);
   }
 };
 
@@ -89,7 +89,7 @@ TEST_CASE("retry: after the last try, the error names node, command, tries and c
   try {
     h.session->exec(Command{"hostname"});
     FAIL("expected RetriesExhausted");
-  } catch (const RetriesExhausted& e) {
+  } catch (const control::RetriesExhausted& e) {
     CHECK(e.node() == "n1");
     CHECK(e.tries() == 3);
     CHECK_THAT(e.what(), Catch::Contains("node n1") && Catch::Contains("`hostname`") &&
@@ -110,31 +110,31 @@ TEST_CASE("retry: backoff grows, is capped and jittered within bounds", "[retry]
   uint64_t seed = std::random_device{}();
   INFO("seed " << seed);
   std::cout << "retry backoff test seed: " << seed << "\n";
-  RetryPolicy p;
+  control::RetryPolicy p;
   p.max_tries = 8;
   p.initial_backoff = milliseconds(100);
   p.max_backoff = milliseconds(1000);
   p.jitter = 0.5;
   p.seed = seed;
-  auto waits = backoff_schedule(p);
+  auto waits = control::backoff_schedule(p);
   REQUIRE(waits.size() == 7);
   int64_t nominal[] = {100, 200, 400, 800, 1000, 1000, 1000};
   for (size_t i = 0; i < waits.size(); ++i) {
     CHECK(waits[i].count() <= nominal[i]);
     CHECK(waits[i].count() >= nominal[i] / 2);
   }
-  CHECK(backoff_schedule(p) == waits);  // same seed, same waits
+  CHECK(control::backoff_schedule(p) == waits);  // same seed, same waits
   p.jitter = 0;
-  auto fixed = backoff_schedule(p);
+  auto fixed = control::backoff_schedule(p);
   for (size_t i = 0; i < fixed.size(); ++i) CHECK(fixed[i].count() == nominal[i]);
 }
 
 TEST_CASE("retry: a retrying remote wraps every session", "[retry]") {
   auto fake = std::make_shared<FakeRemote>(std::vector<std::string>{"n1", "n2"});
   fake->script("n2").then_drop_before_start("n2");
-  RetryPolicy p;
+  control::RetryPolicy p;
   p.sleep = [](milliseconds) {};
-  auto remote = make_retrying_remote(fake, p);
+  auto remote = control::make_retrying_remote(fake, p);
   CHECK(remote->nodes() == std::vector<std::string>{"n1", "n2"});
   CHECK(remote->session("n2")->exec(Command{"true"}).ok());
   CHECK(fake->script("n2").exec_count() == 2);
@@ -151,7 +151,7 @@ TEST_CASE("retry: a command's timeout bounds all its tries together", "[retry][r
   try {
     h.session->exec(c);
     FAIL("exec returned");
-  } catch (const RetriesExhausted& e) {
+  } catch (const control::RetriesExhausted& e) {
     // Waits of 100, 200, 400 ms would pass the 500 ms budget before the fourth try.
     CHECK(e.tries() < 10);
   }

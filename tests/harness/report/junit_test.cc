@@ -5,6 +5,7 @@
 #include <catch2/catch.hpp>
 
 #include "harness/command.h"
+#include "harness/control/local_exec.h"
 #include "harness/remote.h"
 #include "harness/report/plot.h"
 
@@ -31,7 +32,7 @@ size_t count(const std::string& s, const std::string& part) {
 }  // namespace
 
 TEST_CASE("junit: one testcase per checker, failure for invalid, error for unknown") {
-  std::string x = junit_xml(results(), "memory-stale-register");
+  std::string x = report::junit_xml(results(), "memory-stale-register");
   CHECK(count(x, "<testcase ") == 3);
   CHECK(count(x, "<failure ") == 1);
   CHECK(count(x, "<error ") == 1);
@@ -43,12 +44,12 @@ TEST_CASE("junit: one testcase per checker, failure for invalid, error for unkno
 }
 
 TEST_CASE("junit: the XML parses (python3's ElementTree)") {
-  if (!find_program("python3")) {
+  if (!report::find_program("python3")) {
     WARN("python3 not installed: skipped");
     return;
   }
-  std::string x = junit_xml(results(), "t<&>");
-  auto session = make_local_session();
+  std::string x = report::junit_xml(results(), "t<&>");
+  auto session = control::make_local_session();
   Command cmd{"python3", "-c",
               "import sys, xml.etree.ElementTree as E\n"
               "r = E.fromstring(sys.stdin.buffer.read())\n"
@@ -63,7 +64,7 @@ TEST_CASE("junit: the XML parses (python3's ElementTree)") {
 
 TEST_CASE("junit: a valid run has no failures") {
   Json v = Json::parse(R"({"valid":"valid","checkers":{"a":{"valid":"valid"}}})");
-  std::string x = junit_xml(v, "t");
+  std::string x = report::junit_xml(v, "t");
   CHECK(count(x, "<testcase ") == 1);
   CHECK(x.find("<failure") == std::string::npos);
   CHECK(x.find("tests=\"1\" failures=\"0\" errors=\"0\"") != std::string::npos);
@@ -75,7 +76,7 @@ TEST_CASE("junit: a keyed check gets one testcase per key group") {
     "key_groups":[{"first":0,"last":99,"keys":100,"valid":"valid","illegal":[]},
                   {"first":100,"last":199,"keys":100,"valid":"invalid","illegal":[120]},
                   {"first":200,"last":249,"keys":50,"valid":"skipped","illegal":[]}]}}})");
-  std::string x = junit_xml(r, "t");
+  std::string x = report::junit_xml(r, "t");
   CHECK(x.find("tests=\"3\" failures=\"2\"") != std::string::npos);
   CHECK(x.find("name=\"linearizable [keys 0..99]\"") != std::string::npos);
   CHECK(x.find("name=\"linearizable [keys 100..199]\"") != std::string::npos);

@@ -73,7 +73,7 @@ Json invalid_results() {
 TEST_CASE("report: timeline data has columns, ops, and nemesis intervals") {
   fs::path dir = synthetic_run("timeline");
   RecoveredHistory rec = load_recorded_history((dir / "history.jsonl").string());
-  Json t = timeline_data(rec.history);
+  Json t = report::timeline_data(rec.history);
   CHECK(t["procs"] == Json::array({"nemesis", "p0", "p1"}));
   // write, read, the open write, and two nemesis pairs.
   REQUIRE(t["ops"].size() == 5);
@@ -88,9 +88,9 @@ TEST_CASE("report: timeline data has columns, ops, and nemesis intervals") {
 
 TEST_CASE("report: verdict, explanation with op links, ops involved, escaped data") {
   fs::path dir = synthetic_run("verdict");
-  ReportOptions o;
+  report::ReportOptions o;
   o.gnuplot = "/nonexistent/gnuplot";
-  ReportOutput out = write_report(dir, invalid_results(), {}, o);
+  report::ReportOutput out = report::write_report(dir, invalid_results(), {}, o);
   std::string html = read_file(dir / "report.html");
   CHECK(out.bytes == html.size());
   CHECK(contains(html, "Verdict: invalid"));
@@ -110,14 +110,14 @@ TEST_CASE("report: verdict, explanation with op links, ops involved, escaped dat
 }
 
 TEST_CASE("report: plots drawn by gnuplot and cycle graphs by dot, when present") {
-  if (!find_program("gnuplot") || !find_program("dot")) {
+  if (!report::find_program("gnuplot") || !report::find_program("dot")) {
     WARN("gnuplot or dot not installed: skipped");
     return;
   }
   fs::path dir = synthetic_run("plots");
   std::map<std::string, std::string> artifacts = {
       {"linearizable/cycle-1.dot", "digraph G { a -> b [label=\"wr\"]; b -> a [label=\"rw\"]; }"}};
-  ReportOutput out = write_report(dir, invalid_results(), artifacts);
+  report::ReportOutput out = report::write_report(dir, invalid_results(), artifacts);
   INFO(Json(out.notes).dump());
   CHECK(out.notes.empty());
   std::string html = read_file(dir / "report.html");
@@ -133,10 +133,11 @@ TEST_CASE("report: plots drawn by gnuplot and cycle graphs by dot, when present"
 
 TEST_CASE("report: graphviz missing shows the dot source") {
   fs::path dir = synthetic_run("nodot");
-  ReportOptions o;
+  report::ReportOptions o;
   o.dot = "/nonexistent/dot";
   o.plots = false;
-  write_report(dir, invalid_results(), {{"linearizable/cycle-1.dot", "digraph G { a -> b; }"}}, o);
+  report::write_report(dir, invalid_results(),
+                       {{"linearizable/cycle-1.dot", "digraph G { a -> b; }"}}, o);
   std::string html = read_file(dir / "report.html");
   CHECK(contains(html, "graphviz (dot) not found"));
   CHECK(contains(html, "digraph G { a -&gt; b; }"));
@@ -145,7 +146,7 @@ TEST_CASE("report: graphviz missing shows the dot source") {
 
 TEST_CASE("report: a run writes report.html and junit.xml next to results.json") {
   fs::path root = temp_dir("run");
-  TestSpec s;
+  run::TestSpec s;
   s.results_dir = root.string();
   s.db = "memory-stale";
   s.workload = "register";
@@ -154,11 +155,11 @@ TEST_CASE("report: a run writes report.html and junit.xml next to results.json")
   s.concurrency = "2n";
   s.seed = 7;
   s.recovery_wait_s = 0;
-  RunOptions ro;
+  run::RunOptions ro;
   ro.echo_log = false;
   ro.progress = false;
   ro.handle_signals = false;
-  RunOutcome out = run_test(s, ro);
+  run::RunOutcome out = run::run_test(s, ro);
   REQUIRE(fs::exists(out.dir / "report.html"));
   REQUIRE(fs::exists(out.dir / "junit.xml"));
   std::string html = read_file(out.dir / "report.html");
@@ -166,12 +167,12 @@ TEST_CASE("report: a run writes report.html and junit.xml next to results.json")
   CHECK(contains(html, "id=\"tl-data\""));
   CHECK(contains(out.summary, "report: "));
   if (out.validity == Validity::kInvalid) CHECK(contains(html, "Not linearizable"));
-  if (find_program("gnuplot")) CHECK(contains(html, "<img class=\"plot\""));
+  if (report::find_program("gnuplot")) CHECK(contains(html, "<img class=\"plot\""));
   CHECK(contains(read_file(out.dir / "junit.xml"), "<testcase"));
 }
 
 TEST_CASE("report: the clock-offset plot appears when the clock nemesis ran") {
-  if (!find_program("gnuplot")) {
+  if (!report::find_program("gnuplot")) {
     WARN("gnuplot not installed: skipped");
     return;
   }
@@ -191,15 +192,15 @@ TEST_CASE("report: the clock-offset plot appears when the clock nemesis ran") {
        "\n";
   h.close();
   History history = load_history_file((dir / "history.jsonl").string()).history;
-  PlotOutput out = plot_run(history, dir / "plots");
+  report::PlotOutput out = report::plot_run(history, dir / "plots");
   INFO(Json(out.notes).dump());
   bool listed = false;
   for (const auto& [file, title] : out.files) listed = listed || file == "clock.svg";
   CHECK(listed);
   CHECK(fs::file_size(dir / "plots" / "clock.svg") > 0);
   CHECK(contains(read_file(dir / "plots" / "clock-1.dat"), "0.004 250"));
-  PlotOutput none =
-      plot_run(load_history_file((synthetic_run("noclock") / "history.jsonl").string()).history,
-               dir / "plots2");
+  report::PlotOutput none = report::plot_run(
+      load_history_file((synthetic_run("noclock") / "history.jsonl").string()).history,
+      dir / "plots2");
   for (const auto& [file, title] : none.files) CHECK(file != "clock.svg");
 }

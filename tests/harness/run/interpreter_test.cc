@@ -35,8 +35,8 @@ struct Fixture {
   }
   ~Fixture() { fs::remove_all(dir); }
 
-  InterpreterOptions options(int concurrency, uint64_t seed) {
-    InterpreterOptions o;
+  run::InterpreterOptions options(int concurrency, uint64_t seed) {
+    run::InterpreterOptions o;
     o.concurrency = concurrency;
     o.nodes = {"n1", "n2", "n3"};
     auto s = stats;
@@ -62,7 +62,7 @@ TEST_CASE("every op is recorded as a paired invocation and completion", "[interp
   uint64_t seed = 5;
   announce_seed("interpreter: paired", seed);
   Fixture fx("paired");
-  Interpreter interp(fx.options(10, seed), *fx.recorder);
+  run::Interpreter interp(fx.options(10, seed), *fx.recorder);
   auto g = clients(ops_of("ok", 2000));
   interp.run(*g);
   auto c = interp.counts();
@@ -86,7 +86,7 @@ TEST_CASE("info, exceptions and failed completions: processes retire on info", "
   uint64_t seed = 6;
   announce_seed("interpreter: info", seed);
   Fixture fx("info");
-  Interpreter interp(fx.options(2, seed), *fx.recorder);
+  run::Interpreter interp(fx.options(2, seed), *fx.recorder);
   auto g = clients(sequence({{"ok", 1}, {"info", 1}, {"throw", 1}, {"fail", 1}, {"ok", 1}}));
   interp.run(*g);
   History h = fx.history();
@@ -116,7 +116,7 @@ TEST_CASE("a client stuck past its timeout is info and its thread continues", "[
   Fixture fx("timeout");
   auto o = fx.options(1, seed);
   o.op_timeout = std::chrono::milliseconds(100);
-  Interpreter interp(o, *fx.recorder);
+  run::Interpreter interp(o, *fx.recorder);
   auto g = clients(sequence({{"hang", 2000}, {"ok", 1}, {"ok", 2}}));
   auto t0 = std::chrono::steady_clock::now();
   interp.run(*g);
@@ -135,7 +135,7 @@ TEST_CASE("nemesis ops run on the nemesis thread as info ops", "[interpreter]") 
   uint64_t seed = 8;
   announce_seed("interpreter: nemesis", seed);
   Fixture fx("nemesis");
-  Interpreter interp(fx.options(2, seed), *fx.recorder);
+  run::Interpreter interp(fx.options(2, seed), *fx.recorder);
   auto g = clients_and_nemesis(ops_of("ok", 20), sequence({{"start", "n1"}, {"stop", nullptr}}));
   interp.run(*g);
   History h = fx.history();
@@ -155,7 +155,7 @@ TEST_CASE("stop ends an endless run promptly, rate limits it", "[interpreter]") 
   uint64_t seed = 9;
   announce_seed("interpreter: stop", seed);
   Fixture fx("stop");
-  Interpreter interp(fx.options(4, seed), *fx.recorder);
+  run::Interpreter interp(fx.options(4, seed), *fx.recorder);
   auto g = clients(rate(200, repeat_fn([](const GenContext&) { return OpTemplate{"ok", 1}; })));
   std::thread stopper([&] {
     std::this_thread::sleep_for(std::chrono::milliseconds(500));
@@ -178,7 +178,7 @@ TEST_CASE("a second run continues the processes of the first", "[interpreter]") 
   uint64_t seed = 10;
   announce_seed("interpreter: two runs", seed);
   Fixture fx("tworuns");
-  Interpreter interp(fx.options(1, seed), *fx.recorder);
+  run::Interpreter interp(fx.options(1, seed), *fx.recorder);
   auto a = clients(sequence({{"info", 1}}));
   interp.run(*a);
   auto b = clients(sequence({{"ok", 1}}));
@@ -194,7 +194,7 @@ TEST_CASE("a generator that throws ends the run with its error, ops in flight co
   uint64_t seed = 11;
   announce_seed("interpreter: generator throws", seed);
   Fixture fx("throws");
-  Interpreter interp(fx.options(3, seed), *fx.recorder);
+  run::Interpreter interp(fx.options(3, seed), *fx.recorder);
   auto n = std::make_shared<int>(0);
   auto g = clients(repeat_fn([n](const GenContext&) {
     if (++*n > 50) throw std::runtime_error("generator broke");
@@ -214,7 +214,7 @@ TEST_CASE("a client that cannot even open fails its op, and the process goes on"
   announce_seed("interpreter: open failed", seed);
   Fixture fx("openfail");
   fx.stats->failing_opens = 3;
-  Interpreter interp(fx.options(1, seed), *fx.recorder);
+  run::Interpreter interp(fx.options(1, seed), *fx.recorder);
   auto g = clients(ops_of("ok", 10));
   interp.run(*g);
   History h = fx.history();
@@ -254,12 +254,12 @@ TEST_CASE("a thread that cannot start ends the run with every started thread joi
       running->fetch_sub(1);
     });
   };
-  Interpreter interp(o, *fx.recorder);
+  run::Interpreter interp(o, *fx.recorder);
   auto g = clients(rate(1000, repeat_fn([](const GenContext&) { return OpTemplate{"ok", 1}; })));
   try {
     interp.run(*g);
     FAIL("run() returned");
-  } catch (const ThreadStartError& e) {
+  } catch (const run::ThreadStartError& e) {
     CHECK_THAT(e.what(), Catch::Contains("cannot start worker thread 5 of 9"));
     CHECK_THAT(e.what(), Catch::Contains("--concurrency 8"));
   }
@@ -279,7 +279,7 @@ TEST_CASE("on cancel, ops in flight are abandoned at once and recorded info",
   Fixture fx("cancel");
   auto o = fx.options(2, seed);
   o.op_timeout = std::chrono::seconds(30);
-  Interpreter interp(o, *fx.recorder);
+  run::Interpreter interp(o, *fx.recorder);
   std::atomic<bool> cancel{false};
   auto g = clients(sequence({{"hang", 3000}, {"hang", 3000}}));
   std::thread canceller([&] {
@@ -309,10 +309,10 @@ TEST_CASE("at the deadline, ops still running are cut off and the run returns",
   announce_seed("interpreter: deadline", seed);
   Fixture fx("deadline");
   auto o = fx.options(1, seed);
-  Interpreter interp(o, *fx.recorder);
+  run::Interpreter interp(o, *fx.recorder);
   auto g = clients_and_nemesis(sequence({{"hang", 4000}}),
                                sequence({{"start", Json{{"sleep-ms", 4000}}}}));
-  RunControl control;
+  run::RunControl control;
   control.deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(300);
   auto t0 = std::chrono::steady_clock::now();
   interp.run(*g, control);
@@ -346,7 +346,7 @@ TEST_CASE("a nemesis op past nemesis_op_timeout is abandoned and the next one wa
   auto composed = compose_nemeses(std::move(parts), std::chrono::seconds(5));
   o.nemesis = composed.get();
   o.nemesis_op_timeout = std::chrono::milliseconds(500);
-  Interpreter interp(o, *fx.recorder);
+  run::Interpreter interp(o, *fx.recorder);
   auto g = clients_and_nemesis(ops_of("ok", 5),
                                sequence({{"start", Json{{"sleep-ms", 800}}}, {"stop", nullptr}}));
   interp.run(*g);

@@ -27,7 +27,7 @@ int in_child(F body) {
 
 TEST_CASE("a memory limit makes a large allocation fail with bad_alloc", "[limits]") {
   CHECK(in_child([] {
-          MemoryLimit limit(64u << 20);
+          run::MemoryLimit limit(64u << 20);
           try {
             std::vector<char> big(512u << 20, 1);
             return big[1000] == 1 ? 1 : 4;
@@ -37,7 +37,7 @@ TEST_CASE("a memory limit makes a large allocation fail with bad_alloc", "[limit
         }) == 3);
   // After the limit is gone, the same allocation succeeds.
   CHECK(in_child([] {
-          { MemoryLimit limit(64u << 20); }
+          { run::MemoryLimit limit(64u << 20); }
           std::vector<char> big(512u << 20, 1);
           return big[1000] == 1 ? 0 : 4;
         }) == 0);
@@ -46,12 +46,12 @@ TEST_CASE("a memory limit makes a large allocation fail with bad_alloc", "[limit
 TEST_CASE("the watchdog ends a run past its limit with exit 2, and not one that finished",
           "[limits]") {
   CHECK(in_child([] {
-          Watchdog w(0.1, "test: unknown: over the limit");
+          run::Watchdog w(0.1, "test: unknown: over the limit");
           sleep(30);  // the watchdog fires after 0.1 s + 5 s of grace
           return 0;
         }) == 2);
   CHECK(in_child([] {
-          { Watchdog w(0.1, "test: unknown"); }
+          { run::Watchdog w(0.1, "test: unknown"); }
           return 0;
         }) == 0);
 }

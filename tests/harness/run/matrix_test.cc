@@ -16,27 +16,28 @@ namespace fs = std::filesystem;
 TEST_CASE("matrix: every combination, last key fastest, bad matrices refused") {
   Json spec =
       Json::parse(R"({"db":"memory","matrix":{"rate":[1,2],"concurrency":["1n","2n","3n"]}})");
-  auto c = expand_matrix(spec);
+  auto c = run::expand_matrix(spec);
   REQUIRE(c.size() == 6);
   CHECK(c[0].values == Json::parse(R"({"concurrency":"1n","rate":1})"));
   CHECK(c[1].values == Json::parse(R"({"concurrency":"1n","rate":2})"));
   CHECK(c[5].values == Json::parse(R"({"concurrency":"3n","rate":2})"));
   CHECK(c[5].spec == Json::parse(R"({"db":"memory","concurrency":"3n","rate":2})"));
-  CHECK_THROWS_AS(expand_matrix(Json::parse(R"({"matrix":{"rate":[]}})")), std::invalid_argument);
-  CHECK_THROWS_AS(expand_matrix(Json::parse(R"({"matrix":[1]})")), std::invalid_argument);
-  CHECK_THROWS_AS(expand_matrix(Json::parse(R"({"matrix":{"test-count":[1,2]}})")),
+  CHECK_THROWS_AS(run::expand_matrix(Json::parse(R"({"matrix":{"rate":[]}})")),
+                  std::invalid_argument);
+  CHECK_THROWS_AS(run::expand_matrix(Json::parse(R"({"matrix":[1]})")), std::invalid_argument);
+  CHECK_THROWS_AS(run::expand_matrix(Json::parse(R"({"matrix":{"test-count":[1,2]}})")),
                   std::invalid_argument);
 }
 
 TEST_CASE("matrix: table with verdicts, checker verdicts and report links") {
-  std::vector<MatrixRun> runs = {
+  std::vector<run::MatrixRun> runs = {
       {Json{{"db", "memory"}}, 1, "valid", "a/1", Json{{"lin", {{"valid", "valid"}}}}, ""},
       {Json{{"db", "memory-stale"}}, 1, "invalid", "b/1",
        Json{{"lin", {{"valid", "invalid"}, {"summary", "1 <illegal>"}}}}, ""}};
-  Json m = matrix_json(runs);
+  Json m = run::matrix_json(runs);
   CHECK(m["tally"]["valid"] == 1);
   CHECK(m["tally"]["invalid"] == 1);
-  std::string h = matrix_html(m);
+  std::string h = run::matrix_html(m);
   CHECK(h.find("memory-stale") != std::string::npos);
   CHECK(h.find("1 &lt;illegal&gt;") != std::string::npos);
   CHECK(h.find("href=\"b/1/report.html\"") != std::string::npos);

@@ -27,7 +27,7 @@ TEST_CASE("summarise: every anomaly type is shown when the anomalies are capped"
       {"checkers",
        {{"list-append",
          {{"valid", "invalid"}, {"summary", "17 anomalies"}, {"anomalies", anomalies}}}}}};
-  const std::string s = summarise(results);
+  const std::string s = run::summarise(results);
   INFO(s);
   CHECK(occurrences(s, "  - ") == 10);
   CHECK(occurrences(s, "  - lost-update: ") == 1);
@@ -48,7 +48,7 @@ TEST_CASE("summarise: every anomaly type of a capped explanation is shown", "[su
                            {{"valid", "invalid"},
                             {"anomaly-types", {"G-single", "lost-update"}},
                             {"explanation", explanation}}}}}};
-  const std::string s = summarise(results);
+  const std::string s = run::summarise(results);
   INFO(s);
   CHECK_THAT(s, Catch::Contains("  lost-update: T1 and T2"));
   CHECK(occurrences(s, "G-single: cycle") == 11);
@@ -57,6 +57,6 @@ TEST_CASE("summarise: every anomaly type of a capped explanation is shown", "[su
   const Json short_results = {
       {"checkers",
        {{"elle", {{"valid", "invalid"}, {"explanation", "G-single: a\nlost-update: b"}}}}}};
-  const std::string t = summarise(short_results);
+  const std::string t = run::summarise(short_results);
   CHECK(t == "elle: invalid\n  G-single: a\n  lost-update: b\n");
 }

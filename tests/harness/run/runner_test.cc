@@ -13,6 +13,7 @@
 #include <thread>
 
 #include "harness/cli/cli.h"
+#include "harness/errors.h"
 #include "harness/formats.h"
 #include "harness/recorder.h"
 #include "harness/run/results.h"
@@ -33,8 +34,8 @@ fs::path temp_dir(const std::string& name) {
   return d;
 }
 
-TestSpec quick_spec(const fs::path& results, uint64_t seed) {
-  TestSpec s;
+run::TestSpec quick_spec(const fs::path& results, uint64_t seed) {
+  run::TestSpec s;
   s.results_dir = results.string();
   s.time_limit_s = 1;
   s.rate = 500;
@@ -44,8 +45,8 @@ TestSpec quick_spec(const fs::path& results, uint64_t seed) {
   return s;
 }
 
-RunOptions quiet() {
-  RunOptions o;
+run::RunOptions quiet() {
+  run::RunOptions o;
   o.echo_log = false;
   o.progress = false;
   o.handle_signals = false;
@@ -117,7 +118,7 @@ TEST_CASE("a run writes the results layout and latest links", "[runner]") {
   uint64_t seed = 101;
   announce_seed("runner: layout", seed);
   fs::path root = temp_dir("layout");
-  RunOutcome out = run_test(quick_spec(root, seed), quiet());
+  run::RunOutcome out = run::run_test(quick_spec(root, seed), quiet());
   INFO(out.summary);
   for (const char* f :
        {"test.json", "history.jsonl", "history.edn", "results.json", "controller.log"}) {
@@ -149,12 +150,12 @@ TEST_CASE("analyze rewrites results.json byte for byte", "[runner]") {
   uint64_t seed = 102;
   announce_seed("runner: analyze", seed);
   fs::path root = temp_dir("analyze");
-  TestSpec spec = quick_spec(root, seed);
+  run::TestSpec spec = quick_spec(root, seed);
   spec.db = "memory-stale";
-  RunOutcome out = run_test(spec, quiet());
+  run::RunOutcome out = run::run_test(spec, quiet());
   std::string before = read_file(out.dir / "results.json");
   for (int i = 0; i < 2; ++i) {
-    RunOutcome again = analyze_run(root);  // via the latest link
+    run::RunOutcome again = run::analyze_run(root);  // via the latest link
     CHECK(fs::equivalent(again.dir, out.dir));
     CHECK(again.validity == out.validity);
     CHECK(read_file(out.dir / "results.json") == before);
@@ -166,7 +167,7 @@ TEST_CASE("nemesis packages run beside the clients and are healed", "[runner]") 
   uint64_t seed = 103;
   announce_seed("runner: nemesis", seed);
   fs::path root = temp_dir("nemesis");
-  TestSpec spec = quick_spec(root, seed);
+  run::TestSpec spec = quick_spec(root, seed);
   spec.nemesis = {"fake"};
   spec.nemesis_interval_s = 0.2;
   spec.recovery_wait_s = 0.1;
@@ -176,7 +177,7 @@ TEST_CASE("nemesis packages run beside the clients and are healed", "[runner]") 
     log->ops.clear();
     log->setups = log->teardowns = 0;
   }
-  RunOutcome out = run_test(spec, quiet());
+  run::RunOutcome out = run::run_test(spec, quiet());
   INFO(out.summary);
   {
     std::lock_guard<std::mutex> lock(log->mu);
@@ -196,7 +197,7 @@ TEST_CASE("an interrupted run still heals the nemesis and tears down", "[runner]
   uint64_t seed = 109;
   announce_seed("runner: interrupted heal", seed);
   fs::path root = temp_dir("interrupted");
-  TestSpec spec = quick_spec(root, seed);
+  run::TestSpec spec = quick_spec(root, seed);
   spec.time_limit_s = 60;
   spec.nemesis = {"fake"};
   spec.nemesis_interval_s = 0.1;
@@ -208,14 +209,14 @@ TEST_CASE("an interrupted run still heals the nemesis and tears down", "[runner]
     log->setups = log->teardowns = 0;
   }
   std::atomic<bool> cancel{false};
-  RunOptions o = quiet();
+  run::RunOptions o = quiet();
   o.cancel = &cancel;
   std::thread canceller([&] {
     std::this_thread::sleep_for(std::chrono::milliseconds(700));
     cancel.store(true);
   });
   auto t0 = std::chrono::steady_clock::now();
-  RunOutcome out = run_test(spec, o);
+  run::RunOutcome out = run::run_test(spec, o);
   canceller.join();
   double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   INFO(out.summary);
@@ -237,40 +238,41 @@ TEST_CASE("an interrupted run still heals the nemesis and tears down", "[runner]
 
 TEST_CASE("teardown runs when setup throws, bad specs are refused up front", "[runner]") {
   fs::path root = temp_dir("broken");
-  TestSpec spec = quick_spec(root, 104);
+  run::TestSpec spec = quick_spec(root, 104);
   spec.db = "fake-broken";
   spec.db_options = {{"fail-in", "setup"}};
   int teardowns = broken_db_log().teardowns.load();
-  CHECK_THROWS_WITH(run_test(spec, quiet()), Catch::Contains("setup failed as asked"));
+  CHECK_THROWS_WITH(run::run_test(spec, quiet()), Catch::Contains("setup failed as asked"));
   CHECK(broken_db_log().teardowns.load() == teardowns + 1);
 
-  TestSpec typo = quick_spec(root, 104);
+  run::TestSpec typo = quick_spec(root, 104);
   typo.db_options = {{"latency", 5}};
-  CHECK_THROWS_WITH(run_test(typo, quiet()),
+  CHECK_THROWS_WITH(run::run_test(typo, quiet()),
                     Catch::Contains("/db-options: db 'memory': unknown option"));
-  TestSpec unknown = quick_spec(root, 104);
+  run::TestSpec unknown = quick_spec(root, 104);
   unknown.workload = "no-such-workload";
-  CHECK_THROWS_AS(run_test(unknown, quiet()), SpecError);
-  TestSpec nem = quick_spec(root, 104);
+  CHECK_THROWS_AS(run::run_test(unknown, quiet()), ConfigError);
+  run::TestSpec nem = quick_spec(root, 104);
   nem.nemesis = {"no-such-nemesis"};
-  CHECK_THROWS_WITH(run_test(nem, quiet()), Catch::Contains("unknown nemesis 'no-such-nemesis'"));
+  CHECK_THROWS_WITH(run::run_test(nem, quiet()),
+                    Catch::Contains("unknown nemesis 'no-such-nemesis'"));
   fs::remove_all(root);
 }
 
 TEST_CASE("a database that needs nodes is reached over SSH with the spec's settings", "[runner]") {
   fs::path root = temp_dir("remote");
-  TestSpec spec = quick_spec(root, 108);
+  run::TestSpec spec = quick_spec(root, 108);
   spec.db = kFakeRemoteDb;
   spec.nodes = {"node-a", "node-b"};
   spec.ssh = {{"username", "tester"}, {"private-key-path", (root / "no-such-key").string()}};
   // make_ssh_remote checks the key file before connecting: the error names the node, and no
   // run directory is made.
-  CHECK_THROWS_WITH(run_test(spec, quiet()), Catch::Contains("node-a"));
+  CHECK_THROWS_WITH(run::run_test(spec, quiet()), Catch::Contains("node-a"));
   CHECK(!fs::exists(root / "latest"));
   // An in-process database refuses --local.
-  TestSpec local = quick_spec(root, 108);
+  run::TestSpec local = quick_spec(root, 108);
   local.local = 3;
-  CHECK_THROWS_WITH(run_test(local, quiet()),
+  CHECK_THROWS_WITH(run::run_test(local, quiet()),
                     Catch::Contains("/local: database 'memory' runs in-process"));
   fs::remove_all(root);
 }
@@ -388,7 +390,7 @@ TEST_CASE("a fixed nemesis schedule from the spec replaces the random one", "[ru
   uint64_t seed = 109;
   announce_seed("runner: nemesis schedule", seed);
   fs::path root = temp_dir("schedule");
-  TestSpec spec = quick_spec(root, seed);
+  run::TestSpec spec = quick_spec(root, seed);
   spec.nemesis = {"fake"};
   spec.nemesis_interval_s = 0.05;  // the package's own cycle would start many times
   spec.nemesis_schedule =
@@ -398,7 +400,7 @@ TEST_CASE("a fixed nemesis schedule from the spec replaces the random one", "[ru
     std::lock_guard<std::mutex> lock(log->mu);
     log->ops.clear();
   }
-  RunOutcome out = run_test(spec, quiet());
+  run::RunOutcome out = run::run_test(spec, quiet());
   INFO(out.summary);
   // The main phase's nemesis ops are exactly the schedule (the heal phase adds its stop).
   {
@@ -412,10 +414,10 @@ TEST_CASE("a fixed nemesis schedule from the spec replaces the random one", "[ru
 
   // An op no nemesis of the run handles is refused before anything runs.
   spec.nemesis_schedule = Json::parse(R"([{"at": 0.1, "f": "start-partition"}])");
-  CHECK_THROWS_WITH(run_test(spec, quiet()),
+  CHECK_THROWS_WITH(run::run_test(spec, quiet()),
                     Catch::Contains("/nemesis-schedule/0/f") && Catch::Contains("start-partition"));
   // And the spec itself is checked.
-  CHECK_THROWS_WITH(parse_spec(Json::parse(R"({"nemesis-schedule": [{"at": 2, "f": "a"},
+  CHECK_THROWS_WITH(run::parse_spec(Json::parse(R"({"nemesis-schedule": [{"at": 2, "f": "a"},
                                                                     {"at": 1, "f": "b"}]})")),
                     Catch::Contains("/nemesis-schedule/1/at"));
   fs::remove_all(root);
@@ -428,9 +430,9 @@ TEST_CASE("a run where nothing succeeded is unknown, even on a broken database",
   uint64_t seed = 131;
   announce_seed("runner: vacuous", seed);
   fs::path root = temp_dir("vacuous");
-  TestSpec spec = quick_spec(root, seed);
+  run::TestSpec spec = quick_spec(root, seed);
   spec.db = "memory-stale";
-  RunOutcome out = run_test(spec, quiet());
+  run::RunOutcome out = run::run_test(spec, quiet());
   REQUIRE(out.results["checkers"].contains("stats"));
   // With every op of one f forced to fail, the verdict cannot be valid.
   auto rec = load_recorded_history((out.dir / "history.jsonl").string());
@@ -455,7 +457,7 @@ TEST_CASE("the time limit bounds the main phase: a slow nemesis op is cut off, t
   uint64_t seed = 120;
   announce_seed("runner: time limit cuts off", seed);
   fs::path root = temp_dir("cutoff");
-  TestSpec spec = quick_spec(root, seed);
+  run::TestSpec spec = quick_spec(root, seed);
   spec.nemesis = {"fake"};
   spec.nemesis_interval_s = 0.2;
   spec.nemesis_options = {{"fake", {{"start-ms", 4000}}}};
@@ -466,7 +468,7 @@ TEST_CASE("the time limit bounds the main phase: a slow nemesis op is cut off, t
     log->setups = log->teardowns = 0;
   }
   auto t0 = std::chrono::steady_clock::now();
-  RunOutcome out = run_test(spec, quiet());
+  run::RunOutcome out = run::run_test(spec, quiet());
   double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   INFO(out.summary);
   CHECK(out.validity == Validity::kValid);
@@ -505,7 +507,7 @@ TEST_CASE("a thread that cannot start ends the run after heal and teardown, hist
   uint64_t seed = 121;
   announce_seed("runner: thread start fails", seed);
   fs::path root = temp_dir("threadfail");
-  TestSpec spec = quick_spec(root, seed);
+  run::TestSpec spec = quick_spec(root, seed);
   spec.nemesis = {"fake"};
   auto log = fake_nemesis_log();
   {
@@ -514,7 +516,7 @@ TEST_CASE("a thread that cannot start ends the run after heal and teardown, hist
     log->setups = log->teardowns = 0;
   }
   auto count = std::make_shared<std::atomic<int>>(0);
-  RunOptions o = quiet();
+  run::RunOptions o = quiet();
   fs::path run;
   o.on_run_dir = [&](const fs::path& d) { run = d; };
   o.start_thread = [count](std::function<void()> body) {
@@ -524,7 +526,7 @@ TEST_CASE("a thread that cannot start ends the run after heal and teardown, hist
     }
     return std::thread(std::move(body));
   };
-  CHECK_THROWS_WITH(run_test(spec, o), Catch::Contains("cannot start worker thread 4 of 7"));
+  CHECK_THROWS_WITH(run::run_test(spec, o), Catch::Contains("cannot start worker thread 4 of 7"));
   {
     std::lock_guard<std::mutex> lock(log->mu);
     CHECK(log->setups == 1);
@@ -551,10 +553,10 @@ TEST_CASE("a teardown that fails keeps the verdict and names the heal command",
   // Issue 14 item 13: a failed heal or teardown made the run exit 255 with no results.json,
   // though the history was whole.
   fs::path root = temp_dir("teardownfail");
-  TestSpec spec = quick_spec(root, 122);
+  run::TestSpec spec = quick_spec(root, 122);
   spec.db = "fake-broken";
   spec.db_options = {{"fail-in", "teardown"}};
-  RunOutcome out = run_test(spec, quiet());
+  run::RunOutcome out = run::run_test(spec, quiet());
   INFO(out.summary);
   CHECK(fs::exists(out.dir / "results.json"));
   CHECK_THAT(out.summary, Catch::Contains("problem: teardown failed"));
@@ -573,23 +575,23 @@ TEST_CASE("a nemesis op that failed makes the run unknown unless allowed", "[run
   uint64_t seed = 123;
   announce_seed("runner: nemesis errors", seed);
   fs::path root = temp_dir("nemesiserrors");
-  TestSpec spec = quick_spec(root, seed);
+  run::TestSpec spec = quick_spec(root, seed);
   spec.nemesis = {"fake"};
   spec.nemesis_interval_s = 0.2;
   spec.nemesis_options = {{"fake", {{"start-throws", true}}}};
-  RunOutcome out = run_test(spec, quiet());
+  run::RunOutcome out = run::run_test(spec, quiet());
   INFO(out.summary);
   CHECK(out.validity == Validity::kUnknown);
   CHECK_THAT(out.results["checkers"]["nemesis"]["summary"].get<std::string>(),
              Catch::Contains("may not have happened") && Catch::Contains("failed as asked"));
   spec.nemesis_errors = "allow";
-  RunOutcome allowed = run_test(spec, quiet());
+  run::RunOutcome allowed = run::run_test(spec, quiet());
   INFO(allowed.summary);
   CHECK(allowed.validity == Validity::kValid);
   // A run whose faults all happened is judged as before.
   spec.nemesis_errors = "unknown";
   spec.nemesis_options = Json::object();
-  RunOutcome fine = run_test(spec, quiet());
+  run::RunOutcome fine = run::run_test(spec, quiet());
   CHECK(fine.validity == Validity::kValid);
   CHECK_THAT(fine.results["checkers"]["nemesis"]["summary"].get<std::string>(),
              Catch::Contains("none failed"));

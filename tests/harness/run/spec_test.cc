@@ -3,15 +3,17 @@
 
 #include <catch2/catch.hpp>
 
+#include "harness/errors.h"
+
 using namespace faultline;
 
 namespace {
 
 void expect_error(const Json& j, const std::string& fragment) {
   try {
-    parse_spec(j, "spec.json");
-    FAIL("expected a SpecError for " << j.dump());
-  } catch (const SpecError& e) {
+    run::parse_spec(j, "spec.json");
+    FAIL("expected a ConfigError for " << j.dump());
+  } catch (const ConfigError& e) {
     CHECK_THAT(e.what(), Catch::Contains(fragment));
   }
 }
@@ -19,7 +21,7 @@ void expect_error(const Json& j, const std::string& fragment) {
 }  // namespace
 
 TEST_CASE("spec defaults and every key round-trip", "[spec]") {
-  TestSpec d = parse_spec(Json::object());
+  run::TestSpec d = run::parse_spec(Json::object());
   CHECK(d.db == "memory");
   CHECK(d.workload == "register");
   CHECK(d.time_limit_s == 60);
@@ -51,7 +53,7 @@ TEST_CASE("spec defaults and every key round-trip", "[spec]") {
                {"leave-db-running", true},
                {"consistency-model", "serializable"},
                {"results-dir", "/tmp/r"}};
-  TestSpec s = parse_spec(full);
+  run::TestSpec s = run::parse_spec(full);
   CHECK(s.seed == 42u);
   CHECK(s.nemesis == std::vector<std::string>{"partition", "kill"});
   CHECK(s.test_name() == "t");
@@ -61,7 +63,7 @@ TEST_CASE("spec defaults and every key round-trip", "[spec]") {
     INFO(k);
     CHECK(again.contains(k));
   }
-  CHECK(parse_spec(again).to_json() == again);
+  CHECK(run::parse_spec(again).to_json() == again);
 }
 
 TEST_CASE("unknown keys are rejected with their JSON path", "[spec]") {
@@ -85,22 +87,23 @@ TEST_CASE("spec values are type- and range-checked", "[spec]") {
 }
 
 TEST_CASE("concurrency N and Nn", "[spec]") {
-  CHECK(resolve_concurrency("5", 3) == 5);
-  CHECK(resolve_concurrency("2n", 3) == 6);
-  CHECK(resolve_concurrency("1n", 5) == 5);
-  CHECK_THROWS_AS(resolve_concurrency("0", 3), SpecError);
-  CHECK_THROWS_AS(resolve_concurrency("n", 3), SpecError);
-  CHECK_THROWS_AS(resolve_concurrency("3x", 3), SpecError);
-  CHECK(parse_spec({{"concurrency", 10}}).concurrency == "10");
+  CHECK(run::resolve_concurrency("5", 3) == 5);
+  CHECK(run::resolve_concurrency("2n", 3) == 6);
+  CHECK(run::resolve_concurrency("1n", 5) == 5);
+  CHECK_THROWS_AS(run::resolve_concurrency("0", 3), ConfigError);
+  CHECK_THROWS_AS(run::resolve_concurrency("n", 3), ConfigError);
+  CHECK_THROWS_AS(run::resolve_concurrency("3x", 3), ConfigError);
+  CHECK(run::parse_spec({{"concurrency", 10}}).concurrency == "10");
 }
 
 TEST_CASE("nemesis lists: none, all, comma-separated", "[spec]") {
-  CHECK(split_nemesis_list("none").empty());
-  CHECK(split_nemesis_list("").empty());
-  CHECK(split_nemesis_list("partition, kill,partition") ==
+  CHECK(run::split_nemesis_list("none").empty());
+  CHECK(run::split_nemesis_list("").empty());
+  CHECK(run::split_nemesis_list("partition, kill,partition") ==
         std::vector<std::string>{"partition", "kill"});
-  CHECK(parse_spec({{"nemesis", "all"}}).nemesis == std::vector<std::string>{"all"});
-  CHECK(parse_spec({{"nemesis", {"a,b", "c"}}}).nemesis == std::vector<std::string>{"a", "b", "c"});
+  CHECK(run::parse_spec({{"nemesis", "all"}}).nemesis == std::vector<std::string>{"all"});
+  CHECK(run::parse_spec({{"nemesis", {"a,b", "c"}}}).nemesis ==
+        std::vector<std::string>{"a", "b", "c"});
 }
 
 TEST_CASE("a zero or absurd time is refused when the spec is read", "[spec][regression]") {
@@ -109,5 +112,5 @@ TEST_CASE("a zero or absurd time is refused when the spec is read", "[spec][regr
   expect_error({{"time-limit", 1e300}}, "at most 1000000");
   expect_error({{"op-timeout", 1e12}}, "/op-timeout");
   expect_error({{"nemesis-schedule", {{{"at", 1e300}, {"f", "kill"}}}}}, "/nemesis-schedule/0/at");
-  CHECK(parse_spec({{"time-limit", 0.5}}).time_limit_s == 0.5);
+  CHECK(run::parse_spec({{"time-limit", 0.5}}).time_limit_s == 0.5);
 }
