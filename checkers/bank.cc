@@ -30,6 +30,7 @@
 
 #include "checkers/op_report.h"
 #include "harness/errors.h"
+#include "harness/options.h"
 #include "harness/registry.h"
 
 namespace faultline::checkers {
@@ -281,35 +282,28 @@ class BankChecker : public Checker {
   BankOptions o_;
 };
 
+const OptionDecls kOptions = {
+    {"total", nullptr, "the sum every read must show (default: the workload's)"},
+    {"accounts", nullptr, "the account ids (default: the workload's)"},
+    {"negative-balances", false, "a negative balance is allowed"},
+};
+
 const bool registered = CheckerRegistry::add(
     "checker", "bank",
     "bank: every read of all balances sums to the total; no negative balance unless allowed",
     [](const Json& options) -> std::unique_ptr<Checker> {
-      reject_unknown_options(options, {"total", "accounts", "negative-balances"}, "bank");
+      const Options opts(options, kOptions, "bank");
       BankOptions o;
-      if (options.is_object()) {
-        if (options.contains("total")) {
-          if (!options["total"].is_number_integer()) throw ConfigError("bank: total is an integer");
-          o.total = options["total"].get<int64_t>();
-        }
-        if (options.contains("accounts")) {
-          if (!options["accounts"].is_array())
-            throw ConfigError("bank: accounts is a list of integers");
-          std::set<std::string> accounts;
-          for (const auto& a : options["accounts"]) {
-            if (!a.is_number_integer()) throw ConfigError("bank: accounts is a list of integers");
-            accounts.insert(std::to_string(a.get<int64_t>()));
-          }
-          o.accounts = accounts;
-        }
-        if (options.contains("negative-balances")) {
-          if (!options["negative-balances"].is_boolean())
-            throw ConfigError("bank: negative-balances is true or false");
-          o.negative_balances = options["negative-balances"].get<bool>();
-        }
+      if (opts.has("total")) o.total = opts.integer("total");
+      if (opts.has("accounts")) {
+        std::set<std::string> accounts;
+        for (int64_t a : opts.integers("accounts")) accounts.insert(std::to_string(a));
+        o.accounts = accounts;
       }
+      o.negative_balances = opts.flag("negative-balances");
       return std::make_unique<BankChecker>(std::move(o));
-    });
+    },
+    kOptions);
 
 }  // namespace
 }  // namespace faultline::checkers

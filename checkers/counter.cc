@@ -33,6 +33,7 @@
 #include <set>
 
 #include "checkers/op_report.h"
+#include "harness/options.h"
 #include "harness/registry.h"
 
 namespace faultline::checkers {
@@ -280,7 +281,7 @@ const bool registered = CheckerRegistry::add(
     "checker", "counter",
     "counter: lost updates of read-modify-write increments (final values, P4 pairs, divergence)",
     [](const Json& options) -> std::unique_ptr<Checker> {
-      reject_unknown_options(options, {}, "counter");
+      const Options o(options, {}, "counter");
       return std::make_unique<CounterChecker>();
     });
 

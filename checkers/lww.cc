@@ -39,6 +39,7 @@
 
 #include "checkers/op_report.h"
 #include "harness/errors.h"
+#include "harness/options.h"
 #include "harness/registry.h"
 
 namespace faultline::checkers {
@@ -388,17 +389,19 @@ class LwwChecker : public Checker {
   bool local_writes_visible_;
 };
 
+const OptionDecls kOptions = {
+    {"local-writes-visible", true,
+     "a read on a node must see that node's own earlier acknowledged writes"},
+};
+
 const bool registered = CheckerRegistry::add(
     "checker", "lww",
     "lww: surviving values vs real-time order of writes (later writes lost), with clock offsets",
     [](const Json& options) -> std::unique_ptr<Checker> {
-      reject_unknown_options(options, {"local-writes-visible"}, "lww");
-      const Json v = options.value("local-writes-visible", Json(true));
-      if (!v.is_boolean()) {
-        throw ConfigError("lww: local-writes-visible must be true or false");
-      }
-      return std::make_unique<LwwChecker>(v.get<bool>());
-    });
+      const Options o(options, kOptions, "lww");
+      return std::make_unique<LwwChecker>(o.flag("local-writes-visible"));
+    },
+    kOptions);
 
 }  // namespace
 }  // namespace faultline::checkers

@@ -12,6 +12,7 @@
 
 #include "harness/checker.h"
 #include "harness/errors.h"
+#include "harness/options.h"
 #include "harness/registry.h"
 
 namespace faultline::checkers {
@@ -77,21 +78,19 @@ class NemesisChecker : public Checker {
   bool allow_errors_;
 };
 
+const OptionDecls kOptions = {
+    {"allow-errors", false, "a nemesis op that failed does not make the run unknown"},
+};
+
 const bool registered = CheckerRegistry::add(
     "checker", "nemesis",
     "the run's faults happened: unknown when a nemesis op threw, timed out or acted on no node "
     "(option \"allow-errors\")",
     [](const Json& options) -> std::unique_ptr<Checker> {
-      reject_unknown_options(options, {"allow-errors"}, "nemesis checker");
-      bool allow = false;
-      if (options.is_object() && options.contains("allow-errors")) {
-        if (!options["allow-errors"].is_boolean()) {
-          throw ConfigError("nemesis checker: allow-errors is true or false");
-        }
-        allow = options["allow-errors"].get<bool>();
-      }
-      return std::make_unique<NemesisChecker>(allow);
-    });
+      const Options o(options, kOptions, "nemesis checker");
+      return std::make_unique<NemesisChecker>(o.flag("allow-errors"));
+    },
+    kOptions);
 
 }  // namespace
 }  // namespace faultline::checkers

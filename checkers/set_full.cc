@@ -33,6 +33,7 @@
 #include <unordered_map>
 
 #include "checkers/op_report.h"
+#include "harness/options.h"
 #include "harness/registry.h"
 
 namespace faultline::checkers {
@@ -311,7 +312,7 @@ const bool registered = CheckerRegistry::add(
     "set: acknowledged adds in the final reads, nothing unexpected, final reads equal on "
     "every node",
     [](const Json& options) -> std::unique_ptr<Checker> {
-      reject_unknown_options(options, {}, "set-full");
+      const Options o(options, {}, "set-full");
       return std::make_unique<SetFullChecker>();
     });
 

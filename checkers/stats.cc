@@ -13,6 +13,7 @@
 
 #include "harness/checker.h"
 #include "harness/errors.h"
+#include "harness/options.h"
 #include "harness/registry.h"
 
 namespace faultline::checkers {
@@ -78,23 +79,19 @@ class StatsChecker : public Checker {
   std::vector<std::string> required_;
 };
 
+const OptionDecls kOptions = {
+    {"required", Json::array(), "fs that must have at least one ok op"},
+};
+
 const bool registered = CheckerRegistry::add(
     "checker", "stats",
     "operations per f by outcome; unknown when nothing succeeded or a required f "
     "(option \"required\") has no ok op",
     [](const Json& options) -> std::unique_ptr<Checker> {
-      reject_unknown_options(options, {"required"}, "stats checker");
-      std::vector<std::string> required;
-      if (options.is_object() && options.contains("required")) {
-        const Json& r = options["required"];
-        if (!r.is_array()) throw ConfigError("stats checker: required is a list of f");
-        for (const auto& f : r) {
-          if (!f.is_string()) throw ConfigError("stats checker: required is a list of f");
-          required.push_back(f.get<std::string>());
-        }
-      }
-      return std::make_unique<StatsChecker>(std::move(required));
-    });
+      const Options o(options, kOptions, "stats checker");
+      return std::make_unique<StatsChecker>(o.texts("required"));
+    },
+    kOptions);
 
 }  // namespace
 }  // namespace faultline::checkers

@@ -15,6 +15,7 @@
 
 #include "checkers/op_report.h"
 #include "harness/errors.h"
+#include "harness/options.h"
 #include "harness/registry.h"
 
 namespace faultline::checkers {
@@ -116,20 +117,19 @@ class UniqueIdsChecker : public Checker {
   bool monotonic_;
 };
 
+const OptionDecls kOptions = {
+    {"monotonic", false, "ids must also grow in real-time order"},
+};
+
 const bool registered = CheckerRegistry::add(
     "checker", "unique-ids",
     "unique-ids: no id handed out twice; with monotonic, ids grow in "
     "real-time order",
     [](const Json& options) -> std::unique_ptr<Checker> {
-      reject_unknown_options(options, {"monotonic"}, "unique-ids");
-      bool monotonic = false;
-      if (options.is_object() && options.contains("monotonic")) {
-        if (!options["monotonic"].is_boolean())
-          throw ConfigError("unique-ids: monotonic is true or false");
-        monotonic = options["monotonic"].get<bool>();
-      }
-      return std::make_unique<UniqueIdsChecker>(monotonic);
-    });
+      const Options o(options, kOptions, "unique-ids");
+      return std::make_unique<UniqueIdsChecker>(o.flag("monotonic"));
+    },
+    kOptions);
 
 }  // namespace
 }  // namespace faultline::checkers

@@ -32,23 +32,6 @@ int exit_code_of(Validity v) {
   return 255;
 }
 
-void reject_unknown_options(const Json& options, std::initializer_list<const char*> known,
-                            const std::string& where) {
-  if (options.is_null()) return;
-  if (!options.is_object()) {
-    throw ConfigError(where + ": options must be a JSON object");
-  }
-  for (const auto& item : options.items()) {
-    const std::string& k = item.key();
-    if (std::none_of(known.begin(), known.end(), [&](const char* n) { return k == n; })) {
-      std::string list;
-      for (const char* n : known) list += (list.empty() ? "" : ", ") + std::string(n);
-      throw ConfigError(where + ": unknown option '" + k +
-                        "' (known: " + (list.empty() ? "none" : list) + ")");
-    }
-  }
-}
-
 std::vector<bool> first_of_each_type(const std::vector<std::string>& types, size_t cap,
                                      size_t per_type) {
   std::vector<bool> shown(types.size(), false);

@@ -78,8 +78,4 @@ using CheckerRegistry = Registry<CheckerFactory>;
 std::vector<bool> first_of_each_type(const std::vector<std::string>& types, size_t cap,
                                      size_t per_type = SIZE_MAX);
 
-// Rejects keys of `options` not in `known`, naming the first unknown one and `where`.
-void reject_unknown_options(const Json& options, std::initializer_list<const char*> known,
-                            const std::string& where);
-
 }  // namespace faultline

@@ -140,7 +140,8 @@ Capability& require_capability(Db& db, const std::string& who, const std::string
   throw ConfigError(who + " needs a database that " + what + "; '" + db.name() + "' cannot");
 }
 
-// Factories take the spec's "db-options" and reject unknown keys (reject_unknown_options).
+// Factories take the spec's "db-options" and read them with Options (harness/options.h), which
+// rejects unknown keys.
 using DbFactory = std::function<std::unique_ptr<Db>(const Json& options)>;
 using DbRegistry = Registry<DbFactory>;
 

@@ -17,6 +17,7 @@
 #include <vector>
 
 #include "harness/errors.h"
+#include "harness/options.h"
 
 namespace faultline {
 
@@ -24,6 +25,7 @@ struct CatalogEntry {
   std::string kind;         // "model", "checker", "workload", "nemesis", "db", ...
   std::string name;
   std::string description;  // one line
+  OptionDecls options;      // what `faultline list` prints under the entry
 };
 
 void catalog_add(CatalogEntry entry);
@@ -45,13 +47,14 @@ class UnknownNameError : public ConfigError {
 template <typename Entry>
 class Registry {
  public:
-  static bool add(const std::string& kind, const std::string& name,
-                  const std::string& description, Entry entry) {
+  // `options`: the keys the entry's factory reads (with Options, harness/options.h).
+  static bool add(const std::string& kind, const std::string& name, const std::string& description,
+                  Entry entry, OptionDecls options = {}) {
     if (!entries().emplace(name, std::move(entry)).second) {
       registry_duplicate(kind, name);
       return false;
     }
-    catalog_add({kind, name, description});
+    catalog_add({kind, name, description, std::move(options)});
     return true;
   }
   static const Entry* find(const std::string& name) {

@@ -42,6 +42,7 @@
 #include "harness/checker.h"
 #include "harness/errors.h"
 #include "harness/nemesis.h"
+#include "harness/options.h"
 #include "harness/secure_dir.h"
 #include "nemeses/node.h"
 
@@ -360,13 +361,22 @@ class ClockNemesis : public Nemesis {
   std::map<std::string, double> offset_ms_;
 };
 
+const OptionDecls kClockOptions = {
+    {"mechanism", "auto", "auto | faketime (libfaketime offset files) | system (set the clock)"},
+    {"faketime-dir", "/run/faultline/faketime", "where the per-node offset files live"},
+    {"min-ms", nullptr, "smallest change (default: the database's ClockSensitive range, else 10)"},
+    {"max-ms", nullptr,
+     "largest change and offset (default: the database's ClockSensitive range, else 60000)"},
+    {"strobe-period-ms", 50, "a strobe flips the offset every this many ms"},
+    {"strobe-duration-ms", 1000, "how long a strobe lasts"},
+    {"bump-share", 0.55, "share of the changes that are bumps (held until the next change)"},
+    {"strobe-share", 0.2, "share of the changes that are strobes (the rest are resets)"},
+};
+
 NemesisPackage make_clock(const NemesisOptions& no) {
   const std::string where = "nemesis-options/clock";
   const Json& j = no.options;
-  reject_unknown_options(j,
-                         {"mechanism", "faketime-dir", "min-ms", "max-ms", "strobe-period-ms",
-                          "strobe-duration-ms", "bump-share", "strobe-share"},
-                         where);
+  const Options opts(j, kClockOptions, where);
   require_remote_db(no, "clock");
   ClockOptions o;
   try {
@@ -460,7 +470,7 @@ const bool registered = [] {
   NemesisRegistry::add("nemesis", "clock",
                        "clock skew: bump, strobe, reset, check offsets (libfaketime offset files "
                        "on the local cluster, the system clock on real hosts)",
-                       make_clock);
+                       make_clock, kClockOptions);
   NodeHealerRegistry::add(
       "healer", "clock",
       "resets the node's libfaketime offset file to +0 (the run's faketime-dir); on real hosts, "

@@ -32,6 +32,7 @@
 #include "harness/checker.h"
 #include "harness/errors.h"
 #include "harness/nemesis.h"
+#include "harness/options.h"
 #include "harness/secure_dir.h"
 #include "nemeses/node.h"
 #include "nemeses/partition.h"
@@ -348,12 +349,21 @@ class PacketNemesis : public Nemesis {
   std::map<std::string, std::string> addresses_;
 };
 
+const OptionDecls kPacketOptions = {
+    {"faults", Json::array({"loss", "delay"}), "from loss, delay, rate, duplicate, reorder"},
+    {"loss", 0.2, "share of packets dropped"},
+    {"delay-ms", 50, "added delay"},
+    {"jitter-ms", 10, "random part of the delay"},
+    {"queue", 7, "NFQUEUE number of the delayer"},
+    {"rate", "1mbit", "tc rate limit"},
+    {"duplicate", 0.05, "share of packets duplicated (netem)"},
+    {"reorder", 0.25, "share of packets reordered (netem)"},
+    {"dir", kDefaultDir, "where the delayer is built and runs on the node"},
+};
+
 NemesisPackage make_packet(const NemesisOptions& no) {
   const std::string where = "nemesis-options/packet";
-  reject_unknown_options(no.options,
-                         {"faults", "loss", "delay-ms", "jitter-ms", "queue", "rate", "duplicate",
-                          "reorder", "dir"},
-                         where);
+  const Options opts(no.options, kPacketOptions, where);
   require_remote_db(no, "packet");
   PacketOptions o;
   try {
@@ -415,7 +425,7 @@ const bool registered = [] {
                        "packet faults between database nodes: loss (iptables statistic), delay "
                        "(NFQUEUE delayer built on the node), rate (tc tbf), duplicate and "
                        "reorder (tc netem, where the kernel has it)",
-                       make_packet);
+                       make_packet, kPacketOptions);
   NodeHealerRegistry::add("healer", "packet",
                           "removes FAULTLINE-LOSS/-DELAY chains, our tc qdisc, and stops the "
                           "delayer",

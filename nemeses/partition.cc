@@ -9,6 +9,7 @@
 #include "harness/checker.h"
 #include "harness/errors.h"
 #include "harness/nemesis.h"
+#include "harness/options.h"
 #include "harness/remote.h"
 #include "nemeses/node.h"
 
@@ -264,9 +265,17 @@ class PartitionNemesis : public Nemesis {
   bool has_ipv6_ = false;  // some node address is IPv6: ip6tables rules are kept too
 };
 
+const OptionDecls kPartitionOptions = {
+    {"shapes", nullptr,
+     "shapes to draw from (default: one, majority, majorities-ring, minority-third, those that "
+     "fit)"},
+    {"grudge", nullptr, "an explicit grudge: node -> the nodes it drops packets from"},
+    {"addresses", nullptr, "node -> address or prefix to cut (default: resolved on the node)"},
+};
+
 NemesisPackage make_partition(const NemesisOptions& o) {
   const std::string where = "nemesis-options/partition";
-  reject_unknown_options(o.options, {"shapes", "grudge", "addresses"}, where);
+  const Options opts(o.options, kPartitionOptions, where);
   require_remote_db(o, "partition");
   std::vector<std::string> shapes;
   Json explicit_grudge;
@@ -361,7 +370,7 @@ const bool registered = [] {
                        "iptables network partitions between database nodes (shapes: one, "
                        "majority, minority-third, halves, random-halves, majorities-ring, "
                        "bridge, or an explicit grudge)",
-                       make_partition);
+                       make_partition, kPartitionOptions);
   NodeHealerRegistry::add("healer", "partition",
                           "removes the FAULTLINE iptables and ip6tables chains",
                           [](Session& s, const NodeHealContext&) {

@@ -23,6 +23,7 @@
 #include "harness/checker.h"
 #include "harness/errors.h"
 #include "harness/nemesis.h"
+#include "harness/options.h"
 
 namespace faultline::nemeses {
 namespace {
@@ -162,9 +163,15 @@ std::function<OpTemplate(const GenContext&)> fault_op(std::string fault, std::ve
   };
 }
 
+const OptionDecls kProcessOptions = {
+    {"targets", nullptr,
+     "one, minority, majority, all, primaries, or a list of nodes (default: one of the first "
+     "four, or primaries, each time; crash: all)"},
+};
+
 NemesisPackage make_process(const Kind& kind, const NemesisOptions& o) {
   const std::string where = "nemesis-options/" + kind.name;
-  reject_unknown_options(o.options, {"targets"}, where);
+  const Options opts(o.options, kProcessOptions, where);
   bool primaries = false;
   if (o.db) {
     if (kind.kills) {
@@ -287,20 +294,22 @@ const bool registered = [] {
       "primaries, a list)",
       [](const NemesisOptions& o) {
         return make_process({"kill", "kill", "start", "killed"}, o);
-      });
+      },
+      kProcessOptions);
   NemesisRegistry::add(
       "nemesis", "crash",
       "kill every node at once (a whole-cluster crash) and start them all an interval later; "
       "shifted half an interval against the other nemeses, so under 'all' it lands during a "
       "partition",
-      make_crash);
+      make_crash, kProcessOptions);
   NemesisRegistry::add(
       "nemesis", "pause",
       "SIGSTOP database processes and SIGCONT them (targets: one, minority, majority, all, "
       "primaries, a list)",
       [](const NemesisOptions& o) {
         return make_process({"pause", "pause", "resume", "paused", false}, o);
-      });
+      },
+      kProcessOptions);
   return true;
 }();
 

@@ -11,6 +11,8 @@ BUILD_PKGS=(
   libssh-dev libboost-dev nlohmann-json3-dev libz3-dev catch2 libcli11-dev
   libmariadb-dev libpq-dev libcurl4-openssl-dev libcpp-httplib-dev
   clang-14 libclang-rt-14-dev
+  # Style gate of ./test.sh (scripts/check-style.sh): formatting and clang-tidy.
+  clang-format-14 clang-tidy-14
 )
 # Running: tools the harness shells out to, and the systems under test on the local cluster.
 RUN_PKGS=(

@@ -19,6 +19,7 @@
 #include <memory>
 
 #include "harness/checker.h"
+#include "harness/options.h"
 #include "harness/workload.h"
 #include "workloads/common.h"
 
@@ -78,23 +79,28 @@ class BankWorkload : public Workload {
   BankOptions o_;
 };
 
+const OptionDecls kOptions = {
+    {"accounts", 5, "number of accounts (>= 2)"},
+    {"total", 100, "the sum of all balances"},
+    {"max-transfer", 5, "largest amount moved by one transfer"},
+    {"negative-balances", false, "transfers may overdraw an account"},
+    {"read-fraction", 0.5, "share of ops that read every balance"},
+};
+
 const bool registered = WorkloadRegistry::add(
     "workload", kName,
     "transfers between accounts and reads of every balance; checked by bank (sums, negatives)",
     [](const Json& options) -> std::unique_ptr<Workload> {
-      reject_unknown_options(
-          options, {"accounts", "total", "max-transfer", "negative-balances", "read-fraction"},
-          "workload 'bank'");
+      const Options opts(options, kOptions, "workload 'bank'");
       BankOptions o;
-      o.accounts = workloads::int_option(options, "accounts", o.accounts, 2, kName);
-      o.total = workloads::int_option(options, "total", o.total, 0, kName);
-      o.max_transfer = workloads::int_option(options, "max-transfer", o.max_transfer, 1, kName);
-      o.negative_balances =
-          workloads::bool_option(options, "negative-balances", o.negative_balances, kName);
-      o.read_fraction =
-          workloads::fraction_option(options, "read-fraction", o.read_fraction, kName);
+      o.accounts = opts.integer("accounts", 2);
+      o.total = opts.integer("total", 0);
+      o.max_transfer = opts.integer("max-transfer", 1);
+      o.negative_balances = opts.flag("negative-balances");
+      o.read_fraction = opts.fraction("read-fraction");
       return std::make_unique<BankWorkload>(o);
-    });
+    },
+    kOptions);
 
 }  // namespace
 }  // namespace faultline

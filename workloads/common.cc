@@ -3,15 +3,9 @@
 #include <algorithm>
 #include <stdexcept>
 
-#include "harness/errors.h"
-
 namespace faultline::workloads {
 
 namespace {
-
-ConfigError bad(const std::string& workload, const char* key, const std::string& why) {
-  return ConfigError("workload '" + workload + "': option '" + key + "' must be " + why);
-}
 
 class Routed : public Generator {
  public:
@@ -30,33 +24,6 @@ class Routed : public Generator {
 };
 
 }  // namespace
-
-int64_t int_option(const Json& options, const char* key, int64_t def, int64_t min,
-                   const std::string& workload) {
-  if (!options.is_object() || !options.contains(key)) return def;
-  const Json& v = options.at(key);
-  if (!v.is_number_integer() || v.get<int64_t>() < min) {
-    throw bad(workload, key, "an integer >= " + std::to_string(min));
-  }
-  return v.get<int64_t>();
-}
-
-double fraction_option(const Json& options, const char* key, double def,
-                       const std::string& workload) {
-  if (!options.is_object() || !options.contains(key)) return def;
-  const Json& v = options.at(key);
-  if (!v.is_number() || v.get<double>() < 0 || v.get<double>() > 1) {
-    throw bad(workload, key, "a number in [0, 1]");
-  }
-  return v.get<double>();
-}
-
-bool bool_option(const Json& options, const char* key, bool def, const std::string& workload) {
-  if (!options.is_object() || !options.contains(key)) return def;
-  const Json& v = options.at(key);
-  if (!v.is_boolean()) throw bad(workload, key, "true or false");
-  return v.get<bool>();
-}
 
 Routing::Routing(const WorkloadContext& ctx)
     : home_(ctx.routing == "home-node"), n_(std::max<size_t>(1, ctx.nodes.size())) {}

@@ -1,8 +1,7 @@
-// Shared by the workloads of this folder: reading options (each key with its default; a wrong
-// type or range is rejected naming the workload and the key) and routing (which client threads
-// may work which key, docs/workloads.md "Routing and retries"), plus the two generators most
-// workloads need: a leaf that picks its thread among the allowed ones, and final reads on
-// every node.
+// Shared by the workloads of this folder (options are read with harness/options.h): routing (which
+// client threads may work which key, docs/workloads.md "Routing and retries"), plus the two
+// generators most workloads need: a leaf that picks its thread among the allowed ones, and final
+// reads on every node.
 //
 // Thread safety: plain functions; generators as harness/generator.h says (none).
 #pragma once
@@ -17,15 +16,6 @@
 #include "harness/workload.h"
 
 namespace faultline::workloads {
-
-// options[key] as an integer >= min, or `def` when absent; std::invalid_argument otherwise.
-int64_t int_option(const Json& options, const char* key, int64_t def, int64_t min,
-                   const std::string& workload);
-// options[key] as a number in [0, 1], or `def`.
-double fraction_option(const Json& options, const char* key, double def,
-                       const std::string& workload);
-// options[key] as a boolean, or `def`.
-bool bool_option(const Json& options, const char* key, bool def, const std::string& workload);
 
 // Which threads may work which keys. Thread t talks to node t mod n (n = the context's node
 // count, 1 when it names none). Under "random" any thread works any key; under "home-node" key

@@ -18,6 +18,7 @@
 #include <memory>
 
 #include "harness/checker.h"
+#include "harness/options.h"
 #include "harness/workload.h"
 #include "workloads/common.h"
 
@@ -66,20 +67,24 @@ class CounterWorkload : public Workload {
   CounterOptions o_;
 };
 
+const OptionDecls kOptions = {
+    {"keys", 2, "hot counters"},
+    {"read-fraction", 0.1, "share of ops that only read"},
+    {"select-for-update", false, "read with SELECT ... FOR UPDATE (no lost update expected)"},
+};
+
 const bool registered = WorkloadRegistry::add(
     "workload", kName,
     "read-modify-write increments of hot counters, final reads on every node; checked by counter",
     [](const Json& options) -> std::unique_ptr<Workload> {
-      reject_unknown_options(options, {"keys", "read-fraction", "select-for-update"},
-                             "workload 'counter'");
+      const Options opts(options, kOptions, "workload 'counter'");
       CounterOptions o;
-      o.keys = workloads::int_option(options, "keys", o.keys, 1, kName);
-      o.read_fraction =
-          workloads::fraction_option(options, "read-fraction", o.read_fraction, kName);
-      o.select_for_update =
-          workloads::bool_option(options, "select-for-update", o.select_for_update, kName);
+      o.keys = opts.integer("keys", 1);
+      o.read_fraction = opts.fraction("read-fraction");
+      o.select_for_update = opts.flag("select-for-update");
       return std::make_unique<CounterWorkload>(o);
-    });
+    },
+    kOptions);
 
 }  // namespace
 }  // namespace faultline

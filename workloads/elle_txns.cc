@@ -6,6 +6,7 @@
 
 #include "harness/checker.h"
 #include "harness/errors.h"
+#include "harness/options.h"
 
 namespace faultline::workloads {
 namespace {
@@ -41,16 +42,23 @@ class ElleTxns : public Generator {
 
 }  // namespace
 
+const OptionDecls& elle_txn_options() {
+  static const OptionDecls decls = {
+      {"key-count", 3, "keys in the hot pool (a key is retired after max-writes-per-key)"},
+      {"min-txn-length", 1, "fewest micro-ops per transaction"},
+      {"max-txn-length", 4, "most micro-ops per transaction"},
+      {"max-writes-per-key", 32, "writes to a key before it is retired"},
+  };
+  return decls;
+}
+
 ElleTxnOptions parse_elle_txn_options(const Json& options, const std::string& workload) {
-  reject_unknown_options(options,
-                         {"key-count", "min-txn-length", "max-txn-length", "max-writes-per-key"},
-                         "workload '" + workload + "'");
+  const Options opts(options, elle_txn_options(), "workload '" + workload + "'");
   ElleTxnOptions o;
-  o.key_count = int_option(options, "key-count", o.key_count, 1, workload);
-  o.min_txn_length = int_option(options, "min-txn-length", o.min_txn_length, 1, workload);
-  o.max_txn_length = int_option(options, "max-txn-length", o.max_txn_length, 1, workload);
-  o.max_writes_per_key =
-      int_option(options, "max-writes-per-key", o.max_writes_per_key, 1, workload);
+  o.key_count = opts.integer("key-count", 1);
+  o.min_txn_length = opts.integer("min-txn-length", 1);
+  o.max_txn_length = opts.integer("max-txn-length", 1);
+  o.max_writes_per_key = opts.integer("max-writes-per-key", 1);
   if (o.min_txn_length > o.max_txn_length) {
     throw ConfigError("workload '" + workload + "': min-txn-length must be <= max-txn-length");
   }

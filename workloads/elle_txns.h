@@ -14,6 +14,7 @@
 #include <string>
 
 #include "harness/generator.h"
+#include "harness/options.h"
 #include "workloads/common.h"
 
 namespace faultline::workloads {
@@ -27,6 +28,10 @@ struct ElleTxnOptions {
 
 // Reads the four options above (key-count, min-txn-length, max-txn-length,
 // max-writes-per-key) and rejects any other key; `workload` names it in errors.
+// The options above, as `faultline list` shows them (a function: the workloads register
+// from other files, during static initialisation).
+const OptionDecls& elle_txn_options();
+
 ElleTxnOptions parse_elle_txn_options(const Json& options, const std::string& workload);
 
 // `write_f` is "append" (list-append) or "w" (rw-register); reads are ["r", k, null].

@@ -43,7 +43,8 @@ const bool registered = WorkloadRegistry::add(
     [](const Json& options) -> std::unique_ptr<Workload> {
       return std::make_unique<ListAppendWorkload>(
           workloads::parse_elle_txn_options(options, "list-append"));
-    });
+    },
+    workloads::elle_txn_options());
 
 }  // namespace
 }  // namespace faultline

@@ -24,6 +24,7 @@
 #include <vector>
 
 #include "harness/checker.h"
+#include "harness/options.h"
 #include "harness/workload.h"
 #include "workloads/common.h"
 
@@ -81,20 +82,24 @@ class LwwWorkload : public Workload {
   LwwOptions o_;
 };
 
+const OptionDecls kOptions = {
+    {"keys", 3, "keys written at once (the pool rotates)"},
+    {"writes-per-key", 32, "writes to a key before it is retired for a fresh one"},
+    {"read-fraction", 0.2, "share of ops that read"},
+};
+
 const bool registered = WorkloadRegistry::add(
     "workload", "lww",
     "blind writes to a few keys from every node, final reads on every node; checked by lww",
     [](const Json& options) -> std::unique_ptr<Workload> {
-      reject_unknown_options(options, {"keys", "writes-per-key", "read-fraction"},
-                             "workload 'lww'");
+      const Options opts(options, kOptions, "workload 'lww'");
       LwwOptions o;
-      o.keys = workloads::int_option(options, "keys", o.keys, 1, "lww");
-      o.writes_per_key =
-          workloads::int_option(options, "writes-per-key", o.writes_per_key, 1, "lww");
-      o.read_fraction =
-          workloads::fraction_option(options, "read-fraction", o.read_fraction, "lww");
+      o.keys = opts.integer("keys", 1);
+      o.writes_per_key = opts.integer("writes-per-key", 1);
+      o.read_fraction = opts.fraction("read-fraction");
       return std::make_unique<LwwWorkload>(o);
-    });
+    },
+    kOptions);
 
 }  // namespace
 }  // namespace faultline

@@ -21,6 +21,7 @@
 
 #include "harness/checker.h"
 #include "harness/errors.h"
+#include "harness/options.h"
 #include "harness/workload.h"
 #include "workloads/common.h"
 
@@ -32,16 +33,6 @@ struct RegisterOptions {
   int64_t threads_per_key = 5;
   int64_t values = 5;
 };
-
-int64_t positive_option(const Json& options, const char* key, int64_t def) {
-  if (!options.contains(key)) return def;
-  const Json& v = options.at(key);
-  if (!v.is_number_integer() || v.get<int64_t>() < 1) {
-    throw ConfigError(std::string("workload 'register': option '") + key +
-                      "' must be an integer >= 1");
-  }
-  return v.get<int64_t>();
-}
 
 class RegisterGenerator : public Generator {
  public:
@@ -111,18 +102,24 @@ class RegisterWorkload : public Workload {
   RegisterOptions o_;
 };
 
+const OptionDecls kOptions = {
+    {"ops-per-key", 100, "operations on one key before its threads move to a new key"},
+    {"threads-per-key", 5, "threads sharing one key"},
+    {"values", 5, "distinct values written (small: more cas successes)"},
+};
+
 const bool registered = WorkloadRegistry::add(
     "workload", "register",
     "read/write/cas registers over independent keys; linearizable (cas-register)",
     [](const Json& options) -> std::unique_ptr<Workload> {
-      reject_unknown_options(options, {"ops-per-key", "threads-per-key", "values"},
-                             "workload 'register'");
+      const Options opts(options, kOptions, "workload 'register'");
       RegisterOptions o;
-      o.ops_per_key = positive_option(options, "ops-per-key", o.ops_per_key);
-      o.threads_per_key = positive_option(options, "threads-per-key", o.threads_per_key);
-      o.values = positive_option(options, "values", o.values);
+      o.ops_per_key = opts.integer("ops-per-key", 1);
+      o.threads_per_key = opts.integer("threads-per-key", 1);
+      o.values = opts.integer("values", 1);
       return std::make_unique<RegisterWorkload>(o);
-    });
+    },
+    kOptions);
 
 }  // namespace
 }  // namespace faultline

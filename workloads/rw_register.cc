@@ -37,14 +37,15 @@ class RwRegisterWorkload : public Workload {
   workloads::ElleTxnOptions o_;
 };
 
-const bool registered =
-    WorkloadRegistry::add("workload", "rw-register",
-                          "Elle rw-register transactions (blind writes, reads) over a few hot "
-                          "keys; checked by rw-register",
-                          [](const Json& options) -> std::unique_ptr<Workload> {
-                            return std::make_unique<RwRegisterWorkload>(
-                                workloads::parse_elle_txn_options(options, "rw-register"));
-                          });
+const bool registered = WorkloadRegistry::add(
+    "workload", "rw-register",
+    "Elle rw-register transactions (blind writes, reads) over a few hot "
+    "keys; checked by rw-register",
+    [](const Json& options) -> std::unique_ptr<Workload> {
+      return std::make_unique<RwRegisterWorkload>(
+          workloads::parse_elle_txn_options(options, "rw-register"));
+    },
+    workloads::elle_txn_options());
 
 }  // namespace
 }  // namespace faultline

@@ -13,6 +13,7 @@
 #include <memory>
 
 #include "harness/checker.h"
+#include "harness/options.h"
 #include "harness/workload.h"
 #include "workloads/common.h"
 
@@ -47,14 +48,18 @@ class SetWorkload : public Workload {
   double read_fraction_;
 };
 
+const OptionDecls kOptions = {
+    {"read-fraction", 0.05, "share of ops that read the whole set"},
+};
+
 const bool registered = WorkloadRegistry::add(
     "workload", "set",
     "unique adds, final reads on every node; checked by set-full (lost, unexpected, convergence)",
     [](const Json& options) -> std::unique_ptr<Workload> {
-      reject_unknown_options(options, {"read-fraction"}, "workload 'set'");
-      return std::make_unique<SetWorkload>(
-          workloads::fraction_option(options, "read-fraction", 0.05, "set"));
-    });
+      const Options o(options, kOptions, "workload 'set'");
+      return std::make_unique<SetWorkload>(o.fraction("read-fraction"));
+    },
+    kOptions);
 
 }  // namespace
 }  // namespace faultline

@@ -13,6 +13,7 @@
 #include <memory>
 
 #include "harness/checker.h"
+#include "harness/options.h"
 #include "harness/workload.h"
 #include "workloads/common.h"
 
@@ -40,13 +41,17 @@ class UniqueIdsWorkload : public Workload {
   bool monotonic_;
 };
 
+const OptionDecls kOptions = {
+    {"monotonic", false, "the checker also demands ids that grow in real-time order"},
+};
+
 const bool registered = WorkloadRegistry::add(
     "workload", "unique-ids", "ids from the database; checked by unique-ids (duplicates, order)",
     [](const Json& options) -> std::unique_ptr<Workload> {
-      reject_unknown_options(options, {"monotonic"}, "workload 'unique-ids'");
-      return std::make_unique<UniqueIdsWorkload>(
-          workloads::bool_option(options, "monotonic", false, "unique-ids"));
-    });
+      const Options o(options, kOptions, "workload 'unique-ids'");
+      return std::make_unique<UniqueIdsWorkload>(o.flag("monotonic"));
+    },
+    kOptions);
 
 }  // namespace
 }  // namespace faultline

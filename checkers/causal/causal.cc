@@ -55,9 +55,10 @@
 #include "checkers/elle/graph.h"
 #include "checkers/elle/txn.h"
 #include "harness/errors.h"
+#include "harness/options.h"
 #include "harness/registry.h"
 
-namespace faultline {
+namespace faultline::causal {
 namespace {
 
 using elle::kNone;
@@ -74,17 +75,16 @@ struct COp {
   uint32_t kv;  // written or read (key, value) id; kNone: read of the initial state
 };
 
+const OptionDecls kOptions = {
+    {"consistency-model", "CC", "CC | CCv | CM (Bouajjani et al.)"},
+    {"engine", "auto", "auto | patterns | z3"},
+};
+
 class CausalChecker final : public Checker {
  public:
   explicit CausalChecker(const Json& options) {
-    reject_unknown_options(options, {"consistency-model", "engine"}, "causal");
-    if (options.is_object() && options.contains("engine")) {
-      engine_ = options["engine"].is_string() ? options["engine"].get<std::string>() : "";
-      if (engine_ != "auto" && engine_ != "patterns" && engine_ != "z3") {
-        throw ConfigError("causal: engine is auto, patterns or z3, not " +
-                          json_text(options["engine"]));
-      }
-    }
+    const Options o(options, kOptions, "causal");
+    engine_ = o.text("engine", {"auto", "patterns", "z3"});
     if (options.is_object() && options.contains("consistency-model")) {
       model_ = options["consistency-model"].is_string()
                    ? options["consistency-model"].get<std::string>()
@@ -683,7 +683,8 @@ const bool registered = CheckerRegistry::add(
     "Bouajjani et al. (POPL 2017), with vector clocks",
     [](const Json& options) -> std::unique_ptr<Checker> {
       return std::make_unique<CausalChecker>(options);
-    });
+    },
+    kOptions);
 
 }  // namespace
-}  // namespace faultline
+}  // namespace faultline::causal

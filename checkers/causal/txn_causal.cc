@@ -41,9 +41,10 @@
 #include "checkers/elle/graph.h"
 #include "checkers/elle/txn.h"
 #include "harness/errors.h"
+#include "harness/options.h"
 #include "harness/registry.h"
 
-namespace faultline {
+namespace faultline::causal {
 namespace {
 
 using elle::kNone;
@@ -68,10 +69,14 @@ int parse_level(const Json& options) {
                     json_text(m));
 }
 
+const OptionDecls kOptions = {
+    {"consistency-model", "causal", "read-committed | read-atomic | causal"},
+};
+
 class TxnCausalChecker final : public Checker {
  public:
   explicit TxnCausalChecker(const Json& options) {
-    reject_unknown_options(options, {"consistency-model"}, "txn-causal");
+    const Options o(options, kOptions, "txn-causal");
     level_ = parse_level(options);
   }
   CheckResult check(const History& history, const CheckContext& ctx) override;
@@ -721,7 +726,8 @@ const bool registered = CheckerRegistry::add(
     "histories by commit-order saturation (AWDIT, PLDI 2025)",
     [](const Json& options) -> std::unique_ptr<Checker> {
       return std::make_unique<TxnCausalChecker>(options);
-    });
+    },
+    kOptions);
 
 }  // namespace
-}  // namespace faultline
+}  // namespace faultline::causal

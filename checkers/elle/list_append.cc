@@ -30,6 +30,7 @@
 #include <unordered_map>
 
 #include "checkers/elle/analysis.h"
+#include "harness/options.h"
 #include "harness/registry.h"
 
 namespace faultline::elle {
@@ -536,10 +537,16 @@ ReportInput ListAppendAnalysis::run(const std::string& model, const CheckContext
   return r;
 }
 
+const OptionDecls kOptions = {
+    {"consistency-model", "strict-serializable",
+     "the model whose anomalies are invalid (serializable, snapshot-isolation, repeatable-read, "
+     "read-committed, ...)"},
+};
+
 class ListAppendChecker final : public Checker {
  public:
   explicit ListAppendChecker(const Json& options) {
-    reject_unknown_options(options, {"consistency-model"}, "list-append");
+    const Options o(options, kOptions, "list-append");
     model_ = model_option(options, "list-append");
   }
   CheckResult check(const History& history, const CheckContext& ctx) override {
@@ -567,7 +574,8 @@ const bool registered = CheckerRegistry::add(
     "of append/read transactions; --consistency-model picks what is invalid",
     [](const Json& options) -> std::unique_ptr<Checker> {
       return std::make_unique<ListAppendChecker>(options);
-    });
+    },
+    kOptions);
 
 }  // namespace
 }  // namespace faultline::elle

@@ -46,6 +46,7 @@
 #include "checkers/elle/analysis.h"
 #include "checkers/elle/polygraph.h"
 #include "harness/errors.h"
+#include "harness/options.h"
 #include "harness/registry.h"
 
 namespace faultline::elle {
@@ -870,11 +871,18 @@ ReportInput RwAnalysis::run(const std::string& model, const CheckContext& ctx) {
   return r;
 }
 
+const OptionDecls kOptions = {
+    {"consistency-model", "strict-serializable",
+     "the model whose anomalies are invalid (serializable, snapshot-isolation, repeatable-read, "
+     "read-committed, ...)"},
+    {"engine", "auto", "auto | graph | z3: how unknown version orders are searched"},
+    {"version-order", nullptr, "key -> its values in install order, when the database says"},
+};
+
 class RwRegisterChecker final : public Checker {
  public:
   explicit RwRegisterChecker(const Json& options) {
-    reject_unknown_options(options, {"consistency-model", "engine", "version-order"},
-                           "rw-register");
+    const Options o(options, kOptions, "rw-register");
     if (options.is_object() && options.contains("version-order")) {
       version_order_ = options["version-order"];
       bool ok = version_order_.is_object();
@@ -889,13 +897,7 @@ class RwRegisterChecker final : public Checker {
       }
     }
     model_ = model_option(options, "rw-register");
-    if (options.is_object() && options.contains("engine")) {
-      engine_ = options["engine"].is_string() ? options["engine"].get<std::string>() : "";
-      if (engine_ != "auto" && engine_ != "graph" && engine_ != "z3") {
-        throw ConfigError("rw-register: engine is auto, graph or z3, not " +
-                          json_text(options["engine"]));
-      }
-    }
+    engine_ = o.text("engine", {"auto", "graph", "z3"});
   }
   CheckResult check(const History& history, const CheckContext& ctx) override {
     TxnHistory th;
@@ -924,7 +926,8 @@ const bool registered = CheckerRegistry::add(
     "transactions, with a Z3 polygraph when the write order is unknown",
     [](const Json& options) -> std::unique_ptr<Checker> {
       return std::make_unique<RwRegisterChecker>(options);
-    });
+    },
+    kOptions);
 
 }  // namespace
 }  // namespace faultline::elle

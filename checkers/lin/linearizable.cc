@@ -41,6 +41,7 @@
 #include "checkers/lin/z3_linear.h"
 #include "harness/checker.h"
 #include "harness/errors.h"
+#include "harness/options.h"
 
 namespace faultline::lin {
 namespace {
@@ -707,31 +708,25 @@ class Linearizable : public Checker {
   Options o_;
 };
 
+const OptionDecls kOptions = {
+    {"model", nullptr, "the model (register, cas-register, kv, set, ...; default: the workload's)"},
+    {"engine", "portfolio", "search | smt | portfolio (search, then Z3 for the illegal keys)"},
+    {"independent", nullptr,
+     "check each key on its own (Jepsen's independent; default: when ops carry keys)"},
+    {"explain", true, "find a minimal counterexample with Z3"},
+    {"failed-cas", "unknown",
+     "unknown: a failed cas with no error did not happen; mismatch: it did not match"},
+};
+
 std::unique_ptr<Checker> make(const Json& options) {
-  reject_unknown_options(options, {"model", "engine", "independent", "explain", "failed-cas"},
-                         "linearizable checker");
+  const faultline::Options opts(options, kOptions, "linearizable checker");
   Options o;
-  if (options.is_object()) {
-    if (options.contains("model")) o.model = options["model"].get<std::string>();
-    if (options.contains("engine")) o.engine = options["engine"].get<std::string>();
-    if (options.contains("independent")) o.independent = options["independent"].get<bool>();
-    if (options.contains("explain")) o.explain = options["explain"].get<bool>();
-    if (options.contains("failed-cas")) {
-      const Json& f = options["failed-cas"];
-      if (f == "mismatch") {
-        o.failed_cas = Model::FailedCas::kMismatch;
-      } else if (f != "unknown") {
-        throw ConfigError(
-            "linearizable checker: failed-cas is 'unknown' (default: a "
-            "failed cas with no error did not happen) or 'mismatch' (it "
-            "did not match), not " +
-            json_text(f));
-      }
-    }
-  }
-  if (o.engine != "search" && o.engine != "smt" && o.engine != "portfolio") {
-    throw ConfigError("linearizable checker: unknown engine '" + o.engine +
-                      "' (known: search, smt, portfolio)");
+  if (opts.has("model")) o.model = opts.text("model");
+  o.engine = opts.text("engine", {"search", "smt", "portfolio"});
+  if (opts.has("independent")) o.independent = opts.flag("independent");
+  o.explain = opts.flag("explain");
+  if (opts.text("failed-cas", {"unknown", "mismatch"}) == "mismatch") {
+    o.failed_cas = Model::FailedCas::kMismatch;
   }
   if (!o.model.empty()) ModelRegistry::get("model", o.model);
   return std::make_unique<Linearizable>(std::move(o));
@@ -739,7 +734,8 @@ std::unique_ptr<Checker> make(const Json& options) {
 
 const bool registered = CheckerRegistry::add(
     "checker", "linearizable",
-    "linearizability against a model (--model), key by key; Z3 explains illegal keys", make);
+    "linearizability against a model (--model), key by key; Z3 explains illegal keys", make,
+    kOptions);
 
 }  // namespace
 }  // namespace faultline::lin

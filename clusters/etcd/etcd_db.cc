@@ -12,6 +12,7 @@
 #include "clusters/etcd/etcd_proto.h"
 #include "harness/checker.h"
 #include "harness/errors.h"
+#include "harness/options.h"
 #include "harness/remote.h"
 #include "harness/secure_dir.h"
 
@@ -105,14 +106,6 @@ std::string sanitize(const std::string& s) {
   return out;
 }
 
-bool bool_option(const Json& options, const char* key, bool def) {
-  if (!options.is_object() || !options.contains(key)) return def;
-  if (!options[key].is_boolean()) {
-    throw ConfigError(std::string("db 'etcd': option '") + key + "' must be a boolean");
-  }
-  return options[key].get<bool>();
-}
-
 // One member's status, or why there is none.
 struct StatusProbe {
   bool ok = false;
@@ -143,11 +136,17 @@ StatusProbe probe_status(const std::string& url, std::chrono::milliseconds timeo
 
 }  // namespace
 
+const OptionDecls kEtcdOptions = {
+    {"serializable-reads", false, "reads may be served by any member (not linearizable)"},
+    {"request-timeout-ms", 0, "client request timeout (0: the client default)"},
+    {"dir", "/var/lib/faultline/etcd", "data and log directory on each node"},
+    {"client-port", 2379, "client port (not 2380, the peer port)"},
+};
+
 EtcdOptions parse_etcd_options(const Json& options) {
-  reject_unknown_options(
-      options, {"serializable-reads", "request-timeout-ms", "dir", "client-port"}, "db 'etcd'");
+  const Options opts(options, kEtcdOptions, "db 'etcd'");
   EtcdOptions o;
-  o.serializable_reads = bool_option(options, "serializable-reads", o.serializable_reads);
+  o.serializable_reads = opts.flag("serializable-reads");
   if (options.is_object() && options.contains("request-timeout-ms")) {
     const Json& v = options["request-timeout-ms"];
     if (!v.is_number_integer() || v.get<int64_t>() < 0) {
@@ -530,7 +529,8 @@ const bool registered = DbRegistry::add(
     "pass",
     [](const Json& options) -> std::unique_ptr<Db> {
       return std::make_unique<EtcdDb>(parse_etcd_options(options));
-    });
+    },
+    kEtcdOptions);
 
 }  // namespace
 }  // namespace faultline

@@ -14,6 +14,7 @@
 #include "harness/checker.h"
 #include "harness/db.h"
 #include "harness/errors.h"
+#include "harness/options.h"
 #include "harness/remote.h"
 #include "harness/secure_dir.h"
 
@@ -782,11 +783,21 @@ class GaleraDb : public Db, public Killable, public Pausable {
   std::mutex start_mu_;
 };
 
+const OptionDecls kGaleraOptions = {
+    {"isolation", nullptr,
+     "read-uncommitted | read-committed | repeatable-read | serializable (default: the "
+     "server's, repeatable-read)"},
+    {"flush-log-at-trx-commit", 1, "innodb_flush_log_at_trx_commit: 0, 1 or 2"},
+    {"sync-wait", 0, "wsrep_sync_wait bitmask 0-15 (1: causal reads)"},
+    {"select-for-update", false, "read-modify-writes read with SELECT ... FOR UPDATE"},
+    {"provider-options", "", "extra wsrep_provider_options"},
+    {"fast-failure-detection", true, "short evs timeouts, so partitions are noticed in seconds"},
+    {"dir", "/var/lib/faultline/galera", "data directory root on each node"},
+    {"start-timeout-s", 120, "how long a node may take to join"},
+};
+
 Options parse_options(const Json& j) {
-  reject_unknown_options(j,
-                         {"isolation", "flush-log-at-trx-commit", "sync-wait", "select-for-update",
-                          "provider-options", "fast-failure-detection", "dir", "start-timeout-s"},
-                         "db 'galera'");
+  const faultline::Options opts(j, kGaleraOptions, "db 'galera'");
   Options o;
   auto bad = [](const std::string& key, const std::string& what) {
     throw ConfigError("db 'galera': option '" + key + "' must be " + what);
@@ -848,7 +859,8 @@ const bool registered = DbRegistry::add(
     "MariaDB Galera cluster (mariadb-server + galera-4), multi-master; libmariadb clients",
     [](const Json& options) -> std::unique_ptr<Db> {
       return std::make_unique<GaleraDb>(parse_options(options));
-    });
+    },
+    kGaleraOptions);
 
 }  // namespace
 }  // namespace faultline::galera

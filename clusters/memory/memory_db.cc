@@ -4,6 +4,7 @@
 
 #include "harness/checker.h"
 #include "harness/errors.h"
+#include "harness/options.h"
 #include "harness/random.h"
 
 namespace faultline {
@@ -388,29 +389,26 @@ void MemoryDb::resume(const DbContext&, const std::string& node) {
 
 namespace {
 
+const OptionDecls kMemoryOptions = {
+    {"latency-us", 0, "added latency per op"},
+    {"teardown-ms", 0, "how long teardown takes (tests of interrupted runs)"},
+};
+
 std::unique_ptr<Db> make_memory(bool stale, const Json& options) {
   const char* where = stale ? "db 'memory-stale'" : "db 'memory'";
-  reject_unknown_options(options, {"latency-us", "teardown-ms"}, where);
-  auto option = [&](const char* key) -> int64_t {
-    if (!options.is_object() || !options.contains(key)) return 0;
-    const Json& v = options[key];
-    if (!v.is_number_integer() || v.get<int64_t>() < 0) {
-      throw ConfigError(std::string(where) + ": " + key + " must be an integer >= 0");
-    }
-    return v.get<int64_t>();
-  };
-  return std::make_unique<MemoryDb>(stale, option("latency-us"), option("teardown-ms"));
+  const Options o(options, kMemoryOptions, where);
+  return std::make_unique<MemoryDb>(stale, o.integer("latency-us", 0), o.integer("teardown-ms", 0));
 }
 
 const bool memory_registered = DbRegistry::add(
     "db", "memory",
     "in-process linearizable store for every vocabulary (no cluster; for tests and demos)",
-    [](const Json& options) { return make_memory(false, options); });
-const bool stale_registered =
-    DbRegistry::add("db", "memory-stale",
-                    "in-process store that misbehaves per vocabulary (stale reads, lost updates, "
-                    "...; must be found invalid)",
-                    [](const Json& options) { return make_memory(true, options); });
+    [](const Json& options) { return make_memory(false, options); }, kMemoryOptions);
+const bool stale_registered = DbRegistry::add(
+    "db", "memory-stale",
+    "in-process store that misbehaves per vocabulary (stale reads, lost updates, "
+    "...; must be found invalid)",
+    [](const Json& options) { return make_memory(true, options); }, kMemoryOptions);
 
 }  // namespace
 }  // namespace faultline

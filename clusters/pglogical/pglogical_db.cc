@@ -9,6 +9,7 @@
 
 #include "harness/checker.h"
 #include "harness/errors.h"
+#include "harness/options.h"
 #include "harness/remote.h"
 #include "harness/secure_dir.h"
 
@@ -350,11 +351,18 @@ std::string pg_isolation(const std::string& v) {
 
 }  // namespace
 
+const OptionDecls kPglogicalOptions = {
+    {"conflict-resolution", "last_update_wins",
+     "last_update_wins | first_update_wins | apply_remote | keep_local | error"},
+    {"isolation", "read-committed", "read-committed | repeatable-read | serializable"},
+    {"synchronous-commit", "on", "on | off | local | remote_write | remote_apply, or a boolean"},
+    {"select-for-update", false, "read-modify-writes read with SELECT ... FOR UPDATE"},
+    {"retry-codes", nullptr, "SQLSTATEs a client retries (default: none)"},
+    {"retry-limit", 0, "how many times a client retries one of them"},
+};
+
 PglogicalOptions PglogicalOptions::parse(const Json& options) {
-  reject_unknown_options(options,
-                         {"conflict-resolution", "isolation", "synchronous-commit",
-                          "select-for-update", "retry-codes", "retry-limit"},
-                         kWhere);
+  const Options opts(options, kPglogicalOptions, kWhere);
   PglogicalOptions o;
   if (!options.is_object()) return o;
   auto str = [&](const char* key, std::string& out) {
@@ -892,7 +900,8 @@ const bool registered = DbRegistry::add(
     "PostgreSQL 15 + pglogical 2, bidirectional mesh, last-update-wins (open BDR / PGD stand-in)",
     [](const Json& options) -> std::unique_ptr<Db> {
       return std::make_unique<PglogicalDb>(PglogicalOptions::parse(options));
-    });
+    },
+    kPglogicalOptions);
 
 }  // namespace
 }  // namespace faultline

@@ -30,6 +30,7 @@
 #include "harness/errors.h"
 #include "harness/files.h"
 #include "harness/op.h"
+#include "harness/run_dir.h"
 
 namespace faultline::cli {
 
@@ -46,7 +47,7 @@ int run_heal(const HealOptions& o) {
   Json test;
   try {
     dir = run::run_to_heal(o.run_dir);
-    test = Json::parse(read_file(dir / "test.json"));
+    test = RunDir(dir).test();
   } catch (const std::exception& e) {
     throw ConfigError(std::string("heal: ") + e.what());
   }
@@ -57,7 +58,8 @@ int run_heal(const HealOptions& o) {
               << ": the database ran in-process; there is no cluster to heal\n";
     return kExitValid;
   }
-  control::Inventory inventory = control::Inventory::from_json(inv, (dir / "test.json").string());
+  control::Inventory inventory =
+      control::Inventory::from_json(inv, RunDir(dir).test_json().string());
   // Every healer command is idempotent, so a transient SSH drop is retried, not fatal.
   std::shared_ptr<Remote> remote =
       control::make_retrying_remote(control::make_ssh_remote(inventory));

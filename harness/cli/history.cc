@@ -338,14 +338,21 @@ const bool list_registered = register_command(
     {"list", "List registered models, checkers, workloads, nemeses and databases",
      [](CLI::App& app) {
        auto json = std::make_shared<bool>(false);
-       app.add_flag("--json", *json, "As JSON");
+       app.add_flag("--json", *json, "As JSON (each entry with its options and defaults)");
        return [json] {
          auto entries = catalog();
          Json matrix = support_matrix();
          if (*json) {
            Json out = Json::array();
            for (const auto& e : entries) {
-             out.push_back({{"kind", e.kind}, {"name", e.name}, {"description", e.description}});
+             Json options = Json::array();
+             for (const auto& d : e.options) {
+               options.push_back({{"key", d.key}, {"default", d.default_value}, {"doc", d.doc}});
+             }
+             out.push_back({{"kind", e.kind},
+                            {"name", e.name},
+                            {"description", e.description},
+                            {"options", options}});
            }
            std::cout << Json{{"registered", out}, {"workloads-by-db", matrix}}.dump(2) << "\n";
            return 0;
@@ -357,6 +364,9 @@ const bool list_registered = register_command(
              std::cout << (kind == entries.front().kind ? "" : "\n") << kind << ":\n";
            }
            std::cout << "  " << std::left << std::setw(28) << e.name << e.description << "\n";
+           for (const auto& line : describe_options(e.options)) {
+             std::cout << "      " << line << "\n";
+           }
          }
          print_support_matrix(matrix);
          return 0;

@@ -15,6 +15,7 @@
 #include "harness/op.h"
 #include "harness/report/report.h"
 #include "harness/run/results.h"
+#include "harness/run_dir.h"
 
 namespace faultline::cli {
 
@@ -123,7 +124,8 @@ std::string listing_html(const fs::path& dir, const std::string& url) {
                   report::html_escape(url) + "</title>" + kPageStyle +
                   "</head><body><p><a href=\"/\">all runs</a></p><h1>" + report::html_escape(url) +
                   "</h1>";
-  if (fs::exists(dir / "report.html")) h += "<p><a href=\"report.html\"><b>report.html</b></a></p>";
+  if (fs::exists(RunDir(dir).report_html()))
+    h += "<p><a href=\"report.html\"><b>report.html</b></a></p>";
   h += "<ul>";
   for (const auto& n : names) {
     h += "<li><a href=\"" + report::html_escape(n) + "\">" + report::html_escape(n) + "</a></li>";
@@ -140,11 +142,11 @@ std::string runs_index_html(const fs::path& root) {
     if (t.is_symlink() || !t.is_directory()) continue;
     for (const auto& r : fs::directory_iterator(t.path(), ec)) {
       if (r.is_symlink() || !r.is_directory()) continue;
-      if (!fs::exists(r.path() / "test.json") && !fs::exists(r.path() / "history.jsonl")) continue;
+      if (!RunDir::is_run(r.path())) continue;
       RunRow row{r.path().filename().string(), t.path().filename().string(),
                  r.path().filename().string(), "not checked"};
       try {
-        Json j = Json::parse(read_file(r.path() / "results.json"));
+        Json j = Json::parse(read_file(RunDir(r.path()).results_json()));
         row.verdict = j.value("valid", std::string("unknown"));
       } catch (const std::exception&) {
       }

@@ -267,25 +267,28 @@ Json timeline_data(const History& history) {
   return {{"procs", names}, {"end", end}, {"ops", ops}, {"nem", nem}};
 }
 
-ReportOutput write_report(const fs::path& run_dir, const Json& results,
+ReportOutput write_report(const RunDir& run, const Json& results,
                           const std::map<std::string, std::string>& artifacts,
                           const ReportOptions& options) {
   ReportOutput out;
-  out.html = run_dir / "report.html";
+  const fs::path& run_dir = run.path();
+  out.html = run.report_html();
   Json test = Json::object();
   try {
-    if (fs::exists(run_dir / "test.json")) test = Json::parse(read_file(run_dir / "test.json"));
+    if (fs::exists(run.test_json())) test = run.test();
   } catch (const std::exception& e) {
     out.notes.push_back(std::string("test.json unreadable: ") + e.what());
   }
-  History history;
+  static const History kNoHistory;
+  const History* history_ptr = &kNoHistory;
   bool have_history = false;
   try {
-    history = load_recorded_history((run_dir / "history.jsonl").string(), "history.jsonl").history;
+    history_ptr = &run.history().history;
     have_history = true;
   } catch (const std::exception& e) {
     out.notes.push_back(std::string("no timeline or plots: history unreadable: ") + e.what());
   }
+  const History& history = *history_ptr;
   std::map<int64_t, int64_t> line_to_index;
   for (const Op& op : history) {
     if (op.line > 0) line_to_index[op.line] = op.index;
@@ -296,7 +299,7 @@ ReportOutput write_report(const fs::path& run_dir, const Json& results,
   if (have_history && options.plots) {
     PlotOptions po;
     po.gnuplot = options.gnuplot;
-    plots = plot_run(history, run_dir / "plots", po);
+    plots = plot_run(history, run.plots(), po);
     for (auto& n : plots.notes) out.notes.push_back(n);
   }
 
@@ -416,7 +419,7 @@ ReportOutput write_report(const fs::path& run_dir, const Json& results,
   if (plots.files.empty()) h << "<p>No plots (see the notes at the top).</p>\n";
   for (const auto& [file, title] : plots.files) {
     try {
-      std::string bytes = read_file(run_dir / "plots" / file);
+      std::string bytes = read_file(run.plots() / file);
       h << "<h4>" << html_escape(title) << "</h4><img class=\"plot\" alt=\"" << html_escape(title)
         << "\" src=\"" << data_uri(file, bytes) << "\">\n";
     } catch (const std::exception&) {

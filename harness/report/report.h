@@ -22,6 +22,7 @@
 #include <vector>
 
 #include "harness/history.h"
+#include "harness/run_dir.h"
 
 namespace faultline::report {
 
@@ -44,9 +45,10 @@ Json timeline_data(const History& history);
 
 // Writes <run_dir>/report.html (and plots/ with gnuplot's files, and <checker>/<name>.svg for
 // each .dot artifact). `results` is results.json's content; `artifacts` the checkers' files
-// ("<checker>/<name>" -> bytes). Reads test.json and history.jsonl from run_dir; a history that
-// cannot be read gives a report without timeline and plots (said on the page).
-ReportOutput write_report(const std::filesystem::path& run_dir, const Json& results,
+// ("<checker>/<name>" -> bytes). Reads test.json and the history through run_dir (parsed once
+// per RunDir); a history that cannot be read gives a report without timeline and plots (said
+// on the page).
+ReportOutput write_report(const RunDir& run_dir, const Json& results,
                           const std::map<std::string, std::string>& artifacts,
                           const ReportOptions& options = {});
 

@@ -16,6 +16,7 @@
 #include "harness/recorder.h"
 #include "harness/remote.h"
 #include "harness/run/results.h"
+#include "harness/run_dir.h"
 
 namespace faultline::run {
 namespace {
@@ -26,7 +27,7 @@ namespace fs = std::filesystem;
 std::vector<fs::path> runs_below(const fs::path& arg) {
   std::vector<fs::path> out;
   std::error_code ec;
-  if (fs::exists(arg / "test.json", ec)) return {arg};
+  if (fs::exists(RunDir(arg).test_json(), ec)) return {arg};
   auto children = [&](const fs::path& d) {
     std::vector<fs::path> v;
     for (fs::directory_iterator it(d, ec), end; !ec && it != end; it.increment(ec)) {
@@ -36,12 +37,12 @@ std::vector<fs::path> runs_below(const fs::path& arg) {
     return v;
   };
   for (const auto& c : children(arg)) {
-    if (fs::exists(c / "test.json", ec)) {
+    if (fs::exists(RunDir(c).test_json(), ec)) {
       out.push_back(c);
       continue;
     }
     for (const auto& r : children(c)) {
-      if (fs::exists(r / "test.json", ec)) out.push_back(r);
+      if (fs::exists(RunDir(r).test_json(), ec)) out.push_back(r);
     }
   }
   std::sort(out.begin(), out.end());
@@ -52,10 +53,10 @@ std::vector<fs::path> runs_below(const fs::path& arg) {
 
 fs::path run_to_heal(const fs::path& arg) {
   std::error_code ec;
-  if (fs::exists(arg / "test.json", ec)) return arg;
+  if (fs::exists(RunDir(arg).test_json(), ec)) return arg;
   std::vector<fs::path> unfinished;
   for (const auto& r : runs_below(arg)) {
-    if (!fs::exists(r / "results.json", ec)) unfinished.push_back(r);
+    if (!RunDir(r).finished()) unfinished.push_back(r);
   }
   if (unfinished.size() > 1) {
     std::string list;
@@ -94,7 +95,7 @@ std::optional<std::vector<Op>> read_history(const fs::path& file, std::string& w
 
 Json read_test(const fs::path& dir) {
   try {
-    return Json::parse(read_file(dir / "test.json"));
+    return RunDir(dir).test();
   } catch (const std::exception& e) {
     throw ConfigError((dir / "test.json").string() + ": " + e.what());
   }
@@ -112,7 +113,8 @@ int heal_run(const fs::path& dir, Remote& remote, std::ostream& out) {
     if (n.is_string()) nemeses.insert(n.get<std::string>());
   }
   std::string history_warning;
-  std::optional<std::vector<Op>> history = read_history(dir / "history.jsonl", history_warning);
+  std::optional<std::vector<Op>> history =
+      read_history(RunDir(dir).history_jsonl(), history_warning);
   if (!history_warning.empty()) {
     out << "heal: history: " << history_warning << (history ? " (read what could be)" : "") << "\n";
   }

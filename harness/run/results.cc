@@ -69,7 +69,7 @@ fs::path make_run_dir(const fs::path& root, const std::string& test,
 fs::path resolve_run_dir(const fs::path& arg) {
   fs::path p = arg;
   for (int depth = 0; depth < 3; ++depth) {
-    if (fs::exists(p / "test.json") || fs::exists(p / "history.jsonl")) return p;
+    if (RunDir::is_run(p)) return p;
     if (!fs::exists(p / "latest")) break;  // also false for a dangling link
     std::error_code ec;
     p = fs::canonical(p / "latest", ec);
@@ -118,11 +118,10 @@ void ControllerLog::close() {
   if (out_.is_open()) out_.close();
 }
 
-CheckRunResult check_run(const fs::path& run_dir, const std::vector<CheckerSpec>& checkers,
+CheckRunResult check_run(const RunDir& run_dir, const std::vector<CheckerSpec>& checkers,
                          const CheckRunOptions& options) {
   CheckRunResult out;
-  RecoveredHistory rec =
-      load_recorded_history((run_dir / "history.jsonl").string(), "history.jsonl");
+  const RecoveredHistory& rec = run_dir.history();
   History::Counts counts = rec.history.counts();
   Json history = {{"ops", rec.history.size()}, {"invoke", counts.invoke},
                   {"ok", counts.ok},           {"fail", counts.fail},

@@ -28,6 +28,7 @@
 #include "harness/checker.h"
 #include "harness/files.h"
 #include "harness/op.h"
+#include "harness/run_dir.h"
 #include "harness/workload.h"
 
 namespace faultline::run {
@@ -84,9 +85,10 @@ struct CheckRunResult {
   std::map<std::string, std::string> artifacts;  // "<checker>/<name>" -> bytes
 };
 
-// Checks the history in `run_dir`/history.jsonl with `checkers`.
-CheckRunResult check_run(const std::filesystem::path& run_dir,
-                         const std::vector<CheckerSpec>& checkers, const CheckRunOptions& options);
+// Checks the history in `run_dir`/history.jsonl with `checkers` (read through run_dir.history(),
+// so that the caller's later uses of it do not parse it again).
+CheckRunResult check_run(const RunDir& run_dir, const std::vector<CheckerSpec>& checkers,
+                         const CheckRunOptions& options);
 
 // results.json text for a result: two-space indented JSON and a newline.
 std::string results_text(const Json& results);

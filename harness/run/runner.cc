@@ -194,12 +194,12 @@ void write_artifacts(const fs::path& dir, const std::map<std::string, std::strin
 
 // junit.xml and report.html (harness/report/junit.h, harness/report/report.h). They are views of
 // results.json: a failure here is logged and never changes the verdict or the exit code.
-void write_reports(const fs::path& dir, const CheckRunResult& r, ControllerLog* log) {
+void write_reports(const RunDir& run, const CheckRunResult& r, ControllerLog* log) {
   auto t0 = std::chrono::steady_clock::now();
   try {
-    write_file_atomic(dir / "junit.xml",
-                      report::junit_xml(r.results, dir.parent_path().filename().string()));
-    report::ReportOutput rep = report::write_report(dir, r.results, r.artifacts);
+    write_file_atomic(run.junit_xml(),
+                      report::junit_xml(r.results, run.path().parent_path().filename().string()));
+    report::ReportOutput rep = report::write_report(run, r.results, r.artifacts);
     double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
     if (log) {
       char buf[64];
@@ -216,7 +216,7 @@ void write_reports(const fs::path& dir, const CheckRunResult& r, ControllerLog* 
 // Checks the stored history and writes results.json, history.edn and artifacts.
 // `controller`, when not empty, is what the controller could not do (heal, teardown), kept
 // in results.json beside the verdict.
-CheckRunResult check_and_write(const fs::path& dir, const TestSpec& spec,
+CheckRunResult check_and_write(const RunDir& run, const TestSpec& spec,
                                const std::vector<CheckerSpec>& checkers, ControllerLog* log,
                                bool progress, const Json& controller = Json::object()) {
   CheckRunOptions co;
@@ -224,25 +224,24 @@ CheckRunResult check_and_write(const fs::path& dir, const TestSpec& spec,
   co.seed = spec.seed.value_or(0);
   if (progress) co.progress = [](const std::string& line) { std::cerr << line << "\n"; };
   auto t0 = std::chrono::steady_clock::now();
-  CheckRunResult r = check_run(dir, checkers, co);
+  CheckRunResult r = check_run(run, checkers, co);
   if (!controller.empty()) r.results["controller"] = controller;
   double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-  write_file_atomic(dir / "results.json", results_text(r.results));
-  write_artifacts(dir, r.artifacts);
+  write_file_atomic(run.results_json(), results_text(r.results));
+  write_artifacts(run.path(), r.artifacts);
   if (log) {
     char buf[64];
     std::snprintf(buf, sizeof buf, "%.3f", secs);
     log->log("check: " + std::string(to_string(r.validity)) + " in " + buf + " s");
   }
-  write_reports(dir, r, log);
+  write_reports(run, r, log);
   return r;
 }
 
-void write_edn(const fs::path& dir) {
-  RecoveredHistory rec = load_recorded_history((dir / "history.jsonl").string(), "history.jsonl");
+void write_edn(const RunDir& run) {
   std::ostringstream out;
-  write_history(out, rec.history, HistoryFormat::kEdn);
-  write_file_atomic(dir / "history.edn", out.str());
+  write_history(out, run.history().history, HistoryFormat::kEdn);
+  write_file_atomic(run.history_edn(), out.str());
 }
 
 std::string summary_text(const fs::path& dir, const Json& results, Validity v) {
@@ -256,7 +255,8 @@ std::string summary_text(const fs::path& dir, const Json& results, Validity v) {
   for (const auto& w : h.value("warnings", Json::array()))
     s += "warning: " + w.get<std::string>() + "\n";
   s += "results: " + dir.string() + "\n";
-  if (fs::exists(dir / "report.html")) s += "report: " + (dir / "report.html").string() + "\n";
+  const RunDir run(dir);
+  if (fs::exists(run.report_html())) s += "report: " + run.report_html().string() + "\n";
   return s;
 }
 
@@ -346,7 +346,7 @@ void collect_logs(Db& db, const DbContext& dctx, Remote* remote, const fs::path&
     return;
   }
   for (const auto& [node, paths] : files) {
-    fs::path local = dir / "nodes" / node;
+    fs::path local = RunDir(dir).node_dir(node);
     try {
       fs::create_directories(local);
       auto session = remote->session(node);
@@ -459,9 +459,10 @@ RunOutcome run_test(const TestSpec& spec_in, const RunOptions& ro) {
   RunOutcome outcome;
   auto started = std::chrono::system_clock::now();
   fs::path dir = make_run_dir(spec.results_dir, spec.test_name(), started);
+  const RunDir run(dir);  // its history is read once, in the check phase
   outcome.dir = dir;
   ControllerLog log;
-  log.open(dir / "controller.log", ro.echo_log);
+  log.open(run.controller_log(), ro.echo_log);
   auto logf = [&log](const std::string& line) { log.log(line); };
   Json test = {{"spec", spec.to_json()},
                {"test-name", spec.test_name()},
@@ -473,7 +474,7 @@ RunOutcome run_test(const TestSpec& spec_in, const RunOptions& ro) {
                {"concurrency", concurrency},
                {"nemeses", nemesis_names},
                {"started", run_timestamp(started)}};
-  write_file_atomic(dir / "test.json", test.dump(2) + "\n");
+  write_file_atomic(run.test_json(), test.dump(2) + "\n");
   if (ro.on_run_dir) ro.on_run_dir(dir);
   log.log("run " + dir.string() + " seed " + std::to_string(*spec.seed) + ": db " + spec.db +
           ", workload " + spec.workload + ", concurrency " + std::to_string(concurrency) +
@@ -508,7 +509,7 @@ RunOutcome run_test(const TestSpec& spec_in, const RunOptions& ro) {
         [&](int) {
           std::string what = left.describe();
           std::cerr << "\nfaultline: second interrupt: aborting teardown. Left behind:\n"
-                    << what << "faultline: history so far: " << (dir / "history.jsonl").string()
+                    << what << "faultline: history so far: " << run.history_jsonl().string()
                     << "\nfaultline: heal it with: " << heal_command(dir) << "\n";
           log.log("second interrupt: teardown aborted; left behind:\n" + what);
           try {
@@ -519,7 +520,7 @@ RunOutcome run_test(const TestSpec& spec_in, const RunOptions& ro) {
         });
   }
 
-  HistoryRecorder recorder({(dir / "history.jsonl").string()});
+  HistoryRecorder recorder({run.history_jsonl().string()});
   recorder_ptr.store(&recorder);
   // On the heap: threads of abandoned ops use them, and when such a thread outlives its bound
   // they are left behind rather than freed under it (see the end of the run).
@@ -677,7 +678,7 @@ RunOutcome run_test(const TestSpec& spec_in, const RunOptions& ro) {
     db->setup(dctx);
     db->prepare(dctx, vocabulary, workload->client_params(wctx));
     test["db-version"] = db->version(dctx);
-    write_file_atomic(dir / "test.json", test.dump(2) + "\n");
+    write_file_atomic(run.test_json(), test.dump(2) + "\n");
     if (nemesis) {
       left.add(faults_left);
       nemesis_up = true;
@@ -833,20 +834,20 @@ RunOutcome run_test(const TestSpec& spec_in, const RunOptions& ro) {
     }
   }
   if (error) {
-    log.log("history kept: " + (dir / "history.jsonl").string());
+    log.log("history kept: " + run.history_jsonl().string());
     if (!left_text.empty()) std::cerr << "faultline: " << left_text;
     std::rethrow_exception(error);
   }
 
   // ---- check ----
   log.log("phase: check");
-  write_edn(dir);
+  write_edn(run);  // the history is complete: read once, for EDN, checkers and report
   Json controller = Json::object();
   if (!problems.empty()) {
     controller["problems"] = problems;
     if (!left_text.empty()) controller["heal-command"] = heal_command(dir);
   }
-  CheckRunResult r = check_and_write(dir, spec, checkers, &log, ro.progress, controller);
+  CheckRunResult r = check_and_write(run, spec, checkers, &log, ro.progress, controller);
   outcome.validity = r.validity;
   outcome.results = r.results;
   outcome.summary = summary_text(dir, r.results, r.validity);
@@ -861,19 +862,15 @@ RunOutcome run_test(const TestSpec& spec_in, const RunOptions& ro) {
 
 RunOutcome analyze_run(const fs::path& arg, bool progress) {
   fs::path dir = resolve_run_dir(arg);
-  if (!fs::exists(dir / "test.json")) {
+  const RunDir run(dir);
+  if (!fs::exists(run.test_json())) {
     throw ConfigError(dir.string() + ": no test.json: cannot tell which checkers apply");
   }
-  if (!fs::exists(dir / "history.jsonl")) {
+  if (!fs::exists(run.history_jsonl())) {
     throw ConfigError(dir.string() + ": no history.jsonl to check");
   }
-  Json test;
-  try {
-    test = Json::parse(read_file(dir / "test.json"));
-  } catch (const Json::parse_error& e) {
-    throw ConfigError((dir / "test.json").string() + ": not valid JSON: " + e.what());
-  }
-  TestSpec spec = parse_spec(test.value("spec", Json::object()), (dir / "test.json").string());
+  Json test = run.test();
+  TestSpec spec = parse_spec(test.value("spec", Json::object()), run.test_json().string());
   std::unique_ptr<Workload> workload = with_path(
       "/workload-options",
       [&] { return WorkloadRegistry::get("workload", spec.workload)(spec.workload_options); },
@@ -884,10 +881,10 @@ RunOutcome analyze_run(const fs::path& arg, bool progress) {
       workload->checkers(workload_context(spec, concurrency, nodes));
   if (!test.value("nemeses", Json::array()).empty()) checkers.push_back(nemesis_checker(spec));
   ControllerLog log;
-  log.open(dir / "controller.log", false);
+  log.open(run.controller_log(), false);
   log.log("analyze: re-checking history.jsonl");
-  write_edn(dir);
-  CheckRunResult r = check_and_write(dir, spec, checkers, &log, progress);
+  write_edn(run);
+  CheckRunResult r = check_and_write(run, spec, checkers, &log, progress);
   RunOutcome out;
   out.dir = dir;
   out.validity = r.validity;

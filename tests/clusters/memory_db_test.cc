@@ -115,7 +115,7 @@ TEST_CASE("memory: options are checked", "[memory]") {
   CHECK_THROWS_WITH(DbRegistry::get("db", "memory")(Json{{"latency", 1}}),
                     Catch::Contains("db 'memory': unknown option 'latency'"));
   CHECK_THROWS_WITH(DbRegistry::get("db", "memory-stale")(Json{{"latency-us", -1}}),
-                    Catch::Contains("latency-us must be an integer >= 0"));
+                    Catch::Contains("'latency-us' must be an integer >= 0"));
   CHECK(DbRegistry::get("db", "memory")(Json{{"latency-us", 10}})->name() == "memory");
 }
 

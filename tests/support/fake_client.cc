@@ -6,6 +6,7 @@
 
 #include "harness/checker.h"
 #include "harness/db.h"
+#include "harness/options.h"
 
 namespace faultline::testing {
 
@@ -116,7 +117,7 @@ class BrokenDb : public Db {
 const bool broken_registered = DbRegistry::add(
     "db", "fake-broken", "test double: a database whose setup or teardown throws (tests only)",
     [](const Json& options) -> std::unique_ptr<Db> {
-      reject_unknown_options(options, {"fail-in"}, "db 'fake-broken'");
+      const Options o(options, {{"fail-in", nullptr, "which phase fails"}}, "db 'fake-broken'");
       return std::make_unique<BrokenDb>(options.value("fail-in", std::string()));
     });
 
@@ -136,7 +137,7 @@ class RemoteDb : public Db {
 const bool remote_registered = DbRegistry::add(
     "db", kFakeRemoteDb, "test double: a database that needs nodes over SSH (tests only)",
     [](const Json& options) -> std::unique_ptr<Db> {
-      reject_unknown_options(options, {}, "db 'fake-remote'");
+      const Options o(options, {}, "db 'fake-remote'");
       return std::make_unique<RemoteDb>();
     });
 
