@@ -3,10 +3,11 @@
 // Mechanisms, probed per node at setup and recorded in every completion:
 //   loss   iptables `-m statistic --mode random --probability P -j DROP` for packets from the
 //          other database nodes, in our own chain FAULTLINE-LOSS (hooked from INPUT);
-//   delay  an NFQUEUE delayer (C, ~50 lines, below) compiled on the node with gcc and
-//          libnetfilter-queue-dev, holding packets to the other nodes (chain FAULTLINE-DELAY,
-//          hooked from OUTPUT, `--queue-bypass` so nothing is dropped when it is not running)
-//          for delay ± jitter ms, FIFO. Used because this machine kind's kernel has no netem.
+//   delay  an NFQUEUE delayer (C, ~50 lines: nemeses/delayer/delayer.c, embedded at build time)
+//          compiled on the node with gcc and libnetfilter-queue-dev, holding packets to the
+//          other nodes (chain FAULTLINE-DELAY, hooked from OUTPUT, `--queue-bypass` so nothing
+//          is dropped when it is not running) for delay ± jitter ms, FIFO. Used because this
+//          machine kind's kernel has no netem.
 //   rate   tc: an htb root qdisc of ours (handle 1f00:) on the interface towards the peers,
 //          every packet to a peer filtered (u32, by destination) into a class with a tbf
 //          leaf (other traffic, the controller's included, goes to an unshaped class);
@@ -34,63 +35,19 @@
 #include "harness/nemesis.h"
 #include "harness/options.h"
 #include "harness/secure_dir.h"
+#include "nemeses/delayer.h"
+#include "nemeses/net.h"
 #include "nemeses/node.h"
-#include "nemeses/partition.h"
 
 namespace faultline::nemeses {
 namespace {
 
-constexpr const char* kLossChain = "FAULTLINE-LOSS";
-constexpr const char* kDelayChain = "FAULTLINE-DELAY";
+// Our chains: loss drops packets from the peers, delay queues packets to them.
+NetChain loss_chain() { return {"FAULTLINE-LOSS", "INPUT"}; }
+NetChain delay_chain() { return {"FAULTLINE-DELAY", "OUTPUT"}; }
 // Where the delayer is built and run as root unless the options say otherwise. Not /tmp: a user
 // who made the directory first would choose the program root runs.
 constexpr const char* kDefaultDir = "/var/lib/faultline/packet";
-
-constexpr const char* kDelayer = R"C(/* Faultline NFQUEUE delayer: holds each queued packet DELAY_MS +/- JITTER_MS, FIFO. */
-#include <stdio.h>
-#include <stdlib.h>
-#include <stdint.h>
-#include <time.h>
-#include <poll.h>
-#include <signal.h>
-#include <sys/socket.h>
-#include <arpa/inet.h>
-#include <linux/netfilter.h>
-#include <libnetfilter_queue/libnetfilter_queue.h>
-#define MAXQ 65536
-struct item { uint32_t id; long long due; };
-static struct item q[MAXQ]; static int qh = 0, qt = 0, qn = 0;
-static long long delay_us, jitter_us; static volatile sig_atomic_t stop = 0;
-static long long now_us(void) { struct timespec ts; clock_gettime(CLOCK_MONOTONIC, &ts); return ts.tv_sec * 1000000LL + ts.tv_nsec / 1000; }
-static void onsig(int s) { (void)s; stop = 1; }
-static int cb(struct nfq_q_handle *qh_, struct nfgenmsg *m, struct nfq_data *d, void *data) {
-  (void)m; (void)data;
-  uint32_t id = ntohl(nfq_get_msg_packet_hdr(d)->packet_id);
-  if (qn == MAXQ) return nfq_set_verdict(qh_, id, NF_ACCEPT, 0, NULL);
-  long long j = jitter_us ? (random() % (2 * jitter_us + 1)) - jitter_us : 0;
-  long long due = now_us() + delay_us + j;
-  if (qn && due < q[(qt + MAXQ - 1) % MAXQ].due) due = q[(qt + MAXQ - 1) % MAXQ].due;
-  q[qt].id = id; q[qt].due = due; qt = (qt + 1) % MAXQ; qn++; return 0;
-}
-int main(int argc, char **argv) {
-  if (argc < 3) { fprintf(stderr, "usage: %s QUEUE DELAY_MS [JITTER_MS]\n", argv[0]); return 2; }
-  int qnum = atoi(argv[1]); delay_us = atoll(argv[2]) * 1000; jitter_us = argc > 3 ? atoll(argv[3]) * 1000 : 0;
-  signal(SIGTERM, onsig); signal(SIGINT, onsig);
-  struct nfq_handle *h = nfq_open(); if (!h) { perror("nfq_open"); return 1; }
-  struct nfq_q_handle *qhd = nfq_create_queue(h, qnum, &cb, NULL); if (!qhd) { perror("nfq_create_queue"); return 1; }
-  nfq_set_mode(qhd, NFQNL_COPY_META, 0); nfq_set_queue_maxlen(qhd, 65536);
-  int fd = nfq_fd(h); static char buf[65536];
-  while (!stop) {
-    long long t = now_us(); int timeout = 50;
-    while (qn && q[qh].due <= t) { nfq_set_verdict(qhd, q[qh].id, NF_ACCEPT, 0, NULL); qh = (qh + 1) % MAXQ; qn--; }
-    if (qn) { long long w = (q[qh].due - t) / 1000; timeout = w < 0 ? 0 : (w > 50 ? 50 : (int)w); }
-    struct pollfd p = { fd, POLLIN, 0 };
-    if (poll(&p, 1, timeout) > 0) { int r = recv(fd, buf, sizeof buf, 0); if (r > 0) nfq_handle_packet(h, buf, r); }
-  }
-  while (qn) { nfq_set_verdict(qhd, q[qh].id, NF_ACCEPT, 0, NULL); qh = (qh + 1) % MAXQ; qn--; }
-  nfq_destroy_queue(qhd); nfq_close(h); return 0;
-}
-)C";
 
 struct PacketOptions {
   std::vector<std::string> faults = {"loss", "delay"};
@@ -159,14 +116,16 @@ std::string pct(double fraction) {
 Command loss_command(const std::vector<std::string>& peers, double p) {
   char prob[32];
   std::snprintf(prob, sizeof prob, "%.4f", p);
-  std::vector<std::string> args = {kLossChain, prob};
-  args.insert(args.end(), peers.begin(), peers.end());
-  return Command::shell(
-      "c=$1; p=$2; shift 2; iptables -w -N \"$c\" 2>/dev/null; "
-      "iptables -w -C INPUT -j \"$c\" 2>/dev/null || iptables -w -I INPUT 1 -j \"$c\" || exit 1; "
-      "iptables -w -F \"$c\" || exit 1; for a in \"$@\"; do iptables -w -A \"$c\" -s \"$a\" -m "
-      "statistic --mode random --probability \"$p\" -j DROP || exit 1; done",
-      args);
+  NetChain chain = loss_chain();
+  return chain.apply(chain.peer_rules(
+      peers, {"-m", "statistic", "--mode", "random", "--probability", prob, "-j", "DROP"}));
+}
+
+// Queues packets to the peers to the delayer; `--queue-bypass`: they pass when it is not running.
+Command delay_command(const std::vector<std::string>& peers, int64_t queue) {
+  NetChain chain = delay_chain();
+  return chain.apply(chain.peer_rules(
+      peers, {"-j", "NFQUEUE", "--queue-num", std::to_string(queue), "--queue-bypass"}));
 }
 
 // Stops the delayer whose pid file is $1/nfqdelay-$2.pid, if it is ours (a number, and the
@@ -186,8 +145,8 @@ Command stop_delayer_command(const std::string& dir, const std::string& node) {
 }
 
 std::string heal_node(Session& s, bool root, const std::string& dir) {
-  s.run_checked(privileged(remove_chain_command(kLossChain, "INPUT"), root));
-  s.run_checked(privileged(remove_chain_command(kDelayChain, "OUTPUT"), root));
+  s.run_checked(privileged(loss_chain().heal(), root));
+  s.run_checked(privileged(delay_chain().heal(), root));
   s.run_checked(privileged(stop_delayer_command(dir, s.node()), root));
   s.run_checked(privileged(tc_heal_command(), root));
   return "packet faults removed";
@@ -263,16 +222,7 @@ class PacketNemesis : public Nemesis {
                             std::to_string(op.value.value("jitter-ms", o_.jitter_ms)),
                             o_.dir + "/nfqdelay-" + s.node() + ".pid"}),
             root));
-        std::vector<std::string> args = {kDelayChain, std::to_string(o_.queue)};
-        args.insert(args.end(), peers.begin(), peers.end());
-        s.run_checked(privileged(
-            Command::shell("c=$1; q=$2; shift 2; iptables -w -N \"$c\" 2>/dev/null; "
-                           "iptables -w -C OUTPUT -j \"$c\" 2>/dev/null || "
-                           "iptables -w -I OUTPUT 1 -j \"$c\" || exit 1; iptables -w -F \"$c\"; "
-                           "for a in \"$@\"; do iptables -w -A \"$c\" -d \"$a\" -j NFQUEUE "
-                           "--queue-num \"$q\" --queue-bypass || exit 1; done",
-                           args),
-            root));
+        s.run_checked(privileged(delay_command(peers, o_.queue), root));
       } else if (fault == "rate") {
         s.run_checked(privileged(
             tc_fault_command({"tbf", "rate", op.value.value("rate", o_.rate), "burst", "32kbit",
@@ -322,7 +272,7 @@ class PacketNemesis : public Nemesis {
         "-lnetfilter_queue",
         {o_.dir, s.node()});
     c.argv[2] = kPrivateDirShell + c.argv[2];
-    c.with_stdin(kDelayer);
+    c.with_stdin(std::string(delayer_source()));
     ExecResult r = s.exec(privileged(c, root));
     if (r.exit_status == 4) {
       throw ConfigError("packet fault 'delay': node " + s.node() + ": " + r.err +

@@ -11,6 +11,7 @@
 #include "harness/nemesis.h"
 #include "harness/options.h"
 #include "harness/remote.h"
+#include "nemeses/net.h"
 #include "nemeses/node.h"
 
 namespace faultline::nemeses {
@@ -73,36 +74,6 @@ std::optional<IpPrefix> parse_ip_prefix(const std::string& text) {
   return p;
 }
 
-Command drop_command(const std::string& chain, const std::string& hook,
-                     const std::vector<std::string>& addresses, const std::string& tool) {
-  std::vector<std::string> args = {tool, chain, hook, hook == "OUTPUT" ? "-d" : "-s"};
-  args.insert(args.end(), addresses.begin(), addresses.end());
-  Command c = Command::shell(
-      "t=$1; c=$2; h=$3; dir=$4; shift 4; "
-      "command -v \"$t\" >/dev/null || { echo \"$t not found on this node: cannot drop "
-      "packets of $*; install it (package iptables) or give the nodes addresses it can "
-      "drop\" >&2; exit 3; }; "
-      "\"$t\" -w -N \"$c\" 2>/dev/null; "
-      "\"$t\" -w -C \"$h\" -j \"$c\" 2>/dev/null || \"$t\" -w -I \"$h\" 1 -j \"$c\" || exit 1; "
-      "\"$t\" -w -F \"$c\" || exit 1; "
-      "for a in \"$@\"; do \"$t\" -w -A \"$c\" \"$dir\" \"$a\" -j DROP || exit 1; done",
-      args);
-  c.idempotent = true;  // the chain is flushed and refilled: running it twice is running it once
-  return c;
-}
-
-Command remove_chain_command(const std::string& chain, const std::string& hook,
-                             const std::string& tool) {
-  Command c = Command::shell(
-      "command -v \"$3\" >/dev/null || exit 0; "
-      "while \"$3\" -w -D \"$2\" -j \"$1\" 2>/dev/null; do :; done; "
-      "if \"$3\" -w -S \"$1\" >/dev/null 2>&1; then "
-      "\"$3\" -w -F \"$1\" && \"$3\" -w -X \"$1\"; fi",
-      {chain, hook, tool});
-  c.idempotent = true;
-  return c;
-}
-
 std::map<std::string, NodeDrops> grudge_addresses(
     const Grudge& grudge, const std::map<std::string, std::string>& address_of,
     const std::set<std::string>& controllers) {
@@ -149,10 +120,13 @@ std::map<std::string, NodeDrops> grudge_addresses(
 
 namespace {
 
+// The partition chain of one family: iptables for IPv4 peers, ip6tables for IPv6.
+NetChain partition_chain(const std::string& tool) { return {kPartitionChain, "INPUT", tool}; }
+
 // Removes the partition chains of both families (ip6tables only where the node has it).
 void heal_node(Session& s, bool root) {
-  s.run_checked(privileged(remove_chain_command(kPartitionChain, "INPUT", "iptables"), root));
-  s.run_checked(privileged(remove_chain_command(kPartitionChain, "INPUT", "ip6tables"), root));
+  s.run_checked(privileged(partition_chain("iptables").heal(), root));
+  s.run_checked(privileged(partition_chain("ip6tables").heal(), root));
 }
 
 class PartitionNemesis : public Nemesis {
@@ -211,11 +185,10 @@ class PartitionNemesis : public Nemesis {
         NodeDrops d;
         if (auto it = drops.find(s.node()); it != drops.end()) d = it->second;
         bool root = facts_[s.node()].root;
+        // A family with nothing to drop gets its chain healed (apply of no rules).
         auto apply = [&](const std::vector<std::string>& addresses, const std::string& tool) {
-          s.run_checked(privileged(addresses.empty()
-                                       ? remove_chain_command(kPartitionChain, "INPUT", tool)
-                                       : drop_command(kPartitionChain, "INPUT", addresses, tool),
-                                   root));
+          NetChain chain = partition_chain(tool);
+          s.run_checked(privileged(chain.apply(chain.peer_rules(addresses, {"-j", "DROP"})), root));
         };
         apply(d.ipv4, "iptables");
         if (has_ipv6_) apply(d.ipv6, "ip6tables");

@@ -2,8 +2,9 @@
 // the "partition" nemesis package.
 //
 // Each node drops, in its INPUT path, packets whose source is the address of a node it holds a
-// grudge against. The rules live in a chain of our own, FAULTLINE, jumped to from INPUT, so
-// healing (unhooking, flushing and deleting that chain) never touches a rule we did not make.
+// grudge against. The rules live in a chain of our own, FAULTLINE, jumped to from INPUT (a
+// NetChain, net.h), so healing (unhooking, flushing and deleting that chain) never touches a
+// rule we did not make.
 // Only addresses of database nodes are ever dropped: a grudge naming the controller's address
 // is refused, so SSH and client connections from the controller always get through.
 //
@@ -35,7 +36,6 @@
 #include <string>
 #include <vector>
 
-#include "harness/command.h"
 #include "nemeses/grudge.h"
 
 namespace faultline::nemeses {
@@ -57,18 +57,6 @@ struct IpPrefix {
 // address ("::ffff:10.0.0.1") is the IPv4 address. Host bits below the prefix are cleared.
 // nullopt for anything else: host names, zone ids ("fe80::1%eth0"), bad prefix lengths.
 std::optional<IpPrefix> parse_ip_prefix(const std::string& text);
-
-// The command that makes `chain` exist, empty, and hooked once at the top of `hook` (INPUT,
-// OUTPUT), then appends one `-s ADDRESS -j DROP` rule per address (INPUT) or `-d` (OUTPUT).
-// `tool` is iptables (IPv4 addresses) or ip6tables (IPv6); a node without it fails the
-// command (status 3) with a message saying so.
-Command drop_command(const std::string& chain, const std::string& hook,
-                     const std::vector<std::string>& addresses,
-                     const std::string& tool = "iptables");
-// The command that unhooks `chain` from `hook` (every jump), flushes and deletes it; succeeds
-// when there is no such chain (and, for ip6tables, when the node has no ip6tables). Idempotent.
-Command remove_chain_command(const std::string& chain, const std::string& hook,
-                             const std::string& tool = "iptables");
 
 // What one node must drop under a grudge, by family (canonical texts).
 struct NodeDrops {

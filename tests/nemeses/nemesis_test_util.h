@@ -1,9 +1,16 @@
-// Helpers for the nemesis unit tests: a FakeRemote whose nodes answer the node probe.
+// Helpers for the nemesis unit tests: a FakeRemote whose nodes answer the node probe, and a
+// local replay of an iptables script against a recording stub.
 #pragma once
 
+#include <unistd.h>
+
+#include <catch2/catch.hpp>
+#include <filesystem>
+#include <fstream>
 #include <string>
 #include <vector>
 
+#include "harness/control/local_exec.h"
 #include "harness/nemesis.h"
 #include "tests/support/fake_session.h"
 
@@ -44,6 +51,37 @@ inline void forget(FakeRemote& r, const std::vector<std::string>& nodes) {
     std::lock_guard<std::mutex> lock(r.script(n).mu);
     r.script(n).commands.clear();
   }
+}
+
+// Runs `cmd` locally with a stub `tool` (iptables, ip6tables) that logs its arguments, one call
+// a line; `-C` and `-S` fail (no hook, no chain) unless `chain_exists`, and `-D` succeeds
+// `hooks` times. REQUIRES the command to succeed.
+inline std::vector<std::string> iptables_calls(Command cmd, bool chain_exists, int hooks = 0,
+                                               const std::string& tool = "iptables") {
+  namespace fs = std::filesystem;
+  fs::path dir = fs::temp_directory_path() / ("fl-ipt-" + std::to_string(::getpid()));
+  fs::create_directories(dir);
+  std::ofstream(dir / tool) << "#!/bin/sh\n"
+                            << "echo \"$*\" >> " << (dir / "log").string() << "\n"
+                            << "case \"$2\" in\n"
+                            << "  -C) exit 1;;\n"
+                            << "  -S) " << (chain_exists ? "exit 0" : "exit 1") << ";;\n"
+                            << "  -D) n=$(cat " << (dir / "hooks").string()
+                            << "); [ \"$n\" -gt 0 ] || exit 1; echo $((n-1)) > "
+                            << (dir / "hooks").string() << ";;\n"
+                            << "esac\nexit 0\n";
+  std::ofstream(dir / "hooks") << hooks << "\n";
+  fs::permissions(dir / tool, fs::perms::owner_all);
+  cmd.with_env("PATH", dir.string() + ":/usr/bin:/bin");
+  auto s = control::make_local_session();
+  ExecResult r = s->exec(cmd);
+  INFO(r.err);
+  REQUIRE(r.exit_status == 0);
+  std::vector<std::string> out;
+  std::ifstream in(dir / "log");
+  for (std::string line; std::getline(in, line);) out.push_back(line);
+  fs::remove_all(dir);
+  return out;
 }
 
 inline Op nemesis_op(const std::string& f, Json value = nullptr) {

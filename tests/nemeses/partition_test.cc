@@ -1,87 +1,29 @@
-// The partition nemesis: the exact iptables invocations of a partition and of its heal (the
-// scripts are run by a real sh against a recording stub iptables), the commands each node gets
-// through a recording fake remote, refusal to cut off the controller, options.
+// The partition nemesis: the commands each node gets through a recording fake remote (the
+// iptables calls of those commands are in net_test.cc), refusal to cut off the controller,
+// IPv6 peers through ip6tables, options.
 #include "nemeses/partition.h"
 
 #include <catch2/catch.hpp>
-#include <filesystem>
-#include <fstream>
-#include <sstream>
 
-#include "harness/control/local_exec.h"
 #include "harness/control/retry.h"
 #include "harness/remote.h"
+#include "nemeses/net.h"
 #include "tests/nemeses/nemesis_test_util.h"
 
 using namespace faultline;
 using namespace faultline::nemeses;
 using namespace faultline::testing;
-namespace fs = std::filesystem;
 
 namespace {
 
-// Runs `cmd` locally with a stub iptables that logs its arguments, one call a line; `-C` and
-// `-S` fail (no hook, no chain) unless `chain_exists`, and `-D` succeeds `hooks` times.
-std::vector<std::string> iptables_calls(Command cmd, bool chain_exists, int hooks = 0,
-                                        const std::string& tool = "iptables") {
-  fs::path dir = fs::temp_directory_path() / ("fl-ipt-" + std::to_string(::getpid()));
-  fs::create_directories(dir);
-  std::ofstream(dir / tool) << "#!/bin/sh\n"
-                            << "echo \"$*\" >> " << (dir / "log").string() << "\n"
-                            << "case \"$2\" in\n"
-                            << "  -C) exit 1;;\n"
-                            << "  -S) " << (chain_exists ? "exit 0" : "exit 1") << ";;\n"
-                            << "  -D) n=$(cat " << (dir / "hooks").string()
-                            << "); [ \"$n\" -gt 0 ] || exit 1; echo $((n-1)) > "
-                            << (dir / "hooks").string() << ";;\n"
-                            << "esac\nexit 0\n";
-  std::ofstream(dir / "hooks") << hooks << "\n";
-  fs::permissions(dir / tool, fs::perms::owner_all);
-  cmd.with_env("PATH", dir.string() + ":/usr/bin:/bin");
-  auto s = control::make_local_session();
-  ExecResult r = s->exec(cmd);
-  REQUIRE(r.exit_status == 0);
-  std::vector<std::string> out;
-  std::ifstream in(dir / "log");
-  for (std::string line; std::getline(in, line);) out.push_back(line);
-  fs::remove_all(dir);
-  return out;
+NetChain chain(const std::string& tool = "iptables") { return {kPartitionChain, "INPUT", tool}; }
+
+// What a partition runs on a node that drops `peers`.
+Command drop(const std::vector<std::string>& peers, const std::string& tool = "iptables") {
+  return chain(tool).apply(chain(tool).peer_rules(peers, {"-j", "DROP"}));
 }
 
 }  // namespace
-
-TEST_CASE("partition: drop and heal scripts issue exactly these iptables calls", "[partition]") {
-  CHECK(iptables_calls(drop_command("FAULTLINE", "INPUT", {"10.0.0.12", "10.0.0.13"}), false) ==
-        std::vector<std::string>{
-            "-w -N FAULTLINE",
-            "-w -C INPUT -j FAULTLINE",
-            "-w -I INPUT 1 -j FAULTLINE",
-            "-w -F FAULTLINE",
-            "-w -A FAULTLINE -s 10.0.0.12 -j DROP",
-            "-w -A FAULTLINE -s 10.0.0.13 -j DROP",
-        });
-  CHECK(iptables_calls(drop_command("FAULTLINE-OUT", "OUTPUT", {"10.0.0.12"}), false) ==
-        std::vector<std::string>{
-            "-w -N FAULTLINE-OUT",
-            "-w -C OUTPUT -j FAULTLINE-OUT",
-            "-w -I OUTPUT 1 -j FAULTLINE-OUT",
-            "-w -F FAULTLINE-OUT",
-            "-w -A FAULTLINE-OUT -d 10.0.0.12 -j DROP",
-        });
-  // Heal: every jump removed, then our chain flushed and deleted; nothing else.
-  CHECK(iptables_calls(remove_chain_command("FAULTLINE", "INPUT"), true, 2) ==
-        std::vector<std::string>{
-            "-w -D INPUT -j FAULTLINE",
-            "-w -D INPUT -j FAULTLINE",
-            "-w -D INPUT -j FAULTLINE",
-            "-w -S FAULTLINE",
-            "-w -F FAULTLINE",
-            "-w -X FAULTLINE",
-        });
-  // Heal with nothing to heal.
-  CHECK(iptables_calls(remove_chain_command("FAULTLINE", "INPUT"), false) ==
-        std::vector<std::string>{"-w -D INPUT -j FAULTLINE", "-w -S FAULTLINE"});
-}
 
 TEST_CASE("partition: each node drops exactly its grudge's peers, stop heals all", "[partition]") {
   auto remote = probing_remote(3);
@@ -92,22 +34,18 @@ TEST_CASE("partition: each node drops exactly its grudge's peers, stop heals all
   ctx.remote = remote.get();
   ctx.nodes = o.nodes;
   p.nemesis->setup(ctx);
-  const std::string heal = command_line(remove_chain_command("FAULTLINE", "INPUT"));
-  const std::vector<std::string> heal_both = {
-      heal, command_line(remove_chain_command("FAULTLINE", "INPUT", "ip6tables"))};
+  const std::string heal = command_line(chain().heal());
+  const std::vector<std::string> heal_both = {heal, command_line(chain("ip6tables").heal())};
   for (const auto& n : ctx.nodes) CHECK(ran(*remote, n) == heal_both);
   forget(*remote, ctx.nodes);
 
   Json v = {{"shape", "majority"}, {"grudge", {{"n1", {"n3"}}, {"n2", {"n3"}}, {"n3", {"n1", "n2"}}}}};
   Completion c = p.nemesis->invoke(ctx, nemesis_op("start-partition", v));
   CHECK(c.value["grudge"] == v["grudge"]);
-  CHECK(ran(*remote, "n1") ==
-        std::vector<std::string>{command_line(drop_command("FAULTLINE", "INPUT", {"10.0.0.13"}))});
-  CHECK(ran(*remote, "n2") ==
-        std::vector<std::string>{command_line(drop_command("FAULTLINE", "INPUT", {"10.0.0.13"}))});
+  CHECK(ran(*remote, "n1") == std::vector<std::string>{command_line(drop({"10.0.0.13"}))});
+  CHECK(ran(*remote, "n2") == std::vector<std::string>{command_line(drop({"10.0.0.13"}))});
   CHECK(ran(*remote, "n3") ==
-        std::vector<std::string>{
-            command_line(drop_command("FAULTLINE", "INPUT", {"10.0.0.11", "10.0.0.12"}))});
+        std::vector<std::string>{command_line(drop({"10.0.0.11", "10.0.0.12"}))});
   forget(*remote, ctx.nodes);
 
   // A node without a grudge in the next partition gets its old rules removed.
@@ -236,19 +174,17 @@ TEST_CASE("partition: IPv6 peers are dropped with ip6tables", "[partition]") {
   p.nemesis->setup(ctx);
   forget(*remote, ctx.nodes);
   p.nemesis->invoke(ctx, nemesis_op("start-partition", {{"grudge", {{"n3", {"n1", "n2"}}}}}));
-  CHECK(
-      ran(*remote, "n3") ==
-      std::vector<std::string>{
-          command_line(remove_chain_command("FAULTLINE", "INPUT", "iptables")),
-          command_line(drop_command("FAULTLINE", "INPUT", {"fd00::11", "fd00::12"}, "ip6tables"))});
-  CHECK(iptables_calls(drop_command("FAULTLINE", "INPUT", {"fd00::11"}, "ip6tables"), false, 0,
-                       "ip6tables") == std::vector<std::string>{
-                                           "-w -N FAULTLINE",
-                                           "-w -C INPUT -j FAULTLINE",
-                                           "-w -I INPUT 1 -j FAULTLINE",
-                                           "-w -F FAULTLINE",
-                                           "-w -A FAULTLINE -s fd00::11 -j DROP",
-                                       });
+  CHECK(ran(*remote, "n3") ==
+        std::vector<std::string>{command_line(chain("iptables").heal()),
+                                 command_line(drop({"fd00::11", "fd00::12"}, "ip6tables"))});
+  CHECK(iptables_calls(drop({"fd00::11"}, "ip6tables"), false, 0, "ip6tables") ==
+        std::vector<std::string>{
+            "-w -N FAULTLINE",
+            "-w -C INPUT -j FAULTLINE",
+            "-w -I INPUT 1 -j FAULTLINE",
+            "-w -F FAULTLINE",
+            "-w -A FAULTLINE -s fd00::11 -j DROP",
+        });
 }
 
 TEST_CASE("partition: options, generator values, in-process databases", "[partition]") {
@@ -296,9 +232,8 @@ TEST_CASE("partition: a connection lost mid-command is retried through the retry
   fake->script("n3").then_drop_while_running("n3");
   CHECK_NOTHROW(
       p.nemesis->invoke(ctx, nemesis_op("start-partition", {{"grudge", {{"n3", {"n1", "n2"}}}}})));
-  const std::string drop =
-      command_line(drop_command("FAULTLINE", "INPUT", {"10.0.0.11", "10.0.0.12"}));
-  CHECK(ran(*fake, "n3") == std::vector<std::string>{drop, drop});
+  const std::string line = command_line(drop({"10.0.0.11", "10.0.0.12"}));
+  CHECK(ran(*fake, "n3") == std::vector<std::string>{line, line});
   forget(*fake, ctx.nodes);
   fake->script("n1").then_drop_while_running("n1");
   CHECK_NOTHROW(p.nemesis->teardown(ctx));
