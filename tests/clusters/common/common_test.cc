@@ -35,8 +35,10 @@ std::string slurp(const fs::path& p) {
 }
 
 struct TempDir {
-  fs::path path = fs::temp_directory_path() / ("fl-common-" + std::to_string(::getpid()));
-  TempDir() {
+  fs::path path;
+  explicit TempDir(fs::path p = fs::temp_directory_path() /
+                                ("fl-common-" + std::to_string(::getpid())))
+      : path(std::move(p)) {
     fs::remove_all(path);
     fs::create_directories(path);
   }
@@ -129,7 +131,8 @@ TEST_CASE("launch env: nothing to do without one; env words and files per node",
   CHECK(launch_env_argv(ctx, "n1", {{"X", "1"}}).empty());  // extra only with an env
   CHECK_FALSE(prepare_launch_command(ctx, "n1", "db 'x'").has_value());
 
-  TempDir t;
+  // Under /run: fl_private_dir refuses any directory below a world-writable one like /tmp.
+  TempDir t(fs::path("/run") / ("fl-common-launch-" + std::to_string(::getpid())));
   const std::string dir = (t.path / "launch").string();
   ctx.launch.env = {{"A", "a-{node}"}, {"B", "{node}/{node}.rc"}};
   ctx.launch.files = {{dir + "/{node}.rc", "+0.000\n"}};
