@@ -126,7 +126,7 @@ TEST_CASE("host_of: the inventory's host, else the node's name", "[clusters]") {
   CHECK(host_of(ctx, "n3") == "n3");
 }
 
-TEST_CASE("launch env: nothing to do without one; env words and files per node", "[clusters]") {
+TEST_CASE("launch env: nothing to do without one, env words and files per node", "[clusters]") {
   DbContext ctx;
   CHECK(launch_env_argv(ctx, "n1", {{"X", "1"}}).empty());  // extra only with an env
   CHECK_FALSE(prepare_launch_command(ctx, "n1", "db 'x'").has_value());
