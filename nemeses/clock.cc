@@ -473,23 +473,6 @@ const bool registered = [] {
                        "clock skew: bump, strobe, reset, check offsets (libfaketime offset files "
                        "on the local cluster, the system clock on real hosts)",
                        make_clock);
-  // The database's processes run under libfaketime unless the mechanism is "system" (under
-  // "auto" too: which one auto picks is known only at the nemesis's setup, after the
-  // database's; libfaketime at offset 0 changes nothing).
-  DbContextHookRegistry::add(
-      "db-hook", "clock", "database processes start under libfaketime (unless mechanism: system)",
-      [](const Json& options, DbContext& ctx) {
-        const Json o = options.is_object() ? options : Json::object();
-        try {
-          if (o.value("mechanism", ClockOptions{}.mechanism) == "system") return;
-          LaunchEnv l = faketime_launch_env(o.value("faketime-dir", ClockOptions{}.dir));
-          ctx.launch.env.insert(l.env.begin(), l.env.end());
-          ctx.launch.files.insert(l.files.begin(), l.files.end());
-          ctx.launch.why += (ctx.launch.why.empty() ? "" : ", ") + l.why;
-        } catch (const nlohmann::json::exception& e) {
-          throw ConfigError(std::string("nemesis-options/clock: ") + e.what());
-        }
-      });
   NodeHealerRegistry::add(
       "healer", "clock",
       "resets the node's libfaketime offset file to +0 (the run's faketime-dir); on real hosts, "
@@ -530,6 +513,23 @@ const bool registered = [] {
         std::string out;
         for (const auto& d : did) out += (out.empty() ? "" : "; ") + d;
         return out;
+      });
+  // The database's processes run under libfaketime unless the mechanism is "system" (under
+  // "auto" too: which one auto picks is known only at the nemesis's setup, after the
+  // database's; libfaketime at offset 0 changes nothing).
+  DbContextHookRegistry::add(
+      "db-hook", "clock", "database processes start under libfaketime (unless mechanism: system)",
+      [](const Json& options, DbContext& ctx) {
+        const Json o = options.is_object() ? options : Json::object();
+        try {
+          if (o.value("mechanism", ClockOptions{}.mechanism) == "system") return;
+          LaunchEnv l = faketime_launch_env(o.value("faketime-dir", ClockOptions{}.dir));
+          ctx.launch.env.insert(l.env.begin(), l.env.end());
+          ctx.launch.files.insert(l.files.begin(), l.files.end());
+          ctx.launch.why += (ctx.launch.why.empty() ? "" : ", ") + l.why;
+        } catch (const nlohmann::json::exception& e) {
+          throw ConfigError(std::string("nemesis-options/clock: ") + e.what());
+        }
       });
   return true;
 }();
