@@ -33,6 +33,18 @@ namespace faultline {
 
 class Remote;  // harness/remote.h: SSH sessions to nodes (null for in-process databases)
 
+// How the database's processes must be launched so that a nemesis can act on them (today the
+// clock nemesis: libfaketime). Filled before setup by the DbContextHooks of the run's nemeses;
+// empty means: launch plainly. Adapters apply it with clusters/common/launch.h and never look
+// inside; "{node}" in a value or path stands for the node's name.
+struct LaunchEnv {
+  std::map<std::string, std::string> env;    // environment of the database's processes
+  std::map<std::string, std::string> files;  // path -> content, written before a launch when
+                                             // missing; the directory is made root's alone
+  std::string why;                           // for logs, e.g. "libfaketime (nemesis clock)"
+  bool empty() const { return env.empty() && files.empty(); }
+};
+
 struct DbContext {
   std::string test_name;
   std::vector<std::string> nodes;  // node names, e.g. n1 n2 n3
@@ -43,11 +55,20 @@ struct DbContext {
   // Node -> the address the controller reaches it at (the inventory's host); clients connect
   // there. Empty for in-process databases.
   std::map<std::string, std::string> hosts;
-  // Non-empty when the clock nemesis runs with libfaketime: database processes start under
-  // LD_PRELOAD=libfaketimeMT.so.1 with FAKETIME_TIMESTAMP_FILE=<faketime_dir>/<node>.rc
-  // (see nemeses/clock.h; write "+0.000" there first if the file does not exist).
+  // How to launch the database's processes (see LaunchEnv); filled by the nemeses' hooks.
+  LaunchEnv launch;
+  // Deprecated, for tests/integration only until they set `launch`: when `launch` is empty,
+  // clusters/common/launch.h treats a non-empty faketime_dir as the clock nemesis with
+  // faketime-dir = this. Nothing else reads it; the runner never sets it.
   std::string faketime_dir;
 };
+
+// A nemesis whose faults need the database launched a certain way registers, under its own
+// name and from its own file, a hook that fills `ctx` (today: ctx.launch) from its
+// nemesis-options. The runner calls the hook of each nemesis of the run, in the spec's order,
+// before setup; hooks add to what is there. Throws ConfigError for bad options.
+using DbContextHook = std::function<void(const Json& nemesis_options, DbContext& ctx)>;
+using DbContextHookRegistry = Registry<DbContextHook>;
 
 class Db {
  public:

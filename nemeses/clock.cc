@@ -79,6 +79,18 @@ std::string faketime_path(const std::string& dir, const std::string& node) {
   return dir + "/" + node + ".rc";
 }
 
+LaunchEnv faketime_launch_env(const std::string& dir) {
+  LaunchEnv l;
+  const std::string rc = faketime_path(dir, "{node}");
+  l.env = {{"LD_PRELOAD", "/usr/lib/x86_64-linux-gnu/faketime/libfaketimeMT.so.1"},
+           {"FAKETIME_TIMESTAMP_FILE", rc},
+           {"FAKETIME_NO_CACHE", "1"},
+           {"FAKETIME_DONT_FAKE_MONOTONIC", "1"}};
+  l.files = {{rc, "+0.000\n"}};
+  l.why = "libfaketime (nemesis clock, " + dir + ")";
+  return l;
+}
+
 namespace {
 
 int64_t now_unix_ns() {
@@ -511,6 +523,23 @@ const bool registered = [] {
         std::string out;
         for (const auto& d : did) out += (out.empty() ? "" : "; ") + d;
         return out;
+      });
+  // The database's processes run under libfaketime unless the mechanism is "system" (under
+  // "auto" too: which one auto picks is known only at the nemesis's setup, after the
+  // database's; libfaketime at offset 0 changes nothing).
+  DbContextHookRegistry::add(
+      "db-hook", "clock", "database processes start under libfaketime (unless mechanism: system)",
+      [](const Json& options, DbContext& ctx) {
+        const Json o = options.is_object() ? options : Json::object();
+        try {
+          if (o.value("mechanism", ClockOptions{}.mechanism) == "system") return;
+          LaunchEnv l = faketime_launch_env(o.value("faketime-dir", ClockOptions{}.dir));
+          ctx.launch.env.insert(l.env.begin(), l.env.end());
+          ctx.launch.files.insert(l.files.begin(), l.files.end());
+          ctx.launch.why += (ctx.launch.why.empty() ? "" : ", ") + l.why;
+        } catch (const nlohmann::json::exception& e) {
+          throw ConfigError(std::string("nemesis-options/clock: ") + e.what());
+        }
       });
   return true;
 }();

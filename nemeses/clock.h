@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "harness/command.h"
+#include "harness/db.h"
 #include "harness/op.h"
 #include "harness/remote.h"
 #include "nemeses/node.h"
@@ -22,6 +23,13 @@ Command write_faketime_command(const std::string& path, double offset_ms);
 Command step_clock_command(double delta_ms);
 // <dir>/<node>.rc
 std::string faketime_path(const std::string& dir, const std::string& node);
+
+// How the database's processes must run for the faketime mechanism with offset files in
+// `dir` (what the "clock" DbContextHook puts in DbContext::launch unless mechanism is
+// "system"): LD_PRELOAD=libfaketimeMT.so.1, FAKETIME_TIMESTAMP_FILE=<dir>/{node}.rc (written
+// "+0.000" when missing), FAKETIME_NO_CACHE=1 (a bump is seen at once),
+// FAKETIME_DONT_FAKE_MONOTONIC=1 (timeouts keep real time).
+LaunchEnv faketime_launch_env(const std::string& dir);
 
 // The node's system clock against ours (`date +%s.%N` over the session, against the midpoint
 // of our clock around it): offset in ms, and the round trip it was measured with.

@@ -7,6 +7,9 @@
 #include <sstream>
 #include <thread>
 
+#include "clusters/common/daemon.h"
+#include "clusters/common/launch.h"
+#include "clusters/common/nodes.h"
 #include "clusters/etcd/etcd_clients.h"
 #include "clusters/etcd/etcd_http.h"
 #include "clusters/etcd/etcd_proto.h"
@@ -22,78 +25,31 @@ namespace {
 using Clock = std::chrono::steady_clock;
 
 constexpr const char* kEtcdBinary = "/usr/bin/etcd";
-constexpr const char* kFaketimeLib = "/usr/lib/x86_64-linux-gnu/faketime/libfaketimeMT.so.1";
 constexpr int kPeerPort = 2380;
 constexpr auto kSetupTimeout = std::chrono::seconds(60);
 constexpr auto kCommandTimeout = std::chrono::seconds(60);
 
 // Starts etcd in the background unless our etcd already runs; waits until the new process is
-// etcd with our data dir (its pid goes to etcd.pid). $1 base dir (the `dir` option), $2 node
-// dir, $3 faketime rc file or "", $4 faketime library, then etcd's argv. etcd runs as root: the
-// base dir and the faketime dir are made and checked with fl_private_dir (harness/secure_dir.h).
+// etcd with our data dir (its pid goes to etcd.pid). After Daemon::script's $1-$3: $4 base dir
+// (the `dir` option), $5 node dir, then the launch env words and etcd's argv. etcd runs as
+// root: the base dir is made and checked with fl_private_dir (harness/secure_dir.h).
 constexpr const char* kStartScript = R"sh(
-base=$1; dir=$2; rc=$3; lib=$4; shift 4
-[ -x "$1" ] || { echo "no $1 on this node: install it (apt-get install etcd-server)" >&2; exit 127; }
-ours() { case $1 in ''|*[!0-9]*) return 1 ;; esac
-  [ -r "/proc/$1/cmdline" ] && tr '\0' '\n' < "/proc/$1/cmdline" | grep -qxF -- "$dir/data"; }
+pf=$1; bin=$2; mark=$3; base=$4; dir=$5; shift 5
+[ -x "$bin" ] || { echo "no $bin on this node: install it (apt-get install etcd-server)" >&2; exit 127; }
 fl_private_dir "$base" 755 || exit 3
 mkdir -p "$dir/data" || exit 1
-if [ -f "$dir/etcd.pid" ]; then
-  old=$(cat "$dir/etcd.pid")
-  if [ -n "$old" ] && ours "$old"; then echo "running $old"; exit 0; fi
-fi
-if [ -n "$rc" ]; then
-  fl_private_dir "$(dirname "$rc")" 755 || exit 3
-  [ -f "$rc" ] || echo "+0.000" > "$rc" || exit 1
-  LD_PRELOAD=$lib FAKETIME_TIMESTAMP_FILE=$rc FAKETIME_NO_CACHE=1 FAKETIME_DONT_FAKE_MONOTONIC=1 \
-    setsid nohup "$@" >> "$dir/etcd.log" 2>&1 < /dev/null &
-else
-  setsid nohup "$@" >> "$dir/etcd.log" 2>&1 < /dev/null &
-fi
-pid=$!
-echo "$pid" > "$dir/etcd.pid"
+if old=$(fl_daemon_pid "$pf" "$bin" "$mark"); then echo "running $old"; exit 0; fi
+pid=$(fl_daemon_launch "$dir/etcd.log" "" "$@")
+echo "$pid" > "$pf"
 i=0
 while [ $i -lt 100 ]; do
-  if ours "$pid"; then echo "started $pid"; exit 0; fi
+  if fl_daemon_ours "$pid" "$bin" "$mark"; then echo "started $pid"; exit 0; fi
   kill -0 "$pid" 2>/dev/null || break
   sleep 0.05; i=$((i+1))
 done
 echo "etcd (pid $pid) did not start; last lines of $dir/etcd.log:" >&2
 tail -n 20 "$dir/etcd.log" >&2
 exit 1
-)sh";
-
-// Sends a signal to our etcd (by the pid file, after checking its cmdline names our data dir).
-// $1 node dir, $2 signal name, $3 "wait" to wait until it is gone (SIGKILL after 10 s). Gone
-// includes a zombie (empty cmdline): it has released its ports, files and locks already, and
-// the reaping of an orphan takes 1-2 s on this machine's PID 1.
-// Prints "none" when no etcd of ours runs, "signalled" or "gone" otherwise.
-constexpr const char* kSignalScript = R"sh(
-dir=$1; sig=$2; wait=$3
-ours() { case $1 in ''|*[!0-9]*) return 1 ;; esac
-  [ -r "/proc/$1/cmdline" ] && tr '\0' '\n' < "/proc/$1/cmdline" | grep -qxF -- "$dir/data"; }
-[ -f "$dir/etcd.pid" ] || { echo none; exit 0; }
-pid=$(cat "$dir/etcd.pid")
-if [ -z "$pid" ] || ! ours "$pid"; then echo none; exit 0; fi
-# libfaketime's shared memory of this pid: Go exits without running libc destructors, so it
-# is removed here once the process is gone.
-shm=""
-tr '\0' '\n' < "/proc/$pid/environ" 2>/dev/null | grep -q '^LD_PRELOAD=.*faketime' && shm=yes
-kill -s "$sig" "$pid" || exit 1
-[ "$sig" = TERM ] && kill -s CONT "$pid" 2>/dev/null
-[ "$wait" = wait ] || { echo signalled; exit 0; }
-i=0
-while kill -0 "$pid" 2>/dev/null && ours "$pid"; do
-  i=$((i+1))
-  if [ $i -eq 200 ] && ours "$pid"; then kill -s KILL "$pid"; fi
-  if [ $i -ge 400 ]; then
-    if ours "$pid"; then echo "etcd (pid $pid) survived SIGKILL" >&2; exit 1; fi
-    break
-  fi
-  sleep 0.05
-done
-[ -n "$shm" ] && rm -f "/dev/shm/faketime_shm_$pid" "/dev/shm/sem.faketime_sem_$pid"
-echo gone
 )sh";
 
 std::string sanitize(const std::string& s) {
@@ -175,8 +131,7 @@ EtcdOptions parse_etcd_options(const Json& options) {
 EtcdDb::EtcdDb(EtcdOptions options) : options_(std::move(options)) {}
 
 std::string EtcdDb::host_of(const DbContext& ctx, const std::string& node) {
-  auto it = ctx.hosts.find(node);
-  return it == ctx.hosts.end() || it->second.empty() ? node : it->second;
+  return clusters::host_of(ctx, node);
 }
 
 std::string EtcdDb::client_url(const DbContext& ctx, const std::string& node) const {
@@ -229,17 +184,23 @@ std::vector<std::string> EtcdDb::etcd_argv(const DbContext& ctx, const std::stri
           "--pre-vote=true"};
 }
 
+// Our etcd on `node`: /usr/bin/etcd with this node's data dir; it writes no pid file of its
+// own, so the start script does.
+clusters::Daemon EtcdDb::daemon(const DbContext& ctx, const std::string& node) const {
+  const std::string dir = node_dir(ctx, node);
+  return {"etcd", kEtcdBinary, dir + "/data", dir + "/etcd.pid", dir + "/etcd.log"};
+}
+
 void EtcdDb::start_node(const DbContext& ctx, const std::string& node, const std::string& token) {
   if (!ctx.remote) throw ConfigError("db 'etcd' needs nodes reached over SSH");
-  if (!ctx.faketime_dir.empty()) check_dir_option(ctx.faketime_dir, "db 'etcd': faketime dir");
-  std::vector<std::string> args = {
-      options_.dir, node_dir(ctx, node),
-      ctx.faketime_dir.empty() ? std::string() : ctx.faketime_dir + "/" + node + ".rc",
-      kFaketimeLib};
+  auto prepare = clusters::prepare_launch_command(ctx, node, "db 'etcd'");
+  std::vector<std::string> args = {options_.dir, node_dir(ctx, node)};
+  for (auto& a : clusters::launch_env_argv(ctx, node)) args.push_back(std::move(a));
   for (auto& a : etcd_argv(ctx, node, token)) args.push_back(std::move(a));
   auto session = ctx.remote->session(node);
-  ExecResult r = session->exec(Command::shell(std::string(kPrivateDirShell) + kStartScript, args)
-                                   .with_timeout(kCommandTimeout));
+  if (prepare) session->run_checked(prepare->with_timeout(kCommandTimeout));
+  ExecResult r =
+      session->exec(daemon(ctx, node).script(kStartScript, args).with_timeout(kCommandTimeout));
   if (!r.ok()) {
     throw std::runtime_error("node " + node + ": etcd did not start (exit " +
                              std::to_string(r.exit_status) + "): " + r.err + r.out + "; check " +
@@ -251,9 +212,12 @@ bool EtcdDb::signal_node(const DbContext& ctx, const std::string& node, const st
                          bool wait) {
   if (!ctx.remote) throw ConfigError("db 'etcd' needs nodes reached over SSH");
   auto session = ctx.remote->session(node);
+  // SIGKILL after 10 s; "survived SIGKILL" (exit 4) after 20 s.
+  const clusters::Daemon d = daemon(ctx, node);
   ExecResult r =
-      session->exec(Command::shell(kSignalScript, {node_dir(ctx, node), signal, wait ? "wait" : ""})
-                        .with_timeout(kCommandTimeout));
+      session->exec(wait ? d.stop(signal, std::chrono::seconds(20), std::chrono::seconds(10))
+                         : d.signal(signal).with_timeout(kCommandTimeout));
+  if (!wait && r.exit_status == 3) return false;  // "none": no etcd of ours runs
   if (!r.ok()) {
     throw std::runtime_error("node " + node + ": SIG" + signal + " to etcd failed (exit " +
                              std::to_string(r.exit_status) + "): " + r.err + r.out +
@@ -266,8 +230,7 @@ std::string EtcdDb::log_tail(const DbContext& ctx, const std::string& node) {
   try {
     auto session = ctx.remote->session(node);
     ExecResult r =
-        session->exec(Command{"tail", "-n", "15", node_dir(ctx, node) + "/etcd.log"}.with_timeout(
-            std::chrono::seconds(10)));
+        session->exec(daemon(ctx, node).tail_log(15).with_timeout(std::chrono::seconds(10)));
     return r.out;
   } catch (const std::exception& e) {
     return std::string("(log unavailable: ") + e.what() + ")";

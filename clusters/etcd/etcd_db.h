@@ -7,9 +7,9 @@
 // on :2380, --pre-vote=true (without it a healed partition leaves etcd 3.4 leaderless for up to
 // 13 s), an --initial-cluster of every node and a cluster token unique to each setup. Each node
 // has its own directory <dir>/<node>-<host>/ (data/, etcd.log, etcd.pid), because the local
-// cluster's nodes share one filesystem. Under libfaketime when DbContext::faketime_dir is set.
-// Note: etcd is a Go binary; Go reads the clock through the vDSO, not libc, so libfaketime
-// does not skew etcd's own clock (it only needs monotonic time anyway).
+// cluster's nodes share one filesystem. Launched under DbContext::launch
+// (clusters/common/launch.h). Note: etcd is a Go binary; Go reads the clock through the vDSO, not
+// libc, so libfaketime does not skew etcd's own clock (it only needs monotonic time anyway).
 //
 // setup: stops an etcd an earlier run left running and wipes its node directory (a data dir of
 // another cluster token would not join), starts every node, waits
@@ -19,9 +19,9 @@
 // running follower, ~7 s when all stop at once): SIGTERM by pid (and SIGCONT, in case it is
 // paused), SIGKILL after 10 s, then the node directory is removed; idempotent, and safe after a
 // partial setup. "Gone" includes a zombie (it holds no port, file or lock any more; this
-// machine's PID 1 takes 1-2 s to reap orphans). Under libfaketime the process's
-// /dev/shm/faketime_shm_<pid> and sem.faketime_sem_<pid> are removed once it is gone (Go exits
-// without running libfaketime's destructor).
+// machine's PID 1 takes 1-2 s to reap orphans). What the launch env leaves for the pid
+// (libfaketime's /dev/shm objects: Go exits without running its destructor) is removed once it
+// is gone (clusters/common/daemon.h).
 // Capabilities: Killable (SIGKILL by pid, wait until gone; start = the same command on the
 // existing data dir, a no-op when running), Pausable (SIGSTOP / SIGCONT by pid), HasPrimaries
 // (members whose status says leader == member id). A pid is only signalled after checking
@@ -51,6 +51,7 @@
 #include <string>
 #include <vector>
 
+#include "clusters/common/daemon.h"
 #include "clusters/etcd/etcd_clients.h"
 #include "harness/db.h"
 
@@ -102,6 +103,7 @@ class EtcdDb : public Db, public Killable, public Pausable, public HasPrimaries 
   bool signal_node(const DbContext& ctx, const std::string& node, const std::string& signal,
                    bool wait);
   std::string log_tail(const DbContext& ctx, const std::string& node);
+  clusters::Daemon daemon(const DbContext& ctx, const std::string& node) const;
 
   EtcdOptions options_;
   std::mutex mu_;

@@ -9,6 +9,9 @@
 #include <sstream>
 #include <thread>
 
+#include "clusters/common/daemon.h"
+#include "clusters/common/launch.h"
+#include "clusters/common/nodes.h"
 #include "clusters/galera/mariadb_connection.h"
 #include "clusters/sql/sql.h"
 #include "harness/checker.h"
@@ -26,7 +29,6 @@ using std::chrono::milliseconds;
 using std::chrono::seconds;
 
 constexpr const char* kMariadbd = "/usr/sbin/mariadbd";
-constexpr const char* kFaketimeLib = "/usr/lib/x86_64-linux-gnu/faketime/libfaketimeMT.so.1";
 constexpr const char* kProvider = "/usr/lib/galera/libgalera_smm.so";
 
 struct Options {
@@ -44,43 +46,10 @@ struct Paths {
   std::string dir, cnf, data, socket, pid, error_log, stdout_log, recover_log;
 };
 
-// A shell function: `galera_pid PIDFILE CNF` prints the pid in PIDFILE and succeeds only when
-// that process is this node's mariadbd (a number, and its command line is /usr/sbin/mariadbd
-// (kMariadbd) with --defaults-file=CNF). The pid file lives in a directory the mysql user owns: a
-// "-1" there would make `kill` signal every process, a stale or reused pid some stranger, both as
-// root. A zombie (empty command line) is not ours any more: it has let go of its files and ports.
-constexpr const char* kPidShell = R"sh(
-galera_pid() {
-  _p=$(cat "$1" 2>/dev/null) || return 1
-  case $_p in ''|*[!0-9]*) return 1 ;; esac
-  [ "$_p" -gt 1 ] || return 1
-  [ -r "/proc/$_p/cmdline" ] || return 1
-  tr '\0' '\n' < "/proc/$_p/cmdline" 2>/dev/null | {
-    read -r _a0 && [ "$_a0" = /usr/sbin/mariadbd ] && grep -qxF -- "--defaults-file=$2"; } ||
-    return 1
-  echo "$_p"
-}
-# `galera_procs CNF`: every live mariadbd of this node (by its command line), with or without
-# a pid file: one launched but not yet writing it, or one whose pid file was lost.
-galera_procs() {
-  for _d in /proc/[0-9]*; do
-    tr '\0' '\n' < "$_d/cmdline" 2>/dev/null | {
-      read -r _a0 && [ "$_a0" = /usr/sbin/mariadbd ] && grep -qxF -- "--defaults-file=$1"; } &&
-      echo "${_d#/proc/}"
-  done
-  return 0
-}
-)sh";
-
 // `c`, marked safe to run again after a dropped connection (harness/control/retry.h).
 Command idempotent(Command c) {
   c.idempotent = true;
   return c;
-}
-
-// `script` with galera_pid defined first.
-Command pid_shell(const std::string& script, std::vector<std::string> args) {
-  return Command::shell(std::string(kPidShell) + script, std::move(args));
 }
 
 // Node names and hosts become directory names and my.cnf values: letters, digits, and ._:-
@@ -96,30 +65,6 @@ void check_name(const std::string& what, const std::string& v) {
                       "' may hold only letters, digits and ._:- (it names the "
                       "node's directory and goes into my.cnf)");
   }
-}
-
-// Runs fn(node) for every node on its own thread; throws one runtime_error naming every node
-// that failed.
-void for_each_node(const std::vector<std::string>& nodes,
-                   const std::function<void(const std::string&)>& fn) {
-  std::mutex mu;
-  std::map<std::string, std::string> errors;
-  std::vector<std::thread> threads;
-  for (const auto& n : nodes) {
-    threads.emplace_back([&, n] {
-      try {
-        fn(n);
-      } catch (const std::exception& e) {
-        std::lock_guard<std::mutex> lk(mu);
-        errors[n] = e.what();
-      }
-    });
-  }
-  for (auto& t : threads) t.join();
-  if (errors.empty()) return;
-  std::string msg;
-  for (const auto& [n, e] : errors) msg += (msg.empty() ? "" : "; ") + e;
-  throw std::runtime_error(msg);
 }
 
 class GaleraDb : public Db, public Killable, public Pausable {
@@ -150,7 +95,7 @@ class GaleraDb : public Db, public Killable, public Pausable {
     require_remote(ctx);
     log(ctx, "galera: stopping leftovers and writing configuration on " +
                  std::to_string(ctx.nodes.size()) + " nodes");
-    for_each_node(ctx.nodes, [&](const std::string& n) {
+    clusters::on_every_node(ctx.nodes, [&](const std::string& n, size_t) {
       auto s = ctx.remote->session(n);
       stop_node(ctx, *s, n, /*wipe=*/true);
       write_config(ctx, *s, n);
@@ -212,7 +157,7 @@ class GaleraDb : public Db, public Killable, public Pausable {
 
   void teardown(const DbContext& ctx) override {
     if (!ctx.remote) return;
-    for_each_node(ctx.nodes, [&](const std::string& n) {
+    clusters::on_every_node(ctx.nodes, [&](const std::string& n, size_t) {
       auto s = ctx.remote->session(n);
       stop_node(ctx, *s, n, /*wipe=*/true);
     });
@@ -327,8 +272,7 @@ class GaleraDb : public Db, public Killable, public Pausable {
     }
   }
   static std::string host(const DbContext& ctx, const std::string& node) {
-    auto it = ctx.hosts.find(node);
-    return it == ctx.hosts.end() ? node : it->second;
+    return clusters::host_of(ctx, node);
   }
 
   MariaDbOptions client_options() const {
@@ -350,6 +294,12 @@ class GaleraDb : public Db, public Killable, public Pausable {
     p.stdout_log = p.dir + "/stdout.log";
     p.recover_log = p.dir + "/recover.log";
     return p;
+  }
+
+  // This node's mariadbd: /usr/sbin/mariadbd with --defaults-file=<its my.cnf>; the pid file
+  // is in a directory the mysql user owns (common/daemon.h believes it only for that process).
+  static clusters::Daemon daemon(const Paths& p) {
+    return {"mariadbd", kMariadbd, "--defaults-file=" + p.cnf, p.pid, p.stdout_log};
   }
 
   std::string config(const DbContext& ctx, const std::string& node, const std::string& address) {
@@ -394,14 +344,7 @@ class GaleraDb : public Db, public Killable, public Pausable {
                            "mkdir -p \"$1\" && cat > \"$2\" && chown -R mysql:mysql \"$3\"",
                        {p.data, p.cnf, p.dir, o_.dir})
             .with_stdin(config(ctx, node, address)));
-    if (!ctx.faketime_dir.empty()) {
-      check_dir_option(ctx.faketime_dir, "db 'galera': faketime directory");
-      s.run_checked(
-          Command::shell(std::string(kPrivateDirShell) +
-                             "fl_private_dir \"$1\" 755 || exit 3\n"
-                             "{ [ -e \"$2\" ] || echo +0.000 > \"$2\"; } && chmod 644 \"$2\"",
-                         {ctx.faketime_dir, ctx.faketime_dir + "/" + node + ".rc"}));
-    }
+    if (auto c = clusters::prepare_launch_command(ctx, node, "db 'galera'")) s.run_checked(*c);
   }
 
   // Starts mariadbd in the background (setsid, so it outlives the SSH channel).
@@ -417,27 +360,17 @@ class GaleraDb : public Db, public Killable, public Pausable {
   std::string launch(const DbContext& ctx, Session& s, const std::string& node,
                      const std::vector<std::string>& extra) {
     Paths p = paths(ctx, node);
-    std::vector<std::string> args = {p.stdout_log};
-    if (!ctx.faketime_dir.empty()) {
-      args.insert(args.end(), {"env", std::string("LD_PRELOAD=") + kFaketimeLib,
-                               "FAKETIME_TIMESTAMP_FILE=" + ctx.faketime_dir + "/" + node + ".rc",
-                               "FAKETIME_NO_CACHE=1", "FAKETIME_DONT_FAKE_MONOTONIC=1",
-                               // Only mariadbd's clock: its SST scripts (bash, rsync)
-                               // inherit the preload and keep the real one.
-                               "FAKETIME_ONLY_CMDS=mariadbd"});
-    }
+    // Under libfaketime only mariadbd's clock: its SST scripts (bash, rsync) inherit the
+    // preload and keep the real one.
+    std::vector<std::string> args =
+        clusters::launch_env_argv(ctx, node, {{"FAKETIME_ONLY_CMDS", "mariadbd"}});
     args.push_back(kMariadbd);
     args.push_back("--defaults-file=" + p.cnf);
     args.insert(args.end(), extra.begin(), extra.end());
     // Callers launch only a node that does not run: what is left of an earlier process (killed,
     // or a launch abandoned at its deadline) goes first, with its port.
     clear_for_launch(s, node, p);
-    std::string pid = trim(
-        s.run_checked(Command::shell("log=$1; shift; setsid nohup setpriv --reuid=mysql "
-                                     "--regid=mysql --init-groups sh -c 'exec \"$@\" >> \"$0\" "
-                                     "2>&1' \"$log\" \"$@\" > /dev/null 2>&1 < /dev/null & echo $!",
-                                     args))
-            .out);
+    std::string pid = trim(s.run_checked(daemon(p).launch(args, "mysql")).out);
     if (pid.empty() || pid.find_first_not_of("0123456789") != std::string::npos) {
       throw RemoteError(node, "starting mariadbd printed no pid ('" + pid + "')");
     }
@@ -453,29 +386,22 @@ class GaleraDb : public Db, public Killable, public Pausable {
   // Whether a mariadbd of this node runs: the one of its pid file, or one that has not written
   // it yet (a launch still joining; issue 14 item 13: a heal that missed it launched a second
   // one, which died on "Address already in use").
-  static bool running(Session& s, const Paths& p) {
-    Command c =
-        pid_shell("galera_pid \"$1\" \"$2\" > /dev/null || [ -n \"$(galera_procs \"$2\")\" ]",
-                  {p.pid, p.cnf});
-    c.idempotent = true;
-    return s.exec(c).ok();
-  }
+  static bool running(Session& s, const Paths& p) { return s.exec(daemon(p).running()).ok(); }
 
   // Kills every mariadbd of this node that the pid file does not name and waits until each is
   // gone and nothing listens on Galera's port any more, so that a launch can bind it (a killed
   // process lets go of its sockets a moment after it dies).
   static void clear_for_launch(Session& s, const std::string& node, const Paths& p) {
     ExecResult r = s.exec(idempotent(
-        pid_shell("killed=$(galera_procs \"$1\")\n"
-                  "for q in $killed; do kill -s KILL \"$q\" 2>/dev/null; done\n"
-                  "n=0\n"
-                  "while [ -n \"$(galera_procs \"$1\")\" ] ||\n"
-                  "    { command -v ss > /dev/null && ss -Hltn 'sport = :4567' | grep -q .; }; do\n"
-                  "  n=$((n+1)); [ $n -gt 300 ] && exit 4; sleep 0.1; done\n"
-                  // What libfaketime made for the killed processes (see signal_and_wait).
-                  "for q in $killed; do\n"
-                  "  rm -f /dev/shm/sem.faketime_sem_$q /dev/shm/faketime_shm_$q; done",
-                  {p.cnf})
+        daemon(p)
+            .script(
+                "killed=$(fl_daemon_procs \"$2\" \"$3\")\n"
+                "for q in $killed; do kill -s KILL \"$q\" 2>/dev/null; done\n"
+                "n=0\n"
+                "while [ -n \"$(fl_daemon_procs \"$2\" \"$3\")\" ] ||\n"
+                "    { command -v ss > /dev/null && ss -Hltn 'sport = :4567' | grep -q .; }; do\n"
+                "  n=$((n+1)); [ $n -gt 300 ] && exit 4; sleep 0.1; done\n"
+                "fl_launch_leftovers $killed\n")
             .with_timeout(seconds(40))));
     if (r.exit_status == 4) {
       throw RemoteError(node,
@@ -487,8 +413,7 @@ class GaleraDb : public Db, public Killable, public Pausable {
 
   static void signal_pid(Session& s, const std::string& node, const Paths& p,
                          const std::string& sig) {
-    ExecResult r = s.exec(pid_shell(
-        "pid=$(galera_pid \"$1\" \"$3\") || exit 3; kill -s \"$2\" \"$pid\"", {p.pid, sig, p.cnf}));
+    ExecResult r = s.exec(daemon(p).signal(sig));
     if (r.exit_status == 3) {
       throw RemoteError(node, "mariadbd is not running (" + p.pid +
                                   " is missing or does not name this node's mariadbd)");
@@ -496,10 +421,10 @@ class GaleraDb : public Db, public Killable, public Pausable {
     if (!r.ok()) throw RemoteError(node, "kill -" + sig + " mariadbd failed: " + tail(r.err));
   }
 
-  // What libfaketime made in /dev/shm for process `pid`, which is gone (a process that does not
-  // exit normally leaves them, and a later process with the same pid could not make its own).
-  static void remove_faketime_objects(Session& s, const std::string& pid) {
-    s.exec(Command::shell("rm -f /dev/shm/sem.faketime_sem_$1 /dev/shm/faketime_shm_$1", {pid}));
+  // What the launch env made for process `pid`, which is gone (common/launch.h).
+  static void remove_launch_leftovers(Session& s, const std::string& pid) {
+    s.exec(Command::shell(
+        std::string(clusters::kLaunchLeftoversShell) + "fl_launch_leftovers \"$1\"", {pid}));
   }
 
   // Sends `sig` to the pid of the pid file and waits until the process is gone; removes the
@@ -508,15 +433,7 @@ class GaleraDb : public Db, public Killable, public Pausable {
   // removed and nothing is signalled.
   static void signal_and_wait(Session& s, const std::string& node, const Paths& p,
                               const std::string& sig, seconds wait) {
-    ExecResult r = s.exec(
-        idempotent(pid_shell("p=$(galera_pid \"$1\" \"$4\") || { rm -f \"$1\"; exit 0; }\n"
-                             "kill -s CONT \"$p\" 2>/dev/null; kill -s \"$2\" \"$p\" 2>/dev/null\n"
-                             "n=0; while galera_pid \"$1\" \"$4\" > /dev/null; do\n"
-                             "  n=$((n+1)); [ $n -gt \"$3\" ] && exit 4; sleep 0.1; done\n"
-                             // What libfaketime made for this process (left behind by a SIGKILL).
-                             "rm -f \"$1\" /dev/shm/sem.faketime_sem_$p /dev/shm/faketime_shm_$p",
-                             {p.pid, sig, std::to_string(wait.count() * 10), p.cnf})
-                       .with_timeout(wait + seconds(10))));
+    ExecResult r = s.exec(daemon(p).stop(sig, wait));
     if (r.exit_status == 4) {
       throw RemoteError(node, "mariadbd did not exit within " + std::to_string(wait.count()) +
                                   " s of SIG" + sig);
@@ -592,7 +509,7 @@ class GaleraDb : public Db, public Killable, public Pausable {
     const auto until = t0 + seconds(30);
     std::mutex mu;
     std::vector<std::string> late;
-    for_each_node(ctx.nodes, [&](const std::string& n) {
+    clusters::on_every_node(ctx.nodes, [&](const std::string& n, size_t) {
       try {
         auto s = ctx.remote->session(n);
         while (Clock::now() < until) {
@@ -649,7 +566,7 @@ class GaleraDb : public Db, public Killable, public Pausable {
         if (!pid.empty() ? !s.exec(Command{"kill", "-0", pid}).ok()
                          : (!running(s, p) && ++dead_checks > 20)) {
           if (died) *died = true;
-          if (!pid.empty()) remove_faketime_objects(s, pid);
+          if (!pid.empty()) remove_launch_leftovers(s, pid);
           break;
         }
       }
@@ -742,7 +659,7 @@ class GaleraDb : public Db, public Killable, public Pausable {
   void recover_whole_cluster(const DbContext& ctx, const std::string& node) {
     std::map<std::string, std::pair<std::string, int64_t>> pos;  // node -> (uuid:seqno, seqno)
     std::mutex mu;
-    for_each_node(ctx.nodes, [&](const std::string& n) {
+    clusters::on_every_node(ctx.nodes, [&](const std::string& n, size_t) {
       auto s = ctx.remote->session(n);
       std::string p = recovered_position(ctx, *s, n);
       if (p.empty()) return;

@@ -7,6 +7,8 @@
 #include <stdexcept>
 #include <thread>
 
+#include "clusters/common/launch.h"
+#include "clusters/common/nodes.h"
 #include "harness/checker.h"
 #include "harness/errors.h"
 #include "harness/options.h"
@@ -20,7 +22,6 @@ using Clock = std::chrono::steady_clock;
 using std::chrono::milliseconds;
 
 constexpr const char* kWhere = "db 'pglogical'";
-constexpr const char* kFaketimeLib = "/usr/lib/x86_64-linux-gnu/faketime/libfaketimeMT.so.1";
 constexpr int kPort = 5432;
 
 // --- shell scripts (constants; data only in "$1", "$2", ...) -------------------------------
@@ -110,20 +111,12 @@ printf '%s\n' "$3" | runuser -u postgres -- tee -a "$1/data/postgresql.conf" > /
 printf '%s\n' "$4" | runuser -u postgres -- tee -a "$1/data/pg_hba.conf" > /dev/null
 )SH";
 
-// $1 node dir, $2 bin dir, $3 faketime file ("" for none), $4 libfaketime.
+// $1 node dir, $2 bin dir, then the launch env words (clusters/common/launch.h), if any.
 constexpr const char* kStartScript = R"SH(
 cd /tmp
 if [ -n "$(postmaster "$1/data")" ]; then echo "already running"; exit 0; fi
-if [ -n "$3" ]; then
-  if [ ! -f "$3" ]; then
-    fl_private_dir "$(dirname "$3")" 755 && printf '+0.000\n' > "$3.tmp" && chmod 644 "$3.tmp" &&
-      mv -f "$3.tmp" "$3" || exit 1
-  fi
-  exec runuser -u postgres -- env LD_PRELOAD="$4" FAKETIME_TIMESTAMP_FILE="$3" \
-    FAKETIME_NO_CACHE=1 FAKETIME_DONT_FAKE_MONOTONIC=1 \
-    "$2/pg_ctl" -D "$1/data" -l "$1/server.log" -w -t 120 start
-fi
-exec runuser -u postgres -- "$2/pg_ctl" -D "$1/data" -l "$1/server.log" -w -t 120 start
+dir=$1; bin=$2; shift 2
+exec runuser -u postgres -- "$@" "$bin/pg_ctl" -D "$dir/data" -l "$dir/server.log" -w -t 120 start
 )SH";
 
 // $1 node dir, $2 freezer cgroup name.
@@ -219,10 +212,7 @@ void log(const DbContext& ctx, const std::string& line) {
   if (ctx.log) ctx.log("pglogical: " + line);
 }
 
-std::string host_of(const DbContext& ctx, const std::string& node) {
-  auto it = ctx.hosts.find(node);
-  return it == ctx.hosts.end() || it->second.empty() ? node : it->second;
-}
+using clusters::host_of;
 
 std::string sanitize(const std::string& s, bool lower) {
   std::string out;
@@ -239,10 +229,6 @@ std::string sanitize(const std::string& s, bool lower) {
 
 std::string freezer_cgroup(const DbContext& ctx, const std::string& node) {
   return "faultline-pg-" + sanitize(node, false) + "-" + sanitize(host_of(ctx, node), false);
-}
-
-std::string faketime_file(const DbContext& ctx, const std::string& node) {
-  return ctx.faketime_dir.empty() ? "" : ctx.faketime_dir + "/" + node + ".rc";
 }
 
 std::unique_ptr<Session> open_session(const DbContext& ctx, const std::string& node) {
@@ -263,28 +249,6 @@ std::string run(Session& s, const Command& command, const std::string& what) {
                                     (trim(r.out).empty() ? "" : " / " + trim(r.out)));
   }
   return r.out;
-}
-
-// fn(node, index) for every node on its own thread; throws one error naming every failure.
-void for_nodes(const std::vector<std::string>& nodes,
-               const std::function<void(const std::string&, size_t)>& fn) {
-  std::vector<std::string> errors(nodes.size());
-  std::vector<std::thread> threads;
-  for (size_t i = 0; i < nodes.size(); ++i) {
-    threads.emplace_back([&, i] {
-      try {
-        fn(nodes[i], i);
-      } catch (const std::exception& e) {
-        errors[i] = e.what();
-      }
-    });
-  }
-  for (auto& t : threads) t.join();
-  std::string all;
-  for (size_t i = 0; i < nodes.size(); ++i) {
-    if (!errors[i].empty()) all += (all.empty() ? "" : "; ") + errors[i];
-  }
-  if (!all.empty()) throw std::runtime_error(all);
 }
 
 std::vector<std::string> split_lines(const std::string& s) {
@@ -499,7 +463,12 @@ std::string PglogicalDb::psql(const DbContext& ctx, const std::string& node, con
 void PglogicalDb::start_postgres(const DbContext& ctx, const std::string& node) {
   auto s = open_session(ctx, node);
   const std::string dir = pglogical_node_dir(ctx, node);
-  Command c = script(kStartScript, {dir, kPgBinDir, faketime_file(ctx, node), kFaketimeLib});
+  if (auto prepare = clusters::prepare_launch_command(ctx, node, kWhere)) {
+    run(*s, *prepare, "preparing the launch files of " + clusters::launch_env(ctx).why);
+  }
+  std::vector<std::string> args = {dir, kPgBinDir};
+  for (auto& w : clusters::launch_env_argv(ctx, node)) args.push_back(std::move(w));
+  Command c = script(kStartScript, std::move(args));
   c.with_timeout(milliseconds(150000));
   ExecResult r = s->exec(c);
   if (!r.ok()) {
@@ -515,7 +484,8 @@ void PglogicalDb::setup(const DbContext& ctx) {
   const auto t0 = Clock::now();
   if (ctx.nodes.empty()) throw ConfigError(std::string(kWhere) + ": no nodes");
   // Addresses first: every node's pg_hba trusts the others.
-  for_nodes(ctx.nodes, [&](const std::string& node, size_t) { own_address(ctx, node); });
+  clusters::on_every_node(ctx.nodes,
+                          [&](const std::string& node, size_t) { own_address(ctx, node); });
   std::set<std::string> controllers;
   std::vector<std::string> peers;
   {
@@ -535,7 +505,7 @@ void PglogicalDb::setup(const DbContext& ctx) {
     hba += "host all all " + cidr(a) + " trust\nhost replication all " + cidr(a) + " trust\n";
   }
 
-  for_nodes(ctx.nodes, [&](const std::string& node, size_t) {
+  clusters::on_every_node(ctx.nodes, [&](const std::string& node, size_t) {
     auto s = open_session(ctx, node);
     const std::string dir = pglogical_node_dir(ctx, node);
     // A crashed earlier run may have left this node's postgres: stop it, wipe its dir.
@@ -555,9 +525,11 @@ void PglogicalDb::setup(const DbContext& ctx) {
              ") WHERE NOT EXISTS (SELECT 1 FROM pglogical.node WHERE node_name = " +
              sql_literal(pglogical_node_name(node)) + ");\n");
   });
-  log(ctx, "setup: " + std::to_string(ctx.nodes.size()) + " nodes started (conflict resolution " +
-               options_.conflict_resolution + (ctx.faketime_dir.empty() ? "" : ", libfaketime") +
-               ") in " + seconds_since(t0));
+  log(ctx,
+      "setup: " + std::to_string(ctx.nodes.size()) + " nodes started (conflict resolution " +
+          options_.conflict_resolution +
+          (clusters::launch_env(ctx).empty() ? "" : ", under " + clusters::launch_env(ctx).why) +
+          ") in " + seconds_since(t0));
 }
 
 bool PglogicalDb::wait_replicating(const DbContext& ctx,
@@ -613,7 +585,7 @@ void PglogicalDb::prepare(const DbContext& ctx, const std::string& vocabulary, c
   const size_t n = ctx.nodes.size();
   const auto tables = sql::tables(vocabulary);
   // Schema and replication set, on every node (pglogical does not replicate DDL here).
-  for_nodes(ctx.nodes, [&](const std::string& node, size_t i) {
+  clusters::on_every_node(ctx.nodes, [&](const std::string& node, size_t i) {
     Json p = params.is_object() ? params : Json::object();
     p["node-index"] = static_cast<int64_t>(i + 1);
     p["node-count"] = static_cast<int64_t>(n);
@@ -629,7 +601,7 @@ void PglogicalDb::prepare(const DbContext& ctx, const std::string& vocabulary, c
     psql(ctx, node, sql);
   });
   // The mesh: node i subscribes to every other node j.
-  for_nodes(ctx.nodes, [&](const std::string& node, size_t) {
+  clusters::on_every_node(ctx.nodes, [&](const std::string& node, size_t) {
     std::string sql;
     for (const auto& prov : ctx.nodes) {
       if (prov == node) continue;
@@ -711,7 +683,7 @@ bool PglogicalDb::converge(const DbContext& ctx, const std::string& vocabulary,
 void PglogicalDb::teardown(const DbContext& ctx) {
   const auto t0 = Clock::now();
   if (ctx.remote == nullptr) return;
-  for_nodes(ctx.nodes, [&](const std::string& node, size_t) {
+  clusters::on_every_node(ctx.nodes, [&](const std::string& node, size_t) {
     auto s = open_session(ctx, node);
     const std::string dir = pglogical_node_dir(ctx, node);
     run(*s,
@@ -794,7 +766,7 @@ std::vector<std::string> PglogicalDb::kick_subscriptions(const DbContext& ctx,
   std::vector<std::string> live;
   std::string errors;
   try {
-    for_nodes(ctx.nodes, [&](const std::string& other, size_t) {
+    clusters::on_every_node(ctx.nodes, [&](const std::string& other, size_t) {
       std::string sql;
       if (other == node) {
         if (!own) return;
@@ -830,7 +802,7 @@ std::vector<std::string> PglogicalDb::recover(const DbContext& ctx) {
   std::mutex mu;
   std::vector<std::string> live;
   try {
-    for_nodes(ctx.nodes, [&](const std::string& node, size_t) {
+    clusters::on_every_node(ctx.nodes, [&](const std::string& node, size_t) {
       std::string sql;
       for (const auto& line : split_lines(psql(
                ctx, node, "SELECT subscription_name FROM pglogical.show_subscription_status();",

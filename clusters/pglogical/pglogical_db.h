@@ -8,10 +8,9 @@
 //                                                owned by postgres
 //       data/         PGDATA (postmaster.pid; pg_dynshmem, so no /dev/shm leftovers)
 //       server.log    the server log (log_files(); pglogical's CONFLICT lines)
-// With ctx.faketime_dir set, postgres starts under libfaketime with FAKETIME_TIMESTAMP_FILE=
-// <faketime_dir>/<node>.rc ("+0.000" written first when missing); client backends follow that
-// file at once (FAKETIME_NO_CACHE), so their commit timestamps - which last_update_wins
-// compares - are skewed.
+// postgres starts under DbContext::launch (clusters/common/launch.h): under the clock
+// nemesis, libfaketime; client backends follow its offset file at once (FAKETIME_NO_CACHE), so
+// their commit timestamps - which last_update_wins compares - are skewed.
 //
 // Lifecycle:
 //   setup     per node, in parallel: stop and wipe leftovers, initdb, configure, start, CREATE

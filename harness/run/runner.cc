@@ -537,10 +537,9 @@ RunOutcome run_test(const TestSpec& spec_in, const RunOptions& ro) {
       dctx.hosts[n["name"].get<std::string>()] = n["host"].get<std::string>();
     }
   }
-  if (std::find(nemesis_names.begin(), nemesis_names.end(), "clock") != nemesis_names.end()) {
-    const Json clock = spec.nemesis_options.value("clock", Json::object());
-    if (clock.value("mechanism", std::string("auto")) != "system") {
-      dctx.faketime_dir = clock.value("faketime-dir", std::string("/run/faultline/faketime"));
+  for (const auto& name : nemesis_names) {  // e.g. the clock nemesis: ctx.launch (libfaketime)
+    if (const auto* hook = DbContextHookRegistry::find(name)) {
+      (*hook)(spec.nemesis_options.value(name, Json::object()), dctx);
     }
   }
 

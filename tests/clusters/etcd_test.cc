@@ -8,6 +8,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <catch2/catch.hpp>
 #include <cstring>
@@ -697,17 +698,31 @@ TEST_CASE("etcd runs from a root-only directory, made and checked on the node",
   ctx.nodes = {"n1"};
   ctx.remote = &remote;
   ctx.hosts["n1"] = "10.0.0.11";
-  ctx.faketime_dir = "/run/faultline/faketime";
+  DbContextHookRegistry::get("db-hook", "clock")({{"faketime-dir", "/run/faultline/faketime"}},
+                                                 ctx);
   capability<Killable>(*db)->start(ctx, "n1");
-  REQUIRE(remote.script("n1").commands.size() == 1);
-  const Command& c = remote.script("n1").commands.front();
-  REQUIRE(c.argv.size() > 6);
-  CHECK(c.argv[4] == "/var/lib/faultline/etcd");
-  CHECK(c.argv[5] == "/var/lib/faultline/etcd/n1-10.0.0.11");
+  REQUIRE(remote.script("n1").commands.size() == 2);
+  // The launch files first (clusters/common/launch.h), their directory root's alone.
+  const Command& prep = remote.script("n1").commands.front();
+  CHECK_THAT(prep.argv[2], Catch::Contains("fl_private_dir \"$(dirname \"$1\")\" 755 || exit 3"));
+  CHECK(std::find(prep.argv.begin(), prep.argv.end(), "/run/faultline/faketime/n1.rc") !=
+        prep.argv.end());
+  const Command& c = remote.script("n1").commands.back();
+  REQUIRE(c.argv.size() > 9);
+  // Daemon::script: pid file, binary, marker, then the base dir and the node dir.
+  CHECK(c.argv[4] == "/var/lib/faultline/etcd/n1-10.0.0.11/etcd.pid");
+  CHECK(c.argv[5] == "/usr/bin/etcd");
+  CHECK(c.argv[6] == "/var/lib/faultline/etcd/n1-10.0.0.11/data");
+  CHECK(c.argv[7] == "/var/lib/faultline/etcd");
+  CHECK(c.argv[8] == "/var/lib/faultline/etcd/n1-10.0.0.11");
+  CHECK(c.argv[9] == "env");  // etcd runs under the launch env
+  CHECK(std::find(c.argv.begin(), c.argv.end(),
+                  "FAKETIME_TIMESTAMP_FILE=/run/faultline/faketime/n1.rc") != c.argv.end());
   CHECK_THAT(c.argv[2], Catch::Contains("fl_private_dir \"$base\" 755 || exit 3"));
-  CHECK_THAT(c.argv[2], Catch::Contains("fl_private_dir \"$(dirname \"$rc\")\" 755 || exit 3"));
   // The pid file is believed only for a number whose process runs our data dir.
   CHECK_THAT(c.argv[2], Catch::Contains("*[!0-9]*) return 1"));
-  ctx.faketime_dir = "/run/x\ny";
-  CHECK_THROWS_WITH(capability<Killable>(*db)->start(ctx, "n1"), Catch::Contains("faketime"));
+  DbContext bad = ctx;
+  bad.launch = {};
+  DbContextHookRegistry::get("db-hook", "clock")({{"faketime-dir", "/run/x\ny"}}, bad);
+  CHECK_THROWS_WITH(capability<Killable>(*db)->start(bad, "n1"), Catch::Contains("faketime"));
 }

@@ -164,3 +164,27 @@ TEST_CASE("clock: changes hold until the next, stay within max-ms, and follow th
   o.options = {{"bump-share", 0.9}, {"strobe-share", 0.2}};
   CHECK_THROWS_WITH(NemesisRegistry::get("nemesis", "clock")(o), Catch::Contains("bump-share"));
 }
+
+// The runner knows no clock option: the clock's DbContextHook fills the database's launch env.
+TEST_CASE("clock: its db hook launches the database under libfaketime unless system", "[clock]") {
+  const auto& hook = DbContextHookRegistry::get("db-hook", "clock");
+  DbContext ctx;
+  hook(Json::object(), ctx);  // mechanism auto, the default dir
+  CHECK(ctx.launch.env == faketime_launch_env("/run/faultline/faketime").env);
+  CHECK(ctx.launch.env.at("FAKETIME_TIMESTAMP_FILE") == "/run/faultline/faketime/{node}.rc");
+  CHECK(ctx.launch.env.at("LD_PRELOAD") == "/usr/lib/x86_64-linux-gnu/faketime/libfaketimeMT.so.1");
+  CHECK(ctx.launch.env.at("FAKETIME_NO_CACHE") == "1");
+  CHECK(ctx.launch.env.at("FAKETIME_DONT_FAKE_MONOTONIC") == "1");
+  CHECK(ctx.launch.files ==
+        std::map<std::string, std::string>{{"/run/faultline/faketime/{node}.rc", "+0.000\n"}});
+
+  DbContext f;
+  hook({{"mechanism", "faketime"}, {"faketime-dir", "/ft"}}, f);
+  CHECK(f.launch.env.at("FAKETIME_TIMESTAMP_FILE") == "/ft/{node}.rc");
+  CHECK_THAT(f.launch.why, Catch::Contains("libfaketime"));
+
+  DbContext s;
+  hook({{"mechanism", "system"}, {"faketime-dir", "/ft"}}, s);
+  CHECK(s.launch.empty());
+  CHECK_THROWS_AS(hook({{"faketime-dir", 3}}, s), ConfigError);
+}
