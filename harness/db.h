@@ -57,10 +57,6 @@ struct DbContext {
   std::map<std::string, std::string> hosts;
   // How to launch the database's processes (see LaunchEnv); filled by the nemeses' hooks.
   LaunchEnv launch;
-  // Deprecated, for tests/integration only until they set `launch`: when `launch` is empty,
-  // clusters/common/launch.h treats a non-empty faketime_dir as the clock nemesis with
-  // faketime-dir = this. Nothing else reads it; the runner never sets it.
-  std::string faketime_dir;
 };
 
 // A nemesis whose faults need the database launched a certain way registers, under its own

@@ -26,14 +26,7 @@ fl_launch_leftovers() {
 }
 )sh";
 
-LaunchEnv launch_env(const DbContext& ctx) {
-  if (!ctx.launch.empty() || ctx.faketime_dir.empty()) return ctx.launch;
-  DbContext shim;
-  if (const auto* hook = DbContextHookRegistry::find("clock")) {
-    (*hook)({{"mechanism", "faketime"}, {"faketime-dir", ctx.faketime_dir}}, shim);
-  }
-  return shim.launch;
-}
+LaunchEnv launch_env(const DbContext& ctx) { return ctx.launch; }
 
 std::vector<std::string> launch_env_argv(const DbContext& ctx, const std::string& node,
                                          const std::map<std::string, std::string>& extra) {

@@ -17,9 +17,7 @@
 
 namespace faultline::clusters {
 
-// The LaunchEnv of ctx: ctx.launch, or, when that is empty and the deprecated
-// ctx.faketime_dir is set, what the "clock" hook gives for {mechanism: faketime,
-// faketime-dir: faketime_dir}.
+// The LaunchEnv of ctx (ctx.launch, filled by the nemeses' DbContextHooks).
 LaunchEnv launch_env(const DbContext& ctx);
 
 // The words to put in front of a database's argv on `node`: {"env", "NAME=value", ...} with

@@ -12,7 +12,7 @@
 #include "clusters/common/daemon.h"
 #include "clusters/common/launch.h"
 #include "clusters/common/nodes.h"
-#include "clusters/galera/mariadb_connection.h"
+#include "clusters/sql/mariadb_connection.h"
 #include "clusters/sql/sql.h"
 #include "harness/checker.h"
 #include "harness/db.h"
@@ -135,7 +135,7 @@ class GaleraDb : public Db, public Killable, public Pausable {
 
   void prepare(const DbContext& ctx, const std::string& vocabulary, const Json& params) override {
     require_remote(ctx);
-    MariaDbOptions mo = client_options();
+    sql::MariaDbOptions mo = client_options();
     auto c = connect_mariadb(host(ctx, ctx.nodes.front()), mo, seconds(30));
     for (const auto& st : sql::schema_statements(vocabulary, sql::Dialect::kMySql, params)) {
       c->query(st);
@@ -176,7 +176,7 @@ class GaleraDb : public Db, public Killable, public Pausable {
     sql::ClientOptions co;
     co.select_for_update = o_.select_for_update;
     co.before_final_read = "SET SESSION wsrep_sync_wait = 1";
-    return sql::make_client(vocabulary, mariadb_connector(client_options()), co);
+    return sql::make_client(vocabulary, sql::mariadb_connector(client_options()), co);
   }
 
   // --- Killable ---------------------------------------------------------------------------
@@ -275,8 +275,8 @@ class GaleraDb : public Db, public Killable, public Pausable {
     return clusters::host_of(ctx, node);
   }
 
-  MariaDbOptions client_options() const {
-    MariaDbOptions mo;
+  sql::MariaDbOptions client_options() const {
+    sql::MariaDbOptions mo;
     mo.isolation = o_.isolation;
     return mo;
   }

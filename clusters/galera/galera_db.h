@@ -14,7 +14,7 @@
 // when another node runs, it rejoins by IST or SST; when no node runs, the whole-cluster
 // recovery: --wsrep-recover on every node, bootstrap from the most advanced position with
 // safe_to_bootstrap and --wsrep-start-position, then join the others), Pausable (SIGSTOP /
-// SIGCONT by pid). Under the clock nemesis (ctx.faketime_dir), mariadbd runs under libfaketime.
+// SIGCONT by pid). Under the clock nemesis (ctx.launch), mariadbd runs under libfaketime.
 //
 // Options (db-options), with defaults:
 //   isolation                ""      session isolation: read-committed, repeatable-read,

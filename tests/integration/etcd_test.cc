@@ -349,8 +349,10 @@ TEST_CASE("etcd under libfaketime: started with the offset file, nothing left in
   FAULTLINE_REQUIRE_ROOT();
   Cluster c;
   DbContext ctx = c.db_context();
-  ctx.faketime_dir = "/var/lib/faultline/clusters/fletcd/faketime";
-  fs::remove_all(ctx.faketime_dir);
+  const std::string faketime_dir = "/var/lib/faultline/clusters/fletcd/faketime";
+  DbContextHookRegistry::get("db-hook", "clock")({{"faketime-dir", faketime_dir}},
+                                                 ctx);  // as the clock nemesis
+  fs::remove_all(faketime_dir);
   auto dbp = DbRegistry::get("db", "etcd")(Json::object());
   Db& db = *dbp;
   DbGuard guard{db, ctx};
@@ -365,7 +367,7 @@ TEST_CASE("etcd under libfaketime: started with the offset file, nothing left in
   };
   std::vector<std::string> pids;
   for (const auto& node : c.nodes) {
-    std::ifstream rc(ctx.faketime_dir + "/" + node + ".rc");
+    std::ifstream rc(faketime_dir + "/" + node + ".rc");
     std::string offset;
     rc >> offset;
     CHECK(offset == "+0.000");  // written when missing
@@ -373,8 +375,7 @@ TEST_CASE("etcd under libfaketime: started with the offset file, nothing left in
     pids.push_back(pid);
     std::ifstream env("/proc/" + pid + "/environ", std::ios::binary);
     std::string e((std::istreambuf_iterator<char>(env)), std::istreambuf_iterator<char>());
-    CHECK_THAT(e,
-               Catch::Contains("FAKETIME_TIMESTAMP_FILE=" + ctx.faketime_dir + "/" + node + ".rc"));
+    CHECK_THAT(e, Catch::Contains("FAKETIME_TIMESTAMP_FILE=" + faketime_dir + "/" + node + ".rc"));
     CHECK_THAT(e, Catch::Contains("libfaketimeMT.so.1"));
   }
   auto* k = capability<Killable>(db);
@@ -389,7 +390,7 @@ TEST_CASE("etcd under libfaketime: started with the offset file, nothing left in
     CHECK_FALSE(fs::exists("/dev/shm/faketime_shm_" + pid));
     CHECK_FALSE(fs::exists("/dev/shm/sem.faketime_sem_" + pid));
   }
-  fs::remove_all(ctx.faketime_dir);
+  fs::remove_all(faketime_dir);
 }
 
 TEST_CASE("etcd serves every workload through the runner, and every run is valid",

@@ -15,7 +15,7 @@
 #include <sstream>
 #include <thread>
 
-#include "clusters/galera/mariadb_connection.h"
+#include "clusters/sql/mariadb_connection.h"
 #include "clusters/sql/sql.h"
 #include "harness/control/inventory.h"
 #include "harness/db.h"
@@ -116,7 +116,9 @@ TEST_CASE("galera: a 3-node cluster serves every vocabulary and survives kills a
           "[galera]") {
   FAULTLINE_REQUIRE_ROOT();
   Cluster c;
-  c.ctx.faketime_dir = "/run/faultline/faketime-flgal";  // as under the clock nemesis
+  const std::string faketime_dir = "/run/faultline/faketime-flgal";
+  DbContextHookRegistry::get("db-hook", "clock")({{"faketime-dir", faketime_dir}},
+                                                 c.ctx);  // as the clock nemesis
   auto db = make_galera({{"sync-wait", 1}});
   // libfaketime's shared objects in /dev/shm: those of this test's processes must be gone at
   // the end (leftovers, named by pid, made later processes' SST scripts exit).
@@ -138,18 +140,18 @@ TEST_CASE("galera: a 3-node cluster serves every vocabulary and survives kills a
   // Under libfaketime, the database itself sees a node's skew: NOW() on n2 moves with n2's
   // offset file while n1 keeps the true time.
   auto now_on = [&](const std::string& node) {
-    auto conn = galera::connect_mariadb(c.ctx.hosts.at(node), galera::MariaDbOptions{},
-                                        std::chrono::seconds(10));
+    auto conn =
+        sql::connect_mariadb(c.ctx.hosts.at(node), sql::MariaDbOptions{}, std::chrono::seconds(10));
     return std::stod(conn->query("SELECT UNIX_TIMESTAMP(NOW(6))").at(0).at(0).value());
   };
   auto n2 = c.remote->session("n2");
   n2->run_checked(Command::shell("printf '%s\\n' +30.000 > \"$1.tmp\" && mv \"$1.tmp\" \"$1\"",
-                                 {c.ctx.faketime_dir + "/n2.rc"}));
+                                 {faketime_dir + "/n2.rc"}));
   double skew_s = now_on("n2") - now_on("n1");
   CHECK(skew_s > 29);
   CHECK(skew_s < 32);
   n2->run_checked(Command::shell("printf '%s\\n' +0.000 > \"$1.tmp\" && mv \"$1.tmp\" \"$1\"",
-                                 {c.ctx.faketime_dir + "/n2.rc"}));
+                                 {faketime_dir + "/n2.rc"}));
   CHECK(std::abs(now_on("n2") - now_on("n1")) < 2);
 
   // Every vocabulary: prepare, then one op of each kind, on different nodes.
@@ -317,7 +319,7 @@ TEST_CASE("galera: a 3-node cluster serves every vocabulary and survives kills a
   }
   INFO("libfaketime objects left in /dev/shm: " << left.size() << (left.empty() ? "" : ", e.g. " + left.front()));
   CHECK(left.empty());
-  fs::remove_all(c.ctx.faketime_dir);
+  fs::remove_all(faketime_dir);
   std::cerr << "measured: NOW() on n2 with a +30 s offset file: " << skew_s << " s ahead of n1\n";
   std::cerr << "measured: galera setup (3 nodes from nothing) " << setup_s << " s; kill+start "
             << "of one node to Synced " << rejoin_s << " s; whole-cluster kill -> recovered "

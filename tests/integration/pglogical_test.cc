@@ -59,7 +59,10 @@ struct Pg {
     ctx = c.db_context("pglogical-test");
     ctx.options = options;
     ctx.log = [](const std::string& l) { std::cerr << "  [db] " << l << "\n"; };
-    ctx.faketime_dir = faketime_dir;
+    if (!faketime_dir.empty()) {
+      DbContextHookRegistry::get("db-hook", "clock")({{"faketime-dir", faketime_dir}},
+                                                     ctx);  // the clock nemesis
+    }
     db = std::make_unique<PglogicalDb>(PglogicalOptions::parse(options));
   }
   ~Pg() {

@@ -166,16 +166,17 @@ TEST_CASE("launch env: nothing to do without one, env words and files per node",
   CHECK_THROWS_AS(prepare_launch_command(ctx, "../../etc/passwd", "db 'x'"), std::invalid_argument);
 }
 
-TEST_CASE("launch env: the deprecated faketime_dir means the clock hook with that dir",
+TEST_CASE("launch env: the clock hook fills the launch env, unless the clock is the system's",
           "[clusters][clock]") {
   DbContext ctx;
-  ctx.faketime_dir = "/run/ft";
+  DbContextHookRegistry::get("db-hook", "clock")({{"faketime-dir", "/run/ft"}}, ctx);
   LaunchEnv l = launch_env(ctx);
   CHECK(l.env.at("FAKETIME_TIMESTAMP_FILE") == "/run/ft/{node}.rc");
   CHECK(l.env.at("LD_PRELOAD").find("libfaketime") != std::string::npos);
   CHECK(l.files.count("/run/ft/{node}.rc") == 1);
-  ctx.launch.env = {{"A", "1"}};  // `launch` wins
-  CHECK(launch_env(ctx).env == std::map<std::string, std::string>{{"A", "1"}});
+  DbContext system;
+  DbContextHookRegistry::get("db-hook", "clock")({{"mechanism", "system"}}, system);
+  CHECK(launch_env(system).env.empty());
 }
 
 TEST_CASE("daemon: a pid file is believed only for the right binary and marker argument",

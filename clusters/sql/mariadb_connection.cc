@@ -1,4 +1,4 @@
-#include "clusters/galera/mariadb_connection.h"
+#include "clusters/sql/mariadb_connection.h"
 
 #include <mysql.h>
 
@@ -7,7 +7,7 @@
 
 #include "harness/db.h"
 
-namespace faultline::galera {
+namespace faultline::sql {
 namespace {
 
 using sql::SqlError;
@@ -31,8 +31,8 @@ class MariaDbConnection : public sql::Connection {
     if (!mysql_real_connect(mysql_, host.c_str(), o.user.c_str(), o.password.c_str(),
                             o.database.c_str(), static_cast<unsigned int>(o.port), nullptr,
                             CLIENT_FOUND_ROWS)) {
-      std::string msg = "cannot connect to " + host + ":" + std::to_string(o.port) + ": " +
-                        mysql_error(mysql_);
+      std::string msg =
+          "cannot connect to " + host + ":" + std::to_string(o.port) + ": " + mysql_error(mysql_);
       std::string code = std::to_string(mysql_errno(mysql_));
       mysql_close(mysql_);
       mysql_ = nullptr;
@@ -51,7 +51,8 @@ class MariaDbConnection : public sql::Connection {
   sql::Dialect dialect() const override { return sql::Dialect::kMySql; }
 
   std::vector<sql::Row> query(const std::string& statement) override {
-    if (!mysql_) throw SqlError(SqlError::Kind::kConnection, "", "connection to " + host_ + " closed");
+    if (!mysql_)
+      throw SqlError(SqlError::Kind::kConnection, "", "connection to " + host_ + " closed");
     if (mysql_real_query(mysql_, statement.data(), statement.size()) != 0) fail();
     std::vector<sql::Row> rows;
     MYSQL_RES* res = mysql_store_result(mysql_);
@@ -66,8 +67,10 @@ class MariaDbConnection : public sql::Connection {
       sql::Row r;
       r.reserve(n);
       for (unsigned int i = 0; i < n; ++i) {
-        if (row[i]) r.emplace_back(std::string(row[i], lengths[i]));
-        else r.emplace_back(std::nullopt);
+        if (row[i])
+          r.emplace_back(std::string(row[i], lengths[i]));
+        else
+          r.emplace_back(std::nullopt);
       }
       rows.push_back(std::move(r));
     }
@@ -119,4 +122,4 @@ sql::Connector mariadb_connector(MariaDbOptions options) {
   };
 }
 
-}  // namespace faultline::galera
+}  // namespace faultline::sql

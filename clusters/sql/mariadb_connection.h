@@ -16,7 +16,7 @@
 
 #include "clusters/sql/sql.h"
 
-namespace faultline::galera {
+namespace faultline::sql {
 
 struct MariaDbOptions {
   std::string user = "faultline";
@@ -37,4 +37,4 @@ std::unique_ptr<sql::Connection> connect_mariadb(const std::string& host,
 // A connector for clients: the node's host from ctx.db->hosts, timeouts from ctx.op_timeout.
 sql::Connector mariadb_connector(MariaDbOptions options);
 
-}  // namespace faultline::galera
+}  // namespace faultline::sql
