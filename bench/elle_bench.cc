@@ -69,7 +69,8 @@ std::string jsonl_text(const std::vector<Op>& ops) {
 int run(const std::string& workload, int64_t n, int runs, const std::string& model) {
   std::string checker = workload == "causal" ? "causal" : workload;
   Json options = Json::object();
-  if (workload == "rw-register") options["consistency-model"] = model.empty() ? "serializable" : model;
+  if (workload == "rw-register")
+    options["consistency-model"] = model.empty() ? "serializable" : model;
   if (workload == "list-append") options["consistency-model"] = "strict-serializable";
   std::vector<double> parse, check, total;
   for (int r = 0; r < runs; ++r) {
@@ -91,17 +92,17 @@ int run(const std::string& workload, int64_t n, int runs, const std::string& mod
     check.push_back(k);
     total.push_back(p + k);
     std::cout << workload << " n=" << n << " seed=" << seed << " ops=" << loaded.history.size()
-              << " parse=" << p << "s check=" << k << "s valid=" << to_string(res.validity)
-              << " (" << res.details.value("summary", std::string()) << ")\n";
+              << " parse=" << p << "s check=" << k << "s valid=" << to_string(res.validity) << " ("
+              << res.details.value("summary", std::string()) << ")\n";
     if (res.details.contains("stats") && res.details["stats"].contains("polygraph")) {
       std::cout << "  polygraph " << res.details["stats"]["polygraph"].dump() << "\n";
     }
   }
   const double mt = median(total);
-  std::cout << "MEDIAN " << workload << " n=" << n << " runs=" << runs
-            << " parse=" << median(parse) << "s check=" << median(check) << "s total=" << mt
-            << "s rate=" << static_cast<int64_t>(static_cast<double>(n) / mt)
-            << "/s (check only " << static_cast<int64_t>(static_cast<double>(n) / median(check))
+  std::cout << "MEDIAN " << workload << " n=" << n << " runs=" << runs << " parse=" << median(parse)
+            << "s check=" << median(check) << "s total=" << mt
+            << "s rate=" << static_cast<int64_t>(static_cast<double>(n) / mt) << "/s (check only "
+            << static_cast<int64_t>(static_cast<double>(n) / median(check))
             << "/s) peak_rss=" << peak_rss_mb() << "MB\n";
   return 0;
 }
@@ -186,7 +187,7 @@ int main(int argc, char** argv) {
                     args.size() > 4 ? args[4] : "");
   }
   const std::string w = args[0];
-  const int64_t n = args.size() > 1 ? std::stoll(args[1])
+  const int64_t n = args.size() > 1      ? std::stoll(args[1])
                     : w == "list-append" ? 1000000
                     : w == "rw-register" ? 10000
                                          : 100000;

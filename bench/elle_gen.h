@@ -53,9 +53,9 @@ inline std::vector<Op> generate_txn_history(const TxnGenOptions& o) {
 
   struct Client {
     int64_t process = 0;
-    int phase = 0;  // 0 idle, 1 invoked, 2 applied
-    Json invoke;    // mops with null reads
-    Json result;    // mops with read results (after applying)
+    int phase = 0;    // 0 idle, 1 invoked, 2 applied
+    Json invoke;      // mops with null reads
+    Json result;      // mops with read results (after applying)
     int outcome = 0;  // 0 ok, 1 fail, 2 info
   };
   std::vector<Client> clients;

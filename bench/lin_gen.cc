@@ -31,15 +31,27 @@ int main(int argc, char** argv) {
   bool stale = false, jsonl = false;
   for (int i = 1; i < argc; ++i) {
     std::string a = argv[i];
-    auto next = [&] { return i + 1 < argc ? argv[++i] : (std::fprintf(stderr, "%s needs a value\n", a.c_str()), std::exit(254), argv[0]); };
-    if (a == "--clients") clients = std::atoi(next());
-    else if (a == "--keys") keys = std::atoi(next());
-    else if (a == "--ops") ops = std::atol(next());
-    else if (a == "--seed") seed = std::strtoul(next(), nullptr, 10);
-    else if (a == "--stale") stale = true;
-    else if (a == "--format") jsonl = std::string(next()) == "jsonl";
+    auto next = [&] {
+      return i + 1 < argc
+                 ? argv[++i]
+                 : (std::fprintf(stderr, "%s needs a value\n", a.c_str()), std::exit(254), argv[0]);
+    };
+    if (a == "--clients")
+      clients = std::atoi(next());
+    else if (a == "--keys")
+      keys = std::atoi(next());
+    else if (a == "--ops")
+      ops = std::atol(next());
+    else if (a == "--seed")
+      seed = std::strtoul(next(), nullptr, 10);
+    else if (a == "--stale")
+      stale = true;
+    else if (a == "--format")
+      jsonl = std::string(next()) == "jsonl";
     else {
-      std::fprintf(stderr, "usage: lin_gen --clients C --keys K --ops N [--seed S] [--stale] [--format kv|jsonl]\n");
+      std::fprintf(
+          stderr,
+          "usage: lin_gen --clients C --keys K --ops N [--seed S] [--stale] [--format kv|jsonl]\n");
       return 254;
     }
   }
@@ -54,12 +66,15 @@ int main(int argc, char** argv) {
   auto emit = [&](int c, bool invoke, const Pending& x) {
     const char* f = names[x.f];
     std::string k = std::to_string(x.key);
-    const std::string& v = invoke ? (x.f == 0 ? std::string() : x.arg) : (x.f == 0 ? x.result : x.arg);
+    const std::string& v =
+        invoke ? (x.f == 0 ? std::string() : x.arg) : (x.f == 0 ? x.result : x.arg);
     bool nil = invoke && x.f == 0;
     if (jsonl) {
-      std::printf("{\"index\":%ld,\"process\":%d,\"type\":\"%s\",\"f\":\"%s\",\"key\":\"%s\",\"value\":%s%s%s}\n",
-                  index, c, invoke ? "invoke" : "ok", f, k.c_str(), nil ? "null" : "\"",
-                  nil ? "" : v.c_str(), nil ? "" : "\"");
+      std::printf(
+          "{\"index\":%ld,\"process\":%d,\"type\":\"%s\",\"f\":\"%s\",\"key\":\"%s\",\"value\":%s%"
+          "s%s}\n",
+          index, c, invoke ? "invoke" : "ok", f, k.c_str(), nil ? "null" : "\"",
+          nil ? "" : v.c_str(), nil ? "" : "\"");
     } else {
       std::printf("{:process %d, :type :%s, :f :%s, :key \"%s\", :value %s%s%s}\n", c,
                   invoke ? "invoke" : "ok", f, k.c_str(), nil ? "nil" : "\"", nil ? "" : v.c_str(),

@@ -10,9 +10,12 @@ namespace faultline {
 
 std::string_view to_string(Validity v) {
   switch (v) {
-    case Validity::kValid: return "valid";
-    case Validity::kInvalid: return "invalid";
-    case Validity::kUnknown: return "unknown";
+    case Validity::kValid:
+      return "valid";
+    case Validity::kInvalid:
+      return "invalid";
+    case Validity::kUnknown:
+      return "unknown";
   }
   return "?";
 }
@@ -25,9 +28,12 @@ Validity merge(Validity a, Validity b) {
 
 int exit_code_of(Validity v) {
   switch (v) {
-    case Validity::kValid: return 0;
-    case Validity::kInvalid: return 1;
-    case Validity::kUnknown: return 2;
+    case Validity::kValid:
+      return 0;
+    case Validity::kInvalid:
+      return 1;
+    case Validity::kUnknown:
+      return 2;
   }
   return 255;
 }

@@ -53,8 +53,8 @@ struct CheckContext {
 
 struct CheckResult {
   Validity validity = Validity::kValid;
-  Json details = Json::object();                  // checker-specific, deterministic
-  std::map<std::string, std::string> artifacts;   // file name -> bytes (e.g. "cycle-1.dot")
+  Json details = Json::object();                 // checker-specific, deterministic
+  std::map<std::string, std::string> artifacts;  // file name -> bytes (e.g. "cycle-1.dot")
   // Wall-clock figures (seconds per phase, ...): not deterministic, so kept apart from details,
   // which must be byte-identical when a stored history is checked again.
   Json timing = Json::object();

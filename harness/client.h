@@ -40,7 +40,7 @@ struct ClientContext {
   std::string node;               // the node this client talks to
   int64_t process = 0;            // the process it serves
   std::chrono::nanoseconds op_timeout{std::chrono::seconds(10)};
-  Json params = Json::object();   // the workload's client_params() (docs/workloads.md)
+  Json params = Json::object();  // the workload's client_params() (docs/workloads.md)
 };
 
 class Client {

@@ -21,10 +21,14 @@ namespace faultline {
 
 std::string_view to_string(HistoryFormat format) {
   switch (format) {
-    case HistoryFormat::kJsonl: return "jsonl";
-    case HistoryFormat::kEdn: return "edn";
-    case HistoryFormat::kJepsenLog: return "jepsen-log";
-    case HistoryFormat::kPorcupineKv: return "porcupine-kv";
+    case HistoryFormat::kJsonl:
+      return "jsonl";
+    case HistoryFormat::kEdn:
+      return "edn";
+    case HistoryFormat::kJepsenLog:
+      return "jepsen-log";
+    case HistoryFormat::kPorcupineKv:
+      return "porcupine-kv";
   }
   return "?";
 }
@@ -209,7 +213,8 @@ class EdnReader {
         }
         continue;
       }
-      if (key == "process" && pos_ < s_.size() && std::isdigit(static_cast<unsigned char>(s_[pos_]))) {
+      if (key == "process" && pos_ < s_.size() &&
+          std::isdigit(static_cast<unsigned char>(s_[pos_]))) {
         size_t start = pos_;
         while (pos_ < s_.size() && std::isdigit(static_cast<unsigned char>(s_[pos_]))) ++pos_;
         int64_t p = 0;
@@ -238,8 +243,8 @@ class EdnReader {
     void set_type(std::string_view word) {
       auto t = parse_op_type(word);
       if (!t) {
-        fail_at(r_.source_, op_.line, "unknown op type :" + std::string(word) +
-                                          " (expected invoke, ok, fail or info)");
+        fail_at(r_.source_, op_.line,
+                "unknown op type :" + std::string(word) + " (expected invoke, ok, fail or info)");
       }
       op_.type = *t;
       has_type_ = true;
@@ -254,8 +259,8 @@ class EdnReader {
       if (k == "type") {
         auto t = v.is_string() ? parse_op_type(v.get_ref<const std::string&>()) : std::nullopt;
         if (!t) {
-          fail_at(r_.source_, line, "unknown op type " + json_text(v) +
-                                        " (expected invoke, ok, fail or info)");
+          fail_at(r_.source_, line,
+                  "unknown op type " + json_text(v) + " (expected invoke, ok, fail or info)");
         }
         op_.type = *t;
         has_type_ = true;
@@ -268,7 +273,8 @@ class EdnReader {
         op_.value = std::move(v);
       } else if (k == "time") {
         if (!v.is_number()) fail_at(r_.source_, line, "time must be a number, not " + json_text(v));
-        op_.time_ns = v.is_number_float() ? static_cast<int64_t>(v.get<double>()) : v.get<int64_t>();
+        op_.time_ns =
+            v.is_number_float() ? static_cast<int64_t>(v.get<double>()) : v.get<int64_t>();
       } else if (k == "index") {
         // Positions are re-derived from the order of ops.
       } else if (k == "node") {
@@ -341,20 +347,33 @@ class EdnReader {
     if (pos_ >= s_.size()) error("unexpected end of input");
     char c = s_[pos_];
     switch (c) {
-      case '"': return read_string();
-      case '[': ++pos_; return read_seq(']', depth);
-      case '(': ++pos_; return read_seq(')', depth);
-      case '{': ++pos_; return read_map(depth);
-      case '#': return read_dispatch(depth);
+      case '"':
+        return read_string();
+      case '[':
+        ++pos_;
+        return read_seq(']', depth);
+      case '(':
+        ++pos_;
+        return read_seq(')', depth);
+      case '{':
+        ++pos_;
+        return read_map(depth);
+      case '#':
+        return read_dispatch(depth);
       case ':': {
         ++pos_;
         std::string_view name = read_token();
         if (name.empty()) error("empty keyword");
         return std::string(name);
       }
-      case '\\': return read_char();
-      case ']': case ')': case '}': error(std::string("unmatched '") + c + "'");
-      default: break;
+      case '\\':
+        return read_char();
+      case ']':
+      case ')':
+      case '}':
+        error(std::string("unmatched '") + c + "'");
+      default:
+        break;
     }
     if (std::isdigit(static_cast<unsigned char>(c)) ||
         ((c == '-' || c == '+') && pos_ + 1 < s_.size() &&
@@ -377,8 +396,8 @@ class EdnReader {
     while (true) {
       skip(depth + 1);
       if (pos_ >= s_.size()) {
-        fail_at(source_, open_line, std::string("unterminated collection, expected '") + close +
-                                        "' (it opens here)");
+        fail_at(source_, open_line,
+                std::string("unterminated collection, expected '") + close + "' (it opens here)");
       }
       if (s_[pos_] == close) {
         ++pos_;
@@ -454,14 +473,30 @@ class EdnReader {
       if (pos_ >= s_.size()) error("unterminated string escape");
       char e = s_[pos_++];
       switch (e) {
-        case 'n': out += '\n'; break;
-        case 't': out += '\t'; break;
-        case 'r': out += '\r'; break;
-        case 'b': out += '\b'; break;
-        case 'f': out += '\f'; break;
-        case '"': out += '"'; break;
-        case '\\': out += '\\'; break;
-        case '/': out += '/'; break;
+        case 'n':
+          out += '\n';
+          break;
+        case 't':
+          out += '\t';
+          break;
+        case 'r':
+          out += '\r';
+          break;
+        case 'b':
+          out += '\b';
+          break;
+        case 'f':
+          out += '\f';
+          break;
+        case '"':
+          out += '"';
+          break;
+        case '\\':
+          out += '\\';
+          break;
+        case '/':
+          out += '/';
+          break;
         case 'u': {
           uint32_t cp = read_hex4();
           if (cp >= 0xD800 && cp <= 0xDBFF && pos_ + 6 <= s_.size() && s_[pos_] == '\\' &&
@@ -478,7 +513,8 @@ class EdnReader {
           encode_utf8(cp, out);
           break;
         }
-        default: error(std::string("unknown string escape '\\") + e + "'");
+        default:
+          error(std::string("unknown string escape '\\") + e + "'");
       }
     }
   }
@@ -489,10 +525,14 @@ class EdnReader {
     for (int i = 0; i < 4; ++i) {
       char h = s_[pos_++];
       cp <<= 4;
-      if (h >= '0' && h <= '9') cp |= static_cast<uint32_t>(h - '0');
-      else if (h >= 'a' && h <= 'f') cp |= static_cast<uint32_t>(h - 'a' + 10);
-      else if (h >= 'A' && h <= 'F') cp |= static_cast<uint32_t>(h - 'A' + 10);
-      else error("bad hex digit in \\u escape");
+      if (h >= '0' && h <= '9')
+        cp |= static_cast<uint32_t>(h - '0');
+      else if (h >= 'a' && h <= 'f')
+        cp |= static_cast<uint32_t>(h - 'a' + 10);
+      else if (h >= 'A' && h <= 'F')
+        cp |= static_cast<uint32_t>(h - 'A' + 10);
+      else
+        error("bad hex digit in \\u escape");
     }
     return cp;
   }
@@ -797,15 +837,32 @@ class JsonlFastReader {
       if (c == '"') return true;
       if (c != '\\' || pos_ >= s_.size()) return false;  // control or non-ASCII byte
       switch (s_[pos_++]) {
-        case '"': *out += '"'; break;
-        case '\\': *out += '\\'; break;
-        case '/': *out += '/'; break;
-        case 'b': *out += '\b'; break;
-        case 'f': *out += '\f'; break;
-        case 'n': *out += '\n'; break;
-        case 'r': *out += '\r'; break;
-        case 't': *out += '\t'; break;
-        default: return false;  // \u and bad escapes
+        case '"':
+          *out += '"';
+          break;
+        case '\\':
+          *out += '\\';
+          break;
+        case '/':
+          *out += '/';
+          break;
+        case 'b':
+          *out += '\b';
+          break;
+        case 'f':
+          *out += '\f';
+          break;
+        case 'n':
+          *out += '\n';
+          break;
+        case 'r':
+          *out += '\r';
+          break;
+        case 't':
+          *out += '\t';
+          break;
+        default:
+          return false;  // \u and bad escapes
       }
     }
   }
@@ -1021,8 +1078,8 @@ std::vector<Op> read_log_ops(std::string_view text, const std::string& source) {
     op.process = r.process_of(fields[0], line);
     auto type = fields[1].is_string() ? parse_op_type(fields[1].get<std::string>()) : std::nullopt;
     if (!type) {
-      fail_at(source, line, "unknown op type " + json_text(fields[1]) +
-                                " (expected invoke, ok, fail or info)");
+      fail_at(source, line,
+              "unknown op type " + json_text(fields[1]) + " (expected invoke, ok, fail or info)");
     }
     op.type = *type;
     op.f = fields[2].is_string() ? fields[2].get<std::string>() : json_text(fields[2]);
@@ -1059,11 +1116,21 @@ void write_edn_string(std::string& out, const std::string& s) {
   out += '"';
   for (unsigned char c : s) {
     switch (c) {
-      case '"': out += "\\\""; break;
-      case '\\': out += "\\\\"; break;
-      case '\n': out += "\\n"; break;
-      case '\t': out += "\\t"; break;
-      case '\r': out += "\\r"; break;
+      case '"':
+        out += "\\\"";
+        break;
+      case '\\':
+        out += "\\\\";
+        break;
+      case '\n':
+        out += "\\n";
+        break;
+      case '\t':
+        out += "\\t";
+        break;
+      case '\r':
+        out += "\\r";
+        break;
       default:
         if (c < 0x20) {
           char buf[8];
@@ -1081,17 +1148,25 @@ void write_edn_string(std::string& out, const std::string& s) {
 // names are written as keywords.
 void write_edn(std::string& out, const Json& v, bool mops = false) {
   switch (v.type()) {
-    case Json::value_t::null: out += "nil"; return;
-    case Json::value_t::boolean: out += v.get<bool>() ? "true" : "false"; return;
+    case Json::value_t::null:
+      out += "nil";
+      return;
+    case Json::value_t::boolean:
+      out += v.get<bool>() ? "true" : "false";
+      return;
     case Json::value_t::number_integer:
-    case Json::value_t::number_unsigned: out += json_text(v); return;
+    case Json::value_t::number_unsigned:
+      out += json_text(v);
+      return;
     case Json::value_t::number_float: {
       std::string t = json_text(v);
       if (t.find_first_of(".eE") == std::string::npos) t += ".0";
       out += t;
       return;
     }
-    case Json::value_t::string: write_edn_string(out, v.get_ref<const std::string&>()); return;
+    case Json::value_t::string:
+      write_edn_string(out, v.get_ref<const std::string&>());
+      return;
     case Json::value_t::array: {
       out += '[';
       bool first = true;
@@ -1131,7 +1206,9 @@ void write_edn(std::string& out, const Json& v, bool mops = false) {
       out += '}';
       return;
     }
-    default: out += "nil"; return;
+    default:
+      out += "nil";
+      return;
   }
 }
 
@@ -1253,10 +1330,13 @@ HistoryFormat detect_format(std::string_view text) {
 
 std::vector<Op> read_ops(std::string_view text, HistoryFormat format, const std::string& source) {
   switch (format) {
-    case HistoryFormat::kJsonl: return read_jsonl_ops(text, source);
-    case HistoryFormat::kJepsenLog: return read_log_ops(text, source);
+    case HistoryFormat::kJsonl:
+      return read_jsonl_ops(text, source);
+    case HistoryFormat::kJepsenLog:
+      return read_log_ops(text, source);
     case HistoryFormat::kEdn:
-    case HistoryFormat::kPorcupineKv: return read_edn_ops(text, source);
+    case HistoryFormat::kPorcupineKv:
+      return read_edn_ops(text, source);
   }
   return {};
 }
@@ -1297,8 +1377,8 @@ LoadedHistory load_history_file(const std::string& path, std::optional<HistoryFo
   }
   std::ifstream in(path, std::ios::binary);
   if (!in) {
-    throw HistoryError(path, {HistoryProblem{0, -1, std::string("cannot open: ") +
-                                                        std::strerror(errno)}});
+    throw HistoryError(
+        path, {HistoryProblem{0, -1, std::string("cannot open: ") + std::strerror(errno)}});
   }
   // One read into a string of the file's size (no stream buffer copies); a stream whose size
   // is unknown (a pipe) is read through a string stream.

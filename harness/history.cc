@@ -9,10 +9,14 @@ namespace faultline {
 
 std::string_view to_string(OpType type) {
   switch (type) {
-    case OpType::kInvoke: return "invoke";
-    case OpType::kOk: return "ok";
-    case OpType::kFail: return "fail";
-    case OpType::kInfo: return "info";
+    case OpType::kInvoke:
+      return "invoke";
+    case OpType::kOk:
+      return "ok";
+    case OpType::kFail:
+      return "fail";
+    case OpType::kInfo:
+      return "info";
   }
   return "?";
 }
@@ -167,9 +171,15 @@ History::Counts History::counts() const {
         ++c.invoke;
         if (pair_[i] < 0) ++c.open;
         break;
-      case OpType::kOk: ++c.ok; break;
-      case OpType::kFail: ++c.fail; break;
-      case OpType::kInfo: ++c.info; break;
+      case OpType::kOk:
+        ++c.ok;
+        break;
+      case OpType::kFail:
+        ++c.fail;
+        break;
+      case OpType::kInfo:
+        ++c.info;
+        break;
     }
   }
   return c;

@@ -31,9 +31,9 @@
 namespace faultline {
 
 struct HistoryProblem {
-  int64_t line = 0;     // 1-based source line, 0 when unknown
-  int64_t index = -1;   // op index, -1 when the problem is not tied to one op
-  std::string reason;   // one line, no trailing period
+  int64_t line = 0;    // 1-based source line, 0 when unknown
+  int64_t index = -1;  // op index, -1 when the problem is not tied to one op
+  std::string reason;  // one line, no trailing period
 };
 
 // Thrown by loaders and History::build_or_throw; what() is "<source>:<line>: <reason>" for the

@@ -14,11 +14,10 @@
 #pragma once
 
 #include <cstdint>
+#include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
 #include <string_view>
-
-#include <nlohmann/json.hpp>
 
 namespace faultline {
 
@@ -42,17 +41,17 @@ inline constexpr int64_t kNemesisProcess = -1;
 inline constexpr int64_t kNoTime = -1;
 
 struct Op {
-  int64_t index = 0;         // position in the history, 0-based, dense
-  int64_t time_ns = kNoTime; // monotonic nanoseconds since the test started
-  int64_t process = 0;       // client process, or kNemesisProcess
+  int64_t index = 0;          // position in the history, 0-based, dense
+  int64_t time_ns = kNoTime;  // monotonic nanoseconds since the test started
+  int64_t process = 0;        // client process, or kNemesisProcess
   OpType type = OpType::kInvoke;
-  std::string f;             // operation name, e.g. "read", "write", "cas", "txn"
-  Json value;                // argument (invoke) or result (completion); null when none
-  std::string node;          // node the client talked to; empty when unknown
-  Json error;                // error of a fail/info completion; null when none
-  Json extra;                // other fields of the source record (e.g. "key"): an object, or
-                             // null when there are none (no allocation per op)
-  int64_t line = 0;          // 1-based line in the source file; 0 when not from a file
+  std::string f;     // operation name, e.g. "read", "write", "cas", "txn"
+  Json value;        // argument (invoke) or result (completion); null when none
+  std::string node;  // node the client talked to; empty when unknown
+  Json error;        // error of a fail/info completion; null when none
+  Json extra;        // other fields of the source record (e.g. "key"): an object, or
+                     // null when there are none (no allocation per op)
+  int64_t line = 0;  // 1-based line in the source file; 0 when not from a file
 
   bool is_invoke() const { return type == OpType::kInvoke; }
   bool is_completion() const { return type != OpType::kInvoke; }

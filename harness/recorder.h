@@ -87,7 +87,7 @@ class HistoryRecorder {
   int64_t next_index_ = 0;
   bool stop_ = false;
   std::atomic<bool> failed_{false};  // error_ is set
-  mutable std::mutex flush_mu_;  // one flush at a time; guards the file and stats_
+  mutable std::mutex flush_mu_;      // one flush at a time; guards the file and stats_
   Stats stats_;
   std::string buffer_;
   std::string error_;  // the first failed write or sync; once set, nothing more is written

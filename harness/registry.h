@@ -22,7 +22,7 @@
 namespace faultline {
 
 struct CatalogEntry {
-  std::string kind;         // "model", "checker", "workload", "nemesis", "db", ...
+  std::string kind;  // "model", "checker", "workload", "nemesis", "db", ...
   std::string name;
   std::string description;  // one line
   OptionDecls options;      // what `faultline list` prints under the entry
@@ -66,8 +66,8 @@ class Registry {
     if (const Entry* e = find(name)) return *e;
     std::string known;
     for (const auto& [n, e] : entries()) known += (known.empty() ? "" : ", ") + n;
-    throw UnknownNameError("unknown " + kind + " '" + name + "' (known: " +
-                           (known.empty() ? std::string("none") : known) + ")");
+    throw UnknownNameError("unknown " + kind + " '" + name +
+                           "' (known: " + (known.empty() ? std::string("none") : known) + ")");
   }
   static std::vector<std::string> names() {
     std::vector<std::string> out;

@@ -32,7 +32,7 @@ struct WorkloadContext {
   // --retry: "none" or "idempotent" (clients retry a write whose reply was lost, carrying an
   // idempotency key; given to clients as client_params()["retry"]).
   std::string retry = "none";
-  Random random{0};               // forked for the workload
+  Random random{0};  // forked for the workload
 };
 
 struct CheckerSpec {

@@ -21,8 +21,8 @@ void need(const std::string& shape, const std::vector<std::string>& nodes, size_
 }
 
 Grudge split_at(const std::vector<std::string>& v, size_t k) {
-  return complete_grudge({{v.begin(), v.begin() + static_cast<long>(k)},
-                          {v.begin() + static_cast<long>(k), v.end()}});
+  return complete_grudge(
+      {{v.begin(), v.begin() + static_cast<long>(k)}, {v.begin() + static_cast<long>(k), v.end()}});
 }
 
 }  // namespace
@@ -41,9 +41,8 @@ Grudge complete_grudge(const std::vector<std::vector<std::string>>& components) 
 }
 
 const std::vector<std::string>& grudge_shapes() {
-  static const std::vector<std::string> s = {"one",    "majority",        "minority-third",
-                                             "halves", "random-halves",   "majorities-ring",
-                                             "bridge"};
+  static const std::vector<std::string> s = {
+      "one", "majority", "minority-third", "halves", "random-halves", "majorities-ring", "bridge"};
   return s;
 }
 

@@ -37,8 +37,7 @@ const std::vector<std::string>& grudge_shapes();
 
 // The grudge of `shape` over `nodes`; throws std::invalid_argument for an unknown shape or too
 // few nodes.
-Grudge plan_grudge(const std::string& shape, const std::vector<std::string>& nodes,
-                   Random& random);
+Grudge plan_grudge(const std::string& shape, const std::vector<std::string>& nodes, Random& random);
 
 // A grudge written in a spec: {"n1": ["n2", "n3"], ...}. Throws std::invalid_argument naming
 // the key for a node not in `nodes`, a node dropping itself, or a value that is not a list of

@@ -33,9 +33,9 @@ Command privileged(Command command, bool root);
 
 // Runs fn(session) for every node, each on its own thread and session, and waits for all.
 // Returns node -> error message for the nodes where fn threw (empty: all succeeded).
-std::map<std::string, std::string> for_each_node(
-    Remote& remote, const std::vector<std::string>& nodes,
-    const std::function<void(Session&)>& fn);
+std::map<std::string, std::string> for_each_node(Remote& remote,
+                                                 const std::vector<std::string>& nodes,
+                                                 const std::function<void(Session&)>& fn);
 
 // "n1: error; n2: error" of a for_each_node result.
 std::string describe_errors(const std::map<std::string, std::string>& errors);

@@ -224,23 +224,21 @@ class PacketNemesis : public Nemesis {
             root));
         s.run_checked(privileged(delay_command(peers, o_.queue), root));
       } else if (fault == "rate") {
-        s.run_checked(privileged(
-            tc_fault_command({"tbf", "rate", op.value.value("rate", o_.rate), "burst", "32kbit",
-                              "latency", "400ms"},
-                             peers),
-            root));
+        s.run_checked(privileged(tc_fault_command({"tbf", "rate", op.value.value("rate", o_.rate),
+                                                   "burst", "32kbit", "latency", "400ms"},
+                                                  peers),
+                                 root));
       } else if (fault == "duplicate") {
         s.run_checked(privileged(
-            tc_fault_command({"netem", "duplicate",
-                              pct(op.value.value("duplicate", o_.duplicate))},
+            tc_fault_command({"netem", "duplicate", pct(op.value.value("duplicate", o_.duplicate))},
                              peers),
             root));
       } else if (fault == "reorder") {
         s.run_checked(privileged(
-            tc_fault_command({"netem", "delay",
-                              std::to_string(op.value.value("delay-ms", o_.delay_ms)) + "ms",
-                              "reorder", pct(op.value.value("reorder", o_.reorder)), "50%"},
-                             peers),
+            tc_fault_command(
+                {"netem", "delay", std::to_string(op.value.value("delay-ms", o_.delay_ms)) + "ms",
+                 "reorder", pct(op.value.value("reorder", o_.reorder)), "50%"},
+                peers),
             root));
       } else {
         throw ConfigError("packet: unknown fault '" + fault + "'");
@@ -356,14 +354,21 @@ NemesisPackage make_packet(const NemesisOptions& no) {
       [o, nodes](const GenContext& ctx) {
         const std::string& f = o.faults[ctx.random->uniform(o.faults.size())];
         Json v = {{"fault", f}, {"nodes", nodes}};
-        if (f == "loss") v["loss"] = o.loss;
-        else if (f == "delay") v["delay-ms"] = o.delay_ms, v["jitter-ms"] = o.jitter_ms;
-        else if (f == "rate") v["rate"] = o.rate;
-        else if (f == "duplicate") v["duplicate"] = o.duplicate;
-        else v["reorder"] = o.reorder, v["delay-ms"] = o.delay_ms;
+        if (f == "loss")
+          v["loss"] = o.loss;
+        else if (f == "delay")
+          v["delay-ms"] = o.delay_ms, v["jitter-ms"] = o.jitter_ms;
+        else if (f == "rate")
+          v["rate"] = o.rate;
+        else if (f == "duplicate")
+          v["duplicate"] = o.duplicate;
+        else
+          v["reorder"] = o.reorder, v["delay-ms"] = o.delay_ms;
         return OpTemplate{"start-packet", v};
       },
-      [](const GenContext&) { return OpTemplate{"stop-packet", nullptr}; });
+      [](const GenContext&) {
+        return OpTemplate{"stop-packet", nullptr};
+      });
   p.final_generator = once(OpTemplate{"stop-packet", nullptr});
   p.nemesis = std::make_unique<PacketNemesis>(o);
   p.colour = "#d7bde2";

@@ -177,8 +177,9 @@ class PartitionNemesis : public Nemesis {
       for (const auto& [n, d] : g) drops_any = drops_any || !d.empty();
       if (!drops_any) {
         // Nothing would be cut: say so, so that the run is not judged as partitioned.
-        return Completion::info("acted on no node: start-partition needs a grudge (which node "
-                                "drops which) or a shape");
+        return Completion::info(
+            "acted on no node: start-partition needs a grudge (which node "
+            "drops which) or a shape");
       }
       auto drops = grudge_addresses(g, address_of_, controllers_);
       auto errors = for_each_node(need_remote(ctx), ctx.nodes, [&](Session& s) {
@@ -234,7 +235,7 @@ class PartitionNemesis : public Nemesis {
   std::map<std::string, NodeFacts> facts_;
   std::map<std::string, std::string> address_of_;
   std::set<std::string> controllers_;
-  Random random_;  // plans the grudge of a scheduled op that gives only a shape
+  Random random_;          // plans the grudge of a scheduled op that gives only a shape
   bool has_ipv6_ = false;  // some node address is IPv6: ip6tables rules are kept too
 };
 
@@ -332,7 +333,9 @@ NemesisPackage make_partition(const NemesisOptions& o) {
         }
         return t;
       },
-      [](const GenContext&) { return OpTemplate{"stop-partition", nullptr}; });
+      [](const GenContext&) {
+        return OpTemplate{"stop-partition", nullptr};
+      });
   p.final_generator = once(OpTemplate{"stop-partition", nullptr});
   p.colour = "#e6b0aa";
   return p;

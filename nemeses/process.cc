@@ -44,10 +44,14 @@ std::vector<std::string> pick(const Json& target, const std::vector<std::string>
   if (target.is_array()) return target.get<std::vector<std::string>>();
   const std::string t = target.get<std::string>();
   size_t n = nodes.size(), k = 0;
-  if (t == "one") k = 1;
-  else if (t == "minority") k = std::max<size_t>(1, (n - 1) / 2);
-  else if (t == "majority") k = n / 2 + 1;
-  else if (t == "all") k = n;
+  if (t == "one")
+    k = 1;
+  else if (t == "minority")
+    k = std::max<size_t>(1, (n - 1) / 2);
+  else if (t == "majority")
+    k = n / 2 + 1;
+  else if (t == "all")
+    k = n;
   auto s = shuffled(nodes, r);
   s.resize(std::min(k, n));
   std::sort(s.begin(), s.end());
@@ -64,9 +68,9 @@ class ProcessNemesis : public Nemesis {
       std::vector<std::string> targets;
       const Json value = op.value.is_object() ? op.value : Json::object();
       if (value.value("target", Json()) == "primaries") {
-        targets = require_capability<HasPrimaries>(*ctx.db, "target 'primaries'",
-                                                   "knows its primaries")
-                      .primaries(*ctx.db_ctx);
+        targets =
+            require_capability<HasPrimaries>(*ctx.db, "target 'primaries'", "knows its primaries")
+                .primaries(*ctx.db_ctx);
       } else if (value.contains("nodes")) {
         targets = value["nodes"].get<std::vector<std::string>>();
       } else if (value.contains("target")) {
@@ -116,12 +120,14 @@ class ProcessNemesis : public Nemesis {
   void fault(const NemesisContext& ctx, const std::string& n) {
     if (kind_.kills)
       dynamic_cast<Killable&>(*ctx.db).kill(*ctx.db_ctx, n);
-    else dynamic_cast<Pausable&>(*ctx.db).pause(*ctx.db_ctx, n);
+    else
+      dynamic_cast<Pausable&>(*ctx.db).pause(*ctx.db_ctx, n);
   }
   void undo(const NemesisContext& ctx, const std::string& n) {
     if (kind_.kills)
       dynamic_cast<Killable&>(*ctx.db).start(*ctx.db_ctx, n);
-    else dynamic_cast<Pausable&>(*ctx.db).resume(*ctx.db_ctx, n);
+    else
+      dynamic_cast<Pausable&>(*ctx.db).resume(*ctx.db_ctx, n);
   }
   // Undoes the fault on every node faulted so far (every node when `all_nodes`).
   Json undo_all(const NemesisContext& ctx, bool all_nodes) {
@@ -223,8 +229,8 @@ NemesisPackage make_process(const Kind& kind, const NemesisOptions& o) {
     p.check_op = [kind, known, has_primaries](const std::string& f, const Json& value) {
       if (f != kind.fault) return;
       const std::string need = kind.fault +
-                                " needs {\"target\": \"one\" | \"minority\" | \"majority\" | "
-                                "\"all\" | \"primaries\" | [nodes]} or {\"nodes\": [nodes]}";
+                               " needs {\"target\": \"one\" | \"minority\" | \"majority\" | "
+                               "\"all\" | \"primaries\" | [nodes]} or {\"nodes\": [nodes]}";
       if (!value.is_object()) throw ConfigError(need);
       auto check_nodes = [&](const Json& list) {
         if (!list.is_array() || list.empty()) throw ConfigError(need);

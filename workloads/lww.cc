@@ -73,8 +73,7 @@ class LwwWorkload : public Workload {
                                           OpTemplate{"read-all", nullptr});
   }
   std::vector<CheckerSpec> checkers(const WorkloadContext&) const override {
-    return {{"lww", Json::object(), "lww"},
-            workloads::stats_checker({"write", "read-all"})};
+    return {{"lww", Json::object(), "lww"}, workloads::stats_checker({"write", "read-all"})};
   }
   Json client_params(const WorkloadContext& ctx) const override { return {{"retry", ctx.retry}}; }
 

@@ -39,8 +39,7 @@ class SetWorkload : public Workload {
                                           OpTemplate{"read", nullptr});
   }
   std::vector<CheckerSpec> checkers(const WorkloadContext&) const override {
-    return {{"set-full", Json::object(), "set-full"},
-            workloads::stats_checker({"add", "read"})};
+    return {{"set-full", Json::object(), "set-full"}, workloads::stats_checker({"add", "read"})};
   }
   Json client_params(const WorkloadContext& ctx) const override { return {{"retry", ctx.retry}}; }
 

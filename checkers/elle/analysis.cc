@@ -39,9 +39,8 @@ void add_session_edges(const TxnHistory& th, DepGraph* g) {
     events.push_back({t.invoke_index, i, false});
     if (t.type == OpType::kOk) events.push_back({t.complete_index, i, true});
   }
-  std::sort(events.begin(), events.end(), [](const Event& a, const Event& b) {
-    return a.at < b.at;
-  });
+  std::sort(events.begin(), events.end(),
+            [](const Event& a, const Event& b) { return a.at < b.at; });
   std::vector<uint32_t> frontier;
   std::vector<uint32_t> pred_begin(th.txns.size(), 0), pred_len(th.txns.size(), 0);
   std::vector<uint32_t> preds;  // snapshots of the frontier at invocations of open txns
@@ -122,8 +121,8 @@ std::string session_sentence(const Txn& a, const Txn& b, uint8_t kind, const std
            " in that order, so " + na + " precedes " + nb + " (process)";
   }
   return na + " completed (op " + std::to_string(a.complete_index) + ") before " + nb +
-         " was invoked (op " + std::to_string(b.invoke_index) + "), so " + na + " precedes " +
-         nb + " (realtime)";
+         " was invoked (op " + std::to_string(b.invoke_index) + "), so " + na + " precedes " + nb +
+         " (realtime)";
 }
 
 std::vector<FoundCycle> fractured_reads(const DepGraph& g, size_t limit, size_t* total) {

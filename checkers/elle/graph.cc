@@ -11,11 +11,16 @@ namespace faultline::elle {
 
 const char* edge_name(uint8_t kind) {
   switch (kind) {
-    case kWW: return "ww";
-    case kWR: return "wr";
-    case kRW: return "rw";
-    case kProcess: return "process";
-    case kRealtime: return "realtime";
+    case kWW:
+      return "ww";
+    case kWR:
+      return "wr";
+    case kRW:
+      return "rw";
+    case kProcess:
+      return "process";
+    case kRealtime:
+      return "realtime";
   }
   return "?";
 }
@@ -108,8 +113,7 @@ std::vector<std::vector<uint32_t>> tarjan(const DepGraph& g, uint8_t mask,
 }
 
 enum Class { kG0, kG1c, kGSingle, kGNonadjacent, kG2Item, kClassCount };
-const char* const kClassNames[kClassCount] = {"G0", "G1c", "G-single", "G-nonadjacent",
-                                              "G2-item"};
+const char* const kClassNames[kClassCount] = {"G0", "G1c", "G-single", "G-nonadjacent", "G2-item"};
 const uint8_t kClassData[kClassCount] = {kWW, kWW | kWR, kDataEdges, kDataEdges, kDataEdges};
 const uint8_t kClassStart[kClassCount] = {kWW, kWR, kRW, kRW, kRW};
 
@@ -192,7 +196,7 @@ class Searcher {
   // Returns 1 when found, 0 when there is none through this edge, 2 when the shortest walk
   // found was not a simple cycle of the class (the class is then not decided by this edge).
   int bfs(Class cls, uint8_t tier_kind, uint8_t allowed, const std::vector<uint32_t>& sub,
-           uint32_t a, uint32_t b, uint8_t start, uint64_t* steps, std::vector<CycleStep>* out) {
+          uint32_t a, uint32_t b, uint8_t start, uint64_t* steps, std::vector<CycleStep>* out) {
     const size_t n = sub.size();
     parent_.assign(n * kStates, -1);
     label_.assign(n * kStates, 0);
@@ -282,7 +286,9 @@ class Searcher {
     }
     std::string want = kClassNames[cls];
     std::string got = classify_cycle(*out);
-    std::string suffix = tier_kind == kProcess ? "-process" : tier_kind == kRealtime ? "-realtime" : "";
+    std::string suffix = tier_kind == kProcess    ? "-process"
+                         : tier_kind == kRealtime ? "-realtime"
+                                                  : "";
     if (cls == kG2Item) {
       return got.size() >= suffix.size() &&
                      got.compare(got.size() - suffix.size(), suffix.size(), suffix) == 0 &&
@@ -354,7 +360,9 @@ CycleSearchResult find_cycles(const DepGraph& g, const CycleSearchOptions& optio
     const uint8_t tiers[3] = {0, kProcess, kRealtime};
     for (uint8_t tier : tiers) {
       if (tier && !(options.extra & tier)) continue;
-      const uint8_t extra = tier == 0 ? uint8_t{0} : tier == kProcess ? uint8_t{kProcess} : options.extra;
+      const uint8_t extra = tier == 0          ? uint8_t{0}
+                            : tier == kProcess ? uint8_t{kProcess}
+                                               : options.extra;
       for (int c = 0; c < kClassCount; ++c) {
         if (context.expired()) {
           result.expired = true;

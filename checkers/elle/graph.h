@@ -101,9 +101,9 @@ struct FoundCycle {
 };
 
 struct CycleSearchResult {
-  std::vector<FoundCycle> cycles;        // by component, then class; deterministic
-  std::vector<std::string> incomplete;   // class names whose search ran out of budget
-  bool expired = false;                  // the context's deadline or cancel hit
+  std::vector<FoundCycle> cycles;       // by component, then class; deterministic
+  std::vector<std::string> incomplete;  // class names whose search ran out of budget
+  bool expired = false;                 // the context's deadline or cancel hit
 };
 
 struct CycleSearchOptions {

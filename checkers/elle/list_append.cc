@@ -42,8 +42,7 @@ constexpr size_t kMaxUnseenEdges = 4'000'000;
 
 class ListAppendAnalysis final : public TxnDescriber {
  public:
-  ListAppendAnalysis(const History& history, TxnHistory th)
-      : h_(history), th_(std::move(th)) {}
+  ListAppendAnalysis(const History& history, TxnHistory th) : h_(history), th_(std::move(th)) {}
 
   ReportInput run(const std::string& model, const CheckContext& ctx);
 
@@ -112,11 +111,10 @@ void ListAppendAnalysis::index_writers(ReportInput* r) {
       }
       if (mop.kind != MopKind::kAppend) continue;
       if (writer_[mop.kv] != kNone) {
-        r->unknown_reason = "value " + th_.value_text(mop.kv) + " appended twice to " +
-                            key(mop.key) + " (ops " +
-                            std::to_string(th_.txns[writer_[mop.kv]].invoke_index) + " and " +
-                            std::to_string(txn.invoke_index) +
-                            "); list-append needs unique appends";
+        r->unknown_reason =
+            "value " + th_.value_text(mop.kv) + " appended twice to " + key(mop.key) + " (ops " +
+            std::to_string(th_.txns[writer_[mop.kv]].invoke_index) + " and " +
+            std::to_string(txn.invoke_index) + "); list-append needs unique appends";
         return;
       }
       writer_[mop.kv] = t;
@@ -180,9 +178,8 @@ void ListAppendAnalysis::check_reads(ReportInput* r) {
           Json apps = Json::array();
           for (uint32_t kv : app) apps.push_back(th_.kv_value[kv]);
           add(r, "internal",
-              label(t) + " read " + key(mop.key) + " as " + list_text(th_, mop) +
-                  ", but after " + expected +
-                  (app.empty() ? "" : " and appending " + json_text(apps)) +
+              label(t) + " read " + key(mop.key) + " as " + list_text(th_, mop) + ", but after " +
+                  expected + (app.empty() ? "" : " and appending " + json_text(apps)) +
                   " it should have seen that" + (st->have_read ? " plus its appends" : ""),
               {{"key", th_.key_json[mop.key]}, {"ops", {op_json(t)}}});
         }
@@ -215,8 +212,8 @@ void ListAppendAnalysis::check_reads(ReportInput* r) {
               {{"key", th_.key_json[mop.key]}, {"value", th_.kv_value[kv]}, {"ops", {op_json(t)}}});
         } else if (th_.txns[w].type == OpType::kFail) {
           add(r, "G1a",
-              label(t) + " read " + key(mop.key) + " holding " + th_.value_text(kv) +
-                  ", which " + label(w) + " appended in a transaction that failed (aborted read)",
+              label(t) + " read " + key(mop.key) + " holding " + th_.value_text(kv) + ", which " +
+                  label(w) + " appended in a transaction that failed (aborted read)",
               {{"key", th_.key_json[mop.key]},
                {"value", th_.kv_value[kv]},
                {"ops", {op_json(t), op_json(w)}}});
@@ -232,8 +229,8 @@ void ListAppendAnalysis::check_reads(ReportInput* r) {
         const uint32_t w = writer_[last];
         if (w != kNone && w != t && th_.txns[w].type != OpType::kFail && !final_[last]) {
           add(r, "G1b",
-              label(t) + " read " + key(mop.key) + " ending in " + th_.value_text(last) +
-                  ", but " + label(w) + " appended more to " + key(mop.key) +
+              label(t) + " read " + key(mop.key) + " ending in " + th_.value_text(last) + ", but " +
+                  label(w) + " appended more to " + key(mop.key) +
                   " after it in the same transaction (intermediate read)",
               {{"key", th_.key_json[mop.key]},
                {"value", th_.kv_value[last]},
@@ -266,8 +263,8 @@ void ListAppendAnalysis::order_versions(ReportInput* r) {
         const uint32_t fw = writer_[failed_kv];
         add(r, "dirty-update",
             key(k) + " holds " + th_.value_text(failed_kv) + ", appended by " + label(fw) +
-                " which failed, followed by " + th_.value_text(l[i]) + ", appended by " +
-                label(w) + " which did not fail, so a committed append built on an aborted one",
+                " which failed, followed by " + th_.value_text(l[i]) + ", appended by " + label(w) +
+                " which did not fail, so a committed append built on an aborted one",
             {{"key", th_.key_json[k]},
              {"values", {th_.kv_value[failed_kv], th_.kv_value[l[i]]}},
              {"ops", {op_json(fw), op_json(w)}}});
@@ -354,7 +351,8 @@ void ListAppendAnalysis::lost_updates(ReportInput* r) {
       ops.push_back(op_json(t));
     }
     add(r, "lost-update",
-        who + " all read " + key(k) + (version == kNone ? " as empty" : " ending in " + th_.value_text(version)) +
+        who + " all read " + key(k) +
+            (version == kNone ? " as empty" : " ending in " + th_.value_text(version)) +
             " and then appended to it; in a serial order only one of them could have read that "
             "version, so the others' appends were lost to it",
         {{"key", th_.key_json[k]},
@@ -423,8 +421,7 @@ void ListAppendAnalysis::build_graph(DepGraph* g) {
 }
 
 std::string ListAppendAnalysis::edge_sentence(uint32_t a, uint32_t b, uint8_t kind,
-                                              const std::string& na,
-                                              const std::string& nb) const {
+                                              const std::string& na, const std::string& nb) const {
   auto mops = [&](uint32_t t) {
     const Txn& x = th_.txns[t];
     return std::pair(th_.mops.data() + x.mop_begin, th_.mops.data() + x.mop_begin + x.mop_count);
@@ -439,8 +436,8 @@ std::string ListAppendAnalysis::edge_sentence(uint32_t a, uint32_t b, uint8_t ki
         if (!node(w) || w == b) continue;
         if (w == a) {
           return na + " appended " + th_.value_text(l[i]) + " to " + key(m->key) + "; " + nb +
-                 " appended " + th_.value_text(m->kv) + " after it, so " + na + " precedes " +
-                 nb + " (ww)";
+                 " appended " + th_.value_text(m->kv) + " after it, so " + na + " precedes " + nb +
+                 " (ww)";
         }
         break;
       }
@@ -453,8 +450,8 @@ std::string ListAppendAnalysis::edge_sentence(uint32_t a, uint32_t b, uint8_t ki
       if (writer_[last] == a) {
         return na + " appended " + th_.value_text(last) + " to " + key(m->key) + "; " + nb +
                " appended " + th_.value_text(m->kv) +
-               ", which no read saw, so after every value reads saw, so " + na + " precedes " +
-               nb + " (ww)";
+               ", which no read saw, so after every value reads saw, so " + na + " precedes " + nb +
+               " (ww)";
       }
     }
   } else if (kind == kWR) {
@@ -519,9 +516,13 @@ ReportInput ListAppendAnalysis::run(const std::string& model, const CheckContext
   for (const auto& t : th_.txns) {
     (t.type == OpType::kOk ? ok : t.type == OpType::kFail ? fail : info)++;
   }
-  r.stats = {{"transactions", th_.txns.size()}, {"ok", ok},         {"info", info},
-             {"fail", fail},                    {"keys", th_.key_json.size()},
-             {"edges", g.edge_count()},         {"skipped-ops", th_.skipped_ops},
+  r.stats = {{"transactions", th_.txns.size()},
+             {"ok", ok},
+             {"info", info},
+             {"fail", fail},
+             {"keys", th_.key_json.size()},
+             {"edges", g.edge_count()},
+             {"skipped-ops", th_.skipped_ops},
              {"unseen-rw-edges", unseen_edges_}};
   if (unseen_edges_ >= kMaxUnseenEdges) {
     // Left-out rw edges can hide every cycle that has one: those types are not decided.

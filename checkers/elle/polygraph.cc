@@ -657,8 +657,7 @@ PolySolution solve_polygraph(const Polygraph& p, const CheckContext& ctx) {
       choices = std::move(kept);
       if (choices.empty()) continue;
       for (size_t e = 0; e < r.edges.size(); ++e) {
-        next_known.push_back({nodes[r.edges[e].first], nodes[r.edges[e].second],
-                              r.edge_facts[e]});
+        next_known.push_back({nodes[r.edges[e].first], nodes[r.edges[e].second], r.edge_facts[e]});
       }
       for (const auto& c : choices) next_open.push_back(c.orig);
       r.choices = std::move(choices);
@@ -704,7 +703,8 @@ PolySolution solve_polygraph(const Polygraph& p, const CheckContext& ctx) {
       for (uint32_t e = 0; e < r.edges.size(); ++e) {
         residue.known.push_back({r.edges[e].first, r.edges[e].second, e});
       }
-      for (const auto& c : r.choices) residue.choices.push_back({c.first, c.second, 0, c.order_pair});
+      for (const auto& c : r.choices)
+        residue.choices.push_back({c.first, c.second, 0, c.order_pair});
       z3_choices += r.choices.size();
       largest_z3 = std::max<size_t>(largest_z3, r.choices.size());
       ++z3_calls;

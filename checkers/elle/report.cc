@@ -1,9 +1,9 @@
 #include "checkers/elle/report.h"
 
-#include "checkers/elle/analysis.h"
-
 #include <algorithm>
 #include <map>
+
+#include "checkers/elle/analysis.h"
 
 namespace faultline::elle {
 namespace {
@@ -58,13 +58,20 @@ struct Lattice {
     add("strong-session-serializable", join({ser, variants(cycles2, "-process")}));
     add("strict-serializable",
         join({ser, variants(cycles2, "-process"), variants(cycles2, "-realtime")}));
-    aliases = {{"ru", "read-uncommitted"},      {"pl-1", "read-uncommitted"},
-               {"rc", "read-committed"},        {"pl-2", "read-committed"},
-               {"mav", "monotonic-atomic-view"}, {"cs", "cursor-stability"},
-               {"pl-2+", "PL-2+"},              {"consistent-view", "PL-2+"},
-               {"rr", "repeatable-read"},       {"pl-2.99", "repeatable-read"},
-               {"si", "snapshot-isolation"},    {"pl-3", "serializable"},
-               {"pl-ss", "strict-serializable"}, {"strong-serializable", "strict-serializable"},
+    aliases = {{"ru", "read-uncommitted"},
+               {"pl-1", "read-uncommitted"},
+               {"rc", "read-committed"},
+               {"pl-2", "read-committed"},
+               {"mav", "monotonic-atomic-view"},
+               {"cs", "cursor-stability"},
+               {"pl-2+", "PL-2+"},
+               {"consistent-view", "PL-2+"},
+               {"rr", "repeatable-read"},
+               {"pl-2.99", "repeatable-read"},
+               {"si", "snapshot-isolation"},
+               {"pl-3", "serializable"},
+               {"pl-ss", "strict-serializable"},
+               {"strong-serializable", "strict-serializable"},
                {"linearizable", "strict-serializable"}};
   }
   void add(const std::string& name, Set s) {
@@ -194,9 +201,9 @@ Anomaly cycle_anomaly(const FoundCycle& cycle, const TxnDescriber& d) {
     } else if (i == kHead) {
       text += ", ... (" + std::to_string(n - kHead - kTail) + " more)";
     }
-    dot += "  " + name(i) + " [label=\"" + name(i) + "\\nop " +
-           op.value("index", Json()).dump() + ", process " + op.value("process", Json()).dump() +
-           "\\n" + dot_escape(json_text(op.value("value", Json()))) + "\"];\n";
+    dot += "  " + name(i) + " [label=\"" + name(i) + "\\nop " + op.value("index", Json()).dump() +
+           ", process " + op.value("process", Json()).dump() + "\\n" +
+           dot_escape(json_text(op.value("value", Json()))) + "\"];\n";
     ops.push_back(op);
   }
   text += ". ";

@@ -68,11 +68,11 @@ void add_cycle_anomalies(const DepGraph& g, const TxnDescriber& describer, const
                          std::map<std::string, size_t>* counts, ReportInput* r);
 
 struct ReportInput {
-  std::string checker;            // "list-append", used in artifact names
-  std::string model;              // canonical consistency model
+  std::string checker;  // "list-append", used in artifact names
+  std::string model;    // canonical consistency model
   std::vector<Anomaly> anomalies;
   std::set<std::string> incomplete;  // anomaly types whose search was not complete
-  std::string unknown_reason;     // non-empty: the check could not finish (deadline, ...)
+  std::string unknown_reason;        // non-empty: the check could not finish (deadline, ...)
   Json stats = Json::object();
   // Anomalies found per type, when more were found than listed in `anomalies`.
   std::map<std::string, size_t> total_counts;

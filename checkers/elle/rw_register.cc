@@ -97,22 +97,20 @@ class RwAnalysis final : public TxnDescriber {
   // latest write, built greedily (ties by completion order); true when one was found. Such an
   // order is a witness for every model up to strict serializability over those edges.
   // `mode` picks the tie-break: 0 invocation, 1 completion, 2 their midpoint.
-  bool serial_witness(uint8_t kinds, const DepGraph& g, const CheckContext& ctx,
-                      int mode) const;
-  Anomaly explain_core(Level level, uint8_t session, const Polygraph& p,
-                       const PolySolution& s);
+  bool serial_witness(uint8_t kinds, const DepGraph& g, const CheckContext& ctx, int mode) const;
+  Anomaly explain_core(Level level, uint8_t session, const Polygraph& p, const PolySolution& s);
 
   const History& h_;
   TxnHistory th_;
   std::string engine_;
-  Json version_order_;                // option version-order, or null
-  std::vector<uint32_t> writer_;      // kv -> txn (final or not)
-  std::vector<uint8_t> installed_;    // kv -> listed in version-order
-  std::vector<uint32_t> writer_mop_;  // kv -> mop
-  std::vector<uint8_t> final_;        // kv -> last write of its txn to the key
-  std::vector<ExtRead> reads_;        // external reads of ok transactions
-  std::vector<std::vector<uint32_t>> succ_;  // kv -> version successors (rmw)
-  std::vector<uint32_t> pred_count_;         // kv -> number of version predecessors
+  Json version_order_;                             // option version-order, or null
+  std::vector<uint32_t> writer_;                   // kv -> txn (final or not)
+  std::vector<uint8_t> installed_;                 // kv -> listed in version-order
+  std::vector<uint32_t> writer_mop_;               // kv -> mop
+  std::vector<uint8_t> final_;                     // kv -> last write of its txn to the key
+  std::vector<ExtRead> reads_;                     // external reads of ok transactions
+  std::vector<std::vector<uint32_t>> succ_;        // kv -> version successors (rmw)
+  std::vector<uint32_t> pred_count_;               // kv -> number of version predecessors
   std::vector<std::vector<uint32_t>> key_writes_;  // key -> final writes that need ordering
   std::vector<std::vector<uint32_t>> readers_;     // kv -> ok txns that read it externally
   std::map<std::string, size_t> counts_;
@@ -179,7 +177,7 @@ void RwAnalysis::scan(ReportInput* r) {
     uint32_t key;
     uint32_t value;  // last value read or written (kNone: nil)
     bool wrote;
-    uint32_t ext;    // external read value, or kNone-1 when the first mop was a write
+    uint32_t ext;  // external read value, or kNone-1 when the first mop was a write
   };
   constexpr uint32_t kNoExt = kNone - 1;
   std::vector<KeyState> state;
@@ -220,7 +218,9 @@ void RwAnalysis::scan(ReportInput* r) {
         add(r, "garbage-read",
             label(t) + " read " + key(mop.key) + " = " + val(mop.kv) +
                 ", which no transaction wrote",
-            {{"key", th_.key_json[mop.key]}, {"value", th_.kv_value[mop.kv]}, {"ops", {op_json(t)}}});
+            {{"key", th_.key_json[mop.key]},
+             {"value", th_.kv_value[mop.kv]},
+             {"ops", {op_json(t)}}});
       } else if (th_.txns[w].type == OpType::kFail) {
         add(r, "G1a",
             label(t) + " read " + key(mop.key) + " = " + val(mop.kv) + ", which " + label(w) +
@@ -232,11 +232,14 @@ void RwAnalysis::scan(ReportInput* r) {
         add(r, "future-read",
             label(t) + " read " + key(mop.key) + " = " + val(mop.kv) +
                 ", which it writes only later in the same transaction",
-            {{"key", th_.key_json[mop.key]}, {"value", th_.kv_value[mop.kv]}, {"ops", {op_json(t)}}});
+            {{"key", th_.key_json[mop.key]},
+             {"value", th_.kv_value[mop.kv]},
+             {"ops", {op_json(t)}}});
       } else if (!final_[mop.kv]) {
         add(r, "G1b",
             label(t) + " read " + key(mop.key) + " = " + val(mop.kv) + ", but " + label(w) +
-                " wrote " + key(mop.key) + " again later in the same transaction (intermediate read)",
+                " wrote " + key(mop.key) +
+                " again later in the same transaction (intermediate read)",
             {{"key", th_.key_json[mop.key]},
              {"value", th_.kv_value[mop.kv]},
              {"ops", {op_json(t), op_json(w)}}});
@@ -565,7 +568,8 @@ bool RwAnalysis::serial_witness(uint8_t kinds, const DepGraph& g, const CheckCon
       }
     }
     if (pick == kNone) return false;
-    for (const auto& r : ext[pick]) (r.second == kNone ? pending_nil[r.first] : pending[r.second])--;
+    for (const auto& r : ext[pick])
+      (r.second == kNone ? pending_nil[r.first] : pending[r.second])--;
     for (uint32_t kv : writes[pick]) cur[th_.kv_key[kv]] = kv;
     for (uint32_t e = g.out_begin(pick); e < g.out_end(pick); ++e) {
       const uint32_t w = g.target(e);
@@ -611,12 +615,16 @@ Anomaly RwAnalysis::explain_core(Level level, uint8_t session, const Polygraph& 
       for (uint32_t rd : readers_[kv]) out += (out.empty() ? "" : ", ") + name(rd);
       return out.empty() ? std::string("nobody") : out;
     };
-    text += "nothing orders " + n1 + "'s write of " + val(pr.w1) + " and " + n2 +
-            "'s write of " + val(pr.w2) + " to " + key(pr.key) + ": if " + val(pr.w1) +
-            " came first, " + n1 + " precedes " + n2 + " (ww)" +
-            (level == Level::kG1c ? "" : " and its readers (" + readers(pr.w1) + ") precede " + n2 + " (rw)") +
+    text += "nothing orders " + n1 + "'s write of " + val(pr.w1) + " and " + n2 + "'s write of " +
+            val(pr.w2) + " to " + key(pr.key) + ": if " + val(pr.w1) + " came first, " + n1 +
+            " precedes " + n2 + " (ww)" +
+            (level == Level::kG1c
+                 ? ""
+                 : " and its readers (" + readers(pr.w1) + ") precede " + n2 + " (rw)") +
             "; otherwise " + n2 + " precedes " + n1 + " (ww)" +
-            (level == Level::kG1c ? "" : " and its readers (" + readers(pr.w2) + ") precede " + n1 + " (rw)") +
+            (level == Level::kG1c
+                 ? ""
+                 : " and its readers (" + readers(pr.w2) + ") precede " + n1 + " (rw)") +
             "; ";
     dot += "  " + n1 + " -> " + n2 + " [label=\"ww?\", style=dashed, dir=both];\n";
     steps.push_back({{"choice", {n1, n2}}, {"key", th_.key_json[pr.key]}});
@@ -629,7 +637,7 @@ Anomaly RwAnalysis::explain_core(Level level, uint8_t session, const Polygraph& 
     dot += "  " + n + " [label=\"" + n + "\\n" + label(t) + "\"];\n";
   }
   dot += "}\n";
-  const char* what = level == Level::kG1c ? "without a cycle of ww and wr edges"
+  const char* what = level == Level::kG1c  ? "without a cycle of ww and wr edges"
                      : level == Level::kSI ? "as snapshot isolation requires"
                                            : "without a cycle";
   a.explanation = head + "whatever the unknown version orders: " + text +
@@ -745,7 +753,8 @@ void RwAnalysis::polygraph_verdict(const std::string& model, const DepGraph& g,
   if (!exact && name_level == Level::kSI) {
     r->unknown_reason =
         "version order unknown: not snapshot isolation, but the polygraph encodings cannot "
-        "tell whether " + model + " holds";
+        "tell whether " +
+        model + " holds";
     return;
   }
   // evidence_ and pairs_ describe the polygraph built last; rebuild the chosen one (the same
@@ -756,8 +765,8 @@ void RwAnalysis::polygraph_verdict(const std::string& model, const DepGraph& g,
   r->anomalies.push_back(std::move(a));
 }
 
-std::string RwAnalysis::edge_sentence(uint32_t a, uint32_t b, uint8_t kind,
-                                      const std::string& na, const std::string& nb) const {
+std::string RwAnalysis::edge_sentence(uint32_t a, uint32_t b, uint8_t kind, const std::string& na,
+                                      const std::string& nb) const {
   if (kind == kWW) {
     for (uint32_t m = th_.txns[a].mop_begin; m < th_.txns[a].mop_begin + th_.txns[a].mop_count;
          ++m) {
@@ -783,8 +792,8 @@ std::string RwAnalysis::edge_sentence(uint32_t a, uint32_t b, uint8_t kind,
       if (rd.kv == kNone) {
         for (uint32_t kv : key_writes_[rd.key]) {
           if (writer_[kv] == b) {
-            return na + " read " + key(rd.key) + " as nil, the initial state; " + nb +
-                   " wrote " + val(kv) + " to it, so " + na + " precedes " + nb + " (rw)";
+            return na + " read " + key(rd.key) + " as nil, the initial state; " + nb + " wrote " +
+                   val(kv) + " to it, so " + na + " precedes " + nb + " (rw)";
           }
         }
       } else {
@@ -862,10 +871,14 @@ ReportInput RwAnalysis::run(const std::string& model, const CheckContext& ctx) {
   for (const auto& t : th_.txns) {
     (t.type == OpType::kOk ? ok : t.type == OpType::kFail ? fail : info)++;
   }
-  r.stats = {{"transactions", th_.txns.size()}, {"ok", ok},
-             {"info", info},                    {"fail", fail},
-             {"keys", th_.key_json.size()},     {"edges", g.edge_count()},
-             {"version-orders-total", total},   {"skipped-ops", th_.skipped_ops}};
+  r.stats = {{"transactions", th_.txns.size()},
+             {"ok", ok},
+             {"info", info},
+             {"fail", fail},
+             {"keys", th_.key_json.size()},
+             {"edges", g.edge_count()},
+             {"version-orders-total", total},
+             {"skipped-ops", th_.skipped_ops}};
   if (!poly_stats_.empty()) r.stats["polygraph"] = poly_stats_;
   r.total_counts = counts_;
   return r;

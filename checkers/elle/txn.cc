@@ -10,9 +10,7 @@ struct KvKey {
   uint32_t key;
   uint32_t tag;  // 0: integer value, 1: interned other value
   int64_t value;
-  bool operator==(const KvKey& o) const {
-    return key == o.key && tag == o.tag && value == o.value;
-  }
+  bool operator==(const KvKey& o) const { return key == o.key && tag == o.tag && value == o.value; }
 };
 
 struct KvHash {
@@ -118,8 +116,7 @@ bool looks_like_txn(const Op& invoke) {
 
 [[noreturn]] void bad(const Op& op, const std::string& why) {
   throw TxnFormatError("op " + std::to_string(op.index) +
-                       (op.line > 0 ? " (line " + std::to_string(op.line) + ")" : "") + ": " +
-                       why);
+                       (op.line > 0 ? " (line " + std::to_string(op.line) + ")" : "") + ": " + why);
 }
 
 }  // namespace

@@ -29,11 +29,11 @@ inline constexpr uint32_t kNone = UINT32_MAX;
 
 struct Mop {
   MopKind kind = MopKind::kRead;
-  uint32_t key = 0;        // key id
+  uint32_t key = 0;  // key id
   // Append/write: the (key, value) id written. Register read: the (key, value) id read, or
   // kNone for the initial state (null). List read: unused (kNone).
   uint32_t kv = kNone;
-  bool known = true;       // false for a read whose result is unknown (null in an invocation)
+  bool known = true;  // false for a read whose result is unknown (null in an invocation)
   // List reads: elems[list_begin, list_begin + list_len) are the (key, value) ids read.
   uint32_t list_begin = 0;
   uint32_t list_len = 0;
@@ -43,20 +43,20 @@ struct Txn {
   int64_t invoke_index = 0;
   int64_t complete_index = INT64_MAX;  // INT64_MAX when the op never completed
   int64_t process = 0;
-  OpType type = OpType::kInfo;         // kOk, kFail or kInfo (also for never completed)
+  OpType type = OpType::kInfo;  // kOk, kFail or kInfo (also for never completed)
   uint32_t mop_begin = 0;
   uint32_t mop_count = 0;
 };
 
 struct TxnHistory {
-  std::vector<Txn> txns;       // in invocation order
+  std::vector<Txn> txns;  // in invocation order
   std::vector<Mop> mops;
-  std::vector<uint32_t> elems; // list-read elements, (key, value) ids
-  std::vector<Json> key_json;  // key id -> key as in the history
-  std::vector<uint32_t> kv_key;   // (key, value) id -> key id
-  std::vector<Json> kv_value;     // (key, value) id -> value as in the history
-  int64_t skipped_ops = 0;     // client ops that are not transactions (ignored)
-  bool realtime_known = true;  // false for a history of completions only: no real-time edges
+  std::vector<uint32_t> elems;   // list-read elements, (key, value) ids
+  std::vector<Json> key_json;    // key id -> key as in the history
+  std::vector<uint32_t> kv_key;  // (key, value) id -> key id
+  std::vector<Json> kv_value;    // (key, value) id -> value as in the history
+  int64_t skipped_ops = 0;       // client ops that are not transactions (ignored)
+  bool realtime_known = true;    // false for a history of completions only: no real-time edges
 
   const Mop* mops_of(const Txn& t) const { return mops.data() + t.mop_begin; }
   const uint32_t* list_of(const Mop& m) const { return elems.data() + m.list_begin; }

@@ -79,8 +79,8 @@ class GaleraDb : public Db, public Killable, public Pausable {
     try {
       auto s = ctx.remote->session(ctx.nodes.front());
       std::string v = trim(s->run_checked(Command{kMariadbd, "--version"}).out);
-      ExecResult g = s->exec(mysql_cli(ctx, ctx.nodes.front(),
-                                       "SHOW STATUS LIKE 'wsrep_provider_version'"));
+      ExecResult g =
+          s->exec(mysql_cli(ctx, ctx.nodes.front(), "SHOW STATUS LIKE 'wsrep_provider_version'"));
       if (g.ok()) {
         auto tab = g.out.find('\t');
         if (tab != std::string::npos) v += "; galera " + trim(g.out.substr(tab + 1));
@@ -105,10 +105,10 @@ class GaleraDb : public Db, public Killable, public Pausable {
     {
       auto s = ctx.remote->session(first);
       Paths p = paths(ctx, first);
-      ExecResult r = s->exec(Command{"mariadb-install-db", "--defaults-file=" + p.cnf,
-                                     "--user=mysql", "--auth-root-authentication-method=normal",
-                                     "--skip-test-db"}
-                                 .with_timeout(seconds(180)));
+      ExecResult r =
+          s->exec(Command{"mariadb-install-db", "--defaults-file=" + p.cnf, "--user=mysql",
+                          "--auth-root-authentication-method=normal", "--skip-test-db"}
+                      .with_timeout(seconds(180)));
       if (!r.ok()) {
         throw RemoteError(first, "mariadb-install-db failed (exit " +
                                      std::to_string(r.exit_status) + "): " + tail(r.err + r.out));
@@ -151,8 +151,8 @@ class GaleraDb : public Db, public Killable, public Pausable {
         (void)r;
       }
     }
-    log(ctx, "galera: prepared '" + vocabulary + "' (" + std::to_string(rows.size()) +
-                 " initial rows)");
+    log(ctx,
+        "galera: prepared '" + vocabulary + "' (" + std::to_string(rows.size()) + " initial rows)");
   }
 
   void teardown(const DbContext& ctx) override {
@@ -231,8 +231,9 @@ class GaleraDb : public Db, public Killable, public Pausable {
     // node cannot join yet. Start it from its own recovered position and return; once every
     // node runs, restore a primary component.
     std::string pos = recovered_position(ctx, *s, node);
-    launch(ctx, *s, node, pos.empty() ? std::vector<std::string>{}
-                                      : std::vector<std::string>{"--wsrep-start-position=" + pos});
+    launch(ctx, *s, node,
+           pos.empty() ? std::vector<std::string>{}
+                       : std::vector<std::string>{"--wsrep-start-position=" + pos});
     if (up.size() + 1 == ctx.nodes.size()) restore_primary(ctx);
   }
 
@@ -257,8 +258,7 @@ class GaleraDb : public Db, public Killable, public Pausable {
     return s.size() <= n ? trim(s) : "..." + trim(s.substr(s.size() - n));
   }
   static std::string ms_since(Clock::time_point t) {
-    return std::to_string(
-               std::chrono::duration_cast<milliseconds>(Clock::now() - t).count()) +
+    return std::to_string(std::chrono::duration_cast<milliseconds>(Clock::now() - t).count()) +
            " ms";
   }
   static void log(const DbContext& ctx, const std::string& line) {
@@ -319,8 +319,9 @@ class GaleraDb : public Db, public Killable, public Pausable {
       << "\nport=3306\nskip-name-resolve\nperformance_schema=OFF\nbinlog_format=ROW\n"
       << "default_storage_engine=InnoDB\ninnodb_autoinc_lock_mode=2\n"
       << "innodb_buffer_pool_size=64M\ninnodb_log_file_size=32M\n"
-      << "innodb_flush_log_at_trx_commit=" << o_.flush_log << "\nwsrep_on=ON\nwsrep_provider="
-      << kProvider << "\nwsrep_cluster_name=faultline\nwsrep_cluster_address=gcomm://" << gcomm
+      << "innodb_flush_log_at_trx_commit=" << o_.flush_log
+      << "\nwsrep_on=ON\nwsrep_provider=" << kProvider
+      << "\nwsrep_cluster_name=faultline\nwsrep_cluster_address=gcomm://" << gcomm
       << "\nwsrep_node_address=" << address << "\nwsrep_node_name=" << node
       << "\nwsrep_sst_method=rsync\nwsrep_sync_wait=" << o_.sync_wait
       << "\nwsrep_provider_options=\"" << provider << "\"\nmax_connections=500\n"
@@ -435,8 +436,8 @@ class GaleraDb : public Db, public Killable, public Pausable {
                               const std::string& sig, seconds wait) {
     ExecResult r = s.exec(daemon(p).stop(sig, wait));
     if (r.exit_status == 4) {
-      throw RemoteError(node, "mariadbd did not exit within " + std::to_string(wait.count()) +
-                                  " s of SIG" + sig);
+      throw RemoteError(
+          node, "mariadbd did not exit within " + std::to_string(wait.count()) + " s of SIG" + sig);
     }
     if (!r.ok()) throw RemoteError(node, "stopping mariadbd failed: " + tail(r.err));
   }
@@ -468,9 +469,8 @@ class GaleraDb : public Db, public Killable, public Pausable {
     Paths p = paths(ctx, node);
     constexpr int kAttempts = 3;
     for (int attempt = 1;; ++attempt) {
-      std::string offset =
-          trim(s.exec(Command::shell("stat -c %s \"$1\" 2>/dev/null || echo 0", {p.error_log}))
-                   .out);
+      std::string offset = trim(
+          s.exec(Command::shell("stat -c %s \"$1\" 2>/dev/null || echo 0", {p.error_log})).out);
       std::string pid = launch(ctx, s, node, extra);
       bool died = false;
       try {
@@ -484,9 +484,9 @@ class GaleraDb : public Db, public Killable, public Pausable {
             "| tail -n 6",
             {p.error_log, offset.empty() ? "0" : offset}));
         if (trim(sst.out).empty()) throw;
-        log(ctx, "galera: " + node + ": state transfer failed (attempt " +
-                     std::to_string(attempt) + " of " + std::to_string(kAttempts) +
-                     "), starting it again; " + p.error_log + ":\n" + trim(sst.out));
+        log(ctx, "galera: " + node + ": state transfer failed (attempt " + std::to_string(attempt) +
+                     " of " + std::to_string(kAttempts) + "), starting it again; " + p.error_log +
+                     ":\n" + trim(sst.out));
         // SIGKILLed or exited processes linger for up to ~2 s here; the next launch must not
         // find the old one's socket, pid file or SST daemon.
         signal_and_wait(s, node, p, "KILL", seconds(20));
@@ -555,8 +555,8 @@ class GaleraDb : public Db, public Killable, public Pausable {
         }
         last = "ready=" + st["wsrep_ready"] + " state=" + st["wsrep_local_state_comment"] +
                " size=" + st["wsrep_cluster_size"];
-        bool size_ok = cluster_size == 0 ||
-                       st["wsrep_cluster_size"] == std::to_string(cluster_size);
+        bool size_ok =
+            cluster_size == 0 || st["wsrep_cluster_size"] == std::to_string(cluster_size);
         if (st["wsrep_ready"] == "ON" && st["wsrep_local_state_comment"] == "Synced" && size_ok) {
           return;
         }
@@ -575,12 +575,11 @@ class GaleraDb : public Db, public Killable, public Pausable {
     // The log's last lines, without the once-a-second reconnect attempts to down peers.
     ExecResult log = s.exec(Command::shell(
         "grep -v 'Failed to establish connection' \"$1\" | tail -n 15", {p.error_log}));
-    throw RemoteError(node, "mariadbd did not become Synced" +
-                                std::string(cluster_size ? " with " + std::to_string(cluster_size) +
-                                                               " nodes"
-                                                         : "") +
-                                " (last: " + last + "); " + p.error_log + " ends:\n" +
-                                trim(log.out));
+    throw RemoteError(
+        node,
+        "mariadbd did not become Synced" +
+            std::string(cluster_size ? " with " + std::to_string(cluster_size) + " nodes" : "") +
+            " (last: " + last + "); " + p.error_log + " ends:\n" + trim(log.out));
   }
 
   // SHOW STATUS of the wsrep variables through the node's socket ({} when it does not answer).
@@ -673,8 +672,8 @@ class GaleraDb : public Db, public Killable, public Pausable {
     for (const auto& [n, v] : pos) {
       if (v.second > pos[best].second) best = n;
     }
-    log(ctx, "galera: whole-cluster recovery, bootstrapping from " + best + " at " +
-                 pos[best].first);
+    log(ctx,
+        "galera: whole-cluster recovery, bootstrapping from " + best + " at " + pos[best].first);
     {
       auto s = ctx.remote->session(best);
       Paths p = paths(ctx, best);
@@ -683,8 +682,8 @@ class GaleraDb : public Db, public Killable, public Pausable {
       // The saved view of the old primary component (pc.recovery) would make this node wait
       // for members that are down; the new component starts from the recovered position.
       s->run_checked(Command{"rm", "-f", p.data + "/gvwstate.dat"});
-      std::string pid = launch(ctx, *s, best,
-                               {"--wsrep-new-cluster", "--wsrep-start-position=" + pos[best].first});
+      std::string pid = launch(
+          ctx, *s, best, {"--wsrep-new-cluster", "--wsrep-start-position=" + pos[best].first});
       wait_synced(ctx, *s, best, 0, pid);
     }
     if (node != best) {
@@ -730,12 +729,14 @@ Options parse_options(const Json& j) {
   }
   if (j.contains("flush-log-at-trx-commit")) {
     const Json& v = j["flush-log-at-trx-commit"];
-    if (!v.is_number_integer() || v.get<int>() < 0 || v.get<int>() > 2) bad("flush-log-at-trx-commit", "0, 1 or 2");
+    if (!v.is_number_integer() || v.get<int>() < 0 || v.get<int>() > 2)
+      bad("flush-log-at-trx-commit", "0, 1 or 2");
     o.flush_log = v.get<int>();
   }
   if (j.contains("sync-wait")) {
     const Json& v = j["sync-wait"];
-    if (!v.is_number_integer() || v.get<int>() < 0 || v.get<int>() > 15) bad("sync-wait", "an integer 0-15");
+    if (!v.is_number_integer() || v.get<int>() < 0 || v.get<int>() > 15)
+      bad("sync-wait", "an integer 0-15");
     o.sync_wait = v.get<int>();
   }
   if (j.contains("select-for-update")) {

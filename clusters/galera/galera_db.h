@@ -33,4 +33,4 @@
 // new_client from any thread (start serialises on a mutex).
 #pragma once
 
-namespace faultline::galera {}  // everything is registered from galera_db.cc
+namespace faultline::galera {}  // namespace faultline::galera

@@ -246,8 +246,8 @@ class SqlClient : public Client {
       int64_t k = integer(v.at(0), "key");
       if (f == "read") {
         return transaction(false, [&] {
-          return Json::array({k, int_or_null(select_one("SELECT v FROM fl_register WHERE k = " +
-                                                        num(k)))});
+          return Json::array(
+              {k, int_or_null(select_one("SELECT v FROM fl_register WHERE k = " + num(k)))});
         });
       }
       if (f == "write") {
@@ -264,8 +264,8 @@ class SqlClient : public Client {
         int64_t from = integer(v.at(1).at(0), "old value");
         int64_t to = integer(v.at(1).at(1), "new value");
         return transaction(true, [&]() -> Json {
-          q("UPDATE fl_register SET v = " + num(to) + " WHERE k = " + num(k) + " AND v = " +
-            num(from));
+          q("UPDATE fl_register SET v = " + num(to) + " WHERE k = " + num(k) +
+            " AND v = " + num(from));
           if (conn_->affected_rows() != 1) throw Refused{"mismatch"};
           return v;
         });
@@ -311,7 +311,8 @@ class SqlClient : public Client {
               out.push_back(Json::array({"r", k, append ? parse_list(cell) : int_or_null(cell)}));
             } else if (mf == "append" && append) {
               int64_t x = integer(m.at(2), "element");
-              std::string s = "INSERT INTO fl_append (k, v) VALUES (" + num(k) + ", '" + num(x) + "')";
+              std::string s =
+                  "INSERT INTO fl_append (k, v) VALUES (" + num(k) + ", '" + num(x) + "')";
               if (dialect() == Dialect::kMySql) {
                 s += " ON DUPLICATE KEY UPDATE v = CONCAT(v, '," + num(x) + "')";
               } else {
@@ -333,7 +334,8 @@ class SqlClient : public Client {
       if (f == "read") {
         return transaction(false, [&] {
           Json out = Json::array();
-          for (const auto& row : q("SELECT v FROM fl_set ORDER BY v")) out.push_back(int_or_null(row.at(0)));
+          for (const auto& row : q("SELECT v FROM fl_set ORDER BY v"))
+            out.push_back(int_or_null(row.at(0)));
           return out;
         });
       }
@@ -359,8 +361,9 @@ class SqlClient : public Client {
       if (f == "read") {
         int64_t k = integer(v.at("key"), "key");
         return transaction(false, [&] {
-          return Json{{"key", k},
-                      {"value", int_or_null(select_one("SELECT v FROM fl_counter WHERE k = " + num(k)))}};
+          return Json{
+              {"key", k},
+              {"value", int_or_null(select_one("SELECT v FROM fl_counter WHERE k = " + num(k)))}};
         });
       }
       if (f == "read-all") {
@@ -377,7 +380,8 @@ class SqlClient : public Client {
       if (f == "write") {
         int64_t k = integer(v.at(0), "key"), x = integer(v.at(1), "value");
         auto body = [&] {
-          q(upsert_row("fl_lww", "k", num(k), {{"v", num(x)}, {"node", "'" + safe_id(ctx_.node) + "'"}}));
+          q(upsert_row("fl_lww", "k", num(k),
+                       {{"v", num(x)}, {"node", "'" + safe_id(ctx_.node) + "'"}}));
           return v;
         };
         Completion c = blind_write(body, deadline);
@@ -495,10 +499,14 @@ std::unique_ptr<Client> make_client(const std::string& vocabulary, Connector con
 
 std::vector<std::string> tables(const std::string& vocabulary) {
   static const std::map<std::string, std::vector<std::string>> t = {
-      {"register", {"fl_register"}}, {"bank", {"fl_bank"}},
-      {"list-append", {"fl_append"}}, {"rw-register", {"fl_rw"}},
-      {"set", {"fl_set"}},           {"counter", {"fl_counter", "fl_applied"}},
-      {"lww", {"fl_lww"}},           {"unique-ids", {"fl_ids"}}};
+      {"register", {"fl_register"}},
+      {"bank", {"fl_bank"}},
+      {"list-append", {"fl_append"}},
+      {"rw-register", {"fl_rw"}},
+      {"set", {"fl_set"}},
+      {"counter", {"fl_counter", "fl_applied"}},
+      {"lww", {"fl_lww"}},
+      {"unique-ids", {"fl_ids"}}};
   auto it = t.find(vocabulary);
   return it == t.end() ? std::vector<std::string>{} : it->second;
 }
@@ -520,8 +528,8 @@ std::vector<std::string> schema_statements(const std::string& vocabulary, Dialec
     if (dialect == Dialect::kMySql) return {c + "fl_ids (id BIGINT AUTO_INCREMENT PRIMARY KEY)"};
     int64_t index = params.value("node-index", int64_t{1});
     int64_t count = params.value("node-count", int64_t{1});
-    return {"CREATE SEQUENCE IF NOT EXISTS fl_ids_seq START WITH " + num(index) +
-                " INCREMENT BY " + num(count),
+    return {"CREATE SEQUENCE IF NOT EXISTS fl_ids_seq START WITH " + num(index) + " INCREMENT BY " +
+                num(count),
             c + "fl_ids (id BIGINT PRIMARY KEY DEFAULT nextval('fl_ids_seq'))"};
   }
   return {};
@@ -533,7 +541,8 @@ std::vector<std::string> initial_rows(const std::string& vocabulary, Dialect dia
                           int64_t k, int64_t v) {
     std::string s = "INSERT INTO " + table + " (" + key + ", " + col + ") VALUES (" + num(k) +
                     ", " + num(v) + ")";
-    if (dialect == Dialect::kMySql) return s + " ON DUPLICATE KEY UPDATE " + col + " = VALUES(" + col + ")";
+    if (dialect == Dialect::kMySql)
+      return s + " ON DUPLICATE KEY UPDATE " + col + " = VALUES(" + col + ")";
     return s + " ON CONFLICT (" + key + ") DO UPDATE SET " + col + " = EXCLUDED." + col;
   };
   std::vector<std::string> out;

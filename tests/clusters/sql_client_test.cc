@@ -55,8 +55,8 @@ class FakeConnection : public Connection {
   int64_t affected_ = 0;
 };
 
-std::unique_ptr<Client> client(Script& s, const std::string& vocabulary, Json params = Json::object(),
-                               ClientOptions o = {}) {
+std::unique_ptr<Client> client(Script& s, const std::string& vocabulary,
+                               Json params = Json::object(), ClientOptions o = {}) {
   auto c = make_client(
       vocabulary,
       [&s](const ClientContext&) -> std::unique_ptr<Connection> {
@@ -81,7 +81,9 @@ Op op(const std::string& f, Json value) {
 
 auto far() { return std::chrono::steady_clock::now() + std::chrono::seconds(10); }
 
-SqlError server(const std::string& code) { return SqlError(SqlError::Kind::kServer, code, "refused"); }
+SqlError server(const std::string& code) {
+  return SqlError(SqlError::Kind::kServer, code, "refused");
+}
 SqlError lost() { return SqlError(SqlError::Kind::kConnection, "2013", "Lost connection"); }
 
 }  // namespace
@@ -93,7 +95,8 @@ TEST_CASE("sql: register read, write and cas send one transaction each", "[sql]"
   Completion r = c->invoke(op("read", Json::array({3, nullptr})), far());
   CHECK(r.type == OpType::kOk);
   CHECK(r.value == Json::array({3, 4}));
-  CHECK(s.sent == std::vector<std::string>{"BEGIN", "SELECT v FROM fl_register WHERE k = 3", "COMMIT"});
+  CHECK(s.sent ==
+        std::vector<std::string>{"BEGIN", "SELECT v FROM fl_register WHERE k = 3", "COMMIT"});
 
   s.sent.clear();
   Completion w = c->invoke(op("write", Json::array({3, 5})), far());
@@ -348,8 +351,8 @@ TEST_CASE("sql: counter increments read-modify-write and retry idempotently", "[
 }
 
 TEST_CASE("sql: schema and initial rows", "[sql]") {
-  auto bank = initial_rows("bank", Dialect::kPostgres,
-                           Json{{"accounts", {0, 1, 2}}, {"total", 10}});
+  auto bank =
+      initial_rows("bank", Dialect::kPostgres, Json{{"accounts", {0, 1, 2}}, {"total", 10}});
   REQUIRE(bank.size() == 3);
   CHECK(bank[0].find("VALUES (0, 4)") != std::string::npos);  // 3 + remainder 1
   CHECK(bank[1].find("VALUES (1, 3)") != std::string::npos);

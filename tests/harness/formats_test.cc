@@ -131,8 +131,8 @@ TEST_CASE("a small EDN history pairs ops", "[formats][history]") {
 }
 
 TEST_CASE("malformed histories give a line and a reason", "[formats][history]") {
-  expect_bad("{:process 0, :type :invoke, :f :read}\n{:process 0, :type :ok, :f :read",
-             2, "unterminated map");
+  expect_bad("{:process 0, :type :invoke, :f :read}\n{:process 0, :type :ok, :f :read", 2,
+             "unterminated map");
   expect_bad("{:process 0, :type :invoke, :f :read}\n{:process 0, :type :okay, :f :read}", 2,
              "unknown op type");
   expect_bad("{:process 0, :type :invoke, :f :read}\n{:process 1, :type :ok, :f :read}", 2,
@@ -148,15 +148,17 @@ TEST_CASE("malformed histories give a line and a reason", "[formats][history]") 
   expect_bad("{:type :invoke, :f :read}", 1, "no :process");
   expect_bad("{\"process\":0,\"type\":\"invoke\",\"f\":\"read\"}\n{\"process\":0,\"ty", 2,
              "truncated JSON");
-  expect_bad(std::string("{:process 0, :type :invoke, :f :read}\n\x01\x02\xff\x00garbage", 49),
-             2, "");
+  expect_bad(std::string("{:process 0, :type :invoke, :f :read}\n\x01\x02\xff\x00garbage", 49), 2,
+             "");
   expect_bad("\x7f\x45\x4c\x46\x02\x01", 1, "");
-  expect_bad("INFO  jepsen.util - 0\t:invoke\t:read\tnil\nINFO  jepsen.util - 0\t:bogus\t:read\tnil",
-             2, "unknown op type");
+  expect_bad(
+      "INFO  jepsen.util - 0\t:invoke\t:read\tnil\nINFO  jepsen.util - 0\t:bogus\t:read\tnil", 2,
+      "unknown op type");
 }
 
 TEST_CASE("jsonl and EDN round-trip", "[formats][roundtrip]") {
-  const std::string edn = R"([{:index 0, :time 5, :process 0, :type :invoke, :f :txn, :value [[:append 5 3] [:r 5 nil]], :node "n1"}
+  const std::string edn =
+      R"([{:index 0, :time 5, :process 0, :type :invoke, :f :txn, :value [[:append 5 3] [:r 5 nil]], :node "n1"}
  {:index 1, :time 9, :process 0, :type :ok, :f :txn, :value [[:append 5 3] [:r 5 [1 2 3]]], :node "n1"}
  {:index 2, :time 10, :process 1, :type :invoke, :f :read, :value {0 10, 1 20}}
  {:index 3, :time 11, :process 1, :type :fail, :f :read, :value nil, :error [:bad "x\ty"]}
@@ -183,9 +185,10 @@ TEST_CASE("jsonl and EDN round-trip", "[formats][roundtrip]") {
 }
 
 TEST_CASE("Jepsen log lines", "[formats][log]") {
-  auto h = load("junk line\nINFO  jepsen.util - 3\t:invoke\t:cas\t[3 0]\n"
-                "INFO  jepsen.util - 3\t:fail\t:cas\t[3 0]\n"
-                "INFO  jepsen.util - :nemesis\t:info\t:start\tnil\n")
+  auto h = load(
+               "junk line\nINFO  jepsen.util - 3\t:invoke\t:cas\t[3 0]\n"
+               "INFO  jepsen.util - 3\t:fail\t:cas\t[3 0]\n"
+               "INFO  jepsen.util - :nemesis\t:info\t:start\tnil\n")
                .history;
   REQUIRE(h.size() == 3);
   CHECK(h[0].line == 2);

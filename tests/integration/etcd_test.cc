@@ -423,9 +423,9 @@ TEST_CASE("etcd serves every workload through the runner, and every run is valid
       const Json& h = out.results["history"];
       CHECK(h.value("ok", 0) > 10);
       CHECK_FALSE(process_with({"/var/lib/faultline/etcd/", "10.77.212."}));
-      std::cerr << "measured: etcd " << w << ": " << seconds_since(t0) << " s, "
-                << h.value("ok", 0) << " ok / " << h.value("fail", 0) << " fail / "
-                << h.value("info", 0) << " info, verdict " << to_string(out.validity) << "\n";
+      std::cerr << "measured: etcd " << w << ": " << seconds_since(t0) << " s, " << h.value("ok", 0)
+                << " ok / " << h.value("fail", 0) << " fail / " << h.value("info", 0)
+                << " info, verdict " << to_string(out.validity) << "\n";
     }
   }
   fs::remove_all(results);

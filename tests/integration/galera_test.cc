@@ -183,8 +183,9 @@ TEST_CASE("galera: a 3-node cluster serves every vocabulary and survives kills a
         Json::parse(R"([["r", 3, [1, 2]]])"));
 
   db->prepare(c.ctx, "rw-register", Json::object());
-  CHECK(call(*db, c.ctx, "rw-register", "n1", "txn", Json::parse(R"([["w", 4, 9], ["r", 4, null]])"))
-            .value == Json::parse(R"([["w", 4, 9], ["r", 4, 9]])"));
+  CHECK(
+      call(*db, c.ctx, "rw-register", "n1", "txn", Json::parse(R"([["w", 4, 9], ["r", 4, null]])"))
+          .value == Json::parse(R"([["w", 4, 9], ["r", 4, 9]])"));
 
   db->prepare(c.ctx, "set", Json::object());
   CHECK(call(*db, c.ctx, "set", "n1", "add", 5).type == OpType::kOk);
@@ -192,8 +193,8 @@ TEST_CASE("galera: a 3-node cluster serves every vocabulary and survives kills a
   CHECK(call(*db, c.ctx, "set", "n3", "read", nullptr).value == Json::array({5}));
 
   db->prepare(c.ctx, "counter", counter_params);
-  Completion inc = call(*db, c.ctx, "counter", "n1", "increment", {{"key", 1}, {"id", "t-1"}},
-                        counter_params);
+  Completion inc =
+      call(*db, c.ctx, "counter", "n1", "increment", {{"key", 1}, {"id", "t-1"}}, counter_params);
   CHECK(inc.value["wrote"] == 1);
   CHECK(call(*db, c.ctx, "counter", "n3", "read-all", nullptr).value == Json({{"0", 0}, {"1", 1}}));
 
@@ -229,7 +230,8 @@ TEST_CASE("galera: a 3-node cluster serves every vocabulary and survives kills a
       "log=/var/lib/faultline/galera/n3-$1/error.log; from=$(($(stat -c %s \"$log\") + 1))\n"
       "(socat TCP-LISTEN:4444,bind=$1,reuseaddr,fork /dev/null & o=$!; n=0\n"
       " until tail -c +$from \"$log\" | grep -q -E 'terminated unexpectedly|has been taken' ||\n"
-      "       [ $n -ge 600 ]; do sleep 0.1; n=$((n+1)); done; kill $o) < /dev/null > /dev/null 2>&1 &\n"
+      "       [ $n -ge 600 ]; do sleep 0.1; n=$((n+1)); done; kill $o) < /dev/null > /dev/null "
+      "2>&1 &\n"
       "sleep 0.3",
       {c.ctx.hosts.at("n3")}));
   auto tk = Clock::now();
@@ -317,7 +319,8 @@ TEST_CASE("galera: a 3-node cluster serves every vocabulary and survives kills a
   for (const auto& n : faketime_objects()) {
     if (!shm_before.count(n)) left.push_back(n);
   }
-  INFO("libfaketime objects left in /dev/shm: " << left.size() << (left.empty() ? "" : ", e.g. " + left.front()));
+  INFO("libfaketime objects left in /dev/shm: " << left.size()
+                                                << (left.empty() ? "" : ", e.g. " + left.front()));
   CHECK(left.empty());
   fs::remove_all(faketime_dir);
   std::cerr << "measured: NOW() on n2 with a +30 s offset file: " << skew_s << " s ahead of n1\n";
@@ -397,9 +400,9 @@ TEST_CASE("galera: every workload runs through the runner and tears down clean",
       const Json& h = out.results["history"];
       CHECK(h.value("ok", 0) > 10);
       CHECK(running_servers(c) == 0);
-      std::cerr << "measured: galera " << w << ": " << secs_since(t0) << " s, "
-                << h.value("ok", 0) << " ok / " << h.value("fail", 0) << " fail / "
-                << h.value("info", 0) << " info, verdict " << to_string(out.validity) << "\n";
+      std::cerr << "measured: galera " << w << ": " << secs_since(t0) << " s, " << h.value("ok", 0)
+                << " ok / " << h.value("fail", 0) << " fail / " << h.value("info", 0)
+                << " info, verdict " << to_string(out.validity) << "\n";
     }
   }
   fs::remove_all(results);

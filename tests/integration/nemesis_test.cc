@@ -160,9 +160,9 @@ TEST_CASE("nemesis on the local cluster: partition, heal, clock, interrupted run
           .with_env("FAKETIME_TIMESTAMP_FILE", dir + "/" + node + ".rc")
           .with_env("FAKETIME_NO_CACHE", "1")
           .with_env("FAKETIME_DONT_FAKE_MONOTONIC", "1");
-      double before = std::chrono::duration<double>(
-                          std::chrono::system_clock::now().time_since_epoch())
-                          .count();
+      double before =
+          std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch())
+              .count();
       ExecResult r = s->run_checked(date);
       return std::stod(r.out) - before;
     };
@@ -194,8 +194,9 @@ TEST_CASE("nemesis on the local cluster: partition, heal, clock, interrupted run
     double setup_ms = ms_since(t0);
     auto ping = [&](const std::string& from, int to, int count) {
       auto s = c.remote->session(from);
-      return s->exec(Command{"ping", "-q", "-n", "-c", std::to_string(count), "-i", "0.02", "-W",
-                             "1", addr(to)})
+      return s
+          ->exec(Command{"ping", "-q", "-n", "-c", std::to_string(count), "-i", "0.02", "-W", "1",
+                         addr(to)})
           .out;
     };
     auto loss_pct = [](const std::string& out) {
@@ -211,15 +212,16 @@ TEST_CASE("nemesis on the local cluster: partition, heal, clock, interrupted run
     std::string base = ping("n1", 2, 10);
     CHECK(loss_pct(base) == 0);
     double base_rtt = avg_rtt(base);
-    p.nemesis->invoke(ctx, op("start-packet", {{"fault", "delay"}, {"nodes", c.nodes},
-                                               {"delay-ms", 50}, {"jitter-ms", 10}}));
+    p.nemesis->invoke(
+        ctx, op("start-packet",
+                {{"fault", "delay"}, {"nodes", c.nodes}, {"delay-ms", 50}, {"jitter-ms", 10}}));
     std::string delayed = ping("n1", 2, 10);
     double rtt = avg_rtt(delayed);
     CHECK(rtt > 80);
     CHECK(rtt < 140);
     CHECK(testing::run_shell("ping -c1 -W1 " + addr(2)).status == 0);  // controller unaffected
-    p.nemesis->invoke(ctx, op("start-packet", {{"fault", "loss"}, {"nodes", c.nodes},
-                                               {"loss", 0.3}}));
+    p.nemesis->invoke(ctx,
+                      op("start-packet", {{"fault", "loss"}, {"nodes", c.nodes}, {"loss", 0.3}}));
     std::string lossy = ping("n1", 2, 100);
     double lost = loss_pct(lossy);
     CHECK(lost > 20);
@@ -261,8 +263,9 @@ TEST_CASE("nemesis on the local cluster: partition, heal, clock, interrupted run
     CHECK(done.value["mechanism"] == "tc-tbf");
     double limited = send_s(2);
     auto n1 = c.remote->session("n1");
-    CHECK(n1->exec(Command{"tc", "qdisc", "show", "dev", "eth0"}).out.find("qdisc htb 1f00: root") !=
-          std::string::npos);
+    CHECK(
+        n1->exec(Command{"tc", "qdisc", "show", "dev", "eth0"}).out.find("qdisc htb 1f00: root") !=
+        std::string::npos);
     // The controller's own traffic is not limited: SSH stays fast.
     auto t = Clock::now();
     n1->run_checked(Command::shell("head -c 1048576 /dev/zero"));
@@ -325,8 +328,8 @@ TEST_CASE("nemesis on the local cluster: partition, heal, clock, interrupted run
     p.nemesis->invoke(ctx, op("start-partition", {{"grudge", {{"n1", {"n2", "n3"}}}}}));
     REQUIRE_FALSE(c.our_rules(1).empty());
     CHECK_FALSE(c.reaches(1, 2));
-    auto heal = testing::run_shell(testing::faultline_binary() + " heal " + out.dir.string() +
-                                   " 2>&1");
+    auto heal =
+        testing::run_shell(testing::faultline_binary() + " heal " + out.dir.string() + " 2>&1");
     INFO(heal.output);
     CHECK(heal.status == 0);
     CHECK_THAT(heal.output, Catch::Contains("n1: partition rules removed"));

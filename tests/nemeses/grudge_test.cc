@@ -52,8 +52,7 @@ TEST_CASE("grudge: clean splits have the right sizes and are symmetric", "[grudg
       INFO("n=" << n << " seed=" << seed);
       auto one = plan_grudge("one", nodes, r);
       CHECK(symmetric(one));
-      CHECK(component_sizes(one, nodes) ==
-            std::multiset<size_t>{1, static_cast<size_t>(n - 1)});
+      CHECK(component_sizes(one, nodes) == std::multiset<size_t>{1, static_cast<size_t>(n - 1)});
       auto maj = plan_grudge("majority", nodes, r);
       CHECK(symmetric(maj));
       size_t m = n / 2 + 1;

@@ -39,7 +39,8 @@ TEST_CASE("partition: each node drops exactly its grudge's peers, stop heals all
   for (const auto& n : ctx.nodes) CHECK(ran(*remote, n) == heal_both);
   forget(*remote, ctx.nodes);
 
-  Json v = {{"shape", "majority"}, {"grudge", {{"n1", {"n3"}}, {"n2", {"n3"}}, {"n3", {"n1", "n2"}}}}};
+  Json v = {{"shape", "majority"},
+            {"grudge", {{"n1", {"n3"}}, {"n2", {"n3"}}, {"n3", {"n1", "n2"}}}}};
   Completion c = p.nemesis->invoke(ctx, nemesis_op("start-partition", v));
   CHECK(c.value["grudge"] == v["grudge"]);
   CHECK(ran(*remote, "n1") == std::vector<std::string>{command_line(drop({"10.0.0.13"}))});

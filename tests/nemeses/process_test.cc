@@ -81,8 +81,7 @@ TEST_CASE("kill/pause: targets, stop undoes, teardown heals everything", "[proce
   CHECK(mem->store().paused.empty());
 }
 
-TEST_CASE("packet: faults no mechanism can produce are refused with a clear message",
-          "[packet]") {
+TEST_CASE("packet: faults no mechanism can produce are refused with a clear message", "[packet]") {
   NemesisOptions o;
   o.nodes = {"n1", "n2", "n3"};
   o.options = {{"faults", {"loss", "corrupt"}}};
@@ -101,7 +100,8 @@ TEST_CASE("packet: faults no mechanism can produce are refused with a clear mess
       ExecResult r;
       std::string script = c.argv.size() > 2 ? c.argv[2] : "";
       seen.push_back(script);
-      if (script.find("SSH_CONNECTION") != std::string::npos) r.out = "10.0.0.1 1 10.0.0.11 22\n0\nb\n";
+      if (script.find("SSH_CONNECTION") != std::string::npos)
+        r.out = "10.0.0.1 1 10.0.0.11 22\n0\nb\n";
       if (script.find("1f01: netem") != std::string::npos) r.out = "tbf\n";
       return r;
     };
@@ -109,8 +109,7 @@ TEST_CASE("packet: faults no mechanism can produce are refused with a clear mess
     NemesisContext ctx;
     ctx.remote = remote.get();
     ctx.nodes = d.nodes;
-    CHECK_THROWS_WITH(p.nemesis->setup(ctx),
-                      Catch::Contains("node n1's kernel has no sch_netem"));
+    CHECK_THROWS_WITH(p.nemesis->setup(ctx), Catch::Contains("node n1's kernel has no sch_netem"));
     // Setup healed first, and heal removes only our root qdisc (handle 1f00:).
     bool healed_tc = false;
     for (const auto& sc : seen) {
@@ -142,9 +141,10 @@ TEST_CASE("packet: faults no mechanism can produce are refused with a clear mess
                                     "delayer (no libnetfilter-queue-dev"));
 }
 
-TEST_CASE("kill/pause: a scheduled op's target is resolved, an op with none acts on no node and "
-          "says so",
-          "[process][regression]") {
+TEST_CASE(
+    "kill/pause: a scheduled op's target is resolved, an op with none acts on no node and "
+    "says so",
+    "[process][regression]") {
   // Issue 14 item 6: the documented schedule entry {"f": "kill", "value": {"target": "one"}}
   // killed nothing (only the generator turned targets into nodes), and {"f": "kill"} with no
   // value was recorded without error: the run passed as if a node had been killed.

@@ -27,9 +27,9 @@ int test_size(int ci, int full);
 }  // namespace faultline::testing
 
 // Skips the current test case with a message when shared histories are missing.
-#define FAULTLINE_REQUIRE_SHARED(path_var)                                                  \
-  auto path_var = ::faultline::testing::shared_histories();                                 \
-  if (path_var.empty()) {                                                                   \
+#define FAULTLINE_REQUIRE_SHARED(path_var)                                                   \
+  auto path_var = ::faultline::testing::shared_histories();                                  \
+  if (path_var.empty()) {                                                                    \
     WARN("SKIPPED: ../shared/histories not found (set FAULTLINE_SHARED to the shared dir)"); \
-    return;                                                                                 \
+    return;                                                                                  \
   }
