@@ -81,6 +81,12 @@ std::string txn_label(const Txn& t) {
   return "op " + std::to_string(at) + " (process " + std::to_string(t.process) + ")";
 }
 
+OptionDecl consistency_model_option() {
+  return {"consistency-model", "strict-serializable",
+          "the model whose anomalies are invalid (serializable, snapshot-isolation, "
+          "repeatable-read, read-committed, ...)"};
+}
+
 std::string model_option(const Json& options, const std::string& where) {
   std::string model = "strict-serializable";
   if (options.is_object() && options.contains("consistency-model")) {

@@ -10,6 +10,7 @@
 #include "checkers/elle/graph.h"
 #include "checkers/elle/report.h"
 #include "checkers/elle/txn.h"
+#include "harness/options.h"
 
 namespace faultline::elle {
 
@@ -28,6 +29,9 @@ std::string txn_label(const Txn& t);
 // Reads "consistency-model" from checker options (default strict-serializable, as Elle);
 // throws std::invalid_argument for an unknown model, naming the known ones.
 std::string model_option(const Json& options, const std::string& where);
+// The "consistency-model" option as list-append and rw-register declare it (a function, not a
+// constant: the checkers register during static initialisation).
+OptionDecl consistency_model_option();
 
 // "[1 2 3]" for short lists, "[... 7 8 9] (12 elements)" for long ones.
 std::string list_text(const TxnHistory& th, const Mop& read, size_t tail = 6);

@@ -539,9 +539,7 @@ ReportInput ListAppendAnalysis::run(const std::string& model, const CheckContext
 }
 
 const OptionDecls kOptions = {
-    {"consistency-model", "strict-serializable",
-     "the model whose anomalies are invalid (serializable, snapshot-isolation, repeatable-read, "
-     "read-committed, ...)"},
+    consistency_model_option(),
 };
 
 class ListAppendChecker final : public Checker {

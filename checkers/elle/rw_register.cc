@@ -885,9 +885,7 @@ ReportInput RwAnalysis::run(const std::string& model, const CheckContext& ctx) {
 }
 
 const OptionDecls kOptions = {
-    {"consistency-model", "strict-serializable",
-     "the model whose anomalies are invalid (serializable, snapshot-isolation, repeatable-read, "
-     "read-committed, ...)"},
+    consistency_model_option(),
     {"engine", "auto", "auto | graph | z3: how unknown version orders are searched"},
     {"version-order", nullptr, "key -> its values in install order, when the database says"},
 };
