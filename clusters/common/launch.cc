@@ -26,11 +26,9 @@ fl_launch_leftovers() {
 }
 )sh";
 
-LaunchEnv launch_env(const DbContext& ctx) { return ctx.launch; }
-
 std::vector<std::string> launch_env_argv(const DbContext& ctx, const std::string& node,
                                          const std::map<std::string, std::string>& extra) {
-  LaunchEnv launch = launch_env(ctx);
+  const LaunchEnv& launch = ctx.launch;
   if (launch.env.empty()) return {};
   std::map<std::string, std::string> env;
   for (const auto& [k, v] : launch.env) env[k] = expand(v, node);
@@ -42,7 +40,7 @@ std::vector<std::string> launch_env_argv(const DbContext& ctx, const std::string
 
 std::optional<Command> prepare_launch_command(const DbContext& ctx, const std::string& node,
                                               const std::string& where) {
-  LaunchEnv launch = launch_env(ctx);
+  const LaunchEnv& launch = ctx.launch;
   if (launch.files.empty()) return std::nullopt;
   std::vector<std::string> args;
   for (const auto& [path, content] : launch.files) {

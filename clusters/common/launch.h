@@ -3,8 +3,7 @@
 // prepare_launch_command before a launch and puts launch_env_argv in front of the argv it
 // starts; it never names a variable, file or library of its own.
 //
-// Thread safety: pure functions of their arguments (launch_env reads the DbRegistry-like
-// DbContextHookRegistry, read-only after static initialisation).
+// Thread safety: pure functions of their arguments.
 #pragma once
 
 #include <map>
@@ -16,9 +15,6 @@
 #include "harness/db.h"
 
 namespace faultline::clusters {
-
-// The LaunchEnv of ctx (ctx.launch, filled by the nemeses' DbContextHooks).
-LaunchEnv launch_env(const DbContext& ctx);
 
 // The words to put in front of a database's argv on `node`: {"env", "NAME=value", ...} with
 // "{node}" expanded, or {} when there is nothing to set. `extra` is added only when there is

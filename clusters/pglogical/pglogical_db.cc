@@ -464,7 +464,7 @@ void PglogicalDb::start_postgres(const DbContext& ctx, const std::string& node) 
   auto s = open_session(ctx, node);
   const std::string dir = pglogical_node_dir(ctx, node);
   if (auto prepare = clusters::prepare_launch_command(ctx, node, kWhere)) {
-    run(*s, *prepare, "preparing the launch files of " + clusters::launch_env(ctx).why);
+    run(*s, *prepare, "preparing the launch files of " + ctx.launch.why);
   }
   std::vector<std::string> args = {dir, kPgBinDir};
   for (auto& w : clusters::launch_env_argv(ctx, node)) args.push_back(std::move(w));
@@ -525,11 +525,10 @@ void PglogicalDb::setup(const DbContext& ctx) {
              ") WHERE NOT EXISTS (SELECT 1 FROM pglogical.node WHERE node_name = " +
              sql_literal(pglogical_node_name(node)) + ");\n");
   });
-  log(ctx,
-      "setup: " + std::to_string(ctx.nodes.size()) + " nodes started (conflict resolution " +
-          options_.conflict_resolution +
-          (clusters::launch_env(ctx).empty() ? "" : ", under " + clusters::launch_env(ctx).why) +
-          ") in " + seconds_since(t0));
+  log(ctx, "setup: " + std::to_string(ctx.nodes.size()) + " nodes started (conflict resolution " +
+               options_.conflict_resolution +
+               (ctx.launch.empty() ? "" : ", under " + ctx.launch.why) + ") in " +
+               seconds_since(t0));
 }
 
 bool PglogicalDb::wait_replicating(const DbContext& ctx,

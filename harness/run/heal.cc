@@ -93,18 +93,10 @@ std::optional<std::vector<Op>> read_history(const fs::path& file, std::string& w
   }
 }
 
-Json read_test(const fs::path& dir) {
-  try {
-    return RunDir(dir).test();
-  } catch (const std::exception& e) {
-    throw ConfigError((dir / "test.json").string() + ": " + e.what());
-  }
-}
-
 }  // namespace
 
 int heal_run(const fs::path& dir, Remote& remote, std::ostream& out) {
-  const Json test = read_test(dir);
+  const Json test = RunDir(dir).test();  // ConfigError naming the file
   std::vector<std::string> nodes = test.value("nodes", std::vector<std::string>());
   const Json spec = test.value("spec", Json::object());
   const Json nemesis_options = spec.value("nemesis-options", Json::object());

@@ -170,13 +170,13 @@ TEST_CASE("launch env: the clock hook fills the launch env, unless the clock is 
           "[clusters][clock]") {
   DbContext ctx;
   DbContextHookRegistry::get("db-hook", "clock")({{"faketime-dir", "/run/ft"}}, ctx);
-  LaunchEnv l = launch_env(ctx);
+  const LaunchEnv& l = ctx.launch;
   CHECK(l.env.at("FAKETIME_TIMESTAMP_FILE") == "/run/ft/{node}.rc");
   CHECK(l.env.at("LD_PRELOAD").find("libfaketime") != std::string::npos);
   CHECK(l.files.count("/run/ft/{node}.rc") == 1);
   DbContext system;
   DbContextHookRegistry::get("db-hook", "clock")({{"mechanism", "system"}}, system);
-  CHECK(launch_env(system).env.empty());
+  CHECK(system.launch.env.empty());
 }
 
 TEST_CASE("daemon: a pid file is believed only for the right binary and marker argument",
