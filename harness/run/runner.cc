@@ -365,69 +365,37 @@ void collect_logs(Db& db, const DbContext& dctx, Remote* remote, const fs::path&
   }
 }
 
-}  // namespace
-
-RunOutcome run_test(const TestSpec& spec_in, const RunOptions& ro) {
-  TestSpec spec = spec_in;
-  if (!spec.seed) spec.seed = random_seed_from_os();
-  Random root(*spec.seed);
-
-  // ---- build everything that can be refused, before anything is created ----
-  std::unique_ptr<Db> db = with_path(
-      "/db-options", [&] { return DbRegistry::get("db", spec.db)(spec.db_options); }, "/db");
-  std::unique_ptr<Workload> workload = with_path(
-      "/workload-options",
-      [&] { return WorkloadRegistry::get("workload", spec.workload)(spec.workload_options); },
-      "/workload");
-  {
-    auto vocab = db->vocabularies();
-    if (std::find(vocab.begin(), vocab.end(), workload->vocabulary()) == vocab.end()) {
-      std::string list;
-      for (const auto& v : vocab) list += (list.empty() ? "" : ", ") + v;
-      throw ConfigError("spec: /workload: database '" + spec.db + "' has no client for workload '" +
-                        spec.workload + "' (vocabulary '" + workload->vocabulary() +
-                        "'; it speaks: " + (list.empty() ? "nothing" : list) + ")");
-    }
-  }
-  for (const auto& name : spec.nemesis) {
-    if (name != "all")
-      with_path("/nemesis", [&] { return &NemesisRegistry::get("nemesis", name); });
-  }
-  // Only now, with the names checked, reach (or bring up) the cluster.
-  ClusterAccess cluster = connect_cluster(spec, *db);
-  std::vector<std::string> nodes = cluster.nodes;
-  int concurrency = with_path("/concurrency",
-                              [&] { return resolve_concurrency(spec.concurrency, nodes.size()); });
-  // One worker thread per client and one for the nemesis (plus a few of the controller's own).
-  if (std::string why = thread_capacity_problem(concurrency + 1); !why.empty()) {
-    throw ConfigError("spec: /concurrency: " + std::to_string(concurrency) + " clients: " + why);
-  }
-  std::vector<std::string> nemesis_names = spec.nemesis;
-  if (std::find(nemesis_names.begin(), nemesis_names.end(), "all") != nemesis_names.end()) {
-    nemesis_names = NemesisRegistry::names();
-  }
-  for (const auto& [k, v] : spec.nemesis_options.items()) {
-    if (std::find(nemesis_names.begin(), nemesis_names.end(), k) == nemesis_names.end()) {
-      throw ConfigError("spec: /nemesis-options/" + k + ": options for a nemesis not in the run");
-    }
-  }
+// Everything a run is made of, built and checked from the spec before anything is created:
+// a bad name, option, vocabulary, concurrency or schedule entry is refused here (ConfigError),
+// with no run directory made. The only thing it reaches is the cluster (connect_cluster).
+struct Plan {
+  TestSpec spec;
+  std::unique_ptr<Db> db;
+  std::unique_ptr<Workload> workload;
+  ClusterAccess cluster;
+  int concurrency = 0;
+  std::vector<std::string> nemesis_names;
   std::vector<NemesisPackage> packages;
-  for (const auto& name : nemesis_names) {
-    NemesisOptions no;
-    no.interval_ns = to_ns(spec.nemesis_interval_s);
-    no.options = spec.nemesis_options.value(name, Json::object());
-    no.nodes = nodes;
-    no.db = db.get();
-    no.random = root.fork("nemesis/" + name);
-    packages.push_back(with_path(
-        "/nemesis-options/" + name, [&] { return NemesisRegistry::get("nemesis", name)(no); },
-        "/nemesis"));
-    if (packages.back().name.empty()) packages.back().name = name;
-  }
-  // Every scheduled op: handled by a nemesis of the run, with a value it can act on (a kill
-  // with no target used to kill nothing, and the run passed).
-  for (size_t i = 0; i < spec.nemesis_schedule.size(); ++i) {
-    const Json& entry = spec.nemesis_schedule[i];
+  WorkloadContext wctx;
+  std::vector<CheckerSpec> checkers;
+  uint64_t interpreter_seed = 0;
+};
+
+void check_vocabulary(const TestSpec& spec, const Db& db, const Workload& workload) {
+  auto vocab = db.vocabularies();
+  if (std::find(vocab.begin(), vocab.end(), workload.vocabulary()) != vocab.end()) return;
+  std::string list;
+  for (const auto& v : vocab) list += (list.empty() ? "" : ", ") + v;
+  throw ConfigError("spec: /workload: database '" + spec.db + "' has no client for workload '" +
+                    spec.workload + "' (vocabulary '" + workload.vocabulary() +
+                    "'; it speaks: " + (list.empty() ? "nothing" : list) + ")");
+}
+
+// Every scheduled op: handled by a nemesis of the run, with a value it can act on (a kill
+// with no target used to kill nothing, and the run passed).
+void check_schedule(const Json& schedule, const std::vector<NemesisPackage>& packages) {
+  for (size_t i = 0; i < schedule.size(); ++i) {
+    const Json& entry = schedule[i];
     const std::string f = entry["f"].get<std::string>();
     const std::string at = "spec: /nemesis-schedule/" + std::to_string(i);
     const NemesisPackage* handler = nullptr;
@@ -439,9 +407,10 @@ RunOutcome run_test(const TestSpec& spec_in, const RunOptions& ro) {
       }
     }
     if (!handler) {
-      throw ConfigError(
-          at + "/f: no nemesis of the run handles '" + f + "'" +
-          (known.empty() ? " (the run has no nemesis)" : " (handled: " + known + ")"));
+      std::string msg = at;
+      msg += "/f: no nemesis of the run handles '" + f + "'";
+      msg += known.empty() ? " (the run has no nemesis)" : " (handled: " + known + ")";
+      throw ConfigError(msg);
     }
     if (handler->check_op) {
       try {
@@ -451,412 +420,558 @@ RunOutcome run_test(const TestSpec& spec_in, const RunOptions& ro) {
       }
     }
   }
-  WorkloadContext wctx = workload_context(spec, concurrency, nodes);
-  std::vector<CheckerSpec> checkers = workload->checkers(wctx);
-  if (!nemesis_names.empty()) checkers.push_back(nemesis_checker(spec));
+}
 
-  // ---- the run directory ----
-  RunOutcome outcome;
-  auto started = std::chrono::system_clock::now();
-  fs::path dir = make_run_dir(spec.results_dir, spec.test_name(), started);
-  const RunDir run(dir);  // its history is read once, in the check phase
-  outcome.dir = dir;
-  ControllerLog log;
-  log.open(run.controller_log(), ro.echo_log);
-  auto logf = [&log](const std::string& line) { log.log(line); };
-  Json test = {{"spec", spec.to_json()},
-               {"test-name", spec.test_name()},
-               {"seed", *spec.seed},
-               {"faultline-version", kVersion},
-               {"db-version", nullptr},
-               {"nodes", nodes},
-               {"inventory", cluster.inventory},
-               {"concurrency", concurrency},
-               {"nemeses", nemesis_names},
-               {"started", run_timestamp(started)}};
-  write_file_atomic(run.test_json(), test.dump(2) + "\n");
-  if (ro.on_run_dir) ro.on_run_dir(dir);
-  log.log("run " + dir.string() + " seed " + std::to_string(*spec.seed) + ": db " + spec.db +
-          ", workload " + spec.workload + ", concurrency " + std::to_string(concurrency) +
-          ", nodes " + std::to_string(nodes.size()));
+Plan make_plan(const TestSpec& spec_in) {
+  Plan p;
+  p.spec = spec_in;
+  TestSpec& spec = p.spec;
+  if (!spec.seed) spec.seed = random_seed_from_os();
+  Random root(*spec.seed);
+  p.db = with_path(
+      "/db-options", [&] { return DbRegistry::get("db", spec.db)(spec.db_options); }, "/db");
+  p.workload = with_path(
+      "/workload-options",
+      [&] { return WorkloadRegistry::get("workload", spec.workload)(spec.workload_options); },
+      "/workload");
+  check_vocabulary(spec, *p.db, *p.workload);
+  for (const auto& name : spec.nemesis) {
+    if (name != "all")
+      with_path("/nemesis", [&] { return &NemesisRegistry::get("nemesis", name); });
+  }
+  // Only now, with the names checked, reach (or bring up) the cluster.
+  p.cluster = connect_cluster(spec, *p.db);
+  const std::vector<std::string>& nodes = p.cluster.nodes;
+  p.concurrency = with_path("/concurrency",
+                            [&] { return resolve_concurrency(spec.concurrency, nodes.size()); });
+  // One worker thread per client and one for the nemesis (plus a few of the controller's own).
+  if (std::string why = thread_capacity_problem(p.concurrency + 1); !why.empty()) {
+    throw ConfigError("spec: /concurrency: " + std::to_string(p.concurrency) + " clients: " + why);
+  }
+  p.nemesis_names = spec.nemesis;
+  if (std::find(p.nemesis_names.begin(), p.nemesis_names.end(), "all") != p.nemesis_names.end()) {
+    p.nemesis_names = NemesisRegistry::names();
+  }
+  for (const auto& [k, v] : spec.nemesis_options.items()) {
+    if (std::find(p.nemesis_names.begin(), p.nemesis_names.end(), k) == p.nemesis_names.end()) {
+      throw ConfigError("spec: /nemesis-options/" + k + ": options for a nemesis not in the run");
+    }
+  }
+  for (const auto& name : p.nemesis_names) {
+    NemesisOptions no;
+    no.interval_ns = to_ns(spec.nemesis_interval_s);
+    no.options = spec.nemesis_options.value(name, Json::object());
+    no.nodes = nodes;
+    no.db = p.db.get();
+    no.random = root.fork("nemesis/" + name);
+    p.packages.push_back(with_path(
+        "/nemesis-options/" + name, [&] { return NemesisRegistry::get("nemesis", name)(no); },
+        "/nemesis"));
+    if (p.packages.back().name.empty()) p.packages.back().name = name;
+  }
+  check_schedule(spec.nemesis_schedule, p.packages);
+  p.wctx = workload_context(spec, p.concurrency, nodes);
+  p.checkers = p.workload->checkers(p.wctx);
+  if (!p.nemesis_names.empty()) p.checkers.push_back(nemesis_checker(spec));
+  p.interpreter_seed = root.fork("interpreter").seed();
+  return p;
+}
 
-  // Signals first: threads started after the watcher inherit the blocked mask, so SIGINT and
-  // SIGTERM reach only the watcher.
-  LeftBehind left;
-  std::atomic<HistoryRecorder*> recorder_ptr{nullptr};
-  std::atomic<bool> interrupted{false};
-  std::unique_ptr<SignalWatcher> watcher;
-  // An external cancel request acts as a first interrupt.
-  std::atomic<bool> cancel_watch_stop{false};
-  std::thread cancel_watch;
-  if (ro.cancel) {
-    cancel_watch = std::thread([&] {
-      while (!cancel_watch_stop.load()) {
-        if (ro.cancel->load() && !interrupted.exchange(true)) {
-          log.log("cancel requested: stopping; healing and tearing down");
+std::string what_of(const std::exception_ptr& e) {
+  try {
+    std::rethrow_exception(e);
+  } catch (const std::exception& x) {
+    return x.what();
+  } catch (...) {
+    return "unknown exception";
+  }
+}
+
+// A phase's deadline: its time limit and a second for ops that end right at it.
+std::chrono::steady_clock::time_point deadline_after(double seconds) {
+  return std::chrono::steady_clock::now() + std::chrono::nanoseconds(to_ns(seconds)) +
+         std::chrono::seconds(1);
+}
+
+// One run from its plan, phase by phase (see runner.h): the constructor makes the run
+// directory and test.json, run() goes through the phases. Heal and teardown run whatever
+// happened before them; `error_` is a failure of the run itself (setup, main phase, the
+// history on disk: no verdict, rethrown after teardown), `problems_` what failed after the
+// main phase (heal, final reads, teardown: the verdict is still given, with these beside it).
+class TestRun {
+ public:
+  TestRun(Plan plan, const RunOptions& ro);
+  ~TestRun();
+  TestRun(const TestRun&) = delete;
+  TestRun& operator=(const TestRun&) = delete;
+
+  RunOutcome run();
+
+ private:
+  void watch_signals();
+  void build();
+  void start_progress();
+  void stop_progress();
+  void phase(const std::string& name);
+  void recovery_wait();
+  void setup_and_main();
+  void heal();
+  void final_reads();
+  void teardown();
+  std::string left_behind_text();
+  RunOutcome check(const std::string& left_text);
+
+  Plan p_;
+  const TestSpec& spec_;
+  const RunOptions& ro_;
+  std::chrono::system_clock::time_point started_;
+  RunDir run_;
+  ControllerLog log_;
+  Json test_;
+
+  LeftBehind left_;
+  std::atomic<HistoryRecorder*> recorder_ptr_{nullptr};
+  std::atomic<bool> interrupted_{false};
+  std::atomic<bool> cancel_watch_stop_{false};
+  std::thread cancel_watch_;
+  std::unique_ptr<SignalWatcher> watcher_;
+
+  std::unique_ptr<HistoryRecorder> recorder_;
+  // On the heap: threads of abandoned ops use them, and when such a thread outlives its bound
+  // they are left behind rather than freed under it (see teardown()).
+  std::unique_ptr<DbContext> dctx_;
+  std::unique_ptr<DbContext> heal_dctx_;
+  std::unique_ptr<std::shared_ptr<Remote>> heal_remote_;
+  std::chrono::milliseconds command_deadline_{0};
+  std::unique_ptr<Nemesis> nemesis_;
+  NemesisContext nctx_;
+  std::unique_ptr<Interpreter> interp_;
+
+  std::atomic<bool> progress_stop_{false};
+  std::mutex progress_mu_;
+  std::condition_variable progress_cv_;
+  std::thread progress_;
+
+  std::exception_ptr error_;
+  std::vector<std::string> problems_;
+  bool db_up_ = false;
+  bool nemesis_up_ = false;
+  std::string db_left_;
+  const std::string faults_left_ = "nemesis faults possibly active (heal not run)";
+};
+
+TestRun::TestRun(Plan plan, const RunOptions& ro)
+    : p_(std::move(plan)),
+      spec_(p_.spec),
+      ro_(ro),
+      started_(std::chrono::system_clock::now()),
+      run_(make_run_dir(spec_.results_dir, spec_.test_name(), started_)) {
+  log_.open(run_.controller_log(), ro_.echo_log);
+  test_ = {{"spec", spec_.to_json()},
+           {"test-name", spec_.test_name()},
+           {"seed", *spec_.seed},
+           {"faultline-version", kVersion},
+           {"db-version", nullptr},
+           {"nodes", p_.cluster.nodes},
+           {"inventory", p_.cluster.inventory},
+           {"concurrency", p_.concurrency},
+           {"nemeses", p_.nemesis_names},
+           {"started", run_timestamp(started_)}};
+  write_file_atomic(run_.test_json(), test_.dump(2) + "\n");
+  if (ro_.on_run_dir) ro_.on_run_dir(run_.path());
+  log_.log("run " + run_.path().string() + " seed " + std::to_string(*spec_.seed) + ": db " +
+           spec_.db + ", workload " + spec_.workload + ", concurrency " +
+           std::to_string(p_.concurrency) + ", nodes " + std::to_string(p_.cluster.nodes.size()));
+  db_left_ = "database '" + spec_.db + "' running on " + std::to_string(p_.cluster.nodes.size()) +
+             " nodes (teardown not run)";
+}
+
+TestRun::~TestRun() {
+  stop_progress();
+  watcher_.reset();
+  cancel_watch_stop_.store(true);
+  if (cancel_watch_.joinable()) cancel_watch_.join();
+}
+
+// Signals first: threads started after the watcher inherit the blocked mask, so SIGINT and
+// SIGTERM reach only the watcher. An external cancel request acts as a first interrupt.
+void TestRun::watch_signals() {
+  if (ro_.cancel) {
+    cancel_watch_ = std::thread([this] {
+      while (!cancel_watch_stop_.load()) {
+        if (ro_.cancel->load() && !interrupted_.exchange(true)) {
+          log_.log("cancel requested: stopping; healing and tearing down");
         }
         std::this_thread::sleep_for(std::chrono::milliseconds(10));
       }
     });
   }
-  if (ro.handle_signals) {
-    watcher = std::make_unique<SignalWatcher>(
-        [&](int sig) {
-          interrupted.store(true);
-          log.log(std::string(signal_name(sig)) +
-                  ": stopping; healing and tearing down (interrupt again to abort teardown)");
-        },
-        [&](int) {
-          std::string what = left.describe();
-          std::cerr << "\nfaultline: second interrupt: aborting teardown. Left behind:\n"
-                    << what << "faultline: history so far: " << run.history_jsonl().string()
-                    << "\nfaultline: heal it with: " << heal_command(dir) << "\n";
-          log.log("second interrupt: teardown aborted; left behind:\n" + what);
-          try {
-            if (HistoryRecorder* r = recorder_ptr.load()) r->sync();
-          } catch (...) {
-          }
-          std::_Exit(130);
-        });
-  }
+  if (!ro_.handle_signals) return;
+  watcher_ = std::make_unique<SignalWatcher>(
+      [this](int sig) {
+        interrupted_.store(true);
+        log_.log(std::string(signal_name(sig)) +
+                 ": stopping; healing and tearing down (interrupt again to abort teardown)");
+      },
+      [this](int) {
+        std::string what = left_.describe();
+        std::cerr << "\nfaultline: second interrupt: aborting teardown. Left behind:\n"
+                  << what << "faultline: history so far: " << run_.history_jsonl().string()
+                  << "\nfaultline: heal it with: " << heal_command(run_.path()) << "\n";
+        log_.log("second interrupt: teardown aborted; left behind:\n" + what);
+        try {
+          if (HistoryRecorder* r = recorder_ptr_.load()) r->sync();
+        } catch (...) {
+        }
+        std::_Exit(130);
+      });
+}
 
-  HistoryRecorder recorder({run.history_jsonl().string()});
-  recorder_ptr.store(&recorder);
-  // On the heap: threads of abandoned ops use them, and when such a thread outlives its bound
-  // they are left behind rather than freed under it (see the end of the run).
-  auto dctx_owner = std::make_unique<DbContext>();
-  DbContext& dctx = *dctx_owner;
-  dctx.test_name = spec.test_name();
-  dctx.nodes = nodes;
-  dctx.remote = cluster.remote.get();
-  dctx.options = spec.db_options;
-  dctx.log = logf;
-  dctx.run_dir = dir.string();
-  if (cluster.inventory.is_object()) {
-    for (const auto& n : cluster.inventory["nodes"]) {
+// The recorder, the database and nemesis contexts, the composed nemesis and the interpreter.
+void TestRun::build() {
+  recorder_ =
+      std::make_unique<HistoryRecorder>(HistoryRecorder::Options{run_.history_jsonl().string()});
+  recorder_ptr_.store(recorder_.get());
+  dctx_ = std::make_unique<DbContext>();
+  DbContext& dctx = *dctx_;
+  dctx.test_name = spec_.test_name();
+  dctx.nodes = p_.cluster.nodes;
+  dctx.remote = p_.cluster.remote.get();
+  dctx.options = spec_.db_options;
+  dctx.log = [this](const std::string& line) { log_.log(line); };
+  dctx.run_dir = run_.path().string();
+  if (p_.cluster.inventory.is_object()) {
+    for (const auto& n : p_.cluster.inventory["nodes"]) {
       dctx.hosts[n["name"].get<std::string>()] = n["host"].get<std::string>();
     }
   }
-  for (const auto& name : nemesis_names) {  // e.g. the clock nemesis: ctx.launch (libfaketime)
+  for (const auto& name : p_.nemesis_names) {  // e.g. the clock nemesis: ctx.launch (libfaketime)
     if (const auto* hook = DbContextHookRegistry::find(name)) {
-      (*hook)(spec.nemesis_options.value(name, Json::object()), dctx);
+      (*hook)(spec_.nemesis_options.value(name, Json::object()), dctx);
     }
   }
 
   // Nemesis, heal and teardown commands have deadlines: a node that stops answering costs a
   // timeout, never the heal (harness/remote.h make_deadline_remote).
-  const auto command_deadline =
-      std::chrono::milliseconds(static_cast<int64_t>(spec.nemesis_command_timeout_s * 1000));
-  auto heal_remote = std::make_unique<std::shared_ptr<Remote>>(
-      cluster.remote ? make_deadline_remote(cluster.remote, command_deadline) : nullptr);
-  auto heal_dctx_owner = std::make_unique<DbContext>(dctx);
-  DbContext& heal_dctx = *heal_dctx_owner;
-  heal_dctx.remote = heal_remote->get();
+  command_deadline_ =
+      std::chrono::milliseconds(static_cast<int64_t>(spec_.nemesis_command_timeout_s * 1000));
+  heal_remote_ = std::make_unique<std::shared_ptr<Remote>>(
+      p_.cluster.remote ? make_deadline_remote(p_.cluster.remote, command_deadline_) : nullptr);
+  heal_dctx_ = std::make_unique<DbContext>(dctx);
+  heal_dctx_->remote = heal_remote_->get();
   const auto nemesis_op_timeout =
-      std::chrono::milliseconds(static_cast<int64_t>(spec.nemesis_op_timeout_s * 1000));
+      std::chrono::milliseconds(static_cast<int64_t>(spec_.nemesis_op_timeout_s * 1000));
   std::vector<std::unique_ptr<Nemesis>> nemesis_parts;
-  for (auto& p : packages) nemesis_parts.push_back(std::move(p.nemesis));
-  std::unique_ptr<Nemesis> nemesis =
-      nemesis_parts.empty() ? nullptr
-                            : compose_nemeses(std::move(nemesis_parts), nemesis_op_timeout);
-  NemesisContext nctx;
-  nctx.db_ctx = &heal_dctx;
-  nctx.db = db.get();
-  nctx.remote = heal_remote->get();
-  nctx.nodes = nodes;
+  for (auto& pkg : p_.packages) nemesis_parts.push_back(std::move(pkg.nemesis));
+  if (!nemesis_parts.empty())
+    nemesis_ = compose_nemeses(std::move(nemesis_parts), nemesis_op_timeout);
+  nctx_.db_ctx = heal_dctx_.get();
+  nctx_.db = p_.db.get();
+  nctx_.remote = heal_remote_->get();
+  nctx_.nodes = p_.cluster.nodes;
 
   InterpreterOptions io;
-  io.concurrency = concurrency;
-  io.nodes = nodes;
-  io.op_timeout = std::chrono::nanoseconds(to_ns(spec.op_timeout_s));
-  std::string vocabulary = workload->vocabulary();
-  Db* dbp = db.get();
+  io.concurrency = p_.concurrency;
+  io.nodes = p_.cluster.nodes;
+  io.op_timeout = std::chrono::nanoseconds(to_ns(spec_.op_timeout_s));
+  std::string vocabulary = p_.workload->vocabulary();
+  Db* dbp = p_.db.get();
   io.new_client = [dbp, vocabulary] { return dbp->new_client(vocabulary); };
   io.db_ctx = &dctx;
-  io.client_params = workload->client_params(wctx);
-  io.nemesis = nemesis.get();
-  io.nemesis_ctx = nctx;
+  io.client_params = p_.workload->client_params(p_.wctx);
+  io.nemesis = nemesis_.get();
+  io.nemesis_ctx = nctx_;
   io.nemesis_op_timeout = nemesis_op_timeout;
-  io.seed = root.fork("interpreter").seed();
-  io.start_thread = ro.start_thread;
-  auto interp = std::make_unique<Interpreter>(io, recorder);
+  io.seed = p_.interpreter_seed;
+  io.start_thread = ro_.start_thread;
+  interp_ = std::make_unique<Interpreter>(io, *recorder_);
+}
 
-  // Progress: a live line on a terminal, a plain line every 10 s otherwise.
-  std::atomic<bool> progress_stop{false};
-  std::mutex progress_mu;
-  std::condition_variable progress_cv;
-  std::thread progress;
-  if (ro.progress) {
-    progress = std::thread([&] {
-      bool tty = ::isatty(2);
-      auto t0 = std::chrono::steady_clock::now();
-      int64_t last_ops = 0;
-      auto last = t0;
-      int ticks = 0;
-      while (!progress_stop.load()) {
-        {
-          std::unique_lock<std::mutex> lock(progress_mu);
-          progress_cv.wait_for(lock, std::chrono::milliseconds(250),
-                               [&] { return progress_stop.load(); });
-        }
-        if (progress_stop.load()) break;
-        if (++ticks % (tty ? 4 : 40) != 0) continue;
-        auto now = std::chrono::steady_clock::now();
-        auto c = interp->counts();
-        double dt = std::chrono::duration<double>(now - last).count();
-        double rate = dt > 0 ? (c.invoked - last_ops) / dt : 0;
-        last_ops = c.invoked;
-        last = now;
-        char buf[200];
-        std::snprintf(buf, sizeof buf,
-                      "%6.1f s / %.0f s  %7.0f ops/s  ok %lld  fail %lld  info %lld",
-                      std::chrono::duration<double>(now - t0).count(), spec.time_limit_s, rate,
-                      static_cast<long long>(c.ok), static_cast<long long>(c.fail),
-                      static_cast<long long>(c.info));
-        std::string line = buf;
-        // The latest nemesis op says which fault is active (start-x) or that it was healed.
-        if (c.nemesis > 0) line += "  nemesis: " + c.last_nemesis_f;
-        if (tty) {
-          std::cerr << "\r" << line << "\033[K" << std::flush;
-        } else {
-          std::cerr << line << "\n";
-        }
+// Progress: a live line on a terminal, a plain line every 10 s otherwise.
+void TestRun::start_progress() {
+  if (!ro_.progress) return;
+  progress_ = std::thread([this] {
+    bool tty = ::isatty(2);
+    auto t0 = std::chrono::steady_clock::now();
+    int64_t last_ops = 0;
+    auto last = t0;
+    int ticks = 0;
+    while (!progress_stop_.load()) {
+      {
+        std::unique_lock<std::mutex> lock(progress_mu_);
+        progress_cv_.wait_for(lock, std::chrono::milliseconds(250),
+                              [&] { return progress_stop_.load(); });
       }
-      if (tty) std::cerr << "\r\033[K" << std::flush;
-    });
-  }
+      if (progress_stop_.load()) break;
+      if (++ticks % (tty ? 4 : 40) != 0) continue;
+      auto now = std::chrono::steady_clock::now();
+      auto c = interp_->counts();
+      double dt = std::chrono::duration<double>(now - last).count();
+      double rate = dt > 0 ? (c.invoked - last_ops) / dt : 0;
+      last_ops = c.invoked;
+      last = now;
+      char buf[200];
+      std::snprintf(buf, sizeof buf, "%6.1f s / %.0f s  %7.0f ops/s  ok %lld  fail %lld  info %lld",
+                    std::chrono::duration<double>(now - t0).count(), spec_.time_limit_s, rate,
+                    static_cast<long long>(c.ok), static_cast<long long>(c.fail),
+                    static_cast<long long>(c.info));
+      std::string line = buf;
+      // The latest nemesis op says which fault is active (start-x) or that it was healed.
+      if (c.nemesis > 0) line += "  nemesis: " + c.last_nemesis_f;
+      if (tty) {
+        std::cerr << "\r" << line << "\033[K" << std::flush;
+      } else {
+        std::cerr << line << "\n";
+      }
+    }
+    if (tty) std::cerr << "\r\033[K" << std::flush;
+  });
+}
 
-  // `error`: the run itself failed (setup, the main phase, the history on disk): no verdict.
-  // `problems`: what failed after the main phase (heal, final reads, teardown): the verdict
-  // is still given, with these beside it.
-  std::exception_ptr error;
-  std::vector<std::string> problems;
-  auto what_of = [](const std::exception_ptr& e) -> std::string {
-    try {
-      std::rethrow_exception(e);
-    } catch (const std::exception& x) {
-      return x.what();
-    } catch (...) {
-      return "unknown exception";
-    }
-  };
-  // Every phase change syncs the history; a failing disk is logged and ends the run after
-  // heal and teardown, like any other plumbing error.
-  auto phase = [&](const std::string& name) {
-    try {
-      recorder.sync();
-    } catch (const std::exception& e) {
-      log.log(std::string("history: ") + e.what());
-      if (!error) error = std::current_exception();
-    }
-    log.log("phase: " + name);
-  };
-  // The recovery phase: recovery-wait seconds for the cluster to settle, cut short by SIGINT.
-  auto recovery_wait = [&] {
-    phase("recovery");
-    auto until =
-        std::chrono::steady_clock::now() + std::chrono::nanoseconds(to_ns(spec.recovery_wait_s));
-    while (std::chrono::steady_clock::now() < until && !interrupted.load()) {
-      std::this_thread::sleep_for(std::chrono::milliseconds(20));
-    }
-  };
-  // A phase's deadline: its time limit and a second for ops that end right at it.
-  auto deadline_after = [](double seconds) {
-    return std::chrono::steady_clock::now() + std::chrono::nanoseconds(to_ns(seconds)) +
-           std::chrono::seconds(1);
-  };
-  bool db_up = false;
-  bool nemesis_up = false;
-  const std::string db_left = "database '" + spec.db + "' running on " +
-                              std::to_string(nodes.size()) + " nodes (teardown not run)";
-  const std::string faults_left = "nemesis faults possibly active (heal not run)";
+// The progress line reads the interpreter's counts: stopped before the interpreter goes.
+void TestRun::stop_progress() {
+  {
+    std::lock_guard<std::mutex> lock(progress_mu_);
+    progress_stop_.store(true);
+  }
+  progress_cv_.notify_all();
+  if (progress_.joinable()) progress_.join();
+}
+
+// Every phase change syncs the history; a failing disk is logged and ends the run after heal
+// and teardown, like any other plumbing error.
+void TestRun::phase(const std::string& name) {
+  try {
+    recorder_->sync();
+  } catch (const std::exception& e) {
+    log_.log(std::string("history: ") + e.what());
+    if (!error_) error_ = std::current_exception();
+  }
+  log_.log("phase: " + name);
+}
+
+// The recovery phase: recovery-wait seconds for the cluster to settle, cut short by SIGINT.
+void TestRun::recovery_wait() {
+  phase("recovery");
+  auto until =
+      std::chrono::steady_clock::now() + std::chrono::nanoseconds(to_ns(spec_.recovery_wait_s));
+  while (std::chrono::steady_clock::now() < until && !interrupted_.load()) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+}
+
+// Setup (database, then nemeses) and the main phase; a failure of either is the run's error.
+void TestRun::setup_and_main() {
   try {
     phase("setup");
-    left.add(db_left);
-    db_up = true;
-    db->setup(dctx);
-    db->prepare(dctx, vocabulary, workload->client_params(wctx));
-    test["db-version"] = db->version(dctx);
-    write_file_atomic(run.test_json(), test.dump(2) + "\n");
-    if (nemesis) {
-      left.add(faults_left);
-      nemesis_up = true;
-      nemesis->setup(nctx);
+    left_.add(db_left_);
+    db_up_ = true;
+    DbContext& dctx = *dctx_;
+    p_.db->setup(dctx);
+    p_.db->prepare(dctx, p_.workload->vocabulary(), p_.workload->client_params(p_.wctx));
+    test_["db-version"] = p_.db->version(dctx);
+    write_file_atomic(run_.test_json(), test_.dump(2) + "\n");
+    if (nemesis_) {
+      left_.add(faults_left_);
+      nemesis_up_ = true;
+      nemesis_->setup(nctx_);
     }
-    if (!interrupted.load()) {
-      phase("main");
-      std::vector<GenPtr> nemesis_gens;
-      for (auto& p : packages) {
-        if (p.generator) nemesis_gens.push_back(std::move(p.generator));
-      }
-      GenPtr nemesis_gen = nemesis_gens.empty() ? nullptr : any(std::move(nemesis_gens));
-      if (!spec.nemesis_schedule.empty()) nemesis_gen = schedule_generator(spec.nemesis_schedule);
-      GenPtr main = time_limit(
-          to_ns(spec.time_limit_s),
-          clients_and_nemesis(rate(spec.rate, workload->generator(wctx)), std::move(nemesis_gen)));
-      // The time limit bounds the phase: ops still running a second after it (a restart
-      // waiting for its node, a client past the limit) are cut off, recorded info.
-      RunControl control;
-      control.cancel = &interrupted;
-      control.deadline = deadline_after(spec.time_limit_s);
-      interp->run(*main, control);
-      auto c = interp->counts();
-      log.log("main: " + std::to_string(c.invoked) + " ops invoked (ok " + std::to_string(c.ok) +
-              ", fail " + std::to_string(c.fail) + ", info " + std::to_string(c.info) + ")");
+    if (interrupted_.load()) return;
+    phase("main");
+    std::vector<GenPtr> nemesis_gens;
+    for (auto& pkg : p_.packages) {
+      if (pkg.generator) nemesis_gens.push_back(std::move(pkg.generator));
     }
+    GenPtr nemesis_gen = nemesis_gens.empty() ? nullptr : any(std::move(nemesis_gens));
+    if (!spec_.nemesis_schedule.empty()) nemesis_gen = schedule_generator(spec_.nemesis_schedule);
+    GenPtr main = time_limit(to_ns(spec_.time_limit_s),
+                             clients_and_nemesis(rate(spec_.rate, p_.workload->generator(p_.wctx)),
+                                                 std::move(nemesis_gen)));
+    // The time limit bounds the phase: ops still running a second after it (a restart
+    // waiting for its node, a client past the limit) are cut off, recorded info.
+    RunControl control;
+    control.cancel = &interrupted_;
+    control.deadline = deadline_after(spec_.time_limit_s);
+    interp_->run(*main, control);
+    auto c = interp_->counts();
+    log_.log("main: " + std::to_string(c.invoked) + " ops invoked (ok " + std::to_string(c.ok) +
+             ", fail " + std::to_string(c.fail) + ", info " + std::to_string(c.info) + ")");
   } catch (...) {
-    error = std::current_exception();
-    log.log("error: " + what_of(error) + "; healing and tearing down");
+    error_ = std::current_exception();
+    log_.log("error: " + what_of(error_) + "; healing and tearing down");
   }
-  // ---- heal: always ----
-  if (nemesis_up) {
-    phase("heal");
-    try {
-      std::vector<GenPtr> finals;
-      for (auto& p : packages) {
-        if (p.final_generator) finals.push_back(std::move(p.final_generator));
-      }
-      if (!finals.empty()) {
-        GenPtr heal = time_limit(to_ns(spec.final_time_limit_s),
-                                 faultline::nemesis(phases(std::move(finals))));
-        RunControl control;
-        control.deadline = deadline_after(spec.final_time_limit_s);
-        control.nemesis_only = true;
-        control.phase = "heal";
-        interp->run(*heal, control);
-      }
-    } catch (const std::exception& e) {
-      log.log(std::string("heal: final generators failed: ") + e.what());
+}
+
+// Always, when a nemesis was set up: every package's final generator, then the nemesis's
+// teardown (which heals everything), then the recovery wait.
+void TestRun::heal() {
+  if (!nemesis_up_) return;
+  phase("heal");
+  try {
+    std::vector<GenPtr> finals;
+    for (auto& pkg : p_.packages) {
+      if (pkg.final_generator) finals.push_back(std::move(pkg.final_generator));
     }
-    try {
-      nemesis->teardown(nctx);
-      left.remove(faults_left);
-    } catch (const std::exception& e) {
-      log.log(std::string("heal: nemesis teardown failed: ") + e.what());
-      problems.push_back(std::string("heal failed: ") + e.what());
+    if (!finals.empty()) {
+      GenPtr heal = time_limit(to_ns(spec_.final_time_limit_s),
+                               faultline::nemesis(phases(std::move(finals))));
+      RunControl control;
+      control.deadline = deadline_after(spec_.final_time_limit_s);
+      control.nemesis_only = true;
+      control.phase = "heal";
+      interp_->run(*heal, control);
     }
-    if (!interrupted.load() && spec.recovery_wait_s > 0) recovery_wait();
+  } catch (const std::exception& e) {
+    log_.log(std::string("heal: final generators failed: ") + e.what());
   }
-  // ---- final reads ----
-  if (!error && !interrupted.load()) {
-    try {
-      GenPtr final = workload->final_generator(wctx);
-      if (final && !nemesis && cluster.remote && spec.recovery_wait_s > 0) {
-        // No nemesis ran, but a real cluster's replicas may still be applying the last
-        // writes: let them quiesce before the final reads judge convergence.
-        recovery_wait();
-      }
-      if (final) {
-        try {
-          db->before_final_reads(dctx, vocabulary, nemesis != nullptr);
-        } catch (const std::exception& e) {
-          log.log(std::string("before final reads: ") + e.what());
-        }
-        phase("final");
-        GenPtr bounded = time_limit(to_ns(spec.final_time_limit_s), clients(std::move(final)));
-        RunControl control;
-        control.cancel = &interrupted;
-        control.deadline = deadline_after(spec.final_time_limit_s);
-        interp->run(*bounded, control);
-      }
-    } catch (const std::exception& e) {
-      log.log(std::string("final reads failed: ") + e.what());
-      problems.push_back(std::string("final reads failed: ") + e.what());
-    }
+  try {
+    nemesis_->teardown(nctx_);
+    left_.remove(faults_left_);
+  } catch (const std::exception& e) {
+    log_.log(std::string("heal: nemesis teardown failed: ") + e.what());
+    problems_.push_back(std::string("heal failed: ") + e.what());
   }
-  // ---- teardown: always ----
+  if (!interrupted_.load() && spec_.recovery_wait_s > 0) recovery_wait();
+}
+
+// The workload's final generator (final reads), unless the run failed or was interrupted.
+void TestRun::final_reads() {
+  if (error_ || interrupted_.load()) return;
+  try {
+    GenPtr final = p_.workload->final_generator(p_.wctx);
+    if (final && !nemesis_ && p_.cluster.remote && spec_.recovery_wait_s > 0) {
+      // No nemesis ran, but a real cluster's replicas may still be applying the last
+      // writes: let them quiesce before the final reads judge convergence.
+      recovery_wait();
+    }
+    if (!final) return;
+    try {
+      p_.db->before_final_reads(*dctx_, p_.workload->vocabulary(), nemesis_ != nullptr);
+    } catch (const std::exception& e) {
+      log_.log(std::string("before final reads: ") + e.what());
+    }
+    phase("final");
+    GenPtr bounded = time_limit(to_ns(spec_.final_time_limit_s), clients(std::move(final)));
+    RunControl control;
+    control.cancel = &interrupted_;
+    control.deadline = deadline_after(spec_.final_time_limit_s);
+    interp_->run(*bounded, control);
+  } catch (const std::exception& e) {
+    log_.log(std::string("final reads failed: ") + e.what());
+    problems_.push_back(std::string("final reads failed: ") + e.what());
+  }
+}
+
+// Always: clients closed, logs collected, database torn down (unless leave-db-running), the
+// history closed.
+void TestRun::teardown() {
   phase("teardown");
-  // The progress line reads the interpreter's counts: stop it before the interpreter goes.
-  {
-    std::lock_guard<std::mutex> lock(progress_mu);
-    progress_stop.store(true);
-  }
-  progress_cv.notify_all();
-  if (progress.joinable()) progress.join();
+  stop_progress();
   // Ops abandoned at a timeout, an interrupt or the time limit may still be running on their
   // own threads (bounded by their op timeout and command deadlines): the database goes after
   // them.
-  int still_running = interp->wait_abandoned(std::chrono::nanoseconds(to_ns(spec.op_timeout_s)) +
-                                             command_deadline + std::chrono::seconds(5));
+  int still_running = interp_->wait_abandoned(std::chrono::nanoseconds(to_ns(spec_.op_timeout_s)) +
+                                              command_deadline_ + std::chrono::seconds(5));
   if (still_running > 0) {
-    log.log("teardown: " + std::to_string(still_running) +
-            " abandoned op(s) still running; their database objects are kept until exit");
+    log_.log("teardown: " + std::to_string(still_running) +
+             " abandoned op(s) still running; their database objects are kept until exit");
   }
-  interp.reset();  // closes clients
-  if (db_up) {
+  interp_.reset();  // closes clients
+  if (db_up_) {
     try {
-      collect_logs(*db, heal_dctx, heal_remote->get(), dir, log);
+      collect_logs(*p_.db, *heal_dctx_, heal_remote_->get(), run_.path(), log_);
     } catch (const std::exception& e) {
-      log.log(std::string("logs: ") + e.what());
+      log_.log(std::string("logs: ") + e.what());
     }
-  }
-  if (db_up) {
-    if (spec.leave_db_running) {
-      log.log("teardown: leaving the database running (--leave-db-running)");
-      left.remove(db_left);
+    if (spec_.leave_db_running) {
+      log_.log("teardown: leaving the database running (--leave-db-running)");
+      left_.remove(db_left_);
     } else {
       try {
-        db->teardown(heal_dctx);
-        left.remove(db_left);
+        p_.db->teardown(*heal_dctx_);
+        left_.remove(db_left_);
       } catch (const std::exception& e) {
-        log.log(std::string("teardown failed: ") + e.what());
-        problems.push_back(std::string("teardown failed: ") + e.what());
+        log_.log(std::string("teardown failed: ") + e.what());
+        problems_.push_back(std::string("teardown failed: ") + e.what());
       }
     }
   }
   if (still_running > 0) {
     // Never free what a running thread uses: leave it to the end of the process.
-    (void)db.release();
-    (void)nemesis.release();
-    (void)dctx_owner.release();
-    (void)heal_dctx_owner.release();
-    (void)heal_remote.release();
-    (void)new std::shared_ptr<Remote>(cluster.remote);
+    (void)p_.db.release();
+    (void)nemesis_.release();
+    (void)dctx_.release();
+    (void)heal_dctx_.release();
+    (void)heal_remote_.release();
+    (void)new std::shared_ptr<Remote>(p_.cluster.remote);
   }
   try {
-    recorder.close();
+    recorder_->close();
   } catch (const std::exception& e) {
-    log.log(std::string("history: ") + e.what());
-    if (!error) error = std::current_exception();
+    log_.log(std::string("history: ") + e.what());
+    if (!error_) error_ = std::current_exception();
   }
-  watcher.reset();
-  cancel_watch_stop.store(true);
-  if (cancel_watch.joinable()) cancel_watch.join();
-  outcome.interrupted = interrupted.load();
-  // What could not be healed or torn down, and how to finish the job.
-  std::string left_text;
-  {
-    std::string what = left.describe();
-    if (what != "  nothing\n") {
-      left_text = "left behind:\n" + what + "heal it with: " + heal_command(dir) + "\n";
-      log.log("teardown: " + left_text);
-    }
-  }
-  if (error) {
-    log.log("history kept: " + run.history_jsonl().string());
-    if (!left_text.empty()) std::cerr << "faultline: " << left_text;
-    std::rethrow_exception(error);
-  }
+  watcher_.reset();
+  cancel_watch_stop_.store(true);
+  if (cancel_watch_.joinable()) cancel_watch_.join();
+}
 
-  // ---- check ----
-  log.log("phase: check");
-  write_edn(run);  // the history is complete: read once, for EDN, checkers and report
+// What could not be healed or torn down, and how to finish the job ("" when nothing).
+std::string TestRun::left_behind_text() {
+  std::string what = left_.describe();
+  if (what == "  nothing\n") return "";
+  std::string text = "left behind:\n" + what + "heal it with: " + heal_command(run_.path()) + "\n";
+  log_.log("teardown: " + text);
+  return text;
+}
+
+// The history is complete: read once for EDN, checkers and report; results.json written.
+RunOutcome TestRun::check(const std::string& left_text) {
+  log_.log("phase: check");
+  write_edn(run_);
   Json controller = Json::object();
-  if (!problems.empty()) {
-    controller["problems"] = problems;
-    if (!left_text.empty()) controller["heal-command"] = heal_command(dir);
+  if (!problems_.empty()) {
+    controller["problems"] = problems_;
+    if (!left_text.empty()) controller["heal-command"] = heal_command(run_.path());
   }
-  CheckRunResult r = check_and_write(run, spec, checkers, &log, ro.progress, controller);
+  CheckRunResult r = check_and_write(run_, spec_, p_.checkers, &log_, ro_.progress, controller);
+  RunOutcome outcome;
+  outcome.dir = run_.path();
+  outcome.interrupted = interrupted_.load();
   outcome.validity = r.validity;
   outcome.results = r.results;
-  outcome.summary = summary_text(dir, r.results, r.validity);
+  outcome.summary = summary_text(run_.path(), r.results, r.validity);
   if (outcome.interrupted)
     outcome.summary = "interrupted: the main phase was cut short\n" + outcome.summary;
-  for (const auto& p : problems) outcome.summary += "problem: " + p + "\n";
+  for (const auto& pr : problems_) outcome.summary += "problem: " + pr + "\n";
   if (!left_text.empty()) outcome.summary += left_text;
-  log.log("verdict: " + std::string(to_string(r.validity)));
-  log.close();
+  log_.log("verdict: " + std::string(to_string(r.validity)));
+  log_.close();
   return outcome;
+}
+
+RunOutcome TestRun::run() {
+  watch_signals();
+  build();
+  start_progress();
+  setup_and_main();
+  heal();
+  final_reads();
+  teardown();
+  std::string left_text = left_behind_text();
+  if (error_) {
+    log_.log("history kept: " + run_.history_jsonl().string());
+    if (!left_text.empty()) std::cerr << "faultline: " << left_text;
+    std::rethrow_exception(error_);
+  }
+  return check(left_text);
+}
+
+}  // namespace
+
+RunOutcome run_test(const TestSpec& spec, const RunOptions& options) {
+  TestRun run(make_plan(spec), options);
+  return run.run();
 }
 
 RunOutcome analyze_run(const fs::path& arg, bool progress) {
