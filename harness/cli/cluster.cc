@@ -43,6 +43,15 @@ int run_down(const ClusterOptions& o) {
   return 0;
 }
 
+int run_reset(const ClusterOptions& o) {
+  std::vector<std::string> undone = control::make_local_cluster_provisioner()->reset(o.name);
+  for (const auto& line : undone) std::cout << "  " << line << "\n";
+  std::cout << "cluster " << o.name << ": "
+            << (undone.empty() ? "nothing to reset" : "nodes reset to their state after up")
+            << "\n";
+  return 0;
+}
+
 int run_status(const ClusterOptions& o) {
   nlohmann::json s = control::make_local_cluster_provisioner()->status(o.name);
   bool up = s.value("up", false);
@@ -110,6 +119,11 @@ const bool registered = register_command(
                       "Cluster directory (default /var/lib/faultline/clusters/NAME)");
        CLI::App* down = app.add_subcommand("down", "Remove everything of the cluster (needs root)");
        name_opt(down);
+       CLI::App* reset = app.add_subcommand(
+           "reset",
+           "Stop every process but sshd on the nodes, flush their iptables rules and qdiscs "
+           "(needs root)");
+       name_opt(reset);
        CLI::App* status = app.add_subcommand("status", "Show the cluster; exit 0 if healthy");
        name_opt(status);
        status->add_flag("--json", o->json, "Print JSON");
@@ -119,9 +133,10 @@ const bool registered = register_command(
        exec->add_option("--timeout", o->timeout_s, "Command timeout in seconds (0: none)");
        exec->add_option("node", o->node, "Node name (n1, n2, ...)")->required();
        exec->add_option("command", o->command, "Command and arguments (after --)")->required();
-       return [o, up, down, status, exec]() -> int {
+       return [o, up, down, reset, status, exec]() -> int {
          if (up->parsed()) return run_up(*o);
          if (down->parsed()) return run_down(*o);
+         if (reset->parsed()) return run_reset(*o);
          if (status->parsed()) return run_status(*o);
          if (exec->parsed()) return run_exec(*o);
          return kExitBadInput;

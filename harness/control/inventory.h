@@ -109,6 +109,13 @@ class LocalClusterProvisioner {
   virtual nlohmann::json status(const std::string& name) = 0;
   // The inventory of a cluster that is up, or nullopt.
   virtual std::optional<Inventory> inventory(const std::string& name) = 0;
+  // Returns the nodes of a cluster that is up to the state `up` left them in, keeping the
+  // network and the sshd listeners: stops every other process in the nodes' namespaces (a
+  // database, an ssh session, a delayer; by pid), flushes and deletes every iptables and
+  // ip6tables rule and chain inside them, deletes their interfaces' root qdiscs, and restarts an
+  // sshd that is gone. Returns one line per thing undone (empty: the nodes were clean). Throws
+  // ConfigError when the cluster is not up.
+  virtual std::vector<std::string> reset(const std::string& name) = 0;
   // Kills one node's sshd, with its per-connection processes, and waits until they are gone.
   virtual void kill_sshd(const std::string& name, const std::string& node) = 0;
   // (Re)starts one node's sshd and waits until it accepts connections.

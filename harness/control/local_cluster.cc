@@ -635,6 +635,88 @@ class Provisioner : public LocalClusterProvisioner {
     wait_sshd_ready(st, l, i);
   }
 
+  std::vector<std::string> reset(const std::string& name) override {
+    require_root("reset");
+    ClusterLock lock(name);
+    State st = loaded(name);
+    if (st.get("complete") != true) {
+      throw ConfigError("local cluster '" + name + "' is not completely up: bring it up again");
+    }
+    Layout l = st.layout();
+    std::vector<std::string> undone;
+    for (int i = 1; i <= l.nodes; ++i) {
+      const std::string node = l.node(i);
+      int sshd = st.get("sshd").value(node, 0);
+      if (!is_our_sshd(sshd, l, i)) sshd = 0;
+      // Everything in the namespace but the listener (its sessions' processes included); a
+      // rescan catches what forked meanwhile.
+      size_t stopped = 0;
+      for (int round = 0; round < 5; ++round) {
+        std::vector<int> pids;
+        for (int pid : pids_in_netns(l.netns(i))) {
+          if (pid != sshd) pids.push_back(pid);
+        }
+        if (pids.empty()) break;
+        stopped += pids.size();
+        std::vector<int> left = stop_pids(pids, round == 0);
+        if (!left.empty()) {
+          throw std::runtime_error(node + ": process " + std::to_string(left.front()) +
+                                   " survived SIGKILL");
+        }
+      }
+      if (stopped > 0)
+        undone.push_back(node + ": stopped " + std::to_string(stopped) + " processes");
+      if (sshd == 0) {
+        launch_sshd(l, i);
+        wait_sshd_ready(st, l, i);
+        undone.push_back(node + ": sshd was gone: started again");
+      }
+      for (const char* tool : {"iptables", "ip6tables"}) {
+        for (const char* table : {"filter", "nat", "mangle", "raw"}) {
+          ExecResult r =
+              local_->exec(Command{"ip", "netns", "exec", l.netns(i), tool, "-t", table, "-S"});
+          if (!r.ok()) continue;  // no such table in this kernel
+          std::istringstream lines(r.out);
+          std::string line;
+          bool rules = false;
+          while (std::getline(lines, line)) {
+            if (line.rfind("-P ", 0) == 0 && line.find(" ACCEPT") != std::string::npos) continue;
+            if (!line.empty()) rules = true;
+          }
+          if (!rules) continue;
+          for (const char* step : {"-F", "-X"}) {
+            run({"ip", "netns", "exec", l.netns(i), tool, "-t", table, step});
+          }
+          if (std::string(table) == "filter") {
+            for (const char* chain : {"INPUT", "OUTPUT", "FORWARD"}) {
+              run({"ip", "netns", "exec", l.netns(i), tool, "-t", table, "-P", chain, "ACCEPT"});
+            }
+          }
+          undone.push_back(node + ": " + tool + " table " + table + " flushed");
+        }
+      }
+      ExecResult qd =
+          local_->exec(Command{"ip", "netns", "exec", l.netns(i), "tc", "qdisc", "show"});
+      std::istringstream lines(qd.out);
+      std::string line;
+      std::set<std::string> devs;
+      while (std::getline(lines, line)) {
+        // "qdisc netem 8001: dev eth0 root refcnt 2 ..." (the defaults are noqueue / "0:")
+        std::istringstream words(line);
+        std::string q, kind, handle, dev_word, dev, root;
+        words >> q >> kind >> handle >> dev_word >> dev >> root;
+        if (root == "root" && handle != "0:" && kind != "noqueue") devs.insert(dev);
+      }
+      for (const auto& dev : devs) {
+        run({"ip", "netns", "exec", l.netns(i), "tc", "qdisc", "del", "dev", dev, "root"});
+        std::string line = node;
+        line += ": root qdisc of " + dev + " deleted";
+        undone.push_back(line);
+      }
+    }
+    return undone;
+  }
+
  private:
   State loaded(const std::string& name) {
     check_name(name);

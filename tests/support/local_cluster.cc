@@ -7,6 +7,7 @@
 #include <fstream>
 #include <iostream>
 #include <iterator>
+#include <optional>
 #include <sstream>
 
 #include "harness/control/ssh.h"
@@ -21,8 +22,29 @@ LocalTestCluster::LocalTestCluster(std::string cluster_name, std::string subnet,
   o.name = name;
   o.subnet = std::move(subnet);
   o.nodes = node_count;
-  std::ostringstream log;
-  inv = provisioner->up(o, log);
+  const char* shared_name = std::getenv("FAULTLINE_SHARED_CLUSTER");
+  if (shared_name != nullptr && name == shared_name) {
+    // (Not status(): its reachability probe leaves sshd children the reset would then stop.)
+    std::optional<control::Inventory> up = provisioner->inventory(name);
+    const std::string prefix = o.subnet.substr(0, o.subnet.rfind('.') + 1);  // "10.77.214."
+    bool same = up && static_cast<int>(up->nodes.size()) == node_count;
+    for (const auto& n : same ? up->nodes : std::vector<control::NodeSpec>{}) {
+      same = same && n.host.rfind(prefix, 0) == 0;
+    }
+    if (same) {
+      for (const auto& line : provisioner->reset(name)) {
+        std::cerr << "shared cluster " << name << ": reset before the test: " << line << "\n";
+      }
+      inv = *up;
+      shared = true;
+    } else {
+      std::cerr << "shared cluster " << name << ": not up as expected; bringing up our own\n";
+    }
+  }
+  if (!shared) {
+    std::ostringstream log;
+    inv = provisioner->up(o, log);
+  }
   remote = control::make_ssh_remote(inv);
   nodes = inv.names();
 }
@@ -30,6 +52,16 @@ LocalTestCluster::LocalTestCluster(std::string cluster_name, std::string subnet,
 LocalTestCluster::~LocalTestCluster() {
   remote.reset();
   if (keep_cluster()) return;
+  if (shared) {
+    try {
+      for (const auto& line : provisioner->reset(name)) {
+        std::cerr << "shared cluster " << name << ": the test left behind: " << line << "\n";
+      }
+    } catch (const std::exception& e) {
+      std::cerr << "cluster guard: reset of " << name << " failed: " << e.what() << "\n";
+    }
+    return;
+  }
   try {
     std::ostringstream log;
     provisioner->down(name, log);  // also stops whatever a test left running on the nodes

@@ -3,6 +3,13 @@
 // however the test leaves, plus a guard that tears a database down. Needs root: tests start with
 // FAULTLINE_REQUIRE_ROOT(). FAULTLINE_KEEP_CLUSTER=1 leaves the cluster (and databases guarded
 // by DbGuard) running for inspection.
+//
+// Shared per group: when FAULTLINE_SHARED_CLUSTER names this cluster and it is up with the same
+// subnet and node count (tests/CMakeLists.txt brings it up in a CTest fixture for a group of
+// tests and takes it down after them), the constructor attaches to it instead, after a reset
+// (LocalClusterProvisioner::reset: every process but sshd stopped, iptables rules and qdiscs
+// gone), and the destructor resets it again rather than taking it down. The reset at the start
+// keeps tests independent even after one that crashed; what a test left behind is printed.
 #pragma once
 
 #include <unistd.h>
@@ -34,6 +41,7 @@ class LocalTestCluster {
   control::Inventory inv;
   std::shared_ptr<Remote> remote;
   std::vector<std::string> nodes;
+  bool shared = false;  // attached to the group's cluster (see above)
 };
 
 // Tears `db` down when the scope is left, however it is left; a failure is printed, not thrown.
