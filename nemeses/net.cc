@@ -1,5 +1,7 @@
 #include "nemeses/net.h"
 
+#include "nemeses/node.h"
+
 namespace faultline::nemeses {
 
 std::vector<NetRule> NetChain::peer_rules(const std::vector<std::string>& peers,
@@ -58,6 +60,15 @@ Command NetChain::probe() const {
       {name, hook, tool});
   c.idempotent = true;
   return c;
+}
+
+void heal_verified(Session& session, const NetChain& chain, bool root) {
+  session.run_checked(privileged(chain.heal(), root));
+  ExecResult left = session.run_checked(privileged(chain.probe(), root));
+  if (left.out.find_first_not_of(" \t\r\n") != std::string::npos) {
+    throw RemoteError(session.node(), chain.tool + " chain " + chain.name +
+                                          " still installed after its heal:\n" + left.out);
+  }
 }
 
 }  // namespace faultline::nemeses

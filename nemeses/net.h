@@ -16,6 +16,7 @@
 #include <vector>
 
 #include "harness/command.h"
+#include "harness/remote.h"
 
 namespace faultline::nemeses {
 
@@ -43,5 +44,10 @@ struct NetChain {
   // chain and its rules. Prints nothing when the chain is healed (or the node has no `tool`).
   Command probe() const;
 };
+
+// Heals `chain` on the node behind `session` (as root through `sudo -n` unless `root`), then
+// probes it: throws RemoteError naming the node, the chain and what is still installed when the
+// heal left anything of it (a heal is verified, never assumed). Transport errors propagate.
+void heal_verified(Session& session, const NetChain& chain, bool root);
 
 }  // namespace faultline::nemeses

@@ -145,8 +145,8 @@ Command stop_delayer_command(const std::string& dir, const std::string& node) {
 }
 
 std::string heal_node(Session& s, bool root, const std::string& dir) {
-  s.run_checked(privileged(loss_chain().heal(), root));
-  s.run_checked(privileged(delay_chain().heal(), root));
+  heal_verified(s, loss_chain(), root);
+  heal_verified(s, delay_chain(), root);
   s.run_checked(privileged(stop_delayer_command(dir, s.node()), root));
   s.run_checked(privileged(tc_heal_command(), root));
   return "packet faults removed";

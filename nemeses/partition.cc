@@ -125,8 +125,8 @@ NetChain partition_chain(const std::string& tool) { return {kPartitionChain, "IN
 
 // Removes the partition chains of both families (ip6tables only where the node has it).
 void heal_node(Session& s, bool root) {
-  s.run_checked(privileged(partition_chain("iptables").heal(), root));
-  s.run_checked(privileged(partition_chain("ip6tables").heal(), root));
+  heal_verified(s, partition_chain("iptables"), root);
+  heal_verified(s, partition_chain("ip6tables"), root);
 }
 
 class PartitionNemesis : public Nemesis {

@@ -135,3 +135,23 @@ TEST_CASE("net: probe prints our jumps and our chain, nothing of anyone else's",
   CHECK(probe({"FAULTLINE-DELAY", "OUTPUT"}).empty());  // healed
   fs::remove_all(dir);
 }
+
+TEST_CASE("net: heal_verified heals, probes, and refuses a chain still there", "[net]") {
+  NetChain in{"FAULTLINE", "INPUT"};
+  auto script = std::make_shared<FakeScript>();
+  FakeSession s("n2", script);
+  // Healed: heal then probe, both as root (no sudo), nothing printed by the probe.
+  CHECK_NOTHROW(heal_verified(s, in, true));
+  REQUIRE(script->commands.size() == 2);
+  CHECK(command_line(script->commands[0]) == command_line(in.heal()));
+  CHECK(command_line(script->commands[1]) == command_line(in.probe()));
+  // A jump the heal did not remove: the probe prints it and the heal is an error naming it.
+  script->commands.clear();
+  script->then_return(0);
+  script->then_return(0, "-A INPUT -j FAULTLINE\n");
+  CHECK_THROWS_WITH(heal_verified(s, in, true),
+                    Catch::Contains("n2") &&
+                        Catch::Contains("iptables chain FAULTLINE still "
+                                        "installed after its heal") &&
+                        Catch::Contains("-A INPUT -j FAULTLINE"));
+}

@@ -63,7 +63,7 @@ TEST_CASE("packet: loss and delay issue exactly these iptables calls", "[packet]
         });
   forget(*remote, ctx.nodes);
 
-  // Stop: both chains healed (with iptables), and every command may be retried.
+  // Stop: both chains healed and probed (with iptables), and every command may be retried.
   p.nemesis->invoke(ctx, nemesis_op("stop-packet"));
   std::lock_guard<std::mutex> lock(remote->script("n1").mu);
   int chains = 0;
@@ -76,5 +76,5 @@ TEST_CASE("packet: loss and delay issue exactly these iptables calls", "[packet]
       CHECK(c.argv.back() == "iptables");
     }
   }
-  CHECK(chains == 2);
+  CHECK(chains == 4);  // each chain healed, then probed (heal_verified)
 }

@@ -35,7 +35,10 @@ TEST_CASE("partition: each node drops exactly its grudge's peers, stop heals all
   ctx.nodes = o.nodes;
   p.nemesis->setup(ctx);
   const std::string heal = command_line(chain().heal());
-  const std::vector<std::string> heal_both = {heal, command_line(chain("ip6tables").heal())};
+  // Each family's chain healed, then probed (heal_verified: a heal is checked, not assumed).
+  const std::vector<std::string> heal_both = {heal, command_line(chain().probe()),
+                                              command_line(chain("ip6tables").heal()),
+                                              command_line(chain("ip6tables").probe())};
   for (const auto& n : ctx.nodes) CHECK(ran(*remote, n) == heal_both);
   forget(*remote, ctx.nodes);
 
@@ -238,7 +241,8 @@ TEST_CASE("partition: a connection lost mid-command is retried through the retry
   forget(*fake, ctx.nodes);
   fake->script("n1").then_drop_while_running("n1");
   CHECK_NOTHROW(p.nemesis->teardown(ctx));
-  CHECK(ran(*fake, "n1").size() == 3);  // iptables heal twice, ip6tables once
+  // iptables heal twice (dropped, retried), its probe, ip6tables heal and probe
+  CHECK(ran(*fake, "n1").size() == 5);
 }
 
 TEST_CASE("partition: a scheduled shape is planned, a grudge that drops nothing says so",
