@@ -1,9 +1,12 @@
 #!/usr/bin/env bash
 # The style gate that ./test.sh runs before the tests (and so CI, through .ci/run):
 #   1. formatting: every tracked C/C++ file is as clang-format-14 (.clang-format) leaves it;
-#   2. clang-tidy-14 (.clang-tidy) on the lines a change touches in .cc files (changed since
-#      FAULTLINE_TIDY_BASE, default the parent of HEAD), failing on any warning there.
-#      Without git history (a tarball, a shallow clone of one commit) it says so and skips.
+#   2. clang-tidy-14 (.clang-tidy) on the lines a change touches in .cc files, failing on any
+#      warning there. "Changed" means since FAULTLINE_TIDY_BASE when set, else since the commit
+#      in .ci/tidy-base (the last commit CI checked: a submission of many commits is checked
+#      whole, not only its last commit; move it forward when a submission lands), else since
+#      the parent of HEAD. Without that history (a tarball, a shallow clone) it says so and
+#      skips.
 #   scripts/check-style.sh [BUILD_DIR]     BUILD_DIR holds compile_commands.json (default build)
 # Fix formatting with:  git ls-files '*.cc' '*.h' | xargs clang-format-14 -i
 set -euo pipefail
@@ -21,7 +24,15 @@ fi
 rm -f /tmp/faultline-format.$$
 echo "check-style: formatting ok (${#files[@]} files)"
 
-base=${FAULTLINE_TIDY_BASE:-HEAD~1}
+base=${FAULTLINE_TIDY_BASE:-}
+if [ -z "$base" ] && [ -f .ci/tidy-base ]; then
+  base=$(tr -d ' \n' <.ci/tidy-base)
+  if ! git rev-parse -q --verify "$base^{commit}" >/dev/null; then
+    echo "check-style: .ci/tidy-base names $base, not in this clone's history: using HEAD~1"
+    base=HEAD~1
+  fi
+fi
+base=${base:-HEAD~1}
 if ! git rev-parse -q --verify "$base^{commit}" >/dev/null; then
   echo "check-style: clang-tidy skipped: no commit '$base' to compare with (shallow clone?)"
   exit 0
