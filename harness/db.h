@@ -27,6 +27,7 @@
 #include "harness/client.h"
 #include "harness/errors.h"
 #include "harness/op.h"
+#include "harness/preflight.h"
 #include "harness/registry.h"
 
 namespace faultline {
@@ -105,6 +106,9 @@ class Db {
     (void)vocabulary;
     (void)faults_ran;
   }
+  // What this database needs of each node before setup (its binaries and their version, its
+  // ports free), checked by the preflight (harness/preflight.h). Default: nothing.
+  virtual std::vector<NodeCheck> node_checks() const { return {}; }
   // A fresh, unopened client for `vocabulary`; nullptr when not supported.
   virtual std::unique_ptr<Client> new_client(const std::string& vocabulary) = 0;
 };

@@ -56,6 +56,9 @@ struct NemesisPackage {
   GenPtr generator;                // ops during the main phase (may be null: none)
   GenPtr final_generator;          // healing ops for the heal phase (may be null: teardown heals)
   std::string colour = "#cccccc";  // plots
+  // What the nemesis needs of each node (tools, kernel features), checked by the preflight
+  // (harness/preflight.h) before setup.
+  std::vector<NodeCheck> node_checks;
   // Checks the value of an op given in the spec's nemesis-schedule, when the test is built;
   // throws std::invalid_argument saying what the op needs. Empty: any value is taken.
   std::function<void(const std::string& f, const Json& value)> check_op;

@@ -75,6 +75,10 @@ Command step_clock_command(double delta_ms) {
       {d});
 }
 
+namespace {
+const char* const kLibfaketime = "/usr/lib/x86_64-linux-gnu/faketime/libfaketimeMT.so.1";
+}  // namespace
+
 std::string faketime_path(const std::string& dir, const std::string& node) {
   return dir + "/" + node + ".rc";
 }
@@ -82,7 +86,7 @@ std::string faketime_path(const std::string& dir, const std::string& node) {
 LaunchEnv faketime_launch_env(const std::string& dir) {
   LaunchEnv l;
   const std::string rc = faketime_path(dir, "{node}");
-  l.env = {{"LD_PRELOAD", "/usr/lib/x86_64-linux-gnu/faketime/libfaketimeMT.so.1"},
+  l.env = {{"LD_PRELOAD", kLibfaketime},
            {"FAKETIME_TIMESTAMP_FILE", rc},
            {"FAKETIME_NO_CACHE", "1"},
            {"FAKETIME_DONT_FAKE_MONOTONIC", "1"}};
@@ -473,6 +477,29 @@ NemesisPackage make_clock(const NemesisOptions& no) {
     return phases(std::move(steps));
   });
   p.final_generator = once(OpTemplate{"reset-clock", nullptr});
+  // auto picks faketime on nodes sharing a kernel and system elsewhere: libfaketime is then
+  // checked as a warning.
+  if (o.mechanism != "system") {
+    p.node_checks.push_back({"libfaketime",
+                             "[ -f \"$1\" ] || { echo \"no $1\"; exit 1; }; echo \"$1\"",
+                             {kLibfaketime},
+                             "install the faketime package (the clock nemesis runs the "
+                             "database under libfaketime on nodes that share one kernel)",
+                             o.mechanism == "faketime"});
+  }
+  if (o.mechanism == "system") {
+    p.node_checks.push_back(
+        {"clock setting",
+         "date --version 2>/dev/null | grep -q GNU || { echo 'date is not GNU date'; exit 1; }; "
+         "a=''; for s in systemd-timesyncd chrony chronyd ntp ntpd ntpsec openntpd; do "
+         "systemctl is-active --quiet \"$s\" 2>/dev/null && a=\"$a $s\"; done; "
+         "[ -z \"$a\" ] || { echo \"NTP daemons active:$a: they undo the skews\"; exit 3; }; "
+         "echo 'GNU date, no NTP daemon active'",
+         {},
+         "stop the NTP daemons on the nodes for a clock test (on real hosts the clock nemesis "
+         "sets the system clock)",
+         true});
+  }
   p.nemesis = std::make_unique<ClockNemesis>(o);
   p.colour = "#a9dfbf";
   return p;

@@ -62,6 +62,19 @@ Command NetChain::probe() const {
   return c;
 }
 
+NodeCheck tool_check(const std::string& tool, const std::string& why, bool required) {
+  NodeCheck c;
+  c.name = tool;
+  c.script =
+      "command -v \"$1\" >/dev/null || { echo \"no $1 on the node\"; exit 1; }; "
+      "\"$1\" -w -S INPUT >/dev/null 2>&1 || { echo \"$1 cannot read the filter table "
+      "(kernel support, or not root?)\"; exit 1; }; \"$1\" --version";
+  c.args = {tool};
+  c.fix = "install the " + tool + " package; " + why;
+  c.required = required;
+  return c;
+}
+
 void heal_verified(Session& session, const NetChain& chain, bool root) {
   session.run_checked(privileged(chain.heal(), root));
   ExecResult left = session.run_checked(privileged(chain.probe(), root));

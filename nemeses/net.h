@@ -16,6 +16,7 @@
 #include <vector>
 
 #include "harness/command.h"
+#include "harness/preflight.h"
 #include "harness/remote.h"
 
 namespace faultline::nemeses {
@@ -44,6 +45,11 @@ struct NetChain {
   // chain and its rules. Prints nothing when the chain is healed (or the node has no `tool`).
   Command probe() const;
 };
+
+// The preflight check (harness/preflight.h) that `tool` (iptables or ip6tables) works on a
+// node: present, and able to read the filter table; its detail is the tool's version. `why`
+// ends the fix ("install the iptables package; " + why).
+NodeCheck tool_check(const std::string& tool, const std::string& why, bool required = true);
 
 // Heals `chain` on the node behind `session` (as root through `sudo -n` unless `root`), then
 // probes it: throws RemoteError naming the node, the chain and what is still installed when the

@@ -370,6 +370,40 @@ NemesisPackage make_packet(const NemesisOptions& no) {
         return OpTemplate{"stop-packet", nullptr};
       });
   p.final_generator = once(OpTemplate{"stop-packet", nullptr});
+  auto wants = [&](const char* f) {
+    return std::find(o.faults.begin(), o.faults.end(), f) != o.faults.end();
+  };
+  // Every fault hooks our chains (heal included), so iptables always; the rest per fault.
+  p.node_checks.push_back(tool_check("iptables", "packet faults use chains of their own"));
+  if (wants("delay")) {
+    p.node_checks.push_back(
+        {"delayer build",
+         "command -v gcc >/dev/null || { echo 'no gcc'; exit 1; }; "
+         "[ -f /usr/include/libnetfilter_queue/libnetfilter_queue.h ] || "
+         "{ echo 'no libnetfilter-queue-dev (its header)'; exit 1; }; gcc --version | head -n 1",
+         {},
+         "install gcc and libnetfilter-queue-dev: the delay fault builds its NFQUEUE delayer "
+         "on the node; or leave 'delay' out of faults",
+         true});
+  }
+  if (wants("rate") || wants("duplicate") || wants("reorder")) {
+    p.node_checks.push_back({"tc",
+                             "command -v tc >/dev/null || { echo 'no tc'; exit 1; }; tc -V",
+                             {},
+                             "install iproute2 (rate, duplicate and reorder use tc)",
+                             true});
+  }
+  if (wants("duplicate") || wants("reorder")) {
+    p.node_checks.push_back(
+        {"netem",
+         "modinfo sch_netem >/dev/null 2>&1 || "
+         "grep -qs '/sch_netem.ko' \"/lib/modules/$(uname -r)/modules.builtin\" || "
+         "{ echo \"kernel $(uname -r) has no sch_netem\"; exit 1; }; echo 'sch_netem present'",
+         {},
+         "duplicate and reorder need the kernel's netem (sch_netem); leave them out of faults "
+         "on this cluster",
+         true});
+  }
   p.nemesis = std::make_unique<PacketNemesis>(o);
   p.colour = "#d7bde2";
   return p;

@@ -337,6 +337,10 @@ NemesisPackage make_partition(const NemesisOptions& o) {
         return OpTemplate{"stop-partition", nullptr};
       });
   p.final_generator = once(OpTemplate{"stop-partition", nullptr});
+  p.node_checks = {
+      tool_check("iptables", "partition cuts links with iptables"),
+      tool_check("ip6tables", "needed only to cut IPv6 links", false),
+  };
   p.colour = "#e6b0aa";
   return p;
 }

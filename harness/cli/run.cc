@@ -23,7 +23,8 @@ struct RunFlags {
   double checker_time_limit = 0;
   int64_t test_count = 1, local = 0, ssh_port = 22;
   uint64_t seed = 0;
-  bool leave_db_running = false, quiet = false, no_progress = false;
+  bool leave_db_running = false, quiet = false, no_progress = false, no_preflight = false;
+  bool verbose = false;
 };
 
 // A spec with a "matrix" key (matrix.h): every combination, test-count runs each, then
@@ -88,7 +89,8 @@ int run_matrix(const Json& j, const std::string& source, const run::RunOptions& 
   return exit_code_of(overall);
 }
 
-int run_command(const CLI::App& app, const RunFlags& f) {
+// The spec of the flags: --spec's file, each flag given overriding its key.
+Json spec_json(const CLI::App& app, const RunFlags& f) {
   Json j = f.spec_file.empty() ? Json::object() : run::load_spec_file(f.spec_file);
   if (!j.is_object()) throw ConfigError(f.spec_file + ": /: expected an object");
   auto given = [&](const char* flag) { return app.count(flag) > 0; };
@@ -123,6 +125,12 @@ int run_command(const CLI::App& app, const RunFlags& f) {
     j["ssh"]["strict-host-key-checking"] = f.ssh_strict == "yes";
   }
   if (given("--ssh-port")) j["ssh"]["port"] = f.ssh_port;
+  if (given("--no-preflight")) j["preflight"] = !f.no_preflight;
+  return j;
+}
+
+int run_command(const CLI::App& app, const RunFlags& f) {
+  Json j = spec_json(app, f);
   run::RunOptions ro;
   ro.echo_log = !f.quiet;
   ro.progress = !f.quiet && !f.no_progress;
@@ -152,52 +160,89 @@ int run_command(const CLI::App& app, const RunFlags& f) {
   return exit_code_of(overall);
 }
 
+// The flags that define a test (each one a spec key, spec.h), for `run` and `nodes check`.
+void add_test_flags(CLI::App& app, RunFlags& f) {
+  app.add_option("--spec", f.spec_file, "Test spec (JSON; flags override its keys)");
+  app.add_option("--db", f.db, "Database (see `faultline list`; default memory)");
+  app.add_option("--workload", f.workload, "Workload (default register)");
+  app.add_option("--nemesis", f.nemesis, "Nemeses: a,b | none | all (default none)");
+  app.add_option("--nemesis-interval", f.nemesis_interval,
+                 "Seconds between a fault's start and stop (default 10)");
+  app.add_option("--time-limit", f.time_limit, "Seconds of the main phase (default 60)");
+  app.add_option("--concurrency", f.concurrency,
+                 "Client threads: N, or Nn for N per node (default 3n)");
+  app.add_option("--rate", f.rate, "Ops/s over all clients; 0 unlimited (default 1000)");
+  app.add_option("--op-timeout", f.op_timeout, "Seconds before a client op is info (default 10)");
+  app.add_option("--recovery-wait", f.recovery_wait,
+                 "Seconds to wait after heal when a nemesis ran (default 5)");
+  app.add_option("--checker-time-limit", f.checker_time_limit,
+                 "Seconds per checker before its verdict is unknown (default 0: none)");
+  app.add_option("--test-count", f.test_count, "Runs of the test (default 1)");
+  app.add_option("--seed", f.seed, "Seed (default random; recorded in test.json)");
+  app.add_option("--nodes", f.nodes, "Nodes, comma-separated");
+  app.add_option("--nodes-file", f.nodes_file, "File with one node per line");
+  app.add_option("--local", f.local,
+                 "Use the local cluster with N nodes (brought up if it is not)");
+  app.add_option("--ssh-user", f.ssh_user, "SSH user name");
+  app.add_option("--ssh-private-key,--ssh-key", f.ssh_key, "SSH private key file");
+  app.add_option("--ssh-known-hosts", f.ssh_known_hosts, "known_hosts file");
+  app.add_option("--ssh-strict-host-key-checking", f.ssh_strict, "yes (default) or no");
+  app.add_option("--ssh-port", f.ssh_port, "SSH port");
+  app.add_flag("--leave-db-running", f.leave_db_running,
+               "Do not tear the database down at the end");
+  app.add_option("--consistency-model", f.consistency_model,
+                 "For transactional checkers: the model to check against");
+  app.add_option("--routing", f.routing,
+                 "random (default) or home-node: each key written only through its home "
+                 "node");
+  app.add_option("--retry", f.retry,
+                 "none (default) or idempotent: retry writes whose reply was lost, with an "
+                 "idempotency key");
+  app.add_option("--results-dir", f.results_dir, "Results directory (default results)");
+  app.add_option("--name", f.name, "Test name (default <db>-<workload>[-<nemeses>])");
+  app.add_flag("--no-preflight", f.no_preflight,
+               "Skip the node checks before setup (spec key preflight: false)");
+}
+
 const bool run_registered = register_command(
     {"run", "Run a test: set up the database, run the workload and nemeses, heal, check",
      [](CLI::App& app) {
        auto f = std::make_shared<RunFlags>();
-       app.add_option("--spec", f->spec_file, "Test spec (JSON; flags override its keys)");
-       app.add_option("--db", f->db, "Database (see `faultline list`; default memory)");
-       app.add_option("--workload", f->workload, "Workload (default register)");
-       app.add_option("--nemesis", f->nemesis, "Nemeses: a,b | none | all (default none)");
-       app.add_option("--nemesis-interval", f->nemesis_interval,
-                      "Seconds between a fault's start and stop (default 10)");
-       app.add_option("--time-limit", f->time_limit, "Seconds of the main phase (default 60)");
-       app.add_option("--concurrency", f->concurrency,
-                      "Client threads: N, or Nn for N per node (default 3n)");
-       app.add_option("--rate", f->rate, "Ops/s over all clients; 0 unlimited (default 1000)");
-       app.add_option("--op-timeout", f->op_timeout,
-                      "Seconds before a client op is info (default 10)");
-       app.add_option("--recovery-wait", f->recovery_wait,
-                      "Seconds to wait after heal when a nemesis ran (default 5)");
-       app.add_option("--checker-time-limit", f->checker_time_limit,
-                      "Seconds per checker before its verdict is unknown (default 0: none)");
-       app.add_option("--test-count", f->test_count, "Runs of the test (default 1)");
-       app.add_option("--seed", f->seed, "Seed (default random; recorded in test.json)");
-       app.add_option("--nodes", f->nodes, "Nodes, comma-separated");
-       app.add_option("--nodes-file", f->nodes_file, "File with one node per line");
-       app.add_option("--local", f->local,
-                      "Use the local cluster with N nodes (brought up if it is not)");
-       app.add_option("--ssh-user", f->ssh_user, "SSH user name");
-       app.add_option("--ssh-private-key,--ssh-key", f->ssh_key, "SSH private key file");
-       app.add_option("--ssh-known-hosts", f->ssh_known_hosts, "known_hosts file");
-       app.add_option("--ssh-strict-host-key-checking", f->ssh_strict, "yes (default) or no");
-       app.add_option("--ssh-port", f->ssh_port, "SSH port");
-       app.add_flag("--leave-db-running", f->leave_db_running,
-                    "Do not tear the database down at the end");
-       app.add_option("--consistency-model", f->consistency_model,
-                      "For transactional checkers: the model to check against");
-       app.add_option("--routing", f->routing,
-                      "random (default) or home-node: each key written only through its home "
-                      "node");
-       app.add_option("--retry", f->retry,
-                      "none (default) or idempotent: retry writes whose reply was lost, with an "
-                      "idempotency key");
-       app.add_option("--results-dir", f->results_dir, "Results directory (default results)");
-       app.add_option("--name", f->name, "Test name (default <db>-<workload>[-<nemeses>])");
+       add_test_flags(app, *f);
        app.add_flag("--quiet,-q", f->quiet, "Only the summary on stdout");
        app.add_flag("--no-progress", f->no_progress, "No progress line");
        return [f, &app] { return run_command(app, *f); };
+     }});
+
+// `faultline nodes check`: the preflight of the test the flags describe (its database's and
+// nemeses' node checks, and those every test has), one line per problem and warning (every
+// line with --verbose). Exit 0 when the test can run, 1 when a node has a problem.
+int nodes_check_command(const CLI::App& app, const RunFlags& f) {
+  Json j = spec_json(app, f);
+  if (j.contains("matrix")) throw ConfigError("nodes check: give one test, not a matrix");
+  run::TestSpec spec = run::parse_spec(j, f.spec_file.empty() ? "flags" : f.spec_file);
+  run::PreflightCheck pre = run::preflight_test(spec);
+  if (!pre.result) {
+    std::cout << "nodes check: database '" << spec.db
+              << "' runs in-process: there are no nodes to check\n";
+    return 0;
+  }
+  std::cout << pre.result->text(f.verbose) << std::flush;
+  return pre.result->problems() > 0 ? 1 : 0;
+}
+
+const bool nodes_registered = register_command(
+    {"nodes", "Check the nodes a test would run on (nodes check, with run's flags)",
+     [](CLI::App& app) {
+       auto f = std::make_shared<RunFlags>();
+       app.require_subcommand(1);
+       CLI::App* check = app.add_subcommand(
+           "check",
+           "Check that the nodes can run the test the flags describe: SSH, sudo, disk, clock, "
+           "and what its database and nemeses need; exit 1 on a problem");
+       add_test_flags(*check, *f);
+       check->add_flag("--verbose,-v", f->verbose, "Print every check, not only problems");
+       return [f, check] { return nodes_check_command(*check, *f); };
      }});
 
 struct AnalyzeFlags {

@@ -9,10 +9,12 @@
 #include <cstdio>
 #include <iostream>
 #include <mutex>
+#include <optional>
 #include <set>
 #include <sstream>
 #include <thread>
 
+#include "harness/control/preflight.h"
 #include "harness/db.h"
 #include "harness/errors.h"
 #include "harness/formats.h"
@@ -286,6 +288,8 @@ struct Plan {
   WorkloadContext wctx;
   std::vector<CheckerSpec> checkers;
   uint64_t interpreter_seed = 0;
+  std::vector<NodeCheck> node_checks;  // the database's and the nemeses', for the preflight
+  Json preflight;                      // its outcomes, for test.json (null: not run)
 };
 
 void check_vocabulary(const TestSpec& spec, const Db& db, const Workload& workload) {
@@ -381,7 +385,34 @@ Plan make_plan(const TestSpec& spec_in) {
   p.checkers = p.workload->checkers(p.wctx);
   if (!p.nemesis_names.empty()) p.checkers.push_back(nemesis_checker(spec));
   p.interpreter_seed = root.fork("interpreter").seed();
+  p.node_checks = p.db->node_checks();
+  for (const auto& pkg : p.packages) {
+    for (const auto& c : pkg.node_checks) {
+      bool seen = false;  // partition and packet both check iptables
+      for (const auto& have : p.node_checks) {
+        seen = seen || (have.name == c.name && have.script == c.script && have.args == c.args);
+      }
+      if (!seen) p.node_checks.push_back(c);
+    }
+  }
   return p;
+}
+
+Json outcomes_json(const control::PreflightResult& r) {
+  Json out = Json::array();
+  for (const auto& o : r.outcomes) {
+    const char* status = o.status == control::CheckStatus::kOk        ? "ok"
+                         : o.status == control::CheckStatus::kWarning ? "warning"
+                                                                      : "problem";
+    out.push_back({{"node", o.node}, {"check", o.check}, {"status", status}, {"detail", o.detail}});
+  }
+  return out;
+}
+
+// The preflight of a planned run: nothing for an in-process database.
+std::optional<control::PreflightResult> plan_preflight(const Plan& p) {
+  if (!p.cluster.remote) return std::nullopt;
+  return control::run_preflight(*p.cluster.remote, p.cluster.nodes, p.node_checks);
 }
 
 std::string what_of(const std::exception_ptr& e) {
@@ -484,6 +515,7 @@ TestRun::TestRun(Plan plan, const RunOptions& ro)
            {"concurrency", p_.concurrency},
            {"nemeses", p_.nemesis_names},
            {"started", run_timestamp(started_)}};
+  if (!p_.preflight.is_null()) test_["preflight"] = p_.preflight;
   write_file_atomic(run_.test_json(), test_.dump(2) + "\n");
   if (ro_.on_run_dir) ro_.on_run_dir(run_.path());
   log_.log("run " + run_.path().string() + " seed " + std::to_string(*spec_.seed) + ": db " +
@@ -877,8 +909,30 @@ RunOutcome TestRun::run() {
 }  // namespace
 
 RunOutcome run_test(const TestSpec& spec, const RunOptions& options) {
-  TestRun run(make_plan(spec), options);
+  Plan plan = make_plan(spec);
+  if (plan.spec.preflight) {
+    if (auto pre = plan_preflight(plan)) {
+      if (pre->problems() > 0) {
+        throw ConfigError(
+            "preflight: the nodes cannot run this test (`faultline nodes check` "
+            "with the same flags prints this; preflight: false in the spec skips "
+            "it):\n" +
+            pre->text(false));
+      }
+      if (options.echo_log && pre->warnings() > 0) std::cerr << pre->text(false);
+      plan.preflight = outcomes_json(*pre);
+    }
+  }
+  TestRun run(std::move(plan), options);
   return run.run();
+}
+
+PreflightCheck preflight_test(const TestSpec& spec) {
+  Plan plan = make_plan(spec);
+  PreflightCheck out;
+  out.nodes = plan.cluster.nodes;
+  out.result = plan_preflight(plan);
+  return out;
 }
 
 RunOutcome analyze_run(const fs::path& arg, bool progress) {

@@ -21,10 +21,12 @@
 #include <atomic>
 #include <filesystem>
 #include <functional>
+#include <optional>
 #include <string>
 #include <thread>
 
 #include "harness/checker.h"
+#include "harness/control/preflight.h"
 #include "harness/errors.h"
 #include "harness/run/spec.h"
 
@@ -58,6 +60,16 @@ struct RunOutcome {
 // checked, and the failures are in RunOutcome.summary and in results.json's "controller"
 // ("problems", and "heal-command" when something may be left on the nodes).
 RunOutcome run_test(const TestSpec& spec, const RunOptions& options = {});
+
+// The preflight of `spec` (harness/control/preflight.h): its database's and nemeses' node
+// checks on its nodes, as run_test runs them before setup (and refuses on a problem). Builds
+// the run's plan first, so a bad spec throws ConfigError as run_test would; `result` is empty
+// for an in-process database.
+struct PreflightCheck {
+  std::vector<std::string> nodes;
+  std::optional<control::PreflightResult> result;
+};
+PreflightCheck preflight_test(const TestSpec& spec);
 
 // Re-runs the checkers of a stored run on its history.jsonl and rewrites results.json (the
 // same bytes for the same history and spec).

@@ -118,6 +118,7 @@ const std::vector<std::string>& known_keys() {
                                                 "nemesis",
                                                 "nemesis-interval",
                                                 "nemesis-options",
+                                                "preflight",
                                                 "nemesis-op-timeout",
                                                 "nemesis-errors",
                                                 "nemesis-command-timeout",
@@ -285,6 +286,7 @@ TestSpec parse_spec(const Json& j, const std::string& source) {
     }
   }
   s.leave_db_running = r.boolean("leave-db-running", false);
+  s.preflight = r.boolean("preflight", true);
   s.consistency_model = r.string("consistency-model", "");
   s.routing = r.string("routing", s.routing);
   if (s.routing != "random" && s.routing != "home-node") {
@@ -330,6 +332,7 @@ Json TestSpec::to_json() const {
             {"local", local},
             {"ssh", ssh},
             {"leave-db-running", leave_db_running},
+            {"preflight", preflight},
             {"consistency-model", consistency_model},
             {"nemesis-schedule", nemesis_schedule},
             {"routing", routing},

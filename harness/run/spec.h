@@ -31,6 +31,8 @@
 //   ssh                 object            {}          username, private-key-path, port,
 //                                                     known-hosts, strict-host-key-checking
 //   leave-db-running    bool              false       skip the database's teardown
+//   preflight           bool              true        check the nodes before setup
+//                                                     (control/preflight.h); refuse on a problem
 //   consistency-model   string            ""          for transactional checkers
 //   routing             string            "random"    random | home-node (each key written
 //                                                     only through its home node)
@@ -81,6 +83,7 @@ struct TestSpec {
   int64_t local = 0;
   Json ssh = Json::object();
   bool leave_db_running = false;
+  bool preflight = true;
   std::string consistency_model;
   std::string routing = "random";
   std::string retry = "none";
