@@ -24,6 +24,7 @@ namespace {
 
 using Clock = std::chrono::steady_clock;
 
+constexpr const char* kWhere = "db 'etcd'";
 constexpr const char* kEtcdBinary = "/usr/bin/etcd";
 constexpr int kPeerPort = 2380;
 constexpr auto kSetupTimeout = std::chrono::seconds(60);
@@ -100,31 +101,15 @@ const OptionDecls kEtcdOptions = {
 };
 
 EtcdOptions parse_etcd_options(const Json& options) {
-  const Options opts(options, kEtcdOptions, "db 'etcd'");
+  const Options opts(options, kEtcdOptions, kWhere);
   EtcdOptions o;
   o.serializable_reads = opts.flag("serializable-reads");
-  if (options.is_object() && options.contains("request-timeout-ms")) {
-    const Json& v = options["request-timeout-ms"];
-    if (!v.is_number_integer() || v.get<int64_t>() < 0) {
-      throw ConfigError("db 'etcd': option 'request-timeout-ms' must be an integer >= 0");
-    }
-    o.request_timeout_ms = v.get<int64_t>();
-  }
-  if (options.is_object() && options.contains("client-port")) {
-    const Json& v = options["client-port"];
-    if (!v.is_number_integer() || v.get<int64_t>() < 1 || v.get<int64_t>() > 65535 ||
-        v.get<int64_t>() == kPeerPort) {
-      throw ConfigError(
-          "db 'etcd': option 'client-port' must be a port number (1-65535, not 2380)");
-    }
-    o.client_port = v.get<int>();
-  }
-  if (options.is_object() && options.contains("dir")) {
-    const Json& v = options["dir"];
-    if (!v.is_string()) throw ConfigError("db 'etcd': option 'dir' must be a string");
-    check_dir_option(v.get<std::string>(), "db 'etcd': option 'dir'");
-    o.dir = v.get<std::string>();
-  }
+  o.request_timeout_ms = opts.integer("request-timeout-ms", 0);
+  o.client_port = static_cast<int>(opts.integer("client-port", 1, 65535));
+  if (o.client_port == kPeerPort)
+    throw opts.error("client-port", "must not be 2380, the peer port");
+  o.dir = opts.text("dir");
+  check_dir_option(o.dir, std::string(kWhere) + ": option 'dir'");
   return o;
 }
 

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <limits>
 #include <map>
 #include <mutex>
 #include <optional>
@@ -28,17 +29,19 @@ using Clock = std::chrono::steady_clock;
 using std::chrono::milliseconds;
 using std::chrono::seconds;
 
+constexpr const char* kWhere = "db 'galera'";
 constexpr const char* kMariadbd = "/usr/sbin/mariadbd";
 constexpr const char* kProvider = "/usr/lib/galera/libgalera_smm.so";
 
+// The db-options, as parse_options read them (the defaults are kGaleraOptions').
 struct Options {
-  std::string isolation;
+  std::string isolation;  // "": the server's
   int flush_log = 1;
   int sync_wait = 0;
   bool select_for_update = false;
   std::string provider_options;
   bool fast_failure_detection = true;
-  std::string dir = "/var/lib/faultline/galera";
+  std::string dir;
   int start_timeout_s = 120;
 };
 
@@ -713,62 +716,26 @@ const OptionDecls kGaleraOptions = {
 };
 
 Options parse_options(const Json& j) {
-  const faultline::Options opts(j, kGaleraOptions, "db 'galera'");
+  const faultline::Options opts(j, kGaleraOptions, kWhere);
   Options o;
-  auto bad = [](const std::string& key, const std::string& what) {
-    throw ConfigError("db 'galera': option '" + key + "' must be " + what);
-  };
-  if (j.contains("isolation")) {
-    if (!j["isolation"].is_string()) bad("isolation", "a string");
-    o.isolation = j["isolation"].get<std::string>();
-    static const std::vector<std::string> ok = {"", "read-uncommitted", "read-committed",
-                                                "repeatable-read", "serializable"};
-    if (std::find(ok.begin(), ok.end(), o.isolation) == ok.end()) {
-      bad("isolation", "read-uncommitted, read-committed, repeatable-read or serializable");
-    }
+  // "" leaves the server's default, as leaving the option out does.
+  if (opts.has("isolation") && opts.raw("isolation") != "") {
+    o.isolation = opts.text(
+        "isolation", {"read-uncommitted", "read-committed", "repeatable-read", "serializable"});
   }
-  if (j.contains("flush-log-at-trx-commit")) {
-    const Json& v = j["flush-log-at-trx-commit"];
-    if (!v.is_number_integer() || v.get<int>() < 0 || v.get<int>() > 2)
-      bad("flush-log-at-trx-commit", "0, 1 or 2");
-    o.flush_log = v.get<int>();
+  o.flush_log = static_cast<int>(opts.integer("flush-log-at-trx-commit", 0, 2));
+  o.sync_wait = static_cast<int>(opts.integer("sync-wait", 0, 15));
+  o.select_for_update = opts.flag("select-for-update");
+  o.provider_options = opts.text("provider-options");
+  if (o.provider_options.find_first_of("\"\n") != std::string::npos) {
+    throw opts.error("provider-options", "must be without quotes or newlines");
   }
-  if (j.contains("sync-wait")) {
-    const Json& v = j["sync-wait"];
-    if (!v.is_number_integer() || v.get<int>() < 0 || v.get<int>() > 15)
-      bad("sync-wait", "an integer 0-15");
-    o.sync_wait = v.get<int>();
-  }
-  if (j.contains("select-for-update")) {
-    if (!j["select-for-update"].is_boolean()) bad("select-for-update", "true or false");
-    o.select_for_update = j["select-for-update"].get<bool>();
-  }
-  if (j.contains("provider-options")) {
-    if (!j["provider-options"].is_string()) bad("provider-options", "a string");
-    o.provider_options = j["provider-options"].get<std::string>();
-    if (o.provider_options.find('"') != std::string::npos ||
-        o.provider_options.find('\n') != std::string::npos) {
-      bad("provider-options", "without quotes or newlines");
-    }
-  }
-  if (j.contains("fast-failure-detection")) {
-    if (!j["fast-failure-detection"].is_boolean()) bad("fast-failure-detection", "true or false");
-    o.fast_failure_detection = j["fast-failure-detection"].get<bool>();
-  }
-  if (j.contains("dir")) {
-    if (!j["dir"].is_string() || j["dir"].get<std::string>().size() < 2) {
-      bad("dir", "an absolute path");
-    }
-    // It goes into my.cnf: a newline would add configuration lines of the caller's choosing.
-    check_dir_option(j["dir"].get<std::string>(), "db 'galera': option 'dir'");
-    o.dir = j["dir"].get<std::string>();
-  }
-  if (j.contains("start-timeout-s")) {
-    if (!j["start-timeout-s"].is_number_integer() || j["start-timeout-s"].get<int>() < 1) {
-      bad("start-timeout-s", "an integer >= 1");
-    }
-    o.start_timeout_s = j["start-timeout-s"].get<int>();
-  }
+  o.fast_failure_detection = opts.flag("fast-failure-detection");
+  o.dir = opts.text("dir");
+  // It goes into my.cnf: a newline would add configuration lines of the caller's choosing.
+  check_dir_option(o.dir, std::string(kWhere) + ": option 'dir'");
+  o.start_timeout_s =
+      static_cast<int>(opts.integer("start-timeout-s", 1, std::numeric_limits<int>::max()));
   return o;
 }
 

@@ -303,16 +303,6 @@ std::string postgresql_conf(const std::string& address, const std::string& dir, 
   return c.str();
 }
 
-std::string pg_isolation(const std::string& v) {
-  if (v == "read-committed") return "read committed";
-  if (v == "repeatable-read") return "repeatable read";
-  if (v == "serializable") return "serializable";
-  throw ConfigError(std::string(kWhere) +
-                    ": isolation must be read-committed, repeatable-read or "
-                    "serializable, not '" +
-                    v + "'");
-}
-
 }  // namespace
 
 const OptionDecls kPglogicalOptions = {
@@ -322,73 +312,45 @@ const OptionDecls kPglogicalOptions = {
     {"synchronous-commit", "on", "on | off | local | remote_write | remote_apply, or a boolean"},
     {"select-for-update", false, "read-modify-writes read with SELECT ... FOR UPDATE"},
     {"retry-codes", nullptr, "SQLSTATEs a client retries (default: none)"},
-    {"retry-limit", 0, "how many times a client retries one of them"},
+    {"retry-limit", nullptr,
+     "how many times a client retries one of them (default: 3 with retry-codes, else 0)"},
 };
 
 PglogicalOptions PglogicalOptions::parse(const Json& options) {
   const Options opts(options, kPglogicalOptions, kWhere);
   PglogicalOptions o;
-  if (!options.is_object()) return o;
-  auto str = [&](const char* key, std::string& out) {
-    if (!options.contains(key)) return;
-    if (!options[key].is_string()) {
-      throw ConfigError(std::string(kWhere) + ": " + key + " must be a string");
-    }
-    out = options[key].get<std::string>();
-  };
-  str("conflict-resolution", o.conflict_resolution);
+  // pglogical's names, also in kebab-case (first-update-wins).
+  o.conflict_resolution = opts.text("conflict-resolution");
   std::replace(o.conflict_resolution.begin(), o.conflict_resolution.end(), '-', '_');
   static const std::set<std::string> kResolutions = {"error", "apply_remote", "keep_local",
                                                      "last_update_wins", "first_update_wins"};
   if (!kResolutions.count(o.conflict_resolution)) {
-    throw ConfigError(std::string(kWhere) +
-                      ": conflict-resolution must be one of last_update_wins, "
-                      "first_update_wins, apply_remote, keep_local, error; not '" +
-                      o.conflict_resolution + "'");
+    throw opts.error("conflict-resolution",
+                     "must be one of last_update_wins, first_update_wins, apply_remote, "
+                     "keep_local, error, not " +
+                         opts.raw("conflict-resolution").dump());
   }
-  std::string isolation = "read-committed";
-  str("isolation", isolation);
-  o.isolation = pg_isolation(isolation);
-  if (options.contains("synchronous-commit") && options["synchronous-commit"].is_boolean()) {
-    o.synchronous_commit = options["synchronous-commit"].get<bool>() ? "on" : "off";
-  } else {
-    str("synchronous-commit", o.synchronous_commit);
-  }
-  static const std::set<std::string> kSync = {"on", "off", "local", "remote_write", "remote_apply"};
-  if (!kSync.count(o.synchronous_commit)) {
-    throw ConfigError(std::string(kWhere) +
-                      ": synchronous-commit must be on, off, local, remote_write or "
-                      "remote_apply; not '" +
-                      o.synchronous_commit + "'");
-  }
-  if (options.contains("select-for-update")) {
-    if (!options["select-for-update"].is_boolean()) {
-      throw ConfigError(std::string(kWhere) + ": select-for-update must be a boolean");
-    }
-    o.select_for_update = options["select-for-update"].get<bool>();
-  }
-  if (options.contains("retry-codes")) {
-    const Json& codes = options["retry-codes"];
-    if (!codes.is_array()) {
-      throw ConfigError(std::string(kWhere) +
-                        ": retry-codes must be a list of SQLSTATEs, e.g. [\"40001\"]");
-    }
-    for (const auto& c : codes) {
-      if (!c.is_string() || c.get<std::string>().size() != 5) {
-        throw ConfigError(std::string(kWhere) +
-                          ": retry-codes: each must be a 5-character SQLSTATE string");
+  // As PostgreSQL spells it: "read committed".
+  o.isolation = opts.text("isolation", {"read-committed", "repeatable-read", "serializable"});
+  std::replace(o.isolation.begin(), o.isolation.end(), '-', ' ');
+  const Json& sync = opts.raw("synchronous-commit");
+  o.synchronous_commit =
+      sync.is_boolean()
+          ? (sync.get<bool>() ? "on" : "off")
+          : opts.text("synchronous-commit", {"on", "off", "local", "remote_write", "remote_apply"});
+  o.select_for_update = opts.flag("select-for-update");
+  if (opts.has("retry-codes")) {
+    o.retry_codes = opts.texts("retry-codes");
+    for (const auto& c : o.retry_codes) {
+      if (c.size() != 5) {
+        throw opts.error("retry-codes", "must hold 5-character SQLSTATEs (e.g. [\"40001\"]), not " +
+                                            opts.raw("retry-codes").dump());
       }
-      o.retry_codes.push_back(c.get<std::string>());
     }
     o.retry_limit = o.retry_codes.empty() ? 0 : 3;
   }
-  if (options.contains("retry-limit")) {
-    const Json& v = options["retry-limit"];
-    if (!v.is_number_integer() || v.get<int64_t>() < 0 || v.get<int64_t>() > 1000) {
-      throw ConfigError(std::string(kWhere) + ": retry-limit must be an integer 0..1000");
-    }
-    o.retry_limit = static_cast<int>(v.get<int64_t>());
-  }
+  if (opts.has("retry-limit"))
+    o.retry_limit = static_cast<int>(opts.integer("retry-limit", 0, 1000));
   return o;
 }
 
