@@ -1,14 +1,16 @@
 #include "clusters/pglogical/pglogical_db.h"
 
 #include <algorithm>
+#include <cctype>
 #include <chrono>
 #include <set>
 #include <sstream>
 #include <stdexcept>
-#include <thread>
 
 #include "clusters/common/launch.h"
 #include "clusters/common/nodes.h"
+#include "clusters/common/text.h"
+#include "clusters/common/wait.h"
 #include "harness/checker.h"
 #include "harness/errors.h"
 #include "harness/options.h"
@@ -186,13 +188,6 @@ Command script(const char* body, std::vector<std::string> args) {
   return Command::shell(std::string(kPrivateDirShell) + kHelpers + body, std::move(args));
 }
 
-std::string trim(std::string s) {
-  while (!s.empty() && std::isspace(static_cast<unsigned char>(s.back()))) s.pop_back();
-  size_t i = 0;
-  while (i < s.size() && std::isspace(static_cast<unsigned char>(s[i]))) ++i;
-  return s.substr(i);
-}
-
 std::string sql_literal(const std::string& s) {
   std::string out = "'";
   for (char c : s) {
@@ -209,33 +204,26 @@ std::string seconds_since(Clock::time_point t) {
 }
 
 void log(const DbContext& ctx, const std::string& line) {
-  if (ctx.log) ctx.log("pglogical: " + line);
+  clusters::log(ctx, "pglogical: " + line);
 }
 
 using clusters::host_of;
+using clusters::trim;
 
-std::string sanitize(const std::string& s, bool lower) {
-  std::string out;
-  for (char c : s) {
-    unsigned char u = static_cast<unsigned char>(c);
-    if (std::isalnum(u) || c == '.' || c == '-' || c == '_') {
-      out += lower ? static_cast<char>(std::tolower(u)) : c;
-    } else {
-      out += '_';
-    }
-  }
-  return out.empty() ? "_" : out;
+// clusters::safe_name in lower case: pglogical's names of nodes and subscriptions.
+std::string lower_name(const std::string& s) {
+  std::string out = clusters::safe_name(s);
+  for (char& c : out) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  return out;
 }
 
 std::string freezer_cgroup(const DbContext& ctx, const std::string& node) {
-  return "faultline-pg-" + sanitize(node, false) + "-" + sanitize(host_of(ctx, node), false);
+  return "faultline-pg-" + clusters::safe_name(node) + "-" +
+         clusters::safe_name(host_of(ctx, node));
 }
 
 std::unique_ptr<Session> open_session(const DbContext& ctx, const std::string& node) {
-  if (ctx.remote == nullptr) {
-    throw ConfigError(std::string(kWhere) +
-                      " needs nodes reached over SSH (a cluster or nodes-file); none");
-  }
+  clusters::require_remote(ctx, kWhere);
   return ctx.remote->session(node);
 }
 
@@ -355,15 +343,14 @@ PglogicalOptions PglogicalOptions::parse(const Json& options) {
 }
 
 std::string pglogical_node_dir(const DbContext& ctx, const std::string& node) {
-  return std::string(kPgBaseDir) + "/" + sanitize(node, false) + "-" +
-         sanitize(host_of(ctx, node), false);
+  return clusters::node_dir(kPgBaseDir, ctx, node);
 }
 
-std::string pglogical_node_name(const std::string& node) { return sanitize(node, true); }
+std::string pglogical_node_name(const std::string& node) { return lower_name(node); }
 
 std::string pglogical_subscription_name(const std::string& subscriber,
                                         const std::string& provider) {
-  std::string s = "fl_" + sanitize(subscriber, true) + "_from_" + sanitize(provider, true);
+  std::string s = "fl_" + lower_name(subscriber) + "_from_" + lower_name(provider);
   std::replace(s.begin(), s.end(), '.', '_');
   std::replace(s.begin(), s.end(), '-', '_');
   return s;
@@ -378,11 +365,8 @@ std::string PglogicalDb::own_address(const DbContext& ctx, const std::string& no
     if (it != addresses_.end()) return it->second;
   }
   auto s = open_session(ctx, node);
-  std::string out = run(*s, Command::shell("echo \"$SSH_CONNECTION\""), "reading $SSH_CONNECTION");
-  std::istringstream in(out);
-  std::string client, client_port, server;
-  in >> client >> client_port >> server;
-  std::string address = server.empty() ? host_of(ctx, node) : server;
+  std::string client;
+  const std::string address = clusters::own_address(ctx, *s, node, &client);
   std::lock_guard<std::mutex> lock(mu_);
   addresses_[node] = address;
   if (!client.empty()) controllers_.insert(client);
@@ -435,16 +419,16 @@ void PglogicalDb::start_postgres(const DbContext& ctx, const std::string& node) 
   ExecResult r = s->exec(c);
   if (!r.ok()) {
     // The log's tail says why (port in use, bad config, lock file).
-    ExecResult tail = s->exec(Command{"tail", "-n", "15", dir + "/server.log"});
     throw RemoteError(node, std::string(kWhere) + ": pg_ctl start failed (exit " +
                                 std::to_string(r.exit_status) + "): " + trim(r.err) + " " +
-                                trim(r.out) + "; tail of " + dir + "/server.log:\n" + tail.out);
+                                trim(r.out) + "; tail of " + dir + "/server.log:\n" +
+                                clusters::log_tail(*s, dir + "/server.log"));
   }
 }
 
 void PglogicalDb::setup(const DbContext& ctx) {
   const auto t0 = Clock::now();
-  if (ctx.nodes.empty()) throw ConfigError(std::string(kWhere) + ": no nodes");
+  clusters::require_remote(ctx, kWhere);
   // Addresses first: every node's pg_hba trusts the others.
   clusters::on_every_node(ctx.nodes,
                           [&](const std::string& node, size_t) { own_address(ctx, node); });
@@ -497,9 +481,8 @@ bool PglogicalDb::wait_replicating(const DbContext& ctx,
                                    const std::vector<std::string>& subscribers,
                                    const std::vector<std::string>& providers,
                                    std::chrono::milliseconds timeout, std::string* why) {
-  const auto deadline = Clock::now() + timeout;
   std::string last;
-  for (;;) {
+  const bool replicating = clusters::poll_until(Clock::now() + timeout, milliseconds(200), [&] {
     bool all = true;
     last.clear();
     for (const auto& sub : subscribers) {
@@ -528,13 +511,10 @@ bool PglogicalDb::wait_replicating(const DbContext& ctx,
         }
       }
     }
-    if (all) return true;
-    if (Clock::now() >= deadline) {
-      if (why) *why = last;
-      return false;
-    }
-    std::this_thread::sleep_for(milliseconds(200));
-  }
+    return all;
+  });
+  if (!replicating && why) *why = last;
+  return replicating;
 }
 
 void PglogicalDb::prepare(const DbContext& ctx, const std::string& vocabulary, const Json& params) {
@@ -611,10 +591,11 @@ bool PglogicalDb::converge(const DbContext& ctx, const std::string& vocabulary,
                   " x;\n";
   }
   if (digest_sql.empty() || ctx.nodes.size() < 2) return true;
-  const auto deadline = Clock::now() + timeout;
-  for (;;) {
-    std::map<std::string, std::vector<std::string>> by_digest;
-    std::string errors;
+  std::map<std::string, std::vector<std::string>> by_digest;
+  std::string errors;
+  const bool same = clusters::poll_until(Clock::now() + timeout, milliseconds(100), [&] {
+    by_digest.clear();
+    errors.clear();
     for (const auto& n : ctx.nodes) {
       try {
         by_digest[psql(ctx, n, digest_sql, milliseconds(10000))].push_back(n);
@@ -622,23 +603,20 @@ bool PglogicalDb::converge(const DbContext& ctx, const std::string& vocabulary,
         errors += std::string(" ") + e.what();
       }
     }
-    if (errors.empty() && by_digest.size() == 1) return true;
-    if (Clock::now() >= deadline) {
-      if (why) {
-        *why = errors;
-        if (by_digest.size() > 1) {
-          *why += " " + std::to_string(by_digest.size()) + " different states:";
-          for (const auto& [d, nodes] : by_digest) {
-            *why += " {";
-            for (const auto& n : nodes) *why += " " + n;
-            *why += " }";
-          }
-        }
+    return errors.empty() && by_digest.size() == 1;
+  });
+  if (!same && why) {
+    *why = errors;
+    if (by_digest.size() > 1) {
+      *why += " " + std::to_string(by_digest.size()) + " different states:";
+      for (const auto& [d, nodes] : by_digest) {
+        *why += " {";
+        for (const auto& n : nodes) *why += " " + n;
+        *why += " }";
       }
-      return false;
     }
-    std::this_thread::sleep_for(milliseconds(100));
   }
+  return same;
 }
 
 void PglogicalDb::teardown(const DbContext& ctx) {
@@ -843,20 +821,17 @@ namespace faultline {
 
 void PglogicalDb::before_final_reads(const DbContext& ctx, const std::string& vocabulary,
                                      bool faults_ran) {
-  auto log = [&](const std::string& line) {
-    if (ctx.log) ctx.log(line);
-  };
   auto t0 = std::chrono::steady_clock::now();
   if (faults_ran) {
     auto nodes = recover(ctx);
-    log("pglogical: subscriptions restarted on " + std::to_string(nodes.size()) + " nodes");
+    log(ctx, "subscriptions restarted on " + std::to_string(nodes.size()) + " nodes");
   }
   std::string why;
   bool same = converge(ctx, vocabulary, std::chrono::seconds(15), &why);
   double s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-  log(same ? "pglogical: nodes converged before the final reads (" + std::to_string(s) + " s)"
-           : "pglogical: nodes still differ after " + std::to_string(s) + " s (" + why +
-                 "); the final reads will show it");
+  log(ctx, same ? "nodes converged before the final reads (" + std::to_string(s) + " s)"
+                : "nodes still differ after " + std::to_string(s) + " s (" + why +
+                      "); the final reads will show it");
 }
 
 }  // namespace faultline
