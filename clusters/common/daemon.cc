@@ -98,8 +98,4 @@ Command Daemon::launch(const std::vector<std::string>& argv, const std::string& 
       std::move(args));
 }
 
-Command Daemon::tail_log(int lines) const {
-  return Command{"tail", "-n", std::to_string(lines), log_file};
-}
-
 }  // namespace faultline::clusters

@@ -57,8 +57,6 @@ struct Daemon {
   // pid_file (for daemons that write none). Prints the pid.
   Command launch(const std::vector<std::string>& argv, const std::string& user = "",
                  bool write_pid_file = false) const;
-  // The last `lines` lines of log_file.
-  Command tail_log(int lines = 15) const;
 };
 
 }  // namespace faultline::clusters

@@ -10,6 +10,7 @@
 #include "clusters/common/daemon.h"
 #include "clusters/common/launch.h"
 #include "clusters/common/nodes.h"
+#include "clusters/common/wait.h"
 #include "clusters/etcd/etcd_clients.h"
 #include "clusters/etcd/etcd_http.h"
 #include "clusters/etcd/etcd_proto.h"
@@ -23,7 +24,9 @@ namespace faultline {
 namespace {
 
 using Clock = std::chrono::steady_clock;
+using clusters::log;
 
+constexpr const char* kWhere = "db 'etcd'";
 constexpr const char* kEtcdBinary = "/usr/bin/etcd";
 constexpr int kPeerPort = 2380;
 constexpr auto kSetupTimeout = std::chrono::seconds(60);
@@ -51,16 +54,6 @@ echo "etcd (pid $pid) did not start; last lines of $dir/etcd.log:" >&2
 tail -n 20 "$dir/etcd.log" >&2
 exit 1
 )sh";
-
-std::string sanitize(const std::string& s) {
-  std::string out;
-  for (char c : s) {
-    bool safe = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-                c == '-' || c == '.' || c == '_';
-    out += safe ? c : '_';
-  }
-  return out;
-}
 
 // One member's status, or why there is none.
 struct StatusProbe {
@@ -100,31 +93,15 @@ const OptionDecls kEtcdOptions = {
 };
 
 EtcdOptions parse_etcd_options(const Json& options) {
-  const Options opts(options, kEtcdOptions, "db 'etcd'");
+  const Options opts(options, kEtcdOptions, kWhere);
   EtcdOptions o;
   o.serializable_reads = opts.flag("serializable-reads");
-  if (options.is_object() && options.contains("request-timeout-ms")) {
-    const Json& v = options["request-timeout-ms"];
-    if (!v.is_number_integer() || v.get<int64_t>() < 0) {
-      throw ConfigError("db 'etcd': option 'request-timeout-ms' must be an integer >= 0");
-    }
-    o.request_timeout_ms = v.get<int64_t>();
-  }
-  if (options.is_object() && options.contains("client-port")) {
-    const Json& v = options["client-port"];
-    if (!v.is_number_integer() || v.get<int64_t>() < 1 || v.get<int64_t>() > 65535 ||
-        v.get<int64_t>() == kPeerPort) {
-      throw ConfigError(
-          "db 'etcd': option 'client-port' must be a port number (1-65535, not 2380)");
-    }
-    o.client_port = v.get<int>();
-  }
-  if (options.is_object() && options.contains("dir")) {
-    const Json& v = options["dir"];
-    if (!v.is_string()) throw ConfigError("db 'etcd': option 'dir' must be a string");
-    check_dir_option(v.get<std::string>(), "db 'etcd': option 'dir'");
-    o.dir = v.get<std::string>();
-  }
+  o.request_timeout_ms = opts.integer("request-timeout-ms", 0);
+  o.client_port = static_cast<int>(opts.integer("client-port", 1, 65535));
+  if (o.client_port == kPeerPort)
+    throw opts.error("client-port", "must not be 2380, the peer port");
+  o.dir = opts.text("dir");
+  check_dir_option(o.dir, std::string(kWhere) + ": option 'dir'");
   return o;
 }
 
@@ -139,7 +116,7 @@ std::string EtcdDb::client_url(const DbContext& ctx, const std::string& node) co
 }
 
 std::string EtcdDb::node_dir(const DbContext& ctx, const std::string& node) const {
-  return options_.dir + "/" + sanitize(node) + "-" + sanitize(host_of(ctx, node));
+  return clusters::node_dir(options_.dir, ctx, node);
 }
 
 std::vector<std::string> EtcdDb::vocabularies() const { return etcd_vocabularies(); }
@@ -192,8 +169,8 @@ clusters::Daemon EtcdDb::daemon(const DbContext& ctx, const std::string& node) c
 }
 
 void EtcdDb::start_node(const DbContext& ctx, const std::string& node, const std::string& token) {
-  if (!ctx.remote) throw ConfigError("db 'etcd' needs nodes reached over SSH");
-  auto prepare = clusters::prepare_launch_command(ctx, node, "db 'etcd'");
+  clusters::require_remote(ctx, kWhere);
+  auto prepare = clusters::prepare_launch_command(ctx, node, kWhere);
   std::vector<std::string> args = {options_.dir, node_dir(ctx, node)};
   for (auto& a : clusters::launch_env_argv(ctx, node)) args.push_back(std::move(a));
   for (auto& a : etcd_argv(ctx, node, token)) args.push_back(std::move(a));
@@ -210,7 +187,7 @@ void EtcdDb::start_node(const DbContext& ctx, const std::string& node, const std
 
 bool EtcdDb::signal_node(const DbContext& ctx, const std::string& node, const std::string& signal,
                          bool wait) {
-  if (!ctx.remote) throw ConfigError("db 'etcd' needs nodes reached over SSH");
+  clusters::require_remote(ctx, kWhere);
   auto session = ctx.remote->session(node);
   // SIGKILL after 10 s; "survived SIGKILL" (exit 4) after 20 s.
   const clusters::Daemon d = daemon(ctx, node);
@@ -229,29 +206,21 @@ bool EtcdDb::signal_node(const DbContext& ctx, const std::string& node, const st
 std::string EtcdDb::log_tail(const DbContext& ctx, const std::string& node) {
   try {
     auto session = ctx.remote->session(node);
-    ExecResult r =
-        session->exec(daemon(ctx, node).tail_log(15).with_timeout(std::chrono::seconds(10)));
-    return r.out;
+    return clusters::log_tail(*session, daemon(ctx, node).log_file);
   } catch (const std::exception& e) {
     return std::string("(log unavailable: ") + e.what() + ")";
   }
 }
 
 void EtcdDb::setup(const DbContext& ctx) {
-  if (!ctx.remote) {
-    throw ConfigError(
-        "db 'etcd' needs nodes reached over SSH (give --nodes, --nodes-file or --local N)");
-  }
-  auto log = [&](const std::string& s) {
-    if (ctx.log) ctx.log("etcd: " + s);
-  };
+  clusters::require_remote(ctx, kWhere);
   auto t0 = Clock::now();
   std::string token;
   {
     std::random_device rd;
     std::ostringstream t;
-    t << "fl-" << sanitize(ctx.test_name.empty() ? "etcd" : ctx.test_name) << "-" << std::hex
-      << std::chrono::system_clock::now().time_since_epoch().count() << "-" << rd();
+    t << "fl-" << clusters::safe_name(ctx.test_name.empty() ? "etcd" : ctx.test_name) << "-"
+      << std::hex << std::chrono::system_clock::now().time_since_epoch().count() << "-" << rd();
     token = t.str();
     std::lock_guard<std::mutex> lock(mu_);
     token_ = token;
@@ -259,65 +228,65 @@ void EtcdDb::setup(const DbContext& ctx) {
   // Leftovers of an earlier run (a crashed controller, --leave-db-running) go first: a data
   // dir of another cluster token would not join this cluster.
   for (const auto& node : ctx.nodes) {
-    if (signal_node(ctx, node, "TERM", true)) log(node + ": stopped an etcd left running");
+    if (signal_node(ctx, node, "TERM", true))
+      log(ctx, "etcd: " + node + ": stopped an etcd left running");
     ctx.remote->session(node)->run_checked(
         Command{"rm", "-rf", "--", node_dir(ctx, node)}.with_timeout(kCommandTimeout));
   }
   for (const auto& node : ctx.nodes) start_node(ctx, node, token);
-  log("started on " + std::to_string(ctx.nodes.size()) + " nodes (token " + token + ")");
+  log(ctx, "etcd: started on " + std::to_string(ctx.nodes.size()) + " nodes (token " + token + ")");
   wait_healthy(ctx, kSetupTimeout);
   double s = std::chrono::duration<double>(Clock::now() - t0).count();
   std::ostringstream msg;
-  msg << "healthy: " << ctx.nodes.size() << " members, one leader, after " << s << " s";
-  log(msg.str());
+  msg << "etcd: healthy: " << ctx.nodes.size() << " members, one leader, after " << s << " s";
+  log(ctx, msg.str());
 }
 
 void EtcdDb::wait_healthy(const DbContext& ctx, std::chrono::milliseconds timeout) {
-  auto deadline = Clock::now() + timeout;
   std::string why = "no answer yet";
   std::string bad_node = ctx.nodes.empty() ? "" : ctx.nodes.front();
   int rounds = 0;
-  while (true) {
-    bool healthy = true;
-    std::set<std::string> members, leaders;
-    for (const auto& node : ctx.nodes) {
-      StatusProbe p = probe_status(client_url(ctx, node), std::chrono::milliseconds(1000));
-      if (!p.ok) {
-        healthy = false;
-        why = p.error;
-        bad_node = node;
-        break;
-      }
-      members.insert(p.status.member_id);
-      leaders.insert(p.status.leader);
-      if (p.status.leader.empty()) {
-        healthy = false;
-        why = "no leader";
-        bad_node = node;
-        break;
-      }
+  const bool healthy =
+      clusters::poll_until(Clock::now() + timeout, std::chrono::milliseconds(100), [&] {
+        bool ok = true;
+        std::set<std::string> members, leaders;
+        for (const auto& node : ctx.nodes) {
+          StatusProbe p = probe_status(client_url(ctx, node), std::chrono::milliseconds(1000));
+          if (!p.ok) {
+            ok = false;
+            why = p.error;
+            bad_node = node;
+            break;
+          }
+          members.insert(p.status.member_id);
+          leaders.insert(p.status.leader);
+          if (p.status.leader.empty()) {
+            ok = false;
+            why = "no leader";
+            bad_node = node;
+            break;
+          }
+        }
+        if (ok && members.size() != ctx.nodes.size()) {
+          ok = false;
+          why = std::to_string(members.size()) + " distinct member ids for " +
+                std::to_string(ctx.nodes.size()) + " nodes";
+        } else if (ok && leaders.size() != 1) {
+          ok = false;
+          why = std::to_string(leaders.size()) + " different leaders named";
+        } else if (ok && !members.count(*leaders.begin())) {
+          ok = false;
+          why = "the leader named (" + *leaders.begin() + ") is not one of the members";
+        }
+        if (!ok) ++rounds;
+        return ok;
+      });
+  if (healthy) {
+    if (rounds > 5) {
+      log(ctx, "etcd: healthy after " + std::to_string(rounds) + " rounds of probes; the last " +
+                   "unhealthy one said: node " + bad_node + ": " + why);
     }
-    if (healthy && members.size() != ctx.nodes.size()) {
-      healthy = false;
-      why = std::to_string(members.size()) + " distinct member ids for " +
-            std::to_string(ctx.nodes.size()) + " nodes";
-    } else if (healthy && leaders.size() != 1) {
-      healthy = false;
-      why = std::to_string(leaders.size()) + " different leaders named";
-    } else if (healthy && !members.count(*leaders.begin())) {
-      healthy = false;
-      why = "the leader named (" + *leaders.begin() + ") is not one of the members";
-    }
-    if (healthy) {
-      if (ctx.log && rounds > 5) {
-        ctx.log("etcd: healthy after " + std::to_string(rounds) + " rounds of probes; the last " +
-                "unhealthy one said: node " + bad_node + ": " + why);
-      }
-      return;
-    }
-    ++rounds;
-    if (Clock::now() >= deadline) break;
-    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    return;
   }
   throw std::runtime_error(
       "node " + bad_node + ": etcd not healthy after " +

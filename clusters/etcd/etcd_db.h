@@ -64,7 +64,8 @@ struct EtcdOptions {
   int client_port = 2379;
 };
 
-// Parses db-options (unknown keys rejected, types checked); throws std::invalid_argument.
+// Reads db-options through faultline::Options (kEtcdOptions: unknown keys rejected, types and
+// ranges checked); throws ConfigError naming "db 'etcd'" and the key.
 EtcdOptions parse_etcd_options(const Json& options);
 
 class EtcdDb : public Db, public Killable, public Pausable, public HasPrimaries {

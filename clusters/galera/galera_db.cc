@@ -1,7 +1,7 @@
 #include "clusters/galera/galera_db.h"
 
-#include <algorithm>
 #include <chrono>
+#include <limits>
 #include <map>
 #include <mutex>
 #include <optional>
@@ -12,6 +12,8 @@
 #include "clusters/common/daemon.h"
 #include "clusters/common/launch.h"
 #include "clusters/common/nodes.h"
+#include "clusters/common/text.h"
+#include "clusters/common/wait.h"
 #include "clusters/sql/mariadb_connection.h"
 #include "clusters/sql/sql.h"
 #include "harness/checker.h"
@@ -25,20 +27,24 @@ namespace faultline::galera {
 namespace {
 
 using Clock = std::chrono::steady_clock;
+using clusters::log;
+using clusters::trim;
 using std::chrono::milliseconds;
 using std::chrono::seconds;
 
+constexpr const char* kWhere = "db 'galera'";
 constexpr const char* kMariadbd = "/usr/sbin/mariadbd";
 constexpr const char* kProvider = "/usr/lib/galera/libgalera_smm.so";
 
+// The db-options, as parse_options read them (the defaults are kGaleraOptions').
 struct Options {
-  std::string isolation;
+  std::string isolation;  // "": the server's
   int flush_log = 1;
   int sync_wait = 0;
   bool select_for_update = false;
   std::string provider_options;
   bool fast_failure_detection = true;
-  std::string dir = "/var/lib/faultline/galera";
+  std::string dir;
   int start_timeout_s = 120;
 };
 
@@ -61,10 +67,22 @@ void check_name(const std::string& what, const std::string& v) {
                 c == '.' || c == '-' || c == '_' || c == ':');
   }
   if (!ok) {
-    throw ConfigError("db 'galera': " + what + " '" + v +
+    throw ConfigError(std::string(kWhere) + ": " + what + " '" + v +
                       "' may hold only letters, digits and ._:- (it names the "
                       "node's directory and goes into my.cnf)");
   }
+}
+
+// "name\tvalue" lines (SHOW STATUS through the mariadb client) as a map.
+std::map<std::string, std::string> status_lines(const std::string& out) {
+  std::map<std::string, std::string> st;
+  std::istringstream in(out);
+  std::string line;
+  while (std::getline(in, line)) {
+    auto tab = line.find('\t');
+    if (tab != std::string::npos) st[line.substr(0, tab)] = trim(line.substr(tab + 1));
+  }
+  return st;
 }
 
 class GaleraDb : public Db, public Killable, public Pausable {
@@ -92,7 +110,7 @@ class GaleraDb : public Db, public Killable, public Pausable {
   }
 
   void setup(const DbContext& ctx) override {
-    require_remote(ctx);
+    clusters::require_remote(ctx, kWhere);
     log(ctx, "galera: stopping leftovers and writing configuration on " +
                  std::to_string(ctx.nodes.size()) + " nodes");
     clusters::on_every_node(ctx.nodes, [&](const std::string& n, size_t) {
@@ -134,7 +152,7 @@ class GaleraDb : public Db, public Killable, public Pausable {
   }
 
   void prepare(const DbContext& ctx, const std::string& vocabulary, const Json& params) override {
-    require_remote(ctx);
+    clusters::require_remote(ctx, kWhere);
     sql::MariaDbOptions mo = client_options();
     auto c = connect_mariadb(host(ctx, ctx.nodes.front()), mo, seconds(30));
     for (const auto& st : sql::schema_statements(vocabulary, sql::Dialect::kMySql, params)) {
@@ -195,8 +213,7 @@ class GaleraDb : public Db, public Killable, public Pausable {
     // (seconds): wait until no survivor's view is larger than the nodes that really run.
     std::vector<std::string> up;
     bool primary = false;
-    auto settle_until = Clock::now() + seconds(30);
-    for (;;) {
+    clusters::poll_until(Clock::now() + seconds(30), milliseconds(500), [&] {
       up.clear();
       primary = false;
       std::vector<int64_t> primary_sizes;
@@ -215,9 +232,8 @@ class GaleraDb : public Db, public Killable, public Pausable {
       for (int64_t size : primary_sizes) {
         if (size > static_cast<int64_t>(up.size())) settled = false;
       }
-      if (settled || Clock::now() > settle_until) break;
-      std::this_thread::sleep_for(milliseconds(500));
-    }
+      return settled;
+    });
     if (primary) {
       // A primary component exists: join it (IST, or SST after a crash).
       launch_and_wait(ctx, *s, node, {});
@@ -250,26 +266,12 @@ class GaleraDb : public Db, public Killable, public Pausable {
   }
 
  private:
-  static std::string trim(std::string s) {
-    while (!s.empty() && (s.back() == '\n' || s.back() == ' ' || s.back() == '\r')) s.pop_back();
-    return s;
-  }
   static std::string tail(const std::string& s, size_t n = 600) {
     return s.size() <= n ? trim(s) : "..." + trim(s.substr(s.size() - n));
   }
   static std::string ms_since(Clock::time_point t) {
     return std::to_string(std::chrono::duration_cast<milliseconds>(Clock::now() - t).count()) +
            " ms";
-  }
-  static void log(const DbContext& ctx, const std::string& line) {
-    if (ctx.log) ctx.log(line);
-  }
-  static void require_remote(const DbContext& ctx) {
-    if (!ctx.remote || ctx.nodes.empty()) {
-      throw ConfigError(
-          "database 'galera' needs nodes reached over SSH (--nodes, --local N, or the local "
-          "cluster)");
-    }
   }
   static std::string host(const DbContext& ctx, const std::string& node) {
     return clusters::host_of(ctx, node);
@@ -331,11 +333,7 @@ class GaleraDb : public Db, public Killable, public Pausable {
 
   void write_config(const DbContext& ctx, Session& s, const std::string& node) {
     Paths p = paths(ctx, node);
-    // The node's own address: the server side of our SSH connection (what peers reach too on
-    // the local cluster and on ordinary hosts).
-    std::string address =
-        trim(s.run_checked(Command::shell("set -- $SSH_CONNECTION; echo \"$3\"")).out);
-    if (address.empty()) address = host(ctx, node);
+    const std::string address = clusters::own_address(ctx, s, node);
     check_name("address of node " + node, address);
     // The base directory is root's alone (harness/secure_dir.h); the node's directory below it
     // is new (stop_node removed it) and becomes mysql's.
@@ -345,7 +343,7 @@ class GaleraDb : public Db, public Killable, public Pausable {
                            "mkdir -p \"$1\" && cat > \"$2\" && chown -R mysql:mysql \"$3\"",
                        {p.data, p.cnf, p.dir, o_.dir})
             .with_stdin(config(ctx, node, address)));
-    if (auto c = clusters::prepare_launch_command(ctx, node, "db 'galera'")) s.run_checked(*c);
+    if (auto c = clusters::prepare_launch_command(ctx, node, kWhere)) s.run_checked(*c);
   }
 
   // Starts mariadbd in the background (setsid, so it outlives the SSH channel).
@@ -512,10 +510,11 @@ class GaleraDb : public Db, public Killable, public Pausable {
     clusters::on_every_node(ctx.nodes, [&](const std::string& n, size_t) {
       try {
         auto s = ctx.remote->session(n);
-        while (Clock::now() < until) {
-          auto st = status(ctx, *s, n);
-          if (st["wsrep_ready"] == "ON" && st["wsrep_local_state_comment"] == "Synced") return;
-          std::this_thread::sleep_for(milliseconds(250));
+        if (clusters::poll_until(until, milliseconds(250), [&] {
+              auto st = status(ctx, *s, n);
+              return st["wsrep_ready"] == "ON" && st["wsrep_local_state_comment"] == "Synced";
+            })) {
+          return;
         }
       } catch (const std::exception&) {
       }
@@ -538,65 +537,50 @@ class GaleraDb : public Db, public Killable, public Pausable {
   void wait_synced(const DbContext& ctx, Session& s, const std::string& node, int cluster_size,
                    const std::string& pid = "", bool* died = nullptr) {
     Paths p = paths(ctx, node);
-    auto deadline = Clock::now() + seconds(o_.start_timeout_s);
     std::string last;
     int dead_checks = 0;
-    while (Clock::now() < deadline) {
+    bool synced = false;
+    clusters::poll_until(Clock::now() + seconds(o_.start_timeout_s), milliseconds(250), [&] {
       ExecResult r = s.exec(mysql_cli(ctx, node,
                                       "SHOW STATUS WHERE Variable_name IN ('wsrep_ready', "
                                       "'wsrep_local_state_comment', 'wsrep_cluster_size')"));
       if (r.ok()) {
-        std::map<std::string, std::string> st;
-        std::istringstream in(r.out);
-        std::string line;
-        while (std::getline(in, line)) {
-          auto tab = line.find('\t');
-          if (tab != std::string::npos) st[line.substr(0, tab)] = trim(line.substr(tab + 1));
-        }
+        auto st = status_lines(r.out);
         last = "ready=" + st["wsrep_ready"] + " state=" + st["wsrep_local_state_comment"] +
                " size=" + st["wsrep_cluster_size"];
         bool size_ok =
             cluster_size == 0 || st["wsrep_cluster_size"] == std::to_string(cluster_size);
-        if (st["wsrep_ready"] == "ON" && st["wsrep_local_state_comment"] == "Synced" && size_ok) {
-          return;
-        }
-      } else {
-        last = tail(r.err, 200);
-        // The process we launched is gone (or, without its pid, none runs for 5 s): it died.
-        if (!pid.empty() ? !s.exec(Command{"kill", "-0", pid}).ok()
-                         : (!running(s, p) && ++dead_checks > 20)) {
-          if (died) *died = true;
-          if (!pid.empty()) remove_launch_leftovers(s, pid);
-          break;
-        }
+        synced =
+            st["wsrep_ready"] == "ON" && st["wsrep_local_state_comment"] == "Synced" && size_ok;
+        return synced;
       }
-      std::this_thread::sleep_for(milliseconds(250));
-    }
-    // The log's last lines, without the once-a-second reconnect attempts to down peers.
-    ExecResult log = s.exec(Command::shell(
-        "grep -v 'Failed to establish connection' \"$1\" | tail -n 15", {p.error_log}));
+      last = tail(r.err, 200);
+      // The process we launched is gone (or, without its pid, none runs for 5 s): it died.
+      if (!pid.empty() ? !s.exec(Command{"kill", "-0", pid}).ok()
+                       : (!running(s, p) && ++dead_checks > 20)) {
+        if (died) *died = true;
+        if (!pid.empty()) remove_launch_leftovers(s, pid);
+        return true;  // no use waiting longer
+      }
+      return false;
+    });
+    if (synced) return;
     throw RemoteError(
         node,
         "mariadbd did not become Synced" +
             std::string(cluster_size ? " with " + std::to_string(cluster_size) + " nodes" : "") +
-            " (last: " + last + "); " + p.error_log + " ends:\n" + trim(log.out));
+            " (last: " + last + "); " + p.error_log + " ends:\n" +
+            // Without the once-a-second reconnect attempts to down peers.
+            clusters::log_tail(s, p.error_log, 15, "Failed to establish connection"));
   }
 
   // SHOW STATUS of the wsrep variables through the node's socket ({} when it does not answer).
   std::map<std::string, std::string> status(const DbContext& ctx, Session& s,
                                             const std::string& node) {
-    std::map<std::string, std::string> st;
     Command read = mysql_cli(ctx, node, "SHOW STATUS LIKE 'wsrep_%'");
     read.idempotent = true;  // a read: retried after a dropped connection
     ExecResult r = s.exec(read);
-    if (!r.ok()) return st;
-    std::istringstream in(r.out);
-    std::string line;
-    while (std::getline(in, line)) {
-      auto tab = line.find('\t');
-      if (tab != std::string::npos) st[line.substr(0, tab)] = trim(line.substr(tab + 1));
-    }
-    return st;
+    return r.ok() ? status_lines(r.out) : std::map<std::string, std::string>{};
   }
 
   // The last committed position of a stopped node (mariadbd --wsrep-recover), "" if unknown.
@@ -619,15 +603,13 @@ class GaleraDb : public Db, public Killable, public Pausable {
   // highest committed seqno (pc.bootstrap), so nothing acknowledged is dropped. Then wait
   // until every node is Synced.
   void restore_primary(const DbContext& ctx) {
-    auto until = Clock::now() + seconds(20);
-    bool primary = false;
-    while (!primary && Clock::now() < until) {
+    const bool primary = clusters::poll_until(Clock::now() + seconds(20), milliseconds(500), [&] {
       for (const auto& n : ctx.nodes) {
         auto o = ctx.remote->session(n);
-        if (status(ctx, *o, n)["wsrep_cluster_status"] == "Primary") primary = true;
+        if (status(ctx, *o, n)["wsrep_cluster_status"] == "Primary") return true;
       }
-      if (!primary) std::this_thread::sleep_for(milliseconds(500));
-    }
+      return false;
+    });
     if (!primary) {
       std::string best;
       int64_t best_seqno = -2;
@@ -713,62 +695,26 @@ const OptionDecls kGaleraOptions = {
 };
 
 Options parse_options(const Json& j) {
-  const faultline::Options opts(j, kGaleraOptions, "db 'galera'");
+  const faultline::Options opts(j, kGaleraOptions, kWhere);
   Options o;
-  auto bad = [](const std::string& key, const std::string& what) {
-    throw ConfigError("db 'galera': option '" + key + "' must be " + what);
-  };
-  if (j.contains("isolation")) {
-    if (!j["isolation"].is_string()) bad("isolation", "a string");
-    o.isolation = j["isolation"].get<std::string>();
-    static const std::vector<std::string> ok = {"", "read-uncommitted", "read-committed",
-                                                "repeatable-read", "serializable"};
-    if (std::find(ok.begin(), ok.end(), o.isolation) == ok.end()) {
-      bad("isolation", "read-uncommitted, read-committed, repeatable-read or serializable");
-    }
+  // "" leaves the server's default, as leaving the option out does.
+  if (opts.has("isolation") && opts.raw("isolation") != "") {
+    o.isolation = opts.text(
+        "isolation", {"read-uncommitted", "read-committed", "repeatable-read", "serializable"});
   }
-  if (j.contains("flush-log-at-trx-commit")) {
-    const Json& v = j["flush-log-at-trx-commit"];
-    if (!v.is_number_integer() || v.get<int>() < 0 || v.get<int>() > 2)
-      bad("flush-log-at-trx-commit", "0, 1 or 2");
-    o.flush_log = v.get<int>();
+  o.flush_log = static_cast<int>(opts.integer("flush-log-at-trx-commit", 0, 2));
+  o.sync_wait = static_cast<int>(opts.integer("sync-wait", 0, 15));
+  o.select_for_update = opts.flag("select-for-update");
+  o.provider_options = opts.text("provider-options");
+  if (o.provider_options.find_first_of("\"\n") != std::string::npos) {
+    throw opts.error("provider-options", "must be without quotes or newlines");
   }
-  if (j.contains("sync-wait")) {
-    const Json& v = j["sync-wait"];
-    if (!v.is_number_integer() || v.get<int>() < 0 || v.get<int>() > 15)
-      bad("sync-wait", "an integer 0-15");
-    o.sync_wait = v.get<int>();
-  }
-  if (j.contains("select-for-update")) {
-    if (!j["select-for-update"].is_boolean()) bad("select-for-update", "true or false");
-    o.select_for_update = j["select-for-update"].get<bool>();
-  }
-  if (j.contains("provider-options")) {
-    if (!j["provider-options"].is_string()) bad("provider-options", "a string");
-    o.provider_options = j["provider-options"].get<std::string>();
-    if (o.provider_options.find('"') != std::string::npos ||
-        o.provider_options.find('\n') != std::string::npos) {
-      bad("provider-options", "without quotes or newlines");
-    }
-  }
-  if (j.contains("fast-failure-detection")) {
-    if (!j["fast-failure-detection"].is_boolean()) bad("fast-failure-detection", "true or false");
-    o.fast_failure_detection = j["fast-failure-detection"].get<bool>();
-  }
-  if (j.contains("dir")) {
-    if (!j["dir"].is_string() || j["dir"].get<std::string>().size() < 2) {
-      bad("dir", "an absolute path");
-    }
-    // It goes into my.cnf: a newline would add configuration lines of the caller's choosing.
-    check_dir_option(j["dir"].get<std::string>(), "db 'galera': option 'dir'");
-    o.dir = j["dir"].get<std::string>();
-  }
-  if (j.contains("start-timeout-s")) {
-    if (!j["start-timeout-s"].is_number_integer() || j["start-timeout-s"].get<int>() < 1) {
-      bad("start-timeout-s", "an integer >= 1");
-    }
-    o.start_timeout_s = j["start-timeout-s"].get<int>();
-  }
+  o.fast_failure_detection = opts.flag("fast-failure-detection");
+  o.dir = opts.text("dir");
+  // It goes into my.cnf: a newline would add configuration lines of the caller's choosing.
+  check_dir_option(o.dir, std::string(kWhere) + ": option 'dir'");
+  o.start_timeout_s =
+      static_cast<int>(opts.integer("start-timeout-s", 1, std::numeric_limits<int>::max()));
   return o;
 }
 

@@ -1,14 +1,16 @@
 #include "clusters/pglogical/pglogical_db.h"
 
 #include <algorithm>
+#include <cctype>
 #include <chrono>
 #include <set>
 #include <sstream>
 #include <stdexcept>
-#include <thread>
 
 #include "clusters/common/launch.h"
 #include "clusters/common/nodes.h"
+#include "clusters/common/text.h"
+#include "clusters/common/wait.h"
 #include "harness/checker.h"
 #include "harness/errors.h"
 #include "harness/options.h"
@@ -186,13 +188,6 @@ Command script(const char* body, std::vector<std::string> args) {
   return Command::shell(std::string(kPrivateDirShell) + kHelpers + body, std::move(args));
 }
 
-std::string trim(std::string s) {
-  while (!s.empty() && std::isspace(static_cast<unsigned char>(s.back()))) s.pop_back();
-  size_t i = 0;
-  while (i < s.size() && std::isspace(static_cast<unsigned char>(s[i]))) ++i;
-  return s.substr(i);
-}
-
 std::string sql_literal(const std::string& s) {
   std::string out = "'";
   for (char c : s) {
@@ -209,33 +204,26 @@ std::string seconds_since(Clock::time_point t) {
 }
 
 void log(const DbContext& ctx, const std::string& line) {
-  if (ctx.log) ctx.log("pglogical: " + line);
+  clusters::log(ctx, "pglogical: " + line);
 }
 
 using clusters::host_of;
+using clusters::trim;
 
-std::string sanitize(const std::string& s, bool lower) {
-  std::string out;
-  for (char c : s) {
-    unsigned char u = static_cast<unsigned char>(c);
-    if (std::isalnum(u) || c == '.' || c == '-' || c == '_') {
-      out += lower ? static_cast<char>(std::tolower(u)) : c;
-    } else {
-      out += '_';
-    }
-  }
-  return out.empty() ? "_" : out;
+// clusters::safe_name in lower case: pglogical's names of nodes and subscriptions.
+std::string lower_name(const std::string& s) {
+  std::string out = clusters::safe_name(s);
+  for (char& c : out) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  return out;
 }
 
 std::string freezer_cgroup(const DbContext& ctx, const std::string& node) {
-  return "faultline-pg-" + sanitize(node, false) + "-" + sanitize(host_of(ctx, node), false);
+  return "faultline-pg-" + clusters::safe_name(node) + "-" +
+         clusters::safe_name(host_of(ctx, node));
 }
 
 std::unique_ptr<Session> open_session(const DbContext& ctx, const std::string& node) {
-  if (ctx.remote == nullptr) {
-    throw ConfigError(std::string(kWhere) +
-                      " needs nodes reached over SSH (a cluster or nodes-file); none");
-  }
+  clusters::require_remote(ctx, kWhere);
   return ctx.remote->session(node);
 }
 
@@ -303,16 +291,6 @@ std::string postgresql_conf(const std::string& address, const std::string& dir, 
   return c.str();
 }
 
-std::string pg_isolation(const std::string& v) {
-  if (v == "read-committed") return "read committed";
-  if (v == "repeatable-read") return "repeatable read";
-  if (v == "serializable") return "serializable";
-  throw ConfigError(std::string(kWhere) +
-                    ": isolation must be read-committed, repeatable-read or "
-                    "serializable, not '" +
-                    v + "'");
-}
-
 }  // namespace
 
 const OptionDecls kPglogicalOptions = {
@@ -322,86 +300,57 @@ const OptionDecls kPglogicalOptions = {
     {"synchronous-commit", "on", "on | off | local | remote_write | remote_apply, or a boolean"},
     {"select-for-update", false, "read-modify-writes read with SELECT ... FOR UPDATE"},
     {"retry-codes", nullptr, "SQLSTATEs a client retries (default: none)"},
-    {"retry-limit", 0, "how many times a client retries one of them"},
+    {"retry-limit", nullptr,
+     "how many times a client retries one of them (default: 3 with retry-codes, else 0)"},
 };
 
 PglogicalOptions PglogicalOptions::parse(const Json& options) {
   const Options opts(options, kPglogicalOptions, kWhere);
   PglogicalOptions o;
-  if (!options.is_object()) return o;
-  auto str = [&](const char* key, std::string& out) {
-    if (!options.contains(key)) return;
-    if (!options[key].is_string()) {
-      throw ConfigError(std::string(kWhere) + ": " + key + " must be a string");
-    }
-    out = options[key].get<std::string>();
-  };
-  str("conflict-resolution", o.conflict_resolution);
+  // pglogical's names, also in kebab-case (first-update-wins).
+  o.conflict_resolution = opts.text("conflict-resolution");
   std::replace(o.conflict_resolution.begin(), o.conflict_resolution.end(), '-', '_');
   static const std::set<std::string> kResolutions = {"error", "apply_remote", "keep_local",
                                                      "last_update_wins", "first_update_wins"};
   if (!kResolutions.count(o.conflict_resolution)) {
-    throw ConfigError(std::string(kWhere) +
-                      ": conflict-resolution must be one of last_update_wins, "
-                      "first_update_wins, apply_remote, keep_local, error; not '" +
-                      o.conflict_resolution + "'");
+    throw opts.error("conflict-resolution",
+                     "must be one of last_update_wins, first_update_wins, apply_remote, "
+                     "keep_local, error, not " +
+                         opts.raw("conflict-resolution").dump());
   }
-  std::string isolation = "read-committed";
-  str("isolation", isolation);
-  o.isolation = pg_isolation(isolation);
-  if (options.contains("synchronous-commit") && options["synchronous-commit"].is_boolean()) {
-    o.synchronous_commit = options["synchronous-commit"].get<bool>() ? "on" : "off";
-  } else {
-    str("synchronous-commit", o.synchronous_commit);
-  }
-  static const std::set<std::string> kSync = {"on", "off", "local", "remote_write", "remote_apply"};
-  if (!kSync.count(o.synchronous_commit)) {
-    throw ConfigError(std::string(kWhere) +
-                      ": synchronous-commit must be on, off, local, remote_write or "
-                      "remote_apply; not '" +
-                      o.synchronous_commit + "'");
-  }
-  if (options.contains("select-for-update")) {
-    if (!options["select-for-update"].is_boolean()) {
-      throw ConfigError(std::string(kWhere) + ": select-for-update must be a boolean");
-    }
-    o.select_for_update = options["select-for-update"].get<bool>();
-  }
-  if (options.contains("retry-codes")) {
-    const Json& codes = options["retry-codes"];
-    if (!codes.is_array()) {
-      throw ConfigError(std::string(kWhere) +
-                        ": retry-codes must be a list of SQLSTATEs, e.g. [\"40001\"]");
-    }
-    for (const auto& c : codes) {
-      if (!c.is_string() || c.get<std::string>().size() != 5) {
-        throw ConfigError(std::string(kWhere) +
-                          ": retry-codes: each must be a 5-character SQLSTATE string");
+  // As PostgreSQL spells it: "read committed".
+  o.isolation = opts.text("isolation", {"read-committed", "repeatable-read", "serializable"});
+  std::replace(o.isolation.begin(), o.isolation.end(), '-', ' ');
+  const Json& sync = opts.raw("synchronous-commit");
+  o.synchronous_commit =
+      sync.is_boolean()
+          ? (sync.get<bool>() ? "on" : "off")
+          : opts.text("synchronous-commit", {"on", "off", "local", "remote_write", "remote_apply"});
+  o.select_for_update = opts.flag("select-for-update");
+  if (opts.has("retry-codes")) {
+    o.retry_codes = opts.texts("retry-codes");
+    for (const auto& c : o.retry_codes) {
+      if (c.size() != 5) {
+        throw opts.error("retry-codes", "must hold 5-character SQLSTATEs (e.g. [\"40001\"]), not " +
+                                            opts.raw("retry-codes").dump());
       }
-      o.retry_codes.push_back(c.get<std::string>());
     }
     o.retry_limit = o.retry_codes.empty() ? 0 : 3;
   }
-  if (options.contains("retry-limit")) {
-    const Json& v = options["retry-limit"];
-    if (!v.is_number_integer() || v.get<int64_t>() < 0 || v.get<int64_t>() > 1000) {
-      throw ConfigError(std::string(kWhere) + ": retry-limit must be an integer 0..1000");
-    }
-    o.retry_limit = static_cast<int>(v.get<int64_t>());
-  }
+  if (opts.has("retry-limit"))
+    o.retry_limit = static_cast<int>(opts.integer("retry-limit", 0, 1000));
   return o;
 }
 
 std::string pglogical_node_dir(const DbContext& ctx, const std::string& node) {
-  return std::string(kPgBaseDir) + "/" + sanitize(node, false) + "-" +
-         sanitize(host_of(ctx, node), false);
+  return clusters::node_dir(kPgBaseDir, ctx, node);
 }
 
-std::string pglogical_node_name(const std::string& node) { return sanitize(node, true); }
+std::string pglogical_node_name(const std::string& node) { return lower_name(node); }
 
 std::string pglogical_subscription_name(const std::string& subscriber,
                                         const std::string& provider) {
-  std::string s = "fl_" + sanitize(subscriber, true) + "_from_" + sanitize(provider, true);
+  std::string s = "fl_" + lower_name(subscriber) + "_from_" + lower_name(provider);
   std::replace(s.begin(), s.end(), '.', '_');
   std::replace(s.begin(), s.end(), '-', '_');
   return s;
@@ -416,11 +365,8 @@ std::string PglogicalDb::own_address(const DbContext& ctx, const std::string& no
     if (it != addresses_.end()) return it->second;
   }
   auto s = open_session(ctx, node);
-  std::string out = run(*s, Command::shell("echo \"$SSH_CONNECTION\""), "reading $SSH_CONNECTION");
-  std::istringstream in(out);
-  std::string client, client_port, server;
-  in >> client >> client_port >> server;
-  std::string address = server.empty() ? host_of(ctx, node) : server;
+  std::string client;
+  const std::string address = clusters::own_address(ctx, *s, node, &client);
   std::lock_guard<std::mutex> lock(mu_);
   addresses_[node] = address;
   if (!client.empty()) controllers_.insert(client);
@@ -473,16 +419,16 @@ void PglogicalDb::start_postgres(const DbContext& ctx, const std::string& node) 
   ExecResult r = s->exec(c);
   if (!r.ok()) {
     // The log's tail says why (port in use, bad config, lock file).
-    ExecResult tail = s->exec(Command{"tail", "-n", "15", dir + "/server.log"});
     throw RemoteError(node, std::string(kWhere) + ": pg_ctl start failed (exit " +
                                 std::to_string(r.exit_status) + "): " + trim(r.err) + " " +
-                                trim(r.out) + "; tail of " + dir + "/server.log:\n" + tail.out);
+                                trim(r.out) + "; tail of " + dir + "/server.log:\n" +
+                                clusters::log_tail(*s, dir + "/server.log"));
   }
 }
 
 void PglogicalDb::setup(const DbContext& ctx) {
   const auto t0 = Clock::now();
-  if (ctx.nodes.empty()) throw ConfigError(std::string(kWhere) + ": no nodes");
+  clusters::require_remote(ctx, kWhere);
   // Addresses first: every node's pg_hba trusts the others.
   clusters::on_every_node(ctx.nodes,
                           [&](const std::string& node, size_t) { own_address(ctx, node); });
@@ -535,9 +481,8 @@ bool PglogicalDb::wait_replicating(const DbContext& ctx,
                                    const std::vector<std::string>& subscribers,
                                    const std::vector<std::string>& providers,
                                    std::chrono::milliseconds timeout, std::string* why) {
-  const auto deadline = Clock::now() + timeout;
   std::string last;
-  for (;;) {
+  const bool replicating = clusters::poll_until(Clock::now() + timeout, milliseconds(200), [&] {
     bool all = true;
     last.clear();
     for (const auto& sub : subscribers) {
@@ -566,13 +511,10 @@ bool PglogicalDb::wait_replicating(const DbContext& ctx,
         }
       }
     }
-    if (all) return true;
-    if (Clock::now() >= deadline) {
-      if (why) *why = last;
-      return false;
-    }
-    std::this_thread::sleep_for(milliseconds(200));
-  }
+    return all;
+  });
+  if (!replicating && why) *why = last;
+  return replicating;
 }
 
 void PglogicalDb::prepare(const DbContext& ctx, const std::string& vocabulary, const Json& params) {
@@ -649,10 +591,11 @@ bool PglogicalDb::converge(const DbContext& ctx, const std::string& vocabulary,
                   " x;\n";
   }
   if (digest_sql.empty() || ctx.nodes.size() < 2) return true;
-  const auto deadline = Clock::now() + timeout;
-  for (;;) {
-    std::map<std::string, std::vector<std::string>> by_digest;
-    std::string errors;
+  std::map<std::string, std::vector<std::string>> by_digest;
+  std::string errors;
+  const bool same = clusters::poll_until(Clock::now() + timeout, milliseconds(100), [&] {
+    by_digest.clear();
+    errors.clear();
     for (const auto& n : ctx.nodes) {
       try {
         by_digest[psql(ctx, n, digest_sql, milliseconds(10000))].push_back(n);
@@ -660,23 +603,20 @@ bool PglogicalDb::converge(const DbContext& ctx, const std::string& vocabulary,
         errors += std::string(" ") + e.what();
       }
     }
-    if (errors.empty() && by_digest.size() == 1) return true;
-    if (Clock::now() >= deadline) {
-      if (why) {
-        *why = errors;
-        if (by_digest.size() > 1) {
-          *why += " " + std::to_string(by_digest.size()) + " different states:";
-          for (const auto& [d, nodes] : by_digest) {
-            *why += " {";
-            for (const auto& n : nodes) *why += " " + n;
-            *why += " }";
-          }
-        }
+    return errors.empty() && by_digest.size() == 1;
+  });
+  if (!same && why) {
+    *why = errors;
+    if (by_digest.size() > 1) {
+      *why += " " + std::to_string(by_digest.size()) + " different states:";
+      for (const auto& [d, nodes] : by_digest) {
+        *why += " {";
+        for (const auto& n : nodes) *why += " " + n;
+        *why += " }";
       }
-      return false;
     }
-    std::this_thread::sleep_for(milliseconds(100));
   }
+  return same;
 }
 
 void PglogicalDb::teardown(const DbContext& ctx) {
@@ -881,20 +821,17 @@ namespace faultline {
 
 void PglogicalDb::before_final_reads(const DbContext& ctx, const std::string& vocabulary,
                                      bool faults_ran) {
-  auto log = [&](const std::string& line) {
-    if (ctx.log) ctx.log(line);
-  };
   auto t0 = std::chrono::steady_clock::now();
   if (faults_ran) {
     auto nodes = recover(ctx);
-    log("pglogical: subscriptions restarted on " + std::to_string(nodes.size()) + " nodes");
+    log(ctx, "subscriptions restarted on " + std::to_string(nodes.size()) + " nodes");
   }
   std::string why;
   bool same = converge(ctx, vocabulary, std::chrono::seconds(15), &why);
   double s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-  log(same ? "pglogical: nodes converged before the final reads (" + std::to_string(s) + " s)"
-           : "pglogical: nodes still differ after " + std::to_string(s) + " s (" + why +
-                 "); the final reads will show it");
+  log(ctx, same ? "nodes converged before the final reads (" + std::to_string(s) + " s)"
+                : "nodes still differ after " + std::to_string(s) + " s (" + why +
+                      "); the final reads will show it");
 }
 
 }  // namespace faultline

@@ -71,7 +71,8 @@ struct PglogicalOptions {
   std::vector<std::string> retry_codes;
   int retry_limit = 0;
 
-  // Throws std::invalid_argument naming "db 'pglogical'" and the key.
+  // Reads db-options through faultline::Options (kPglogicalOptions); throws ConfigError naming
+  // "db 'pglogical'" and the key.
   static PglogicalOptions parse(const Json& options);
 };
 

@@ -9,18 +9,15 @@
 #include <utility>
 #include <vector>
 
+#include "clusters/common/text.h"
 #include "harness/db.h"
 
 namespace faultline::sql {
 namespace {
 
 using Clock = std::chrono::steady_clock;
+using clusters::trim;
 using std::chrono::milliseconds;
-
-std::string trim(std::string s) {
-  while (!s.empty() && (s.back() == '\n' || s.back() == ' ' || s.back() == '\r')) s.pop_back();
-  return s;
-}
 
 // Waits until the socket is ready for `events` or the deadline passes. Returns false on
 // timeout; true when ready (or on a poll error, which the next libpq call reports).
