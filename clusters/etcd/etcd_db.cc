@@ -7,6 +7,7 @@
 #include <sstream>
 #include <thread>
 
+#include "clusters/common/checks.h"
 #include "clusters/common/daemon.h"
 #include "clusters/common/launch.h"
 #include "clusters/common/nodes.h"
@@ -120,6 +121,13 @@ std::string EtcdDb::node_dir(const DbContext& ctx, const std::string& node) cons
 }
 
 std::vector<std::string> EtcdDb::vocabularies() const { return etcd_vocabularies(); }
+
+std::vector<NodeCheck> EtcdDb::node_checks() const {
+  return {
+      clusters::binary_check("etcd", kEtcdBinary, {"--version"}, "install the etcd-server package"),
+      clusters::port_check(options_.client_port, "etcd", "etcd's client port"),
+      clusters::port_check(kPeerPort, "etcd", "etcd's peer port")};
+}
 
 std::unique_ptr<Client> EtcdDb::new_client(const std::string& vocabulary) {
   EtcdClientOptions o;

@@ -77,6 +77,7 @@ class EtcdDb : public Db, public Killable, public Pausable, public HasPrimaries 
   void teardown(const DbContext& ctx) override;
   std::map<std::string, std::vector<std::string>> log_files(const DbContext& ctx) override;
   std::vector<std::string> vocabularies() const override;
+  std::vector<NodeCheck> node_checks() const override;
   void prepare(const DbContext& ctx, const std::string& vocabulary, const Json& params) override;
   std::unique_ptr<Client> new_client(const std::string& vocabulary) override;
 

@@ -9,6 +9,7 @@
 #include <sstream>
 #include <thread>
 
+#include "clusters/common/checks.h"
 #include "clusters/common/daemon.h"
 #include "clusters/common/launch.h"
 #include "clusters/common/nodes.h"
@@ -91,6 +92,17 @@ class GaleraDb : public Db, public Killable, public Pausable {
 
   std::string name() const override { return "galera"; }
   std::vector<std::string> vocabularies() const override { return sql::vocabularies(); }
+  std::vector<NodeCheck> node_checks() const override {
+    return {clusters::binary_check("mariadbd", kMariadbd, {"--version"},
+                                   "install the mariadb-server package"),
+            clusters::file_check("galera", kProvider, "install the galera-4 package"),
+            clusters::binary_check("rsync", "/usr/bin/rsync", {"--version"},
+                                   "install rsync (Galera's state transfer uses it)"),
+            clusters::port_check(3306, "mariadbd", "MariaDB's client port"),
+            clusters::port_check(4567, "mariadbd", "Galera's group communication"),
+            clusters::port_check(4568, "mariadbd", "Galera's incremental state transfer"),
+            clusters::port_check(4444, "mariadbd", "Galera's state transfer (rsync)")};
+  }
 
   std::string version(const DbContext& ctx) override {
     if (ctx.nodes.empty() || !ctx.remote) return "unknown";

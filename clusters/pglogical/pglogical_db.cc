@@ -7,6 +7,7 @@
 #include <sstream>
 #include <stdexcept>
 
+#include "clusters/common/checks.h"
 #include "clusters/common/launch.h"
 #include "clusters/common/nodes.h"
 #include "clusters/common/text.h"
@@ -657,6 +658,14 @@ std::string PglogicalDb::version(const DbContext& ctx) {
 }
 
 std::vector<std::string> PglogicalDb::vocabularies() const { return sql::vocabularies(); }
+
+std::vector<NodeCheck> PglogicalDb::node_checks() const {
+  return {clusters::binary_check("postgres", std::string(kPgBinDir) + "/postgres", {"--version"},
+                                 "install the postgresql-15 package"),
+          clusters::file_check("pglogical", "/usr/share/postgresql/15/extension/pglogical.control",
+                               "install the postgresql-15-pglogical package"),
+          clusters::port_check(kPort, "postgres", "PostgreSQL's port")};
+}
 
 std::unique_ptr<Client> PglogicalDb::new_client(const std::string& vocabulary) {
   sql::PgConnectOptions co;

@@ -91,6 +91,7 @@ class PglogicalDb : public Db, public Killable, public Pausable, public ClockSen
   void teardown(const DbContext& ctx) override;
   std::map<std::string, std::vector<std::string>> log_files(const DbContext& ctx) override;
   std::vector<std::string> vocabularies() const override;
+  std::vector<NodeCheck> node_checks() const override;
   void prepare(const DbContext& ctx, const std::string& vocabulary, const Json& params) override;
   std::unique_ptr<Client> new_client(const std::string& vocabulary) override;
 

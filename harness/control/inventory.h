@@ -111,7 +111,8 @@ class LocalClusterProvisioner {
   virtual std::optional<Inventory> inventory(const std::string& name) = 0;
   // Returns the nodes of a cluster that is up to the state `up` left them in, keeping the
   // network and the sshd listeners: stops every other process in the nodes' namespaces (a
-  // database, an ssh session, a delayer; by pid), flushes and deletes every iptables and
+  // database, a delayer, what an SSH session runs; by pid; sshd's own per-connection
+  // processes end with their connections), flushes and deletes every iptables and
   // ip6tables rule and chain inside them, deletes their interfaces' root qdiscs, and restarts an
   // sshd that is gone. Returns one line per thing undone (empty: the nodes were clean). Throws
   // ConfigError when the cluster is not up.

@@ -648,13 +648,19 @@ class Provisioner : public LocalClusterProvisioner {
       const std::string node = l.node(i);
       int sshd = st.get("sshd").value(node, 0);
       if (!is_our_sshd(sshd, l, i)) sshd = 0;
-      // Everything in the namespace but the listener (its sessions' processes included); a
-      // rescan catches what forked meanwhile.
+      // Everything in the namespace but the listener and its per-connection sshd processes
+      // (they end with their connection; a test's closing connections leave some for a
+      // moment): whatever they run is stopped. A rescan catches what forked meanwhile.
       size_t stopped = 0;
       for (int round = 0; round < 5; ++round) {
         std::vector<int> pids;
+        std::vector<int> sessions = sshd > 0 ? descendants(sshd) : std::vector<int>{};
         for (int pid : pids_in_netns(l.netns(i))) {
-          if (pid != sshd) pids.push_back(pid);
+          if (pid == sshd) continue;
+          bool session = std::find(sessions.begin(), sessions.end(), pid) != sessions.end();
+          std::vector<std::string> argv = cmdline(pid);
+          if (session && !argv.empty() && argv[0].rfind("sshd:", 0) == 0) continue;
+          pids.push_back(pid);
         }
         if (pids.empty()) break;
         stopped += pids.size();

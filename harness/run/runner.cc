@@ -409,6 +409,11 @@ Json outcomes_json(const control::PreflightResult& r) {
   return out;
 }
 
+std::string trim_newline(std::string s) {
+  while (!s.empty() && s.back() == '\n') s.pop_back();
+  return s;
+}
+
 // The preflight of a planned run: nothing for an in-process database.
 std::optional<control::PreflightResult> plan_preflight(const Plan& p) {
   if (!p.cluster.remote) return std::nullopt;
@@ -917,7 +922,7 @@ RunOutcome run_test(const TestSpec& spec, const RunOptions& options) {
             "preflight: the nodes cannot run this test (`faultline nodes check` "
             "with the same flags prints this; preflight: false in the spec skips "
             "it):\n" +
-            pre->text(false));
+            trim_newline(pre->text(false)));
       }
       if (options.echo_log && pre->warnings() > 0) std::cerr << pre->text(false);
       plan.preflight = outcomes_json(*pre);

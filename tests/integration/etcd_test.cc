@@ -4,6 +4,7 @@
 // (etcd + register + partitions through the runner must be valid) and a throughput run with
 // 10 clients. Its own cluster name and subnet ("fletcd", 10.77.212.0/24); the cluster and the
 // database are torn down by RAII guards, so a failing assertion still leaves the machine clean.
+#include <signal.h>
 #include <unistd.h>
 
 #include <catch2/catch.hpp>
@@ -429,4 +430,61 @@ TEST_CASE("etcd serves every workload through the runner, and every run is valid
     }
   }
   fs::remove_all(results);
+}
+
+TEST_CASE("etcd: the preflight names every check, and refuses a node whose port is taken",
+          "[integration][etcd][preflight]") {
+  FAULTLINE_REQUIRE_ROOT();
+  Cluster c;
+  const std::string check = testing::faultline_binary() + " nodes check --db etcd --nodes-file " +
+                            kInventory + " --nemesis partition,packet,clock";
+  auto ok = testing::run_shell(check + " --verbose");
+  INFO(ok.output);
+  CHECK(ok.status == 0);
+  for (const char* name : {"clock", "os", "disk", "ntp", "etcd", "port 2379", "port 2380",
+                           "iptables", "delayer build", "libfaketime"}) {
+    for (const char* node : {"n1", "n2", "n3"}) {
+      CHECK_THAT(ok.output, Catch::Contains(std::string("ok      ") + node + ": " + name + ": "));
+    }
+  }
+  CHECK_THAT(ok.output, Catch::Contains("etcd Version: 3."));
+  CHECK_THAT(ok.output, Catch::Contains("0 problems"));
+  std::cerr << "measured: " << ok.output.substr(ok.output.rfind("preflight:"));
+
+  // Something else listens on n2's client port: one problem line naming it, and a run is
+  // refused before anything is set up (no run directory made).
+  auto listener = testing::run_shell(
+      "ip netns exec fletcd-n2 python3 -c 'import socket,time\n"
+      "s=socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)\n"
+      "s.bind((\"0.0.0.0\", 2379)); s.listen(); time.sleep(120)' "
+      ">/dev/null 2>&1 & echo $!");
+  int pid = std::stoi(listener.output);
+  struct Stop {
+    int pid;
+    ~Stop() { ::kill(pid, SIGKILL); }
+  } stop{pid};
+  bool listening = false;
+  for (int i = 0; i < 50 && !listening; ++i) {
+    listening =
+        testing::run_shell("ip netns exec fletcd-n2 ss -Hltn 'sport = :2379' | grep -q .").status ==
+        0;
+    if (!listening) std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  REQUIRE(listening);
+  auto bad = testing::run_shell(check);
+  INFO(bad.output);
+  CHECK(bad.status == 1);
+  CHECK_THAT(bad.output, Catch::Contains("problem n2: port 2379: in use by python3 pid " +
+                                         std::to_string(pid)));
+  CHECK_THAT(bad.output, Catch::Contains("1 problem, 0 warnings"));
+  fs::path results = fs::temp_directory_path() / ("fletcd-pre-" + std::to_string(::getpid()));
+  auto run = testing::run_shell(testing::faultline_binary() +
+                                " run --db etcd --workload register --time-limit 5 -q "
+                                "--nodes-file " +
+                                kInventory + " --results-dir " + results.string());
+  INFO(run.output);
+  CHECK(run.status == 254);
+  CHECK_THAT(run.output, Catch::Contains("preflight: the nodes cannot run this test"));
+  CHECK_THAT(run.output, Catch::Contains("problem n2: port 2379"));
+  CHECK_FALSE(fs::exists(results));
 }
