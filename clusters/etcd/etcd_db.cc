@@ -91,6 +91,7 @@ const OptionDecls kEtcdOptions = {
     {"request-timeout-ms", 0, "client request timeout (0: the client default)"},
     {"dir", "/var/lib/faultline/etcd", "data and log directory on each node"},
     {"client-port", 2379, "client port (not 2380, the peer port)"},
+    clusters::install_option(),
 };
 
 EtcdOptions parse_etcd_options(const Json& options) {
@@ -103,10 +104,12 @@ EtcdOptions parse_etcd_options(const Json& options) {
     throw opts.error("client-port", "must not be 2380, the peer port");
   o.dir = opts.text("dir");
   check_dir_option(o.dir, std::string(kWhere) + ": option 'dir'");
+  o.install =
+      clusters::parse_install(opts.raw("install"), std::string(kWhere) + ": option 'install'");
   return o;
 }
 
-EtcdDb::EtcdDb(EtcdOptions options) : options_(std::move(options)) {}
+EtcdDb::EtcdDb(EtcdOptions options) : options_(std::move(options)), binary_(kEtcdBinary) {}
 
 std::string EtcdDb::host_of(const DbContext& ctx, const std::string& node) {
   return clusters::host_of(ctx, node);
@@ -123,10 +126,17 @@ std::string EtcdDb::node_dir(const DbContext& ctx, const std::string& node) cons
 std::vector<std::string> EtcdDb::vocabularies() const { return etcd_vocabularies(); }
 
 std::vector<NodeCheck> EtcdDb::node_checks() const {
-  return {
-      clusters::binary_check("etcd", kEtcdBinary, {"--version"}, "install the etcd-server package"),
-      clusters::port_check(options_.client_port, "etcd", "etcd's client port"),
-      clusters::port_check(kPeerPort, "etcd", "etcd's peer port")};
+  const clusters::Installer installer(options_.install);
+  std::vector<NodeCheck> checks = installer.node_checks();
+  // A tarball's etcd is there only after setup; apt installs a missing one.
+  if (options_.install.method == "none") {
+    checks.push_back(clusters::binary_check("etcd", kEtcdBinary, {"--version"},
+                                            "install the etcd-server package, or give "
+                                            "db-options install"));
+  }
+  checks.push_back(clusters::port_check(options_.client_port, "etcd", "etcd's client port"));
+  checks.push_back(clusters::port_check(kPeerPort, "etcd", "etcd's peer port"));
+  return checks;
 }
 
 std::unique_ptr<Client> EtcdDb::new_client(const std::string& vocabulary) {
@@ -147,7 +157,7 @@ std::vector<std::string> EtcdDb::etcd_argv(const DbContext& ctx, const std::stri
   std::string host = host_of(ctx, node);
   std::string peer = "http://" + host + ":" + std::to_string(kPeerPort);
   std::string client = client_url(ctx, node);
-  return {kEtcdBinary,
+  return {binary_,
           "--name",
           node,
           "--data-dir",
@@ -173,7 +183,7 @@ std::vector<std::string> EtcdDb::etcd_argv(const DbContext& ctx, const std::stri
 // own, so the start script does.
 clusters::Daemon EtcdDb::daemon(const DbContext& ctx, const std::string& node) const {
   const std::string dir = node_dir(ctx, node);
-  return {"etcd", kEtcdBinary, dir + "/data", dir + "/etcd.pid", dir + "/etcd.log"};
+  return {"etcd", binary_, dir + "/data", dir + "/etcd.pid", dir + "/etcd.log"};
 }
 
 void EtcdDb::start_node(const DbContext& ctx, const std::string& node, const std::string& token) {
@@ -233,6 +243,7 @@ void EtcdDb::setup(const DbContext& ctx) {
     std::lock_guard<std::mutex> lock(mu_);
     token_ = token;
   }
+  binary_ = clusters::Installer(options_.install).install_all(ctx, "etcd", kEtcdBinary);
   // Leftovers of an earlier run (a crashed controller, --leave-db-running) go first: a data
   // dir of another cluster token would not join this cluster.
   for (const auto& node : ctx.nodes) {
@@ -359,9 +370,8 @@ void EtcdDb::teardown(const DbContext& ctx) {
 std::string EtcdDb::version(const DbContext& ctx) {
   if (!ctx.remote || ctx.nodes.empty()) return "unknown";
   try {
-    ExecResult r =
-        ctx.remote->session(ctx.nodes.front())
-            ->exec(Command{kEtcdBinary, "--version"}.with_timeout(std::chrono::seconds(20)));
+    ExecResult r = ctx.remote->session(ctx.nodes.front())
+                       ->exec(Command{binary_, "--version"}.with_timeout(std::chrono::seconds(20)));
     std::istringstream in(r.out);
     for (std::string line; std::getline(in, line);) {
       const std::string tag = "etcd Version: ";

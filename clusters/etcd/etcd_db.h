@@ -52,6 +52,7 @@
 #include <vector>
 
 #include "clusters/common/daemon.h"
+#include "clusters/common/install.h"
 #include "clusters/etcd/etcd_clients.h"
 #include "harness/db.h"
 
@@ -62,6 +63,7 @@ struct EtcdOptions {
   int64_t request_timeout_ms = 0;
   std::string dir = "/var/lib/faultline/etcd";
   int client_port = 2379;
+  clusters::InstallSpec install;  // db-options "install" (clusters/common/install.h)
 };
 
 // Reads db-options through faultline::Options (kEtcdOptions: unknown keys rejected, types and
@@ -108,6 +110,9 @@ class EtcdDb : public Db, public Killable, public Pausable, public HasPrimaries 
   clusters::Daemon daemon(const DbContext& ctx, const std::string& node) const;
 
   EtcdOptions options_;
+  // The etcd binary: /usr/bin/etcd, or where install put it (set by setup, before any other
+  // call uses it).
+  std::string binary_;
   std::mutex mu_;
   std::string token_;  // this setup's --initial-cluster-token
 };
