@@ -15,6 +15,7 @@
 #include <sstream>
 #include <thread>
 
+#include "clusters/common/install.h"
 #include "clusters/etcd/etcd_db.h"
 #include "harness/control/inventory.h"
 #include "harness/remote.h"
@@ -487,4 +488,79 @@ TEST_CASE("etcd: the preflight names every check, and refuses a node whose port 
   CHECK_THAT(run.output, Catch::Contains("preflight: the nodes cannot run this test"));
   CHECK_THAT(run.output, Catch::Contains("problem n2: port 2379"));
   CHECK_FALSE(fs::exists(results));
+}
+
+TEST_CASE("etcd: install tarball from file:// (uploaded once, then cached) and apt (a no-op)",
+          "[integration][etcd][install]") {
+  FAULTLINE_REQUIRE_ROOT();
+  Cluster c;
+  // A tarball the way vendors ship one, made from Debian's own etcd.
+  fs::path work = fs::temp_directory_path() / ("fletcd-install-" + std::to_string(::getpid()));
+  fs::remove_all(work);
+  fs::create_directories(work / "etcd-v3.4.23-linux-amd64");
+  fs::copy_file("/usr/bin/etcd", work / "etcd-v3.4.23-linux-amd64" / "etcd");
+  auto tar = testing::run_shell("tar -czf " + (work / "etcd.tar.gz").string() + " -C " +
+                                work.string() + " etcd-v3.4.23-linux-amd64");
+  REQUIRE(tar.status == 0);
+  const Json install = {{"method", "tarball"},
+                        {"url", "file://" + (work / "etcd.tar.gz").string()}};
+  const clusters::Installer installer(clusters::parse_install(install, "test"));
+  const std::string unpacked = installer.unpack_dir();
+  const std::string cached = "/var/lib/faultline/install/cache/" + installer.spec().sha256 + ".tar";
+  struct Cleanup {
+    std::vector<std::string> paths;
+    ~Cleanup() {
+      std::error_code ec;
+      for (const auto& p : paths) fs::remove_all(p, ec);
+    }
+  } cleanup{{unpacked, cached, work.string()}};
+  fs::remove_all(unpacked);
+  fs::remove(cached);
+
+  auto run_with = [&](const Json& install_option, const std::string& tag) {
+    run::TestSpec spec;
+    spec.db = "etcd";
+    spec.db_options = {{"install", install_option}};
+    spec.workload = "register";
+    spec.nodes_file = kInventory;
+    spec.time_limit_s = 4;
+    spec.rate = 50;
+    spec.results_dir = (work / tag).string();
+    spec.seed = 11;
+    run::RunOptions ro;
+    ro.echo_log = false;
+    ro.progress = false;
+    ro.handle_signals = false;
+    auto t0 = Clock::now();
+    run::RunOutcome out = run::run_test(spec, ro);
+    INFO(out.summary);
+    CHECK(out.validity == Validity::kValid);
+    std::ifstream in(out.dir / "controller.log");
+    std::string log((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    std::ifstream tj(out.dir / "test.json");
+    Json test = Json::parse(tj);
+    CHECK(test["db-version"] == "etcd 3.4.23");
+    std::cerr << "measured: install " << tag << ": run " << seconds_since(t0) << " s\n";
+    return log;
+  };
+  auto count = [](const std::string& text, const std::string& what) {
+    size_t n = 0;
+    for (size_t at = text.find(what); at != std::string::npos; at = text.find(what, at + 1)) ++n;
+    return n;
+  };
+
+  std::string first = run_with(install, "fresh");
+  CHECK(count(first, ": uploaded etcd.tar.gz") == 3);
+  CHECK_THAT(first, Catch::Contains("install: etcd is " + unpacked +
+                                    "/etcd-v3.4.23-linux-amd64/etcd on every node"));
+  CHECK(fs::exists(cached));
+
+  std::string second = run_with(install, "cached");
+  CHECK(count(second, "uploaded") == 0);
+  CHECK(count(second, "already unpacked in " + unpacked) == 3);
+
+  std::string apt = run_with({{"method", "apt"}, {"packages", {"etcd-server"}}}, "apt");
+  CHECK(count(apt, "etcd-server 3.4.23") == 3);
+  CHECK(count(apt, "already installed") == 3);
+  CHECK_THAT(apt, Catch::Contains("install: etcd is /usr/bin/etcd on every node"));
 }
