@@ -58,6 +58,8 @@ ClusterAccess connect_cluster(const TestSpec& spec, const Db& db) {
                 << " (as `faultline cluster up`)\n";
       control::LocalClusterOptions lo;
       lo.nodes = static_cast<int>(want);
+      // `up` refuses a cluster that is up: one of another size goes first, as the line says.
+      if (inv) provisioner->down(lo.name, std::cerr);
       inv = provisioner->up(lo, std::cerr);
     } else {
       std::cerr << "faultline: using the local cluster 'fl' (" << inv->nodes.size() << " nodes)\n";
