@@ -56,6 +56,9 @@ struct DbContext {
   // Node -> the address the controller reaches it at (the inventory's host); clients connect
   // there. Empty for in-process databases.
   std::map<std::string, std::string> hosts;
+  // Node -> its role and its data centre, where the inventory gives them (absent otherwise).
+  std::map<std::string, std::string> roles;
+  std::map<std::string, std::string> dcs;
   // How to launch the database's processes (see LaunchEnv); filled by the nemeses' hooks.
   LaunchEnv launch;
 };

@@ -18,6 +18,7 @@
 
 #include <chrono>
 #include <functional>
+#include <map>
 #include <memory>
 #include <set>
 #include <string>
@@ -70,6 +71,9 @@ struct NemesisOptions {
   std::vector<std::string> nodes;
   Db* db = nullptr;  // for capability checks
   Random random{0};  // forked for this package
+  // Node -> its role and data centre, where the inventory gives them (absent otherwise).
+  std::map<std::string, std::string> roles;
+  std::map<std::string, std::string> dcs;
 };
 
 // Throws std::invalid_argument for bad options or a missing database capability.

@@ -46,9 +46,30 @@ const std::vector<std::string>& grudge_shapes() {
   return s;
 }
 
-Grudge plan_grudge(const std::string& shape, const std::vector<std::string>& nodes,
-                   Random& random) {
+Grudge plan_grudge(const std::string& shape, const std::vector<std::string>& nodes, Random& random,
+                   const std::map<std::string, std::string>& dcs) {
   const size_t n = nodes.size();
+  if (shape == "dc") {
+    std::map<std::string, std::vector<std::string>> by_dc;
+    for (const auto& node : nodes) {
+      auto it = dcs.find(node);
+      if (it == dcs.end() || it->second.empty()) {
+        throw std::invalid_argument(
+            "shape 'dc' needs the data centre of every node (\"dc\" in "
+            "the inventory); " +
+            node + " has none");
+      }
+      by_dc[it->second].push_back(node);
+    }
+    if (by_dc.size() < 2) {
+      throw std::invalid_argument("shape 'dc' needs nodes in 2 data centres or more (all are in " +
+                                  by_dc.begin()->first + ")");
+    }
+    std::vector<std::vector<std::string>> components;
+    components.reserve(by_dc.size());
+    for (auto& [dc, members] : by_dc) components.push_back(members);
+    return complete_grudge(components);
+  }
   if (shape == "one") {
     need(shape, nodes, 2);
     return split_at(shuffled(nodes, random), 1);

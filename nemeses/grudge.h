@@ -11,6 +11,9 @@
 //                    two nodes see the same one; symmetric from 4 nodes (ring windows of radius
 //                    ceil(k/2) for n = 2k or 2k+1), one-way on 3 nodes (each sees its successor)
 //   bridge           two halves that see each other only through one bridge node, which sees all
+//   dc               every data centre cut off from the others (`dcs`: node -> its dc, from the
+//                    inventory; every node needs one, and there must be 2 dcs or more). Not in
+//                    grudge_shapes(): it needs the inventory.
 // Shapes that need more nodes than given (majority and halves 2, majorities-ring and bridge 3)
 // throw std::invalid_argument.
 //
@@ -37,7 +40,8 @@ const std::vector<std::string>& grudge_shapes();
 
 // The grudge of `shape` over `nodes`; throws std::invalid_argument for an unknown shape or too
 // few nodes.
-Grudge plan_grudge(const std::string& shape, const std::vector<std::string>& nodes, Random& random);
+Grudge plan_grudge(const std::string& shape, const std::vector<std::string>& nodes, Random& random,
+                   const std::map<std::string, std::string>& dcs = {});
 
 // A grudge written in a spec: {"n1": ["n2", "n3"], ...}. Throws std::invalid_argument naming
 // the key for a node not in `nodes`, a node dropping itself, or a value that is not a list of

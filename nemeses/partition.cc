@@ -131,8 +131,9 @@ void heal_node(Session& s, bool root) {
 
 class PartitionNemesis : public Nemesis {
  public:
-  PartitionNemesis(std::map<std::string, std::string> overrides, Random random)
-      : overrides_(std::move(overrides)), random_(std::move(random)) {}
+  PartitionNemesis(std::map<std::string, std::string> overrides, Random random,
+                   std::map<std::string, std::string> dcs)
+      : overrides_(std::move(overrides)), random_(random), dcs_(std::move(dcs)) {}
 
   void setup(const NemesisContext& ctx) override {
     Remote& remote = need_remote(ctx);
@@ -169,7 +170,7 @@ class PartitionNemesis : public Nemesis {
       std::string shape = value.value("shape", std::string("grudge"));
       Grudge g;
       if (!value.contains("grudge") && shape != "grudge") {
-        g = plan_grudge(shape, ctx.nodes, random_);
+        g = plan_grudge(shape, ctx.nodes, random_, dcs_);
       } else {
         g = grudge_from_json(value.value("grudge", Json::object()), ctx.nodes);
       }
@@ -235,7 +236,8 @@ class PartitionNemesis : public Nemesis {
   std::map<std::string, NodeFacts> facts_;
   std::map<std::string, std::string> address_of_;
   std::set<std::string> controllers_;
-  Random random_;          // plans the grudge of a scheduled op that gives only a shape
+  Random random_;  // plans the grudge of a scheduled op that gives only a shape
+  std::map<std::string, std::string> dcs_;  // node -> data centre (shape dc)
   bool has_ipv6_ = false;  // some node address is IPv6: ip6tables rules are kept too
 };
 
@@ -263,7 +265,11 @@ NemesisPackage make_partition(const NemesisOptions& o) {
     for (const auto& s : o.options["shapes"]) {
       if (!s.is_string()) throw ConfigError(where + "/shapes: must be strings");
       Random probe(0);
-      plan_grudge(s.get<std::string>(), o.nodes, probe);  // unknown shape, too few nodes
+      try {
+        plan_grudge(s.get<std::string>(), o.nodes, probe, o.dcs);  // unknown, too few nodes
+      } catch (const std::invalid_argument& e) {
+        throw ConfigError(where + "/shapes: " + e.what());
+      }
       shapes.push_back(s.get<std::string>());
     }
   } else {
@@ -299,9 +305,10 @@ NemesisPackage make_partition(const NemesisOptions& o) {
   }
   NemesisPackage p;
   p.name = "partition";
-  p.nemesis = std::make_unique<PartitionNemesis>(overrides, o.random.fork("scheduled"));
+  p.nemesis = std::make_unique<PartitionNemesis>(overrides, o.random.fork("scheduled"), o.dcs);
   std::vector<std::string> nodes = o.nodes;
-  p.check_op = [nodes](const std::string& f, const Json& value) {
+  std::map<std::string, std::string> dcs = o.dcs;
+  p.check_op = [nodes, dcs](const std::string& f, const Json& value) {
     if (f != "start-partition") return;
     const std::string need =
         "start-partition needs {\"grudge\": {node: [nodes it drops], ...}} or {\"shape\": "
@@ -314,14 +321,14 @@ NemesisPackage make_partition(const NemesisOptions& o) {
       if (!any) throw ConfigError("the grudge drops nothing: " + need);
     } else if (value.contains("shape") && value["shape"].is_string()) {
       Random probe(0);
-      plan_grudge(value["shape"].get<std::string>(), nodes, probe);
+      plan_grudge(value["shape"].get<std::string>(), nodes, probe, dcs);
     } else {
       throw ConfigError(need);
     }
   };
   p.generator = start_stop_cycle(
       o.interval_ns,
-      [shapes, nodes, explicit_grudge](const GenContext& ctx) {
+      [shapes, nodes, explicit_grudge, dcs](const GenContext& ctx) {
         OpTemplate t;
         t.f = "start-partition";
         if (!explicit_grudge.is_null()) {
@@ -329,7 +336,7 @@ NemesisPackage make_partition(const NemesisOptions& o) {
         } else {
           const std::string& shape = shapes[ctx.random->uniform(shapes.size())];
           t.value = {{"shape", shape},
-                     {"grudge", grudge_to_json(plan_grudge(shape, nodes, *ctx.random))}};
+                     {"grudge", grudge_to_json(plan_grudge(shape, nodes, *ctx.random, dcs))}};
         }
         return t;
       },
@@ -349,7 +356,8 @@ const bool registered = [] {
   NemesisRegistry::add("nemesis", "partition",
                        "iptables network partitions between database nodes (shapes: one, "
                        "majority, minority-third, halves, random-halves, majorities-ring, "
-                       "bridge, or an explicit grudge)",
+                       "bridge, dc (between the inventory's data centres), or an explicit "
+                       "grudge)",
                        make_partition, kPartitionOptions);
   NodeHealerRegistry::add("healer", "partition",
                           "removes the FAULTLINE iptables and ip6tables chains",

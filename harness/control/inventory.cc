@@ -110,6 +110,11 @@ Json Inventory::to_json() const {
                    {"key", n.key},
                    {"known_hosts", n.known_hosts},
                    {"strict_host_key_checking", n.strict_host_key_checking}});
+    for (const auto& [key, value] : {std::pair<const char*, const std::string*>{"role", &n.role},
+                                     {"dc", &n.dc},
+                                     {"rack", &n.rack}}) {
+      if (!value->empty()) arr.back()[key] = *value;
+    }
   }
   return {{"nodes", arr}};
 }
@@ -123,7 +128,8 @@ Inventory Inventory::from_json(const Json& doc, const std::string& source) {
   }
   Inventory inv;
   static const std::set<std::string> kKeys = {
-      "name", "host", "port", "user", "key", "known_hosts", "strict_host_key_checking"};
+      "name", "host", "port", "user", "key", "known_hosts", "strict_host_key_checking",
+      "role", "dc",   "rack"};
   int i = 0;
   for (const auto& j : doc["nodes"]) {
     std::string where = source + ": nodes[" + std::to_string(i++) + "]";
@@ -140,6 +146,9 @@ Inventory Inventory::from_json(const Json& doc, const std::string& source) {
       n.key = expand_home(j.value("key", std::string()));
       n.known_hosts = expand_home(j.value("known_hosts", std::string()));
       n.strict_host_key_checking = j.value("strict_host_key_checking", true);
+      n.role = j.value("role", std::string());
+      n.dc = j.value("dc", std::string());
+      n.rack = j.value("rack", std::string());
     } catch (const Json::exception& e) {
       throw ConfigError(where + ": " + e.what());
     }
@@ -149,6 +158,12 @@ Inventory Inventory::from_json(const Json& doc, const std::string& source) {
       throw ConfigError(where + ": bad node name " + Json(n.name).dump() +
                         " (letters, digits and ._:- only, not starting with . or -: node names "
                         "become directory names and database configuration)");
+    }
+    for (const auto* label : {&n.role, &n.dc, &n.rack}) {
+      if (!label->empty() && !valid_node_name(*label)) {
+        throw ConfigError(where + ": bad role, dc or rack " + Json(*label).dump() +
+                          " (letters, digits and ._:- only: they reach configuration files)");
+      }
     }
     if (!valid_user(n.user)) {
       throw ConfigError(where + ": bad user " + Json(n.user).dump() +

@@ -38,6 +38,12 @@ struct NodeSpec {
   // warning): OpenSSH's accept-new, an unknown key is accepted and remembered, a changed one
   // is refused all the same.
   bool strict_host_key_checking = true;
+  // Where the node stands, for adapters and nemeses (empty: not given): its role in the
+  // database ("arbitrator", "master", "tserver", "router": the adapter says which it reads),
+  // its data centre and its rack. A dc partition cuts between data centres.
+  std::string role;
+  std::string dc;
+  std::string rack;
 };
 
 struct Inventory {
@@ -48,7 +54,7 @@ struct Inventory {
   std::vector<std::string> names() const;
 
   // {"nodes": [{"name", "host", "port", "user", "key", "known_hosts",
-  //             "strict_host_key_checking"}]}
+  //             "strict_host_key_checking", and "role", "dc", "rack" when given}]}
   nlohmann::json to_json() const;
   // Throws ConfigError naming `source` for a malformed document, unknown keys, duplicate names.
   static Inventory from_json(const nlohmann::json& doc, const std::string& source);

@@ -117,6 +117,29 @@ TEST_CASE("nemesis on the local cluster: partition, heal, clock, interrupted run
   ctx.remote = c.remote.get();
   ctx.nodes = c.nodes;
 
+  SECTION("dc partition: 2 data centres (n1 n2 | n3): exactly the links between them are cut") {
+    NemesisOptions o;
+    o.nodes = c.nodes;
+    o.dcs = {{"n1", "east"}, {"n2", "east"}, {"n3", "west"}};
+    o.options = {{"shapes", {"dc"}}};
+    auto p = NemesisRegistry::get("nemesis", "partition")(o);
+    p.nemesis->setup(ctx);
+    Completion done = p.nemesis->invoke(ctx, op("start-partition", {{"shape", "dc"}}));
+    CHECK(done.value["grudge"] == Json{{"n1", {"n3"}}, {"n2", {"n3"}}, {"n3", {"n1", "n2"}}});
+    CHECK(c.reaches(1, 2));
+    CHECK(c.reaches(2, 1));
+    for (auto [a, b] : {std::pair{1, 3}, {3, 1}, {2, 3}, {3, 2}}) {
+      INFO(a << " -> " << b);
+      CHECK_FALSE(c.reaches(a, b));
+    }
+    CHECK_THAT(c.our_rules(1), Catch::Contains("-s " + addr(3)) && !Catch::Contains(addr(2)));
+    CHECK_THAT(c.our_rules(3), Catch::Contains("-s " + addr(1)) && Catch::Contains(addr(2)));
+    p.nemesis->invoke(ctx, op("stop-partition"));
+    for (auto [a, b] : {std::pair{1, 3}, {3, 1}, {2, 3}, {3, 2}}) CHECK(c.reaches(a, b));
+    p.nemesis->teardown(ctx);
+    for (int i = 1; i <= 3; ++i) CHECK(c.our_rules(i).empty());
+  }
+
   SECTION("majority partition: the minority is cut off, the controller is not; heal restores") {
     NemesisOptions o;
     o.nodes = c.nodes;

@@ -144,3 +144,22 @@ TEST_CASE("grudge: explicit grudges from JSON", "[grudge]") {
   CHECK_THROWS_WITH(grudge_from_json(Json::parse(R"({"n1": "n2"})"), nodes),
                     Catch::Contains("must be a list"));
 }
+
+TEST_CASE("grudge: dc cuts every data centre off from the others, and needs every node's dc",
+          "[grudge]") {
+  Random r(1);
+  const std::vector<std::string> nodes = {"n1", "n2", "n3", "n4", "n5"};
+  std::map<std::string, std::string> dcs = {
+      {"n1", "east"}, {"n2", "east"}, {"n3", "west"}, {"n4", "west"}, {"n5", "south"}};
+  Grudge g = plan_grudge("dc", nodes, r, dcs);
+  CHECK(g["n1"] == std::set<std::string>{"n3", "n4", "n5"});
+  CHECK(g["n3"] == std::set<std::string>{"n1", "n2", "n5"});
+  CHECK(g["n5"] == std::set<std::string>{"n1", "n2", "n3", "n4"});
+  CHECK(visible(g, nodes, "n2") == std::set<std::string>{"n1", "n2"});
+  dcs.erase("n4");
+  CHECK_THROWS_WITH(plan_grudge("dc", nodes, r, dcs), Catch::Contains("n4 has none"));
+  CHECK_THROWS_WITH(plan_grudge("dc", nodes, r), Catch::Contains("\"dc\" in the inventory"));
+  std::map<std::string, std::string> one = {
+      {"n1", "x"}, {"n2", "x"}, {"n3", "x"}, {"n4", "x"}, {"n5", "x"}};
+  CHECK_THROWS_WITH(plan_grudge("dc", nodes, r, one), Catch::Contains("2 data centres or more"));
+}

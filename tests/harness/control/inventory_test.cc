@@ -231,3 +231,24 @@ TEST_CASE("inventory: an explicit --ssh-strict-host-key-checking wins over the n
   }
   fs::remove(f);
 }
+
+TEST_CASE("inventory: role, dc and rack per node, kept in to_json, checked", "[inventory]") {
+  nlohmann::json doc = {
+      {"nodes",
+       {{{"name", "n1"}, {"host", "10.0.0.11"}, {"role", "master"}, {"dc", "east"}},
+        {{"name", "n2"}, {"host", "10.0.0.12"}, {"dc", "west"}, {"rack", "r2"}},
+        {{"name", "n3"}, {"host", "10.0.0.13"}}}}};
+  control::Inventory inv = control::Inventory::from_json(doc, "inv.json");
+  CHECK(inv.node("n1").role == "master");
+  CHECK(inv.node("n1").dc == "east");
+  CHECK(inv.node("n2").rack == "r2");
+  CHECK(inv.node("n3").dc.empty());
+  nlohmann::json back = inv.to_json();
+  CHECK(back["nodes"][0]["dc"] == "east");
+  CHECK(back["nodes"][1]["rack"] == "r2");
+  CHECK_FALSE(back["nodes"][2].contains("dc"));  // absent when not given
+  CHECK(control::Inventory::from_json(back, "again").node("n2").dc == "west");
+  doc["nodes"][0]["dc"] = "east coast";
+  CHECK_THROWS_WITH(control::Inventory::from_json(doc, "inv.json"),
+                    Catch::Contains("inv.json: nodes[0]: bad role, dc or rack \"east coast\""));
+}
