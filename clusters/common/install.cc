@@ -161,6 +161,16 @@ InstallSpec parse_install(const Json& value, const std::string& where) {
   throw ConfigError(where + "/method: '" + s.method + "' is none of none, apt, tarball");
 }
 
+InstallSpec parse_package_install(const Json& value, const std::string& where) {
+  InstallSpec s = parse_install(value, where);
+  if (s.method == "tarball") {
+    throw ConfigError(where +
+                      "/method: tarball is not supported for this database (it runs "
+                      "from its Debian packages): use apt or none");
+  }
+  return s;
+}
+
 std::string Installer::unpack_dir() const {
   if (spec_.method != "tarball") return "";
   // An https URL without a sha256 is cached under the sha256 of the URL itself.

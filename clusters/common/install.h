@@ -49,6 +49,9 @@ OptionDecl install_option();
 // controller here (the tarball's sha256 computed), so a missing file is refused before setup.
 InstallSpec parse_install(const Json& value, const std::string& where);
 
+// parse_install for a database that ships only as packages (a tarball is refused, saying so).
+InstallSpec parse_package_install(const Json& value, const std::string& where);
+
 class Installer {
  public:
   explicit Installer(InstallSpec spec) : spec_(std::move(spec)) {}

@@ -11,6 +11,7 @@
 
 #include "clusters/common/checks.h"
 #include "clusters/common/daemon.h"
+#include "clusters/common/install.h"
 #include "clusters/common/launch.h"
 #include "clusters/common/nodes.h"
 #include "clusters/common/text.h"
@@ -47,6 +48,7 @@ struct Options {
   bool fast_failure_detection = true;
   std::string dir;
   int start_timeout_s = 120;
+  clusters::InstallSpec install;  // none or apt (clusters/common/install.h)
 };
 
 struct Paths {
@@ -93,15 +95,22 @@ class GaleraDb : public Db, public Killable, public Pausable {
   std::string name() const override { return "galera"; }
   std::vector<std::string> vocabularies() const override { return sql::vocabularies(); }
   std::vector<NodeCheck> node_checks() const override {
-    return {clusters::binary_check("mariadbd", kMariadbd, {"--version"},
-                                   "install the mariadb-server package"),
-            clusters::file_check("galera", kProvider, "install the galera-4 package"),
-            clusters::binary_check("rsync", "/usr/bin/rsync", {"--version"},
-                                   "install rsync (Galera's state transfer uses it)"),
-            clusters::port_check(3306, "mariadbd", "MariaDB's client port"),
-            clusters::port_check(4567, "mariadbd", "Galera's group communication"),
-            clusters::port_check(4568, "mariadbd", "Galera's incremental state transfer"),
-            clusters::port_check(4444, "mariadbd", "Galera's state transfer (rsync)")};
+    std::vector<NodeCheck> checks = clusters::Installer(o_.install).node_checks();
+    if (o_.install.method == "none") {  // apt brings what is missing
+      checks.push_back(clusters::binary_check("mariadbd", kMariadbd, {"--version"},
+                                              "install the mariadb-server package"));
+      checks.push_back(clusters::file_check("galera", kProvider, "install the galera-4 package"));
+      checks.push_back(clusters::binary_check("rsync", "/usr/bin/rsync", {"--version"},
+                                              "install rsync (Galera's state transfer uses it)"));
+    }
+    for (auto& c : std::vector<NodeCheck>{
+             clusters::port_check(3306, "mariadbd", "MariaDB's client port"),
+             clusters::port_check(4567, "mariadbd", "Galera's group communication"),
+             clusters::port_check(4568, "mariadbd", "Galera's incremental state transfer"),
+             clusters::port_check(4444, "mariadbd", "Galera's state transfer (rsync)")}) {
+      checks.push_back(std::move(c));
+    }
+    return checks;
   }
 
   std::string version(const DbContext& ctx) override {
@@ -123,6 +132,7 @@ class GaleraDb : public Db, public Killable, public Pausable {
 
   void setup(const DbContext& ctx) override {
     clusters::require_remote(ctx, kWhere);
+    clusters::Installer(o_.install).install_all(ctx, "mariadbd", kMariadbd);
     log(ctx, "galera: stopping leftovers and writing configuration on " +
                  std::to_string(ctx.nodes.size()) + " nodes");
     clusters::on_every_node(ctx.nodes, [&](const std::string& n, size_t) {
@@ -704,6 +714,7 @@ const OptionDecls kGaleraOptions = {
     {"fast-failure-detection", true, "short evs timeouts, so partitions are noticed in seconds"},
     {"dir", "/var/lib/faultline/galera", "data directory root on each node"},
     {"start-timeout-s", 120, "how long a node may take to join"},
+    clusters::install_option(),
 };
 
 Options parse_options(const Json& j) {
@@ -727,6 +738,8 @@ Options parse_options(const Json& j) {
   check_dir_option(o.dir, std::string(kWhere) + ": option 'dir'");
   o.start_timeout_s =
       static_cast<int>(opts.integer("start-timeout-s", 1, std::numeric_limits<int>::max()));
+  o.install = clusters::parse_package_install(opts.raw("install"),
+                                              std::string(kWhere) + ": option 'install'");
   return o;
 }
 

@@ -303,6 +303,7 @@ const OptionDecls kPglogicalOptions = {
     {"retry-codes", nullptr, "SQLSTATEs a client retries (default: none)"},
     {"retry-limit", nullptr,
      "how many times a client retries one of them (default: 3 with retry-codes, else 0)"},
+    clusters::install_option(),
 };
 
 PglogicalOptions PglogicalOptions::parse(const Json& options) {
@@ -340,6 +341,8 @@ PglogicalOptions PglogicalOptions::parse(const Json& options) {
   }
   if (opts.has("retry-limit"))
     o.retry_limit = static_cast<int>(opts.integer("retry-limit", 0, 1000));
+  o.install = clusters::parse_package_install(opts.raw("install"),
+                                              std::string(kWhere) + ": option 'install'");
   return o;
 }
 
@@ -430,6 +433,8 @@ void PglogicalDb::start_postgres(const DbContext& ctx, const std::string& node) 
 void PglogicalDb::setup(const DbContext& ctx) {
   const auto t0 = Clock::now();
   clusters::require_remote(ctx, kWhere);
+  clusters::Installer(options_.install)
+      .install_all(ctx, "postgres", std::string(kPgBinDir) + "/postgres");
   // Addresses first: every node's pg_hba trusts the others.
   clusters::on_every_node(ctx.nodes,
                           [&](const std::string& node, size_t) { own_address(ctx, node); });
@@ -660,11 +665,16 @@ std::string PglogicalDb::version(const DbContext& ctx) {
 std::vector<std::string> PglogicalDb::vocabularies() const { return sql::vocabularies(); }
 
 std::vector<NodeCheck> PglogicalDb::node_checks() const {
-  return {clusters::binary_check("postgres", std::string(kPgBinDir) + "/postgres", {"--version"},
-                                 "install the postgresql-15 package"),
-          clusters::file_check("pglogical", "/usr/share/postgresql/15/extension/pglogical.control",
-                               "install the postgresql-15-pglogical package"),
-          clusters::port_check(kPort, "postgres", "PostgreSQL's port")};
+  std::vector<NodeCheck> checks = clusters::Installer(options_.install).node_checks();
+  if (options_.install.method == "none") {  // apt brings what is missing
+    checks.push_back(clusters::binary_check("postgres", std::string(kPgBinDir) + "/postgres",
+                                            {"--version"}, "install the postgresql-15 package"));
+    checks.push_back(clusters::file_check("pglogical",
+                                          "/usr/share/postgresql/15/extension/pglogical.control",
+                                          "install the postgresql-15-pglogical package"));
+  }
+  checks.push_back(clusters::port_check(kPort, "postgres", "PostgreSQL's port"));
+  return checks;
 }
 
 std::unique_ptr<Client> PglogicalDb::new_client(const std::string& vocabulary) {

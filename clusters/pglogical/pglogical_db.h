@@ -55,6 +55,7 @@
 #include <string>
 #include <vector>
 
+#include "clusters/common/install.h"
 #include "clusters/sql/pg_connection.h"
 #include "harness/db.h"
 
@@ -70,6 +71,7 @@ struct PglogicalOptions {
   bool select_for_update = false;
   std::vector<std::string> retry_codes;
   int retry_limit = 0;
+  clusters::InstallSpec install;  // none or apt (clusters/common/install.h)
 
   // Reads db-options through faultline::Options (kPglogicalOptions); throws ConfigError naming
   // "db 'pglogical'" and the key.
