@@ -5,8 +5,9 @@
 //
 // Options (nemesis-options.kill / .pause):
 //   targets  list of: "one", "minority", "majority", "all", "primaries" (needs HasPrimaries),
-//            or a list of node names; default one, minority, majority, all (and primaries when
-//            the database has them). Each start op picks one at random.
+//            a list of node names, or {"role": R} (the nodes the inventory gives role R);
+//            default one, minority, majority, all (and primaries when the database has them).
+//            Each start op picks one at random.
 // "crash" (nemesis-options.crash: targets, default ["all"]) kills every node at once and
 // restarts them all an interval later, half an interval out of step with the other nemeses so
 // that under `--nemesis all` it lands inside a partition.
@@ -171,8 +172,8 @@ std::function<OpTemplate(const GenContext&)> fault_op(std::string fault, std::ve
 
 const OptionDecls kProcessOptions = {
     {"targets", nullptr,
-     "one, minority, majority, all, primaries, or a list of nodes (default: one of the first "
-     "four, or primaries, each time; crash: all)"},
+     "one, minority, majority, all, primaries, a list of nodes, or {role: R} (default: one of "
+     "the first four, or primaries, each time; crash: all)"},
 };
 
 NemesisPackage make_process(const Kind& kind, const NemesisOptions& o) {
@@ -211,6 +212,20 @@ NemesisPackage make_process(const Kind& kind, const NemesisOptions& o) {
             throw ConfigError(where + "/targets: " + n.dump() + " is not a node");
           }
         }
+      } else if (x.is_object() && x.size() == 1 && x.contains("role") && x["role"].is_string()) {
+        // The nodes of that role in the inventory, as a list of nodes from here on.
+        const std::string role = x["role"].get<std::string>();
+        Json nodes = Json::array();
+        for (const auto& n : o.nodes) {
+          auto it = o.roles.find(n);
+          if (it != o.roles.end() && it->second == role) nodes.push_back(n);
+        }
+        if (nodes.empty()) {
+          throw ConfigError(where + "/targets: no node has role '" + role +
+                            "' in the inventory (\"role\" per node of a JSON nodes file)");
+        }
+        targets.push_back(nodes);
+        continue;
       } else {
         throw ConfigError(where + "/targets: " + x.dump() + " is not a target");
       }

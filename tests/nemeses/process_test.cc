@@ -81,6 +81,35 @@ TEST_CASE("kill/pause: targets, stop undoes, teardown heals everything", "[proce
   CHECK(mem->store().paused.empty());
 }
 
+TEST_CASE("kill/pause: a {role} target is the inventory's nodes of that role", "[process]") {
+  DbContext dctx;
+  dctx.nodes = {"n1", "n2", "n3"};
+  auto db = DbRegistry::get("db", "memory")(Json::object());
+  db->setup(dctx);
+  auto* mem = dynamic_cast<MemoryDb*>(db.get());
+  REQUIRE(mem);
+  NemesisOptions o;
+  o.nodes = dctx.nodes;
+  o.db = db.get();
+  o.interval_ns = 1000;
+  o.roles = {{"n1", "arbitrator"}, {"n2", "master"}, {"n3", "master"}};
+  o.options = {{"targets", {{{"role", "master"}}}}};
+  auto kill = NemesisRegistry::get("nemesis", "kill")(o);
+  auto ops = simulate(*kill.generator, 1, 3, 0, 2);
+  REQUIRE(ops.size() == 2);
+  CHECK(ops[0].value["nodes"] == Json{"n2", "n3"});
+  NemesisContext ctx;
+  ctx.db = db.get();
+  ctx.db_ctx = &dctx;
+  ctx.nodes = dctx.nodes;
+  kill.nemesis->invoke(ctx, nemesis_op("kill", ops[0].value));
+  CHECK(mem->store().killed == std::set<std::string>{"n2", "n3"});
+  kill.nemesis->teardown(ctx);
+  o.options = {{"targets", {{{"role", "router"}}}}};
+  CHECK_THROWS_WITH(NemesisRegistry::get("nemesis", "pause")(o),
+                    Catch::Contains("/targets: no node has role 'router' in the inventory"));
+}
+
 TEST_CASE("packet: faults no mechanism can produce are refused with a clear message", "[packet]") {
   NemesisOptions o;
   o.nodes = {"n1", "n2", "n3"};
