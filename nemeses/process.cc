@@ -221,8 +221,10 @@ NemesisPackage make_process(const Kind& kind, const NemesisOptions& o) {
           if (it != o.roles.end() && it->second == role) nodes.push_back(n);
         }
         if (nodes.empty()) {
-          throw ConfigError(where + "/targets: no node has role '" + role +
-                            "' in the inventory (\"role\" per node of a JSON nodes file)");
+          std::string msg = where;
+          msg += "/targets: no node has role '" + role;
+          msg += "' in the inventory (\"role\" per node of a JSON nodes file)";
+          throw ConfigError(msg);
         }
         targets.push_back(nodes);
         continue;
