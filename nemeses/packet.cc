@@ -56,6 +56,10 @@ struct PacketOptions {
   std::string rate = "1mbit";
   double duplicate = 0.05, reorder = 0.25;
   std::string dir = kDefaultDir;
+  // "nodes": every fault on the links between any two nodes; "dcs": only on links between data
+  // centres (WAN latency, loss between sites), with `dcs` node -> dc from the inventory.
+  std::string between = "nodes";
+  std::map<std::string, std::string> dcs;
 };
 
 // Our root qdisc's handle is 1f00: (and the probe's 1f01:); heal removes a root qdisc only when
@@ -207,7 +211,9 @@ class PacketNemesis : public Nemesis {
     auto errors = for_each_node(*ctx.remote, nodes, [&](Session& s) {
       std::vector<std::string> peers;
       for (const auto& [n, a] : addresses_) {
-        if (n != s.node()) peers.push_back(a);
+        if (n == s.node()) continue;
+        if (o_.between == "dcs" && o_.dcs.at(n) == o_.dcs.at(s.node())) continue;  // same site
+        peers.push_back(a);
       }
       bool root = facts_.at(s.node()).root;
       if (fault == "loss") {
@@ -246,6 +252,7 @@ class PacketNemesis : public Nemesis {
     });
     if (!errors.empty()) throw std::runtime_error(describe_errors(errors));
     Json v = op.value;
+    v["between"] = o_.between;
     v["mechanism"] = fault == "loss"    ? "iptables-statistic"
                      : fault == "delay" ? "nfqueue-delayer"
                      : fault == "rate"  ? "tc-tbf"
@@ -307,6 +314,8 @@ const OptionDecls kPacketOptions = {
     {"duplicate", 0.05, "share of packets duplicated (netem)"},
     {"reorder", 0.25, "share of packets reordered (netem)"},
     {"dir", kDefaultDir, "where the delayer is built and runs on the node"},
+    {"between", "nodes",
+     "nodes (every link) | dcs (only links between the inventory's data centres)"},
 };
 
 NemesisPackage make_packet(const NemesisOptions& no) {
@@ -324,10 +333,28 @@ NemesisPackage make_packet(const NemesisOptions& no) {
     o.rate = no.options.value("rate", o.rate);
     o.duplicate = no.options.value("duplicate", o.duplicate);
     o.reorder = no.options.value("reorder", o.reorder);
+    o.between = opts.text("between", {"nodes", "dcs"});
   } catch (const nlohmann::json::exception& e) {
     throw ConfigError(where + ": " + e.what());
   }
   if (o.faults.empty()) throw ConfigError(where + "/faults: empty");
+  if (o.between == "dcs") {
+    std::set<std::string> seen;
+    for (const auto& n : no.nodes) {
+      auto it = no.dcs.find(n);
+      if (it == no.dcs.end()) {
+        std::string msg = where;
+        msg += "/between: dcs needs the data centre of every node (\"dc\" in the inventory); ";
+        msg += n + " has none";
+        throw ConfigError(msg);
+      }
+      seen.insert(it->second);
+    }
+    if (seen.size() < 2) {
+      throw ConfigError(where + "/between: dcs needs nodes in 2 data centres or more");
+    }
+    o.dcs = no.dcs;
+  }
   for (const auto& f : o.faults) {
     if (f != "loss" && f != "delay" && f != "rate" && f != "duplicate" && f != "reorder") {
       throw ConfigError(where + "/faults: unknown fault '" + f +

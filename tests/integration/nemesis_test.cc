@@ -140,6 +140,28 @@ TEST_CASE("nemesis on the local cluster: partition, heal, clock, interrupted run
     for (int i = 1; i <= 3; ++i) CHECK(c.our_rules(i).empty());
   }
 
+  SECTION("packet faults between data centres only: n1-n2 untouched, n1-n3 and n2-n3 lose all") {
+    NemesisOptions o;
+    o.nodes = c.nodes;
+    o.dcs = {{"n1", "east"}, {"n2", "east"}, {"n3", "west"}};
+    o.options = {{"faults", {"loss"}}, {"loss", 1.0}, {"between", "dcs"}};
+    auto p = NemesisRegistry::get("nemesis", "packet")(o);
+    p.nemesis->setup(ctx);
+    Completion done =
+        p.nemesis->invoke(ctx, op("start-packet", {{"fault", "loss"}, {"nodes", c.nodes}}));
+    CHECK(done.value["between"] == "dcs");
+    CHECK(c.reaches(1, 2));
+    CHECK(c.reaches(2, 1));
+    for (auto [a, b] : {std::pair{1, 3}, {3, 1}, {2, 3}, {3, 2}}) {
+      INFO(a << " -> " << b);
+      CHECK_FALSE(c.reaches(a, b));
+    }
+    p.nemesis->invoke(ctx, op("stop-packet"));
+    for (auto [a, b] : {std::pair{1, 3}, {3, 1}, {2, 3}, {3, 2}}) CHECK(c.reaches(a, b));
+    p.nemesis->teardown(ctx);
+    for (int i = 1; i <= 3; ++i) CHECK(c.our_rules(i).empty());
+  }
+
   SECTION("majority partition: the minority is cut off, the controller is not; heal restores") {
     NemesisOptions o;
     o.nodes = c.nodes;

@@ -26,6 +26,31 @@ Command chain_command(FakeRemote& r, const std::string& chain) {
 
 }  // namespace
 
+TEST_CASE("packet: between dcs, only the links between data centres are faulted", "[packet]") {
+  auto remote = probing_remote(3);
+  NemesisOptions o;
+  o.nodes = {"n1", "n2", "n3"};
+  o.options = {{"faults", {"loss"}}, {"between", "dcs"}};
+  CHECK_THROWS_WITH(NemesisRegistry::get("nemesis", "packet")(o),
+                    Catch::Contains("/between: dcs needs the data centre of every node") &&
+                        Catch::Contains("n1 has none"));
+  o.dcs = {{"n1", "east"}, {"n2", "east"}, {"n3", "west"}};
+  auto p = NemesisRegistry::get("nemesis", "packet")(o);
+  NemesisContext ctx;
+  ctx.remote = remote.get();
+  ctx.nodes = o.nodes;
+  p.nemesis->setup(ctx);
+  forget(*remote, ctx.nodes);
+  p.nemesis->invoke(ctx, nemesis_op("start-packet", {{"fault", "loss"}, {"loss", 0.5}}));
+  // n1 (east) drops only from n3 (west), not from n2 (east).
+  const std::string only_n3 =
+      "-w -A FAULTLINE-LOSS -s 10.0.0.13 -m statistic --mode random --probability 0.5000 -j DROP";
+  CHECK(iptables_calls(chain_command(*remote, "FAULTLINE-LOSS"), false) ==
+        std::vector<std::string>{"-w -N FAULTLINE-LOSS", "-w -C INPUT -j FAULTLINE-LOSS",
+                                 "-w -I INPUT 1 -j FAULTLINE-LOSS", "-w -F FAULTLINE-LOSS",
+                                 only_n3});
+}
+
 TEST_CASE("packet: loss and delay issue exactly these iptables calls", "[packet]") {
   auto remote = probing_remote(3);
   NemesisOptions o;
