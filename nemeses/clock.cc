@@ -66,6 +66,28 @@ Command write_faketime_command(const std::string& path, double offset_ms) {
   return c;
 }
 
+Command stop_ntp_command() {
+  Command c = Command::shell(
+      "a=''; for s in systemd-timesyncd chrony chronyd ntp ntpd ntpsec openntpd; do "
+      "if systemctl is-active --quiet \"$s\" 2>/dev/null; then "
+      "systemctl stop \"$s\" || exit 1; a=\"$a $s\"; fi; done; "
+      "[ -n \"$a\" ] || exit 0; mkdir -p \"$(dirname \"$1\")\" && "
+      "printf '%s\\n' $a >> \"$1\" && echo \"stopped:$a\"",
+      {kNtpStoppedFile});
+  c.idempotent = true;
+  return c;
+}
+
+Command restore_ntp_command() {
+  Command c = Command::shell(
+      "[ -f \"$1\" ] || exit 0; a=''; for s in $(sort -u \"$1\"); do "
+      "systemctl start \"$s\" || exit 1; a=\"$a $s\"; done; rm -f \"$1\"; "
+      "[ -z \"$a\" ] || echo \"started:$a\"",
+      {kNtpStoppedFile});
+  c.idempotent = true;
+  return c;
+}
+
 Command step_clock_command(double delta_ms) {
   char d[64];
   std::snprintf(d, sizeof d, "%.3f", delta_ms);
@@ -263,6 +285,7 @@ class ClockNemesis : public Nemesis {
     }
     for (const auto& n : ctx.nodes) offset_ms_[n] = 0;
     if (mechanism_ == "faketime") reset(ctx, ctx.nodes);  // the files exist from now on
+    if (mechanism_ == "system") ntp(ctx, stop_ntp_command(), "clock setup");
   }
 
   Completion invoke(const NemesisContext& ctx, const Op& op) override {
@@ -299,7 +322,9 @@ class ClockNemesis : public Nemesis {
   }
 
   void teardown(const NemesisContext& ctx) override {
-    if (ctx.remote && !mechanism_.empty()) reset(ctx, ctx.nodes);
+    if (!ctx.remote || mechanism_.empty()) return;
+    reset(ctx, ctx.nodes);
+    if (mechanism_ == "system") ntp(ctx, restore_ntp_command(), "clock teardown");
   }
 
   std::set<std::string> fs() const override {
@@ -344,6 +369,23 @@ class ClockNemesis : public Nemesis {
       offset_ms_[n] = want;
     });
     if (!errors.empty()) throw std::runtime_error("clock: " + describe_errors(errors));
+  }
+
+  // Stops or restores the NTP daemons on every node (system clock only), logging what it did.
+  void ntp(const NemesisContext& ctx, const Command& command, const std::string& what) {
+    std::mutex mu;
+    std::vector<std::string> lines;
+    auto errors = for_each_node(need_remote(ctx), ctx.nodes, [&](Session& s) {
+      ExecResult r = s.run_checked(privileged(command, facts_.at(s.node()).root));
+      std::string out = r.out.substr(0, r.out.find('\n'));
+      if (out.empty()) return;
+      std::lock_guard<std::mutex> lock(mu);
+      lines.push_back("clock: " + s.node() + ": NTP daemons " + out);
+    });
+    if (ctx.db_ctx && ctx.db_ctx->log) {
+      for (const auto& l : lines) ctx.db_ctx->log(l);
+    }
+    if (!errors.empty()) throw std::runtime_error(what + ": NTP: " + describe_errors(errors));
   }
 
   void reset(const NemesisContext& ctx, const std::vector<std::string>& nodes) {
@@ -546,6 +588,11 @@ const bool registered = [] {
           throw std::runtime_error(
               "the run's history cannot be read, so the system-clock offsets it set are "
               "unknown; check the node's clock (date) and set it by hand, or start NTP");
+        }
+        if (maybe_system) {  // NTP daemons a system-clock run stopped
+          ExecResult r = s.run_checked(privileged(restore_ntp_command(), f.root));
+          std::string started = r.out.substr(0, r.out.find('\n'));
+          if (!started.empty()) did.push_back("NTP daemons " + started);
         }
         std::string out;
         for (const auto& d : did) out += (out.empty() ? "" : "; ") + d;

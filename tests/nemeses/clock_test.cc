@@ -11,6 +11,7 @@
 using namespace faultline;
 using namespace faultline::nemeses;
 using namespace faultline::testing;
+namespace fs = std::filesystem;
 
 TEST_CASE("clock: offset text and commands", "[clock]") {
   CHECK(faketime_offset_text(0) == "+0.000");
@@ -68,13 +69,17 @@ TEST_CASE("clock: separate hosts use the system clock, options are checked", "[c
   ctx.remote = remote.get();
   ctx.nodes = o.nodes;
   p.nemesis->setup(ctx);
-  CHECK(ran(*remote, "n1").empty());  // nothing to reset on a system clock at offset 0
+  // Nothing to reset on a system clock at offset 0; the NTP daemons are stopped.
+  CHECK(ran(*remote, "n1") == std::vector<std::string>{command_line(stop_ntp_command())});
+  forget(*remote, ctx.nodes);
   Completion c = p.nemesis->invoke(ctx, nemesis_op("bump-clock", {{"n1", -250}}));
   CHECK(c.value["mechanism"] == "system");
   CHECK(ran(*remote, "n1") == std::vector<std::string>{command_line(step_clock_command(-250))});
   forget(*remote, ctx.nodes);
   p.nemesis->teardown(ctx);
-  CHECK(ran(*remote, "n1") == std::vector<std::string>{command_line(step_clock_command(250))});
+  // The clock stepped back, then the NTP daemons setup stopped started again.
+  CHECK(ran(*remote, "n1") == std::vector<std::string>{command_line(step_clock_command(250)),
+                                                       command_line(restore_ntp_command())});
 
   o.options = {{"mechanism", "ntp"}};
   CHECK_THROWS_WITH(NemesisRegistry::get("nemesis", "clock")(o), Catch::Contains("mechanism"));
@@ -187,4 +192,38 @@ TEST_CASE("clock: its db hook launches the database under libfaketime unless sys
   hook({{"mechanism", "system"}, {"faketime-dir", "/ft"}}, s);
   CHECK(s.launch.empty());
   CHECK_THROWS_AS(hook({{"faketime-dir", 3}}, s), ConfigError);
+}
+
+TEST_CASE("clock: NTP daemons stopped for a system-clock test are started again, once", "[clock]") {
+  // A stand-in systemctl: chrony and ntpsec are active; stop and start are logged.
+  fs::path dir = fs::temp_directory_path() / ("fl-ntp-" + std::to_string(::getpid()));
+  fs::create_directories(dir);
+  const fs::path log = dir / "calls";
+  {
+    std::ofstream f(dir / "systemctl");
+    f << "#!/bin/sh\ncase \"$1\" in\n"
+      << "  is-active) [ \"$3\" = chrony ] || [ \"$3\" = ntpsec ] ;;\n"
+      << "  *) echo \"$1 $2\" >> " << log.string() << " ;;\nesac\n";
+  }
+  fs::permissions(dir / "systemctl", fs::perms::owner_all);
+  auto session = control::make_local_session("here", std::chrono::milliseconds(10000));
+  auto run = [&](Command c) {
+    c.env["PATH"] = dir.string() + ":/usr/bin:/bin";
+    return session->exec(c);
+  };
+  fs::remove(kNtpStoppedFile);
+  ExecResult stop = run(stop_ntp_command());
+  REQUIRE(stop.exit_status == 0);
+  CHECK(stop.out == "stopped: chrony ntpsec\n");
+  ExecResult start = run(restore_ntp_command());
+  REQUIRE(start.exit_status == 0);
+  CHECK(start.out == "started: chrony ntpsec\n");
+  CHECK_FALSE(fs::exists(kNtpStoppedFile));
+  ExecResult again = run(restore_ntp_command());  // nothing left to start
+  CHECK(again.exit_status == 0);
+  CHECK(again.out.empty());
+  std::ifstream in(log);
+  std::string calls((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  CHECK(calls == "stop chrony\nstop ntpsec\nstart chrony\nstart ntpsec\n");
+  fs::remove_all(dir);
 }
