@@ -13,6 +13,12 @@
 
 namespace faultline {
 
+// The NTP daemons a node may run (systemd unit names, space-separated): what the preflight
+// reports and what a system-clock test stops and starts again (nemeses/clock.h). Scripts get it
+// as an argument and split it (`for s in $1`).
+inline constexpr const char* kNtpDaemons =
+    "systemd-timesyncd chrony chronyd ntp ntpd ntpsec openntpd";
+
 struct NodeCheck {
   std::string name;  // shown: "iptables", "port 2379", "etcd"
   // A POSIX sh script, a constant of the source (data goes in `args`, read as "$1", ...), run

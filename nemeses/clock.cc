@@ -68,12 +68,12 @@ Command write_faketime_command(const std::string& path, double offset_ms) {
 
 Command stop_ntp_command() {
   Command c = Command::shell(
-      "a=''; for s in systemd-timesyncd chrony chronyd ntp ntpd ntpsec openntpd; do "
+      "a=''; for s in $2; do "
       "if systemctl is-active --quiet \"$s\" 2>/dev/null; then "
       "systemctl stop \"$s\" || exit 1; a=\"$a $s\"; fi; done; "
       "[ -n \"$a\" ] || exit 0; mkdir -p \"$(dirname \"$1\")\" && "
       "printf '%s\\n' $a >> \"$1\" && echo \"stopped:$a\"",
-      {kNtpStoppedFile});
+      {kNtpStoppedFile, kNtpDaemons});
   c.idempotent = true;
   return c;
 }
@@ -533,11 +533,11 @@ NemesisPackage make_clock(const NemesisOptions& no) {
     p.node_checks.push_back(
         {"clock setting",
          "date --version 2>/dev/null | grep -q GNU || { echo 'date is not GNU date'; exit 1; }; "
-         "a=''; for s in systemd-timesyncd chrony chronyd ntp ntpd ntpsec openntpd; do "
+         "a=''; for s in $1; do "
          "systemctl is-active --quiet \"$s\" 2>/dev/null && a=\"$a $s\"; done; "
          "[ -z \"$a\" ] || { echo \"NTP daemons active:$a: they undo the skews\"; exit 3; }; "
          "echo 'GNU date, no NTP daemon active'",
-         {},
+         {kNtpDaemons},
          "stop the NTP daemons on the nodes for a clock test (on real hosts the clock nemesis "
          "sets the system clock)",
          true});

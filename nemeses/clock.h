@@ -21,11 +21,11 @@ std::string faketime_offset_text(double offset_ms);
 Command write_faketime_command(const std::string& path, double offset_ms);
 // Steps the system clock by `delta_ms` (GNU date; needs root).
 Command step_clock_command(double delta_ms);
-// The NTP daemons (systemd-timesyncd, chrony, ntp, ntpsec, openntpd) would undo a skew of the
-// system clock: stop_ntp_command stops those active on the node and appends their names to
-// kNtpStoppedFile (printing "stopped: NAMES"); restore_ntp_command starts every daemon that
-// file names and removes it (printing "started: NAMES"; nothing when there is no file). Both
-// need root; both are idempotent.
+// The NTP daemons (kNtpDaemons, harness/preflight.h) would undo a skew of the system clock:
+// stop_ntp_command stops those active on the node and appends their names to kNtpStoppedFile
+// (printing "stopped: NAMES"); restore_ntp_command starts every daemon that file names and removes
+// it (printing "started: NAMES"; nothing when there is no file). Both need root; both are
+// idempotent.
 inline constexpr const char* kNtpStoppedFile = "/var/lib/faultline/clock-ntp-stopped";
 Command stop_ntp_command();
 Command restore_ntp_command();

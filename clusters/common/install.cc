@@ -8,6 +8,7 @@
 #include <sstream>
 
 #include "clusters/common/nodes.h"
+#include "clusters/common/text.h"
 #include "harness/control/local_exec.h"
 #include "harness/errors.h"
 #include "harness/secure_dir.h"
@@ -57,8 +58,7 @@ Command as_root(Command c, bool root) {
 ExecResult run(Session& s, const Command& c, bool root, const std::string& what) {
   ExecResult r = s.exec(as_root(c, root));
   if (!r.ok()) {
-    std::string why = r.err.empty() ? r.out : r.err;
-    while (!why.empty() && (why.back() == '\n' || why.back() == ' ')) why.pop_back();
+    const std::string why = trim(r.err.empty() ? r.out : r.err);
     throw RemoteError(s.node(), "install: " + what + " failed (exit " +
                                     std::to_string(r.exit_status) + "): " + why);
   }
@@ -189,9 +189,7 @@ void Installer::install(Session& s, const std::function<void(const std::string&)
   const std::string& node = s.node();
   Command id{"id", "-u"};
   id.idempotent = true;
-  std::string uid = s.run_checked(id).out;
-  while (!uid.empty() && (uid.back() == '\n' || uid.back() == ' ')) uid.pop_back();
-  const bool root = uid == "0";
+  const bool root = trim(s.run_checked(id).out) == "0";
   auto say = [&](const std::string& line) {
     if (log) log("install: " + node + ": " + line);
   };

@@ -190,11 +190,11 @@ std::vector<NodeCheck> base_checks() {
                "free space under /var/lib (256 MiB at least, 2 GiB advised)",
                true});
   c.push_back({"ntp",
-               "a=''; for s in systemd-timesyncd chrony chronyd ntp ntpd ntpsec openntpd; do "
+               "a=''; for s in $1; do "
                "systemctl is-active --quiet \"$s\" 2>/dev/null && a=\"$a $s\"; done; "
                "if [ -n \"$a\" ]; then echo \"NTP daemons active:$a\"; "
                "else echo 'no NTP daemon active'; fi",
-               {},
+               {kNtpDaemons},
                "",
                false});
   return c;

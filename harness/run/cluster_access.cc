@@ -81,6 +81,11 @@ ClusterAccess connect_cluster(const TestSpec& spec, const Db& db) {
   }
   c.nodes = inv->names();
   c.inventory = inv->to_json();
+  for (const auto& n : inv->nodes) {
+    c.hosts[n.name] = n.host;
+    if (!n.role.empty()) c.roles[n.name] = n.role;
+    if (!n.dc.empty()) c.dcs[n.name] = n.dc;
+  }
   try {
     c.remote = control::make_retrying_remote(
         control::make_ssh_remote(*inv));  // retries only what cannot run twice

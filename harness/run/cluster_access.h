@@ -3,6 +3,7 @@
 // Thread safety: call from one thread; the Remote it returns is thread-safe.
 #pragma once
 
+#include <map>
 #include <memory>
 #include <string>
 #include <vector>
@@ -23,6 +24,9 @@ struct ClusterAccess {
   std::vector<std::string> nodes;
   std::shared_ptr<Remote> remote;
   Json inventory;  // null for in-process databases
+  // Node -> its address, and its role and data centre where the inventory gives them (all
+  // empty for in-process databases).
+  std::map<std::string, std::string> hosts, roles, dcs;
 };
 
 // Throws ConfigError for an unreadable nodes file, a database that needs no cluster given one,

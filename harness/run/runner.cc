@@ -368,19 +368,10 @@ Plan make_plan(const TestSpec& spec_in) {
       throw ConfigError("spec: /nemesis-options/" + k + ": options for a nemesis not in the run");
     }
   }
-  // Roles and data centres of the inventory, for nemeses and the database.
-  std::map<std::string, std::string> roles, dcs;
-  if (p.cluster.inventory.is_object()) {
-    for (const auto& n : p.cluster.inventory.value("nodes", Json::array())) {
-      const std::string name = n.value("name", std::string());
-      if (n.contains("role")) roles[name] = n["role"].get<std::string>();
-      if (n.contains("dc")) dcs[name] = n["dc"].get<std::string>();
-    }
-  }
   for (const auto& name : p.nemesis_names) {
     NemesisOptions no;
-    no.roles = roles;
-    no.dcs = dcs;
+    no.roles = p.cluster.roles;
+    no.dcs = p.cluster.dcs;
     no.interval_ns = to_ns(spec.nemesis_interval_s);
     no.options = spec.nemesis_options.value(name, Json::object());
     no.nodes = nodes;
@@ -595,14 +586,9 @@ void TestRun::build() {
   dctx.options = spec_.db_options;
   dctx.log = [this](const std::string& line) { log_.log(line); };
   dctx.run_dir = run_.path().string();
-  if (p_.cluster.inventory.is_object()) {
-    for (const auto& n : p_.cluster.inventory["nodes"]) {
-      const std::string name = n["name"].get<std::string>();
-      dctx.hosts[name] = n["host"].get<std::string>();
-      if (n.contains("role")) dctx.roles[name] = n["role"].get<std::string>();
-      if (n.contains("dc")) dctx.dcs[name] = n["dc"].get<std::string>();
-    }
-  }
+  dctx.hosts = p_.cluster.hosts;
+  dctx.roles = p_.cluster.roles;
+  dctx.dcs = p_.cluster.dcs;
   for (const auto& name : p_.nemesis_names) {  // e.g. the clock nemesis: ctx.launch (libfaketime)
     if (const auto* hook = DbContextHookRegistry::find(name)) {
       (*hook)(spec_.nemesis_options.value(name, Json::object()), dctx);
