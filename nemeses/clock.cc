@@ -10,13 +10,19 @@
 //             process started with that environment; CLOCK_MONOTONIC stays real, so timeouts
 //             keep working. Processes started without the environment (sshd, our probes) see
 //             the real clock.
-//   system    for real hosts: steps the system clock with `date -s @SECONDS` (GNU date, as root
-//             or via sudo -n); stop NTP on the nodes for the test. reset steps back by the
+//   system    for real hosts: sets the system clock with clockstep (nemeses/clockstep/clockstep.c),
+//             a small C program uploaded and compiled on each node at setup (gcc; as root or
+//             via sudo -n; cached by its source's hash in helper-dir). A bump is one
+//             clock_settime; a strobe runs on the node itself, flipping the clock every period
+//             against CLOCK_MONOTONIC and putting it back at the end (also when interrupted),
+//             so no round trip to the controller sits between two flips. Setup stops the NTP
+//             daemons (kNtpDaemons) and teardown starts them again. reset steps back by the
 //             offset this nemesis applied.
 // auto picks faketime when two nodes, or a node and the controller, share a boot id (one
 // kernel, one clock), and system otherwise.
 //
 // Options (nemesis-options.clock): mechanism, faketime-dir ("/run/faultline/faketime"),
+// helper-dir ("/var/lib/faultline/clock": where clockstep is built; root's alone),
 // min-ms (10) and max-ms (60000): the range of |bump| (log-uniform, random sign; a database
 // that is ClockSensitive (harness/db.h) gives its own defaults), strobe-period-ms (50),
 // strobe-duration-ms (1000), bump-share (0.55) and strobe-share (0.2): the shares of the
@@ -45,6 +51,7 @@
 #include "harness/options.h"
 #include "harness/secure_dir.h"
 #include "nemeses/node.h"
+#include "nemeses/programs.h"
 
 namespace faultline::nemeses {
 
@@ -97,6 +104,45 @@ Command step_clock_command(double delta_ms) {
       {d});
 }
 
+std::string clockstep_path(const std::string& dir) {
+  return dir + "/clockstep-" + source_tag(clockstep_source());
+}
+
+Command build_clockstep_command(const std::string& dir) {
+  // The directory is checked (and made) root's alone first: root runs what it holds.
+  Command c = Command::shell(
+      std::string(kPrivateDirShell) +
+          "fl_private_dir \"$(dirname \"$1\")\" 755 || exit 4; [ -x \"$1\" ] && exit 0; "
+          "command -v gcc >/dev/null || { echo 'no gcc' >&2; exit 3; }; "
+          "cat > \"$1.c\" && gcc -O2 -o \"$1.tmp\" \"$1.c\" -lm && mv -f \"$1.tmp\" \"$1\" && "
+          "echo built",
+      {clockstep_path(dir)});
+  c.with_stdin(std::string(clockstep_source()));
+  c.idempotent = true;
+  return c;
+}
+
+namespace {
+std::string ms_arg(double ms) {
+  char d[64];
+  std::snprintf(d, sizeof d, "%.3f", ms);
+  return d;
+}
+}  // namespace
+
+Command clockstep_bump_command(const std::string& dir, double delta_ms) {
+  return Command{clockstep_path(dir), "bump", ms_arg(delta_ms)};
+}
+
+Command clockstep_strobe_command(const std::string& dir, double delta_ms, int64_t period_ms,
+                                 int64_t duration_ms) {
+  Command c{clockstep_path(dir), "strobe", ms_arg(delta_ms), std::to_string(period_ms),
+            std::to_string(duration_ms)};
+  // The strobe blocks for its duration; the session's default timeout may be shorter.
+  c.with_timeout(std::chrono::milliseconds(duration_ms + 30000));
+  return c;
+}
+
 namespace {
 const char* const kLibfaketime = "/usr/lib/x86_64-linux-gnu/faketime/libfaketimeMT.so.1";
 }  // namespace
@@ -124,6 +170,8 @@ int64_t now_unix_ns() {
              std::chrono::system_clock::now().time_since_epoch())
       .count();
 }
+
+std::string first_line(const std::string& text) { return text.substr(0, text.find('\n')); }
 
 std::string ms_text(double ms) {
   char b[64];
@@ -253,6 +301,7 @@ namespace {
 struct ClockOptions {
   std::string mechanism = "auto";
   std::string dir = "/run/faultline/faketime";
+  std::string helper_dir = "/var/lib/faultline/clock";
   double min_ms = 10, max_ms = 60000;
   int64_t period_ms = 50, duration_ms = 1000;
   double bump_share = 0.55, strobe_share = 0.2;  // the rest: resets
@@ -285,7 +334,10 @@ class ClockNemesis : public Nemesis {
     }
     for (const auto& n : ctx.nodes) offset_ms_[n] = 0;
     if (mechanism_ == "faketime") reset(ctx, ctx.nodes);  // the files exist from now on
-    if (mechanism_ == "system") ntp(ctx, stop_ntp_command(), "clock setup");
+    if (mechanism_ == "system") {
+      build_helper(ctx);
+      ntp(ctx, stop_ntp_command(), "clock setup");
+    }
   }
 
   Completion invoke(const NemesisContext& ctx, const Op& op) override {
@@ -303,6 +355,18 @@ class ClockNemesis : public Nemesis {
       for (const auto& n : nodes) {
         base[n] = offset_ms_.at(n);
         flipped[n] = base[n] + delta;
+      }
+      if (mechanism_ == "system") {
+        // Each node strobes its own clock and ends at its offset before (base).
+        auto errors = for_each_node(need_remote(ctx), nodes, [&](Session& s) {
+          s.run_checked(
+              privileged(clockstep_strobe_command(o_.helper_dir, delta,
+                                                  op.value.value("period-ms", o_.period_ms),
+                                                  op.value.value("duration-ms", o_.duration_ms)),
+                         root_on(s.node())));
+        });
+        if (!errors.empty()) throw std::runtime_error("clock: " + describe_errors(errors));
+        return Completion::ok({{"mechanism", mechanism_}, {"offsets-ms", offsets_json()}});
       }
       bool up = false;
       while (std::chrono::steady_clock::now() < until) {
@@ -354,7 +418,7 @@ class ClockNemesis : public Nemesis {
     auto errors = for_each_node(need_remote(ctx), nodes, [&](Session& s) {
       const std::string& n = s.node();
       double want = target.at(n);
-      bool root = facts_.count(n) ? facts_.at(n).root : true;
+      bool root = root_on(n);
       double have;
       {
         std::lock_guard<std::mutex> lock(mu);
@@ -363,12 +427,36 @@ class ClockNemesis : public Nemesis {
       if (mechanism_ == "faketime") {
         s.run_checked(privileged(write_faketime_command(faketime_path(o_.dir, n), want), root));
       } else {
-        s.run_checked(privileged(step_clock_command(want - have), root));
+        if (want != have) {
+          s.run_checked(privileged(clockstep_bump_command(o_.helper_dir, want - have), root));
+        }
       }
       std::lock_guard<std::mutex> lock(mu);
       offset_ms_[n] = want;
     });
     if (!errors.empty()) throw std::runtime_error("clock: " + describe_errors(errors));
+  }
+
+  bool root_on(const std::string& node) const {
+    auto it = facts_.find(node);
+    return it == facts_.end() || it->second.root;
+  }
+
+  // Uploads clockstep's source to every node and builds it there (once per source version).
+  void build_helper(const NemesisContext& ctx) {
+    auto errors = for_each_node(need_remote(ctx), ctx.nodes, [&](Session& s) {
+      ExecResult r = s.exec(privileged(build_clockstep_command(o_.helper_dir), root_on(s.node())));
+      if (r.exit_status == 4) {
+        throw ConfigError("clock: node " + s.node() + ": " + first_line(r.err) +
+                          " (nemesis-options.clock.helper-dir)");
+      }
+      if (!r.ok()) {
+        throw ConfigError("clock: node " + s.node() + " cannot build clockstep, the helper that " +
+                          "sets its clock (" + first_line(r.err.empty() ? r.out : r.err) +
+                          "); install gcc there");
+      }
+    });
+    if (!errors.empty()) throw std::runtime_error("clock setup: " + describe_errors(errors));
   }
 
   // Stops or restores the NTP daemons on every node (system clock only), logging what it did.
@@ -422,6 +510,8 @@ class ClockNemesis : public Nemesis {
 const OptionDecls kClockOptions = {
     {"mechanism", "auto", "auto | faketime (libfaketime offset files) | system (set the clock)"},
     {"faketime-dir", "/run/faultline/faketime", "where the per-node offset files live"},
+    {"helper-dir", "/var/lib/faultline/clock",
+     "system mechanism: where clockstep is built on each node (root's alone)"},
     {"min-ms", nullptr, "smallest change (default: the database's ClockSensitive range, else 10)"},
     {"max-ms", nullptr,
      "largest change and offset (default: the database's ClockSensitive range, else 60000)"},
@@ -440,6 +530,7 @@ NemesisPackage make_clock(const NemesisOptions& no) {
   try {
     o.mechanism = j.value("mechanism", o.mechanism);
     o.dir = j.value("faketime-dir", o.dir);
+    o.helper_dir = j.value("helper-dir", o.helper_dir);
     if (no.db) {
       if (const auto* cs = capability<ClockSensitive>(*no.db)) {
         ClockSkews k = cs->clock_skews();
@@ -469,6 +560,11 @@ NemesisPackage make_clock(const NemesisOptions& no) {
   }
   if (o.period_ms <= 0 || o.duration_ms < 0 || o.dir.empty() || o.dir[0] != '/') {
     throw ConfigError(where + ": strobe period > 0, duration >= 0, absolute dir");
+  }
+  try {
+    check_dir_option(o.helper_dir, where + "/helper-dir");
+  } catch (const std::invalid_argument& e) {
+    throw ConfigError(e.what());
   }
   NemesisPackage p;
   p.name = "clock";
@@ -532,14 +628,14 @@ NemesisPackage make_clock(const NemesisOptions& no) {
   if (o.mechanism == "system") {
     p.node_checks.push_back(
         {"clock setting",
-         "date --version 2>/dev/null | grep -q GNU || { echo 'date is not GNU date'; exit 1; }; "
+         "command -v gcc >/dev/null || { echo 'no gcc: clockstep cannot be built'; exit 1; }; "
          "a=''; for s in $1; do "
          "systemctl is-active --quiet \"$s\" 2>/dev/null && a=\"$a $s\"; done; "
-         "[ -z \"$a\" ] || { echo \"NTP daemons active:$a: they undo the skews\"; exit 3; }; "
-         "echo 'GNU date, no NTP daemon active'",
+         "[ -z \"$a\" ] || { echo \"NTP daemons active:$a: stopped for the test, started "
+         "after\"; exit 3; }; echo 'gcc, no NTP daemon active'",
          {kNtpDaemons},
-         "stop the NTP daemons on the nodes for a clock test (on real hosts the clock nemesis "
-         "sets the system clock)",
+         "install gcc (the clock nemesis builds clockstep, its clock-setting helper, on each "
+         "node); the NTP daemons it stops for the test and starts again at the end",
          true});
   }
   p.nemesis = std::make_unique<ClockNemesis>(o);

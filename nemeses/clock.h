@@ -2,6 +2,7 @@
 // heal`. See clock.cc for the mechanisms and the package.
 #pragma once
 
+#include <cstdint>
 #include <map>
 #include <set>
 #include <string>
@@ -19,8 +20,19 @@ namespace faultline::nemeses {
 std::string faketime_offset_text(double offset_ms);
 // Writes the offset file at `path` atomically (temp file, rename), creating its directory.
 Command write_faketime_command(const std::string& path, double offset_ms);
-// Steps the system clock by `delta_ms` (GNU date; needs root).
+// Steps the system clock by `delta_ms` (GNU date; needs root). `faultline heal` uses it: it
+// needs nothing built on the node.
 Command step_clock_command(double delta_ms);
+// clockstep (nemeses/clockstep/clockstep.c), the system mechanism's helper: its path in `dir`
+// (named after its source's tag, nemeses/programs.h); the command that builds it there from the
+// source on stdin unless it is there already (exit 4: `dir` is not root's alone; 3: no gcc;
+// prints "built" when it built); a bump by `delta_ms`; a strobe (blocks for `duration_ms`,
+// with a timeout 30 s longer).
+std::string clockstep_path(const std::string& dir);
+Command build_clockstep_command(const std::string& dir);
+Command clockstep_bump_command(const std::string& dir, double delta_ms);
+Command clockstep_strobe_command(const std::string& dir, double delta_ms, int64_t period_ms,
+                                 int64_t duration_ms);
 // The NTP daemons (kNtpDaemons, harness/preflight.h) would undo a skew of the system clock:
 // stop_ntp_command stops those active on the node and appends their names to kNtpStoppedFile
 // (printing "stopped: NAMES"); restore_ntp_command starts every daemon that file names and removes

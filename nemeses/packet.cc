@@ -35,9 +35,9 @@
 #include "harness/nemesis.h"
 #include "harness/options.h"
 #include "harness/secure_dir.h"
-#include "nemeses/delayer.h"
 #include "nemeses/net.h"
 #include "nemeses/node.h"
+#include "nemeses/programs.h"
 
 namespace faultline::nemeses {
 namespace {

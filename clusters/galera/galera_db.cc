@@ -6,6 +6,7 @@
 #include <mutex>
 #include <optional>
 #include <regex>
+#include <set>
 #include <sstream>
 #include <thread>
 
@@ -335,6 +336,12 @@ class GaleraDb : public Db, public Killable, public Pausable {
       provider +=
           ";evs.suspect_timeout=PT2S;evs.inactive_timeout=PT4S;evs.install_timeout=PT4S;"
           "evs.keepalive_period=PT0.5S;evs.inactive_check_period=PT0.5S";
+    }
+    if (o_.provider_options.find("gmcast.segment") == std::string::npos) {
+      auto segments = galera_segments(ctx.nodes, ctx.dcs);
+      if (auto it = segments.find(node); it != segments.end()) {
+        provider += ";gmcast.segment=" + std::to_string(it->second);
+      }
     }
     if (!o_.provider_options.empty()) provider += ";" + o_.provider_options;
     std::ostringstream c;
@@ -742,6 +749,30 @@ Options parse_options(const Json& j) {
                                               std::string(kWhere) + ": option 'install'");
   return o;
 }
+
+}  // namespace
+
+std::map<std::string, int> galera_segments(const std::vector<std::string>& nodes,
+                                           const std::map<std::string, std::string>& dcs) {
+  std::map<std::string, int> out;
+  if (dcs.empty()) return out;
+  auto dc_of = [&](const std::string& n) {
+    auto it = dcs.find(n);
+    return it == dcs.end() ? std::string() : it->second;
+  };
+  std::set<std::string> all;
+  for (const auto& n : nodes) all.insert(dc_of(n));
+  if (all.size() > 256) {
+    throw ConfigError("galera: " + std::to_string(all.size()) +
+                      " data centres in the inventory, but gmcast.segment is 0-255");
+  }
+  for (const auto& n : nodes) {
+    out[n] = static_cast<int>(std::distance(all.begin(), all.find(dc_of(n))));
+  }
+  return out;
+}
+
+namespace {
 
 const bool registered = DbRegistry::add(
     "db", "galera",

@@ -29,8 +29,25 @@
 //   dir                      "/var/lib/faultline/galera"
 //   start-timeout-s          120     per node, to Synced
 //
+// Data centres: when the inventory gives nodes a `dc`, each node's wsrep_provider_options get
+// gmcast.segment = the index of its dc among the run's dcs in sorted order (a node without one
+// counts as dc ""), so Galera relays writesets once per segment and picks donors within it,
+// as a multi-DC deployment is configured; a gmcast.segment in provider-options overrides it.
+//
 // Thread safety: setup/teardown/prepare from the runner thread; kill/start/pause/resume and
 // new_client from any thread (start serialises on a mutex).
 #pragma once
 
-namespace faultline::galera {}  // namespace faultline::galera
+#include <map>
+#include <string>
+#include <vector>
+
+namespace faultline::galera {
+
+// Node -> gmcast.segment for `nodes` placed in data centres `dcs` (node -> dc; absent: ""):
+// the index of each node's dc in the sorted set of theirs. Empty when `dcs` is. Throws
+// ConfigError above 256 data centres (a segment is 0-255).
+std::map<std::string, int> galera_segments(const std::vector<std::string>& nodes,
+                                           const std::map<std::string, std::string>& dcs);
+
+}  // namespace faultline::galera

@@ -13,6 +13,7 @@
 #include <sstream>
 #include <thread>
 
+#include "clusters/galera/galera_db.h"
 #include "harness/control/local_exec.h"
 #include "harness/db.h"
 #include "harness/remote.h"
@@ -180,4 +181,21 @@ TEST_CASE("galera refuses a dir option or node name that would escape my.cnf or 
   DbContext ctx = f.ctx;
   ctx.hosts["n1"] = "10.0.0.1/../../x";
   CHECK_THROWS_WITH(pausable->pause(ctx, "n1"), Catch::Contains("may hold only"));
+}
+
+TEST_CASE("galera: data centres become gmcast segments, in sorted order", "[galera]") {
+  using galera::galera_segments;
+  CHECK(galera_segments({"n1", "n2", "n3"}, {}).empty());
+  CHECK(galera_segments({"n1", "n2", "n3"}, {{"n1", "west"}, {"n2", "east"}, {"n3", "west"}}) ==
+        std::map<std::string, int>{{"n1", 1}, {"n2", 0}, {"n3", 1}});
+  // A node without a dc is in dc "", which sorts first.
+  CHECK(galera_segments({"n1", "n2"}, {{"n2", "b"}}) ==
+        std::map<std::string, int>{{"n1", 0}, {"n2", 1}});
+  std::vector<std::string> nodes;
+  std::map<std::string, std::string> dcs;
+  for (int i = 0; i < 257; ++i) {
+    nodes.push_back("n" + std::to_string(i));
+    dcs[nodes.back()] = "dc" + std::to_string(i);
+  }
+  CHECK_THROWS_WITH(galera_segments(nodes, dcs), Catch::Contains("0-255"));
 }

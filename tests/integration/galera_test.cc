@@ -131,11 +131,21 @@ TEST_CASE("galera: a 3-node cluster serves every vocabulary and survives kills a
     return names;
   };
   std::set<std::string> shm_before = faketime_objects();
+  // Two data centres, as an inventory's dc labels give them: n3 is alone in its segment.
+  c.ctx.dcs = {{"n1", "east"}, {"n2", "east"}, {"n3", "west"}};
   auto t0 = Clock::now();
   db->setup(c.ctx);
   DbGuard guard{*db, c.ctx};
   double setup_s = secs_since(t0);
   CHECK(db->version(c.ctx).find("MariaDB") != std::string::npos);
+  for (const auto& [node, segment] : {std::pair<std::string, int>{"n1", 0}, {"n3", 1}}) {
+    auto conn =
+        sql::connect_mariadb(c.ctx.hosts.at(node), sql::MariaDbOptions{}, std::chrono::seconds(10));
+    std::string provider =
+        conn->query("SHOW VARIABLES LIKE 'wsrep_provider_options'").at(0).at(1).value();
+    INFO(node << ": " << provider);
+    CHECK_THAT(provider, Catch::Contains("gmcast.segment = " + std::to_string(segment) + ";"));
+  }
 
   // Under libfaketime, the database itself sees a node's skew: NOW() on n2 moves with n2's
   // offset file while n1 keeps the true time.

@@ -5,6 +5,7 @@
 #include <catch2/catch.hpp>
 
 #include "harness/remote.h"
+#include "nemeses/programs.h"
 #include "tests/nemeses/nemesis_test_util.h"
 #include "tests/support/fake_client.h"
 
@@ -69,18 +70,50 @@ TEST_CASE("clock: separate hosts use the system clock, options are checked", "[c
   ctx.remote = remote.get();
   ctx.nodes = o.nodes;
   p.nemesis->setup(ctx);
-  // Nothing to reset on a system clock at offset 0; the NTP daemons are stopped.
-  CHECK(ran(*remote, "n1") == std::vector<std::string>{command_line(stop_ntp_command())});
+  // clockstep is built from the embedded source; nothing to reset at offset 0; the NTP daemons
+  // are stopped.
+  CHECK(ran(*remote, "n1") ==
+        std::vector<std::string>{command_line(build_clockstep_command("/var/lib/faultline/clock")),
+                                 command_line(stop_ntp_command())});
+  {
+    std::lock_guard<std::mutex> lock(remote->script("n1").mu);
+    CHECK(remote->script("n1").commands.back().stdin_data.empty());
+    bool uploaded = false;
+    for (const auto& c : remote->script("n1").commands) {
+      uploaded = uploaded || c.stdin_data == clockstep_source();
+    }
+    CHECK(uploaded);
+  }
   forget(*remote, ctx.nodes);
+  const std::string dir = "/var/lib/faultline/clock";
+  const std::string helper = clockstep_path(dir);
+  CHECK_THAT(helper, Catch::StartsWith("/var/lib/faultline/clock/clockstep-"));
   Completion c = p.nemesis->invoke(ctx, nemesis_op("bump-clock", {{"n1", -250}}));
   CHECK(c.value["mechanism"] == "system");
-  CHECK(ran(*remote, "n1") == std::vector<std::string>{command_line(step_clock_command(-250))});
+  CHECK(ran(*remote, "n1") ==
+        std::vector<std::string>{command_line(clockstep_bump_command(dir, -250))});
+  forget(*remote, ctx.nodes);
+  // A strobe runs on the node, ends where it began, and may take longer than the default
+  // timeout.
+  c = p.nemesis->invoke(
+      ctx, nemesis_op(
+               "strobe-clock",
+               {{"nodes", {"n1"}}, {"delta-ms", 200}, {"period-ms", 20}, {"duration-ms", 60000}}));
+  CHECK(c.value["offsets-ms"] == Json({{"n1", -250.0}}));
+  CHECK(ran(*remote, "n1") ==
+        std::vector<std::string>{"exec " + helper + " strobe 200.000 20 60000"});
+  {
+    std::lock_guard<std::mutex> lock(remote->script("n1").mu);
+    CHECK(remote->script("n1").commands.back().timeout == std::chrono::milliseconds(90000));
+  }
   forget(*remote, ctx.nodes);
   p.nemesis->teardown(ctx);
   // The clock stepped back, then the NTP daemons setup stopped started again.
-  CHECK(ran(*remote, "n1") == std::vector<std::string>{command_line(step_clock_command(250)),
+  CHECK(ran(*remote, "n1") == std::vector<std::string>{"exec " + helper + " bump 250.000",
                                                        command_line(restore_ntp_command())});
 
+  o.options = {{"helper-dir", "tmp/x"}};
+  CHECK_THROWS_WITH(NemesisRegistry::get("nemesis", "clock")(o), Catch::Contains("helper-dir"));
   o.options = {{"mechanism", "ntp"}};
   CHECK_THROWS_WITH(NemesisRegistry::get("nemesis", "clock")(o), Catch::Contains("mechanism"));
   o.options = {{"min-ms", 10}, {"max-ms", 5}};

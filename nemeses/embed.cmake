@@ -13,7 +13,7 @@ while(i LESS hex_length)
   math(EXPR i "${i} + 64")
 endwhile()
 file(WRITE "${OUT}.tmp"
-     "// Generated from ${IN} by nemeses/delayer/embed.cmake: do not edit.\n"
+     "// Generated from ${IN} by nemeses/embed.cmake: do not edit.\n"
      "#pragma once\n\n#include <string_view>\n\nnamespace faultline::nemeses {\n\n"
      "inline constexpr std::string_view ${NAME}{\n    \"\"\n${body}    , ${size}};\n\n"
      "}  // namespace faultline::nemeses\n")
