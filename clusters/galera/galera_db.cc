@@ -17,6 +17,7 @@
 #include "clusters/common/nodes.h"
 #include "clusters/common/text.h"
 #include "clusters/common/wait.h"
+#include "clusters/mariadb/server.h"
 #include "clusters/sql/mariadb_connection.h"
 #include "clusters/sql/sql.h"
 #include "harness/checker.h"
@@ -36,7 +37,6 @@ using std::chrono::milliseconds;
 using std::chrono::seconds;
 
 constexpr const char* kWhere = "db 'galera'";
-constexpr const char* kMariadbd = "/usr/sbin/mariadbd";
 constexpr const char* kProvider = "/usr/lib/galera/libgalera_smm.so";
 
 // The db-options, as parse_options read them (the defaults are kGaleraOptions').
@@ -52,53 +52,16 @@ struct Options {
   clusters::InstallSpec install;  // none or apt (clusters/common/install.h)
 };
 
-struct Paths {
-  std::string dir, cnf, data, socket, pid, error_log, stdout_log, recover_log;
-};
-
-// `c`, marked safe to run again after a dropped connection (harness/control/retry.h).
-Command idempotent(Command c) {
-  c.idempotent = true;
-  return c;
-}
-
-// Node names and hosts become directory names and my.cnf values: letters, digits, and ._:-
-// only (the inventory checks the same; this guards every other caller).
-void check_name(const std::string& what, const std::string& v) {
-  bool ok = !v.empty() && v.size() <= 253 && v[0] != '.' && v[0] != '-';
-  for (char c : v) {
-    ok = ok && ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-                c == '.' || c == '-' || c == '_' || c == ':');
-  }
-  if (!ok) {
-    throw ConfigError(std::string(kWhere) + ": " + what + " '" + v +
-                      "' may hold only letters, digits and ._:- (it names the "
-                      "node's directory and goes into my.cnf)");
-  }
-}
-
-// "name\tvalue" lines (SHOW STATUS through the mariadb client) as a map.
-std::map<std::string, std::string> status_lines(const std::string& out) {
-  std::map<std::string, std::string> st;
-  std::istringstream in(out);
-  std::string line;
-  while (std::getline(in, line)) {
-    auto tab = line.find('\t');
-    if (tab != std::string::npos) st[line.substr(0, tab)] = trim(line.substr(tab + 1));
-  }
-  return st;
-}
-
 class GaleraDb : public Db, public Killable, public Pausable {
  public:
-  explicit GaleraDb(Options o) : o_(std::move(o)) {}
+  explicit GaleraDb(Options o) : o_(std::move(o)), servers_(kWhere, o_.dir, /*port=*/4567) {}
 
   std::string name() const override { return "galera"; }
   std::vector<std::string> vocabularies() const override { return sql::vocabularies(); }
   std::vector<NodeCheck> node_checks() const override {
     std::vector<NodeCheck> checks = clusters::Installer(o_.install).node_checks();
     if (o_.install.method == "none") {  // apt brings what is missing
-      checks.push_back(clusters::binary_check("mariadbd", kMariadbd, {"--version"},
+      checks.push_back(clusters::binary_check("mariadbd", mariadb::kMariadbd, {"--version"},
                                               "install the mariadb-server package"));
       checks.push_back(clusters::file_check("galera", kProvider, "install the galera-4 package"));
       checks.push_back(clusters::binary_check("rsync", "/usr/bin/rsync", {"--version"},
@@ -118,9 +81,9 @@ class GaleraDb : public Db, public Killable, public Pausable {
     if (ctx.nodes.empty() || !ctx.remote) return "unknown";
     try {
       auto s = ctx.remote->session(ctx.nodes.front());
-      std::string v = trim(s->run_checked(Command{kMariadbd, "--version"}).out);
-      ExecResult g =
-          s->exec(mysql_cli(ctx, ctx.nodes.front(), "SHOW STATUS LIKE 'wsrep_provider_version'"));
+      std::string v = trim(s->run_checked(Command{mariadb::kMariadbd, "--version"}).out);
+      ExecResult g = s->exec(
+          servers_.cli(ctx, ctx.nodes.front(), "SHOW STATUS LIKE 'wsrep_provider_version'"));
       if (g.ok()) {
         auto tab = g.out.find('\t');
         if (tab != std::string::npos) v += "; galera " + trim(g.out.substr(tab + 1));
@@ -133,33 +96,26 @@ class GaleraDb : public Db, public Killable, public Pausable {
 
   void setup(const DbContext& ctx) override {
     clusters::require_remote(ctx, kWhere);
-    clusters::Installer(o_.install).install_all(ctx, "mariadbd", kMariadbd);
+    clusters::Installer(o_.install).install_all(ctx, "mariadbd", mariadb::kMariadbd);
     log(ctx, "galera: stopping leftovers and writing configuration on " +
                  std::to_string(ctx.nodes.size()) + " nodes");
     clusters::on_every_node(ctx.nodes, [&](const std::string& n, size_t) {
       auto s = ctx.remote->session(n);
-      stop_node(ctx, *s, n, /*wipe=*/true);
+      servers_.stop_node(ctx, *s, n, /*wipe=*/true);
       write_config(ctx, *s, n);
     });
     const std::string& first = ctx.nodes.front();
     auto t0 = Clock::now();
     {
       auto s = ctx.remote->session(first);
-      Paths p = paths(ctx, first);
-      ExecResult r =
-          s->exec(Command{"mariadb-install-db", "--defaults-file=" + p.cnf, "--user=mysql",
-                          "--auth-root-authentication-method=normal", "--skip-test-db"}
-                      .with_timeout(seconds(180)));
-      if (!r.ok()) {
-        throw RemoteError(first, "mariadb-install-db failed (exit " +
-                                     std::to_string(r.exit_status) + "): " + tail(r.err + r.out));
-      }
-      std::string pid = launch(ctx, *s, first, {"--wsrep-new-cluster"});
+      mariadb::Paths p = servers_.paths(ctx, first);
+      servers_.install_db(*s, first, p);
+      std::string pid = servers_.launch(ctx, *s, first, {"--wsrep-new-cluster"});
       wait_synced(ctx, *s, first, 0, pid);
-      s->run_checked(mysql_cli(ctx, first,
-                               "CREATE USER IF NOT EXISTS 'faultline'@'%' IDENTIFIED BY "
-                               "'faultline'; GRANT ALL ON *.* TO 'faultline'@'%'; CREATE "
-                               "DATABASE IF NOT EXISTS faultline;"));
+      s->run_checked(servers_.cli(ctx, first,
+                                  "CREATE USER IF NOT EXISTS 'faultline'@'%' IDENTIFIED BY "
+                                  "'faultline'; GRANT ALL ON *.* TO 'faultline'@'%'; CREATE "
+                                  "DATABASE IF NOT EXISTS faultline;"));
     }
     log(ctx, "galera: " + first + " bootstrapped in " + ms_since(t0));
     for (size_t i = 1; i < ctx.nodes.size(); ++i) {
@@ -200,14 +156,14 @@ class GaleraDb : public Db, public Killable, public Pausable {
     if (!ctx.remote) return;
     clusters::on_every_node(ctx.nodes, [&](const std::string& n, size_t) {
       auto s = ctx.remote->session(n);
-      stop_node(ctx, *s, n, /*wipe=*/true);
+      servers_.stop_node(ctx, *s, n, /*wipe=*/true);
     });
   }
 
   std::map<std::string, std::vector<std::string>> log_files(const DbContext& ctx) override {
     std::map<std::string, std::vector<std::string>> out;
     for (const auto& n : ctx.nodes) {
-      Paths p = paths(ctx, n);
+      mariadb::Paths p = servers_.paths(ctx, n);
       out[n] = {p.error_log, p.stdout_log};
     }
     return out;
@@ -223,14 +179,15 @@ class GaleraDb : public Db, public Killable, public Pausable {
   // --- Killable ---------------------------------------------------------------------------
   void kill(const DbContext& ctx, const std::string& node) override {
     auto s = ctx.remote->session(node);
-    signal_and_wait(*s, node, paths(ctx, node), "KILL", seconds(20));
-    clear_for_launch(*s, node, paths(ctx, node));  // a mariadbd without its pid file too
+    mariadb::Servers::signal_and_wait(*s, node, servers_.paths(ctx, node), "KILL", seconds(20));
+    servers_.clear_for_launch(*s, node,
+                              servers_.paths(ctx, node));  // a mariadbd without its pid file too
   }
 
   void start(const DbContext& ctx, const std::string& node) override {
     std::lock_guard<std::mutex> lk(start_mu_);
     auto s = ctx.remote->session(node);
-    if (running(*s, paths(ctx, node))) return;
+    if (mariadb::Servers::running(*s, servers_.paths(ctx, node))) return;
     // Which other nodes run, and whether they form a primary component. Right after a kill
     // the survivors still count the dead in their view until failure detection evicts them
     // (seconds): wait until no survivor's view is larger than the nodes that really run.
@@ -243,7 +200,7 @@ class GaleraDb : public Db, public Killable, public Pausable {
       for (const auto& n : ctx.nodes) {
         if (n == node) continue;
         auto o = ctx.remote->session(n);
-        if (!running(*o, paths(ctx, n))) continue;
+        if (!mariadb::Servers::running(*o, servers_.paths(ctx, n))) continue;
         up.push_back(n);
         auto st = status(ctx, *o, n);
         if (st["wsrep_cluster_status"] != "Primary") continue;
@@ -270,28 +227,25 @@ class GaleraDb : public Db, public Killable, public Pausable {
     // node cannot join yet. Start it from its own recovered position and return; once every
     // node runs, restore a primary component.
     std::string pos = recovered_position(ctx, *s, node);
-    launch(ctx, *s, node,
-           pos.empty() ? std::vector<std::string>{}
-                       : std::vector<std::string>{"--wsrep-start-position=" + pos});
+    servers_.launch(ctx, *s, node,
+                    pos.empty() ? std::vector<std::string>{}
+                                : std::vector<std::string>{"--wsrep-start-position=" + pos});
     if (up.size() + 1 == ctx.nodes.size()) restore_primary(ctx);
   }
 
   // --- Pausable ---------------------------------------------------------------------------
   void pause(const DbContext& ctx, const std::string& node) override {
     auto s = ctx.remote->session(node);
-    signal_pid(*s, node, paths(ctx, node), "STOP");
+    mariadb::Servers::signal_pid(*s, node, servers_.paths(ctx, node), "STOP");
   }
   // Idempotent: a node whose server is not running has nothing to resume.
   void resume(const DbContext& ctx, const std::string& node) override {
     auto s = ctx.remote->session(node);
-    if (!running(*s, paths(ctx, node))) return;
-    signal_pid(*s, node, paths(ctx, node), "CONT");
+    if (!mariadb::Servers::running(*s, servers_.paths(ctx, node))) return;
+    mariadb::Servers::signal_pid(*s, node, servers_.paths(ctx, node), "CONT");
   }
 
  private:
-  static std::string tail(const std::string& s, size_t n = 600) {
-    return s.size() <= n ? trim(s) : "..." + trim(s.substr(s.size() - n));
-  }
   static std::string ms_since(Clock::time_point t) {
     return std::to_string(std::chrono::duration_cast<milliseconds>(Clock::now() - t).count()) +
            " ms";
@@ -306,29 +260,8 @@ class GaleraDb : public Db, public Killable, public Pausable {
     return mo;
   }
 
-  Paths paths(const DbContext& ctx, const std::string& node) const {
-    check_name("node name", node);
-    check_name("host of node " + node, host(ctx, node));
-    Paths p;
-    p.dir = o_.dir + "/" + node + "-" + host(ctx, node);
-    p.cnf = p.dir + "/my.cnf";
-    p.data = p.dir + "/data";
-    p.socket = p.dir + "/mysqld.sock";
-    p.pid = p.dir + "/mysqld.pid";
-    p.error_log = p.dir + "/error.log";
-    p.stdout_log = p.dir + "/stdout.log";
-    p.recover_log = p.dir + "/recover.log";
-    return p;
-  }
-
-  // This node's mariadbd: /usr/sbin/mariadbd with --defaults-file=<its my.cnf>; the pid file
-  // is in a directory the mysql user owns (common/daemon.h believes it only for that process).
-  static clusters::Daemon daemon(const Paths& p) {
-    return {"mariadbd", kMariadbd, "--defaults-file=" + p.cnf, p.pid, p.stdout_log};
-  }
-
   std::string config(const DbContext& ctx, const std::string& node, const std::string& address) {
-    Paths p = paths(ctx, node);
+    mariadb::Paths p = servers_.paths(ctx, node);
     std::string gcomm;
     for (const auto& n : ctx.nodes) gcomm += (gcomm.empty() ? "" : ",") + host(ctx, n);
     std::string provider = "gcache.size=64M";
@@ -361,127 +294,9 @@ class GaleraDb : public Db, public Killable, public Pausable {
   }
 
   void write_config(const DbContext& ctx, Session& s, const std::string& node) {
-    Paths p = paths(ctx, node);
     const std::string address = clusters::own_address(ctx, s, node);
-    check_name("address of node " + node, address);
-    // The base directory is root's alone (harness/secure_dir.h); the node's directory below it
-    // is new (stop_node removed it) and becomes mysql's.
-    s.run_checked(
-        Command::shell(std::string(kPrivateDirShell) +
-                           "fl_private_dir \"$4\" 755 || exit 3\n"
-                           "mkdir -p \"$1\" && cat > \"$2\" && chown -R mysql:mysql \"$3\"",
-                       {p.data, p.cnf, p.dir, o_.dir})
-            .with_stdin(config(ctx, node, address)));
-    if (auto c = clusters::prepare_launch_command(ctx, node, kWhere)) s.run_checked(*c);
-  }
-
-  // Starts mariadbd in the background (setsid, so it outlives the SSH channel).
-  // Returns the new process's pid.
-  //
-  // Started as mysql, not as root, and its stdout log opened as mysql: the node's directory is
-  // mysql's, so root must not open a file there (a symlink planted in place of stdout.log
-  // would make root append to any file). Also, libfaketime, loaded before a root mariadbd
-  // drops to mysql, creates a semaphore owned by whoever runs it and hands its name to every
-  // child. The SST scripts run as mysql; they could not open a root-owned one, tried to make
-  // their own, and exited (killing the state transfer) whenever a leftover object of a dead
-  // process had their pid's name ("sem_open failed and recreation attempts failed").
-  std::string launch(const DbContext& ctx, Session& s, const std::string& node,
-                     const std::vector<std::string>& extra) {
-    Paths p = paths(ctx, node);
-    // Under libfaketime only mariadbd's clock: its SST scripts (bash, rsync) inherit the
-    // preload and keep the real one.
-    std::vector<std::string> args =
-        clusters::launch_env_argv(ctx, node, {{"FAKETIME_ONLY_CMDS", "mariadbd"}});
-    args.push_back(kMariadbd);
-    args.push_back("--defaults-file=" + p.cnf);
-    args.insert(args.end(), extra.begin(), extra.end());
-    // Callers launch only a node that does not run: what is left of an earlier process (killed,
-    // or a launch abandoned at its deadline) goes first, with its port.
-    clear_for_launch(s, node, p);
-    std::string pid = trim(s.run_checked(daemon(p).launch(args, "mysql")).out);
-    if (pid.empty() || pid.find_first_not_of("0123456789") != std::string::npos) {
-      throw RemoteError(node, "starting mariadbd printed no pid ('" + pid + "')");
-    }
-    return pid;
-  }
-
-  Command mysql_cli(const DbContext& ctx, const std::string& node, const std::string& sql) const {
-    Paths p = paths(ctx, node);
-    return Command{"mariadb", "--defaults-file=" + p.cnf, "-N", "-B", "-e", sql}.with_timeout(
-        seconds(30));
-  }
-
-  // Whether a mariadbd of this node runs: the one of its pid file, or one that has not written
-  // it yet (a launch still joining; issue 14 item 13: a heal that missed it launched a second
-  // one, which died on "Address already in use").
-  static bool running(Session& s, const Paths& p) { return s.exec(daemon(p).running()).ok(); }
-
-  // Kills every mariadbd of this node that the pid file does not name and waits until each is
-  // gone and nothing listens on Galera's port any more, so that a launch can bind it (a killed
-  // process lets go of its sockets a moment after it dies).
-  static void clear_for_launch(Session& s, const std::string& node, const Paths& p) {
-    ExecResult r = s.exec(idempotent(
-        daemon(p)
-            .script(
-                "killed=$(fl_daemon_procs \"$2\" \"$3\")\n"
-                "for q in $killed; do kill -s KILL \"$q\" 2>/dev/null; done\n"
-                "n=0\n"
-                "while [ -n \"$(fl_daemon_procs \"$2\" \"$3\")\" ] ||\n"
-                "    { command -v ss > /dev/null && ss -Hltn 'sport = :4567' | grep -q .; }; do\n"
-                "  n=$((n+1)); [ $n -gt 300 ] && exit 4; sleep 0.1; done\n"
-                "fl_launch_leftovers $killed\n")
-            .with_timeout(seconds(40))));
-    if (r.exit_status == 4) {
-      throw RemoteError(node,
-                        "an earlier mariadbd of this node, or its port 4567, was still there 30 s "
-                        "after SIGKILL: cannot start another");
-    }
-    if (!r.ok()) throw RemoteError(node, "clearing the way for mariadbd failed: " + tail(r.err));
-  }
-
-  static void signal_pid(Session& s, const std::string& node, const Paths& p,
-                         const std::string& sig) {
-    ExecResult r = s.exec(daemon(p).signal(sig));
-    if (r.exit_status == 3) {
-      throw RemoteError(node, "mariadbd is not running (" + p.pid +
-                                  " is missing or does not name this node's mariadbd)");
-    }
-    if (!r.ok()) throw RemoteError(node, "kill -" + sig + " mariadbd failed: " + tail(r.err));
-  }
-
-  // What the launch env made for process `pid`, which is gone (common/launch.h).
-  static void remove_launch_leftovers(Session& s, const std::string& pid) {
-    s.exec(Command::shell(
-        std::string(clusters::kLaunchLeftoversShell) + "fl_launch_leftovers \"$1\"", {pid}));
-  }
-
-  // Sends `sig` to the pid of the pid file and waits until the process is gone; removes the
-  // pid file. A node that is not running is fine.
-  // A pid file that does not name this node's mariadbd (garbage, stale, a reused pid) is
-  // removed and nothing is signalled.
-  static void signal_and_wait(Session& s, const std::string& node, const Paths& p,
-                              const std::string& sig, seconds wait) {
-    ExecResult r = s.exec(daemon(p).stop(sig, wait));
-    if (r.exit_status == 4) {
-      throw RemoteError(
-          node, "mariadbd did not exit within " + std::to_string(wait.count()) + " s of SIG" + sig);
-    }
-    if (!r.ok()) throw RemoteError(node, "stopping mariadbd failed: " + tail(r.err));
-  }
-
-  void stop_node(const DbContext& ctx, Session& s, const std::string& node, bool wipe) {
-    Paths p = paths(ctx, node);
-    try {
-      signal_and_wait(s, node, p, "TERM", seconds(30));
-    } catch (const RemoteError&) {
-      signal_and_wait(s, node, p, "KILL", seconds(20));
-    }
-    clear_for_launch(s, node, p);  // and any mariadbd of this node without a pid file
-    if (wipe) {
-      Command rm{"rm", "-rf", p.dir};
-      rm.idempotent = true;
-      s.run_checked(rm);
-    }
+    servers_.check_name("address of node " + node, address);
+    servers_.write_config(ctx, s, node, config(ctx, node, address));
   }
 
   // Launches mariadbd on `node` (to join a primary component or bootstrap one) and waits until
@@ -493,12 +308,12 @@ class GaleraDb : public Db, public Killable, public Pausable {
   // node still starting at the deadline, throws at once.
   void launch_and_wait(const DbContext& ctx, Session& s, const std::string& node,
                        const std::vector<std::string>& extra) {
-    Paths p = paths(ctx, node);
+    mariadb::Paths p = servers_.paths(ctx, node);
     constexpr int kAttempts = 3;
     for (int attempt = 1;; ++attempt) {
       std::string offset = trim(
           s.exec(Command::shell("stat -c %s \"$1\" 2>/dev/null || echo 0", {p.error_log})).out);
-      std::string pid = launch(ctx, s, node, extra);
+      std::string pid = servers_.launch(ctx, s, node, extra);
       bool died = false;
       try {
         wait_synced(ctx, s, node, 0, pid, &died);
@@ -516,7 +331,7 @@ class GaleraDb : public Db, public Killable, public Pausable {
                      ":\n" + trim(sst.out));
         // SIGKILLed or exited processes linger for up to ~2 s here; the next launch must not
         // find the old one's socket, pid file or SST daemon.
-        signal_and_wait(s, node, p, "KILL", seconds(20));
+        mariadb::Servers::signal_and_wait(s, node, p, "KILL", seconds(20));
         s.exec(Command::shell("pkill -KILL -f -- \"[r]sync --daemon.*$1\" || true", {p.data}));
         std::this_thread::sleep_for(seconds(1));
       }
@@ -565,16 +380,16 @@ class GaleraDb : public Db, public Killable, public Pausable {
   // at the deadline).
   void wait_synced(const DbContext& ctx, Session& s, const std::string& node, int cluster_size,
                    const std::string& pid = "", bool* died = nullptr) {
-    Paths p = paths(ctx, node);
+    mariadb::Paths p = servers_.paths(ctx, node);
     std::string last;
     int dead_checks = 0;
     bool synced = false;
     clusters::poll_until(Clock::now() + seconds(o_.start_timeout_s), milliseconds(250), [&] {
-      ExecResult r = s.exec(mysql_cli(ctx, node,
-                                      "SHOW STATUS WHERE Variable_name IN ('wsrep_ready', "
-                                      "'wsrep_local_state_comment', 'wsrep_cluster_size')"));
+      ExecResult r = s.exec(servers_.cli(ctx, node,
+                                         "SHOW STATUS WHERE Variable_name IN ('wsrep_ready', "
+                                         "'wsrep_local_state_comment', 'wsrep_cluster_size')"));
       if (r.ok()) {
-        auto st = status_lines(r.out);
+        auto st = mariadb::status_lines(r.out);
         last = "ready=" + st["wsrep_ready"] + " state=" + st["wsrep_local_state_comment"] +
                " size=" + st["wsrep_cluster_size"];
         bool size_ok =
@@ -583,12 +398,12 @@ class GaleraDb : public Db, public Killable, public Pausable {
             st["wsrep_ready"] == "ON" && st["wsrep_local_state_comment"] == "Synced" && size_ok;
         return synced;
       }
-      last = tail(r.err, 200);
+      last = mariadb::tail(r.err, 200);
       // The process we launched is gone (or, without its pid, none runs for 5 s): it died.
       if (!pid.empty() ? !s.exec(Command{"kill", "-0", pid}).ok()
-                       : (!running(s, p) && ++dead_checks > 20)) {
+                       : (!mariadb::Servers::running(s, p) && ++dead_checks > 20)) {
         if (died) *died = true;
-        if (!pid.empty()) remove_launch_leftovers(s, pid);
+        if (!pid.empty()) mariadb::Servers::remove_launch_leftovers(s, pid);
         return true;  // no use waiting longer
       }
       return false;
@@ -606,21 +421,21 @@ class GaleraDb : public Db, public Killable, public Pausable {
   // SHOW STATUS of the wsrep variables through the node's socket ({} when it does not answer).
   std::map<std::string, std::string> status(const DbContext& ctx, Session& s,
                                             const std::string& node) {
-    Command read = mysql_cli(ctx, node, "SHOW STATUS LIKE 'wsrep_%'");
+    Command read = servers_.cli(ctx, node, "SHOW STATUS LIKE 'wsrep_%'");
     read.idempotent = true;  // a read: retried after a dropped connection
     ExecResult r = s.exec(read);
-    return r.ok() ? status_lines(r.out) : std::map<std::string, std::string>{};
+    return r.ok() ? mariadb::status_lines(r.out) : std::map<std::string, std::string>{};
   }
 
   // The last committed position of a stopped node (mariadbd --wsrep-recover), "" if unknown.
   std::string recovered_position(const DbContext& ctx, Session& s, const std::string& node) {
     static const std::regex re(R"(Recovered position:\s*([0-9a-f-]+:-?\d+))");
-    Paths p = paths(ctx, node);
+    mariadb::Paths p = servers_.paths(ctx, node);
     // As mysql: the log is in mysql's directory (see launch).
     s.exec(Command::shell("rm -f \"$1\"; setpriv --reuid=mysql --regid=mysql --init-groups "
                           "\"$2\" --defaults-file=\"$3\" --wsrep-recover --log-error=\"$1\" > "
                           "/dev/null 2>&1",
-                          {p.recover_log, kMariadbd, p.cnf})
+                          {p.recover_log, mariadb::kMariadbd, p.cnf})
                .with_timeout(seconds(120)));
     std::string text = s.exec(Command{"cat", p.recover_log}).out;
     std::smatch m;
@@ -656,7 +471,8 @@ class GaleraDb : public Db, public Killable, public Pausable {
       log(ctx, "galera: no primary component; bootstrapping one on " + best + " (seqno " +
                    std::to_string(best_seqno) + ")");
       auto o = ctx.remote->session(best);
-      o->run_checked(mysql_cli(ctx, best, "SET GLOBAL wsrep_provider_options='pc.bootstrap=YES'"));
+      o->run_checked(
+          servers_.cli(ctx, best, "SET GLOBAL wsrep_provider_options='pc.bootstrap=YES'"));
     }
     for (const auto& n : ctx.nodes) {
       auto o = ctx.remote->session(n);
@@ -687,19 +503,19 @@ class GaleraDb : public Db, public Killable, public Pausable {
         "galera: whole-cluster recovery, bootstrapping from " + best + " at " + pos[best].first);
     {
       auto s = ctx.remote->session(best);
-      Paths p = paths(ctx, best);
+      mariadb::Paths p = servers_.paths(ctx, best);
       s->run_checked(Command{"sed", "-i", "s/^safe_to_bootstrap: 0/safe_to_bootstrap: 1/",
                              p.data + "/grastate.dat"});
       // The saved view of the old primary component (pc.recovery) would make this node wait
       // for members that are down; the new component starts from the recovered position.
       s->run_checked(Command{"rm", "-f", p.data + "/gvwstate.dat"});
-      std::string pid = launch(
+      std::string pid = servers_.launch(
           ctx, *s, best, {"--wsrep-new-cluster", "--wsrep-start-position=" + pos[best].first});
       wait_synced(ctx, *s, best, 0, pid);
     }
     if (node != best) {
       auto s = ctx.remote->session(node);
-      s->run_checked(Command{"rm", "-f", paths(ctx, node).data + "/gvwstate.dat"});
+      s->run_checked(Command{"rm", "-f", servers_.paths(ctx, node).data + "/gvwstate.dat"});
       std::vector<std::string> extra;
       if (pos.count(node)) extra.push_back("--wsrep-start-position=" + pos[node].first);
       launch_and_wait(ctx, *s, node, extra);
@@ -707,6 +523,7 @@ class GaleraDb : public Db, public Killable, public Pausable {
   }
 
   Options o_;
+  mariadb::Servers servers_;
   std::mutex start_mu_;
 };
 

@@ -1,0 +1,195 @@
+#include "clusters/mariadb/server.h"
+
+#include <sstream>
+
+#include "clusters/common/launch.h"
+#include "clusters/common/nodes.h"
+#include "clusters/common/text.h"
+#include "harness/errors.h"
+#include "harness/secure_dir.h"
+
+namespace faultline::mariadb {
+
+using clusters::trim;
+using std::chrono::seconds;
+
+namespace {
+// `c`, marked safe to run again after a dropped connection (harness/control/retry.h).
+Command idempotent(Command c) {
+  c.idempotent = true;
+  return c;
+}
+}  // namespace
+
+std::map<std::string, std::string> status_lines(const std::string& out) {
+  std::map<std::string, std::string> st;
+  std::istringstream in(out);
+  std::string line;
+  while (std::getline(in, line)) {
+    auto tab = line.find('\t');
+    if (tab != std::string::npos) st[line.substr(0, tab)] = trim(line.substr(tab + 1));
+  }
+  return st;
+}
+
+std::string tail(const std::string& s, size_t n) {
+  return s.size() <= n ? trim(s) : "..." + trim(s.substr(s.size() - n));
+}
+
+Servers::Servers(std::string where, std::string dir, int port)
+    : where_(std::move(where)), dir_(std::move(dir)), port_(port) {}
+
+void Servers::check_name(const std::string& what, const std::string& v) const {
+  bool ok = !v.empty() && v.size() <= 253 && v[0] != '.' && v[0] != '-';
+  for (char c : v) {
+    ok = ok && ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+                c == '.' || c == '-' || c == '_' || c == ':');
+  }
+  if (!ok) {
+    throw ConfigError(where_ + ": " + what + " '" + v +
+                      "' may hold only letters, digits and ._:- (it names the "
+                      "node's directory and goes into my.cnf)");
+  }
+}
+
+Paths Servers::paths(const DbContext& ctx, const std::string& node) const {
+  const std::string host = clusters::host_of(ctx, node);
+  check_name("node name", node);
+  check_name("host of node " + node, host);
+  Paths p;
+  p.dir = dir_ + "/" + node + "-" + host;
+  p.cnf = p.dir + "/my.cnf";
+  p.data = p.dir + "/data";
+  p.socket = p.dir + "/mysqld.sock";
+  p.pid = p.dir + "/mysqld.pid";
+  p.error_log = p.dir + "/error.log";
+  p.stdout_log = p.dir + "/stdout.log";
+  p.recover_log = p.dir + "/recover.log";
+  return p;
+}
+
+// The pid file is in a directory the mysql user owns (common/daemon.h believes it only for
+// this node's mariadbd, recognised by its --defaults-file).
+clusters::Daemon Servers::daemon(const Paths& p) {
+  return {"mariadbd", kMariadbd, "--defaults-file=" + p.cnf, p.pid, p.stdout_log};
+}
+
+void Servers::write_config(const DbContext& ctx, Session& s, const std::string& node,
+                           const std::string& config) const {
+  Paths p = paths(ctx, node);
+  // The base directory is root's alone (harness/secure_dir.h); the node's directory below it
+  // is new (stop_node removed it) and becomes mysql's.
+  s.run_checked(Command::shell(std::string(kPrivateDirShell) +
+                                   "fl_private_dir \"$4\" 755 || exit 3\n"
+                                   "mkdir -p \"$1\" && cat > \"$2\" && chown -R mysql:mysql \"$3\"",
+                               {p.data, p.cnf, p.dir, dir_})
+                    .with_stdin(config));
+  if (auto c = clusters::prepare_launch_command(ctx, node, where_)) s.run_checked(*c);
+}
+
+void Servers::install_db(Session& s, const std::string& node, const Paths& p) const {
+  ExecResult r = s.exec(Command{"mariadb-install-db", "--defaults-file=" + p.cnf, "--user=mysql",
+                                "--auth-root-authentication-method=normal", "--skip-test-db"}
+                            .with_timeout(seconds(180)));
+  if (!r.ok()) {
+    throw RemoteError(node, "mariadb-install-db failed (exit " + std::to_string(r.exit_status) +
+                                "): " + tail(r.err + r.out));
+  }
+}
+
+// Started as mysql, not as root, and its stdout log opened as mysql: the node's directory is
+// mysql's, so root must not open a file there (a symlink planted in place of stdout.log would
+// make root append to any file). Also, libfaketime, loaded before a root mariadbd drops to
+// mysql, creates a semaphore owned by whoever runs it and hands its name to every child.
+// Galera's SST scripts run as mysql; they could not open a root-owned one, tried to make their
+// own, and exited (killing the state transfer) whenever a leftover object of a dead process
+// had their pid's name ("sem_open failed and recreation attempts failed").
+std::string Servers::launch(const DbContext& ctx, Session& s, const std::string& node,
+                            const std::vector<std::string>& extra) const {
+  Paths p = paths(ctx, node);
+  // Under libfaketime only mariadbd's clock: its helpers (SST scripts: bash, rsync) inherit the
+  // preload and keep the real one.
+  std::vector<std::string> args =
+      clusters::launch_env_argv(ctx, node, {{"FAKETIME_ONLY_CMDS", "mariadbd"}});
+  args.push_back(kMariadbd);
+  args.push_back("--defaults-file=" + p.cnf);
+  args.insert(args.end(), extra.begin(), extra.end());
+  // Callers launch only a node that does not run: what is left of an earlier process (killed,
+  // or a launch abandoned at its deadline) goes first, with its port.
+  clear_for_launch(s, node, p);
+  std::string pid = trim(s.run_checked(daemon(p).launch(args, "mysql")).out);
+  if (pid.empty() || pid.find_first_not_of("0123456789") != std::string::npos) {
+    throw RemoteError(node, "starting mariadbd printed no pid ('" + pid + "')");
+  }
+  return pid;
+}
+
+Command Servers::cli(const DbContext& ctx, const std::string& node, const std::string& sql) const {
+  Paths p = paths(ctx, node);
+  return Command{"mariadb", "--defaults-file=" + p.cnf, "-N", "-B", "-e", sql}.with_timeout(
+      seconds(30));
+}
+
+// Issue 14 item 13: a heal that missed a launch still starting launched a second one, which
+// died on "Address already in use".
+bool Servers::running(Session& s, const Paths& p) { return s.exec(daemon(p).running()).ok(); }
+
+void Servers::clear_for_launch(Session& s, const std::string& node, const Paths& p) const {
+  // A killed process lets go of its sockets a moment after it dies.
+  ExecResult r = s.exec(idempotent(
+      daemon(p)
+          .script("killed=$(fl_daemon_procs \"$2\" \"$3\")\n"
+                  "for q in $killed; do kill -s KILL \"$q\" 2>/dev/null; done\n"
+                  "n=0\n"
+                  "while [ -n \"$(fl_daemon_procs \"$2\" \"$3\")\" ] ||\n"
+                  "    { command -v ss > /dev/null && ss -Hltn \"sport = :$4\" | grep -q .; }; do\n"
+                  "  n=$((n+1)); [ $n -gt 300 ] && exit 4; sleep 0.1; done\n"
+                  "fl_launch_leftovers $killed\n",
+                  {std::to_string(port_)})
+          .with_timeout(seconds(40))));
+  if (r.exit_status == 4) {
+    throw RemoteError(node, "an earlier mariadbd of this node, or its port " +
+                                std::to_string(port_) +
+                                ", was still there 30 s after SIGKILL: cannot start another");
+  }
+  if (!r.ok()) throw RemoteError(node, "clearing the way for mariadbd failed: " + tail(r.err));
+}
+
+void Servers::signal_pid(Session& s, const std::string& node, const Paths& p,
+                         const std::string& sig) {
+  ExecResult r = s.exec(daemon(p).signal(sig));
+  if (r.exit_status == 3) {
+    throw RemoteError(node, "mariadbd is not running (" + p.pid +
+                                " is missing or does not name this node's mariadbd)");
+  }
+  if (!r.ok()) throw RemoteError(node, "kill -" + sig + " mariadbd failed: " + tail(r.err));
+}
+
+void Servers::remove_launch_leftovers(Session& s, const std::string& pid) {
+  s.exec(Command::shell(std::string(clusters::kLaunchLeftoversShell) + "fl_launch_leftovers \"$1\"",
+                        {pid}));
+}
+
+void Servers::signal_and_wait(Session& s, const std::string& node, const Paths& p,
+                              const std::string& sig, seconds wait) {
+  ExecResult r = s.exec(daemon(p).stop(sig, wait));
+  if (r.exit_status == 4) {
+    throw RemoteError(
+        node, "mariadbd did not exit within " + std::to_string(wait.count()) + " s of SIG" + sig);
+  }
+  if (!r.ok()) throw RemoteError(node, "stopping mariadbd failed: " + tail(r.err));
+}
+
+void Servers::stop_node(const DbContext& ctx, Session& s, const std::string& node,
+                        bool wipe) const {
+  Paths p = paths(ctx, node);
+  try {
+    signal_and_wait(s, node, p, "TERM", seconds(30));
+  } catch (const RemoteError&) {
+    signal_and_wait(s, node, p, "KILL", seconds(20));
+  }
+  clear_for_launch(s, node, p);  // and any mariadbd of this node without a pid file
+  if (wipe) s.run_checked(idempotent(Command{"rm", "-rf", p.dir}));
+}
+
+}  // namespace faultline::mariadb

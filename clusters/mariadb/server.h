@@ -1,0 +1,93 @@
+// One mariadbd per node, as the MariaDB adapters (galera, mariadb-async) run it over SSH: its own
+// directory <dir>/<node>-<host>/ holding my.cnf, data/, the socket, the pid file and the logs
+// (nodes of the local cluster share one filesystem), started as mysql in its own session,
+// signalled and stopped only through a pid file that names this node's mariadbd
+// (clusters/common/daemon.h), the local `mariadb` client through the node's socket.
+//
+// Thread safety: a Servers is immutable; its methods may run for many nodes at once (one
+// Session each).
+#pragma once
+
+#include <chrono>
+#include <map>
+#include <string>
+#include <vector>
+
+#include "clusters/common/daemon.h"
+#include "harness/command.h"
+#include "harness/db.h"
+#include "harness/remote.h"
+
+namespace faultline::mariadb {
+
+inline constexpr const char* kMariadbd = "/usr/sbin/mariadbd";
+
+struct Paths {
+  std::string dir, cnf, data, socket, pid, error_log, stdout_log, recover_log;
+};
+
+// "name\tvalue" lines (SHOW STATUS through the mariadb client) as a map.
+std::map<std::string, std::string> status_lines(const std::string& out);
+
+// The last `n` characters of `s`, trimmed ("..." in front when cut).
+std::string tail(const std::string& s, size_t n = 600);
+
+class Servers {
+ public:
+  // `where` names the adapter in messages ("db 'galera'"); `dir` is the root of the nodes'
+  // directories (root's alone); `port` is the TCP port a new mariadbd must find free (Galera's
+  // 4567, MariaDB's 3306).
+  Servers(std::string where, std::string dir, int port);
+
+  // Node names and hosts become directory names and my.cnf values: letters, digits, and ._:-
+  // only (the inventory checks the same; this guards every other caller). Throws ConfigError.
+  void check_name(const std::string& what, const std::string& v) const;
+
+  Paths paths(const DbContext& ctx, const std::string& node) const;
+  static clusters::Daemon daemon(const Paths& p);
+
+  // Makes the node's directory (the base is root's alone; the node's own becomes mysql's) and
+  // writes `config` as its my.cnf; then what the launch env needs (libfaketime's files).
+  void write_config(const DbContext& ctx, Session& s, const std::string& node,
+                    const std::string& config) const;
+  // mariadb-install-db into the node's data directory (root by password-less socket login).
+  void install_db(Session& s, const std::string& node, const Paths& p) const;
+
+  // Starts mariadbd in the background (setsid, so it outlives the SSH channel), as mysql, under
+  // the run's launch env (only mariadbd's clock is faked). Returns the new process's pid.
+  std::string launch(const DbContext& ctx, Session& s, const std::string& node,
+                     const std::vector<std::string>& extra) const;
+
+  // `sql` through the node's socket as root (-N -B: tab-separated, no headers), 30 s timeout.
+  Command cli(const DbContext& ctx, const std::string& node, const std::string& sql) const;
+
+  // Whether a mariadbd of this node runs: the one of its pid file, or one that has not written
+  // it yet.
+  static bool running(Session& s, const Paths& p);
+
+  // Kills every mariadbd of this node that the pid file does not name and waits until each is
+  // gone and nothing listens on the port any more, so that a launch can bind it.
+  void clear_for_launch(Session& s, const std::string& node, const Paths& p) const;
+
+  // kill -SIG to the pid file's mariadbd; throws RemoteError when it does not run.
+  static void signal_pid(Session& s, const std::string& node, const Paths& p,
+                         const std::string& sig);
+  // What the launch env made for process `pid`, which is gone (common/launch.h).
+  static void remove_launch_leftovers(Session& s, const std::string& pid);
+  // Sends `sig` to the pid file's process and waits until it is gone; removes the pid file. A
+  // node that is not running is fine; a pid file that does not name this node's mariadbd is
+  // removed and nothing is signalled.
+  static void signal_and_wait(Session& s, const std::string& node, const Paths& p,
+                              const std::string& sig, std::chrono::seconds wait);
+  // TERM (30 s), else KILL; then clear_for_launch; with `wipe`, the node's directory goes too.
+  void stop_node(const DbContext& ctx, Session& s, const std::string& node, bool wipe) const;
+
+  const std::string& where() const { return where_; }
+  const std::string& dir() const { return dir_; }
+
+ private:
+  std::string where_, dir_;
+  int port_;
+};
+
+}  // namespace faultline::mariadb
