@@ -1,0 +1,553 @@
+#include "clusters/mariadb/async_db.h"
+
+#include <chrono>
+#include <filesystem>
+#include <fstream>
+#include <limits>
+#include <mutex>
+#include <set>
+#include <sstream>
+
+#include "clusters/common/checks.h"
+#include "clusters/common/install.h"
+#include "clusters/common/nodes.h"
+#include "clusters/common/text.h"
+#include "clusters/common/wait.h"
+#include "clusters/mariadb/server.h"
+#include "clusters/sql/mariadb_connection.h"
+#include "clusters/sql/sql.h"
+#include "harness/db.h"
+#include "harness/errors.h"
+#include "harness/options.h"
+#include "harness/remote.h"
+#include "harness/secure_dir.h"
+
+namespace faultline::mariadb {
+
+std::map<std::string, std::vector<std::string>> async_masters(
+    const std::string& topology, const std::vector<std::string>& nodes) {
+  const size_t n = nodes.size();
+  std::map<std::string, std::vector<std::string>> out;
+  if (topology == "master-master") {
+    if (n != 2) {
+      throw ConfigError("db 'mariadb-async': topology master-master takes exactly 2 nodes, not " +
+                        std::to_string(n) + " (ring and multi-source take any number from 2)");
+    }
+    out[nodes[0]] = {nodes[1]};
+    out[nodes[1]] = {nodes[0]};
+    return out;
+  }
+  if (topology != "ring" && topology != "multi-source") {
+    throw ConfigError("db 'mariadb-async': option 'topology': one of master-master, ring, "
+                      "multi-source, not '" +
+                      topology + "'");
+  }
+  if (n < 2) {
+    throw ConfigError("db 'mariadb-async': topology " + topology +
+                      " needs at least 2 nodes, not " + std::to_string(n));
+  }
+  for (size_t i = 0; i < n; ++i) {
+    if (topology == "ring") {
+      out[nodes[i]] = {nodes[(i + n - 1) % n]};
+    } else {
+      for (size_t j = 0; j < n; ++j) {
+        if (j != i) out[nodes[i]].push_back(nodes[j]);
+      }
+    }
+  }
+  return out;
+}
+
+namespace {
+
+using Clock = std::chrono::steady_clock;
+using clusters::log;
+using clusters::trim;
+using std::chrono::milliseconds;
+using std::chrono::seconds;
+
+constexpr const char* kWhere = "db 'mariadb-async'";
+
+struct AsyncOptions {
+  std::string topology = "ring";
+  bool offsets = true;
+  std::string slave_exec_mode = "STRICT";
+  std::string binlog_format = "ROW";
+  std::string isolation;
+  int flush_log = 1;
+  bool select_for_update = false;
+  int catch_up_timeout_s = 30;
+  std::string dir;
+  int start_timeout_s = 60;
+  clusters::InstallSpec install;
+};
+
+std::string ms_since(Clock::time_point t) {
+  return std::to_string(std::chrono::duration_cast<milliseconds>(Clock::now() - t).count()) +
+         " ms";
+}
+
+// Rows of `mariadb -E` (vertical) output: "*** 1. row ***" starts a row, then "Name: value".
+std::vector<std::map<std::string, std::string>> vertical_rows(const std::string& out) {
+  std::vector<std::map<std::string, std::string>> rows;
+  std::istringstream in(out);
+  for (std::string line; std::getline(in, line);) {
+    if (line.rfind("****", 0) == 0) {
+      rows.emplace_back();
+      continue;
+    }
+    auto colon = line.find(": ");
+    if (rows.empty() || colon == std::string::npos) {
+      // A value's later lines (errors may span lines) or a bare "Name:" for an empty value.
+      if (!rows.empty() && !line.empty() && line.back() == ':' &&
+          line.find(' ', line.find_first_not_of(' ')) == std::string::npos) {
+        rows.back()[trim(line.substr(0, line.size() - 1))] = "";
+      }
+      continue;
+    }
+    rows.back()[trim(line.substr(0, colon))] = trim(line.substr(colon + 2));
+  }
+  return rows;
+}
+
+int64_t to_int(const std::string& s, int64_t fallback = -1) {
+  try {
+    return s.empty() ? fallback : std::stoll(s);
+  } catch (const std::exception&) {
+    return fallback;
+  }
+}
+
+class AsyncDb : public Db, public Killable, public Pausable {
+ public:
+  explicit AsyncDb(AsyncOptions o)
+      : o_(std::move(o)), servers_(kWhere, o_.dir, /*port=*/3306) {}
+
+  std::string name() const override { return "mariadb-async"; }
+  std::vector<std::string> vocabularies() const override { return sql::vocabularies(); }
+
+  std::vector<NodeCheck> node_checks() const override {
+    std::vector<NodeCheck> checks = clusters::Installer(o_.install).node_checks();
+    if (o_.install.method == "none") {
+      checks.push_back(clusters::binary_check("mariadbd", kMariadbd, {"--version"},
+                                              "install the mariadb-server package"));
+    }
+    checks.push_back(clusters::port_check(3306, "mariadbd", "MariaDB's client port"));
+    return checks;
+  }
+
+  std::string version(const DbContext& ctx) override {
+    if (ctx.nodes.empty() || !ctx.remote) return "unknown";
+    try {
+      auto s = ctx.remote->session(ctx.nodes.front());
+      return trim(s->run_checked(Command{kMariadbd, "--version"}).out);
+    } catch (const std::exception&) {
+      return "unknown";
+    }
+  }
+
+  void setup(const DbContext& ctx) override {
+    clusters::require_remote(ctx, kWhere);
+    const auto masters = async_masters(o_.topology, ctx.nodes);
+    clusters::Installer(o_.install).install_all(ctx, "mariadbd", kMariadbd);
+    const auto t0 = Clock::now();
+    log(ctx, "mariadb-async: " + o_.topology + " of " + std::to_string(ctx.nodes.size()) +
+                 " nodes; installing and starting every server");
+    clusters::on_every_node(ctx.nodes, [&](const std::string& n, size_t i) {
+      auto s = ctx.remote->session(n);
+      servers_.stop_node(ctx, *s, n, /*wipe=*/true);
+      const std::string address = clusters::own_address(ctx, *s, n);
+      servers_.check_name("address of node " + n, address);
+      servers_.write_config(ctx, *s, n, config(ctx, n, address, static_cast<int>(i) + 1));
+      servers_.install_db(*s, n, servers_.paths(ctx, n));
+      start_and_wait(ctx, *s, n);
+      // Each node makes its own user and database: not binlogged, so never replicated.
+      s->run_checked(servers_.cli(
+          ctx, n,
+          "SET SESSION sql_log_bin = 0; CREATE USER IF NOT EXISTS 'faultline'@'%' IDENTIFIED BY "
+          "'faultline'; GRANT ALL ON *.* TO 'faultline'@'%'; CREATE DATABASE IF NOT EXISTS "
+          "faultline;"));
+    });
+    log(ctx, "mariadb-async: servers up in " + ms_since(t0));
+    clusters::on_every_node(ctx.nodes, [&](const std::string& n, size_t) {
+      auto s = ctx.remote->session(n);
+      std::string sql;
+      for (const auto& m : masters.at(n)) {
+        sql += "CHANGE MASTER '" + m + "' TO MASTER_HOST='" + clusters::host_of(ctx, m) +
+               "', MASTER_PORT=3306, MASTER_USER='faultline', MASTER_PASSWORD='faultline', "
+               "MASTER_USE_GTID=slave_pos, MASTER_CONNECT_RETRY=1; START SLAVE '" +
+               m + "'; ";
+      }
+      s->run_checked(servers_.cli(ctx, n, sql));
+    });
+    std::string last;
+    bool running = clusters::poll_until(Clock::now() + seconds(o_.start_timeout_s),
+                                        milliseconds(250), [&] {
+                                          last.clear();
+                                          for (const auto& n : ctx.nodes) {
+                                            for (const auto& ch : channels(ctx, n)) {
+                                              if (ch.at("Slave_IO_Running") != "Yes" ||
+                                                  ch.at("Slave_SQL_Running") != "Yes") {
+                                                last = describe(n, ch);
+                                                return false;
+                                              }
+                                            }
+                                          }
+                                          return true;
+                                        });
+    if (!running) {
+      throw RemoteError(ctx.nodes.front(), "replication did not start within " +
+                                               std::to_string(o_.start_timeout_s) +
+                                               " s: " + last);
+    }
+    log(ctx, "mariadb-async: every channel running after " + ms_since(t0));
+  }
+
+  void prepare(const DbContext& ctx, const std::string& vocabulary, const Json& params) override {
+    clusters::require_remote(ctx, kWhere);
+    sql::MariaDbOptions mo = client_options();
+    auto c =
+        sql::connect_mariadb(clusters::host_of(ctx, ctx.nodes.front()), mo, seconds(30));
+    for (const auto& st : sql::schema_statements(vocabulary, sql::Dialect::kMySql, params)) {
+      c->query(st);
+    }
+    auto rows = sql::initial_rows(vocabulary, sql::Dialect::kMySql, params);
+    for (const auto& st : rows) c->query(st);
+    // Every node has the tables and the same rows (replication is asynchronous).
+    const auto t0 = Clock::now();
+    std::string last;
+    bool same = clusters::poll_until(Clock::now() + seconds(o_.start_timeout_s), milliseconds(200),
+                                     [&] {
+                                       auto sums = checksums(ctx, vocabulary);
+                                       last = sums.dump();
+                                       return converged(sums, ctx.nodes.size());
+                                     });
+    if (!same) {
+      throw RemoteError(ctx.nodes.front(), "the tables of '" + vocabulary +
+                                               "' did not reach every node within " +
+                                               std::to_string(o_.start_timeout_s) +
+                                               " s (checksums: " + last + ")");
+    }
+    log(ctx, "mariadb-async: prepared '" + vocabulary + "' (" + std::to_string(rows.size()) +
+                 " initial rows) on every node in " + ms_since(t0));
+  }
+
+  void before_final_reads(const DbContext& ctx, const std::string& vocabulary,
+                          bool faults_ran) override {
+    (void)faults_ran;
+    if (!ctx.remote) return;
+    const auto t0 = Clock::now();
+    Json health, before;
+    bool caught_up = false;
+    int unchanged = 0;
+    clusters::poll_until(Clock::now() + seconds(o_.catch_up_timeout_s), milliseconds(250), [&] {
+      health = replication_health(ctx);
+      caught_up = health["caught-up"].get<bool>();
+      // A stopped SQL thread does not start by itself: once a channel has halted, wait only
+      // until nothing moves any more for a second (the other channels have caught up as far as
+      // they can, or halted too).
+      unchanged = health["nodes"] == before ? unchanged + 1 : 0;
+      before = health["nodes"];
+      return caught_up || (!health["halted"].empty() && unchanged >= 4);
+    });
+    Json sums = checksums(ctx, vocabulary);
+    health["checksums"] = sums;
+    health["diverged"] = diverged_tables(sums);
+    health["waited-ms"] =
+        std::chrono::duration_cast<milliseconds>(Clock::now() - t0).count();
+    log(ctx, std::string("mariadb-async: ") +
+                 (caught_up ? "every node caught up" : "nodes did not catch up") + " after " +
+                 ms_since(t0));
+    for (const auto& h : health["halted"]) log(ctx, "mariadb-async: halted: " + h.get<std::string>());
+    if (!health["diverged"].empty()) {
+      log(ctx, "mariadb-async: tables differ between nodes: " + health["diverged"].dump());
+    }
+    if (!ctx.run_dir.empty()) {
+      std::ofstream out(std::filesystem::path(ctx.run_dir) / "replication.json");
+      out << health.dump(2) << "\n";
+    }
+  }
+
+  void teardown(const DbContext& ctx) override {
+    if (!ctx.remote) return;
+    clusters::on_every_node(ctx.nodes, [&](const std::string& n, size_t) {
+      auto s = ctx.remote->session(n);
+      servers_.stop_node(ctx, *s, n, /*wipe=*/true);
+    });
+  }
+
+  std::map<std::string, std::vector<std::string>> log_files(const DbContext& ctx) override {
+    std::map<std::string, std::vector<std::string>> out;
+    for (const auto& n : ctx.nodes) {
+      Paths p = servers_.paths(ctx, n);
+      out[n] = {p.error_log, p.stdout_log};
+    }
+    return out;
+  }
+
+  std::unique_ptr<Client> new_client(const std::string& vocabulary) override {
+    sql::ClientOptions co;
+    co.select_for_update = o_.select_for_update;
+    return sql::make_client(vocabulary, sql::mariadb_connector(client_options()), co);
+  }
+
+  // --- Killable ---------------------------------------------------------------------------
+  void kill(const DbContext& ctx, const std::string& node) override {
+    auto s = ctx.remote->session(node);
+    Servers::signal_and_wait(*s, node, servers_.paths(ctx, node), "KILL", seconds(20));
+    servers_.clear_for_launch(*s, node, servers_.paths(ctx, node));
+  }
+
+  void start(const DbContext& ctx, const std::string& node) override {
+    auto s = ctx.remote->session(node);
+    if (Servers::running(*s, servers_.paths(ctx, node))) return;
+    start_and_wait(ctx, *s, node);
+  }
+
+  // --- Pausable ---------------------------------------------------------------------------
+  void pause(const DbContext& ctx, const std::string& node) override {
+    auto s = ctx.remote->session(node);
+    Servers::signal_pid(*s, node, servers_.paths(ctx, node), "STOP");
+  }
+  void resume(const DbContext& ctx, const std::string& node) override {
+    auto s = ctx.remote->session(node);
+    if (!Servers::running(*s, servers_.paths(ctx, node))) return;
+    Servers::signal_pid(*s, node, servers_.paths(ctx, node), "CONT");
+  }
+
+ private:
+  sql::MariaDbOptions client_options() const {
+    sql::MariaDbOptions mo;
+    mo.isolation = o_.isolation;
+    return mo;
+  }
+
+  std::string config(const DbContext& ctx, const std::string& node, const std::string& address,
+                     int index) const {
+    Paths p = servers_.paths(ctx, node);
+    std::ostringstream c;
+    c << "[mysqld]\nuser=mysql\ndatadir=" << p.data << "\nsocket=" << p.socket
+      << "\npid-file=" << p.pid << "\nlog-error=" << p.error_log << "\nbind-address=" << address
+      << "\nport=3306\nskip-name-resolve\nperformance_schema=OFF\n"
+      << "default_storage_engine=InnoDB\ninnodb_buffer_pool_size=64M\n"
+      << "innodb_log_file_size=32M\ninnodb_flush_log_at_trx_commit=" << o_.flush_log
+      << "\nserver_id=" << index << "\ngtid_domain_id=" << index
+      << "\nlog_bin=binlog\nlog_slave_updates=ON\nbinlog_format=" << o_.binlog_format
+      << "\nrelay_log=relay\nslave_exec_mode=" << o_.slave_exec_mode
+      << "\nslave_net_timeout=10\nreport_host=" << node << "\nmax_connections=500\n";
+    if (o_.topology == "multi-source") c << "gtid_ignore_duplicates=ON\n";
+    if (o_.offsets) {
+      c << "auto_increment_increment=" << ctx.nodes.size() << "\nauto_increment_offset=" << index
+        << "\n";
+    }
+    c << "[client]\nsocket=" << p.socket << "\nuser=root\n";
+    return c.str();
+  }
+
+  // Launches the node's mariadbd and waits until it answers; throws with its error log's tail
+  // when it dies or does not answer within start-timeout-s.
+  void start_and_wait(const DbContext& ctx, Session& s, const std::string& node) {
+    Paths p = servers_.paths(ctx, node);
+    std::string pid = servers_.launch(ctx, s, node, {});
+    bool died = false;
+    bool up = clusters::poll_until(Clock::now() + seconds(o_.start_timeout_s), milliseconds(200),
+                                   [&] {
+                                     if (s.exec(servers_.cli(ctx, node, "SELECT 1")).ok()) {
+                                       return true;
+                                     }
+                                     died = !s.exec(Command{"kill", "-0", pid}).ok();
+                                     return died;
+                                   });
+    if (up && !died) return;
+    if (died) Servers::remove_launch_leftovers(s, pid);
+    throw RemoteError(node, std::string("mariadbd ") + (died ? "died" : "did not answer") +
+                                " after its start; " + p.error_log + " ends:\n" +
+                                clusters::log_tail(s, p.error_log, 15));
+  }
+
+  // SHOW ALL SLAVES STATUS of `node`, a map per channel ({} when it does not answer).
+  std::vector<std::map<std::string, std::string>> channels(const DbContext& ctx,
+                                                           const std::string& node) const {
+    auto s = ctx.remote->session(node);
+    Paths p = servers_.paths(ctx, node);
+    Command c{"mariadb", "--defaults-file=" + p.cnf, "-E", "-e", "SHOW ALL SLAVES STATUS"};
+    c.with_timeout(seconds(10));
+    c.idempotent = true;
+    ExecResult r = s->exec(c);
+    if (!r.ok()) return {};
+    auto rows = vertical_rows(r.out);
+    for (auto& row : rows) {
+      for (const char* k : {"Slave_IO_Running", "Slave_SQL_Running", "Connection_name"}) {
+        row.emplace(k, "");
+      }
+    }
+    return rows;
+  }
+
+  static std::string describe(const std::string& node, const std::map<std::string, std::string>& ch) {
+    auto get = [&](const char* k) {
+      auto it = ch.find(k);
+      return it == ch.end() ? std::string() : it->second;
+    };
+    std::string d = node + " from " + get("Connection_name") + ": IO " + get("Slave_IO_Running") +
+                    ", SQL " + get("Slave_SQL_Running");
+    if (to_int(get("Last_SQL_Errno"), 0) != 0) {
+      d += "; SQL error " + get("Last_SQL_Errno") + ": " + get("Last_SQL_Error");
+    }
+    if (to_int(get("Last_IO_Errno"), 0) != 0) {
+      d += "; IO error " + get("Last_IO_Errno") + ": " + get("Last_IO_Error");
+    }
+    return d;
+  }
+
+  // Per node: gtid_current_pos and every channel's state; "halted": channels whose SQL thread
+  // stopped (it does not restart by itself); "caught-up": every channel runs and every node
+  // shows the same gtid_current_pos.
+  Json replication_health(const DbContext& ctx) const {
+    Json nodes = Json::object();
+    Json halted = Json::array();
+    std::set<std::string> positions;
+    bool all_running = true;
+    for (const auto& n : ctx.nodes) {
+      Json node = Json::object();
+      auto s = ctx.remote->session(n);
+      ExecResult pos = s->exec(servers_.cli(ctx, n, "SELECT @@gtid_current_pos"));
+      node["gtid-current-pos"] = pos.ok() ? trim(pos.out) : nullptr;
+      positions.insert(pos.ok() ? trim(pos.out) : "?unreachable " + n);
+      Json chans = Json::array();
+      for (const auto& ch : channels(ctx, n)) {
+        auto get = [&](const char* k) {
+          auto it = ch.find(k);
+          return it == ch.end() ? std::string() : it->second;
+        };
+        int64_t behind = to_int(get("Seconds_Behind_Master"));
+        chans.push_back({{"from", get("Connection_name")},
+                         {"io-running", get("Slave_IO_Running")},
+                         {"sql-running", get("Slave_SQL_Running")},
+                         {"last-sql-errno", to_int(get("Last_SQL_Errno"), 0)},
+                         {"last-sql-error", get("Last_SQL_Error")},
+                         {"last-io-errno", to_int(get("Last_IO_Errno"), 0)},
+                         {"last-io-error", get("Last_IO_Error")},
+                         {"seconds-behind-master", behind < 0 ? Json(nullptr) : Json(behind)},
+                         {"gtid-io-pos", get("Gtid_IO_Pos")}});
+        if (get("Slave_IO_Running") != "Yes" || get("Slave_SQL_Running") != "Yes") {
+          all_running = false;
+        }
+        if (get("Slave_SQL_Running") == "No") halted.push_back(describe(n, ch));
+      }
+      if (!pos.ok()) all_running = false;
+      node["channels"] = chans;
+      nodes[n] = node;
+    }
+    return {{"topology", o_.topology},
+            {"nodes", nodes},
+            {"halted", halted},
+            {"caught-up", all_running && positions.size() == 1}};
+  }
+
+  // CHECKSUM TABLE of the vocabulary's tables on every node: {table: {node: checksum}} (null
+  // where the node did not answer).
+  Json checksums(const DbContext& ctx, const std::string& vocabulary) const {
+    Json out = Json::object();
+    std::mutex mu;
+    const auto tables = sql::tables(vocabulary);
+    clusters::on_every_node(ctx.nodes, [&](const std::string& n, size_t) {
+      auto s = ctx.remote->session(n);
+      for (const auto& t : tables) {
+        Command c = servers_.cli(ctx, n, "CHECKSUM TABLE faultline." + t);
+        c.idempotent = true;
+        ExecResult r = s->exec(c);
+        Json v = nullptr;
+        auto tab = r.out.find('\t');
+        if (r.ok() && tab != std::string::npos) {
+          std::string sum = trim(r.out.substr(tab + 1));
+          if (sum != "NULL") v = sum;  // NULL: the table does not exist there
+        }
+        std::lock_guard<std::mutex> lk(mu);
+        out[t][n] = v;
+      }
+    });
+    return out;
+  }
+
+  static bool converged(const Json& sums, size_t nodes) {
+    for (const auto& [t, per_node] : sums.items()) {
+      std::set<std::string> seen;
+      for (const auto& [n, v] : per_node.items()) {
+        if (v.is_null()) return false;
+        seen.insert(v.get<std::string>());
+      }
+      if (seen.size() != 1 || per_node.size() != nodes) return false;
+    }
+    return true;
+  }
+
+  // The tables whose checksums differ between nodes that answered.
+  static Json diverged_tables(const Json& sums) {
+    Json out = Json::array();
+    for (const auto& [t, per_node] : sums.items()) {
+      std::set<std::string> seen;
+      for (const auto& [n, v] : per_node.items()) {
+        if (!v.is_null()) seen.insert(v.get<std::string>());
+      }
+      if (seen.size() > 1) out.push_back(t);
+    }
+    return out;
+  }
+
+  AsyncOptions o_;
+  Servers servers_;
+};
+
+const OptionDecls kAsyncOptions = {
+    {"topology", "ring", "master-master (2 nodes) | ring | multi-source"},
+    {"auto-increment", "offsets",
+     "offsets (auto_increment_increment = N, offset = the node's index) | none"},
+    {"slave-exec-mode", "STRICT",
+     "STRICT | IDEMPOTENT (skips duplicate-key and missing-row errors: diverges silently)"},
+    {"binlog-format", "ROW", "ROW | STATEMENT | MIXED"},
+    {"isolation", nullptr,
+     "read-uncommitted | read-committed | repeatable-read | serializable (default: the "
+     "server's, repeatable-read)"},
+    {"flush-log-at-trx-commit", 1, "innodb_flush_log_at_trx_commit: 0, 1 or 2"},
+    {"select-for-update", false, "read-modify-writes read with SELECT ... FOR UPDATE"},
+    {"catch-up-timeout-s", 30, "before the final reads, how long replication may take to catch up"},
+    {"dir", "/var/lib/faultline/mariadb-async", "data directory root on each node"},
+    {"start-timeout-s", 60, "how long a server may take to start, and replication to run"},
+    clusters::install_option(),
+};
+
+AsyncOptions parse_options(const Json& j) {
+  const faultline::Options opts(j, kAsyncOptions, kWhere);
+  AsyncOptions o;
+  o.topology = opts.text("topology", {"master-master", "ring", "multi-source"});
+  o.offsets = opts.text("auto-increment", {"offsets", "none"}) == "offsets";
+  o.slave_exec_mode = opts.text("slave-exec-mode", {"STRICT", "IDEMPOTENT"});
+  o.binlog_format = opts.text("binlog-format", {"ROW", "STATEMENT", "MIXED"});
+  if (opts.has("isolation") && opts.raw("isolation") != "") {
+    o.isolation = opts.text(
+        "isolation", {"read-uncommitted", "read-committed", "repeatable-read", "serializable"});
+  }
+  o.flush_log = static_cast<int>(opts.integer("flush-log-at-trx-commit", 0, 2));
+  o.select_for_update = opts.flag("select-for-update");
+  o.catch_up_timeout_s = static_cast<int>(opts.integer("catch-up-timeout-s", 0, 3600));
+  o.dir = opts.text("dir");
+  check_dir_option(o.dir, std::string(kWhere) + ": option 'dir'");
+  o.start_timeout_s =
+      static_cast<int>(opts.integer("start-timeout-s", 1, std::numeric_limits<int>::max()));
+  o.install = clusters::parse_package_install(opts.raw("install"),
+                                              std::string(kWhere) + ": option 'install'");
+  return o;
+}
+
+const bool registered = DbRegistry::add(
+    "db", "mariadb-async",
+    "MariaDB asynchronous multi-master replication (master-master, ring, multi-source; GTID, "
+    "auto-increment offsets); libmariadb clients",
+    [](const Json& options) -> std::unique_ptr<Db> {
+      return std::make_unique<AsyncDb>(parse_options(options));
+    },
+    kAsyncOptions);
+
+}  // namespace
+}  // namespace faultline::mariadb
