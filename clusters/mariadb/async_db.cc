@@ -38,13 +38,14 @@ std::map<std::string, std::vector<std::string>> async_masters(
     return out;
   }
   if (topology != "ring" && topology != "multi-source") {
-    throw ConfigError("db 'mariadb-async': option 'topology': one of master-master, ring, "
-                      "multi-source, not '" +
-                      topology + "'");
+    throw ConfigError(
+        "db 'mariadb-async': option 'topology': one of master-master, ring, "
+        "multi-source, not '" +
+        topology + "'");
   }
   if (n < 2) {
-    throw ConfigError("db 'mariadb-async': topology " + topology +
-                      " needs at least 2 nodes, not " + std::to_string(n));
+    throw ConfigError("db 'mariadb-async': topology " + topology + " needs at least 2 nodes, not " +
+                      std::to_string(n));
   }
   for (size_t i = 0; i < n; ++i) {
     if (topology == "ring") {
@@ -83,8 +84,7 @@ struct AsyncOptions {
 };
 
 std::string ms_since(Clock::time_point t) {
-  return std::to_string(std::chrono::duration_cast<milliseconds>(Clock::now() - t).count()) +
-         " ms";
+  return std::to_string(std::chrono::duration_cast<milliseconds>(Clock::now() - t).count()) + " ms";
 }
 
 // Rows of `mariadb -E` (vertical) output: "*** 1. row ***" starts a row, then "Name: value".
@@ -120,8 +120,7 @@ int64_t to_int(const std::string& s, int64_t fallback = -1) {
 
 class AsyncDb : public Db, public Killable, public Pausable {
  public:
-  explicit AsyncDb(AsyncOptions o)
-      : o_(std::move(o)), servers_(kWhere, o_.dir, /*port=*/3306) {}
+  explicit AsyncDb(AsyncOptions o) : o_(std::move(o)), servers_(kWhere, o_.dir, /*port=*/3306) {}
 
   std::string name() const override { return "mariadb-async"; }
   std::vector<std::string> vocabularies() const override { return sql::vocabularies(); }
@@ -173,32 +172,35 @@ class AsyncDb : public Db, public Killable, public Pausable {
       auto s = ctx.remote->session(n);
       std::string sql;
       for (const auto& m : masters.at(n)) {
-        sql += "CHANGE MASTER '" + m + "' TO MASTER_HOST='" + clusters::host_of(ctx, m) +
-               "', MASTER_PORT=3306, MASTER_USER='faultline', MASTER_PASSWORD='faultline', "
-               "MASTER_USE_GTID=slave_pos, MASTER_CONNECT_RETRY=1; START SLAVE '" +
-               m + "'; ";
+        sql += "CHANGE MASTER '";
+        sql += m;
+        sql += "' TO MASTER_HOST='";
+        sql += clusters::host_of(ctx, m);
+        sql +=
+            "', MASTER_PORT=3306, MASTER_USER='faultline', MASTER_PASSWORD='faultline', "
+            "MASTER_USE_GTID=slave_pos, MASTER_CONNECT_RETRY=1; START SLAVE '";
+        sql += m;
+        sql += "'; ";
       }
       s->run_checked(servers_.cli(ctx, n, sql));
     });
     std::string last;
-    bool running = clusters::poll_until(Clock::now() + seconds(o_.start_timeout_s),
-                                        milliseconds(250), [&] {
-                                          last.clear();
-                                          for (const auto& n : ctx.nodes) {
-                                            for (const auto& ch : channels(ctx, n)) {
-                                              if (ch.at("Slave_IO_Running") != "Yes" ||
-                                                  ch.at("Slave_SQL_Running") != "Yes") {
-                                                last = describe(n, ch);
-                                                return false;
-                                              }
-                                            }
-                                          }
-                                          return true;
-                                        });
+    bool running =
+        clusters::poll_until(Clock::now() + seconds(o_.start_timeout_s), milliseconds(250), [&] {
+          last.clear();
+          for (const auto& n : ctx.nodes) {
+            for (const auto& ch : channels(ctx, n)) {
+              if (ch.at("Slave_IO_Running") != "Yes" || ch.at("Slave_SQL_Running") != "Yes") {
+                last = describe(n, ch);
+                return false;
+              }
+            }
+          }
+          return true;
+        });
     if (!running) {
       throw RemoteError(ctx.nodes.front(), "replication did not start within " +
-                                               std::to_string(o_.start_timeout_s) +
-                                               " s: " + last);
+                                               std::to_string(o_.start_timeout_s) + " s: " + last);
     }
     log(ctx, "mariadb-async: every channel running after " + ms_since(t0));
   }
@@ -206,8 +208,7 @@ class AsyncDb : public Db, public Killable, public Pausable {
   void prepare(const DbContext& ctx, const std::string& vocabulary, const Json& params) override {
     clusters::require_remote(ctx, kWhere);
     sql::MariaDbOptions mo = client_options();
-    auto c =
-        sql::connect_mariadb(clusters::host_of(ctx, ctx.nodes.front()), mo, seconds(30));
+    auto c = sql::connect_mariadb(clusters::host_of(ctx, ctx.nodes.front()), mo, seconds(30));
     for (const auto& st : sql::schema_statements(vocabulary, sql::Dialect::kMySql, params)) {
       c->query(st);
     }
@@ -216,17 +217,16 @@ class AsyncDb : public Db, public Killable, public Pausable {
     // Every node has the tables and the same rows (replication is asynchronous).
     const auto t0 = Clock::now();
     std::string last;
-    bool same = clusters::poll_until(Clock::now() + seconds(o_.start_timeout_s), milliseconds(200),
-                                     [&] {
-                                       auto sums = checksums(ctx, vocabulary);
-                                       last = sums.dump();
-                                       return converged(sums, ctx.nodes.size());
-                                     });
+    bool same =
+        clusters::poll_until(Clock::now() + seconds(o_.start_timeout_s), milliseconds(200), [&] {
+          auto sums = checksums(ctx, vocabulary);
+          last = sums.dump();
+          return converged(sums, ctx.nodes.size());
+        });
     if (!same) {
-      throw RemoteError(ctx.nodes.front(), "the tables of '" + vocabulary +
-                                               "' did not reach every node within " +
-                                               std::to_string(o_.start_timeout_s) +
-                                               " s (checksums: " + last + ")");
+      throw RemoteError(ctx.nodes.front(),
+                        "the tables of '" + vocabulary + "' did not reach every node within " +
+                            std::to_string(o_.start_timeout_s) + " s (checksums: " + last + ")");
     }
     log(ctx, "mariadb-async: prepared '" + vocabulary + "' (" + std::to_string(rows.size()) +
                  " initial rows) on every node in " + ms_since(t0));
@@ -253,12 +253,12 @@ class AsyncDb : public Db, public Killable, public Pausable {
     Json sums = checksums(ctx, vocabulary);
     health["checksums"] = sums;
     health["diverged"] = diverged_tables(sums);
-    health["waited-ms"] =
-        std::chrono::duration_cast<milliseconds>(Clock::now() - t0).count();
+    health["waited-ms"] = std::chrono::duration_cast<milliseconds>(Clock::now() - t0).count();
     log(ctx, std::string("mariadb-async: ") +
                  (caught_up ? "every node caught up" : "nodes did not catch up") + " after " +
                  ms_since(t0));
-    for (const auto& h : health["halted"]) log(ctx, "mariadb-async: halted: " + h.get<std::string>());
+    for (const auto& h : health["halted"])
+      log(ctx, "mariadb-async: halted: " + h.get<std::string>());
     if (!health["diverged"].empty()) {
       log(ctx, "mariadb-async: tables differ between nodes: " + health["diverged"].dump());
     }
@@ -350,14 +350,14 @@ class AsyncDb : public Db, public Killable, public Pausable {
     Paths p = servers_.paths(ctx, node);
     std::string pid = servers_.launch(ctx, s, node, {});
     bool died = false;
-    bool up = clusters::poll_until(Clock::now() + seconds(o_.start_timeout_s), milliseconds(200),
-                                   [&] {
-                                     if (s.exec(servers_.cli(ctx, node, "SELECT 1")).ok()) {
-                                       return true;
-                                     }
-                                     died = !s.exec(Command{"kill", "-0", pid}).ok();
-                                     return died;
-                                   });
+    bool up =
+        clusters::poll_until(Clock::now() + seconds(o_.start_timeout_s), milliseconds(200), [&] {
+          if (s.exec(servers_.cli(ctx, node, "SELECT 1")).ok()) {
+            return true;
+          }
+          died = !s.exec(Command{"kill", "-0", pid}).ok();
+          return died;
+        });
     if (up && !died) return;
     if (died) Servers::remove_launch_leftovers(s, pid);
     throw RemoteError(node, std::string("mariadbd ") + (died ? "died" : "did not answer") +
@@ -384,7 +384,8 @@ class AsyncDb : public Db, public Killable, public Pausable {
     return rows;
   }
 
-  static std::string describe(const std::string& node, const std::map<std::string, std::string>& ch) {
+  static std::string describe(const std::string& node,
+                              const std::map<std::string, std::string>& ch) {
     auto get = [&](const char* k) {
       auto it = ch.find(k);
       return it == ch.end() ? std::string() : it->second;
@@ -412,7 +413,7 @@ class AsyncDb : public Db, public Killable, public Pausable {
       Json node = Json::object();
       auto s = ctx.remote->session(n);
       ExecResult pos = s->exec(servers_.cli(ctx, n, "SELECT @@gtid_current_pos"));
-      node["gtid-current-pos"] = pos.ok() ? trim(pos.out) : nullptr;
+      node["gtid-current-pos"] = pos.ok() ? Json(trim(pos.out)) : Json(nullptr);
       positions.insert(pos.ok() ? trim(pos.out) : "?unreachable " + n);
       Json chans = Json::array();
       for (const auto& ch : channels(ctx, n)) {

@@ -1,8 +1,8 @@
 // The topologies of MariaDB asynchronous replication (clusters/mariadb/async_db.h): which
 // masters each node replicates from, and the node counts each topology refuses.
-#include "clusters/mariadb/async_db.h"
-
 #include <catch2/catch.hpp>
+
+#include "clusters/mariadb/async_db.h"
 
 using namespace faultline;
 

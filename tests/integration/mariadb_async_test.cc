@@ -111,8 +111,8 @@ TEST_CASE("mariadb-async: a ring replicates, offsets keep ids apart, a duplicate
   CHECK_THAT(health["halted"].dump(), Catch::Contains("1062"));
   bool n2_halted = false;
   for (const auto& ch : health["nodes"]["n2"]["channels"]) {
-    n2_halted = n2_halted || (ch["from"] == "n1" && ch["sql-running"] == "No" &&
-                              ch["last-sql-errno"] == 1062);
+    n2_halted = n2_halted ||
+                (ch["from"] == "n1" && ch["sql-running"] == "No" && ch["last-sql-errno"] == 1062);
   }
   CHECK(n2_halted);
   CHECK(health["diverged"] == Json::array({"fl_register"}));
@@ -128,8 +128,8 @@ TEST_CASE("mariadb-async: under IDEMPOTENT a conflict halts nothing and the node
       fs::temp_directory_path() / ("fl-async-idem-" + std::to_string(::getpid()));
   fs::create_directories(run_dir);
   c.ctx.run_dir = run_dir.string();
-  auto db = DbRegistry::get("db", "mariadb-async")(
-      {{"topology", "master-master"}, {"slave-exec-mode", "IDEMPOTENT"}});
+  auto db = DbRegistry::get(
+      "db", "mariadb-async")({{"topology", "master-master"}, {"slave-exec-mode", "IDEMPOTENT"}});
   db->setup(c.ctx);
   testing::DbGuard guard{*db, c.ctx};
   db->prepare(c.ctx, "register", Json::object());
