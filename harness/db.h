@@ -151,6 +151,26 @@ class ClockSensitive {
   virtual ClockSkews clock_skews() const = 0;
 };
 
+// A database whose replication can fail where no client op shows it (a replica that stopped
+// applying a master's changes; nodes whose tables no longer agree) reports on it at the end of
+// a run. The runner calls replication_health once, after the final reads (or, for a workload
+// without them, after heal and the recovery wait), records the report in the history as the
+// nemesis-process op "replication-health" (invoke, then an info completion whose value is the
+// report), and adds checker "replication" (checkers/replication.cc), which judges it. The call
+// may wait, bounded, for replication to catch up; it must not throw for a node that does not
+// answer (say so in the report). The report:
+//   {"caught-up": bool,            every channel runs and every node is at the same position
+//    "nodes": {node: {"channels": [{"from", "io-running", "sql-running" ("Yes"/"No"),
+//                                    "last-sql-errno", "last-sql-error", "last-io-errno",
+//                                    "last-io-error", "seconds-behind-master", "gtid-io-pos"}],
+//                     ...}},
+//    "checksums": {table: {node: checksum or null}}}
+class ReportsReplication {
+ public:
+  virtual ~ReportsReplication() = default;
+  virtual Json replication_health(const DbContext& ctx, const std::string& vocabulary) = 0;
+};
+
 template <typename Capability>
 Capability* capability(Db& db) {
   return dynamic_cast<Capability*>(&db);

@@ -108,8 +108,7 @@ class GaleraDb : public Db, public Killable, public Pausable {
     auto t0 = Clock::now();
     {
       auto s = ctx.remote->session(first);
-      mariadb::Paths p = servers_.paths(ctx, first);
-      servers_.install_db(*s, first, p);
+      servers_.install_db(ctx, *s, first);
       std::string pid = servers_.launch(ctx, *s, first, {"--wsrep-new-cluster"});
       wait_synced(ctx, *s, first, 0, pid);
       s->run_checked(servers_.cli(ctx, first,
@@ -152,21 +151,10 @@ class GaleraDb : public Db, public Killable, public Pausable {
         "galera: prepared '" + vocabulary + "' (" + std::to_string(rows.size()) + " initial rows)");
   }
 
-  void teardown(const DbContext& ctx) override {
-    if (!ctx.remote) return;
-    clusters::on_every_node(ctx.nodes, [&](const std::string& n, size_t) {
-      auto s = ctx.remote->session(n);
-      servers_.stop_node(ctx, *s, n, /*wipe=*/true);
-    });
-  }
+  void teardown(const DbContext& ctx) override { servers_.stop_all(ctx); }
 
   std::map<std::string, std::vector<std::string>> log_files(const DbContext& ctx) override {
-    std::map<std::string, std::vector<std::string>> out;
-    for (const auto& n : ctx.nodes) {
-      mariadb::Paths p = servers_.paths(ctx, n);
-      out[n] = {p.error_log, p.stdout_log};
-    }
-    return out;
+    return servers_.log_files(ctx);
   }
 
   std::unique_ptr<Client> new_client(const std::string& vocabulary) override {
@@ -177,12 +165,7 @@ class GaleraDb : public Db, public Killable, public Pausable {
   }
 
   // --- Killable ---------------------------------------------------------------------------
-  void kill(const DbContext& ctx, const std::string& node) override {
-    auto s = ctx.remote->session(node);
-    mariadb::Servers::signal_and_wait(*s, node, servers_.paths(ctx, node), "KILL", seconds(20));
-    servers_.clear_for_launch(*s, node,
-                              servers_.paths(ctx, node));  // a mariadbd without its pid file too
-  }
+  void kill(const DbContext& ctx, const std::string& node) override { servers_.kill(ctx, node); }
 
   void start(const DbContext& ctx, const std::string& node) override {
     std::lock_guard<std::mutex> lk(start_mu_);
@@ -234,15 +217,10 @@ class GaleraDb : public Db, public Killable, public Pausable {
   }
 
   // --- Pausable ---------------------------------------------------------------------------
-  void pause(const DbContext& ctx, const std::string& node) override {
-    auto s = ctx.remote->session(node);
-    mariadb::Servers::signal_pid(*s, node, servers_.paths(ctx, node), "STOP");
-  }
+  void pause(const DbContext& ctx, const std::string& node) override { servers_.pause(ctx, node); }
   // Idempotent: a node whose server is not running has nothing to resume.
   void resume(const DbContext& ctx, const std::string& node) override {
-    auto s = ctx.remote->session(node);
-    if (!mariadb::Servers::running(*s, servers_.paths(ctx, node))) return;
-    mariadb::Servers::signal_pid(*s, node, servers_.paths(ctx, node), "CONT");
+    servers_.resume(ctx, node);
   }
 
  private:

@@ -1,8 +1,6 @@
 #include "clusters/mariadb/async_db.h"
 
 #include <chrono>
-#include <filesystem>
-#include <fstream>
 #include <limits>
 #include <mutex>
 #include <set>
@@ -118,7 +116,7 @@ int64_t to_int(const std::string& s, int64_t fallback = -1) {
   }
 }
 
-class AsyncDb : public Db, public Killable, public Pausable {
+class AsyncDb : public Db, public Killable, public Pausable, public ReportsReplication {
  public:
   explicit AsyncDb(AsyncOptions o) : o_(std::move(o)), servers_(kWhere, o_.dir, /*port=*/3306) {}
 
@@ -158,7 +156,7 @@ class AsyncDb : public Db, public Killable, public Pausable {
       const std::string address = clusters::own_address(ctx, *s, n);
       servers_.check_name("address of node " + n, address);
       servers_.write_config(ctx, *s, n, config(ctx, n, address, static_cast<int>(i) + 1));
-      servers_.install_db(*s, n, servers_.paths(ctx, n));
+      servers_.install_db(ctx, *s, n);
       start_and_wait(ctx, *s, n);
       // Each node makes its own user and database: not binlogged, so never replicated.
       s->run_checked(servers_.cli(
@@ -232,57 +230,46 @@ class AsyncDb : public Db, public Killable, public Pausable {
                  " initial rows) on every node in " + ms_since(t0));
   }
 
+  // Replication must catch up before the final reads judge the data.
   void before_final_reads(const DbContext& ctx, const std::string& vocabulary,
                           bool faults_ran) override {
+    (void)vocabulary;
     (void)faults_ran;
     if (!ctx.remote) return;
     const auto t0 = Clock::now();
-    Json health, before;
-    bool caught_up = false;
-    int unchanged = 0;
-    clusters::poll_until(Clock::now() + seconds(o_.catch_up_timeout_s), milliseconds(250), [&] {
-      health = replication_health(ctx);
-      caught_up = health["caught-up"].get<bool>();
-      // A stopped SQL thread does not start by itself: once a channel has halted, wait only
-      // until nothing moves any more for a second (the other channels have caught up as far as
-      // they can, or halted too).
-      unchanged = health["nodes"] == before ? unchanged + 1 : 0;
-      before = health["nodes"];
-      return caught_up || (!health["halted"].empty() && unchanged >= 4);
-    });
+    Json health = wait_for_replication(ctx);
+    log(ctx, std::string("mariadb-async: ") +
+                 (health["caught-up"].get<bool>() ? "every node caught up"
+                                                  : "replication did not catch up") +
+                 " for the final reads after " + ms_since(t0));
+  }
+
+  // --- ReportsReplication -----------------------------------------------------------------
+  Json replication_health(const DbContext& ctx, const std::string& vocabulary) override {
+    clusters::require_remote(ctx, kWhere);
+    const auto t0 = Clock::now();
+    Json health = wait_for_replication(ctx);
     Json sums = checksums(ctx, vocabulary);
     health["checksums"] = sums;
     health["diverged"] = diverged_tables(sums);
     health["waited-ms"] = std::chrono::duration_cast<milliseconds>(Clock::now() - t0).count();
-    log(ctx, std::string("mariadb-async: ") +
-                 (caught_up ? "every node caught up" : "nodes did not catch up") + " after " +
-                 ms_since(t0));
-    for (const auto& h : health["halted"])
+    log(ctx,
+        std::string("mariadb-async: ") +
+            (health["caught-up"].get<bool>() ? "every node caught up" : "nodes did not catch up") +
+            " after " + ms_since(t0));
+    for (const auto& h : health["halted"]) {
       log(ctx, "mariadb-async: halted: " + h.get<std::string>());
+    }
     if (!health["diverged"].empty()) {
       log(ctx, "mariadb-async: tables differ between nodes: " + health["diverged"].dump());
     }
-    if (!ctx.run_dir.empty()) {
-      std::ofstream out(std::filesystem::path(ctx.run_dir) / "replication.json");
-      out << health.dump(2) << "\n";
-    }
+    return health;
   }
 
-  void teardown(const DbContext& ctx) override {
-    if (!ctx.remote) return;
-    clusters::on_every_node(ctx.nodes, [&](const std::string& n, size_t) {
-      auto s = ctx.remote->session(n);
-      servers_.stop_node(ctx, *s, n, /*wipe=*/true);
-    });
-  }
+  void teardown(const DbContext& ctx) override { servers_.stop_all(ctx); }
 
   std::map<std::string, std::vector<std::string>> log_files(const DbContext& ctx) override {
-    std::map<std::string, std::vector<std::string>> out;
-    for (const auto& n : ctx.nodes) {
-      Paths p = servers_.paths(ctx, n);
-      out[n] = {p.error_log, p.stdout_log};
-    }
-    return out;
+    return servers_.log_files(ctx);
   }
 
   std::unique_ptr<Client> new_client(const std::string& vocabulary) override {
@@ -292,11 +279,7 @@ class AsyncDb : public Db, public Killable, public Pausable {
   }
 
   // --- Killable ---------------------------------------------------------------------------
-  void kill(const DbContext& ctx, const std::string& node) override {
-    auto s = ctx.remote->session(node);
-    Servers::signal_and_wait(*s, node, servers_.paths(ctx, node), "KILL", seconds(20));
-    servers_.clear_for_launch(*s, node, servers_.paths(ctx, node));
-  }
+  void kill(const DbContext& ctx, const std::string& node) override { servers_.kill(ctx, node); }
 
   void start(const DbContext& ctx, const std::string& node) override {
     auto s = ctx.remote->session(node);
@@ -305,14 +288,10 @@ class AsyncDb : public Db, public Killable, public Pausable {
   }
 
   // --- Pausable ---------------------------------------------------------------------------
-  void pause(const DbContext& ctx, const std::string& node) override {
-    auto s = ctx.remote->session(node);
-    Servers::signal_pid(*s, node, servers_.paths(ctx, node), "STOP");
-  }
+  void pause(const DbContext& ctx, const std::string& node) override { servers_.pause(ctx, node); }
+  // Idempotent: a node whose server is not running has nothing to resume.
   void resume(const DbContext& ctx, const std::string& node) override {
-    auto s = ctx.remote->session(node);
-    if (!Servers::running(*s, servers_.paths(ctx, node))) return;
-    Servers::signal_pid(*s, node, servers_.paths(ctx, node), "CONT");
+    servers_.resume(ctx, node);
   }
 
  private:
@@ -326,9 +305,10 @@ class AsyncDb : public Db, public Killable, public Pausable {
                      int index) const {
     Paths p = servers_.paths(ctx, node);
     std::ostringstream c;
-    c << "[mysqld]\nuser=mysql\ndatadir=" << p.data << "\nsocket=" << p.socket
-      << "\npid-file=" << p.pid << "\nlog-error=" << p.error_log << "\nbind-address=" << address
-      << "\nport=3306\nskip-name-resolve\nperformance_schema=OFF\n"
+    // tmpdir per node: the local cluster's nodes share one /tmp.
+    c << "[mysqld]\nuser=mysql\ndatadir=" << p.data << "\ntmpdir=" << p.tmp
+      << "\nsocket=" << p.socket << "\npid-file=" << p.pid << "\nlog-error=" << p.error_log
+      << "\nbind-address=" << address << "\nport=3306\nskip-name-resolve\nperformance_schema=OFF\n"
       << "default_storage_engine=InnoDB\ninnodb_buffer_pool_size=64M\n"
       << "innodb_log_file_size=32M\ninnodb_flush_log_at_trx_commit=" << o_.flush_log
       << "\nserver_id=" << index << "\ngtid_domain_id=" << index
@@ -401,10 +381,25 @@ class AsyncDb : public Db, public Killable, public Pausable {
     return d;
   }
 
+  // Waits (catch-up-timeout-s) until replication has caught up, or a channel has halted and
+  // nothing moved for a second since (a stopped SQL thread does not start by itself; the other
+  // channels have then caught up as far as they can, or halted too). Returns the last reading.
+  Json wait_for_replication(const DbContext& ctx) const {
+    Json health, before;
+    int unchanged = 0;
+    clusters::poll_until(Clock::now() + seconds(o_.catch_up_timeout_s), milliseconds(250), [&] {
+      health = health_now(ctx);
+      unchanged = health["nodes"] == before ? unchanged + 1 : 0;
+      before = health["nodes"];
+      return health["caught-up"].get<bool>() || (!health["halted"].empty() && unchanged >= 4);
+    });
+    return health;
+  }
+
   // Per node: gtid_current_pos and every channel's state; "halted": channels whose SQL thread
   // stopped (it does not restart by itself); "caught-up": every channel runs and every node
   // shows the same gtid_current_pos.
-  Json replication_health(const DbContext& ctx) const {
+  Json health_now(const DbContext& ctx) const {
     Json nodes = Json::object();
     Json halted = Json::array();
     std::set<std::string> positions;

@@ -18,10 +18,11 @@
 // node has them with the same rows.
 //
 // Before the final reads: wait (bounded, catch-up-timeout-s) until every channel runs and every
-// node shows the same gtid_current_pos; then record replication health per node and channel
-// (Slave_IO_Running, Slave_SQL_Running, Last_SQL_Errno/Error, Last_IO_Errno/Error,
-// Seconds_Behind_Master, Gtid_IO_Pos) and CHECKSUM TABLE of the vocabulary's tables, logged
-// and written to <run>/replication.json: a halted channel (error 1062, a duplicate key; 1032, a
+// node shows the same gtid_current_pos. At the end of the run (ReportsReplication, harness/db.h)
+// the same wait, then the report the runner records in the history and checker "replication"
+// judges: per node and channel Slave_IO_Running, Slave_SQL_Running, Last_SQL_Errno/Error,
+// Last_IO_Errno/Error, Seconds_Behind_Master, Gtid_IO_Pos, and CHECKSUM TABLE of the
+// vocabulary's tables on every node. A halted channel (error 1062, a duplicate key; 1032, a
 // missing row) and tables that differ between nodes are what async replication does wrong.
 //
 // Capabilities: Killable (SIGKILL; start relaunches, and replication resumes from the

@@ -5,6 +5,7 @@
 #include "clusters/common/launch.h"
 #include "clusters/common/nodes.h"
 #include "clusters/common/text.h"
+#include "clusters/common/wait.h"
 #include "harness/errors.h"
 #include "harness/secure_dir.h"
 
@@ -60,6 +61,7 @@ Paths Servers::paths(const DbContext& ctx, const std::string& node) const {
   p.dir = dir_ + "/" + node + "-" + host;
   p.cnf = p.dir + "/my.cnf";
   p.data = p.dir + "/data";
+  p.tmp = p.dir + "/tmp";
   p.socket = p.dir + "/mysqld.sock";
   p.pid = p.dir + "/mysqld.pid";
   p.error_log = p.dir + "/error.log";
@@ -79,21 +81,48 @@ void Servers::write_config(const DbContext& ctx, Session& s, const std::string& 
   Paths p = paths(ctx, node);
   // The base directory is root's alone (harness/secure_dir.h); the node's directory below it
   // is new (stop_node removed it) and becomes mysql's.
-  s.run_checked(Command::shell(std::string(kPrivateDirShell) +
-                                   "fl_private_dir \"$4\" 755 || exit 3\n"
-                                   "mkdir -p \"$1\" && cat > \"$2\" && chown -R mysql:mysql \"$3\"",
-                               {p.data, p.cnf, p.dir, dir_})
-                    .with_stdin(config));
+  s.run_checked(
+      Command::shell(std::string(kPrivateDirShell) +
+                         "fl_private_dir \"$4\" 755 || exit 3\n"
+                         "mkdir -p \"$1\" \"$5\" && cat > \"$2\" && chown -R mysql:mysql \"$3\"",
+                     {p.data, p.cnf, p.dir, dir_, p.tmp})
+          .with_stdin(config));
   if (auto c = clusters::prepare_launch_command(ctx, node, where_)) s.run_checked(*c);
 }
 
-void Servers::install_db(Session& s, const std::string& node, const Paths& p) const {
-  ExecResult r = s.exec(Command{"mariadb-install-db", "--defaults-file=" + p.cnf, "--user=mysql",
-                                "--auth-root-authentication-method=normal", "--skip-test-db"}
-                            .with_timeout(seconds(180)));
-  if (!r.ok()) {
+void Servers::install_db(const DbContext& ctx, Session& s, const std::string& node) const {
+  const Paths p = paths(ctx, node);
+  for (int attempt = 1;; ++attempt) {
+    ExecResult r = s.exec(Command{"mariadb-install-db", "--defaults-file=" + p.cnf, "--user=mysql",
+                                  "--auth-root-authentication-method=normal", "--skip-test-db"}
+                              .with_timeout(seconds(180)));
+    if (r.ok()) return;
+    // The bootstrap server logs to my.cnf's log-error; its own advice fills the end of the
+    // output.
+    const std::string log = clusters::log_tail(s, p.error_log, 40);
+    if (attempt == 1 && log.find("got signal") != std::string::npos) {
+      std::string line = where_;
+      line += ": ";
+      line += node;
+      line +=
+          ": the bootstrap server of mariadb-install-db crashed; emptying the data directory "
+          "and running it again. ";
+      line += p.error_log;
+      line += " ends:\n";
+      line += log;
+      clusters::log(ctx, line);
+      s.run_checked(
+          Command::shell("rm -rf \"$1\" && mkdir \"$1\" && chown mysql:mysql \"$1\"", {p.data}));
+      continue;
+    }
+    std::string errors;
+    std::istringstream in(r.err + r.out);
+    for (std::string l; std::getline(in, l);) {
+      if (l.find("ERROR") != std::string::npos && errors.size() < 1200) errors += l + "\n";
+    }
     throw RemoteError(node, "mariadb-install-db failed (exit " + std::to_string(r.exit_status) +
-                                "): " + tail(r.err + r.out));
+                                "): " + (errors.empty() ? tail(r.err + r.out, 300) : trim(errors)) +
+                                "\n" + p.error_log + " ends:\n" + log);
   }
 }
 
@@ -190,6 +219,40 @@ void Servers::stop_node(const DbContext& ctx, Session& s, const std::string& nod
   }
   clear_for_launch(s, node, p);  // and any mariadbd of this node without a pid file
   if (wipe) s.run_checked(idempotent(Command{"rm", "-rf", p.dir}));
+}
+
+void Servers::stop_all(const DbContext& ctx) const {
+  if (!ctx.remote) return;
+  clusters::on_every_node(ctx.nodes, [&](const std::string& n, size_t) {
+    auto s = ctx.remote->session(n);
+    stop_node(ctx, *s, n, /*wipe=*/true);
+  });
+}
+
+std::map<std::string, std::vector<std::string>> Servers::log_files(const DbContext& ctx) const {
+  std::map<std::string, std::vector<std::string>> out;
+  for (const auto& n : ctx.nodes) {
+    Paths p = paths(ctx, n);
+    out[n] = {p.error_log, p.stdout_log};
+  }
+  return out;
+}
+
+void Servers::kill(const DbContext& ctx, const std::string& node) const {
+  auto s = ctx.remote->session(node);
+  signal_and_wait(*s, node, paths(ctx, node), "KILL", seconds(20));
+  clear_for_launch(*s, node, paths(ctx, node));
+}
+
+void Servers::pause(const DbContext& ctx, const std::string& node) const {
+  auto s = ctx.remote->session(node);
+  signal_pid(*s, node, paths(ctx, node), "STOP");
+}
+
+void Servers::resume(const DbContext& ctx, const std::string& node) const {
+  auto s = ctx.remote->session(node);
+  if (!running(*s, paths(ctx, node))) return;
+  signal_pid(*s, node, paths(ctx, node), "CONT");
 }
 
 }  // namespace faultline::mariadb

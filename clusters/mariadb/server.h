@@ -23,7 +23,7 @@ namespace faultline::mariadb {
 inline constexpr const char* kMariadbd = "/usr/sbin/mariadbd";
 
 struct Paths {
-  std::string dir, cnf, data, socket, pid, error_log, stdout_log, recover_log;
+  std::string dir, cnf, data, tmp, socket, pid, error_log, stdout_log, recover_log;
 };
 
 // "name\tvalue" lines (SHOW STATUS through the mariadb client) as a map.
@@ -51,7 +51,10 @@ class Servers {
   void write_config(const DbContext& ctx, Session& s, const std::string& node,
                     const std::string& config) const;
   // mariadb-install-db into the node's data directory (root by password-less socket login).
-  void install_db(Session& s, const std::string& node, const Paths& p) const;
+  // Once in ~6 runs here, 10.11's bootstrap server crashed (signal 11 in ha_maria::drop_table,
+  // freeing an Aria temporary table): after a crash the data directory is emptied and it runs
+  // once more, logged.
+  void install_db(const DbContext& ctx, Session& s, const std::string& node) const;
 
   // Starts mariadbd in the background (setsid, so it outlives the SSH channel), as mysql, under
   // the run's launch env (only mariadbd's clock is faked). Returns the new process's pid.
@@ -81,6 +84,17 @@ class Servers {
                               const std::string& sig, std::chrono::seconds wait);
   // TERM (30 s), else KILL; then clear_for_launch; with `wipe`, the node's directory goes too.
   void stop_node(const DbContext& ctx, Session& s, const std::string& node, bool wipe) const;
+
+  // The adapters' common operations, over ctx.remote:
+  // teardown: stop_node(wipe) on every node at once.
+  void stop_all(const DbContext& ctx) const;
+  // Every node's error log and stdout log.
+  std::map<std::string, std::vector<std::string>> log_files(const DbContext& ctx) const;
+  // SIGKILL, wait until gone, then any mariadbd of this node without its pid file too.
+  void kill(const DbContext& ctx, const std::string& node) const;
+  // SIGSTOP; SIGCONT (a node whose server does not run has nothing to resume: idempotent).
+  void pause(const DbContext& ctx, const std::string& node) const;
+  void resume(const DbContext& ctx, const std::string& node) const;
 
   const std::string& where() const { return where_; }
   const std::string& dir() const { return dir_; }

@@ -116,6 +116,9 @@ class SignalWatcher {
   std::thread thread_;
 };
 
+// The database's report on its replication (harness/db.h ReportsReplication).
+const CheckerSpec kReplicationChecker{"replication", Json::object(), "replication"};
+
 // Did the run's faults happen (checkers/nemesis.cc)?
 CheckerSpec nemesis_checker(const TestSpec& spec) {
   return {"nemesis", {{"allow-errors", spec.nemesis_errors == "allow"}}, "nemesis"};
@@ -386,6 +389,7 @@ Plan make_plan(const TestSpec& spec_in) {
   p.wctx = workload_context(spec, p.concurrency, nodes);
   p.checkers = p.workload->checkers(p.wctx);
   if (!p.nemesis_names.empty()) p.checkers.push_back(nemesis_checker(spec));
+  if (capability<ReportsReplication>(*p.db)) p.checkers.push_back(kReplicationChecker);
   p.interpreter_seed = root.fork("interpreter").seed();
   p.node_checks = p.db->node_checks();
   for (const auto& pkg : p.packages) {
@@ -462,6 +466,7 @@ class TestRun {
   void setup_and_main();
   void heal();
   void final_reads();
+  void replication_report();
   void teardown();
   std::string left_behind_text();
   RunOutcome check(const std::string& left_text);
@@ -788,22 +793,52 @@ void TestRun::final_reads() {
       // writes: let them quiesce before the final reads judge convergence.
       recovery_wait();
     }
-    if (!final) return;
-    try {
-      p_.db->before_final_reads(*dctx_, p_.workload->vocabulary(), nemesis_ != nullptr);
-    } catch (const std::exception& e) {
-      log_.log(std::string("before final reads: ") + e.what());
+    if (final) {
+      try {
+        p_.db->before_final_reads(*dctx_, p_.workload->vocabulary(), nemesis_ != nullptr);
+      } catch (const std::exception& e) {
+        log_.log(std::string("before final reads: ") + e.what());
+      }
+      phase("final");
+      GenPtr bounded = time_limit(to_ns(spec_.final_time_limit_s), clients(std::move(final)));
+      RunControl control;
+      control.cancel = &interrupted_;
+      control.deadline = deadline_after(spec_.final_time_limit_s);
+      interp_->run(*bounded, control);
     }
-    phase("final");
-    GenPtr bounded = time_limit(to_ns(spec_.final_time_limit_s), clients(std::move(final)));
-    RunControl control;
-    control.cancel = &interrupted_;
-    control.deadline = deadline_after(spec_.final_time_limit_s);
-    interp_->run(*bounded, control);
   } catch (const std::exception& e) {
     log_.log(std::string("final reads failed: ") + e.what());
     problems_.push_back(std::string("final reads failed: ") + e.what());
   }
+  try {
+    replication_report();
+  } catch (const std::exception& e) {  // the history could not take it
+    log_.log(std::string("replication report not recorded: ") + e.what());
+    problems_.push_back(std::string("replication report not recorded: ") + e.what());
+  }
+}
+
+// After the final reads (or heal, for a workload without them): the database's report on its
+// replication, recorded in the history as a nemesis-process op for checker "replication". A
+// report that throws is recorded as {"error": ...} (the checker says unknown).
+void TestRun::replication_report() {
+  auto* reports = capability<ReportsReplication>(*p_.db);
+  if (!reports || error_ || interrupted_.load()) return;
+  Op op;
+  op.process = kNemesisProcess;
+  op.type = OpType::kInfo;  // a nemesis invocation, as the interpreter records them (Jepsen)
+  op.f = "replication-health";
+  op.extra = {{"phase", "final"}};
+  op.time_ns = interp_->now_ns();
+  recorder_->record(op);
+  try {
+    op.value = reports->replication_health(*dctx_, p_.workload->vocabulary());
+  } catch (const std::exception& e) {
+    log_.log(std::string("replication report failed: ") + e.what());
+    op.value = {{"error", e.what()}};
+  }
+  op.time_ns = interp_->now_ns();
+  recorder_->record(op);
 }
 
 // Always: clients closed, logs collected, database torn down (unless leave-db-running), the
@@ -960,6 +995,15 @@ RunOutcome analyze_run(const fs::path& arg, bool progress) {
   std::vector<CheckerSpec> checkers =
       workload->checkers(workload_context(spec, concurrency, nodes));
   if (!test.value("nemeses", Json::array()).empty()) checkers.push_back(nemesis_checker(spec));
+  // The database is made only to ask whether it reports on its replication (nothing connects
+  // anywhere); one this build cannot make (a run of another version) adds no checker.
+  try {
+    std::unique_ptr<Db> db = DbRegistry::get("db", spec.db)(spec.db_options);
+    if (capability<ReportsReplication>(*db)) checkers.push_back(kReplicationChecker);
+  } catch (const std::exception& e) {
+    std::cerr << "analyze: database '" << spec.db << "' not checked for a replication report ("
+              << e.what() << ")\n";
+  }
   ControllerLog log;
   log.open(run.controller_log(), false);
   log.log("analyze: re-checking history.jsonl");

@@ -1,7 +1,8 @@
 // MariaDB asynchronous multi-master replication on a real local cluster (3 namespaces, one
 // mariadbd each): a ring replicates; auto-increment offsets keep ids apart; one key inserted on
 // two masters while replication is stopped halts the channels (STRICT, error 1062) and the
-// health record says so; under IDEMPOTENT the same conflict halts nothing and the tables differ.
+// replication report says so; under IDEMPOTENT the same conflict halts nothing and the tables
+// differ.
 #include <unistd.h>
 
 #include <catch2/catch.hpp>
@@ -17,6 +18,8 @@
 #include "clusters/sql/sql.h"
 #include "harness/db.h"
 #include "harness/remote.h"
+#include "harness/run/runner.h"
+#include "harness/run/spec.h"
 #include "tests/support/local_cluster.h"
 
 using namespace faultline;
@@ -55,21 +58,12 @@ std::string wait_for(const DbContext& ctx, const std::string& node, const std::s
   return got;
 }
 
-Json read_json(const fs::path& p) {
-  std::ifstream in(p);
-  REQUIRE(in);
-  return Json::parse(in);
-}
-
 }  // namespace
 
 TEST_CASE("mariadb-async: a ring replicates, offsets keep ids apart, a duplicate key halts it",
           "[mariadb-async]") {
   FAULTLINE_REQUIRE_ROOT();
   Cluster c;
-  const fs::path run_dir = fs::temp_directory_path() / ("fl-async-" + std::to_string(::getpid()));
-  fs::create_directories(run_dir);
-  c.ctx.run_dir = run_dir.string();
   auto db = DbRegistry::get("db", "mariadb-async")(Json::object());
   auto t0 = Clock::now();
   db->setup(c.ctx);
@@ -104,7 +98,7 @@ TEST_CASE("mariadb-async: a ring replicates, offsets keep ids apart, a duplicate
   connect(c.ctx, "n2")->query("INSERT INTO fl_register (k, v) VALUES (9, 2)");
   connect(c.ctx, "n2")->query("START ALL SLAVES");
   db->before_final_reads(c.ctx, "register", true);
-  Json health = read_json(run_dir / "replication.json");
+  Json health = capability<ReportsReplication>(*db)->replication_health(c.ctx, "register");
   INFO(health.dump(2));
   CHECK_FALSE(health["caught-up"].get<bool>());
   REQUIRE(health["halted"].size() >= 1);
@@ -116,7 +110,6 @@ TEST_CASE("mariadb-async: a ring replicates, offsets keep ids apart, a duplicate
   }
   CHECK(n2_halted);
   CHECK(health["diverged"] == Json::array({"fl_register"}));
-  fs::remove_all(run_dir);
 }
 
 TEST_CASE("mariadb-async: under IDEMPOTENT a conflict halts nothing and the nodes diverge",
@@ -124,10 +117,6 @@ TEST_CASE("mariadb-async: under IDEMPOTENT a conflict halts nothing and the node
   FAULTLINE_REQUIRE_ROOT();
   Cluster c;
   c.ctx.nodes = {"n1", "n2"};
-  const fs::path run_dir =
-      fs::temp_directory_path() / ("fl-async-idem-" + std::to_string(::getpid()));
-  fs::create_directories(run_dir);
-  c.ctx.run_dir = run_dir.string();
   auto db = DbRegistry::get(
       "db", "mariadb-async")({{"topology", "master-master"}, {"slave-exec-mode", "IDEMPOTENT"}});
   db->setup(c.ctx);
@@ -139,8 +128,7 @@ TEST_CASE("mariadb-async: under IDEMPOTENT a conflict halts nothing and the node
   connect(c.ctx, "n2")->query("INSERT INTO fl_register (k, v) VALUES (9, 2)");
   connect(c.ctx, "n1")->query("START ALL SLAVES");
   connect(c.ctx, "n2")->query("START ALL SLAVES");
-  db->before_final_reads(c.ctx, "register", true);
-  Json health = read_json(run_dir / "replication.json");
+  Json health = capability<ReportsReplication>(*db)->replication_health(c.ctx, "register");
   INFO(health.dump(2));
   CHECK(health["halted"].empty());
   CHECK(health["diverged"] == Json::array({"fl_register"}));
@@ -148,5 +136,53 @@ TEST_CASE("mariadb-async: under IDEMPOTENT a conflict halts nothing and the node
   std::string v2 = one(*connect(c.ctx, "n2"), "SELECT v FROM fl_register WHERE k = 9");
   std::cerr << "  mariadb-async IDEMPOTENT: k 9 is " << v1 << " on n1 and " << v2 << " on n2\n";
   CHECK(v1 != v2);
-  fs::remove_all(run_dir);
+}
+
+TEST_CASE("mariadb-async: through the runner, ids collide without offsets and replication halts",
+          "[mariadb-async]") {
+  FAULTLINE_REQUIRE_ROOT();
+  Cluster c;
+  fs::path results = fs::temp_directory_path() / ("flasync-results-" + std::to_string(::getpid()));
+  for (const bool offsets : {true, false}) {
+    DYNAMIC_SECTION("auto-increment " << (offsets ? "offsets" : "none")) {
+      run::TestSpec spec;
+      spec.db = "mariadb-async";
+      spec.db_options = {{"auto-increment", offsets ? "offsets" : "none"}};
+      spec.workload = "unique-ids";
+      spec.nodes_file = std::string("/var/lib/faultline/clusters/") + kName + "/inventory.json";
+      spec.time_limit_s = 4;
+      spec.concurrency = "2n";
+      spec.results_dir = results.string();
+      spec.seed = 11;
+      run::RunOptions ro;
+      ro.echo_log = false;
+      ro.progress = false;
+      ro.handle_signals = false;
+      run::RunOutcome out = run::run_test(spec, ro);
+      INFO(out.summary);
+      const Json& checkers = out.results["checkers"];
+      REQUIRE(checkers.contains("replication"));
+      const Json& repl = checkers["replication"];
+      INFO(repl.dump(2));
+      if (offsets) {
+        CHECK(out.validity == Validity::kValid);
+        CHECK(repl["valid"] == "valid");
+      } else {
+        // Every master starts at 1: the same ids on every node, each a duplicate key on the
+        // others' replicas (1062), which halts their SQL threads.
+        CHECK(out.validity == Validity::kInvalid);
+        CHECK(checkers["unique-ids"]["valid"] == "invalid");
+        CHECK(repl["valid"] == "invalid");
+        CHECK(repl["anomaly-counts"]["replication-halted"].get<int64_t>() >= 1);
+        CHECK_THAT(repl["explanation"].get<std::string>(), Catch::Contains("error 1062"));
+        std::cerr << "  mariadb-async unique-ids without offsets: "
+                  << checkers["unique-ids"]["summary"].get<std::string>() << "; "
+                  << repl["summary"].get<std::string>() << "\n";
+      }
+      // The report is in the history, so analyze judges it again the same way.
+      run::RunOutcome again = run::analyze_run(out.dir, false);
+      CHECK(again.results["checkers"]["replication"]["valid"] == repl["valid"]);
+    }
+  }
+  fs::remove_all(results);
 }
