@@ -126,7 +126,10 @@ class ReplicationChecker : public Checker {
     for (const auto& [table, per_node] : sums.items()) {
       std::map<std::string, std::vector<std::string>> by_sum;
       for (const auto& [node, v] : per_node.items()) {
-        by_sum[v.is_null() ? "(no answer)" : text(per_node, node.c_str())].push_back(node);
+        by_sum[v.is_null()     ? "(no answer)"
+               : v.is_string() ? v.get<std::string>()
+                               : v.dump()]
+            .push_back(node);
       }
       std::set<std::string> answered;
       for (const auto& [sum, ns] : by_sum) {

@@ -7,6 +7,13 @@
 
 namespace faultline::clusters {
 
+std::string ms_since(std::chrono::steady_clock::time_point t) {
+  return std::to_string(std::chrono::duration_cast<std::chrono::milliseconds>(
+                            std::chrono::steady_clock::now() - t)
+                            .count()) +
+         " ms";
+}
+
 bool poll_until(std::chrono::steady_clock::time_point deadline, std::chrono::milliseconds interval,
                 const std::function<bool()>& ready) {
   for (;;) {

@@ -18,6 +18,9 @@ namespace faultline::clusters {
 // true; returns false when a call returned false at or after `deadline` (the last call may end
 // up to one `interval` plus one call after it). `ready` runs at least once, even when the
 // deadline has passed; what it throws propagates.
+// "1234 ms": the time since `t`, for log lines.
+std::string ms_since(std::chrono::steady_clock::time_point t);
+
 bool poll_until(std::chrono::steady_clock::time_point deadline, std::chrono::milliseconds interval,
                 const std::function<bool()>& ready);
 

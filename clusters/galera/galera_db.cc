@@ -32,6 +32,7 @@ namespace {
 
 using Clock = std::chrono::steady_clock;
 using clusters::log;
+using clusters::ms_since;
 using clusters::trim;
 using std::chrono::milliseconds;
 using std::chrono::seconds;
@@ -41,10 +42,8 @@ constexpr const char* kProvider = "/usr/lib/galera/libgalera_smm.so";
 
 // The db-options, as parse_options read them (the defaults are kGaleraOptions').
 struct Options {
-  std::string isolation;  // "": the server's
-  int flush_log = 1;
+  mariadb::SessionOptions session;  // isolation, flush-log-at-trx-commit, select-for-update
   int sync_wait = 0;
-  bool select_for_update = false;
   std::string provider_options;
   bool fast_failure_detection = true;
   std::string dir;
@@ -159,7 +158,7 @@ class GaleraDb : public Db, public Killable, public Pausable {
 
   std::unique_ptr<Client> new_client(const std::string& vocabulary) override {
     sql::ClientOptions co;
-    co.select_for_update = o_.select_for_update;
+    co.select_for_update = o_.session.select_for_update;
     co.before_final_read = "SET SESSION wsrep_sync_wait = 1";
     return sql::make_client(vocabulary, sql::mariadb_connector(client_options()), co);
   }
@@ -224,17 +223,13 @@ class GaleraDb : public Db, public Killable, public Pausable {
   }
 
  private:
-  static std::string ms_since(Clock::time_point t) {
-    return std::to_string(std::chrono::duration_cast<milliseconds>(Clock::now() - t).count()) +
-           " ms";
-  }
   static std::string host(const DbContext& ctx, const std::string& node) {
     return clusters::host_of(ctx, node);
   }
 
   sql::MariaDbOptions client_options() const {
     sql::MariaDbOptions mo;
-    mo.isolation = o_.isolation;
+    mo.isolation = o_.session.isolation;
     return mo;
   }
 
@@ -261,7 +256,7 @@ class GaleraDb : public Db, public Killable, public Pausable {
       << "\nport=3306\nskip-name-resolve\nperformance_schema=OFF\nbinlog_format=ROW\n"
       << "default_storage_engine=InnoDB\ninnodb_autoinc_lock_mode=2\n"
       << "innodb_buffer_pool_size=64M\ninnodb_log_file_size=32M\n"
-      << "innodb_flush_log_at_trx_commit=" << o_.flush_log
+      << "innodb_flush_log_at_trx_commit=" << o_.session.flush_log
       << "\nwsrep_on=ON\nwsrep_provider=" << kProvider
       << "\nwsrep_cluster_name=faultline\nwsrep_cluster_address=gcomm://" << gcomm
       << "\nwsrep_node_address=" << address << "\nwsrep_node_name=" << node
@@ -506,12 +501,10 @@ class GaleraDb : public Db, public Killable, public Pausable {
 };
 
 const OptionDecls kGaleraOptions = {
-    {"isolation", nullptr,
-     "read-uncommitted | read-committed | repeatable-read | serializable (default: the "
-     "server's, repeatable-read)"},
-    {"flush-log-at-trx-commit", 1, "innodb_flush_log_at_trx_commit: 0, 1 or 2"},
+    mariadb::isolation_option(),
+    mariadb::flush_log_option(),
     {"sync-wait", 0, "wsrep_sync_wait bitmask 0-15 (1: causal reads)"},
-    {"select-for-update", false, "read-modify-writes read with SELECT ... FOR UPDATE"},
+    mariadb::select_for_update_option(),
     {"provider-options", "", "extra wsrep_provider_options"},
     {"fast-failure-detection", true, "short evs timeouts, so partitions are noticed in seconds"},
     {"dir", "/var/lib/faultline/galera", "data directory root on each node"},
@@ -522,14 +515,8 @@ const OptionDecls kGaleraOptions = {
 Options parse_options(const Json& j) {
   const faultline::Options opts(j, kGaleraOptions, kWhere);
   Options o;
-  // "" leaves the server's default, as leaving the option out does.
-  if (opts.has("isolation") && opts.raw("isolation") != "") {
-    o.isolation = opts.text(
-        "isolation", {"read-uncommitted", "read-committed", "repeatable-read", "serializable"});
-  }
-  o.flush_log = static_cast<int>(opts.integer("flush-log-at-trx-commit", 0, 2));
+  o.session = mariadb::parse_session_options(opts);
   o.sync_wait = static_cast<int>(opts.integer("sync-wait", 0, 15));
-  o.select_for_update = opts.flag("select-for-update");
   o.provider_options = opts.text("provider-options");
   if (o.provider_options.find_first_of("\"\n") != std::string::npos) {
     throw opts.error("provider-options", "must be without quotes or newlines");

@@ -61,6 +61,7 @@ namespace {
 
 using Clock = std::chrono::steady_clock;
 using clusters::log;
+using clusters::ms_since;
 using clusters::trim;
 using std::chrono::milliseconds;
 using std::chrono::seconds;
@@ -72,18 +73,12 @@ struct AsyncOptions {
   bool offsets = true;
   std::string slave_exec_mode = "STRICT";
   std::string binlog_format = "ROW";
-  std::string isolation;
-  int flush_log = 1;
-  bool select_for_update = false;
+  SessionOptions session;  // isolation, flush-log-at-trx-commit, select-for-update
   int catch_up_timeout_s = 30;
   std::string dir;
   int start_timeout_s = 60;
   clusters::InstallSpec install;
 };
-
-std::string ms_since(Clock::time_point t) {
-  return std::to_string(std::chrono::duration_cast<milliseconds>(Clock::now() - t).count()) + " ms";
-}
 
 // Rows of `mariadb -E` (vertical) output: "*** 1. row ***" starts a row, then "Name: value".
 std::vector<std::map<std::string, std::string>> vertical_rows(const std::string& out) {
@@ -106,6 +101,12 @@ std::vector<std::map<std::string, std::string>> vertical_rows(const std::string&
     rows.back()[trim(line.substr(0, colon))] = trim(line.substr(colon + 2));
   }
   return rows;
+}
+
+// One column of a SHOW ... STATUS row ("" when absent).
+std::string field(const std::map<std::string, std::string>& row, const char* key) {
+  auto it = row.find(key);
+  return it == row.end() ? std::string() : it->second;
 }
 
 int64_t to_int(const std::string& s, int64_t fallback = -1) {
@@ -187,7 +188,8 @@ class AsyncDb : public Db, public Killable, public Pausable, public ReportsRepli
         clusters::poll_until(Clock::now() + seconds(o_.start_timeout_s), milliseconds(250), [&] {
           last.clear();
           for (const auto& n : ctx.nodes) {
-            for (const auto& ch : channels(ctx, n)) {
+            auto s = ctx.remote->session(n);
+            for (const auto& ch : channels(ctx, *s, n)) {
               if (ch.at("Slave_IO_Running") != "Yes" || ch.at("Slave_SQL_Running") != "Yes") {
                 last = describe(n, ch);
                 return false;
@@ -274,7 +276,7 @@ class AsyncDb : public Db, public Killable, public Pausable, public ReportsRepli
 
   std::unique_ptr<Client> new_client(const std::string& vocabulary) override {
     sql::ClientOptions co;
-    co.select_for_update = o_.select_for_update;
+    co.select_for_update = o_.session.select_for_update;
     return sql::make_client(vocabulary, sql::mariadb_connector(client_options()), co);
   }
 
@@ -297,7 +299,7 @@ class AsyncDb : public Db, public Killable, public Pausable, public ReportsRepli
  private:
   sql::MariaDbOptions client_options() const {
     sql::MariaDbOptions mo;
-    mo.isolation = o_.isolation;
+    mo.isolation = o_.session.isolation;
     return mo;
   }
 
@@ -310,7 +312,7 @@ class AsyncDb : public Db, public Killable, public Pausable, public ReportsRepli
       << "\nsocket=" << p.socket << "\npid-file=" << p.pid << "\nlog-error=" << p.error_log
       << "\nbind-address=" << address << "\nport=3306\nskip-name-resolve\nperformance_schema=OFF\n"
       << "default_storage_engine=InnoDB\ninnodb_buffer_pool_size=64M\n"
-      << "innodb_log_file_size=32M\ninnodb_flush_log_at_trx_commit=" << o_.flush_log
+      << "innodb_log_file_size=32M\ninnodb_flush_log_at_trx_commit=" << o_.session.flush_log
       << "\nserver_id=" << index << "\ngtid_domain_id=" << index
       << "\nlog_bin=binlog\nlog_slave_updates=ON\nbinlog_format=" << o_.binlog_format
       << "\nrelay_log=relay\nslave_exec_mode=" << o_.slave_exec_mode
@@ -346,14 +348,13 @@ class AsyncDb : public Db, public Killable, public Pausable, public ReportsRepli
   }
 
   // SHOW ALL SLAVES STATUS of `node`, a map per channel ({} when it does not answer).
-  std::vector<std::map<std::string, std::string>> channels(const DbContext& ctx,
+  std::vector<std::map<std::string, std::string>> channels(const DbContext& ctx, Session& s,
                                                            const std::string& node) const {
-    auto s = ctx.remote->session(node);
     Paths p = servers_.paths(ctx, node);
     Command c{"mariadb", "--defaults-file=" + p.cnf, "-E", "-e", "SHOW ALL SLAVES STATUS"};
     c.with_timeout(seconds(10));
     c.idempotent = true;
-    ExecResult r = s->exec(c);
+    ExecResult r = s.exec(c);
     if (!r.ok()) return {};
     auto rows = vertical_rows(r.out);
     for (auto& row : rows) {
@@ -366,10 +367,7 @@ class AsyncDb : public Db, public Killable, public Pausable, public ReportsRepli
 
   static std::string describe(const std::string& node,
                               const std::map<std::string, std::string>& ch) {
-    auto get = [&](const char* k) {
-      auto it = ch.find(k);
-      return it == ch.end() ? std::string() : it->second;
-    };
+    auto get = [&](const char* k) { return field(ch, k); };
     std::string d = node + " from " + get("Connection_name") + ": IO " + get("Slave_IO_Running") +
                     ", SQL " + get("Slave_SQL_Running");
     if (to_int(get("Last_SQL_Errno"), 0) != 0) {
@@ -411,11 +409,8 @@ class AsyncDb : public Db, public Killable, public Pausable, public ReportsRepli
       node["gtid-current-pos"] = pos.ok() ? Json(trim(pos.out)) : Json(nullptr);
       positions.insert(pos.ok() ? trim(pos.out) : "?unreachable " + n);
       Json chans = Json::array();
-      for (const auto& ch : channels(ctx, n)) {
-        auto get = [&](const char* k) {
-          auto it = ch.find(k);
-          return it == ch.end() ? std::string() : it->second;
-        };
+      for (const auto& ch : channels(ctx, *s, n)) {
+        auto get = [&](const char* k) { return field(ch, k); };
         int64_t behind = to_int(get("Seconds_Behind_Master"));
         chans.push_back({{"from", get("Connection_name")},
                          {"io-running", get("Slave_IO_Running")},
@@ -502,11 +497,9 @@ const OptionDecls kAsyncOptions = {
     {"slave-exec-mode", "STRICT",
      "STRICT | IDEMPOTENT (skips duplicate-key and missing-row errors: diverges silently)"},
     {"binlog-format", "ROW", "ROW | STATEMENT | MIXED"},
-    {"isolation", nullptr,
-     "read-uncommitted | read-committed | repeatable-read | serializable (default: the "
-     "server's, repeatable-read)"},
-    {"flush-log-at-trx-commit", 1, "innodb_flush_log_at_trx_commit: 0, 1 or 2"},
-    {"select-for-update", false, "read-modify-writes read with SELECT ... FOR UPDATE"},
+    isolation_option(),
+    flush_log_option(),
+    select_for_update_option(),
     {"catch-up-timeout-s", 30, "before the final reads, how long replication may take to catch up"},
     {"dir", "/var/lib/faultline/mariadb-async", "data directory root on each node"},
     {"start-timeout-s", 60, "how long a server may take to start, and replication to run"},
@@ -520,12 +513,7 @@ AsyncOptions parse_options(const Json& j) {
   o.offsets = opts.text("auto-increment", {"offsets", "none"}) == "offsets";
   o.slave_exec_mode = opts.text("slave-exec-mode", {"STRICT", "IDEMPOTENT"});
   o.binlog_format = opts.text("binlog-format", {"ROW", "STATEMENT", "MIXED"});
-  if (opts.has("isolation") && opts.raw("isolation") != "") {
-    o.isolation = opts.text(
-        "isolation", {"read-uncommitted", "read-committed", "repeatable-read", "serializable"});
-  }
-  o.flush_log = static_cast<int>(opts.integer("flush-log-at-trx-commit", 0, 2));
-  o.select_for_update = opts.flag("select-for-update");
+  o.session = parse_session_options(opts);
   o.catch_up_timeout_s = static_cast<int>(opts.integer("catch-up-timeout-s", 0, 3600));
   o.dir = opts.text("dir");
   check_dir_option(o.dir, std::string(kWhere) + ": option 'dir'");

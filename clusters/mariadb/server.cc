@@ -37,6 +37,32 @@ std::string tail(const std::string& s, size_t n) {
   return s.size() <= n ? trim(s) : "..." + trim(s.substr(s.size() - n));
 }
 
+OptionDecl isolation_option() {
+  return {"isolation", nullptr,
+          "read-uncommitted | read-committed | repeatable-read | serializable (default: the "
+          "server's, repeatable-read)"};
+}
+
+OptionDecl flush_log_option() {
+  return {"flush-log-at-trx-commit", 1, "innodb_flush_log_at_trx_commit: 0, 1 or 2"};
+}
+
+OptionDecl select_for_update_option() {
+  return {"select-for-update", false, "read-modify-writes read with SELECT ... FOR UPDATE"};
+}
+
+SessionOptions parse_session_options(const faultline::Options& opts) {
+  SessionOptions o;
+  // "" leaves the server's default, as leaving the option out does.
+  if (opts.has("isolation") && opts.raw("isolation") != "") {
+    o.isolation = opts.text(
+        "isolation", {"read-uncommitted", "read-committed", "repeatable-read", "serializable"});
+  }
+  o.flush_log = static_cast<int>(opts.integer("flush-log-at-trx-commit", 0, 2));
+  o.select_for_update = opts.flag("select-for-update");
+  return o;
+}
+
 Servers::Servers(std::string where, std::string dir, int port)
     : where_(std::move(where)), dir_(std::move(dir)), port_(port) {}
 

@@ -16,11 +16,25 @@
 #include "clusters/common/daemon.h"
 #include "harness/command.h"
 #include "harness/db.h"
+#include "harness/options.h"
 #include "harness/remote.h"
 
 namespace faultline::mariadb {
 
 inline constexpr const char* kMariadbd = "/usr/sbin/mariadbd";
+
+// The options every MariaDB adapter takes alike: isolation ("" = the server's), and
+// flush-log-at-trx-commit and select-for-update: their declarations, for the adapter's
+// OptionDecls (as clusters::install_option()), and parse_session_options, which reads them.
+struct SessionOptions {
+  std::string isolation;  // "": the server's
+  int flush_log = 1;
+  bool select_for_update = false;
+};
+OptionDecl isolation_option();
+OptionDecl flush_log_option();
+OptionDecl select_for_update_option();
+SessionOptions parse_session_options(const faultline::Options& opts);
 
 struct Paths {
   std::string dir, cnf, data, tmp, socket, pid, error_log, stdout_log, recover_log;
