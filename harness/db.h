@@ -89,6 +89,16 @@ class Db {
   // Nodes to use when the spec names none (in-process databases: n1 n2 n3); empty means the
   // spec must give nodes or a cluster.
   virtual std::vector<std::string> default_nodes() const { return {}; }
+  // Of the run's `nodes` (with their inventory `roles`), those that serve clients and hold
+  // data: the workload's clients and final reads go to these. Default: every node. A node
+  // that only votes (Galera's arbitrator) is left out; it still takes faults. Throws
+  // ConfigError when the options and roles leave no node to serve.
+  virtual std::vector<std::string> client_nodes(
+      const std::vector<std::string>& nodes,
+      const std::map<std::string, std::string>& roles) const {
+    (void)roles;
+    return nodes;
+  }
   // Workload vocabularies this database has clients for, e.g. {"register"}.
   virtual std::vector<std::string> vocabularies() const = 0;
   // Called once after setup and before any client opens, for the test's vocabulary with the

@@ -1,5 +1,6 @@
 #include "clusters/galera/galera_db.h"
 
+#include <algorithm>
 #include <chrono>
 #include <limits>
 #include <map>
@@ -9,6 +10,7 @@
 #include <set>
 #include <sstream>
 #include <thread>
+#include <utility>
 
 #include "clusters/common/checks.h"
 #include "clusters/common/daemon.h"
@@ -17,6 +19,7 @@
 #include "clusters/common/nodes.h"
 #include "clusters/common/text.h"
 #include "clusters/common/wait.h"
+#include "clusters/galera/arbitrator.h"
 #include "clusters/mariadb/server.h"
 #include "clusters/sql/mariadb_connection.h"
 #include "clusters/sql/sql.h"
@@ -48,14 +51,21 @@ struct Options {
   bool fast_failure_detection = true;
   std::string dir;
   int start_timeout_s = 120;
+  bool arbitrator = false;        // the last node runs garbd (arbitrator_nodes)
   clusters::InstallSpec install;  // none or apt (clusters/common/install.h)
 };
 
 class GaleraDb : public Db, public Killable, public Pausable {
  public:
-  explicit GaleraDb(Options o) : o_(std::move(o)), servers_(kWhere, o_.dir, /*port=*/4567) {}
+  explicit GaleraDb(Options o)
+      : o_(std::move(o)), servers_(kWhere, o_.dir, /*port=*/4567), arb_(servers_) {}
 
   std::string name() const override { return "galera"; }
+  std::vector<std::string> client_nodes(
+      const std::vector<std::string>& nodes,
+      const std::map<std::string, std::string>& roles) const override {
+    return without(nodes, arbitrator_nodes(nodes, roles, o_.arbitrator));
+  }
   std::vector<std::string> vocabularies() const override { return sql::vocabularies(); }
   std::vector<NodeCheck> node_checks() const override {
     std::vector<NodeCheck> checks = clusters::Installer(o_.install).node_checks();
@@ -65,6 +75,10 @@ class GaleraDb : public Db, public Killable, public Pausable {
       checks.push_back(clusters::file_check("galera", kProvider, "install the galera-4 package"));
       checks.push_back(clusters::binary_check("rsync", "/usr/bin/rsync", {"--version"},
                                               "install rsync (Galera's state transfer uses it)"));
+      if (o_.arbitrator) {  // (an inventory role is not known here)
+        checks.push_back(clusters::binary_check("garbd", kGarbd, {"--version"},
+                                                "install the galera-arbitrator-4 package"));
+      }
     }
     for (auto& c : std::vector<NodeCheck>{
              clusters::port_check(3306, "mariadbd", "MariaDB's client port"),
@@ -79,10 +93,10 @@ class GaleraDb : public Db, public Killable, public Pausable {
   std::string version(const DbContext& ctx) override {
     if (ctx.nodes.empty() || !ctx.remote) return "unknown";
     try {
-      auto s = ctx.remote->session(ctx.nodes.front());
+      const std::string first = data_nodes(ctx).front();
+      auto s = ctx.remote->session(first);
       std::string v = trim(s->run_checked(Command{mariadb::kMariadbd, "--version"}).out);
-      ExecResult g = s->exec(
-          servers_.cli(ctx, ctx.nodes.front(), "SHOW STATUS LIKE 'wsrep_provider_version'"));
+      ExecResult g = s->exec(servers_.cli(ctx, first, "SHOW STATUS LIKE 'wsrep_provider_version'"));
       if (g.ok()) {
         auto tab = g.out.find('\t');
         if (tab != std::string::npos) v += "; galera " + trim(g.out.substr(tab + 1));
@@ -98,12 +112,23 @@ class GaleraDb : public Db, public Killable, public Pausable {
     clusters::Installer(o_.install).install_all(ctx, "mariadbd", mariadb::kMariadbd);
     log(ctx, "galera: stopping leftovers and writing configuration on " +
                  std::to_string(ctx.nodes.size()) + " nodes");
+    const std::vector<std::string> data = data_nodes(ctx);
     clusters::on_every_node(ctx.nodes, [&](const std::string& n, size_t) {
       auto s = ctx.remote->session(n);
+      Arbitrator::stop(*s, n, arb_.paths(ctx, n), "TERM");
       servers_.stop_node(ctx, *s, n, /*wipe=*/true);
-      write_config(ctx, *s, n);
+      if (is_arbitrator(ctx, n)) {
+        const std::string address = clusters::own_address(ctx, *s, n);
+        servers_.check_name("address of node " + n, address);
+        arb_.write_config(
+            ctx, *s, n,
+            garbd_config(hosts(ctx), "faultline", provider_options(ctx, n, /*garbd=*/true),
+                         arb_.paths(ctx, n).log));
+      } else {
+        write_config(ctx, *s, n);
+      }
     });
-    const std::string& first = ctx.nodes.front();
+    const std::string& first = data.front();
     auto t0 = Clock::now();
     {
       auto s = ctx.remote->session(first);
@@ -116,12 +141,17 @@ class GaleraDb : public Db, public Killable, public Pausable {
                                   "DATABASE IF NOT EXISTS faultline;"));
     }
     log(ctx, "galera: " + first + " bootstrapped in " + ms_since(t0));
-    for (size_t i = 1; i < ctx.nodes.size(); ++i) {
-      const std::string& n = ctx.nodes[i];
+    for (size_t i = 1; i < data.size(); ++i) {
+      const std::string& n = data[i];
       auto t = Clock::now();
       auto s = ctx.remote->session(n);
       launch_and_wait(ctx, *s, n, {});
       log(ctx, "galera: " + n + " joined (SST) in " + ms_since(t));
+    }
+    for (const auto& n : arbitrators(ctx)) {
+      auto t = Clock::now();
+      launch_arbitrator(ctx, n);
+      log(ctx, "galera: " + n + " runs the arbitrator (garbd), joined in " + ms_since(t));
     }
     auto s = ctx.remote->session(first);
     wait_synced(ctx, *s, first, static_cast<int>(ctx.nodes.size()));
@@ -131,7 +161,8 @@ class GaleraDb : public Db, public Killable, public Pausable {
   void prepare(const DbContext& ctx, const std::string& vocabulary, const Json& params) override {
     clusters::require_remote(ctx, kWhere);
     sql::MariaDbOptions mo = client_options();
-    auto c = connect_mariadb(host(ctx, ctx.nodes.front()), mo, seconds(30));
+    const std::vector<std::string> data = data_nodes(ctx);
+    auto c = connect_mariadb(host(ctx, data.front()), mo, seconds(30));
     for (const auto& st : sql::schema_statements(vocabulary, sql::Dialect::kMySql, params)) {
       c->query(st);
     }
@@ -139,7 +170,7 @@ class GaleraDb : public Db, public Killable, public Pausable {
     for (const auto& st : rows) c->query(st);
     // Every node sees the tables and rows (causal read: waits for the node to apply them).
     mo.sync_wait = 1;
-    for (const auto& n : ctx.nodes) {
+    for (const auto& n : data) {
       auto cn = connect_mariadb(host(ctx, n), mo, seconds(30));
       for (const auto& t : sql::tables(vocabulary)) {
         auto r = cn->query("SELECT COUNT(*) FROM " + t);
@@ -150,10 +181,22 @@ class GaleraDb : public Db, public Killable, public Pausable {
         "galera: prepared '" + vocabulary + "' (" + std::to_string(rows.size()) + " initial rows)");
   }
 
-  void teardown(const DbContext& ctx) override { servers_.stop_all(ctx); }
+  void teardown(const DbContext& ctx) override {
+    if (!ctx.remote) return;
+    clusters::on_every_node(arbitrators(ctx), [&](const std::string& n, size_t) {
+      auto s = ctx.remote->session(n);
+      Arbitrator::stop(*s, n, arb_.paths(ctx, n), "TERM");
+    });
+    servers_.stop_all(ctx);
+  }
 
   std::map<std::string, std::vector<std::string>> log_files(const DbContext& ctx) override {
-    return servers_.log_files(ctx);
+    auto out = servers_.log_files(ctx);
+    for (const auto& n : arbitrators(ctx)) {
+      const Arbitrator::Paths p = arb_.paths(ctx, n);
+      out[n] = {p.log, p.stdout_log};
+    }
+    return out;
   }
 
   std::unique_ptr<Client> new_client(const std::string& vocabulary) override {
@@ -164,10 +207,136 @@ class GaleraDb : public Db, public Killable, public Pausable {
   }
 
   // --- Killable ---------------------------------------------------------------------------
-  void kill(const DbContext& ctx, const std::string& node) override { servers_.kill(ctx, node); }
+  void kill(const DbContext& ctx, const std::string& node) override {
+    if (is_arbitrator(ctx, node)) {
+      auto s = ctx.remote->session(node);
+      Arbitrator::stop(*s, node, arb_.paths(ctx, node), "KILL");
+      return;
+    }
+    servers_.kill(ctx, node);
+  }
 
   void start(const DbContext& ctx, const std::string& node) override {
     std::lock_guard<std::mutex> lk(start_mu_);
+    if (is_arbitrator(ctx, node)) {
+      start_arbitrator(ctx, node);
+      return;
+    }
+    start_data_node(ctx, node);
+    // An arbitrator started while no data node ran could not join anything: it joins now.
+    for (const auto& a : std::exchange(waiting_arbitrators_, {})) start_arbitrator(ctx, a);
+  }
+
+  // --- Pausable ---------------------------------------------------------------------------
+  void pause(const DbContext& ctx, const std::string& node) override {
+    if (is_arbitrator(ctx, node)) {
+      auto s = ctx.remote->session(node);
+      Arbitrator::signal(*s, node, arb_.paths(ctx, node), "STOP");
+      return;
+    }
+    servers_.pause(ctx, node);
+  }
+  // Idempotent: a node whose server is not running has nothing to resume.
+  void resume(const DbContext& ctx, const std::string& node) override {
+    if (is_arbitrator(ctx, node)) {
+      auto s = ctx.remote->session(node);
+      const Arbitrator::Paths p = arb_.paths(ctx, node);
+      if (Arbitrator::running(*s, p)) Arbitrator::signal(*s, node, p, "CONT");
+      return;
+    }
+    servers_.resume(ctx, node);
+  }
+
+ private:
+  static std::vector<std::string> without(const std::vector<std::string>& nodes,
+                                          const std::vector<std::string>& drop) {
+    std::vector<std::string> out;
+    for (const auto& n : nodes) {
+      if (std::find(drop.begin(), drop.end(), n) == drop.end()) out.push_back(n);
+    }
+    return out;
+  }
+  std::vector<std::string> arbitrators(const DbContext& ctx) const {
+    return arbitrator_nodes(ctx.nodes, ctx.roles, o_.arbitrator);
+  }
+  bool is_arbitrator(const DbContext& ctx, const std::string& node) const {
+    auto a = arbitrators(ctx);
+    return std::find(a.begin(), a.end(), node) != a.end();
+  }
+  // The nodes that run mariadbd (never empty: arbitrator_nodes throws first).
+  std::vector<std::string> data_nodes(const DbContext& ctx) const {
+    return without(ctx.nodes, arbitrators(ctx));
+  }
+  static std::vector<std::string> hosts(const DbContext& ctx) {
+    std::vector<std::string> out;
+    for (const auto& n : ctx.nodes) out.push_back(host(ctx, n));
+    return out;
+  }
+
+  // Launches garbd on `node` and waits until a data node in a primary component counts it
+  // (wsrep_cluster_size reaches every running member). Throws with garbd's log when it dies
+  // or is not counted within start-timeout-s.
+  void launch_arbitrator(const DbContext& ctx, const std::string& node) {
+    auto s = ctx.remote->session(node);
+    const Arbitrator::Paths p = arb_.paths(ctx, node);
+    const std::string pid = arb_.launch(ctx, *s, node);
+    std::string last = "no data node answered";
+    bool died = false;
+    const bool joined =
+        clusters::poll_until(Clock::now() + seconds(o_.start_timeout_s), milliseconds(250), [&] {
+          if (!s->exec(Command{"kill", "-0", pid}).ok()) return died = true;
+          int64_t members = 0;
+          std::vector<std::map<std::string, std::string>> seen;
+          for (const auto& n : ctx.nodes) {
+            auto o = ctx.remote->session(n);
+            if (is_arbitrator(ctx, n)) {
+              members += Arbitrator::running(*o, arb_.paths(ctx, n)) ? 1 : 0;
+            } else if (mariadb::Servers::running(*o, servers_.paths(ctx, n))) {
+              ++members;
+              seen.push_back(status(ctx, *o, n));
+            }
+          }
+          for (auto& st : seen) {
+            if (st["wsrep_cluster_status"] != "Primary") continue;
+            last = "a primary component of " + st["wsrep_cluster_size"] + " of " +
+                   std::to_string(members) + " running members";
+            if (st.count("wsrep_cluster_size") && std::stoll(st["wsrep_cluster_size"]) >= members)
+              return true;
+          }
+          return false;
+        });
+    if (joined && !died) return;
+    throw RemoteError(node, std::string(died ? "garbd exited" : "garbd was not counted") +
+                                " within " + std::to_string(o_.start_timeout_s) + " s (last: " +
+                                last + "); " + p.log + " ends:\n" + Arbitrator::log_tail(*s, p));
+  }
+
+  // Restart of an arbitrator: it can only join a primary component of data nodes; with none
+  // (every data node down, or none primary yet), it waits for the next data node's start.
+  void start_arbitrator(const DbContext& ctx, const std::string& node) {
+    auto s = ctx.remote->session(node);
+    if (Arbitrator::running(*s, arb_.paths(ctx, node))) return;
+    bool primary = false;
+    for (const auto& n : data_nodes(ctx)) {
+      auto o = ctx.remote->session(n);
+      if (!mariadb::Servers::running(*o, servers_.paths(ctx, n))) continue;
+      primary = primary || status(ctx, *o, n)["wsrep_cluster_status"] == "Primary";
+    }
+    if (!primary) {
+      log(ctx, "galera: " + node +
+                   ": no data node is in a primary component; the arbitrator starts after the "
+                   "next data node does");
+      if (std::find(waiting_arbitrators_.begin(), waiting_arbitrators_.end(), node) ==
+          waiting_arbitrators_.end()) {
+        waiting_arbitrators_.push_back(node);
+      }
+      return;
+    }
+    launch_arbitrator(ctx, node);
+  }
+
+  void start_data_node(const DbContext& ctx, const std::string& node) {
+    const std::vector<std::string> data = data_nodes(ctx);
     auto s = ctx.remote->session(node);
     if (mariadb::Servers::running(*s, servers_.paths(ctx, node))) return;
     // Which other nodes run, and whether they form a primary component. Right after a kill
@@ -179,7 +348,12 @@ class GaleraDb : public Db, public Killable, public Pausable {
       up.clear();
       primary = false;
       std::vector<int64_t> primary_sizes;
-      for (const auto& n : ctx.nodes) {
+      int64_t garbds = 0;  // running arbitrators count in a view too
+      for (const auto& n : arbitrators(ctx)) {
+        auto o = ctx.remote->session(n);
+        garbds += Arbitrator::running(*o, arb_.paths(ctx, n)) ? 1 : 0;
+      }
+      for (const auto& n : data) {
         if (n == node) continue;
         auto o = ctx.remote->session(n);
         if (!mariadb::Servers::running(*o, servers_.paths(ctx, n))) continue;
@@ -192,7 +366,7 @@ class GaleraDb : public Db, public Killable, public Pausable {
       }
       bool settled = true;
       for (int64_t size : primary_sizes) {
-        if (size > static_cast<int64_t>(up.size())) settled = false;
+        if (size > static_cast<int64_t>(up.size()) + garbds) settled = false;
       }
       return settled;
     });
@@ -212,17 +386,9 @@ class GaleraDb : public Db, public Killable, public Pausable {
     servers_.launch(ctx, *s, node,
                     pos.empty() ? std::vector<std::string>{}
                                 : std::vector<std::string>{"--wsrep-start-position=" + pos});
-    if (up.size() + 1 == ctx.nodes.size()) restore_primary(ctx);
+    if (up.size() + 1 == data.size()) restore_primary(ctx);
   }
 
-  // --- Pausable ---------------------------------------------------------------------------
-  void pause(const DbContext& ctx, const std::string& node) override { servers_.pause(ctx, node); }
-  // Idempotent: a node whose server is not running has nothing to resume.
-  void resume(const DbContext& ctx, const std::string& node) override {
-    servers_.resume(ctx, node);
-  }
-
- private:
   static std::string host(const DbContext& ctx, const std::string& node) {
     return clusters::host_of(ctx, node);
   }
@@ -233,14 +399,13 @@ class GaleraDb : public Db, public Killable, public Pausable {
     return mo;
   }
 
-  std::string config(const DbContext& ctx, const std::string& node, const std::string& address) {
-    mariadb::Paths p = servers_.paths(ctx, node);
-    std::string gcomm;
-    for (const auto& n : ctx.nodes) gcomm += (gcomm.empty() ? "" : ",") + host(ctx, n);
-    std::string provider = "gcache.size=64M";
+  // wsrep_provider_options of `node` (garbd's take no gcache: it stores nothing).
+  std::string provider_options(const DbContext& ctx, const std::string& node, bool garbd) const {
+    std::string provider = garbd ? "" : "gcache.size=64M";
     if (o_.fast_failure_detection) {
+      provider += garbd ? "" : ";";
       provider +=
-          ";evs.suspect_timeout=PT2S;evs.inactive_timeout=PT4S;evs.install_timeout=PT4S;"
+          "evs.suspect_timeout=PT2S;evs.inactive_timeout=PT4S;evs.install_timeout=PT4S;"
           "evs.keepalive_period=PT0.5S;evs.inactive_check_period=PT0.5S";
     }
     if (o_.provider_options.find("gmcast.segment") == std::string::npos) {
@@ -249,7 +414,16 @@ class GaleraDb : public Db, public Killable, public Pausable {
         provider += ";gmcast.segment=" + std::to_string(it->second);
       }
     }
-    if (!o_.provider_options.empty()) provider += ";" + o_.provider_options;
+    if (!o_.provider_options.empty())
+      provider += (provider.empty() ? "" : ";") + o_.provider_options;
+    return provider;
+  }
+
+  std::string config(const DbContext& ctx, const std::string& node, const std::string& address) {
+    mariadb::Paths p = servers_.paths(ctx, node);
+    std::string gcomm;
+    for (const auto& n : ctx.nodes) gcomm += (gcomm.empty() ? "" : ",") + host(ctx, n);
+    const std::string provider = provider_options(ctx, node, /*garbd=*/false);
     std::ostringstream c;
     c << "[mysqld]\nuser=mysql\ndatadir=" << p.data << "\nsocket=" << p.socket
       << "\npid-file=" << p.pid << "\nlog-error=" << p.error_log << "\nbind-address=" << address
@@ -324,7 +498,7 @@ class GaleraDb : public Db, public Killable, public Pausable {
     const auto until = t0 + seconds(30);
     std::mutex mu;
     std::vector<std::string> late;
-    clusters::on_every_node(ctx.nodes, [&](const std::string& n, size_t) {
+    clusters::on_every_node(data_nodes(ctx), [&](const std::string& n, size_t) {
       try {
         auto s = ctx.remote->session(n);
         if (clusters::poll_until(until, milliseconds(250), [&] {
@@ -420,8 +594,9 @@ class GaleraDb : public Db, public Killable, public Pausable {
   // highest committed seqno (pc.bootstrap), so nothing acknowledged is dropped. Then wait
   // until every node is Synced.
   void restore_primary(const DbContext& ctx) {
+    const std::vector<std::string> data = data_nodes(ctx);
     const bool primary = clusters::poll_until(Clock::now() + seconds(20), milliseconds(500), [&] {
-      for (const auto& n : ctx.nodes) {
+      for (const auto& n : data) {
         auto o = ctx.remote->session(n);
         if (status(ctx, *o, n)["wsrep_cluster_status"] == "Primary") return true;
       }
@@ -430,7 +605,7 @@ class GaleraDb : public Db, public Killable, public Pausable {
     if (!primary) {
       std::string best;
       int64_t best_seqno = -2;
-      for (const auto& n : ctx.nodes) {
+      for (const auto& n : data) {
         auto o = ctx.remote->session(n);
         auto st = status(ctx, *o, n);
         if (st.count("wsrep_last_committed") == 0) continue;
@@ -438,7 +613,7 @@ class GaleraDb : public Db, public Killable, public Pausable {
         if (seqno > best_seqno) best = n, best_seqno = seqno;
       }
       if (best.empty()) {
-        throw RemoteError(ctx.nodes.front(),
+        throw RemoteError(data.front(),
                           "no primary component and no node answers: cannot restore the cluster");
       }
       log(ctx, "galera: no primary component; bootstrapping one on " + best + " (seqno " +
@@ -447,7 +622,7 @@ class GaleraDb : public Db, public Killable, public Pausable {
       o->run_checked(
           servers_.cli(ctx, best, "SET GLOBAL wsrep_provider_options='pc.bootstrap=YES'"));
     }
-    for (const auto& n : ctx.nodes) {
+    for (const auto& n : data) {
       auto o = ctx.remote->session(n);
       wait_synced(ctx, *o, n, 0);
     }
@@ -458,7 +633,7 @@ class GaleraDb : public Db, public Killable, public Pausable {
   void recover_whole_cluster(const DbContext& ctx, const std::string& node) {
     std::map<std::string, std::pair<std::string, int64_t>> pos;  // node -> (uuid:seqno, seqno)
     std::mutex mu;
-    clusters::on_every_node(ctx.nodes, [&](const std::string& n, size_t) {
+    clusters::on_every_node(data_nodes(ctx), [&](const std::string& n, size_t) {
       auto s = ctx.remote->session(n);
       std::string p = recovered_position(ctx, *s, n);
       if (p.empty()) return;
@@ -497,7 +672,9 @@ class GaleraDb : public Db, public Killable, public Pausable {
 
   Options o_;
   mariadb::Servers servers_;
+  Arbitrator arb_;  // refers to servers_
   std::mutex start_mu_;
+  std::vector<std::string> waiting_arbitrators_;  // started with no primary to join (start_mu_)
 };
 
 const OptionDecls kGaleraOptions = {
@@ -509,6 +686,9 @@ const OptionDecls kGaleraOptions = {
     {"fast-failure-detection", true, "short evs timeouts, so partitions are noticed in seconds"},
     {"dir", "/var/lib/faultline/galera", "data directory root on each node"},
     {"start-timeout-s", 120, "how long a node may take to join"},
+    {"arbitrator", false,
+     "the last node runs garbd (votes, stores nothing, serves no client) instead of mariadbd; "
+     "an inventory role \"arbitrator\" does the same for its node"},
     clusters::install_option(),
 };
 
@@ -527,6 +707,7 @@ Options parse_options(const Json& j) {
   check_dir_option(o.dir, std::string(kWhere) + ": option 'dir'");
   o.start_timeout_s =
       static_cast<int>(opts.integer("start-timeout-s", 1, std::numeric_limits<int>::max()));
+  o.arbitrator = opts.flag("arbitrator");
   o.install = clusters::parse_package_install(opts.raw("install"),
                                               std::string(kWhere) + ": option 'install'");
   return o;

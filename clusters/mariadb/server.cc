@@ -102,8 +102,8 @@ clusters::Daemon Servers::daemon(const Paths& p) {
   return {"mariadbd", kMariadbd, "--defaults-file=" + p.cnf, p.pid, p.stdout_log};
 }
 
-void Servers::write_config(const DbContext& ctx, Session& s, const std::string& node,
-                           const std::string& config) const {
+void Servers::write_file(const DbContext& ctx, Session& s, const std::string& node,
+                         const std::string& file, const std::string& content) const {
   Paths p = paths(ctx, node);
   // The base directory is root's alone (harness/secure_dir.h); the node's directory below it
   // is new (stop_node removed it) and becomes mysql's.
@@ -111,8 +111,13 @@ void Servers::write_config(const DbContext& ctx, Session& s, const std::string& 
       Command::shell(std::string(kPrivateDirShell) +
                          "fl_private_dir \"$4\" 755 || exit 3\n"
                          "mkdir -p \"$1\" \"$5\" && cat > \"$2\" && chown -R mysql:mysql \"$3\"",
-                     {p.data, p.cnf, p.dir, dir_, p.tmp})
-          .with_stdin(config));
+                     {p.data, file, p.dir, dir_, p.tmp})
+          .with_stdin(content));
+}
+
+void Servers::write_config(const DbContext& ctx, Session& s, const std::string& node,
+                           const std::string& config) const {
+  write_file(ctx, s, node, paths(ctx, node).cnf, config);
   if (auto c = clusters::prepare_launch_command(ctx, node, where_)) s.run_checked(*c);
 }
 

@@ -61,6 +61,10 @@ class Servers {
   static clusters::Daemon daemon(const Paths& p);
 
   // Makes the node's directory (the base is root's alone; the node's own becomes mysql's) and
+  // writes `content` to `file` in it.
+  void write_file(const DbContext& ctx, Session& s, const std::string& node,
+                  const std::string& file, const std::string& content) const;
+  // Makes the node's directory (the base is root's alone; the node's own becomes mysql's) and
   // writes `config` as its my.cnf; then what the launch env needs (libfaketime's files).
   void write_config(const DbContext& ctx, Session& s, const std::string& node,
                     const std::string& config) const;

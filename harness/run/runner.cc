@@ -285,6 +285,7 @@ struct Plan {
   std::unique_ptr<Db> db;
   std::unique_ptr<Workload> workload;
   ClusterAccess cluster;
+  std::vector<std::string> client_nodes;  // of cluster.nodes, those serving clients
   int concurrency = 0;
   std::vector<std::string> nemesis_names;
   std::vector<NemesisPackage> packages;
@@ -356,8 +357,11 @@ Plan make_plan(const TestSpec& spec_in) {
   // Only now, with the names checked, reach (or bring up) the cluster.
   p.cluster = connect_cluster(spec, *p.db);
   const std::vector<std::string>& nodes = p.cluster.nodes;
-  p.concurrency = with_path("/concurrency",
-                            [&] { return resolve_concurrency(spec.concurrency, nodes.size()); });
+  // The nodes clients talk to (a Galera arbitrator serves none); faults go to every node.
+  p.client_nodes = with_path(
+      "/db-options", [&] { return p.db->client_nodes(nodes, p.cluster.roles); }, "/db");
+  p.concurrency = with_path(
+      "/concurrency", [&] { return resolve_concurrency(spec.concurrency, p.client_nodes.size()); });
   // One worker thread per client and one for the nemesis (plus a few of the controller's own).
   if (std::string why = thread_capacity_problem(p.concurrency + 1); !why.empty()) {
     throw ConfigError("spec: /concurrency: " + std::to_string(p.concurrency) + " clients: " + why);
@@ -386,7 +390,7 @@ Plan make_plan(const TestSpec& spec_in) {
     if (p.packages.back().name.empty()) p.packages.back().name = name;
   }
   check_schedule(spec.nemesis_schedule, p.packages);
-  p.wctx = workload_context(spec, p.concurrency, nodes);
+  p.wctx = workload_context(spec, p.concurrency, p.client_nodes);
   p.checkers = p.workload->checkers(p.wctx);
   if (!p.nemesis_names.empty()) p.checkers.push_back(nemesis_checker(spec));
   if (capability<ReportsReplication>(*p.db)) p.checkers.push_back(kReplicationChecker);
@@ -523,6 +527,7 @@ TestRun::TestRun(Plan plan, const RunOptions& ro)
            {"faultline-version", kVersion},
            {"db-version", nullptr},
            {"nodes", p_.cluster.nodes},
+           {"client-nodes", p_.client_nodes},
            {"inventory", p_.cluster.inventory},
            {"concurrency", p_.concurrency},
            {"nemeses", p_.nemesis_names},
@@ -621,7 +626,7 @@ void TestRun::build() {
 
   InterpreterOptions io;
   io.concurrency = p_.concurrency;
-  io.nodes = p_.cluster.nodes;
+  io.nodes = p_.client_nodes;
   io.op_timeout = std::chrono::nanoseconds(to_ns(spec_.op_timeout_s));
   std::string vocabulary = p_.workload->vocabulary();
   Db* dbp = p_.db.get();
@@ -990,7 +995,9 @@ RunOutcome analyze_run(const fs::path& arg, bool progress) {
       "/workload-options",
       [&] { return WorkloadRegistry::get("workload", spec.workload)(spec.workload_options); },
       "/workload");
-  std::vector<std::string> nodes = test.value("nodes", std::vector<std::string>{});
+  // Runs before client-nodes was recorded had clients on every node.
+  std::vector<std::string> nodes =
+      test.value("client-nodes", test.value("nodes", std::vector<std::string>{}));
   int concurrency = test.value("concurrency", 1);
   std::vector<CheckerSpec> checkers =
       workload->checkers(workload_context(spec, concurrency, nodes));

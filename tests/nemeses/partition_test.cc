@@ -217,6 +217,24 @@ TEST_CASE("partition: options, generator values, in-process databases", "[partit
   CHECK_NOTHROW(p.nemesis->teardown(ctx));
 }
 
+// A 2-node run (Galera with pc.ignore_sb) drew "majority", whose grudge on 2 nodes drops
+// nothing: the op acted on no node and the verdict was unknown.
+TEST_CASE("partition: on 2 nodes the default shapes all cut the link", "[partition]") {
+  NemesisOptions o;
+  o.nodes = {"n1", "n2"};
+  o.interval_ns = 1'000'000;
+  auto p = NemesisRegistry::get("nemesis", "partition")(o);
+  auto ops = simulate(*p.generator, 1, 11, 0, 40);
+  int starts = 0;
+  for (const auto& op : ops) {
+    if (op.f != "start-partition") continue;
+    ++starts;
+    INFO(op.value.dump());
+    CHECK(op.value["grudge"] == Json{{"n1", {"n2"}}, {"n2", {"n1"}}});
+  }
+  CHECK(starts == 20);
+}
+
 // Issue 14 item 5: partition commands were not marked idempotent, so through the retrying
 // remote a connection lost while one ran failed the op (and could leave rules behind at heal).
 TEST_CASE("partition: a connection lost mid-command is retried through the retrying remote",
