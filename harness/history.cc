@@ -1,5 +1,6 @@
 #include "harness/history.h"
 
+#include <algorithm>
 #include <climits>
 #include <map>
 #include <unordered_map>
@@ -240,6 +241,48 @@ std::vector<KeyedHistory> split_by_key(const History& history) {
   for (auto& [text, g] : groups) {
     out.push_back({g.first, History::build(std::move(g.second), nullptr)});
   }
+  return out;
+}
+
+namespace {
+
+std::pair<std::string, std::string> split_f(const std::string& f) {
+  auto dash = f.find('-');
+  if (dash == std::string::npos) return {f, f};
+  return {f.substr(0, dash), f.substr(dash + 1)};
+}
+
+bool opens(const std::string& verb) {
+  return verb == "start" || verb == "kill" || verb == "crash" || verb == "pause" || verb == "begin";
+}
+bool closes(const std::string& verb) {
+  return verb == "stop" || verb == "restart" || verb == "resume" || verb == "heal" || verb == "end";
+}
+
+}  // namespace
+
+std::vector<NemesisInterval> nemesis_intervals(const History& history) {
+  std::vector<NemesisInterval> out;
+  std::map<std::string, size_t> open;  // key -> index in out
+  int64_t last = 0;
+  for (const Op& op : history) {
+    if (op.time_ns > last) last = op.time_ns;
+    if (!op.is_nemesis()) continue;
+    // Only the second op of a pair (what was done) marks the fault; a lone op counts too.
+    int64_t pair = history.pair_of(static_cast<size_t>(op.index));
+    if (pair > op.index) continue;
+    auto [verb, key] = split_f(op.f);
+    int64_t t = op.time_ns < 0 ? 0 : op.time_ns;
+    if (opens(verb) && !open.count(key)) {
+      open[key] = out.size();
+      out.push_back({t, t, key, false});
+    } else if (closes(verb) && open.count(key)) {
+      out[open[key]].end_ns = t;
+      out[open[key]].ended = true;
+      open.erase(key);
+    }
+  }
+  for (auto& [key, i] : open) out[i].end_ns = std::max(last, out[i].start_ns);
   return out;
 }
 

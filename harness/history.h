@@ -121,4 +121,16 @@ struct KeyedHistory {
 };
 std::vector<KeyedHistory> split_by_key(const History& history);
 
+// A fault interval: a nemesis op that starts a fault ("start-x", "kill-x", "pause-x") to the
+// one that ends it ("stop-x", "restart-x", "resume-x", "heal-x"), matched by the part after the
+// first '-' (an f without one is its own key). A fault never ended lasts to the end of the
+// history. Times in ns since the test started.
+struct NemesisInterval {
+  int64_t start_ns = 0;
+  int64_t end_ns = 0;
+  std::string name;  // the key, e.g. "partition"
+  bool ended = true;
+};
+std::vector<NemesisInterval> nemesis_intervals(const History& history);
+
 }  // namespace faultline

@@ -21,7 +21,7 @@ RUN_PKGS=(
   iputils-ping
   libfaketime faketime socat libnetfilter-queue-dev
   # The systems under test (started only by Faultline, per node, never as services).
-  mariadb-server mariadb-client galera-4 rsync
+  mariadb-server mariadb-client galera-4 galera-arbitrator-4 rsync
   postgresql-15 postgresql-15-pglogical
   etcd-server etcd-client
 )

@@ -29,6 +29,14 @@
 //   dir                      "/var/lib/faultline/galera"
 //   start-timeout-s          120     per node, to Synced
 //
+//   arbitrator               false   the last node runs garbd instead of mariadbd
+//
+// Arbitrator (clusters/galera/arbitrator.h): nodes whose inventory role is "arbitrator" (else,
+// with option arbitrator, the last node) run garbd, which votes but stores nothing. It starts
+// after the data nodes and counts in wsrep_cluster_size; clients and final reads go only to
+// the data nodes (client_nodes); kill/start/pause/resume act on its garbd. A restarted garbd
+// joins the primary component; with none, it waits for the next data node's start.
+//
 // Data centres: when the inventory gives nodes a `dc`, each node's wsrep_provider_options get
 // gmcast.segment = the index of its dc among the run's dcs in sorted order (a node without one
 // counts as dc ""), so Galera relays writesets once per segment and picks donors within it,

@@ -23,17 +23,7 @@ namespace faultline::report {
 // executable); nullopt when there is none.
 std::optional<std::filesystem::path> find_program(const std::string& name);
 
-// A fault interval: a nemesis op that starts a fault ("start-x", "kill-x", "pause-x") to the
-// one that ends it ("stop-x", "restart-x", "resume-x", "heal-x"), matched by the part after the
-// first '-' (an f without one is its own key). A fault never ended lasts to the end of the
-// history. Times in ns since the test started.
-struct NemesisInterval {
-  int64_t start_ns = 0;
-  int64_t end_ns = 0;
-  std::string name;  // the key, e.g. "partition"
-  bool ended = true;
-};
-std::vector<NemesisInterval> nemesis_intervals(const History& history);
+// The fault intervals of a history: nemesis_intervals (harness/history.h).
 
 // A fixed colour (#rrggbb) for a nemesis name, the same in plots and in the timeline.
 std::string nemesis_colour(const std::string& name);

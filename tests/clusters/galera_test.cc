@@ -10,9 +10,11 @@
 #include <chrono>
 #include <filesystem>
 #include <fstream>
+#include <set>
 #include <sstream>
 #include <thread>
 
+#include "clusters/galera/arbitrator.h"
 #include "clusters/galera/galera_db.h"
 #include "harness/control/local_exec.h"
 #include "harness/db.h"
@@ -37,7 +39,7 @@ struct Fixture {
   fs::path pid_file = node_dir / "mysqld.pid";
   fs::path kills = base / "kills";
   std::unique_ptr<Db> db = DbRegistry::get("db", "galera")({{"dir", base.string()}});
-  testing::FakeRemote remote{{"n1"}};
+  testing::FakeRemote remote{{"n1", "n2"}};
   DbContext ctx;
   std::vector<pid_t> children;
 
@@ -58,8 +60,8 @@ struct Fixture {
 
   // The last command sent to n1 (or the one `back` before it), run locally with `kill` only
   // recorded (one line per call).
-  ExecResult replay_last(size_t back = 0) {
-    const auto& commands = remote.script("n1").commands;
+  ExecResult replay_last(size_t back = 0, const std::string& node = "n1") {
+    const auto& commands = remote.script(node).commands;
     REQUIRE(commands.size() > back);
     Command c = commands[commands.size() - 1 - back];
     REQUIRE(c.argv.size() > 3);
@@ -198,4 +200,66 @@ TEST_CASE("galera: data centres become gmcast segments, in sorted order", "[gale
     dcs[nodes.back()] = "dc" + std::to_string(i);
   }
   CHECK_THROWS_WITH(galera_segments(nodes, dcs), Catch::Contains("0-255"));
+}
+
+TEST_CASE("galera arbitrator: which nodes run garbd, its configuration, its clients", "[galera]") {
+  using galera::arbitrator_nodes;
+  using V = std::vector<std::string>;
+  const V three = {"n1", "n2", "n3"};
+  CHECK(arbitrator_nodes(three, {}, false).empty());
+  CHECK(arbitrator_nodes(three, {}, true) == V{"n3"});
+  // An inventory role wins over the option's choice of the last node.
+  CHECK(arbitrator_nodes(three, {{"n1", "arbitrator"}}, true) == V{"n1"});
+  CHECK(arbitrator_nodes(three, {{"n2", "arbitrator"}}, false) == V{"n2"});
+  CHECK(arbitrator_nodes(three, {{"n2", "primary"}}, false).empty());
+  CHECK_THROWS_WITH(arbitrator_nodes({"n1"}, {}, true), Catch::Contains("none would hold data"));
+  CHECK_THROWS_WITH(
+      arbitrator_nodes({"n1", "n2"}, {{"n1", "arbitrator"}, {"n2", "arbitrator"}}, false),
+      Catch::Contains("none would hold data"));
+  CHECK(galera::garbd_config({"10.0.0.1", "10.0.0.2"}, "faultline", "evs.suspect_timeout=PT2S",
+                             "/d/garbd.log") ==
+        "# garbd of Faultline's galera adapter\naddress=\"gcomm://10.0.0.1,10.0.0.2\"\n"
+        "group=\"faultline\"\noptions=\"evs.suspect_timeout=PT2S\"\nlog=\"/d/garbd.log\"\n");
+  auto db = DbRegistry::get("db", "galera")({{"arbitrator", true}});
+  CHECK(db->client_nodes(three, {}) == V{"n1", "n2"});
+  CHECK(db->client_nodes(three, {{"n1", "arbitrator"}}) == V{"n2", "n3"});
+  CHECK_THROWS_WITH(DbRegistry::get("db", "galera")({{"arbitrator", "yes"}}),
+                    Catch::Contains("arbitrator"));
+}
+
+TEST_CASE("galera arbitrator: pause and kill signal only this node's garbd", "[galera]") {
+  Fixture f;
+  f.db = DbRegistry::get("db", "galera")({{"dir", f.base.string()}, {"arbitrator", true}});
+  f.ctx.nodes = {"n1", "n2"};
+  f.ctx.hosts["n2"] = "10.0.0.2";
+  const fs::path dir = f.base / "n2-10.0.0.2";
+  fs::create_directories(dir);
+  const fs::path pid_file = dir / "garbd.pid";
+  auto* pausable = capability<Pausable>(*f.db);
+  REQUIRE(pausable != nullptr);
+  pausable->pause(f.ctx, "n2");  // the fake answers exit 0; replayed below
+  // n1's mariadbd in garbd's pid file, or another node's garbd: nothing signalled.
+  pid_t mariadbd = f.spawn({"/usr/sbin/mariadbd", "--defaults-file=" + (dir / "my.cnf").string()});
+  pid_t other = f.spawn({"/usr/bin/garbd", "--cfg=" + (f.base / "n3-10.0.0.3/garbd.cfg").string()});
+  for (pid_t p : {mariadbd, other}) {
+    std::ofstream(pid_file, std::ios::trunc) << p << "\n";
+    fs::remove(f.kills);
+    ExecResult r = f.replay_last(0, "n2");
+    CHECK(r.exit_status == 3);
+    CHECK_FALSE(fs::exists(f.kills));
+  }
+  pid_t ours = f.spawn({"/usr/bin/garbd", "--cfg=" + (dir / "garbd.cfg").string()});
+  std::ofstream(pid_file, std::ios::trunc) << ours << "\n";
+  fs::remove(f.kills);
+  ExecResult r = f.replay_last(0, "n2");
+  INFO(r.err);
+  CHECK(r.exit_status == 0);
+  CHECK(slurp(f.kills) == "-s STOP " + std::to_string(ours) + "\n");
+  // Kill goes to garbd's pid file too (never to a mariadbd on that node).
+  capability<Killable>(*f.db)->kill(f.ctx, "n2");
+  const Command& sent = f.remote.script("n2").commands.back();
+  std::set<std::string> args(sent.argv.begin(), sent.argv.end());
+  CHECK(args.count(pid_file.string()) == 1);
+  CHECK(args.count("--cfg=" + (dir / "garbd.cfg").string()) == 1);
+  CHECK(args.count("KILL") == 1);
 }

@@ -9,6 +9,7 @@
 #include <chrono>
 #include <cstdlib>
 #include <filesystem>
+#include <fstream>
 #include <iostream>
 #include <mutex>
 #include <set>
@@ -21,6 +22,7 @@
 #include "harness/db.h"
 #include "harness/formats.h"
 #include "harness/history.h"
+#include "harness/nemesis.h"
 #include "harness/remote.h"
 #include "harness/run/runner.h"
 #include "harness/run/spec.h"
@@ -416,4 +418,225 @@ TEST_CASE("galera: every workload runs through the runner and tears down clean",
     }
   }
   fs::remove_all(results);
+}
+
+namespace {
+
+// One register write through `node`: its completion (fail when the client could not even
+// connect).
+Completion write_on(Db& db, const DbContext& ctx, const std::string& node, int value) {
+  try {
+    return call(db, ctx, "register", node, "write", Json::array({1, value}));
+  } catch (const std::exception& e) {
+    return Completion::fail(e.what());
+  }
+}
+
+// Polls every 250 ms, up to `limit`, until write_on(node) has outcome `ok`; returns the seconds
+// it took, or -1.
+double until_write(Db& db, const DbContext& ctx, const std::string& node, bool ok,
+                   std::chrono::seconds limit = std::chrono::seconds(30)) {
+  auto t0 = Clock::now();
+  for (int v = 100; Clock::now() - t0 < limit; ++v) {
+    if ((write_on(db, ctx, node, v).type == OpType::kOk) == ok) return secs_since(t0);
+    std::this_thread::sleep_for(std::chrono::milliseconds(250));
+  }
+  return -1;
+}
+
+Json grudge_isolating(const std::string& node, const std::vector<std::string>& nodes) {
+  Json g = Json::object();
+  for (const auto& n : nodes) {
+    if (n == node) continue;
+    g[node].push_back(n);
+    g[n] = Json::array({node});
+  }
+  return g;
+}
+
+// The garbd processes of this cluster's galera directories, by pid file.
+int running_arbitrators(Cluster& c) {
+  auto s = c.remote->session(c.ctx.nodes.front());
+  ExecResult r = s->exec(Command::shell(
+      "n=0; for f in /var/lib/faultline/galera/*-10.77.213.*/garbd.pid; do [ -e \"$f\" ] && "
+      "kill -0 \"$(cat \"$f\")\" 2>/dev/null && n=$((n+1)); done; echo $n"));
+  return std::stoi(trim_text(r.out));
+}
+
+}  // namespace
+
+// Issue 18 part 2: two data nodes and an arbitrator keep a primary component when either data
+// node is cut off (the isolated one refuses), and both data nodes stay primary when the
+// arbitrator is.
+TEST_CASE("galera: with an arbitrator the side with garbd keeps quorum", "[galera]") {
+  FAULTLINE_REQUIRE_ROOT();
+  Cluster c;
+  c.ctx.roles = {{"n3", "arbitrator"}};  // as an inventory gives it
+  auto db = make_galera();
+  CHECK(db->client_nodes(c.ctx.nodes, c.ctx.roles) == std::vector<std::string>{"n1", "n2"});
+  auto t0 = Clock::now();
+  db->setup(c.ctx);
+  DbGuard guard{*db, c.ctx};
+  const double setup_s = secs_since(t0);
+  CHECK(running_servers(c) == 2);
+  CHECK(running_arbitrators(c) == 1);
+  auto size_on_n1 = [&] {
+    auto conn =
+        sql::connect_mariadb(c.ctx.hosts.at("n1"), sql::MariaDbOptions{}, std::chrono::seconds(10));
+    return conn->query("SHOW STATUS LIKE 'wsrep_cluster_size'").at(0).at(1).value();
+  };
+  CHECK(size_on_n1() == "3");  // garbd counts
+  db->prepare(c.ctx, "register", Json::object());
+  REQUIRE(write_on(*db, c.ctx, "n1", 1).type == OpType::kOk);
+
+  NemesisOptions no;
+  no.nodes = c.nodes;
+  auto part = NemesisRegistry::get("nemesis", "partition")(no);
+  NemesisContext nctx;
+  nctx.remote = c.remote.get();
+  nctx.nodes = c.nodes;
+  part.nemesis->setup(nctx);
+  auto partition = [&](const Json& grudge) {
+    Op o;
+    o.f = "start-partition";
+    o.value = {{"grudge", grudge}};
+    REQUIRE(part.nemesis->invoke(nctx, o).error.is_null());
+  };
+  auto heal = [&] {
+    Op o;
+    o.f = "stop-partition";
+    part.nemesis->invoke(nctx, o);
+  };
+
+  // n1 cut off: it loses quorum and refuses; n2 with garbd is the primary component.
+  partition(grudge_isolating("n1", c.nodes));
+  const double refused_s = until_write(*db, c.ctx, "n1", /*ok=*/false);
+  CHECK(refused_s >= 0);
+  CHECK(until_write(*db, c.ctx, "n2", /*ok=*/true, std::chrono::seconds(10)) >= 0);
+  for (int i = 0; i < 5; ++i) CHECK(write_on(*db, c.ctx, "n2", 10 + i).type == OpType::kOk);
+  CHECK(write_on(*db, c.ctx, "n1", 20).type != OpType::kOk);
+  heal();
+  const double rejoined_s = until_write(*db, c.ctx, "n1", /*ok=*/true, std::chrono::seconds(90));
+  CHECK(rejoined_s >= 0);
+
+  // garbd cut off: the two data nodes are 2 of 3, a majority: both keep serving.
+  partition(grudge_isolating("n3", c.nodes));
+  std::this_thread::sleep_for(std::chrono::seconds(8));  // past evs.inactive_timeout (4 s)
+  CHECK(write_on(*db, c.ctx, "n1", 30).type == OpType::kOk);
+  CHECK(write_on(*db, c.ctx, "n2", 31).type == OpType::kOk);
+  heal();
+
+  // Kill, pause and restart target garbd like any node.
+  auto& killable = *capability<Killable>(*db);
+  auto& pausable = *capability<Pausable>(*db);
+  killable.kill(c.ctx, "n3");
+  CHECK(running_arbitrators(c) == 0);
+  auto t1 = Clock::now();
+  killable.start(c.ctx, "n3");  // returns once n1's view counts it again
+  const double garbd_start_s = secs_since(t1);
+  CHECK(running_arbitrators(c) == 1);
+  CHECK(size_on_n1() == "3");
+  pausable.pause(c.ctx, "n3");
+  pausable.resume(c.ctx, "n3");
+  CHECK(write_on(*db, c.ctx, "n2", 40).type == OpType::kOk);
+  db->teardown(c.ctx);
+  CHECK(running_arbitrators(c) == 0);
+  CHECK(running_servers(c) == 0);
+  std::cerr << "measured: galera 2 data nodes + garbd: setup " << setup_s
+            << " s; isolated data node refused writes after " << refused_s << " s, served again "
+            << rejoined_s << " s after heal; garbd restart " << garbd_start_s << " s\n";
+}
+
+// Issue 18 part 2: the same two data nodes without an arbitrator have no majority on either
+// side of a partition: both refuse writes until it heals (the run measured their
+// unavailability). With pc.ignore_sb=true both sides go on as primary, and the final reads
+// after heal find that they diverged.
+TEST_CASE(
+    "galera: two data nodes without an arbitrator lose quorum and pc.ignore_sb splits the brain",
+    "[galera]") {
+  FAULTLINE_REQUIRE_ROOT();
+  Cluster c;
+  DbContext two = c.ctx;
+  two.nodes = {"n1", "n2"};
+  {
+    auto db = make_galera();
+    db->setup(two);
+    DbGuard guard{*db, two};
+    db->prepare(two, "register", Json::object());
+    REQUIRE(write_on(*db, two, "n1", 1).type == OpType::kOk);
+    NemesisOptions no;
+    no.nodes = two.nodes;
+    auto part = NemesisRegistry::get("nemesis", "partition")(no);
+    NemesisContext nctx;
+    nctx.remote = c.remote.get();
+    nctx.nodes = two.nodes;
+    part.nemesis->setup(nctx);
+    Op o;
+    o.f = "start-partition";
+    o.value = {{"grudge", grudge_isolating("n1", two.nodes)}};
+    REQUIRE(part.nemesis->invoke(nctx, o).error.is_null());
+    const double n1_s = until_write(*db, two, "n1", /*ok=*/false);
+    const double n2_s = until_write(*db, two, "n2", /*ok=*/false);
+    CHECK(n1_s >= 0);
+    CHECK(n2_s >= 0);
+    o.f = "stop-partition";
+    o.value = nullptr;
+    part.nemesis->invoke(nctx, o);
+    const double back_s = until_write(*db, two, "n1", /*ok=*/true, std::chrono::seconds(90));
+    CHECK(back_s >= 0);
+    CHECK(until_write(*db, two, "n2", /*ok=*/true, std::chrono::seconds(30)) >= 0);
+    std::cerr << "measured: galera 2 nodes, no arbitrator: both refused writes after " << n1_s
+              << " / " << n1_s + n2_s << " s of partition; served again " << back_s
+              << " s after heal\n";
+  }
+
+  // pc.ignore_sb through the runner: the set workload, one partition n1 | n2 while adds go on
+  // through both nodes, then heal and the final reads on each node.
+  fs::path dir = fs::temp_directory_path() / ("flgal-sb-" + std::to_string(::getpid()));
+  fs::create_directories(dir);
+  Json inv;
+  {
+    std::ifstream in(std::string("/var/lib/faultline/clusters/") + kName + "/inventory.json");
+    inv = Json::parse(in);
+  }
+  inv["nodes"].erase(2);
+  std::ofstream((dir / "two.json").string()) << inv.dump(2);
+  run::TestSpec spec;
+  spec.db = "galera";
+  spec.db_options = {{"provider-options", "pc.ignore_sb=true"}};
+  spec.workload = "set";
+  spec.nodes_file = (dir / "two.json").string();
+  spec.nemesis = {"partition"};
+  spec.nemesis_schedule = Json::array({{{"at", 2},
+                                        {"f", "start-partition"},
+                                        {"value", {{"grudge", grudge_isolating("n1", two.nodes)}}}},
+                                       {{"at", 10}, {"f", "stop-partition"}}});
+  spec.time_limit_s = 12;
+  spec.concurrency = "2n";
+  spec.rate = 60;
+  spec.recovery_wait_s = 3;
+  spec.results_dir = (dir / "results").string();
+  spec.seed = 18;
+  run::RunOptions ro;
+  ro.echo_log = false;
+  ro.progress = false;
+  ro.handle_signals = false;
+  auto t0 = Clock::now();
+  run::RunOutcome out = run::run_test(spec, ro);
+  INFO(out.summary);
+  CHECK(out.validity == Validity::kInvalid);
+  const Json& set = out.results["checkers"]["set-full"];
+  bool diverged = false;
+  for (const auto& a : set.value("anomalies", Json::array())) {
+    diverged = diverged || a.value("type", "") == "divergence";
+  }
+  CHECK(diverged);
+  const Json& stats = out.results["checkers"]["stats"];
+  CHECK(stats["availability"]["during-faults"]["n1"]["ok"].get<int>() > 0);
+  CHECK(stats["availability"]["during-faults"]["n2"]["ok"].get<int>() > 0);
+  CHECK(running_servers(c) == 0);
+  std::cerr << "measured: galera 2 nodes pc.ignore_sb=true, set with one 8 s partition: "
+            << secs_since(t0) << " s, verdict " << to_string(out.validity) << "; "
+            << stats["summary"].get<std::string>() << "\n";
+  fs::remove_all(dir);
 }

@@ -121,6 +121,35 @@ const bool broken_registered = DbRegistry::add(
       return std::make_unique<BrokenDb>(options.value("fail-in", std::string()));
     });
 
+// Three in-process nodes of which the last only votes (like Galera's arbitrator): clients and
+// final reads go to n1 and n2 alone.
+class VoterDb : public Db {
+ public:
+  std::string name() const override { return "fake-voter"; }
+  void setup(const DbContext&) override {}
+  void teardown(const DbContext&) override {}
+  std::vector<std::string> default_nodes() const override { return {"n1", "n2", "n3"}; }
+  std::vector<std::string> client_nodes(const std::vector<std::string>& nodes,
+                                        const std::map<std::string, std::string>&) const override {
+    std::vector<std::string> out;
+    for (const auto& n : nodes) {
+      if (n != "n3") out.push_back(n);
+    }
+    return out;
+  }
+  std::vector<std::string> vocabularies() const override { return {"register"}; }
+  std::unique_ptr<Client> new_client(const std::string&) override {
+    return std::make_unique<ScriptedClient>(std::make_shared<ClientStats>());
+  }
+};
+
+const bool voter_registered =
+    DbRegistry::add("db", "fake-voter", "test double: n3 votes and serves no client (tests only)",
+                    [](const Json& options) -> std::unique_ptr<Db> {
+                      const Options o(options, {}, "db 'fake-voter'");
+                      return std::make_unique<VoterDb>();
+                    });
+
 class RemoteDb : public Db {
  public:
   std::string name() const override { return kFakeRemoteDb; }

@@ -10,6 +10,7 @@
 #include <catch2/catch.hpp>
 #include <filesystem>
 #include <fstream>
+#include <set>
 #include <thread>
 
 #include "harness/cli/cli.h"
@@ -143,6 +144,32 @@ TEST_CASE("a run writes the results layout and latest links", "[runner]") {
   auto edn = load_history_file((out.dir / "history.edn").string());
   CHECK(jsonl.history.size() == edn.history.size());
   CHECK(jsonl.history.size() > 100);
+  fs::remove_all(root);
+}
+
+// Issue 18: a Galera arbitrator votes but serves no client: the database names the nodes that
+// serve (Db::client_nodes), and clients, concurrency "Nn" and analyze follow it.
+TEST_CASE("clients go only to the nodes the database says serve them", "[runner]") {
+  uint64_t seed = 118;
+  announce_seed("runner: client nodes", seed);
+  fs::path root = temp_dir("client-nodes");
+  run::TestSpec spec = quick_spec(root, seed);
+  spec.db = "fake-voter";
+  spec.concurrency = "2n";
+  run::RunOutcome out = run::run_test(spec, quiet());
+  INFO(out.summary);
+  Json test = Json::parse(read_file(out.dir / "test.json"));
+  CHECK(test["nodes"] == Json::array({"n1", "n2", "n3"}));
+  CHECK(test["client-nodes"] == Json::array({"n1", "n2"}));
+  CHECK(test["concurrency"] == 4);
+  auto h = load_recorded_history((out.dir / "history.jsonl").string());
+  std::set<std::string> nodes;
+  for (const auto& op : h.history.ops()) {
+    if (!op.is_nemesis()) nodes.insert(op.node);
+  }
+  CHECK(nodes == std::set<std::string>{"n1", "n2"});
+  run::RunOutcome again = run::analyze_run(out.dir, false);
+  CHECK(again.validity == out.validity);
   fs::remove_all(root);
 }
 
