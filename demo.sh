@@ -1,17 +1,20 @@
 #!/usr/bin/env bash
 # The demo: installs what is missing, builds (Release), brings up a 3-node local cluster
 # (network namespaces, each with its own sshd), and runs the default test on it: MariaDB
-# Galera, the workload below, partition and kill nemeses, 60 s. Prints the verdict, each
+# Galera (or DB: mariadb-async, pglogical, etcd), the workload below, partition and kill
+# nemeses, 60 s. Prints the verdict, each
 # anomaly on one line, and the path of report.html; then brings the cluster down again if the
 # demo brought it up (keep it with --keep or KEEP_CLUSTER=1).
 #
-#   ./demo.sh [--keep]        environment: WORKLOAD, TIME_LIMIT, NEMESIS, DB_OPTIONS (JSON)
+#   ./demo.sh [--keep]        environment: DB, WORKLOAD, TIME_LIMIT, NEMESIS, DB_OPTIONS (JSON)
+#   DB=mariadb-async WORKLOAD=counter ./demo.sh      asynchronous multi-master: lost updates
 #
 # Exit code: the run's (0 valid, 1 invalid, 2 unknown, 254 bad input, 255 internal error).
 set -euo pipefail
 cd "$(dirname "$0")"
 keep=${KEEP_CLUSTER:-0}
 [ "${1:-}" = "--keep" ] && keep=1
+DB=${DB:-galera}
 WORKLOAD=${WORKLOAD:-list-append}
 TIME_LIMIT=${TIME_LIMIT:-60}
 NEMESIS=${NEMESIS:-partition,kill}
@@ -46,9 +49,9 @@ spec=$(mktemp /tmp/faultline-demo-spec.XXXXXX.json)
 trap 'rm -f "$spec"; cleanup' EXIT
 printf '{"db-options": %s}\n' "$DB_OPTIONS" > "$spec"
 mkdir -p results
-echo "demo: faultline run --db galera --workload $WORKLOAD --nemesis $NEMESIS --time-limit $TIME_LIMIT"
+echo "demo: faultline run --db $DB --workload $WORKLOAD --nemesis $NEMESIS --time-limit $TIME_LIMIT"
 set +e
-"$FL" run --spec "$spec" --db galera --workload "$WORKLOAD" --nemesis "$NEMESIS" \
+"$FL" run --spec "$spec" --db "$DB" --workload "$WORKLOAD" --nemesis "$NEMESIS" \
   --time-limit "$TIME_LIMIT" --nemesis-interval 10 --local 3 \
   --results-dir results --no-progress 2> results/demo-controller.log
 rc=$?

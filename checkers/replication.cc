@@ -174,6 +174,22 @@ class ReplicationChecker : public Checker {
     } else {
       summary = "every channel running, every node at the same position, tables identical";
     }
+    // Semi-synchronous replication that gave up waiting: not an anomaly of its own (the data
+    // checks above say what it cost), but what the run measured.
+    std::string fallbacks;
+    Json semi = Json::object();
+    if (h.contains("nodes") && h["nodes"].is_object()) {
+      for (const auto& [node, v] : h["nodes"].items()) {
+        if (!v.is_object() || !v.contains("semi-sync") || !v["semi-sync"].is_object()) continue;
+        const Json& ss = v["semi-sync"];
+        semi[node] = ss;
+        if (number(ss, "no-tx") > 0 || text(ss, "master-status") == "OFF") {
+          fallbacks += (fallbacks.empty() ? "" : ", ") + node + " (" +
+                       std::to_string(number(ss, "no-tx")) + " commits not acknowledged)";
+        }
+      }
+    }
+    if (!fallbacks.empty()) summary += "; semi-sync fell back to asynchronous on " + fallbacks;
     std::string explanation;
     for (const auto& a : anomalies) {
       explanation += (explanation.empty() ? "" : "\n") + a["explanation"].get<std::string>();
@@ -181,6 +197,7 @@ class ReplicationChecker : public Checker {
     r.details = {{"summary", summary},           {"caught-up", caught_up},
                  {"anomalies", anomalies},       {"anomaly-types", types},
                  {"anomaly-counts", count_json}, {"report-index", report->index}};
+    if (!semi.empty()) r.details["semi-sync"] = semi;
     if (!explanation.empty()) r.details["explanation"] = explanation;
     return r;
   }

@@ -73,6 +73,8 @@ struct AsyncOptions {
   bool offsets = true;
   std::string slave_exec_mode = "STRICT";
   std::string binlog_format = "ROW";
+  std::string semi_sync = "off";  // off | after-sync | after-commit
+  int semi_sync_timeout_ms = 10000;
   SessionOptions session;  // isolation, flush-log-at-trx-commit, select-for-update
   int catch_up_timeout_s = 30;
   std::string dir;
@@ -318,6 +320,15 @@ class AsyncDb : public Db, public Killable, public Pausable, public ReportsRepli
       << "\nrelay_log=relay\nslave_exec_mode=" << o_.slave_exec_mode
       << "\nslave_net_timeout=10\nreport_host=" << node << "\nmax_connections=500\n";
     if (o_.topology == "multi-source") c << "gtid_ignore_duplicates=ON\n";
+    if (o_.semi_sync != "off") {
+      // Built into MariaDB since 10.3: every node is a semi-sync master and replica. A commit
+      // waits for one replica's acknowledgement, up to the timeout; then the master falls back
+      // to asynchronous replication (Rpl_semi_sync_master_status OFF) until a replica catches up.
+      c << "rpl_semi_sync_master_enabled=ON\nrpl_semi_sync_slave_enabled=ON\n"
+        << "rpl_semi_sync_master_wait_point="
+        << (o_.semi_sync == "after-sync" ? "AFTER_SYNC" : "AFTER_COMMIT")
+        << "\nrpl_semi_sync_master_timeout=" << o_.semi_sync_timeout_ms << "\n";
+    }
     if (o_.offsets) {
       c << "auto_increment_increment=" << ctx.nodes.size() << "\nauto_increment_offset=" << index
         << "\n";
@@ -428,12 +439,30 @@ class AsyncDb : public Db, public Killable, public Pausable, public ReportsRepli
       }
       if (!pos.ok()) all_running = false;
       node["channels"] = chans;
+      if (o_.semi_sync != "off") node["semi-sync"] = semi_sync_status(ctx, *s, n);
       nodes[n] = node;
     }
     return {{"topology", o_.topology},
             {"nodes", nodes},
             {"halted", halted},
             {"caught-up", all_running && positions.size() == 1}};
+  }
+
+  // The node's semi-sync master counters: whether it still waits for acknowledgements
+  // ("master-status": "ON"; "OFF" after a timeout: asynchronous until a replica catches up),
+  // and how many commits a replica acknowledged ("yes-tx") or did not in time ("no-tx").
+  Json semi_sync_status(const DbContext& ctx, Session& s, const std::string& node) const {
+    Command read = servers_.cli(ctx, node,
+                                "SHOW GLOBAL STATUS WHERE Variable_name IN "
+                                "('Rpl_semi_sync_master_status', 'Rpl_semi_sync_master_yes_tx', "
+                                "'Rpl_semi_sync_master_no_tx')");
+    read.idempotent = true;
+    ExecResult r = s.exec(read);
+    if (!r.ok()) return nullptr;
+    auto st = status_lines(r.out);
+    return {{"master-status", st["Rpl_semi_sync_master_status"]},
+            {"yes-tx", to_int(st["Rpl_semi_sync_master_yes_tx"], 0)},
+            {"no-tx", to_int(st["Rpl_semi_sync_master_no_tx"], 0)}};
   }
 
   // CHECKSUM TABLE of the vocabulary's tables on every node: {table: {node: checksum}} (null
@@ -497,6 +526,11 @@ const OptionDecls kAsyncOptions = {
     {"slave-exec-mode", "STRICT",
      "STRICT | IDEMPOTENT (skips duplicate-key and missing-row errors: diverges silently)"},
     {"binlog-format", "ROW", "ROW | STATEMENT | MIXED"},
+    {"semi-sync", "off",
+     "off | after-sync | after-commit: a commit waits for one replica's acknowledgement "
+     "(rpl_semi_sync_master_wait_point), up to semi-sync-timeout-ms"},
+    {"semi-sync-timeout-ms", 10000,
+     "rpl_semi_sync_master_timeout: after it a master goes on asynchronously"},
     isolation_option(),
     flush_log_option(),
     select_for_update_option(),
@@ -513,6 +547,9 @@ AsyncOptions parse_options(const Json& j) {
   o.offsets = opts.text("auto-increment", {"offsets", "none"}) == "offsets";
   o.slave_exec_mode = opts.text("slave-exec-mode", {"STRICT", "IDEMPOTENT"});
   o.binlog_format = opts.text("binlog-format", {"ROW", "STATEMENT", "MIXED"});
+  o.semi_sync = opts.text("semi-sync", {"off", "after-sync", "after-commit"});
+  o.semi_sync_timeout_ms =
+      static_cast<int>(opts.integer("semi-sync-timeout-ms", 0, std::numeric_limits<int>::max()));
   o.session = parse_session_options(opts);
   o.catch_up_timeout_s = static_cast<int>(opts.integer("catch-up-timeout-s", 0, 3600));
   o.dir = opts.text("dir");

@@ -35,6 +35,10 @@
 //   slave-exec-mode          "STRICT"   STRICT | IDEMPOTENT (IDEMPOTENT skips 1062 and 1032:
 //                                       replication goes on, the data may diverge silently)
 //   binlog-format            "ROW"      ROW | STATEMENT | MIXED
+//   semi-sync                "off"      off | after-sync | after-commit (every node a semi-sync
+//                                       master and replica; the report adds each node's
+//                                       Rpl_semi_sync_master_status, yes_tx, no_tx)
+//   semi-sync-timeout-ms     10000      after it a commit goes on without an acknowledgement
 //   isolation                ""         as Galera's
 //   flush-log-at-trx-commit  1
 //   select-for-update        false

@@ -93,3 +93,17 @@ TEST_CASE("replication: no report, or a report that failed, is unknown", "[repli
   CHECK_THAT(failed.details["summary"].get<std::string>(),
              Catch::Contains("n2: connection refused"));
 }
+
+TEST_CASE("replication: a semi-sync master that gave up waiting is named, not an anomaly",
+          "[replication]") {
+  Json value = report(true, channel("n1", "Yes", "Yes"), kSame);
+  value["nodes"]["n1"]["semi-sync"] = {{"master-status", "OFF"}, {"yes-tx", 40}, {"no-tx", 3}};
+  value["nodes"]["n2"]["semi-sync"] = {{"master-status", "ON"}, {"yes-tx", 51}, {"no-tx", 0}};
+  auto r = check_report(value);
+  INFO(r.details.dump(2));
+  CHECK(r.validity == Validity::kValid);
+  CHECK_THAT(r.details["summary"].get<std::string>(),
+             Catch::EndsWith("; semi-sync fell back to asynchronous on n1 (3 commits not "
+                             "acknowledged)"));
+  CHECK(r.details["semi-sync"]["n2"]["yes-tx"] == 51);
+}

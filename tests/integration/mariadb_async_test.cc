@@ -148,6 +148,8 @@ TEST_CASE("mariadb-async: through the runner, ids collide without offsets and re
       run::TestSpec spec;
       spec.db = "mariadb-async";
       spec.db_options = {{"auto-increment", offsets ? "offsets" : "none"}};
+      // Semi-sync on the valid run: every commit waits for the next node in the ring.
+      if (offsets) spec.db_options["semi-sync"] = "after-sync";
       spec.workload = "unique-ids";
       spec.nodes_file = std::string("/var/lib/faultline/clusters/") + kName + "/inventory.json";
       spec.time_limit_s = 4;
@@ -167,6 +169,17 @@ TEST_CASE("mariadb-async: through the runner, ids collide without offsets and re
       if (offsets) {
         CHECK(out.validity == Validity::kValid);
         CHECK(repl["valid"] == "valid");
+        int64_t acknowledged = 0;
+        for (const auto& n : {"n1", "n2", "n3"}) {
+          INFO(n);
+          REQUIRE(repl["semi-sync"].contains(n));
+          CHECK(repl["semi-sync"][n]["master-status"] == "ON");
+          acknowledged += repl["semi-sync"][n]["yes-tx"].get<int64_t>();
+        }
+        CHECK(acknowledged >= checkers["unique-ids"]["generates"]["ok"].get<int64_t>() / 2);
+        std::cerr << "  mariadb-async unique-ids, offsets, semi-sync after-sync: "
+                  << checkers["unique-ids"]["summary"].get<std::string>() << "; " << acknowledged
+                  << " commits acknowledged by a replica\n";
       } else {
         // Every master starts at 1: the same ids on every node, each a duplicate key on the
         // others' replicas (1062), which halts their SQL threads.
