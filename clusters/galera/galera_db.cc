@@ -42,6 +42,9 @@ using std::chrono::seconds;
 
 constexpr const char* kWhere = "db 'galera'";
 constexpr const char* kProvider = "/usr/lib/galera/libgalera_smm.so";
+// Percona XtraDB Cluster 8.x (Percona's apt repository, percona-xtradb-cluster): mysqld with its
+// own Galera 4 build.
+constexpr const char* kPxcProvider = "/usr/lib/galera4/libgalera_smm.so";
 
 // The db-options, as parse_options read them (the defaults are kGaleraOptions').
 struct Options {
@@ -51,14 +54,19 @@ struct Options {
   bool fast_failure_detection = true;
   std::string dir;
   int start_timeout_s = 120;
-  bool arbitrator = false;        // the last node runs garbd (arbitrator_nodes)
+  bool arbitrator = false;  // the last node runs garbd (arbitrator_nodes)
+  bool pxc = false;         // flavor pxc: Percona XtraDB Cluster
+  std::string pxc_strict_mode = "ENFORCING";
   clusters::InstallSpec install;  // none or apt (clusters/common/install.h)
 };
 
 class GaleraDb : public Db, public Killable, public Pausable {
  public:
   explicit GaleraDb(Options o)
-      : o_(std::move(o)), servers_(kWhere, o_.dir, /*port=*/4567), arb_(servers_) {}
+      : o_(std::move(o)),
+        servers_(kWhere, o_.dir, /*port=*/4567,
+                 o_.pxc ? mariadb::mysql_flavor() : mariadb::mariadb_flavor()),
+        arb_(servers_) {}
 
   std::string name() const override { return "galera"; }
   std::vector<std::string> client_nodes(
@@ -70,21 +78,30 @@ class GaleraDb : public Db, public Killable, public Pausable {
   std::vector<NodeCheck> node_checks() const override {
     std::vector<NodeCheck> checks = clusters::Installer(o_.install).node_checks();
     if (o_.install.method == "none") {  // apt brings what is missing
-      checks.push_back(clusters::binary_check("mariadbd", mariadb::kMariadbd, {"--version"},
-                                              "install the mariadb-server package"));
-      checks.push_back(clusters::file_check("galera", kProvider, "install the galera-4 package"));
-      checks.push_back(clusters::binary_check("rsync", "/usr/bin/rsync", {"--version"},
-                                              "install rsync (Galera's state transfer uses it)"));
+      if (o_.pxc) {
+        checks.push_back(clusters::binary_check(
+            "mysqld", mariadb::kMysqld, {"--version"},
+            "install percona-xtradb-cluster-server from Percona's apt repository"));
+        checks.push_back(clusters::file_check(
+            "galera", kPxcProvider, "install percona-xtradb-cluster-server (it ships Galera 4)"));
+      } else {
+        checks.push_back(clusters::binary_check("mariadbd", mariadb::kMariadbd, {"--version"},
+                                                "install the mariadb-server package"));
+        checks.push_back(clusters::file_check("galera", kProvider, "install the galera-4 package"));
+        checks.push_back(clusters::binary_check("rsync", "/usr/bin/rsync", {"--version"},
+                                                "install rsync (Galera's state transfer uses it)"));
+      }
       if (o_.arbitrator) {  // (an inventory role is not known here)
         checks.push_back(clusters::binary_check("garbd", kGarbd, {"--version"},
                                                 "install the galera-arbitrator-4 package"));
       }
     }
     for (auto& c : std::vector<NodeCheck>{
-             clusters::port_check(3306, "mariadbd", "MariaDB's client port"),
-             clusters::port_check(4567, "mariadbd", "Galera's group communication"),
-             clusters::port_check(4568, "mariadbd", "Galera's incremental state transfer"),
-             clusters::port_check(4444, "mariadbd", "Galera's state transfer (rsync)")}) {
+             clusters::port_check(3306, servers_.server_name(), "the client port"),
+             clusters::port_check(4567, servers_.server_name(), "Galera's group communication"),
+             clusters::port_check(4568, servers_.server_name(),
+                                  "Galera's incremental state transfer"),
+             clusters::port_check(4444, servers_.server_name(), "Galera's state transfer")}) {
       checks.push_back(std::move(c));
     }
     return checks;
@@ -95,7 +112,7 @@ class GaleraDb : public Db, public Killable, public Pausable {
     try {
       const std::string first = data_nodes(ctx).front();
       auto s = ctx.remote->session(first);
-      std::string v = trim(s->run_checked(Command{mariadb::kMariadbd, "--version"}).out);
+      std::string v = trim(s->run_checked(Command{servers_.flavor().server, "--version"}).out);
       ExecResult g = s->exec(servers_.cli(ctx, first, "SHOW STATUS LIKE 'wsrep_provider_version'"));
       if (g.ok()) {
         auto tab = g.out.find('\t');
@@ -109,7 +126,8 @@ class GaleraDb : public Db, public Killable, public Pausable {
 
   void setup(const DbContext& ctx) override {
     clusters::require_remote(ctx, kWhere);
-    clusters::Installer(o_.install).install_all(ctx, "mariadbd", mariadb::kMariadbd);
+    clusters::Installer(o_.install)
+        .install_all(ctx, servers_.server_name(), servers_.flavor().server);
     log(ctx, "galera: stopping leftovers and writing configuration on " +
                  std::to_string(ctx.nodes.size()) + " nodes");
     const std::vector<std::string> data = data_nodes(ctx);
@@ -291,7 +309,7 @@ class GaleraDb : public Db, public Killable, public Pausable {
             auto o = ctx.remote->session(n);
             if (is_arbitrator(ctx, n)) {
               members += Arbitrator::running(*o, arb_.paths(ctx, n)) ? 1 : 0;
-            } else if (mariadb::Servers::running(*o, servers_.paths(ctx, n))) {
+            } else if (servers_.running(*o, servers_.paths(ctx, n))) {
               ++members;
               seen.push_back(status(ctx, *o, n));
             }
@@ -319,7 +337,7 @@ class GaleraDb : public Db, public Killable, public Pausable {
     bool primary = false;
     for (const auto& n : data_nodes(ctx)) {
       auto o = ctx.remote->session(n);
-      if (!mariadb::Servers::running(*o, servers_.paths(ctx, n))) continue;
+      if (!servers_.running(*o, servers_.paths(ctx, n))) continue;
       primary = primary || status(ctx, *o, n)["wsrep_cluster_status"] == "Primary";
     }
     if (!primary) {
@@ -338,7 +356,7 @@ class GaleraDb : public Db, public Killable, public Pausable {
   void start_data_node(const DbContext& ctx, const std::string& node) {
     const std::vector<std::string> data = data_nodes(ctx);
     auto s = ctx.remote->session(node);
-    if (mariadb::Servers::running(*s, servers_.paths(ctx, node))) return;
+    if (servers_.running(*s, servers_.paths(ctx, node))) return;
     // Which other nodes run, and whether they form a primary component. Right after a kill
     // the survivors still count the dead in their view until failure detection evicts them
     // (seconds): wait until no survivor's view is larger than the nodes that really run.
@@ -356,7 +374,7 @@ class GaleraDb : public Db, public Killable, public Pausable {
       for (const auto& n : data) {
         if (n == node) continue;
         auto o = ctx.remote->session(n);
-        if (!mariadb::Servers::running(*o, servers_.paths(ctx, n))) continue;
+        if (!servers_.running(*o, servers_.paths(ctx, n))) continue;
         up.push_back(n);
         auto st = status(ctx, *o, n);
         if (st["wsrep_cluster_status"] != "Primary") continue;
@@ -396,6 +414,7 @@ class GaleraDb : public Db, public Killable, public Pausable {
   sql::MariaDbOptions client_options() const {
     sql::MariaDbOptions mo;
     mo.isolation = o_.session.isolation;
+    mo.tls = o_.pxc;  // MySQL 8's caching_sha2_password
     return mo;
   }
 
@@ -431,12 +450,19 @@ class GaleraDb : public Db, public Killable, public Pausable {
       << "default_storage_engine=InnoDB\ninnodb_autoinc_lock_mode=2\n"
       << "innodb_buffer_pool_size=64M\ninnodb_log_file_size=32M\n"
       << "innodb_flush_log_at_trx_commit=" << o_.session.flush_log
-      << "\nwsrep_on=ON\nwsrep_provider=" << kProvider
+      << "\nwsrep_on=ON\nwsrep_provider=" << (o_.pxc ? kPxcProvider : kProvider)
       << "\nwsrep_cluster_name=faultline\nwsrep_cluster_address=gcomm://" << gcomm
       << "\nwsrep_node_address=" << address << "\nwsrep_node_name=" << node
-      << "\nwsrep_sst_method=rsync\nwsrep_sync_wait=" << o_.sync_wait
-      << "\nwsrep_provider_options=\"" << provider << "\"\nmax_connections=500\n"
-      << "[client]\nsocket=" << p.socket << "\nuser=root\n";
+      << "\nwsrep_sst_method=" << (o_.pxc ? "xtrabackup-v2" : "rsync")
+      << "\nwsrep_sync_wait=" << o_.sync_wait << "\nwsrep_provider_options=\"" << provider
+      << "\"\nmax_connections=500\n";
+    if (o_.pxc) {
+      // PXC 8 encrypts cluster traffic by default with certificates that must be the same on
+      // every node; each node's --initialize makes its own, so it is off here (as Percona's
+      // own quick start does). pxc_strict_mode refuses what Galera cannot replicate safely.
+      c << "pxc_strict_mode=" << o_.pxc_strict_mode << "\npxc-encrypt-cluster-traffic=OFF\n";
+    }
+    c << "[client]\nsocket=" << p.socket << "\nuser=root\n";
     return c.str();
   }
 
@@ -478,7 +504,7 @@ class GaleraDb : public Db, public Killable, public Pausable {
                      ":\n" + trim(sst.out));
         // SIGKILLed or exited processes linger for up to ~2 s here; the next launch must not
         // find the old one's socket, pid file or SST daemon.
-        mariadb::Servers::signal_and_wait(s, node, p, "KILL", seconds(20));
+        servers_.signal_and_wait(s, node, p, "KILL", seconds(20));
         s.exec(Command::shell("pkill -KILL -f -- \"[r]sync --daemon.*$1\" || true", {p.data}));
         std::this_thread::sleep_for(seconds(1));
       }
@@ -548,7 +574,7 @@ class GaleraDb : public Db, public Killable, public Pausable {
       last = mariadb::tail(r.err, 200);
       // The process we launched is gone (or, without its pid, none runs for 5 s): it died.
       if (!pid.empty() ? !s.exec(Command{"kill", "-0", pid}).ok()
-                       : (!mariadb::Servers::running(s, p) && ++dead_checks > 20)) {
+                       : (!servers_.running(s, p) && ++dead_checks > 20)) {
         if (died) *died = true;
         if (!pid.empty()) mariadb::Servers::remove_launch_leftovers(s, pid);
         return true;  // no use waiting longer
@@ -582,7 +608,7 @@ class GaleraDb : public Db, public Killable, public Pausable {
     s.exec(Command::shell("rm -f \"$1\"; setpriv --reuid=mysql --regid=mysql --init-groups "
                           "\"$2\" --defaults-file=\"$3\" --wsrep-recover --log-error=\"$1\" > "
                           "/dev/null 2>&1",
-                          {p.recover_log, mariadb::kMariadbd, p.cnf})
+                          {p.recover_log, servers_.flavor().server, p.cnf})
                .with_timeout(seconds(120)));
     std::string text = s.exec(Command{"cat", p.recover_log}).out;
     std::smatch m;
@@ -686,6 +712,10 @@ const OptionDecls kGaleraOptions = {
     {"fast-failure-detection", true, "short evs timeouts, so partitions are noticed in seconds"},
     {"dir", "/var/lib/faultline/galera", "data directory root on each node"},
     {"start-timeout-s", 120, "how long a node may take to join"},
+    {"flavor", "mariadb",
+     "mariadb (Debian's mariadb-server + galera-4) | pxc (Percona XtraDB Cluster 8: mysqld, "
+     "xtrabackup-v2 state transfers, pxc_strict_mode)"},
+    {"pxc-strict-mode", "ENFORCING", "flavor pxc: DISABLED | PERMISSIVE | ENFORCING | MASTER"},
     {"arbitrator", false,
      "the last node runs garbd (votes, stores nothing, serves no client) instead of mariadbd; "
      "an inventory role \"arbitrator\" does the same for its node"},
@@ -708,6 +738,12 @@ Options parse_options(const Json& j) {
   o.start_timeout_s =
       static_cast<int>(opts.integer("start-timeout-s", 1, std::numeric_limits<int>::max()));
   o.arbitrator = opts.flag("arbitrator");
+  o.pxc = opts.text("flavor", {"mariadb", "pxc"}) == "pxc";
+  o.pxc_strict_mode =
+      opts.text("pxc-strict-mode", {"DISABLED", "PERMISSIVE", "ENFORCING", "MASTER"});
+  if (!o.pxc && opts.has("pxc-strict-mode")) {
+    throw opts.error("pxc-strict-mode", "applies only to flavor pxc");
+  }
   o.install = clusters::parse_package_install(opts.raw("install"),
                                               std::string(kWhere) + ": option 'install'");
   return o;

@@ -287,7 +287,7 @@ class AsyncDb : public Db, public Killable, public Pausable, public ReportsRepli
 
   void start(const DbContext& ctx, const std::string& node) override {
     auto s = ctx.remote->session(node);
-    if (Servers::running(*s, servers_.paths(ctx, node))) return;
+    if (servers_.running(*s, servers_.paths(ctx, node))) return;
     start_and_wait(ctx, *s, node);
   }
 

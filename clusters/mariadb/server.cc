@@ -63,8 +63,11 @@ SessionOptions parse_session_options(const faultline::Options& opts) {
   return o;
 }
 
-Servers::Servers(std::string where, std::string dir, int port)
-    : where_(std::move(where)), dir_(std::move(dir)), port_(port) {}
+Flavor mariadb_flavor() { return {"mariadb", kMariadbd, "mariadb"}; }
+Flavor mysql_flavor() { return {"mysql", kMysqld, "mysql"}; }
+
+Servers::Servers(std::string where, std::string dir, int port, Flavor flavor)
+    : where_(std::move(where)), dir_(std::move(dir)), port_(port), flavor_(std::move(flavor)) {}
 
 void Servers::check_name(const std::string& what, const std::string& v) const {
   bool ok = !v.empty() && v.size() <= 253 && v[0] != '.' && v[0] != '-';
@@ -98,8 +101,9 @@ Paths Servers::paths(const DbContext& ctx, const std::string& node) const {
 
 // The pid file is in a directory the mysql user owns (common/daemon.h believes it only for
 // this node's mariadbd, recognised by its --defaults-file).
-clusters::Daemon Servers::daemon(const Paths& p) {
-  return {"mariadbd", kMariadbd, "--defaults-file=" + p.cnf, p.pid, p.stdout_log};
+clusters::Daemon Servers::daemon(const Paths& p) const {
+  const std::string name = flavor_.server.substr(flavor_.server.rfind('/') + 1);
+  return {name, flavor_.server, "--defaults-file=" + p.cnf, p.pid, p.stdout_log};
 }
 
 void Servers::write_file(const DbContext& ctx, Session& s, const std::string& node,
@@ -124,9 +128,14 @@ void Servers::write_config(const DbContext& ctx, Session& s, const std::string& 
 void Servers::install_db(const DbContext& ctx, Session& s, const std::string& node) const {
   const Paths p = paths(ctx, node);
   for (int attempt = 1;; ++attempt) {
-    ExecResult r = s.exec(Command{"mariadb-install-db", "--defaults-file=" + p.cnf, "--user=mysql",
-                                  "--auth-root-authentication-method=normal", "--skip-test-db"}
-                              .with_timeout(seconds(180)));
+    const bool mysql = flavor_.name == "mysql";
+    const Command init =
+        mysql ? Command{flavor_.server, "--defaults-file=" + p.cnf, "--initialize-insecure",
+                        "--user=mysql"}
+              : Command{"mariadb-install-db", "--defaults-file=" + p.cnf, "--user=mysql",
+                        "--auth-root-authentication-method=normal", "--skip-test-db"};
+    const std::string tool = mysql ? "mysqld --initialize-insecure" : "mariadb-install-db";
+    ExecResult r = s.exec(Command(init).with_timeout(seconds(180)));
     if (r.ok()) return;
     // The bootstrap server logs to my.cnf's log-error; its own advice fills the end of the
     // output.
@@ -135,9 +144,9 @@ void Servers::install_db(const DbContext& ctx, Session& s, const std::string& no
       std::string line = where_;
       line += ": ";
       line += node;
-      line +=
-          ": the bootstrap server of mariadb-install-db crashed; emptying the data directory "
-          "and running it again. ";
+      line += ": the bootstrap server of " + tool +
+              " crashed; emptying the data directory "
+              "and running it again. ";
       line += p.error_log;
       line += " ends:\n";
       line += log;
@@ -151,7 +160,7 @@ void Servers::install_db(const DbContext& ctx, Session& s, const std::string& no
     for (std::string l; std::getline(in, l);) {
       if (l.find("ERROR") != std::string::npos && errors.size() < 1200) errors += l + "\n";
     }
-    throw RemoteError(node, "mariadb-install-db failed (exit " + std::to_string(r.exit_status) +
+    throw RemoteError(node, tool + " failed (exit " + std::to_string(r.exit_status) +
                                 "): " + (errors.empty() ? tail(r.err + r.out, 300) : trim(errors)) +
                                 "\n" + p.error_log + " ends:\n" + log);
   }
@@ -170,8 +179,8 @@ std::string Servers::launch(const DbContext& ctx, Session& s, const std::string&
   // Under libfaketime only mariadbd's clock: its helpers (SST scripts: bash, rsync) inherit the
   // preload and keep the real one.
   std::vector<std::string> args =
-      clusters::launch_env_argv(ctx, node, {{"FAKETIME_ONLY_CMDS", "mariadbd"}});
-  args.push_back(kMariadbd);
+      clusters::launch_env_argv(ctx, node, {{"FAKETIME_ONLY_CMDS", daemon(p).name}});
+  args.push_back(flavor_.server);
   args.push_back("--defaults-file=" + p.cnf);
   args.insert(args.end(), extra.begin(), extra.end());
   // Callers launch only a node that does not run: what is left of an earlier process (killed,
@@ -179,20 +188,20 @@ std::string Servers::launch(const DbContext& ctx, Session& s, const std::string&
   clear_for_launch(s, node, p);
   std::string pid = trim(s.run_checked(daemon(p).launch(args, "mysql")).out);
   if (pid.empty() || pid.find_first_not_of("0123456789") != std::string::npos) {
-    throw RemoteError(node, "starting mariadbd printed no pid ('" + pid + "')");
+    throw RemoteError(node, "starting " + server_name() + " printed no pid ('" + pid + "')");
   }
   return pid;
 }
 
 Command Servers::cli(const DbContext& ctx, const std::string& node, const std::string& sql) const {
   Paths p = paths(ctx, node);
-  return Command{"mariadb", "--defaults-file=" + p.cnf, "-N", "-B", "-e", sql}.with_timeout(
+  return Command{flavor_.client, "--defaults-file=" + p.cnf, "-N", "-B", "-e", sql}.with_timeout(
       seconds(30));
 }
 
 // Issue 14 item 13: a heal that missed a launch still starting launched a second one, which
 // died on "Address already in use".
-bool Servers::running(Session& s, const Paths& p) { return s.exec(daemon(p).running()).ok(); }
+bool Servers::running(Session& s, const Paths& p) const { return s.exec(daemon(p).running()).ok(); }
 
 void Servers::clear_for_launch(Session& s, const std::string& node, const Paths& p) const {
   // A killed process lets go of its sockets a moment after it dies.
@@ -208,21 +217,23 @@ void Servers::clear_for_launch(Session& s, const std::string& node, const Paths&
                   {std::to_string(port_)})
           .with_timeout(seconds(40))));
   if (r.exit_status == 4) {
-    throw RemoteError(node, "an earlier mariadbd of this node, or its port " +
+    throw RemoteError(node, "an earlier " + server_name() + " of this node, or its port " +
                                 std::to_string(port_) +
                                 ", was still there 30 s after SIGKILL: cannot start another");
   }
-  if (!r.ok()) throw RemoteError(node, "clearing the way for mariadbd failed: " + tail(r.err));
+  if (!r.ok())
+    throw RemoteError(node, "clearing the way for " + server_name() + " failed: " + tail(r.err));
 }
 
 void Servers::signal_pid(Session& s, const std::string& node, const Paths& p,
-                         const std::string& sig) {
+                         const std::string& sig) const {
   ExecResult r = s.exec(daemon(p).signal(sig));
   if (r.exit_status == 3) {
-    throw RemoteError(node, "mariadbd is not running (" + p.pid +
-                                " is missing or does not name this node's mariadbd)");
+    throw RemoteError(node, server_name() + " is not running (" + p.pid +
+                                " is missing or does not name this node's " + server_name() + ")");
   }
-  if (!r.ok()) throw RemoteError(node, "kill -" + sig + " mariadbd failed: " + tail(r.err));
+  if (!r.ok())
+    throw RemoteError(node, "kill -" + sig + " " + server_name() + " failed: " + tail(r.err));
 }
 
 void Servers::remove_launch_leftovers(Session& s, const std::string& pid) {
@@ -231,13 +242,13 @@ void Servers::remove_launch_leftovers(Session& s, const std::string& pid) {
 }
 
 void Servers::signal_and_wait(Session& s, const std::string& node, const Paths& p,
-                              const std::string& sig, seconds wait) {
+                              const std::string& sig, seconds wait) const {
   ExecResult r = s.exec(daemon(p).stop(sig, wait));
   if (r.exit_status == 4) {
-    throw RemoteError(
-        node, "mariadbd did not exit within " + std::to_string(wait.count()) + " s of SIG" + sig);
+    throw RemoteError(node, server_name() + " did not exit within " + std::to_string(wait.count()) +
+                                " s of SIG" + sig);
   }
-  if (!r.ok()) throw RemoteError(node, "stopping mariadbd failed: " + tail(r.err));
+  if (!r.ok()) throw RemoteError(node, "stopping " + server_name() + " failed: " + tail(r.err));
 }
 
 void Servers::stop_node(const DbContext& ctx, Session& s, const std::string& node,

@@ -22,6 +22,20 @@
 namespace faultline::mariadb {
 
 inline constexpr const char* kMariadbd = "/usr/sbin/mariadbd";
+inline constexpr const char* kMysqld = "/usr/sbin/mysqld";
+
+// Which server a Servers runs. MariaDB: mariadbd, its data directory made by mariadb-install-db,
+// the `mariadb` client. MySQL and Percona (MySQL 8.x, Percona XtraDB Cluster 8.x): mysqld, made
+// by `mysqld --initialize-insecure` (root@localhost without a password, through the socket),
+// the `mysql` client. Both take the same my.cnf keys the adapters write, the same signals, and
+// speak the same protocol to libmariadb.
+struct Flavor {
+  std::string name;    // "mariadb" | "mysql"
+  std::string server;  // the binary, argv[0] of the process
+  std::string client;  // the command-line client
+};
+Flavor mariadb_flavor();
+Flavor mysql_flavor();
 
 // The options every MariaDB adapter takes alike: isolation ("" = the server's), and
 // flush-log-at-trx-commit and select-for-update: their declarations, for the adapter's
@@ -51,14 +65,17 @@ class Servers {
   // `where` names the adapter in messages ("db 'galera'"); `dir` is the root of the nodes'
   // directories (root's alone); `port` is the TCP port a new mariadbd must find free (Galera's
   // 4567, MariaDB's 3306).
-  Servers(std::string where, std::string dir, int port);
+  Servers(std::string where, std::string dir, int port, Flavor flavor = mariadb_flavor());
 
   // Node names and hosts become directory names and my.cnf values: letters, digits, and ._:-
   // only (the inventory checks the same; this guards every other caller). Throws ConfigError.
   void check_name(const std::string& what, const std::string& v) const;
 
   Paths paths(const DbContext& ctx, const std::string& node) const;
-  static clusters::Daemon daemon(const Paths& p);
+  clusters::Daemon daemon(const Paths& p) const;
+  const Flavor& flavor() const { return flavor_; }
+  // The server's name in messages: "mariadbd", "mysqld".
+  std::string server_name() const { return daemon(Paths{}).name; }
 
   // Makes the node's directory (the base is root's alone; the node's own becomes mysql's) and
   // writes `content` to `file` in it.
@@ -68,10 +85,10 @@ class Servers {
   // writes `config` as its my.cnf; then what the launch env needs (libfaketime's files).
   void write_config(const DbContext& ctx, Session& s, const std::string& node,
                     const std::string& config) const;
-  // mariadb-install-db into the node's data directory (root by password-less socket login).
-  // Once in ~6 runs here, 10.11's bootstrap server crashed (signal 11 in ha_maria::drop_table,
-  // freeing an Aria temporary table): after a crash the data directory is emptied and it runs
-  // once more, logged.
+  // mariadb-install-db (MySQL: mysqld --initialize-insecure) into the node's data directory
+  // (root by password-less socket login). Once in ~6 runs here, MariaDB 10.11's bootstrap
+  // server crashed (signal 11 in ha_maria::drop_table, freeing an Aria temporary table): after
+  // a crash the data directory is emptied and it runs once more, logged.
   void install_db(const DbContext& ctx, Session& s, const std::string& node) const;
 
   // Starts mariadbd in the background (setsid, so it outlives the SSH channel), as mysql, under
@@ -84,22 +101,22 @@ class Servers {
 
   // Whether a mariadbd of this node runs: the one of its pid file, or one that has not written
   // it yet.
-  static bool running(Session& s, const Paths& p);
+  bool running(Session& s, const Paths& p) const;
 
   // Kills every mariadbd of this node that the pid file does not name and waits until each is
   // gone and nothing listens on the port any more, so that a launch can bind it.
   void clear_for_launch(Session& s, const std::string& node, const Paths& p) const;
 
   // kill -SIG to the pid file's mariadbd; throws RemoteError when it does not run.
-  static void signal_pid(Session& s, const std::string& node, const Paths& p,
-                         const std::string& sig);
+  void signal_pid(Session& s, const std::string& node, const Paths& p,
+                  const std::string& sig) const;
   // What the launch env made for process `pid`, which is gone (common/launch.h).
   static void remove_launch_leftovers(Session& s, const std::string& pid);
   // Sends `sig` to the pid file's process and waits until it is gone; removes the pid file. A
   // node that is not running is fine; a pid file that does not name this node's mariadbd is
   // removed and nothing is signalled.
-  static void signal_and_wait(Session& s, const std::string& node, const Paths& p,
-                              const std::string& sig, std::chrono::seconds wait);
+  void signal_and_wait(Session& s, const std::string& node, const Paths& p, const std::string& sig,
+                       std::chrono::seconds wait) const;
   // TERM (30 s), else KILL; then clear_for_launch; with `wipe`, the node's directory goes too.
   void stop_node(const DbContext& ctx, Session& s, const std::string& node, bool wipe) const;
 
@@ -120,6 +137,7 @@ class Servers {
  private:
   std::string where_, dir_;
   int port_;
+  Flavor flavor_;
 };
 
 }  // namespace faultline::mariadb

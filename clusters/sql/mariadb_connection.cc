@@ -28,6 +28,10 @@ class MariaDbConnection : public sql::Connection {
     mysql_optionsv(mysql_, MYSQL_OPT_WRITE_TIMEOUT, &secs);
     my_bool no = 0;
     mysql_optionsv(mysql_, MYSQL_OPT_RECONNECT, &no);
+    if (o.tls) {
+      my_bool on = 1;
+      mysql_optionsv(mysql_, MYSQL_OPT_SSL_ENFORCE, &on);
+    }
     if (!mysql_real_connect(mysql_, host.c_str(), o.user.c_str(), o.password.c_str(),
                             o.database.c_str(), static_cast<unsigned int>(o.port), nullptr,
                             CLIENT_FOUND_ROWS)) {
@@ -42,9 +46,11 @@ class MariaDbConnection : public sql::Connection {
       std::string level = o.isolation;
       std::replace(level.begin(), level.end(), '-', ' ');
       std::transform(level.begin(), level.end(), level.begin(), ::toupper);
-      query("SET SESSION TRANSACTION ISOLATION LEVEL " + level);
+      MariaDbConnection::query("SET SESSION TRANSACTION ISOLATION LEVEL " + level);
     }
-    if (o.sync_wait >= 0) query("SET SESSION wsrep_sync_wait = " + std::to_string(o.sync_wait));
+    if (o.sync_wait >= 0) {
+      MariaDbConnection::query("SET SESSION wsrep_sync_wait = " + std::to_string(o.sync_wait));
+    }
   }
   ~MariaDbConnection() override { close(); }
 
@@ -92,7 +98,7 @@ class MariaDbConnection : public sql::Connection {
     std::string msg = mysql_error(mysql_);
     // Client errors (CR_*, 2000-2999): the connection is gone or unusable.
     bool client = err >= 2000 && err < 3000;
-    if (client) close();
+    if (client) MariaDbConnection::close();
     throw SqlError(client ? SqlError::Kind::kConnection : SqlError::Kind::kServer,
                    std::to_string(err), msg);
   }

@@ -26,6 +26,10 @@ struct MariaDbOptions {
   std::string isolation;  // "" (server default) or read-uncommitted | read-committed |
                           // repeatable-read | serializable
   int sync_wait = -1;     // wsrep_sync_wait for the session; -1: leave the server's
+  // TLS, without verifying the server's certificate (MYSQL_OPT_SSL_ENFORCE): MySQL 8's default
+  // authentication, caching_sha2_password, sends the password only over TLS (or RSA-encrypted
+  // with the server's key), and MySQL makes its own certificates at --initialize.
+  bool tls = false;
 };
 
 // Connects to host:port; timeouts from `timeout` (connect, read and write, at least 1 s).

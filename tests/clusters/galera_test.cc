@@ -6,10 +6,12 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <catch2/catch.hpp>
 #include <chrono>
 #include <filesystem>
 #include <fstream>
+#include <mutex>
 #include <set>
 #include <sstream>
 #include <thread>
@@ -262,4 +264,174 @@ TEST_CASE("galera arbitrator: pause and kill signal only this node's garbd", "[g
   CHECK(args.count(pid_file.string()) == 1);
   CHECK(args.count("--cfg=" + (dir / "garbd.cfg").string()) == 1);
   CHECK(args.count("KILL") == 1);
+}
+
+namespace {
+
+// A Percona XtraDB Cluster as the adapter sees it through its commands: mysqld processes that
+// run or not, SHOW STATUS answers of a Synced primary component of the running nodes, and
+// --wsrep-recover positions (n2 the most advanced). Everything else succeeds silently.
+struct FakePxc {
+  std::mutex mu;
+  std::map<std::string, bool> up;
+
+  ExecResult answer(const std::string& node, const Command& c) {
+    std::lock_guard<std::mutex> lk(mu);
+    std::string all;
+    for (const auto& a : c.argv) all += a + "\n";
+    auto has = [&](const std::string& x) { return all.find(x) != std::string::npos; };
+    int size = 0;
+    for (const auto& [n, u] : up) size += u ? 1 : 0;
+    if (has("pid=$(fl_daemon_launch")) {
+      up[node] = true;
+      return {0, "4242\n", ""};
+    }
+    if (has("kill -s CONT \"$p\"")) {  // Daemon::stop
+      up[node] = false;
+      return {0, "gone\n", ""};
+    }
+    if (has("fl_daemon_pid \"$1\" \"$2\" \"$3\" > /dev/null ||")) return {up[node] ? 0 : 1, "", ""};
+    if (c.argv.size() == 3 && c.argv[0] == "kill" && c.argv[1] == "-0") {
+      return {up[node] ? 0 : 1, "", ""};
+    }
+    if (has("SHOW STATUS")) {
+      if (!up[node]) return {1, "", "ERROR 2002 (HY000): Can't connect"};
+      return {0,
+              "wsrep_ready\tON\nwsrep_local_state_comment\tSynced\nwsrep_cluster_size\t" +
+                  std::to_string(size) +
+                  "\nwsrep_cluster_status\tPrimary\nwsrep_last_committed\t7\n",
+              ""};
+    }
+    if (c.argv.size() == 2 && c.argv[0] == "cat" &&
+        c.argv[1].find("recover.log") != std::string::npos) {
+      const std::string seqno = node == "n2" ? "42" : "17";
+      return {
+          0,
+          "[Note] WSREP: Recovered position: 6f1c2d3e-0000-11ee-8000-000000000001:" + seqno + "\n",
+          ""};
+    }
+    return {0, "", ""};
+  }
+};
+
+// The commands sent to `node` whose argv holds every one of `parts` (as whole words).
+std::vector<Command> sent(testing::FakeRemote& remote, const std::string& node,
+                          const std::vector<std::string>& parts) {
+  std::vector<Command> out;
+  for (const auto& c : remote.script(node).commands) {
+    bool all = true;
+    for (const auto& p : parts)
+      all = all && std::find(c.argv.begin(), c.argv.end(), p) != c.argv.end();
+    if (all) out.push_back(c);
+  }
+  return out;
+}
+
+// The launches of a server on `node` (Daemon::launch scripts) whose argv holds every one of
+// `parts`.
+std::vector<Command> launches(testing::FakeRemote& remote, const std::string& node,
+                              const std::vector<std::string>& parts = {}) {
+  std::vector<Command> out;
+  for (const auto& c : sent(remote, node, parts)) {
+    if (c.argv.size() > 2 && c.argv[2].find("pid=$(fl_daemon_launch") != std::string::npos) {
+      out.push_back(c);
+    }
+  }
+  return out;
+}
+
+}  // namespace
+
+// Issue 18 part 3: Percona XtraDB Cluster is not in Debian; the adapter's commands for it are
+// checked against a recording fake: mysqld --initialize-insecure, Percona's provider and
+// xtrabackup-v2 SST in my.cnf, the mysql client, bootstrap then joins, kill, rejoin, and the
+// whole-cluster recovery from the most advanced node.
+TEST_CASE("galera flavor pxc: the commands of setup, kill, restart and recovery", "[galera]") {
+  const fs::path base = fs::temp_directory_path() / ("fl-pxc-" + std::to_string(::getpid()));
+  const std::vector<std::string> nodes = {"n1", "n2", "n3"};
+  testing::FakeRemote remote{nodes};
+  FakePxc pxc;
+  for (const auto& n : nodes) {
+    remote.script(n).fallback = [&pxc, n](const Command& c) { return pxc.answer(n, c); };
+  }
+  DbContext ctx;
+  ctx.nodes = nodes;
+  ctx.remote = &remote;
+  for (int i = 1; i <= 3; ++i) ctx.hosts["n" + std::to_string(i)] = "10.0.0." + std::to_string(i);
+  auto db = DbRegistry::get("db", "galera")({{"flavor", "pxc"}, {"dir", base.string()}});
+  db->setup(ctx);
+  auto dir = [&](const std::string& n) { return base.string() + "/" + n + "-" + ctx.hosts[n]; };
+  auto cnf = [&](const std::string& n) { return "--defaults-file=" + dir(n) + "/my.cnf"; };
+
+  for (const auto& n : nodes) {
+    INFO(n);
+    // my.cnf: Percona's Galera, xtrabackup-v2, strict mode, cluster traffic unencrypted.
+    std::string config;
+    for (const auto& c : remote.script(n).commands) {
+      if (c.stdin_data.find("[mysqld]") != std::string::npos) config = c.stdin_data;
+    }
+    CHECK_THAT(config,
+               Catch::Contains("wsrep_provider=/usr/lib/galera4/libgalera_smm.so\n") &&
+                   Catch::Contains("wsrep_sst_method=xtrabackup-v2\n") &&
+                   Catch::Contains("pxc_strict_mode=ENFORCING\n") &&
+                   Catch::Contains("pxc-encrypt-cluster-traffic=OFF\n") &&
+                   Catch::Contains("wsrep_cluster_address=gcomm://10.0.0.1,10.0.0.2,10.0.0.3\n"));
+    CHECK(sent(remote, n, {"mariadb"}).empty());                           // never MariaDB's client
+    CHECK(launches(remote, n, {"/usr/sbin/mysqld", cnf(n)}).size() == 1);  // launched once
+  }
+  // n1: initialized, bootstrapped, then the user made through the mysql client.
+  const auto& c1 = remote.script("n1").commands;
+  auto index_of = [&](const std::vector<Command>& cs, const std::vector<std::string>& parts) {
+    for (size_t i = 0; i < cs.size(); ++i) {
+      bool all = true;
+      for (const auto& p : parts)
+        all = all && std::find(cs[i].argv.begin(), cs[i].argv.end(), p) != cs[i].argv.end();
+      if (all) return static_cast<int>(i);
+    }
+    return -1;
+  };
+  const int init =
+      index_of(c1, {"/usr/sbin/mysqld", cnf("n1"), "--initialize-insecure", "--user=mysql"});
+  const int boot = index_of(c1, {"mysql", "/usr/sbin/mysqld", cnf("n1"), "--wsrep-new-cluster"});
+  int user = -1;
+  for (size_t i = 0; i < c1.size(); ++i) {
+    if (c1[i].argv.at(0) == "mysql" && c1[i].argv.back().find("CREATE USER") != std::string::npos)
+      user = static_cast<int>(i);
+  }
+  CHECK(init >= 0);
+  CHECK(boot > init);
+  CHECK(user > boot);
+  for (const auto& n : {"n2", "n3"}) {
+    CHECK(sent(remote, n, {"--wsrep-new-cluster"}).empty());  // joiners join
+  }
+
+  // Kill n2: SIGKILL to this node's mysqld only; start: it rejoins the primary component.
+  auto* killable = capability<Killable>(*db);
+  REQUIRE(killable != nullptr);
+  killable->kill(ctx, "n2");
+  CHECK(sent(remote, "n2", {dir("n2") + "/mysqld.pid", "/usr/sbin/mysqld", cnf("n2"), "KILL"})
+            .size() == 1);
+  killable->start(ctx, "n2");
+  CHECK(launches(remote, "n2", {"/usr/sbin/mysqld", cnf("n2")}).size() == 2);
+  CHECK(sent(remote, "n2", {"--wsrep-new-cluster"}).empty());
+
+  // Every node killed: starting n1 recovers each node's position and bootstraps from n2.
+  for (const auto& n : nodes) killable->kill(ctx, n);
+  killable->start(ctx, "n1");
+  for (const auto& n : nodes) {
+    INFO(n);  // mysqld --wsrep-recover as mysql (setpriv), its log read back
+    CHECK(
+        sent(remote, n, {dir(n) + "/recover.log", "/usr/sbin/mysqld", dir(n) + "/my.cnf"}).size() ==
+        1);
+  }
+  CHECK(launches(remote, "n2",
+                 {"/usr/sbin/mysqld", cnf("n2"), "--wsrep-new-cluster",
+                  "--wsrep-start-position=6f1c2d3e-0000-11ee-8000-000000000001:42"})
+            .size() == 1);
+  CHECK(launches(remote, "n1",
+                 {"/usr/sbin/mysqld", cnf("n1"),
+                  "--wsrep-start-position=6f1c2d3e-0000-11ee-8000-000000000001:17"})
+            .size() == 1);
+  CHECK(sent(remote, "n1", {"--wsrep-new-cluster"}).size() == 1);  // only at setup
+  fs::remove_all(base);
 }
