@@ -30,6 +30,11 @@
 //   start-timeout-s          120     per node, to Synced
 //
 //   arbitrator               false   the last node runs garbd instead of mariadbd
+//   flavor                   mariadb mariadb | pxc: Percona XtraDB Cluster 8 (mysqld from
+//                                    Percona's packages, --initialize-insecure, Galera at
+//                                    /usr/lib/galera4, xtrabackup-v2 SST, the mysql client,
+//                                    TLS clients for caching_sha2_password)
+//   pxc-strict-mode          ENFORCING  flavor pxc's pxc_strict_mode
 //
 // Arbitrator (clusters/galera/arbitrator.h): nodes whose inventory role is "arbitrator" (else,
 // with option arbitrator, the last node) run garbd, which votes but stores nothing. It starts

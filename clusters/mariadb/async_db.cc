@@ -340,22 +340,7 @@ class AsyncDb : public Db, public Killable, public Pausable, public ReportsRepli
   // Launches the node's mariadbd and waits until it answers; throws with its error log's tail
   // when it dies or does not answer within start-timeout-s.
   void start_and_wait(const DbContext& ctx, Session& s, const std::string& node) {
-    Paths p = servers_.paths(ctx, node);
-    std::string pid = servers_.launch(ctx, s, node, {});
-    bool died = false;
-    bool up =
-        clusters::poll_until(Clock::now() + seconds(o_.start_timeout_s), milliseconds(200), [&] {
-          if (s.exec(servers_.cli(ctx, node, "SELECT 1")).ok()) {
-            return true;
-          }
-          died = !s.exec(Command{"kill", "-0", pid}).ok();
-          return died;
-        });
-    if (up && !died) return;
-    if (died) Servers::remove_launch_leftovers(s, pid);
-    throw RemoteError(node, std::string("mariadbd ") + (died ? "died" : "did not answer") +
-                                " after its start; " + p.error_log + " ends:\n" +
-                                clusters::log_tail(s, p.error_log, 15));
+    servers_.launch_and_answer(ctx, s, node, {}, seconds(o_.start_timeout_s));
   }
 
   // SHOW ALL SLAVES STATUS of `node`, a map per channel ({} when it does not answer).

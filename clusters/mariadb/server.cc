@@ -193,6 +193,24 @@ std::string Servers::launch(const DbContext& ctx, Session& s, const std::string&
   return pid;
 }
 
+void Servers::launch_and_answer(const DbContext& ctx, Session& s, const std::string& node,
+                                const std::vector<std::string>& extra, seconds timeout) const {
+  const Paths p = paths(ctx, node);
+  const std::string pid = launch(ctx, s, node, extra);
+  bool died = false;
+  const bool up = clusters::poll_until(std::chrono::steady_clock::now() + timeout,
+                                       std::chrono::milliseconds(200), [&] {
+                                         if (s.exec(cli(ctx, node, "SELECT 1")).ok()) return true;
+                                         died = !s.exec(Command{"kill", "-0", pid}).ok();
+                                         return died;
+                                       });
+  if (up && !died) return;
+  if (died) remove_launch_leftovers(s, pid);
+  throw RemoteError(node, server_name() + (died ? " died" : " did not answer") +
+                              " after its start; " + p.error_log + " ends:\n" +
+                              clusters::log_tail(s, p.error_log, 15));
+}
+
 Command Servers::cli(const DbContext& ctx, const std::string& node, const std::string& sql) const {
   Paths p = paths(ctx, node);
   return Command{flavor_.client, "--defaults-file=" + p.cnf, "-N", "-B", "-e", sql}.with_timeout(

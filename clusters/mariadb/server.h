@@ -96,6 +96,11 @@ class Servers {
   std::string launch(const DbContext& ctx, Session& s, const std::string& node,
                      const std::vector<std::string>& extra) const;
 
+  // launch(), then waits until the server answers `SELECT 1` through its socket; throws
+  // RemoteError with its error log's tail when it dies or does not answer within `timeout`.
+  void launch_and_answer(const DbContext& ctx, Session& s, const std::string& node,
+                         const std::vector<std::string>& extra, std::chrono::seconds timeout) const;
+
   // `sql` through the node's socket as root (-N -B: tab-separated, no headers), 30 s timeout.
   Command cli(const DbContext& ctx, const std::string& node, const std::string& sql) const;
 

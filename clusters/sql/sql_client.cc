@@ -32,7 +32,11 @@ struct Refused {
 // unknown.
 //   MySQL / MariaDB: 1213 ER_LOCK_DEADLOCK, which InnoDB answers after rolling back the whole
 //     transaction, and Galera for a certification failure or a brute-force abort (certification
-//     is deterministic: no node commits a write set that failed it). Not 1180
+//     is deterministic: no node commits a write set that failed it); 3101
+//     ER_TRANSACTION_ROLLBACK_DURING_COMMIT, MySQL Group Replication's certification failure
+//     ("Plugin instructed the server to rollback the current transaction"). Not 3100
+//     ER_RUN_HOOK_ERROR (a member that lost its majority while the transaction was being
+//     delivered to the group). Not 1180
 //     ER_ERROR_DURING_COMMIT (Galera: "Got error 6 during COMMIT", the node left the primary
 //     component after sending the write set), 1047 (not primary), 1205 (a lock wait timeout
 //     rolls back only the statement), 1317 (interrupted).
@@ -40,7 +44,7 @@ struct Refused {
 //     40002 integrity constraint violation, 40P01 deadlock), except 40003
 //     statement_completion_unknown. Not 57014 (statement timeout), 57P01 (shutdown), ...
 bool rolled_back_at_commit(Dialect dialect, const std::string& code) {
-  if (dialect == Dialect::kMySql) return code == "1213";
+  if (dialect == Dialect::kMySql) return code == "1213" || code == "3101";
   return code == "40000" || code == "40001" || code == "40002" || code == "40P01";
 }
 

@@ -204,7 +204,8 @@ TEST_CASE("galera: data centres become gmcast segments, in sorted order", "[gale
   CHECK_THROWS_WITH(galera_segments(nodes, dcs), Catch::Contains("0-255"));
 }
 
-TEST_CASE("galera arbitrator: which nodes run garbd, its configuration, its clients", "[galera]") {
+TEST_CASE("galera arbitrator: which nodes run garbd and its configuration and its clients",
+          "[galera]") {
   using galera::arbitrator_nodes;
   using V = std::vector<std::string>;
   const V three = {"n1", "n2", "n3"};
@@ -346,7 +347,8 @@ std::vector<Command> launches(testing::FakeRemote& remote, const std::string& no
 // checked against a recording fake: mysqld --initialize-insecure, Percona's provider and
 // xtrabackup-v2 SST in my.cnf, the mysql client, bootstrap then joins, kill, rejoin, and the
 // whole-cluster recovery from the most advanced node.
-TEST_CASE("galera flavor pxc: the commands of setup, kill, restart and recovery", "[galera]") {
+TEST_CASE("galera flavor pxc: the commands of setup and kill and restart and recovery",
+          "[galera]") {
   const fs::path base = fs::temp_directory_path() / ("fl-pxc-" + std::to_string(::getpid()));
   const std::vector<std::string> nodes = {"n1", "n2", "n3"};
   testing::FakeRemote remote{nodes};
