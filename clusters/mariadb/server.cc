@@ -160,9 +160,11 @@ void Servers::install_db(const DbContext& ctx, Session& s, const std::string& no
     for (std::string l; std::getline(in, l);) {
       if (l.find("ERROR") != std::string::npos && errors.size() < 1200) errors += l + "\n";
     }
-    throw RemoteError(node, tool + " failed (exit " + std::to_string(r.exit_status) +
-                                "): " + (errors.empty() ? tail(r.err + r.out, 300) : trim(errors)) +
-                                "\n" + p.error_log + " ends:\n" + log);
+    std::string why = tool;
+    why += " failed (exit " + std::to_string(r.exit_status) + "): ";
+    why += errors.empty() ? tail(r.err + r.out, 300) : trim(errors);
+    why += "\n" + p.error_log + " ends:\n" + log;
+    throw RemoteError(node, why);
   }
 }
 
