@@ -102,8 +102,7 @@ Paths Servers::paths(const DbContext& ctx, const std::string& node) const {
 // The pid file is in a directory the mysql user owns (common/daemon.h believes it only for
 // this node's mariadbd, recognised by its --defaults-file).
 clusters::Daemon Servers::daemon(const Paths& p) const {
-  const std::string name = flavor_.server.substr(flavor_.server.rfind('/') + 1);
-  return {name, flavor_.server, "--defaults-file=" + p.cnf, p.pid, p.stdout_log};
+  return {server_name(), flavor_.server, "--defaults-file=" + p.cnf, p.pid, p.stdout_log};
 }
 
 void Servers::write_file(const DbContext& ctx, Session& s, const std::string& node,
@@ -181,7 +180,7 @@ std::string Servers::launch(const DbContext& ctx, Session& s, const std::string&
   // Under libfaketime only mariadbd's clock: its helpers (SST scripts: bash, rsync) inherit the
   // preload and keep the real one.
   std::vector<std::string> args =
-      clusters::launch_env_argv(ctx, node, {{"FAKETIME_ONLY_CMDS", daemon(p).name}});
+      clusters::launch_env_argv(ctx, node, {{"FAKETIME_ONLY_CMDS", server_name()}});
   args.push_back(flavor_.server);
   args.push_back("--defaults-file=" + p.cnf);
   args.insert(args.end(), extra.begin(), extra.end());

@@ -75,7 +75,7 @@ class Servers {
   clusters::Daemon daemon(const Paths& p) const;
   const Flavor& flavor() const { return flavor_; }
   // The server's name in messages: "mariadbd", "mysqld".
-  std::string server_name() const { return daemon(Paths{}).name; }
+  std::string server_name() const { return flavor_.server.substr(flavor_.server.rfind('/') + 1); }
 
   // Makes the node's directory (the base is root's alone; the node's own becomes mysql's) and
   // writes `content` to `file` in it.
