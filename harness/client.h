@@ -29,10 +29,15 @@ struct Completion {
   OpType type = OpType::kOk;  // kOk, kFail or kInfo
   Json value;                 // result (ok); null otherwise unless the vocabulary says so
   Json error;                 // why (fail, info); null for ok
+  // What the client sent for the op, in order, e.g. the SQL statements (each with " -- error:
+  // ..." when it failed); recorded in the completion's "sql" field. Null when not recorded.
+  Json statements;
 
-  static Completion ok(Json value = nullptr) { return {OpType::kOk, std::move(value), nullptr}; }
-  static Completion fail(Json error) { return {OpType::kFail, nullptr, std::move(error)}; }
-  static Completion info(Json error) { return {OpType::kInfo, nullptr, std::move(error)}; }
+  static Completion ok(Json value = nullptr) {
+    return {OpType::kOk, std::move(value), nullptr, nullptr};
+  }
+  static Completion fail(Json error) { return {OpType::kFail, nullptr, std::move(error), nullptr}; }
+  static Completion info(Json error) { return {OpType::kInfo, nullptr, std::move(error), nullptr}; }
 };
 
 struct ClientContext {

@@ -99,6 +99,21 @@ class Db {
     (void)roles;
     return nodes;
   }
+  // What the database claims to guarantee with its options, for failure reports
+  // (harness/report/claims.h): {"level": the isolation level in effect, "model": the Elle
+  // model it claims (e.g. "snapshot-isolation"; "none" for no guarantee across nodes),
+  // "claim": one sentence, "source": where the claim is made (URL or document), "by-design":
+  // {"<checker>/<anomaly type>" or "<anomaly type>": why the database accepts it}}; null when
+  // nothing is known.
+  virtual Json claims() const { return nullptr; }
+  // The node's effective non-default settings (name -> value as text), read from the running
+  // server after setup, for the failure report's environment; null when the database cannot
+  // say. May throw (the runner logs it).
+  virtual Json node_settings(const DbContext& ctx, const std::string& node) {
+    (void)ctx;
+    (void)node;
+    return nullptr;
+  }
   // Workload vocabularies this database has clients for, e.g. {"register"}.
   virtual std::vector<std::string> vocabularies() const = 0;
   // Called once after setup and before any client opens, for the test's vocabulary with the

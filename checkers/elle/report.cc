@@ -4,6 +4,7 @@
 #include <map>
 
 #include "checkers/elle/analysis.h"
+#include "harness/report/claims.h"
 
 namespace faultline::elle {
 namespace {
@@ -153,6 +154,14 @@ std::string canonical_model(const std::string& name) {
 const std::set<std::string>& forbidden_by(const std::string& model) {
   return lattice().forbidden.at(model);
 }
+
+namespace {
+const std::set<std::string>* forbidden_or_null(const std::string& model) {
+  const std::string m = canonical_model(model);
+  return m.empty() ? nullptr : &forbidden_by(m);
+}
+const bool lattice_registered = report::set_model_lattice(&forbidden_or_null);
+}  // namespace
 
 std::vector<std::string> ruled_out(const std::set<std::string>& types) {
   std::vector<std::string> out;

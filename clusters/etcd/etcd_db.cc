@@ -147,6 +147,40 @@ std::unique_ptr<Client> EtcdDb::new_client(const std::string& vocabulary) {
   return make_etcd_client(vocabulary, o);
 }
 
+Json EtcdDb::claims() const {
+  Json c = {{"level",
+             options_.serializable_reads ? "serializable reads" : "linearizable reads (default)"},
+            {"model", "strict-serializable"},
+            {"claim",
+             "etcd's KV API is strictly serializable: a completed write is seen by every request "
+             "that starts after it, and reads are linearizable unless a serializable read is "
+             "asked for."},
+            {"source", "https://etcd.io/docs/v3.4/learning/api_guarantees/"},
+            {"by-design", Json::object()}};
+  if (options_.serializable_reads) {
+    c["by-design"]["linearizable/nonlinearizable"] =
+        "serializable reads are served by the member asked, which may be behind the leader "
+        "(documented)";
+  }
+  return c;
+}
+
+Json EtcdDb::node_settings(const DbContext& ctx, const std::string& node) {
+  std::lock_guard<std::mutex> lock(mu_);
+  const std::vector<std::string> argv = etcd_argv(ctx, node, token_);
+  Json out = Json::object();
+  for (size_t i = 1; i + 1 < argv.size(); i += 2) {
+    if (argv[i].rfind("--", 0) != 0) break;
+    out[argv[i].substr(2)] = argv[i + 1];
+  }
+  if (!argv.empty() && argv.back().find('=') != std::string::npos) {
+    const std::string& last = argv.back();  // "--pre-vote=true"
+    auto eq = last.find('=');
+    out[last.substr(2, eq - 2)] = last.substr(eq + 1);
+  }
+  return out;
+}
+
 std::vector<std::string> EtcdDb::etcd_argv(const DbContext& ctx, const std::string& node,
                                            const std::string& token) const {
   std::string cluster;

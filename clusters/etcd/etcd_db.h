@@ -74,6 +74,9 @@ class EtcdDb : public Db, public Killable, public Pausable, public HasPrimaries 
  public:
   explicit EtcdDb(EtcdOptions options);
   std::string name() const override { return "etcd"; }
+  Json claims() const override;
+  // The flags this run started the node's etcd with (name -> value).
+  Json node_settings(const DbContext& ctx, const std::string& node) override;
   std::string version(const DbContext& ctx) override;
   void setup(const DbContext& ctx) override;
   void teardown(const DbContext& ctx) override;

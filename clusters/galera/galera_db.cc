@@ -107,6 +107,41 @@ class GaleraDb : public Db, public Killable, public Pausable {
     return checks;
   }
 
+  Json claims() const override {
+    const std::string& iso = o_.session.isolation;
+    const std::string model = iso == "read-uncommitted" ? "read-uncommitted"
+                              : iso == "read-committed" ? "read-committed"
+                                                        : "snapshot-isolation";
+    Json c = {
+        {"level", mariadb::isolation_words(o_.session)},
+        {"model", model},
+        {"claim",
+         std::string(o_.pxc ? "Percona XtraDB Cluster" : "MariaDB Galera Cluster") +
+             " certifies each transaction's write set against those committed concurrently on "
+             "any node (first committer wins); Codership documents the isolation between "
+             "transactions on different nodes as snapshot isolation at REPEATABLE READ "
+             "(SERIALIZABLE holds only among transactions of one node). MariaDB's Known "
+             "Limitations page also warns of lost updates and stale reads."},
+        {"source",
+         "https://galeracluster.com/library/training/tutorials/"
+         "supporting-transaction-isolation-levels.html; https://mariadb.com/docs/galera-cluster/"
+         "reference/mariadb-galera-cluster-known-limitations"},
+        {"by-design", Json::object()}};
+    if (o_.sync_wait == 0) {
+      c["by-design"]["linearizable/nonlinearizable"] =
+          "wsrep_sync_wait = 0 (the default): a read does not wait for write sets certified on "
+          "other nodes to be applied, so reads on one node may miss writes acknowledged on "
+          "another (documented: set wsrep_sync_wait for causal reads)";
+    }
+    return c;
+  }
+
+  Json node_settings(const DbContext& ctx, const std::string& node) override {
+    const std::vector<std::string> data = data_nodes(ctx);
+    if (std::find(data.begin(), data.end(), node) == data.end()) return nullptr;  // garbd
+    return servers_.settings(ctx, node);
+  }
+
   std::string version(const DbContext& ctx) override {
     if (ctx.nodes.empty() || !ctx.remote) return "unknown";
     try {

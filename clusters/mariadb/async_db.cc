@@ -124,6 +124,36 @@ class AsyncDb : public Db, public Killable, public Pausable, public ReportsRepli
   explicit AsyncDb(AsyncOptions o) : o_(std::move(o)), servers_(kWhere, o_.dir, /*port=*/3306) {}
 
   std::string name() const override { return "mariadb-async"; }
+
+  Json claims() const override {
+    Json c = {{"level", "asynchronous " + o_.topology + " replication; each node " +
+                            isolation_words(o_.session)},
+              {"model", "none"},
+              {"claim",
+               "MariaDB replication is asynchronous and detects no conflicts between masters: "
+               "the application must keep writes on different masters off the same rows "
+               "(auto_increment_increment and auto_increment_offset for generated keys); each "
+               "node alone is an InnoDB server at its isolation level."},
+              {"source",
+               "https://mariadb.com/docs/server/ha-and-performance/standard-replication/"
+               "replication-overview"},
+              {"by-design", Json::object()}};
+    if (o_.slave_exec_mode == "IDEMPOTENT") {
+      c["by-design"]["divergence"] =
+          "slave_exec_mode = IDEMPOTENT skips duplicate-key and missing-row errors: conflicting "
+          "writes leave the nodes different without any error (documented)";
+    }
+    if (!o_.offsets) {
+      c["by-design"]["unique-ids/duplicate-id"] =
+          "auto-increment: none leaves auto_increment_offset the same on every master, so two "
+          "masters hand out the same ids (documented: set increment and offset per master)";
+    }
+    return c;
+  }
+
+  Json node_settings(const DbContext& ctx, const std::string& node) override {
+    return servers_.settings(ctx, node);
+  }
   std::vector<std::string> vocabularies() const override { return sql::vocabularies(); }
 
   std::vector<NodeCheck> node_checks() const override {

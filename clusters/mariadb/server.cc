@@ -218,6 +218,33 @@ Command Servers::cli(const DbContext& ctx, const std::string& node, const std::s
       seconds(30));
 }
 
+Json Servers::settings(const DbContext& ctx, const std::string& node) const {
+  const std::string sql =
+      flavor_.name == "mysql"
+          ? "SELECT i.VARIABLE_NAME, g.VARIABLE_VALUE FROM performance_schema.variables_info i "
+            "JOIN performance_schema.global_variables g ON g.VARIABLE_NAME = i.VARIABLE_NAME "
+            "WHERE i.VARIABLE_SOURCE <> 'COMPILED' ORDER BY 1"
+          : "SELECT VARIABLE_NAME, GLOBAL_VALUE FROM information_schema.SYSTEM_VARIABLES WHERE "
+            "GLOBAL_VALUE_ORIGIN IN ('CONFIG', 'COMMAND-LINE', 'SQL') ORDER BY 1";
+  auto s = ctx.remote->session(node);
+  ExecResult r = s->run_checked(cli(ctx, node, sql));
+  Json out = Json::object();
+  for (const auto& [k, v] : status_lines(r.out)) {
+    std::string name = k;
+    for (auto& c : name) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+    out[name] = v;
+  }
+  return out;
+}
+
+std::string isolation_words(const SessionOptions& o) {
+  if (o.isolation.empty()) return "REPEATABLE READ (the server default)";
+  std::string s = o.isolation;
+  for (auto& c : s)
+    c = c == '-' ? ' ' : static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
+  return s;
+}
+
 // Issue 14 item 13: a heal that missed a launch still starting launched a second one, which
 // died on "Address already in use".
 bool Servers::running(Session& s, const Paths& p) const { return s.exec(daemon(p).running()).ok(); }

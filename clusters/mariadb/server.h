@@ -49,6 +49,8 @@ OptionDecl isolation_option();
 OptionDecl flush_log_option();
 OptionDecl select_for_update_option();
 SessionOptions parse_session_options(const faultline::Options& opts);
+// "REPEATABLE READ (the server default)" or "READ COMMITTED", for failure reports.
+std::string isolation_words(const SessionOptions& o);
 
 struct Paths {
   std::string dir, cnf, data, tmp, socket, pid, error_log, stdout_log, recover_log;
@@ -103,6 +105,11 @@ class Servers {
 
   // `sql` through the node's socket as root (-N -B: tab-separated, no headers), 30 s timeout.
   Command cli(const DbContext& ctx, const std::string& node, const std::string& sql) const;
+  // The running server's variables not at their compiled-in defaults (name in lower case ->
+  // value): MariaDB's information_schema.SYSTEM_VARIABLES whose GLOBAL_VALUE_ORIGIN is
+  // CONFIG, COMMAND-LINE or SQL; MySQL's performance_schema.variables_info whose source is not
+  // COMPILED. Throws RemoteError when the server does not answer.
+  Json settings(const DbContext& ctx, const std::string& node) const;
 
   // Whether a mariadbd of this node runs: the one of its pid file, or one that has not written
   // it yet.

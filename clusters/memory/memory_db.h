@@ -77,6 +77,15 @@ class MemoryDb : public Db, public Killable, public Pausable {
   MemoryDb(bool stale, int64_t latency_us, int64_t teardown_ms = 0);
   std::string name() const override { return stale_ ? "memory-stale" : "memory"; }
   std::string version(const DbContext&) override { return "in-process"; }
+  Json claims() const override {
+    return {{"level", "one in-process store"},
+            {"model", "strict-serializable"},
+            {"claim",
+             stale_ ? "claims what memory claims, and misbehaves on purpose (stale reads, lost "
+                      "updates, ...): every checker must find it invalid"
+                    : "one linearizable store behind a lock: Faultline's reference"},
+            {"source", "clusters/memory/memory_db.h"}};
+  }
   void setup(const DbContext& ctx) override;
   void teardown(const DbContext& ctx) override;
   std::vector<std::string> default_nodes() const override { return {"n1", "n2", "n3"}; }

@@ -106,6 +106,27 @@ class GroupReplicationDb : public Db, public Killable, public Pausable {
       : o_(std::move(o)), servers_(kWhere, o_.dir, /*port=*/3306, mariadb::mysql_flavor()) {}
 
   std::string name() const override { return "mysql-gr"; }
+
+  Json claims() const override {
+    const bool fresh = o_.consistency == "BEFORE" || o_.consistency == "AFTER" ||
+                       o_.consistency == "BEFORE_AND_AFTER";
+    return {
+        {"level", mariadb::isolation_words(o_.session) + ", group_replication_consistency " +
+                      o_.consistency +
+                      (o_.single_primary ? ", single-primary" : ", multi-primary")},
+        {"model", fresh ? "strong-snapshot-isolation" : "snapshot-isolation"},
+        {"claim",
+         "Group Replication certifies each transaction against those committed concurrently "
+         "on other members (first committer wins), so conflicting writes are rolled back; "
+         "with consistency BEFORE, AFTER or BEFORE_AND_AFTER a transaction also sees every "
+         "transaction committed before it began, on any member."},
+        {"source",
+         "https://dev.mysql.com/doc/refman/8.4/en/group-replication-consistency-guarantees.html"}};
+  }
+
+  Json node_settings(const DbContext& ctx, const std::string& node) override {
+    return servers_.settings(ctx, node);
+  }
   std::vector<std::string> vocabularies() const override { return sql::vocabularies(); }
 
   std::vector<NodeCheck> node_checks() const override {

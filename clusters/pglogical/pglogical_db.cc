@@ -688,6 +688,48 @@ std::unique_ptr<Client> PglogicalDb::new_client(const std::string& vocabulary) {
   return sql::make_client(vocabulary, sql::make_pg_connector(std::move(co)), std::move(cl));
 }
 
+Json PglogicalDb::claims() const {
+  std::string level = options_.isolation;
+  for (auto& c : level) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
+  Json c = {{"level", level + " on each node; asynchronous replication, conflict resolution " +
+                          options_.conflict_resolution},
+            {"model", "none"},
+            {"claim",
+             "pglogical replicates asynchronously between nodes and resolves a conflicting update "
+             "of a row by its conflict_resolution setting (last_update_wins: the row with the "
+             "latest commit timestamp, from the committing node's clock, survives); each node "
+             "alone is a PostgreSQL server at its isolation level. Replicas converge once "
+             "replication catches up."},
+            {"source", "https://github.com/2ndQuadrant/pglogical (README, Conflicts)"},
+            {"by-design", Json::object()}};
+  if (options_.conflict_resolution == "last_update_wins") {
+    c["by-design"]["lww/lost-later-write"] =
+        "last_update_wins compares commit timestamps taken from the nodes' own clocks: a write "
+        "committed on a node whose clock runs behind loses to an earlier write from a node whose "
+        "clock runs ahead";
+    c["by-design"]["lost-update"] =
+        "two nodes updating one row concurrently is a conflict, and last_update_wins keeps one "
+        "of the two updates";
+    c["by-design"]["counter/lost-update-pair"] = c["by-design"]["lost-update"];
+  }
+  return c;
+}
+
+Json PglogicalDb::node_settings(const DbContext& ctx, const std::string& node) {
+  const std::string out = psql(ctx, node,
+                               "SELECT name, setting FROM pg_settings WHERE source NOT IN "
+                               "('default', 'override') ORDER BY name;\n",
+                               std::chrono::milliseconds(30000));
+  Json settings = Json::object();
+  std::istringstream lines(out);
+  std::string line;
+  while (std::getline(lines, line)) {
+    auto bar = line.find('|');
+    if (bar != std::string::npos) settings[line.substr(0, bar)] = line.substr(bar + 1);
+  }
+  return settings;
+}
+
 ClockSkews PglogicalDb::clock_skews() const {
   return {5, 30000,
           "pglogical's last_update_wins and first_update_wins compare the writers' commit "

@@ -88,6 +88,9 @@ class PglogicalDb : public Db, public Killable, public Pausable, public ClockSen
  public:
   explicit PglogicalDb(PglogicalOptions options);
   std::string name() const override { return "pglogical"; }
+  Json claims() const override;
+  // pg_settings whose source is neither default nor override (name -> setting).
+  Json node_settings(const DbContext& ctx, const std::string& node) override;
   std::string version(const DbContext& ctx) override;
   void setup(const DbContext& ctx) override;
   void teardown(const DbContext& ctx) override;

@@ -105,6 +105,15 @@ class SqlClient : public Client {
   }
 
   Completion invoke(const Op& op, Clock::time_point deadline) override {
+    sent_ = Json::array();
+    Completion c = invoke_op(op, deadline);
+    if (!sent_.empty()) c.statements = std::move(sent_);
+    sent_ = Json::array();
+    return c;
+  }
+
+ private:
+  Completion invoke_op(const Op& op, Clock::time_point deadline) {
     try {
       if (!options_.before_final_read.empty() && op.extra.is_object() &&
           op.extra.value("final", false)) {
@@ -129,10 +138,31 @@ class SqlClient : public Client {
     }
   }
 
- private:
   Dialect dialect() const { return conn_ ? conn_->dialect() : dialect_; }
 
-  std::vector<Row> q(const std::string& statement) { return conn_->query(statement); }
+  // Runs a statement and records it for the op's completion ("sql"): at most kMaxStatements,
+  // each cut at kMaxStatementChars; a failed one ends in " -- error: <what>".
+  static constexpr size_t kMaxStatements = 64;
+  static constexpr size_t kMaxStatementChars = 400;
+  std::vector<Row> q(const std::string& statement) {
+    const bool record = sent_.size() < kMaxStatements;
+    if (record) {
+      sent_.push_back(statement.size() > kMaxStatementChars
+                          ? statement.substr(0, kMaxStatementChars) + "..."
+                          : statement);
+    }
+    try {
+      return conn_->query(statement);
+    } catch (const SqlError& e) {
+      if (record) {
+        std::string last = sent_.back().get<std::string>();
+        last += " -- error: ";
+        last += e.what();
+        sent_.back() = std::move(last);
+      }
+      throw;
+    }
+  }
 
   void reconnect() {
     if (conn_) conn_->close();
@@ -483,6 +513,7 @@ class SqlClient : public Client {
   ClientContext ctx_;
   bool retry_ = false;
   Dialect dialect_ = Dialect::kMySql;
+  Json sent_ = Json::array();  // the statements of the op being run
   std::unique_ptr<Connection> conn_;
 };
 

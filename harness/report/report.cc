@@ -8,6 +8,7 @@
 
 #include "harness/files.h"
 #include "harness/recorder.h"
+#include "harness/report/failure.h"
 #include "harness/report/junit.h"
 #include "harness/report/plot.h"
 
@@ -371,7 +372,9 @@ ReportOutput write_report(const RunDir& run, const Json& results,
        "href=\"#timeline\">timeline</a> · files: <a href=\"results.json\">results.json</a> <a "
        "href=\"test.json\">test.json</a> <a href=\"history.jsonl\">history.jsonl</a> <a "
        "href=\"history.edn\">history.edn</a> <a href=\"controller.log\">controller.log</a> <a "
-       "href=\"junit.xml\">junit.xml</a></p>\n";
+       "href=\"junit.xml\">junit.xml</a> <a href=\"FAILURE-REPORT.md\">FAILURE-REPORT.md</a> "
+       "<a href=\"repro.json\">repro.json</a></p>\n";
+  if (options.failure && options.failure->is_object()) h << failure_html(*options.failure);
 
   // Checkers.
   h << "<h2 id=\"checkers\">Checkers</h2>\n";

@@ -30,6 +30,9 @@ struct ReportOptions {
   std::string gnuplot = "gnuplot";  // program name or path; a missing one only drops the plots
   std::string dot = "dot";          // likewise for cycle graphs
   bool plots = true;
+  // The failure report's content (failure.h failure_model), shown at the top of the page;
+  // null: none.
+  const Json* failure = nullptr;
 };
 
 struct ReportOutput {

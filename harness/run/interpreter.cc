@@ -128,6 +128,10 @@ struct Interpreter::State : std::enable_shared_from_this<Interpreter::State> {
     done.error = std::move(c.error);
     done.node = inv.node;
     done.extra = inv.extra;
+    if (!c.statements.is_null()) {
+      if (!done.extra.is_object()) done.extra = Json::object();
+      done.extra["sql"] = std::move(c.statements);
+    }
     try {
       done.index = recorder->record(done);
     } catch (...) {

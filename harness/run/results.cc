@@ -33,6 +33,19 @@ std::string run_timestamp(std::chrono::system_clock::time_point when) {
   return buf;
 }
 
+std::string iso_time_us(std::chrono::system_clock::time_point when) {
+  const auto us =
+      std::chrono::duration_cast<std::chrono::microseconds>(when.time_since_epoch()).count();
+  std::time_t t = static_cast<std::time_t>(us / 1000000);
+  std::tm tm{};
+  gmtime_r(&t, &tm);
+  char buf[48];
+  std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%S", &tm);
+  char frac[16];
+  std::snprintf(frac, sizeof frac, ".%06lldZ", static_cast<long long>(us % 1000000));
+  return std::string(buf) + frac;
+}
+
 namespace {
 
 void point_link(const fs::path& link, const fs::path& target) {

@@ -35,6 +35,8 @@ namespace faultline::run {
 
 // "20261126T021500" for `when`, in UTC.
 std::string run_timestamp(std::chrono::system_clock::time_point when);
+// "2026-11-26T02:15:00.123456Z" for `when`.
+std::string iso_time_us(std::chrono::system_clock::time_point when);
 
 // Creates <root>/<test>/<timestamp>[-k]/ and points both latest links at it; the new entries
 // are fsync'd, so the run directory survives a host crash.

@@ -14,6 +14,7 @@
 #include <sstream>
 #include <thread>
 
+#include "harness/control/local_exec.h"
 #include "harness/control/preflight.h"
 #include "harness/db.h"
 #include "harness/errors.h"
@@ -22,6 +23,7 @@
 #include "harness/random.h"
 #include "harness/recorder.h"
 #include "harness/remote.h"
+#include "harness/report/failure.h"
 #include "harness/report/junit.h"
 #include "harness/report/report.h"
 #include "harness/run/cluster_access.h"
@@ -185,7 +187,15 @@ void write_reports(const RunDir& run, const CheckRunResult& r, ControllerLog* lo
   try {
     write_file_atomic(run.junit_xml(),
                       report::junit_xml(r.results, run.path().parent_path().filename().string()));
-    report::ReportOutput rep = report::write_report(run, r.results, r.artifacts);
+    Json failure;
+    try {
+      failure = report::write_failure_report(run, r.results);
+    } catch (const std::exception& e) {
+      if (log) log->log(std::string("report: FAILURE-REPORT.md not written: ") + e.what());
+    }
+    report::ReportOptions ro;
+    ro.failure = &failure;
+    report::ReportOutput rep = report::write_report(run, r.results, r.artifacts, ro);
     double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
     if (log) {
       char buf[64];
@@ -244,6 +254,65 @@ std::string summary_text(const fs::path& dir, const Json& results, Validity v) {
   const RunDir run(dir);
   if (fs::exists(run.report_html())) s += "report: " + run.report_html().string() + "\n";
   return s;
+}
+
+// Operating system and kernel: "Debian GNU/Linux 12 (bookworm)" and "Linux 6.1.0-28-amd64".
+Json os_of(Session& s) {
+  Json out = Json::object();
+  ExecResult r = s.exec(Command::shell(
+      "uname -sr; . /etc/os-release 2>/dev/null && printf '%s\\n' \"$PRETTY_NAME\""));
+  std::istringstream lines(r.out);
+  std::string kernel, os;
+  std::getline(lines, kernel);
+  std::getline(lines, os);
+  if (!kernel.empty()) out["kernel"] = kernel;
+  if (!os.empty()) out["os"] = os;
+  return out;
+}
+
+// environment.json: the controller's and each node's OS and kernel, and the database's
+// effective non-default settings per node (Db::node_settings), for the failure report. Bounded
+// by the session's command timeouts; what cannot be read is logged and left out.
+void write_environment(Db& db, const DbContext& dctx, const RunDir& run, ControllerLog& log) {
+  Json env = {{"controller", Json::object()}, {"nodes", Json::object()}};
+  try {
+    auto local = control::make_local_session();
+    env["controller"] = os_of(*local);
+  } catch (const std::exception& e) {
+    log.log(std::string("environment: controller: ") + e.what());
+  }
+  std::mutex mu;
+  auto one = [&](const std::string& node, size_t) {
+    Json n = Json::object();
+    try {
+      if (dctx.remote) {
+        auto s = dctx.remote->session(node);
+        n = os_of(*s);
+      }
+      Json settings = db.node_settings(dctx, node);
+      if (!settings.is_null()) n["settings"] = std::move(settings);
+    } catch (const std::exception& e) {
+      log.log("environment: node " + node + ": " + e.what());
+    }
+    std::lock_guard<std::mutex> lock(mu);
+    env["nodes"][node] = std::move(n);
+  };
+  if (dctx.remote) {
+    std::vector<std::thread> threads;
+    try {
+      for (size_t i = 0; i < dctx.nodes.size(); ++i) threads.emplace_back(one, dctx.nodes[i], i);
+    } catch (const std::exception& e) {
+      log.log(std::string("environment: ") + e.what());
+    }
+    for (auto& t : threads) t.join();
+  } else {
+    for (size_t i = 0; i < dctx.nodes.size(); ++i) one(dctx.nodes[i], i);
+  }
+  try {
+    write_file_atomic(run.path() / "environment.json", env.dump(2) + "\n");
+  } catch (const std::exception& e) {
+    log.log(std::string("environment: not written: ") + e.what());
+  }
 }
 
 // Copies each node's database logs into nodes/<node>/; failures are logged, never fatal.
@@ -625,6 +694,13 @@ void TestRun::build() {
   nctx_.nodes = p_.cluster.nodes;
 
   InterpreterOptions io;
+  // Time 0 of the history, on the wall clock too: the failure report aligns the nodes' logs
+  // with the ops by it.
+  io.start = std::chrono::steady_clock::now();
+  const auto wall0 = std::chrono::system_clock::now();
+  test_["time-origin"] = iso_time_us(wall0);
+  test_["time-origin-unix-us"] =
+      std::chrono::duration_cast<std::chrono::microseconds>(wall0.time_since_epoch()).count();
   io.concurrency = p_.concurrency;
   io.nodes = p_.client_nodes;
   io.op_timeout = std::chrono::nanoseconds(to_ns(spec_.op_timeout_s));
@@ -725,6 +801,7 @@ void TestRun::setup_and_main() {
     p_.db->prepare(dctx, p_.workload->vocabulary(), p_.workload->client_params(p_.wctx));
     test_["db-version"] = p_.db->version(dctx);
     write_file_atomic(run_.test_json(), test_.dump(2) + "\n");
+    write_environment(*p_.db, dctx, run_, log_);
     if (nemesis_) {
       left_.add(faults_left_);
       nemesis_up_ = true;
@@ -732,6 +809,8 @@ void TestRun::setup_and_main() {
     }
     if (interrupted_.load()) return;
     phase("main");
+    test_["main-start-ns"] = interp_->now_ns();
+    write_file_atomic(run_.test_json(), test_.dump(2) + "\n");
     std::vector<GenPtr> nemesis_gens;
     for (auto& pkg : p_.packages) {
       if (pkg.generator) nemesis_gens.push_back(std::move(pkg.generator));
