@@ -132,7 +132,10 @@ std::string lookup_by_design(const Json& claims, const std::string& checker,
   if (!claims.is_object()) return "";
   auto bd = claims.find("by-design");
   if (bd == claims.end() || !bd->is_object()) return "";
-  for (const std::string& key : {checker + "/" + type, type}) {
+  std::string qualified = checker;
+  qualified += "/";
+  qualified += type;
+  for (const std::string& key : {qualified, type}) {
     auto it = bd->find(key);
     if (it != bd->end() && it->is_string()) return it->get<std::string>();
   }

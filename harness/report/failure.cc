@@ -88,18 +88,25 @@ Pair pair_at(const History& h, int64_t index) {
 
 // Op indexes named in a checker's anomaly: every object with an integer "index" (and
 // "process") anywhere in it.
-void op_indexes(const Json& j, std::set<int64_t>* out) {
+// A "line" (the history file's line) wins over "index": the linearizable checker numbers ops
+// within a key's subhistory.
+void op_indexes(const Json& j, const std::map<int64_t, int64_t>& line_to_index,
+                std::set<int64_t>* out) {
   if (j.is_object()) {
     auto it = j.find("index");
     if (it != j.end() && it->is_number_integer() && j.contains("process")) {
-      out->insert(it->get<int64_t>());
+      auto line = j.find("line");
+      auto at = line != j.end() && line->is_number_integer()
+                    ? line_to_index.find(line->get<int64_t>())
+                    : line_to_index.end();
+      out->insert(at != line_to_index.end() ? at->second : it->get<int64_t>());
     }
     for (const auto& [k, v] : j.items()) {
       if (k == "lost-ops" || k == "last-read") continue;  // more of the same, not the witness
-      op_indexes(v, out);
+      op_indexes(v, line_to_index, out);
     }
   } else if (j.is_array()) {
-    for (const auto& v : j) op_indexes(v, out);
+    for (const auto& v : j) op_indexes(v, line_to_index, out);
   }
 }
 
@@ -112,6 +119,10 @@ struct Candidate {
 // Every anomaly the checkers report, with the ops it names.
 std::vector<Candidate> candidates(const Json& results, const History& h) {
   std::vector<Candidate> out;
+  std::map<int64_t, int64_t> line_to_index;
+  for (const Op& op : h) {
+    if (op.line > 0) line_to_index[op.line] = op.index;
+  }
   const Json checkers = results.value("checkers", Json::object());
   for (const auto& [label, r] : checkers.items()) {
     const std::string checker = r.value("checker", label);
@@ -134,7 +145,7 @@ std::vector<Candidate> candidates(const Json& results, const History& h) {
         c.explanation = text_of(r["explanation"]);
       }
       std::set<int64_t> idx;
-      op_indexes(*a, &idx);
+      op_indexes(*a, line_to_index, &idx);
       std::set<int64_t> invs;
       for (int64_t i : idx) {
         Pair p = pair_at(h, i);
@@ -561,12 +572,12 @@ std::string op_line(const Json& o) {
     return s;
   }
   std::string s = o["f"].get<std::string>() + " " + value_words(o["value"]);
-  if (o.contains("result")) s += " → " + value_words(o["result"]);
+  if (o.contains("result") && o["result"] != o["value"]) s += " → " + value_words(o["result"]);
   if (o.contains("error")) s += " ! " + clip(text_of(o["error"]), 160);
   return s;
 }
 
-std::string md_escape_cell(std::string s) {
+std::string md_escape_cell(const std::string& s) {
   std::string out;
   for (char c : s) {
     if (c == '|')
