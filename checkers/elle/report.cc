@@ -2,6 +2,8 @@
 
 #include <algorithm>
 #include <map>
+#include <regex>
+#include <set>
 
 #include "checkers/elle/analysis.h"
 #include "harness/report/claims.h"
@@ -114,6 +116,24 @@ std::string dot_escape(const std::string& s) {
   return out;
 }
 
+// "append 7 21", "r 7 [1 2 ... 19 20]": a micro-op for a graph label.
+std::string mop_words(const Json& m) {
+  std::string out = (m[0].is_string() ? m[0].get<std::string>() : json_text(m[0])) + " " +
+                    (m[1].is_string() ? m[1].get<std::string>() : json_text(m[1])) + " ";
+  const Json& v = m[2];
+  if (v.is_array() && v.size() > 4) {
+    out += "[" + json_text(v[0]) + " ... " + json_text(v[v.size() - 2]) + " " +
+           json_text(v[v.size() - 1]) + "]";
+  } else if (v.is_array()) {
+    out += "[";
+    for (size_t i = 0; i < v.size(); ++i) out += (i ? " " : "") + json_text(v[i]);
+    out += "]";
+  } else {
+    out += json_text(v);
+  }
+  return out;
+}
+
 std::string list_text(const std::vector<std::string>& v) {
   std::string out;
   for (const auto& s : v) out += (out.empty() ? "" : ", ") + s;
@@ -210,27 +230,61 @@ Anomaly cycle_anomaly(const FoundCycle& cycle, const TxnDescriber& d) {
     } else if (i == kHead) {
       text += ", ... (" + std::to_string(n - kHead - kTail) + " more)";
     }
-    dot += "  " + name(i) + " [label=\"" + name(i) + "\\nop " + op.value("index", Json()).dump() +
-           ", process " + op.value("process", Json()).dump() + "\\n" +
-           dot_escape(json_text(op.value("value", Json()))) + "\"];\n";
     ops.push_back(op);
   }
   text += ". ";
   std::string chain = name(0);
+  std::string edges;
+  std::set<std::string> keys;  // the cycle's keys, as the edge sentences name them
+  static const std::regex kKey(R"(\bkey ([^ ;,]+))");
   for (size_t i = 0; i < n; ++i) {
     const size_t j = (i + 1) % n;
     const uint8_t k = cycle.steps[i].kind;
+    const std::string sentence =
+        d.edge_sentence(cycle.steps[i].node, cycle.steps[j].node, k, name(i), name(j));
     if (!elided(i)) {
-      text += d.edge_sentence(cycle.steps[i].node, cycle.steps[j].node, k, name(i), name(j));
+      text += sentence;
       text += i + 1 < n ? "; " : ". ";
     } else if (i == kHead) {
       text += "... (" + std::to_string(n - kHead - kTail) + " more steps); ";
     }
     chain += " -> " + name(j);
-    steps.push_back({{"from", name(i)}, {"to", name(j)}, {"kind", edge_name(k)}});
-    dot += "  " + name(i) + " -> " + name(j) + " [label=\"" + edge_name(k) + "\"];\n";
+    Json step = {{"from", name(i)}, {"to", name(j)}, {"kind", edge_name(k)}};
+    std::smatch km;
+    std::string label = edge_name(k);
+    if (std::regex_search(sentence, km, kKey)) {
+      step["key"] = km[1].str();
+      keys.insert(km[1].str());
+      label += " " + km[1].str();
+    }
+    steps.push_back(std::move(step));
+    edges += "  " + name(i) + " -> " + name(j) + " [label=\"" + dot_escape(label) + "\"];\n";
   }
-  dot += "}\n";
+  // Nodes as Elle draws them: the transaction, its op and process, and only its micro-ops on
+  // the cycle's keys, long reads elided in the middle.
+  for (size_t i = 0; i < n; ++i) {
+    const Json& op = ops[i];
+    std::string label = name(i) + "\\nop " + op.value("index", Json()).dump() + ", process " +
+                        op.value("process", Json()).dump();
+    const Json value = op.value("value", Json());
+    size_t shown = 0;
+    if (value.is_array()) {
+      for (const auto& m : value) {
+        if (!m.is_array() || m.size() != 3) continue;
+        const std::string key = m[1].is_string() ? m[1].get<std::string>() : json_text(m[1]);
+        if (!keys.empty() && !keys.count(key) && !keys.count(json_text(m[1]))) continue;
+        if (++shown > 6) {
+          label += "\\n...";
+          break;
+        }
+        label += "\\n" + dot_escape(mop_words(m));
+      }
+    } else {
+      label += "\\n" + dot_escape(json_text(value));
+    }
+    dot += "  " + name(i) + " [label=\"" + label + "\"];\n";
+  }
+  dot += edges + "}\n";
   text +=
       "So " +
       (n > kHead + kTail + 1 ? name(0) + " -> ... -> " + name(n - 1) + " -> " + name(0) : chain) +
