@@ -286,4 +286,18 @@ std::vector<NemesisInterval> nemesis_intervals(const History& history) {
   return out;
 }
 
+std::optional<ClockOffsetSteps> clock_offset_steps(const History& history) {
+  std::optional<ClockOffsetSteps> out;
+  for (const Op& op : history) {
+    if (!op.is_nemesis() || op.is_invoke() || !op.value.is_object() || op.time_ns < 0) continue;
+    auto it = op.value.find("offsets-ms");
+    if (it == op.value.end() || !it->is_object()) continue;
+    if (!out) out.emplace();
+    for (const auto& [node, ms] : it->items()) {
+      if (ms.is_number()) (*out)[node].emplace_back(op.time_ns, ms.get<double>());
+    }
+  }
+  return out;
+}
+
 }  // namespace faultline

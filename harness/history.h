@@ -21,6 +21,8 @@
 #pragma once
 
 #include <cstdint>
+#include <map>
+#include <optional>
 #include <stdexcept>
 #include <string>
 #include <vector>
@@ -132,5 +134,11 @@ struct NemesisInterval {
   bool ended = true;
 };
 std::vector<NemesisInterval> nemesis_intervals(const History& history);
+
+// Each node's clock offset from true time as steps (ns since the test started, ms), in history
+// order, from every nemesis completion with a known time carrying {"offsets-ms": {node: ms}}
+// (the clock nemesis). nullopt when no such op is in the history.
+using ClockOffsetSteps = std::map<std::string, std::vector<std::pair<int64_t, double>>>;
+std::optional<ClockOffsetSteps> clock_offset_steps(const History& history);
 
 }  // namespace faultline

@@ -108,7 +108,6 @@ class SqlClient : public Client {
     sent_ = Json::array();
     Completion c = invoke_op(op, deadline);
     if (!sent_.empty()) c.statements = std::move(sent_);
-    sent_ = Json::array();
     return c;
   }
 

@@ -18,6 +18,7 @@
 #include "harness/remote.h"
 #include "harness/report/claims.h"
 #include "harness/report/junit.h"
+#include "harness/report/report.h"
 #include "harness/version.h"
 
 namespace faultline::report {
@@ -27,15 +28,6 @@ namespace fs = std::filesystem;
 namespace {
 
 std::string text_of(const Json& j) { return j.is_string() ? j.get<std::string>() : json_text(j); }
-
-// At most n characters (UTF-8 safe), "…" at the end when cut.
-std::string clip(std::string s, size_t n) {
-  if (s.size() <= n) return s;
-  s.resize(n);
-  while (!s.empty() && (static_cast<unsigned char>(s.back()) & 0xC0) == 0x80) s.pop_back();
-  if (!s.empty() && (static_cast<unsigned char>(s.back()) & 0x80)) s.pop_back();
-  return s + "…";
-}
 
 // A value for a line of text: long lists keep their first and last elements
 // ([1 2 … 19 20], Elle's way), long strings are clipped.
@@ -56,7 +48,7 @@ std::string value_words(const Json& v, size_t depth = 0) {
     }
     return out + "]";
   }
-  return clip(json_text(v), 120);
+  return cut_text(json_text(v), 120);
 }
 
 std::string seconds(int64_t ns) {
@@ -162,25 +154,16 @@ std::vector<Candidate> candidates(const Json& results, const History& h) {
   return out;
 }
 
-// Each node's clock offset over time, from the clock nemesis's completions ("offsets-ms").
+// Each node's clock offset over time (clock_offset_steps).
 class ClockOffsets {
  public:
-  explicit ClockOffsets(const History& h) {
-    for (const Op& op : h) {
-      if (!op.is_nemesis() || op.is_invoke() || !op.value.is_object()) continue;
-      auto it = op.value.find("offsets-ms");
-      if (it == op.value.end() || !it->is_object()) continue;
-      for (const auto& [node, ms] : it->items()) {
-        if (ms.is_number()) steps_[node].emplace_back(op.time_ns, ms.get<double>());
-      }
-      any_ = true;
-    }
-  }
-  bool any() const { return any_; }
+  explicit ClockOffsets(const History& h) : steps_(clock_offset_steps(h)) {}
+  bool any() const { return steps_.has_value(); }
   // The node's offset in ms at history time t (0 before the first clock op).
   double at(const std::string& node, int64_t t) const {
-    auto it = steps_.find(node);
-    if (it == steps_.end()) return 0;
+    if (!steps_) return 0;
+    auto it = steps_->find(node);
+    if (it == steps_->end()) return 0;
     double v = 0;
     for (const auto& [time, ms] : it->second) {
       if (time > t) break;
@@ -190,8 +173,7 @@ class ClockOffsets {
   }
 
  private:
-  std::map<std::string, std::vector<std::pair<int64_t, double>>> steps_;
-  bool any_ = false;
+  std::optional<ClockOffsetSteps> steps_;
 };
 
 // Unix µs of a log line's first timestamp ("2026-12-04  2:57:41", "2026-12-04T02:57:41.123Z",
@@ -243,7 +225,7 @@ std::map<std::string, std::vector<LogLine>> read_logs(const RunDir& run, int64_t
         int64_t t = (us - origin_us) * 1000;
         // The node's processes ran on its faked clock: take its offset off.
         t -= static_cast<int64_t>(clocks.at(node, t) * 1e6);
-        out[node].push_back({t, rel, clip(line, 300)});
+        out[node].push_back({t, rel, cut_text(line, 300)});
       }
     }
     std::stable_sort(out[node].begin(), out[node].end(),
@@ -456,7 +438,9 @@ Json failure_model(const RunDir& run, const Json& results, const FailureOptions&
 
   // Context of each witness: the faults and the node log lines around it.
   const std::vector<NemesisInterval> faults = nemesis_intervals(h);
-  const auto logs = read_logs(run, origin_us, clocks);
+  // Node logs are read only when there is a witness to put them beside.
+  const auto logs = witnesses.empty() ? std::map<std::string, std::vector<LogLine>>()
+                                      : read_logs(run, origin_us, clocks);
   if (origin_us <= 0) notes.push_back("test.json has no time-origin: node logs not aligned");
   const int64_t slack = static_cast<int64_t>(options.log_window_s * 1e9);
   for (auto& w : witnesses) {
@@ -568,12 +552,12 @@ std::string op_line(const Json& o) {
   }
   if (is_txn(o["value"])) {
     std::string s = o["f"].get<std::string>() + " " + txn_words(o["value"]);
-    if (o.contains("error")) s += " ! " + clip(text_of(o["error"]), 160);
+    if (o.contains("error")) s += " ! " + cut_text(text_of(o["error"]), 160);
     return s;
   }
   std::string s = o["f"].get<std::string>() + " " + value_words(o["value"]);
   if (o.contains("result") && o["result"] != o["value"]) s += " → " + value_words(o["result"]);
-  if (o.contains("error")) s += " ! " + clip(text_of(o["error"]), 160);
+  if (o.contains("error")) s += " ! " + cut_text(text_of(o["error"]), 160);
   return s;
 }
 
@@ -655,9 +639,10 @@ std::string failure_markdown(const Json& m) {
         std::set<std::string> distinct;
         for (const auto& [n, v] : per) distinct.insert(v);
         if (distinct.size() == 1) {
-          o << k << " = " << clip(*distinct.begin(), 200) << "\n";
+          o << k << " = " << cut_text(*distinct.begin(), 200) << "\n";
         } else {
-          for (const auto& [n, v] : per) o << k << " = " << clip(v, 200) << "   (" << n << ")\n";
+          for (const auto& [n, v] : per)
+            o << k << " = " << cut_text(v, 200) << "   (" << n << ")\n";
         }
       }
       o << "```\n";
@@ -695,7 +680,7 @@ std::string failure_markdown(const Json& m) {
       }
     }
     if (!w["explanation"].get<std::string>().empty()) {
-      o << "\n" << clip(w["explanation"].get<std::string>(), 2000) << "\n";
+      o << "\n" << cut_text(w["explanation"].get<std::string>(), 2000) << "\n";
     }
     if (!w["nemesis"].empty()) {
       o << "\nFaults overlapping it:";
@@ -774,7 +759,7 @@ std::string failure_html(const Json& m) {
       if (n.contains("settings") && n["settings"].is_object() && !n["settings"].empty()) {
         o << "<details><summary>" << n["settings"].size() << " non-default settings</summary><pre>";
         for (const auto& [k, v] : n["settings"].items())
-          o << e(k) << " = " << e(clip(text_of(v), 200)) << "\n";
+          o << e(k) << " = " << e(cut_text(text_of(v), 200)) << "\n";
         o << "</pre></details>";
       }
       o << "</li>\n";
@@ -810,7 +795,7 @@ std::string failure_html(const Json& m) {
     }
     o << "</table>\n";
     if (!w["explanation"].get<std::string>().empty())
-      o << "<p>" << e(clip(w["explanation"].get<std::string>(), 2000)) << "</p>\n";
+      o << "<p>" << e(cut_text(w["explanation"].get<std::string>(), 2000)) << "</p>\n";
     if (!w["nemesis"].empty()) {
       o << "<p>Faults overlapping it:";
       for (const auto& f : w["nemesis"]) {

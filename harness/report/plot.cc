@@ -220,13 +220,9 @@ PlotOutput plot_run(const History& history, const fs::path& out_dir, const PlotO
   // Clock offsets, when the clock nemesis ran: every nemesis completion carrying
   // {"offsets-ms": {node: ms}} is a step of each node's offset from true time.
   std::map<std::string, std::string> offsets;  // node -> data text
-  for (const Op& op : history.ops()) {
-    if (op.process != kNemesisProcess || !op.value.is_object() || op.time_ns < 0) continue;
-    auto it = op.value.find("offsets-ms");
-    if (it == op.value.end() || !it->is_object()) continue;
-    for (const auto& [node, ms] : it->items()) {
-      if (ms.is_number())
-        offsets[node] += num(op.time_ns / 1e9) + " " + num(ms.get<double>()) + "\n";
+  if (auto steps = clock_offset_steps(history)) {
+    for (const auto& [node, v] : *steps) {
+      for (const auto& [t, ms] : v) offsets[node] += num(t / 1e9) + " " + num(ms) + "\n";
     }
   }
   if (!offsets.empty()) {

@@ -70,7 +70,9 @@ std::string script_json(const Json& j) {
   return out;
 }
 
-std::string cut(std::string s, size_t n) {
+}  // namespace
+
+std::string cut_text(std::string s, size_t n) {
   if (s.size() > n) {
     s.resize(n);
     // Do not leave half a UTF-8 character.
@@ -80,6 +82,8 @@ std::string cut(std::string s, size_t n) {
   }
   return s;
 }
+
+namespace {
 
 int64_t us(const Op& op) { return op.time_ns >= 0 ? op.time_ns / 1000 : op.index * 1000; }
 
@@ -207,8 +211,9 @@ std::string op_words(const Json& o) {
   std::string s = "process " + (o["process"].is_string() ? o["process"].get<std::string>()
                                                          : json_text(o["process"]));
   s += ": " + (o["f"].is_string() ? o["f"].get<std::string>() : json_text(o["f"]));
-  if (o.contains("value") && !o["value"].is_null()) s += " " + cut(json_text(o["value"]), 80);
-  if (o.contains("result") && !o["result"].is_null()) s += " → " + cut(json_text(o["result"]), 80);
+  if (o.contains("value") && !o["value"].is_null()) s += " " + cut_text(json_text(o["value"]), 80);
+  if (o.contains("result") && !o["result"].is_null())
+    s += " → " + cut_text(json_text(o["result"]), 80);
   if (o.contains("type") && o["type"].is_string()) s += " (" + o["type"].get<std::string>() + ")";
   return s;
 }
@@ -251,9 +256,9 @@ Json timeline_data(const History& history) {
     }
     const Json& value =
         done && (done->type == OpType::kOk || op.is_nemesis()) ? done->value : op.value;
-    std::string text = value.is_null() ? "" : cut(json_text(value), 60);
+    std::string text = value.is_null() ? "" : cut_text(json_text(value), 60);
     if (done && done->type != OpType::kOk && !done->error.is_null() && !op.is_nemesis()) {
-      text += " ! " + cut(json_text(done->error), 40);
+      text += " ! " + cut_text(json_text(done->error), 40);
     }
     int64_t t1 = done ? us(*done) : (op.is_nemesis() ? us(op) : -1);
     ops.push_back(Json::array(

@@ -55,6 +55,9 @@ ReportOutput write_report(const RunDir& run_dir, const Json& results,
                           const std::map<std::string, std::string>& artifacts,
                           const ReportOptions& options = {});
 
+// At most n bytes of s, never half a UTF-8 character, "…" appended when cut.
+std::string cut_text(std::string s, size_t n);
+
 // HTML text with &, <, >, " and ' escaped (and the control characters XML drops, dropped).
 std::string html_escape(std::string_view text);
 
