@@ -24,7 +24,7 @@ if [ "$(id -u)" -ne 0 ]; then
   echo "demo: run as root: the local cluster needs network namespaces, a bridge and iptables" >&2
   exit 254
 fi
-./scripts/install-deps.sh
+./scripts/install-deps.sh --run
 cmake -S . -B build-release -G Ninja -DCMAKE_BUILD_TYPE=Release >/dev/null
 ninja -C build-release faultline
 FL=build-release/faultline

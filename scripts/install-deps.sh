@@ -3,6 +3,7 @@
 # Idempotent: runs `apt-get update` only when something is missing. Needs root.
 #   scripts/install-deps.sh            build + test + cluster packages (what ./test.sh needs)
 #   scripts/install-deps.sh --build    only what building needs
+#   scripts/install-deps.sh --run      building and running (./demo.sh), without the test tools
 set -euo pipefail
 
 # Building: compiler toolchain and libraries (headers).
@@ -25,10 +26,14 @@ RUN_PKGS=(
   postgresql-15 postgresql-15-pglogical
   etcd-server etcd-client
 )
+# Testing only: headless Chromium renders report.html as a person sees it
+# (tests/integration/report_render_test.cc, bench/render_report.sh).
+TEST_PKGS=(chromium)
 
 mode=${1:-all}
 pkgs=("${BUILD_PKGS[@]}")
 [ "$mode" = "--build" ] || pkgs+=("${RUN_PKGS[@]}")
+[ "$mode" = "--build" ] || [ "$mode" = "--run" ] || pkgs+=("${TEST_PKGS[@]}")
 
 missing=()
 for p in "${pkgs[@]}"; do

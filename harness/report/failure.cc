@@ -102,6 +102,12 @@ void op_indexes(const Json& j, const std::map<int64_t, int64_t>& line_to_index,
   }
 }
 
+// The index an op is named by, as Elle and the checkers' explanations name it: its completion's
+// (the invocation's when it never completed).
+int64_t shown_index(const Json& op) {
+  return op.value("complete-index", op.value("index", int64_t{-1}));
+}
+
 struct Candidate {
   std::string checker, type, explanation;
   std::vector<int64_t> ops;  // invocation indexes, in time order
@@ -297,16 +303,8 @@ Json failure_model(const RunDir& run, const Json& results, const FailureOptions&
     hp = &kEmpty;
   }
   const History& h = *hp;
-  int64_t main_start = test.value("main-start-ns", int64_t{-1});
-  if (main_start < 0) {
-    for (const Op& op : h) {
-      if (!op.is_nemesis() && op.time_ns >= 0) {
-        main_start = op.time_ns;
-        break;
-      }
-    }
-  }
-  if (main_start < 0) main_start = 0;
+  // The same origin as the plots and the timeline of report.html.
+  const int64_t main_start = time_axis(test, h).origin_ns;
   const int64_t origin_us = test.value("time-origin-unix-us", int64_t{0});
 
   Json m = Json::object();
@@ -662,7 +660,7 @@ std::string failure_markdown(const Json& m) {
       << "): 1 of " << t["count"].get<size_t>() << "\n\n";
     o << t["meaning"].get<std::string>() << ".\n\n";
     for (const auto& op : w["ops"]) {
-      o << "- **op " << op["index"] << "**, process " << text_of(op["process"]);
+      o << "- **op " << shown_index(op) << "**, process " << text_of(op["process"]);
       if (!op["node"].get<std::string>().empty()) o << " on " << op["node"].get<std::string>();
       o << ", " << at_main(m, op["invoke-ns"]) << " → "
         << at_main(m, op.value("complete-ns", Json())) << ", " << op["outcome"].get<std::string>();
@@ -776,7 +774,7 @@ std::string failure_html(const Json& m) {
       << "</small></h3>\n<table class=\"wops\"><tr><th>op</th><th>process</th><th>node</th>"
          "<th>invoked</th><th>completed</th><th>outcome</th><th>operation</th></tr>\n";
     for (const auto& op : w["ops"]) {
-      o << "<tr><td><a href=\"#op-" << op["index"] << "\">" << op["index"] << "</a></td><td>"
+      o << "<tr><td><a href=\"#op-" << op["index"] << "\">" << shown_index(op) << "</a></td><td>"
         << e(text_of(op["process"])) << "</td><td>" << e(op["node"]) << "</td><td>"
         << e(at_main(m, op["invoke-ns"])) << "</td><td>"
         << e(at_main(m, op.value("complete-ns", Json()))) << "</td><td>" << e(op["outcome"]);

@@ -96,12 +96,14 @@ PlotOutput plot_run(const History& history, const fs::path& out_dir, const PlotO
   };
   std::vector<Point> pts;
   double end_s = 0;
+  const int64_t origin = options.origin_ns;
+  auto rel_s = [origin](int64_t ns) { return static_cast<double>(ns - origin) / 1e9; };
   for (const Operation& o : client_operations(history)) {
     if (!o.complete || o.invoke->time_ns < 0 || o.complete->time_ns < 0) continue;
-    double t = o.invoke->time_ns / 1e9;
+    double t = std::max<double>(0, static_cast<double>(o.invoke->time_ns - origin) / 1e9);
     double lat = (o.complete->time_ns - o.invoke->time_ns) / 1e6;
     pts.push_back({t, std::max(lat, 1e-3), o.complete->type});
-    end_s = std::max(end_s, o.complete->time_ns / 1e9);
+    end_s = std::max(end_s, static_cast<double>(o.complete->time_ns - origin) / 1e9);
   }
   if (pts.empty()) {
     out.notes.push_back("no timed client operations: no plots");
@@ -156,8 +158,9 @@ PlotOutput plot_run(const History& history, const fs::path& out_dir, const PlotO
   int obj = 1;
   for (const NemesisInterval& n : nemesis_intervals(history)) {
     std::string colour = nemesis_colour(n.name);
-    regions += "set object " + std::to_string(obj++) + " rect from " + num(n.start_ns / 1e9) +
-               ", graph 0 to " + num(std::max(n.end_ns, n.start_ns + 1) / 1e9) +
+    regions += "set object " + std::to_string(obj++) + " rect from " +
+               num(std::max(0.0, rel_s(n.start_ns))) + ", graph 0 to " +
+               num(std::max(rel_s(std::max(n.end_ns, n.start_ns + 1)), 1e-6)) +
                ", graph 1 fc rgb \"" + colour + "\" fs transparent solid 0.18 noborder behind\n";
     if (!named[n.name]) {
       named[n.name] = true;
@@ -172,9 +175,26 @@ PlotOutput plot_run(const History& history, const fs::path& out_dir, const PlotO
       "set terminal svg size " + size + " dynamic font \"sans,10\" background rgb \"white\"\n";
   std::string png_term =
       "set terminal pngcairo size " + size + " font \"sans,9\" background rgb \"white\"\n";
-  std::string common =
-      "set xlabel \"time (s)\"\nset grid\nset key outside right top\nset xrange [0:" +
-      num(std::max(end_s, 1e-3)) + "]\n" + regions;
+  // The setup, when known, is one narrow grey band left of 0, labelled with its length.
+  std::string setup;
+  double left = 0;
+  std::string xlabel = "time (s)";
+  if (options.setup_ns >= 0) {
+    left = -std::max(end_s, 1e-3) * 0.04;
+    setup = "set object " + std::to_string(obj++) + " rect from " + num(left) +
+            ", graph 0 to 0, graph 1 fc rgb \"#d8d8d8\" fs solid 1.0 noborder behind\n"
+            "set label \"setup\" at " +
+            num(left / 2) +
+            ", graph 0.5 center rotate by 90 font \",8\" textcolor rgb \"#555555\"\n";
+    char buf[96];
+    std::snprintf(buf, sizeof buf,
+                  "time since the main phase started (s); setup (grey) took %.1f s",
+                  static_cast<double>(options.setup_ns) / 1e9);
+    xlabel = buf;
+  }
+  std::string common = "set xlabel \"" + xlabel +
+                       "\"\nset grid\nset key outside right top\nset xrange [" + num(left) + ":" +
+                       num(std::max(end_s, 1e-3)) + "]\n" + regions + setup;
   // One script per image, so that one failing plot does not take the others with it.
   std::vector<std::pair<std::string, std::string>> scripts;  // script file -> text
 
@@ -222,7 +242,8 @@ PlotOutput plot_run(const History& history, const fs::path& out_dir, const PlotO
   std::map<std::string, std::string> offsets;  // node -> data text
   if (auto steps = clock_offset_steps(history)) {
     for (const auto& [node, v] : *steps) {
-      for (const auto& [t, ms] : v) offsets[node] += num(t / 1e9) + " " + num(ms) + "\n";
+      for (const auto& [t, ms] : v)
+        offsets[node] += num(std::max(0.0, rel_s(t))) + " " + num(ms) + "\n";
     }
   }
   if (!offsets.empty()) {

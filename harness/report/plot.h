@@ -32,6 +32,10 @@ struct PlotOptions {
   std::string gnuplot = "gnuplot";  // program name or path
   int width_px = 900, height_px = 360;
   int timeout_s = 120;
+  // History time drawn as 0 (the main phase's start, report.h time_axis), and the setup's
+  // length before it, drawn as one narrow grey band left of 0 (-1: none).
+  int64_t origin_ns = 0;
+  int64_t setup_ns = -1;
 };
 
 struct PlotOutput {

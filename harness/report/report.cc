@@ -85,7 +85,11 @@ std::string cut_text(std::string s, size_t n) {
 
 namespace {
 
-int64_t us(const Op& op) { return op.time_ns >= 0 ? op.time_ns / 1000 : op.index * 1000; }
+// Microseconds since the axis's origin (ops without a time: their index as ms, so that they
+// still show in order).
+int64_t rel_us(const Op& op, int64_t origin_ns) {
+  return op.time_ns >= 0 ? (op.time_ns - origin_ns) / 1000 : op.index * 1000;
+}
 
 // Ops a checker's details name: objects with an integer "index" and a "process" and "f".
 void collect_ops(const Json& j, std::map<int64_t, Json>* out) {
@@ -125,6 +129,7 @@ border:1px solid rgba(0,0,0,.25);border-radius:2px;padding:0 2px;z-index:1;curso
 .open{background:#eee;border-style:dashed}
 .hl{outline:3px solid #000;z-index:2}
 .band{position:absolute;left:0;right:0;opacity:.2;z-index:0;pointer-events:auto}
+.setup{position:absolute;left:0;top:0;height:16px;width:100%;white-space:nowrap;overflow:hidden;background:#e4e4e4;font:11px/16px monospace;color:#555;padding-left:4px;z-index:0;box-sizing:border-box}
 .tick{position:absolute;left:2px;font:10px monospace;color:#888;border-top:1px dotted #ccc;width:100%;z-index:0}
 .legend span{display:inline-block;padding:0 8px;margin-right:6px;border:1px solid rgba(0,0,0,.25);font:11px monospace}
 )CSS";
@@ -135,12 +140,16 @@ const char* kTimelineScript = R"JS(
 var D=JSON.parse(document.getElementById('tl-data').textContent);
 var wrap=document.getElementById('tl-wrap'),tl=document.getElementById('tl'),hd=document.getElementById('tl-head');
 var ops=D.ops,n=ops.length,span=Math.max(1,D.end);
-var H=Math.min(3e6,Math.max(600,n*8)),k=H/span,W=120,L=80,B=800,TOP=4;
+var H=Math.min(3e6,Math.max(600,n*8)),k=H/span,W=120,L=80,B=800,TOP=D.setup>=0?20:4;
 var cls=['ok','fail','info','nem','open'],names=['ok','fail','info','nemesis','open (no completion)'];
 var width=(L+D.procs.length*W)+'px';
 tl.style.height=(H+TOP+40)+'px';tl.style.width=width;hd.style.width=width;
 D.procs.forEach(function(p,i){var h=document.createElement('div');h.className='tlh';
  h.style.left=(L+i*W)+'px';h.style.width=(W-4)+'px';h.textContent=p;hd.appendChild(h);});
+if(D.setup>=0){var s0=document.createElement('div');s0.className='setup';
+ s0.textContent='setup '+(D.setup/1e6).toFixed(1)+' s (not to scale)';
+ s0.title='setup took '+(D.setup/1e6).toFixed(3)+' s before the main phase; times below are from the main phase\'s start';
+ tl.appendChild(s0);}
 function y0(o){return TOP+o[1]*k}
 function y1(o){return TOP+(o[2]<0?span:o[2])*k}
 function sec(t){return (t/1e6).toFixed(3)+' s'}
@@ -163,8 +172,8 @@ for(var i=0;i<n;i++){var o=ops[i];byIdx[o[6]]=i;if(o[7]>=0)byIdx[o[7]]=i;
 function render(){var a=Math.floor(wrap.scrollTop/B)-1,b=Math.floor((wrap.scrollTop+wrap.clientHeight)/B)+1;
  var f=document.createDocumentFragment();
  for(var j=Math.max(0,a);j<=b;j++){if(done[j])continue;done[j]=1;
-  var t=document.createElement('div');t.className='tick';t.style.top=(j*B)+'px';
-  t.textContent=sec(Math.max(0,(j*B-TOP)/k));f.appendChild(t);
+  var t=document.createElement('div');t.className='tick';t.style.top=(TOP+j*B)+'px';
+  t.textContent=sec(j*B/k);f.appendChild(t);
   (blocks[j]||[]).forEach(function(i){mk(i,f);});}
  tl.appendChild(f);}
 var pending=false;
@@ -220,7 +229,25 @@ std::string op_words(const Json& o) {
 
 }  // namespace
 
-Json timeline_data(const History& history) {
+TimeAxis time_axis(const Json& test, const History& history) {
+  int64_t first = -1;
+  for (const Op& op : history) {
+    if (op.time_ns >= 0) {
+      first = first < 0 ? op.time_ns : std::min(first, op.time_ns);
+    }
+  }
+  TimeAxis axis;
+  int64_t main_start = test.is_object() ? test.value("main-start-ns", int64_t{-1}) : -1;
+  if (main_start >= 0) {
+    axis.setup_ns = main_start;
+    axis.origin_ns = first >= 0 ? std::min(first, main_start) : main_start;
+  }
+  // Without it (a history from another tool), times stay as the history has them.
+  return axis;
+}
+
+Json timeline_data(const History& history, const TimeAxis& axis) {
+  auto us = [&](const Op& op) { return rel_us(op, axis.origin_ns); };
   std::set<int64_t> procs;
   bool nemesis = false;
   for (const Op& op : history) {
@@ -266,11 +293,15 @@ Json timeline_data(const History& history) {
   }
   Json nem = Json::array();
   for (const NemesisInterval& n : nemesis_intervals(history)) {
-    nem.push_back(Json::array({n.start_ns / 1000, n.end_ns / 1000,
-                               n.name + (n.ended ? "" : " (never healed in the history)"),
-                               nemesis_colour(n.name)}));
+    nem.push_back(Json::array(
+        {(n.start_ns - axis.origin_ns) / 1000, (n.end_ns - axis.origin_ns) / 1000,
+         n.name + (n.ended ? "" : " (never healed in the history)"), nemesis_colour(n.name)}));
   }
-  return {{"procs", names}, {"end", end}, {"ops", ops}, {"nem", nem}};
+  return {{"procs", names},
+          {"end", end},
+          {"setup", axis.setup_ns >= 0 ? axis.setup_ns / 1000 : -1},
+          {"ops", ops},
+          {"nem", nem}};
 }
 
 ReportOutput write_report(const RunDir& run, const Json& results,
@@ -299,12 +330,15 @@ ReportOutput write_report(const RunDir& run, const Json& results,
   for (const Op& op : history) {
     if (op.line > 0) line_to_index[op.line] = op.index;
   }
+  const TimeAxis axis = time_axis(test, history);
 
   // Plots.
   PlotOutput plots;
   if (have_history && options.plots) {
     PlotOptions po;
     po.gnuplot = options.gnuplot;
+    po.origin_ns = axis.origin_ns;
+    po.setup_ns = axis.setup_ns;
     plots = plot_run(history, run.plots(), po);
     for (auto& n : plots.notes) out.notes.push_back(n);
   }
@@ -439,12 +473,14 @@ ReportOutput write_report(const RunDir& run, const Json& results,
   if (have_history) {
     h << "<p class=\"legend\"><span class=\"ok\">ok</span><span class=\"fail\">fail</span><span "
          "class=\"info\">info</span><span class=\"open\">no completion</span><span "
-         "class=\"nem\">nemesis op</span>shaded bands: nemesis faults · time runs downward · "
+         "class=\"nem\">nemesis op</span>shaded bands: nemesis faults · time runs downward from "
+         "the main phase's start · "
          "hover an op for details, click to link it · <span id=\"tl-count\" "
          "style=\"border:0\"></span></p>\n"
       << "<div id=\"tl-wrap\"><div id=\"tl-head\"></div><div id=\"tl\"></div></div>\n"
-      << "<script id=\"tl-data\" type=\"application/json\">" << script_json(timeline_data(history))
-      << "</script>\n<script>" << kTimelineScript << "</script>\n";
+      << "<script id=\"tl-data\" type=\"application/json\">"
+      << script_json(timeline_data(history, axis)) << "</script>\n<script>" << kTimelineScript
+      << "</script>\n";
   } else {
     h << "<p>No timeline: the history could not be read.</p>\n";
   }

@@ -41,10 +41,21 @@ struct ReportOutput {
   size_t bytes = 0;                // size of report.html
 };
 
-// The timeline's data: {"procs": [column names], "end": µs, "ops": [[column, start µs, end µs
-// (-1 when open), kind (0 ok, 1 fail, 2 info, 3 nemesis, 4 open), f, value text, invocation
-// index, completion index (-1)], ...], "nem": [[start µs, end µs, name, colour], ...]}.
-Json timeline_data(const History& history);
+// Where the report's time axes start: the main phase (test.json "main-start-ns", or the first
+// timed op when earlier), so that plots and the timeline open on operations, not on the
+// setup's blank; and how long the run spent before it (setup), shown as one band. A history
+// without "main-start-ns" (another tool's) keeps its own times.
+struct TimeAxis {
+  int64_t origin_ns = 0;  // history time shown as 0
+  int64_t setup_ns = -1;  // history time 0 to the main phase; -1 when unknown (foreign history)
+};
+TimeAxis time_axis(const Json& test, const History& history);
+
+// The timeline's data: {"procs": [column names], "end": µs, "setup": µs (-1 unknown), "ops":
+// [[column, start µs, end µs (-1 when open), kind (0 ok, 1 fail, 2 info, 3 nemesis, 4 open), f,
+// value text, invocation index, completion index (-1)], ...], "nem": [[start µs, end µs, name,
+// colour], ...]}; times are since axis.origin_ns.
+Json timeline_data(const History& history, const TimeAxis& axis = {});
 
 // Writes <run_dir>/report.html (and plots/ with gnuplot's files, and <checker>/<name>.svg for
 // each .dot artifact). `results` is results.json's content; `artifacts` the checkers' files

@@ -84,11 +84,11 @@ TEST_CASE("failure report: golden text for a lost update of memory-stale") {
   CHECK(md.find("### lost-update-pair (counter): 1 of 1\n\n"
                 "lost update: two increments read the same value and both wrote value + 1; one "
                 "was lost.\n\n"
-                "- **op 0**, process 0 on n1, 0.001 s → 0.002 s, ok: `increment "
+                "- **op 2**, process 0 on n1, 0.001 s → 0.002 s, ok: `increment "
                 "{\"id\":\"i0\",\"key\":0} → {\"id\":\"i0\",\"key\":0,\"read\":0,\"wrote\":1}`\n"
                 "  ```sql\n  BEGIN\n  SELECT v FROM fl_counter WHERE k = 0\n"
                 "  UPDATE fl_counter SET v = 1 WHERE k = 0\n  COMMIT\n  ```\n"
-                "- **op 1**, process 1 on n2, 0.002 s → 0.003 s, ok: ") != std::string::npos);
+                "- **op 3**, process 1 on n2, 0.002 s → 0.003 s, ok: ") != std::string::npos);
   CHECK(md.find("faultline run --spec repro.json") != std::string::npos);
   const Json repro = Json::parse(read_file(dir / "repro.json"));
   CHECK(repro["seed"] == 7);
@@ -110,8 +110,8 @@ TEST_CASE("failure report: a stale read of memory-stale contradicts its claim") 
                 "the operations that respects real time gives these results (a stale or "
                 "impossible read) | contradicts the claim: strict-serializable forbids "
                 "G-single-realtime |") != std::string::npos);
-  CHECK(md.find("- **op 0**, process 0 on n1, 0.001 s → 0.002 s, ok: `write [0 1]`\n"
-                "- **op 2**, process 1 on n2, 0.003 s → 0.004 s, ok: `read [0 null]`") !=
+  CHECK(md.find("- **op 1**, process 0 on n1, 0.001 s → 0.002 s, ok: `write [0 1]`\n"
+                "- **op 3**, process 1 on n2, 0.003 s → 0.004 s, ok: `read [0 null]`") !=
         std::string::npos);
 }
 

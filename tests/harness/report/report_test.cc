@@ -204,3 +204,40 @@ TEST_CASE("report: the clock-offset plot appears when the clock nemesis ran") {
       dir / "plots2");
   for (const auto& [file, title] : none.files) CHECK(file != "clock.svg");
 }
+
+TEST_CASE("report: time axes start at the main phase, the setup is one band") {
+  fs::path dir = synthetic_run("axis");
+  // The history's time 0 is before the setup; the main phase began at 0.9 ms.
+  std::ofstream(dir / "test.json")
+      << R"({"name":"t","main-start-ns":900000,"spec":{"db":"memory","workload":"register"}})";
+  RecoveredHistory rec = load_recorded_history((dir / "history.jsonl").string());
+  report::TimeAxis axis = report::time_axis(RunDir(dir).test(), rec.history);
+  CHECK(axis.origin_ns == 900000);
+  CHECK(axis.setup_ns == 900000);
+  Json t = report::timeline_data(rec.history, axis);
+  CHECK(t["setup"] == 900);
+  CHECK(t["ops"][0][1] == 100);  // the first write, 1 ms - 0.9 ms
+  CHECK(t["nem"][0][0] == 10500 - 900);
+  // Without main-start-ns the history's own times are kept.
+  report::TimeAxis foreign = report::time_axis(Json::object(), rec.history);
+  CHECK(foreign.origin_ns == 0);
+  CHECK(foreign.setup_ns == -1);
+  CHECK(report::timeline_data(rec.history, foreign)["setup"] == -1);
+  // An op before the main phase's start moves the origin back to it.
+  report::TimeAxis early = report::time_axis(Json{{"main-start-ns", 5000000}}, rec.history);
+  CHECK(early.origin_ns == 1000000);
+  if (!report::find_program("gnuplot")) {
+    WARN("gnuplot not installed: plot axis not checked");
+    return;
+  }
+  report::PlotOptions po;
+  po.origin_ns = axis.origin_ns;
+  po.setup_ns = axis.setup_ns;
+  report::PlotOutput out = report::plot_run(rec.history, dir / "plots", po);
+  INFO(Json(out.notes).dump());
+  std::string gp = read_file(dir / "plots" / "rate.gp");
+  CHECK(contains(gp, "rect from 0.0096, graph 0"));  // the partition, 10.5 ms - 0.9 ms
+  CHECK(contains(gp, "set label \"setup\""));
+  CHECK(contains(gp, "setup (grey) took 0.0 s"));
+  CHECK(contains(read_file(dir / "plots" / "latency-ok.dat"), "0.0001 1"));
+}
