@@ -12,7 +12,9 @@
 
 #include "harness/cli/cli.h"
 #include "harness/errors.h"
+#include "harness/files.h"
 #include "harness/op.h"
+#include "harness/report/failure.h"
 #include "harness/report/report.h"
 #include "harness/run/results.h"
 #include "harness/run_dir.h"
@@ -114,6 +116,9 @@ std::string content_type(const fs::path& p) {
   return "text/plain; charset=utf-8";
 }
 
+// The bundle of a run (failure.h write_bundle), made on request: GET <run>/bundle.tar.gz.
+constexpr const char* kBundleName = "bundle.tar.gz";
+
 std::string listing_html(const fs::path& dir, const std::string& url) {
   std::vector<std::string> names;
   for (const auto& e : fs::directory_iterator(dir)) {
@@ -126,11 +131,36 @@ std::string listing_html(const fs::path& dir, const std::string& url) {
                   "</h1>";
   if (fs::exists(RunDir(dir).report_html()))
     h += "<p><a href=\"report.html\"><b>report.html</b></a></p>";
+  if (RunDir::is_run(dir)) {
+    h += "<p><a href=\"" + std::string(kBundleName) +
+         "\" download>download the bundle</a> (history.edn, reports, graphs, node logs, "
+         "repro.json: what a vendor needs)</p>";
+  }
   h += "<ul>";
   for (const auto& n : names) {
     h += "<li><a href=\"" + report::html_escape(n) + "\">" + report::html_escape(n) + "</a></li>";
   }
   return h + "</ul></body></html>";
+}
+
+// Packs the run into a temporary file (removed again) and answers with it as an attachment
+// named <test>-<run>.tar.gz; tar failing is a 500 with its message.
+void serve_bundle(const RunDir& run, httplib::Response& res) {
+  const std::string name = run.path().parent_path().filename().string() + "-" +
+                           run.path().filename().string() + ".tar.gz";
+  fs::path tmp =
+      fs::temp_directory_path() / ("faultline-bundle-" + std::to_string(::getpid()) + "-" +
+                                   std::to_string(reinterpret_cast<uintptr_t>(&res)) + ".tar.gz");
+  try {
+    report::write_bundle(run, tmp);
+    res.set_content(read_file(tmp), "application/gzip");
+    res.set_header("Content-Disposition", "attachment; filename=\"" + name + "\"");
+  } catch (const std::exception& e) {
+    res.status = 500;
+    res.set_content(std::string("500 cannot pack the bundle: ") + e.what() + "\n", "text/plain");
+  }
+  std::error_code ec;
+  fs::remove(tmp, ec);
 }
 
 }  // namespace
@@ -162,14 +192,15 @@ std::string runs_index_html(const fs::path& root) {
       kPageStyle + "</head><body><h1>Faultline runs</h1><p>" +
       report::html_escape(fs::absolute(root).string()) + " · " + std::to_string(rows.size()) +
       " runs</p><table><tr><th>time</th><th>test</th><th>verdict</th><th>report</th>"
-      "<th>files</th></tr>";
+      "<th>files</th><th>bundle</th></tr>";
   for (const auto& r : rows) {
     std::string base = "/" + r.test + "/" + r.run + "/";
     h += "<tr><td>" + report::html_escape(pretty_stamp(r.stamp)) + "</td><td>" +
          report::html_escape(r.test) + "</td><td class=\"" + report::html_escape(r.verdict) +
          "\">" + report::html_escape(r.verdict) + "</td><td><a href=\"" +
          report::html_escape(base) + "report.html\">report</a></td><td><a href=\"" +
-         report::html_escape(base) + "\">files</a></td></tr>";
+         report::html_escape(base) + "\">files</a></td><td><a href=\"" + report::html_escape(base) +
+         kBundleName + "\" download>tar.gz</a></td></tr>";
   }
   return h + "</table></body></html>";
 }
@@ -207,6 +238,10 @@ ResultsServer::ResultsServer(ServeOptions options) : impl_(std::make_unique<Impl
       return;
     }
     std::error_code ec;
+    if (p->filename() == kBundleName && !fs::exists(*p, ec) && RunDir::is_run(p->parent_path())) {
+      serve_bundle(RunDir(p->parent_path()), res);
+      return;
+    }
     if (fs::is_directory(*p, ec)) {
       if (req.path.back() != '/') {
         res.set_redirect(req.path + "/");

@@ -11,6 +11,7 @@
 #include <filesystem>
 #include <fstream>
 #include <iostream>
+#include <regex>
 #include <set>
 #include <sstream>
 #include <thread>
@@ -18,6 +19,7 @@
 #include "clusters/pglogical/pglogical_db.h"
 #include "clusters/sql/pg_connection.h"
 #include "harness/control/inventory.h"
+#include "harness/files.h"
 #include "harness/formats.h"
 #include "harness/history.h"
 #include "harness/remote.h"
@@ -658,7 +660,8 @@ struct LwwRun {
   // and how long before that write it was set.
   double end_spread_ms = 0, end_spread_for_s = 0;
   double wall_s = 0;
-  int moves = 0;  // completed bump-clock / strobe-clock ops of the main phase
+  int moves = 0;               // completed bump-clock / strobe-clock ops of the main phase
+  std::string failure_report;  // FAILURE-REPORT.md
 };
 
 LwwRun run_lww(bool clock, uint64_t seed) {
@@ -689,6 +692,7 @@ LwwRun run_lww(bool clock, uint64_t seed) {
   auto t0 = Clock::now();
   r.out = run::run_test(spec, ro);
   r.wall_s = ms_since(t0) / 1000;
+  r.failure_report = read_file(r.out.dir / "FAILURE-REPORT.md");
   LoadedHistory h = load_history_file((r.out.dir / "history.jsonl").string());
   const Op* last_clock = nullptr;
   int64_t last_write_ns = 0;
@@ -751,6 +755,18 @@ TEST_CASE("pglogical: lww through the runner: valid without skew, later writes l
     CHECK(skewed.out.validity == Validity::kInvalid);
     CHECK(lww["anomaly-counts"].value("lost-later-write", 0) >= 1);
     CHECK(lww.value("explanation", std::string()).find("Clock offsets: ") != std::string::npos);
+    // Issue 19: the failure report calls it by design for last_update_wins, and names the
+    // ops of its witness with the clock offsets of their nodes.
+    const std::string& md = skewed.failure_report;
+    INFO(md.substr(0, 6000));
+    CHECK(md.find("lost-later-write") != std::string::npos);
+    CHECK(md.find("by design") != std::string::npos);
+    auto w = md.find("### lost-later-write");
+    REQUIRE(w != std::string::npos);
+    std::string witness = md.substr(w, md.find("\n### ", w + 1) - w);
+    CHECK(witness.find("- **op ") != std::string::npos);
+    static const std::regex kOffset(R"(clock offset [+-][1-9][0-9]* ms)");
+    CHECK(std::regex_search(witness, kOffset));
   } else {
     WARN("the clock nemesis only reset the clocks in this run: verdict not asserted");
   }

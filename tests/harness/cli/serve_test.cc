@@ -90,6 +90,17 @@ TEST_CASE("serve: runs, files and reports over HTTP, nothing outside the results
   CHECK(files.find("results.json") != std::string::npos);
   CHECK(status_of(http_get(port, "/memory-register/20260101T120000/nope")) == 404);
 
+  // The bundle, packed on request, as an attachment named after the test and run.
+  CHECK(index.find("/memory-register/20260101T120000/bundle.tar.gz") != std::string::npos);
+  CHECK(files.find("download the bundle") != std::string::npos);
+  std::string bundle = http_get(port, "/memory-register/20260101T120000/bundle.tar.gz");
+  CHECK(status_of(bundle) == 200);
+  CHECK(bundle.find("filename=\"memory-register-20260101T120000.tar.gz\"") != std::string::npos);
+  auto body = bundle.find("\r\n\r\n");
+  REQUIRE(body != std::string::npos);
+  CHECK(bundle.substr(body + 4, 2) == "\x1f\x8b");                            // gzip
+  CHECK(status_of(http_get(port, "/memory-register/bundle.tar.gz")) == 404);  // not a run
+
   for (const char* bad :
        {"/../secret.txt", "/memory-register/../../secret.txt", "/%2e%2e/secret.txt",
         "/memory-register/%2E%2E/%2E%2E/secret.txt", "/escape.txt", "/..%2fsecret.txt"}) {
