@@ -38,6 +38,15 @@ end=$(date +%s.%N)
 ops=$(grep -o 'class="op [a-z]*' <<<"$dom" | wc -l || true)
 plots=$(grep -o '<img class="plot"' <<<"$dom" | wc -l || true)
 chromium "${flags[@]}" --screenshot="$out" "$url" >/dev/null 2>&1
+# The page's own clock: a copy of the page logs performance.now() at its load event (the
+# timeline's script has run by then); Chromium's start-up and DOM dump are not in it.
+timed=$(mktemp --suffix=.html "$(dirname "$(realpath "$target")")/.render-XXXXXX")
+shot=$(mktemp --suffix=.png)
+trap 'rm -f "$timed" "$shot"' EXIT
+sed 's|</body>|<script>addEventListener("load",function(){console.log("FLTIME "+performance.now().toFixed(0))})</script></body>|' \
+  "$target" >"$timed"
+page_ms=$(chromium "${flags[@]}" --enable-logging=stderr --v=0 --screenshot="$shot" \
+  "file://$timed" 2>&1 | grep -o 'FLTIME [0-9]*' | awk '{print $2}' | tail -1 || true)
 if [ -n "$frag" ]; then
   if chromium "${flags[@]}" --dump-dom "$url#$frag" 2>/dev/null | grep -q "id=\"$frag\"[^>]*class=\"op [a-z]* hl\"\|class=\"op [a-z]* hl\"[^>]*id=\"$frag\""; then
     echo "linked op $frag: drawn and outlined"
@@ -45,6 +54,6 @@ if [ -n "$frag" ]; then
     echo "linked op $frag: NOT outlined"
   fi
 fi
-printf 'report: %s (%s bytes)\nload+script: %.2f s\ntimeline ops drawn: %s\nplots: %s\nscreenshot: %s\n' \
-  "$target" "$(stat -c %s "$target")" "$(awk -v a="$start" -v b="$end" 'BEGIN{print b-a}')" "$ops" "$plots" "$out"
+printf 'report: %s (%s bytes)\nchromium start+load+script+dump: %.2f s\npage load event: %s ms\ntimeline ops drawn: %s\nplots: %s\nscreenshot: %s\n' \
+  "$target" "$(stat -c %s "$target")" "$(awk -v a="$start" -v b="$end" 'BEGIN{print b-a}')" "${page_ms:-?}" "$ops" "$plots" "$out"
 [ "$ops" -gt 0 ]
