@@ -147,11 +147,12 @@ class GaleraDb : public Db, public Killable, public Pausable {
     try {
       const std::string first = data_nodes(ctx).front();
       auto s = ctx.remote->session(first);
-      std::string v = trim(s->run_checked(Command{servers_.flavor().server, "--version"}).out);
+      std::string v = mariadb::server_version_words(
+          s->run_checked(Command{servers_.flavor().server, "--version"}).out);
       ExecResult g = s->exec(servers_.cli(ctx, first, "SHOW STATUS LIKE 'wsrep_provider_version'"));
       if (g.ok()) {
         auto tab = g.out.find('\t');
-        if (tab != std::string::npos) v += "; galera " + trim(g.out.substr(tab + 1));
+        if (tab != std::string::npos) v += " + Galera " + trim(g.out.substr(tab + 1));
       }
       return v;
     } catch (const std::exception&) {

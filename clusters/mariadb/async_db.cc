@@ -170,7 +170,7 @@ class AsyncDb : public Db, public Killable, public Pausable, public ReportsRepli
     if (ctx.nodes.empty() || !ctx.remote) return "unknown";
     try {
       auto s = ctx.remote->session(ctx.nodes.front());
-      return trim(s->run_checked(Command{kMariadbd, "--version"}).out);
+      return mariadb::server_version_words(s->run_checked(Command{kMariadbd, "--version"}).out);
     } catch (const std::exception&) {
       return "unknown";
     }

@@ -237,6 +237,28 @@ Json Servers::settings(const DbContext& ctx, const std::string& node) const {
   return out;
 }
 
+std::string server_version_words(const std::string& out) {
+  std::istringstream in(out);
+  std::string word, full;
+  while (in >> word) {
+    if (word == "Ver" && in >> full) break;
+  }
+  if (full.empty()) return trim(out);
+  size_t digits = full.find_first_not_of("0123456789.");
+  std::string number = full.substr(0, digits);
+  std::string product = "MySQL";
+  if (full.find("MariaDB") != std::string::npos) {
+    product = "MariaDB";
+  } else if (out.find("Percona XtraDB Cluster") != std::string::npos) {
+    product = "Percona XtraDB Cluster";
+    number = full.substr(0, full.find_first_not_of("0123456789.-"));
+  } else if (out.find("Percona") != std::string::npos) {
+    product = "Percona Server";
+    number = full.substr(0, full.find_first_not_of("0123456789.-"));
+  }
+  return product + " " + number + " (" + full + ")";
+}
+
 std::string isolation_words(const SessionOptions& o) {
   if (o.isolation.empty()) return "REPEATABLE READ (the server default)";
   std::string s = o.isolation;

@@ -51,6 +51,11 @@ OptionDecl select_for_update_option();
 SessionOptions parse_session_options(const faultline::Options& opts);
 // "REPEATABLE READ (the server default)" or "READ COMMITTED", for failure reports.
 std::string isolation_words(const SessionOptions& o);
+// The product and version of `mariadbd --version` / `mysqld --version` output, as a reader
+// names it: "MariaDB 10.11.19 (10.11.19-MariaDB-0+deb12u1)", "MySQL 8.0.36 (8.0.36)",
+// "Percona XtraDB Cluster 8.0.35-27.1 (8.0.35-27.1)"; the text itself, trimmed, when it has
+// no "Ver".
+std::string server_version_words(const std::string& version_output);
 
 struct Paths {
   std::string dir, cnf, data, tmp, socket, pid, error_log, stdout_log, recover_log;

@@ -147,7 +147,8 @@ class GroupReplicationDb : public Db, public Killable, public Pausable {
     if (ctx.nodes.empty() || !ctx.remote) return "unknown";
     try {
       auto s = ctx.remote->session(ctx.nodes.front());
-      return trim(s->run_checked(Command{mariadb::kMysqld, "--version"}).out);
+      return mariadb::server_version_words(
+          s->run_checked(Command{mariadb::kMysqld, "--version"}).out);
     } catch (const std::exception&) {
       return "unknown";
     }
