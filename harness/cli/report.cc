@@ -68,17 +68,7 @@ int how_often_command(const ReportFlags& f) {
   }
   if (runs.empty()) throw ConfigError("report --runs: no finished run under " + f.dir);
   std::sort(runs.begin(), runs.end());
-  Json h = report::how_often(runs);
-  std::string md =
-      "# How often: " + f.dir + "\n\n" + std::to_string(h["runs"].get<int>()) + " runs; verdicts:";
-  for (const auto& [v, n] : h["verdicts"].items()) md += " " + v + " " + n.dump() + ";";
-  md += "\n\n| anomaly | runs showing it | fraction |\n| --- | ---: | ---: |\n";
-  const int total = h["runs"].get<int>();
-  for (const auto& [t, n] : h["types"].items()) {
-    char frac[32];
-    std::snprintf(frac, sizeof frac, "%.0f%%", 100.0 * n.get<double>() / total);
-    md += "| " + t + " | " + n.dump() + " of " + std::to_string(total) + " | " + frac + " |\n";
-  }
+  const std::string md = report::how_often_markdown(f.dir, runs);
   write_file_atomic(fs::path(f.dir) / "HOW-OFTEN.md", md);
   std::cout << md << "written: " << (fs::path(f.dir) / "HOW-OFTEN.md").string() << "\n";
   return kExitValid;

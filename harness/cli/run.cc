@@ -7,6 +7,8 @@
 
 #include "harness/cli/cli.h"
 #include "harness/errors.h"
+#include "harness/files.h"
+#include "harness/report/failure.h"
 #include "harness/run/matrix.h"
 #include "harness/run/results.h"
 #include "harness/run/runner.h"
@@ -139,6 +141,7 @@ int run_command(const CLI::App& app, const RunFlags& f) {
 
   Validity overall = Validity::kValid;
   std::map<std::string, int> tally;
+  std::vector<std::filesystem::path> dirs;
   for (int64_t i = 0; i < spec.test_count; ++i) {
     run::TestSpec one = spec;
     // Run k of a series gets seed + k, so every run differs and each is reproducible alone.
@@ -150,12 +153,26 @@ int run_command(const CLI::App& app, const RunFlags& f) {
     std::cout << out.summary << std::flush;
     overall = merge(overall, out.validity);
     ++tally[std::string(to_string(out.validity))];
+    dirs.push_back(out.dir);
     if (out.interrupted) break;
   }
   if (spec.test_count > 1) {
     std::cout << "== " << spec.test_count << " runs:";
     for (const auto& [v, n] : tally) std::cout << " " << v << " " << n;
     std::cout << "; overall " << to_string(overall) << "\n";
+    // How often each anomaly type showed in this series, beside the runs (the test's
+    // directory); a failure to write it is said, never changes the verdict.
+    try {
+      const std::filesystem::path at = dirs.back().parent_path() / "HOW-OFTEN.md";
+      const std::string md = report::how_often_markdown(
+          std::to_string(dirs.size()) + " runs of " + at.parent_path().filename().string() + " (" +
+              dirs.front().filename().string() + " to " + dirs.back().filename().string() + ")",
+          dirs);
+      write_file_atomic(at, md);
+      std::cout << md << "written: " << at.string() << "\n";
+    } catch (const std::exception& e) {
+      std::cout << "HOW-OFTEN.md not written: " << e.what() << "\n";
+    }
   }
   return exit_code_of(overall);
 }

@@ -886,4 +886,18 @@ Json how_often(const std::vector<fs::path>& runs) {
   return out;
 }
 
+std::string how_often_markdown(const std::string& title, const std::vector<fs::path>& runs) {
+  Json h = how_often(runs);
+  const int total = h["runs"].get<int>();
+  std::string md = "# How often: " + title + "\n\n" + std::to_string(total) + " runs; verdicts:";
+  for (const auto& [v, n] : h["verdicts"].items()) md += " " + v + " " + n.dump() + ";";
+  md += "\n\n| anomaly | runs showing it | fraction |\n| --- | ---: | ---: |\n";
+  for (const auto& [t, n] : h["types"].items()) {
+    char frac[32];
+    std::snprintf(frac, sizeof frac, "%.0f%%", total > 0 ? 100.0 * n.get<double>() / total : 0.0);
+    md += "| " + t + " | " + n.dump() + " of " + std::to_string(total) + " | " + frac + " |\n";
+  }
+  return md;
+}
+
 }  // namespace faultline::report

@@ -65,5 +65,9 @@ void write_bundle(const RunDir& run, const std::filesystem::path& out);
 // in how many runs it showed. {"runs": n, "types": {"<checker>/<type>": runs}, "verdicts":
 // {verdict: runs}}.
 Json how_often(const std::vector<std::filesystem::path>& runs);
+// HOW-OFTEN.md for those runs: the verdicts, and per anomaly type the runs showing it and the
+// fraction; `title` names what the runs are (a directory, "5 runs of <test>").
+std::string how_often_markdown(const std::string& title,
+                               const std::vector<std::filesystem::path>& runs);
 
 }  // namespace faultline::report

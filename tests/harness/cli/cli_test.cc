@@ -1,4 +1,6 @@
 // The faultline binary: exit codes and messages of check, convert and list.
+#include <unistd.h>
+
 #include <catch2/catch.hpp>
 #include <filesystem>
 #include <fstream>
@@ -171,4 +173,25 @@ TEST_CASE("check: a failed cas is not a mismatch unless the history says so", "[
   CHECK(r.status == 1);
   r = fl("check -o failed-cas=maybe " + plain);
   CHECK(r.status == 254);
+}
+
+// Issue 19, item 6: a series of runs says how often each anomaly type showed.
+TEST_CASE("run --test-count writes HOW-OFTEN.md beside the runs", "[cli][report]") {
+  auto dir = std::filesystem::temp_directory_path() /
+             ("faultline-cli-howoften-" + std::to_string(::getpid()));
+  std::filesystem::remove_all(dir);
+  auto r =
+      fl("run --db memory-stale --workload register --time-limit 0.5 --test-count 2 --seed 3 "
+         "--quiet --results-dir " +
+         dir.string() + " 2>&1");
+  INFO(r.output);
+  CHECK(r.status == 1);
+  auto md_path = dir / "memory-stale-register" / "HOW-OFTEN.md";
+  REQUIRE(std::filesystem::exists(md_path));
+  std::ifstream in(md_path);
+  std::string md((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  CHECK(md.find("# How often: 2 runs of memory-stale-register") != std::string::npos);
+  CHECK(md.find("verdicts: invalid 2;") != std::string::npos);
+  CHECK(md.find("| linearizable/nonlinearizable | 2 of 2 | 100% |") != std::string::npos);
+  std::filesystem::remove_all(dir);
 }
