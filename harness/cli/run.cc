@@ -5,6 +5,7 @@
 #include <iostream>
 #include <memory>
 
+#include "harness/cli/baseline.h"
 #include "harness/cli/cli.h"
 #include "harness/errors.h"
 #include "harness/files.h"
@@ -21,6 +22,7 @@ struct RunFlags {
   std::string spec_file, db, workload, nemesis, concurrency, nodes, nodes_file, consistency_model;
   std::string routing, retry;
   std::string results_dir, name, ssh_user, ssh_key, ssh_known_hosts, ssh_strict;
+  std::string baseline;  // run --baseline: judge the runs against it (exit 0 / 1)
   double nemesis_interval = 0, time_limit = 0, rate = 0, op_timeout = 0, recovery_wait = 0;
   double checker_time_limit = 0;
   int64_t test_count = 1, local = 0, ssh_port = 22;
@@ -33,7 +35,8 @@ struct RunFlags {
 // matrix.json and matrix.html in the results directory. Every combination's spec is validated
 // before the first run; a run that fails (not a bad spec) is an "error" row and the matrix
 // goes on.
-int run_matrix(const Json& j, const std::string& source, const run::RunOptions& ro) {
+int run_matrix(const Json& j, const std::string& source, const run::RunOptions& ro,
+               const std::string& baseline) {
   std::vector<run::MatrixCombination> combos;
   try {
     combos = run::expand_matrix(j);
@@ -44,11 +47,13 @@ int run_matrix(const Json& j, const std::string& source, const run::RunOptions& 
   for (const auto& c : combos) specs.push_back(run::parse_spec(c.spec, source));
   std::filesystem::path root = specs.front().results_dir;
   std::vector<run::MatrixRun> runs;
+  std::vector<std::filesystem::path> dirs;
   Validity overall = Validity::kValid;
   bool interrupted = false;
   for (size_t ci = 0; ci < specs.size() && !interrupted; ++ci) {
     for (int64_t i = 0; i < specs[ci].test_count && !interrupted; ++i) {
       run::TestSpec one = specs[ci];
+      one.matrix_cell = combos[ci].values;
       if (one.seed && i > 0) one.seed = *one.seed + static_cast<uint64_t>(i);
       std::cout << "== " << json_text(combos[ci].values) << " run " << (i + 1) << " of "
                 << one.test_count << "\n"
@@ -61,6 +66,7 @@ int run_matrix(const Json& j, const std::string& source, const run::RunOptions& 
         std::cout << out.summary << std::flush;
         mr.verdict = std::string(to_string(out.validity));
         mr.dir = std::filesystem::relative(out.dir, root).string();
+        dirs.push_back(out.dir);
         mr.checkers = Json::object();
         const Json checkers = out.results.value("checkers", Json::object());
         for (const auto& [label, rj] : checkers.items()) {
@@ -88,6 +94,9 @@ int run_matrix(const Json& j, const std::string& source, const run::RunOptions& 
   for (const auto& [v, n] : m["tally"].items()) std::cout << " " << v << " " << n.get<int>();
   std::cout << "; overall " << to_string(overall) << "\n"
             << "matrix: " << (root / "matrix.html").string() << "\n";
+  if (!baseline.empty() && !dirs.empty()) {
+    return judge_and_report(baseline, dirs, root / "baseline-junit.xml");
+  }
   return exit_code_of(overall);
 }
 
@@ -136,7 +145,12 @@ int run_command(const CLI::App& app, const RunFlags& f) {
   run::RunOptions ro;
   ro.echo_log = !f.quiet;
   ro.progress = !f.quiet && !f.no_progress;
-  if (j.contains("matrix")) return run_matrix(j, f.spec_file.empty() ? "flags" : f.spec_file, ro);
+  if (!f.baseline.empty() && !std::filesystem::exists(f.baseline)) {
+    throw ConfigError(f.baseline + ": no such baseline file (faultline baseline write)");
+  }
+  if (j.contains("matrix")) {
+    return run_matrix(j, f.spec_file.empty() ? "flags" : f.spec_file, ro, f.baseline);
+  }
   run::TestSpec spec = run::parse_spec(j, f.spec_file.empty() ? "flags" : f.spec_file);
 
   Validity overall = Validity::kValid;
@@ -173,6 +187,10 @@ int run_command(const CLI::App& app, const RunFlags& f) {
     } catch (const std::exception& e) {
       std::cout << "HOW-OFTEN.md not written: " << e.what() << "\n";
     }
+  }
+  if (!f.baseline.empty() && !dirs.empty()) {
+    return judge_and_report(f.baseline, dirs,
+                            std::filesystem::path(spec.results_dir) / "baseline-junit.xml");
   }
   return exit_code_of(overall);
 }
@@ -227,6 +245,11 @@ const bool run_registered = register_command(
        auto f = std::make_shared<RunFlags>();
        add_test_flags(app, *f);
        app.add_flag("--quiet,-q", f->quiet, "Only the summary on stdout");
+       app.add_option("--baseline", f->baseline,
+                      "Judge the runs against this baseline.json (faultline baseline write): "
+                      "exit 0 when only expected anomalies within their bounds appear, 1 on a "
+                      "new anomaly type, a verdict flip, a rate above its bound or a guard "
+                      "broken; baseline-junit.xml in the results directory");
        app.add_flag("--no-progress", f->no_progress, "No progress line");
        return [f, &app] { return run_command(app, *f); };
      }});

@@ -601,6 +601,7 @@ TestRun::TestRun(Plan plan, const RunOptions& ro)
            {"concurrency", p_.concurrency},
            {"nemeses", p_.nemesis_names},
            {"started", run_timestamp(started_)}};
+  if (!spec_.matrix_cell.is_null()) test_["matrix-cell"] = spec_.matrix_cell;
   if (!p_.preflight.is_null()) test_["preflight"] = p_.preflight;
   write_file_atomic(run_.test_json(), test_.dump(2) + "\n");
   if (ro_.on_run_dir) ro_.on_run_dir(run_.path());

@@ -91,6 +91,9 @@ struct TestSpec {
   // ("unknown"), or is accepted ("allow"): the checker "nemesis".
   std::string nemesis_errors = "unknown";
   std::string results_dir = "results";
+  // Not a spec key: set by a matrix run to its combination's values, recorded in test.json as
+  // "matrix-cell" (a baseline's cells are keyed by them, harness/run/baseline.h).
+  Json matrix_cell;
 
   // Every key, defaults included (seed only when set): what test.json records.
   Json to_json() const;
