@@ -254,6 +254,171 @@ const bool run_registered = register_command(
        return [f, &app] { return run_command(app, *f); };
      }});
 
+// `faultline bisect --axis KEY --values v1,...,vN --until ANOMALY` (with run's flags): the
+// first value of an ordered axis whose runs show ANOMALY (or, with --until-gone, no longer
+// show it), by binary search over the values, assuming the answer is monotone along them
+// (as `git bisect` does): ceil(log2(N + 1)) cells, each test-count runs; a cell shows the
+// anomaly when any of its runs does. KEY is a spec key or a dotted path into one
+// ("db-options.sync-wait"); a value is read as JSON when it parses, else as a string.
+// ANOMALY is "<checker>/<type>", a bare type ("G-single", "nonlinearizable") or "invalid".
+// bisect.json in the results directory records every probe. Exit 0 when found, 1 when no
+// value shows it.
+struct BisectFlags {
+  std::string axis, values, until, until_gone;
+};
+
+// Whether a finished run shows `what`.
+bool run_shows(const run::RunOutcome& out, const std::string& what) {
+  if (what == "invalid") return out.validity == Validity::kInvalid;
+  const Json checkers = out.results.value("checkers", Json::object());
+  for (const auto& [label, r] : checkers.items()) {
+    const std::string checker = r.value("checker", label);
+    std::vector<std::string> types;
+    const Json listed = r.value("anomaly-types", Json::array());
+    for (const auto& t : listed) {
+      if (t.is_string()) types.push_back(t.get<std::string>());
+    }
+    if (r.contains("counterexamples") && r["counterexamples"].is_array() &&
+        !r["counterexamples"].empty()) {
+      types.emplace_back("nonlinearizable");
+    }
+    const Json counts = r.value("anomaly-counts", Json::object());
+    for (const auto& [t, n] : counts.items()) {
+      if (n.is_number_integer() && n.get<int64_t>() > 0) types.push_back(t);
+    }
+    const std::string prefix = checker + "/";
+    for (const auto& t : types) {
+      if (t == what || (what.rfind(prefix, 0) == 0 && what.substr(prefix.size()) == t)) return true;
+    }
+  }
+  return false;
+}
+
+// Sets a dotted path ("db-options.sync-wait") of a spec to `value`.
+void set_path(Json* spec, const std::string& path, const Json& value) {
+  Json* at = spec;
+  std::string rest = path;
+  for (size_t dot; (dot = rest.find('.')) != std::string::npos; rest = rest.substr(dot + 1)) {
+    const std::string part = rest.substr(0, dot);
+    if (!at->contains(part) || !(*at)[part].is_object()) (*at)[part] = Json::object();
+    at = &(*at)[part];
+  }
+  (*at)[rest] = value;
+}
+
+int bisect_command(const CLI::App& app, const RunFlags& f, const BisectFlags& b) {
+  if (b.until.empty() == b.until_gone.empty()) {
+    throw ConfigError("bisect: give one of --until ANOMALY or --until-gone ANOMALY");
+  }
+  const bool gone = !b.until_gone.empty();
+  const std::string what = gone ? b.until_gone : b.until;
+  std::vector<Json> values;
+  for (const auto& v : split_commas(b.values)) {
+    try {
+      values.push_back(Json::parse(v));
+    } catch (const Json::parse_error&) {
+      values.emplace_back(v);
+    }
+  }
+  if (values.empty()) throw ConfigError("bisect: --values needs at least one value");
+  Json base = spec_json(app, f);
+  if (base.contains("matrix")) throw ConfigError("bisect: give one test, not a matrix");
+  run::RunOptions ro;
+  ro.echo_log = !f.quiet;
+  ro.progress = false;
+  // Each value's spec is validated before the first run.
+  std::vector<run::TestSpec> specs;
+  for (const auto& v : values) {
+    Json j = base;
+    set_path(&j, b.axis, v);
+    specs.push_back(run::parse_spec(j, "bisect " + b.axis + "=" + v.dump()));
+    specs.back().matrix_cell = {
+        {b.axis.substr(0, b.axis.find('.')), j[b.axis.substr(0, b.axis.find('.'))]}};
+  }
+  Json probes = Json::array();
+  auto probe = [&](size_t i) {
+    bool shows = false;
+    Json runs = Json::array();
+    for (int64_t k = 0; k < specs[i].test_count; ++k) {
+      run::TestSpec one = specs[i];
+      if (one.seed && k > 0) one.seed = *one.seed + static_cast<uint64_t>(k);
+      std::cout << "== bisect: " << b.axis << " = " << values[i].dump() << ", run " << (k + 1)
+                << " of " << one.test_count << "\n"
+                << std::flush;
+      run::RunOutcome out = run::run_test(one, ro);
+      const bool s = run_shows(out, what);
+      shows = shows || s;
+      runs.push_back({{"dir", out.dir.string()},
+                      {"verdict", std::string(to_string(out.validity))},
+                      {"shows", s}});
+      if (out.interrupted) throw ConfigError("bisect: interrupted");
+    }
+    std::cout << "== bisect: " << b.axis << " = " << values[i].dump() << ": "
+              << (shows ? "shows " : "does not show ") << what << "\n"
+              << std::flush;
+    probes.push_back({{"value", values[i]}, {"shows", shows}, {"runs", runs}});
+    return gone ? !shows : shows;
+  };
+  // lo: a value known not to answer (or before the first); hi: one known to (or past the last).
+  int64_t lo = -1, hi = static_cast<int64_t>(values.size());
+  while (hi - lo > 1) {
+    const int64_t mid = lo + (hi - lo) / 2;
+    if (probe(static_cast<size_t>(mid))) {
+      hi = mid;
+    } else {
+      lo = mid;
+    }
+  }
+  const bool found = hi < static_cast<int64_t>(values.size());
+  Json result = {{"axis", b.axis},
+                 {"values", values},
+                 {gone ? "until-gone" : "until", what},
+                 {"probes", probes},
+                 {"found", found}};
+  std::string answer;
+  if (found) {
+    result["first"] = values[static_cast<size_t>(hi)];
+    answer = "first value of " + b.axis + " where " + what + (gone ? " is gone: " : " shows: ") +
+             values[static_cast<size_t>(hi)].dump();
+    if (hi > 0) {
+      answer += " (the one before, " + values[static_cast<size_t>(hi - 1)].dump() +
+                (gone ? ", still showed it)" : ", did not)");
+    }
+  } else {
+    answer = "no value of " + b.axis + (gone ? " is free of " : " shows ") + what + " (the last, " +
+             values.back().dump() + ", was run)";
+  }
+  result["answer"] = answer;
+  const std::filesystem::path out =
+      std::filesystem::path(specs.front().results_dir) / "bisect.json";
+  std::filesystem::create_directories(out.parent_path());
+  write_file_atomic(out, result.dump(2) + "\n");
+  std::cout << "== bisect: " << probes.size() << " cells run; " << answer
+            << "\nbisect: " << out.string() << "\n";
+  return found ? kExitValid : kExitInvalid;
+}
+
+const bool bisect_registered = register_command(
+    {"bisect",
+     "Find the first value of an axis (a spec key) where an anomaly shows (or is gone), by "
+     "binary search over the values",
+     [](CLI::App& app) {
+       auto f = std::make_shared<RunFlags>();
+       auto b = std::make_shared<BisectFlags>();
+       add_test_flags(app, *f);
+       app.add_flag("--quiet,-q", f->quiet, "Only the bisection on stdout");
+       app.add_option("--axis", b->axis, "Spec key or dotted path, e.g. db-options.sync-wait")
+           ->required();
+       app.add_option("--values", b->values, "The axis's values in order, comma-separated")
+           ->required();
+       app.add_option("--until", b->until,
+                      "The anomaly to find the first value showing: <checker>/<type>, a bare "
+                      "type, or invalid");
+       app.add_option("--until-gone", b->until_gone,
+                      "The anomaly to find the first value no longer showing");
+       return [f, b, &app] { return bisect_command(app, *f, *b); };
+     }});
+
 // `faultline nodes check`: the preflight of the test the flags describe (its database's and
 // nemeses' node checks, and those every test has), one line per problem and warning (every
 // line with --verbose). Exit 0 when the test can run, 1 when a node has a problem.

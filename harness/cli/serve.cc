@@ -8,6 +8,7 @@
 #include <CLI/CLI.hpp>
 #include <algorithm>
 #include <iostream>
+#include <set>
 #include <vector>
 
 #include "harness/cli/cli.h"
@@ -16,6 +17,7 @@
 #include "harness/op.h"
 #include "harness/report/failure.h"
 #include "harness/report/report.h"
+#include "harness/run/baseline.h"
 #include "harness/run/results.h"
 #include "harness/run_dir.h"
 
@@ -163,6 +165,35 @@ void serve_bundle(const RunDir& run, httplib::Response& res) {
   fs::remove(tmp, ec);
 }
 
+// GET /compare?a=<test>[/<run>]&b=...: faultline compare's page for two runs or series inside
+// the results directory.
+void serve_compare(const fs::path& root, const httplib::Request& req, httplib::Response& res) {
+  const std::string a = req.get_param_value("a"), b = req.get_param_value("b");
+  auto pa = resolve_inside(root, a), pb = resolve_inside(root, b);
+  if (a.empty() || b.empty() || !pa || !pb) {
+    res.status = 400;
+    res.set_content(
+        "400 compare needs a and b, each a test or run inside the results "
+        "directory\n",
+        "text/plain");
+    return;
+  }
+  try {
+    auto metrics = [](const fs::path& dir) {
+      std::vector<run::RunMetrics> out;
+      for (const auto& r : run::find_runs(dir)) out.push_back(run::read_run_metrics(r));
+      return out;
+    };
+    Json c = run::compare_runs(metrics(*pa), metrics(*pb));
+    c["a-path"] = a;
+    c["b-path"] = b;
+    res.set_content(run::compare_html(c), "text/html; charset=utf-8");
+  } catch (const std::exception& e) {
+    res.status = 500;
+    res.set_content(std::string("500 cannot compare: ") + e.what() + "\n", "text/plain");
+  }
+}
+
 }  // namespace
 
 std::string runs_index_html(const fs::path& root) {
@@ -191,8 +222,28 @@ std::string runs_index_html(const fs::path& root) {
           "<!DOCTYPE html><html><head><meta charset=\"utf-8\"><title>Faultline runs</title>") +
       kPageStyle + "</head><body><h1>Faultline runs</h1><p>" +
       report::html_escape(fs::absolute(root).string()) + " · " + std::to_string(rows.size()) +
-      " runs</p><table><tr><th>time</th><th>test</th><th>verdict</th><th>report</th>"
-      "<th>files</th><th>bundle</th></tr>";
+      " runs</p>";
+  // Compare any two runs, or two tests' series of runs (faultline compare).
+  std::set<std::string> tests;
+  std::string options;
+  for (const auto& r : rows) tests.insert(r.test);
+  for (const auto& t : tests) {
+    options += "<option value=\"" + report::html_escape(t) + "\">" + report::html_escape(t) +
+               " (every run)</option>";
+  }
+  for (const auto& r : rows) {
+    const std::string v = r.test + "/" + r.run;
+    options +=
+        "<option value=\"" + report::html_escape(v) + "\">" + report::html_escape(v) + "</option>";
+  }
+  if (!rows.empty()) {
+    h += "<form action=\"/compare\" method=\"get\" style=\"margin:12px 0\">Compare <select "
+         "name=\"a\">" +
+         options + "</select> with <select name=\"b\">" + options +
+         "</select> <button>compare</button></form>";
+  }
+  h += "<table><tr><th>time</th><th>test</th><th>verdict</th><th>report</th><th>files</th><th>"
+       "bundle</th></tr>";
   for (const auto& r : rows) {
     std::string base = "/" + r.test + "/" + r.run + "/";
     h += "<tr><td>" + report::html_escape(pretty_stamp(r.stamp)) + "</td><td>" +
@@ -229,6 +280,10 @@ ResultsServer::ResultsServer(ServeOptions options) : impl_(std::make_unique<Impl
   impl_->server.Get(R"(/.*)", [root](const httplib::Request& req, httplib::Response& res) {
     if (req.path == "/" || req.path.empty()) {
       res.set_content(runs_index_html(root), "text/html; charset=utf-8");
+      return;
+    }
+    if (req.path == "/compare") {
+      serve_compare(root, req, res);
       return;
     }
     auto p = resolve_inside(root, req.path);

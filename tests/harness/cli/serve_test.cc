@@ -25,6 +25,11 @@ fs::path make_tree() {
   std::ofstream(run / "test.json") << "{}";
   std::ofstream(run / "results.json") << R"({"valid":"invalid"})";
   std::ofstream(run / "report.html") << "<html>the report</html>";
+  std::ofstream(run / "history.jsonl")
+      << R"({"index":0,"time":1000,"process":0,"type":"invoke","f":"read","value":null})"
+      << "\n"
+      << R"({"index":1,"time":2000,"process":0,"type":"ok","f":"read","value":1})"
+      << "\n";
   std::ofstream(base / "secret.txt") << "TOP-SECRET";
   fs::create_directory_symlink("20260101T120000", base / "results" / "memory-register" / "latest");
   fs::create_symlink(base / "secret.txt", base / "results" / "escape.txt");
@@ -100,6 +105,14 @@ TEST_CASE("serve: runs, files and reports over HTTP, nothing outside the results
   REQUIRE(body != std::string::npos);
   CHECK(bundle.substr(body + 4, 2) == "\x1f\x8b");                            // gzip
   CHECK(status_of(http_get(port, "/memory-register/bundle.tar.gz")) == 404);  // not a run
+
+  // Two runs or series compared (faultline compare's page), offered by a form on the index.
+  CHECK(index.find("<form action=\"/compare\"") != std::string::npos);
+  std::string cmp = http_get(port, "/compare?a=memory-register&b=memory-register/20260101T120000");
+  CHECK(status_of(cmp) == 200);
+  CHECK(cmp.find("<h1>Compare</h1>") != std::string::npos);
+  CHECK(cmp.find("1 runs") != std::string::npos);
+  CHECK(status_of(http_get(port, "/compare?a=../x&b=memory-register")) == 400);
 
   for (const char* bad :
        {"/../secret.txt", "/memory-register/../../secret.txt", "/%2e%2e/secret.txt",

@@ -181,3 +181,34 @@ TEST_CASE("baseline: write, check, bounds, guards and compare on the in-process 
   CHECK(has(read_file(d / "compare.html"), "<table>"));
   fs::remove_all(d);
 }
+
+TEST_CASE("bisect: the first value of an axis showing an anomaly, in the fewest cells",
+          "[baseline][cli]") {
+  fs::path d = scratch("bisect");
+  const std::string common = " --workload register --time-limit 0.3 --quiet --seed 2 ";
+  CommandResult r = fl("bisect" + common + "--results-dir " + (d / "a").string() +
+                       " --axis db --values memory,memory,memory,memory-stale,memory-stale"
+                       " --until nonlinearizable");
+  INFO(r.output);
+  CHECK(r.status == 0);
+  CHECK(has(r.output,
+            "== bisect: 2 cells run; first value of db where nonlinearizable shows: "
+            "\"memory-stale\" (the one before, \"memory\", did not)"));
+  Json j = Json::parse(read_file(d / "a" / "bisect.json"));
+  CHECK(j["first"] == "memory-stale");
+  CHECK(j["probes"].size() == 2);
+  CommandResult g = fl("bisect" + common + "--results-dir " + (d / "b").string() +
+                       " --axis db --values memory-stale,memory-stale,memory"
+                       " --until-gone linearizable/nonlinearizable");
+  INFO(g.output);
+  CHECK(g.status == 0);
+  CHECK(has(g.output, "is gone: \"memory\" (the one before, \"memory-stale\", still showed it)"));
+  // Nothing shows it: exit 1, said.
+  CommandResult n = fl("bisect" + common + "--results-dir " + (d / "c").string() +
+                       " --axis db --values memory,memory --until nonlinearizable");
+  INFO(n.output);
+  CHECK(n.status == 1);
+  CHECK(has(n.output, "no value of db shows nonlinearizable"));
+  CHECK(fl("bisect" + common + "--axis db --values memory").status == 254);  // no --until
+  fs::remove_all(d);
+}
