@@ -244,18 +244,12 @@ Json write_baseline(const std::vector<RunMetrics>& runs, const std::string& writ
               {"runs", rs.size()},
               {"policy", o.policy},
               {"db-version", rs.front()->db_version}};
-    // The verdict most runs had (ties: the worse one: invalid, then unknown).
-    std::map<std::string, int> verdicts;
-    for (const auto* r : rs) ++verdicts[r->verdict];
-    std::string verdict;
-    int best = -1;
-    for (const char* v : {"invalid", "unknown", "valid"}) {
-      if (verdicts.count(v) && verdicts[v] > best) {
-        best = verdicts[v];
-        verdict = v;
-      }
-    }
-    c["verdict"] = verdict;
+    // The verdict every run had, or all those seen (a flaky cell: any of them is expected).
+    std::set<std::string> verdicts;
+    for (const auto* r : rs) verdicts.insert(r->verdict);
+    c["verdict"] = verdicts.size() == 1
+                       ? Json(*verdicts.begin())
+                       : Json(std::vector<std::string>(verdicts.begin(), verdicts.end()));
     Json anomalies = Json::object();
     std::map<std::string, std::pair<double, int>> seen;  // type -> (max rate, runs)
     for (const auto* r : rs) {
@@ -325,11 +319,20 @@ struct Problems : std::vector<Problem> {
 // the expected anomaly types it showed.
 Problems run_problems(const Json& cell, const RunMetrics& r, std::vector<std::string>* expected) {
   Problems p;
-  const std::string want = cell.value("verdict", std::string("valid"));
-  if (r.verdict != want) {
+  // "verdict": one verdict, or the verdicts a flaky cell may have.
+  const Json want_j = cell.value("verdict", Json("valid"));
+  std::vector<std::string> want;
+  if (want_j.is_array()) {
+    for (const auto& v : want_j) want.push_back(v.get<std::string>());
+  } else {
+    want.push_back(want_j.get<std::string>());
+  }
+  if (std::find(want.begin(), want.end(), r.verdict) == want.end()) {
+    std::string w = want.front();
+    for (size_t i = 1; i < want.size(); ++i) w += " or " + want[i];
     p.as("verdict", "verdict")
-        .push_back("verdict " + r.verdict + ", baseline " + want +
-                   (want == "invalid" && r.verdict == "valid"
+        .push_back("verdict " + r.verdict + ", baseline " + w +
+                   (want == std::vector<std::string>{"invalid"} && r.verdict == "valid"
                         ? " (better: bless a new baseline if it is fixed)"
                         : ""));
   }
@@ -409,9 +412,14 @@ void check_baseline_shape(const Json& b) {
       m += "'";
       throw std::invalid_argument(m);
     }
-    const std::string v = c.value("verdict", std::string("valid"));
-    if (v != "valid" && v != "invalid" && v != "unknown") {
-      throw std::invalid_argument(at + "/verdict: expected valid, invalid or unknown");
+    const Json vj = c.value("verdict", Json("valid"));
+    const Json vs = vj.is_array() ? vj : Json::array({vj});
+    for (const auto& v : vs) {
+      if (!v.is_string() || (v != "valid" && v != "invalid" && v != "unknown")) {
+        throw std::invalid_argument(at +
+                                    "/verdict: expected valid, invalid or unknown, or a list of "
+                                    "them");
+      }
     }
     const Json anomalies = c.value("anomalies", Json::object());
     for (const auto& [t, a] : anomalies.items()) {

@@ -12,7 +12,8 @@
 //        "key": {...},                       the cell's defining keys
 //        "runs": 3,                          runs it was blessed from
 //        "policy": "all",                    all | most | any: how many of a cell's runs must pass
-//        "verdict": "invalid",               expected verdict of each run
+//        "verdict": "invalid",               expected verdict of each run (or a list: a
+//                                            flaky cell blessed from runs that differed)
 //        "anomalies": {"list-append/G-single": {"max-per-1000-ops": 40.0, "runs": 3}, ...},
 //        "guards": {"throughput-min": 120.0, "p99-ms-max": 250.0, "recovery-s-max": 12.0,
 //                   "availability-min": {"all": 0.6, "partition": 0.3, "none": 0.9}}}}}

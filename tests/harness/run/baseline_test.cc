@@ -83,6 +83,13 @@ TEST_CASE("baseline: a flaky cell passes or fails by its policy", "[baseline]") 
   CHECK(has(text, "elle/G-single in 2 of 3 runs (expected)"));
   // The valid run of two_bad is a verdict flip.
   CHECK(has(run::judgement_text(run::judge_runs(b, two_bad)), "verdict valid, baseline invalid"));
+  // Blessed from runs that differed: either verdict is expected, and the types seen in any.
+  Json flaky = run::write_baseline(
+      {metrics("valid", {}), metrics("invalid", {{"lin/nonlinearizable", 1}})}, "here");
+  CHECK(flaky["cells"][label]["verdict"] == Json::array({"invalid", "valid"}));
+  CHECK(run::judge_runs(flaky, {metrics("valid", {})})["pass"] == true);
+  CHECK(run::judge_runs(flaky, {metrics("invalid", {{"lin/nonlinearizable", 1}})})["pass"] == true);
+  CHECK(run::judge_runs(flaky, {metrics("unknown", {})})["pass"] == false);
   // A malformed baseline names the path.
   Json bad = b;
   bad["cells"][label]["policy"] = "some";
