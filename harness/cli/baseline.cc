@@ -106,8 +106,9 @@ const bool baseline_registered = register_command(
            std::cout << "baseline: " << b["cells"].size() << " cells from " << runs.size()
                      << " runs written to " << f->out << "\n";
            for (const auto& [label, c] : b["cells"].items()) {
-             std::cout << "  " << label << ": " << c["verdict"].get<std::string>() << ", "
-                       << c["anomalies"].size() << " anomaly types allowed\n";
+             const Json& v = c["verdict"];
+             std::cout << "  " << label << ": " << (v.is_string() ? v.get<std::string>() : v.dump())
+                       << ", " << c["anomalies"].size() << " anomaly types allowed\n";
            }
            return kExitValid;
          }

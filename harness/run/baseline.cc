@@ -159,7 +159,8 @@ RunMetrics read_run_metrics(const fs::path& dir, const std::vector<std::string>&
   int64_t last_ns = axis.origin_ns;
   const auto faults = nemesis_intervals(h);
   std::map<std::string, std::pair<int64_t, int64_t>> under;  // name -> (ok, invoked)
-  for (const Operation& o : client_operations(h)) {
+  const std::vector<Operation> ops = client_operations(h);
+  for (const Operation& o : ops) {
     ++m.client_ops;
     const bool ok = o.complete && o.complete->type == OpType::kOk;
     const int64_t t0 = o.invoke->time_ns;
@@ -198,7 +199,7 @@ RunMetrics read_run_metrics(const fs::path& dir, const std::vector<std::string>&
   for (const auto& f : faults) {
     if (!f.ended) continue;
     int64_t first = -1;
-    for (const Operation& o : client_operations(h)) {
+    for (const Operation& o : ops) {
       if (o.invoke->time_ns >= f.end_ns && o.complete && o.complete->type == OpType::kOk) {
         first = first < 0 ? o.complete->time_ns : std::min(first, o.complete->time_ns);
       }
