@@ -21,14 +21,9 @@ namespace {
 
 std::vector<run::RunMetrics> metrics_under(const std::string& dir) {
   if (!fs::exists(dir)) throw ConfigError(dir + ": no such directory");
-  std::vector<run::RunMetrics> out;
-  for (const auto& r : run::find_runs(dir)) {
-    try {
-      out.push_back(run::read_run_metrics(r));
-    } catch (const std::exception& e) {
-      std::cerr << "faultline: skipped " << e.what() << "\n";
-    }
-  }
+  std::vector<std::string> skipped;
+  std::vector<run::RunMetrics> out = run::read_runs(dir, &skipped);
+  for (const auto& s : skipped) std::cerr << "faultline: skipped " << s << "\n";
   if (out.empty()) throw ConfigError(dir + ": no finished run under it (results.json)");
   return out;
 }

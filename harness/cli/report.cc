@@ -18,6 +18,7 @@
 #include "harness/errors.h"
 #include "harness/files.h"
 #include "harness/report/failure.h"
+#include "harness/run/baseline.h"
 #include "harness/run/results.h"
 #include "harness/run_dir.h"
 
@@ -52,22 +53,8 @@ std::map<std::string, std::string> dot_artifacts(const fs::path& dir) {
 }
 
 int how_often_command(const ReportFlags& f) {
-  std::vector<fs::path> runs;
-  std::error_code ec;
-  for (auto it = fs::recursive_directory_iterator(f.dir, ec);
-       it != fs::recursive_directory_iterator(); it.increment(ec)) {
-    if (ec) break;
-    if (it->is_symlink()) {
-      it.disable_recursion_pending();  // `latest` links: each run once
-      continue;
-    }
-    if (it->is_directory() && fs::exists(it->path() / "results.json")) {
-      runs.push_back(it->path());
-      it.disable_recursion_pending();
-    }
-  }
+  const std::vector<fs::path> runs = run::find_runs(f.dir);
   if (runs.empty()) throw ConfigError("report --runs: no finished run under " + f.dir);
-  std::sort(runs.begin(), runs.end());
   const std::string md = report::how_often_markdown(f.dir, runs);
   write_file_atomic(fs::path(f.dir) / "HOW-OFTEN.md", md);
   std::cout << md << "written: " << (fs::path(f.dir) / "HOW-OFTEN.md").string() << "\n";

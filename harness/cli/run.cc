@@ -270,26 +270,8 @@ struct BisectFlags {
 // Whether a finished run shows `what`.
 bool run_shows(const run::RunOutcome& out, const std::string& what) {
   if (what == "invalid") return out.validity == Validity::kInvalid;
-  const Json checkers = out.results.value("checkers", Json::object());
-  for (const auto& [label, r] : checkers.items()) {
-    const std::string checker = r.value("checker", label);
-    std::vector<std::string> types;
-    const Json listed = r.value("anomaly-types", Json::array());
-    for (const auto& t : listed) {
-      if (t.is_string()) types.push_back(t.get<std::string>());
-    }
-    if (r.contains("counterexamples") && r["counterexamples"].is_array() &&
-        !r["counterexamples"].empty()) {
-      types.emplace_back("nonlinearizable");
-    }
-    const Json counts = r.value("anomaly-counts", Json::object());
-    for (const auto& [t, n] : counts.items()) {
-      if (n.is_number_integer() && n.get<int64_t>() > 0) types.push_back(t);
-    }
-    const std::string prefix = checker + "/";
-    for (const auto& t : types) {
-      if (t == what || (what.rfind(prefix, 0) == 0 && what.substr(prefix.size()) == t)) return true;
-    }
+  for (const auto& [key, n] : report::anomaly_counts(out.results)) {
+    if (key == what || key.substr(key.find('/') + 1) == what) return true;
   }
   return false;
 }
@@ -332,8 +314,8 @@ int bisect_command(const CLI::App& app, const RunFlags& f, const BisectFlags& b)
     Json j = base;
     set_path(&j, b.axis, v);
     specs.push_back(run::parse_spec(j, "bisect " + b.axis + "=" + v.dump()));
-    specs.back().matrix_cell = {
-        {b.axis.substr(0, b.axis.find('.')), j[b.axis.substr(0, b.axis.find('.'))]}};
+    const std::string top = b.axis.substr(0, b.axis.find('.'));  // the spec key of the axis
+    specs.back().matrix_cell = {{top, j[top]}};
   }
   Json probes = Json::array();
   auto probe = [&](size_t i) {

@@ -179,12 +179,7 @@ void serve_compare(const fs::path& root, const httplib::Request& req, httplib::R
     return;
   }
   try {
-    auto metrics = [](const fs::path& dir) {
-      std::vector<run::RunMetrics> out;
-      for (const auto& r : run::find_runs(dir)) out.push_back(run::read_run_metrics(r));
-      return out;
-    };
-    Json c = run::compare_runs(metrics(*pa), metrics(*pb));
+    Json c = run::compare_runs(run::read_runs(*pa), run::read_runs(*pb));
     c["a-path"] = a;
     c["b-path"] = b;
     res.set_content(run::compare_html(c), "text/html; charset=utf-8");

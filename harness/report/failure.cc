@@ -859,6 +859,41 @@ void write_bundle(const RunDir& run, const fs::path& out) {
   }
 }
 
+std::map<std::string, int64_t> anomaly_counts(const Json& results) {
+  std::map<std::string, int64_t> out;
+  const Json checkers = results.value("checkers", Json::object());
+  for (const auto& [label, r] : checkers.items()) {
+    if (!r.is_object()) continue;
+    const std::string checker = r.value("checker", label);
+    const Json counts = r.value("anomaly-counts", Json::object());
+    const Json types = r.value("anomaly-types", Json::array());
+    for (const auto& t : types) {
+      if (!t.is_string()) continue;
+      auto c = counts.find(t.get<std::string>());
+      out[checker + "/" + t.get<std::string>()] =
+          c != counts.end() && c->is_number_integer() ? c->get<int64_t>() : 1;
+    }
+    for (const auto& [t, c] : counts.items()) {
+      std::string name = checker;
+      name += '/';
+      name += t;
+      if (c.is_number_integer() && c.get<int64_t>() > 0 && !out.count(name)) {
+        out[name] = c.get<int64_t>();
+      }
+    }
+    if (r.contains("counterexamples") && r["counterexamples"].is_array() &&
+        !r["counterexamples"].empty()) {
+      const Json illegal = r.value("illegal_keys", Json());
+      int64_t n = illegal.is_array()            ? static_cast<int64_t>(illegal.size())
+                  : illegal.is_number_integer() ? illegal.get<int64_t>()
+                                                : 0;
+      out[checker + "/nonlinearizable"] =
+          std::max<int64_t>({n, static_cast<int64_t>(r["counterexamples"].size()), 1});
+    }
+  }
+  return out;
+}
+
 Json how_often(const std::vector<fs::path>& runs) {
   Json out = {{"runs", 0}, {"types", Json::object()}, {"verdicts", Json::object()}};
   for (const auto& dir : runs) {
@@ -871,17 +906,8 @@ Json how_often(const std::vector<fs::path>& runs) {
     out["runs"] = out["runs"].get<int>() + 1;
     const std::string v = results.value("valid", std::string("unknown"));
     out["verdicts"][v] = out["verdicts"].value(v, 0) + 1;
-    std::set<std::string> seen;
-    const Json checkers = results.value("checkers", Json::object());
-    for (const auto& [label, r] : checkers.items()) {
-      const std::string checker = r.value("checker", label);
-      for (const auto& t : r.value("anomaly-types", Json::array())) {
-        if (t.is_string()) seen.insert(checker + "/" + t.get<std::string>());
-      }
-      if (r.contains("counterexamples") && !r["counterexamples"].empty())
-        seen.insert(checker + "/nonlinearizable");
-    }
-    for (const auto& s : seen) out["types"][s] = out["types"].value(s, 0) + 1;
+    for (const auto& [t, n] : anomaly_counts(results))
+      out["types"][t] = out["types"].value(t, 0) + 1;
   }
   return out;
 }

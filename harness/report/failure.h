@@ -22,6 +22,7 @@
 #pragma once
 
 #include <filesystem>
+#include <map>
 #include <string>
 #include <vector>
 
@@ -60,6 +61,11 @@ Json write_failure_report(const RunDir& run, const Json& results,
 // cycle graphs and nodes/ (logs) into `out` (a .tar.gz) with tar, under a top directory named
 // after the test and run. Throws RemoteError (tar's message) when tar fails.
 void write_bundle(const RunDir& run, const std::filesystem::path& out);
+
+// The anomalies of a results.json, "<checker>/<type>" -> count: anomaly-counts where a checker
+// gives them, else 1 per listed anomaly type; a linearizable checker with counterexamples
+// counts "nonlinearizable" once per illegal key (at least once).
+std::map<std::string, int64_t> anomaly_counts(const Json& results);
 
 // For a directory holding several finished runs (a test's or a matrix's): per anomaly type,
 // in how many runs it showed. {"runs": n, "types": {"<checker>/<type>": runs}, "verdicts":

@@ -100,10 +100,10 @@ PlotOutput plot_run(const History& history, const fs::path& out_dir, const PlotO
   auto rel_s = [origin](int64_t ns) { return static_cast<double>(ns - origin) / 1e9; };
   for (const Operation& o : client_operations(history)) {
     if (!o.complete || o.invoke->time_ns < 0 || o.complete->time_ns < 0) continue;
-    double t = std::max<double>(0, static_cast<double>(o.invoke->time_ns - origin) / 1e9);
+    double t = std::max(0.0, rel_s(o.invoke->time_ns));
     double lat = (o.complete->time_ns - o.invoke->time_ns) / 1e6;
     pts.push_back({t, std::max(lat, 1e-3), o.complete->type});
-    end_s = std::max(end_s, static_cast<double>(o.complete->time_ns - origin) / 1e9);
+    end_s = std::max(end_s, rel_s(o.complete->time_ns));
   }
   if (pts.empty()) {
     out.notes.push_back("no timed client operations: no plots");

@@ -9,6 +9,7 @@
 
 #include "harness/files.h"
 #include "harness/history.h"
+#include "harness/report/failure.h"
 #include "harness/report/report.h"
 #include "harness/run_dir.h"
 #include "harness/version.h"
@@ -39,43 +40,6 @@ double quantile(std::vector<double> v, double q) {
   std::sort(v.begin(), v.end());
   size_t i = static_cast<size_t>(std::floor(q * static_cast<double>(v.size() - 1) + 0.5));
   return v[std::min(i, v.size() - 1)];
-}
-
-// "<checker>/<type>" -> count: anomaly-counts where a checker gives them, else one per
-// anomaly type; a non-linearizable checker result counts its illegal keys (at least 1).
-std::map<std::string, int64_t> anomaly_counts(const Json& results) {
-  std::map<std::string, int64_t> out;
-  const Json checkers = results.value("checkers", Json::object());
-  for (const auto& [label, r] : checkers.items()) {
-    if (!r.is_object()) continue;
-    const std::string checker = r.value("checker", label);
-    const Json counts = r.value("anomaly-counts", Json::object());
-    const Json types = r.value("anomaly-types", Json::array());
-    for (const auto& t : types) {
-      if (!t.is_string()) continue;
-      auto c = counts.find(t.get<std::string>());
-      out[checker + "/" + t.get<std::string>()] =
-          c != counts.end() && c->is_number_integer() ? c->get<int64_t>() : 1;
-    }
-    for (const auto& [t, c] : counts.items()) {
-      std::string name = checker;
-      name += '/';
-      name += t;
-      if (c.is_number_integer() && c.get<int64_t>() > 0 && !out.count(name)) {
-        out[name] = c.get<int64_t>();
-      }
-    }
-    if (r.contains("counterexamples") && r["counterexamples"].is_array() &&
-        !r["counterexamples"].empty()) {
-      const Json illegal = r.value("illegal_keys", Json());
-      int64_t n = illegal.is_array()            ? static_cast<int64_t>(illegal.size())
-                  : illegal.is_number_integer() ? illegal.get<int64_t>()
-                                                : 0;
-      out[checker + "/nonlinearizable"] =
-          std::max<int64_t>({n, static_cast<int64_t>(r["counterexamples"].size()), 1});
-    }
-  }
-  return out;
 }
 
 double per_1000(int64_t count, int64_t ok_ops) {
@@ -151,7 +115,7 @@ RunMetrics read_run_metrics(const fs::path& dir, const std::vector<std::string>&
   m.db_version = test.value("db-version", Json("unknown")).is_string()
                      ? test.value("db-version", std::string("unknown"))
                      : "unknown";
-  m.anomalies = anomaly_counts(results);
+  m.anomalies = report::anomaly_counts(results);
 
   const History& h = run.history().history;
   const report::TimeAxis axis = report::time_axis(test, h);
@@ -230,6 +194,19 @@ std::vector<fs::path> find_runs(const fs::path& dir) {
   }
   std::sort(runs.begin(), runs.end());
   return runs;
+}
+
+std::vector<RunMetrics> read_runs(const fs::path& dir, std::vector<std::string>* skipped) {
+  std::vector<RunMetrics> out;
+  for (const auto& r : find_runs(dir)) {
+    try {
+      out.push_back(read_run_metrics(r));
+    } catch (const std::exception& e) {
+      if (!skipped) throw;
+      skipped->push_back(e.what());
+    }
+  }
+  return out;
 }
 
 Json write_baseline(const std::vector<RunMetrics>& runs, const std::string& written_from,

@@ -75,6 +75,11 @@ void rekey(std::vector<RunMetrics>* runs, const std::vector<std::string>& keys);
 // matrix's), sorted, `latest` links skipped.
 std::vector<std::filesystem::path> find_runs(const std::filesystem::path& dir);
 
+// read_run_metrics of every run find_runs finds; a run that cannot be read throws, or, with
+// `skipped`, is skipped and its error appended there.
+std::vector<RunMetrics> read_runs(const std::filesystem::path& dir,
+                                  std::vector<std::string>* skipped = nullptr);
+
 struct BlessOptions {
   std::string policy = "all";
   std::vector<std::string> cell_keys;  // empty: default_cell_keys(); written as "cell-keys"
