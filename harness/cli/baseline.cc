@@ -117,6 +117,7 @@ const bool baseline_registered = register_command(
 
 struct CompareFlags {
   std::string a, b, html;
+  std::vector<std::string> cell_keys;
   bool json = false;
 };
 
@@ -130,8 +131,17 @@ const bool compare_registered = register_command(
        app.add_option("b", f->b, "B: likewise")->required();
        app.add_option("--html", f->html, "Also write the comparison as a page (compare.html)");
        app.add_flag("--json", f->json, "Print JSON");
+       app.add_option("--cell-keys", f->cell_keys,
+                      "Spec keys that define a cell, comma-separated (as baseline write; e.g. "
+                      "db,workload,nemesis to compare across db-options)")
+           ->delimiter(',');
        return [f]() -> int {
-         Json c = run::compare_runs(metrics_under(f->a), metrics_under(f->b));
+         auto a = metrics_under(f->a), b = metrics_under(f->b);
+         if (!f->cell_keys.empty()) {
+           run::rekey(&a, f->cell_keys);
+           run::rekey(&b, f->cell_keys);
+         }
+         Json c = run::compare_runs(a, b);
          c["a-path"] = f->a;
          c["b-path"] = f->b;
          if (f->json) {

@@ -160,10 +160,21 @@ std::vector<Candidate> candidates(const Json& results, const History& h) {
   return out;
 }
 
-// Each node's clock offset over time (clock_offset_steps).
+// Each node's clock offset over time (clock_offset_steps), and the clock nemesis's moves in
+// flight: while a strobe flips a node's clock (or a bump is being applied) the last completed
+// op's offsets are not the whole truth, as the lww checker says too.
 class ClockOffsets {
  public:
-  explicit ClockOffsets(const History& h) : steps_(clock_offset_steps(h)) {}
+  explicit ClockOffsets(const History& h) : steps_(clock_offset_steps(h)) {
+    for (const Op& op : h) {
+      if (!op.is_nemesis() || !op.is_invoke() || op.time_ns < 0) continue;
+      if (op.f != "bump-clock" && op.f != "strobe-clock" && op.f != "reset-clock") continue;
+      const int64_t pair = h.pair_of(static_cast<size_t>(op.index));
+      int64_t end = INT64_MAX;
+      if (pair > op.index) end = h[static_cast<size_t>(pair)].time_ns;
+      moves_.push_back({op.time_ns, end, &op});
+    }
+  }
   bool any() const { return steps_.has_value(); }
   // The node's offset in ms at history time t (0 before the first clock op).
   double at(const std::string& node, int64_t t) const {
@@ -177,9 +188,34 @@ class ClockOffsets {
     }
     return v;
   }
+  // What a clock move in flight during [t0, t1] did to the node's clock, in words ("" when
+  // none): e.g. "strobe-clock flipping it by 13000 ms every 50 ms".
+  std::string moving(const std::string& node, int64_t t0, int64_t t1) const {
+    for (const Move& m : moves_) {
+      if (m.start_ns > t1 || m.end_ns < t0) continue;
+      const Json& v = m.invoke->value;
+      if (m.invoke->f == "strobe-clock" && v.is_object()) {
+        auto nodes = v.value("nodes", std::vector<std::string>());
+        if (std::find(nodes.begin(), nodes.end(), node) == nodes.end()) continue;
+        return "strobe-clock flipping it by " + json_text(v.value("delta-ms", Json(0))) +
+               " ms every " + json_text(v.value("period-ms", Json(0))) + " ms";
+      }
+      if (m.invoke->f == "bump-clock" && v.is_object()) {
+        if (!v.contains(node)) continue;
+        return "bump-clock stepping it by " + json_text(v[node]) + " ms";
+      }
+      if (m.invoke->f == "reset-clock") return "reset-clock setting it back to 0";
+    }
+    return {};
+  }
 
  private:
+  struct Move {
+    int64_t start_ns, end_ns;
+    const Op* invoke;
+  };
   std::optional<ClockOffsetSteps> steps_;
+  std::vector<Move> moves_;
 };
 
 // Unix µs of a log line's first timestamp ("2026-12-04  2:57:41", "2026-12-04T02:57:41.123Z",
@@ -405,6 +441,9 @@ Json failure_model(const RunDir& run, const Json& results, const FailureOptions&
         }
         if (clocks.any() && !p.inv->node.empty()) {
           o["clock-offset-ms"] = clocks.at(p.inv->node, p.inv->time_ns);
+          const int64_t end = p.done ? p.done->time_ns : INT64_MAX;
+          std::string moving = clocks.moving(p.inv->node, p.inv->time_ns, end);
+          if (!moving.empty()) o["clock-moving"] = std::move(moving);
         }
         if (p.inv->time_ns >= 0) {
           t0 = t0 < 0 ? p.inv->time_ns : std::min(t0, p.inv->time_ns);
@@ -669,6 +708,9 @@ std::string failure_markdown(const Json& m) {
         std::snprintf(buf, sizeof buf, ", clock offset %+.0f ms",
                       op["clock-offset-ms"].get<double>());
         o << buf;
+        if (op.contains("clock-moving")) {
+          o << " (while " << op["clock-moving"].get<std::string>() << ")";
+        }
       }
       o << ": `" << op_line(op) << "`\n";
       if (op.contains("sql") && op["sql"].is_array()) {
@@ -780,8 +822,10 @@ std::string failure_html(const Json& m) {
         << e(at_main(m, op.value("complete-ns", Json()))) << "</td><td>" << e(op["outcome"]);
       if (op.contains("clock-offset-ms")) {
         char buf[48];
-        std::snprintf(buf, sizeof buf, " (clock %+.0f ms)", op["clock-offset-ms"].get<double>());
+        std::snprintf(buf, sizeof buf, " (clock %+.0f ms", op["clock-offset-ms"].get<double>());
         o << buf;
+        if (op.contains("clock-moving")) o << e(", while " + op["clock-moving"].get<std::string>());
+        o << ")";
       }
       o << "</td><td><code>" << e(op_line(op)) << "</code>";
       if (op.contains("sql") && op["sql"].is_array()) {

@@ -671,11 +671,39 @@ Json compare_runs(const std::vector<RunMetrics>& a, const std::vector<RunMetrics
       cells;
   for (const auto& r : a) cells[r.label].first.push_back(&r);
   for (const auto& r : b) cells[r.label].second.push_back(&r);
+  // One cell on each side, but not the same one (two runs of a test with one option changed,
+  // e.g. Galera's sync-wait 0 against 1, or two builds): they are compared with each other, as
+  // one cell labelled by the keys they share, the keys that differ said first.
+  Json differs = Json::array();
+  auto one_cell = [](const std::vector<RunMetrics>& rs) {
+    return !rs.empty() && std::all_of(rs.begin(), rs.end(),
+                                      [&](const RunMetrics& r) { return r.label == rs[0].label; });
+  };
+  if (one_cell(a) && one_cell(b) && a[0].label != b[0].label) {
+    Json shared = Json::object();
+    std::set<std::string> names;
+    for (const auto& [k, v] : a[0].key.items()) names.insert(k);
+    for (const auto& [k, v] : b[0].key.items()) names.insert(k);
+    for (const auto& k : names) {
+      const Json va = a[0].key.contains(k) ? a[0].key[k] : Json();
+      const Json vb = b[0].key.contains(k) ? b[0].key[k] : Json();
+      if (va == vb) {
+        shared[k] = va;
+      } else {
+        differs.push_back(k + " " + (va.is_null() ? std::string("(unset)") : va.dump()) + " -> " +
+                          (vb.is_null() ? std::string("(unset)") : vb.dump()));
+      }
+    }
+    cells.clear();
+    std::string label = cell_label(shared);
+    for (const auto& r : a) cells[label].first.push_back(&r);
+    for (const auto& r : b) cells[label].second.push_back(&r);
+  }
   Json out = {{"cells", Json::array()}};
   for (const auto& [label, sides] : cells) {
     Json c = {
         {"label", label}, {"a", side_summary(sides.first)}, {"b", side_summary(sides.second)}};
-    Json changes = Json::array();
+    Json changes = differs;
     if (c["a"].is_null() || c["b"].is_null()) {
       changes.push_back(c["a"].is_null() ? "only in B" : "only in A");
     } else {

@@ -148,6 +148,33 @@ TEST_CASE("failure report: node log lines near a witness, on the history's clock
   CHECK(w["ops"][0]["clock-offset-ms"] == 2000.0);
 }
 
+TEST_CASE("failure report: a witness op during a clock strobe names the strobe") {
+  // The strobe flips n1's clock between 2 ms and 6 ms and ends at n1's offset before (0): the
+  // held offset alone (+0 ms) would hide why the write lost.
+  const std::string history =
+      R"({"index":0,"time":1000000,"process":"nemesis","type":"invoke","f":"strobe-clock","value":{"nodes":["n1"],"delta-ms":13000,"period-ms":50}}
+{"index":1,"time":2000000,"process":0,"type":"invoke","f":"write","value":[0,1],"node":"n1"}
+{"index":2,"time":3000000,"process":0,"type":"ok","f":"write","value":[0,1],"node":"n1"}
+{"index":3,"time":4000000,"process":1,"type":"invoke","f":"read","value":[0,null],"node":"n2"}
+{"index":4,"time":5000000,"process":1,"type":"ok","f":"read","value":[0,null],"node":"n2"}
+{"index":5,"time":6000000,"process":"nemesis","type":"info","f":"strobe-clock","value":{"offsets-ms":{"n1":0,"n2":0}}}
+)";
+  fs::path dir = run_dir("strobe", "register", history);
+  run::analyze_run(dir);
+  const Json results = Json::parse(read_file(dir / "results.json"));
+  const Json m = report::failure_model(RunDir(dir), results);
+  REQUIRE(m["witnesses"].size() == 1);
+  const Json& w = m["witnesses"][0];
+  REQUIRE(w["ops"].size() == 2);
+  CHECK(w["ops"][0]["clock-offset-ms"] == 0.0);
+  CHECK(w["ops"][0]["clock-moving"] == "strobe-clock flipping it by 13000 ms every 50 ms");
+  CHECK_FALSE(w["ops"][1].contains("clock-moving"));  // n2 was not strobed
+  report::write_failure_report(RunDir(dir), results);
+  const std::string md = read_file(dir / "FAILURE-REPORT.md");
+  CHECK(md.find("clock offset +0 ms (while strobe-clock flipping it by 13000 ms every 50 ms)") !=
+        std::string::npos);
+}
+
 TEST_CASE("failure report: anomalies judged against a claim") {
   const Json si = {{"model", "snapshot-isolation"},
                    {"by-design", {{"lww/lost-later-write", "last update wins"}}}};

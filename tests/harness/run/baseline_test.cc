@@ -165,14 +165,32 @@ TEST_CASE("baseline: write, check, bounds, guards and compare on the in-process 
            (d / "nope.json").string())
             .status == 254);
 
-  // compare: the cells side by side, the new anomaly named.
+  // compare: two runs, one cell each but not the same one (the database differs), are
+  // compared with each other, the differing key said first; the new anomaly is named.
   CommandResult cmp = fl("compare " + (d / "mem").string() + " " + (d / "stale").string() +
                          " --html " + (d / "compare.html").string());
   INFO(cmp.output);
   CHECK(cmp.status == 0);
-  CHECK(has(cmp.output, "db=memory "));
-  CHECK(has(cmp.output, "only in A"));
-  CHECK(has(cmp.output, "only in B"));
+  CHECK(has(cmp.output, "\nnemesis=[] workload=register\n"));
+  CHECK(has(cmp.output, "  * db \"memory\" -> \"memory-stale\"\n"));
+  CHECK(has(cmp.output, "new in B: linearizable/nonlinearizable"));
+  CHECK_FALSE(has(cmp.output, "only in"));
+  // Two sets of cells that do not match (mem + stale against again2 alone): cell by cell.
+  fs::create_directories(d / "both");
+  fs::copy(d / "mem", d / "both" / "mem",
+           fs::copy_options::recursive | fs::copy_options::copy_symlinks);
+  fs::copy(d / "stale", d / "both" / "stale",
+           fs::copy_options::recursive | fs::copy_options::copy_symlinks);
+  CommandResult sides = fl("compare " + (d / "both").string() + " " + (d / "stale").string());
+  INFO(sides.output);
+  CHECK(has(sides.output, "db=memory "));
+  CHECK(has(sides.output, "only in A"));
+  // --cell-keys: keyed by the workload only, mem and stale on each side are one cell.
+  CommandResult keyed = fl("compare " + (d / "both").string() + " " + (d / "both").string() +
+                           " --cell-keys workload");
+  INFO(keyed.output);
+  CHECK(has(keyed.output, "\nworkload=register\n"));
+  CHECK(has(keyed.output, "A: 2 runs"));
   // Compared as one cell (the workload), B's new anomaly and flipped verdict are named.
   Json mem = Json::array(), stale = Json::array();
   std::vector<run::RunMetrics> a = {
