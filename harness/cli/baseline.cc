@@ -61,7 +61,7 @@ namespace {
 
 struct BaselineFlags {
   std::string dir = "results", out = "baseline.json", policy = "all", baseline, junit;
-  std::vector<std::string> cell_keys;
+  std::vector<std::string> cell_keys, pool;
 };
 
 const bool baseline_registered = register_command(
@@ -84,6 +84,12 @@ const bool baseline_registered = register_command(
                         "nemesis, db-options, workload-options, consistency-model; a matrix's "
                         "keys are always added)")
            ->delimiter(',');
+       write
+           ->add_option("--pool", f->pool,
+                        "Cell keys to pool by, comma-separated (e.g. workload): cells that agree "
+                        "on them allow every verdict and anomaly type any of them showed (rare "
+                        "types come and go from run to run)")
+           ->delimiter(',');
        CLI::App* check = app.add_subcommand(
            "check", "Judge the finished runs under RESULTS_DIR against a baseline; exit 0 or 1");
        check->add_option("results_dir", f->dir, "Runs to judge (default results)");
@@ -95,6 +101,7 @@ const bool baseline_registered = register_command(
            run::BlessOptions o;
            o.policy = f->policy;
            o.cell_keys = f->cell_keys;
+           o.pool = f->pool;
            if (!o.cell_keys.empty()) run::rekey(&runs, o.cell_keys);
            Json b = run::write_baseline(runs, fs::absolute(f->dir).string(), o);
            write_file_atomic(f->out, b.dump(2) + "\n");

@@ -209,6 +209,61 @@ std::vector<RunMetrics> read_runs(const fs::path& dir, std::vector<std::string>*
   return out;
 }
 
+namespace {
+
+// BlessOptions::pool: the cells that agree on `keys` allow the union of their verdicts and
+// anomaly types, each type at the highest bound any of them had.
+void pool_cells(Json* cells, const std::vector<std::string>& keys) {
+  std::map<std::string, std::vector<std::string>> groups;  // pooled key values -> labels
+  for (const auto& [label, c] : cells->items()) {
+    Json values = Json::object();
+    for (const auto& k : keys) values[k] = c["key"].contains(k) ? c["key"][k] : Json();
+    groups[values.dump()].push_back(label);
+  }
+  std::string by;
+  for (const auto& k : keys) by += (by.empty() ? "" : ", ") + k;
+  for (const auto& [values, labels] : groups) {
+    if (labels.size() < 2) continue;
+    std::set<std::string> verdicts;
+    std::map<std::string, double> bounds;
+    for (const auto& l : labels) {
+      const Json& c = (*cells)[l];
+      if (c["verdict"].is_string()) {
+        verdicts.insert(c["verdict"].get<std::string>());
+      } else {
+        for (const auto& v : c["verdict"]) verdicts.insert(v.get<std::string>());
+      }
+      for (const auto& [t, a] : c["anomalies"].items()) {
+        bounds[t] = std::max(bounds[t], a["max-per-1000-ops"].get<double>());
+      }
+    }
+    for (const auto& l : labels) {
+      Json& c = (*cells)[l];
+      std::vector<std::string> widened;
+      for (const auto& [t, bound] : bounds) {
+        Json& a = c["anomalies"][t];
+        if (!a.contains("max-per-1000-ops")) widened.push_back(t);
+        a["max-per-1000-ops"] = bound;
+      }
+      const bool flips = verdicts.size() > 1 && c["verdict"].is_string();
+      c["verdict"] = verdicts.size() == 1
+                         ? Json(*verdicts.begin())
+                         : Json(std::vector<std::string>(verdicts.begin(), verdicts.end()));
+      std::string note = "pooled by " + by + " with " + std::to_string(labels.size() - 1) +
+                         " other cells: their anomaly types and verdicts are allowed here";
+      if (!widened.empty()) {
+        note += " (added: ";
+        for (size_t i = 0; i < widened.size(); ++i) note += (i ? ", " : "") + widened[i];
+        note += ")";
+      }
+      if (flips) note += "; either verdict";
+      c["note"] = note;
+    }
+  }
+}
+
+}  // namespace
+
 Json write_baseline(const std::vector<RunMetrics>& runs, const std::string& written_from,
                     const BlessOptions& o) {
   std::map<std::string, std::vector<const RunMetrics*>> cells;
@@ -265,6 +320,7 @@ Json write_baseline(const std::vector<RunMetrics>& runs, const std::string& writ
     c["guards"] = guards;
     out["cells"][label] = c;
   }
+  if (!o.pool.empty()) pool_cells(&out["cells"], o.pool);
   return out;
 }
 

@@ -88,6 +88,10 @@ struct BlessOptions {
   // availability - availability_slack.
   double rate_margin = 2.0, throughput_margin = 0.5, latency_margin = 3.0;
   double availability_slack = 0.2;
+  // Cell keys to pool by (e.g. {"workload"}): the cells that agree on them allow every
+  // verdict and anomaly type any of them showed, at the highest bound seen, since rare types
+  // (G-nonadjacent, a stale read in a short register run) come and go from run to run.
+  std::vector<std::string> pool;
 };
 
 // baseline.json from runs (grouped by cell).

@@ -97,6 +97,49 @@ TEST_CASE("baseline: a flaky cell passes or fails by its policy", "[baseline]") 
                     Catch::Contains("/policy: expected all, most or any, not 'some'"));
 }
 
+TEST_CASE("baseline: cells pooled by workload allow each other's types and verdicts",
+          "[baseline]") {
+  auto cell = [](const std::string& nemesis, const std::string& workload,
+                 const std::string& verdict, std::map<std::string, int64_t> anomalies) {
+    run::RunMetrics m = metrics(verdict, std::move(anomalies));
+    m.key = {{"db", "d"}, {"nemesis", {nemesis}}, {"workload", workload}};
+    m.label = run::cell_label(m.key);
+    return m;
+  };
+  std::vector<run::RunMetrics> runs = {
+      cell("kill", "append", "invalid", {{"elle/G-single", 5}}),
+      cell("pause", "append", "invalid", {{"elle/G-single", 2}, {"elle/G-nonadjacent", 1}}),
+      cell("kill", "register", "valid", {}),
+      cell("pause", "register", "invalid", {{"lin/nonlinearizable", 1}})};
+  run::BlessOptions o;
+  o.pool = {"workload"};
+  Json b = run::write_baseline(runs, "here", o);
+  const Json& kill_append = b["cells"][runs[0].label];
+  CHECK(kill_append["anomalies"]["elle/G-nonadjacent"]["max-per-1000-ops"] == 2.0);
+  CHECK(kill_append["anomalies"]["elle/G-single"]["max-per-1000-ops"] == 10.0);
+  CHECK(kill_append["verdict"] == "invalid");
+  CHECK(has(kill_append["note"].get<std::string>(), "pooled by workload with 1 other cells"));
+  CHECK(has(kill_append["note"].get<std::string>(), "(added: elle/G-nonadjacent)"));
+  // The pause cell had G-single at a lower rate: it gets the pool's highest bound.
+  CHECK(b["cells"][runs[1].label]["anomalies"]["elle/G-single"]["max-per-1000-ops"] == 10.0);
+  const Json& kill_register = b["cells"][runs[2].label];
+  CHECK(kill_register["verdict"] == Json::array({"invalid", "valid"}));
+  CHECK(kill_register["anomalies"].contains("lin/nonlinearizable"));
+  CHECK(has(kill_register["note"].get<std::string>(), "either verdict"));
+  // A stale read in the kill/register cell now passes; a new type in it still fails.
+  std::vector<run::RunMetrics> again = {
+      cell("kill", "register", "invalid", {{"lin/nonlinearizable", 1}})};
+  CHECK(run::judge_runs(b, again)["pass"] == true);
+  again[0].anomalies = {{"elle/G-single", 1}};
+  CHECK(run::judge_runs(b, again)["pass"] == false);
+  // Without pooling, the same runs keep each cell to its own.
+  Json own = run::write_baseline(runs, "here");
+  CHECK_FALSE(own["cells"][runs[0].label]["anomalies"].contains("elle/G-nonadjacent"));
+  CHECK(own["cells"][runs[2].label]["verdict"] == "valid");
+  // Through the CLI: --pool is a write flag.
+  CHECK(has(fl("baseline write --help").output, "--pool"));
+}
+
 TEST_CASE("baseline: write, check, bounds, guards and compare on the in-process databases",
           "[baseline][cli]") {
   fs::path d = scratch("cli");
