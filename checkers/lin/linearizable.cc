@@ -38,6 +38,7 @@
 
 #include "checkers/lin/linear_search.h"
 #include "checkers/lin/model.h"
+#include "checkers/lin/unique_values.h"
 #include "checkers/lin/z3_linear.h"
 #include "harness/checker.h"
 #include "harness/errors.h"
@@ -117,6 +118,7 @@ struct Options {
   std::optional<bool> independent;  // split by key; default: when ops carry keys
   bool explain = true;
   Model::FailedCas failed_cas = Model::FailedCas::kUnknown;
+  bool unique_values = true;  // the exact zone check for keys with unique written values
 };
 
 // The operations of one key. With a "key" field they point into the whole history (no copy);
@@ -134,7 +136,9 @@ struct KeyResult {
   SearchVerdict verdict = SearchVerdict::kLinearizable;
   std::string reason;
   bool checked = false;
-  bool stopped = false;  // cancelled: a later key was illegal and this one ran on too long
+  bool stopped = false;        // cancelled: a later key was illegal and this one ran on too long
+  bool unique_values = false;  // decided by the zone check (unique_values.h), not a search
+  std::string unique_why;      // its reason, for an illegal key
   size_t ops = 0;
   SearchResult search;
   Json counterexample;  // for illegal keys
@@ -309,7 +313,15 @@ class Linearizable : public Checker {
     SearchLimits limits{ctx.deadline, ctx.memory_limit_bytes, ctx.cancel};
     limits.stop = stop;
     auto t = Clock::now();
-    if (o_.engine == "smt") {
+    std::optional<UniqueValuesResult> unique;
+    if (o_.unique_values && o_.engine != "smt") unique = check_unique_values(ops, *model);
+    if (unique) {
+      r.unique_values = true;
+      r.verdict = unique->verdict;
+      r.unique_why = unique->why;
+      r.search.steps = ops.size();  // explain() sizes its search budgets from this
+      r.search_s = seconds_since(t);
+    } else if (o_.engine == "smt") {
       SmtOptions so;
       so.deadline = ctx.deadline;
       so.seed = ctx.seed;
@@ -400,6 +412,10 @@ class Linearizable : public Checker {
     const uint64_t trial_steps =
         std::max<uint64_t>(kExplainBudgetSteps, kTrialStepsFactor * r.search.steps);
     auto illegal = [&](const std::vector<LinOp>& v) {
+      // Exact and fast where it applies (no op relaxed to optional).
+      if (o_.unique_values) {
+        if (auto u = check_unique_values(v, *model)) return u->verdict == SearchVerdict::kIllegal;
+      }
       SearchLimits l = limits;
       const bool smt_next = use_smt && v.size() <= smt_max_ops(*model);
       l.max_steps = (smt_next ? kExplainBudgetSteps : trial_steps) + 20 * v.size();
@@ -593,7 +609,7 @@ class Linearizable : public Checker {
     CheckResult out;
     Validity v = Validity::kValid;
     Json illegal = Json::array(), unknown = Json::array(), stopped = Json::array();
-    size_t checked = 0, skipped = 0, ops = 0;
+    size_t checked = 0, skipped = 0, ops = 0, unique_keys = 0;
     uint64_t steps = 0, cache_entries = 0, pruned = 0;
     size_t peak = 0;
     double search_s = 0, smt_s = 0;
@@ -607,6 +623,7 @@ class Linearizable : public Checker {
       }
       ++checked;
       ops += r.ops;
+      unique_keys += r.unique_values;
       steps += r.search.steps;
       cache_entries += r.search.cache_entries;
       pruned += r.search.pruned;
@@ -617,8 +634,13 @@ class Linearizable : public Checker {
         v = Validity::kInvalid;
         illegal.push_back(r.key);
         if (!r.counterexample.is_null()) counterexamples.push_back(r.counterexample);
+        if (r.unique_values) {
+          explanation +=
+              "Key " + r.key.dump() +
+              " (written values all distinct, decided by the zone check): " + r.unique_why + ".\n";
+        }
         explanation += r.explanation;
-        if (longest.is_null()) {
+        if (longest.is_null() && !r.unique_values) {
           longest = {{"key", r.key}, {"length", r.search.longest_prefix.size()}, {"of", r.ops}};
         }
       } else if (r.stopped) {
@@ -642,17 +664,12 @@ class Linearizable : public Checker {
     if (!stopped.empty()) {
       summary << ", " << stopped.size() << " stopped undecided once a later key was illegal";
     }
-    out.details = {{"model", model_name},
-                   {"engine", o_.engine},
-                   {"split_by_key", split},
-                   {"keys", parts.size()},
-                   {"keys_checked", checked},
-                   {"keys_skipped", skipped},
-                   {"ops", ops},
-                   {"illegal_keys", illegal},
-                   {"unknown_keys", unknown},
-                   {"stopped_keys", stopped},
-                   {"summary", summary.str()}};
+    out.details = {{"model", model_name},     {"engine", o_.engine},
+                   {"split_by_key", split},   {"keys", parts.size()},
+                   {"keys_checked", checked}, {"keys_by_unique_values", unique_keys},
+                   {"keys_skipped", skipped}, {"ops", ops},
+                   {"illegal_keys", illegal}, {"unknown_keys", unknown},
+                   {"stopped_keys", stopped}, {"summary", summary.str()}};
     if (split && results.size() > 1) {
       // Keys in groups (at most 200 groups, at least 100 keys each), for CI reports that want
       // one test case per group: first and last key, count, and the group's verdict.
@@ -716,6 +733,9 @@ const OptionDecls kOptions = {
     {"explain", true, "find a minimal counterexample with Z3"},
     {"failed-cas", "unknown",
      "unknown: a failed cas with no error did not happen; mismatch: it did not match"},
+    {"unique-values", true,
+     "decide keys whose written values are all distinct (reads and writes only) by the exact "
+     "O(n log n) zone check of Gibbons and Korach instead of a search"},
 };
 
 std::unique_ptr<Checker> make(const Json& options) {
@@ -725,6 +745,7 @@ std::unique_ptr<Checker> make(const Json& options) {
   o.engine = opts.text("engine", {"search", "smt", "portfolio"});
   if (opts.has("independent")) o.independent = opts.flag("independent");
   o.explain = opts.flag("explain");
+  o.unique_values = opts.flag("unique-values");
   if (opts.text("failed-cas", {"unknown", "mismatch"}) == "mismatch") {
     o.failed_cas = Model::FailedCas::kMismatch;
   }

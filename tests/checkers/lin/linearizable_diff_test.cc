@@ -1,6 +1,8 @@
 // Differential tests on generated small histories (generate() below): the search and the Z3
 // engine agree on cas-register histories, and the search agrees with itself without its
-// reductions on kv, set, counter and register histories. The seed is printed; set
+// reductions on kv, set, counter and register histories; the unique-values zone check agrees
+// with the search on register and kv (get/put) histories whose written values are distinct,
+// with heavy-tailed op lengths (generate_unique()). The seed is printed; set
 // FAULTLINE_SEED to replay.
 #include <algorithm>
 #include <catch2/catch.hpp>
@@ -9,6 +11,7 @@
 #include <random>
 
 #include "checkers/lin/linear_search.h"
+#include "checkers/lin/unique_values.h"
 #include "checkers/lin/z3_linear.h"
 #include "harness/formats.h"
 #include "tests/support/paths.h"
@@ -175,6 +178,96 @@ std::vector<Op> generate(std::mt19937_64& rng, const std::string& model, bool mu
   return ops;
 }
 
+// A random concurrent schedule of reads and writes (register: read/write; kv: get/put on one
+// key) whose written values are all distinct, valid by construction, with a heavy tail: one op
+// in ten is slow (it advances on a twentieth of the turns it gets), so a few long ops overlap
+// many short ones, as under a partition. Ops crash as info before or after taking effect.
+// When `mutate`, one ok read's result is replaced by another written value or the initial one.
+std::vector<Op> generate_unique(std::mt19937_64& rng, const std::string& model, bool mutate,
+                                int procs, int total) {
+  const bool kv = model == "kv";
+  struct P {
+    int id;
+    bool active, applied, slow;
+    std::string f;
+    Json value, result;
+  };
+  std::vector<P> ps;
+  ps.reserve(static_cast<size_t>(procs));
+  for (int i = 0; i < procs; ++i) ps.push_back(P{i, false, false, false, "", nullptr, nullptr});
+  const Json init = kv ? Json("") : Json(nullptr);
+  Json reg = init;
+  std::vector<Json> written;
+  int next_id = procs, issued = 0, active = 0, next_value = 1;
+  std::vector<Op> ops;
+  auto emit = [&](const P& p, OpType type, const Json& v) {
+    Op op;
+    op.process = p.id;
+    op.type = type;
+    op.f = p.f;
+    op.value = v;
+    ops.push_back(op);
+  };
+  while (issued < total || active > 0) {
+    P& p = ps[rng() % ps.size()];
+    if (!p.active) {
+      if (issued >= total) continue;
+      p.active = true;
+      p.applied = false;
+      p.slow = rng() % 10 == 0;
+      if (rng() % 2) {
+        p.f = kv ? "get" : "read";
+        p.value = nullptr;
+      } else {
+        p.f = kv ? "put" : "write";
+        p.value = kv ? Json("v" + std::to_string(next_value++)) : Json(next_value++);
+        written.push_back(p.value);
+      }
+      ++issued;
+      ++active;
+      emit(p, OpType::kInvoke, p.value);
+      continue;
+    }
+    if (p.slow && rng() % 20 != 0) continue;
+    if (!p.applied && rng() % 10 == 0) {  // crash before taking effect
+      emit(p, OpType::kInfo, nullptr);
+      p.active = false;
+      --active;
+      p.id = next_id++;
+      continue;
+    }
+    if (!p.applied) {
+      p.applied = true;
+      if (p.f == "read" || p.f == "get") {
+        p.result = reg;
+      } else {
+        reg = p.value;
+        p.result = p.value;
+      }
+      continue;
+    }
+    const bool crash = rng() % 10 == 0;  // crash after taking effect
+    emit(p, crash ? OpType::kInfo : OpType::kOk, crash ? Json(nullptr) : p.result);
+    p.active = false;
+    --active;
+    if (crash) p.id = next_id++;
+  }
+  if (mutate) {
+    std::vector<size_t> reads;
+    for (size_t i = 0; i < ops.size(); ++i) {
+      if ((ops[i].f == "read" || ops[i].f == "get") && ops[i].type == OpType::kOk) {
+        reads.push_back(i);
+      }
+    }
+    if (!reads.empty()) {
+      Op& op = ops[reads[rng() % reads.size()]];
+      const size_t pick = rng() % (written.size() + 1);
+      op.value = pick == written.size() ? init : written[pick];
+    }
+  }
+  return ops;
+}
+
 uint64_t seed_from_env() {
   if (const char* s = std::getenv("FAULTLINE_SEED")) return std::strtoull(s, nullptr, 10);
   return std::random_device{}();
@@ -252,4 +345,63 @@ TEST_CASE(
     std::cout << "  " << model << ": " << illegal << " of 5000 illegal\n";
     CHECK(illegal > 300);
   }
+}
+
+// 3,000 histories per model in ./test.sh and CI; 20,000 with FAULTLINE_TEST_SIZE=full.
+TEST_CASE("the unique-values zone check agrees with the search on heavy-tailed histories",
+          "[lin][diff]") {
+  const uint64_t seed = seed_from_env();
+  const int count = testing::test_size(3000, 20000);
+  std::cout << "unique-values differential test: seed " << seed << " (FAULTLINE_SEED to replay), "
+            << count << " histories per model\n";
+  std::mt19937_64 rng(seed);
+  for (const std::string model : {"register", "kv"}) {
+    int illegal = 0;
+    for (int n = 0; n < count; ++n) {
+      const int procs = 2 + static_cast<int>(rng() % 6);
+      const int total = 4 + static_cast<int>(rng() % 30);
+      std::vector<Op> raw = generate_unique(rng, model, n % 2 == 1, procs, total);
+      History h = History::build_or_throw(raw, "generated");
+      auto m = lin::ModelRegistry::get("model", model)();
+      auto ops = lin::prepare_ops(h, *m);
+      auto zones = lin::check_unique_values(ops, *m);
+      REQUIRE(zones.has_value());  // reads and writes of distinct values: it applies
+      auto s = lin::search(ops, *m, {});
+      if (s.verdict != zones->verdict) {
+        std::ostringstream edn;
+        write_history(edn, h, HistoryFormat::kEdn);
+        FAIL(
+            "seed " << seed << ", " << model << " history " << n << ": search says "
+                    << (s.verdict == lin::SearchVerdict::kIllegal ? "illegal" : "linearizable")
+                    << ", zones say "
+                    << (zones->verdict == lin::SearchVerdict::kIllegal ? "illegal" : "linearizable")
+                    << " " << zones->why << "\n"
+                    << edn.str());
+      }
+      if (!(n % 2)) REQUIRE(s.verdict == lin::SearchVerdict::kLinearizable);
+      illegal += s.verdict == lin::SearchVerdict::kIllegal;
+    }
+    std::cout << "  " << model << ": " << illegal << " of " << count << " illegal\n";
+    CHECK(illegal > count / 20);
+  }
+  // It declines what it cannot decide: a cas, a value written twice.
+  auto m = lin::ModelRegistry::get("model", "cas-register")();
+  Op inv;
+  inv.process = 0;
+  inv.type = OpType::kInvoke;
+  inv.f = "cas";
+  inv.value = Json::array({1, 2});
+  Op ok = inv;
+  ok.type = OpType::kOk;
+  History cas = History::build_or_throw({inv, ok}, "cas");
+  CHECK_FALSE(lin::check_unique_values(lin::prepare_ops(cas, *m), *m).has_value());
+  Op w;
+  w.process = 0;
+  w.type = OpType::kInvoke;
+  w.f = "write";
+  w.value = 1;
+  Op wok = w;
+  wok.type = OpType::kOk;
+  History twice = History::build_or_throw({w, wok, w, wok}, "twice");
+  CHECK_FALSE(lin::check_unique_values(lin::prepare_ops(twice, *m), *m).has_value());
 }
