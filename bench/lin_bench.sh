@@ -45,6 +45,18 @@ measure "synthetic kv 50 clients/10 keys/100k ops" $FL check "$TMP/c50k10n100k.t
 measure "synthetic kv 10 clients/10 keys/1M ops" $FL check "$TMP/c10k10n1m.txt"
 measure "synthetic kv 50 clients/1000 keys/1M ops" $FL check "$TMP/c50k1000n1m.txt"
 measure "synthetic kv 50c/10k/10k + stale read" $FL check "$TMP/stale.txt"
+# Heavy-tailed latencies (issue 21): closed-loop clients, 1 op in 10 20x slower, distinct put
+# values; decided by the unique-values zone check, and (one row) by the search alone.
+$G --shape heavy --clients 50 --keys 10 --ops 100000 > "$TMP/h50k10n100k.txt" 2>/dev/null
+$G --shape heavy --clients 50 --keys 10 --ops 100000 --stale > "$TMP/h-stale.txt" 2>/dev/null
+$G --shape heavy --clients 20 --keys 1 --ops 1000 > "$TMP/h20k1n1k.txt" 2>/dev/null
+$G --shape heavy --clients 50 --keys 1 --ops 10000 > "$TMP/h50k1n10k.txt" 2>/dev/null
+measure "heavy kv 50 clients/10 keys/100k ops" $FL check "$TMP/h50k10n100k.txt"
+measure "heavy kv 50c/10k/100k + stale read" $FL check "$TMP/h-stale.txt"
+measure "heavy, one key, 20 clients/1000 ops" $FL check "$TMP/h20k1n1k.txt"
+measure "heavy, one key, 50 clients/10k ops" $FL check "$TMP/h50k1n10k.txt"
+measure "heavy, one key, 20c/1000, search alone" \
+  $FL check -o unique-values=false --time-limit 120 "$TMP/h20k1n1k.txt"
 # Minimal counterexample of each illegal etcd history: the explanation time from --json timing.
 illegal=$(awk -F'\t' '$2=="false" && $1 ~ /etcd/ {print $1}' "$SHARED/expected.tsv")
 (cd "$SHARED" && "$OLDPWD/$FL" check --json $illegal || true) | python3 -c '

@@ -4,10 +4,18 @@
 // half-way) returns the key's previous value although the write that replaced it completed
 // before the get was invoked: one injected stale read, so the history is not linearizable.
 //   lin_gen --clients 50 --keys 10 --ops 10000 [--seed 1] [--stale] [--format kv|jsonl] > out
+//
+// --shape heavy: what real clusters under faults produce (and Porcupine's c50 data shows):
+// closed-loop clients, each op's latency exponential (mean 1 ms) with one op in ten 20 times
+// slower (stuck behind an election or a partition), an exponential think time (mean 0.2 ms)
+// between a client's ops, gets and puts only (half each), every put's value distinct. A few
+// long ops then overlap thousands of others.
+#include <algorithm>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
 #include <map>
+#include <queue>
 #include <random>
 #include <string>
 #include <vector>
@@ -22,13 +30,111 @@ struct Pending {
   long invoked_at = 0;
 };
 
+// One op of the heavy shape, on the simulated clock (ns).
+struct Timed {
+  int client, key;
+  bool put;
+  double invoke, effect, complete;
+  std::string arg, result;
+};
+
+void emit_line(bool jsonl, long index, int client, bool invoke, const char* f, int key,
+               const std::string* v) {
+  if (jsonl) {
+    std::printf(
+        "{\"index\":%ld,\"process\":%d,\"type\":\"%s\",\"f\":\"%s\",\"key\":\"%d\",\"value\":%s%s%"
+        "s}\n",
+        index, client, invoke ? "invoke" : "ok", f, key, v ? "\"" : "null", v ? v->c_str() : "",
+        v ? "\"" : "");
+  } else {
+    std::printf("{:process %d, :type :%s, :f :%s, :key \"%d\", :value %s%s%s}\n", client,
+                invoke ? "invoke" : "ok", f, key, v ? "\"" : "nil", v ? v->c_str() : "",
+                v ? "\"" : "");
+  }
+}
+
+int heavy(int clients, int keys, long ops, std::mt19937_64& rng, bool stale, bool jsonl) {
+  std::exponential_distribution<double> latency(1.0 / 1e6), think(1.0 / 2e5);
+  std::uniform_real_distribution<double> unit(0, 1);
+  std::vector<Timed> all;
+  all.reserve(static_cast<size_t>(ops));
+  using Next = std::pair<double, int>;  // (time the client invokes next, client)
+  std::priority_queue<Next, std::vector<Next>, std::greater<>> next;
+  for (int c = 0; c < clients; ++c) next.emplace(think(rng), c);
+  while (static_cast<long>(all.size()) < ops) {
+    auto [t, c] = next.top();
+    next.pop();
+    Timed o;
+    o.client = c;
+    o.key = static_cast<int>(rng() % keys);
+    o.put = rng() % 2 == 0;
+    double d = latency(rng);
+    if (rng() % 10 == 0) d *= 20;
+    o.invoke = t;
+    o.effect = t + unit(rng) * d;
+    o.complete = t + d;
+    if (o.put) o.arg = "x " + std::to_string(c) + " " + std::to_string(all.size()) + " y";
+    next.emplace(o.complete + think(rng), c);
+    all.push_back(std::move(o));
+  }
+  // Effects in their order against the store; the stale read, if asked, half-way.
+  std::vector<size_t> by_effect(all.size());
+  for (size_t i = 0; i < all.size(); ++i) by_effect[i] = i;
+  std::sort(by_effect.begin(), by_effect.end(),
+            [&](size_t a, size_t b) { return all[a].effect < all[b].effect; });
+  std::vector<std::string> value(static_cast<size_t>(keys)), previous(static_cast<size_t>(keys));
+  // Per key: the invocation and completion of the put whose value it holds, and the completion
+  // of the one before. The stale read returns the one before only when that put completed
+  // before the current one was invoked, and the current one before the get was invoked: no
+  // order of overlapping puts can then make it legal.
+  std::vector<double> cur_invoke(static_cast<size_t>(keys), -1),
+      cur_done(static_cast<size_t>(keys), -1), prev_done(static_cast<size_t>(keys), -1);
+  bool injected = false;
+  for (size_t n = 0; n < by_effect.size(); ++n) {
+    Timed& o = all[by_effect[n]];
+    const auto k = static_cast<size_t>(o.key);
+    if (o.put) {
+      previous[k] = value[k];
+      value[k] = o.arg;
+      prev_done[k] = cur_done[k];
+      cur_invoke[k] = o.invoke;
+      cur_done[k] = o.complete;
+    } else {
+      o.result = value[k];
+      if (stale && !injected && n > by_effect.size() / 2 && prev_done[k] >= 0 &&
+          prev_done[k] < cur_invoke[k] && cur_done[k] < o.invoke) {
+        o.result = previous[k];
+        injected = true;
+        std::fprintf(stderr, "lin_gen: stale read injected (client %d, key %d)\n", o.client, o.key);
+      }
+    }
+  }
+  // Invocations and completions in time order.
+  std::vector<std::pair<double, long>> events;  // (time, op * 2 + completes)
+  events.reserve(all.size() * 2);
+  for (size_t i = 0; i < all.size(); ++i) {
+    events.emplace_back(all[i].invoke, static_cast<long>(i) * 2);
+    events.emplace_back(all[i].complete, static_cast<long>(i) * 2 + 1);
+  }
+  std::sort(events.begin(), events.end());
+  long index = 0;
+  for (const auto& [t, e] : events) {
+    const Timed& o = all[static_cast<size_t>(e / 2)];
+    const bool invoke = e % 2 == 0;
+    const std::string* v = o.put ? &o.arg : (invoke ? nullptr : &o.result);
+    emit_line(jsonl, index++, o.client, invoke, o.put ? "put" : "get", o.key, v);
+  }
+  if (stale && !injected) std::fprintf(stderr, "lin_gen: no chance to inject a stale read\n");
+  return 0;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
   int clients = 10, keys = 10;
   long ops = 10000;
   unsigned long seed = 1;
-  bool stale = false, jsonl = false;
+  bool stale = false, jsonl = false, heavy_shape = false;
   for (int i = 1; i < argc; ++i) {
     std::string a = argv[i];
     auto next = [&] {
@@ -48,15 +154,19 @@ int main(int argc, char** argv) {
       stale = true;
     else if (a == "--format")
       jsonl = std::string(next()) == "jsonl";
+    else if (a == "--shape")
+      heavy_shape = std::string(next()) == "heavy";
     else {
       std::fprintf(
           stderr,
-          "usage: lin_gen --clients C --keys K --ops N [--seed S] [--stale] [--format kv|jsonl]\n");
+          "usage: lin_gen --clients C --keys K --ops N [--seed S] [--stale] [--format kv|jsonl] "
+          "[--shape uniform|heavy]\n");
       return 254;
     }
   }
   std::fprintf(stderr, "lin_gen: seed %lu\n", seed);
   std::mt19937_64 rng(seed);
+  if (heavy_shape) return heavy(clients, keys, ops, rng, stale, jsonl);
   std::vector<std::string> value(keys), previous(keys);
   std::vector<long> replaced_at(keys, -1);  // step at which the op that wrote value[k] completed
   std::vector<Pending> p(clients);

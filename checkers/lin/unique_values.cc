@@ -25,8 +25,14 @@ std::string zone_words(const Cluster& c, const Model& model);
 
 std::string op_words(const LinOp* op, const Model& model) {
   if (op == nullptr) return "the initial value";
-  const int64_t index = op->invoke ? op->invoke->index : op->call_pos;
-  return model.describe_call(op->call) + " (op " + std::to_string(index) + ")";
+  // Where the invocation is, as the search's explanations say it: its line in the file read,
+  // else its index.
+  std::string where = "op " + std::to_string(op->call_pos);
+  if (op->invoke) {
+    where = op->invoke->line > 0 ? "line " + std::to_string(op->invoke->line)
+                                 : "op " + std::to_string(op->invoke->index);
+  }
+  return model.describe_call(op->call) + " (invoked " + where + ")";
 }
 
 // The op of the cluster whose return is its zone's start f, and the one whose invocation is
@@ -69,15 +75,15 @@ std::optional<UniqueValuesResult> check_unique_values(const std::vector<LinOp>& 
   by_value.emplace(init, 0);
   std::vector<std::pair<const LinOp*, int64_t>> reads;  // (read, value)
   for (const LinOp& op : ops) {
-    if (op.optional) return std::nullopt;
     const Symbolic y = model.symbolic(op.call);
     if (y.guard == G::kNone && y.effect == E::kSet) {
       if (!by_value.emplace(y.effect_value, clusters.size()).second) return std::nullopt;
       clusters.emplace_back();
       clusters.back().write = &op;
     } else if (y.guard == G::kEq && y.effect == E::kKeep) {
-      // A read that never returned may never have happened: it constrains nothing.
-      if (op.ret_pos != INT64_MAX) reads.emplace_back(&op, y.guard_value);
+      // A read that never returned, or an optional one, may never have happened: it
+      // constrains nothing.
+      if (op.ret_pos != INT64_MAX && !op.optional) reads.emplace_back(&op, y.guard_value);
     } else {
       return std::nullopt;
     }
@@ -100,7 +106,8 @@ std::optional<UniqueValuesResult> check_unique_values(const std::vector<LinOp>& 
     }
     c.reads.push_back(r);
   }
-  // Zones. An info write nobody read may never have happened: it constrains nothing.
+  // Zones. An info or optional write nobody read may never have happened: it constrains
+  // nothing. One somebody read did happen, within its interval.
   struct Zone {
     int64_t lo, hi;
     size_t cluster;
@@ -108,7 +115,10 @@ std::optional<UniqueValuesResult> check_unique_values(const std::vector<LinOp>& 
   std::vector<Zone> forward, backward;
   for (size_t i = 0; i < clusters.size(); ++i) {
     Cluster& c = clusters[i];
-    if (c.reads.empty() && (c.write == nullptr || c.write->ret_pos == INT64_MAX)) continue;
+    if (c.reads.empty() &&
+        (c.write == nullptr || c.write->ret_pos == INT64_MAX || c.write->optional)) {
+      continue;
+    }
     if (c.write) {
       c.f = c.write->ret_pos;
       c.s = c.write->call_pos;

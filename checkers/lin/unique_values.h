@@ -14,9 +14,9 @@
 // It applies to models whose symbolic form (Model::symbolic) has only reads (guard ==, no
 // effect) and writes (no guard, set): register, and kv keys with only gets and puts. It
 // declines (nullopt) on anything else: a cas, a failed cas read as a mismatch, appends, a
-// written value written twice or equal to the initial one, optional ops; the search decides
-// those. Info writes nobody read are dropped (they may never have happened); an info write
-// somebody read took effect after its invocation.
+// written value written twice or equal to the initial one; the search decides those. Info
+// and optional (LinOp::optional) reads, and such writes nobody read, are dropped (they may
+// never have happened); such a write somebody read took effect within its interval.
 #pragma once
 
 #include <optional>
