@@ -166,14 +166,21 @@ std::vector<Candidate> candidates(const Json& results, const History& h) {
 class ClockOffsets {
  public:
   explicit ClockOffsets(const History& h) : steps_(clock_offset_steps(h)) {
+    // Nemesis invocations are info ops, as Jepsen records them: a clock op's completion is the
+    // one that carries the offsets, its invocation the one before it with the same f.
+    std::map<std::string, const Op*> open;  // f -> its invocation
     for (const Op& op : h) {
-      if (!op.is_nemesis() || !op.is_invoke() || op.time_ns < 0) continue;
+      if (!op.is_nemesis() || op.time_ns < 0) continue;
       if (op.f != "bump-clock" && op.f != "strobe-clock" && op.f != "reset-clock") continue;
-      const int64_t pair = h.pair_of(static_cast<size_t>(op.index));
-      int64_t end = INT64_MAX;
-      if (pair > op.index) end = h[static_cast<size_t>(pair)].time_ns;
-      moves_.push_back({op.time_ns, end, &op});
+      if (op.value.is_object() && op.value.contains("offsets-ms")) {
+        auto it = open.find(op.f);
+        if (it != open.end()) moves_.push_back({it->second->time_ns, op.time_ns, it->second});
+        open.erase(op.f);
+      } else {
+        open[op.f] = &op;
+      }
     }
+    for (const auto& [f, inv] : open) moves_.push_back({inv->time_ns, INT64_MAX, inv});
   }
   bool any() const { return steps_.has_value(); }
   // The node's offset in ms at history time t (0 before the first clock op).
