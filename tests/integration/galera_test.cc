@@ -343,55 +343,17 @@ TEST_CASE("galera: a 3-node cluster serves every vocabulary and survives kills a
             << recover_s << " s\n";
 }
 
-TEST_CASE("galera: a run with partitions through the runner keeps its history and heals",
-          "[galera]") {
-  FAULTLINE_REQUIRE_ROOT();
-  Cluster c;
-  fs::path results = fs::temp_directory_path() / ("flgal-results-" + std::to_string(::getpid()));
-  run::TestSpec spec;
-  spec.db = "galera";
-  spec.workload = "register";
-  spec.nodes_file = std::string("/var/lib/faultline/clusters/") + kName + "/inventory.json";
-  spec.nemesis = {"partition"};
-  spec.nemesis_interval_s = 3;
-  spec.time_limit_s = 12;
-  spec.concurrency = "2n";
-  spec.rate = 50;
-  spec.recovery_wait_s = 3;
-  spec.results_dir = results.string();
-  spec.seed = 7;
-  run::RunOptions ro;
-  ro.echo_log = false;
-  ro.progress = false;
-  ro.handle_signals = false;
-  auto t0 = Clock::now();
-  run::RunOutcome out = run::run_test(spec, ro);
-  double run_s = secs_since(t0);
-  INFO(out.summary);
-  // Galera without wsrep_sync_wait serves stale reads (Jepsen 2026); whether this short run
-  // catches one is a race, so the verdict is reported, not asserted.
-  CHECK(out.validity != Validity::kUnknown);
-  LoadedHistory h = load_history_file((out.dir / "history.jsonl").string());
-  size_t ok = 0, nemesis = 0;
-  for (const auto& o : h.history.ops()) {
-    ok += o.type == OpType::kOk && o.process >= 0;
-    nemesis += o.process == kNemesisProcess;
-  }
-  CHECK(ok > 50);
-  CHECK(nemesis >= 2);
-  CHECK(running_servers(c) == 0);
-  std::cerr << "measured: galera register run with partitions: " << run_s << " s wall, " << ok
-            << " ok ops, verdict " << to_string(out.validity) << "\n";
-  fs::remove_all(results);
-}
-
 TEST_CASE("galera: every workload runs through the runner and tears down clean", "[galera]") {
   FAULTLINE_REQUIRE_ROOT();
   Cluster c;
   fs::path results = fs::temp_directory_path() / ("flgal-wl-" + std::to_string(::getpid()));
+  // register and list-append run through the runner in the tests below and above (partitions,
+  // the failure report, the sync-wait bisect): left out here, for ./test.sh's time budget.
   std::vector<std::string> workloads;
-  for (const auto& w : WorkloadRegistry::names()) workloads.push_back(w);
-  REQUIRE(workloads.size() >= 8);
+  for (const auto& w : WorkloadRegistry::names()) {
+    if (w != "register" && w != "list-append") workloads.push_back(w);
+  }
+  REQUIRE(workloads.size() >= 6);
   for (const auto& w : workloads) {
     DYNAMIC_SECTION("workload " << w) {
       run::TestSpec spec;
@@ -672,6 +634,20 @@ TEST_CASE("galera: the failure report of a list-append run names versions, SQL a
   // on different nodes touch the same keys (measured: every such run of 10 s or more).
   REQUIRE(out.validity == Validity::kInvalid);
   CHECK(running_servers(c) == 0);
+  // A run with partitions through the runner keeps its history and heals (this test also
+  // stands for the register-under-partitions run it replaced, for ./test.sh's time budget).
+  {
+    LoadedHistory h = load_history_file((out.dir / "history.jsonl").string());
+    size_t ok = 0, nemesis = 0;
+    for (const auto& o : h.history.ops()) {
+      ok += o.type == OpType::kOk && o.process >= 0;
+      nemesis += o.process == kNemesisProcess;
+    }
+    CHECK(ok > 50);
+    CHECK(nemesis >= 2);
+    CHECK(out.results["checkers"].contains("nemesis"));
+    CHECK(out.results["checkers"]["nemesis"].value("valid", std::string()) == "valid");
+  }
 
   const std::string md = read_file(out.dir / "FAILURE-REPORT.md");
   INFO(md.substr(0, 4000));
