@@ -201,6 +201,13 @@ class Linearizable : public Checker {
       }
     };
     int threads = std::max(1, std::min<int>(ctx.threads, static_cast<int>(parts.size())));
+    auto run_workers = [&] {
+      std::vector<std::thread> pool;
+      for (int t = 1; t < threads; ++t) pool.emplace_back(worker);
+      worker();
+      for (auto& t : pool) t.join();
+    };
+    bool quick_found = false;  // the quick pass showed a key illegal: no full check
     // The quick pass: every key gets the zone check or a short, step-bounded search (so its
     // outcome does not depend on timing or threads). When it finds an illegal key, that is the
     // answer: the keys before it it left undecided are reported as stopped (undecided once a
@@ -208,10 +215,7 @@ class Linearizable : public Checker {
     // illegal key it finds. Otherwise the full check goes on with the keys it left undecided.
     if (parts.size() > 1 && o_.engine != "smt") {
       quick = true;
-      std::vector<std::thread> quick_pool;
-      for (int t = 1; t < threads; ++t) quick_pool.emplace_back(worker);
-      worker();
-      for (auto& t : quick_pool) t.join();
+      run_workers();
       if (error) std::rethrow_exception(error);
       quick = false;
       next = 0;
@@ -224,11 +228,9 @@ class Linearizable : public Checker {
           results[k].stopped = true;
           results[k].verdict = SearchVerdict::kUnknown;
         }
-        next = parts.size();  // nothing left for the full check
+        quick_found = true;
       }
     }
-    std::vector<std::thread> pool;
-    for (int t = 1; t < threads; ++t) pool.emplace_back(worker);
     // Once a key is illegal the verdict is invalid: keys before it that are still running after
     // kStopGrace are stopped (as Porcupine stops at the first illegal key). Raising the flag
     // of a key that has finished changes nothing (check_key reads it right after its search),
@@ -237,7 +239,7 @@ class Linearizable : public Checker {
     // slow. One key has nothing before it to stop.
     std::atomic<bool> done{false};
     std::thread watchdog;
-    if (parts.size() > 1) {
+    if (parts.size() > 1 && !quick_found) {
       watchdog = std::thread([&] {
         Clock::time_point seen = Clock::time_point::max();
         while (!done.load()) {
@@ -250,8 +252,7 @@ class Linearizable : public Checker {
         }
       });
     }
-    worker();
-    for (auto& t : pool) t.join();
+    if (!quick_found) run_workers();
     done = true;
     if (watchdog.joinable()) watchdog.join();
     if (error) std::rethrow_exception(error);
