@@ -17,6 +17,7 @@
 // capabilities may be called from any thread concurrently.
 #pragma once
 
+#include <cstdint>
 #include <functional>
 #include <map>
 #include <memory>
@@ -159,6 +160,27 @@ class HasPrimaries {
  public:
   virtual ~HasPrimaries() = default;
   virtual std::vector<std::string> primaries(const DbContext& ctx) = 0;
+};
+
+// Power loss (nemesis "power"): a database that can place its data directory on the
+// power-loss file system (clusters/common/lossyfs.h; db-options power-loss-fs) loses, on a
+// node whose database was killed (Killable), every write not made durable by fsync since the
+// last drop, as a power cut would; Killable::start then lets it recover.
+struct PowerLoss {
+  bool torn = false;     // each 512-byte sector of an un-synced page old or new at random
+  bool entries = false;  // also undo directory entries made without a directory fsync
+  uint64_t seed = 1;     // of the torn sectors
+};
+
+class LosesPower {
+ public:
+  virtual ~LosesPower() = default;
+  // Whether this run's data directories are on the power-loss file system.
+  virtual bool on_power_loss_fs() const = 0;
+  // Drops what `node` had not made durable (its database is killed). Returns the file
+  // system's account of what was lost; throws RemoteError when it cannot.
+  virtual Json lose_unsynced(const DbContext& ctx, const std::string& node,
+                             const PowerLoss& how) = 0;
 };
 
 // The clock offsets that matter to a database, for the clock nemesis's defaults: bumps are

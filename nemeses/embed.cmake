@@ -1,6 +1,10 @@
 # Writes OUT, a C++ header defining faultline::nemeses::NAME, a std::string_view of the bytes of
 # IN. Every byte is written as a \xNN escape, so any content (quotes, backslashes, NUL) comes
-# through unchanged. Run as: cmake -DIN=... -DOUT=... -DNAME=... -P embed.cmake
+# through unchanged. Run as: cmake -DIN=... -DOUT=... -DNAME=... [-DNAMESPACE=...] -P embed.cmake
+# (NAMESPACE: faultline::nemeses unless given).
+if(NOT NAMESPACE)
+  set(NAMESPACE faultline::nemeses)
+endif()
 file(READ "${IN}" hex HEX)
 string(LENGTH "${hex}" hex_length)
 math(EXPR size "${hex_length} / 2")
@@ -14,8 +18,8 @@ while(i LESS hex_length)
 endwhile()
 file(WRITE "${OUT}.tmp"
      "// Generated from ${IN} by nemeses/embed.cmake: do not edit.\n"
-     "#pragma once\n\n#include <string_view>\n\nnamespace faultline::nemeses {\n\n"
+     "#pragma once\n\n#include <string_view>\n\nnamespace ${NAMESPACE} {\n\n"
      "inline constexpr std::string_view ${NAME}{\n    \"\"\n${body}    , ${size}};\n\n"
-     "}  // namespace faultline::nemeses\n")
+     "}  // namespace ${NAMESPACE}\n")
 file(COPY_FILE "${OUT}.tmp" "${OUT}" ONLY_IF_DIFFERENT)
 file(REMOVE "${OUT}.tmp")

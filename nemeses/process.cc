@@ -11,8 +11,12 @@
 // "crash" (nemesis-options.crash: targets, default ["all"]) kills every node at once and
 // restarts them all an interval later, half an interval out of step with the other nemeses so
 // that under `--nemesis all` it lands inside a partition.
-// Ops: kill {"target", "nodes"} / start; crash {"target", "nodes"} / restart; pause {"target",
-// "nodes"} / resume. The stop op acts on
+// "power" (nemesis-options.power: targets, torn, lose-entries) is a kill followed by a power
+// cut: the database's LosesPower capability drops every write on the node that was not made
+// durable (its data directory sits on the power-loss file system, db-options power-loss-fs),
+// and the undo starts it to recover from what is left.
+// Ops: kill {"target", "nodes"} / start; crash {"target", "nodes"} / restart; power-off
+// {"target", "nodes"} / power-on; pause {"target", "nodes"} / resume. The stop op acts on
 // every node this nemesis faulted; the final generator issues it; teardown starts every node
 // still killed and resumes every node (SIGCONT is harmless on a running process).
 #include <algorithm>
@@ -30,8 +34,17 @@ namespace faultline::nemeses {
 namespace {
 
 struct Kind {
+  Kind(std::string n, std::string f, std::string u, std::string w, bool k = true, bool p = false)
+      : name(std::move(n)),
+        fault(std::move(f)),
+        undo(std::move(u)),
+        what(std::move(w)),
+        kills(k),
+        power(p) {}
   std::string name, fault, undo, what;
-  bool kills = true;  // Killable (kill / start); otherwise Pausable (pause / resume)
+  bool kills = true;   // Killable (kill / start); otherwise Pausable (pause / resume)
+  bool power = false;  // after the kill, LosesPower drops what was not fsynced
+  PowerLoss loss;      // how (power only; its seed is drawn per node and op)
 };
 
 std::vector<std::string> shuffled(std::vector<std::string> v, Random& r) {
@@ -90,8 +103,7 @@ class ProcessNemesis : public Nemesis {
           faulted_.insert(n);
         }
         try {
-          fault(ctx, n);
-          done[n] = kind_.what;
+          done[n] = fault(ctx, n);
         } catch (const std::exception& e) {
           done[n] = std::string("error: ") + e.what();
           failed += (failed.empty() ? "" : "; ") + n + ": " + e.what();
@@ -118,11 +130,21 @@ class ProcessNemesis : public Nemesis {
   std::set<std::string> fs() const override { return {kind_.fault, kind_.undo}; }
 
  private:
-  void fault(const NemesisContext& ctx, const std::string& n) {
-    if (kind_.kills)
-      dynamic_cast<Killable&>(*ctx.db).kill(*ctx.db_ctx, n);
-    else
+  // What the fault did on `n`: kind_.what, or for a power loss what the file system lost.
+  Json fault(const NemesisContext& ctx, const std::string& n) {
+    if (!kind_.kills) {
       dynamic_cast<Pausable&>(*ctx.db).pause(*ctx.db_ctx, n);
+      return kind_.what;
+    }
+    dynamic_cast<Killable&>(*ctx.db).kill(*ctx.db_ctx, n);
+    if (!kind_.power) return kind_.what;
+    PowerLoss how = kind_.loss;
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      how.seed = 1 + random_.uniform(1U << 30);
+    }
+    Json lost = dynamic_cast<LosesPower&>(*ctx.db).lose_unsynced(*ctx.db_ctx, n, how);
+    return Json{{"power", "lost"}, {"fs", lost.value("last-drop", lost)}};
   }
   void undo(const NemesisContext& ctx, const std::string& n) {
     if (kind_.kills)
@@ -142,7 +164,7 @@ class ProcessNemesis : public Nemesis {
     for (const auto& n : nodes) {
       try {
         undo(ctx, n);
-        done[n] = kind_.kills ? "started" : "resumed";
+        done[n] = kind_.power ? "power on, started" : kind_.kills ? "started" : "resumed";
       } catch (const std::exception& e) {
         std::lock_guard<std::mutex> lock(mu_);
         faulted_.insert(n);  // try again at the next stop or at teardown
@@ -176,11 +198,29 @@ const OptionDecls kProcessOptions = {
      "the first four, or primaries, each time; crash: all)"},
 };
 
+const OptionDecls kPowerOptions = {
+    kProcessOptions[0],
+    {"torn", false,
+     "torn writes: each 512-byte sector of an un-synced page comes back old or new at random"},
+    {"lose-entries", false,
+     "also undo directory entries (creates, renames, unlinks) not made durable by a "
+     "directory fsync, as strict POSIX allows (ext4 commits them within seconds)"},
+};
+
 NemesisPackage make_process(const Kind& kind, const NemesisOptions& o) {
   const std::string where = "nemesis-options/" + kind.name;
-  const Options opts(o.options, kProcessOptions, where);
+  const Options opts(o.options, kind.power ? kPowerOptions : kProcessOptions, where);
   bool primaries = false;
   if (o.db) {
+    if (kind.power) {
+      const auto& lp = require_capability<LosesPower>(
+          *o.db, "nemesis 'power'", "can place its data directory on the power-loss file system");
+      if (!lp.on_power_loss_fs()) {
+        throw ConfigError(
+            "nemesis 'power' needs the database's data directory on the power-loss file "
+            "system: set db-options {\"power-loss-fs\": true} in the spec");
+      }
+    }
     if (kind.kills) {
       require_capability<Killable>(*o.db, "nemesis '" + kind.name + "'",
                                    "can be killed and restarted");
@@ -281,7 +321,10 @@ NemesisPackage make_process(const Kind& kind, const NemesisOptions& o) {
                                    return OpTemplate{undo, nullptr};
                                  });
   p.final_generator = once(OpTemplate{undo, nullptr});
-  p.colour = kind.name == "kill" ? "#f5b041" : kind.name == "crash" ? "#e59866" : "#aed6f1";
+  p.colour = kind.name == "kill"    ? "#f5b041"
+             : kind.name == "crash" ? "#e59866"
+             : kind.name == "power" ? "#cd6155"
+                                    : "#aed6f1";
   return p;
 }
 
@@ -325,6 +368,18 @@ const bool registered = [] {
       "shifted half an interval against the other nemeses, so under 'all' it lands during a "
       "partition",
       make_crash, kProcessOptions);
+  NemesisRegistry::add(
+      "nemesis", "power",
+      "power loss: kill the database, drop every write it had not fsynced (Faultline's FUSE "
+      "file system; db-options power-loss-fs: true), start it to recover (targets as kill)",
+      [](const NemesisOptions& o) {
+        Kind k{"power", "power-off", "power-on", "power lost", true, true};
+        const Options opts(o.options, kPowerOptions, "nemesis-options/power");
+        k.loss.torn = opts.flag("torn");
+        k.loss.entries = opts.flag("lose-entries");
+        return make_process(k, o);
+      },
+      kPowerOptions);
   NemesisRegistry::add(
       "nemesis", "pause",
       "SIGSTOP database processes and SIGCONT them (targets: one, minority, majority, all, "

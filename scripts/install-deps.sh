@@ -21,6 +21,8 @@ RUN_PKGS=(
   gnuplot-nox graphviz
   iputils-ping
   libfaketime faketime socat libnetfilter-queue-dev
+  # The power-loss file system (clusters/common/lossyfs/lossyfs.c), built on each node.
+  libfuse3-dev fuse3
   # The systems under test (started only by Faultline, per node, never as services).
   mariadb-server mariadb-client galera-4 galera-arbitrator-4 rsync
   postgresql-15 postgresql-15-pglogical

@@ -10,6 +10,7 @@
 #include "clusters/common/checks.h"
 #include "clusters/common/daemon.h"
 #include "clusters/common/launch.h"
+#include "clusters/common/lossyfs.h"
 #include "clusters/common/nodes.h"
 #include "clusters/common/wait.h"
 #include "clusters/etcd/etcd_clients.h"
@@ -91,6 +92,7 @@ const OptionDecls kEtcdOptions = {
     {"request-timeout-ms", 0, "client request timeout (0: the client default)"},
     {"dir", "/var/lib/faultline/etcd", "data and log directory on each node"},
     {"client-port", 2379, "client port (not 2380, the peer port)"},
+    clusters::power_loss_fs_option(),
     clusters::install_option(),
 };
 
@@ -104,6 +106,7 @@ EtcdOptions parse_etcd_options(const Json& options) {
     throw opts.error("client-port", "must not be 2380, the peer port");
   o.dir = opts.text("dir");
   check_dir_option(o.dir, std::string(kWhere) + ": option 'dir'");
+  o.power_loss_fs = opts.flag("power-loss-fs");
   o.install =
       clusters::parse_install(opts.raw("install"), std::string(kWhere) + ": option 'install'");
   return o;
@@ -123,6 +126,26 @@ std::string EtcdDb::node_dir(const DbContext& ctx, const std::string& node) cons
   return clusters::node_dir(options_.dir, ctx, node);
 }
 
+std::string EtcdDb::data_dir(const DbContext& ctx, const std::string& node) const {
+  const std::string dir = node_dir(ctx, node);
+  return options_.power_loss_fs ? clusters::lossy_fs_under(dir).mount + "/data" : dir + "/data";
+}
+
+void EtcdDb::wipe_node(const DbContext& ctx, const std::string& node) const {
+  auto s = ctx.remote->session(node);
+  clusters::lossy_fs_under(node_dir(ctx, node)).unmount(*s, node);
+  s->run_checked(Command{"rm", "-rf", "--", node_dir(ctx, node)}.with_timeout(kCommandTimeout));
+}
+
+Json EtcdDb::lose_unsynced(const DbContext& ctx, const std::string& node, const PowerLoss& how) {
+  if (!options_.power_loss_fs) {
+    throw ConfigError(std::string(kWhere) +
+                      ": power loss needs db-options {\"power-loss-fs\": true}");
+  }
+  auto s = ctx.remote->session(node);
+  return clusters::lossy_fs_under(node_dir(ctx, node)).drop(*s, node, how);
+}
+
 std::vector<std::string> EtcdDb::vocabularies() const { return etcd_vocabularies(); }
 
 std::vector<NodeCheck> EtcdDb::node_checks() const {
@@ -136,6 +159,9 @@ std::vector<NodeCheck> EtcdDb::node_checks() const {
   }
   checks.push_back(clusters::port_check(options_.client_port, "etcd", "etcd's client port"));
   checks.push_back(clusters::port_check(kPeerPort, "etcd", "etcd's peer port"));
+  if (options_.power_loss_fs) {
+    for (auto& c : clusters::lossyfs_node_checks()) checks.push_back(std::move(c));
+  }
   return checks;
 }
 
@@ -195,7 +221,7 @@ std::vector<std::string> EtcdDb::etcd_argv(const DbContext& ctx, const std::stri
           "--name",
           node,
           "--data-dir",
-          node_dir(ctx, node) + "/data",
+          data_dir(ctx, node),
           "--listen-peer-urls",
           peer,
           "--initial-advertise-peer-urls",
@@ -217,7 +243,7 @@ std::vector<std::string> EtcdDb::etcd_argv(const DbContext& ctx, const std::stri
 // own, so the start script does.
 clusters::Daemon EtcdDb::daemon(const DbContext& ctx, const std::string& node) const {
   const std::string dir = node_dir(ctx, node);
-  return {"etcd", binary_, dir + "/data", dir + "/etcd.pid", dir + "/etcd.log"};
+  return {"etcd", binary_, data_dir(ctx, node), dir + "/etcd.pid", dir + "/etcd.log"};
 }
 
 void EtcdDb::start_node(const DbContext& ctx, const std::string& node, const std::string& token) {
@@ -228,6 +254,12 @@ void EtcdDb::start_node(const DbContext& ctx, const std::string& node, const std
   for (auto& a : etcd_argv(ctx, node, token)) args.push_back(std::move(a));
   auto session = ctx.remote->session(node);
   if (prepare) session->run_checked(prepare->with_timeout(kCommandTimeout));
+  if (options_.power_loss_fs) {
+    session->run_checked(Command::shell(
+        std::string(kPrivateDirShell) + "fl_private_dir \"$1\" 755 || exit 3; mkdir -p \"$2\"",
+        {options_.dir, node_dir(ctx, node)}));
+    clusters::lossy_fs_under(node_dir(ctx, node)).mount_on(*session, node, "");
+  }
   ExecResult r =
       session->exec(daemon(ctx, node).script(kStartScript, args).with_timeout(kCommandTimeout));
   if (!r.ok()) {
@@ -283,8 +315,7 @@ void EtcdDb::setup(const DbContext& ctx) {
   for (const auto& node : ctx.nodes) {
     if (signal_node(ctx, node, "TERM", true))
       log(ctx, "etcd: " + node + ": stopped an etcd left running");
-    ctx.remote->session(node)->run_checked(
-        Command{"rm", "-rf", "--", node_dir(ctx, node)}.with_timeout(kCommandTimeout));
+    wipe_node(ctx, node);
   }
   for (const auto& node : ctx.nodes) start_node(ctx, node, token);
   log(ctx, "etcd: started on " + std::to_string(ctx.nodes.size()) + " nodes (token " + token + ")");
@@ -376,8 +407,7 @@ void EtcdDb::teardown(const DbContext& ctx) {
       auto t0 = Clock::now();
       signal_node(ctx, node, "TERM", true);
       times[i] = std::chrono::duration<double>(Clock::now() - t0).count();
-      ctx.remote->session(node)->run_checked(
-          Command{"rm", "-rf", "--", node_dir(ctx, node)}.with_timeout(kCommandTimeout));
+      wipe_node(ctx, node);
     } catch (const std::exception& e) {
       errors[i] = e.what();
     }

@@ -63,6 +63,7 @@ struct EtcdOptions {
   int64_t request_timeout_ms = 0;
   std::string dir = "/var/lib/faultline/etcd";
   int client_port = 2379;
+  bool power_loss_fs = false;     // data dir on clusters/common/lossyfs.h (nemesis power)
   clusters::InstallSpec install;  // db-options "install" (clusters/common/install.h)
 };
 
@@ -70,9 +71,11 @@ struct EtcdOptions {
 // ranges checked); throws ConfigError naming "db 'etcd'" and the key.
 EtcdOptions parse_etcd_options(const Json& options);
 
-class EtcdDb : public Db, public Killable, public Pausable, public HasPrimaries {
+class EtcdDb : public Db, public Killable, public Pausable, public HasPrimaries, public LosesPower {
  public:
   explicit EtcdDb(EtcdOptions options);
+  bool on_power_loss_fs() const override { return options_.power_loss_fs; }
+  Json lose_unsynced(const DbContext& ctx, const std::string& node, const PowerLoss& how) override;
   std::string name() const override { return "etcd"; }
   Json claims() const override;
   // The flags this run started the node's etcd with (name -> value).
@@ -98,6 +101,10 @@ class EtcdDb : public Db, public Killable, public Pausable, public HasPrimaries 
 
   // The node's directory, address and client URL.
   std::string node_dir(const DbContext& ctx, const std::string& node) const;
+  // <node dir>/data, or <node dir>/lossy/data on the power-loss file system.
+  std::string data_dir(const DbContext& ctx, const std::string& node) const;
+  // Unmounts a power-loss file system left under the node's directory and removes it.
+  void wipe_node(const DbContext& ctx, const std::string& node) const;
   static std::string host_of(const DbContext& ctx, const std::string& node);
   std::string client_url(const DbContext& ctx, const std::string& node) const;
 

@@ -60,13 +60,21 @@ struct Options {
   clusters::InstallSpec install;  // none or apt (clusters/common/install.h)
 };
 
-class GaleraDb : public Db, public Killable, public Pausable {
+class GaleraDb : public Db, public Killable, public Pausable, public LosesPower {
  public:
   explicit GaleraDb(Options o)
       : o_(std::move(o)),
         servers_(kWhere, o_.dir, /*port=*/4567,
                  o_.pxc ? mariadb::mysql_flavor() : mariadb::mariadb_flavor()),
-        arb_(servers_) {}
+        arb_(servers_) {
+    servers_.use_power_loss_fs(o_.session.power_loss_fs);
+  }
+
+  bool on_power_loss_fs() const override { return servers_.power_loss_fs(); }
+  Json lose_unsynced(const DbContext& ctx, const std::string& node, const PowerLoss& how) override {
+    if (is_arbitrator(ctx, node)) return Json{{"arbitrator", "garbd keeps no data"}};
+    return servers_.lose_unsynced(ctx, node, how);
+  }
 
   std::string name() const override { return "galera"; }
   std::vector<std::string> client_nodes(
@@ -103,6 +111,9 @@ class GaleraDb : public Db, public Killable, public Pausable {
                                   "Galera's incremental state transfer"),
              clusters::port_check(4444, servers_.server_name(), "Galera's state transfer")}) {
       checks.push_back(std::move(c));
+    }
+    if (servers_.power_loss_fs()) {
+      for (auto& c : clusters::lossyfs_node_checks()) checks.push_back(std::move(c));
     }
     return checks;
   }
@@ -744,6 +755,7 @@ const OptionDecls kGaleraOptions = {
     mariadb::flush_log_option(),
     {"sync-wait", 0, "wsrep_sync_wait bitmask 0-15 (1: causal reads)"},
     mariadb::select_for_update_option(),
+    clusters::power_loss_fs_option(),
     {"provider-options", "", "extra wsrep_provider_options"},
     {"fast-failure-detection", true, "short evs timeouts, so partitions are noticed in seconds"},
     {"dir", "/var/lib/faultline/galera", "data directory root on each node"},

@@ -119,9 +119,20 @@ int64_t to_int(const std::string& s, int64_t fallback = -1) {
   }
 }
 
-class AsyncDb : public Db, public Killable, public Pausable, public ReportsReplication {
+class AsyncDb : public Db,
+                public Killable,
+                public Pausable,
+                public ReportsReplication,
+                public LosesPower {
  public:
-  explicit AsyncDb(AsyncOptions o) : o_(std::move(o)), servers_(kWhere, o_.dir, /*port=*/3306) {}
+  explicit AsyncDb(AsyncOptions o) : o_(std::move(o)), servers_(kWhere, o_.dir, /*port=*/3306) {
+    servers_.use_power_loss_fs(o_.session.power_loss_fs);
+  }
+
+  bool on_power_loss_fs() const override { return servers_.power_loss_fs(); }
+  Json lose_unsynced(const DbContext& ctx, const std::string& node, const PowerLoss& how) override {
+    return servers_.lose_unsynced(ctx, node, how);
+  }
 
   std::string name() const override { return "mariadb-async"; }
 
@@ -163,6 +174,9 @@ class AsyncDb : public Db, public Killable, public Pausable, public ReportsRepli
                                               "install the mariadb-server package"));
     }
     checks.push_back(clusters::port_check(3306, "mariadbd", "MariaDB's client port"));
+    if (servers_.power_loss_fs()) {
+      for (auto& c : clusters::lossyfs_node_checks()) checks.push_back(std::move(c));
+    }
     return checks;
   }
 
@@ -549,6 +563,7 @@ const OptionDecls kAsyncOptions = {
     isolation_option(),
     flush_log_option(),
     select_for_update_option(),
+    clusters::power_loss_fs_option(),
     {"catch-up-timeout-s", 30, "before the final reads, how long replication may take to catch up"},
     {"dir", "/var/lib/faultline/mariadb-async", "data directory root on each node"},
     {"start-timeout-s", 60, "how long a server may take to start, and replication to run"},

@@ -60,6 +60,7 @@ SessionOptions parse_session_options(const faultline::Options& opts) {
   }
   o.flush_log = static_cast<int>(opts.integer("flush-log-at-trx-commit", 0, 2));
   o.select_for_update = opts.flag("select-for-update");
+  o.power_loss_fs = opts.flag("power-loss-fs");
   return o;
 }
 
@@ -82,6 +83,19 @@ void Servers::check_name(const std::string& what, const std::string& v) const {
   }
 }
 
+clusters::LossyFs Servers::lossy_fs(const DbContext& ctx, const std::string& node) const {
+  return clusters::lossy_fs_under(paths(ctx, node).dir);
+}
+
+Json Servers::lose_unsynced(const DbContext& ctx, const std::string& node,
+                            const PowerLoss& how) const {
+  if (!lossy_) {
+    throw ConfigError(where_ + ": power loss needs db-options {\"power-loss-fs\": true}");
+  }
+  auto s = ctx.remote->session(node);
+  return lossy_fs(ctx, node).drop(*s, node, how);
+}
+
 Paths Servers::paths(const DbContext& ctx, const std::string& node) const {
   const std::string host = clusters::host_of(ctx, node);
   check_name("node name", node);
@@ -89,7 +103,7 @@ Paths Servers::paths(const DbContext& ctx, const std::string& node) const {
   Paths p;
   p.dir = dir_ + "/" + node + "-" + host;
   p.cnf = p.dir + "/my.cnf";
-  p.data = p.dir + "/data";
+  p.data = lossy_ ? clusters::lossy_fs_under(p.dir).mount + "/data" : p.dir + "/data";
   p.tmp = p.dir + "/tmp";
   p.socket = p.dir + "/mysqld.sock";
   p.pid = p.dir + "/mysqld.pid";
@@ -108,6 +122,13 @@ clusters::Daemon Servers::daemon(const Paths& p) const {
 void Servers::write_file(const DbContext& ctx, Session& s, const std::string& node,
                          const std::string& file, const std::string& content) const {
   Paths p = paths(ctx, node);
+  if (lossy_) {
+    // data/ lives on the power-loss file system: mounted before anything is made in it.
+    s.run_checked(Command::shell(
+        std::string(kPrivateDirShell) + "fl_private_dir \"$2\" 755 || exit 3\nmkdir -p \"$1\"",
+        {p.dir, dir_}));
+    clusters::lossy_fs_under(p.dir).mount_on(s, node, "mysql:mysql");
+  }
   // The base directory is root's alone (harness/secure_dir.h); the node's directory below it
   // is new (stop_node removed it) and becomes mysql's.
   s.run_checked(
@@ -328,7 +349,11 @@ void Servers::stop_node(const DbContext& ctx, Session& s, const std::string& nod
     signal_and_wait(s, node, p, "KILL", seconds(20));
   }
   clear_for_launch(s, node, p);  // and any mariadbd of this node without a pid file
-  if (wipe) s.run_checked(idempotent(Command{"rm", "-rf", p.dir}));
+  if (wipe) {
+    // Also a power-loss file system an earlier run (with power-loss-fs) left mounted.
+    clusters::lossy_fs_under(p.dir).unmount(s, node);
+    s.run_checked(idempotent(Command{"rm", "-rf", p.dir}));
+  }
 }
 
 void Servers::stop_all(const DbContext& ctx) const {

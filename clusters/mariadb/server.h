@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "clusters/common/daemon.h"
+#include "clusters/common/lossyfs.h"
 #include "harness/command.h"
 #include "harness/db.h"
 #include "harness/options.h"
@@ -37,13 +38,15 @@ struct Flavor {
 Flavor mariadb_flavor();
 Flavor mysql_flavor();
 
-// The options every MariaDB adapter takes alike: isolation ("" = the server's), and
-// flush-log-at-trx-commit and select-for-update: their declarations, for the adapter's
-// OptionDecls (as clusters::install_option()), and parse_session_options, which reads them.
+// The options every MariaDB adapter takes alike: isolation ("" = the server's),
+// flush-log-at-trx-commit, select-for-update and power-loss-fs: their declarations, for the
+// adapter's OptionDecls (as clusters::install_option()), and parse_session_options, which reads
+// them.
 struct SessionOptions {
   std::string isolation;  // "": the server's
   int flush_log = 1;
   bool select_for_update = false;
+  bool power_loss_fs = false;  // power-loss-fs: data/ on clusters/common/lossyfs.h
 };
 OptionDecl isolation_option();
 OptionDecl flush_log_option();
@@ -77,6 +80,15 @@ class Servers {
   // Node names and hosts become directory names and my.cnf values: letters, digits, and ._:-
   // only (the inventory checks the same; this guards every other caller). Throws ConfigError.
   void check_name(const std::string& what, const std::string& v) const;
+
+  // With the power-loss file system (db-options power-loss-fs), data/ is <dir>/lossy/data, on
+  // the file system mounted at <dir>/lossy (clusters/common/lossyfs.h) when the node's
+  // directory is made (write_file), unmounted before it is wiped (stop_node).
+  void use_power_loss_fs(bool on) { lossy_ = on; }
+  bool power_loss_fs() const { return lossy_; }
+  clusters::LossyFs lossy_fs(const DbContext& ctx, const std::string& node) const;
+  // The node's server is killed: drop what it had not fsynced (LosesPower).
+  Json lose_unsynced(const DbContext& ctx, const std::string& node, const PowerLoss& how) const;
 
   Paths paths(const DbContext& ctx, const std::string& node) const;
   clusters::Daemon daemon(const Paths& p) const;
@@ -155,6 +167,7 @@ class Servers {
   std::string where_, dir_;
   int port_;
   Flavor flavor_;
+  bool lossy_ = false;
 };
 
 }  // namespace faultline::mariadb

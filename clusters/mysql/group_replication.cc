@@ -100,10 +100,17 @@ struct GrOptions {
   clusters::InstallSpec install;
 };
 
-class GroupReplicationDb : public Db, public Killable, public Pausable {
+class GroupReplicationDb : public Db, public Killable, public Pausable, public LosesPower {
  public:
   explicit GroupReplicationDb(GrOptions o)
-      : o_(std::move(o)), servers_(kWhere, o_.dir, /*port=*/3306, mariadb::mysql_flavor()) {}
+      : o_(std::move(o)), servers_(kWhere, o_.dir, /*port=*/3306, mariadb::mysql_flavor()) {
+    servers_.use_power_loss_fs(o_.session.power_loss_fs);
+  }
+
+  bool on_power_loss_fs() const override { return servers_.power_loss_fs(); }
+  Json lose_unsynced(const DbContext& ctx, const std::string& node, const PowerLoss& how) override {
+    return servers_.lose_unsynced(ctx, node, how);
+  }
 
   std::string name() const override { return "mysql-gr"; }
 
@@ -140,6 +147,9 @@ class GroupReplicationDb : public Db, public Killable, public Pausable {
     }
     checks.push_back(clusters::port_check(3306, "mysqld", "MySQL's client port"));
     checks.push_back(clusters::port_check(kGroupPort, "mysqld", "Group Replication's port"));
+    if (servers_.power_loss_fs()) {
+      for (auto& c : clusters::lossyfs_node_checks()) checks.push_back(std::move(c));
+    }
     return checks;
   }
 
@@ -462,6 +472,7 @@ const OptionDecls kGrOptions = {
     mariadb::isolation_option(),
     mariadb::flush_log_option(),
     mariadb::select_for_update_option(),
+    clusters::power_loss_fs_option(),
     {"dir", "/var/lib/faultline/mysql-gr", "data directory root on each node"},
     {"start-timeout-s", 120, "how long a server may take to start, and a member to be ONLINE"},
     clusters::install_option(),

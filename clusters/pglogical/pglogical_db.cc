@@ -9,6 +9,7 @@
 
 #include "clusters/common/checks.h"
 #include "clusters/common/launch.h"
+#include "clusters/common/lossyfs.h"
 #include "clusters/common/nodes.h"
 #include "clusters/common/text.h"
 #include "clusters/common/wait.h"
@@ -93,7 +94,8 @@ stop_all() {
 }
 )SH";
 
-// $1 node dir, $2 bin dir, $3 postgresql.conf lines, $4 pg_hba.conf lines.
+// $1 node dir, $2 bin dir, $3 postgresql.conf lines, $4 pg_hba.conf lines, $5 "" | "prepare"
+// (make the node dir only) | "lossy" (data/ on the power-loss file system at lossy/).
 constexpr const char* kInitScript = R"SH(
 set -e
 # The node directory's parents are root's alone; the node directory itself is postgres's, so
@@ -103,7 +105,13 @@ if [ -L "$1" ]; then echo "$1 is a symbolic link: refusing it" >&2; exit 3; fi
 mkdir -p "$1"
 chown postgres:postgres "$1"
 chmod 700 "$1"
+[ "$5" = prepare ] && exit 0
 cd /tmp
+if [ "$5" = lossy ]; then
+  # data/ is lossy/data, on the power-loss file system mounted at lossy/ by now.
+  runuser -u postgres -- mkdir -m 700 "$1/lossy/data"
+  runuser -u postgres -- ln -s lossy/data "$1/data"
+fi
 if ! out=$(runuser -u postgres -- "$2/initdb" -D "$1/data" -U postgres -A trust --no-sync \
     -E UTF8 --locale=C.UTF-8 2>&1); then
   printf '%s\n' "$out" >&2
@@ -181,6 +189,8 @@ if [ -d "$1/data" ]; then
   fi
 fi
 [ -n "$cg" ] && [ -d "$cg" ] && rmdir "$cg" 2>/dev/null
+# The power-loss file system (db-options power-loss-fs) exits when unmounted.
+if grep -qs " $1/lossy fuse" /proc/self/mounts; then umount "$1/lossy" 2>/dev/null || umount -l "$1/lossy"; fi
 rm -rf "$1"
 [ ! -e "$1" ]
 )SH";
@@ -303,6 +313,7 @@ const OptionDecls kPglogicalOptions = {
     {"retry-codes", nullptr, "SQLSTATEs a client retries (default: none)"},
     {"retry-limit", nullptr,
      "how many times a client retries one of them (default: 3 with retry-codes, else 0)"},
+    clusters::power_loss_fs_option(),
     clusters::install_option(),
 };
 
@@ -329,6 +340,7 @@ PglogicalOptions PglogicalOptions::parse(const Json& options) {
           ? (sync.get<bool>() ? "on" : "off")
           : opts.text("synchronous-commit", {"on", "off", "local", "remote_write", "remote_apply"});
   o.select_for_update = opts.flag("select-for-update");
+  o.power_loss_fs = opts.flag("power-loss-fs");
   if (opts.has("retry-codes")) {
     o.retry_codes = opts.texts("retry-codes");
     for (const auto& c : o.retry_codes) {
@@ -465,7 +477,13 @@ void PglogicalDb::setup(const DbContext& ctx) {
         "cleaning " + dir);
     const std::string address = own_address(ctx, node);
     const std::string conf = postgresql_conf(address, dir, ctx.nodes.size(), options_);
-    run(*s, script(kInitScript, {dir, kPgBinDir, conf, hba}).with_timeout(milliseconds(120000)),
+    if (options_.power_loss_fs) {
+      run(*s, script(kInitScript, {dir, kPgBinDir, conf, hba, "prepare"}), "making " + dir);
+      clusters::lossy_fs_under(dir).mount_on(*s, node, "postgres:postgres");
+    }
+    run(*s,
+        script(kInitScript, {dir, kPgBinDir, conf, hba, options_.power_loss_fs ? "lossy" : ""})
+            .with_timeout(milliseconds(120000)),
         "initdb in " + dir);
     start_postgres(ctx, node);
     psql(ctx, node,
@@ -664,6 +682,16 @@ std::string PglogicalDb::version(const DbContext& ctx) {
 
 std::vector<std::string> PglogicalDb::vocabularies() const { return sql::vocabularies(); }
 
+Json PglogicalDb::lose_unsynced(const DbContext& ctx, const std::string& node,
+                                const PowerLoss& how) {
+  if (!options_.power_loss_fs) {
+    throw ConfigError(std::string(kWhere) +
+                      ": power loss needs db-options {\"power-loss-fs\": true}");
+  }
+  auto s = open_session(ctx, node);
+  return clusters::lossy_fs_under(pglogical_node_dir(ctx, node)).drop(*s, node, how);
+}
+
 std::vector<NodeCheck> PglogicalDb::node_checks() const {
   std::vector<NodeCheck> checks = clusters::Installer(options_.install).node_checks();
   if (options_.install.method == "none") {  // apt brings what is missing
@@ -674,6 +702,9 @@ std::vector<NodeCheck> PglogicalDb::node_checks() const {
                                           "install the postgresql-15-pglogical package"));
   }
   checks.push_back(clusters::port_check(kPort, "postgres", "PostgreSQL's port"));
+  if (options_.power_loss_fs) {
+    for (auto& c : clusters::lossyfs_node_checks()) checks.push_back(std::move(c));
+  }
   return checks;
 }
 

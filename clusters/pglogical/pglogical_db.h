@@ -71,6 +71,7 @@ struct PglogicalOptions {
   bool select_for_update = false;
   std::vector<std::string> retry_codes;
   int retry_limit = 0;
+  bool power_loss_fs = false;     // data/ -> lossy/data on clusters/common/lossyfs.h
   clusters::InstallSpec install;  // none or apt (clusters/common/install.h)
 
   // Reads db-options through faultline::Options (kPglogicalOptions); throws ConfigError naming
@@ -84,9 +85,15 @@ std::string pglogical_node_dir(const DbContext& ctx, const std::string& node);
 std::string pglogical_node_name(const std::string& node);
 std::string pglogical_subscription_name(const std::string& subscriber, const std::string& provider);
 
-class PglogicalDb : public Db, public Killable, public Pausable, public ClockSensitive {
+class PglogicalDb : public Db,
+                    public Killable,
+                    public Pausable,
+                    public ClockSensitive,
+                    public LosesPower {
  public:
   explicit PglogicalDb(PglogicalOptions options);
+  bool on_power_loss_fs() const override { return options_.power_loss_fs; }
+  Json lose_unsynced(const DbContext& ctx, const std::string& node, const PowerLoss& how) override;
   std::string name() const override { return "pglogical"; }
   Json claims() const override;
   // pg_settings whose source is neither default nor override (name -> setting).
