@@ -181,6 +181,10 @@ class LosesPower {
   // system's account of what was lost; throws RemoteError when it cannot.
   virtual Json lose_unsynced(const DbContext& ctx, const std::string& node,
                              const PowerLoss& how) = 0;
+  // Makes everything written so far durable on every node, as a kernel's writeback would
+  // within ~30 s: the power nemesis calls it at its setup, so a cut tests the run's writes, not
+  // the setup's (an initdb --no-sync, an SST nobody fsynced).
+  virtual void make_durable(const DbContext& ctx) = 0;
 };
 
 // The clock offsets that matter to a database, for the clock nemesis's defaults: bumps are

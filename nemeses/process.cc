@@ -24,6 +24,7 @@
 #include <mutex>
 #include <set>
 #include <stdexcept>
+#include <thread>
 
 #include "harness/checker.h"
 #include "harness/errors.h"
@@ -97,16 +98,48 @@ class ProcessNemesis : public Nemesis {
       }
       Json done = Json::object();
       std::string failed;
-      for (const auto& n : targets) {
-        {
-          std::lock_guard<std::mutex> lock(mu_);
-          faulted_.insert(n);
+      {
+        std::lock_guard<std::mutex> lock(mu_);
+        faulted_.insert(targets.begin(), targets.end());
+      }
+      // A power cut is one moment for every target: each node is killed on its own thread, and
+      // the file systems drop only once every target's database is dead. Kill and pause go
+      // node by node.
+      std::vector<std::string> errors(targets.size());
+      auto each = [&](const std::function<void(size_t)>& fn) {
+        if (!kind_.power) {
+          for (size_t i = 0; i < targets.size(); ++i) fn(i);
+          return;
         }
+        std::vector<std::thread> threads;
+        threads.reserve(targets.size());
+        for (size_t i = 0; i < targets.size(); ++i) threads.emplace_back(fn, i);
+        for (auto& t : threads) t.join();
+      };
+      std::vector<Json> what(targets.size());
+      each([&](size_t i) {
         try {
-          done[n] = fault(ctx, n);
+          what[i] = fault(ctx, targets[i]);
         } catch (const std::exception& e) {
-          done[n] = std::string("error: ") + e.what();
-          failed += (failed.empty() ? "" : "; ") + n + ": " + e.what();
+          errors[i] = e.what();
+        }
+      });
+      if (kind_.power) {
+        each([&](size_t i) {
+          if (!errors[i].empty()) return;  // not known dead: its files are not touched
+          try {
+            what[i] = lose(ctx, targets[i]);
+          } catch (const std::exception& e) {
+            errors[i] = e.what();
+          }
+        });
+      }
+      for (size_t i = 0; i < targets.size(); ++i) {
+        if (errors[i].empty()) {
+          done[targets[i]] = what[i];
+        } else {
+          done[targets[i]] = "error: " + errors[i];
+          failed += (failed.empty() ? "" : "; ") + targets[i] + ": " + errors[i];
         }
       }
       Completion c = Completion::ok(done);
@@ -127,17 +160,26 @@ class ProcessNemesis : public Nemesis {
     }
   }
 
+  void setup(const NemesisContext& ctx) override {
+    if (kind_.power && ctx.db && ctx.db_ctx) {
+      dynamic_cast<LosesPower&>(*ctx.db).make_durable(*ctx.db_ctx);
+    }
+  }
+
   std::set<std::string> fs() const override { return {kind_.fault, kind_.undo}; }
 
  private:
-  // What the fault did on `n`: kind_.what, or for a power loss what the file system lost.
+  // Kills or pauses `n`; returns kind_.what.
   Json fault(const NemesisContext& ctx, const std::string& n) {
     if (!kind_.kills) {
       dynamic_cast<Pausable&>(*ctx.db).pause(*ctx.db_ctx, n);
       return kind_.what;
     }
     dynamic_cast<Killable&>(*ctx.db).kill(*ctx.db_ctx, n);
-    if (!kind_.power) return kind_.what;
+    return kind_.what;
+  }
+  // Power: the database on `n` is dead; its file system drops what was not durable.
+  Json lose(const NemesisContext& ctx, const std::string& n) {
     PowerLoss how = kind_.loss;
     {
       std::lock_guard<std::mutex> lock(mu_);

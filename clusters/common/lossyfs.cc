@@ -5,6 +5,7 @@
 
 #include "clusters/common/checks.h"
 #include "clusters/common/daemon.h"
+#include "clusters/common/nodes.h"
 #include "clusters/common/text.h"
 #include "clusters/common/wait.h"
 #include "harness/secure_dir.h"
@@ -42,8 +43,11 @@ Command build_command() {
           "command -v gcc >/dev/null || { echo 'no gcc: install gcc' >&2; exit 3; }; "
           "pkg-config --exists fuse3 || { echo 'no libfuse3 headers: install libfuse3-dev' >&2; "
           "exit 3; }; "
-          "cat > \"$1.c\" && gcc -std=gnu11 -O2 $(pkg-config fuse3 --cflags) -o \"$1.tmp\" "
-          "\"$1.c\" $(pkg-config fuse3 --libs) -lpthread && mv -f \"$1.tmp\" \"$1\" && echo built",
+          // Nodes of the local cluster share one file system and build at once: each in
+          // files of its own, then one atomic rename.
+          "t=\"$1.$$\"; cat > \"$t.c\" && gcc -std=gnu11 -O2 $(pkg-config fuse3 --cflags) "
+          "-o \"$t.tmp\" \"$t.c\" $(pkg-config fuse3 --libs) -lpthread && "
+          "mv -f \"$t.tmp\" \"$1\" && rm -f \"$t.c\" && echo built",
       {lossyfs_program()});
   c.with_stdin(std::string(lossyfs_source()));
   c.with_timeout(seconds(120));
@@ -71,8 +75,18 @@ std::string lossyfs_program() {
   return std::string(kLossyfsDir) + "/lossyfs-" + tag_of(lossyfs_source());
 }
 
-LossyFs lossy_fs_under(const std::string& dir) {
-  return {dir + "/lossy", dir + "/lossy-backing", dir + "/lossyfs.log", dir + "/lossyfs.pid"};
+LossyFs lossy_fs_under(const std::string& dir, const std::string& mount_name) {
+  return {dir + "/" + mount_name, dir + "/lossy-backing", dir + "/lossyfs.log",
+          dir + "/lossyfs.pid"};
+}
+
+void sync_lossy_fs(const DbContext& ctx, const std::function<LossyFs(const std::string&)>& fs_of) {
+  on_every_node(ctx.nodes, [&](const std::string& node, size_t) {
+    auto s = ctx.remote->session(node);
+    const LossyFs fs = fs_of(node);
+    if (mount_state(*s, fs) == 0) fs.sync(*s, node);
+  });
+  log(ctx, "power-loss file system: setup made durable on every node");
 }
 
 void LossyFs::mount_on(Session& s, const std::string& node, const std::string& owner) const {
@@ -120,19 +134,43 @@ Json LossyFs::drop(Session& s, const std::string& node, const PowerLoss& how) co
   std::string command = "drop";
   if (how.torn) command += " torn seed=" + std::to_string(how.seed);
   if (how.entries) command += " entries";
-  ExecResult r =
-      s.exec(Command::shell("printf '%s\\n' \"$2\" > \"$1/.lossyfs\" && cat \"$1/.lossyfs\"",
-                            {mount, command})
-                 .with_timeout(seconds(120)));
+  // The file system refuses (EBUSY) while files are open through it: a killed database's are
+  // released within milliseconds of its death (FUSE releases asynchronously); one that stays
+  // open for 10 s means something still runs there.
+  ExecResult r = s.exec(
+      Command::shell("i=0; while :; do "
+                     "  if printf '%s\\n' \"$2\" 2>/tmp/.fl-lossyfs-err.$$ > \"$1/.lossyfs\"; then "
+                     "    rm -f /tmp/.fl-lossyfs-err.$$; cat \"$1/.lossyfs\"; exit 0; fi; "
+                     "  i=$((i+1)); "
+                     "  if [ $i -ge 100 ]; then cat /tmp/.fl-lossyfs-err.$$ >&2; "
+                     "    rm -f /tmp/.fl-lossyfs-err.$$; cat \"$1/.lossyfs\" >&2; exit 1; fi; "
+                     "  sleep 0.1; "
+                     "done",
+                     {mount, command})
+          .with_timeout(seconds(120)));
   if (!r.ok()) {
-    throw RemoteError(node, "power loss: '" + command + "' on " + mount +
-                                " failed: " + trim(r.err + r.out) + "; " + log_file +
-                                " ends: " + log_tail(s, log_file));
+    const std::string err = trim(r.err + r.out);
+    std::string why = "power loss: '" + command + "' on " + mount + " failed: " + err;
+    if (err.find("busy") != std::string::npos) {
+      why +=
+          " (files on it stayed open for 10 s after the database was killed: a process of "
+          "the database, or an SST helper, still runs there)";
+    }
+    throw RemoteError(node, why + "; " + log_file + " ends: " + log_tail(s, log_file));
   }
   try {
     return Json::parse(trim(r.out));
   } catch (const Json::exception&) {
     return Json{{"status", trim(r.out)}};
+  }
+}
+
+void LossyFs::sync(Session& s, const std::string& node) const {
+  ExecResult r = s.exec(
+      Command::shell("printf 'sync\\n' > \"$1/.lossyfs\"", {mount}).with_timeout(seconds(60)));
+  if (!r.ok()) {
+    throw RemoteError(
+        node, "the power-loss file system at " + mount + " refused 'sync': " + trim(r.err + r.out));
   }
 }
 

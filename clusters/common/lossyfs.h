@@ -13,6 +13,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -50,12 +51,21 @@ struct LossyFs {
   // the file system's account ({"dirty-files", ..., "last-drop": {"files", "pages-restored",
   // "bytes-truncated", "entries-undone"}}). Throws RemoteError when the drop fails.
   Json drop(Session& s, const std::string& node, const PowerLoss& how) const;
+  // Makes everything written so far durable, as a kernel's writeback does within ~30 s: the
+  // adapters call it at the end of setup, so a power cut tests the run's writes, not an
+  // initdb --no-sync or an SST that nobody fsynced.
+  void sync(Session& s, const std::string& node) const;
   // The current account, without dropping anything.
   Json status(Session& s, const std::string& node) const;
 };
 
-// The file system of a database node's directory `dir` (see the layout above).
-LossyFs lossy_fs_under(const std::string& dir);
+// The file system of a database node's directory `dir` (see the layout above); mounted at
+// `dir`/`mount_name` (PostgreSQL's data directory itself: its processes are recognised by
+// their working directory, which a symbolic link would hide).
+LossyFs lossy_fs_under(const std::string& dir, const std::string& mount_name = "lossy");
+// sync() on every node whose file system is mounted (`fs_of` gives a node's file system).
+
+void sync_lossy_fs(const DbContext& ctx, const std::function<LossyFs(const std::string&)>& fs_of);
 
 // db-options power-loss-fs, as the adapters declare it.
 OptionDecl power_loss_fs_option();

@@ -137,6 +137,12 @@ void EtcdDb::wipe_node(const DbContext& ctx, const std::string& node) const {
   s->run_checked(Command{"rm", "-rf", "--", node_dir(ctx, node)}.with_timeout(kCommandTimeout));
 }
 
+void EtcdDb::make_durable(const DbContext& ctx) {
+  if (!options_.power_loss_fs) return;
+  clusters::sync_lossy_fs(
+      ctx, [&](const std::string& n) { return clusters::lossy_fs_under(node_dir(ctx, n)); });
+}
+
 Json EtcdDb::lose_unsynced(const DbContext& ctx, const std::string& node, const PowerLoss& how) {
   if (!options_.power_loss_fs) {
     throw ConfigError(std::string(kWhere) +

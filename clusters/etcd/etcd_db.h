@@ -75,6 +75,7 @@ class EtcdDb : public Db, public Killable, public Pausable, public HasPrimaries,
  public:
   explicit EtcdDb(EtcdOptions options);
   bool on_power_loss_fs() const override { return options_.power_loss_fs; }
+  void make_durable(const DbContext& ctx) override;
   Json lose_unsynced(const DbContext& ctx, const std::string& node, const PowerLoss& how) override;
   std::string name() const override { return "etcd"; }
   Json claims() const override;

@@ -71,6 +71,7 @@ class GaleraDb : public Db, public Killable, public Pausable, public LosesPower 
   }
 
   bool on_power_loss_fs() const override { return servers_.power_loss_fs(); }
+  void make_durable(const DbContext& ctx) override { servers_.make_durable(ctx); }
   Json lose_unsynced(const DbContext& ctx, const std::string& node, const PowerLoss& how) override {
     if (is_arbitrator(ctx, node)) return Json{{"arbitrator", "garbd keeps no data"}};
     return servers_.lose_unsynced(ctx, node, how);

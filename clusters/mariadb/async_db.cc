@@ -130,6 +130,7 @@ class AsyncDb : public Db,
   }
 
   bool on_power_loss_fs() const override { return servers_.power_loss_fs(); }
+  void make_durable(const DbContext& ctx) override { servers_.make_durable(ctx); }
   Json lose_unsynced(const DbContext& ctx, const std::string& node, const PowerLoss& how) override {
     return servers_.lose_unsynced(ctx, node, how);
   }

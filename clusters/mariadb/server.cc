@@ -96,6 +96,11 @@ Json Servers::lose_unsynced(const DbContext& ctx, const std::string& node,
   return lossy_fs(ctx, node).drop(*s, node, how);
 }
 
+void Servers::make_durable(const DbContext& ctx) const {
+  if (!lossy_) return;
+  clusters::sync_lossy_fs(ctx, [&](const std::string& n) { return lossy_fs(ctx, n); });
+}
+
 Paths Servers::paths(const DbContext& ctx, const std::string& node) const {
   const std::string host = clusters::host_of(ctx, node);
   check_name("node name", node);

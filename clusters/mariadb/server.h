@@ -89,6 +89,8 @@ class Servers {
   clusters::LossyFs lossy_fs(const DbContext& ctx, const std::string& node) const;
   // The node's server is killed: drop what it had not fsynced (LosesPower).
   Json lose_unsynced(const DbContext& ctx, const std::string& node, const PowerLoss& how) const;
+  // LosesPower::make_durable: sync on every node's file system.
+  void make_durable(const DbContext& ctx) const;
 
   Paths paths(const DbContext& ctx, const std::string& node) const;
   clusters::Daemon daemon(const Paths& p) const;

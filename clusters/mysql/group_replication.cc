@@ -108,6 +108,7 @@ class GroupReplicationDb : public Db, public Killable, public Pausable, public L
   }
 
   bool on_power_loss_fs() const override { return servers_.power_loss_fs(); }
+  void make_durable(const DbContext& ctx) override { servers_.make_durable(ctx); }
   Json lose_unsynced(const DbContext& ctx, const std::string& node, const PowerLoss& how) override {
     return servers_.lose_unsynced(ctx, node, how);
   }

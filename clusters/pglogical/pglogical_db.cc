@@ -95,7 +95,7 @@ stop_all() {
 )SH";
 
 // $1 node dir, $2 bin dir, $3 postgresql.conf lines, $4 pg_hba.conf lines, $5 "" | "prepare"
-// (make the node dir only) | "lossy" (data/ on the power-loss file system at lossy/).
+// (make the node dir only) | "lossy" (data/ is the power-loss file system's mount point).
 constexpr const char* kInitScript = R"SH(
 set -e
 # The node directory's parents are root's alone; the node directory itself is postgres's, so
@@ -107,11 +107,9 @@ chown postgres:postgres "$1"
 chmod 700 "$1"
 [ "$5" = prepare ] && exit 0
 cd /tmp
-if [ "$5" = lossy ]; then
-  # data/ is lossy/data, on the power-loss file system mounted at lossy/ by now.
-  runuser -u postgres -- mkdir -m 700 "$1/lossy/data"
-  runuser -u postgres -- ln -s lossy/data "$1/data"
-fi
+# With "lossy", data/ is the power-loss file system's mount point (mounted by now; initdb sees
+# it empty: its control file is not listed) and must be postgres's alone, as initdb makes it.
+[ "$5" = lossy ] && chmod 700 "$1/data"
 if ! out=$(runuser -u postgres -- "$2/initdb" -D "$1/data" -U postgres -A trust --no-sync \
     -E UTF8 --locale=C.UTF-8 2>&1); then
   printf '%s\n' "$out" >&2
@@ -190,7 +188,7 @@ if [ -d "$1/data" ]; then
 fi
 [ -n "$cg" ] && [ -d "$cg" ] && rmdir "$cg" 2>/dev/null
 # The power-loss file system (db-options power-loss-fs) exits when unmounted.
-if grep -qs " $1/lossy fuse" /proc/self/mounts; then umount "$1/lossy" 2>/dev/null || umount -l "$1/lossy"; fi
+if grep -qs " $1/data fuse" /proc/self/mounts; then umount "$1/data" 2>/dev/null || umount -l "$1/data"; fi
 rm -rf "$1"
 [ ! -e "$1" ]
 )SH";
@@ -479,7 +477,7 @@ void PglogicalDb::setup(const DbContext& ctx) {
     const std::string conf = postgresql_conf(address, dir, ctx.nodes.size(), options_);
     if (options_.power_loss_fs) {
       run(*s, script(kInitScript, {dir, kPgBinDir, conf, hba, "prepare"}), "making " + dir);
-      clusters::lossy_fs_under(dir).mount_on(*s, node, "postgres:postgres");
+      clusters::lossy_fs_under(dir, "data").mount_on(*s, node, "postgres:postgres");
     }
     run(*s,
         script(kInitScript, {dir, kPgBinDir, conf, hba, options_.power_loss_fs ? "lossy" : ""})
@@ -682,6 +680,14 @@ std::string PglogicalDb::version(const DbContext& ctx) {
 
 std::vector<std::string> PglogicalDb::vocabularies() const { return sql::vocabularies(); }
 
+// The data directory itself is the mount point (see kInitScript).
+void PglogicalDb::make_durable(const DbContext& ctx) {
+  if (!options_.power_loss_fs) return;
+  clusters::sync_lossy_fs(ctx, [&](const std::string& n) {
+    return clusters::lossy_fs_under(pglogical_node_dir(ctx, n), "data");
+  });
+}
+
 Json PglogicalDb::lose_unsynced(const DbContext& ctx, const std::string& node,
                                 const PowerLoss& how) {
   if (!options_.power_loss_fs) {
@@ -689,7 +695,7 @@ Json PglogicalDb::lose_unsynced(const DbContext& ctx, const std::string& node,
                       ": power loss needs db-options {\"power-loss-fs\": true}");
   }
   auto s = open_session(ctx, node);
-  return clusters::lossy_fs_under(pglogical_node_dir(ctx, node)).drop(*s, node, how);
+  return clusters::lossy_fs_under(pglogical_node_dir(ctx, node), "data").drop(*s, node, how);
 }
 
 std::vector<NodeCheck> PglogicalDb::node_checks() const {

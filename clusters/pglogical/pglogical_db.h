@@ -93,6 +93,7 @@ class PglogicalDb : public Db,
  public:
   explicit PglogicalDb(PglogicalOptions options);
   bool on_power_loss_fs() const override { return options_.power_loss_fs; }
+  void make_durable(const DbContext& ctx) override;
   Json lose_unsynced(const DbContext& ctx, const std::string& node, const PowerLoss& how) override;
   std::string name() const override { return "pglogical"; }
   Json claims() const override;

@@ -52,8 +52,12 @@
  *                   a random prefix of its new tail (a random size between synced_size and its
  *                   size, rounded down to 512). Deterministic for a given seed (default 1) and
  *                   file (inode): the choices hash the seed, inode, page and sector.
+ *   drop ... force  drop even while files are open through the mount; without it a drop
+ *                   fails with EBUSY then (the database still runs: a killed process's files
+ *                   are released within milliseconds of its death).
  *   sync            make everything durable now: records freed, entry log and stash emptied.
  * Reading it gives one line of JSON: {"dirty-files":N,"dirty-bytes":N,"pending-entries":N,
+ * "open-files":N,
  * "drops":N,"last-drop":{"files":N,"pages-restored":N,"bytes-truncated":N,"entries-undone":N}}
  * (dirty-bytes: pre-image bytes held plus bytes past synced_size). A drop is meant to run while
  * no process has the files open (the caller kills the database first); it holds the one mutex,
@@ -100,6 +104,9 @@ static int stash_fd = -1;   /* O_PATH on BACKING_DIR/.lossyfs-stash */
 static struct timespec start_time;
 /* Protects everything below: the records, the entry log, the counters. */
 static pthread_mutex_t state_lock = PTHREAD_MUTEX_INITIALIZER;
+/* Files open through the mount (not the control file): a drop refuses to run while any is
+ * (EBUSY), since a database that still runs would see its files change under it. */
+static long open_files;
 
 static uint64_t mix64(uint64_t x) { /* splitmix64's finaliser */
   x += 0x9e3779b97f4a7c15ULL;
@@ -830,6 +837,7 @@ static int open_existing(const char* path, struct fuse_file_info* fi) {
     }
   }
   fi->fh = (uint64_t)fd;
+  __atomic_add_fetch(&open_files, 1, __ATOMIC_SEQ_CST);
   return 0;
 }
 
@@ -876,6 +884,7 @@ static int lfs_create(const char* path, mode_t mode, struct fuse_file_info* fi) 
   } else {
     log_create(&s, 0);
     fi->fh = (uint64_t)fd;
+    __atomic_add_fetch(&open_files, 1, __ATOMIC_SEQ_CST);
   }
   pthread_mutex_unlock(&state_lock);
   return rc;
@@ -953,6 +962,7 @@ static int lfs_release(const char* path, struct fuse_file_info* fi) {
     return 0;
   }
   close((int)fi->fh);
+  __atomic_sub_fetch(&open_files, 1, __ATOMIC_SEQ_CST);
   return 0;
 }
 
@@ -1058,12 +1068,13 @@ static int status_text(char** out, size_t* len) {
     }
   }
   char* text = NULL;
-  int n = asprintf(&text,
-                   "{\"dirty-files\":%zu,\"dirty-bytes\":%llu,\"pending-entries\":%zu,"
-                   "\"drops\":%lld,\"last-drop\":{\"files\":%lld,\"pages-restored\":%lld,"
-                   "\"bytes-truncated\":%lld,\"entries-undone\":%lld}}\n",
-                   record_count, bytes, entry_count, drops, last_drop.files, last_drop.pages,
-                   last_drop.truncated, last_drop.undone);
+  int n = asprintf(
+      &text,
+      "{\"dirty-files\":%zu,\"dirty-bytes\":%llu,\"pending-entries\":%zu,"
+      "\"open-files\":%ld,\"drops\":%lld,\"last-drop\":{\"files\":%lld,\"pages-restored\":%lld,"
+      "\"bytes-truncated\":%lld,\"entries-undone\":%lld}}\n",
+      record_count, bytes, entry_count, __atomic_load_n(&open_files, __ATOMIC_SEQ_CST), drops,
+      last_drop.files, last_drop.pages, last_drop.truncated, last_drop.undone);
   pthread_mutex_unlock(&state_lock);
   if (n < 0) return -ENOMEM;
   *out = text;
@@ -1278,11 +1289,13 @@ static int run_command(const char* buf, size_t size) {
     return 0;
   }
   if (strcmp(words[0], "drop") != 0) return -EINVAL;
-  int undo_entries = 0, torn = 0, seeded = 0;
+  int undo_entries = 0, torn = 0, seeded = 0, force = 0;
   uint64_t seed = 1;
   for (int i = 1; i < count; ++i) {
     if (strcmp(words[i], "entries") == 0 && !undo_entries) {
       undo_entries = 1;
+    } else if (strcmp(words[i], "force") == 0 && !force) {
+      force = 1;
     } else if (strcmp(words[i], "torn") == 0 && !torn) {
       torn = 1;
     } else if (strncmp(words[i], "seed=", 5) == 0 && !seeded) {
@@ -1297,6 +1310,7 @@ static int run_command(const char* buf, size_t size) {
     }
   }
   if (seeded && !torn) return -EINVAL;
+  if (!force && __atomic_load_n(&open_files, __ATOMIC_SEQ_CST) > 0) return -EBUSY;
   return drop(undo_entries, torn, seed);
 }
 
