@@ -187,6 +187,21 @@ class LosesPower {
   virtual void make_durable(const DbContext& ctx) = 0;
 };
 
+// Membership changes (nemesis "membership"): a node leaves the cluster the database's own way
+// and joins it again. leave_modes() names the ways (the first is the default), e.g. Galera's
+// "leave" (a clean shutdown: the node leaves the group; it rejoins by IST) and "wipe" (the
+// same, and its data directory emptied: it rejoins as a new node, by SST). join() brings a node
+// that left back into the cluster, with whatever state transfer that takes, and returns when
+// it serves again. Both return what happened (for the history) and throw RemoteError when
+// they cannot.
+class ChangesMembership {
+ public:
+  virtual ~ChangesMembership() = default;
+  virtual std::vector<std::string> leave_modes() const = 0;
+  virtual Json leave(const DbContext& ctx, const std::string& node, const std::string& mode) = 0;
+  virtual Json join(const DbContext& ctx, const std::string& node) = 0;
+};
+
 // The clock offsets that matter to a database, for the clock nemesis's defaults: bumps are
 // drawn log-uniformly in [min_ms, max_ms] unless nemesis-options.clock sets min-ms / max-ms.
 // `why` says what in the database reads the clock (for the docs and the test log).
