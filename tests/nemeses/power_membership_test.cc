@@ -99,7 +99,7 @@ TEST_CASE("power: refused without the file system, and for a database that canno
   CHECK_THROWS_WITH(NemesisRegistry::get("nemesis", "power")(o), Catch::Contains("torn"));
 }
 
-TEST_CASE("power: setup makes durable; a cut kills every target before any drop; heal starts",
+TEST_CASE("power: setup makes durable, a cut kills every target before any drop, heal starts",
           "[power]") {
   FakeDb db(true);
   DbContext dctx;
