@@ -174,19 +174,6 @@ void LossyFs::sync(Session& s, const std::string& node) const {
   }
 }
 
-Json LossyFs::status(Session& s, const std::string& node) const {
-  ExecResult r = s.exec(Command{"cat", mount + "/.lossyfs"});
-  if (!r.ok()) {
-    throw RemoteError(
-        node, "the power-loss file system at " + mount + " does not answer: " + trim(r.err));
-  }
-  try {
-    return Json::parse(trim(r.out));
-  } catch (const Json::exception&) {
-    return Json{{"status", trim(r.out)}};
-  }
-}
-
 OptionDecl power_loss_fs_option() {
   return {"power-loss-fs", false,
           "place the data directory on Faultline's power-loss file system (FUSE; needs gcc, "

@@ -55,8 +55,6 @@ struct LossyFs {
   // adapters call it at the end of setup, so a power cut tests the run's writes, not an
   // initdb --no-sync or an SST that nobody fsynced.
   void sync(Session& s, const std::string& node) const;
-  // The current account, without dropping anything.
-  Json status(Session& s, const std::string& node) const;
 };
 
 // The file system of a database node's directory `dir` (see the layout above); mounted at
