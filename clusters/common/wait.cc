@@ -14,6 +14,11 @@ std::string ms_since(std::chrono::steady_clock::time_point t) {
          " ms";
 }
 
+int64_t ms_count(std::chrono::steady_clock::time_point t) {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - t)
+      .count();
+}
+
 bool poll_until(std::chrono::steady_clock::time_point deadline, std::chrono::milliseconds interval,
                 const std::function<bool()>& ready) {
   for (;;) {

@@ -7,6 +7,7 @@
 #pragma once
 
 #include <chrono>
+#include <cstdint>
 #include <functional>
 #include <string>
 
@@ -14,12 +15,15 @@
 
 namespace faultline::clusters {
 
+// "1234 ms": the time since `t`, for log lines.
+std::string ms_since(std::chrono::steady_clock::time_point t);
+// The milliseconds since `t`, for a nemesis's completion.
+int64_t ms_count(std::chrono::steady_clock::time_point t);
+
 // Calls `ready` until it returns true, sleeping `interval` between calls, and then returns
 // true; returns false when a call returned false at or after `deadline` (the last call may end
 // up to one `interval` plus one call after it). `ready` runs at least once, even when the
 // deadline has passed; what it throws propagates.
-// "1234 ms": the time since `t`, for log lines.
-std::string ms_since(std::chrono::steady_clock::time_point t);
 
 bool poll_until(std::chrono::steady_clock::time_point deadline, std::chrono::milliseconds interval,
                 const std::function<bool()>& ready);

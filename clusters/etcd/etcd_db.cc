@@ -199,7 +199,9 @@ Json EtcdDb::claims() const {
 
 Json EtcdDb::node_settings(const DbContext& ctx, const std::string& node) {
   std::lock_guard<std::mutex> lock(mu_);
-  const std::vector<std::string> argv = etcd_argv(ctx, node, token_);
+  auto j = joined_.find(node);
+  const std::vector<std::string> argv =
+      etcd_argv(ctx, node, token_, j == joined_.end() ? std::string() : j->second);
   Json out = Json::object();
   for (size_t i = 1; i + 1 < argv.size(); i += 2) {
     if (argv[i].rfind("--", 0) != 0) break;
@@ -213,15 +215,21 @@ Json EtcdDb::node_settings(const DbContext& ctx, const std::string& node) {
   return out;
 }
 
+std::string EtcdDb::peer_url(const DbContext& ctx, const std::string& node) const {
+  return "http://" + host_of(ctx, node) + ":" + std::to_string(kPeerPort);
+}
+
 std::vector<std::string> EtcdDb::etcd_argv(const DbContext& ctx, const std::string& node,
-                                           const std::string& token) const {
-  std::string cluster;
-  for (const auto& n : ctx.nodes) {
-    cluster += (cluster.empty() ? "" : ",") + n + "=http://" + host_of(ctx, n) + ":" +
-               std::to_string(kPeerPort);
+                                           const std::string& token,
+                                           const std::string& joined) const {
+  std::string cluster = joined;
+  if (joined.empty()) {
+    for (const auto& n : ctx.nodes) {
+      if (!cluster.empty()) cluster += ",";
+      cluster += n + "=" + peer_url(ctx, n);
+    }
   }
-  std::string host = host_of(ctx, node);
-  std::string peer = "http://" + host + ":" + std::to_string(kPeerPort);
+  std::string peer = peer_url(ctx, node);
   std::string client = client_url(ctx, node);
   return {binary_,
           "--name",
@@ -239,7 +247,7 @@ std::vector<std::string> EtcdDb::etcd_argv(const DbContext& ctx, const std::stri
           "--initial-cluster",
           cluster,
           "--initial-cluster-state",
-          "new",
+          joined.empty() ? "new" : "existing",
           "--initial-cluster-token",
           token,
           "--pre-vote=true"};
@@ -255,9 +263,14 @@ clusters::Daemon EtcdDb::daemon(const DbContext& ctx, const std::string& node) c
 void EtcdDb::start_node(const DbContext& ctx, const std::string& node, const std::string& token) {
   clusters::require_remote(ctx, kWhere);
   auto prepare = clusters::prepare_launch_command(ctx, node, kWhere);
+  std::string joined;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (auto j = joined_.find(node); j != joined_.end()) joined = j->second;
+  }
   std::vector<std::string> args = {options_.dir, node_dir(ctx, node)};
   for (auto& a : clusters::launch_env_argv(ctx, node)) args.push_back(std::move(a));
-  for (auto& a : etcd_argv(ctx, node, token)) args.push_back(std::move(a));
+  for (auto& a : etcd_argv(ctx, node, token, joined)) args.push_back(std::move(a));
   auto session = ctx.remote->session(node);
   if (prepare) session->run_checked(prepare->with_timeout(kCommandTimeout));
   if (options_.power_loss_fs) {
@@ -314,6 +327,8 @@ void EtcdDb::setup(const DbContext& ctx) {
     token = t.str();
     std::lock_guard<std::mutex> lock(mu_);
     token_ = token;
+    joined_.clear();
+    removed_.clear();
   }
   binary_ = clusters::Installer(options_.install).install_all(ctx, "etcd", kEtcdBinary);
   // Leftovers of an earlier run (a crashed controller, --leave-db-running) go first: a data
@@ -518,6 +533,10 @@ void EtcdDb::start(const DbContext& ctx, const std::string& node) {
   std::string token;
   {
     std::lock_guard<std::mutex> lock(mu_);
+    if (removed_.count(node)) {
+      log(ctx, "etcd: " + node + " not started: it is out of the cluster until it joins again");
+      return;
+    }
     token = token_;
   }
   // On an existing data dir etcd ignores the initial-cluster flags and rejoins.
@@ -530,6 +549,112 @@ void EtcdDb::pause(const DbContext& ctx, const std::string& node) {
 
 void EtcdDb::resume(const DbContext& ctx, const std::string& node) {
   signal_node(ctx, node, "CONT", false);
+}
+
+Json EtcdDb::ask_other_member(const DbContext& ctx, const std::string& except,
+                              const std::string& path, const std::string& body) {
+  std::string last = "no other member";
+  const auto deadline = Clock::now() + std::chrono::seconds(20);
+  while (true) {
+    for (const auto& n : ctx.nodes) {
+      if (n == except) continue;
+      etcd::EtcdHttp http(client_url(ctx, n));
+      etcd::HttpResult h = http.post(path, body, std::chrono::milliseconds(3000));
+      if (h.kind != etcd::HttpResult::Kind::kAnswer) {
+        last = n + ": " + h.error;
+        continue;
+      }
+      if (auto e = etcd::parse_error(h.status, h.body)) {
+        last = n + ": " + e->describe(h.status);
+        continue;
+      }
+      Json j = Json::parse(h.body, nullptr, false);
+      if (j.is_discarded()) {
+        last = n + ": not JSON: " + h.body.substr(0, 200);
+        continue;
+      }
+      return j;
+    }
+    if (Clock::now() >= deadline) break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(250));
+  }
+  throw std::runtime_error(std::string(kWhere) + ": " + path +
+                           " answered by no member in 20 s: " + last);
+}
+
+Json EtcdDb::leave(const DbContext& ctx, const std::string& node, const std::string& mode) {
+  if (mode != "remove") {
+    throw ConfigError(std::string(kWhere) + ": no membership mode '" + mode + "' (remove)");
+  }
+  clusters::require_remote(ctx, kWhere);
+  auto t0 = Clock::now();
+  const std::string peer = peer_url(ctx, node);
+  std::string id;
+  for (const auto& m :
+       etcd::parse_members(ask_other_member(ctx, node, "/v3/cluster/member/list", "{}"))) {
+    if (std::find(m.peer_urls.begin(), m.peer_urls.end(), peer) != m.peer_urls.end()) id = m.id;
+  }
+  if (id.empty()) {
+    throw std::runtime_error("node " + node + ": no etcd member has peer URL " + peer +
+                             " (is it out of the cluster already?)");
+  }
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    removed_.insert(node);
+  }
+  ask_other_member(ctx, node, "/v3/cluster/member/remove", Json{{"ID", id}}.dump());
+  const double removed_s = std::chrono::duration<double>(Clock::now() - t0).count();
+  // A removed member stops by itself once it learns of its removal; this makes sure.
+  signal_node(ctx, node, "TERM", true);
+  auto s = ctx.remote->session(node);
+  s->run_checked(Command{"rm", "-rf", "--", data_dir(ctx, node)}.with_timeout(kCommandTimeout));
+  log(ctx, "etcd: " + node + " (member " + id + ") removed from the cluster and wiped in " +
+               clusters::ms_since(t0));
+  return Json{{"member-id", id},
+              {"removed-ms", static_cast<int64_t>(removed_s * 1000)},
+              {"wiped", data_dir(ctx, node)}};
+}
+
+Json EtcdDb::join(const DbContext& ctx, const std::string& node) {
+  clusters::require_remote(ctx, kWhere);
+  auto t0 = Clock::now();
+  const std::string peer = peer_url(ctx, node);
+  // A member with this peer URL that never started (an earlier join failed after its add)
+  // is taken as it is; otherwise the node is added as a new member.
+  std::vector<etcd::Member> members =
+      etcd::parse_members(ask_other_member(ctx, node, "/v3/cluster/member/list", "{}"));
+  std::string id;
+  for (const auto& m : members) {
+    if (std::find(m.peer_urls.begin(), m.peer_urls.end(), peer) == m.peer_urls.end()) continue;
+    if (!m.name.empty()) {
+      std::string what = "node " + node + ": member " + m.id;
+      what += " (" + m.name + ") already has its peer URL " + peer;
+      throw std::runtime_error(what);
+    }
+    id = m.id;
+  }
+  if (id.empty()) {
+    Json added = ask_other_member(ctx, node, "/v3/cluster/member/add",
+                                  Json{{"peerURLs", Json::array({peer})}}.dump());
+    id = etcd::parse_added_member(added).id;
+    members = etcd::parse_members(added);
+  }
+  std::string token;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    joined_[node] = etcd::initial_cluster(members, node);
+    token = token_;
+  }
+  auto s = ctx.remote->session(node);
+  s->run_checked(Command{"rm", "-rf", "--", data_dir(ctx, node)}.with_timeout(kCommandTimeout));
+  start_node(ctx, node, token.empty() ? "fl-etcd" : token);
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    removed_.erase(node);
+  }
+  wait_healthy(ctx, kSetupTimeout);
+  log(ctx, "etcd: " + node + " joined again as member " + id + " in " + clusters::ms_since(t0));
+  return Json{{"member-id", id}, {"joined-ms", clusters::ms_count(t0)}};
 }
 
 std::vector<std::string> EtcdDb::primaries(const DbContext& ctx) {

@@ -48,6 +48,7 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -71,7 +72,12 @@ struct EtcdOptions {
 // ranges checked); throws ConfigError naming "db 'etcd'" and the key.
 EtcdOptions parse_etcd_options(const Json& options);
 
-class EtcdDb : public Db, public Killable, public Pausable, public HasPrimaries, public LosesPower {
+class EtcdDb : public Db,
+               public Killable,
+               public Pausable,
+               public HasPrimaries,
+               public LosesPower,
+               public ChangesMembership {
  public:
   explicit EtcdDb(EtcdOptions options);
   bool on_power_loss_fs() const override { return options_.power_loss_fs; }
@@ -95,6 +101,16 @@ class EtcdDb : public Db, public Killable, public Pausable, public HasPrimaries,
   void pause(const DbContext& ctx, const std::string& node) override;
   void resume(const DbContext& ctx, const std::string& node) override;
   std::vector<std::string> primaries(const DbContext& ctx) override;
+  // Membership (nemesis membership), mode "remove": the member is removed through another
+  // member (/v3/cluster/member/remove; retried for up to 20 s while etcd's strict reconfig
+  // check refuses, e.g. within 5 s of a join), its etcd stopped and its data dir emptied.
+  // join: the node is added again as a new member (/v3/cluster/member/add through another
+  // member) and started on an empty data dir with --initial-cluster-state existing and the
+  // members the add answered; then every node must be healthy (60 s). A removed node is not
+  // started by start() (the kill nemesis): it would form a cluster of its own.
+  std::vector<std::string> leave_modes() const override { return {"remove"}; }
+  Json leave(const DbContext& ctx, const std::string& node, const std::string& mode) override;
+  Json join(const DbContext& ctx, const std::string& node) override;
 
   // Waits until every node of ctx answers and all agree on one leader; throws
   // std::runtime_error naming the first node that did not, with the tail of its log.
@@ -110,9 +126,16 @@ class EtcdDb : public Db, public Killable, public Pausable, public HasPrimaries,
   std::string client_url(const DbContext& ctx, const std::string& node) const;
 
  private:
+  // etcd's command line; `joined`: the --initial-cluster of a node added to a running cluster
+  // (state existing), "" for a node of the first cluster (every node, state new).
   std::vector<std::string> etcd_argv(const DbContext& ctx, const std::string& node,
-                                     const std::string& token) const;
+                                     const std::string& token, const std::string& joined) const;
   void start_node(const DbContext& ctx, const std::string& node, const std::string& token);
+  std::string peer_url(const DbContext& ctx, const std::string& node) const;
+  // POSTs `body` to `path` on the first member other than `except` that takes it, retrying
+  // for up to 20 s; returns the answer; throws naming the last error.
+  Json ask_other_member(const DbContext& ctx, const std::string& except, const std::string& path,
+                        const std::string& body);
   // Sends `signal` to the node's etcd; with wait, waits until it is gone (SIGKILL after
   // wait_ms). Returns false when no etcd of ours was running.
   bool signal_node(const DbContext& ctx, const std::string& node, const std::string& signal,
@@ -125,7 +148,9 @@ class EtcdDb : public Db, public Killable, public Pausable, public HasPrimaries,
   // call uses it).
   std::string binary_;
   std::mutex mu_;
-  std::string token_;  // this setup's --initial-cluster-token
+  std::string token_;                          // this setup's --initial-cluster-token
+  std::map<std::string, std::string> joined_;  // node -> its --initial-cluster when it joined
+  std::set<std::string> removed_;              // nodes out of the cluster (membership)
 };
 
 }  // namespace faultline

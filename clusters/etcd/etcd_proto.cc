@@ -256,6 +256,57 @@ MemberStatus parse_status(const Json& answer) {
   return s;
 }
 
+namespace {
+
+Member parse_member(const Json& m) {
+  if (!m.is_object()) throw ProtocolError("etcd answer: a member is not an object: " + m.dump());
+  Member out;
+  out.id = text_field(m, "ID");
+  if (out.id.empty()) throw ProtocolError("etcd answer: a member without an ID: " + m.dump());
+  out.name = text_field(m, "name");
+  if (auto it = m.find("peerURLs"); it != m.end() && it->is_array()) {
+    for (const auto& u : *it) {
+      if (!u.is_string()) throw ProtocolError("etcd answer: a peer URL is not a string");
+      out.peer_urls.push_back(u.get<std::string>());
+    }
+  }
+  if (auto it = m.find("isLearner"); it != m.end() && it->is_boolean()) out.is_learner = *it;
+  return out;
+}
+
+}  // namespace
+
+std::vector<Member> parse_members(const Json& answer) {
+  if (!answer.is_object()) throw ProtocolError("etcd answer: a member list is not an object");
+  std::vector<Member> out;
+  auto it = answer.find("members");
+  if (it == answer.end() || it->is_null()) return out;
+  if (!it->is_array()) throw ProtocolError("etcd answer: 'members' is not a list");
+  for (const auto& m : *it) out.push_back(parse_member(m));
+  return out;
+}
+
+Member parse_added_member(const Json& answer) {
+  if (!answer.is_object() || !answer.contains("member")) {
+    throw ProtocolError("etcd answer: a member add answer names no member: " + answer.dump());
+  }
+  return parse_member(answer["member"]);
+}
+
+std::string initial_cluster(const std::vector<Member>& members, const std::string& unnamed) {
+  std::string out;
+  for (const auto& m : members) {
+    const std::string& name = m.name.empty() ? unnamed : m.name;
+    for (const auto& u : m.peer_urls) {
+      if (!out.empty()) out += ",";
+      out += name;
+      out += "=";
+      out += u;
+    }
+  }
+  return out;
+}
+
 std::string GatewayError::describe(long http_status) const {
   return "etcd: " + message + " (grpc code " + std::to_string(code) + ", http " +
          std::to_string(http_status) + ")";

@@ -104,6 +104,22 @@ struct MemberStatus {
 };
 MemberStatus parse_status(const Json& answer);
 
+// A member of the cluster as /v3/cluster/member/{list,add} name it. A member added but not
+// started yet has no name.
+struct Member {
+  std::string id;  // decimal text of a uint64
+  std::string name;
+  std::vector<std::string> peer_urls;
+  bool is_learner = false;
+};
+// The "members" of a member list or member add answer (empty when there are none).
+std::vector<Member> parse_members(const Json& answer);
+// The "member" of a member add answer: the one just added.
+Member parse_added_member(const Json& answer);
+// etcd's --initial-cluster for `members`: name=peer-url, comma-separated; a member without a
+// name (added, not started) is named `unnamed` (the node about to start).
+std::string initial_cluster(const std::vector<Member>& members, const std::string& unnamed);
+
 // An error answer of the gateway: {"error": "...", "code": <gRPC code>, "message": "..."}.
 struct GatewayError {
   int code = 2;  // gRPC code (2 Unknown when the body says nothing)

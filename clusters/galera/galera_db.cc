@@ -35,12 +35,8 @@ namespace {
 
 using Clock = std::chrono::steady_clock;
 using clusters::log;
+using clusters::ms_count;
 using clusters::ms_since;
-
-int64_t ms_count(std::chrono::steady_clock::time_point t) {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - t)
-      .count();
-}
 using clusters::trim;
 using std::chrono::milliseconds;
 using std::chrono::seconds;

@@ -142,6 +142,32 @@ TEST_CASE("etcd answers: ranges, txns, headers and status as the 3.4 gateway sen
   CHECK_THROWS_AS(parse_range(Json::parse(R"({"kvs":[{"key":"!!"}]})")), ProtocolError);
 }
 
+TEST_CASE("etcd member answers: list, add, and the --initial-cluster of a joining node",
+          "[etcd][membership]") {
+  // As etcd 3.4's gateway answers /v3/cluster/member/add: the new member has no name yet.
+  Json added = Json::parse(R"({"header":{"cluster_id":"7","member_id":"11","raft_term":"3"},
+      "member":{"ID":"9372538179322589801","peerURLs":["http://10.0.0.12:2380"]},
+      "members":[{"ID":"11","name":"n1","peerURLs":["http://10.0.0.11:2380"],
+                  "clientURLs":["http://10.0.0.11:2379"]},
+                 {"ID":"9372538179322589801","peerURLs":["http://10.0.0.12:2380"]},
+                 {"ID":"13","name":"n3","peerURLs":["http://10.0.0.13:2380"],
+                  "clientURLs":["http://10.0.0.13:2379"],"isLearner":true}]})");
+  Member m = parse_added_member(added);
+  CHECK(m.id == "9372538179322589801");
+  CHECK(m.name.empty());
+  std::vector<Member> all = parse_members(added);
+  REQUIRE(all.size() == 3);
+  CHECK(all[0].name == "n1");
+  CHECK(all[2].is_learner);
+  CHECK_FALSE(all[0].is_learner);
+  CHECK(initial_cluster(all, "n2") ==
+        "n1=http://10.0.0.11:2380,n2=http://10.0.0.12:2380,n3=http://10.0.0.13:2380");
+  CHECK(parse_members(Json::parse(R"({"header":{}})")).empty());
+  CHECK_THROWS_AS(parse_members(Json::parse(R"({"members":[{"name":"x"}]})")), ProtocolError);
+  CHECK_THROWS_AS(parse_members(Json::parse(R"({"members":{}})")), ProtocolError);
+  CHECK_THROWS_AS(parse_added_member(Json::parse(R"({"members":[]})")), ProtocolError);
+}
+
 TEST_CASE("etcd error answers: which leave a write's outcome unknown", "[etcd]") {
   CHECK_FALSE(parse_error(200, R"({"header":{"revision":"3"}})"));
   auto timed_out = parse_error(
