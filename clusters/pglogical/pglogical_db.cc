@@ -539,6 +539,24 @@ bool PglogicalDb::wait_replicating(const DbContext& ctx,
   return replicating;
 }
 
+std::string PglogicalDb::subscribe_sql(const DbContext& ctx, const std::string& subscriber,
+                                       const std::vector<std::string>& providers) {
+  std::string sql;
+  for (const auto& prov : providers) {
+    if (prov == subscriber) continue;
+    const std::string name = pglogical_subscription_name(subscriber, prov);
+    const std::string dsn = "host=" + own_address(ctx, prov) + " port=" + std::to_string(kPort) +
+                            " dbname=postgres user=postgres connect_timeout=5";
+    sql += "SELECT pglogical.create_subscription(subscription_name := " + sql_literal(name) +
+           ", provider_dsn := " + sql_literal(dsn) +
+           ", replication_sets := ARRAY['default', 'default_insert_only', 'ddl_sql'], "
+           "synchronize_structure := false, synchronize_data := false, forward_origins := "
+           "'{}') WHERE NOT EXISTS (SELECT 1 FROM pglogical.subscription WHERE sub_name = " +
+           sql_literal(name) + ");\n";
+  }
+  return sql;
+}
+
 void PglogicalDb::prepare(const DbContext& ctx, const std::string& vocabulary, const Json& params) {
   const auto t0 = Clock::now();
   const auto vocs = sql::vocabularies();
@@ -565,19 +583,7 @@ void PglogicalDb::prepare(const DbContext& ctx, const std::string& vocabulary, c
   });
   // The mesh: node i subscribes to every other node j.
   clusters::on_every_node(ctx.nodes, [&](const std::string& node, size_t) {
-    std::string sql;
-    for (const auto& prov : ctx.nodes) {
-      if (prov == node) continue;
-      const std::string name = pglogical_subscription_name(node, prov);
-      const std::string dsn = "host=" + own_address(ctx, prov) + " port=" + std::to_string(kPort) +
-                              " dbname=postgres user=postgres connect_timeout=5";
-      sql += "SELECT pglogical.create_subscription(subscription_name := " + sql_literal(name) +
-             ", provider_dsn := " + sql_literal(dsn) +
-             ", replication_sets := ARRAY['default', 'default_insert_only', 'ddl_sql'], "
-             "synchronize_structure := false, synchronize_data := false, forward_origins := "
-             "'{}') WHERE NOT EXISTS (SELECT 1 FROM pglogical.subscription WHERE sub_name = " +
-             sql_literal(name) + ");\n";
-    }
+    const std::string sql = subscribe_sql(ctx, node, ctx.nodes);
     if (!sql.empty()) psql(ctx, node, sql);
   });
   std::string why;
@@ -605,7 +611,7 @@ void PglogicalDb::prepare(const DbContext& ctx, const std::string& vocabulary, c
 }
 
 bool PglogicalDb::converge(const DbContext& ctx, const std::string& vocabulary,
-                           milliseconds timeout, std::string* why) {
+                           milliseconds timeout, std::string* why, milliseconds settled) {
   std::string digest_sql;
   for (const auto& t : sql::tables(vocabulary)) {
     digest_sql += "SELECT " + sql_literal(t) +
@@ -613,9 +619,12 @@ bool PglogicalDb::converge(const DbContext& ctx, const std::string& vocabulary,
                   " x;\n";
   }
   if (digest_sql.empty() || ctx.nodes.size() < 2) return true;
-  std::map<std::string, std::vector<std::string>> by_digest;
+  std::map<std::string, std::vector<std::string>> by_digest, before;
   std::string errors;
-  const bool same = clusters::poll_until(Clock::now() + timeout, milliseconds(100), [&] {
+  auto unchanged_since = Clock::now();
+  bool same = false, stuck = false;
+  clusters::poll_until(Clock::now() + timeout, milliseconds(100), [&] {
+    before.swap(by_digest);
     by_digest.clear();
     errors.clear();
     for (const auto& n : ctx.nodes) {
@@ -625,10 +634,25 @@ bool PglogicalDb::converge(const DbContext& ctx, const std::string& vocabulary,
         errors += std::string(" ") + e.what();
       }
     }
-    return errors.empty() && by_digest.size() == 1;
+    same = errors.empty() && by_digest.size() == 1;
+    if (same || settled.count() == 0) return same;
+    if (!errors.empty() || by_digest != before) {
+      unchanged_since = Clock::now();
+      return false;
+    }
+    // No node's rows changed for `settled` while every subscription replicates: nothing is
+    // left in flight, so waiting longer changes nothing.
+    if (Clock::now() - unchanged_since < settled) return false;
+    stuck = wait_replicating(ctx, ctx.nodes, ctx.nodes, milliseconds(0));
+    if (!stuck) unchanged_since = Clock::now();
+    return stuck;
   });
   if (!same && why) {
     *why = errors;
+    if (stuck) {
+      *why += " no change in " + std::to_string(settled.count() / 1000) +
+              " s with every subscription replicating;";
+    }
     if (by_digest.size() > 1) {
       *why += " " + std::to_string(by_digest.size()) + " different states:";
       for (const auto& [d, nodes] : by_digest) {
@@ -885,6 +909,66 @@ void PglogicalDb::start(const DbContext& ctx, const std::string& node) {
                ")");
 }
 
+Json PglogicalDb::leave(const DbContext& ctx, const std::string& node, const std::string& mode) {
+  if (mode != "detach") {
+    throw ConfigError(std::string(kWhere) + ": no membership mode '" + mode + "' (detach)");
+  }
+  const auto t0 = Clock::now();
+  // The node's own subscriptions and every peer's subscription to it, each on its subscriber,
+  // all nodes at once (a drop waits ~1 s for its worker to stop; drop_subscription also drops
+  // the slot on the provider when it answers).
+  Json dropped = Json::array();
+  std::string errors;
+  std::mutex mu;
+  clusters::on_every_node(ctx.nodes, [&](const std::string& subscriber, size_t) {
+    std::vector<std::string> names;
+    for (const auto& other : ctx.nodes) {
+      if (other == node) continue;
+      if (subscriber == node) names.push_back(pglogical_subscription_name(node, other));
+      if (subscriber == other) names.push_back(pglogical_subscription_name(other, node));
+    }
+    std::string sql;
+    for (const auto& name : names) {
+      sql += "SELECT pglogical.drop_subscription(" + sql_literal(name) + ", true);\n";
+    }
+    try {
+      if (!sql.empty()) psql(ctx, subscriber, sql);
+      std::lock_guard<std::mutex> lock(mu);
+      for (const auto& name : names) dropped.push_back(name);
+    } catch (const std::exception& e) {
+      std::lock_guard<std::mutex> lock(mu);
+      errors += std::string(errors.empty() ? "" : "; ") + e.what();
+    }
+  });
+  if (!errors.empty()) throw std::runtime_error("detaching " + node + ": " + errors);
+  log(ctx, node + ": detached (" + std::to_string(dropped.size()) + " subscriptions dropped) in " +
+               seconds_since(t0));
+  return Json{{"dropped", dropped}};
+}
+
+Json PglogicalDb::join(const DbContext& ctx, const std::string& node) {
+  const auto t0 = Clock::now();
+  std::vector<std::string> others;
+  for (const auto& n : ctx.nodes) {
+    if (n != node) others.push_back(n);
+  }
+  psql(ctx, node, subscribe_sql(ctx, node, others));
+  for (const auto& other : others) psql(ctx, other, subscribe_sql(ctx, other, {node}));
+  std::string why;
+  std::vector<std::string> with_node = others;
+  with_node.push_back(node);
+  const bool ok = wait_replicating(ctx, {node}, with_node, milliseconds(60000), &why) &&
+                  wait_replicating(ctx, others, {node}, milliseconds(60000), &why);
+  if (!ok) {
+    throw std::runtime_error(node + ": subscriptions re-created but not replicating after 60 s:" +
+                             why + " (see the nodes' server.log)");
+  }
+  log(ctx, node + ": attached again (" + std::to_string(2 * others.size()) +
+               " subscriptions, no data copied) in " + seconds_since(t0));
+  return Json{{"subscriptions", static_cast<int64_t>(2 * others.size())},
+              {"joined-ms", clusters::ms_count(t0)}};
+}
+
 void PglogicalDb::pause(const DbContext& ctx, const std::string& node) {
   auto s = open_session(ctx, node);
   const std::string dir = pglogical_node_dir(ctx, node);
@@ -925,7 +1009,7 @@ void PglogicalDb::before_final_reads(const DbContext& ctx, const std::string& vo
     log(ctx, "subscriptions restarted on " + std::to_string(nodes.size()) + " nodes");
   }
   std::string why;
-  bool same = converge(ctx, vocabulary, std::chrono::seconds(15), &why);
+  bool same = converge(ctx, vocabulary, std::chrono::seconds(15), &why, std::chrono::seconds(4));
   double s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   log(ctx, same ? "nodes converged before the final reads (" + std::to_string(s) + " s)"
                 : "nodes still differ after " + std::to_string(s) + " s (" + why +

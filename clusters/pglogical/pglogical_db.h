@@ -89,7 +89,8 @@ class PglogicalDb : public Db,
                     public Killable,
                     public Pausable,
                     public ClockSensitive,
-                    public LosesPower {
+                    public LosesPower,
+                    public ChangesMembership {
  public:
   explicit PglogicalDb(PglogicalOptions options);
   bool on_power_loss_fs() const override { return options_.power_loss_fs; }
@@ -110,6 +111,15 @@ class PglogicalDb : public Db,
 
   void kill(const DbContext& ctx, const std::string& node) override;
   void start(const DbContext& ctx, const std::string& node) override;
+  // Membership (nemesis membership), mode "detach": every subscription from and to the node
+  // dropped; it keeps running and serving its clients, alone. join: the subscriptions created
+  // again both ways, without copying data (synchronize_data false: pglogical's initial copy
+  // into tables that have rows fails on duplicate keys), and waited for until replicating
+  // (60 s). What either side wrote while detached never reaches the other: the checkers find
+  // it as lost or diverged.
+  std::vector<std::string> leave_modes() const override { return {"detach"}; }
+  Json leave(const DbContext& ctx, const std::string& node, const std::string& mode) override;
+  Json join(const DbContext& ctx, const std::string& node) override;
   void pause(const DbContext& ctx, const std::string& node) override;
   void resume(const DbContext& ctx, const std::string& node) override;
   // last_update_wins compares commit timestamps: an offset above the gap between two
@@ -126,8 +136,11 @@ class PglogicalDb : public Db,
   // before final reads: replication is asynchronous, so right after the last write the nodes
   // differ for a while (and for good when last_update_wins met skewed clocks). The runner calls it
   // through before_final_reads().
+  // With `settled` > 0 it also stops, false, once no node's rows changed for that long while
+  // every subscription is 'replicating' (nothing left in flight: a divergence that stays).
   bool converge(const DbContext& ctx, const std::string& vocabulary,
-                std::chrono::milliseconds timeout, std::string* why = nullptr);
+                std::chrono::milliseconds timeout, std::string* why = nullptr,
+                std::chrono::milliseconds settled = std::chrono::milliseconds(0));
   // Restarts every subscription on every node that answers (in parallel; ~1 s per
   // subscription) and returns those nodes. For after a partition heals: a subscription still
   // says 'replicating' over a connection whose packets were dropped, and catches up only when
@@ -135,7 +148,8 @@ class PglogicalDb : public Db,
   // the connection broke, when pglogical's manager retries (after up to 180 s). With
   // recover(): caught up ~1 s after heal. before_final_reads() calls it.
   std::vector<std::string> recover(const DbContext& ctx);
-  // Before final reads: recover() when faults ran, then converge() for up to 15 s, logged.
+  // Before final reads: recover() when faults ran, then converge() for up to 15 s (settled
+  // after 4 s without change), logged.
   void before_final_reads(const DbContext& ctx, const std::string& vocabulary,
                           bool faults_ran) override;
   // Waits until every subscription of `subscribers` whose provider is in `providers` is
@@ -148,6 +162,10 @@ class PglogicalDb : public Db,
   // The node's address on its own interface (from $SSH_CONNECTION), probed once.
   std::string own_address(const DbContext& ctx, const std::string& node);
   void start_postgres(const DbContext& ctx, const std::string& node);
+  // The statements that make `subscriber` subscribe to each of `providers` (itself left out;
+  // an existing subscription kept), without copying data.
+  std::string subscribe_sql(const DbContext& ctx, const std::string& subscriber,
+                            const std::vector<std::string>& providers);
   // Kicks the peers' subscriptions from `node` (and, with `own`, node's own ones that are not
   // replicating). Returns the peers that answered.
   std::vector<std::string> kick_subscriptions(const DbContext& ctx, const std::string& node,
