@@ -1,5 +1,6 @@
 #include "clusters/mariadb/async_db.h"
 
+#include <algorithm>
 #include <chrono>
 #include <limits>
 #include <mutex>
@@ -123,7 +124,8 @@ class AsyncDb : public Db,
                 public Killable,
                 public Pausable,
                 public ReportsReplication,
-                public LosesPower {
+                public LosesPower,
+                public ChangesMembership {
  public:
   explicit AsyncDb(AsyncOptions o) : o_(std::move(o)), servers_(kWhere, o_.dir, /*port=*/3306) {
     servers_.use_power_loss_fs(o_.session.power_loss_fs);
@@ -217,17 +219,7 @@ class AsyncDb : public Db,
     clusters::on_every_node(ctx.nodes, [&](const std::string& n, size_t) {
       auto s = ctx.remote->session(n);
       std::string sql;
-      for (const auto& m : masters.at(n)) {
-        sql += "CHANGE MASTER '";
-        sql += m;
-        sql += "' TO MASTER_HOST='";
-        sql += clusters::host_of(ctx, m);
-        sql +=
-            "', MASTER_PORT=3306, MASTER_USER='faultline', MASTER_PASSWORD='faultline', "
-            "MASTER_USE_GTID=slave_pos, MASTER_CONNECT_RETRY=1; START SLAVE '";
-        sql += m;
-        sql += "'; ";
-      }
+      for (const auto& m : masters.at(n)) sql += start_channel_sql(ctx, m);
       s->run_checked(servers_.cli(ctx, n, sql));
     });
     std::string last;
@@ -331,9 +323,68 @@ class AsyncDb : public Db,
   void kill(const DbContext& ctx, const std::string& node) override { servers_.kill(ctx, node); }
 
   void start(const DbContext& ctx, const std::string& node) override {
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      if (out_.count(node)) {
+        log(ctx, "mariadb-async: " + node +
+                     " not started: it is out of the topology until it "
+                     "joins again");
+        return;
+      }
+    }
     auto s = ctx.remote->session(node);
     if (servers_.running(*s, servers_.paths(ctx, node))) return;
     start_and_wait(ctx, *s, node);
+  }
+
+  // --- ChangesMembership -------------------------------------------------------------------
+  // "remove": the master is shut down cleanly (SIGTERM) and taken out of the topology: the
+  // topology is built again over the other nodes (in a ring its successor now replicates from
+  // its predecessor; multi-source drops the channels from it), and with auto-increment offsets
+  // each remaining master gets SET GLOBAL auto_increment_increment = the masters left and
+  // auto_increment_offset = its place among them (new sessions only: a client's open session
+  // keeps the values it began with). join: the server starts again (its own channels resume
+  // from mysql.gtid_slave_pos), the original topology and offsets come back. Both wait up to
+  // 20 s for every channel to run and say whether they do; a channel that halts is the
+  // replication checker's to judge.
+  std::vector<std::string> leave_modes() const override { return {"remove"}; }
+
+  Json leave(const DbContext& ctx, const std::string& node, const std::string& mode) override {
+    if (mode != "remove") {
+      throw ConfigError(std::string(kWhere) + ": no membership mode '" + mode + "' (remove)");
+    }
+    if (o_.topology == "master-master") {
+      throw ConfigError(std::string(kWhere) +
+                        ": membership needs topology ring or multi-source (master-master has "
+                        "two nodes: one left would replicate from nobody)");
+    }
+    const auto t0 = Clock::now();
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      out_.insert(node);
+    }
+    auto s = ctx.remote->session(node);
+    servers_.signal_and_wait(*s, node, servers_.paths(ctx, node), "TERM", seconds(60));
+    Json r = {{"shutdown-ms", clusters::ms_count(t0)}};
+    r.update(rewire(ctx));
+    log(ctx, "mariadb-async: " + node + " removed from the " + o_.topology + " in " + ms_since(t0) +
+                 ": " + r.dump());
+    return r;
+  }
+
+  Json join(const DbContext& ctx, const std::string& node) override {
+    const auto t0 = Clock::now();
+    auto s = ctx.remote->session(node);
+    if (!servers_.running(*s, servers_.paths(ctx, node))) start_and_wait(ctx, *s, node);
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      out_.erase(node);
+    }
+    Json r = rewire(ctx);
+    r["joined-ms"] = clusters::ms_count(t0);
+    log(ctx, "mariadb-async: " + node + " back in the " + o_.topology + " in " + ms_since(t0) +
+                 ": " + r.dump());
+    return r;
   }
 
   // --- Pausable ---------------------------------------------------------------------------
@@ -348,6 +399,79 @@ class AsyncDb : public Db,
     sql::MariaDbOptions mo;
     mo.isolation = o_.session.isolation;
     return mo;
+  }
+
+  // CHANGE MASTER for the channel from `master` (named after it), and START SLAVE.
+  static std::string start_channel_sql(const DbContext& ctx, const std::string& master) {
+    std::string sql = "CHANGE MASTER '";
+    sql += master;
+    sql += "' TO MASTER_HOST='";
+    sql += clusters::host_of(ctx, master);
+    sql +=
+        "', MASTER_PORT=3306, MASTER_USER='faultline', MASTER_PASSWORD='faultline', "
+        "MASTER_USE_GTID=slave_pos, MASTER_CONNECT_RETRY=1; START SLAVE '";
+    sql += master;
+    sql += "'; ";
+    return sql;
+  }
+
+  // Makes the channels of every node in the topology (the nodes not out) what the topology
+  // over them wants, and their auto-increment offsets; waits up to 20 s for every channel to
+  // run. Returns {"channels": {node: [masters]}, "auto-increment": {node: "increment/offset"},
+  // "running": bool, "not-running": "why"}.
+  Json rewire(const DbContext& ctx) {
+    std::vector<std::string> members;
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      for (const auto& n : ctx.nodes) {
+        if (!out_.count(n)) members.push_back(n);
+      }
+    }
+    const auto want = async_masters(o_.topology, members);
+    Json channels_of = Json::object();
+    Json offsets = Json::object();
+    for (size_t i = 0; i < members.size(); ++i) {
+      const std::string& n = members[i];
+      auto s = ctx.remote->session(n);
+      std::set<std::string> have;
+      for (const auto& ch : channels(ctx, *s, n)) have.insert(field(ch, "Connection_name"));
+      const std::vector<std::string>& masters = want.at(n);
+      std::string sql;
+      for (const auto& h : have) {
+        if (std::find(masters.begin(), masters.end(), h) != masters.end()) continue;
+        sql.append("STOP SLAVE '").append(h).append("'; RESET SLAVE '").append(h).append("' ALL; ");
+      }
+      for (const auto& m : masters) {
+        if (!have.count(m)) sql += start_channel_sql(ctx, m);
+      }
+      if (o_.offsets) {
+        const std::string inc = std::to_string(members.size());
+        const std::string off = std::to_string(i + 1);
+        sql.append("SET GLOBAL auto_increment_increment = ").append(inc);
+        sql.append(", auto_increment_offset = ").append(off).append("; ");
+        offsets[n] = inc;
+        offsets[n].get_ref<std::string&>().append("/").append(off);
+      }
+      if (!sql.empty()) s->run_checked(servers_.cli(ctx, n, sql));
+      channels_of[n] = masters;
+    }
+    std::string last;
+    const bool running = clusters::poll_until(Clock::now() + seconds(20), milliseconds(250), [&] {
+      for (const auto& n : members) {
+        auto s = ctx.remote->session(n);
+        for (const auto& ch : channels(ctx, *s, n)) {
+          if (ch.at("Slave_IO_Running") != "Yes" || ch.at("Slave_SQL_Running") != "Yes") {
+            last = describe(n, ch);
+            return false;
+          }
+        }
+      }
+      return true;
+    });
+    Json r = {{"channels", channels_of}, {"running", running}};
+    if (o_.offsets) r["auto-increment"] = offsets;
+    if (!running) r["not-running"] = last;
+    return r;
   }
 
   std::string config(const DbContext& ctx, const std::string& node, const std::string& address,
@@ -546,6 +670,8 @@ class AsyncDb : public Db,
   }
 
   AsyncOptions o_;
+  std::mutex mu_;
+  std::set<std::string> out_;  // nodes taken out of the topology (membership); guarded by mu_
   Servers servers_;
 };
 
