@@ -92,6 +92,12 @@ class Model {
   // std::invalid_argument naming the op when its f or value does not fit the model.
   virtual std::optional<Call> prepare(const Operation& op) = 0;
 
+  // Whether the model is a product of independent per-key objects, each op touching exactly
+  // the one key it names (a "key" field, or [key value]). Then, by locality (Herlihy and Wing
+  // 1990; Horn and Kroening's P-compositionality), a history is linearizable exactly when each
+  // key's subhistory is, and the checker decides an unsplit history key by key.
+  virtual bool local_by_key() const { return false; }
+
   // How a failed operation whose failure the history does not explain is read. kUnknown
   // (Jepsen's and Knossos's convention: a failed op did not happen) drops it; kMismatch reads
   // a failed cas with no error as "the compare did not match" (Porcupine's etcd model). A

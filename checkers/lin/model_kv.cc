@@ -106,6 +106,8 @@ class KvModel : public Model {
   }
 
   bool memoise_steps() const override { return true; }
+  // get, put and append each name one key; keys never interact.
+  bool local_by_key() const override { return true; }
 
   // One key only: the unsplit map has no symbolic form here.
   SymbolicDomain symbolic_domain() const override {

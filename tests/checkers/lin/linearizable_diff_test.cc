@@ -13,6 +13,7 @@
 #include "checkers/lin/linear_search.h"
 #include "checkers/lin/unique_values.h"
 #include "checkers/lin/z3_linear.h"
+#include "harness/checker.h"
 #include "harness/formats.h"
 #include "tests/support/paths.h"
 
@@ -432,4 +433,60 @@ TEST_CASE("the unique-values zone check agrees with the search on heavy-tailed h
   wok.type = OpType::kOk;
   History twice = History::build_or_throw({w, wok, w, wok}, "twice");
   CHECK_FALSE(lin::check_unique_values(lin::prepare_ops(twice, *m), *m).has_value());
+}
+
+// Locality (Herlihy and Wing): a kv history checked unsplit is decided key by key; the search
+// of the whole map (option locality false) must give the same verdict, and so must the split
+// check. Histories of three keys, each key's ops from generate() (a third mutated), merged in
+// a random interleaving with the key in each op's "key" field and distinct processes per key.
+// 600 histories in ./test.sh and CI; 5,000 with FAULTLINE_TEST_SIZE=full.
+TEST_CASE("an unsplit kv history decided key by key agrees with the whole-map search",
+          "[lin][diff][keys]") {
+  const uint64_t seed = seed_from_env();
+  const int count = testing::test_size(600, 5000);
+  std::cout << "linearizable locality test: seed " << seed << " (FAULTLINE_SEED to replay), "
+            << count << " histories\n";
+  std::mt19937_64 rng(seed);
+  auto checker = [](const Json& options) {
+    return CheckerRegistry::get("checker", "linearizable")(options);
+  };
+  auto whole =
+      checker({{"model", "kv"}, {"independent", false}, {"locality", false}, {"explain", false}});
+  auto local = checker({{"model", "kv"}, {"independent", false}, {"explain", false}});
+  auto split = checker({{"model", "kv"}, {"independent", true}, {"explain", false}});
+  CheckContext ctx;
+  ctx.threads = 1;
+  int invalid = 0;
+  for (int n = 0; n < count; ++n) {
+    std::vector<std::vector<Op>> per_key(3);
+    for (auto& ops : per_key) ops = generate(rng, "kv", rng() % 3 == 0, {2, 3, 4});
+    std::vector<Op> merged;
+    std::vector<size_t> at(per_key.size(), 0);
+    for (size_t left = 0;;) {
+      left = 0;
+      for (size_t k = 0; k < per_key.size(); ++k) left += per_key[k].size() - at[k];
+      if (left == 0) break;
+      size_t k = rng() % per_key.size();
+      while (at[k] == per_key[k].size()) k = (k + 1) % per_key.size();
+      Op op = per_key[k][at[k]++];
+      op.process = op.process * 3 + static_cast<int64_t>(k);
+      op.extra["key"] = std::to_string(k);
+      merged.push_back(std::move(op));
+    }
+    History h = History::build_or_throw(merged, "generated");
+    CheckResult w = whole->check(h, ctx), l = local->check(h, ctx), s = split->check(h, ctx);
+    if (w.validity != l.validity || l.validity != s.validity) {
+      std::ostringstream edn;
+      write_history(edn, h, HistoryFormat::kEdn);
+      FAIL("seed " << seed << ", history " << n << ": whole map " << to_string(w.validity)
+                   << ", key by key " << to_string(l.validity) << ", split "
+                   << to_string(s.validity) << "\n"
+                   << edn.str());
+    }
+    REQUIRE(l.details.value("decided_by_locality", false));
+    REQUIRE_FALSE(w.details.value("decided_by_locality", false));
+    invalid += l.validity == Validity::kInvalid;
+  }
+  std::cout << "  " << invalid << " of " << count << " invalid\n";
+  CHECK(invalid > count / 10);
 }
