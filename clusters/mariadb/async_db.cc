@@ -223,20 +223,7 @@ class AsyncDb : public Db,
       s->run_checked(servers_.cli(ctx, n, sql));
     });
     std::string last;
-    bool running =
-        clusters::poll_until(Clock::now() + seconds(o_.start_timeout_s), milliseconds(250), [&] {
-          last.clear();
-          for (const auto& n : ctx.nodes) {
-            auto s = ctx.remote->session(n);
-            for (const auto& ch : channels(ctx, *s, n)) {
-              if (ch.at("Slave_IO_Running") != "Yes" || ch.at("Slave_SQL_Running") != "Yes") {
-                last = describe(n, ch);
-                return false;
-              }
-            }
-          }
-          return true;
-        });
+    const bool running = channels_running(ctx, ctx.nodes, seconds(o_.start_timeout_s), &last);
     if (!running) {
       throw RemoteError(ctx.nodes.front(), "replication did not start within " +
                                                std::to_string(o_.start_timeout_s) + " s: " + last);
@@ -415,6 +402,24 @@ class AsyncDb : public Db,
     return sql;
   }
 
+  // Waits up to `timeout` until every channel of `nodes` runs (IO and SQL threads); false
+  // then, with the last channel that did not in `last`.
+  bool channels_running(const DbContext& ctx, const std::vector<std::string>& nodes,
+                        seconds timeout, std::string* last) const {
+    return clusters::poll_until(Clock::now() + timeout, milliseconds(250), [&] {
+      for (const auto& n : nodes) {
+        auto s = ctx.remote->session(n);
+        for (const auto& ch : channels(ctx, *s, n)) {
+          if (ch.at("Slave_IO_Running") != "Yes" || ch.at("Slave_SQL_Running") != "Yes") {
+            *last = describe(n, ch);
+            return false;
+          }
+        }
+      }
+      return true;
+    });
+  }
+
   // Makes the channels of every node in the topology (the nodes not out) what the topology
   // over them wants, and their auto-increment offsets; waits up to 20 s for every channel to
   // run. Returns {"channels": {node: [masters]}, "auto-increment": {node: "increment/offset"},
@@ -456,18 +461,7 @@ class AsyncDb : public Db,
       channels_of[n] = masters;
     }
     std::string last;
-    const bool running = clusters::poll_until(Clock::now() + seconds(20), milliseconds(250), [&] {
-      for (const auto& n : members) {
-        auto s = ctx.remote->session(n);
-        for (const auto& ch : channels(ctx, *s, n)) {
-          if (ch.at("Slave_IO_Running") != "Yes" || ch.at("Slave_SQL_Running") != "Yes") {
-            last = describe(n, ch);
-            return false;
-          }
-        }
-      }
-      return true;
-    });
+    const bool running = channels_running(ctx, members, seconds(20), &last);
     Json r = {{"channels", channels_of}, {"running", running}};
     if (o_.offsets) r["auto-increment"] = offsets;
     if (!running) r["not-running"] = last;

@@ -31,6 +31,7 @@
 #include "harness/workload.h"
 #include "tests/support/local_cluster.h"
 #include "tests/support/paths.h"
+#include "tests/support/runs.h"
 
 using namespace faultline;
 namespace fs = std::filesystem;
@@ -887,23 +888,15 @@ TEST_CASE("galera: membership changes, then power loss of every node at flush 1:
   spec.recovery_wait_s = 2;
   spec.results_dir = results.string();
   spec.seed = 9;
-  run::RunOptions ro;
-  ro.echo_log = false;
-  ro.progress = false;
-  ro.handle_signals = false;
   auto t0 = Clock::now();
-  run::RunOutcome out = run::run_test(spec, ro);
+  run::RunOutcome out = testing::run_quietly(spec);
   INFO(out.summary);
-  LoadedHistory h = load_history_file((out.dir / "history.jsonl").string());
+  const testing::NemesisOps nem = testing::nemesis_ops(out.dir);
+  const std::string& ops = nem.text;
   std::map<std::string, Json> left;  // mode -> the leave's completion
   int joins = 0;
   Json cut;  // the power-off's completion
-  std::string ops;
-  for (const auto& o : h.history.ops()) {
-    if (!o.is_nemesis() || o.value.is_null()) continue;
-    ops += "  " + o.f + " " + o.value.dump();
-    if (!o.error.is_null()) ops += " error: " + o.error.dump();
-    ops += "\n";
+  for (const auto& o : nem.ops) {
     if (o.f == "leave" && o.value.contains("done")) left[o.value["mode"]] = o.value;
     if (o.f == "join" && o.value.is_object() && !o.value.empty()) ++joins;
     if (o.f == "power-off" && !o.value.contains("target")) cut = o.value;

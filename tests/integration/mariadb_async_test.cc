@@ -17,12 +17,11 @@
 #include "clusters/sql/mariadb_connection.h"
 #include "clusters/sql/sql.h"
 #include "harness/db.h"
-#include "harness/formats.h"
-#include "harness/history.h"
 #include "harness/remote.h"
 #include "harness/run/runner.h"
 #include "harness/run/spec.h"
 #include "tests/support/local_cluster.h"
+#include "tests/support/runs.h"
 
 using namespace faultline;
 namespace fs = std::filesystem;
@@ -225,21 +224,13 @@ TEST_CASE("mariadb-async: a master removed from the ring and added back: nothing
   spec.recovery_wait_s = 1;
   spec.results_dir = results.string();
   spec.seed = 29;
-  run::RunOptions ro;
-  ro.echo_log = false;
-  ro.progress = false;
-  ro.handle_signals = false;
   auto t0 = Clock::now();
-  run::RunOutcome out = run::run_test(spec, ro);
+  run::RunOutcome out = testing::run_quietly(spec);
   INFO(out.summary);
-  LoadedHistory h = load_history_file((out.dir / "history.jsonl").string());
-  std::string ops;
+  const testing::NemesisOps nem = testing::nemesis_ops(out.dir);
+  const std::string& ops = nem.text;
   Json removed, back;
-  for (const auto& o : h.history.ops()) {
-    if (!o.is_nemesis() || o.value.is_null()) continue;
-    ops += "  " + o.f + " " + o.value.dump();
-    if (!o.error.is_null()) ops += " error: " + o.error.dump();
-    ops += "\n";
+  for (const auto& o : nem.ops) {
     if (o.f == "leave" && o.value.contains("done")) removed = o.value["done"];
     if (o.f == "join" && o.value.is_object() && o.value.contains("n2")) back = o.value["n2"];
   }

@@ -2,6 +2,7 @@
 // engines, and differential tests between the search and Z3 on generated histories.
 #include <catch2/catch.hpp>
 #include <fstream>
+#include <functional>
 #include <random>
 
 #include "checkers/lin/linear_search.h"
@@ -303,8 +304,10 @@ TEST_CASE("many pending info ops: Z3 decides where the search gives up", "[lin][
 
 namespace {
 
-void check_shared(const std::string& engine) {
-  FAULTLINE_REQUIRE_SHARED(shared);
+// Calls fn(file, expected verdict, history) for each row of the shared Porcupine histories'
+// expected.tsv whose file starts with `prefix`; returns how many.
+int for_each_shared(const std::filesystem::path& shared, const std::string& prefix,
+                    const std::function<void(const std::string&, bool, const History&)>& fn) {
   std::ifstream tsv(shared / "porcupine" / "expected.tsv");
   std::string line;
   std::getline(tsv, line);
@@ -312,28 +315,36 @@ void check_shared(const std::string& engine) {
   while (std::getline(tsv, line)) {
     auto tab = line.find('\t');
     std::string file = line.substr(0, tab);
-    bool expected = line.substr(tab + 1) == "true";
-    auto path = shared / "porcupine" / file;
-    auto loaded = load_history_file(path.string());
-    // Porcupine's etcd client fails a cas only on a mismatch, and Porcupine's model reads it
-    // so: the known verdicts hold under that reading (failed-cas=mismatch).
-    auto checker = CheckerRegistry::get("checker", "linearizable")(
-        {{"engine", engine}, {"explain", false}, {"failed-cas", "mismatch"}});
-    CheckContext ctx;
-    ctx.threads = 2;
-    ctx.deadline = std::chrono::steady_clock::now() + std::chrono::seconds(120);
-    auto r = checker->check(loaded.history, ctx);
-    INFO(engine << " " << file << ": " << r.details.dump());
-    CHECK(r.validity == (expected ? Validity::kValid : Validity::kInvalid));
-    // Read the Knossos way (the default: a failed cas did not happen), a history can only
-    // become more permissive: no valid history turns invalid.
-    if (expected) {
-      auto knossos =
-          CheckerRegistry::get("checker", "linearizable")({{"engine", engine}, {"explain", false}});
-      CHECK(knossos->check(loaded.history, ctx).validity == Validity::kValid);
-    }
+    if (file.rfind(prefix, 0) != 0) continue;
+    auto loaded = load_history_file((shared / "porcupine" / file).string());
+    fn(file, line.substr(tab + 1) == "true", loaded.history);
     ++files;
   }
+  return files;
+}
+
+void check_shared(const std::string& engine) {
+  FAULTLINE_REQUIRE_SHARED(shared);
+  int files = for_each_shared(
+      shared, "", [&](const std::string& file, bool expected, const History& history) {
+        // Porcupine's etcd client fails a cas only on a mismatch, and Porcupine's model reads it
+        // so: the known verdicts hold under that reading (failed-cas=mismatch).
+        auto checker = CheckerRegistry::get("checker", "linearizable")(
+            {{"engine", engine}, {"explain", false}, {"failed-cas", "mismatch"}});
+        CheckContext ctx;
+        ctx.threads = 2;
+        ctx.deadline = std::chrono::steady_clock::now() + std::chrono::seconds(120);
+        auto r = checker->check(history, ctx);
+        INFO(engine << " " << file << ": " << r.details.dump());
+        CHECK(r.validity == (expected ? Validity::kValid : Validity::kInvalid));
+        // Read the Knossos way (the default: a failed cas did not happen), a history can only
+        // become more permissive: no valid history turns invalid.
+        if (expected) {
+          auto knossos = CheckerRegistry::get(
+              "checker", "linearizable")({{"engine", engine}, {"explain", false}});
+          CHECK(knossos->check(history, ctx).validity == Validity::kValid);
+        }
+      });
   CHECK(files == 108);
 }
 
@@ -351,28 +362,19 @@ TEST_CASE("the shared Porcupine histories get their known verdicts (smt)", "[lin
 // decided key by key by locality (the whole-map search of c50 runs past 300 s).
 TEST_CASE("the shared kv histories unsplit: known verdicts, by locality", "[lin][shared][keys]") {
   FAULTLINE_REQUIRE_SHARED(shared);
-  std::ifstream tsv(shared / "porcupine" / "expected.tsv");
-  std::string line;
-  std::getline(tsv, line);
-  int files = 0;
-  while (std::getline(tsv, line)) {
-    auto tab = line.find('\t');
-    std::string file = line.substr(0, tab);
-    if (file.rfind("kv/", 0) != 0) continue;
-    bool expected = line.substr(tab + 1) == "true";
-    auto loaded = load_history_file((shared / "porcupine" / file).string());
-    auto checker = CheckerRegistry::get(
-        "checker", "linearizable")({{"model", "kv"}, {"independent", false}, {"explain", false}});
-    CheckContext ctx;
-    ctx.threads = 2;
-    ctx.deadline = std::chrono::steady_clock::now() + std::chrono::seconds(60);
-    auto r = checker->check(loaded.history, ctx);
-    INFO(file << ": " << r.details.dump());
-    CHECK(r.validity == (expected ? Validity::kValid : Validity::kInvalid));
-    CHECK(r.details["split_by_key"] == false);
-    CHECK(r.details["decided_by_locality"] == true);
-    ++files;
-  }
+  int files = for_each_shared(
+      shared, "kv/", [](const std::string& file, bool expected, const History& history) {
+        auto checker = CheckerRegistry::get("checker", "linearizable")(
+            {{"model", "kv"}, {"independent", false}, {"explain", false}});
+        CheckContext ctx;
+        ctx.threads = 2;
+        ctx.deadline = std::chrono::steady_clock::now() + std::chrono::seconds(60);
+        auto r = checker->check(history, ctx);
+        INFO(file << ": " << r.details.dump());
+        CHECK(r.validity == (expected ? Validity::kValid : Validity::kInvalid));
+        CHECK(r.details["split_by_key"] == false);
+        CHECK(r.details["decided_by_locality"] == true);
+      });
   CHECK(files == 6);
 }
 
