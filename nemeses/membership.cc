@@ -173,8 +173,10 @@ NemesisPackage make_membership(const NemesisOptions& o) {
 
 const bool registered = [] {
   NemesisRegistry::add("nemesis", "membership",
-                       "a node leaves the cluster the database's way (Galera: clean leave, or "
-                       "its data wiped) and joins again by state transfer; one at a time",
+                       "a node leaves the cluster the database's way and joins again, one at "
+                       "a time (Galera: clean leave or wiped, back by IST/SST; etcd: member "
+                       "remove/add; pglogical: subscriptions dropped and made again; "
+                       "mariadb-async: a master out of the ring, offsets rewritten)",
                        make_membership, kMembershipOptions);
   return true;
 }();
