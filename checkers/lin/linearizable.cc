@@ -178,9 +178,10 @@ class Linearizable : public Checker {
     // ops name their keys, the check still goes key by key: by locality the verdict is the
     // same, and the search's state is one key's, not the whole map's (Porcupine's kv c50
     // unsplit runs past 300 s in either checker otherwise).
-    bool split = o_.independent.value_or(default_split(history));
+    const bool keyed = default_split(history);
+    bool split = o_.independent.value_or(keyed);
     bool by_locality = false;
-    if (!split && o_.locality && default_split(history) && factory()->local_by_key()) {
+    if (!split && o_.locality && keyed && factory()->local_by_key()) {
       split = true;
       by_locality = true;
     }

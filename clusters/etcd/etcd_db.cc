@@ -137,6 +137,11 @@ void EtcdDb::wipe_node(const DbContext& ctx, const std::string& node) const {
   s->run_checked(Command{"rm", "-rf", "--", node_dir(ctx, node)}.with_timeout(kCommandTimeout));
 }
 
+void EtcdDb::empty_data_dir(const DbContext& ctx, const std::string& node) const {
+  auto s = ctx.remote->session(node);
+  s->run_checked(Command{"rm", "-rf", "--", data_dir(ctx, node)}.with_timeout(kCommandTimeout));
+}
+
 void EtcdDb::make_durable(const DbContext& ctx) {
   if (!options_.power_loss_fs) return;
   clusters::sync_lossy_fs(
@@ -603,16 +608,13 @@ Json EtcdDb::leave(const DbContext& ctx, const std::string& node, const std::str
     removed_.insert(node);
   }
   ask_other_member(ctx, node, "/v3/cluster/member/remove", Json{{"ID", id}}.dump());
-  const double removed_s = std::chrono::duration<double>(Clock::now() - t0).count();
+  const int64_t removed_ms = clusters::ms_count(t0);
   // A removed member stops by itself once it learns of its removal; this makes sure.
   signal_node(ctx, node, "TERM", true);
-  auto s = ctx.remote->session(node);
-  s->run_checked(Command{"rm", "-rf", "--", data_dir(ctx, node)}.with_timeout(kCommandTimeout));
+  empty_data_dir(ctx, node);
   log(ctx, "etcd: " + node + " (member " + id + ") removed from the cluster and wiped in " +
                clusters::ms_since(t0));
-  return Json{{"member-id", id},
-              {"removed-ms", static_cast<int64_t>(removed_s * 1000)},
-              {"wiped", data_dir(ctx, node)}};
+  return Json{{"member-id", id}, {"removed-ms", removed_ms}, {"wiped", data_dir(ctx, node)}};
 }
 
 Json EtcdDb::join(const DbContext& ctx, const std::string& node) {
@@ -645,8 +647,7 @@ Json EtcdDb::join(const DbContext& ctx, const std::string& node) {
     joined_[node] = etcd::initial_cluster(members, node);
     token = token_;
   }
-  auto s = ctx.remote->session(node);
-  s->run_checked(Command{"rm", "-rf", "--", data_dir(ctx, node)}.with_timeout(kCommandTimeout));
+  empty_data_dir(ctx, node);  // also after a leave that failed before its wipe
   start_node(ctx, node, token.empty() ? "fl-etcd" : token);
   {
     std::lock_guard<std::mutex> lock(mu_);

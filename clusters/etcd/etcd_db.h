@@ -122,6 +122,9 @@ class EtcdDb : public Db,
   std::string data_dir(const DbContext& ctx, const std::string& node) const;
   // Unmounts a power-loss file system left under the node's directory and removes it.
   void wipe_node(const DbContext& ctx, const std::string& node) const;
+  // Removes the node's data dir only (a power-loss mount stays): a member removed, or about to
+  // join as a new one.
+  void empty_data_dir(const DbContext& ctx, const std::string& node) const;
   static std::string host_of(const DbContext& ctx, const std::string& node);
   std::string client_url(const DbContext& ctx, const std::string& node) const;
 

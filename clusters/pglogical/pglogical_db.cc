@@ -952,12 +952,13 @@ Json PglogicalDb::join(const DbContext& ctx, const std::string& node) {
   for (const auto& n : ctx.nodes) {
     if (n != node) others.push_back(n);
   }
-  psql(ctx, node, subscribe_sql(ctx, node, others));
-  for (const auto& other : others) psql(ctx, other, subscribe_sql(ctx, other, {node}));
+  // The node subscribes to every peer and each peer to the node, all nodes at once, as the
+  // detach dropped them (subscribe_sql leaves a node's subscription to itself out).
+  clusters::on_every_node(ctx.nodes, [&](const std::string& n, size_t) {
+    psql(ctx, n, subscribe_sql(ctx, n, n == node ? ctx.nodes : std::vector<std::string>{node}));
+  });
   std::string why;
-  std::vector<std::string> with_node = others;
-  with_node.push_back(node);
-  const bool ok = wait_replicating(ctx, {node}, with_node, milliseconds(60000), &why) &&
+  const bool ok = wait_replicating(ctx, {node}, ctx.nodes, milliseconds(60000), &why) &&
                   wait_replicating(ctx, others, {node}, milliseconds(60000), &why);
   if (!ok) {
     throw std::runtime_error(node + ": subscriptions re-created but not replicating after 60 s:" +

@@ -346,17 +346,12 @@ TEST_CASE("etcd + set under power loss of every node through the runner: valid",
   spec.recovery_wait_s = 3;
   spec.results_dir = results.string();
   spec.seed = 13;
-  run::RunOptions ro;
-  ro.echo_log = false;
-  ro.progress = false;
-  ro.handle_signals = false;
   auto t0 = Clock::now();
-  run::RunOutcome out = run::run_test(spec, ro);
+  run::RunOutcome out = testing::run_quietly(spec);
   INFO(out.summary);
-  LoadedHistory h = load_history_file((out.dir / "history.jsonl").string());
   Json drops = Json::array();
-  for (const auto& o : h.history.ops()) {
-    if (o.is_nemesis() && o.f == "power-off" && !o.value.contains("target")) {
+  for (const auto& o : testing::nemesis_ops(out.dir).ops) {
+    if (o.f == "power-off" && !o.value.contains("target")) {
       drops.push_back(o.value);  // the completion (the invocation names the target)
     }
   }

@@ -794,19 +794,14 @@ PowerRun run_power(int flush, const fs::path& results) {
   spec.recovery_wait_s = 2;
   spec.results_dir = results.string();
   spec.seed = 5;
-  run::RunOptions ro;
-  ro.echo_log = false;
-  ro.progress = false;
-  ro.handle_signals = false;
   PowerRun r;
   auto t0 = Clock::now();
-  r.out = run::run_test(spec, ro);
+  r.out = testing::run_quietly(spec);
   r.wall_s = secs_since(t0);
   const Json& set = r.out.results["checkers"]["set-full"];
   r.lost = set.value("lost-count", int64_t{0});
-  LoadedHistory h = load_history_file((r.out.dir / "history.jsonl").string());
-  for (const auto& o : h.history.ops()) {
-    if (o.is_nemesis() && o.f == "power-off" && !o.value.contains("target")) {
+  for (const auto& o : testing::nemesis_ops(r.out.dir).ops) {
+    if (o.f == "power-off" && !o.value.contains("target")) {
       r.drops.push_back(o.value);  // the completion (the invocation names the target)
     }
   }
