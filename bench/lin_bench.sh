@@ -61,6 +61,19 @@ measure "heavy, one key, 20 clients/1000 ops" "${CHECK[@]}" "$TMP/h20k1n1k.txt"
 measure "heavy, one key, 50 clients/10k ops" "${CHECK[@]}" "$TMP/h50k1n10k.txt"
 measure "heavy, one key, 20c/1000, search alone" \
   "${CHECK[@]}" -o unique-values=false --time-limit 120 "$TMP/h20k1n1k.txt"
+# The same clients on cas registers with distinct values (reads, writes, cas): cas chains in
+# the zone check.
+$G --shape heavy-cas --clients 20 --keys 1 --ops 1000 > "$TMP/c20k1n1k.edn" 2>/dev/null
+$G --shape heavy-cas --clients 50 --keys 1 --ops 10000 > "$TMP/c50k1n10k.edn" 2>/dev/null
+$G --shape heavy-cas --clients 50 --keys 10 --ops 100000 > "$TMP/c50k10n100k.edn" 2>/dev/null
+$G --shape heavy-cas --clients 50 --keys 10 --ops 100000 --stale > "$TMP/c-stale.edn" 2>/dev/null
+CAS=("${CHECK[@]}" -m cas-register)
+measure "heavy cas, one key, 20 clients/1000 ops" "${CAS[@]}" "$TMP/c20k1n1k.edn"
+measure "heavy cas, one key, 50 clients/10k ops" "${CAS[@]}" "$TMP/c50k1n10k.edn"
+measure "heavy cas, 50 clients/10 keys/100k ops" "${CAS[@]}" "$TMP/c50k10n100k.edn"
+measure "heavy cas 50c/10k/100k + stale read" "${CAS[@]}" "$TMP/c-stale.edn"
+measure "heavy cas, one key, 50c/10k, search alone" \
+  "${CAS[@]}" -o unique-values=false --time-limit 120 "$TMP/c50k1n10k.edn"
 # Minimal counterexample of each illegal etcd history: the explanation time from --json timing.
 illegal=$(awk -F'\t' '$2=="false" && $1 ~ /etcd/ {print $1}' "$SHARED/expected.tsv")
 (cd "$SHARED" && "$OLDPWD/$FL" check --json $illegal || true) | python3 -c '

@@ -10,6 +10,11 @@
 // slower (stuck behind an election or a partition), an exponential think time (mean 0.2 ms)
 // between a client's ops, gets and puts only (half each), every put's value distinct. A few
 // long ops then overlap thousands of others.
+//
+// --shape heavy-cas: the same clients and latencies on cas registers (Jepsen's cas-register
+// workload, but every written value distinct): a third each of reads, writes and cas ops; a
+// cas compares with the value its key held when it was invoked and fails (:fail) when another
+// write got there first. EDN with Jepsen's [key value] tuples; check with -m cas-register.
 #include <algorithm>
 #include <cstdio>
 #include <cstdlib>
@@ -36,6 +41,8 @@ struct Timed {
   bool put;
   double invoke, effect, complete;
   std::string arg, result;
+  bool cas = false, failed = false;  // heavy-cas: a cas (put is then true), and its outcome
+  std::string compare;
 };
 
 void emit_line(bool jsonl, long index, int client, bool invoke, const char* f, int key,
@@ -53,7 +60,8 @@ void emit_line(bool jsonl, long index, int client, bool invoke, const char* f, i
   }
 }
 
-int heavy(int clients, int keys, long ops, std::mt19937_64& rng, bool stale, bool jsonl) {
+int heavy(int clients, int keys, long ops, std::mt19937_64& rng, bool stale, bool jsonl,
+          bool cas_shape) {
   std::exponential_distribution<double> latency(1.0 / 1e6), think(1.0 / 2e5);
   std::uniform_real_distribution<double> unit(0, 1);
   std::vector<Timed> all;
@@ -67,13 +75,22 @@ int heavy(int clients, int keys, long ops, std::mt19937_64& rng, bool stale, boo
     Timed o;
     o.client = c;
     o.key = static_cast<int>(rng() % keys);
-    o.put = rng() % 2 == 0;
+    if (cas_shape) {
+      const auto kind = rng() % 3;
+      o.put = kind != 0;
+      o.cas = kind == 2;
+    } else {
+      o.put = rng() % 2 == 0;
+    }
     double d = latency(rng);
     if (rng() % 10 == 0) d *= 20;
     o.invoke = t;
     o.effect = t + unit(rng) * d;
     o.complete = t + d;
-    if (o.put) o.arg = "x " + std::to_string(c) + " " + std::to_string(all.size()) + " y";
+    if (o.put) {
+      o.arg = cas_shape ? std::to_string(all.size() + 1)
+                        : "x " + std::to_string(c) + " " + std::to_string(all.size()) + " y";
+    }
     next.emplace(o.complete + think(rng), c);
     all.push_back(std::move(o));
   }
@@ -82,7 +99,35 @@ int heavy(int clients, int keys, long ops, std::mt19937_64& rng, bool stale, boo
   for (size_t i = 0; i < all.size(); ++i) by_effect[i] = i;
   std::sort(by_effect.begin(), by_effect.end(),
             [&](size_t a, size_t b) { return all[a].effect < all[b].effect; });
-  std::vector<std::string> value(static_cast<size_t>(keys)), previous(static_cast<size_t>(keys));
+  const std::string initial = cas_shape ? "nil" : "";
+  std::vector<std::string> value(static_cast<size_t>(keys), initial),
+      previous(static_cast<size_t>(keys), initial);
+  if (cas_shape) {
+    // A cas compares with the value its key held when it was invoked: invocations and effects
+    // in time order.
+    std::vector<std::pair<double, size_t>> moments;  // (time, op * 2 + is effect)
+    moments.reserve(all.size() * 2);
+    for (size_t i = 0; i < all.size(); ++i) {
+      if (!all[i].cas) continue;
+      moments.emplace_back(all[i].invoke, i * 2);
+    }
+    for (size_t i : by_effect) {
+      if (all[i].put) moments.emplace_back(all[i].effect, i * 2 + 1);
+    }
+    std::sort(moments.begin(), moments.end());
+    std::vector<std::string> held(static_cast<size_t>(keys), initial);
+    for (const auto& [t, m] : moments) {
+      Timed& o = all[m / 2];
+      const auto k = static_cast<size_t>(o.key);
+      if (m % 2 == 0) {
+        o.compare = held[k];
+      } else if (o.cas && held[k] != o.compare) {
+        o.failed = true;
+      } else {
+        held[k] = o.arg;
+      }
+    }
+  }
   // Per key: the invocation and completion of the put whose value it holds, and the completion
   // of the one before. The stale read returns the one before only when that put completed
   // before the current one was invoked, and the current one before the get was invoked: no
@@ -93,6 +138,7 @@ int heavy(int clients, int keys, long ops, std::mt19937_64& rng, bool stale, boo
   for (size_t n = 0; n < by_effect.size(); ++n) {
     Timed& o = all[by_effect[n]];
     const auto k = static_cast<size_t>(o.key);
+    if (o.put && o.failed) continue;
     if (o.put) {
       previous[k] = value[k];
       value[k] = o.arg;
@@ -121,6 +167,19 @@ int heavy(int clients, int keys, long ops, std::mt19937_64& rng, bool stale, boo
   for (const auto& [t, e] : events) {
     const Timed& o = all[static_cast<size_t>(e / 2)];
     const bool invoke = e % 2 == 0;
+    if (cas_shape) {
+      const char* type = invoke ? "invoke" : o.failed ? "fail" : "ok";
+      const std::string v = o.cas    ? "[" + o.compare + " " + o.arg + "]"
+                            : o.put  ? o.arg
+                            : invoke ? "nil"
+                                     : o.result;
+      std::printf("{:process %d, :type :%s, :f :%s, :value [%d %s]}\n", o.client, type,
+                  o.cas   ? "cas"
+                  : o.put ? "write"
+                          : "read",
+                  o.key, v.c_str());
+      continue;
+    }
     const std::string* v = o.put ? &o.arg : (invoke ? nullptr : &o.result);
     emit_line(jsonl, index++, o.client, invoke, o.put ? "put" : "get", o.key, v);
   }
@@ -134,7 +193,7 @@ int main(int argc, char** argv) {
   int clients = 10, keys = 10;
   long ops = 10000;
   unsigned long seed = 1;
-  bool stale = false, jsonl = false, heavy_shape = false;
+  bool stale = false, jsonl = false, heavy_shape = false, cas_shape = false;
   for (int i = 1; i < argc; ++i) {
     std::string a = argv[i];
     auto next = [&] {
@@ -154,19 +213,21 @@ int main(int argc, char** argv) {
       stale = true;
     else if (a == "--format")
       jsonl = std::string(next()) == "jsonl";
-    else if (a == "--shape")
-      heavy_shape = std::string(next()) == "heavy";
-    else {
+    else if (a == "--shape") {
+      const std::string shape = next();
+      heavy_shape = shape == "heavy" || shape == "heavy-cas";
+      cas_shape = shape == "heavy-cas";
+    } else {
       std::fprintf(
           stderr,
           "usage: lin_gen --clients C --keys K --ops N [--seed S] [--stale] [--format kv|jsonl] "
-          "[--shape uniform|heavy]\n");
+          "[--shape uniform|heavy|heavy-cas]\n");
       return 254;
     }
   }
   std::fprintf(stderr, "lin_gen: seed %lu\n", seed);
   std::mt19937_64 rng(seed);
-  if (heavy_shape) return heavy(clients, keys, ops, rng, stale, jsonl);
+  if (heavy_shape) return heavy(clients, keys, ops, rng, stale, jsonl, cas_shape);
   std::vector<std::string> value(keys), previous(keys);
   std::vector<long> replaced_at(keys, -1);  // step at which the op that wrote value[k] completed
   std::vector<Pending> p(clients);

@@ -174,8 +174,11 @@ class KvModel : public Model {
       auto it = ids.find(s);
       if (it != ids.end()) return it->second;
       if (blocks.empty() || s.size() > block_size - block_used) {
-        block_size = std::max<size_t>(1 << 20, s.size());
-        blocks.push_back(std::make_unique<char[]>(block_size));
+        // Blocks double from 64 KiB up to 1 MiB, uninitialised: a model per key, most keys
+        // small, and zeroing (and faulting in) a megabyte per key cost more than their check.
+        block_size = std::max<size_t>(std::min<size_t>(block_size * 2, 1 << 20), 1 << 16);
+        block_size = std::max(block_size, s.size());
+        blocks.push_back(std::make_unique_for_overwrite<char[]>(block_size));
         block_used = 0;
       }
       char* at = blocks.back().get() + block_used;

@@ -11,12 +11,23 @@
 // zone lies inside a forward zone. The initial value is a cluster whose write precedes
 // everything.
 //
+// Successful cas ops (compare-and-set a -> b) are reads of a's cluster and the write of b's:
+// with distinct values the cluster of b must come right after a's, so cas ops chain clusters
+// into runs that are linearized back to back. Two cas ops that both saw a, or a cycle of cas
+// ops, are illegal. A run is placed like one cluster: with t the point of its first write, the
+// k-th write goes at max(t, K_k) (K_k: the latest invocation among the writes up to k and the
+// reads of the clusters before k), so the run needs K_k < U_k (U_k: the earliest return among
+// cluster k's write and reads) for every k, and then occupies [t, max(t, s)] for t below
+// f = min U_k, with s the latest invocation of the run's writes and of its last cluster's
+// reads: the shape of one cluster with that f and s, and the zone rules above apply to runs.
+//
 // It applies to models whose symbolic form (Model::symbolic) has only reads (guard ==, no
-// effect) and writes (no guard, set): register, and kv keys with only gets and puts. It
-// declines (nullopt) on anything else: a cas, a failed cas read as a mismatch, appends, a
-// written value written twice or equal to the initial one; the search decides those. Info
-// and optional (LinOp::optional) reads, and such writes nobody read, are dropped (they may
-// never have happened); such a write somebody read took effect within its interval.
+// effect), writes (no guard, set) and cas (guard ==, set): register, cas-register, and kv keys
+// with only gets and puts. It declines (nullopt) on anything else: a failed cas read as a
+// mismatch, appends, a cas whose new value is its compare value, a written value written
+// twice or equal to the initial one; the search decides those. Info and optional
+// (LinOp::optional) reads, and such writes and cas ops whose value nobody saw, are dropped (they
+// may never have happened); one whose value somebody saw took effect within its interval.
 #pragma once
 
 #include <optional>
