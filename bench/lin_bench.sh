@@ -74,6 +74,11 @@ measure "heavy cas, 50 clients/10 keys/100k ops" "${CAS[@]}" "$TMP/c50k10n100k.e
 measure "heavy cas 50c/10k/100k + stale read" "${CAS[@]}" "$TMP/c-stale.edn"
 measure "heavy cas, one key, 50c/10k, search alone" \
   "${CAS[@]}" -o unique-values=false --time-limit 120 "$TMP/c50k1n10k.edn"
+# Jepsen's own register values (0..4, repeating): no zone check, the search decides.
+$G --shape heavy-cas --values 5 --clients 20 --keys 1 --ops 1000 > "$TMP/v5c20.edn" 2>/dev/null
+$G --shape heavy-cas --values 5 --clients 50 --keys 1 --ops 10000 > "$TMP/v5c50.edn" 2>/dev/null
+measure "heavy cas, values 0-4, one key, 20c/1000" "${CAS[@]}" --time-limit 120 "$TMP/v5c20.edn"
+measure "heavy cas, values 0-4, one key, 50c/10k" "${CAS[@]}" --time-limit 120 "$TMP/v5c50.edn"
 # Minimal counterexample of each illegal etcd history: the explanation time from --json timing.
 illegal=$(awk -F'\t' '$2=="false" && $1 ~ /etcd/ {print $1}' "$SHARED/expected.tsv")
 (cd "$SHARED" && "$OLDPWD/$FL" check --json $illegal || true) | python3 -c '

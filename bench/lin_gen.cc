@@ -15,6 +15,8 @@
 // workload, but every written value distinct): a third each of reads, writes and cas ops; a
 // cas compares with the value its key held when it was invoked and fails (:fail) when another
 // write got there first. EDN with Jepsen's [key value] tuples; check with -m cas-register.
+// --values N draws written values from 0..N-1 instead (Jepsen's own register workload writes
+// (rand-int 5)): values repeat, and the search decides the keys.
 #include <algorithm>
 #include <cstdio>
 #include <cstdlib>
@@ -61,7 +63,7 @@ void emit_line(bool jsonl, long index, int client, bool invoke, const char* f, i
 }
 
 int heavy(int clients, int keys, long ops, std::mt19937_64& rng, bool stale, bool jsonl,
-          bool cas_shape) {
+          bool cas_shape, long values) {
   std::exponential_distribution<double> latency(1.0 / 1e6), think(1.0 / 2e5);
   std::uniform_real_distribution<double> unit(0, 1);
   std::vector<Timed> all;
@@ -88,7 +90,8 @@ int heavy(int clients, int keys, long ops, std::mt19937_64& rng, bool stale, boo
     o.effect = t + unit(rng) * d;
     o.complete = t + d;
     if (o.put) {
-      o.arg = cas_shape ? std::to_string(all.size() + 1)
+      o.arg = cas_shape ? std::to_string(values > 0 ? static_cast<long>(rng() % values)
+                                                    : static_cast<long>(all.size()) + 1)
                         : "x " + std::to_string(c) + " " + std::to_string(all.size()) + " y";
     }
     next.emplace(o.complete + think(rng), c);
@@ -191,7 +194,7 @@ int heavy(int clients, int keys, long ops, std::mt19937_64& rng, bool stale, boo
 
 int main(int argc, char** argv) {
   int clients = 10, keys = 10;
-  long ops = 10000;
+  long ops = 10000, values = 0;
   unsigned long seed = 1;
   bool stale = false, jsonl = false, heavy_shape = false, cas_shape = false;
   for (int i = 1; i < argc; ++i) {
@@ -209,6 +212,8 @@ int main(int argc, char** argv) {
       ops = std::atol(next());
     else if (a == "--seed")
       seed = std::strtoul(next(), nullptr, 10);
+    else if (a == "--values")
+      values = std::atol(next());
     else if (a == "--stale")
       stale = true;
     else if (a == "--format")
@@ -221,13 +226,13 @@ int main(int argc, char** argv) {
       std::fprintf(
           stderr,
           "usage: lin_gen --clients C --keys K --ops N [--seed S] [--stale] [--format kv|jsonl] "
-          "[--shape uniform|heavy|heavy-cas]\n");
+          "[--shape uniform|heavy|heavy-cas] [--values N]\n");
       return 254;
     }
   }
   std::fprintf(stderr, "lin_gen: seed %lu\n", seed);
   std::mt19937_64 rng(seed);
-  if (heavy_shape) return heavy(clients, keys, ops, rng, stale, jsonl, cas_shape);
+  if (heavy_shape) return heavy(clients, keys, ops, rng, stale, jsonl, cas_shape, values);
   std::vector<std::string> value(keys), previous(keys);
   std::vector<long> replaced_at(keys, -1);  // step at which the op that wrote value[k] completed
   std::vector<Pending> p(clients);
