@@ -756,8 +756,9 @@ class Linearizable : public Checker {
           }
         }
         if (gv == "valid" && not_checked) gv = "skipped";
-        groups.push_back({{"first", results[g].key},
-                          {"last", results[end - 1].key},
+        // The keys from the partition: a key skipped after the first illegal one has no result.
+        groups.push_back({{"first", parts[g].key},
+                          {"last", parts[end - 1].key},
                           {"keys", end - g},
                           {"valid", gv},
                           {"illegal", bad}});

@@ -457,6 +457,9 @@ TEST_CASE("an illegal key cheap to decide is found before an expensive one", "[l
     CHECK(r.validity == Validity::kInvalid);
     CHECK(r.details["illegal_keys"] == Json::array({"2"}));
     CHECK(r.details["stopped_keys"] == Json::array({"0", "1"}));
+    // The key group names its last key although keys after "2" were skipped.
+    CHECK(r.details["key_groups"][0]["first"] == "0");
+    CHECK(r.details["key_groups"][0]["last"] == "9");
     CHECK(std::chrono::steady_clock::now() - t < std::chrono::seconds(20));
     ctx.threads = 1;  // the same with one thread
     CHECK(checker->check(loaded.history, ctx).details == r.details);
