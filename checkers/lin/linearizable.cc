@@ -61,6 +61,7 @@ constexpr uint64_t kQuickSteps = 20'000;
 constexpr uint64_t kQuickStepsPerOp = 20;
 constexpr uint64_t kSearchBudgetPerOp = 100;
 constexpr auto kSmtBudget = std::chrono::seconds(30);
+constexpr auto kSmtSliceMin = std::chrono::milliseconds(500);
 constexpr size_t kSmtMaxOps = 5'000;
 constexpr size_t kSmtMaxStringOps = 1'000;
 size_t smt_max_ops(const Model& model) {
@@ -394,49 +395,66 @@ class Linearizable : public Checker {
       r.reason = s.reason;
       r.smt_s = seconds_since(t);
     } else {
-      // Portfolio: the search first, within a step budget (deterministic, unlike a time
-      // budget: the same history always takes the same path); a key that exhausts it goes to
-      // Z3 for at most kSmtBudget, and if Z3 cannot decide it either, the search runs again
-      // with no budget but the check's own limits. Keys whose illegality needs an exhaustive
-      // search over many concurrent appends (kv/c50-bad, key "0") take Z3 0.2 s.
+      // Portfolio: the search within a step budget (deterministic, unlike a time budget: the
+      // same history always takes the same path); a key that exhausts it goes to Z3 for a slice
+      // as long as that search took (at least kSmtSliceMin), then the search again with four
+      // times the budget, Z3 with its next slice, and so on: each engine gets about as much
+      // time as the other, so neither one's hard case stalls the other's easy one (a heavy
+      // 30-client cas register with values 0-4 needed 4.7M steps, 0.8 s, after Z3 had spent a
+      // fixed 30 s on it). Once a slice reaches kSmtBudget, Z3 has had its chance: the search
+      // runs on with no budget but the check's own limits. Keys whose illegality needs an
+      // exhaustive search over many concurrent appends (kv/c50-bad, key "0") take Z3 0.2 s.
       const bool portfolio =
           o_.engine == "portfolio" && smt_supports(*model) && ops.size() <= smt_max_ops(*model);
-      // Only an unbounded search can be stopped: the portfolio's budgeted search and Z3 are
-      // bounded, and letting them finish keeps the result the same under any load.
-      if (portfolio) {
-        limits.max_steps = kSearchBudgetSteps + kSearchBudgetPerOp * ops.size();
-        limits.stop = nullptr;
-      }
-      r.search = search(ops, *model, limits);
-      r.verdict = r.search.verdict;
-      r.reason = r.search.unknown_reason;
-      if (portfolio && r.verdict == SearchVerdict::kUnknown && !ctx.expired() &&
-          !(ctx.cancel && ctx.cancel->load())) {
-        r.search_s = seconds_since(t);
-        auto t2 = Clock::now();
-        SmtOptions so;
-        so.deadline = std::min(ctx.deadline, t2 + kSmtBudget);
-        so.seed = ctx.seed;
-        SmtResult s = smt_check(ops, *model, so);
-        r.smt_s = seconds_since(t2);
-        if (s.verdict != SearchVerdict::kUnknown) {
-          r.verdict = s.verdict;
-          r.reason.clear();
-        } else {
-          auto t3 = Clock::now();
-          limits.max_steps = 0;
-          limits.stop = stop;
-          SearchResult again = search(ops, *model, limits);
-          again.steps += r.search.steps;
-          r.search = std::move(again);
-          r.verdict = r.search.verdict;
-          r.reason = r.verdict == SearchVerdict::kUnknown
-                         ? r.search.unknown_reason + " (Z3: " + s.reason + ")"
-                         : "";
-          r.search_s += seconds_since(t3);
+      uint64_t budget = kSearchBudgetSteps + kSearchBudgetPerOp * ops.size();
+      uint64_t steps = 0;
+      bool capped = false;  // Z3 had a slice of kSmtBudget
+      std::string smt_why;  // why Z3's last slice decided nothing
+      r.search_s = 0;
+      for (int round = 0;; ++round) {
+        // The first round's search and Z3 are bounded and not stopped: letting them finish
+        // keeps a quick key's result the same under any load. Later searches can be stopped.
+        const bool last = !portfolio || capped;
+        limits.max_steps = last ? 0 : budget;
+        limits.stop = last || round > 0 ? stop : nullptr;
+        auto ts = Clock::now();
+        r.search = search(ops, *model, limits);
+        const double took = seconds_since(ts);
+        r.search_s += took;
+        steps += r.search.steps;
+        r.search.steps = steps;
+        r.verdict = r.search.verdict;
+        r.reason = r.search.unknown_reason;
+        if (r.verdict != SearchVerdict::kUnknown || last || ctx.expired() ||
+            (ctx.cancel && ctx.cancel->load()) || stop->load()) {
+          break;
         }
-      } else {
-        r.search_s = seconds_since(t);
+        // A search that stopped on the memory limit cannot go further: Z3 gets its whole
+        // kSmtBudget, and that is the last word.
+        const bool out_of_steps = r.search.unknown_reason.rfind("step budget", 0) == 0;
+        auto t2 = Clock::now();
+        const auto slice =
+            out_of_steps ? std::clamp<Clock::duration>(std::chrono::duration_cast<Clock::duration>(
+                                                           std::chrono::duration<double>(took)),
+                                                       kSmtSliceMin, kSmtBudget)
+                         : Clock::duration(kSmtBudget);
+        SmtOptions so;
+        so.deadline = std::min(ctx.deadline, t2 + slice);
+        so.seed = ctx.seed;
+        SmtResult z = smt_check(ops, *model, so);
+        r.smt_s += seconds_since(t2);
+        if (z.verdict != SearchVerdict::kUnknown) {
+          r.verdict = z.verdict;
+          r.reason.clear();
+          break;
+        }
+        smt_why = z.reason;
+        if (!out_of_steps) break;
+        capped = slice >= kSmtBudget;
+        budget *= 4;
+      }
+      if (r.verdict == SearchVerdict::kUnknown && !smt_why.empty()) {
+        r.reason += " (Z3: " + smt_why + ")";
       }
     }
     if (r.verdict == SearchVerdict::kUnknown && stop->load()) r.stopped = true;

@@ -85,6 +85,18 @@ SmtResult smt_check(const std::vector<LinOp>& ops, const Model& model, const Smt
       solver.add(e);
       ++result.constraints;
     };
+    // Building the quadratic constraints below can itself outlast a short deadline (2,500 ops
+    // of a heavy-tailed register: 2.5 s before the solver starts), and Z3 cannot be interrupted
+    // there: the loops look at the clock every 64 ops.
+    const bool timed = o.deadline != std::chrono::steady_clock::time_point::max();
+    auto out_of_time = [&](int i) {
+      return timed && (i & 63) == 0 && std::chrono::steady_clock::now() >= o.deadline;
+    };
+    auto too_slow = [&]() {
+      result.verdict = SearchVerdict::kUnknown;
+      result.reason = "interrupted (time limit reached while building the constraints)";
+      return result;
+    };
 
     // Post-states and guards.
     std::vector<z3::expr> post;
@@ -145,6 +157,7 @@ SmtResult smt_check(const std::vector<LinOp>& ops, const Model& model, const Smt
       }
     }
     for (int j = 0; j < n; ++j) {
+      if (out_of_time(j)) return too_slow();
       for (int i = 0; i < n; ++i) {
         if (i == j || !before(i, j)) continue;
         if (!o.core) {
@@ -158,6 +171,7 @@ SmtResult smt_check(const std::vector<LinOp>& ops, const Model& model, const Smt
 
     // Distinct ranks for overlapping effective ops.
     for (int i = 0; i < n; ++i) {
+      if (out_of_time(i)) return too_slow();
       for (int j = i + 1; j < n; ++j) {
         if (before(i, j) || before(j, i)) continue;
         add(z3::implies(eff[i] && eff[j], rank[i] != rank[j]));
@@ -166,6 +180,7 @@ SmtResult smt_check(const std::vector<LinOp>& ops, const Model& model, const Smt
 
     // Immediate predecessor selection.
     for (int i = 0; i < n; ++i) {
+      if (out_of_time(i)) return too_slow();
       z3::expr_vector choices(ctx);
       bool init_possible = o.core || max_call_before[i] == INT64_MIN;
       if (init_possible) {
