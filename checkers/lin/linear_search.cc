@@ -128,6 +128,74 @@ class FirstPending {
   int32_t first_ = 0;
 };
 
+// Ops with identical calls (the same function, arguments and outcome: the model steps them
+// alike from every state), certain to have taken effect and to return, grouped; in each group,
+// by (return, index), the first not yet linearized.
+class Twins {
+ public:
+  Twins(const std::vector<LinOp>& ops, bool enabled) : group_(ops.size(), -1), rank_(ops.size()) {
+    if (!enabled) return;
+    struct Key {
+      uint16_t f;
+      Outcome outcome;
+      int64_t a, b, c;
+      bool operator==(const Key&) const = default;
+    };
+    struct KeyHash {
+      size_t operator()(const Key& k) const {
+        uint64_t h = (static_cast<uint64_t>(k.f) << 8) ^ static_cast<uint64_t>(k.outcome);
+        for (int64_t x : {k.a, k.b, k.c}) h = h * 0x9e3779b97f4a7c15ull ^ static_cast<uint64_t>(x);
+        return static_cast<size_t>(h ^ (h >> 29));
+      }
+    };
+    std::unordered_map<Key, int32_t, KeyHash> ids;
+    std::vector<std::vector<int32_t>> members;
+    for (size_t i = 0; i < ops.size(); ++i) {
+      const LinOp& o = ops[i];
+      if (o.ret_pos == INT64_MAX || o.optional) continue;
+      const Key k{o.call.f, o.call.outcome, o.call.a, o.call.b, o.call.c};
+      auto [it, added] = ids.emplace(k, static_cast<int32_t>(members.size()));
+      if (added) members.emplace_back();
+      members[static_cast<size_t>(it->second)].push_back(static_cast<int32_t>(i));
+    }
+    for (auto& m : members) {
+      if (m.size() < 2) continue;
+      std::stable_sort(m.begin(), m.end(),
+                       [&](int32_t x, int32_t y) { return ops[x].ret_pos < ops[y].ret_pos; });
+      const auto g = static_cast<int32_t>(order_.size());
+      for (size_t k = 0; k < m.size(); ++k) {
+        group_[m[k]] = g;
+        rank_[m[k]] = static_cast<int32_t>(k);
+      }
+      order_.push_back(std::move(m));
+      first_.push_back(0);
+    }
+  }
+  bool any() const { return !order_.empty(); }
+  // The twin of i with the earliest return that is not linearized (i itself, or kNone).
+  int32_t first(int32_t i) const {
+    const int32_t g = group_[i];
+    if (g < 0) return i;
+    const auto& o = order_[g];
+    return first_[g] < static_cast<int32_t>(o.size()) ? o[first_[g]] : -1;
+  }
+  void lifted(int32_t i, const std::vector<uint8_t>& is_lifted) {
+    const int32_t g = group_[i];
+    if (g < 0 || rank_[i] != first_[g]) return;
+    const auto& o = order_[g];
+    while (first_[g] < static_cast<int32_t>(o.size()) && is_lifted[o[first_[g]]]) ++first_[g];
+  }
+  void unlifted(int32_t i) {
+    const int32_t g = group_[i];
+    if (g >= 0 && rank_[i] < first_[g]) first_[g] = rank_[i];
+  }
+
+ private:
+  std::vector<int32_t> group_, rank_;
+  std::vector<std::vector<int32_t>> order_;
+  std::vector<int32_t> first_;
+};
+
 }  // namespace
 
 SearchResult search(const std::vector<LinOp>& ops, Model& model, const SearchLimits& limits) {
@@ -200,22 +268,54 @@ SearchResult search(const std::vector<LinOp>& ops, Model& model, const SearchLim
                  call_of),
       static_cast<size_t>(n));
   std::vector<uint8_t> lifted(static_cast<size_t>(n), 0);
+  // Twins (identical calls): of two candidates with the same call, linearizing the one that
+  // returns first loses no linearization. Swap them in any linearization that takes the other
+  // (L) here and this one (E) later: E may go here (it is a candidate), and L may go where E
+  // was, since any op that must follow L (invoked after L returned) was invoked after E
+  // returned too, so followed E already; the states are the same, the calls being identical.
+  Twins twins(ops, limits.reductions);
+  const bool any_twins = twins.any();
+  // The first return entry still in the list, found once per configuration (kUnknownEntry:
+  // not yet since the last lift or unlift).
+  constexpr int32_t kUnknownEntry = -2;
+  int32_t p_cached = kUnknownEntry;
+  auto first_return_entry = [&]() {
+    if (p_cached == kUnknownEntry) {
+      int32_t r = next[head];
+      while (r != kNone && (r & 1) == 0) r = next[r];
+      p_cached = r;
+    }
+    return p_cached;
+  };
 
   auto lift = [&](int32_t i) {
     unlink(2 * i);
     if (has_ret(i)) unlink(2 * i + 1);
     lifted[i] = 1;
+    p_cached = kUnknownEntry;
     resets.lifted(i, lifted);
     dependent.lifted(i, lifted);
     overwrites.lifted(i, lifted);
+    if (any_twins) twins.lifted(i, lifted);
   };
   auto unlift = [&](int32_t i) {
     if (has_ret(i)) relink(2 * i + 1);
     relink(2 * i);
     lifted[i] = 0;
+    p_cached = kUnknownEntry;
     resets.unlifted(i);
     dependent.unlifted(i);
     overwrites.unlifted(i);
+    if (any_twins) twins.unlifted(i);
+  };
+  // Whether a twin of candidate i that returns before it is a candidate too (invoked before the
+  // first return still in the list): then i is not tried here.
+  auto twin_first = [&](int32_t i) {
+    if (!any_twins) return false;
+    const int32_t t = twins.first(i);
+    if (t == i || t < 0) return false;
+    const int32_t p = first_return_entry();
+    return p == kNone || ops[t].call_pos < ops[p / 2].ret_pos;
   };
   // Whether a pending overwrite must come before every pending state-dependent op.
   auto state_irrelevant = [&]() {
@@ -371,7 +471,7 @@ SearchResult search(const std::vector<LinOp>& ops, Model& model, const SearchLim
     }
     if (phase < 2 && e != kNone && (e & 1) == 0) {  // a call
       const int32_t i = e / 2;
-      if (has_ret(i) == (phase == 0)) {
+      if (has_ret(i) == (phase == 0) && !twin_first(i)) {
         const int64_t next_state = step(state, i);
         if (next_state != kIllegal) {
           lift(i);
