@@ -129,8 +129,9 @@ class FirstPending {
 };
 
 // Ops with identical calls (the same function, arguments and outcome: the model steps them
-// alike from every state), certain to have taken effect and to return, grouped; in each group,
-// by (return, index), the first not yet linearized.
+// alike from every state), grouped; in each group, by (return, index), the first not yet
+// linearized. Optional ops (relaxed by the shrink) are left out; info ops, which have no return,
+// form groups of their own (their outcome differs) in index order.
 class Twins {
  public:
   Twins(const std::vector<LinOp>& ops, bool enabled) : group_(ops.size(), -1), rank_(ops.size()) {
@@ -152,7 +153,7 @@ class Twins {
     std::vector<std::vector<int32_t>> members;
     for (size_t i = 0; i < ops.size(); ++i) {
       const LinOp& o = ops[i];
-      if (o.ret_pos == INT64_MAX || o.optional) continue;
+      if (o.optional) continue;
       const Key k{o.call.f, o.call.outcome, o.call.a, o.call.b, o.call.c};
       auto [it, added] = ids.emplace(k, static_cast<int32_t>(members.size()));
       if (added) members.emplace_back();
@@ -273,6 +274,8 @@ SearchResult search(const std::vector<LinOp>& ops, Model& model, const SearchLim
   // (L) here and this one (E) later: E may go here (it is a candidate), and L may go where E
   // was, since any op that must follow L (invoked after L returned) was invoked after E
   // returned too, so followed E already; the states are the same, the calls being identical.
+  // Two info twins have no returns: the one of lower index goes first, and where a
+  // linearization takes the other and never this one, this one may take its place.
   Twins twins(ops, limits.reductions);
   const bool any_twins = twins.any();
   // The first return entry still in the list, found once per configuration (kUnknownEntry:
