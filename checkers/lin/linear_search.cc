@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cstring>
+#include <tuple>
 #include <unordered_map>
 
 namespace faultline::lin {
@@ -136,40 +137,38 @@ class Twins {
  public:
   Twins(const std::vector<LinOp>& ops, bool enabled) : group_(ops.size(), -1), rank_(ops.size()) {
     if (!enabled) return;
-    struct Key {
-      uint16_t f;
-      Outcome outcome;
-      int64_t a, b, c;
-      bool operator==(const Key&) const = default;
-    };
-    struct KeyHash {
-      size_t operator()(const Key& k) const {
-        uint64_t h = (static_cast<uint64_t>(k.f) << 8) ^ static_cast<uint64_t>(k.outcome);
-        for (int64_t x : {k.a, k.b, k.c}) h = h * 0x9e3779b97f4a7c15ull ^ static_cast<uint64_t>(x);
-        return static_cast<size_t>(h ^ (h >> 29));
-      }
-    };
-    std::unordered_map<Key, int32_t, KeyHash> ids;
-    std::vector<std::vector<int32_t>> members;
+    // Sorted by call, then return, then index: runs of equal calls are the groups, in order.
+    // (A sort, not a hash map of groups: most calls of a long history are distinct, and a node
+    // per call cost more than the search it saves.)
+    std::vector<int32_t> idx;
+    idx.reserve(ops.size());
     for (size_t i = 0; i < ops.size(); ++i) {
-      const LinOp& o = ops[i];
-      if (o.optional) continue;
-      const Key k{o.call.f, o.call.outcome, o.call.a, o.call.b, o.call.c};
-      auto [it, added] = ids.emplace(k, static_cast<int32_t>(members.size()));
-      if (added) members.emplace_back();
-      members[static_cast<size_t>(it->second)].push_back(static_cast<int32_t>(i));
+      if (!ops[i].optional) idx.push_back(static_cast<int32_t>(i));
     }
-    for (auto& m : members) {
-      if (m.size() < 2) continue;
-      std::stable_sort(m.begin(), m.end(),
-                       [&](int32_t x, int32_t y) { return ops[x].ret_pos < ops[y].ret_pos; });
-      const auto g = static_cast<int32_t>(order_.size());
-      for (size_t k = 0; k < m.size(); ++k) {
-        group_[m[k]] = g;
-        rank_[m[k]] = static_cast<int32_t>(k);
+    auto key = [&](int32_t i) {
+      const Call& c = ops[i].call;
+      return std::tuple(c.f, c.outcome, c.a, c.b, c.c);
+    };
+    std::sort(idx.begin(), idx.end(), [&](int32_t x, int32_t y) {
+      const auto kx = key(x), ky = key(y);
+      if (kx != ky) return kx < ky;
+      if (ops[x].ret_pos != ops[y].ret_pos) return ops[x].ret_pos < ops[y].ret_pos;
+      return x < y;
+    });
+    for (size_t lo = 0; lo < idx.size();) {
+      size_t hi = lo + 1;
+      while (hi < idx.size() && key(idx[hi]) == key(idx[lo])) ++hi;
+      if (hi - lo >= 2) {
+        const auto g = static_cast<int32_t>(order_.size());
+        for (size_t k = lo; k < hi; ++k) {
+          group_[idx[k]] = g;
+          rank_[idx[k]] = static_cast<int32_t>(k - lo);
+        }
+        order_.emplace_back(idx.begin() + static_cast<std::ptrdiff_t>(lo),
+                            idx.begin() + static_cast<std::ptrdiff_t>(hi));
+        first_.push_back(0);
       }
-      order_.push_back(std::move(m));
-      first_.push_back(0);
+      lo = hi;
     }
   }
   bool any() const { return !order_.empty(); }
