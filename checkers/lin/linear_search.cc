@@ -105,96 +105,85 @@ constexpr int32_t kNone = -1;
 // The cache's state for a configuration whose state cannot matter (Model::overwrites).
 constexpr int64_t kAnyState = INT64_MIN + 1;
 
-// Among a class of ops sorted by some position, the first not yet linearized (lifted), kept up
-// to date as ops are lifted and unlifted in stack order.
+// Among classes of ops each sorted by some position, the first op of each class not yet
+// linearized (lifted), kept up to date as ops are lifted and unlifted in stack order. An op is
+// in at most one class.
 class FirstPending {
  public:
-  FirstPending(std::vector<int32_t> order, size_t n) : order_(std::move(order)), rank_(n, -1) {
-    for (size_t k = 0; k < order_.size(); ++k) rank_[order_[k]] = static_cast<int32_t>(k);
-  }
-  void lifted(int32_t i, const std::vector<uint8_t>& is_lifted) {
-    if (rank_[i] != first_) return;
-    while (first_ < static_cast<int32_t>(order_.size()) && is_lifted[order_[first_]]) ++first_;
-  }
-  void unlifted(int32_t i) {
-    if (rank_[i] >= 0 && rank_[i] < first_) first_ = rank_[i];
-  }
-  int32_t first() const {
-    return first_ < static_cast<int32_t>(order_.size()) ? order_[first_] : kNone;
-  }
-
- private:
-  std::vector<int32_t> order_;
-  std::vector<int32_t> rank_;
-  int32_t first_ = 0;
-};
-
-// Ops with identical calls (the same function, arguments and outcome: the model steps them
-// alike from every state), grouped; in each group, by (return, index), the first not yet
-// linearized. Optional ops (relaxed by the shrink) are left out; info ops, which have no return,
-// form groups of their own (their outcome differs) in index order.
-class Twins {
- public:
-  Twins(const std::vector<LinOp>& ops, bool enabled) : group_(ops.size(), -1), rank_(ops.size()) {
-    if (!enabled) return;
-    // Sorted by call, then return, then index: runs of equal calls are the groups, in order.
-    // (A sort, not a hash map of groups: most calls of a long history are distinct, and a node
-    // per call cost more than the search it saves.)
-    std::vector<int32_t> idx;
-    idx.reserve(ops.size());
-    for (size_t i = 0; i < ops.size(); ++i) {
-      if (!ops[i].optional) idx.push_back(static_cast<int32_t>(i));
-    }
-    auto key = [&](int32_t i) {
-      const Call& c = ops[i].call;
-      return std::tuple(c.f, c.outcome, c.a, c.b, c.c);
-    };
-    std::sort(idx.begin(), idx.end(), [&](int32_t x, int32_t y) {
-      const auto kx = key(x), ky = key(y);
-      if (kx != ky) return kx < ky;
-      if (ops[x].ret_pos != ops[y].ret_pos) return ops[x].ret_pos < ops[y].ret_pos;
-      return x < y;
-    });
-    for (size_t lo = 0; lo < idx.size();) {
-      size_t hi = lo + 1;
-      while (hi < idx.size() && key(idx[hi]) == key(idx[lo])) ++hi;
-      if (hi - lo >= 2) {
-        const auto g = static_cast<int32_t>(order_.size());
-        for (size_t k = lo; k < hi; ++k) {
-          group_[idx[k]] = g;
-          rank_[idx[k]] = static_cast<int32_t>(k - lo);
-        }
-        order_.emplace_back(idx.begin() + static_cast<std::ptrdiff_t>(lo),
-                            idx.begin() + static_cast<std::ptrdiff_t>(hi));
-        first_.push_back(0);
+  // One class.
+  FirstPending(std::vector<int32_t> order, size_t n) : FirstPending(one(std::move(order)), n) {}
+  FirstPending(std::vector<std::vector<int32_t>> orders, size_t n)
+      : class_(n, -1), rank_(n, -1), order_(std::move(orders)), first_(order_.size(), 0) {
+    for (size_t g = 0; g < order_.size(); ++g) {
+      for (size_t k = 0; k < order_[g].size(); ++k) {
+        class_[order_[g][k]] = static_cast<int32_t>(g);
+        rank_[order_[g][k]] = static_cast<int32_t>(k);
       }
-      lo = hi;
     }
   }
-  bool any() const { return !order_.empty(); }
-  // The twin of i with the earliest return that is not linearized (i itself, or kNone).
-  int32_t first(int32_t i) const {
-    const int32_t g = group_[i];
-    if (g < 0) return i;
-    const auto& o = order_[g];
-    return first_[g] < static_cast<int32_t>(o.size()) ? o[first_[g]] : -1;
-  }
   void lifted(int32_t i, const std::vector<uint8_t>& is_lifted) {
-    const int32_t g = group_[i];
+    const int32_t g = class_[i];
     if (g < 0 || rank_[i] != first_[g]) return;
     const auto& o = order_[g];
     while (first_[g] < static_cast<int32_t>(o.size()) && is_lifted[o[first_[g]]]) ++first_[g];
   }
   void unlifted(int32_t i) {
-    const int32_t g = group_[i];
+    const int32_t g = class_[i];
     if (g >= 0 && rank_[i] < first_[g]) first_[g] = rank_[i];
   }
+  // The first pending op of the one class (kNone: none left).
+  int32_t first() const { return first_in(0); }
+  // The first pending op of i's class, or i itself when it is in none.
+  int32_t first_of(int32_t i) const { return class_[i] < 0 ? i : first_in(class_[i]); }
+  bool empty() const { return order_.empty(); }
 
  private:
-  std::vector<int32_t> group_, rank_;
+  static std::vector<std::vector<int32_t>> one(std::vector<int32_t> order) {
+    std::vector<std::vector<int32_t>> v;
+    v.push_back(std::move(order));
+    return v;
+  }
+  int32_t first_in(int32_t g) const {
+    const auto& o = order_[g];
+    return first_[g] < static_cast<int32_t>(o.size()) ? o[first_[g]] : kNone;
+  }
+
+  std::vector<int32_t> class_, rank_;
   std::vector<std::vector<int32_t>> order_;
   std::vector<int32_t> first_;
 };
+
+// Ops with identical calls (the same function, arguments and outcome: the model steps them
+// alike from every state), as classes of at least two ops, each by (return, index). Optional
+// ops (relaxed by the shrink) are left out; info ops, which have no return, form classes of
+// their own (their outcome differs) in index order. Found by one sort, not a hash map of
+// classes: most calls of a long history are distinct, and a node per call cost more than the
+// search it saves.
+std::vector<std::vector<int32_t>> twin_classes(const std::vector<LinOp>& ops) {
+  std::vector<int32_t> idx;
+  idx.reserve(ops.size());
+  for (size_t i = 0; i < ops.size(); ++i) {
+    if (!ops[i].optional) idx.push_back(static_cast<int32_t>(i));
+  }
+  auto key = [&](int32_t i) {
+    const Call& c = ops[i].call;
+    return std::tuple(c.f, c.outcome, c.a, c.b, c.c);
+  };
+  std::sort(idx.begin(), idx.end(), [&](int32_t x, int32_t y) {
+    return std::tuple(key(x), ops[x].ret_pos, x) < std::tuple(key(y), ops[y].ret_pos, y);
+  });
+  std::vector<std::vector<int32_t>> classes;
+  for (size_t lo = 0; lo < idx.size();) {
+    size_t hi = lo + 1;
+    while (hi < idx.size() && key(idx[hi]) == key(idx[lo])) ++hi;
+    if (hi - lo >= 2) {
+      classes.emplace_back(idx.begin() + static_cast<std::ptrdiff_t>(lo),
+                           idx.begin() + static_cast<std::ptrdiff_t>(hi));
+    }
+    lo = hi;
+  }
+  return classes;
+}
 
 }  // namespace
 
@@ -275,8 +264,9 @@ SearchResult search(const std::vector<LinOp>& ops, Model& model, const SearchLim
   // returned too, so followed E already; the states are the same, the calls being identical.
   // Two info twins have no returns: the one of lower index goes first, and where a
   // linearization takes the other and never this one, this one may take its place.
-  Twins twins(ops, limits.reductions);
-  const bool any_twins = twins.any();
+  FirstPending twins(limits.reductions ? twin_classes(ops) : std::vector<std::vector<int32_t>>(),
+                     static_cast<size_t>(n));
+  const bool any_twins = !twins.empty();
   // The first return entry still in the list, found once per configuration (kUnknownEntry:
   // not yet since the last lift or unlift).
   constexpr int32_t kUnknownEntry = -2;
@@ -314,8 +304,8 @@ SearchResult search(const std::vector<LinOp>& ops, Model& model, const SearchLim
   // first return still in the list): then i is not tried here.
   auto twin_first = [&](int32_t i) {
     if (!any_twins) return false;
-    const int32_t t = twins.first(i);
-    if (t == i || t < 0) return false;
+    const int32_t t = twins.first_of(i);
+    if (t == i || t == kNone) return false;
     const int32_t p = first_return_entry();
     return p == kNone || ops[t].call_pos < ops[p / 2].ret_pos;
   };
@@ -371,6 +361,7 @@ SearchResult search(const std::vector<LinOp>& ops, Model& model, const SearchLim
       u.push_back(static_cast<uint32_t>(p));
       p = next[p];
     }
+    p_cached = p;
     if (check_reads && any_read_only) {
       const int32_t r = resets.first();
       const int64_t horizon = r == kNone ? INT64_MAX : ops[r].call_pos;
@@ -407,11 +398,6 @@ SearchResult search(const std::vector<LinOp>& ops, Model& model, const SearchLim
   int phase = 0;
   bool fresh = any_read_only;  // a configuration just entered: look for a forced read
   uint64_t steps = 0;
-  auto first_return = [&]() {
-    int32_t r = next[head];
-    while (r != kNone && (r & 1) == 0) r = next[r];
-    return r;
-  };
   while (true) {
     if (remaining == 0) {
       note_prefix();
@@ -434,6 +420,7 @@ SearchResult search(const std::vector<LinOp>& ops, Model& model, const SearchLim
       if (limits.max_steps && steps >= limits.max_steps) {
         result.verdict = SearchVerdict::kUnknown;
         result.unknown_reason = "step budget reached (" + std::to_string(steps) + " steps)";
+        result.out_of_steps = true;
         break;
       }
       size_t bytes = cache.bytes() + memo.size() * 48 + stack.capacity() * sizeof(Frame);
@@ -467,7 +454,7 @@ SearchResult search(const std::vector<LinOp>& ops, Model& model, const SearchLim
         }
         ++result.cache_hits;
         unlift(i);
-        e = first_return();  // seen before: this configuration has nothing else to try
+        e = first_return_entry();  // seen before: this configuration has nothing else to try
         phase = 2;
       }
     }
@@ -543,7 +530,7 @@ SearchResult search(const std::vector<LinOp>& ops, Model& model, const SearchLim
       phase = 2;
     } else if (f.phase == kForced) {
       // A forced read is the only option of its configuration.
-      e = first_return();
+      e = first_return_entry();
       phase = 2;
     } else {
       e = next[f.entry];

@@ -79,6 +79,7 @@ struct SearchLimits {
 struct SearchResult {
   SearchVerdict verdict = SearchVerdict::kLinearizable;
   std::string unknown_reason;  // for kUnknown
+  bool out_of_steps = false;   // kUnknown because SearchLimits::max_steps was reached
   // The longest sequence of ops (indexes into the LinOp vector) the search linearized, in
   // linearization order, and the op it could not linearize next (-1 when none).
   std::vector<int32_t> longest_prefix;

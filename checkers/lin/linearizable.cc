@@ -419,8 +419,8 @@ class Linearizable : public Checker {
         limits.stop = last || round > 0 ? stop : nullptr;
         auto ts = Clock::now();
         r.search = search(ops, *model, limits);
-        const double took = seconds_since(ts);
-        r.search_s += took;
+        const Clock::duration took = Clock::now() - ts;
+        r.search_s += std::chrono::duration<double>(took).count();
         steps += r.search.steps;
         r.search.steps = steps;
         r.verdict = r.search.verdict;
@@ -431,13 +431,10 @@ class Linearizable : public Checker {
         }
         // A search that stopped on the memory limit cannot go further: Z3 gets its whole
         // kSmtBudget, and that is the last word.
-        const bool out_of_steps = r.search.unknown_reason.rfind("step budget", 0) == 0;
+        const bool out_of_steps = r.search.out_of_steps;
         auto t2 = Clock::now();
-        const auto slice =
-            out_of_steps ? std::clamp<Clock::duration>(std::chrono::duration_cast<Clock::duration>(
-                                                           std::chrono::duration<double>(took)),
-                                                       kSmtSliceMin, kSmtBudget)
-                         : Clock::duration(kSmtBudget);
+        const Clock::duration slice =
+            out_of_steps ? std::clamp<Clock::duration>(took, kSmtSliceMin, kSmtBudget) : kSmtBudget;
         SmtOptions so;
         so.deadline = std::min(ctx.deadline, t2 + slice);
         so.seed = ctx.seed;

@@ -46,11 +46,16 @@ std::string op_words(const LinOp* op, const Model& model) {
   return model.describe_call(op->call) + " (invoked " + where + ")";
 }
 
+// A written value, in words: "the value of write 3 (invoked line 7)", or "the initial value".
+std::string value_words(const LinOp* write, const Model& model) {
+  return write ? "the value of " + op_words(write, model) : "the initial value";
+}
+
 // The zone of a run, in words: "the value of write 3 (invoked line 7) had to stay from when
 // read 3 (invoked line 9) returned until read 3 (invoked line 12) was invoked".
 std::string zone_words(const Run& run, const std::vector<Cluster>& clusters, const Model& model) {
   const LinOp* first = clusters[run.first].write;
-  std::string what = first ? "the value of " + op_words(first, model) : "the initial value";
+  std::string what = value_words(first, model);
   std::string verb = "had to stay";
   if (run.length > 1) {
     what += " and the values of the " + std::to_string(run.length - 1) + " cas op" +
@@ -138,9 +143,7 @@ std::optional<UniqueValuesResult> check_unique_values(const std::vector<LinOp>& 
     Cluster& from = clusters[it->second];
     if (from.next != kNoCluster) {
       return illegal(op_words(clusters[from.next].write, model) + " and " +
-                     op_words(c.write, model) + " both replaced " +
-                     (from.write ? "the value of " + op_words(from.write, model)
-                                 : std::string("the initial value")) +
+                     op_words(c.write, model) + " both replaced " + value_words(from.write, model) +
                      ", which nobody wrote again");
     }
     from.next = i;
@@ -156,7 +159,6 @@ std::optional<UniqueValuesResult> check_unique_values(const std::vector<LinOp>& 
   std::vector<bool> placed(clusters.size());
   for (size_t i = 0; i < clusters.size(); ++i) {
     if (!clusters[i].in || clusters[i].prev != kNoCluster) continue;
-    ++out.clusters;
     Run run;
     run.first = i;
     const LinOp* first = clusters[i].write;
@@ -165,6 +167,12 @@ std::optional<UniqueValuesResult> check_unique_values(const std::vector<LinOp>& 
       run.s = first->call_pos;
       run.s_op = first;
     }
+    auto raise_s = [&](const LinOp* o) {
+      if (o->call_pos > run.s) {
+        run.s = o->call_pos;
+        run.s_op = o;
+      }
+    };
     size_t last = i;
     for (size_t v = i, before = kNoCluster; v != kNoCluster; before = v, v = clusters[v].next) {
       placed[v] = true;
@@ -182,13 +190,6 @@ std::optional<UniqueValuesResult> check_unique_values(const std::vector<LinOp>& 
       if (cl.write) lower_u(cl.write);
       for (const LinOp* r : cl.reads) lower_u(r);
       if (before != kNoCluster) {
-        out.clusters += 1;
-        auto raise_s = [&](const LinOp* o) {
-          if (o->call_pos > run.s) {
-            run.s = o->call_pos;
-            run.s_op = o;
-          }
-        };
         raise_s(cl.write);
         for (const LinOp* r : clusters[before].reads) raise_s(r);
         if (run.s >= u) {
@@ -205,12 +206,7 @@ std::optional<UniqueValuesResult> check_unique_values(const std::vector<LinOp>& 
         run.f_op = u_op;
       }
     }
-    for (const LinOp* r : clusters[last].reads) {
-      if (r->call_pos > run.s) {
-        run.s = r->call_pos;
-        run.s_op = r;
-      }
-    }
+    for (const LinOp* r : clusters[last].reads) raise_s(r);
     if (first == nullptr) {
       run.f = kBefore;  // the initial write precedes everything
     } else if (run.f <= run.c) {

@@ -43,7 +43,6 @@ struct UniqueValuesResult {
   SearchVerdict verdict = SearchVerdict::kLinearizable;
   // For an illegal key: the rule broken, in words, naming the ops by their invocation index.
   std::string why;
-  size_t clusters = 0;
 };
 
 // The verdict of the zone check, or nullopt when the key is not of that form.
